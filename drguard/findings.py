@@ -1,0 +1,102 @@
+"""The finding: one (control, resource) judgement, the same shape from every source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .registry import BY_ID, SEVERITY_ORDER
+
+Status = Literal["fail", "pass", "waived", "error", "attempt"]
+STATUSES: tuple[str, ...] = ("fail", "pass", "waived", "error", "attempt")
+SOURCES: tuple[str, ...] = ("deploy", "state", "live", "logs")
+
+SECRET_MARK = "[secret]"
+
+
+@dataclass
+class Finding:
+    control: str
+    status: Status
+    source: str
+    resource: str
+    message: str
+    account: str | None = None
+    region: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    event: dict[str, Any] | None = None
+    waiver: dict[str, Any] | None = None
+    severity: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.severity:
+            self.severity = BY_ID[self.control].severity
+
+    @property
+    def is_gap(self) -> bool:
+        """An unwaived failure (what --fail-on counts)."""
+        return self.status == "fail"
+
+    def key(self) -> tuple[str, str, str]:
+        """Identity used to compare reports across runs."""
+        return (self.control, self.resource, self.source)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "control": self.control,
+            "severity": self.severity,
+            "status": self.status,
+            "source": self.source,
+            "account": self.account,
+            "region": self.region,
+            "resource": self.resource,
+            "message": self.message,
+            "evidence": self.evidence,
+        }
+        if self.event is not None:
+            d["event"] = self.event
+        if self.waiver is not None:
+            d["waiver"] = self.waiver
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        return cls(control=d["control"], status=d["status"], source=d["source"],
+                   resource=d["resource"], message=d.get("message", ""),
+                   account=d.get("account"), region=d.get("region"),
+                   evidence=d.get("evidence") or {}, event=d.get("event"),
+                   waiver=d.get("waiver"), severity=d.get("severity", ""))
+
+
+def at_or_above(severity: str, threshold: str) -> bool:
+    return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[threshold]
+
+
+def exit_code(findings: Iterable[Finding], fail_on: str = "high") -> int:
+    """outputs.md: 0 clean, 1 gaps at/above fail_on, 3 incomplete (errors) without gaps."""
+    findings = list(findings)
+    if any(f.is_gap and at_or_above(f.severity, fail_on) for f in findings):
+        return 1
+    if any(f.status == "error" for f in findings):
+        return 3
+    return 0
+
+
+def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
+    findings = list(findings)
+    by_status = {s: 0 for s in STATUSES}
+    by_severity: dict[str, dict[str, int]] = {s: {"fail": 0, "total": 0} for s in SEVERITY_ORDER}
+    by_control: dict[str, dict[str, int]] = {}
+    by_account: dict[str, dict[str, int]] = {}
+    for f in findings:
+        by_status[f.status] += 1
+        by_severity[f.severity]["total"] += 1
+        for bucket, key in ((by_control, f.control), (by_account, f.account or "-")):
+            row = bucket.setdefault(key, {s: 0 for s in STATUSES})
+            row[f.status] += 1
+        if f.status == "fail":
+            by_severity[f.severity]["fail"] += 1
+    return {"total": len(findings), "by_status": by_status, "by_severity": by_severity,
+            "by_control": dict(sorted(by_control.items())),
+            "by_account": dict(sorted(by_account.items()))}
