@@ -1,0 +1,36 @@
+"""Turn rule verdicts into findings, applying waivers (auditor side: live, state, logs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import waivers as waivers_mod
+from .facts import Resource
+from .findings import Finding
+from .rules import Verdict
+from .settings import Settings
+
+_STATUS = {"pass": "pass", "fail": "fail", "unknown": "error", "error": "error"}
+
+
+def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
+            settings: Settings, today: dt.date | None = None) -> Finding:
+    """A finding for `fact`; a fail covered by an unexpired waiver becomes `waived`."""
+    f = Finding(control=control_id, status=_STATUS[verdict.status], source=source,  # type: ignore[arg-type]
+                resource=fact.ref, message=verdict.message, account=fact.account,
+                region=fact.region, evidence={**fact.evidence, **verdict.evidence})
+    if f.status == "fail":
+        apply_waiver(f, settings, refs=[fact.ref, fact.name], tags=fact.tags, today=today)
+    return f
+
+
+def apply_waiver(f: Finding, settings: Settings, refs: list[str | None],
+                 tags: dict[str, str] | None, today: dt.date | None = None) -> None:
+    match = waivers_mod.find(settings.waivers, f.control, refs, tags, today)
+    if match is None:
+        return
+    f.waiver = {**match.waiver.to_dict(), "expired": match.expired}
+    if match.expired:
+        f.message += f" (waiver by {match.waiver.owner} expired on {match.waiver.expires})"
+    else:
+        f.status = "waived"
