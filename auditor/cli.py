@@ -1,0 +1,45 @@
+"""`dr-audit`: the command line of outputs.md. Each subcommand lives in auditor/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from drguard import __version__
+from drguard.errors import ConfigError
+
+from .commands import COMMANDS
+
+log = logging.getLogger("auditor")
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dr-audit",
+        description="Disaster-recovery compliance for AWS managed by Pulumi.")
+    parser.add_argument("--version", action="version", version=f"dr-audit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more logging on stderr (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        return int(args._run(args))
+    except ConfigError as e:
+        print(f"dr-audit: error: {e}", file=sys.stderr)
+        return EXIT_USAGE

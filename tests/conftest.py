@@ -1,0 +1,42 @@
+"""Shared fixtures: a moto server per test session (per xdist worker), reset per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from auditor.emulator import CREDENTIALS, MotoServer
+
+
+@dataclass
+class AwsEndpoint:
+    url: str
+
+    def client(self, service: str, region: str = "us-east-1", **kw: Any) -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name=region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            aws_session_token="testing", **kw)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEndpoint]:
+    """A clean emulated AWS for one test, with dummy credentials in the environment."""
+    moto_server.reset()
+    for k, v in CREDENTIALS.items():
+        monkeypatch.setenv(k, v)
+    for k in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    yield AwsEndpoint(moto_server.url)
