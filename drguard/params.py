@@ -25,7 +25,8 @@ def _validator(owner: str, param: Param) -> Draft202012Validator:
 def _check(owner: str, params: Iterable[Param], values: dict[str, Any],
            allow: Iterable[str] = ()) -> dict[str, Any]:
     if not isinstance(values, dict):
-        raise ConfigError(f"policy {owner!r}: config must be an object, got {type(values).__name__}")
+        raise ConfigError(f"policy {owner!r}: config must be an object, "
+                          f"got {type(values).__name__}")
     known = {p.name: p for p in params}
     allowed = set(allow)
     out: dict[str, Any] = {}

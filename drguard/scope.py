@@ -15,7 +15,8 @@ from .params import resolve_settings
 class Scope:
     tag_key: str = "dr:backup"
     tag_value: str = "true"
-    patterns: tuple[re.Pattern[str], ...] = field(default_factory=lambda: (re.compile("(?i)backup"),))
+    patterns: tuple[re.Pattern[str], ...] = field(
+        default_factory=lambda: (re.compile("(?i)backup"),))
     state_bucket: str | None = None
 
     @classmethod

@@ -1,8 +1,10 @@
 """Resolved settings for a run: control parameters, enabled controls, scope and waivers.
 
 One loader for both config shapes users write:
-- the policy pack's config (`--policy-pack-config`): `{"<control-id>": {...}, "dr-guard-settings": {...}}`
-- the auditor's config file: `{"controls": {"<control-id>": {...}}, "scope": {...}, "waivers": [...]}`
+- the policy pack's config (`--policy-pack-config`):
+  `{"<control-id>": {...}, "dr-guard-settings": {...}}`
+- the auditor's config file:
+  `{"controls": {"<control-id>": {...}}, "scope": {...}, "waivers": [...]}`
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def from_mapping(data: Any, base_dir: Path | None = None, where: str = "config")
         s.params[cid] = resolve(cid, values)
         if not enabled:
             s.enabled.discard(cid)
-    s.scope, s.waivers = load_settings_block(block, base_dir, owner=where if "scope" in data else SETTINGS_POLICY)
+    owner = where if "scope" in data else SETTINGS_POLICY
+    s.scope, s.waivers = load_settings_block(block, base_dir, owner=owner)
     return s
 
 

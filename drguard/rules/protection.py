@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..facts import UNKNOWN, AccessKey, AtlasCluster, Bucket, Database, Resource, Table, Vault, Volume
+from ..facts import (
+    UNKNOWN,
+    AccessKey,
+    AtlasCluster,
+    Bucket,
+    Database,
+    Resource,
+    Table,
+    Vault,
+    Volume,
+)
 from . import Verdict, show
 
 

@@ -115,7 +115,8 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
                                f"than {max_age} h. Fix: add an "
                                "aws.rds.InstanceAutomatedBackupsReplication or an AWS Backup "
                                "copy action.", evidence)
-    return Verdict("fail", f"{_label(db)} has no recovery point outside {db.region or 'its region'}. "
+    where = db.region or "its region"
+    return Verdict("fail", f"{_label(db)} has no recovery point outside {where}. "
                            "Fix: add an aws.rds.InstanceAutomatedBackupsReplication in the DR "
                            "region, or an AWS Backup plan rule with a copyAction to a vault in "
                            "another region.", evidence)

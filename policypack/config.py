@@ -1,0 +1,94 @@
+"""Policy config inside the pack: parameters per policy, and the shared settings block.
+
+The engine hands each policy only its own config, but scope rules and waivers are shared by
+every backup-bucket control; they live in the config of the `dr-guard-settings` policy and
+are captured when the engine calls Configure (see `install_configure_hook`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from drguard.errors import ConfigError
+from drguard.params import resolve
+from drguard.registry import BY_ID, SETTINGS_POLICY
+from drguard.scope import Scope
+from drguard.settings import load_settings_block
+from drguard.waivers import Waiver
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_params_cache: dict[tuple[str, str], dict[str, Any]] = {}
+_settings: tuple[Scope, list[Waiver]] = (Scope(), [])
+
+
+def params_for(control_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Resolved parameters of a control (defaults + validated config), cached."""
+    key = (control_id, json.dumps(config or {}, sort_keys=True, default=str))
+    hit = _params_cache.get(key)
+    if hit is None:
+        hit = resolve(control_id, dict(config or {}))
+        with _lock:
+            _params_cache[key] = hit
+    return hit
+
+
+def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = None) -> None:
+    """Validate and install the shared settings (raises ConfigError)."""
+    global _settings
+    scope, waivers = load_settings_block(dict(block or {}), base_dir=base_dir)
+    with _lock:
+        _settings = (scope, waivers)
+
+
+def settings() -> tuple[Scope, list[Waiver]]:
+    return _settings
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def check_pack_config(config: Mapping[str, Mapping[str, Any]]) -> None:
+    """Validate a whole pack config ({policy: properties}); raises ConfigError naming the
+    policy and the parameter. Installs the settings block when all is well."""
+    for name, props in config.items():
+        if name in BY_ID:
+            params_for(name, props)
+    set_settings_block(config.get(SETTINGS_POLICY))
+
+
+def install_configure_hook() -> None:
+    """Reject a bad config at Configure time, as the CLI's own schema check would.
+
+    pulumi-policy's servicer accepts any config; a typo'd parameter would silently fall back to
+    its default. Wrapping Configure lets us answer INVALID_ARGUMENT with a one-line reason.
+    """
+    import grpc
+    from google.protobuf import json_format
+    from pulumi_policy import policy as sdk
+
+    servicer = sdk._PolicyAnalyzerServicer
+    if getattr(servicer.Configure, "_dr_guard", False):
+        return
+    original = servicer.Configure
+
+    def configure(self: Any, request: Any, context: Any) -> Any:
+        config = {k: json_format.MessageToDict(v.properties)
+                  for k, v in request.policyConfig.items()}
+        try:
+            check_pack_config(config)
+        except ConfigError as e:
+            log.error("invalid policy pack config: %s", e)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid policy pack config: {e}")
+        return original(self, request, context)
+
+    configure._dr_guard = True  # type: ignore[attr-defined]
+    servicer.Configure = configure

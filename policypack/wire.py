@@ -1,0 +1,94 @@
+"""Reading properties as the engine sends them: raw values, unknown sentinels, numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+)
+
+from drguard.facts import UNKNOWN
+
+SENTINELS = frozenset({UNKNOWN_STRING_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE,
+                       UNKNOWN_ARRAY_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_ASSET_VALUE,
+                       UNKNOWN_ARCHIVE_VALUE})
+
+
+def raw(props: Any) -> Any:
+    """The plain dict/list behind the SDK's unknown-checking proxy.
+
+    The proxy raises on the first unknown it meets, which would abort a whole policy; we want
+    to judge every known value and report the unknown ones ourselves.
+    """
+    try:
+        return props["__target"]
+    except (KeyError, TypeError, IndexError):
+        return props
+
+
+def val(v: Any) -> Any:
+    v = raw(v)
+    if isinstance(v, str) and v in SENTINELS:
+        return UNKNOWN
+    return v
+
+
+def get(props: Any, *path: str | int) -> Any:
+    """props[path...]: None when absent, UNKNOWN when it (or a parent) is unknown."""
+    cur = val(props)
+    for key in path:
+        if cur is UNKNOWN:
+            return UNKNOWN
+        if isinstance(key, int):
+            if not isinstance(cur, list) or len(cur) <= key:
+                return None
+            cur = val(cur[key])
+        else:
+            if not isinstance(cur, Mapping):
+                return None
+            cur = val(cur.get(key))
+        if cur is None:
+            return None
+    return cur
+
+
+def num(v: Any) -> Any:
+    """Protobuf sends every number as a double: 7.0 -> 7."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and v not in SENTINELS:
+        try:
+            return int(v)
+        except ValueError:
+            return v
+    return v
+
+
+def boolean(v: Any) -> Any:
+    if isinstance(v, str) and v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    return v
+
+
+def tags(props: Any, key: str = "tags") -> dict[str, str]:
+    """Tags as a dict, from the aws map form or the aws-native [{key, value}] list form."""
+    t = get(props, key)
+    if isinstance(t, Mapping):
+        return {str(k): str(val(v)) for k, v in t.items() if val(v) is not UNKNOWN}
+    if isinstance(t, list):
+        out = {}
+        for item in t:
+            item = val(item)
+            if isinstance(item, Mapping) and isinstance(val(item.get("key")), str):
+                v = val(item.get("value"))
+                out[item["key"]] = "" if v is UNKNOWN or v is None else str(v)
+        return out
+    return {}
