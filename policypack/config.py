@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from drguard.errors import ConfigError
 from drguard.params import resolve
 from drguard.registry import BY_ID, SETTINGS_POLICY
 from drguard.scope import Scope
@@ -63,32 +62,3 @@ def check_pack_config(config: Mapping[str, Mapping[str, Any]]) -> None:
         if name in BY_ID:
             params_for(name, props)
     set_settings_block(config.get(SETTINGS_POLICY))
-
-
-def install_configure_hook() -> None:
-    """Reject a bad config at Configure time, as the CLI's own schema check would.
-
-    pulumi-policy's servicer accepts any config; a typo'd parameter would silently fall back to
-    its default. Wrapping Configure lets us answer INVALID_ARGUMENT with a one-line reason.
-    """
-    import grpc
-    from google.protobuf import json_format
-    from pulumi_policy import policy as sdk
-
-    servicer = sdk._PolicyAnalyzerServicer
-    if getattr(servicer.Configure, "_dr_guard", False):
-        return
-    original = servicer.Configure
-
-    def configure(self: Any, request: Any, context: Any) -> Any:
-        config = {k: json_format.MessageToDict(v.properties)
-                  for k, v in request.policyConfig.items()}
-        try:
-            check_pack_config(config)
-        except ConfigError as e:
-            log.error("invalid policy pack config: %s", e)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid policy pack config: {e}")
-        return original(self, request, context)
-
-    configure._dr_guard = True  # type: ignore[attr-defined]
-    servicer.Configure = configure

@@ -26,7 +26,7 @@ from drguard.facts import Resource
 from drguard.registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Control
 from drguard.rules import Verdict, cloudtrail, protection, rds, s3
 
-from . import adapters, config
+from . import adapters, config, engine_hooks
 from .adapters import Res
 from .stack import StackModel
 
@@ -142,12 +142,25 @@ def stack_policy(control_id: str, rule: StackRule) -> StackValidationPolicy:
         if params is None:
             return
         out = _Reporter(control_id, report)
-        model = StackModel.build((Res.from_args(r) for r in args.resources), out.scope)
+        model = _shared_model(args.resources, out.scope)
         for fact, verdict in rule(model, params):
             out.emit(fact, verdict)
         out.finish()
 
     return StackValidationPolicy(validate=validate, **_metadata(control))
+
+
+def _shared_model(resources: list[Any], scope: Any) -> StackModel:
+    """One StackModel per AnalyzeStack call, shared by every stack policy (see
+    engine_hooks); built afresh when no hooked call is in progress."""
+    memo = engine_hooks.current_call()
+    key = ("model", id(scope))
+    if memo is not None and key in memo:
+        return memo[key][1]
+    model = StackModel.build((Res.from_args(r) for r in resources), scope)
+    if memo is not None:
+        memo[key] = (scope, model)
+    return model
 
 
 def _unlinked_guard(model: StackModel, kind: str, verdict: Verdict | None) -> Verdict | None:

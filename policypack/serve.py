@@ -6,13 +6,12 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 
 from drguard import __version__
 
-from . import PACK_NAME
-from .config import install_configure_hook
+from . import PACK_NAME, engine_hooks
 from .policies import build
 
 
 def main() -> None:
-    install_configure_hook()
+    engine_hooks.install()
     PolicyPack(
         name=PACK_NAME,
         policies=build(),
