@@ -119,10 +119,12 @@ class StackModel:
                 auto.setdefault(id(target), []).append(f"destination of CloudTrail trail "
                                                         f"{t.name!r}")
         for b in self.buckets:
-            names = [b.name]
-            reasons = scope.reasons(b.name, b.tags, auto.get(id(b), ()))
+            name = b.name if b.evidence.get("name_known") else None
+            reasons = scope.reasons(name, b.tags, auto.get(id(b), ()))
             logical = b.ref.rsplit("::", 1)[-1]
-            if not any(r.startswith("name matches") for r in reasons) and logical not in names:
+            # The logical name states intent too, and is all we have while the bucket name is
+            # still unknown during preview.
+            if not any(r.startswith("name matches") for r in reasons) and logical != name:
                 for p in scope.patterns:
                     if p.search(logical):
                         reasons.append(f"logical name {logical!r} matches {p.pattern!r}")
