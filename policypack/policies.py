@@ -4,7 +4,6 @@ serves; only the pack's entry point (`__main__.py`) hands these to `PolicyPack`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from pulumi_policy import (
@@ -24,10 +23,11 @@ from drguard import waivers as waivers_mod
 from drguard.errors import ConfigError
 from drguard.facts import Resource
 from drguard.registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Control
-from drguard.rules import Verdict, cloudtrail, protection, rds, s3
+from drguard.rules import Verdict
 
-from . import adapters, config, engine_hooks
+from . import config, engine_hooks
 from .adapters import Res
+from .checks import CHECKS, ResourceCheck, StackCheck
 from .stack import StackModel
 
 log = logging.getLogger(__name__)
@@ -107,13 +107,10 @@ def _config_or_report(control_id: str, args: Any, report: ReportViolation) -> di
         return None
 
 
-ResourceRule = Callable[[Any, dict[str, Any]], Verdict | None]
-
-
-def resource_policy(control_id: str, types: Iterable[str], adapter: Callable[[Res], Any],
-                    rule: ResourceRule) -> ResourceValidationPolicy:
+def resource_policy(check: ResourceCheck) -> ResourceValidationPolicy:
+    control_id = check.control
     control = BY_ID[control_id]
-    types = frozenset(types)
+    types = check.types
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in types:  # the hot path: most resources are not ours
@@ -121,20 +118,18 @@ def resource_policy(control_id: str, types: Iterable[str], adapter: Callable[[Re
         params = _config_or_report(control_id, args, report)
         if params is None:
             return
-        fact = adapter(Res.from_args(args))
-        if fact is None:
+        result = check.run(Res.from_args(args), params)
+        if result is None:
             return
         out = _Reporter(control_id, lambda msg, _urn=None: report(msg, None))
-        out.emit(fact, rule(fact, params))
+        out.emit(*result)
         out.finish()
 
     return ResourceValidationPolicy(validate=validate, **_metadata(control))
 
 
-StackRule = Callable[[StackModel, dict[str, Any]], Iterable[tuple[Resource, Verdict | None]]]
-
-
-def stack_policy(control_id: str, rule: StackRule) -> StackValidationPolicy:
+def stack_policy(check: StackCheck) -> StackValidationPolicy:
+    control_id = check.control
     control = BY_ID[control_id]
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -143,7 +138,7 @@ def stack_policy(control_id: str, rule: StackRule) -> StackValidationPolicy:
             return
         out = _Reporter(control_id, report)
         model = _shared_model(args.resources, out.scope)
-        for fact, verdict in rule(model, params):
+        for fact, verdict in check.rule(model, params):
             out.emit(fact, verdict)
         out.finish()
 
@@ -161,31 +156,6 @@ def _shared_model(resources: list[Any], scope: Any) -> StackModel:
     if memo is not None:
         memo[key] = (scope, model)
     return model
-
-
-def _unlinked_guard(model: StackModel, kind: str, verdict: Verdict | None) -> Verdict | None:
-    """A bucket that seems to lack a setting while a split resource of that kind could not be
-    linked to any bucket (its target unknown in preview) cannot be judged yet."""
-    if verdict is not None and verdict.status == "fail" and model.unlinked.get(kind):
-        return Verdict("unknown", f"{verdict.message.split('.')[0]}, but a {kind} resource "
-                                  "whose bucket is not known yet may configure it; cannot be "
-                                  "checked during preview.", verdict.evidence)
-    return verdict
-
-
-def _versioning(model: StackModel, _params: dict) -> Iterable[tuple[Resource, Verdict | None]]:
-    for b in model.buckets:
-        yield b, _unlinked_guard(model, "versioning", s3.versioning(b))
-
-
-def _object_lock(model: StackModel, params: dict) -> Iterable[tuple[Resource, Verdict | None]]:
-    for b in model.buckets:
-        yield b, _unlinked_guard(model, "lock", s3.object_lock(b, params))
-
-
-def _protect(model: StackModel, _params: dict) -> Iterable[tuple[Resource, Verdict | None]]:
-    for fact in (*model.databases, *model.buckets):
-        yield fact, protection.protect(fact)
 
 
 def settings_policy() -> StackValidationPolicy:
@@ -214,19 +184,11 @@ def settings_policy() -> StackValidationPolicy:
 
 
 def build() -> list[Any]:
-    """Every policy of the pack, in registry order, plus the settings carrier."""
-    db_types = adapters.DATABASE_TYPES
-    return [
-        settings_policy(),
-        resource_policy("rds-backup-retention", db_types, adapters.database,
-                        rds.backup_retention),
-        resource_policy("rds-deletion-protection", db_types, adapters.database,
-                        lambda db, _p: rds.deletion_protection(db)),
-        resource_policy("rds-final-snapshot", db_types, adapters.database,
-                        lambda db, _p: rds.final_snapshot(db)),
-        stack_policy("backup-bucket-versioning", _versioning),
-        stack_policy("backup-bucket-object-lock", _object_lock),
-        stack_policy("stateful-resource-protect", _protect),
-        resource_policy("cloudtrail-enabled", adapters.TRAIL_TYPES, adapters.trail,
-                        lambda t, _p: cloudtrail.trail(t)),
-    ]
+    """Every policy of the pack, one per deploy-side check, plus the settings carrier."""
+    out: list[Any] = [settings_policy()]
+    for check in CHECKS:
+        if isinstance(check, ResourceCheck):
+            out.append(resource_policy(check))
+        else:
+            out.append(stack_policy(check))
+    return out

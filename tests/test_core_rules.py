@@ -15,7 +15,7 @@ from drguard.params import resolve
 from drguard.rules import cloudtrail, protection, rds, s3
 from drguard.scope import Scope
 from drguard.settings import from_mapping
-from policypack import policies
+from policypack import checks
 from policypack.adapters import Res
 from policypack.stack import StackModel
 from policypack.wire import SENTINELS
@@ -220,8 +220,8 @@ def test_unlinked_split_resource_makes_missing_setting_unknown_not_fail() -> Non
                   {"bucket": UNKNOWN_STRING, "versioningConfiguration": {"status": "Enabled"}})
     m = StackModel.build([bucket, orphan], Scope())
     assert m.unlinked == {"versioning": 1}
-    ((_, verdict),) = list(policies._versioning(m, {}))
+    ((_, verdict),) = list(checks._versioning(m, {}))
     assert verdict.status == "unknown"
     # Without the orphan the same bucket is a plain failure.
-    ((_, verdict),) = list(policies._versioning(StackModel.build([bucket], Scope()), {}))
+    ((_, verdict),) = list(checks._versioning(StackModel.build([bucket], Scope()), {}))
     assert verdict.status == "fail"

@@ -1,0 +1,101 @@
+"""Deploy-side checks: which rule runs on which resources, per control.
+
+The policy pack turns each check into one CrossGuard policy; `dr-audit state` runs the same
+checks on a stack export with `evaluate`. Resource checks judge one resource alone; stack
+checks need relations between resources (split S3 resources, trail destinations, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from drguard.facts import Resource
+from drguard.rules import Verdict, cloudtrail, protection, rds, s3
+from drguard.settings import Settings
+
+from . import adapters
+from .adapters import Res
+from .stack import StackModel
+
+Judged = tuple[Resource, Verdict | None]
+
+
+@dataclass(frozen=True)
+class ResourceCheck:
+    control: str
+    types: frozenset[str]
+    adapter: Callable[[Res], Any]
+    rule: Callable[[Any, dict[str, Any]], Verdict | None]
+
+    def run(self, res: Res, params: dict[str, Any]) -> Judged | None:
+        if res.type not in self.types:
+            return None
+        fact = self.adapter(res)
+        if fact is None:
+            return None
+        return fact, self.rule(fact, params)
+
+
+@dataclass(frozen=True)
+class StackCheck:
+    control: str
+    rule: Callable[[StackModel, dict[str, Any]], Iterable[Judged]]
+
+
+def _unlinked_guard(model: StackModel, kind: str, verdict: Verdict | None) -> Verdict | None:
+    """A bucket that seems to lack a setting while a split resource of that kind could not be
+    linked to any bucket (its target unknown in preview) cannot be judged yet."""
+    if verdict is not None and verdict.status == "fail" and model.unlinked.get(kind):
+        return Verdict("unknown", f"{verdict.message.split('.')[0]}, but a {kind} resource "
+                                  "whose bucket is not known yet may configure it; cannot be "
+                                  "checked during preview.", verdict.evidence)
+    return verdict
+
+
+def _versioning(model: StackModel, _params: dict) -> Iterable[tuple[Resource, Verdict | None]]:
+    for b in model.buckets:
+        yield b, _unlinked_guard(model, "versioning", s3.versioning(b))
+
+
+def _object_lock(model: StackModel, params: dict) -> Iterable[tuple[Resource, Verdict | None]]:
+    for b in model.buckets:
+        yield b, _unlinked_guard(model, "lock", s3.object_lock(b, params))
+
+
+def _protect(model: StackModel, _params: dict) -> Iterable[tuple[Resource, Verdict | None]]:
+    for fact in (*model.databases, *model.buckets):
+        yield fact, protection.protect(fact)
+
+
+CHECKS: tuple[ResourceCheck | StackCheck, ...] = (
+    ResourceCheck("rds-backup-retention", adapters.DATABASE_TYPES, adapters.database,
+                  rds.backup_retention),
+    ResourceCheck("rds-deletion-protection", adapters.DATABASE_TYPES, adapters.database,
+                  lambda db, _p: rds.deletion_protection(db)),
+    ResourceCheck("rds-final-snapshot", adapters.DATABASE_TYPES, adapters.database,
+                  lambda db, _p: rds.final_snapshot(db)),
+    StackCheck("backup-bucket-versioning", _versioning),
+    StackCheck("backup-bucket-object-lock", _object_lock),
+    StackCheck("stateful-resource-protect", _protect),
+    ResourceCheck("cloudtrail-enabled", adapters.TRAIL_TYPES, adapters.trail,
+                  lambda t, _p: cloudtrail.trail(t)),
+)
+
+
+def evaluate(resources: Iterable[Res], settings: Settings,
+             model: StackModel | None = None) -> Iterator[tuple[str, Resource, Verdict]]:
+    """Every enabled check on a whole stack: (control id, fact, verdict) for each judgement."""
+    model = model or StackModel.build(resources, settings.scope)
+    for check in CHECKS:
+        if check.control not in settings.enabled:
+            continue
+        params = settings.of(check.control)
+        if isinstance(check, ResourceCheck):
+            judged: Iterable[Judged | None] = (check.run(r, params) for r in model.resources)
+        else:
+            judged = check.rule(model, params)
+        for item in judged:
+            if item is not None and item[1] is not None:
+                yield check.control, item[0], item[1]
