@@ -1,0 +1,91 @@
+"""report.json (schema dr-audit/1): build it, and read a previous one back for --baseline."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from drguard.errors import ConfigError
+from drguard.findings import Finding
+
+from ._common import SCHEMA_ID, dumps
+
+SCHEMA_RESOURCE = "report.schema.json"
+
+
+@functools.cache
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of report.json (auditor/schemas/report.schema.json)."""
+    text = resources.files("auditor").joinpath("schemas", SCHEMA_RESOURCE).read_text("utf-8")
+    return json.loads(text)
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = report_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def build(doc_run: dict[str, Any], summary: dict[str, Any],
+          findings: list[Finding]) -> dict[str, Any]:
+    """The report document; `findings` must already be sorted."""
+    return {"schema": SCHEMA_ID, "run": doc_run, "summary": summary,
+            "findings": [f.to_dict() for f in findings]}
+
+
+def render(doc: dict[str, Any]) -> str:
+    return dumps(doc) + "\n"
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return path.lstrip(".") or "(top level)"
+
+
+def validation_errors(doc: Any) -> list[str]:
+    """Schema errors of a report document, as 'where: what' lines (empty when valid)."""
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.path)))
+    return [f"{_where(e)}: {_short(e.message)}" for e in errors]
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def load_report(path: Path) -> tuple[dict[str, Any], list[Finding]]:
+    """(run metadata, findings) of a previous report.json; ConfigError naming the path if bad."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: baseline report not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ConfigError(f"{p}: cannot read baseline report: {reason}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{p}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
+                          "expected a dr-audit report.json") from None
+    if not isinstance(doc, dict) or "schema" not in doc:
+        raise ConfigError(f"{p}: not a dr-audit report (no 'schema' key; expected "
+                          f"{SCHEMA_ID!r})")
+    if doc["schema"] != SCHEMA_ID:
+        raise ConfigError(f"{p}: unsupported report schema {doc['schema']!r} (expected "
+                          f"{SCHEMA_ID!r})")
+    errors = validation_errors(doc)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"{p}: invalid dr-audit report: {errors[0]}{more}".replace("\n", " "))
+    try:
+        findings = [Finding.from_dict(d) for d in doc["findings"]]
+    except (KeyError, TypeError, ValueError) as e:  # defensive: the schema should catch these
+        raise ConfigError(f"{p}: invalid finding in report: {e}") from None
+    return doc["run"], findings

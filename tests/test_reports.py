@@ -1,0 +1,586 @@
+"""The report writers (auditor.reports): every format from one findings list."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from markupsafe import escape
+
+from auditor.reports import FORMATS, diff, load_report, report_schema, write_reports
+from auditor.reports.markdown import md
+from auditor.reports.sarif import fingerprint
+from drguard.errors import ConfigError
+from drguard.findings import Finding, exit_code
+from drguard.registry import BY_ID, CONTROLS
+
+DATA = Path(__file__).parent / "data"
+XSS = "<script>alert(1)</script>"
+XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+QUOTED = 'db-"quoted" \'single\' onmouseover="alert(2)"'
+RUN = {"command": "scan", "tool_version": "9.9.9", "started": "2025-06-01T02:00:00Z",
+       "finished": "2025-06-01T02:03:10Z", "accounts": ["111111111111", "222222222222"],
+       "regions": ["us-east-1", "us-west-2"], "endpoint_url": "http://127.0.0.1:5000",
+       "skipped": {"trail-files": 2}, "sources": ["live", "logs"], "nightly_id": 42}
+
+
+def make_findings() -> list[Finding]:
+    """Several controls, statuses and sources, with hostile and unicode strings."""
+    acct, other = "111111111111", "222222222222"
+    return [
+        Finding("rds-backup-retention", "fail", "live",
+                f"arn:aws:rds:us-east-1:{acct}:db:{XSS}",
+                "backupRetentionPeriod is 1 | below 7\nFix: set it to 7 or more.",
+                account=acct, region="us-east-1",
+                evidence={"BackupRetentionPeriod": 1, "tags": {"owner": XSS, "q": QUOTED}}),
+        Finding("backup-bucket-versioning", "fail", "live", "arn:aws:s3:::backup-ünïcødé-桶",
+                "versioning is Suspended; enable it", account=acct, region="us-east-1",
+                evidence={"Status": "Suspended", "scope": "name matches (?i)backup"}),
+        Finding("backup-bucket-object-lock", "fail", "state",
+                "urn:pulumi:prod::app::aws:s3/bucketV2:BucketV2::backups",
+                "Object Lock has no default retention",
+                evidence={"path": "infra/__main__.py", "line": 12}),
+        Finding("rds-deletion-protection", "waived", "live",
+                f"arn:aws:rds:us-west-2:{other}:db:scratch-1", "deletionProtection is false",
+                account=other, region="us-west-2",
+                waiver={"control": "rds-deletion-protection", "reason": "scratch | rebuilt",
+                        "owner": "platform-team", "expires": "2099-03-31", "expired": False}),
+        Finding("rds-deletion-protection", "fail", "live",
+                f"arn:aws:rds:us-west-2:{other}:db:scratch-2",
+                "deletionProtection is false (waiver by platform-team expired on 2024-01-01)",
+                account=other, region="us-west-2",
+                waiver={"control": "rds-deletion-protection", "reason": "old exception",
+                        "owner": "platform-team", "expires": "2024-01-01", "expired": True}),
+        Finding("cloudtrail-enabled", "attempt", "logs",
+                f"arn:aws:cloudtrail:us-east-1:{acct}:trail/main", "StopLogging denied",
+                account=acct, region="us-east-1",
+                event={"time": "2025-05-31T23:01:02Z",
+                       "principal": f"arn:aws:iam::{acct}:user/mallory", "source_ip": "203.0.113.9",
+                       "event_name": "StopLogging",
+                       "event_id": "ev-123", "error_code": "AccessDenied"}),
+        Finding("cloudtrail-enabled", "fail", "logs",
+                f"arn:aws:cloudtrail:us-east-1:{acct}:trail/main", "StopLogging by alice",
+                account=acct, region="us-east-1",
+                event={"time": "2025-05-31T22:00:00Z",
+                       "principal": f"arn:aws:iam::{acct}:user/alice", "source_ip": "198.51.100.7",
+                       "event_name": "StopLogging",
+                       "event_id": "ev-122"}),
+        Finding("cloudtrail-enabled", "pass", "live",
+                f"arn:aws:cloudtrail:us-east-1:{acct}:trail/main", "trail is logging",
+                account=acct, region="us-east-1", evidence={"IsLogging": True}),
+        Finding("iam-access-key-rotation", "error", "live", f"arn:aws:iam::{other}:user/ci",
+                "AccessDenied on iam:ListAccessKeys; grant it to the audit role",
+                account=other, evidence={"error": "AccessDenied"}),
+        Finding("ebs-snapshot-coverage", "pass", "live",
+                f"arn:aws:ec2:us-east-1:{acct}:volume/vol-1", "covered by DLM",
+                account=acct, region="us-east-1"),
+    ]
+
+
+@pytest.fixture
+def findings() -> list[Finding]:
+    return make_findings()
+
+
+@pytest.fixture
+def reports(tmp_path: Path, findings: list[Finding]) -> dict[str, Path]:
+    return write_reports(findings, RUN, tmp_path / "out" / "nested", list(FORMATS))
+
+
+def sarif_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def report_validator() -> jsonschema.protocols.Validator:
+    schema = report_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+class TagCollector(HTMLParser):
+    """Start tags and their attributes, plus the text inside <script> blocks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.script_text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.script_text.append(data)
+
+
+def parse_html(text: str) -> TagCollector:
+    p = TagCollector()
+    p.feed(text)
+    p.close()
+    return p
+
+
+# ---- write_reports ------------------------------------------------------------------------
+
+
+def test_write_reports_writes_each_requested_format(tmp_path: Path, findings: list[Finding]):
+    out = tmp_path / "a" / "b"
+    paths = write_reports(findings, RUN, out, ["md", "junit"])
+    assert paths == {"md": out / "report.md", "junit": out / "report.junit.xml"}
+    assert sorted(p.name for p in out.iterdir()) == ["report.junit.xml", "report.md"]
+    everything = write_reports(findings, RUN, out, list(FORMATS))
+    assert {p.name for p in everything.values()} == {
+        "report.json", "report.html", "report.md", "report.sarif", "report.junit.xml"}
+
+
+def test_unknown_format_is_rejected(tmp_path: Path, findings: list[Finding]):
+    with pytest.raises(ValueError, match="pdf"):
+        write_reports(findings, RUN, tmp_path, ["json", "pdf"])
+
+
+def test_empty_findings_render_every_format(tmp_path: Path):
+    paths = write_reports([], {}, tmp_path, list(FORMATS))
+    assert report_validator().is_valid(json.loads(paths["json"].read_text()))
+    assert "No gaps" in paths["md"].read_text()
+    assert list(sarif_validator().iter_errors(json.loads(paths["sarif"].read_text()))) == []
+    assert ET.parse(paths["junit"]).getroot().get("tests") == "0"
+    assert "No findings." in paths["html"].read_text()
+
+
+# ---- JSON ---------------------------------------------------------------------------------
+
+
+def test_json_validates_and_round_trips(reports: dict[str, Path], findings: list[Finding]):
+    doc = json.loads(reports["json"].read_text(encoding="utf-8"))
+    errors = [e.message for e in report_validator().iter_errors(doc)]
+    assert errors == []
+    assert doc["schema"] == "dr-audit/1"
+    assert doc["run"]["nightly_id"] == 42 and doc["run"]["tool_version"] == "9.9.9"
+    run, loaded = load_report(reports["json"])
+    assert run == doc["run"]
+    def canon(fs: list[Finding]) -> list[str]:
+        return sorted(json.dumps(f.to_dict(), sort_keys=True) for f in fs)
+
+    assert canon(loaded) == canon(findings)
+
+
+def test_json_findings_sorted_and_deterministic(tmp_path: Path, findings: list[Finding]):
+    a = write_reports(findings, RUN, tmp_path / "a", ["json"])["json"].read_text()
+    shuffled = findings[:]
+    random.Random(7).shuffle(shuffled)
+    b = write_reports(shuffled, RUN, tmp_path / "b", ["json"])["json"].read_text()
+    assert a == b
+    rows = json.loads(a)["findings"]
+    rank = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+    keys = [(-rank[r["severity"]], r["control"], r["resource"]) for r in rows]
+    assert keys == sorted(keys)
+    assert rows[0]["severity"] == "critical"
+
+
+def test_json_summary_counts(reports: dict[str, Path], findings: list[Finding]):
+    s = json.loads(reports["json"].read_text())["summary"]
+    assert s["total"] == len(findings)
+    assert s["by_status"] == {"fail": 5, "pass": 2, "waived": 1, "error": 1, "attempt": 1}
+    assert s["gaps"] == 5 and s["errors"] == 1 and s["attempts"] == 1 and s["waived"] == 1
+    assert s["expired_waivers"] == 1
+    # backup-bucket-versioning + object-lock are critical; 3 high gaps
+    assert s["gaps_at_or_above"] == {"critical": 2, "high": 5, "medium": 5, "low": 5}
+    assert s["exit_codes"] == {sev: exit_code(findings, sev)
+                               for sev in ("critical", "high", "medium", "low")}
+    assert s["by_control"]["rds-deletion-protection"]["waived"] == 1
+    assert s["by_account"]["-"]["fail"] == 1  # the state finding has no account
+    assert s["by_source"]["logs"] == {"fail": 1, "pass": 0, "waived": 0, "error": 0,
+                                      "attempt": 1}
+    assert "diff" not in s and "exit_code" not in s
+
+
+def test_json_exit_code_when_fail_on_given(tmp_path: Path):
+    only_error = [Finding("rds-deletion-protection", "error", "live", "arn:x", "denied")]
+    doc = json.loads(write_reports(only_error, {"fail_on": "high"}, tmp_path, ["json"])["json"]
+                     .read_text())
+    assert doc["summary"]["exit_code"] == 3 and doc["summary"]["fail_on"] == "high"
+
+
+def test_json_handles_non_json_values(tmp_path: Path):
+    import datetime as dt
+
+    f = Finding("rds-backup-retention", "fail", "live", "arn:x", "m",
+                evidence={"when": dt.datetime(2025, 1, 2, 3, 4, 5), "set": {"b", "a"},
+                          "path": Path("p")})
+    run = {"started": dt.datetime(2025, 1, 1), "out": Path("/tmp/o")}
+    paths = write_reports([f], run, tmp_path, list(FORMATS))
+    doc = json.loads(paths["json"].read_text())
+    assert doc["findings"][0]["evidence"] == {"when": "2025-01-02T03:04:05", "set": ["a", "b"],
+                                              "path": "p"}
+    assert doc["run"]["started"] == "2025-01-01T00:00:00"
+    assert report_validator().is_valid(doc)
+
+
+# ---- load_report --------------------------------------------------------------------------
+
+
+def _valid_doc(tmp_path: Path) -> dict[str, Any]:
+    p = write_reports(make_findings(), RUN, tmp_path / "v", ["json"])["json"]
+    return json.loads(p.read_text())
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "not-json", "array", "no-schema",
+                                  "wrong-schema", "no-findings", "bad-status", "bad-finding"])
+def test_load_report_rejects_bad_files(tmp_path: Path, case: str):
+    path = tmp_path / f"prev-{case}.json"
+    good = _valid_doc(tmp_path)
+    text = json.dumps(good)
+    if case == "truncated":
+        path.write_text(text[: len(text) // 2])
+    elif case == "not-json":
+        path.write_text("<html>not a report</html>")
+    elif case == "array":
+        path.write_text("[]")
+    elif case == "no-schema":
+        path.write_text(json.dumps({"findings": []}))
+    elif case == "wrong-schema":
+        path.write_text(json.dumps({**good, "schema": "dr-audit/2"}))
+    elif case == "no-findings":
+        path.write_text(json.dumps({k: v for k, v in good.items() if k != "findings"}))
+    elif case == "bad-status":
+        good["findings"][0]["status"] = "broken"
+        path.write_text(json.dumps(good))
+    elif case == "bad-finding":
+        del good["findings"][2]["control"]
+        path.write_text(json.dumps(good))
+    with pytest.raises(ConfigError) as info:
+        load_report(path)
+    msg = str(info.value)
+    assert str(path) in msg and "\n" not in msg
+    expected = {"missing": "not found", "truncated": "not valid JSON", "not-json": "not valid JSON",
+                "array": "not a dr-audit report", "no-schema": "not a dr-audit report",
+                "wrong-schema": "dr-audit/2", "no-findings": "findings",
+                "bad-status": "findings[0].status", "bad-finding": "control"}[case]
+    assert expected in msg
+
+
+def test_bad_baseline_raises_before_writing(tmp_path: Path, findings: list[Finding]):
+    bad = tmp_path / "prev.json"
+    bad.write_text("{")
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="prev.json"):
+        write_reports(findings, RUN, out, list(FORMATS), baseline=bad)
+    assert not out.exists()
+
+
+# ---- diff ---------------------------------------------------------------------------------
+
+
+def _f(control: str, resource: str, status: str, source: str = "live") -> Finding:
+    return Finding(control, status, source, resource, f"{control} on {resource}")  # type: ignore[arg-type]
+
+
+def test_diff_new_resolved_still_failing():
+    base = [_f("rds-backup-retention", "db1", "fail"), _f("rds-backup-retention", "db2", "fail"),
+            _f("backup-bucket-versioning", "b1", "fail"),
+            _f("backup-bucket-versioning", "b2", "pass"),
+            _f("rds-deletion-protection", "db1", "fail"), _f("cloudtrail-enabled", "t", "fail")]
+    cur = [_f("rds-backup-retention", "db1", "fail"),           # still failing
+           _f("rds-backup-retention", "db2", "pass"),           # resolved (pass)
+           _f("backup-bucket-versioning", "b2", "fail"),        # new (was pass)
+           _f("backup-bucket-versioning", "b3", "fail"),        # new (absent before)
+           _f("rds-deletion-protection", "db1", "waived"),      # resolved (waived)
+           _f("cloudtrail-enabled", "t", "fail", "logs"),       # new: other source, other key
+           _f("ebs-snapshot-coverage", "v", "error")]           # not a gap
+    d = diff(base, cur)
+    assert d["counts"] == {"new": 3, "resolved": 4, "still_failing": 1}
+    assert [(r["control"], r["resource"], r["source"]) for r in d["new"]] == [
+        ("backup-bucket-versioning", "b2", "live"), ("backup-bucket-versioning", "b3", "live"),
+        ("cloudtrail-enabled", "t", "logs")]
+    assert d["new_by_severity"] == {"critical": 2, "high": 1, "medium": 0, "low": 0}
+    now = {(r["control"], r["resource"], r["source"]): r["now"] for r in d["resolved"]}
+    assert now == {("rds-backup-retention", "db2", "live"): "pass",
+                   ("backup-bucket-versioning", "b1", "live"): "absent",
+                   ("rds-deletion-protection", "db1", "live"): "waived",
+                   ("cloudtrail-enabled", "t", "live"): "absent"}
+    assert [(r["control"], r["resource"]) for r in d["still_failing"]] == [
+        ("rds-backup-retention", "db1")]
+
+
+def test_diff_against_itself_is_empty(findings: list[Finding]):
+    d = diff(findings, findings)
+    assert d["counts"] == {"new": 0, "resolved": 0, "still_failing": 5}
+
+
+def test_baseline_diff_in_json(tmp_path: Path, findings: list[Finding]):
+    prev = write_reports(findings[:3] + [_f("dynamodb-recovery", "arn:t", "fail")], RUN,
+                         tmp_path / "prev", ["json"])["json"]
+    doc = json.loads(write_reports(findings, RUN, tmp_path / "now", ["json"],
+                                   baseline=prev)["json"].read_text())
+    assert report_validator().is_valid(doc)
+    d = doc["summary"]["diff"]
+    assert d["baseline"]["path"] == str(prev) and d["baseline"]["run"]["command"] == "scan"
+    assert d["counts"] == {"new": 2, "resolved": 1, "still_failing": 3}
+    assert d["resolved"][0]["resource"] == "arn:t" and d["resolved"][0]["now"] == "absent"
+
+
+# ---- HTML ---------------------------------------------------------------------------------
+
+
+def test_html_escapes_hostile_data(reports: dict[str, Path], findings: list[Finding]):
+    text = reports["html"].read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in text
+    assert XSS_ESCAPED in text
+    assert 'onmouseover="alert(2)"' not in text
+    page = parse_html(text)
+    scripts = [t for t, _ in page.tags if t == "script"]
+    assert scripts == ["script"]  # only our own inline script
+    assert "alert(" not in "".join(page.script_text)
+    assert not any("onmouseover" in attrs for _, attrs in page.tags)
+    # attribute values survive intact (quoting not broken): the parser gives them back
+    resources = {attrs.get("data-resource") for t, attrs in page.tags if t == "tbody"}
+    assert {f.resource for f in findings} <= resources
+    # the hostile evidence tag value appears escaped inside the evidence <pre>
+    assert str(escape(json.dumps(XSS))) in text
+
+
+def test_html_is_self_contained(reports: dict[str, Path]):
+    page = parse_html(reports["html"].read_text(encoding="utf-8"))
+    for tag, attrs in page.tags:
+        assert tag not in ("link", "iframe", "img"), tag
+        assert "src" not in attrs, (tag, attrs)
+        href = attrs.get("href") or ""
+        assert not href.startswith(("http:", "https:", "//")), href
+    assert ("style", {}) in page.tags and ("script", {}) in page.tags
+
+
+def test_html_content(reports: dict[str, Path], findings: list[Finding]):
+    text = reports["html"].read_text(encoding="utf-8")
+    page = parse_html(text)
+    ids = {attrs.get("id") for _, attrs in page.tags}
+    assert {"summary", "by-control", "by-account", "by-severity", "findings", "filters"} <= ids
+    assert "changes" not in ids  # no baseline given
+    # run metadata, including an unknown key
+    for v in ("scan", "9.9.9", "2025-06-01T02:00:00Z", "111111111111", "us-west-2",
+              "trail-files: 2", "nightly id", "42"):
+        assert v in text, v
+    # control titles and remediation from the registry
+    for cid in {f.control for f in findings}:
+        assert BY_ID[cid].title in text
+    for f in findings:
+        if f.status in ("fail", "error"):
+            assert str(escape(BY_ID[f.control].remediation)) in text
+    # logs event, waiver, expired waiver, evidence collapsed
+    for v in ("mallory", "203.0.113.9", "ev-123", "StopLogging", "platform-team",
+              "scratch | rebuilt", "2099-03-31", "Expired waiver (no longer applies)",
+              "<details class=\"evidence\"><summary>Evidence</summary>"):
+        assert v in text, v
+    # one tbody per finding, with filter data attributes
+    bodies = [a for t, a in page.tags if t == "tbody" and "data-status" in a]
+    assert len(bodies) == len(findings)
+    assert {b["data-status"] for b in bodies} == {"fail", "pass", "waived", "error", "attempt"}
+    assert all(b["data-search"] == b["data-search"].lower() for b in bodies)
+    # filter options are the distinct values seen
+    options = [a.get("value") for t, a in page.tags if t == "option"]
+    assert "222222222222" in options and "iam-access-key-rotation" in options
+
+
+def test_html_summary_tables_count(reports: dict[str, Path]):
+    text = reports["html"].read_text(encoding="utf-8")
+    section = text[text.index('id="by-severity"'):]
+    section = section[: section.index("</table>")]
+    # critical: 2 gaps of 2 findings
+    row = section[section.index("sev-critical"):]
+    row = row[: row.index("</tr>")]
+    assert '<span class="n st-fail">2</span>' in row and ">2</td>" in row
+
+
+def test_html_baseline_section(tmp_path: Path, findings: list[Finding]):
+    prev = write_reports([_f("dynamodb-recovery", "arn:aws:dynamodb:t/old", "fail")] + findings[1:],
+                         RUN, tmp_path / "prev", ["json"])["json"]
+    text = write_reports(findings, RUN, tmp_path / "now", ["html"], baseline=prev)["html"] \
+        .read_text(encoding="utf-8")
+    page = parse_html(text)
+    ids = {attrs.get("id") for _, attrs in page.tags}
+    assert {"changes", "diff-new", "diff-resolved"} <= ids
+    changes = text[text.index('id="changes"'):text.index('id="findings-section"')]
+    assert "arn:aws:dynamodb:t/old" in changes and "not reported this run" in changes
+    assert XSS_ESCAPED in changes and "<script>alert" not in changes  # the new gap
+
+
+def test_html_works_without_js(reports: dict[str, Path]):
+    text = reports["html"].read_text(encoding="utf-8")
+    assert ".filters { display: none;" in text and ".js .filters { display: flex; }" in text
+    assert " hidden" not in text.split("<script>")[0]  # nothing hidden server-side
+
+
+# ---- SARIF --------------------------------------------------------------------------------
+
+
+def test_sarif_valid_against_official_schema(reports: dict[str, Path]):
+    log = json.loads(reports["sarif"].read_text(encoding="utf-8"))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in sarif_validator().iter_errors(log)]
+    assert errors == []
+
+
+def test_sarif_schema_is_the_official_one():
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    assert schema["title"] == "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
+    assert "result" in schema["definitions"] and "suppression" in schema["definitions"]
+    # and it does reject an invalid log (so the validity test can fail)
+    assert not sarif_validator().is_valid({"version": "2.1.0", "runs": [{"results": []}]})
+    assert not sarif_validator().is_valid({"version": "2.0.0", "runs": []})
+
+
+def test_sarif_rules_and_results(reports: dict[str, Path], findings: list[Finding]):
+    run = json.loads(reports["sarif"].read_text(encoding="utf-8"))["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "dr-audit" and driver["version"] == "9.9.9"
+    rules = driver["rules"]
+    assert [r["id"] for r in rules] == [c.id for c in CONTROLS]  # one per registry control
+    rule = rules[[r["id"] for r in rules].index("backup-bucket-versioning")]
+    assert rule["shortDescription"]["text"] == BY_ID["backup-bucket-versioning"].title
+    assert rule["help"]["text"] == BY_ID["backup-bucket-versioning"].remediation
+    assert rule["properties"]["security-severity"] == "9.5"
+    assert rule["properties"]["severity"] == "critical"
+    assert "aws-config/S3_BUCKET_VERSIONING_ENABLED" in rule["properties"]["tags"]
+    scores = {r["id"]: r["properties"]["security-severity"] for r in rules}
+    assert scores["iam-access-key-rotation"] == "5.5" and scores["rds-backup-retention"] == "8.0"
+    results = run["results"]
+    assert len(results) == sum(1 for f in findings if f.status != "pass")
+    for r in results:
+        assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
+    by = {(r["ruleId"], r["properties"]["status"], r["properties"]["source"]): r for r in results}
+    assert by[("backup-bucket-versioning", "fail", "live")]["level"] == "error"
+    assert by[("rds-backup-retention", "fail", "live")]["level"] == "error"
+    assert by[("cloudtrail-enabled", "attempt", "logs")]["level"] == "note"
+    err = by[("iam-access-key-rotation", "error", "live")]
+    assert err["kind"] == "open" and err["level"] == "none"
+    waived = by[("rds-deletion-protection", "waived", "live")]
+    assert waived["suppressions"] == [{"kind": "external", "status": "accepted",
+                                       "justification": "scratch | rebuilt",
+                                       "properties": {"owner": "platform-team",
+                                                      "expires": "2099-03-31"}}]
+    expired = by[("rds-deletion-protection", "fail", "live")]
+    assert "suppressions" not in expired and expired["properties"]["waiver"]["expired"] is True
+    loc = by[("rds-backup-retention", "fail", "live")]["locations"][0]
+    assert loc["logicalLocations"][0]["fullyQualifiedName"] == findings[0].resource
+    assert "physicalLocation" not in loc
+    state = by[("backup-bucket-object-lock", "fail", "state")]["locations"][0]
+    assert state["physicalLocation"] == {"artifactLocation": {"uri": "infra/__main__.py"},
+                                         "region": {"startLine": 12}}
+    prints = [r["partialFingerprints"]["drGuardControlResource/v1"] for r in results]
+    assert by[("backup-bucket-versioning", "fail", "live")]["partialFingerprints"] == {
+        "drGuardControlResource/v1": fingerprint("backup-bucket-versioning",
+                                                 "arn:aws:s3:::backup-ünïcødé-桶")}
+    # same (control, resource) from two sources share a fingerprint; others are distinct
+    assert len(set(prints)) == len(prints) - 1
+    inv = run["invocations"][0]
+    assert inv["executionSuccessful"] is False  # one check in error
+    assert inv["startTimeUtc"] == "2025-06-01T02:00:00Z"
+
+
+def test_sarif_fingerprint_is_stable():
+    assert fingerprint("a", "r") == fingerprint("a", "r") != fingerprint("a", "r2")
+    assert fingerprint("a", "r") == hashlib.sha256(b"a\x00r").hexdigest()
+
+
+# ---- JUnit --------------------------------------------------------------------------------
+
+
+def test_junit_structure_and_counts(reports: dict[str, Path], findings: list[Finding]):
+    root = ET.parse(reports["junit"]).getroot()
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert sorted(s.get("name") for s in suites) == sorted({f.control for f in findings})
+    total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for s in suites:
+        cases = s.findall("testcase")
+        assert int(s.get("tests")) == len(cases)
+        assert int(s.get("failures")) == sum(1 for c in cases if c.find("failure") is not None)
+        assert int(s.get("errors")) == sum(1 for c in cases if c.find("error") is not None)
+        assert int(s.get("skipped")) == sum(1 for c in cases if c.find("skipped") is not None)
+        assert all(c.get("classname") == s.get("name") for c in cases)
+        names = [c.get("name") for c in cases]
+        assert len(set(names)) == len(names)
+        for k in total:
+            total[k] += int(s.get(k))
+    assert total == {"tests": len(findings), "failures": 5, "errors": 1, "skipped": 1}
+    assert {k: int(root.get(k)) for k in total} == total
+
+    def case(control: str, name: str) -> ET.Element:
+        s = next(x for x in suites if x.get("name") == control)
+        return next(c for c in s.findall("testcase") if c.get("name") == name)
+
+    fail = case("rds-backup-retention", findings[0].resource).find("failure")
+    assert fail.get("type") == "high" and fail.get("message") == findings[0].message
+    assert BY_ID["rds-backup-retention"].remediation in fail.text and XSS in fail.text
+    skipped = case("rds-deletion-protection", findings[3].resource).find("skipped")
+    assert skipped.get("message") == "waived: scratch | rebuilt (platform-team, until 2099-03-31)"
+    trail = findings[5].resource
+    # three findings on one trail: names carry the source, then a counter (sorted order)
+    attempt = case("cloudtrail-enabled", f"{trail} [logs]")
+    assert case("cloudtrail-enabled", f"{trail} [logs] #2").find("failure") is not None
+    assert attempt.find("failure") is None and attempt.find("error") is None
+    assert "mallory" in attempt.find("system-out").text
+    passing = case("cloudtrail-enabled", f"{trail} [live]")
+    assert list(passing) == []
+    err = case("iam-access-key-rotation", findings[8].resource).find("error")
+    assert err is not None and "AccessDenied" in err.get("message")
+
+
+# ---- Markdown -----------------------------------------------------------------------------
+
+
+def test_markdown(reports: dict[str, Path], findings: list[Finding]):
+    text = reports["md"].read_text(encoding="utf-8")
+    assert text.startswith("## DR Guard audit: 5 gaps")
+    assert "**5 fail** · 2 pass · 1 waived · 1 error · 1 attempt · 10 findings" in text
+    table = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    header = table[0]
+    assert header == "| severity | status | control | resource | account | message |"
+    gap_rows = [ln for ln in table if ln.startswith(("| critical", "| high", "| medium",
+                                                       "| low"))]
+    assert len(gap_rows) == 6  # 5 fail + 1 error
+    for row in gap_rows:
+        # unescaped pipes only as cell separators
+        assert row.replace("\\|", "").count("|") == 7, row
+    assert "below 7 Fix: set it" in text  # newline folded
+    assert "backupRetentionPeriod is 1 \\| below 7" in text
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "](" not in text and "http" not in text  # link-free
+    assert "1 waived; 1 waiver expired" in text
+    assert "### Attempts from the logs (1)" in text and "mallory" in text
+    assert "**Scan incomplete:**" in text
+
+
+def test_markdown_no_gaps(tmp_path: Path):
+    ok = [_f("rds-backup-retention", "db", "pass")]
+    text = write_reports(ok, {"command": "state"}, tmp_path, ["md"])["md"].read_text()
+    assert "## DR Guard audit: no gaps" in text and "No gaps:" in text
+    assert "| severity |" not in text
+
+
+def test_markdown_cell_escaping():
+    assert md("a|b\nc\r\nd\te") == "a\\|b c d e"
+    assert md("x" * 300, 20).endswith("\u2026") and len(md("x" * 300, 20)) == 20
+    assert md("arn:" + "a" * 200 + ":tail-name", 60, keep_tail=20).endswith("a:tail-name")
+    assert md("*bold* _i_ `code` [x](y) <b>") == \
+        "\\*bold\\* \\_i\\_ \\`code\\` \\[x\\](y) &lt;b&gt;"
+
+
+def test_markdown_baseline_line(tmp_path: Path, findings: list[Finding]):
+    prev = write_reports(findings[1:], RUN, tmp_path / "p", ["json"])["json"]
+    text = write_reports(findings, RUN, tmp_path / "n", ["md"], baseline=prev)["md"].read_text()
+    assert "### Changes since the previous report" in text
+    assert "1 new gap (1 high) · 0 resolved · 4 still failing" in text
