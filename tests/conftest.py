@@ -12,6 +12,8 @@ import pytest
 
 from auditor.emulator import CREDENTIALS, MotoServer
 
+pytest_plugins = ["tests.harness.fixtures"]
+
 
 @dataclass
 class AwsEndpoint:

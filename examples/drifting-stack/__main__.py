@@ -1,0 +1,117 @@
+"""A stack that drifts from every DR Guard Tier 1 control: what DR Guard is there to catch.
+
+Each resource has the same shape as in `dr-ready-stack`, with the setting that breaks a control:
+
+- `orders-db` (RDS instance): 1 day of backups, no deletion protection, no final snapshot,
+  automated backups deleted with the instance, not protected;
+- `ledger` (Aurora cluster): retention and deletion protection unset (AWS defaults: 1 day, off),
+  no final snapshot, not protected;
+- `db-backups` (backup bucket): `forceDestroy`, versioning Suspended, no Object Lock, not
+  protected; `archive-backups`: Object Lock in GOVERNANCE mode for 1 day;
+- `audit-trail-logs` + `org-audit`: a single-region trail without log file validation, writing to
+  an unversioned, unlocked bucket;
+- aws-native: a backup bucket with versioning Suspended and no Object Lock, and a DB instance
+  with 1 day of backups and no deletion protection.
+
+Config: `pulumi config set --secret dbPassword <value>`.
+"""
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_aws_native as aws_native
+
+config = pulumi.Config()
+db_password = config.require_secret("dbPassword")
+BACKUP_TAGS = {"dr:backup": "true", "owner": "platform"}
+
+# ---- Databases -----------------------------------------------------------------------------
+
+aws.rds.Instance(
+    "orders-db",
+    engine="postgres",
+    engine_version="16.4",
+    instance_class="db.t4g.medium",
+    allocated_storage=20,
+    username="app",
+    password=db_password,
+    backup_retention_period=1,
+    deletion_protection=False,
+    skip_final_snapshot=True,
+    delete_automated_backups=True,
+)
+
+cluster = aws.rds.Cluster(
+    "ledger",
+    engine="aurora-postgresql",
+    engine_version="16.4",
+    master_username="app",
+    master_password=db_password,
+    skip_final_snapshot=True,
+)
+
+for i in range(2):
+    aws.rds.ClusterInstance(
+        f"ledger-{i}",
+        cluster_identifier=cluster.id,
+        instance_class="db.r6g.large",
+        engine=cluster.engine,
+        engine_version=cluster.engine_version,
+    )
+
+# ---- Backup buckets ------------------------------------------------------------------------
+
+backup_bucket = aws.s3.Bucket("db-backups", force_destroy=True, tags=BACKUP_TAGS)
+aws.s3.BucketVersioning(
+    "db-backups-versioning",
+    bucket=backup_bucket.id,
+    versioning_configuration={"status": "Suspended"},
+)
+
+archive_bucket = aws.s3.Bucket(
+    "archive-backups",
+    object_lock_enabled=True,
+    tags=BACKUP_TAGS,
+    opts=pulumi.ResourceOptions(protect=True),
+)
+aws.s3.BucketVersioning(
+    "archive-backups-versioning",
+    bucket=archive_bucket.id,
+    versioning_configuration={"status": "Enabled"},
+)
+aws.s3.BucketObjectLockConfiguration(
+    "archive-backups-object-lock",
+    bucket=archive_bucket.id,
+    rule={"default_retention": {"mode": "GOVERNANCE", "days": 1}},
+)
+
+# ---- CloudTrail: single-region, no validation, unprotected bucket -------------------------
+
+trail_bucket = aws.s3.Bucket("audit-trail-logs", force_destroy=True)
+aws.cloudtrail.Trail(
+    "org-audit",
+    s3_bucket_name=trail_bucket.id,
+    is_multi_region_trail=False,
+    enable_log_file_validation=False,
+)
+
+# ---- aws-native ----------------------------------------------------------------------------
+
+aws_native.s3.Bucket(
+    "native-backups",
+    versioning_configuration={"status": "Suspended"},
+    tags=[{"key": k, "value": v} for k, v in BACKUP_TAGS.items()],
+)
+
+aws_native.rds.DbInstance(
+    "native-db",
+    engine="postgres",
+    engine_version="16.4",
+    db_instance_class="db.t4g.medium",
+    allocated_storage="20",
+    master_username="app",
+    master_user_password=db_password,
+    backup_retention_period=1,
+    deletion_protection=False,
+)
+
+pulumi.export("backupBucket", backup_bucket.bucket)
