@@ -38,11 +38,18 @@ def _check(owner: str, params: Iterable[Param], values: dict[str, Any],
             expected = ", ".join(sorted(known)) or "none"
             raise ConfigError(f"policy {owner!r}: unknown parameter {name!r} "
                               f"(known parameters: {expected})")
+        if param.schema.get("type") == "integer":
+            value = _integral(value)
         errors = sorted(_validator(owner, param).iter_errors(value), key=lambda e: e.path)
         if errors:
             raise ConfigError(f"policy {owner!r}: parameter {name!r}: {errors[0].message}")
         out[name] = value
     return out
+
+
+def _integral(value: Any) -> Any:
+    """Protobuf carries every number as a double: a config value of 14 arrives as 14.0."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def resolve(control_id: str, values: dict[str, Any] | None) -> dict[str, Any]:
