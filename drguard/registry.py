@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import detections as d
+from .detections import BACKUP, CLOUDTRAIL, EVENTS, IAM, ORGANIZATIONS, RDS, S3, Detection, on
+
 Severity = Literal["low", "medium", "high", "critical"]
 Source = Literal["deploy", "state", "live", "logs"]
 
@@ -58,6 +61,8 @@ class Control:
     sources: frozenset[str] = ALL_SOURCES
     # Whether the control applies only to buckets in backup scope (see drguard.scope).
     backup_scoped: bool = False
+    # Logs side: the CloudTrail events that break this control (drguard.detections).
+    detections: tuple[Detection, ...] = ()
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -139,6 +144,13 @@ CONTROLS: tuple[Control, ...] = (
                   "Also require retention on read replicas (replicateSourceDb set)."),
         ),
         mapping=Mapping(("DB_INSTANCE_BACKUP_ENABLED",), ("RDS.11",)),
+        detections=(
+            on(RDS, "ModifyDBInstance", "ModifyDBCluster", when=d.retention_below_minimum,
+               resource=d.rds_database,
+               message="{principal} set backupRetentionPeriod of {name} to "
+                       "{rp[backupRetentionPeriod]} days ({event}), below minRetentionDays "
+                       "({params[minRetentionDays]}): older restore points are dropped."),
+        ),
     ),
     Control(
         id="rds-deletion-protection",
@@ -148,6 +160,14 @@ CONTROLS: tuple[Control, ...] = (
         description="Every RDS instance and Aurora cluster has deletion protection enabled.",
         remediation="Set deletionProtection to true on the DB instance or Aurora cluster.",
         mapping=Mapping(("RDS_INSTANCE_DELETION_PROTECTION_ENABLED",), ("RDS.7", "RDS.8")),
+        detections=(
+            on(RDS, "ModifyDBInstance", "ModifyDBCluster", when=d.deletion_protection_off,
+               resource=d.rds_database,
+               message="{principal} turned deletionProtection off on {name} ({event}): the "
+                       "database can now be deleted by one API call."),
+            on(RDS, "DeleteDBInstance", "DeleteDBCluster", resource=d.rds_database,
+               message="{principal} deleted the database {name} ({event})."),
+        ),
     ),
     Control(
         id="rds-final-snapshot",
@@ -159,6 +179,18 @@ CONTROLS: tuple[Control, ...] = (
         remediation="Set skipFinalSnapshot to false with a finalSnapshotIdentifier, and leave "
                     "deleteAutomatedBackups false.",
         sources=frozenset({"deploy", "state", "logs"}),
+        detections=(
+            on(RDS, "DeleteDBInstance", "DeleteDBCluster", when=d.skips_final_snapshot,
+               resource=d.rds_database,
+               message="{principal} deleted {name} ({event}) with skipFinalSnapshot="
+                       "{rp[skipFinalSnapshot]} and deleteAutomatedBackups="
+                       "{rp[deleteAutomatedBackups]} (unset: AWS default true): no final "
+                       "snapshot, or its automated backups deleted with it."),
+            on(RDS, "DeleteDBSnapshot", "DeleteDBClusterSnapshot",
+               "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup",
+               resource=d.rds_recovery_point,
+               message="{principal} deleted the database recovery point {name} ({event})."),
+        ),
     ),
     Control(
         id="backup-bucket-versioning",
@@ -170,6 +202,25 @@ CONTROLS: tuple[Control, ...] = (
                     "versioningConfiguration.status = \"Enabled\" (or Object Lock at creation).",
         mapping=Mapping(("S3_BUCKET_VERSIONING_ENABLED",), ("S3.14",)),
         backup_scoped=True,
+        detections=(
+            on(S3, "PutBucketVersioning", when=d.versioning_not_enabled, backup_scoped=True,
+               resource=d.s3_bucket,
+               message="{principal} set versioning of backup bucket {name} to "
+                       "{rp[VersioningConfiguration][Status]} ({event}): overwrites and "
+                       "deletes are now permanent."),
+            on(S3, "DeleteObject", when=d.deletes_current, backup_scoped=True,
+               resource=d.s3_bucket,
+               message="{principal} deleted {rp[key]} from backup bucket {name} ({event}): "
+                       "recoverable only while the bucket is versioned."),
+            on(S3, "DeleteObjects", backup_scoped=True, resource=d.s3_bucket,
+               message="{principal} bulk-deleted objects from backup bucket {name} ({event}): "
+                       "recoverable only while the bucket is versioned."),
+            on(S3, "PutBucketLifecycle", when=d.lifecycle_expires, backup_scoped=True,
+               resource=d.s3_bucket,
+               message="{principal} added a lifecycle expiration to backup bucket {name} "
+                       "({event}): objects or their old versions will be deleted "
+                       "automatically."),
+        ),
     ),
     Control(
         id="backup-bucket-object-lock",
@@ -190,6 +241,26 @@ CONTROLS: tuple[Control, ...] = (
         ),
         mapping=Mapping(("S3_BUCKET_DEFAULT_LOCK_ENABLED",), ("S3.15",)),
         backup_scoped=True,
+        detections=(
+            on(S3, "PutObjectLockConfiguration", when=d.lock_weakened, backup_scoped=True,
+               resource=d.s3_bucket,
+               message="{principal} set the default Object Lock retention of backup bucket "
+                       "{name} to mode {rp[ObjectLockConfiguration][Rule][DefaultRetention]"
+                       "[Mode]}, days {rp[ObjectLockConfiguration][Rule][DefaultRetention]"
+                       "[Days]}, years {rp[ObjectLockConfiguration][Rule][DefaultRetention]"
+                       "[Years]} ({event}); required: mode in {params[allowedLockModes]} for "
+                       ">= {params[minLockDays]} days."),
+            on(S3, "DeleteObject", "DeleteObjects", when=d.bypasses_governance,
+               backup_scoped=True, resource=d.s3_bucket,
+               message="{principal} deleted from backup bucket {name} bypassing GOVERNANCE "
+                       "retention ({event} with x-amz-bypass-governance-retention): locked "
+                       "backups were destroyed."),
+            on(S3, "DeleteObject", when=d.deletes_version, backup_scoped=True,
+               resource=d.s3_bucket,
+               message="{principal} permanently deleted version {rp[versionId]} of {rp[key]} "
+                       "in backup bucket {name} ({event}): the version was not protected by "
+                       "Object Lock retention."),
+        ),
     ),
     Control(
         id="stateful-resource-protect",
@@ -212,6 +283,18 @@ CONTROLS: tuple[Control, ...] = (
         remediation="Create an aws.cloudtrail.Trail with isMultiRegionTrail = true, "
                     "enableLogFileValidation = true and enableLogging = true.",
         mapping=Mapping((), ("CloudTrail.1", "CloudTrail.4")),
+        detections=(
+            on(CLOUDTRAIL, "StopLogging", "DeleteTrail", resource=d.cloudtrail_trail,
+               links_by="account",
+               message="{principal} stopped the trail {name} ({event}): API activity is no "
+                       "longer recorded."),
+            on(CLOUDTRAIL, "UpdateTrail", when=d.trail_weakened, resource=d.cloudtrail_trail,
+               links_by="account",
+               message="{principal} updated the trail {name} with isMultiRegionTrail="
+                       "{rp[isMultiRegionTrail]}, enableLogFileValidation="
+                       "{rp[enableLogFileValidation]} ({event}): regions go unrecorded or log "
+                       "files can be altered undetected."),
+        ),
     ),
     # ---- Tier 2 -------------------------------------------------------------------------
     Control(
@@ -224,6 +307,11 @@ CONTROLS: tuple[Control, ...] = (
                     "in another region (a provider with another region).",
         mapping=Mapping(("S3_BUCKET_CROSS_REGION_REPLICATION_ENABLED",), ("S3.7",)),
         backup_scoped=True,
+        detections=(
+            on(S3, "DeleteBucketReplication", backup_scoped=True, resource=d.s3_bucket,
+               message="{principal} removed the replication of backup bucket {name} "
+                       "({event}): no copy in another region any more."),
+        ),
     ),
     Control(
         id="rds-cross-region-backup",
@@ -250,7 +338,23 @@ CONTROLS: tuple[Control, ...] = (
         remediation="Add an aws.cloudwatch.EventRule matching DeleteObject/DeleteObjects/"
                     "DeleteBucket for the bucket with an EventTarget, plus trail data events "
                     "for it; or an aws.s3.BucketNotification for s3:ObjectRemoved:*.",
+        params=(
+            _strings("alertRuleNames", [],
+                     "Logs side: globs naming the EventBridge rules that alert on backup "
+                     "deletions; empty means any rule change is reported."),
+        ),
         backup_scoped=True,
+        detections=(
+            on(EVENTS, "DeleteRule", "DisableRule", "RemoveTargets", when=d.alert_rule,
+               resource=d.events_rule, links_by="account",
+               message="{principal} changed the EventBridge rule {name} ({event}): deletions "
+                       "on backup buckets may no longer raise an alert."),
+            on(CLOUDTRAIL, "PutEventSelectors", when=d.drops_data_events,
+               resource=d.cloudtrail_trail, links_by="account",
+               message="{principal} set event selectors on trail {name} that log no S3 write "
+                       "data events for backup buckets ({event}): object deletions are no "
+                       "longer seen."),
+        ),
     ),
     Control(
         id="scp-deny-backup-deletion",
@@ -264,6 +368,15 @@ CONTROLS: tuple[Control, ...] = (
         params=(
             _strings("requiredDenyActions", BACKUP_DELETION_ACTIONS,
                      "Actions the SCP must deny.", min_items=1),
+            _strings("backupPolicyIds", [],
+                     "Logs side: ids (p-...) of the SCPs that protect backups; empty means "
+                     "any SCP change is reported."),
+        ),
+        detections=(
+            on(ORGANIZATIONS, "DetachPolicy", "DeletePolicy", "UpdatePolicy",
+               when=d.backup_scp, resource=d.organizations_policy, links_by="account",
+               message="{principal} changed the SCP {rp[policyId]} ({event}): the guard "
+                       "against destroying backups may be gone."),
         ),
     ),
     Control(
@@ -276,6 +389,15 @@ CONTROLS: tuple[Control, ...] = (
                     "blockPublicPolicy, ignorePublicAcls and restrictPublicBuckets true.",
         mapping=Mapping((), ("S3.8",)),
         backup_scoped=True,
+        detections=(
+            on(S3, "DeleteBucketPublicAccessBlock", backup_scoped=True, resource=d.s3_bucket,
+               message="{principal} removed the public access block of backup bucket {name} "
+                       "({event})."),
+            on(S3, "PutBucketPublicAccessBlock", when=d.public_access_flag_off,
+               backup_scoped=True, resource=d.s3_bucket,
+               message="{principal} turned a public access block flag off on backup bucket "
+                       "{name} ({event}): {rp[PublicAccessBlockConfiguration]}."),
+        ),
     ),
     Control(
         id="iam-access-key-rotation",
@@ -287,6 +409,12 @@ CONTROLS: tuple[Control, ...] = (
         remediation="Rotate or delete old keys; prefer IAM roles over aws.iam.AccessKey.",
         params=(_days("maxKeyAgeDays", 90, "Maximum age of an active access key, in days."),),
         mapping=Mapping(("ACCESS_KEYS_ROTATED",), ("IAM.3", "IAM.4")),
+        detections=(
+            on(IAM, "CreateAccessKey", when=d.root_access_key, resource=d.iam_root,
+               links_by="account",
+               message="{principal} created an access key for the root user ({event}): a "
+                       "long-lived key with unlimited rights."),
+        ),
     ),
     Control(
         id="pulumi-state-backend",
@@ -341,6 +469,12 @@ CONTROLS: tuple[Control, ...] = (
         remediation="Add an aws.backup.VaultLockConfiguration with minRetentionDays >= the "
                     "parameter.",
         params=(_days("minRetentionDays", 7, "Minimum vault lock retention, in days."),),
+        detections=(
+            on(BACKUP, "DeleteBackupVault", "DeleteBackupVaultLockConfiguration",
+               "DeleteRecoveryPoint", "DeleteBackupPlan", resource=d.backup_resource,
+               message="{principal} called {event} on {name}: AWS Backup recovery points or "
+                       "their lock are gone."),
+        ),
     ),
     Control(
         id="mongodb-atlas-backup",
@@ -360,6 +494,10 @@ CONTROLS: tuple[Control, ...] = (
                     "account (accidental deletion).",
         remediation="Restore the resource from its backups, then `pulumi refresh`.",
         sources=frozenset({"live", "logs"}),
+        detections=(
+            on(S3, "DeleteBucket", backup_scoped=True, resource=d.s3_bucket,
+               message="{principal} deleted the backup bucket {name} ({event})."),
+        ),
     ),
 )
 

@@ -1,0 +1,136 @@
+"""Apply the registry's detections to records: hits, then findings with `source: logs`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from drguard import registry
+from drguard.detections import Context, Detection, account_of, index, short_name
+from drguard.evaluate import apply_waiver
+from drguard.findings import Finding
+from drguard.settings import Settings
+
+from .window import parse_time
+
+HISTORY = 10  # earlier events kept in a finding's evidence
+
+
+@dataclass
+class Hit:
+    """One record that breaks (status fail) or tried to break (status attempt) a control."""
+
+    control: str
+    detection: Detection
+    status: Literal["fail", "attempt"]
+    resource: str
+    account: str
+    region: str
+    time: dt.datetime
+    message: str
+    event: dict[str, Any]
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def principal(record: Mapping[str, Any]) -> str:
+    """userIdentity.arn, else `type:principalId` (or the invoking service)."""
+    ui = record.get("userIdentity") or {}
+    if ui.get("arn"):
+        return str(ui["arn"])
+    who = ui.get("principalId") or ui.get("invokedBy") or ui.get("accountId") or "?"
+    return f"{ui.get('type') or 'Unknown'}:{who}"
+
+
+def event_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {"time": record.get("eventTime"), "principal": principal(record),
+            "sourceIp": record.get("sourceIPAddress"), "eventName": record.get("eventName"),
+            "eventId": record.get("eventID"), "eventSource": record.get("eventSource"),
+            "userAgent": record.get("userAgent"), "errorCode": record.get("errorCode")}
+
+
+def redact(value: Any) -> Any:
+    """Drop keys that name a password or secret, at any depth."""
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()
+                if not any(w in str(k).lower() for w in ("password", "secret"))}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+class Detector:
+    """The enabled controls' detections, indexed by (eventSource, eventName)."""
+
+    def __init__(self, settings: Settings, extra_buckets: Mapping[str, str] | None = None,
+                 controls: Iterable[registry.Control] = registry.CONTROLS) -> None:
+        self.settings = settings
+        self.context = Context(settings.scope, dict(extra_buckets or {}))
+        self.index = index(c for c in controls if c.id in settings.enabled)
+        self.names = frozenset(name for _, name in self.index)
+
+    def hits(self, record: dict[str, Any]) -> list[Hit]:
+        """The hits of one validated record: at most one per control."""
+        todo = self.index.get((record.get("eventSource"), record.get("eventName")))
+        if not todo or (record.get("userIdentity") or {}).get("type") == "AWSService":
+            return []
+        out: list[Hit] = []
+        seen: set[str] = set()
+        for control_id, det in todo:
+            params = self.settings.of(control_id)
+            if control_id in seen or not det.matches(record, params, self.context):
+                continue
+            seen.add(control_id)
+            out.append(self._hit(control_id, det, record, params))
+        return out
+
+    def _hit(self, control_id: str, det: Detection, record: dict[str, Any],
+             params: Mapping[str, Any]) -> Hit:
+        resource = det.resource(record)
+        who = principal(record)
+        error = record.get("errorCode")
+        text = det.render(record, params, who, short_name(resource))
+        if error:
+            text = (f"Attempt that failed with {error}: {text} Nothing changed; find out why "
+                    f"{who} tried.")
+        else:
+            text = f"{text} Fix: {registry.get(control_id).remediation}"
+        evidence: dict[str, Any] = {
+            "requestParameters": redact(record.get("requestParameters") or {})}
+        if error:
+            evidence["errorMessage"] = record.get("errorMessage")
+        if det.backup_scoped:
+            name = (record.get("requestParameters") or {}).get("bucketName")
+            evidence["inScopeBecause"] = self.context.bucket_reasons(name)
+        return Hit(control=control_id, detection=det, status="attempt" if error else "fail",
+                   resource=resource, account=account_of(record),
+                   region=str(record.get("awsRegion")), time=parse_time(record["eventTime"]),
+                   message=text, event=event_of(record), evidence=evidence)
+
+
+def findings(hits: Iterable[Hit], settings: Settings,
+             today: dt.date | None = None) -> list[Finding]:
+    """One finding per (control, resource, status): the most recent event, with the number of
+    occurrences and the earlier ones in evidence; waivers applied to failures."""
+    groups: dict[tuple[str, str, str], list[Hit]] = {}
+    for h in hits:
+        groups.setdefault((h.control, h.resource, h.status), []).append(h)
+    out: list[Finding] = []
+    for (control, resource, status), group in sorted(groups.items()):
+        group.sort(key=lambda h: h.time)
+        last = group[-1]
+        evidence = {**last.evidence, "occurrences": len(group),
+                    "firstSeen": group[0].event["time"]}
+        if len(group) > 1:
+            evidence["earlierEvents"] = [
+                {k: h.event[k] for k in ("time", "eventName", "principal", "sourceIp",
+                                         "eventId")} for h in reversed(group[-1 - HISTORY:-1])]
+        f = Finding(control=control, status=status, source="logs", resource=resource,
+                    message=last.message, account=last.account, region=last.region,
+                    evidence=evidence, event=dict(last.event))
+        if status == "fail":
+            apply_waiver(f, settings, refs=[resource, short_name(resource)], tags=None,
+                         today=today)
+        out.append(f)
+    return out

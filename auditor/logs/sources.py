@@ -1,0 +1,238 @@
+"""Where CloudTrail log files come from: local files and folders, and S3 trail buckets.
+
+S3 listing walks the trail layout with delimiter listings and only descends into the date
+folders of the window, both layouts:
+    [prefix/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz
+    [prefix/]AWSLogs/<org-id>/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz
+Digest files (`CloudTrail-Digest/`) and other services' folders are never listed. Nothing here
+downloads: each `LogObject.fetch` does, when the pipeline asks for it. Read-only calls only
+(ListObjectsV2, GetObject, HeadBucket).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drguard.errors import ConfigError
+
+from .window import Window
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".json.gz", ".json")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
+_DAY_PATH = re.compile(r"CloudTrail/[^/]+/(\d{4})/(\d{2})/(\d{2})/[^/]*$")
+_WHERE = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/")
+_LEVELS = ("regions", "years", "months", "days", "files")
+
+
+class SourceError(Exception):
+    """A source that cannot be listed (missing bucket, access denied, ...)."""
+
+
+@dataclass(frozen=True)
+class LogObject:
+    """One log file: a display name (path or s3:// URI) and how to get its bytes."""
+
+    name: str
+    fetch: Callable[[], bytes]
+
+
+def where(name: str) -> tuple[str, str] | None:
+    """(account, region) from a CloudTrail key or path, when it follows the layout."""
+    m = _WHERE.search(name.replace(os.sep, "/"))
+    return (m.group(1), m.group(2)) if m else None
+
+
+def is_log_name(name: str) -> bool:
+    return name.endswith(SUFFIXES) and "CloudTrail-Digest" not in name
+
+
+# ---- local --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalSource:
+    path: Path
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def objects(self, window: Window) -> Iterator[LogObject]:
+        if self.path.is_file():  # named explicitly: always read
+            yield _local(self.path)
+            return
+        for root, dirs, files in os.walk(self.path):
+            dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest")
+            for f in sorted(files):
+                p = Path(root, f)
+                if is_log_name(f) and _local_in_window(p, window):
+                    yield _local(p)
+
+
+def _local(path: Path) -> LogObject:
+    return LogObject(str(path), path.read_bytes)
+
+
+def _local_in_window(path: Path, window: Window) -> bool:
+    m = _DAY_PATH.search(path.as_posix())
+    if m:
+        try:
+            if not window.wants_day(dt.date(*map(int, m.groups()))):
+                return False
+        except ValueError:
+            pass
+    return window.wants_file(path.name)
+
+
+# ---- S3 -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class S3Source:
+    bucket: str
+    prefix: str = ""
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def objects(self, window: Window, client: Any) -> Iterator[LogObject]:
+        """The log files of the window, listed lazily (one page at a time)."""
+        if self.prefix.endswith(SUFFIXES):
+            yield _s3(client, self.bucket, self.prefix)
+            return
+        prefix = self.prefix.rstrip("/") + "/" if self.prefix.strip("/") else ""
+        walker = _Walker(client, self.bucket, window)
+        yield from walker.walk(prefix, _level(prefix), 0)
+
+
+def _level(prefix: str) -> str:
+    """Where in the trail layout a user-given prefix points."""
+    parts = [p for p in prefix.split("/") if p]
+    if "CloudTrail" in parts:
+        after = len(parts) - parts.index("CloudTrail") - 1
+        return _LEVELS[min(after, len(_LEVELS) - 1)]
+    if parts and parts[-1] == "AWSLogs":
+        return "awslogs"
+    if len(parts) >= 2 and parts[-2] == "AWSLogs" and _ORG.match(parts[-1]):
+        return "org"
+    if len(parts) >= 2 and _ACCOUNT.match(parts[-1]) and (
+            parts[-2] == "AWSLogs" or _ORG.match(parts[-2])):
+        return "account"
+    return "top"
+
+
+def _s3(client: Any, bucket: str, key: str) -> LogObject:
+    def fetch() -> bytes:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            return body.read()
+        finally:
+            body.close()
+    return LogObject(f"s3://{bucket}/{key}", fetch)
+
+
+class _Walker:
+    MAX_TOP_DEPTH = 3  # custom trail prefixes above AWSLogs/
+
+    def __init__(self, client: Any, bucket: str, window: Window) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.window = window
+        self.open = window.since is None and window.until is None
+
+    def _pages(self, **kw: Any) -> Iterator[dict[str, Any]]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            yield from paginator.paginate(Bucket=self.bucket, **kw)
+        except (ClientError, BotoCoreError) as e:
+            raise SourceError(f"s3://{self.bucket}/{kw.get('Prefix', '')}: cannot list: "
+                              f"{e}") from None
+
+    def children(self, prefix: str) -> list[str]:
+        out: list[str] = []
+        for page in self._pages(Prefix=prefix, Delimiter="/"):
+            out += [cp["Prefix"][len(prefix):].rstrip("/")
+                    for cp in page.get("CommonPrefixes", ())]
+        return out
+
+    def files(self, prefix: str) -> Iterator[LogObject]:
+        for page in self._pages(Prefix=prefix):
+            for obj in page.get("Contents", ()):
+                key = obj["Key"]
+                if is_log_name(key) and self.window.wants_file(key.rsplit("/", 1)[-1]):
+                    yield _s3(self.client, self.bucket, key)
+
+    def walk(self, prefix: str, level: str, depth: int,
+             date: tuple[int, ...] = ()) -> Iterator[LogObject]:
+        if level == "files" or (self.open and level == "regions"):
+            yield from self.files(prefix)
+            return
+        if self.open and level == "account":
+            yield from self.files(prefix + "CloudTrail/")
+            return
+        for name in self.children(prefix):
+            nxt = self._next(level, name, depth, date)
+            if nxt is not None:
+                lvl, d = nxt
+                yield from self.walk(f"{prefix}{name}/", lvl, depth + 1, d)
+
+    def _next(self, level: str, name: str, depth: int,
+              date: tuple[int, ...]) -> tuple[str, tuple[int, ...]] | None:
+        """The level of child `name` under `level`, or None to skip it."""
+        w = self.window
+        if level == "top":
+            if name == "AWSLogs":
+                return "awslogs", ()
+            return ("top", ()) if depth < self.MAX_TOP_DEPTH else None
+        if level == "awslogs":
+            if _ACCOUNT.match(name):
+                return "account", ()
+            return ("org", ()) if _ORG.match(name) else None
+        if level == "org":
+            return ("account", ()) if _ACCOUNT.match(name) else None
+        if level == "account":
+            return ("regions", ()) if name == "CloudTrail" else None
+        if level == "regions":
+            return "years", ()
+        if not name.isdigit():
+            return None
+        n = int(name)
+        try:
+            if level == "years" and w.wants_year(n):
+                return "months", (n,)
+            if level == "months" and 1 <= n <= 12 and (not date or w.wants_month(date[0], n)):
+                return "days", (*date, n)
+            if level == "days" and (len(date) < 2 or w.wants_day(dt.date(*date, n))):
+                return "files", (*date, n)
+        except ValueError:
+            return None
+        return None
+
+
+# ---- parsing SOURCE arguments -------------------------------------------------------------
+
+Source = LocalSource | S3Source
+
+
+def parse_source(spec: str) -> Source:
+    """`s3://bucket[/prefix]` or a local file or folder (which must exist)."""
+    if spec.startswith("s3://"):
+        bucket, _, prefix = spec[5:].partition("/")
+        if not bucket:
+            raise ConfigError(f"{spec}: expected s3://bucket[/prefix]")
+        return S3Source(bucket, prefix)
+    if "://" in spec:
+        raise ConfigError(f"{spec}: only s3:// URIs and local paths are supported")
+    path = Path(spec)
+    if not path.exists():
+        raise ConfigError(f"{spec}: no such file or folder")
+    return LocalSource(path)

@@ -1,0 +1,91 @@
+"""The --since/--until window: record filtering and which log folders/files can hold it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from drguard.errors import ConfigError
+
+UTC = dt.UTC
+# CloudTrail delivers a file a few minutes after its events; the folder date and the time in the
+# file name are the delivery time. Files delivered up to SLACK after `until` are read too.
+SLACK = dt.timedelta(hours=1)
+
+_FILE_TIME = re.compile(r"_(\d{8}T\d{4})Z_")
+
+
+def parse_time(value: str) -> dt.datetime:
+    """A record's eventTime (or any ISO 8601 time) as an aware UTC datetime."""
+    t = dt.datetime.fromisoformat(value.strip())
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def parse_bound(value: str | None, option: str, end: bool = False) -> dt.datetime | None:
+    """`2024-05-01` or a full ISO time; a date-only `--until` includes that whole day."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            t = dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return t + dt.timedelta(days=1) if end else t
+        return parse_time(text)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not an ISO date (YYYY-MM-DD) or time "
+                          "(YYYY-MM-DDTHH:MM:SSZ)") from None
+
+
+@dataclass(frozen=True)
+class Window:
+    """[since, until): either bound may be open."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    @classmethod
+    def parse(cls, since: str | None, until: str | None) -> Window:
+        w = cls(parse_bound(since, "--since"), parse_bound(until, "--until", end=True))
+        if w.since and w.until and w.until <= w.since:
+            raise ConfigError(f"--until ({until}) must be after --since ({since})")
+        return w
+
+    def contains(self, t: dt.datetime) -> bool:
+        return (self.since is None or t >= self.since) and (self.until is None or t < self.until)
+
+    def _last(self) -> dt.datetime | None:
+        return self.until + SLACK if self.until else None
+
+    def wants_days(self, first: dt.date, last: dt.date) -> bool:
+        """Whether a folder covering delivery days first..last may hold events of the window."""
+        if self.since and last < self.since.date():
+            return False
+        end = self._last()
+        return not (end and first > end.date())
+
+    def wants_year(self, year: int) -> bool:
+        return self.wants_days(dt.date(year, 1, 1), dt.date(year, 12, 31))
+
+    def wants_month(self, year: int, month: int) -> bool:
+        nxt = dt.date(year + month // 12, month % 12 + 1, 1)
+        return self.wants_days(dt.date(year, month, 1), nxt - dt.timedelta(days=1))
+
+    def wants_day(self, day: dt.date) -> bool:
+        return self.wants_days(day, day)
+
+    def wants_file(self, name: str) -> bool:
+        """By the delivery time in a CloudTrail file name; True when there is none."""
+        m = _FILE_TIME.search(name)
+        if not m:
+            return True
+        t = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=UTC)
+        if self.since and t + dt.timedelta(minutes=1) <= self.since:
+            return False  # delivered before the window opened: holds only older events
+        end = self._last()
+        return not (end and t > end)
+
+    def describe(self) -> dict[str, str | None]:
+        return {"since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None}

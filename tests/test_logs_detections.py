@@ -1,0 +1,367 @@
+"""Every row of the audit-log table (controls.md), both ways: a match and a near miss."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from auditor.logs import detect, reader
+from auditor.logs.detect import Detector
+from auditor.logs.samples import identity, record
+from drguard import registry
+from drguard.findings import exit_code
+from drguard.settings import Settings, from_mapping
+
+S3, RDS, CT = "s3.amazonaws.com", "rds.amazonaws.com", "cloudtrail.amazonaws.com"
+ORG, EV, BK, IAM = ("organizations.amazonaws.com", "events.amazonaws.com",
+                    "backup.amazonaws.com", "iam.amazonaws.com")
+BACKUP = "nightly-backups"  # in scope by the default pattern (?i)backup
+OTHER = "web-assets"
+
+
+def hits(rec: dict[str, Any], settings: Settings | None = None,
+         extra: dict[str, str] | None = None) -> set[tuple[str, str]]:
+    assert reader.check(rec) is None
+    return {(h.control, h.status)
+            for h in Detector(settings or Settings(), extra).hits(rec)}
+
+
+def s3(name: str, bucket: str = BACKUP, **rp: Any) -> dict[str, Any]:
+    return record(name, S3, {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", **rp})
+
+
+def lock(mode: str | None, days: int | None = None, years: int | None = None) -> dict:
+    retention = {k: v for k, v in (("Mode", mode), ("Days", days), ("Years", years)) if v}
+    cfg: dict[str, Any] = {"ObjectLockEnabled": "Enabled"}
+    if mode:
+        cfg["Rule"] = {"DefaultRetention": retention}
+    return s3("PutObjectLockConfiguration", ObjectLockConfiguration=cfg, **{"object-lock": ""})
+
+
+def pab(**flags: bool) -> dict[str, Any]:
+    return s3("PutBucketPublicAccessBlock", PublicAccessBlockConfiguration=flags,
+              publicAccessBlock="")
+
+
+ALL_ON = dict(BlockPublicAcls=True, IgnorePublicAcls=True, BlockPublicPolicy=True,
+              RestrictPublicBuckets=True)
+EXPIRE = {"ID": "old", "Status": "Enabled", "Filter": {"Prefix": ""},
+          "Expiration": {"Days": 30}}
+TRANSITION = {"ID": "cold", "Status": "Enabled", "Filter": {"Prefix": ""},
+              "Transition": {"Days": 30, "StorageClass": "GLACIER"}}
+FAIL = "fail"
+
+CASES: list[tuple[str, dict[str, Any], set[tuple[str, str]]]] = [
+    # rds-backup-retention
+    ("retention below minimum", record("ModifyDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "backupRetentionPeriod": 3}),
+     {("rds-backup-retention", FAIL)}),
+    ("cluster retention zero", record("ModifyDBCluster", RDS, {
+        "dBClusterIdentifier": "aurora", "backupRetentionPeriod": 0}),
+     {("rds-backup-retention", FAIL)}),
+    ("retention raised (near miss)", record("ModifyDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "backupRetentionPeriod": 14}), set()),
+    ("retention at minimum (near miss)", record("ModifyDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "backupRetentionPeriod": 7}), set()),
+    # rds-deletion-protection
+    ("deletion protection off", record("ModifyDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "deletionProtection": False}),
+     {("rds-deletion-protection", FAIL)}),
+    ("cluster deletion protection off", record("ModifyDBCluster", RDS, {
+        "dBClusterIdentifier": "aurora", "deletionProtection": False}),
+     {("rds-deletion-protection", FAIL)}),
+    ("deletion protection on (near miss)", record("ModifyDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "deletionProtection": True}), set()),
+    ("unrelated modify (near miss)", record("ModifyDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "dBInstanceClass": "db.r6g.large"}), set()),
+    # rds-final-snapshot (DeleteDBInstance is also rds-deletion-protection)
+    ("delete skipping final snapshot", record("DeleteDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "skipFinalSnapshot": True,
+        "deleteAutomatedBackups": False}),
+     {("rds-final-snapshot", FAIL), ("rds-deletion-protection", FAIL)}),
+    ("delete dropping automated backups", record("DeleteDBInstance", RDS, {
+        "dBInstanceIdentifier": "orders", "skipFinalSnapshot": False,
+        "finalDBSnapshotIdentifier": "orders-final", "deleteAutomatedBackups": True}),
+     {("rds-final-snapshot", FAIL), ("rds-deletion-protection", FAIL)}),
+    ("cluster delete, deleteAutomatedBackups unset = AWS default true",
+     record("DeleteDBCluster", RDS, {"dBClusterIdentifier": "aurora",
+                                     "skipFinalSnapshot": False,
+                                     "finalDBSnapshotIdentifier": "aurora-final"}),
+     {("rds-final-snapshot", FAIL), ("rds-deletion-protection", FAIL)}),
+    ("delete with final snapshot, backups kept (near miss for final-snapshot)",
+     record("DeleteDBInstance", RDS, {"dBInstanceIdentifier": "orders",
+                                      "skipFinalSnapshot": False,
+                                      "finalDBSnapshotIdentifier": "orders-final",
+                                      "deleteAutomatedBackups": False}),
+     {("rds-deletion-protection", FAIL)}),
+    ("snapshot deleted", record("DeleteDBSnapshot", RDS, {"dBSnapshotIdentifier": "s1"}),
+     {("rds-final-snapshot", FAIL)}),
+    ("cluster snapshot deleted", record("DeleteDBClusterSnapshot", RDS, {
+        "dBClusterSnapshotIdentifier": "cs1"}), {("rds-final-snapshot", FAIL)}),
+    ("instance automated backup deleted", record("DeleteDBInstanceAutomatedBackup", RDS, {
+        "dbiResourceId": "db-ABC"}), {("rds-final-snapshot", FAIL)}),
+    ("cluster automated backup deleted", record("DeleteDBClusterAutomatedBackup", RDS, {
+        "dbClusterResourceId": "cluster-ABC"}), {("rds-final-snapshot", FAIL)}),
+    ("snapshot created (near miss)", record("CreateDBSnapshot", RDS, {
+        "dBSnapshotIdentifier": "s1"}), set()),
+    # backup-bucket-versioning
+    ("versioning suspended", s3("PutBucketVersioning", VersioningConfiguration={
+        "Status": "Suspended", "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"},
+        versioning=""), {("backup-bucket-versioning", FAIL)}),
+    ("versioning enabled (near miss)", s3("PutBucketVersioning", VersioningConfiguration={
+        "Status": "Enabled"}, versioning=""), set()),
+    ("versioning suspended out of scope (near miss)", s3(
+        "PutBucketVersioning", OTHER, VersioningConfiguration={"Status": "Suspended"}), set()),
+    # backup-bucket-object-lock
+    ("lock mode weakened", lock("GOVERNANCE", days=30), {("backup-bucket-object-lock", FAIL)}),
+    ("lock days shortened", lock("COMPLIANCE", days=5), {("backup-bucket-object-lock", FAIL)}),
+    ("lock without default retention", lock(None), {("backup-bucket-object-lock", FAIL)}),
+    ("lock compliance 30 days (near miss)", lock("COMPLIANCE", days=30), set()),
+    ("lock compliance 1 year (near miss)", lock("COMPLIANCE", years=1), set()),
+    ("bypass governance delete", s3("DeleteObject", key="db/1.dump", versionId="v1",
+                                    **{"x-amz-bypass-governance-retention": "true"}),
+     {("backup-bucket-object-lock", FAIL)}),
+    ("bypass governance bulk delete", s3("DeleteObjects", delete="",
+                                         **{"x-amz-bypass-governance-retention": "true"}),
+     {("backup-bucket-object-lock", FAIL), ("backup-bucket-versioning", FAIL)}),
+    ("version deleted for good", s3("DeleteObject", key="db/1.dump", versionId="v1"),
+     {("backup-bucket-object-lock", FAIL)}),
+    # data loss on backup buckets
+    ("object deleted", s3("DeleteObject", key="db/1.dump"),
+     {("backup-bucket-versioning", FAIL)}),
+    ("objects bulk-deleted", s3("DeleteObjects", delete=""),
+     {("backup-bucket-versioning", FAIL)}),
+    ("object deleted out of scope (near miss)", s3("DeleteObject", OTHER, key="x"), set()),
+    ("bypass out of scope (near miss)", s3("DeleteObject", OTHER, key="x", versionId="v",
+                                           **{"x-amz-bypass-governance-retention": "true"}),
+     set()),
+    ("bucket deleted", s3("DeleteBucket"), {("resource-drift-deleted", FAIL)}),
+    ("bucket deleted out of scope (near miss)", s3("DeleteBucket", OTHER), set()),
+    ("lifecycle expiration", s3("PutBucketLifecycle", lifecycle="", LifecycleConfiguration={
+        "Rule": EXPIRE}), {("backup-bucket-versioning", FAIL)}),
+    ("lifecycle expiring old versions", s3("PutBucketLifecycle", LifecycleConfiguration={
+        "Rule": [TRANSITION, {"ID": "nc", "Status": "Enabled",
+                              "NoncurrentVersionExpiration": {"NoncurrentDays": 7}}]}),
+     {("backup-bucket-versioning", FAIL)}),
+    ("lifecycle transition only (near miss)", s3("PutBucketLifecycle", LifecycleConfiguration={
+        "Rule": [TRANSITION]}), set()),
+    ("lifecycle expiration disabled (near miss)", s3(
+        "PutBucketLifecycle", LifecycleConfiguration={"Rule": {**EXPIRE, "Status": "Disabled"}}),
+     set()),
+    # backup-bucket-replication
+    ("replication removed", s3("DeleteBucketReplication", replication=""),
+     {("backup-bucket-replication", FAIL)}),
+    ("replication removed out of scope (near miss)", s3("DeleteBucketReplication", OTHER),
+     set()),
+    # backup-bucket-deletion-alerts
+    ("alert rule deleted", record("DeleteRule", EV, {"name": "backup-deletes", "force": False}),
+     {("backup-bucket-deletion-alerts", FAIL)}),
+    ("alert rule disabled", record("DisableRule", EV, {"name": "backup-deletes"}),
+     {("backup-bucket-deletion-alerts", FAIL)}),
+    ("alert targets removed", record("RemoveTargets", EV, {"rule": "backup-deletes",
+                                                           "ids": ["sns"]}),
+     {("backup-bucket-deletion-alerts", FAIL)}),
+    ("rule enabled (near miss)", record("EnableRule", EV, {"name": "backup-deletes"}), set()),
+    ("data events dropped", record("PutEventSelectors", CT, {
+        "trailName": "main", "eventSelectors": [{"readWriteType": "All",
+                                                 "includeManagementEvents": True,
+                                                 "dataResources": []}]}),
+     {("backup-bucket-deletion-alerts", FAIL)}),
+    ("data events only for other buckets", record("PutEventSelectors", CT, {
+        "trailName": "main", "eventSelectors": [{"readWriteType": "All", "dataResources": [
+            {"type": "AWS::S3::Object", "values": [f"arn:aws:s3:::{OTHER}/"]}]}]}),
+     {("backup-bucket-deletion-alerts", FAIL)}),
+    ("data events for all buckets (near miss)", record("PutEventSelectors", CT, {
+        "trailName": "main", "eventSelectors": [{"readWriteType": "WriteOnly", "dataResources": [
+            {"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]}), set()),
+    ("data events for the backup bucket (near miss)", record("PutEventSelectors", CT, {
+        "trailName": "main", "eventSelectors": [{"readWriteType": "All", "dataResources": [
+            {"type": "AWS::S3::Object", "values": [f"arn:aws:s3:::{BACKUP}/"]}]}]}), set()),
+    ("advanced selectors with S3 write data events (near miss)", record(
+        "PutEventSelectors", CT, {"trailName": "main", "advancedEventSelectors": [
+            {"name": "s3", "fieldSelectors": [
+                {"field": "eventCategory", "equals": ["Data"]},
+                {"field": "resources.type", "equals": ["AWS::S3::Object"]}]}]}), set()),
+    ("advanced selectors read-only data events", record(
+        "PutEventSelectors", CT, {"trailName": "main", "advancedEventSelectors": [
+            {"name": "s3", "fieldSelectors": [
+                {"field": "eventCategory", "equals": ["Data"]},
+                {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+                {"field": "readOnly", "equals": ["true"]}]}]}),
+     {("backup-bucket-deletion-alerts", FAIL)}),
+    # scp-deny-backup-deletion
+    ("scp detached", record("DetachPolicy", ORG, {"policyId": "p-abcd1234",
+                                                  "targetId": "r-ab12"}),
+     {("scp-deny-backup-deletion", FAIL)}),
+    ("scp deleted", record("DeletePolicy", ORG, {"policyId": "p-abcd1234"}),
+     {("scp-deny-backup-deletion", FAIL)}),
+    ("scp updated", record("UpdatePolicy", ORG, {"policyId": "p-abcd1234", "content": "{}"}),
+     {("scp-deny-backup-deletion", FAIL)}),
+    ("FullAWSAccess detached (near miss)", record("DetachPolicy", ORG, {
+        "policyId": "p-FullAWSAccess", "targetId": "ou-ab12-cdef3456"}), set()),
+    ("tag policy updated (near miss)", record("UpdatePolicy", ORG, {"policyId": "p-tag1"},
+                                              response={"policy": {"policySummary": {
+                                                  "id": "p-tag1", "type": "TAG_POLICY"}}}),
+     set()),
+    ("IAM DeletePolicy (near miss: other service)", record("DeletePolicy", IAM, {
+        "policyArn": "arn:aws:iam::111122223333:policy/x"}), set()),
+    # cloudtrail-enabled
+    ("logging stopped", record("StopLogging", CT, {"name": "main"}),
+     {("cloudtrail-enabled", FAIL)}),
+    ("trail deleted", record("DeleteTrail", CT, {
+        "name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"}),
+     {("cloudtrail-enabled", FAIL)}),
+    ("trail single-region", record("UpdateTrail", CT, {"name": "main",
+                                                       "isMultiRegionTrail": False}),
+     {("cloudtrail-enabled", FAIL)}),
+    ("trail validation off", record("UpdateTrail", CT, {"name": "main",
+                                                        "enableLogFileValidation": False}),
+     {("cloudtrail-enabled", FAIL)}),
+    ("trail updated, still multi-region and validated (near miss)", record(
+        "UpdateTrail", CT, {"name": "main", "isMultiRegionTrail": True,
+                            "enableLogFileValidation": True, "s3BucketName": "t"}), set()),
+    ("logging started (near miss)", record("StartLogging", CT, {"name": "main"}), set()),
+    # backup-bucket-public-access-block
+    ("public access block removed", s3("DeleteBucketPublicAccessBlock", publicAccessBlock=""),
+     {("backup-bucket-public-access-block", FAIL)}),
+    ("public access flag off", pab(**{**ALL_ON, "RestrictPublicBuckets": False}),
+     {("backup-bucket-public-access-block", FAIL)}),
+    ("public access flag omitted", pab(BlockPublicAcls=True, IgnorePublicAcls=True,
+                                       BlockPublicPolicy=True),
+     {("backup-bucket-public-access-block", FAIL)}),
+    ("all public access flags on (near miss)", pab(**ALL_ON), set()),
+    ("public access block removed out of scope (near miss)", s3(
+        "DeleteBucketPublicAccessBlock", OTHER), set()),
+    # backup-vault-lock
+    ("vault deleted", record("DeleteBackupVault", BK, {"backupVaultName": "prod"}),
+     {("backup-vault-lock", FAIL)}),
+    ("vault lock removed", record("DeleteBackupVaultLockConfiguration", BK, {
+        "backupVaultName": "prod"}), {("backup-vault-lock", FAIL)}),
+    ("recovery point deleted", record("DeleteRecoveryPoint", BK, {
+        "backupVaultName": "prod",
+        "recoveryPointArn": "arn:aws:backup:us-east-1:111122223333:recovery-point:1"}),
+     {("backup-vault-lock", FAIL)}),
+    ("backup plan deleted", record("DeleteBackupPlan", BK, {"backupPlanId": "plan-1"}),
+     {("backup-vault-lock", FAIL)}),
+    ("vault created (near miss)", record("CreateBackupVault", BK, {
+        "backupVaultName": "prod"}), set()),
+    # iam-access-key-rotation
+    ("root access key", record("CreateAccessKey", IAM, None, user=identity(kind="Root")),
+     {("iam-access-key-rotation", FAIL)}),
+    ("user access key (near miss)", record("CreateAccessKey", IAM, {"userName": "ci"},
+                                           user=identity(kind="IAMUser", session="admin")),
+     set()),
+    ("root creating a user's key (near miss)", record(
+        "CreateAccessKey", IAM, {"userName": "ci"}, user=identity(kind="Root")), set()),
+]
+
+
+@pytest.mark.parametrize("rec,expected", [(r, e) for _, r, e in CASES],
+                         ids=[c[0] for c in CASES])
+def test_audit_log_table(rec: dict[str, Any], expected: set[tuple[str, str]]) -> None:
+    assert hits(rec) == expected
+
+
+def test_every_row_of_the_table_is_covered() -> None:
+    declared = {(c.id, name) for c in registry.CONTROLS for det in c.detections
+                for name in det.event_names}
+    seen = {(ctrl, rec["eventName"]) for _, rec, exp in CASES for ctrl, _ in exp}
+    assert declared <= seen, declared - seen
+
+
+def test_controls_with_detections_have_a_logs_source() -> None:
+    for c in registry.CONTROLS:
+        if c.detections:
+            assert "logs" in c.sources, c.id
+
+
+def test_failed_call_is_an_attempt_not_a_gap() -> None:
+    rec = record("PutBucketVersioning", S3, {"bucketName": BACKUP,
+                                             "VersioningConfiguration": {"Status": "Suspended"}},
+                 error_code="AccessDenied")
+    found = Detector(Settings()).hits(rec)
+    assert [(h.control, h.status) for h in found] == [("backup-bucket-versioning", "attempt")]
+    fs = detect.findings(found, Settings())
+    assert fs[0].status == "attempt" and fs[0].event["errorCode"] == "AccessDenied"
+    assert "AccessDenied" in fs[0].message
+    assert exit_code(fs, "low") == 0
+
+
+def test_thresholds_come_from_the_control_params() -> None:
+    s = from_mapping({"controls": {
+        "rds-backup-retention": {"minRetentionDays": 14},
+        "backup-bucket-object-lock": {"allowedLockModes": ["COMPLIANCE", "GOVERNANCE"],
+                                      "minLockDays": 365}}})
+    assert hits(record("ModifyDBInstance", RDS, {"dBInstanceIdentifier": "o",
+                                                 "backupRetentionPeriod": 10}), s)
+    assert not hits(lock("GOVERNANCE", years=1), s)
+    assert hits(lock("COMPLIANCE", days=300), s)
+
+
+def test_scope_state_bucket_and_trail_bucket() -> None:
+    rec = s3("DeleteBucket", "pulumi-state")
+    assert not hits(rec)
+    assert hits(rec, from_mapping({"scope": {"stateBucket": "pulumi-state"}}))
+    assert hits(rec, extra={"pulumi-state": "trail destination"})
+
+
+def test_configured_scp_and_rule_lists() -> None:
+    s = from_mapping({"controls": {"scp-deny-backup-deletion": {"backupPolicyIds": ["p-keep"]},
+                                   "backup-bucket-deletion-alerts": {
+                                       "alertRuleNames": ["backup-*"]}}})
+    assert hits(record("DetachPolicy", ORG, {"policyId": "p-keep"}), s)
+    assert not hits(record("DetachPolicy", ORG, {"policyId": "p-other"}), s)
+    assert hits(record("DeleteRule", EV, {"name": "backup-deletes"}), s)
+    assert not hits(record("DeleteRule", EV, {"name": "nightly-cron"}), s)
+
+
+def test_disabled_control_and_service_principal_are_not_reported() -> None:
+    rec = s3("DeleteBucket")
+    off = from_mapping({"controls": {"resource-drift-deleted": {"enabled": False}}})
+    assert not hits(rec, off)
+    svc = record("DeleteRecoveryPoint", BK, {"backupVaultName": "v", "recoveryPointArn": "x"},
+                 user=identity(kind="AWSService"))
+    assert not hits(svc)
+
+
+def test_finding_shape() -> None:
+    rec = record("ModifyDBInstance", RDS, {"dBInstanceIdentifier": "orders",
+                                           "backupRetentionPeriod": 1,
+                                           "masterUserPassword": "hunter2",
+                                           "nested": {"clientSecret": "x", "ok": 1}},
+                 region="eu-west-1", account="444455556666")
+    (f,) = detect.findings(Detector(Settings()).hits(rec), Settings())
+    d = f.to_dict()
+    assert d["source"] == "logs" and d["status"] == "fail" and d["severity"] == "high"
+    assert d["resource"] == "arn:aws:rds:eu-west-1:444455556666:db:orders"
+    assert (d["account"], d["region"]) == ("444455556666", "eu-west-1")
+    assert "hunter2" not in str(d) and "clientSecret" not in str(d)
+    assert d["evidence"]["requestParameters"]["backupRetentionPeriod"] == 1
+    ev = d["event"]
+    assert ev["principal"].startswith("arn:aws:sts::") and ev["eventId"] == rec["eventID"]
+    assert ev["time"] == rec["eventTime"] and ev["sourceIp"] == rec["sourceIPAddress"]
+    assert "1 days" in f.message and "minRetentionDays (7)" in f.message and "Fix:" in f.message
+
+
+def test_findings_group_events_per_resource_and_keep_the_latest() -> None:
+    t0 = dt.datetime(2024, 5, 2, 10, tzinfo=dt.UTC)
+    recs = [s3("DeleteObject", key=f"k{i}") for i in range(3)]
+    for i, r in enumerate(recs):
+        r["eventTime"] = (t0 + dt.timedelta(minutes=10 - i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    det = Detector(Settings())
+    (f,) = detect.findings([h for r in recs for h in det.hits(r)], Settings())
+    assert f.evidence["occurrences"] == 3
+    assert f.event["eventId"] == recs[0]["eventID"]  # the most recent
+    assert [e["eventId"] for e in f.evidence["earlierEvents"]] == [recs[1]["eventID"],
+                                                                   recs[2]["eventID"]]
+
+
+def test_waiver_applies_to_log_findings() -> None:
+    waiver = {"control": "resource-drift-deleted", "resource": "arn:aws:s3:::nightly-*",
+              "reason": "migration", "owner": "platform", "expires": "2999-01-01"}
+    s = from_mapping({"controls": {}, "waivers": [waiver]})
+    (f,) = detect.findings(Detector(s).hits(s3("DeleteBucket")), s)
+    assert f.status == "waived" and f.waiver["owner"] == "platform"
+    assert exit_code([f]) == 0

@@ -1,0 +1,191 @@
+"""The reader: fast path equals a full json.loads, and bad input is skipped, never fatal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditor.logs import reader, samples
+from auditor.logs.detect import Detector
+from auditor.logs.pipeline import collect
+from auditor.logs.window import Window
+from drguard.settings import Settings
+
+T0 = dt.datetime(2024, 5, 2, 12, tzinfo=dt.UTC)
+MATCHER = reader.Matcher(Detector(Settings()).names)
+
+
+def naive(data: bytes) -> list[str]:
+    """Event ids of watched records, the slow obvious way."""
+    doc = json.loads(gzip.decompress(data))
+    return [r["eventID"] for r in doc["Records"] if r.get("eventName") in MATCHER.names]
+
+
+def ids(res: reader.FileResult) -> list[str]:
+    assert res.error is None, res.error
+    return [r["eventID"] for r in res.records]
+
+
+def suspend(bucket: str = "nightly-backups", **kw: Any) -> dict[str, Any]:
+    return samples.record("PutBucketVersioning", "s3.amazonaws.com",
+                          {"bucketName": bucket, "VersioningConfiguration":
+                           {"Status": "Suspended"}}, time=T0, **kw)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_path_equals_full_parse(seed: int) -> None:
+    recs = samples.mixed_records(random.Random(seed), 1500, T0, violation_rate=0.02)
+    data = samples.log_file(recs)
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert not res.full_parse
+    assert ids(res) == naive(data) and len(res.records) > 10
+
+
+def test_whitespace_variants_and_pretty_printing() -> None:
+    recs = [samples.record("GetObject", "s3.amazonaws.com", {"bucketName": "a"}), suspend()]
+    for indent, seps in ((2, None), (None, (", ", ": ")), ("\t", (",", " :  "))):
+        body = json.dumps({"Records": recs}, indent=indent, separators=seps).encode()
+        res = reader.read("f.json", body, MATCHER)
+        assert ids(res) == [recs[1]["eventID"]] and not res.full_parse
+
+
+def test_decoys_inside_strings_and_nested_keys_are_not_records() -> None:
+    decoy = samples.record("PutRule", "events.amazonaws.com", {
+        "name": "r", "eventPattern": json.dumps({"detail": {"eventName": ["DeleteBucket"]}}),
+        "note": '},{"eventName":"DeleteBucket"}',
+        "selectors": [{"eventName": "DeleteBucket", "eventSource": "s3.amazonaws.com",
+                       "eventTime": "2024-01-01T00:00:00Z"}]})
+    real = suspend()
+    data = samples.log_file([decoy, real, decoy])
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == naive(data) == [real["eventID"]]
+    assert res.bad_records == 0 and not res.full_parse
+
+
+def test_several_hits_in_one_record() -> None:
+    recs = [samples.record("DeleteBucket", "s3.amazonaws.com", {
+        "bucketName": "b-backup", "filter": {"eventName": "DeleteObject"},
+        "more": [{"eventName": "StopLogging"}]}, time=T0) for _ in range(3)]
+    recs.insert(1, suspend())
+    data = samples.log_file(recs)
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == naive(data) and len(res.records) == 4 and not res.full_parse
+
+
+def test_key_order_does_not_matter() -> None:
+    rec = suspend()
+    shuffled = dict(sorted(rec.items(), reverse=True))  # eventName before eventVersion etc.
+    data = samples.log_file([samples.record("ListBuckets", "s3.amazonaws.com"), shuffled])
+    assert ids(reader.read("f.json.gz", data, MATCHER)) == [rec["eventID"]]
+
+
+def test_file_without_hits_is_not_decoded() -> None:
+    data = samples.log_file([samples.record("ListBuckets", "s3.amazonaws.com")] * 50)
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert res.records == [] and res.error is None and not res.full_parse
+
+
+GOOD = samples.log_file([suspend()])
+BAD: dict[str, tuple[bytes, str]] = {
+    "truncated.json.gz": (GOOD[: len(GOOD) // 2], "gzip"),
+    "garbage.json.gz": (b"\x1f\x8b\x08\x00garbage", "gzip"),
+    "invalid.json.gz": (gzip.compress(b'{"Records": [{"eventName": "DeleteBucket", '), "JSON"),
+    "invalid.json": (b'{"Records": [{"eventName": "DeleteBucket", "x": tru}]}', "JSON"),
+    "no-envelope.json": (b'{"Records": [1, 2,]', "JSON"),
+    "other.json": (b'{"Version": "2012-10-17", "Statement": []}', "not a CloudTrail"),
+    "list.json": (b"[1, 2, 3]", "not a CloudTrail"),
+    "empty.json.gz": (b"", "empty"),
+    "empty-gz.json.gz": (gzip.compress(b""), "empty"),
+    "blank.json": (b"  \n", "empty"),
+    "latin1.json": ('{"Records": ["caf\u00e9"]}'.encode("latin-1"), "UTF-8"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_file_is_reported_with_a_reason(name: str) -> None:
+    data, reason = BAD[name]
+    res = reader.read(name, data, MATCHER)
+    assert res.error and reason in res.error and res.records == []
+
+
+def test_records_missing_fields_are_skipped_and_counted() -> None:
+    ok = suspend()
+    broken = suspend()
+    del broken["eventTime"]
+    no_account = suspend()
+    del no_account["recipientAccountId"]
+    del no_account["userIdentity"]["accountId"]
+    res = reader.read("f.json.gz", samples.log_file([broken, ok, no_account]), MATCHER)
+    assert ids(res) == [ok["eventID"]] and res.bad_records == 2
+    assert any("eventTime" in d for d in res.bad_detail)
+
+
+def test_folder_run_skips_bad_files_and_keeps_the_rest(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    for name, (data, _) in BAD.items():
+        (tmp_path / name).write_bytes(data)
+    good = suspend()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "good.json.gz").write_bytes(samples.log_file([good]))
+    (tmp_path / "sub" / "plain.json").write_bytes(samples.log_file([good], compress=False))
+    digest = tmp_path / "CloudTrail-Digest"
+    digest.mkdir()
+    (digest / "d.json.gz").write_bytes(gzip.compress(b'{"digestStartTime": "x"}'))
+    (tmp_path / "notes.txt").write_text("not a log")
+    hits, meta = collect([str(tmp_path)], Window(), Settings(), workers=2)
+    assert [h.event["eventId"] for h in hits] == [good["eventID"]] * 2
+    assert meta["skipped"]["files"] == len(BAD) and meta["files"] == len(BAD) + 2
+    assert all(str(tmp_path) in r.getMessage() for r in caplog.records if "skipped" in
+               r.getMessage())
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == len(BAD)
+
+
+# ---- property-based: the reader never crashes, never loses other files' records ----------
+
+def _mutate(data: bytes, cut: int, flips: list[tuple[int, int]]) -> bytes:
+    b = bytearray(data[: max(0, len(data) - cut)])
+    for pos, val in flips:
+        if b:
+            b[pos % len(b)] = val
+    return bytes(b)
+
+
+bad_files = st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda c, f: _mutate(GOOD, c, f), st.integers(0, len(GOOD)),
+              st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4)),
+    st.builds(lambda c, f: _mutate(samples.log_file([suspend()], compress=False), c, f),
+              st.integers(0, 400),
+              st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4)),
+    st.builds(lambda v: json.dumps(v).encode(), st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+            st.sampled_from(["Records", "eventName", "eventTime", "x"]), inner, max_size=3),
+        max_leaves=8)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(bad_files, min_size=1, max_size=4), st.booleans())
+def test_fuzzed_files_never_crash_nor_hide_valid_ones(bad: list[bytes], gz_names: bool) -> None:
+    import tempfile
+
+    good = [suspend(), suspend("db-backups", region="eu-west-1")]
+    with tempfile.TemporaryDirectory() as d:
+        for i, data in enumerate(bad):
+            Path(d, f"bad{i}.json" + (".gz" if gz_names else "")).write_bytes(data)
+        Path(d, "good0.json.gz").write_bytes(samples.log_file(good[:1]))
+        Path(d, "good1.json").write_bytes(samples.log_file(good[1:], compress=False))
+        hits, meta = collect([d], Window(), Settings(), workers=1)
+    found = {h.event["eventId"] for h in hits}
+    assert {g["eventID"] for g in good} <= found
+    assert meta["files"] == len(bad) + 2
+    assert meta["skipped"]["files"] <= len(bad)

@@ -1,0 +1,170 @@
+"""Reading trail buckets over the S3 API (moto server): layouts, window, parallel downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from auditor.cli import main
+from auditor.logs import run_logs, samples
+from auditor.logs.pipeline import collect
+from auditor.logs.window import Window
+from drguard.settings import Settings
+
+BUCKET = "org-trail-logs"
+A1, A2, ORG = "111122223333", "444455556666", "o-aa11bb22cc"
+
+
+def at(day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2024, 5, day, hour, minute, tzinfo=dt.UTC)
+
+
+def suspend(t: dt.datetime, account: str, region: str) -> dict[str, Any]:
+    return samples.record("PutBucketVersioning", "s3.amazonaws.com",
+                          {"bucketName": "nightly-backups",
+                           "VersioningConfiguration": {"Status": "Suspended"}},
+                          time=t, account=account, region=region,
+                          event_id=f"evt-{account}-{region}-{t:%d%H%M}")
+
+
+def put(client: Any, key: str, records: list[dict[str, Any]]) -> None:
+    client.put_object(Bucket=BUCKET, Key=key, Body=samples.log_file(records))
+
+
+@pytest.fixture
+def trail_bucket(aws: Any) -> dict[str, Any]:
+    """Log files in both layouts, five days, plus a digest and another service's folder."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    rng = random.Random(7)
+    files: dict[str, str] = {}  # key -> event id of its violation
+    layout = [(A1, "us-east-1", None), (A1, "eu-west-1", None), (A2, "us-west-2", ORG)]
+    for account, region, org in layout:
+        for day in range(1, 6):
+            t = at(day)
+            rec = suspend(t, account, region)
+            noise = samples.mixed_records(rng, 20, t, account, region, violation_rate=0)
+            key = samples.key(t, account, region, org=org)
+            put(s3, key, noise + [rec])
+            files[key] = rec["eventID"]
+    # delivered 00:30 on day 4 with an event of day 3 23:58: inside the window's slack
+    late = suspend(at(3, 23, 58), A1, "us-east-1")
+    late_key = samples.key(at(4, 0, 30), A1, "us-east-1", suffix="late")
+    put(s3, late_key, [late])
+    files[late_key] = late["eventID"]
+    s3.put_object(Bucket=BUCKET, Key=f"AWSLogs/{A1}/CloudTrail-Digest/us-east-1/2024/05/02/"
+                  f"{A1}_CloudTrail-Digest_us-east-1_main_us-east-1_20240502T120000Z.json.gz",
+                  Body=b"\x1f\x8bdigest")
+    s3.put_object(Bucket=BUCKET, Key=f"AWSLogs/{A1}/Config/us-east-1/2024/5/2/x.json.gz",
+                  Body=b"other")
+    return files
+
+
+class Calls:
+    """Every ListObjectsV2 / GetObject made through a session (botocore event hooks)."""
+
+    def __init__(self, session: boto3.Session) -> None:
+        self.lists: list[tuple[str, str | None]] = []
+        self.gets: list[str] = []
+        session.events.register("before-parameter-build.s3.ListObjectsV2", self._list)
+        session.events.register("before-parameter-build.s3.GetObject", self._get)
+
+    def _list(self, params: dict[str, Any], **_: Any) -> None:
+        self.lists.append((params.get("Prefix", ""), params.get("Delimiter")))
+
+    def _get(self, params: dict[str, Any], **_: Any) -> None:
+        self.gets.append(params["Key"])
+
+
+def test_window_lists_and_downloads_only_its_files(aws: Any, trail_bucket: dict) -> None:
+    session = boto3.Session(region_name="us-east-1")
+    calls = Calls(session)
+    window = Window.parse("2024-05-02", "2024-05-03")
+    hits, meta = collect([f"s3://{BUCKET}"], window, Settings(), endpoint_url=aws.url,
+                         workers=4, session=session)
+    wanted = {k for k in trail_bucket if "/2024/05/02/" in k or "/2024/05/03/" in k}
+    wanted |= {k for k in trail_bucket if k.endswith("_late.json.gz")}
+    assert sorted(calls.gets) == sorted(wanted)
+    assert {h.event["eventId"] for h in hits} == {trail_bucket[k] for k in wanted}
+    assert len(wanted) == 7  # 3 trails x 2 days + the late file
+    listed = [p for p, _ in calls.lists]
+    assert not [p for p in listed if "/2024/05/01/" in p or "/2024/05/05/" in p]
+    assert not [p for p in listed if "Digest" in p or "Config" in p]
+    # day folders are listed whole, every other level only by delimiter (no keys returned)
+    day = re.compile(r"/CloudTrail/[a-z0-9-]+/2024/05/0[234]/$")
+    assert all(day.search(p) for p, d in calls.lists if d is None)
+    assert meta["files"] == 7 and meta["skipped"] == {"sources": 0, "files": 0, "records": 0}
+    assert meta["accounts"] == [A1, A2]
+    assert meta["regions"] == ["eu-west-1", "us-east-1", "us-west-2"]
+
+
+def test_prefix_of_one_account_and_region(aws: Any, trail_bucket: dict) -> None:
+    session = boto3.Session(region_name="us-east-1")
+    calls = Calls(session)
+    src = f"s3://{BUCKET}/AWSLogs/{ORG}/{A2}/CloudTrail/us-west-2/"
+    hits, meta = collect([src], Window.parse("2024-05-04", None), Settings(),
+                         endpoint_url=aws.url, session=session)
+    assert sorted(calls.gets) == sorted(k for k in trail_bucket if A2 in k and (
+        "/05/04/" in k or "/05/05/" in k))
+    assert len(hits) == 2
+
+
+def test_open_window_reads_everything_but_digests(aws: Any, trail_bucket: dict) -> None:
+    session = boto3.Session(region_name="us-east-1")
+    calls = Calls(session)
+    hits, meta = collect([f"s3://{BUCKET}/"], Window(), Settings(), endpoint_url=aws.url,
+                         session=session)
+    assert sorted(calls.gets) == sorted(trail_bucket)
+    assert len(hits) == len(trail_bucket)
+
+
+def test_missing_bucket_is_skipped_not_fatal(aws: Any, trail_bucket: dict,
+                                             tmp_path: Path) -> None:
+    (tmp_path / "one.json.gz").write_bytes(samples.log_file([suspend(at(2), A1, "us-east-1")]))
+    findings, meta = run_logs(["s3://no-such-bucket", str(tmp_path)], None, None, Settings(),
+                              endpoint_url=aws.url)
+    assert meta["skipped"]["sources"] == 1 and len(findings) == 1
+    assert "no-such-bucket" in meta["skipped_detail"][0]["path"]
+
+
+def test_cli_end_to_end(aws: Any, trail_bucket: dict, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    code = main(["logs", f"s3://{BUCKET}", "--since", "2024-05-02", "--until", "2024-05-02",
+                 "--endpoint-url", aws.url, "--output-dir", str(out), "--format", "json,md"])
+    assert code == 1
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["run"]["command"] == "logs" and doc["run"]["skipped"]["files"] == 0
+    fs = doc["findings"]
+    assert fs and all(f["source"] == "logs" for f in fs)
+    (f,) = [f for f in fs if f["region"] == "us-west-2"]
+    assert f["control"] == "backup-bucket-versioning" and f["account"] == A2
+    assert f["resource"] == "arn:aws:s3:::nightly-backups"
+    assert f["event"]["eventId"] == f"evt-{A2}-us-west-2-021200"
+    assert (out / "report.md").exists() and not (out / "report.html").exists()
+
+
+def test_cli_exit_codes(aws: Any, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    rec = suspend(at(2), A1, "us-east-1")
+    (logs / "a.json.gz").write_bytes(samples.log_file([rec]))
+    out = str(tmp_path / "out")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("controls: {}\nwaivers:\n  - control: backup-bucket-versioning\n"
+                   "    resource: 'arn:aws:s3:::nightly-*'\n    reason: r\n    owner: o\n"
+                   "    expires: 2999-01-01\n")
+    assert main(["logs", str(logs), "--output-dir", out, "--format", "json"]) == 1
+    assert main(["logs", str(logs), "--output-dir", out, "--format", "json",
+                 "--config", str(cfg)]) == 0
+    (logs / "broken.json.gz").write_bytes(b"\x1f\x8b\x08broken")
+    assert main(["logs", str(logs), "--output-dir", out, "--format", "json",
+                 "--config", str(cfg)]) == 3  # incomplete: a file could not be read
+    assert main(["logs", str(tmp_path / "nope"), "--output-dir", out]) == 2
+    assert main(["logs", str(logs), "--since", "May 2nd", "--output-dir", out]) == 2
