@@ -131,7 +131,7 @@ EVENT_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("event_name", "event", ("event_name", "eventName", "name")),
     ("time", "when", ("time", "event_time", "eventTime")),
     ("principal", "who", ("principal", "principal_arn", "user", "userIdentity")),
-    ("source_ip", "from", ("source_ip", "sourceIPAddress", "source_ip_address", "ip")),
+    ("source_ip", "from", ("sourceIp", "source_ip", "sourceIPAddress", "source_ip_address", "ip")),
     ("region", "region", ("region", "aws_region", "awsRegion")),
     ("event_id", "event id", ("event_id", "eventID", "eventId", "id")),
     ("error_code", "error", ("error_code", "errorCode")),
