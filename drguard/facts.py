@@ -91,6 +91,9 @@ class Bucket(Resource):
     replication: Any = None  # list of {"bucket", "region", "status"} or None
     deletion_alerts: Any = None  # list of {"kind", "detail"} found, or None when unknown/absent
     is_state_bucket: bool = False
+    # Backup buckets that replicate into this one: list of {"bucket", "region"}. A bucket that
+    # is itself the cross-region copy of another needs no replication of its own.
+    replica_of: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

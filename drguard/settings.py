@@ -58,7 +58,7 @@ def from_mapping(data: Any, base_dir: Path | None = None, where: str = "config")
         return Settings()
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
-    if "controls" in data or "scope" in data:
+    if any(k in data for k in ("controls", "scope", "waivers", "waiversFile")):
         unknown = set(data) - {"controls", "scope", "waivers", "waiversFile"}
         if unknown:
             raise ConfigError(f"{where}: unknown top-level key(s) {', '.join(sorted(unknown))} "

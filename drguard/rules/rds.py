@@ -93,7 +93,11 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
     if db.cluster_member or db.read_replica is True:
         return None
     max_age = params["maxSnapshotAgeHours"]
-    points = [p for p in db.cross_region if p.get("region") and p.get("region") != db.region]
+    # Deploy side: a copy whose region is not known during preview (UNKNOWN) decides nothing
+    # yet; it only turns a failure into "unknown".
+    pending = [p for p in db.cross_region if p.get("region") is UNKNOWN]
+    points = [p for p in db.cross_region if p.get("region") is not UNKNOWN
+              and p.get("region") and p.get("region") != db.region]
     evidence: dict[str, Any] = {"recoveryPoints": points, "maxSnapshotAgeHours": max_age}
     continuous = [p for p in points if p["kind"] != "snapshot"]
     if continuous:
@@ -115,6 +119,9 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
                                f"than {max_age} h. Fix: add an "
                                "aws.rds.InstanceAutomatedBackupsReplication or an AWS Backup "
                                "copy action.", evidence)
+    if pending:
+        return Verdict.unknown(f"The region of the backup copies of {_label(db)}",
+                               **evidence)
     where = db.region or "its region"
     return Verdict("fail", f"{_label(db)} has no recovery point outside {where}. "
                            "Fix: add an aws.rds.InstanceAutomatedBackupsReplication in the DR "

@@ -96,23 +96,44 @@ def public_access_block(b: Bucket) -> Verdict | None:
 
 
 def replication(b: Bucket) -> Verdict | None:
+    """Enabled replication to a bucket in another region; a bucket that is itself the
+    cross-region copy of a backup bucket (`replica_of`) needs none of its own."""
     if not b.scope_reasons:
         return None
     ev = {**_scope(b), "region": b.region, "replication": b.replication}
+    if b.replica_of:
+        ev["replicaOf"] = b.replica_of
     if b.replication is UNKNOWN:
         return Verdict.unknown(f"The replication of {_label(b)}", **ev)
-    rules = [r for r in (b.replication or []) if r.get("status", "Enabled") == "Enabled"]
-    if not rules:
-        return Verdict.fail(f"{_label(b)} is not replicated: a regional outage takes its only "
-                            "copy. Fix: add an aws.s3.BucketReplicationConfig to a bucket in "
-                            "another region.", **ev)
-    if any(r.get("region") is UNKNOWN for r in rules) or b.region is UNKNOWN:
+    all_rules = list(b.replication or [])
+    rules = [r for r in all_rules if r.get("status", "Enabled") == "Enabled"]
+    pending = [r for r in all_rules if r.get("status") is UNKNOWN]
+    if any(r.get("region") is UNKNOWN for r in rules) or (rules and b.region is UNKNOWN):
         return Verdict.unknown(f"The destination region of {_label(b)}", **ev)
     other = [r for r in rules if r.get("region") and r["region"] != b.region]
     if other:
         return Verdict.ok(f"{_label(b)} replicates to {other[0]['bucket']} in "
                           f"{other[0]['region']}.", **ev)
-    dest = ", ".join(f"{r.get('bucket')} ({r.get('region') or 'region unknown'})" for r in rules)
+    sources = [s for s in b.replica_of
+               if s.get("region") and b.region and s["region"] != b.region]
+    if sources:
+        return Verdict.ok(f"{_label(b)} is the cross-region copy of {sources[0]['bucket']} "
+                          f"({sources[0]['region']}).", **ev)
+    if pending:
+        return Verdict.unknown(f"The status of the replication rules of {_label(b)}", **ev)
+    if not rules:
+        return Verdict.fail(f"{_label(b)} is not replicated: a regional outage takes its only "
+                            "copy. Fix: add an aws.s3.BucketReplicationConfig to a bucket in "
+                            "another region.", **ev)
+    unplaced = [r for r in rules if not r.get("region")]
+    if unplaced:
+        names = ", ".join(str(r.get("bucket")) for r in unplaced)
+        return Verdict.fail(f"{_label(b)} replicates to {names}, whose region is not known "
+                            "(the bucket is not declared alongside it), so a copy in another "
+                            "region cannot be confirmed. Fix: declare the destination bucket "
+                            "with its regional provider in this stack, or waive this check "
+                            "for the bucket.", **ev)
+    dest = ", ".join(f"{r.get('bucket')} ({r.get('region')})" for r in rules)
     return Verdict.fail(f"{_label(b)} replicates only within {b.region} ({dest}); that does not "
                         "survive a regional outage. Fix: replicate to a bucket in another "
                         "region.", **ev)
@@ -127,7 +148,9 @@ def deletion_alerts(b: Bucket) -> Verdict | None:
     if b.deletion_alerts:
         kinds = ", ".join(a["kind"] for a in b.deletion_alerts)
         return Verdict.ok(f"Deletions on {_label(b)} raise alerts ({kinds}).", **ev)
-    return Verdict.fail(f"Deletions on {_label(b)} notify no one. Fix: add an EventBridge rule "
-                        "matching DeleteObject/DeleteObjects/DeleteBucket on it with an enabled "
-                        "target plus CloudTrail S3 data events for it, or an S3 event "
-                        "notification for s3:ObjectRemoved:*.", **ev)
+    notes = b.evidence.get("alertNotes") or []
+    why = f" ({'; '.join(notes)})" if notes else ""
+    return Verdict.fail(f"Deletions on {_label(b)} notify no one{why}. Fix: add an "
+                        "EventBridge rule matching DeleteObject/DeleteObjects/DeleteBucket on it "
+                        "with an enabled target plus CloudTrail S3 data events for it, or an S3 "
+                        "event notification for s3:ObjectRemoved:*.", **ev)

@@ -1,0 +1,241 @@
+"""boto3 sessions and clients for the live auditor.
+
+- credentials the boto3 way (profile, environment, instance role), optionally a role to assume
+  (with an external id); assumed-role credentials refresh themselves on long scans;
+- every client gets the endpoint URL (AWS-compatible endpoints, the moto server), bounded
+  retries (botocore `standard` or `adaptive` mode) and connect/read timeouts;
+- a read-only guard: any operation that is not Describe*/Get*/List*/Head* (or AssumeRole)
+  raises before it is sent, so a bug can never change an audited account;
+- observers see every API call and every HTTP attempt (the benchmark counts calls with them,
+  the tests record operation names).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+
+from drguard.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
+ALLOWED_OPERATIONS = frozenset({"AssumeRole"})
+DEFAULT_REGION = "us-east-1"
+
+
+class MutatingCallError(RuntimeError):
+    """The auditor tried to send an operation that could change the account."""
+
+
+def is_read_only(operation: str) -> bool:
+    return operation.startswith(READ_ONLY_PREFIXES) or operation in ALLOWED_OPERATIONS
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be an integer") from None
+
+
+@dataclass(frozen=True)
+class AwsOptions:
+    """How to reach AWS. Retry mode and attempts honour AWS_RETRY_MODE / AWS_MAX_ATTEMPTS."""
+
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None  # region of global clients (IAM, S3 listing, STS, Organizations)
+    retry_mode: str = field(default_factory=lambda: os.environ.get("AWS_RETRY_MODE", "standard"))
+    max_attempts: int = field(default_factory=lambda: _env_int("AWS_MAX_ATTEMPTS", 6))
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_pool_connections: int = 20
+    session_name: str = "dr-audit"
+
+    def __post_init__(self) -> None:
+        if self.retry_mode not in ("standard", "adaptive", "legacy"):
+            raise ConfigError(f"retry mode {self.retry_mode!r} is not standard or adaptive")
+
+    def config(self) -> Config:
+        # total_max_attempts counts the first try, like AWS_MAX_ATTEMPTS (Config's
+        # `max_attempts` would count retries only).
+        return Config(retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
+                      connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+                      max_pool_connections=self.max_pool_connections,
+                      user_agent_extra="dr-audit")
+
+
+# ---- observers ---------------------------------------------------------------------------
+
+class Observer(Protocol):
+    def on_call(self, service: str, operation: str, params: dict[str, Any]) -> None: ...
+
+    def on_attempt(self, service: str, operation: str) -> None: ...
+
+
+_observers: list[Observer] = []
+_observers_lock = threading.Lock()
+
+
+@contextmanager
+def observe(observer: Observer) -> Iterator[Observer]:
+    """Show every API call made by sessions created inside the block to `observer`."""
+    with _observers_lock:
+        _observers.append(observer)
+    try:
+        yield observer
+    finally:
+        with _observers_lock:
+            _observers.remove(observer)
+
+
+class CallCounter:
+    """Counts API calls per (service, operation) and HTTP attempts (retries included)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.attempts = 0
+        self._lock = threading.Lock()
+
+    def on_call(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        with self._lock:
+            self.calls[(service, operation)] += 1
+
+    def on_attempt(self, service: str, operation: str) -> None:
+        with self._lock:
+            self.attempts += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def by_operation(self) -> dict[str, int]:
+        return {f"{s}:{o}": n for (s, o), n in self.calls.most_common()}
+
+
+def _before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+    service, operation = model.service_model.service_name, model.name
+    for o in list(_observers):
+        o.on_call(service, operation, params)
+    if not is_read_only(operation):
+        raise MutatingCallError(f"refusing to call {service}:{operation}: the auditor only "
+                                "reads")
+
+
+def _request_created(request: Any, operation_name: str, event_name: str = "", **_: Any) -> None:
+    service = event_name.split(".")[1] if event_name.count(".") >= 2 else ""
+    for o in list(_observers):
+        o.on_attempt(service, operation_name)
+
+
+def _instrument(session: botocore.session.Session) -> None:
+    session.register("before-call", _before_call, unique_id="dr-audit-guard")
+    session.register("request-created", _request_created, unique_id="dr-audit-attempts")
+
+
+# ---- sessions ----------------------------------------------------------------------------
+
+class Account:
+    """Clients for one account; safe to share between worker threads."""
+
+    def __init__(self, session: boto3.Session, account_id: str, options: AwsOptions) -> None:
+        self.session = session
+        self.id = account_id
+        self.options = options
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def root_arn(self) -> str:
+        return f"arn:aws:iam::{self.id}:root"
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.options.region or self.session.region_name or DEFAULT_REGION
+        key = (service, region)
+        with self._lock:  # boto3 sessions are not thread-safe; clients are
+            if key not in self._clients:
+                self._clients[key] = self.session.client(
+                    service, region_name=region, endpoint_url=self.options.endpoint_url,
+                    config=self.options.config())
+            return self._clients[key]
+
+
+def base_session(options: AwsOptions) -> boto3.Session:
+    """The session of the standard boto3 chain (or --profile), then --role-arn if given."""
+    try:
+        core = botocore.session.Session(profile=options.profile)
+        core.get_scoped_config()  # raises ProfileNotFound now rather than mid-scan
+    except ProfileNotFound as e:
+        raise ConfigError(str(e)) from None
+    _instrument(core)
+    session = boto3.Session(botocore_session=core,
+                            region_name=options.region or core.get_config_variable("region")
+                            or DEFAULT_REGION)
+    if options.role_arn:
+        session = assume_role(session, options.role_arn, options, options.external_id)
+    return session
+
+
+def assume_role(source: boto3.Session, role_arn: str, options: AwsOptions,
+                external_id: str | None = None) -> boto3.Session:
+    """A session in the role's account. Credentials are fetched now (so a missing role fails
+    here, for this account only) and refreshed before they expire."""
+    region = source.region_name or DEFAULT_REGION
+
+    def sts_client(service: str, **kw: Any) -> Any:
+        return source.client(service, region_name=region, endpoint_url=options.endpoint_url,
+                             config=options.config(), **kw)
+
+    extra: dict[str, Any] = {"RoleSessionName": options.session_name}
+    if external_id:
+        extra["ExternalId"] = external_id
+    creds = source.get_credentials()
+    if creds is None:
+        raise ConfigError("no AWS credentials found (profile, environment or instance role)")
+    fetcher = AssumeRoleCredentialFetcher(sts_client, creds, role_arn, extra_args=extra)
+    refreshable = DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials,
+                                                 method="assume-role")
+    refreshable.get_frozen_credentials()  # assume now: raises ClientError if not allowed
+    core = botocore.session.Session()
+    core._credentials = refreshable  # no public setter; botocore's own assume-role does this
+    _instrument(core)
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+def caller_account(session: boto3.Session, options: AwsOptions) -> str:
+    sts = session.client("sts", endpoint_url=options.endpoint_url, config=options.config())
+    return str(sts.get_caller_identity()["Account"])
+
+
+def connect(options: AwsOptions) -> Account:
+    """The account the credentials (and --role-arn) lead to; ConfigError when they don't."""
+    try:
+        session = base_session(options)
+        account_id = caller_account(session, options)
+    except (ClientError, BotoCoreError) as e:
+        raise ConfigError(f"cannot authenticate to AWS: {e}") from None
+    return Account(session, account_id, options)
+
+
+def paginate(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
+    """Items under `key` across every page (a single call when the API has no paginator)."""
+    if client.can_paginate(operation):
+        for page in client.get_paginator(operation).paginate(**kwargs):
+            yield from page.get(key) or ()
+    else:
+        yield from getattr(client, operation)(**kwargs).get(key) or ()

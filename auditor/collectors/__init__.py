@@ -1,0 +1,90 @@
+"""Live collectors: one module per AWS service, each turning API responses into drguard facts.
+
+Collectors never raise on an AWS error: they record a `ReadError` under a key and return
+`UNKNOWN` for what they could not read, so rules can still decide what does not depend on it
+and the scan reports the rest as `error` (fail closed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drguard.facts import UNKNOWN
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """An AWS call that failed: what was asked, the error code and message."""
+
+    operation: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.operation}: {self.code}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"operation": self.operation, "code": self.code, "message": self.message}
+
+    @classmethod
+    def of(cls, operation: str, exc: BaseException) -> ReadError:
+        if isinstance(exc, ClientError):
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code") or exc.response.get("ResponseMetadata", {})
+                       .get("HTTPStatusCode") or "ClientError")
+            return cls(operation, code, str(err.get("Message") or exc)[:300])
+        return cls(operation, type(exc).__name__, str(exc)[:300])
+
+
+def error_code(exc: BaseException) -> str | None:
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+
+
+Errors = dict[str, ReadError]
+
+
+def guarded(errors: Errors, key: str, operation: str, fn: Callable[[], T],
+            absent: dict[str, Any] | None = None) -> T | Any:
+    """fn(); an error code listed in `absent` means "not configured" and returns its value;
+    any other AWS error is recorded under `key` and gives UNKNOWN."""
+    try:
+        return fn()
+    except (ClientError, BotoCoreError) as e:
+        code = error_code(e)
+        if absent and code in absent:
+            return absent[code]
+        errors[key] = ReadError.of(operation, e)
+        log.info("could not read %s: %s", key, errors[key])
+        return UNKNOWN
+
+
+def age_hours(when: Any, now: dt.datetime) -> float | None:
+    if not isinstance(when, dt.datetime):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return round(max(0.0, (now - when).total_seconds() / 3600), 1)
+
+
+def tag_dict(items: Any, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {str(t[key]): str(t.get(value, "")) for t in items or () if key in t}
+
+
+def arn_region(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] or None if len(parts) > 3 else None
+
+
+def arn_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] or None if len(parts) > 4 else None

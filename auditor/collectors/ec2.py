@@ -1,0 +1,150 @@
+"""EC2: EBS volumes and what backs them up (recent snapshots, DLM policies, AWS Backup)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from drguard.facts import UNKNOWN, Volume
+from drguard.iampolicy import action_matches
+
+from ..aws import Account, paginate
+from . import Errors, age_hours, guarded, tag_dict
+
+
+@dataclass
+class Ec2Region:
+    volumes: list[Volume] = field(default_factory=list)
+    errors: Errors = field(default_factory=dict)
+
+
+def _dlm_targets(account: Account, region: str, errors: Errors) -> Any:
+    """[(policy id, resource types, target tags)] of enabled DLM policies, or UNKNOWN."""
+    dlm = account.client("dlm", region)
+
+    def read() -> list[tuple[str, set[str], dict[str, str]]]:
+        out = []
+        for p in dlm.get_lifecycle_policies(State="ENABLED").get("Policies") or ():
+            details = dlm.get_lifecycle_policy(PolicyId=p["PolicyId"])["Policy"].get(
+                "PolicyDetails") or {}
+            out.append((p["PolicyId"], set(details.get("ResourceTypes") or ()),
+                        tag_dict(details.get("TargetTags"))))
+        return out
+
+    return guarded(errors, "dlm", "dlm:GetLifecyclePolicies", read)
+
+
+def _backup_selections(account: Account, region: str, errors: Errors) -> Any:
+    """[(plan name, selection)] of every AWS Backup plan, or UNKNOWN."""
+    backup = account.client("backup", region)
+
+    def read() -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for plan in paginate(backup, "list_backup_plans", "BackupPlansList"):
+            for s in paginate(backup, "list_backup_selections", "BackupSelectionsList",
+                              BackupPlanId=plan["BackupPlanId"]):
+                sel = backup.get_backup_selection(BackupPlanId=plan["BackupPlanId"],
+                                                  SelectionId=s["SelectionId"])
+                out.append((plan.get("BackupPlanName", plan["BackupPlanId"]),
+                            sel.get("BackupSelection") or {}))
+        return out
+
+    return guarded(errors, "backupSelections", "backup:ListBackupSelections", read)
+
+
+def _condition_holds(op: str, cond: dict[str, Any], tags: Mapping[str, str]) -> bool:
+    key = str(cond.get("ConditionKey", "")).removeprefix("aws:ResourceTag/")
+    value, want = tags.get(key), str(cond.get("ConditionValue", ""))
+    like = op.endswith("Like")
+    hit = value is not None and (action_matches(want, value) if like else value == want)
+    return not hit if op.startswith("StringNot") else hit
+
+
+def selection_covers(sel: Mapping[str, Any], arn: str, tags: Mapping[str, str]) -> bool:
+    """AWS Backup resource assignment: (Resources or ListOfTags), minus NotResources, and
+    every Conditions entry."""
+    by_arn = any(action_matches(p, arn) for p in sel.get("Resources") or ())
+    by_tag = any(t.get("ConditionType", "STRINGEQUALS") == "STRINGEQUALS"
+                 and tags.get(t.get("ConditionKey", "")) == t.get("ConditionValue")
+                 for t in sel.get("ListOfTags") or ())
+    if not (by_arn or by_tag) or any(action_matches(p, arn) for p in sel.get("NotResources")
+                                     or ()):
+        return False
+    return all(_condition_holds(op, c, tags) for op, conds in (sel.get("Conditions") or {}).items()
+               for c in conds or ())
+
+
+def collect(account: Account, region: str, now: dt.datetime, max_age_hours: float) -> Ec2Region:
+    """Volumes of the region; raises on a DescribeVolumes error. DLM and AWS Backup are only
+    asked about when some volume has no recent snapshot."""
+    ec2 = account.client("ec2", region)
+    out = Ec2Region()
+    raw = list(paginate(ec2, "describe_volumes", "Volumes"))
+    if not raw:
+        return out
+    ids = {v["VolumeId"] for v in raw}
+    snaps = guarded(out.errors, "snapshots", "ec2:DescribeSnapshots", lambda: list(
+        paginate(ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"])))
+    newest: dict[str, dt.datetime] = {}
+    for s in snaps if snaps is not UNKNOWN else ():
+        vid, when = s.get("VolumeId"), s.get("StartTime")
+        if vid in ids and s.get("State") == "completed" and isinstance(when, dt.datetime):
+            newest[vid] = max(newest.get(vid, when), when)
+    for v in raw:
+        vid = v["VolumeId"]
+        tags = tag_dict(v.get("Tags"))
+        age = age_hours(newest.get(vid), now) if snaps is not UNKNOWN else UNKNOWN
+        out.volumes.append(Volume(
+            ref=f"arn:aws:ec2:{region}:{account.id}:volume/{vid}", name=tags.get("Name", vid),
+            type="AWS::EC2::Volume", account=account.id, region=region, tags=tags,
+            newest_snapshot_age_hours=age, covered_by=[],
+            evidence={"volumeId": vid, "attachedTo": [a.get("InstanceId") for a in
+                                                      v.get("Attachments") or ()]}))
+    stale = [v for v in out.volumes if v.newest_snapshot_age_hours is UNKNOWN
+             or v.newest_snapshot_age_hours is None or v.newest_snapshot_age_hours > max_age_hours]
+    if stale:
+        _coverage(account, region, stale, out.errors)
+    return out
+
+
+def _instance_tags(account: Account, region: str, ids: list[str],
+                   errors: Errors) -> dict[str, dict[str, str]]:
+    if not ids:
+        return {}
+    ec2 = account.client("ec2", region)
+
+    def read() -> dict[str, dict[str, str]]:
+        out = {}
+        for r in paginate(ec2, "describe_instances", "Reservations", InstanceIds=ids):
+            for i in r.get("Instances") or ():
+                out[i["InstanceId"]] = tag_dict(i.get("Tags"))
+        return out
+
+    found = guarded(errors, "instances", "ec2:DescribeInstances", read)
+    return found if found is not UNKNOWN else {}
+
+
+def _coverage(account: Account, region: str, volumes: list[Volume], errors: Errors) -> None:
+    dlm = _dlm_targets(account, region, errors)
+    selections = _backup_selections(account, region, errors)
+    instance_ids = sorted({i for v in volumes for i in v.evidence["attachedTo"] if i})
+    needs_instances = dlm is not UNKNOWN and any("INSTANCE" in t for _, t, _ in dlm)
+    itags = _instance_tags(account, region, instance_ids, errors) if needs_instances else {}
+    for v in volumes:
+        covered: list[str] = []
+        for policy, types, target in dlm if dlm is not UNKNOWN else ():
+            tagged = [v.tags] if "VOLUME" in types else []
+            if "INSTANCE" in types:
+                tagged += [itags.get(i, {}) for i in v.evidence["attachedTo"] if i]
+            if target and any(all(t.get(k) == val for k, val in target.items()) for t in tagged):
+                covered.append(f"dlm:{policy}")
+        for plan, sel in selections if selections is not UNKNOWN else ():
+            if selection_covers(sel, v.ref, v.tags):
+                covered.append(f"backup:{plan}/{sel.get('SelectionName', '')}")
+        if covered:
+            v.covered_by = covered
+        elif dlm is UNKNOWN or selections is UNKNOWN or v.newest_snapshot_age_hours is UNKNOWN:
+            v.covered_by = UNKNOWN
+            v.evidence["readErrors"] = [e.to_dict() for e in errors.values()]

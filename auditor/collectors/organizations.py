@@ -1,0 +1,90 @@
+"""Organizations: accounts, the OU tree and the service control policies with their targets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from drguard.facts import Scp
+
+from ..aws import Account, paginate
+
+SCP_TYPE = "SERVICE_CONTROL_POLICY"
+
+
+@dataclass
+class OrgView:
+    id: str
+    management_account: str
+    accounts: list[dict[str, Any]] = field(default_factory=list)  # Id, Name, Status/State, Arn
+    parents: dict[str, str] = field(default_factory=dict)  # account or OU id -> parent id
+    names: dict[str, str] = field(default_factory=dict)  # root/OU id -> name
+    scp_enabled: bool = False  # SCP policy type enabled on the root
+    scps: list[Scp] = field(default_factory=list)
+
+    def active_accounts(self) -> list[dict[str, Any]]:
+        return [a for a in self.accounts
+                if (a.get("State") or a.get("Status") or "ACTIVE") == "ACTIVE"]
+
+    def path(self, account_id: str) -> list[str]:
+        """The account, then its OUs up to the root: the targets whose SCPs apply to it."""
+        out = [account_id]
+        while out[-1] in self.parents and len(out) < 10:
+            out.append(self.parents[out[-1]])
+        return out
+
+    def label(self, target: str) -> str:
+        name = self.names.get(target)
+        return f"{target} ({name})" if name else target
+
+
+def describe(account: Account) -> dict[str, Any]:
+    """DescribeOrganization; raises (AWSOrganizationsNotInUseException, AccessDenied...)."""
+    return account.client("organizations").describe_organization()["Organization"]
+
+
+def read(account: Account, policies: bool = True) -> OrgView:
+    """The whole organization as the management account sees it; raises on AWS errors."""
+    org = account.client("organizations")
+    info = describe(account)
+    view = OrgView(info["Id"], info["MasterAccountId"])
+    view.accounts = list(paginate(org, "list_accounts", "Accounts"))
+    queue = []
+    for root in paginate(org, "list_roots", "Roots"):
+        view.names[root["Id"]] = root.get("Name", "Root")
+        view.scp_enabled |= any(t.get("Type") == SCP_TYPE and t.get("Status") == "ENABLED"
+                                for t in root.get("PolicyTypes") or ())
+        queue.append(root["Id"])
+    while queue:
+        parent = queue.pop()
+        for ou in paginate(org, "list_organizational_units_for_parent",
+                           "OrganizationalUnits", ParentId=parent):
+            view.parents[ou["Id"]] = parent
+            view.names[ou["Id"]] = ou.get("Name", "")
+            queue.append(ou["Id"])
+        for acct in paginate(org, "list_accounts_for_parent", "Accounts", ParentId=parent):
+            view.parents[acct["Id"]] = parent
+    if policies:
+        view.scps = scps(account)
+    return view
+
+
+def scps(account: Account) -> list[Scp]:
+    org = account.client("organizations")
+    out = []
+    for p in paginate(org, "list_policies", "Policies", Filter=SCP_TYPE):
+        content = org.describe_policy(PolicyId=p["Id"])["Policy"].get("Content", "")
+        targets = [t["TargetId"] for t in
+                   paginate(org, "list_targets_for_policy", "Targets", PolicyId=p["Id"])]
+        try:
+            document: Any = json.loads(content)
+        except json.JSONDecodeError as e:
+            document = None
+            evidence = {"parseError": str(e)}
+        else:
+            evidence = {}
+        out.append(Scp(ref=p["Arn"], name=p.get("Name", p["Id"]), type=SCP_TYPE,
+                       document=document, targets=targets,
+                       evidence={"id": p["Id"], "awsManaged": p.get("AwsManaged"), **evidence}))
+    return out

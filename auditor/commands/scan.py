@@ -1,0 +1,153 @@
+"""`dr-audit scan`: judge live AWS accounts against the DR controls and write the reports."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from drguard.errors import ConfigError
+from drguard.findings import Finding, exit_code
+from drguard.settings import Settings
+
+from ..aws import AwsOptions
+from ..scan import ScanOptions, ScanResult, scan
+from .common import add_output_options, load_settings
+
+log = logging.getLogger(__name__)
+
+HELP = ("Scan live AWS accounts (one, or a whole organization with --org) against the DR "
+        "controls and write the reports.")
+
+DEFAULT_WORKERS = 8
+EXIT_INCOMPLETE = 3
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+def _regions(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if not _REGION.match(v)]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"not a region name: {', '.join(bad) or '(none)'}")
+    return list(dict.fromkeys(items))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--regions", type=_regions, metavar="R1,R2",
+                   help="regions to scan (default: the account's enabled regions)")
+    p.add_argument("--endpoint-url", help="AWS-compatible endpoint for every client")
+    p.add_argument("--profile", help="AWS profile (default: the standard boto3 chain)")
+    p.add_argument("--role-arn", help="role to assume first (e.g. an audit role)")
+    p.add_argument("--external-id", help="external id for the roles assumed")
+    p.add_argument("--org", action="store_true",
+                   help="scan every active account of the organization (needs --role-name)")
+    p.add_argument("--role-name", help="role assumed in each account with --org, e.g. "
+                   "OrganizationAccountAccessRole")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"account x region units scanned in parallel (default "
+                        f"{DEFAULT_WORKERS})")
+    p.add_argument("--state", type=Path, metavar="EXPORT.json",
+                   help="a `pulumi stack export` to compare with what exists")
+    p.add_argument("--logs", nargs="+", metavar="S3-URI-OR-PATH",
+                   help="CloudTrail logs to search for the events that broke a control")
+    add_output_options(p)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.org and not args.role_name:
+        raise ConfigError("--org needs --role-name NAME (the role to assume in each account)")
+    if args.role_name and not args.org:
+        raise ConfigError("--role-name is only used with --org")
+    if args.external_id and not (args.role_arn or args.org):
+        raise ConfigError("--external-id needs --role-arn or --org")
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.baseline is not None and not args.baseline.exists():
+        raise ConfigError(f"{args.baseline}: baseline report not found")
+    if args.state is not None and not args.state.exists():
+        raise ConfigError(f"{args.state}: stack export not found")
+    if args.state is not None:  # a damaged export stops the run before anything is scanned
+        importlib.import_module("auditor.drift").validate(args.state)
+
+
+def options_from(args: argparse.Namespace) -> ScanOptions:
+    return ScanOptions(
+        aws=AwsOptions(profile=args.profile, role_arn=args.role_arn,
+                       external_id=args.external_id, endpoint_url=args.endpoint_url),
+        regions=args.regions, org=args.org, role_name=args.role_name, workers=args.workers,
+        progress=sys.stderr.isatty())
+
+
+def _extra_findings(args: argparse.Namespace, settings: Settings,
+                    result: ScanResult) -> list[Finding]:
+    """--state and --logs: handed to their modules when this build has them."""
+    out: list[Finding] = []
+    notes = result.run["skipped"].setdefault("notes", [])
+    if args.state is not None:
+        try:
+            hook = importlib.import_module("auditor.drift").scan_hook
+        except (ImportError, AttributeError):
+            log.warning("--state: stack comparison is not available in this build; ignored")
+            notes.append("--state ignored: auditor.drift not available")
+        else:
+            out += hook(args, settings, result)
+    if args.logs:
+        try:
+            from ..logs import detect
+            from ..logs.explain import explain
+            from ..logs.pipeline import collect
+            from ..logs.window import Window
+        except ImportError:
+            log.warning("--logs: log analysis is not available in this build; ignored")
+            notes.append("--logs ignored: auditor.logs not available")
+        else:
+            hits, meta = collect(args.logs, Window.parse(None, None), settings,
+                                 endpoint_url=args.endpoint_url, workers=args.workers,
+                                 session=result.session)
+            explain(result.findings, hits)  # live failures get the event that caused them
+            if args.state is not None and out:  # and missing resources their delete event
+                importlib.import_module("auditor.drift").link_events(out, hits)
+            out += detect.findings(hits, settings)
+            result.run["logs"] = meta
+    return out
+
+
+def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats: list[str],
+            fail_on: str = "high", baseline: Path | None = None,
+            args: argparse.Namespace | None = None) -> tuple[int, dict[str, Path], ScanResult]:
+    """Scan, write the reports; (exit code, report paths, result)."""
+    from ..reports import write_reports
+
+    result = scan(options, settings)
+    if args is not None:
+        result.findings += _extra_findings(args, settings, result)
+    run: dict[str, Any] = {**result.run, "fail_on": fail_on}
+    paths = write_reports(result.findings, run, output_dir, formats, baseline)
+    code = exit_code(result.findings, fail_on)
+    logs_skipped = (run.get("logs") or {}).get("skipped") or {}
+    if code == 0 and any(logs_skipped.get(k) for k in ("files", "sources")):
+        code = EXIT_INCOMPLETE
+    return code, paths, result
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    settings = load_settings(args)
+    code, paths, result = execute(options_from(args), settings, args.output_dir, args.format,
+                                  args.fail_on, args.baseline, args)
+    s = result.run["skipped"]
+    counts: dict[str, int] = {}
+    for f in result.findings:
+        counts[f.status] = counts.get(f.status, 0) + 1
+    print(f"dr-audit: {len(result.findings)} findings "
+          f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'none'}) in "
+          f"{len(result.run['accounts'])} account(s) x {len(result.run['regions'])} region(s)"
+          + (f"; {s['accounts']} account(s) could not be scanned" if s["accounts"] else ""),
+          file=sys.stderr)
+    if "html" in paths:
+        print(f"HTML report: {paths['html']}")
+    return code

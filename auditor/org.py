@@ -1,0 +1,107 @@
+"""Organization mode: the accounts to scan and a session in each (role assumed per account),
+and the organization view SCP coverage is judged on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drguard.errors import ConfigError
+
+from . import aws
+from .collectors import ReadError, error_code
+from .collectors import organizations as orgs
+
+log = logging.getLogger(__name__)
+
+Mapper = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], list[Any]]
+
+
+@dataclass
+class Target:
+    """An account to scan: its clients, or why it could not be opened."""
+
+    id: str
+    name: str | None = None
+    account: aws.Account | None = None
+    error: ReadError | None = None
+
+
+def role_arn(account_id: str, role_name: str) -> str:
+    if role_name.startswith("arn:"):
+        return role_name.replace("{account}", account_id)
+    return f"arn:aws:iam::{account_id}:role/{role_name.strip('/')}"
+
+
+def open_account(base: aws.Account, account_id: str, name: str | None, role_name: str,
+                 external_id: str | None) -> Target:
+    """The base account itself, or the role assumed in `account_id` (an error Target if that
+    fails: role missing, AccessDenied, ...)."""
+    if account_id == base.id:
+        return Target(account_id, name, base)
+    arn = role_arn(account_id, role_name)
+    try:
+        session = aws.assume_role(base.session, arn, base.options, external_id)
+    except (ClientError, BotoCoreError) as e:
+        err = ReadError.of(f"sts:AssumeRole {arn}", e)
+        log.warning("account %s: %s", account_id, err)
+        return Target(account_id, name, error=err)
+    return Target(account_id, name, aws.Account(session, account_id, base.options))
+
+
+def read_org(base: aws.Account) -> orgs.OrgView:
+    """The organization (accounts and OU tree) for --org; ConfigError if it cannot be read."""
+    try:
+        return orgs.read(base, policies=False)
+    except (ClientError, BotoCoreError) as e:
+        raise ConfigError(f"--org: cannot list the organization's accounts from account "
+                          f"{base.id}: {ReadError.of('organizations', e)}") from None
+
+
+def open_accounts(base: aws.Account, view: orgs.OrgView, role_name: str,
+                  external_id: str | None, mapper: Mapper) -> list[Target]:
+    accounts = view.active_accounts()
+    return mapper(open_account, [(base, a["Id"], a.get("Name"), role_name, external_id)
+                                 for a in accounts])
+
+
+@dataclass
+class OrgState:
+    """What SCP coverage can be judged on: the org view, or why not (fail or error)."""
+
+    view: orgs.OrgView | None = None
+    not_in_org: bool = False
+    error: str | None = None
+    read_errors: list[ReadError] | None = None
+
+
+def scp_state(base: aws.Account, view: orgs.OrgView | None) -> OrgState:
+    """The organization with its SCPs, as far as `base` can read it."""
+    if view is None:
+        try:
+            info = orgs.describe(base)
+        except (ClientError, BotoCoreError) as e:
+            if error_code(e) == "AWSOrganizationsNotInUseException":
+                return OrgState(not_in_org=True)
+            err = ReadError.of("organizations:DescribeOrganization", e)
+            return OrgState(error=f"Organizations could not be read: {err}", read_errors=[err])
+        if info.get("MasterAccountId") != base.id:
+            return OrgState(error=f"Organizations could not be read: account {base.id} is a "
+                                  f"member of {info.get('Id')}, and SCPs are only visible from "
+                                  f"the management account {info.get('MasterAccountId')} "
+                                  "(scan with --org from it)")
+        try:
+            view = orgs.read(base, policies=False)
+        except (ClientError, BotoCoreError) as e:
+            err = ReadError.of("organizations", e)
+            return OrgState(error=f"Organizations could not be read: {err}", read_errors=[err])
+    try:
+        view.scps = orgs.scps(base)
+    except (ClientError, BotoCoreError) as e:
+        err = ReadError.of("organizations:ListPolicies", e)
+        return OrgState(view=view, error=f"The SCPs could not be read: {err}", read_errors=[err])
+    return OrgState(view=view)

@@ -1,0 +1,123 @@
+"""scp-deny-backup-deletion: the SCPs that apply to an account deny destroying backups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .. import iampolicy
+from ..facts import Scp
+from . import Verdict
+
+
+def coverage(account_id: str, path: Sequence[str], scps: Iterable[Scp],
+             params: dict[str, Any], scp_enabled: bool = True,
+             label: str | None = None) -> Verdict:
+    """Union of what every SCP attached to the account, its OUs or the root denies.
+
+    `path` is the account id followed by its OU ids up to the root id."""
+    required = list(params["requiredDenyActions"])
+    who = label or f"account {account_id}"
+    targets = set(path)
+    considered: list[dict[str, Any]] = []
+    denied: set[str] = set()
+    for scp in scps:
+        attached = [t for t in scp.targets or () if t in targets]
+        if not attached:
+            continue
+        if scp.document is None:
+            considered.append({"scp": scp.name, "attachedTo": attached,
+                               "error": scp.evidence.get("parseError", "unreadable")})
+            continue
+        a = iampolicy.analyze(scp.document, required)
+        denied |= a.denied
+        considered.append({"scp": scp.name, "attachedTo": attached, "denies": sorted(a.denied),
+                           "ignoredStatements": a.ignored})
+    missing = [a for a in required if a not in denied]
+    ev = {"account": account_id, "scpsConsidered": considered, "missingActions": missing,
+          "requiredDenyActions": required, "scpPolicyTypeEnabled": scp_enabled}
+    if not scp_enabled:
+        return Verdict.fail(f"Service control policies are not enabled in the organization, so "
+                            f"nothing stops {who} from destroying backups. Fix: enable the "
+                            "SERVICE_CONTROL_POLICY policy type on the root and attach an SCP "
+                            "denying " + ", ".join(required) + ".", **ev)
+    names = ", ".join(sorted({c["scp"] for c in considered})) or "none"
+    if not missing:
+        return Verdict.ok(f"SCPs attached to {who} ({names}) deny all {len(required)} "
+                          "destructive backup actions.", **ev)
+    return Verdict.fail(f"{who[0].upper()}{who[1:]} is not covered: no attached SCP denies "
+                        f"{', '.join(missing)} (SCPs considered: {names}). Fix: add these "
+                        "actions to a Deny statement (Resource \"*\") of an SCP attached to the "
+                        "root, to an OU above the account, or to the account.", **ev)
+
+
+def _target_label(target: str) -> str:
+    if target.startswith("r-"):
+        return f"the organization root {target}"
+    if target.startswith("ou-"):
+        return f"OU {target}"
+    if target.isdigit():
+        return f"account {target}"
+    return f"target {target}"
+
+
+def declared(scps: Sequence[Scp], params: dict[str, Any]) -> tuple[Scp, Verdict] | None:
+    """Deploy side: the SCPs one stack declares, with the targets it attaches them to.
+
+    Passes when the SCPs attached to one target (the root preferred) together deny every
+    required action; a stack that declares SCPs but attaches none of them fails. Which
+    accounts sit under an OU is not in the stack: `dr-audit scan --org` checks every account.
+    Returns (the SCP the verdict is reported on, verdict), or None without SCPs."""
+    from ..facts import UNKNOWN
+
+    if not scps:
+        return None
+    required = list(params["requiredDenyActions"])
+    pending = [s for s in scps if s.document is UNKNOWN or s.targets is UNKNOWN]
+    known = [s for s in scps if s not in pending]
+    by_target: dict[str, list[Scp]] = {}
+    for s in known:
+        for t in s.targets or ():
+            by_target.setdefault(t, []).append(s)
+    results = []
+    for target, attached in by_target.items():
+        v = coverage(target, [target], attached, params, label=_target_label(target))
+        results.append((len(v.evidence["missingActions"]), not target.startswith("r-"),
+                        target, attached, v))
+    results.sort(key=lambda x: x[:3])
+
+    def best_scp(candidates: Sequence[Scp]) -> Scp:
+        def denied(s: Scp) -> int:
+            if s.document is None or s.document is UNKNOWN:
+                return -1
+            return len(iampolicy.analyze(s.document, required).denied)
+        return max(candidates, key=denied)
+
+    if results and results[0][0] == 0:
+        _, _, target, attached, v = results[0]
+        if not target.startswith("r-"):
+            v.evidence["note"] = (f"attached to {_target_label(target)} only; accounts outside "
+                                  "it are not covered (dr-audit scan --org checks each account)")
+        return best_scp(attached), v
+    if pending:
+        s = pending[0]
+        return s, Verdict.unknown(f"The content or attachments of SCP {s.name!r}",
+                                  requiredDenyActions=required)
+    if not results:
+        s = best_scp(known)
+        a = (iampolicy.analyze(s.document, required) if s.document is not None
+             else iampolicy.PolicyAnalysis())
+        missing = [x for x in required if x not in a.denied]
+        also = (f" It would also leave {', '.join(missing)} allowed." if missing else "")
+        return s, Verdict.fail(
+            f"SCP {s.name!r} is defined but attached to nothing, so it protects no account."
+            f"{also} Fix: attach it with an aws.organizations.PolicyAttachment to the "
+            "organization root (or the OUs of every member account).",
+            scp=s.name, attachedTo=[], deniedActions=sorted(a.denied), missingActions=missing,
+            requiredDenyActions=required, ignoredStatements=a.ignored)
+    _, _, target, attached, v = results[0]
+    loose = [s.name for s in known if not s.targets]
+    if loose:
+        v.message += f" SCP(s) {', '.join(loose)} are defined but attached to nothing."
+        v.evidence["unattachedScps"] = loose
+    return best_scp(attached), v
