@@ -372,7 +372,7 @@ def test_html_content(reports: dict[str, Path], findings: list[Finding]):
     assert "changes" not in ids  # no baseline given
     # run metadata, including an unknown key
     for v in ("scan", "9.9.9", "2025-06-01T02:00:00Z", "111111111111", "us-west-2",
-              "trail-files: 2", "nightly id", "42"):
+              '<span class="k">trail-files</span> 2', "nightly id", "42"):
         assert v in text, v
     # control titles and remediation from the registry
     for cid in {f.control for f in findings}:

@@ -27,7 +27,7 @@ REPORT = jsonschema.validators.validator_for(report_schema())(report_schema())
 OUR_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "script", "header", "h1",
             "h2", "h3", "span", "p", "dl", "div", "dt", "dd", "section", "table", "thead",
             "tbody", "tr", "th", "td", "code", "br", "form", "label", "select", "option",
-            "input", "button", "strong", "details", "summary", "pre", "footer"}
+            "input", "button", "strong", "details", "summary", "pre", "footer", "ul", "li"}
 
 # Text that leans on the characters that break formats, plus anything else (surrogates too).
 nasty = st.text(alphabet=st.one_of(st.sampled_from(list("<>\"'&|\n\r\t`*_[]\\/:#!\x00\x0b")),
