@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drguard.facts import Resource
-from drguard.rules import Verdict, cloudtrail, protection, rds, s3
+from drguard.rules import Verdict, cloudtrail, protection, rds, s3, scp
 from drguard.settings import Settings
 
 from . import adapters
@@ -44,13 +44,16 @@ class StackCheck:
     rule: Callable[[StackModel, dict[str, Any]], Iterable[Judged]]
 
 
-def _unlinked_guard(model: StackModel, kind: str, verdict: Verdict | None) -> Verdict | None:
-    """A bucket that seems to lack a setting while a split resource of that kind could not be
-    linked to any bucket (its target unknown in preview) cannot be judged yet."""
-    if verdict is not None and verdict.status == "fail" and model.unlinked.get(kind):
-        return Verdict("unknown", f"{verdict.message.split('.')[0]}, but a {kind} resource "
-                                  "whose bucket is not known yet may configure it; cannot be "
-                                  "checked during preview.", verdict.evidence)
+def _unlinked_guard(model: StackModel, kind: str | tuple[str, ...],
+                    verdict: Verdict | None) -> Verdict | None:
+    """A fact that seems to lack a setting while a resource of that kind could not be linked
+    to its target (the target unknown in preview) cannot be judged yet."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    orphans = [k for k in kinds if model.unlinked.get(k)]
+    if verdict is not None and verdict.status == "fail" and orphans:
+        return Verdict("unknown", f"{verdict.message.split('.')[0]}, but a {orphans[0]} "
+                                  "resource whose target is not known yet may configure it; "
+                                  "cannot be checked during preview.", verdict.evidence)
     return verdict
 
 
@@ -65,8 +68,48 @@ def _object_lock(model: StackModel, params: dict) -> Iterable[tuple[Resource, Ve
 
 
 def _protect(model: StackModel, _params: dict) -> Iterable[tuple[Resource, Verdict | None]]:
-    for fact in (*model.databases, *model.buckets):
+    for fact in (*model.databases, *model.buckets, *model.tables, *model.vaults):
         yield fact, protection.protect(fact)
+
+
+# ---- Tier 2/3 -------------------------------------------------------------------------------
+
+def _replication(model: StackModel, _params: dict) -> Iterable[Judged]:
+    for b in model.buckets:
+        yield b, _unlinked_guard(model, "replication", s3.replication(b))
+
+
+def _public_access_block(model: StackModel, _params: dict) -> Iterable[Judged]:
+    for b in model.buckets:
+        yield b, _unlinked_guard(model, "pab", s3.public_access_block(b))
+
+
+def _deletion_alerts(model: StackModel, _params: dict) -> Iterable[Judged]:
+    for b in model.buckets:
+        yield b, _unlinked_guard(model, ("notification", "event-target"),
+                                 s3.deletion_alerts(b))
+
+
+def _cross_region(model: StackModel, params: dict) -> Iterable[Judged]:
+    for db in model.databases:
+        yield db, _unlinked_guard(model, ("rds-backup-replication", "backup-selection"),
+                                  rds.cross_region_backup(db, params))
+
+
+def _vault_lock(model: StackModel, params: dict) -> Iterable[Judged]:
+    for v in model.vaults:
+        yield v, _unlinked_guard(model, "vault-lock", protection.vault_lock(v, params))
+
+
+def _ebs(model: StackModel, params: dict) -> Iterable[Judged]:
+    for v in model.volumes:
+        yield v, _unlinked_guard(model, "backup-selection", protection.ebs(v, params))
+
+
+def _scp(model: StackModel, params: dict) -> Iterable[Judged]:
+    judged = scp.declared(model.scps, params)
+    if judged is not None:
+        yield judged[0], _unlinked_guard(model, "scp-attachment", judged[1])
 
 
 CHECKS: tuple[ResourceCheck | StackCheck, ...] = (
@@ -81,6 +124,21 @@ CHECKS: tuple[ResourceCheck | StackCheck, ...] = (
     StackCheck("stateful-resource-protect", _protect),
     ResourceCheck("cloudtrail-enabled", adapters.TRAIL_TYPES, adapters.trail,
                   lambda t, _p: cloudtrail.trail(t)),
+    # Tier 2
+    StackCheck("backup-bucket-replication", _replication),
+    StackCheck("rds-cross-region-backup", _cross_region),
+    StackCheck("backup-bucket-deletion-alerts", _deletion_alerts),
+    StackCheck("scp-deny-backup-deletion", _scp),
+    StackCheck("backup-bucket-public-access-block", _public_access_block),
+    ResourceCheck("iam-access-key-rotation", adapters.ACCESS_KEY_TYPES, adapters.access_key,
+                  protection.access_key),
+    # Tier 3
+    StackCheck("ebs-snapshot-coverage", _ebs),
+    ResourceCheck("dynamodb-recovery", adapters.TABLE_TYPES, adapters.table,
+                  lambda t, _p: protection.dynamodb(t)),
+    StackCheck("backup-vault-lock", _vault_lock),
+    ResourceCheck("mongodb-atlas-backup", adapters.ATLAS_TYPES, adapters.atlas_cluster,
+                  lambda c, _p: protection.atlas(c)),
 )
 
 

@@ -73,7 +73,7 @@ def test_types_urns_and_stack(ready: Capture) -> None:
         "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": 3,
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 3,
         "aws:cloudtrail/trail:Trail": 1, "aws-native:s3:Bucket": 1,
-        "aws-native:rds:DbInstance": 1, "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 1,
+        "aws-native:rds:DbInstance": 1, "aws:s3/bucketReplicationConfig:BucketReplicationConfig": 2,
         "aws:cloudwatch/eventRule:EventRule": 2, "aws:cloudwatch/eventTarget:EventTarget": 2,
         "aws:sns/topic:Topic": 2,
     }

@@ -33,6 +33,8 @@ class Rule:
     pattern: Any  # JSON text or mapping; UNKNOWN during preview
     enabled: Any  # bool or UNKNOWN
     targets: Any  # list of target ARNs/ids (any non-empty list counts), or UNKNOWN
+    # Per-rule memo when one rule is judged against many buckets (see _matches).
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -95,7 +97,6 @@ def eventbridge_alerts(bucket: str, region: str, account: str | None, rules: Ite
     events), or S3's own "Object Deleted" events when the bucket sends them to EventBridge."""
     covered: dict[str, list[str]] = {}
     native: list[str] = []
-    acct = account or "000000000000"
     for r in rules:
         if r.enabled is UNKNOWN or r.pattern is UNKNOWN:
             out.unknown = True
@@ -103,10 +104,7 @@ def eventbridge_alerts(bucket: str, region: str, account: str | None, rules: Ite
         if r.enabled is not True or r.pattern is None:
             continue
         try:
-            pattern = eventpattern.parse(r.pattern) if account else _without_account(r.pattern)
-            hits = eventpattern.deletion_coverage(pattern, bucket, region, acct)
-            s3_event = eventpattern.s3_object_deleted_event(bucket, region, acct)
-            from_s3 = eventpattern.matches(pattern, s3_event)
+            hits, from_s3, other = _matches(r, bucket, region, account)
         except ValueError:  # json.JSONDecodeError is a ValueError
             out.notes.append(f"rule {r.name} has an event pattern that is not valid JSON")
             continue
@@ -114,8 +112,6 @@ def eventbridge_alerts(bucket: str, region: str, account: str | None, rules: Ite
             out.unknown = True
         from_s3 = from_s3 and s3_eventbridge is True
         if not hits and not from_s3:
-            other = [e for e in _OTHER_S3_CALLS if eventpattern.matches(
-                pattern, eventpattern.s3_api_event(e, bucket, region, acct))]
             if other:
                 out.notes.append(f"rule {r.name} matches {', '.join(other)} on the bucket but "
                                  f"none of {', '.join(eventpattern.DELETE_EVENTS)}")
@@ -150,3 +146,106 @@ def eventbridge_alerts(bucket: str, region: str, account: str | None, rules: Ite
         out.notes.append(f"EventBridge rule(s) {', '.join(names)} match deletions, but no "
                          "logging trail records S3 write data events for this bucket, so "
                          "object deletions never reach EventBridge")
+
+
+_PROBE = "dr-guard-probe-bucket-not-named-anywhere"
+
+
+def _mentions(pattern: dict[str, Any]) -> set[str] | None:
+    """The bucket names an exact-values-only pattern can tell apart (every literal, and the
+    bucket inside literal ARNs `arn:aws:s3:::name[/...]` and hosts `name.s3.<region>...`);
+    None when the pattern uses an operator (prefix, wildcard, anything-but, exists...), whose
+    answer may differ for any name."""
+    names: set[str] = set()
+
+    def walk(node: Any) -> bool:
+        for key, sub in node.items():
+            if key == "$or":
+                if not isinstance(sub, list) or not all(
+                        isinstance(x, dict) and walk(x) for x in sub):
+                    return False
+            elif isinstance(sub, dict):
+                if not walk(sub):
+                    return False
+            elif isinstance(sub, list):
+                for v in sub:
+                    if isinstance(v, (dict, list)):
+                        return False
+                    if isinstance(v, str):
+                        names.add(v)
+                        if ":::" in v:
+                            names.add(v.split(":::", 1)[1].split("/", 1)[0])
+                        if ".s3." in v:
+                            names.add(v.split(".s3.", 1)[0])
+            else:
+                return False
+        return True
+
+    return names if walk(pattern) else None
+
+
+def _matches(r: Rule, bucket: str, region: str,
+             account: str | None) -> tuple[list[str], bool, list[str]]:
+    """(deletion calls matched, S3 "Object Deleted" matched, other S3 calls matched) of rule
+    `r` for `bucket`. An exact-values-only pattern answers the same for every bucket it does
+    not name, so that answer is computed once per rule: judging B buckets against R rules
+    costs about R + B evaluations instead of B x R."""
+    acct = account or "000000000000"
+    memo = getattr(r, "memo", None)  # a Rule-like object without one is not memoised
+    if memo is None:
+        pattern = eventpattern.parse(r.pattern) if account else _without_account(r.pattern)
+        return _evaluate(pattern, bucket, region, acct)
+    key = ("plan", account is None)
+    if key not in memo:
+        pattern = eventpattern.parse(r.pattern) if account else _without_account(r.pattern)
+        memo[key] = (pattern, _mentions(pattern))
+    pattern, mentions = memo[key]
+    if mentions is not None and bucket not in mentions:
+        probe = ("probe", region, account is None)
+        if probe not in memo:
+            memo[probe] = _evaluate(pattern, _PROBE, region, acct)
+        return memo[probe]
+    return _evaluate(pattern, bucket, region, acct)
+
+
+def _evaluate(pattern: dict[str, Any], bucket: str, region: str,
+              acct: str) -> tuple[list[str], bool, list[str]]:
+    hits = eventpattern.deletion_coverage(pattern, bucket, region, acct)
+    from_s3 = eventpattern.matches(pattern,
+                                   eventpattern.s3_object_deleted_event(bucket, region, acct))
+    other = [] if hits or from_s3 else [
+        e for e in _OTHER_S3_CALLS
+        if eventpattern.matches(pattern, eventpattern.s3_api_event(e, bucket, region, acct))]
+    return hits, from_s3, other
+
+
+class RuleIndex:
+    """The rules of one region, indexed so that each bucket is judged only against the rules
+    that can matter to it: those naming it, and those whose answer does not depend on the
+    name (operators, unknown or invalid patterns, rules matching any bucket). Same result as
+    passing every rule to `eventbridge_alerts`, in time linear in rules + buckets."""
+
+    def __init__(self, rules: Iterable[Rule], region: str, account: str | None) -> None:
+        self.always: list[Rule] = []
+        self.by_name: dict[str, list[Rule]] = {}
+        for r in rules:
+            if r.enabled is UNKNOWN or r.pattern is UNKNOWN:
+                self.always.append(r)
+                continue
+            if r.enabled is not True or r.pattern is None:
+                continue
+            try:
+                probe = _matches(r, _PROBE, region, account)
+            except ValueError:
+                self.always.append(r)  # reported as invalid for every bucket
+                continue
+            plan = getattr(r, "memo", {}).get(("plan", account is None))
+            mentions = plan[1] if plan else None
+            if mentions is None or probe != ([], False, []):
+                self.always.append(r)
+                continue
+            for name in mentions:
+                self.by_name.setdefault(name, []).append(r)
+
+    def for_bucket(self, name: str) -> list[Rule]:
+        return self.always + self.by_name.get(name, [])

@@ -1,4 +1,4 @@
-"""A DR-ready stack: passes every DR Guard Tier 1 control (and the cheap Tier 2 ones).
+"""A DR-ready stack: passes every deploy-side DR Guard control (Tier 1, 2 and 3).
 
 - RDS instance and Aurora cluster: 14 days of automated backups, deletion protection, a final
   snapshot on delete, automated backups kept, `protect=True`; the master password is a secret.
@@ -11,8 +11,15 @@
 - Cross-region copies: S3 replication to us-west-2, RDS automated-backup replication, and an AWS
   Backup plan copying the Aurora cluster to a locked vault in us-west-2.
 - The same settings through aws-native (CloudFormation-shaped properties).
+- Tier 3: a DynamoDB table with point-in-time recovery and deletion protection, an EBS volume
+  snapshotted daily by a DLM policy, locked AWS Backup vaults, and (when `atlasProjectId` is
+  set) a MongoDB Atlas cluster with cloud backup.
 
-Config: `pulumi config set --secret dbPassword <value>`; optional `alertEmail`.
+Organization-wide guardrails (the SCP that denies destroying backups) live in the management
+account's own stack: see examples/org-guardrails.
+
+Config: `pulumi config set --secret dbPassword <value>`; optional `alertEmail`,
+`atlasProjectId` (needs the mongodbatlas provider's API keys).
 """
 
 import json
@@ -20,10 +27,12 @@ import json
 import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
+import pulumi_mongodbatlas as mongodbatlas
 
 config = pulumi.Config()
 db_password = config.require_secret("dbPassword")
 alert_email = config.get("alertEmail")
+atlas_project = config.get("atlasProjectId")
 
 DR_REGION = "us-west-2"
 RETENTION_DAYS = 14
@@ -243,12 +252,13 @@ aws.iam.RolePolicy(
         "Statement": [
             {"Effect": "Allow",
              "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-             "Resource": [backup_bucket.arn, native_bucket.arn]},
+             "Resource": [backup_bucket.arn, trail_bucket.arn, native_bucket.arn]},
             {"Effect": "Allow",
              "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
                         "s3:GetObjectVersionTagging", "s3:GetObjectRetention",
                         "s3:GetObjectLegalHold"],
              "Resource": [pulumi.Output.concat(backup_bucket.arn, "/*"),
+                          pulumi.Output.concat(trail_bucket.arn, "/*"),
                           pulumi.Output.concat(native_bucket.arn, "/*")]},
             {"Effect": "Allow",
              "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
@@ -256,18 +266,21 @@ aws.iam.RolePolicy(
         ],
     }),
 )
-aws.s3.BucketReplicationConfig(
-    "db-backups-replication",
-    bucket=backup_bucket.id,
-    role=replication_role.arn,
-    rules=[{
-        "id": "to-dr-region",
-        "status": "Enabled",
-        "filter": {"prefix": ""},
-        "delete_marker_replication": {"status": "Disabled"},
-        "destination": {"bucket": replica_bucket.arn, "storage_class": "STANDARD"},
-    }],
-)
+for name, source in (("db-backups", backup_bucket), ("audit-trail-logs", trail_bucket)):
+    # The destination is named by ARN; its provider's region (us-west-2) is what makes the
+    # copy cross-region.
+    aws.s3.BucketReplicationConfig(
+        f"{name}-replication",
+        bucket=source.id,
+        role=replication_role.arn,
+        rules=[{
+            "id": "to-dr-region",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "delete_marker_replication": {"status": "Disabled"},
+            "destination": {"bucket": replica_bucket.arn, "storage_class": "STANDARD"},
+        }],
+    )
 # ---- CloudTrail: multi-region, validated, with S3 write data events on the backup buckets ---
 
 trail_policy = aws.s3.BucketPolicy(
@@ -360,6 +373,69 @@ def deletion_alerts(name: str, bucket_names: list, provider: aws.Provider | None
 deletion_alerts("backup-buckets", [backup_bucket.bucket, trail_bucket.bucket,
                                    native_bucket.bucket_name])
 deletion_alerts("backup-buckets-dr", [replica_bucket.bucket], provider=dr)
+
+# ---- Tier 3: DynamoDB, EBS, MongoDB Atlas --------------------------------------------------
+
+aws.dynamodb.Table(
+    "orders-ledger",
+    billing_mode="PAY_PER_REQUEST",
+    hash_key="id",
+    attributes=[{"name": "id", "type": "S"}],
+    point_in_time_recovery={"enabled": True},
+    deletion_protection_enabled=True,
+    opts=STATEFUL,
+)
+
+# Volumes tagged backup=daily are snapshotted every 24 h by Data Lifecycle Manager.
+dlm_role = aws.iam.Role(
+    "dlm-role",
+    assume_role_policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                       "Principal": {"Service": "dlm.amazonaws.com"}}],
+    }),
+)
+aws.iam.RolePolicyAttachment(
+    "dlm-role-policy",
+    role=dlm_role.name,
+    policy_arn="arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole",
+)
+aws.dlm.LifecyclePolicy(
+    "daily-volume-snapshots",
+    description="Daily EBS snapshots, kept 14 days",
+    execution_role_arn=dlm_role.arn,
+    state="ENABLED",
+    policy_details={
+        "resource_types": ["VOLUME"],
+        "target_tags": {"backup": "daily"},
+        "schedules": [{
+            "name": "daily",
+            "create_rule": {"interval": 24, "interval_unit": "HOURS", "times": "03:00"},
+            "retain_rule": {"count": RETENTION_DAYS},
+            "copy_tags": True,
+        }],
+    },
+)
+aws.ebs.Volume(
+    "app-data",
+    availability_zone="us-east-1a",
+    size=50,
+    type="gp3",
+    encrypted=True,
+    tags={"backup": "daily", "owner": "platform"},
+)
+
+if atlas_project:
+    mongodbatlas.AdvancedCluster(
+        "orders-mongo",
+        project_id=atlas_project,
+        cluster_type="REPLICASET",
+        backup_enabled=True,
+        replication_specs=[{"region_configs": [{
+            "provider_name": "AWS", "region_name": "US_EAST_1", "priority": 7,
+            "electable_specs": {"instance_size": "M10", "node_count": 3}}]}],
+        opts=STATEFUL,
+    )
 
 pulumi.export("backupBucket", backup_bucket.bucket)
 pulumi.export("replicaBucket", replica_bucket.bucket)

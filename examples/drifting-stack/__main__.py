@@ -1,4 +1,4 @@
-"""A stack that drifts from every DR Guard Tier 1 control: what DR Guard is there to catch.
+"""A stack that drifts from every DR Guard deploy-side control: what DR Guard is there to catch.
 
 Each resource has the same shape as in `dr-ready-stack`, with the setting that breaks a control:
 
@@ -13,8 +13,19 @@ Each resource has the same shape as in `dr-ready-stack`, with the setting that b
 - aws-native: a backup bucket with versioning Suspended and no Object Lock, and a DB instance
   with 1 day of backups and no deletion protection.
 
+Tier 2/3, with the traps a substring check falls into:
+- `db-backups` replicates to `db-backups-copy`, a bucket in the *same* region; no backup bucket
+  blocks public access; no database has a copy in another region;
+- `db-backups-deletions`: an EventBridge rule (with an SNS target) that matches `PutObject`
+  only, so deletions raise nothing;
+- a DynamoDB table without point-in-time recovery or deletion protection, an AWS Backup vault
+  without vault lock, an EBS volume no DLM policy or backup plan covers, and an IAM access key
+  for a CI user.
+
 Config: `pulumi config set --secret dbPassword <value>`.
 """
+
+import json
 
 import pulumi
 import pulumi_aws as aws
@@ -113,5 +124,55 @@ aws_native.rds.DbInstance(
     backup_retention_period=1,
     deletion_protection=False,
 )
+
+# ---- Tier 2: replication that stays in the region, an alert that never fires --------------
+
+copy_bucket = aws.s3.Bucket("db-backups-copy", tags=BACKUP_TAGS)
+replication_role = aws.iam.Role(
+    "backup-replication",
+    assume_role_policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                       "Principal": {"Service": "s3.amazonaws.com"}}],
+    }),
+)
+aws.s3.BucketReplicationConfig(
+    "db-backups-replication",
+    bucket=backup_bucket.id,
+    role=replication_role.arn,
+    rules=[{
+        "id": "copy",
+        "status": "Enabled",
+        "filter": {"prefix": ""},
+        "delete_marker_replication": {"status": "Disabled"},
+        "destination": {"bucket": copy_bucket.arn},
+    }],
+)
+
+topic = aws.sns.Topic("backup-alerts")
+rule = aws.cloudwatch.EventRule(
+    "db-backups-deletions",
+    state="ENABLED",
+    event_pattern=pulumi.Output.json_dumps({
+        "source": ["aws.s3"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["s3.amazonaws.com"], "eventName": ["PutObject"],
+                   "requestParameters": {"bucketName": [backup_bucket.bucket]}},
+    }),
+)
+aws.cloudwatch.EventTarget("db-backups-deletions", rule=rule.name, arn=topic.arn)
+
+# ---- Tier 3 ----------------------------------------------------------------------------------
+
+aws.dynamodb.Table(
+    "orders-ledger",
+    billing_mode="PAY_PER_REQUEST",
+    hash_key="id",
+    attributes=[{"name": "id", "type": "S"}],
+)
+aws.backup.Vault("primary-vault")
+aws.ebs.Volume("app-data", availability_zone="us-east-1a", size=50, type="gp3")
+ci = aws.iam.User("ci-deployer")
+aws.iam.AccessKey("ci-deployer-key", user=ci.name)
 
 pulumi.export("backupBucket", backup_bucket.bucket)

@@ -1,0 +1,257 @@
+"""resource-drift-deleted: stateful resources recorded in Pulumi state that no longer exist.
+
+`dr-audit scan --state EXPORT.json`: for every RDS instance and cluster, S3 bucket, DynamoDB
+table and AWS Backup vault the export records (pulumi-aws and aws-native), one read-only call
+in the resource's own region and account (Describe*/Head*) says whether it still exists. Gone
+means someone deleted it outside Pulumi: a critical finding. A call that fails for any other
+reason is `error` (never `pass`, never a false "deleted"). With `--logs`, each deletion is
+linked to the CloudTrail event that did it (`link_events`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drguard.errors import ConfigError
+from drguard.evaluate import finding
+from drguard.facts import Resource
+from drguard.findings import Finding
+from drguard.rules import Verdict
+from drguard.settings import Settings
+
+from . import aws, state
+from .collectors import ReadError
+
+log = logging.getLogger(__name__)
+
+CONTROL = "resource-drift-deleted"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How to tell whether one kind of stateful resource still exists."""
+
+    label: str
+    service: str
+    operation: str  # for evidence and error messages
+    names: tuple[str, ...]  # output properties holding the physical name, in order
+    use_id: bool  # whether the resource id is the physical name too
+    call: Callable[[Any, str], Any]
+    gone: frozenset[str]  # error codes that mean "does not exist"
+    arn: Callable[[str, str, str], str]  # (region, account, name) -> ARN
+
+
+_RDS_GONE = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
+_CLUSTER_GONE = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
+_S3_GONE = frozenset({"404", "NoSuchBucket", "NotFound"})
+_NOT_FOUND = frozenset({"ResourceNotFoundException"})
+
+_INSTANCE = dict(label="RDS DB instance", service="rds", operation="rds:DescribeDBInstances",
+                 call=lambda c, n: c.describe_db_instances(DBInstanceIdentifier=n),
+                 gone=_RDS_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:db:{n}")
+_CLUSTER = dict(label="RDS DB cluster", service="rds", operation="rds:DescribeDBClusters",
+                call=lambda c, n: c.describe_db_clusters(DBClusterIdentifier=n),
+                gone=_CLUSTER_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:cluster:{n}")
+_BUCKET = dict(label="S3 bucket", service="s3", operation="s3:HeadBucket",
+               call=lambda c, n: c.head_bucket(Bucket=n), gone=_S3_GONE,
+               arn=lambda r, a, n: f"arn:aws:s3:::{n}")
+_TABLE = dict(label="DynamoDB table", service="dynamodb", operation="dynamodb:DescribeTable",
+              call=lambda c, n: c.describe_table(TableName=n), gone=_NOT_FOUND,
+              arn=lambda r, a, n: f"arn:aws:dynamodb:{r}:{a}:table/{n}")
+_VAULT = dict(label="AWS Backup vault", service="backup", operation="backup:DescribeBackupVault",
+              call=lambda c, n: c.describe_backup_vault(BackupVaultName=n), gone=_NOT_FOUND,
+              arn=lambda r, a, n: f"arn:aws:backup:{r}:{a}:backup-vault:{n}")
+
+KINDS: dict[str, Kind] = {
+    # pulumi-aws v6+: an RDS instance's id is its resource id (db-...), not its identifier.
+    "aws:rds/instance:Instance": Kind(names=("identifier",), use_id=False, **_INSTANCE),
+    "aws-native:rds:DbInstance": Kind(names=("dbInstanceIdentifier",), use_id=True,
+                                      **_INSTANCE),
+    "aws:rds/cluster:Cluster": Kind(names=("clusterIdentifier",), use_id=True, **_CLUSTER),
+    "aws-native:rds:DbCluster": Kind(names=("dbClusterIdentifier",), use_id=True, **_CLUSTER),
+    "aws:s3/bucket:Bucket": Kind(names=("bucket",), use_id=True, **_BUCKET),
+    "aws:s3/bucketV2:BucketV2": Kind(names=("bucket",), use_id=True, **_BUCKET),
+    "aws-native:s3:Bucket": Kind(names=("bucketName",), use_id=True, **_BUCKET),
+    "aws:dynamodb/table:Table": Kind(names=("name",), use_id=True, **_TABLE),
+    "aws-native:dynamodb:Table": Kind(names=("tableName",), use_id=True, **_TABLE),
+    "aws:backup/vault:Vault": Kind(names=("name",), use_id=True, **_VAULT),
+    "aws-native:backup:BackupVault": Kind(names=("backupVaultName",), use_id=True, **_VAULT),
+}
+
+# CloudTrail events that delete each kind (for --logs).
+DELETE_EVENTS = frozenset({"DeleteDBInstance", "DeleteDBCluster", "DeleteBucket", "DeleteTable",
+                           "DeleteBackupVault"})
+
+AccountFor = Callable[[str | None], "aws.Account | None"]
+
+
+@dataclass
+class Target:
+    """One stateful resource of the export, located."""
+
+    res: state.StateResource
+    kind: Kind
+    name: str | None
+    region: str
+    account: str | None
+    arn: str
+
+
+def _arn_part(arn: Any, index: int) -> str | None:
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        parts = arn.split(":", 5)
+        if len(parts) > index and parts[index]:
+            return parts[index]
+    return None
+
+
+def targets(export: state.Export, default_region: str, default_account: str) -> list[Target]:
+    """The stateful resources of the export that Pulumi manages (not `.get()` reads, not old
+    copies awaiting deletion)."""
+    out = []
+    for r in export.resources:
+        kind = KINDS.get(r.type)
+        if kind is None or r.external or r.delete or r.pending_replacement or not r.custom:
+            continue
+        name = next((r.props[k] for k in kind.names if isinstance(r.props.get(k), str)), None)
+        if name is None and kind.use_id and r.id:
+            name = r.id
+        if name == state.UNKNOWN_VALUE:
+            name = None
+        arn = next((r.props[k] for k in ("arn", "dbInstanceArn", "dbClusterArn")
+                    if isinstance(r.props.get(k), str)), None)
+        region = r.props.get("region")
+        if not isinstance(region, str) or region == state.UNKNOWN_VALUE:
+            prov = export.provider_props(r) or {}
+            region = prov.get("region") if isinstance(prov.get("region"), str) else None
+        region = region or _arn_part(arn, 3) or default_region
+        account = _arn_part(arn, 4)
+        if arn is None and name is not None:
+            arn = kind.arn(region, account or default_account, name)
+        out.append(Target(r, kind, name, region, account, arn or r.urn))
+    return out
+
+
+def _judge(t: Target, account: aws.Account | None, base_id: str) -> tuple[Verdict, str]:
+    """(verdict, account id) for one target."""
+    ev = {"urn": t.res.urn, "type": t.res.type, "id": t.res.id, "name": t.name,
+          "check": t.kind.operation}
+    acct = t.account or base_id
+    where = f"in account {acct} ({t.region})"
+    label = f"{t.kind.label} {t.name or t.res.name!r}"
+    if account is None:
+        return Verdict("error", f"{label} is recorded in account {acct}, which the scan's "
+                                f"credentials do not reach (use --org --role-name, or "
+                                f"--role-arn into that account).", ev), acct
+    if t.name is None:
+        return Verdict("error", f"{label}: the export does not say its name (an encrypted "
+                                "secret or an unknown value), so whether it still exists "
+                                "cannot be checked.", ev), acct
+    try:
+        t.kind.call(account.client(t.kind.service, t.region), t.name)
+    except ClientError as e:
+        code = str(e.response.get("Error", {}).get("Code", ""))
+        if code in t.kind.gone:
+            return Verdict.fail(f"{label} is recorded in the Pulumi state ({t.res.urn}) but no "
+                                f"longer exists {where}: it was deleted outside Pulumi. Fix: "
+                                "restore it from its backups (snapshot, replica or recovery "
+                                "point), then `pulumi refresh`.", **ev), acct
+        err = ReadError.of(t.kind.operation, e)
+        ev["readErrors"] = [err.to_dict()]
+        return Verdict("error", f"Could not tell whether {label} still exists {where}: "
+                                f"{err}.", ev), acct
+    except BotoCoreError as e:
+        err = ReadError.of(t.kind.operation, e)
+        ev["readErrors"] = [err.to_dict()]
+        return Verdict("error", f"Could not tell whether {label} still exists {where}: "
+                                f"{err}.", ev), acct
+    return Verdict.ok(f"{label} still exists {where}.", **ev), acct
+
+
+def check(export: state.Export, base: aws.Account, account_for: AccountFor,
+          settings: Settings, default_region: str, workers: int = 8,
+          today: dt.date | None = None) -> list[Finding]:
+    """A resource-drift-deleted finding (source `live`) per stateful resource of `export`."""
+    if CONTROL not in settings.enabled:
+        return []
+    found = targets(export, default_region, base.id)
+    accounts: dict[str | None, aws.Account | None] = {}
+    for t in found:  # open each account once, before the pool (assume-role is not free)
+        if t.account not in accounts:
+            accounts[t.account] = account_for(t.account)
+
+    def one(t: Target) -> Finding:
+        verdict, acct = _judge(t, accounts[t.account], base.id)
+        tags = t.res.props.get("tags")
+        fact = Resource(ref=t.arn, name=t.name or t.res.name, type=t.res.type, account=acct,
+                        region=t.region,
+                        tags=tags if isinstance(tags, dict) else {})
+        return finding(CONTROL, fact, verdict, "live", settings, today)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers),
+                            thread_name_prefix="dr-audit-drift") as pool:
+        return list(pool.map(one, found))
+
+
+def link_events(findings: Iterable[Finding], hits: Iterable[Any]) -> None:
+    """Set `event` on each deleted-resource finding to the CloudTrail call that deleted it.
+
+    The logs side files a DeleteDBInstance under rds-deletion-protection, a DeleteBucket under
+    the backup-bucket controls, and so on; here any such deletion explains a missing resource,
+    so the hits are relabelled to this control and matched with the logs side's `explain`."""
+    from .logs.explain import explain
+
+    relabelled = [dataclasses.replace(h, control=CONTROL) for h in hits
+                  if h.status == "fail" and h.event.get("eventName") in DELETE_EVENTS
+                  and h.detection.links_by != "account"]
+    explain([f for f in findings if f.control == CONTROL], relabelled)
+
+
+def validate(path: Any) -> None:
+    """Read the export now, so a damaged file stops the scan before it starts."""
+    state.load(path)
+
+
+def scan_hook(args: argparse.Namespace, settings: Settings, result: Any) -> list[Finding]:
+    """`dr-audit scan --state`: called by auditor.commands.scan after the live scan."""
+    export = state.load(args.state)
+    options = aws.AwsOptions(profile=args.profile, role_arn=args.role_arn,
+                             external_id=args.external_id, endpoint_url=args.endpoint_url)
+    session, principal = getattr(result, "session", None), result.run.get("principal_account")
+    # The scan's own session when it exposes one (same credentials and role), else a new one.
+    base = aws.Account(session, principal, options) if session is not None and principal \
+        else aws.connect(options)
+    opened: dict[str, aws.Account | None] = {base.id: base}
+
+    def account_for(acct: str | None) -> aws.Account | None:
+        if acct is None or acct in opened:
+            return opened.get(acct or base.id)
+        if not (args.org and args.role_name):
+            opened[acct] = None
+            return None
+        role = f"arn:aws:iam::{acct}:role/{args.role_name}"
+        try:
+            session = aws.assume_role(base.session, role, options, args.external_id)
+            opened[acct] = aws.Account(session, acct, options)
+        except (ClientError, BotoCoreError, ConfigError) as e:
+            log.warning("--state: cannot assume %s: %s", role, e)
+            opened[acct] = None
+        return opened[acct]
+
+    regions = getattr(args, "regions", None) or [base.session.region_name or aws.DEFAULT_REGION]
+    findings = check(export, base, account_for, settings, regions[0],
+                     workers=getattr(args, "workers", 8))
+    result.run["state"] = {
+        "file": str(args.state), "checked": len(findings),
+        "deleted": sum(1 for f in findings if f.status == "fail"),
+        "unverified": sum(1 for f in findings if f.status == "error")}
+    return findings
