@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from drguard.facts import Resource
+from drguard.facts import UNKNOWN, Resource
 from drguard.rules import Verdict, cloudtrail, protection, rds, s3, scp
 from drguard.settings import Settings
 
@@ -106,6 +106,17 @@ def _ebs(model: StackModel, params: dict) -> Iterable[Judged]:
         yield v, _unlinked_guard(model, "backup-selection", protection.ebs(v, params))
 
 
+def _trail_bucket(model: StackModel, _params: dict) -> Iterable[Judged]:
+    """cloudtrail-bucket-protected for trails whose bucket the stack declares; a bucket
+    managed elsewhere is judged by the live scan."""
+    for t in model.trails:
+        bucket = model.bucket_for(model.res_of[id(t)], "s3BucketName")
+        if bucket is None and t.s3_bucket is not UNKNOWN:
+            continue
+        yield t, _unlinked_guard(model, ("versioning", "lock"),
+                                 cloudtrail.bucket_protected(t, bucket))
+
+
 def _scp(model: StackModel, params: dict) -> Iterable[Judged]:
     judged = scp.declared(model.scps, params)
     if judged is not None:
@@ -130,6 +141,7 @@ CHECKS: tuple[ResourceCheck | StackCheck, ...] = (
     StackCheck("backup-bucket-deletion-alerts", _deletion_alerts),
     StackCheck("scp-deny-backup-deletion", _scp),
     StackCheck("backup-bucket-public-access-block", _public_access_block),
+    StackCheck("cloudtrail-bucket-protected", _trail_bucket),
     ResourceCheck("iam-access-key-rotation", adapters.ACCESS_KEY_TYPES, adapters.access_key,
                   protection.access_key),
     # Tier 3

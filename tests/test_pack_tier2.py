@@ -25,8 +25,8 @@ TIER23 = ["backup-bucket-replication", "rds-cross-region-backup",
           "backup-bucket-deletion-alerts", "scp-deny-backup-deletion",
           "backup-bucket-public-access-block", "iam-access-key-rotation",
           "ebs-snapshot-coverage", "dynamodb-recovery", "backup-vault-lock",
-          "mongodb-atlas-backup"]
-STACK_POLICIES = {"backup-bucket-replication", "rds-cross-region-backup",
+          "mongodb-atlas-backup", "cloudtrail-bucket-protected"]
+STACK_POLICIES = {"cloudtrail-bucket-protected", "backup-bucket-replication", "rds-cross-region-backup",
                   "backup-bucket-deletion-alerts", "scp-deny-backup-deletion",
                   "backup-bucket-public-access-block", "ebs-snapshot-coverage",
                   "backup-vault-lock"}
@@ -94,6 +94,9 @@ def test_drifting_stack_fails_with_the_traps(analyzer, capture, mode) -> None:  
     assert "is not backed up" in _one(run, "ebs-snapshot-coverage", urn["app-data"])
     assert "long-lived credential" in _one(run, "iam-access-key-rotation",
                                            urn["ci-deployer-key"])
+    # The trail writes to a bucket of the same stack that is neither versioned nor locked.
+    msg = _one(run, "cloudtrail-bucket-protected", cap.get("org-audit")["urn"])
+    assert "which lacks versioning and Object Lock: the audit log can be erased" in msg
     levels = {d.policy_name: d.enforcement_level for d in run if d.policy_name in TIER23}
     assert levels["iam-access-key-rotation"] == levels["ebs-snapshot-coverage"] == "advisory"
     assert levels["backup-bucket-replication"] == "mandatory"

@@ -60,13 +60,14 @@ def account(trails: Iterable[Trail]) -> Verdict:
 def bucket_protected(t: Trail, bucket: Bucket | None) -> Verdict:
     """The trail's bucket is versioned and locked (cloudtrail-bucket-protected)."""
     ev = {"trail": t.ref, "s3BucketName": t.s3_bucket}
-    if t.s3_bucket is UNKNOWN:
-        return Verdict.unknown(f"The bucket of trail {t.name!r}", **ev)
     if bucket is None:
+        if t.s3_bucket is UNKNOWN:
+            return Verdict.unknown(f"The bucket of trail {t.name!r}", **ev)
         return Verdict("error", f"The bucket {t.s3_bucket!r} of trail {t.name!r} could not be "
                                 "read.", ev)
+    name = bucket.name
     if bucket.versioning is UNKNOWN or bucket.object_lock_enabled is UNKNOWN:
-        return Verdict.unknown(f"The protection of trail bucket {t.s3_bucket!r}", **ev)
+        return Verdict.unknown(f"The protection of trail bucket {name!r}", **ev)
     ev.update(versioning=bucket.versioning, objectLockEnabled=bucket.object_lock_enabled)
     versioned = bucket.versioning == "Enabled" or (
         bucket.object_lock_enabled is True and bucket.versioning != "Suspended")
@@ -76,7 +77,7 @@ def bucket_protected(t: Trail, bucket: Bucket | None) -> Verdict:
     if bucket.object_lock_enabled is not True:
         missing.append("Object Lock")
     if missing:
-        return Verdict.fail(f"Trail {t.name!r} writes to bucket {t.s3_bucket!r}, which lacks "
+        return Verdict.fail(f"Trail {t.name!r} writes to bucket {name!r}, which lacks "
                             f"{' and '.join(missing)}: the audit log can be erased. Fix: "
                             "enable versioning and Object Lock on it.", **ev)
-    return Verdict.ok(f"Trail bucket {t.s3_bucket!r} is versioned and locked.", **ev)
+    return Verdict.ok(f"Trail bucket {name!r} is versioned and locked.", **ev)
