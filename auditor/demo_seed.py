@@ -2,21 +2,32 @@
 
 Two accounts (management + a workloads member in an OU), two regions (us-east-1 primary,
 us-west-2 DR), compliant and non-compliant databases, backup buckets, a trail, an SCP, an
-EventBridge alert rule and a Pulumi state bucket with several checkpoint versions. These calls
-change the emulator: they go through their own boto3 clients, never the auditor's session.
+EventBridge alert rule and a Pulumi state bucket with several checkpoint versions, plus three
+days of CloudTrail log files in the trail bucket: background traffic, the changes that made the
+planted gaps (who, when, from where: `_planted`), near misses, one failed attempt, and digest
+files. These calls change the emulator: they go through their own boto3 clients, never the
+auditor's session.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
+from .logs import samples
+
 PRIMARY, DR = "us-east-1", "us-west-2"
 ROLE_NAME = "OrganizationAccountAccessRole"
 STATE_BUCKET = "acme-pulumi-state"
+TRAIL_BUCKET = "acme-cloudtrail-logs"
+LOG_DAYS = 3
 _PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True}
 
@@ -28,6 +39,10 @@ class DemoOrg:
     regions: tuple[str, str]
     role_name: str
     state_bucket: str
+    trail_bucket: str = TRAIL_BUCKET
+    log_files: int = 0  # CloudTrail log files written (digest files not counted)
+    digest_files: int = 0
+    log_records: int = 0
 
 
 class _Seeder:
@@ -111,13 +126,12 @@ def _management(s: _Seeder, mgmt: str) -> None:
     s.bucket("acme-db-exports", PRIMARY, tags={"dr:backup": "true", "team": "data"})
     s.bucket("acme-website-assets", PRIMARY, tags={"team": "web"})
     # The trail and its bucket (versioned, not locked).
-    logs = s.bucket("acme-cloudtrail-logs", PRIMARY)
-    logs.put_bucket_versioning(Bucket="acme-cloudtrail-logs",
+    logs = s.bucket(TRAIL_BUCKET, PRIMARY)
+    logs.put_bucket_versioning(Bucket=TRAIL_BUCKET,
                                VersioningConfiguration={"Status": "Enabled"})
-    logs.put_public_access_block(Bucket="acme-cloudtrail-logs",
-                                 PublicAccessBlockConfiguration=_PAB)
+    logs.put_public_access_block(Bucket=TRAIL_BUCKET, PublicAccessBlockConfiguration=_PAB)
     ct = s.client("cloudtrail")
-    ct.create_trail(Name="org-audit", S3BucketName="acme-cloudtrail-logs",
+    ct.create_trail(Name="org-audit", S3BucketName=TRAIL_BUCKET,
                     IsMultiRegionTrail=True, EnableLogFileValidation=True)
     ct.start_logging(Name="org-audit")
     ct.put_event_selectors(TrailName="org-audit", EventSelectors=[{
@@ -189,14 +203,193 @@ def _member(s: _Seeder, member: str) -> None:
                         "aws_session_token": creds["SessionToken"]})
     m.db("inventory-db", DR, "postgres", 3, True)
     archive = m.bucket("workloads-backup-archive", DR)
-    archive.put_bucket_versioning(Bucket="workloads-backup-archive",
-                                  VersioningConfiguration={"Status": "Enabled"})
+    for status in ("Enabled", "Suspended"):  # versioned once; suspended (see _PLANTED)
+        archive.put_bucket_versioning(Bucket="workloads-backup-archive",
+                                      VersioningConfiguration={"Status": status})
 
 
-def seed(endpoint_url: str) -> DemoOrg:
-    """Seed the emulator at `endpoint_url` (credentials from the environment)."""
+# ---- CloudTrail logs -----------------------------------------------------------------------
+
+_CLI = ("aws-cli/2.15.30 Python/3.11.8 Darwin/23.4.0 exe/x86_64 prompt/off "
+        "command/{command}")
+_BOTO3 = samples.AGENTS[1]
+_PULUMI = samples.AGENTS[2]
+_OLD_CLI = "aws-cli/1.16.312 Python/2.7.18 Linux/4.14.355-275.570.amzn2.x86_64 botocore/1.13.48"
+_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+_S3, _RDS = "s3.amazonaws.com", "rds.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class _Actor:
+    """Who called: an assumed role session (role set) or an IAM user, from where, with what."""
+
+    role: str | None
+    name: str
+    ip: str
+    agent: str
+
+    def identity(self, account: str, rng: random.Random) -> dict[str, Any]:
+        if self.role is None:
+            return samples.identity(account, "IAMUser", session=self.name, rng=rng)
+        return samples.identity(account, role=self.role, session=self.name, rng=rng)
+
+
+BOB = _Actor("Admin", "bob", "203.0.113.42", _CLI.format(command="rds.modify-db-instance"))
+CAROL = _Actor("DataEngineer", "carol", "198.51.100.23", _BOTO3)
+DEPLOYER = _Actor("pulumi-deploy", "pulumi-ci", "198.51.100.7", _PULUMI)
+ERIN = _Actor("BackupOperator", "erin", "203.0.113.15", "AWS Internal")
+DAVE = _Actor("break-glass", "dave", "203.0.113.77",
+              _CLI.format(command="s3api.put-bucket-versioning"))
+LEGACY_CI = _Actor(None, "legacy-ci", "198.51.100.200", _OLD_CLI)
+
+
+@dataclass(frozen=True)
+class _Planted:
+    """One event of the story, `hours_ago` before the seed's `now`."""
+
+    hours_ago: float
+    member: bool  # in the member account (else management)
+    region: str
+    actor: _Actor
+    source: str
+    name: str
+    params: Callable[[str], dict[str, Any]]  # account id -> requestParameters
+    error: str | None = None
+
+
+def _s3_params(bucket: str, region: str, **rp: Any) -> dict[str, Any]:
+    host = f"{bucket}.s3.{region}.amazonaws.com" if region != PRIMARY else \
+        f"{bucket}.s3.amazonaws.com"
+    return {"bucketName": bucket, "Host": host, **rp}
+
+
+def _lock_params(bucket: str, region: str, mode: str, days: int) -> dict[str, Any]:
+    return _s3_params(bucket, region, **{"object-lock": ""}, ObjectLockConfiguration={
+        "xmlns": _XMLNS, "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}}})
+
+
+_ARCHIVE = "workloads-backup-archive"
+_DELETED_TRAIL_HOURS = 6 - 5 / 60  # the member's trail is deleted then: its logs stop
+
+# The changes behind the planted gaps (and near misses that must not be reported), in the
+# shapes CloudTrail records them. In the member account the backup SCP applies: only the
+# break-glass role may change versioning, and legacy-ci's DeleteBucket is denied (an attempt).
+_PLANTED: tuple[_Planted, ...] = (
+    # near misses: the setup done right
+    _Planted(70, True, DR, DAVE, _S3, "PutBucketVersioning", lambda a: _s3_params(
+        _ARCHIVE, DR, versioning="", VersioningConfiguration={"Status": "Enabled",
+                                                               "xmlns": _XMLNS})),
+    _Planted(66, False, PRIMARY, DEPLOYER, _S3, "PutObjectLockConfiguration",
+             lambda a: _lock_params("acme-backups-prod", PRIMARY, "COMPLIANCE", 30)),
+    _Planted(65.9, False, PRIMARY, DEPLOYER, _S3, "PutBucketPublicAccessBlock",
+             lambda a: _s3_params("acme-backups-prod", PRIMARY, publicAccessBlock="",
+                                  PublicAccessBlockConfiguration={"xmlns": _XMLNS, **_PAB})),
+    _Planted(60, False, PRIMARY, DEPLOYER, _RDS, "ModifyDBInstance", lambda a: {
+        "dBInstanceIdentifier": "orders-db", "backupRetentionPeriod": 14,
+        "applyImmediately": True}),
+    # the gaps
+    _Planted(52, False, PRIMARY, BOB, _RDS, "ModifyDBInstance", lambda a: {
+        "dBInstanceIdentifier": "legacy-reporting", "backupRetentionPeriod": 1,
+        "applyImmediately": True}),
+    _Planted(52 - 4 / 60, False, PRIMARY, BOB, _RDS, "ModifyDBInstance", lambda a: {
+        "dBInstanceIdentifier": "legacy-reporting", "deletionProtection": False,
+        "applyImmediately": True}),
+    _Planted(40, False, DR, DEPLOYER, _S3, "PutObjectLockConfiguration",
+             lambda a: _lock_params("acme-backups-dr", DR, "GOVERNANCE", 7)),
+    _Planted(30, True, DR, CAROL, _RDS, "ModifyDBInstance", lambda a: {
+        "dBInstanceIdentifier": "inventory-db", "backupRetentionPeriod": 3,
+        "applyImmediately": False}),
+    _Planted(26, False, PRIMARY, ERIN, "backup.amazonaws.com",
+             "DeleteBackupVaultLockConfiguration", lambda a: {"backupVaultName": "scratch"}),
+    _Planted(20, True, DR, DAVE, _S3, "PutBucketVersioning", lambda a: _s3_params(
+        _ARCHIVE, DR, versioning="", VersioningConfiguration={"Status": "Suspended",
+                                                               "xmlns": _XMLNS})),
+    _Planted(20 - 6 / 60, True, DR, DAVE, _S3, "DeleteBucketPublicAccessBlock",
+             lambda a: _s3_params(_ARCHIVE, DR, publicAccessBlock="")),
+    _Planted(6, True, DR, LEGACY_CI, "events.amazonaws.com", "DeleteRule", lambda a: {
+        "name": "archive-deletions", "force": False}),
+    _Planted(6 - 3 / 60, True, DR, LEGACY_CI, _S3, "DeleteBucket",
+             lambda a: _s3_params(_ARCHIVE, DR), error="AccessDenied"),
+    _Planted(_DELETED_TRAIL_HOURS, True, DR, LEGACY_CI, "cloudtrail.amazonaws.com",
+             "DeleteTrail", lambda a: {
+                 "name": f"arn:aws:cloudtrail:{DR}:{a}:trail/workloads-audit"}),
+)
+
+
+def _planted(p: _Planted, account: str, now: dt.datetime, rng: random.Random
+             ) -> tuple[dt.datetime, dict[str, Any]]:
+    """(eventTime, record) of one planted event."""
+    t = now - dt.timedelta(hours=p.hours_ago)
+    rp = p.params(account)
+    rec = samples.record(p.name, p.source, rp, time=t, account=account, region=p.region,
+                         user=p.actor.identity(account, rng), error_code=p.error, rng=rng)
+    rec["sourceIPAddress"], rec["userAgent"] = p.actor.ip, p.actor.agent
+    if p.error and p.source == _S3:
+        rec["errorMessage"] = (f"User: {rec['userIdentity']['arn']} is not authorized to "
+                               f"perform: s3:{p.name} on resource: \"arn:aws:s3:::"
+                               f"{rp['bucketName']}\" with an explicit deny in a service "
+                               "control policy")
+    return t, rec
+
+
+def _trail_logs(s: _Seeder, mgmt: str, member: str,
+                now: dt.datetime | None = None) -> tuple[int, int, int]:
+    """Write LOG_DAYS of CloudTrail files for both accounts and regions into the trail bucket,
+    a file every 2-4 hours, and one digest file per account, region and day; (log files,
+    digest files, records)."""
+    now = (now or dt.datetime.now(dt.UTC)).replace(second=0, microsecond=0)
+    rng = random.Random(20240502)
+    planted: dict[tuple[str, str], list[tuple[dt.datetime, dict[str, Any]]]] = {}
+    for p in _PLANTED:
+        acct = member if p.member else mgmt
+        planted.setdefault((acct, p.region), []).append(_planted(p, acct, now, rng))
+    s3 = s.client("s3")
+    files = digests = records = 0
+    start = now - dt.timedelta(days=LOG_DAYS)
+    for acct in (mgmt, member):
+        end = now - dt.timedelta(minutes=10)
+        if acct == member:  # its trail was deleted: nothing logged after that
+            end = now - dt.timedelta(hours=_DELETED_TRAIL_HOURS, minutes=-1)
+        trail = "org-audit" if acct == mgmt else "workloads-audit"
+        for region in (PRIMARY, DR):
+            events = planted.get((acct, region), [])
+            by_day: dict[dt.date, list[tuple[dt.datetime, str, bytes]]] = {}
+            lo = start
+            while lo < end:
+                hi = min(lo + dt.timedelta(minutes=rng.randrange(120, 240)), end)
+                timed = [(t, r) for t, r in events if lo <= t < hi] + [
+                    (t, samples.noise(rng, t, acct, region))
+                    for t in (lo + (hi - lo) * rng.random()
+                              for _ in range(rng.randrange(25, 60)))]
+                timed.sort(key=lambda tr: tr[0])
+                delivered = hi + dt.timedelta(minutes=rng.randrange(3, 8))
+                key = samples.key(delivered, acct, region, suffix=secrets.token_hex(8).upper())
+                body = samples.log_file([r for _, r in timed])
+                s3.put_object(Bucket=TRAIL_BUCKET, Key=key, Body=body,
+                              ContentType="application/json")
+                by_day.setdefault(delivered.date(), []).append((delivered, key, body))
+                files += 1
+                records += len(timed)
+                lo = hi
+            for day in by_day.values():
+                t = day[-1][0] + dt.timedelta(minutes=1)
+                key = samples.digest_key(t, trail, acct, region)
+                body = samples.digest_file(day[0][0], t, TRAIL_BUCKET, key,
+                                           [(k, b) for _, k, b in day], acct)
+                s3.put_object(Bucket=TRAIL_BUCKET, Key=key, Body=body, Metadata={
+                    "signature": secrets.token_hex(256), "signature-algorithm": "SHA256withRSA"})
+                digests += 1
+    return files, digests, records
+
+
+def seed(endpoint_url: str, now: dt.datetime | None = None) -> DemoOrg:
+    """Seed the emulator at `endpoint_url` (credentials from the environment); CloudTrail
+    logs cover the LOG_DAYS days before `now` (default: the current time)."""
     s = _Seeder(endpoint_url)
     mgmt, member, _ = _organization(s)
     _management(s, mgmt)
     _member(s, member)
-    return DemoOrg(mgmt, member, (PRIMARY, DR), ROLE_NAME, STATE_BUCKET)
+    files, digests, records = _trail_logs(s, mgmt, member, now)
+    return DemoOrg(mgmt, member, (PRIMARY, DR), ROLE_NAME, STATE_BUCKET, TRAIL_BUCKET, files,
+                   digests, records)

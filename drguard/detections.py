@@ -12,7 +12,9 @@ Decisions the table leaves open, made here once:
   a bucket the caller knows to be a trail destination (`Context.extra_buckets`). Buckets scoped
   only by the `dr:backup` tag are not seen as backup buckets by the logs side.
 - "Data loss" events on a backup bucket: `DeleteBucket` is reported under
-  `resource-drift-deleted` (the recovery data is gone); `DeleteObject` without a versionId,
+  `resource-drift-deleted` (the recovery data is gone), as is DynamoDB `DeleteTable` (any
+  table: the data is gone unless a backup exists), so that `auditor.drift.link_events` can
+  name who deleted a table recorded in Pulumi state; `DeleteObject` without a versionId,
   `DeleteObjects` and lifecycle expiration under `backup-bucket-versioning` (recoverable only
   if versioned); a `DeleteObject` of a given version under `backup-bucket-object-lock` (a locked
   version cannot be deleted).
@@ -44,6 +46,7 @@ ORGANIZATIONS = "organizations.amazonaws.com"
 EVENTS = "events.amazonaws.com"
 BACKUP = "backup.amazonaws.com"
 IAM = "iam.amazonaws.com"
+DYNAMODB = "dynamodb.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,12 @@ def backup_resource(record: dict[str, Any]) -> str:
     if rp.get("backupPlanId"):
         return _named(record, "backup", "backup-plan", rp["backupPlanId"])
     return _named(record, "backup", "backup-vault", rp.get("backupVaultName"))
+
+
+def dynamodb_table(record: dict[str, Any]) -> str:
+    """DeleteTable's tableName: a name, or (since 2024) the table's ARN."""
+    return _named(record, "dynamodb", "table", request_parameters(record).get("tableName"),
+                  "/")
 
 
 def iam_root(record: dict[str, Any]) -> str:

@@ -497,6 +497,9 @@ CONTROLS: tuple[Control, ...] = (
         detections=(
             on(S3, "DeleteBucket", backup_scoped=True, resource=d.s3_bucket,
                message="{principal} deleted the backup bucket {name} ({event})."),
+            on(d.DYNAMODB, "DeleteTable", resource=d.dynamodb_table,
+               message="{principal} deleted the DynamoDB table {name} ({event}); with "
+                       "point-in-time recovery on, AWS keeps a system backup for 35 days."),
         ),
     ),
 )

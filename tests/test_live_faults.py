@@ -241,19 +241,6 @@ def test_waivers_apply_until_they_expire(aws, tmp_path):
     assert _cli(aws, tmp_path / "again", "--config", str(cfg), "--fail-on", "critical") == 1
 
 
-def test_demo_writes_every_report(tmp_path, capsys):
-    assert main(["demo", "--output-dir", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert f"HTML report: {tmp_path / 'report.html'}" in out
-    for name in ("report.json", "report.html", "report.md", "report.sarif", "report.junit.xml"):
-        assert (tmp_path / name).stat().st_size > 0
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert len(report["run"]["accounts"]) == 2 and report["run"]["regions"] == [
-        "us-east-1", "us-west-2"]
-    statuses = {f["status"] for f in report["findings"]}
-    assert statuses == {"pass", "fail"}
-
-
 def test_scan_with_logs_links_failures_to_events(aws, tmp_path):
     from auditor.logs import samples
 

@@ -17,6 +17,7 @@ from drguard.settings import Settings, from_mapping
 S3, RDS, CT = "s3.amazonaws.com", "rds.amazonaws.com", "cloudtrail.amazonaws.com"
 ORG, EV, BK, IAM = ("organizations.amazonaws.com", "events.amazonaws.com",
                     "backup.amazonaws.com", "iam.amazonaws.com")
+DDB = "dynamodb.amazonaws.com"
 BACKUP = "nightly-backups"  # in scope by the default pattern (?i)backup
 OTHER = "web-assets"
 
@@ -247,6 +248,16 @@ CASES: list[tuple[str, dict[str, Any], set[tuple[str, str]]]] = [
      {("backup-vault-lock", FAIL)}),
     ("vault created (near miss)", record("CreateBackupVault", BK, {
         "backupVaultName": "prod"}), set()),
+    # resource-drift-deleted: DynamoDB tables
+    ("table deleted", record("DeleteTable", DDB, {"tableName": "sessions"}),
+     {("resource-drift-deleted", FAIL)}),
+    ("table deleted by ARN", record("DeleteTable", DDB, {
+        "tableName": "arn:aws:dynamodb:us-east-1:111122223333:table/sessions"}),
+     {("resource-drift-deleted", FAIL)}),
+    ("table updated (near miss)", record("UpdateTable", DDB, {
+        "tableName": "sessions", "deletionProtectionEnabled": True}), set()),
+    ("Glue DeleteTable (near miss: other service)", record("DeleteTable", "glue.amazonaws.com", {
+        "databaseName": "analytics", "name": "sessions"}), set()),
     # iam-access-key-rotation
     ("root access key", record("CreateAccessKey", IAM, None, user=identity(kind="Root")),
      {("iam-access-key-rotation", FAIL)}),
@@ -365,3 +376,37 @@ def test_waiver_applies_to_log_findings() -> None:
     (f,) = detect.findings(Detector(s).hits(s3("DeleteBucket")), s)
     assert f.status == "waived" and f.waiver["owner"] == "platform"
     assert exit_code([f]) == 0
+
+
+def test_delete_table_resource_and_attempt() -> None:
+    rec = record("DeleteTable", DDB, {"tableName": "sessions"}, region="eu-west-1",
+                 account="444455556666")
+    (h,) = Detector(Settings()).hits(rec)
+    assert h.resource == "arn:aws:dynamodb:eu-west-1:444455556666:table/sessions"
+    assert "deleted the DynamoDB table sessions" in h.message
+    denied = record("DeleteTable", DDB, {"tableName": "sessions"}, error_code="AccessDenied")
+    assert hits(denied) == {("resource-drift-deleted", "attempt")}
+
+
+def test_drift_links_a_deleted_table_to_its_delete_event() -> None:
+    from auditor import drift
+    from drguard.findings import Finding
+
+    acct, table = "111122223333", "arn:aws:dynamodb:us-east-1:111122223333:table/"
+
+    def gone(name: str) -> Finding:
+        return Finding(control=drift.CONTROL, status="fail", source="live",
+                       resource=table + name, message="gone", account=acct,
+                       region="us-east-1")
+
+    det = Detector(Settings())
+    events = [h for r in (record("DeleteTable", DDB, {"tableName": "sessions"}, account=acct),
+                          record("UpdateTable", DDB, {"tableName": "carts"}, account=acct),
+                          record("DeleteTable", DDB, {"tableName": "carts"}, account=acct,
+                                 error_code="AccessDenied"))
+              for h in det.hits(r)]
+    sessions, carts = gone("sessions"), gone("carts")
+    drift.link_events([sessions, carts], events)
+    assert sessions.event is not None and sessions.event["eventName"] == "DeleteTable"
+    assert sessions.event["principal"] == events[0].event["principal"]
+    assert carts.event is None  # an update and a denied delete explain nothing

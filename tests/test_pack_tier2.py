@@ -26,7 +26,8 @@ TIER23 = ["backup-bucket-replication", "rds-cross-region-backup",
           "backup-bucket-public-access-block", "iam-access-key-rotation",
           "ebs-snapshot-coverage", "dynamodb-recovery", "backup-vault-lock",
           "mongodb-atlas-backup", "cloudtrail-bucket-protected"]
-STACK_POLICIES = {"cloudtrail-bucket-protected", "backup-bucket-replication", "rds-cross-region-backup",
+STACK_POLICIES = {"cloudtrail-bucket-protected", "backup-bucket-replication",
+                  "rds-cross-region-backup",
                   "backup-bucket-deletion-alerts", "scp-deny-backup-deletion",
                   "backup-bucket-public-access-block", "ebs-snapshot-coverage",
                   "backup-vault-lock"}

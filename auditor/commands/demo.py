@@ -1,4 +1,8 @@
-"""`dr-audit demo`: scan a seeded organization in the embedded emulator, write every report."""
+"""`dr-audit demo`: scan a seeded organization in the embedded emulator, write every report.
+
+The scan runs exactly as `dr-audit scan --org --role-name ... --logs s3://<trail-bucket>/`
+would against the emulator, so each planted gap is linked to the CloudTrail event behind it.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,82 @@ import os
 import sys
 from pathlib import Path
 
+from drguard.findings import Finding
 from drguard.settings import from_mapping
 
-from ..aws import AwsOptions
-from ..demo_seed import seed
+from ..demo_seed import LOG_DAYS, DemoOrg, seed
 from ..emulator import CREDENTIALS, MotoServer
-from ..scan import ScanOptions
+from . import scan as scan_cmd
 from .common import FORMATS
-from .scan import execute
 
 HELP = ("Start the embedded AWS emulator, seed a small organization (two accounts, two "
-        "regions), scan it in organization mode and write every report format.")
+        "regions, three days of CloudTrail logs), scan it in organization mode with its "
+        "logs and write every report format.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
 
 
+def scan_args(endpoint_url: str, demo: DemoOrg, output_dir: Path) -> argparse.Namespace:
+    """The `dr-audit scan` arguments the demo runs with (parsed by scan's own parser)."""
+    p = argparse.ArgumentParser(prog="dr-audit scan", add_help=False)
+    scan_cmd.add_arguments(p)
+    return p.parse_args([
+        "--endpoint-url", endpoint_url, "--regions", ",".join(demo.regions), "--org",
+        "--role-name", demo.role_name, "--workers", "4",
+        "--logs", f"s3://{demo.trail_bucket}/", "--output-dir", str(output_dir)])
+
+
+def _say(text: str) -> None:
+    print(f"dr-audit demo: {text}", file=sys.stderr)
+
+
+def _short(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if arn.startswith("arn:") else arn
+
+
+def _subject(f: Finding) -> str:
+    """What a finding is about: the resource name, or the account for account-wide ones."""
+    return f"account {f.account}" if f.resource.endswith(":root") else _short(f.resource)
+
+
+def _report_logs(findings: list[Finding], meta: dict, demo: DemoOrg) -> None:
+    skipped = meta.get("skipped") or {}
+    _say(f"read {meta.get('files', 0)} CloudTrail log files ({demo.log_records} events over "
+         f"{LOG_DAYS} days; the {demo.digest_files} digest files are not logs and were left "
+         f"aside) from s3://{demo.trail_bucket}/: {meta.get('events', 0)} changes broke a "
+         f"control, {meta.get('attempts', 0)} failed attempt(s)"
+         + (f"; skipped {skipped}" if any(skipped.values()) else ""))
+    linked = [f for f in findings if f.source == "live" and f.status == "fail" and f.event]
+    gaps = sum(f.source == "live" and f.status == "fail" for f in findings)
+    _say(f"linked {len(linked)} of {gaps} live gaps to the CloudTrail events that caused them:")
+    for f in sorted(linked, key=lambda f: f.event.get("time") or ""):
+        ev = f.event
+        what = f" {_short(ev['resource'])}" if ev.get("resource") else ""
+        _say(f"  {f.control} on {_subject(f)}: {ev.get('eventName')}{what} by "
+             f"{ev.get('principal')} from {ev.get('sourceIp')} at {ev.get('time')}")
+    for f in findings:
+        if f.source == "logs" and f.status == "attempt":
+            _say(f"  attempt: {f.event.get('eventName')} on {_short(f.resource)} by "
+                 f"{f.event.get('principal')} from {f.event.get('sourceIp')} failed with "
+                 f"{f.event.get('errorCode')}")
+
+
 def run(args: argparse.Namespace) -> int:
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)  # the emulator's dummy credentials, for this run only
     try:
-        print("dr-audit demo: starting the AWS emulator and seeding an organization...",
-              file=sys.stderr)
+        _say("starting the AWS emulator and seeding an organization and its CloudTrail "
+             "logs...")
         with MotoServer() as server:
             demo = seed(server.url)
             settings = from_mapping({"scope": {"stateBucket": demo.state_bucket}},
                                     where="demo config")
-            options = ScanOptions(aws=AwsOptions(endpoint_url=server.url),
-                                  regions=list(demo.regions), org=True,
-                                  role_name=demo.role_name, workers=4,
-                                  progress=sys.stderr.isatty())
-            code, paths, result = execute(options, settings, args.output_dir, list(FORMATS))
+            sargs = scan_args(server.url, demo, args.output_dir)
+            code, paths, result = scan_cmd.execute(
+                scan_cmd.options_from(sargs), settings, sargs.output_dir, list(FORMATS),
+                sargs.fail_on, None, sargs)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -48,15 +96,14 @@ def run(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for f in result.findings:
         counts[f.status] = counts.get(f.status, 0) + 1
-    print(f"dr-audit demo: scanned accounts {demo.management} (management) and {demo.member} "
-          f"in {', '.join(demo.regions)}: " + ", ".join(f"{n} {s}" for s, n in
-                                                       sorted(counts.items())),
-          file=sys.stderr)
+    _say(f"scanned accounts {demo.management} (management) and {demo.member} in "
+         f"{', '.join(demo.regions)}: " + ", ".join(f"{n} {s}" for s, n in
+                                                    sorted(counts.items())))
+    _report_logs(result.findings, result.run.get("logs") or {}, demo)
     for fmt, path in paths.items():
         if fmt != "html":
-            print(f"dr-audit demo: {fmt} report: {path}", file=sys.stderr)
+            _say(f"{fmt} report: {path}")
     print(f"HTML report: {paths['html']}")
     if code:
-        print(f"dr-audit demo: a scan would exit {code} here (the demo plants gaps on "
-              "purpose)", file=sys.stderr)
+        _say(f"a scan would exit {code} here (the demo plants gaps on purpose)")
     return 0

@@ -193,6 +193,38 @@ def _noise(rng: random.Random, t: dt.datetime, account: str, region: str) -> dic
                   user=identity(account, "IAMUser", session="admin", rng=rng), **kw)
 
 
+def noise(rng: random.Random, t: dt.datetime, account: str = ACCOUNT,
+          region: str = "us-east-1") -> dict[str, Any]:
+    """One background event at `t`: common API traffic (and rare near misses) that no
+    detection reports."""
+    return _noise(rng, t, account, region)
+
+
+def digest_key(t: dt.datetime, trail: str, account: str = ACCOUNT, region: str = "us-east-1",
+               home_region: str = "us-east-1") -> str:
+    """The S3 key of the digest file CloudTrail delivers at `t` (never a log file)."""
+    return (f"AWSLogs/{account}/CloudTrail-Digest/{region}/{t:%Y/%m/%d}/{account}_CloudTrail-"
+            f"Digest_{region}_{trail}_{home_region}_{t:%Y%m%dT%H%M%S}Z.json.gz")
+
+
+def digest_file(t_start: dt.datetime, t_end: dt.datetime, trail_bucket: str, key_: str,
+                files: list[tuple[str, bytes]], account: str = ACCOUNT) -> bytes:
+    """A gzipped digest file listing `files` ((key, content)) by their SHA-256 hash."""
+    import hashlib
+
+    body = {"awsAccountId": account, "digestStartTime": _ts(t_start),
+            "digestEndTime": _ts(t_end), "digestS3Bucket": trail_bucket,
+            "digestS3Object": key_, "digestPublicKeyFingerprint":
+                hashlib.md5(account.encode(), usedforsecurity=False).hexdigest(),
+            "digestSignatureAlgorithm": "SHA256withRSA", "previousDigestS3Bucket": None,
+            "previousDigestS3Object": None, "previousDigestHashValue": None,
+            "previousDigestHashAlgorithm": None, "previousDigestSignature": None,
+            "logFiles": [{"s3Bucket": trail_bucket, "s3Object": k,
+                          "hashValue": hashlib.sha256(raw).hexdigest(),
+                          "hashAlgorithm": "SHA-256"} for k, raw in files]}
+    return gzip.compress(json.dumps(body, separators=(",", ":")).encode(), mtime=0)
+
+
 def violation(rng: random.Random, t: dt.datetime, account: str, region: str) -> dict[str, Any]:
     """An event that breaks a control (one of several kinds)."""
     kw: dict[str, Any] = {"time": t, "account": account, "region": region, "rng": rng}
