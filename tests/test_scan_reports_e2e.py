@@ -41,6 +41,9 @@ def test_scan_writes_every_format_and_escapes_hostile_values(aws, tmp_path: Path
     schema = json.loads(SARIF_SCHEMA.read_text())
     jsonschema.validators.validator_for(schema)(schema).validate(sarif)
     results = sarif["runs"][0]["results"]
+    # GitHub code scanning rejects results without a file: they point at the Pulumi project.
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in results} == {"Pulumi.yaml"}
     assert any(r["ruleId"] == "backup-bucket-versioning" and r["level"] == "error"
                for r in results)
 

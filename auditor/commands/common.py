@@ -10,6 +10,7 @@ from drguard.registry import SEVERITY_ORDER
 from drguard.settings import Settings, load_file
 
 FORMATS = ("json", "html", "md", "sarif", "junit")
+DEFAULT_SARIF_ARTIFACT = "Pulumi.yaml"
 
 
 def _formats(value: str) -> list[str]:
@@ -30,6 +31,10 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
     p.add_argument("--format", type=_formats, default=list(FORMATS),
                    help=f"comma-separated subset of {','.join(FORMATS)}")
+    p.add_argument("--sarif-artifact", default=DEFAULT_SARIF_ARTIFACT, metavar="PATH",
+                   help="repository file SARIF results point at when a finding has no file of "
+                        "its own; GitHub code scanning needs one "
+                        f"(default {DEFAULT_SARIF_ARTIFACT})")
 
 
 def load_settings(args: argparse.Namespace) -> Settings:

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     meta.update(tool_version=__version__, started=started.isoformat(),
                 finished=dt.datetime.now(dt.UTC).isoformat(),
                 fail_on=args.fail_on, endpoint_url=args.endpoint_url)
+    meta["sarif_artifact"] = args.sarif_artifact
     write_reports(findings, meta, args.output_dir, args.format, args.baseline)
     code = exit_code(findings, args.fail_on)
     if code == 0 and (meta["skipped"]["files"] or meta["skipped"]["sources"]):

@@ -126,6 +126,8 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
     if args is not None:
         result.findings += _extra_findings(args, settings, result)
     run: dict[str, Any] = {**result.run, "fail_on": fail_on}
+    if args is not None and getattr(args, "sarif_artifact", None):
+        run["sarif_artifact"] = args.sarif_artifact
     paths = write_reports(result.findings, run, output_dir, formats, baseline)
     code = exit_code(result.findings, fail_on)
     logs_skipped = (run.get("logs") or {}).get("skipped") or {}

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     export = state.load(args.file) if args.file is not None else state.export_stack(args.stack)
     findings = state.evaluate(export, settings)
     meta = state.run_meta(export, findings, started, args.fail_on)
+    meta["sarif_artifact"] = args.sarif_artifact
     paths = write_reports(findings, meta, args.output_dir, args.format, args.baseline)
     counts: dict[str, int] = {}
     for f in findings:

@@ -75,11 +75,13 @@ def _artifact_uri(f: Finding) -> str | None:
     return None
 
 
-def _location(f: Finding) -> dict[str, Any]:
+def _location(f: Finding, fallback: str | None = None) -> dict[str, Any]:
+    """Logical location = the resource; physical location = the finding's file, else the
+    run's `sarif_artifact` (GitHub code scanning rejects results without a file)."""
     short = re.split(r"::|[:/]", f.resource)[-1] if f.resource else f.resource
     loc: dict[str, Any] = {"logicalLocations": [
         {"fullyQualifiedName": f.resource, "name": short or f.resource, "kind": "resource"}]}
-    uri = _artifact_uri(f)
+    uri = _artifact_uri(f) or (quote(fallback) if fallback else None)
     if uri:
         phys: dict[str, Any] = {"artifactLocation": {"uri": uri}}
         line = f.evidence.get("line")
@@ -97,7 +99,7 @@ def _message(f: Finding) -> str:
     return f"{text} [{f.resource}{' in ' + where if where else ''}]"
 
 
-def _result(f: Finding, index: int) -> dict[str, Any]:
+def _result(f: Finding, index: int, artifact: str | None = None) -> dict[str, Any]:
     r: dict[str, Any] = {"ruleId": f.control, "ruleIndex": index}
     if f.status == "error":
         r["kind"] = "open"
@@ -107,7 +109,7 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
     else:
         r["level"] = LEVEL.get(f.severity, "warning")
     r["message"] = {"text": _message(f)}
-    r["locations"] = [_location(f)]
+    r["locations"] = [_location(f, artifact)]
     r["partialFingerprints"] = {FINGERPRINT: fingerprint(f.control, f.resource)}
     props: dict[str, Any] = {"severity": f.severity, "status": f.status, "source": f.source,
                              "account": f.account, "region": f.region, "resource": f.resource,
@@ -149,7 +151,8 @@ def build(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding])
     ids = [c.id for c in CONTROLS] + sorted(set(seen) - {c.id for c in CONTROLS})
     rules = [_rule(cid, seen.get(cid, "")) for cid in ids]
     index = {cid: i for i, cid in enumerate(ids)}
-    results = [_result(f, index[f.control]) for f in findings if f.status != "pass"]
+    artifact = run.get("sarif_artifact")
+    results = [_result(f, index[f.control], artifact) for f in findings if f.status != "pass"]
     invocation: dict[str, Any] = {
         "executionSuccessful": summary["errors"] == 0,
         "properties": {"run": run, "counts": summary["by_status"]},
