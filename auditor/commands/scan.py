@@ -54,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a `pulumi stack export` to compare with what exists")
     p.add_argument("--logs", nargs="+", metavar="S3-URI-OR-PATH",
                    help="CloudTrail logs to search for the events that broke a control")
+    p.add_argument("--since", help="with --logs: first day (YYYY-MM-DD) or time (ISO 8601) "
+                   "of the log window (default: everything)")
+    p.add_argument("--until", help="with --logs: last day (inclusive) or time of the window")
     add_output_options(p)
 
 
@@ -64,6 +67,12 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--role-name is only used with --org")
     if args.external_id and not (args.role_arn or args.org):
         raise ConfigError("--external-id needs --role-arn or --org")
+    if (args.since or args.until) and not args.logs:
+        raise ConfigError("--since/--until apply to --logs; give --logs too")
+    if args.logs:
+        from ..logs.window import Window
+
+        Window.parse(args.since, args.until)  # a bad date is a usage error before scanning
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     if args.baseline is not None and not args.baseline.exists():
@@ -105,7 +114,8 @@ def _extra_findings(args: argparse.Namespace, settings: Settings,
             log.warning("--logs: log analysis is not available in this build; ignored")
             notes.append("--logs ignored: auditor.logs not available")
         else:
-            hits, meta = collect(args.logs, Window.parse(None, None), settings,
+            window = Window.parse(getattr(args, "since", None), getattr(args, "until", None))
+            hits, meta = collect(args.logs, window, settings,
                                  endpoint_url=args.endpoint_url, workers=args.workers,
                                  session=result.session)
             explain(result.findings, hits)  # live failures get the event that caused them
