@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .facts import retention_days
+
 if TYPE_CHECKING:  # drguard.scope imports the registry, which imports this module
     from .scope import Scope
 
@@ -313,10 +315,8 @@ def lock_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool
         return True
     if retention.get("Mode") not in params["allowedLockModes"]:
         return True
-    days = _int(retention.get("Days"))
-    years = _int(retention.get("Years"))
-    total = days if days is not None else (years * 365 if years is not None else 0)
-    return total < params["minLockDays"]
+    total = retention_days(_int(retention.get("Days")), _int(retention.get("Years")))
+    return (total or 0) < params["minLockDays"]
 
 
 def bypasses_governance(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:

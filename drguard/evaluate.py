@@ -31,6 +31,6 @@ def apply_waiver(f: Finding, settings: Settings, refs: list[str | None],
         return
     f.waiver = {**match.waiver.to_dict(), "expired": match.expired}
     if match.expired:
-        f.message += f" (waiver by {match.waiver.owner} expired on {match.waiver.expires})"
+        f.message += match.expiry_note()
     else:
         f.status = "waived"

@@ -37,6 +37,20 @@ def is_unknown(*values: Any) -> bool:
     return any(v is UNKNOWN for v in values)
 
 
+def retention_days(days: Any, years: Any) -> int | None:
+    """An Object Lock default retention in days: `days`, else `years` counted as 365 days
+    (controls.md); None when neither is an integer. Some endpoints (moto) answer a rule set
+    in years with `Days: 0` beside `Years`, so a zero `days` gives way to `years`."""
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if whole(days) and days > 0:
+        return days
+    if whole(years):
+        return years * 365
+    return days if whole(days) else None
+
+
 @dataclass
 class Resource:
     """What every fact has: where it is and how to name it in a message."""

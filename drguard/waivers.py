@@ -116,6 +116,10 @@ class WaiverMatch:
     waiver: Waiver
     expired: bool
 
+    def expiry_note(self) -> str:
+        """What a finding's message says when the waiver that would cover it has expired."""
+        return f" (waiver by {self.waiver.owner} expired on {self.waiver.expires})"
+
 
 def find(waivers: Iterable[Waiver], control: str, refs: Iterable[str | None],
          tags: Mapping[str, Any] | None, today: dt.date | None = None) -> WaiverMatch | None:

@@ -22,6 +22,7 @@ from drguard.facts import (
     Trail,
     Vault,
     Volume,
+    retention_days,
 )
 
 from .wire import boolean, get, num, raw, tags, val
@@ -168,12 +169,7 @@ def retention(rule: Any) -> tuple[Any, Any]:
     days, years = num(val(rule.get("days"))), num(val(rule.get("years")))
     if days is UNKNOWN or years is UNKNOWN:
         return mode, UNKNOWN
-    total = None
-    if isinstance(days, int):
-        total = days
-    elif isinstance(years, int):
-        total = years * 365
-    return mode, total
+    return mode, retention_days(days, years)
 
 
 def bucket(r: Res) -> Bucket | None:

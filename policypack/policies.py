@@ -87,8 +87,7 @@ class _Reporter:
                 log.info("%s on %s waived until %s", self.control_id, fact.ref,
                          match.waiver.expires)
                 return
-            message += (f" (the waiver by {match.waiver.owner} expired on "
-                        f"{match.waiver.expires})")
+            message += match.expiry_note()
         self.report(message, fact.ref)
 
     def finish(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from drguard.facts import UNKNOWN, Bucket
+from drguard.facts import UNKNOWN, Bucket, retention_days
 
 from ..aws import Account, paginate
 from . import Errors, ReadError, guarded, tag_dict
@@ -85,8 +85,7 @@ def _lock(resp: Any) -> tuple[Any, Any, Any]:
     cfg = resp.get("ObjectLockConfiguration") or {}
     enabled = cfg.get("ObjectLockEnabled") == "Enabled"
     ret = (cfg.get("Rule") or {}).get("DefaultRetention") or {}
-    days = ret.get("Days") or (ret.get("Years") or 0) * 365 or None
-    return enabled, ret.get("Mode"), days
+    return enabled, ret.get("Mode"), retention_days(ret.get("Days"), ret.get("Years"))
 
 
 def _replication(resp: Any) -> Any:
