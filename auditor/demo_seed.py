@@ -55,15 +55,7 @@ class _Seeder:
 
     def bucket(self, name: str, region: str, lock: bool = False,
                tags: dict[str, str] | None = None) -> Any:
-        s3 = self.client("s3", region)
-        kw: dict[str, Any] = {"Bucket": name, "ObjectLockEnabledForBucket": lock}
-        if region != "us-east-1":
-            kw["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        s3.create_bucket(**kw)
-        if tags:
-            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
-                {"Key": k, "Value": v} for k, v in tags.items()]})
-        return s3
+        return create_bucket(self.client("s3", region), name, region, lock, tags)
 
     def db(self, name: str, region: str, engine: str, retention: int, protect: bool,
            **kw: Any) -> None:
@@ -71,6 +63,19 @@ class _Seeder:
             DBInstanceIdentifier=name, DBInstanceClass="db.t3.micro", Engine=engine,
             MasterUsername="admin", MasterUserPassword="demo-password-1", AllocatedStorage=20,
             BackupRetentionPeriod=retention, DeletionProtection=protect, **kw)
+
+
+def create_bucket(s3: Any, name: str, region: str, lock: bool = False,
+                  tags: dict[str, str] | None = None) -> Any:
+    """Create a bucket in `region` (Object Lock at creation, tags); returns the client."""
+    kw: dict[str, Any] = {"Bucket": name, "ObjectLockEnabledForBucket": lock}
+    if region != "us-east-1":
+        kw["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kw)
+    if tags:
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
+            {"Key": k, "Value": v} for k, v in tags.items()]})
+    return s3
 
 
 def _lock(s3: Any, bucket: str, mode: str, days: int) -> None:

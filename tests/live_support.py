@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from auditor.aws import AwsOptions
+from auditor.demo_seed import create_bucket
 from auditor.scan import ScanOptions, ScanResult, scan
 from drguard.findings import Finding
 from drguard.settings import Settings, from_mapping
@@ -42,14 +43,7 @@ def one(findings: list[Finding], control: str, resource: str) -> Finding:
 def bucket(aws: Any, name: str, region: str = "us-east-1", lock: bool = False,
            tags: dict[str, str] | None = None, versioned: bool = False,
            pab: dict[str, bool] | None = None) -> Any:
-    s3 = aws.client("s3", region)
-    kw: dict[str, Any] = {"Bucket": name, "ObjectLockEnabledForBucket": lock}
-    if region != "us-east-1":
-        kw["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    s3.create_bucket(**kw)
-    if tags:
-        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [
-            {"Key": k, "Value": v} for k, v in tags.items()]})
+    s3 = create_bucket(aws.client("s3", region), name, region, lock, tags)
     if versioned:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     if pab is not None:
