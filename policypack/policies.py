@@ -158,7 +158,11 @@ def _shared_model(resources: list[Any], scope: Any) -> StackModel:
 
 
 def settings_policy() -> StackValidationPolicy:
-    """Carries scope rules and waivers for every control; reports nothing else."""
+    """Carries scope rules and waivers for every control; reports nothing.
+
+    The engine hands this config to this policy only, so it is read once, when Configure
+    arrives (engine_hooks), where a bad block is refused; resource policies run before any
+    stack policy, so installing it here would come too late and read waiversFile again."""
     properties = {p.name: p.json_schema() for p in SCOPE_PARAMS}
     properties["waivers"] = {"type": "array", "items": {"type": "object"},
                              "description": "Waivers (control, resource glob or tags, reason, "
@@ -166,11 +170,8 @@ def settings_policy() -> StackValidationPolicy:
     properties["waiversFile"] = {"type": "string",
                                  "description": "Path of a waiver YAML file."}
 
-    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        try:
-            config.set_settings_block(args.get_config())
-        except ConfigError as e:
-            report(f"Invalid settings, defaults used: {e}", None)
+    def validate(_args: StackValidationArgs, _report: ReportViolation) -> None:
+        return None
 
     return StackValidationPolicy(
         name=SETTINGS_POLICY,
