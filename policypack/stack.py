@@ -160,10 +160,9 @@ class StackModel:
 
     def bucket_for(self, r: Res, prop: str) -> Bucket | None:
         """The stack's bucket that `r.<prop>` refers to, if any."""
-        for urn in r.property_deps.get(prop, ()):
-            target = self.by_urn.get(urn)
-            if isinstance(target, Bucket):
-                return target
+        deps = self._deps(r, prop, Bucket)
+        if deps:
+            return deps[0]
         name = r.get(prop)
         if isinstance(name, str):
             return self._by_name.get(_bucket_name(name))
