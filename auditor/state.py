@@ -30,6 +30,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
 from drguard import registry
 from drguard.errors import ConfigError
 from drguard.evaluate import finding
@@ -41,11 +44,11 @@ from drguard.settings import Settings
 log = logging.getLogger(__name__)
 
 SUPPORTED_VERSIONS = (1, 2, 3)
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SIG_KEY, SECRET_SIG = SPECIAL_SIG_KEY, SPECIAL_SECRET_SIG
+# Signatures the policy SDK does not name (pulumi/sdk/go/common/resource/properties.go).
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 INTEGER_SIG = "7eb310220ed6211bd6f147f2a75bfbb6"
-UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown sentinel
+UNKNOWN_VALUE = UNKNOWN_STRING_VALUE  # the engine's unknown sentinel
 STATE_CONTROLS = frozenset(c.id for c in registry.for_source("state"))
 
 
@@ -105,15 +108,12 @@ class Export:
         """The resources as the policy pack's AnalyzeStack sees them (policypack Res)."""
         from policypack.adapters import Res
 
-        index = self.by_urn
         out = []
         for r in self.resources:
             if r.delete:  # an old copy awaiting deletion after a replacement
                 continue
-            prov = index.get(r.provider.rsplit("::", 1)[0]) if r.provider else None
             out.append(Res(type=r.type, urn=r.urn, name=r.name, props=r.props,
-                           protect=r.protect,
-                           provider_props=prov.props if prov is not None else None,
+                           protect=r.protect, provider_props=self.provider_props(r),
                            property_deps=r.property_deps))
         return out
 
