@@ -158,18 +158,14 @@ def _judge(t: Target, account: aws.Account | None, base_id: str) -> tuple[Verdic
                                 "cannot be checked.", ev), acct
     try:
         t.kind.call(account.client(t.kind.service, t.region), t.name)
-    except ClientError as e:
-        code = str(e.response.get("Error", {}).get("Code", ""))
+    except (ClientError, BotoCoreError) as e:
+        code = (str(e.response.get("Error", {}).get("Code", ""))
+                if isinstance(e, ClientError) else "")
         if code in t.kind.gone:
             return Verdict.fail(f"{label} is recorded in the Pulumi state ({t.res.urn}) but no "
                                 f"longer exists {where}: it was deleted outside Pulumi. Fix: "
                                 "restore it from its backups (snapshot, replica or recovery "
                                 "point), then `pulumi refresh`.", **ev), acct
-        err = ReadError.of(t.kind.operation, e)
-        ev["readErrors"] = [err.to_dict()]
-        return Verdict("error", f"Could not tell whether {label} still exists {where}: "
-                                f"{err}.", ev), acct
-    except BotoCoreError as e:
         err = ReadError.of(t.kind.operation, e)
         ev["readErrors"] = [err.to_dict()]
         return Verdict("error", f"Could not tell whether {label} still exists {where}: "
