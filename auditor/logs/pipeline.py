@@ -24,11 +24,12 @@ TRAIL_BUCKET = "CloudTrail log bucket (read as a logs source)"
 
 
 def s3_client(session: Any, bucket: str, endpoint_url: str | None, workers: int) -> Any:
-    """A read-only S3 client in the bucket's own region (standard retries, timeouts)."""
-    from botocore.config import Config
+    """A read-only S3 client in the bucket's own region, with the auditor's retry settings;
+    log files are large, hence the longer read timeout and a connection per download."""
+    from ..aws import AwsOptions
 
-    cfg = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10,
-                 read_timeout=60, max_pool_connections=max(10, workers + 2))
+    cfg = AwsOptions(connect_timeout=10, read_timeout=60,
+                     max_pool_connections=max(10, workers + 2)).config()
     region = session.region_name or "us-east-1"
     client = session.client("s3", region_name=region, endpoint_url=endpoint_url, config=cfg)
     if endpoint_url:
