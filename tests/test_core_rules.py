@@ -225,3 +225,9 @@ def test_unlinked_split_resource_makes_missing_setting_unknown_not_fail() -> Non
     # Without the orphan the same bucket is a plain failure.
     ((_, verdict),) = list(checks._versioning(StackModel.build([bucket], Scope()), {}))
     assert verdict.status == "fail"
+
+
+def test_every_deploy_control_has_exactly_one_pack_check() -> None:
+    controls = [c.control for c in checks.CHECKS]
+    assert len(controls) == len(set(controls))
+    assert set(controls) == {c.id for c in registry.CONTROLS if "deploy" in c.sources}
