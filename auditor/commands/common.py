@@ -37,6 +37,12 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                         f"(default {DEFAULT_SARIF_ARTIFACT})")
 
 
+def check_baseline(args: argparse.Namespace) -> None:
+    """A missing --baseline is a usage error, found before anything is read or scanned."""
+    if args.baseline is not None and not args.baseline.exists():
+        raise ConfigError(f"{args.baseline}: baseline report not found")
+
+
 def load_settings(args: argparse.Namespace) -> Settings:
     if args.config is None:
         return Settings()

@@ -13,7 +13,7 @@ from drguard.findings import exit_code
 from ..logs import detect
 from ..logs.pipeline import WORKERS, collect
 from ..logs.window import Window
-from .common import add_output_options, load_settings
+from .common import add_output_options, check_baseline, load_settings
 
 HELP = ("Find the CloudTrail events that broke a DR control (who, when, from where) in trail "
         "buckets (s3://bucket[/prefix]) or local .json.gz/.json files and folders.")
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..reports import write_reports
 
     settings = load_settings(args)
+    check_baseline(args)
     window = Window.parse(args.since, args.until)
     started = dt.datetime.now(dt.UTC)
     hits, meta = collect(args.sources, window, settings, endpoint_url=args.endpoint_url,

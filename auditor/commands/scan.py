@@ -16,7 +16,7 @@ from drguard.settings import Settings
 
 from ..aws import AwsOptions
 from ..scan import ScanOptions, ScanResult, scan
-from .common import add_output_options, load_settings
+from .common import add_output_options, check_baseline, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,7 @@ def _check(args: argparse.Namespace) -> None:
         Window.parse(args.since, args.until)  # a bad date is a usage error before scanning
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    if args.baseline is not None and not args.baseline.exists():
-        raise ConfigError(f"{args.baseline}: baseline report not found")
+    check_baseline(args)
     if args.state is not None and not args.state.exists():
         raise ConfigError(f"{args.state}: stack export not found")
     if args.state is not None:  # a damaged export stops the run before anything is scanned

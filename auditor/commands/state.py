@@ -7,11 +7,10 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from drguard.errors import ConfigError
 from drguard.findings import exit_code
 
 from .. import state
-from .common import add_output_options, load_settings
+from .common import add_output_options, check_baseline, load_settings
 
 HELP = ("Check a Pulumi stack export (`pulumi stack export`) against the deploy-side DR "
         "controls, as `pulumi policy analyze --file` would, without cloud credentials, and "
@@ -33,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..reports import write_reports
 
     settings = load_settings(args)
-    if args.baseline is not None and not args.baseline.exists():
-        raise ConfigError(f"{args.baseline}: baseline report not found")
+    check_baseline(args)
     started = dt.datetime.now(dt.UTC)
     export = state.load(args.file) if args.file is not None else state.export_stack(args.stack)
     findings = state.evaluate(export, settings)
