@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -13,6 +14,18 @@ STATUSES: tuple[str, ...] = ("fail", "pass", "waived", "error", "attempt")
 SOURCES: tuple[str, ...] = ("deploy", "state", "live", "logs")
 
 SECRET_MARK = "[secret]"
+ID_PREFIX = "drg-"
+REMEDIATION_KEYS: tuple[str, ...] = ("summary", "pulumi", "cli")
+
+
+def finding_id(control: str, resource: str, account: str | None, region: str | None) -> str:
+    """The stable id of a gap: `drg-` + the first 20 hex digits of SHA-256 over
+    `control`, `resource` (ARN or URN), `account` and `region` ("" when absent), joined by
+    U+001F. Nothing else (status, source, message, time) goes in, so the same gap keeps its id
+    across runs and formats."""
+    parts = (control, resource, account or "", region or "")
+    data = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return ID_PREFIX + hashlib.sha256(data).hexdigest()[:20]
 
 
 @dataclass
@@ -28,22 +41,36 @@ class Finding:
     event: dict[str, Any] | None = None
     waiver: dict[str, Any] | None = None
     severity: str = ""
+    # {"summary": one sentence, "pulumi": Python snippet (pulumi-aws v7), "cli": str | None}
+    remediation: dict[str, Any] | None = None
+    # CloudTrail events that explain this gap, newest first (merged from the logs source)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # every source that saw this (control, resource); `source` is the primary one
+    sources: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.severity:
             self.severity = BY_ID[self.control].severity
+        if not self.sources:
+            self.sources = [self.source]
+
+    @property
+    def id(self) -> str:
+        """Stable id of this (control, resource, account, region); see finding_id."""
+        return finding_id(self.control, self.resource, self.account, self.region)
 
     @property
     def is_gap(self) -> bool:
         """An unwaived failure (what --fail-on counts)."""
         return self.status == "fail"
 
-    def key(self) -> tuple[str, str, str]:
-        """Identity used to compare reports across runs."""
-        return (self.control, self.resource, self.source)
+    def key(self) -> str:
+        """Identity used to compare reports across runs (the stable id)."""
+        return self.id
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
+            "id": self.id,
             "control": self.control,
             "severity": self.severity,
             "status": self.status,
@@ -53,9 +80,14 @@ class Finding:
             "resource": self.resource,
             "message": self.message,
             "evidence": self.evidence,
+            "remediation": self.remediation,
         }
+        if len(self.sources) > 1:
+            d["sources"] = list(self.sources)
         if self.event is not None:
             d["event"] = self.event
+        if self.events:
+            d["events"] = self.events
         if self.waiver is not None:
             d["waiver"] = self.waiver
         return d
@@ -66,7 +98,9 @@ class Finding:
                    resource=d["resource"], message=d.get("message", ""),
                    account=d.get("account"), region=d.get("region"),
                    evidence=d.get("evidence") or {}, event=d.get("event"),
-                   waiver=d.get("waiver"), severity=d.get("severity", ""))
+                   waiver=d.get("waiver"), severity=d.get("severity", ""),
+                   remediation=d.get("remediation"), events=list(d.get("events") or []),
+                   sources=list(d.get("sources") or []))
 
 
 def at_or_above(severity: str, threshold: str) -> bool:
