@@ -3,6 +3,7 @@ and the organization view SCP coverage is judged on."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,36 @@ class Target:
     name: str | None = None
     account: aws.Account | None = None
     error: ReadError | None = None
+
+
+@dataclass(frozen=True)
+class Shard:
+    """`--shard I/N`: the I-th of N stable, disjoint subsets of the organization's accounts.
+
+    An account belongs to shard 1 + (first 8 bytes of sha256(account id)) mod N, so the split
+    depends on nothing but the account id: the same account lands in the same shard on every
+    machine and every night, and adding accounts does not move the others.
+    """
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, value: str) -> Shard:
+        try:
+            i, n = (int(part) for part in value.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard {value!r}: expected I/N, e.g. 2/4") from None
+        if not 1 <= i <= n:
+            raise ConfigError(f"--shard {value!r}: I must be between 1 and N")
+        return cls(i, n)
+
+    def holds(self, account_id: str) -> bool:
+        digest = hashlib.sha256(account_id.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 def role_arn(account_id: str, role_name: str) -> str:
@@ -63,8 +94,9 @@ def read_org(base: aws.Account) -> orgs.OrgView:
 
 
 def open_accounts(base: aws.Account, view: orgs.OrgView, role_name: str,
-                  external_id: str | None, mapper: Mapper) -> list[Target]:
-    accounts = view.active_accounts()
+                  external_id: str | None, mapper: Mapper,
+                  shard: Shard | None = None) -> list[Target]:
+    accounts = [a for a in view.active_accounts() if shard is None or shard.holds(a["Id"])]
     return mapper(open_account, [(base, a["Id"], a.get("Name"), role_name, external_id)
                                  for a in accounts])
 

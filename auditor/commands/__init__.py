@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_NAMES = ("scan", "logs", "state", "demo")
+_NAMES = ("scan", "logs", "state", "demo", "merge")
 
 
 def _load() -> dict[str, ModuleType]:

@@ -1,0 +1,122 @@
+"""`dr-audit merge`: combine the report.json of each `scan --shard I/N` into one report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from drguard.errors import ConfigError
+from drguard.findings import Finding, exit_code
+
+from .common import add_output_options, check_baseline
+
+log = logging.getLogger(__name__)
+
+HELP = ("Merge the report.json files of sharded scans (scan --shard I/N) into one report, "
+        "in every format.")
+
+EXIT_INCOMPLETE = 3
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json",
+                   help="report.json of each shard")
+    add_output_options(p)
+
+
+def _sum_counts(into: dict[str, Any], other: dict[str, Any]) -> None:
+    """Add numeric counts key by key (nested dicts too); lists are concatenated."""
+    for k, v in other.items():
+        mine = into.get(k)
+        if isinstance(v, bool) or v is None:
+            into.setdefault(k, v)
+        elif isinstance(v, int | float) and isinstance(mine, int | float):
+            into[k] = mine + v
+        elif isinstance(v, dict) and isinstance(mine, dict):
+            _sum_counts(mine, v)
+        elif isinstance(v, list) and isinstance(mine, list):
+            into[k] = mine + [x for x in v if x not in mine]
+        elif k not in into:
+            into[k] = v
+
+
+def _identity(f: Finding) -> Any:
+    fid = getattr(f, "id", None)
+    return fid if isinstance(fid, str) and fid else (f.control, f.resource, f.source,
+                                                     f.account, f.region)
+
+
+def merge(loaded: list[tuple[Path, dict[str, Any], list[Finding]]]
+          ) -> tuple[dict[str, Any], list[Finding]]:
+    """One run dict and one findings list from the shards' (path, run, findings).
+
+    A finding seen by several shards (an organization-wide setting judged from the management
+    account in each of them) is kept once. Shards missing from a complete I/N set make the
+    merged run incomplete: the accounts of the missing shard were not scanned.
+    """
+    findings: dict[Any, Finding] = {}
+    run: dict[str, Any] = {"command": "merge", "merged_from": [], "accounts": [],
+                           "account_status": [], "regions": [], "skipped": {}}
+    shards: dict[int, set[int]] = {}
+    starts, ends = [], []
+    for path, r, fs in loaded:
+        for f in fs:
+            findings.setdefault(_identity(f), f)
+        run["merged_from"].append({"path": str(path), "shard": r.get("shard"),
+                                   "command": r.get("command")})
+        for key in ("accounts", "regions"):
+            run[key] += [x for x in r.get(key) or () if x not in run[key]]
+        seen = {a.get("id") for a in run["account_status"]}
+        run["account_status"] += [a for a in r.get("account_status") or ()
+                                  if isinstance(a, dict) and a.get("id") not in seen]
+        if isinstance(r.get("skipped"), dict):
+            _sum_counts(run["skipped"], r["skipped"])
+        for k in ("tool_version", "endpoint_url", "mode", "principal_account", "fail_on"):
+            run.setdefault(k, r.get(k))
+        starts += [r["started"]] if isinstance(r.get("started"), str) else []
+        ends += [r["finished"]] if isinstance(r.get("finished"), str) else []
+        shard = r.get("shard")
+        if shard is not None:
+            try:
+                i, n = (int(x) for x in str(shard).split("/"))
+            except ValueError:
+                raise ConfigError(f"{path}: run.shard {shard!r} is not I/N") from None
+            shards.setdefault(n, set()).add(i)
+    if starts:
+        run["started"], run["finished"] = min(starts), max(ends or starts)
+    missing = [f"{i}/{n}" for n, got in shards.items() for i in range(1, n + 1) if i not in got]
+    if len(shards) > 1:
+        raise ConfigError("the reports come from different shard counts "
+                          f"({', '.join(str(n) for n in sorted(shards))}); merge one set")
+    if missing:
+        run["skipped"]["shards"] = len(missing)
+        run["skipped"].setdefault("notes", []).append(
+            f"shard(s) {', '.join(missing)} missing: their accounts were not scanned")
+    return run, list(findings.values())
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..reports import load_report, write_reports
+
+    check_baseline(args)
+    loaded = []
+    for path in args.reports:
+        if not path.is_file():
+            raise ConfigError(f"{path}: report not found")
+        r, fs = load_report(path)  # ConfigError naming the file when it is not a report
+        loaded.append((path, r, fs))
+    run_meta, findings = merge(loaded)
+    fail_on = run_meta.get("fail_on") or args.fail_on
+    run_meta["fail_on"] = args.fail_on if args.fail_on != "high" else fail_on
+    paths = write_reports(findings, run_meta, args.output_dir, args.format, args.baseline)
+    code = exit_code(findings, run_meta["fail_on"])
+    if code == 0 and run_meta["skipped"].get("shards"):
+        code = EXIT_INCOMPLETE
+    print(f"dr-audit: merged {len(loaded)} report(s): {len(findings)} findings in "
+          f"{len(run_meta['accounts'])} account(s)", file=sys.stderr)
+    for fmt, path in paths.items():
+        print(f"{fmt}: {path}", file=sys.stderr)
+    return code
