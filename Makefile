@@ -1,30 +1,59 @@
 # One-command entry points (see README).
+#   make demo   runtime + demo emulator only (requirements-auditor.txt), then `dr-audit demo`
+#   make test   everything the tests need (requirements-dev.txt), then ruff and pytest
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+# Where `make policy-pack` stages the files `pulumi policy publish` should ship (outside the
+# repository: see README, "Publishing the pack").
+PACK_DIR ?= $(abspath ..)/dr-guard-policy-pack
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench policy-pack
 
-$(BIN)/dr-audit: requirements.txt requirements-dev.txt pyproject.toml
+$(BIN)/python:
+	@echo "==> creating $(VENV) ($(PY) -m venv)"
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
-	$(BIN)/pip install -q --no-deps -e .
+
+# The runtime and the demo extra: exact pins, then the project itself (no dependencies).
+$(VENV)/.demo-deps: $(BIN)/python requirements.txt requirements-auditor.txt pyproject.toml
+	@echo "==> installing dr-audit's runtime and demo emulator (requirements-auditor.txt)"
+	$(PIP) install --progress-bar on -r requirements-auditor.txt
+	@echo "==> installing dr-audit itself (editable)"
+	$(PIP) install -q --no-deps -e .
 	touch $@
 
-setup: $(BIN)/dr-audit
+# Tests, examples and benchmarks: the above plus pulumi-aws & co, pytest, ruff.
+$(VENV)/.dev-deps: $(VENV)/.demo-deps requirements-dev.txt
+	@echo "==> installing test and development requirements (requirements-dev.txt)"
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
 
-demo: setup
+setup: $(VENV)/.dev-deps
+
+demo: $(VENV)/.demo-deps
+	@echo "==> dr-audit demo"
 	$(BIN)/dr-audit demo --output-dir dr-audit-report
 
-test: setup
+test: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 -q
 
-lint: setup
+lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 
-bench: setup
+bench: $(VENV)/.dev-deps
 	$(BIN)/python benchmarks/policy_latency.py
 	$(BIN)/python benchmarks/scan_scale.py
 	$(BIN)/python benchmarks/logs_throughput.py
+	$(BIN)/python benchmarks/pack_footprint.py
+
+# The pack as `pulumi policy publish` should see it: PulumiPolicy.yaml, __main__.py,
+# requirements.txt, drguard/ and policypack/ (no tests, benchmarks, examples or venvs).
+policy-pack:
+	rm -rf $(PACK_DIR)
+	mkdir -p $(PACK_DIR)
+	cp PulumiPolicy.yaml __main__.py requirements.txt .gitignore $(PACK_DIR)/
+	cp -r drguard policypack $(PACK_DIR)/
+	find $(PACK_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	@echo "==> staged the policy pack in $(PACK_DIR): cd there and run pulumi policy publish"
