@@ -9,7 +9,9 @@ from drguard.errors import ConfigError
 from drguard.registry import SEVERITY_ORDER
 from drguard.settings import Settings, load_file
 
-FORMATS = ("json", "html", "md", "sarif", "junit")
+FORMATS = ("json", "html", "md", "sarif", "junit", "ocsf", "asff")
+# What --format writes when not given (ocsf and asff on request).
+DEFAULT_FORMATS = ("json", "html", "md", "sarif", "junit")
 DEFAULT_SARIF_ARTIFACT = "Pulumi.yaml"
 
 
@@ -29,7 +31,7 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-on", choices=list(SEVERITY_ORDER), default="high",
                    help="lowest severity of an unwaived gap that makes the exit code 1")
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
-    p.add_argument("--format", type=_formats, default=list(FORMATS),
+    p.add_argument("--format", type=_formats, default=list(DEFAULT_FORMATS),
                    help=f"comma-separated subset of {','.join(FORMATS)}")
     p.add_argument("--sarif-artifact", default=DEFAULT_SARIF_ARTIFACT, metavar="PATH",
                    help="repository file SARIF results point at when a finding has no file of "

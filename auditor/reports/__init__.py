@@ -60,6 +60,10 @@ def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[s
             out[fmt] = markdown.render(doc["run"], doc["summary"], plain)
         elif fmt == "sarif":
             out[fmt] = dumps(sarif.build(doc["run"], doc["summary"], plain)) + "\n"
+        elif fmt == "ocsf":
+            out[fmt] = ocsf.render(doc["run"], plain)
+        elif fmt == "asff":
+            out[fmt] = asff.render(doc["run"], plain)
         elif fmt == "junit":
             out[fmt] = junit.render(doc["run"], plain)
     return out
