@@ -16,16 +16,17 @@ from typing import Any
 
 from drguard.findings import Finding
 
-from . import html, json_report, junit, markdown, sarif
+from . import asff, html, json_report, junit, markdown, ocsf, sarif
 from ._common import build_summary, dumps, jsonable, normalize_run, sorted_findings
 from .diff import diff
 from .json_report import load_report, report_schema
 
 log = logging.getLogger(__name__)
 
-FORMATS: tuple[str, ...] = ("json", "html", "md", "sarif", "junit")
+FORMATS: tuple[str, ...] = ("json", "html", "md", "sarif", "junit", "ocsf", "asff")
 FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md": "report.md",
-                             "sarif": "report.sarif", "junit": "report.junit.xml"}
+                             "sarif": "report.sarif", "junit": "report.junit.xml",
+                             "ocsf": "report.ocsf.json", "asff": "report.asff.json"}
 
 __all__ = ["FILENAMES", "FORMATS", "diff", "load_report", "render_reports", "report_schema",
            "write_reports"]
@@ -60,6 +61,10 @@ def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[s
             out[fmt] = markdown.render(doc["run"], doc["summary"], plain)
         elif fmt == "sarif":
             out[fmt] = dumps(sarif.build(doc["run"], doc["summary"], plain)) + "\n"
+        elif fmt == "ocsf":
+            out[fmt] = ocsf.render(doc["run"], plain)
+        elif fmt == "asff":
+            out[fmt] = asff.render(doc["run"], plain)
         elif fmt == "ocsf":
             out[fmt] = ocsf.render(doc["run"], plain)
         elif fmt == "asff":
