@@ -65,10 +65,6 @@ def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[s
             out[fmt] = ocsf.render(doc["run"], plain)
         elif fmt == "asff":
             out[fmt] = asff.render(doc["run"], plain)
-        elif fmt == "ocsf":
-            out[fmt] = ocsf.render(doc["run"], plain)
-        elif fmt == "asff":
-            out[fmt] = asff.render(doc["run"], plain)
         elif fmt == "junit":
             out[fmt] = junit.render(doc["run"], plain)
     return out
