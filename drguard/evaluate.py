@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from . import waivers as waivers_mod
-from .facts import Resource
 from .findings import Finding
-from .rules import Verdict
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .facts import Resource
+    from .verdict import Verdict
 
 _STATUS = {"pass": "pass", "fail": "fail", "unknown": "error", "error": "error"}
 
@@ -18,10 +22,20 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
     """A finding for `fact`; a fail covered by an unexpired waiver becomes `waived`."""
     f = Finding(control=control_id, status=_STATUS[verdict.status], source=source,  # type: ignore[arg-type]
                 resource=fact.ref, message=verdict.message, account=fact.account,
-                region=fact.region, evidence={**fact.evidence, **verdict.evidence})
+                region=fact.region, evidence={**fact.evidence, **verdict.evidence},
+                remediation=remediation_dict(getattr(verdict, "remediation", None)))
     if f.status == "fail":
         apply_waiver(f, settings, refs=[fact.ref, fact.name], tags=fact.tags, today=today)
     return f
+
+
+def remediation_dict(r: Any) -> dict[str, Any] | None:
+    """A verdict's Remediation (summary, pulumi, cli) as the finding's JSON field."""
+    if r is None:
+        return None
+    d = dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r)
+    return {"summary": d.get("summary") or "", "pulumi": d.get("pulumi") or None,
+            "cli": d.get("cli") or None}
 
 
 def apply_waiver(f: Finding, settings: Settings, refs: list[str | None],

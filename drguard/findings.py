@@ -107,14 +107,78 @@ def at_or_above(severity: str, threshold: str) -> bool:
     return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[threshold]
 
 
-def exit_code(findings: Iterable[Finding], fail_on: str = "high") -> int:
-    """outputs.md: 0 clean, 1 gaps at/above fail_on, 3 incomplete (errors) without gaps."""
+def exit_code(findings: Iterable[Finding], fail_on: str = "high",
+              incomplete: bool = False) -> int:
+    """outputs.md: 0 clean, 1 gaps at/above fail_on, 3 incomplete (errors, or anything the run
+    could not read: `incomplete`) without such gaps."""
     findings = list(findings)
     if any(f.is_gap and at_or_above(f.severity, fail_on) for f in findings):
         return 1
-    if any(f.status == "error" for f in findings):
+    if incomplete or any(f.status == "error" for f in findings):
         return 3
     return 0
+
+
+# Which finding of a (control, resource) group speaks for it: the source that sees the
+# resource as it is now first, then the worst status.
+_SOURCE_RANK = {"live": 0, "state": 1, "deploy": 2, "logs": 3}
+_STATUS_RANK = {"fail": 0, "error": 1, "waived": 2, "pass": 3, "attempt": 4}
+
+
+def _event_key(e: dict[str, Any]) -> str:
+    return str(e.get("eventId") or e.get("event_id") or sorted(e.items()))
+
+
+def _newest_first(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if isinstance(e, dict):
+            seen.setdefault(_event_key(e), e)
+    return sorted(seen.values(), key=lambda e: str(e.get("time") or ""), reverse=True)
+
+
+def absorb(into: Finding, other: Finding) -> None:
+    """Merge what `other` knows about the same gap into `into`: its events (newest first,
+    each once), its source, and its view of the resource (evidence.otherSources)."""
+    extra = [*other.events, *([other.event] if other.event else [])]
+    into.events = _newest_first([*into.events, *([into.event] if into.event else []), *extra])
+    if into.events:
+        into.event = into.events[0]
+    for s in other.sources:
+        if s not in into.sources:
+            into.sources.append(s)
+    if other.source != into.source and other.source != "logs":
+        views = into.evidence.setdefault("otherSources", {})
+        views[other.source] = {"status": other.status, "resource": other.resource,
+                               "message": other.message, "evidence": other.evidence}
+    if into.remediation is None and other.remediation is not None:
+        into.remediation = other.remediation
+
+
+def merge(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per id (control, resource, account, region), in first-seen order.
+
+    The finding that speaks for a group comes from the source that sees the resource now
+    (live, then state, deploy, logs), then the worst status; the others' events and views are
+    merged into it (see `absorb`). Inputs are not modified.
+    """
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.id, []).append(f)
+    out: list[Finding] = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        group = sorted(group, key=lambda f: (_SOURCE_RANK.get(f.source, 9),
+                                             _STATUS_RANK.get(f.status, 9)))
+        head = group[0]
+        merged = Finding.from_dict(head.to_dict())
+        merged.evidence = dict(head.evidence)
+        for other in group[1:]:
+            absorb(merged, other)
+        out.append(merged)
+    return out
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, Any]:

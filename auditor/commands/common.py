@@ -9,6 +9,8 @@ from drguard.errors import ConfigError
 from drguard.registry import SEVERITY_ORDER
 from drguard.settings import Settings, load_file
 
+from .summary import add_report_options, check_report_options
+
 FORMATS = ("json", "html", "md", "sarif", "junit", "ocsf", "asff")
 # What --format writes when not given (ocsf and asff on request).
 DEFAULT_FORMATS = ("json", "html", "md", "sarif", "junit")
@@ -37,12 +39,14 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    help="repository file SARIF results point at when a finding has no file of "
                         "its own; GitHub code scanning needs one "
                         f"(default {DEFAULT_SARIF_ARTIFACT})")
+    add_report_options(p)  # --history, --account-names (auditor.commands.summary)
 
 
 def check_baseline(args: argparse.Namespace) -> None:
     """A missing --baseline is a usage error, found before anything is read or scanned."""
     if args.baseline is not None and not args.baseline.exists():
         raise ConfigError(f"{args.baseline}: baseline report not found")
+    check_report_options(args)
 
 
 def load_settings(args: argparse.Namespace) -> Settings:

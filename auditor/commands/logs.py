@@ -8,12 +8,12 @@ import sys
 from collections.abc import Callable
 
 from drguard import __version__
-from drguard.findings import exit_code
 
 from ..logs import detect
 from ..logs.pipeline import WORKERS, collect
 from ..logs.window import Window
 from .common import add_output_options, check_baseline, load_settings
+from .summary import finish, write
 
 HELP = ("Find the CloudTrail events that broke a DR control (who, when, from where) in trail "
         "buckets (s3://bucket[/prefix]) or local .json.gz/.json files and folders.")
@@ -45,8 +45,6 @@ def _progress() -> Callable[[int], None] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..reports import write_reports
-
     settings = load_settings(args)
     check_baseline(args)
     window = Window.parse(args.since, args.until)
@@ -60,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 finished=dt.datetime.now(dt.UTC).isoformat(),
                 fail_on=args.fail_on, endpoint_url=args.endpoint_url)
     meta["sarif_artifact"] = args.sarif_artifact
-    write_reports(findings, meta, args.output_dir, args.format, args.baseline)
-    code = exit_code(findings, args.fail_on)
-    if code == 0 and (meta["skipped"]["files"] or meta["skipped"]["sources"]):
-        return EXIT_INCOMPLETE  # some logs could not be read: the answer is incomplete
-    return code
+    paths = write(findings, meta, args)  # reports, with --history / --account-names
+    # closing summary and report paths, as scan and state; the exit code is the reports'
+    # (gaps, errors, anything not read or no log file at all: incomplete, 3)
+    return finish(findings, meta, paths)

@@ -7,10 +7,9 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from drguard.findings import exit_code
-
 from .. import state
 from .common import add_output_options, check_baseline, load_settings
+from .summary import finish, write
 
 HELP = ("Check a Pulumi stack export (`pulumi stack export`) against the deploy-side DR "
         "controls, as `pulumi policy analyze --file` would, without cloud credentials, and "
@@ -29,8 +28,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..reports import write_reports
-
     settings = load_settings(args)
     check_baseline(args)
     started = dt.datetime.now(dt.UTC)
@@ -38,13 +35,6 @@ def run(args: argparse.Namespace) -> int:
     findings = state.evaluate(export, settings)
     meta = state.run_meta(export, findings, started, args.fail_on)
     meta["sarif_artifact"] = args.sarif_artifact
-    paths = write_reports(findings, meta, args.output_dir, args.format, args.baseline)
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.status] = counts.get(f.status, 0) + 1
-    print(f"dr-audit: {meta['resources']} resources in {export.path}: {len(findings)} findings "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'none'})",
-          file=sys.stderr)
-    if "html" in paths:
-        print(f"HTML report: {paths['html']}")
-    return exit_code(findings, args.fail_on)
+    paths = write(findings, meta, args)  # reports, with --history / --account-names
+    print(f"dr-audit: {meta['resources']} resources in {export.path}", file=sys.stderr)
+    return finish(findings, meta, paths)  # closing summary; the reports' exit code

@@ -1,8 +1,13 @@
 """The report writers of dr-audit: every format from one findings list (outputs.md, "Reports").
 
-    write_reports(findings, run, out_dir, formats, baseline=None) -> {format: path}
+    write_reports(findings, run, out_dir, formats, baseline=None, history=None,
+                  account_names=None) -> {format: path}
+    outcome(findings, run) -> summary             # what the reports say: counts, exit code
     load_report(path) -> (run, findings)          # a previous report.json, for --baseline
     diff(baseline, current) -> dict               # new / resolved / still-failing gaps
+
+Findings are merged first (drguard.findings.merge): one per (control, resource, account,
+region), so every count is of distinct gaps and no two findings share an id.
 
 `run` is the caller's metadata (command, tool_version, started, finished, accounts, regions,
 endpoint_url, skipped, sources, optionally fail_on...); unknown keys are kept and shown as-is.
@@ -14,9 +19,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from drguard.findings import Finding
+from drguard.findings import Finding, merge
 
 from . import asff, html, json_report, junit, markdown, ocsf, sarif
+from . import history as history_mod
 from ._common import build_summary, dumps, jsonable, normalize_run, sorted_findings
 from .diff import diff
 from .json_report import load_report, report_schema
@@ -28,35 +34,64 @@ FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md":
                              "sarif": "report.sarif", "junit": "report.junit.xml",
                              "ocsf": "report.ocsf.json", "asff": "report.asff.json"}
 
-__all__ = ["FILENAMES", "FORMATS", "diff", "load_report", "render_reports", "report_schema",
-           "write_reports"]
+__all__ = ["FILENAMES", "FORMATS", "diff", "load_report", "outcome", "render_reports",
+           "report_schema", "write_reports"]
+
+
+def _prepare(findings: list[Finding], run: dict[str, Any],
+             account_names: dict[str, str] | None = None) -> tuple[dict[str, Any], list[Finding]]:
+    """Run metadata as JSON (with account names) and the merged, sorted findings."""
+    run_meta = normalize_run(run)
+    names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
+             if isinstance(a, dict) and a.get("id") and a.get("name")}
+    names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
+    names.update({str(k): str(v) for k, v in (account_names or {}).items()})
+    if names:
+        run_meta["account_names"] = dict(sorted(names.items()))
+    return run_meta, sorted_findings(merge(findings))
+
+
+def outcome(findings: list[Finding], run: dict[str, Any]) -> dict[str, Any]:
+    """The summary every report carries (distinct gaps, incomplete, exit_code when the run
+    names `fail_on`): what a command prints and exits with."""
+    run_meta, ordered = _prepare(findings, run)
+    return build_summary(ordered, fail_on=run_meta.get("fail_on"), run=run_meta)
 
 
 def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[str],
-                   baseline: Path | None = None) -> dict[str, str]:
-    """The text of each requested format (what write_reports writes), keyed by format."""
+                   baseline: Path | None = None, trend: list[dict[str, Any]] | None = None,
+                   account_names: dict[str, str] | None = None) -> dict[str, str]:
+    """The text of each requested format (what write_reports writes), keyed by format.
+
+    `trend`: summaries of earlier runs (auditor.reports.history), oldest first."""
+    return _render(findings, run, formats, baseline, trend, account_names)[0]
+
+
+def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
+            baseline: Path | None, trend: list[dict[str, Any]] | None,
+            account_names: dict[str, str] | None) -> tuple[dict[str, str], dict[str, Any]]:
     unknown = [f for f in formats if f not in FILENAMES]
     if unknown:
         raise ValueError(f"unknown report format(s): {', '.join(unknown)}; "
                          f"choose from {', '.join(FORMATS)}")
-    run_meta = normalize_run(run)
-    ordered = sorted_findings(findings)
+    run_meta, ordered = _prepare(findings, run, account_names)
     changes: dict[str, Any] | None = None
     if baseline is not None:
         base_run, base_findings = load_report(Path(baseline))
         changes = {"baseline": {"path": str(baseline), "run": base_run},
-                   **diff(base_findings, ordered)}
-    summary = build_summary(ordered, changes, fail_on=run_meta.get("fail_on"))
+                   **diff(merge(base_findings), ordered)}
+    summary = build_summary(ordered, changes, fail_on=run_meta.get("fail_on"), run=run_meta)
     # One plain-JSON copy of everything so every writer sees the same data.
     doc = json_report.build(run_meta, summary, ordered)
     doc = jsonable(doc)
     plain = [Finding.from_dict(d) for d in doc["findings"]]
+    points = [*(trend or []), history_mod.entry(doc["run"], doc["summary"])]
     out: dict[str, str] = {}
     for fmt in dict.fromkeys(formats):
         if fmt == "json":
             out[fmt] = json_report.render(doc)
         elif fmt == "html":
-            out[fmt] = html.render(doc["run"], doc["summary"], plain)
+            out[fmt] = html.render(doc["run"], doc["summary"], plain, points)
         elif fmt == "md":
             out[fmt] = markdown.render(doc["run"], doc["summary"], plain)
         elif fmt == "sarif":
@@ -66,18 +101,23 @@ def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[s
         elif fmt == "asff":
             out[fmt] = asff.render(doc["run"], plain)
         elif fmt == "junit":
-            out[fmt] = junit.render(doc["run"], plain)
-    return out
+            out[fmt] = junit.render(doc["run"], doc["summary"], plain)
+    return out, points[-1]
 
 
 def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
-                  formats: list[str], baseline: Path | None = None) -> dict[str, Path]:
+                  formats: list[str], baseline: Path | None = None,
+                  history: Path | None = None,
+                  account_names: dict[str, str] | None = None) -> dict[str, Path]:
     """Write the requested report files into `out_dir` (created); returns {format: path}.
 
     `baseline` is a previous report.json: its diff goes into every format; a bad file raises
-    drguard.errors.ConfigError naming it, before anything is written.
+    drguard.errors.ConfigError naming it, before anything is written. `history` is a folder
+    of run summaries: earlier ones make the HTML trend, and this run's is added to it.
+    `account_names` ({id: name}) adds to the names the run already knows (Organizations).
     """
-    texts = render_reports(findings, run, formats, baseline)
+    trend = history_mod.load(Path(history)) if history is not None else None
+    texts, entry = _render(findings, run, formats, baseline, trend, account_names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
@@ -86,4 +126,6 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
         path.write_text(text, encoding="utf-8", errors="replace")
         paths[fmt] = path
         log.info("wrote %s", path)
+    if history is not None:
+        history_mod.record(Path(history), entry)
     return paths

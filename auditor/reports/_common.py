@@ -99,9 +99,92 @@ def waiver_expired(f: Finding) -> bool:
     return bool(f.waiver and f.waiver.get("expired"))
 
 
+# run["skipped"] keys that count things outside what was asked (not a failure to read).
+OUT_OF_SCOPE_SKIPS = frozenset({"bucketsOutsideRegions"})
+# run["skipped"] keys already counted as `error` findings (checks that could not be made).
+ERROR_SKIPS = frozenset({"resources"})
+SKIP_WORDS: dict[str, str] = {"accounts": "account", "regions": "account region",
+                              "sources": "log source", "files": "log file",
+                              "records": "log record", "resources": "resource"}
+
+
+def plural(n: int, word: str) -> str:
+    """`1 day`, `2 days`, `3 log files`."""
+    if n == 1:
+        return f"1 {word}"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{n} {word[:-1]}ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return f"{n} {word}es"
+    return f"{n} {word}s"
+
+
+def _words(key: str) -> str:
+    if key in SKIP_WORDS:
+        return SKIP_WORDS[key]
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", key).replace("_", " ").lower().strip()
+    return text[:-1] if text.endswith("s") else text
+
+
+def not_read(run: dict[str, Any] | None) -> dict[str, int]:
+    """What the run could not read (COMMON run-info contract): the integer counts of
+    run["skipped"] and of each sub-run's ["skipped"] (e.g. run["logs"]), summed by key.
+    A logs read that read no file at all counts as `files: 1`-style incompleteness
+    (`noLogFiles`)."""
+    counts: dict[str, int] = {}
+
+    def add(skipped: Any) -> None:
+        if not isinstance(skipped, dict):
+            return
+        for k, v in skipped.items():
+            if k in OUT_OF_SCOPE_SKIPS or isinstance(v, bool) or not isinstance(v, int):
+                continue
+            if v > 0:
+                counts[k] = counts.get(k, 0) + v
+
+    def no_files(meta: dict[str, Any]) -> bool:
+        return (meta.get("command") == "logs" and isinstance(meta.get("files"), int)
+                and meta["files"] == 0)
+
+    run = run or {}
+    add(run.get("skipped"))
+    subs = [v for k, v in run.items() if isinstance(v, dict) and k != "skipped"]
+    for sub in subs:
+        add(sub.get("skipped"))
+    if no_files(run) or any(no_files(sub) for sub in subs):
+        counts["noLogFiles"] = 1
+    return counts
+
+
+def incomplete_parts(errors: int, unread: dict[str, int]) -> list[str]:
+    """Human phrases for what a run missed, e.g. ['2 log files not read', '3 checks not made']."""
+    parts = []
+    for k, n in unread.items():
+        if k in ERROR_SKIPS and errors:
+            continue
+        if k == "noLogFiles":
+            parts.append("no log file read")
+        else:
+            parts.append(f"{plural(n, _words(k))} not read")
+    if errors:
+        parts.append(f"{plural(errors, 'check')} could not be made")
+    return parts
+
+
+def incomplete_text(summary: dict[str, Any]) -> str:
+    """The headline clause of an incomplete run ('' when complete)."""
+    if not summary.get("incomplete"):
+        return ""
+    parts = summary.get("incomplete_parts") or []
+    return "Run incomplete: " + ("; ".join(parts) if parts else "some data was not read") + "."
+
+
 def build_summary(findings: list[Finding], diff: dict[str, Any] | None = None,
-                  fail_on: str | None = None) -> dict[str, Any]:
-    """drguard.findings.summarize plus exit-related counts and, when given, the baseline diff."""
+                  fail_on: str | None = None,
+                  run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """drguard.findings.summarize plus exit-related counts, completeness (from the findings'
+    errors and `run`'s skipped counts) and, when given, the baseline diff. `findings` are
+    already merged (one per gap), so every count is of distinct gaps."""
     s = summarize(findings)
     by_source: dict[str, dict[str, int]] = {}
     for f in findings:
@@ -117,7 +200,11 @@ def build_summary(findings: list[Finding], diff: dict[str, Any] | None = None,
     s["attempts"] = s["by_status"]["attempt"]
     s["waived"] = s["by_status"]["waived"]
     s["expired_waivers"] = sum(1 for f in findings if waiver_expired(f))
-    s["exit_codes"] = {sev: exit_code(findings, sev) for sev in SEVERITIES_DESC}
+    unread = not_read(run)
+    s["not_read"] = unread
+    s["incomplete"] = bool(s["errors"] or unread)
+    s["incomplete_parts"] = incomplete_parts(s["errors"], unread)
+    s["exit_codes"] = {sev: exit_code(findings, sev, s["incomplete"]) for sev in SEVERITIES_DESC}
     if fail_on in SEVERITY_ORDER:
         s["fail_on"] = fail_on
         s["exit_code"] = s["exit_codes"][fail_on]

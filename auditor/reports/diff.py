@@ -1,4 +1,4 @@
-"""Compare two findings lists (a previous report.json and this run) by Finding.key()."""
+"""Compare two findings lists (a previous report.json and this run) by the stable finding id."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from ._common import SEVERITIES_DESC, sorted_findings
 
 
 def diff(baseline: list[Finding], current: list[Finding]) -> dict[str, Any]:
-    """New gaps, resolved gaps and still-failing gaps, keyed by (control, resource, source).
+    """New gaps, resolved gaps and still-failing gaps, keyed by the finding id (control,
+    resource, account, region: drguard.findings.finding_id). Both lists are merged findings.
 
     A gap is an unwaived `fail`. `new`: failing now, not failing (or absent) before.
     `resolved`: failing before, not failing now; each entry carries `now`, the current status

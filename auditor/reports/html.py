@@ -1,83 +1,347 @@
-"""report.html: one self-contained page rendered from auditor/templates/ (autoescape on)."""
+"""report.html: one self-contained page rendered from auditor/templates/ (autoescape on).
+
+Top down: the verdict (distinct gaps, critical count, complete or not), "Fix first", the
+changes since the baseline, the summary with small inline SVG charts (gaps by control and by
+account, stacked by severity; the trend over runs from --history), the findings (fails only
+until the reader asks for passes), and the run metadata, collapsed, at the bottom.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import re
 from typing import Any
 
 import jinja2
 
 from drguard.findings import STATUSES, Finding
+from drguard.registry import BY_ID
 
 from ._common import (
     SEVERITIES_DESC,
     clean_text,
     control_info,
     event_fields,
+    incomplete_text,
+    plural,
     pretty,
     severity_rank,
     waiver_expired,
 )
 
-STATUS_LABELS = {"fail": "failing (gaps)", "pass": "passing", "waived": "waived",
-                 "error": "could not check", "attempt": "attempts (logs)"}
+STATUS_LABELS = {"fail": "gaps", "pass": "passing", "waived": "waived",
+                 "error": "not checked", "attempt": "attempts (logs)"}
+FIX_FIRST = 10
 
-# Run keys shown first in the header, with their labels; any other key follows as-is.
-RUN_LABELS: tuple[tuple[str, str], ...] = (
-    ("command", "command"), ("tool_version", "tool version"), ("started", "started"),
-    ("finished", "finished"), ("accounts", "accounts"), ("regions", "regions"),
-    ("sources", "sources"), ("endpoint_url", "endpoint"), ("fail_on", "fail on"),
-    ("skipped", "skipped"),
+# What a gap exposes, most urgent first ("Fix first" ranks by severity, then by this):
+# backup data that can be destroyed, then data with no second copy, then changes no one would
+# see or stop, then hygiene. Controls not listed rank by their tier after the listed ones.
+EXPOSURE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("backup data can be destroyed", (
+        "backup-bucket-object-lock", "backup-bucket-versioning", "pulumi-state-backend",
+        "resource-drift-deleted", "rds-deletion-protection", "rds-backup-retention",
+        "rds-final-snapshot", "backup-vault-lock", "dynamodb-recovery",
+        "stateful-resource-protect", "mongodb-atlas-backup", "ebs-snapshot-coverage")),
+    ("no copy outside the region", ("backup-bucket-replication", "rds-cross-region-backup")),
+    ("destruction would go unseen or unstopped", (
+        "cloudtrail-enabled", "cloudtrail-bucket-protected", "backup-bucket-deletion-alerts",
+        "scp-deny-backup-deletion")),
+    ("hygiene", ("backup-bucket-public-access-block", "iam-access-key-rotation")),
 )
+_EXPOSURE_RANK = {cid: i for i, (_label, ids) in enumerate(EXPOSURE) for cid in ids}
+
+SEVERITY_COLORS = {"critical": "#8b0000", "high": "#cf222e", "medium": "#bc4c00",
+                   "low": "#0969da"}
 
 
 @functools.cache
 def environment() -> jinja2.Environment:
     """The template environment: package templates, autoescape on, strict undefined."""
-    return jinja2.Environment(loader=jinja2.PackageLoader("auditor", "templates"),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("auditor", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["when"] = when
+    env.filters["plural"] = plural
+    return env
 
 
-def _run_items(run: dict[str, Any]) -> list[tuple[str, Any]]:
-    known = dict(RUN_LABELS)
-    items = [(known[k], run[k]) for k, _ in RUN_LABELS
-             if k in run and run[k] not in (None, "", [], {})]
-    items += [(k.replace("_", " "), v) for k, v in run.items()
-              if k not in known and v not in (None, "", [], {})]
-    return items
+def when(value: Any) -> str:
+    """An ISO timestamp for people: `2026-12-01 04:10:33 UTC` (no microseconds)."""
+    if not isinstance(value, str) or not value:
+        return "" if value is None else str(value)
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if t.tzinfo is None:
+        return t.strftime("%Y-%m-%d %H:%M:%S")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _search_text(f: Finding) -> str:
-    parts = [f.control, f.resource, f.message, f.account or "", f.region or "", f.source,
-             f.status, f.severity]
-    parts += [str(v) for _, v in event_fields(f.event)]
+def exposure(control_id: str) -> tuple[int, str]:
+    """(rank, label) of what a gap on this control exposes; see EXPOSURE."""
+    if control_id in _EXPOSURE_RANK:
+        i = _EXPOSURE_RANK[control_id]
+        return i, EXPOSURE[i][0]
+    c = BY_ID.get(control_id)
+    return len(EXPOSURE) + (c.tier if c else 9), "other"
+
+
+def _words(key: str) -> str:
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(key)).replace("_", " ").strip()
+    return text[:1].upper() + text[1:].lower()
+
+
+def _flat(value: Any) -> str:
+    """A nested run value as one readable line (no Python reprs, no braces)."""
+    if isinstance(value, dict):
+        parts = [f"{_words(k).lower()} {_flat(v)}" for k, v in value.items()
+                 if v not in (None, "", [], {}, 0)]
+        return "; ".join(parts) if parts else "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(_flat(v) for v in value) if value else "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d", value):
+        return when(value)
+    return str(value)
+
+
+def _duration(run: dict[str, Any]) -> str | None:
+    try:
+        a = dt.datetime.fromisoformat(str(run["started"]).replace("Z", "+00:00"))
+        b = dt.datetime.fromisoformat(str(run["finished"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError, TypeError):
+        return None
+    secs = max(0, round((b - a).total_seconds()))
+    return f"{secs // 60} min {secs % 60} s" if secs >= 60 else f"{secs} s"
+
+
+def account_label(account: str | None, names: dict[str, str]) -> str:
+    if not account:
+        return "-"
+    return f"{names[account]} ({account})" if names.get(account) else account
+
+
+_RUN_SKIP = {"tool_version", "started", "finished", "accounts", "account_status",
+             "account_names", "regions", "command", "fail_on", "skipped", "skipped_detail",
+             "sarif_artifact", "endpoint_url", "mode", "principal_account",
+             "drill"}  # "drill": its own section (templates/_drill.html.j2)
+
+
+def run_rows(run: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) rows of the run metadata, readable: dates without microseconds, labels
+    in words, nested values flattened."""
+    names = run.get("account_names") or {}
+    rows: list[tuple[str, str]] = []
+    if run.get("command"):
+        rows.append(("Command", f"dr-audit {run['command']}"))
+    rows.append(("Tool version", str(run.get("tool_version", ""))))
+    if run.get("started"):
+        rows.append(("Started", when(run["started"])))
+    if _duration(run):
+        rows.append(("Duration", _duration(run) or ""))
+    if run.get("mode"):
+        rows.append(("Mode", {"org": "whole organization", "account": "one account"}.get(
+            run["mode"], str(run["mode"]))))
+    if run.get("principal_account"):
+        rows.append(("Scanned from", account_label(str(run["principal_account"]), names)))
+    accounts = run.get("accounts")
+    if isinstance(accounts, list) and accounts:
+        rows.append(("Accounts", ", ".join(account_label(str(a), names) for a in accounts)))
+    bad = [a for a in run.get("account_status") or () if isinstance(a, dict)
+           and a.get("status") not in (None, "scanned")]
+    for a in bad:
+        rows.append(("Account not scanned",
+                     f"{account_label(str(a.get('id')), names)}: {a.get('error', '')}"))
+    if isinstance(run.get("regions"), list) and run["regions"]:
+        rows.append(("Regions", ", ".join(map(str, run["regions"]))))
+    if run.get("endpoint_url"):
+        rows.append(("Endpoint", str(run["endpoint_url"])))
+    if run.get("fail_on"):
+        rows.append(("Fails on", f"{run['fail_on']} and above"))
+    if "exit_code" in summary:
+        rows.append(("Exit code", str(summary["exit_code"])))
+    if summary.get("incomplete"):
+        rows.append(("Not read", "; ".join(summary.get("incomplete_parts") or [])))
+    skipped = run.get("skipped") if isinstance(run.get("skipped"), dict) else {}
+    notes = skipped.get("notes") if isinstance(skipped.get("notes"), list) else []
+    for note in notes:
+        rows.append(("Note", str(note)))
+    if skipped.get("bucketsOutsideRegions"):
+        rows.append(("Outside the regions", plural(int(skipped["bucketsOutsideRegions"]),
+                                                    "backup bucket") + " not judged"))
+    for d in (run.get("skipped_detail") or [])[:20]:
+        if isinstance(d, dict):
+            rows.append(("Not read", f"{d.get('path', '')}: {d.get('reason', '')}"))
+    for k, v in run.items():
+        if k in _RUN_SKIP or v in (None, "", [], {}):
+            continue
+        if isinstance(v, dict) and v.get("command") == "logs":
+            rows.append(("CloudTrail logs", _logs_line(v)))
+            continue
+        rows.append((_words(k), _flat(v)))
+    return rows
+
+
+def _logs_line(meta: dict[str, Any]) -> str:
+    bits = [", ".join(map(str, meta.get("sources") or []))]
+    if meta.get("since") or meta.get("until"):
+        bits.append(f"from {meta.get('since') or 'the start'} to {meta.get('until') or 'now'}")
+    if isinstance(meta.get("files"), int):
+        bits.append(plural(meta["files"], "file") + " read")
+    if isinstance(meta.get("events"), int):
+        bits.append(plural(meta["events"], "change") + " that broke a control")
+    if meta.get("attempts"):
+        bits.append(plural(int(meta["attempts"]), "failed attempt"))
+    return "; ".join(b for b in bits if b)
+
+
+def _search_text(f: Finding, names: dict[str, str]) -> str:
+    parts = [f.id, f.control, f.resource, f.message, account_label(f.account, names),
+             f.region or "", f.source, f.status, f.severity]
+    for e in [*f.events, *([f.event] if f.event and not f.events else [])]:
+        parts += [str(v) for _, v in event_fields(e)]
+    if f.remediation:
+        parts.append(str(f.remediation.get("summary") or ""))
     if f.waiver:
         parts += [str(f.waiver.get(k, "")) for k in ("owner", "reason")]
     return " ".join(parts).lower()
 
 
-def _view(f: Finding) -> dict[str, Any]:
-    return {"f": f, "info": control_info(f.control, f.severity), "rank": severity_rank(f.severity),
-            "search": _search_text(f), "expired": waiver_expired(f),
-            "event_items": event_fields(f.event), "evidence": pretty(f.evidence)}
+def _short(resource: str) -> str:
+    return re.split(r"::|[:/]", resource)[-1] or resource if resource else resource
 
 
-def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]) -> str:
-    """The HTML page for sorted `findings`."""
+def _events(f: Finding) -> list[dict[str, Any]]:
+    events = f.events or ([f.event] if f.event else [])
+    out = []
+    for e in events:
+        items = event_fields(e)
+        get = dict(items)
+        out.append({"when": when(get.get("when")), "who": get.get("who", ""),
+                    "what": get.get("event", ""), "from": get.get("from", ""),
+                    "error": get.get("error", ""),
+                    "rest": [(k, v) for k, v in items
+                             if k not in ("when", "who", "event", "from", "error")]})
+    return out
+
+
+def _view(f: Finding, names: dict[str, str]) -> dict[str, Any]:
+    info = control_info(f.control, f.severity)
+    return {"f": f, "info": info, "rank": severity_rank(f.severity),
+            "search": _search_text(f, names), "expired": waiver_expired(f),
+            "events": _events(f), "evidence": pretty(f.evidence),
+            "account": account_label(f.account, names), "short": _short(f.resource),
+            "fix": f.remediation or {}, "general_fix": info["remediation"]}
+
+
+def fix_first(findings: list[Finding], names: dict[str, str],
+              limit: int = FIX_FIRST) -> list[dict[str, Any]]:
+    """The gaps to fix first: severity, then what they expose, then how many places."""
+    gaps = [f for f in findings if f.status == "fail"]
+    gaps.sort(key=lambda f: (-severity_rank(f.severity), exposure(f.control)[0], f.control,
+                             f.account or "", f.resource))
+    out = []
+    for f in gaps[:limit]:
+        info = control_info(f.control, f.severity)
+        out.append({"f": f, "title": info["title"], "exposes": exposure(f.control)[1],
+                    "short": _short(f.resource), "account": account_label(f.account, names),
+                    "fix": (f.remediation or {}).get("summary") or info["remediation"]})
+    return out
+
+
+def _bar_chart(rows: list[tuple[str, dict[str, int]]], label_width: int = 190) -> dict[str, Any]:
+    """Geometry of a horizontal bar chart stacked by severity (rendered by the template)."""
+    bar_h, gap, width = 18, 6, 560
+    top = max([sum(c.values()) for _, c in rows] + [1])
+    scale = (width - label_width - 40) / top
+    bars = []
+    for i, (label, counts) in enumerate(rows):
+        y = i * (bar_h + gap)
+        x = float(label_width)
+        segs = []
+        for s in SEVERITIES_DESC:
+            n = counts.get(s, 0)
+            if n:
+                w = n * scale
+                segs.append({"x": round(x, 1), "w": round(w, 1), "color": SEVERITY_COLORS[s],
+                             "n": n, "severity": s})
+                x += w
+        bars.append({"y": y, "label": label, "segs": segs, "total": sum(counts.values()),
+                     "end": round(x + 4, 1)})
+    return {"bars": bars, "width": width, "height": max(1, len(rows)) * (bar_h + gap),
+            "bar_h": bar_h, "label_width": label_width}
+
+
+def _trend(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Geometry of the gaps-over-runs chart (stacked columns), or None with < 2 runs."""
+    if len(points) < 2:
+        return None
+    width, height, pad = 560, 140, 24
+    n = len(points)
+    top = max([int(p.get("gaps", 0)) for p in points] + [1])
+    col = (width - 2 * pad) / n
+    cols = []
+    for i, p in enumerate(points):
+        x = pad + i * col + col * 0.15
+        y = float(height - pad)
+        segs = []
+        by = p.get("by_severity") or {}
+        for s in reversed(SEVERITIES_DESC):
+            v = int(by.get(s, 0) or 0)
+            if v:
+                h = v / top * (height - 2 * pad)
+                y -= h
+                segs.append({"y": round(y, 1), "h": round(h, 1), "color": SEVERITY_COLORS[s]})
+        cols.append({"x": round(x, 1), "w": round(col * 0.7, 1), "segs": segs,
+                     "gaps": int(p.get("gaps", 0)), "when": when(p.get("started")),
+                     "incomplete": bool(p.get("incomplete")), "label_y": round(y - 4, 1)})
+    return {"cols": cols, "width": width, "height": height, "base": height - pad,
+            "first": cols[0]["when"], "last": cols[-1]["when"]}
+
+
+def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding],
+           trend: list[dict[str, Any]] | None = None) -> str:
+    """The HTML page for sorted, merged `findings`; `trend` = run summaries, oldest first
+    (the last is this run)."""
+    names: dict[str, str] = run.get("account_names") or {}
     control_rows = []
+    by_control_sev: list[tuple[str, dict[str, int]]] = []
     for cid, counts in summary["by_control"].items():
         sev = next((f.severity for f in findings if f.control == cid), "")
         info = control_info(cid, sev)
         control_rows.append({"id": cid, "title": info["title"], "severity": info["severity"],
                              "counts": counts})
-    control_rows.sort(key=lambda r: (-severity_rank(r["severity"]), r["id"]))
+    control_rows.sort(key=lambda r: (-severity_rank(r["severity"]), -r["counts"]["fail"],
+                                     r["id"]))
+    for r in control_rows:
+        if r["counts"]["fail"]:
+            by_control_sev.append((r["id"], {r["severity"]: r["counts"]["fail"]}))
+    by_account_sev: dict[str, dict[str, int]] = {}
+    for f in findings:
+        if f.status == "fail":
+            row = by_account_sev.setdefault(account_label(f.account, names), {})
+            row[f.severity] = row.get(f.severity, 0) + 1
+    account_rows = [{"id": a, "label": account_label(a if a != "-" else None, names),
+                     "counts": c} for a, c in summary["by_account"].items()]
+    passes = summary["by_status"]["pass"]
+    critical = summary["by_severity"].get("critical", {}).get("fail", 0)
     ctx = {
-        "run": run, "run_items": _run_items(run), "summary": summary,
-        "diff": summary.get("diff"), "statuses": STATUSES, "status_labels": STATUS_LABELS,
-        "severities": SEVERITIES_DESC, "control_rows": control_rows,
+        "run": run, "summary": summary, "diff": summary.get("diff"),
+        "statuses": STATUSES, "status_labels": STATUS_LABELS, "severities": SEVERITIES_DESC,
+        "severity_colors": SEVERITY_COLORS, "control_rows": control_rows,
+        "account_rows": account_rows, "critical": critical, "passes": passes,
+        "incomplete": incomplete_text(summary), "run_rows": run_rows(run, summary),
+        "fix_first": fix_first(findings, names),
+        "chart_controls": _bar_chart(by_control_sev) if by_control_sev else None,
+        "chart_accounts": (_bar_chart(sorted(by_account_sev.items()), 230)
+                           if len(by_account_sev) > 1 else None),
+        "trend": _trend(trend or []),
         "filter_controls": sorted({f.control for f in findings}),
         "filter_accounts": sorted({f.account or "-" for f in findings}),
-        "findings": [_view(f) for f in findings],
+        "names": names,
+        "findings": [_view(f, names) for f in findings],
     }
     return clean_text(environment().get_template("report.html.j2").render(ctx))

@@ -1,10 +1,11 @@
 """report.junit.xml: one <testsuite> per control, one <testcase> per finding.
 
-A testcase is named by the resource (classname = control id). When one control reports the
-same resource more than once (e.g. from `live` and `logs`), the name gets ` [source]` and, if
-still not unique, ` #n`, so CI tools that key on classname + name keep every case.
+A testcase is named `<resource> [<finding id>]` (classname = control id): findings are merged
+per (control, resource, account, region), so the id makes every name unique and stable.
 `fail` -> <failure type=severity>, `error` -> <error>, `waived` -> <skipped>,
 `attempt` -> passing case with <system-out> (informational), `pass` -> plain case.
+An incomplete run (something not read) adds a suite `dr-audit-run` with one <error> case
+saying what was not read, so CI shows it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from drguard.findings import Finding
 
-from ._common import TOOL_NAME, control_info, pretty, xml_text
+from ._common import TOOL_NAME, control_info, incomplete_text, pretty, xml_text
 
 
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
@@ -25,15 +26,31 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> 
     return e
 
 
-def _details(f: Finding, remediation: str) -> str:
-    lines = [f.message]
-    if remediation and f.status in ("fail", "error"):
-        lines.append(f"Fix: {remediation}")
+def fix_lines(f: Finding, general: str = "") -> list[str]:
+    """The remediation of a failing/error finding as text lines (shown once per finding)."""
+    if f.status not in ("fail", "error"):
+        return []
+    r = f.remediation or {}
+    if not r.get("summary"):
+        return [f"How to fix (general): {general}"] if general else []
+    lines = [f"Fix: {r['summary']}"]
+    if r.get("pulumi"):
+        lines.append("Pulumi (Python):\n" + str(r["pulumi"]).rstrip())
+    if r.get("cli"):
+        lines.append("AWS CLI:\n" + str(r["cli"]).rstrip())
+    return lines
+
+
+def _details(f: Finding, general: str) -> str:
+    lines = [f.message, *fix_lines(f, general)]
     lines.append(f"Resource: {f.resource}")
     where = ", ".join(f"{k}={v}" for k, v in (("account", f.account), ("region", f.region),
-                                              ("source", f.source)) if v)
+                                              ("source", "+".join(f.sources))) if v)
     lines.append(f"Where: {where}")
-    if f.event:
+    lines.append(f"Finding id: {f.id}")
+    if f.events:
+        lines.append("Events (newest first): " + pretty(f.events))
+    elif f.event:
         lines.append("Event: " + pretty(f.event))
     if f.waiver:
         lines.append("Waiver: " + pretty(f.waiver))
@@ -48,20 +65,13 @@ def _waiver_text(f: Finding) -> str:
             f"until {w.get('expires', '?')})")
 
 
-def _names(findings: list[Finding]) -> list[str]:
-    """Unique testcase names within one suite."""
-    per_resource = Counter(f.resource for f in findings)
-    names = [f"{f.resource} [{f.source}]" if per_resource[f.resource] > 1 else f.resource
-             for f in findings]
-    seen: Counter[str] = Counter()
-    out = []
-    for n in names:
-        seen[n] += 1
-        out.append(n if seen[n] == 1 else f"{n} #{seen[n]}")
-    return out
+def case_name(f: Finding) -> str:
+    """`<resource> [<finding id>]`: readable, unique and stable across runs."""
+    return f"{f.resource} [{f.id}]"
 
 
-def build(run: dict[str, Any], findings: list[Finding]) -> ET.Element:
+def build(run: dict[str, Any], findings: list[Finding],
+          summary: dict[str, Any] | None = None) -> ET.Element:
     """The <testsuites> element for sorted `findings` (suites sorted by control id)."""
     suites: dict[str, list[Finding]] = {}
     for f in findings:
@@ -82,8 +92,8 @@ def build(run: dict[str, Any], findings: list[Finding]) -> ET.Element:
         for k in ("title", "severity", "mapping"):
             if info[k]:
                 _el(props, "property", name=k, value=info[k])
-        for f, name in zip(group, _names(group), strict=True):
-            case = _el(suite, "testcase", classname=control_id, name=name, time="0")
+        for f in group:
+            case = _el(suite, "testcase", classname=control_id, name=case_name(f), time="0")
             details = _details(f, info["remediation"])
             if f.status == "fail":
                 _el(case, "failure", details, message=f.message, type=f.severity)
@@ -96,14 +106,23 @@ def build(run: dict[str, Any], findings: list[Finding]) -> ET.Element:
                 _el(case, "system-out", "attempt (failed call, nothing changed): " + details)
         for k in ("tests", "failures", "errors", "skipped"):
             totals[k] += int(attrs[k])
+    if summary and summary.get("incomplete"):
+        text = incomplete_text(summary)
+        suite = _el(root, "testsuite", name="dr-audit-run", tests=1, failures=0, errors=1,
+                    skipped=0, time="0")
+        case = _el(suite, "testcase", classname="dr-audit-run", name="run complete", time="0")
+        _el(case, "error", text, message=text, type="incomplete")
+        for k, n in (("tests", 1), ("errors", 1)):
+            totals[k] += n
     for k in ("tests", "failures", "errors", "skipped"):
         root.set(k, str(totals[k]))
     root.set("time", "0")
     return root
 
 
-def render(run: dict[str, Any], findings: list[Finding]) -> str:
-    root = build(run, findings)
+def render(run: dict[str, Any], summary: dict[str, Any] | None,
+           findings: list[Finding]) -> str:
+    root = build(run, findings, summary)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

@@ -1,106 +1,192 @@
-"""report.md: short, link-free, for PR comments and CI job summaries."""
+"""report.md: for PR comments and CI job summaries; inert, link-free, under GitHub's limit.
+
+Every value we did not write is made inert for GitHub's renderer: identifiers (resources,
+accounts, principals) go in code spans, where nothing links or mentions; free text (messages)
+is backslash-escaped and defanged (`https[:]//`, `www[.]`, `[@]`, `[#]1`), so a CloudTrail key
+like https://evil.example/phish never becomes a live link, an @mention or an HTML tag. No HTML
+entities are written. When the full table would pass `LIMIT` characters (GitHub comments stop
+at 65,536), failing rows are grouped by control, and the report says what it collapsed.
+"""
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
 from drguard.findings import Finding
 
-from ._common import SEVERITIES_DESC, clean_text, event_value
+from ._common import SEVERITIES_DESC, clean_text, event_value, incomplete_text, plural
 
-MAX_ROWS = 50
+LIMIT = 60_000  # GitHub comments and job summaries stop at 65,536 characters
+GROUP_EXAMPLES = 3
 MAX_ATTEMPT_ROWS = 20
-_SPECIAL = re.compile(r"([\\`*_\[\]|~!#])")
+_SPECIAL = re.compile(r"([\\`*_\[\]|~<>&$])")
+_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
+_WWW = re.compile(r"(?i)\bwww\.")
+_REF = re.compile(r"#(?=\d)")
 
 
-def md(value: Any, limit: int = 160, keep_tail: int = 0) -> str:
-    """One line of inert Markdown: whitespace folded, truncated, HTML and Markdown escaped."""
-    text = " ".join(clean_text(str(value if value is not None else "")).split())
-    if len(text) > limit:
-        tail = text[len(text) - keep_tail:] if keep_tail else ""
-        text = text[: limit - len(tail) - 1] + "\u2026" + tail
-    text = html.escape(text, quote=False)
+def _fold(value: Any) -> str:
+    return " ".join(clean_text(str(value if value is not None else "")).split())
+
+
+def md(value: Any) -> str:
+    """Free text as one line of inert Markdown: whitespace folded, Markdown and HTML
+    metacharacters backslash-escaped, URLs, www. names, @mentions and #refs defanged."""
+    text = _fold(value)
+    text = _SCHEME.sub(r"\1[:]", text)
+    text = _WWW.sub("www[.]", text)
+    text = text.replace("@", "[@]")
+    text = _REF.sub("[#]", text)
+    # escape everything Markdown or HTML could act on; the defanging brackets too
     return _SPECIAL.sub(r"\\\1", text)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def code(value: Any) -> str:
+    """An identifier as an inline code span (nothing inside links, mentions or renders);
+    pipes escaped for table cells."""
+    text = _fold(value)
+    if not text:
+        return "-"
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
-def _header(run: dict[str, Any]) -> str:
-    bits = []
-    if run.get("command"):
-        bits.append(f"`{md(run['command'], 40).replace('`', '')}`")
-    bits.append(f"dr-audit {md(run.get('tool_version', ''), 40)}")
-    if run.get("started"):
-        when = md(run["started"], 40)
-        if run.get("finished"):
-            when += f" \u2192 {md(run['finished'], 40)}"
-        bits.append(when)
-    for key in ("accounts", "regions"):
-        v = run.get(key)
-        if isinstance(v, list) and v:
-            bits.append(f"{key}: {md(', '.join(map(str, v)), 200)}")
-    return " \u00b7 ".join(bits)
+def _account(a: str | None, names: dict[str, str]) -> str:
+    if not a:
+        return "-"
+    return f"{code(a)} ({md(names[a])})" if names.get(a) else code(a)
 
 
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _fix(f: Finding) -> str:
+    r = f.remediation or {}
+    return md(r.get("summary")) if r.get("summary") else "see the full report"
+
+
+def _header(run: dict[str, Any], names: dict[str, str]) -> str:
+    bits = []
+    if run.get("command"):
+        bits.append(code(f"dr-audit {run['command']}"))
+    bits.append(f"version {md(run.get('tool_version', ''))}")
+    if run.get("started"):
+        bits.append(md(_when(run["started"])))
+    accounts = run.get("accounts")
+    if isinstance(accounts, list) and accounts:
+        bits.append(plural(len(accounts), "account") + ": "
+                    + ", ".join(_account(str(a), names) for a in accounts[:20])
+                    + (f" and {len(accounts) - 20} more" if len(accounts) > 20 else ""))
+    regions = run.get("regions")
+    if isinstance(regions, list) and regions:
+        bits.append("regions: " + ", ".join(code(r) for r in regions))
+    return " \u00b7 ".join(bits)
+
+
+def _when(value: Any) -> str:
+    """An ISO time without microseconds, e.g. 2026-12-01 04:10 UTC."""
+    text = str(value)
+    m = re.match(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|[+-]00:?00)?", text)
+    if not m:
+        return text
+    return f"{m.group(1)} {m.group(2)}" + (" UTC" if m.group(3) else "")
+
+
+def _gap_rows(rows: list[Finding], names: dict[str, str]) -> list[str]:
+    out = [_row(["severity", "status", "control", "resource", "account", "region",
+                 "what is wrong", "fix"]), _row(["---"] * 8)]
+    for f in rows:
+        out.append(_row([f.severity, f.status, code(f.control), code(f.resource),
+                         _account(f.account, names), code(f.region or "-"), md(f.message),
+                         _fix(f) if f.status == "fail" else "-"]))
+    return out
+
+
+def _grouped_rows(rows: list[Finding], budget: int) -> tuple[list[str], int]:
+    """One row per (control, status): count, examples; (lines, groups left out)."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in rows:
+        groups.setdefault((f.control, f.status), []).append(f)
+    out = [_row(["severity", "status", "control", "count", "examples", "accounts"]),
+           _row(["---"] * 6)]
+    used = sum(len(line) + 1 for line in out)
+    left = 0
+    for (control, status), group in groups.items():
+        examples = ", ".join(code(f.resource) for f in group[:GROUP_EXAMPLES])
+        if len(group) > GROUP_EXAMPLES:
+            examples += f" and {len(group) - GROUP_EXAMPLES} more"
+        accounts = sorted({f.account or "-" for f in group})
+        line = _row([group[0].severity, status, code(control), str(len(group)), examples,
+                     ", ".join(code(a) for a in accounts[:5])
+                     + (f" and {len(accounts) - 5} more" if len(accounts) > 5 else "")])
+        if used + len(line) + 1 > budget:
+            left += 1
+            continue
+        out.append(line)
+        used += len(line) + 1
+    return out, left
+
+
 def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]) -> str:
-    """The Markdown report for sorted `findings`."""
+    """The Markdown report for sorted, merged `findings`."""
+    names: dict[str, str] = run.get("account_names") or {}
     st = summary["by_status"]
     gaps = summary["gaps"]
-    title = f"{_plural(gaps, 'gap')}" if gaps else "no gaps"
-    lines = [f"## DR Guard audit: {title}", "", _header(run), ""]
-    lines.append(" \u00b7 ".join([
-        f"**{st['fail']} fail**", f"{st['pass']} pass", f"{st['waived']} waived",
-        f"{_plural(st['error'], 'error')}", f"{_plural(st['attempt'], 'attempt')}",
-        f"{summary['total']} findings"]))
+    title = plural(gaps, "gap") if gaps else "no gaps"
+    if summary.get("incomplete"):
+        title += " (run incomplete)"
+    lines = [f"## DR Guard audit: {title}", ""]
+    if summary.get("incomplete"):
+        lines += [f"**{md(incomplete_text(summary))}** The counts below cover only what was "
+                  "read.", ""]
+    lines += [_header(run, names), ""]
     by_sev = [f"{summary['by_severity'][s]['fail']} {s}" for s in SEVERITIES_DESC
               if summary["by_severity"][s]["fail"]]
-    if by_sev:
-        lines.append("")
-        lines.append("Gaps by severity: " + ", ".join(by_sev))
+    lines.append(" \u00b7 ".join([
+        f"**{plural(gaps, 'gap')}**" + (f" ({', '.join(by_sev)})" if by_sev else ""),
+        plural(st["pass"], "passing check"), f"{st['waived']} waived",
+        plural(st["error"], "check") + " not made", plural(st["attempt"], "attempt")]))
     if "exit_code" in summary:
         lines += ["", f"Exit code {summary['exit_code']} (fail on {summary['fail_on']})."]
-    if st["error"]:
-        lines += ["", f"**Scan incomplete:** {_plural(st['error'], 'check')} could not be made "
-                      "(status `error`)."]
 
     d = summary.get("diff")
     if d is not None:
         c = d["counts"]
         new_sev = ", ".join(f"{n} {s}" for s, n in d["new_by_severity"].items() if n)
         lines += ["", "### Changes since the previous report", "",
-                  f"{_plural(c['new'], 'new gap')}{f' ({new_sev})' if new_sev else ''} \u00b7 "
-                  f"{c['resolved']} resolved \u00b7 {c['still_failing']} still failing"]
+                  f"{plural(c['new'], 'new gap')}{f' ({new_sev})' if new_sev else ''} \u00b7 "
+                  f"{c['resolved']} fixed \u00b7 {c['still_failing']} still open"]
 
     rows = [f for f in findings if f.status in ("fail", "error")]
     lines.append("")
     if not rows:
         lines.append("No gaps: every checked resource passed or is waived.")
     else:
-        lines += ["### Gaps" + (" and errors" if st["error"] else ""), "",
-                  _row(["severity", "status", "control", "resource", "account", "message"]),
-                  _row(["---"] * 6)]
-        for f in rows[:MAX_ROWS]:
-            lines.append(_row([f.severity, f.status, md(f.control, 60),
-                               md(f.resource, 100, keep_tail=50), md(f.account or "-", 40),
-                               md(f.message, 160)]))
-        if len(rows) > MAX_ROWS:
-            lines += ["", f"\u2026 and {len(rows) - MAX_ROWS} more in the full report."]
-
+        head = "### Gaps" + (" and checks not made" if st["error"] else "")
+        full = _gap_rows(rows, names)
+        size = sum(len(x) + 1 for x in lines) + sum(len(x) + 1 for x in full)
+        if size <= LIMIT:
+            lines += [head, "", *full]
+        else:
+            budget = LIMIT - sum(len(x) + 1 for x in lines) - 2_000
+            grouped, left = _grouped_rows(rows, budget)
+            lines += [head, "", f"_{plural(len(rows), 'row')} grouped by control and status to "
+                      "stay under GitHub's 65,536-character limit; every finding, with its "
+                      "fix, is in report.html and report.json._", "", *grouped]
+            if left:
+                lines += ["", f"_{plural(left, 'more group')} left out for size._"]
+    if st["pass"]:
+        lines += ["", f"_{plural(st['pass'], 'passing check')} not listed (see report.html)._"]
     if st["waived"] or summary.get("expired_waivers"):
-        lines.append("")
         text = f"{st['waived']} waived"
         if summary.get("expired_waivers"):
-            text += (f"; {_plural(summary['expired_waivers'], 'waiver')} expired "
+            text += (f"; {plural(summary['expired_waivers'], 'waiver')} expired "
                      "(those findings count as gaps again)")
-        lines.append(text + ".")
+        lines += ["", text + "."]
 
     attempts = [f for f in findings if f.status == "attempt"]
     if attempts:
@@ -110,11 +196,15 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
                   _row(["---"] * 5)]
         for f in attempts[:MAX_ATTEMPT_ROWS]:
             ev = f.event
-            lines.append(_row([md(f.control, 60), md(f.resource, 80, keep_tail=40),
-                               md(event_value(ev, "principal") or "-", 80, keep_tail=40),
-                               md(event_value(ev, "event_name") or "-", 60),
-                               md(event_value(ev, "time") or "-", 40)]))
+            lines.append(_row([code(f.control), code(f.resource),
+                               code(event_value(ev, "principal") or "-"),
+                               code(event_value(ev, "event_name") or "-"),
+                               md(_when(event_value(ev, "time") or "-"))]))
         if len(attempts) > MAX_ATTEMPT_ROWS:
-            lines += ["", f"\u2026 and {len(attempts) - MAX_ATTEMPT_ROWS} more in the full "
-                          "report."]
-    return "\n".join(lines) + "\n"
+            lines += ["", f"_{plural(len(attempts) - MAX_ATTEMPT_ROWS, 'more attempt')} in the "
+                          "full report._"]
+    text = "\n".join(lines) + "\n"
+    if len(text) > LIMIT:  # pathological (e.g. thousands of attempts or accounts): hard cap
+        cut = text[:LIMIT - 200].rsplit("\n", 1)[0]
+        text = cut + "\n\n_Report cut at GitHub's size limit; see report.html._\n"
+    return text

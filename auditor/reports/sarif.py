@@ -10,7 +10,6 @@ Results: `fail` (level by severity), `waived` (same level, with an external supp
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from typing import Any
 from urllib.parse import quote
@@ -18,11 +17,11 @@ from urllib.parse import quote
 from drguard.findings import Finding
 from drguard.registry import CONTROLS
 
-from ._common import TOOL_NAME, control_info
+from ._common import TOOL_NAME, control_info, incomplete_text
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
-FINGERPRINT = "drGuardControlResource/v1"
+FINGERPRINT = "drGuardFindingId/v1"
 
 SECURITY_SEVERITY: dict[str, str] = {"critical": "9.5", "high": "8.0", "medium": "5.5",
                                      "low": "3.0"}
@@ -60,10 +59,10 @@ def _rule(control_id: str, severity: str) -> dict[str, Any]:
     }
 
 
-def fingerprint(control: str, resource: str) -> str:
-    """Stable hash of (control, resource): the same gap keeps its alert across runs."""
-    data = f"{control}\x00{resource}".encode("utf-8", "surrogatepass")
-    return hashlib.sha256(data).hexdigest()
+def fingerprint(f: Finding) -> str:
+    """The finding's stable id (control, resource, account, region): the same gap keeps its
+    alert across runs, and matches report.json, JUnit and the HTML anchor."""
+    return f.id
 
 
 def _artifact_uri(f: Finding) -> str | None:
@@ -96,6 +95,9 @@ def _message(f: Finding) -> str:
     prefix = {"attempt": "Attempt (failed call, nothing changed): ",
               "error": "Could not be checked: "}.get(f.status, "")
     text = f"{prefix}{f.message or f.control}"
+    fix = (f.remediation or {}).get("summary") if f.status in ("fail", "error") else None
+    if fix:
+        text = f"{text.rstrip()} Fix: {fix}"
     return f"{text} [{f.resource}{' in ' + where if where else ''}]"
 
 
@@ -110,10 +112,16 @@ def _result(f: Finding, index: int, artifact: str | None = None) -> dict[str, An
         r["level"] = LEVEL.get(f.severity, "warning")
     r["message"] = {"text": _message(f)}
     r["locations"] = [_location(f, artifact)]
-    r["partialFingerprints"] = {FINGERPRINT: fingerprint(f.control, f.resource)}
-    props: dict[str, Any] = {"severity": f.severity, "status": f.status, "source": f.source,
-                             "account": f.account, "region": f.region, "resource": f.resource,
-                             "evidence": f.evidence}
+    r["partialFingerprints"] = {FINGERPRINT: fingerprint(f)}
+    props: dict[str, Any] = {"id": f.id, "severity": f.severity, "status": f.status,
+                             "source": f.source, "account": f.account, "region": f.region,
+                             "resource": f.resource, "evidence": f.evidence}
+    if f.remediation:
+        props["remediation"] = f.remediation
+    if len(f.sources) > 1:
+        props["sources"] = f.sources
+    if f.events:
+        props["events"] = f.events
     if f.event is not None:
         props["event"] = f.event
     if f.waiver is not None:
@@ -154,9 +162,12 @@ def build(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding])
     artifact = run.get("sarif_artifact")
     results = [_result(f, index[f.control], artifact) for f in findings if f.status != "pass"]
     invocation: dict[str, Any] = {
-        "executionSuccessful": summary["errors"] == 0,
+        "executionSuccessful": not summary.get("incomplete", summary["errors"] > 0),
         "properties": {"run": run, "counts": summary["by_status"]},
     }
+    if summary.get("incomplete"):
+        invocation["toolExecutionNotifications"] = [
+            {"level": "warning", "message": {"text": incomplete_text(summary)}}]
     if "exit_code" in summary:
         invocation["exitCode"] = summary["exit_code"]
     for key, field in (("started", "startTimeUtc"), ("finished", "endTimeUtc")):
@@ -172,6 +183,8 @@ def build(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding])
         "invocations": [invocation],
         "results": results,
         "properties": {"summary": {k: summary[k] for k in ("total", "by_status", "gaps",
-                                                           "errors", "attempts", "waived")}},
+                                                           "errors", "attempts", "waived",
+                                                           "incomplete", "not_read")
+                                   if k in summary}},
     }
     return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [sarif_run]}

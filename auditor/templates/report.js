@@ -6,16 +6,19 @@
   if (!table || !form) { return; }
   var bodies = Array.prototype.slice.call(table.tBodies);
   var inputs = Array.prototype.slice.call(form.querySelectorAll("[data-filter]"));
+  var showPass = document.getElementById("show-pass");
   var shown = document.getElementById("shown");
 
   function apply() {
     var want = {};
     inputs.forEach(function (el) { want[el.getAttribute("data-filter")] = el.value; });
     var q = (want.q || "").trim().toLowerCase();
+    var passes = showPass.checked || want.status === "pass";
     var n = 0;
     bodies.forEach(function (b) {
       var d = b.dataset;
       var ok = (!want.status || d.status === want.status) &&
+        (passes || d.status !== "pass") &&
         (!want.severity || d.severity === want.severity) &&
         (!want.control || d.control === want.control) &&
         (!want.account || d.account === want.account) &&
@@ -28,10 +31,23 @@
   inputs.forEach(function (el) {
     el.addEventListener(el.tagName === "INPUT" ? "input" : "change", apply);
   });
+  showPass.addEventListener("change", apply);
   document.getElementById("reset").addEventListener("click", function () {
     inputs.forEach(function (el) { el.value = ""; });
+    showPass.checked = false;
     apply();
   });
+
+  // A link to a finding (Fix first, diff, #id in the address) shows it even if filtered out.
+  function reveal() {
+    var id = decodeURIComponent((location.hash || "").slice(1));
+    var target = id ? document.getElementById(id) : null;
+    if (target && target.tagName === "TBODY" && target.hidden) {
+      target.hidden = false;
+      target.scrollIntoView();
+    }
+  }
+  window.addEventListener("hashchange", reveal);
 
   var heads = Array.prototype.slice.call(table.querySelectorAll("th[data-sort]"));
   heads.forEach(function (th) {
@@ -50,4 +66,5 @@
     });
   });
   apply();
+  reveal();
 })();

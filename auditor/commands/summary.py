@@ -1,0 +1,117 @@
+"""What scan, state, logs (and merge) share at the end of a run: the report options
+(`--history`, `--account-names`), writing the reports, the closing summary and the exit code.
+
+The exit code comes from the same summary the reports carry (auditor.reports.outcome), so
+`summary.exit_code` in report.json and the process exit code always agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from drguard.errors import ConfigError
+from drguard.findings import Finding
+
+from ..reports._common import SEVERITIES_DESC, incomplete_text, plural
+
+
+def add_report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--history", type=Path, metavar="DIR",
+                   help="folder keeping a small summary of each run; the HTML report shows "
+                        "the trend of gaps over the last runs")
+    p.add_argument("--account-names", type=Path, metavar="FILE",
+                   help="YAML or JSON map of account id to name, shown beside account ids "
+                        "(Organizations names are used when the scan lists them)")
+
+
+def load_account_names(path: Path | None) -> dict[str, str]:
+    """{account id: name} from a YAML/JSON file; ConfigError naming the file when bad."""
+    if path is None:
+        return {}
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: account names file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read account names: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML/JSON: {str(e).splitlines()[0]}") from None
+    if doc is None:
+        return {}
+    if isinstance(doc, dict) and isinstance(doc.get("accounts"), dict):
+        doc = doc["accounts"]
+    if not isinstance(doc, dict) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) for v in doc.values()):
+        raise ConfigError(f"{path}: expected a map of account id to name, e.g. "
+                          f"{json.dumps({'123456789012': 'prod'})}")
+    return {str(k).zfill(12) if str(k).isdigit() else str(k): str(v) for k, v in doc.items()}
+
+
+def check_report_options(args: argparse.Namespace) -> None:
+    """Usage errors of --history / --account-names, found before any work."""
+    history = getattr(args, "history", None)
+    if history is not None and history.exists() and not history.is_dir():
+        raise ConfigError(f"--history {history}: not a folder")
+    load_account_names(getattr(args, "account_names", None))
+
+
+def write(findings: list[Finding], run: dict[str, Any], args: argparse.Namespace,
+          baseline: Path | None = None) -> dict[str, Path]:
+    """write_reports with the output, baseline, history and account-name options of `args`."""
+    from ..reports import write_reports
+
+    return write_reports(findings, run, args.output_dir, args.format,
+                         baseline if baseline is not None else getattr(args, "baseline", None),
+                         history=getattr(args, "history", None),
+                         account_names=load_account_names(getattr(args, "account_names", None)))
+
+
+def closing_lines(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    """The summary a command prints when it ends (stderr)."""
+    name = f"dr-audit {run.get('command') or ''}".rstrip()
+    gaps = summary.get("gaps", 0)
+    by_sev = ", ".join(f"{summary['by_severity'][s]['fail']} {s}" for s in SEVERITIES_DESC
+                       if summary["by_severity"].get(s, {}).get("fail"))
+    st = summary["by_status"]
+    rest = [plural(st[k], w) for k, w in (("pass", "pass"), ("waived", "waived finding"),
+                                          ("error", "check not made"),
+                                          ("attempt", "attempt")) if st.get(k)]
+    head = f"{name}: {plural(gaps, 'gap')}" + (f" ({by_sev})" if by_sev else "")
+    if rest:
+        head += "; " + ", ".join(rest)
+    accounts, regions = run.get("accounts"), run.get("regions")
+    if isinstance(accounts, list) and accounts:
+        head += f" in {plural(len(accounts), 'account')}"
+        if isinstance(regions, list) and regions:
+            head += f" x {plural(len(regions), 'region')}"
+    lines = [head]
+    if summary.get("incomplete"):
+        lines.append(f"{name}: {incomplete_text(summary)}")
+    if "exit_code" in summary:
+        lines.append(f"{name}: exit code {summary['exit_code']} (fail on {summary['fail_on']})")
+    return lines
+
+
+def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
+           out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Print the closing summary (stderr) and report paths (stdout: `HTML report: PATH`, the
+    others on stderr); return the exit code of the reports' summary (needs run["fail_on"])."""
+    from ..reports import outcome
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    summary = outcome(findings, run)
+    for line in closing_lines(summary, run):
+        print(line, file=err)
+    for fmt, path in paths.items():
+        if fmt == "html":
+            print(f"HTML report: {path}", file=out)
+        else:
+            print(f"{fmt} report: {path}", file=err)
+    return int(summary.get("exit_code", 0))
