@@ -7,12 +7,18 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from .errors import ConfigError
+from .errors import ConfigError, Loc, type_name
 from .registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Param
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+MAX_MESSAGE = 200
 
 _validators: dict[tuple[str, str], Draft202012Validator] = {}
+
+
+def policy_loc(owner: str) -> Loc:
+    """Where a policy's own config sits in the policy pack: `policy '<name>'`."""
+    return Loc(f"policy {owner!r}", label="parameter")
 
 
 def _validator(owner: str, param: Param) -> Draft202012Validator:
@@ -22,11 +28,24 @@ def _validator(owner: str, param: Param) -> Draft202012Validator:
     return _validators[key]
 
 
-def _check(owner: str, params: Iterable[Param], values: dict[str, Any],
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+
+
+def check_level(level: Any, loc: Loc) -> str:
+    """An enforcement level from the allowed set."""
+    if not isinstance(level, str) or level not in ENFORCEMENT_LEVELS:
+        shown = repr(level) if isinstance(level, str) else type_name(level)
+        raise loc.error(f"{_short(shown)} is not an enforcement level; expected one of "
+                        f"{', '.join(ENFORCEMENT_LEVELS)}")
+    return level
+
+
+def _check(owner: str, params: Iterable[Param], values: Any, loc: Loc,
            allow: Iterable[str] = ()) -> dict[str, Any]:
     if not isinstance(values, dict):
-        raise ConfigError(f"policy {owner!r}: config must be an object, "
-                          f"got {type(values).__name__}")
+        raise loc.error(f"config must be a mapping, found {type_name(values)}")
     known = {p.name: p for p in params}
     allowed = set(allow)
     out: dict[str, Any] = {}
@@ -36,13 +55,23 @@ def _check(owner: str, params: Iterable[Param], values: dict[str, Any],
         param = known.get(name)
         if param is None:
             expected = ", ".join(sorted(known)) or "none"
-            raise ConfigError(f"policy {owner!r}: unknown parameter {name!r} "
+            raise ConfigError(f"{loc}: unknown parameter {_short(repr(name))} "
                               f"(known parameters: {expected})")
         if param.schema.get("type") == "integer":
             value = _integral(value)
-        errors = sorted(_validator(owner, param).iter_errors(value), key=lambda e: e.path)
-        if errors:
-            raise ConfigError(f"policy {owner!r}: parameter {name!r}: {errors[0].message}")
+        try:
+            errors = sorted(_validator(owner, param).iter_errors(value),
+                            key=lambda e: [str(p) for p in e.absolute_path])
+            if errors:
+                err = errors[0]
+                where = loc / name
+                for p in err.absolute_path:
+                    where = where / p
+                raise where.error(_short(err.message))
+        except (ValueError, RecursionError) as e:  # e.g. an integer too long to print
+            if isinstance(e, ConfigError):
+                raise
+            raise (loc / name).error(f"unusable value ({type(e).__name__})") from None
         out[name] = value
     return out
 
@@ -52,22 +81,31 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def resolve(control_id: str, values: dict[str, Any] | None) -> dict[str, Any]:
+def resolve(control_id: str, values: dict[str, Any] | None, loc: Loc | None = None,
+            ) -> dict[str, Any]:
     """Defaults of the control overlaid with validated `values` (which may hold
-    `enforcementLevel`, checked here and dropped)."""
+    `enforcementLevel`, checked here and dropped). `loc` says where the values came from
+    (default: the control's policy in the pack)."""
     control = BY_ID[control_id]
-    values = dict(values or {})
-    level = values.get("enforcementLevel")
-    if level is not None and level not in ENFORCEMENT_LEVELS:
-        raise ConfigError(f"policy {control_id!r}: parameter 'enforcementLevel': {level!r} is "
-                          f"not one of {', '.join(ENFORCEMENT_LEVELS)}")
-    checked = _check(control_id, control.params, values, allow=("enforcementLevel",))
+    loc = loc or policy_loc(control_id)
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise loc.error(f"expected a mapping of parameters, found {type_name(values)}")
+    if "enforcementLevel" in values:
+        check_level(values["enforcementLevel"], loc / "enforcementLevel")
+    checked = _check(control_id, control.params, values, loc, allow=("enforcementLevel",))
     return {**control.defaults(), **checked}
 
 
 def resolve_settings(values: dict[str, Any] | None, owner: str = SETTINGS_POLICY,
-                     extra: Iterable[str] = ()) -> dict[str, Any]:
+                     extra: Iterable[str] = (), loc: Loc | None = None) -> dict[str, Any]:
     """Scope settings with defaults; `extra` names keys the caller validates itself."""
-    values = dict(values or {})
-    checked = _check(owner, SCOPE_PARAMS, values, allow=("enforcementLevel", *extra))
+    loc = loc or policy_loc(owner)
+    if values is None:
+        values = {}
+    if "enforcementLevel" in values:
+        check_level(values["enforcementLevel"], loc / "enforcementLevel")
+    checked = _check(SETTINGS_POLICY, SCOPE_PARAMS, values, loc,
+                     allow=("enforcementLevel", *extra))
     return {**{p.name: p.default for p in SCOPE_PARAMS}, **checked}

@@ -1,14 +1,25 @@
 """Resolved settings for a run: control parameters, enabled controls, scope and waivers.
 
-One loader for both config shapes users write:
-- the policy pack's config (`--policy-pack-config`):
-  `{"<control-id>": {...}, "dr-guard-settings": {...}}`
-- the auditor's config file:
-  `{"controls": {"<control-id>": {...}}, "scope": {...}, "waivers": [...]}`
+One loader, and one validation pass, for every config input users write:
+- the policy pack's config (`--policy-pack-config`, and what Configure receives):
+  `{"all": "<level>", "<control-id>": {...} | "<level>", "dr-guard-settings": {...}}`
+- the auditor's config file (`dr-audit --config`):
+  `{"controls": {"<control-id>": {...}}, "scope": {...}, "waivers": [...], "waiversFile": ...}`
+- waiver files (`waiversFile`): `{"waivers": [...]}`
+
+Everything is checked before any work starts: the registry's JSON schemas, plus what a schema
+cannot say (real calendar dates in ISO form, enforcement levels, patterns RE2 compiles, UTF-8
+text, value types everywhere, nesting depth and size). The first problem raises a ConfigError
+whose one-line message names the file or policy, the path to the bad value and what was
+expected.
+
+Waivers may be given both under `scope` and at the top level of the auditor's config: both
+lists are used (merged, scope's first), and so are both `waiversFile`s.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +28,20 @@ from typing import Any
 import yaml
 
 from . import waivers as waivers_mod
-from .errors import ConfigError
-from .params import resolve
+from .errors import ConfigError, Loc, type_name
+from .params import ENFORCEMENT_LEVELS, check_level, policy_loc, resolve
 from .registry import BY_ID, CONTROLS, SETTINGS_POLICY
 from .scope import Scope
 from .waivers import Waiver
 
 # Keys of the settings block besides the scope parameters.
 SETTINGS_EXTRA = ("waivers", "waiversFile")
+AUDITOR_KEYS = ("controls", "scope", "waivers", "waiversFile")
+MAX_DEPTH = 32  # the deepest real config is 5 levels
+MAX_VALUES = 100_000  # values after expanding YAML aliases
+MAX_FILE_BYTES = 16 << 20
+MAX_INT = 10 ** 18
+_SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclass
@@ -39,73 +56,258 @@ class Settings:
         return self.params[control_id]
 
 
-def load_settings_block(block: dict[str, Any] | None, base_dir: Path | None = None,
-                        owner: str = SETTINGS_POLICY) -> tuple[Scope, list[Waiver]]:
-    """The `dr-guard-settings` / `scope` block: scope parameters plus waivers."""
-    block = dict(block or {})
-    scope = Scope.from_settings(block, owner=owner, extra=SETTINGS_EXTRA)
-    found = waivers_mod.parse(block.get("waivers"), where=f"{owner}.waivers")
-    if block.get("waiversFile"):
-        path = Path(block["waiversFile"])
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        found += waivers_mod.load_file(path)
+# ---- reading ------------------------------------------------------------------------------
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: `expires: 2027-02-30` stays text, so the
+    validation pass (not the YAML library) says which value is wrong and where."""
+
+
+class _TooLongInt:
+    """An integer literal too long to convert (Python refuses over 4,300 digits)."""
+
+
+def _int_literal(text: str) -> int | _TooLongInt:
+    try:
+        return int(text)
+    except ValueError:
+        return _TooLongInt()
+
+
+def _yaml_int(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:
+        return _TooLongInt()
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+class Unreadable(ConfigError):
+    """The file itself cannot be read (missing, a directory, no permission)."""
+
+
+def read_document(path: Path, what: str = "config") -> Any:
+    """A YAML or JSON document (JSON for a `.json` name), checked for encoding, syntax,
+    depth and size; ConfigError naming the file otherwise."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise Unreadable(f"{path}: cannot read {what}: {e.strerror or type(e).__name__}") \
+            from None
+    except ValueError as e:  # e.g. a NUL byte in the path
+        raise Unreadable(f"{path!r}: cannot read {what}: {e}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: {what} larger than {MAX_FILE_BYTES >> 20} MiB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{path}: {what} is not UTF-8 text (byte 0x{raw[e.start]:02x} at "
+                          f"line {line}, offset {e.start})") from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    try:
+        data = json.loads(text, parse_int=_int_literal) if kind == "JSON" \
+            else yaml.load(text, Loader=_Loader)  # noqa: S506
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column "
+                          f"{e.colno}") from None
+    except yaml.YAMLError as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML: {first}{at}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: {what} is nested too deeply (more than {MAX_DEPTH} "
+                          "levels are never needed)") from None
+    except (ValueError, TypeError, OverflowError) as e:  # e.g. an integer of 5,000 digits
+        raise ConfigError(f"{path}: not valid {kind}: {str(e).splitlines()[0][:200]}") \
+            from None
+    check_structure(data, Loc(str(path)))
+    return data
+
+
+def check_structure(data: Any, root: Loc) -> None:
+    """Types a config may hold (JSON values), string keys, nesting at most MAX_DEPTH deep,
+    no recursive YAML aliases, at most MAX_VALUES values once aliases are expanded."""
+    sizes: dict[int, int] = {}
+    # Iterative post-order walk: (value, loc, depth, entered, ancestors' ids)
+    stack: list[tuple[Any, Loc, int, bool]] = [(data, root, 0, False)]
+    on_path: set[int] = set()
+    while stack:
+        value, loc, depth, entered = stack.pop()
+        if isinstance(value, _SCALARS):
+            if isinstance(value, int) and not isinstance(value, bool) \
+                    and not -MAX_INT <= value <= MAX_INT:
+                raise loc.error("integer too large to be a setting")
+            continue
+        if isinstance(value, _TooLongInt):
+            raise loc.error("integer too large to be a setting")
+        if not isinstance(value, (dict, list)):
+            raise loc.error(f"unsupported value of type {type(value).__name__} (use plain "
+                            "strings, numbers, booleans, lists and mappings)")
+        key = id(value)
+        if entered:
+            on_path.discard(key)
+            children = value.values() if isinstance(value, dict) else value
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            sizes[key] = total
+            if total > MAX_VALUES:
+                raise loc.error(f"more than {MAX_VALUES} values (are YAML aliases expanding "
+                                "into a huge document?)")
+            continue
+        if key in on_path:
+            raise loc.error("a YAML alias refers to a value that contains it (recursive)")
+        if key in sizes:
+            continue  # an alias to a value already checked
+        if depth >= MAX_DEPTH:
+            raise loc.error(f"nested more than {MAX_DEPTH} levels deep")
+        on_path.add(key)
+        stack.append((value, loc, depth, True))
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise (loc / str(k)[:40]).error(
+                        f"keys must be strings, found {type_name(k)}")
+                stack.append((v, loc / k, depth + 1, False))
+        else:
+            for i, v in enumerate(value):
+                stack.append((v, loc / i, depth + 1, False))
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+def _mapping(value: Any, loc: Loc, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise loc.expected(what, value)
+    return value
+
+
+def load_settings_block(block: Any, base_dir: Path | None = None,
+                        owner: str = SETTINGS_POLICY, loc: Loc | None = None,
+                        ) -> tuple[Scope, list[Waiver]]:
+    """The `dr-guard-settings` / `scope` block: scope parameters plus waivers (inline and
+    `waiversFile`)."""
+    loc = loc or policy_loc(owner)
+    block = dict(_mapping(block, loc, "a mapping of scope settings and waivers"))
+    scope = Scope.from_settings(block, owner=owner, extra=SETTINGS_EXTRA, loc=loc)
+    found = waivers_mod.parse(block.get("waivers"), where=loc / "waivers")
+    found += _waiver_file(block.get("waiversFile"), base_dir, loc / "waiversFile")
     return scope, found
 
 
+def _waiver_file(value: Any, base_dir: Path | None, loc: Loc) -> list[Waiver]:
+    if value is None or value == "":
+        return []
+    if not isinstance(value, str):
+        raise loc.expected("the path of a waiver file (a string)", value)
+    if "\x00" in value:
+        raise loc.error("a path cannot contain a NUL character")
+    path = Path(value)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        return waivers_mod.load_file(path)
+    except Unreadable as e:  # say which setting named the file
+        raise loc.error(str(e)) from None
+
+
+def _control_values(value: Any, loc: Loc, all_level: str | None) -> tuple[dict, bool]:
+    """(parameters incl. enforcementLevel, enabled) of one control's entry."""
+    if value is None:
+        values: dict[str, Any] = {}
+    elif isinstance(value, bool):
+        values = {"enabled": value}
+    elif isinstance(value, str):  # pack shape: "<id>": "advisory"
+        values = {"enforcementLevel": check_level(value, loc)}
+    elif isinstance(value, dict):
+        values = dict(value)
+    else:
+        raise loc.expected("a mapping of parameters, an enforcement level (" +
+                           ", ".join(ENFORCEMENT_LEVELS) + ") or true/false", value)
+    enabled = values.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise (loc / "enabled").expected("true or false", enabled)
+    level = values.get("enforcementLevel", all_level)
+    if level is not None and check_level(level, loc / "enforcementLevel") == "disabled":
+        enabled = False
+    return values, enabled
+
+
+def _all_level(value: Any, loc: Loc) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        extra = set(value) - {"enforcementLevel"}
+        if extra:
+            raise loc.error(f"only 'enforcementLevel' can be set for all policies, found "
+                            f"{', '.join(sorted(extra))[:100]}")
+        value = value.get("enforcementLevel")
+        loc = loc / "enforcementLevel"
+    return check_level(value, loc)
+
+
 def from_mapping(data: Any, base_dir: Path | None = None, where: str = "config") -> Settings:
+    """Validate a whole config (either shape) and resolve it (ConfigError on the first
+    problem)."""
+    root = Loc(where)
     if data is None:
         return Settings()
+    check_structure(data, root)
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping at the top level")
-    if any(k in data for k in ("controls", "scope", "waivers", "waiversFile")):
-        unknown = set(data) - {"controls", "scope", "waivers", "waiversFile"}
-        if unknown:
-            raise ConfigError(f"{where}: unknown top-level key(s) {', '.join(sorted(unknown))} "
-                              "(expected controls, scope, waivers, waiversFile)")
-        controls = data.get("controls") or {}
-        block = dict(data.get("scope") or {})
-        for k in ("waivers", "waiversFile"):
-            if k in data:
-                block[k] = data[k]
-    else:
-        controls = {k: v for k, v in data.items() if k != SETTINGS_POLICY and k != "all"}
-        block = data.get(SETTINGS_POLICY) or {}
-        if isinstance(block, str):
-            block = {}
-    if not isinstance(controls, dict):
-        raise ConfigError(f"{where}: 'controls' must be a mapping")
+        raise root.error(f"expected a mapping at the top level, found {type_name(data)}")
     s = Settings()
-    for cid, values in controls.items():
+    all_level: str | None = None
+    if any(k in data for k in AUDITOR_KEYS):
+        unknown = set(data) - set(AUDITOR_KEYS)
+        if unknown:
+            raise root.error(f"unknown top-level key(s) {', '.join(sorted(unknown))[:200]} "
+                             f"(expected {', '.join(AUDITOR_KEYS)})")
+        controls_loc = root / "controls"
+        controls = _mapping(data.get("controls"), controls_loc,
+                            "a mapping of control id to parameters")
+        block_loc = root / "scope"
+        block = dict(_mapping(data.get("scope"), block_loc,
+                              "a mapping of scope settings (backupTagKey, backupTagValue, "
+                              "backupBucketPatterns, stateBucket, waivers, waiversFile)"))
+        top_waivers = waivers_mod.parse(data.get("waivers"), where=root / "waivers")
+        top_file = _waiver_file(data.get("waiversFile"), base_dir, root / "waiversFile")
+    else:
+        controls_loc = root
+        all_level = _all_level(data.get("all"), root / "all")
+        controls = {k: v for k, v in data.items() if k not in (SETTINGS_POLICY, "all")}
+        block_loc = root / SETTINGS_POLICY
+        block = data.get(SETTINGS_POLICY)
+        if isinstance(block, str):  # "dr-guard-settings": "advisory"
+            check_level(block, block_loc)
+            block = {}
+        block = dict(_mapping(block, block_loc, "a mapping of scope settings and waivers"))
+        top_waivers, top_file = [], []
+    for cid, value in controls.items():
         if cid not in BY_ID:
-            raise ConfigError(f"{where}: unknown control {cid!r}")
-        if isinstance(values, str):  # pack shape: "<id>": "advisory"
-            values = {"enforcementLevel": values}
-        if isinstance(values, bool):
-            values = {"enabled": values}
-        values = dict(values or {})
-        enabled = values.pop("enabled", True)
-        if not isinstance(enabled, bool):
-            raise ConfigError(f"policy {cid!r}: parameter 'enabled' must be true or false")
-        if values.get("enforcementLevel") == "disabled":
-            enabled = False
-        s.params[cid] = resolve(cid, values)
+            near = difflib.get_close_matches(cid, list(BY_ID), n=1)
+            hint = f"did you mean {near[0]!r}?" if near else "docs/controls.md lists them"
+            raise controls_loc.error(f"unknown control {cid[:80]!r} ({hint})")
+        loc = controls_loc / cid
+        values, enabled = _control_values(value, loc, all_level)
+        s.params[cid] = resolve(cid, values, loc)
         if not enabled:
             s.enabled.discard(cid)
-    owner = where if "scope" in data else SETTINGS_POLICY
-    s.scope, s.waivers = load_settings_block(block, base_dir, owner=owner)
+    if all_level == "disabled":
+        s.enabled -= {c for c in BY_ID if c not in controls}
+    s.scope, s.waivers = load_settings_block(block, base_dir, loc=block_loc)
+    s.waivers += top_waivers + top_file
     return s
 
 
 def load_file(path: str | Path) -> Settings:
+    """The auditor's `--config` file, validated (ConfigError naming the file otherwise)."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read config: {e.strerror}") from None
-    try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
-                          f"{str(e).splitlines()[0]}") from None
-    return from_mapping(data, base_dir=p.parent, where=str(p))
+    return from_mapping(read_document(p, "config"), base_dir=p.parent, where=str(p))

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .errors import ConfigError
+from . import patterns
+from .errors import ConfigError, Loc, type_name
 from .registry import BY_ID
 
 REQUIRED = ("control", "reason", "owner", "expires")
+OPTIONAL = ("resource", "tags")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,13 @@ class Waiver:
         if self.control not in (control, "*"):
             return False
         if self.resource is not None:
-            if not any(r and fnmatch.fnmatchcase(r, self.resource) for r in refs):
+            glob = patterns.glob(self.resource)  # compiled (and cached) at load time
+            if not any(isinstance(r, str) and r and glob.match(r) for r in refs):
                 return False
         if self.tags:
-            have = tags or {}
-            if any(str(have.get(k)) != str(v) for k, v in self.tags.items()):
+            have = tags if isinstance(tags, Mapping) else {}
+            if any(not isinstance(have.get(k), (str, int, float, bool))
+                   or str(have.get(k)) != v for k, v in self.tags.items()):
                 return False
         return True
 
@@ -52,63 +55,107 @@ class Waiver:
         return d
 
 
-def _date(value: Any, where: str) -> dt.date:
+def parse_date(value: Any, loc: Loc) -> dt.date:
+    """A real calendar date, written YYYY-MM-DD (a YAML/Python date object is accepted)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
-            return dt.date.fromisoformat(value[:10])
+            return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise ConfigError(f"{where}: 'expires' must be a date (YYYY-MM-DD), got {value!r}")
+    raise loc.error("'expires' must be a date in ISO format YYYY-MM-DD (a real calendar "
+                    f"day), found {value!r}" if isinstance(value, str)
+                    else f"'expires' must be a date in ISO format YYYY-MM-DD, found "
+                         f"{type_name(value)}")
 
 
-def parse(entries: Any, where: str = "waivers") -> list[Waiver]:
-    """Parse a list of waiver mappings; the first bad entry raises ConfigError naming it."""
+def _text(e: Mapping[str, Any], key: str, loc: Loc) -> str:
+    value = e[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise (loc / key).expected("a string", value)
+    text = str(value).strip()
+    if not text:
+        raise (loc / key).error("must not be empty")
+    return text
+
+
+def _one(e: Any, loc: Loc) -> Waiver:
+    if not isinstance(e, dict):
+        raise loc.expected("a waiver mapping (control, resource or tags, reason, owner, "
+                           "expires)", e)
+    bad_keys = [k for k in e if not isinstance(k, str)]
+    if bad_keys:
+        raise loc.error(f"field names must be strings, found {type_name(bad_keys[0])}")
+    missing = [k for k in REQUIRED if e.get(k) in (None, "")]
+    if missing:
+        raise loc.error(f"missing {', '.join(missing)}")
+    unknown = set(e) - {*REQUIRED, *OPTIONAL}
+    if unknown:
+        raise loc.error(f"unknown field(s) {', '.join(sorted(unknown))} (expected "
+                        f"{', '.join((*REQUIRED, *OPTIONAL))})")
+    control = e["control"]
+    if not isinstance(control, str):
+        raise (loc / "control").expected("a control id (a string, or '*')", control)
+    if control != "*" and control not in BY_ID:
+        raise (loc / "control").error(f"unknown control {control[:80]!r}")
+    resource = e.get("resource")
+    if resource in (None, ""):
+        resource = None
+    elif not isinstance(resource, str):
+        raise (loc / "resource").expected("a glob string (ARN, URN or name)", resource)
+    else:
+        try:
+            patterns.glob(resource)
+        except patterns.PatternError as err:
+            raise (loc / "resource").error(f"unusable glob: {err}") from None
+    tags = e.get("tags")
+    if tags is None:
+        tags = {}
+    if not isinstance(tags, dict):
+        raise (loc / "tags").expected("a mapping of tag key to value", tags)
+    clean_tags: dict[str, str] = {}
+    for k, v in tags.items():
+        if not isinstance(k, str) or isinstance(v, (dict, list)) or v is None:
+            raise (loc / "tags" / str(k)).expected("a tag value (a string)", v)
+        clean_tags[k] = str(v).lower() if isinstance(v, bool) else str(v)
+    if resource is None and not clean_tags:
+        raise loc.error("needs 'resource' (a glob) or 'tags'")
+    return Waiver(control=control, reason=_text(e, "reason", loc),
+                  owner=_text(e, "owner", loc), expires=parse_date(e["expires"], loc),
+                  resource=resource, tags=clean_tags)
+
+
+def parse(entries: Any, where: str | Loc = "waivers") -> list[Waiver]:
+    """Parse a list of waiver mappings; the first bad entry raises ConfigError naming its
+    file or policy, the path to it and what was expected."""
+    loc = where if isinstance(where, Loc) else Loc(where)
     if entries is None:
         return []
     if not isinstance(entries, list):
-        raise ConfigError(f"{where}: 'waivers' must be a list")
-    out = []
-    for i, e in enumerate(entries):
-        here = f"{where}: waiver #{i + 1}"
-        if not isinstance(e, dict):
-            raise ConfigError(f"{here}: must be a mapping")
-        missing = [k for k in REQUIRED if not e.get(k)]
-        if missing:
-            raise ConfigError(f"{here}: missing {', '.join(missing)}")
-        unknown = set(e) - {*REQUIRED, "resource", "tags"}
-        if unknown:
-            raise ConfigError(f"{here}: unknown field(s) {', '.join(sorted(unknown))}")
-        if e["control"] != "*" and e["control"] not in BY_ID:
-            raise ConfigError(f"{here}: unknown control {e['control']!r}")
-        if "resource" not in e and "tags" not in e:
-            raise ConfigError(f"{here}: needs 'resource' (a glob) or 'tags'")
-        tags = e.get("tags") or {}
-        if not isinstance(tags, dict):
-            raise ConfigError(f"{here}: 'tags' must be a mapping")
-        out.append(Waiver(control=e["control"], reason=str(e["reason"]), owner=str(e["owner"]),
-                          expires=_date(e["expires"], here),
-                          resource=str(e["resource"]) if e.get("resource") else None,
-                          tags={str(k): str(v) for k, v in tags.items()}))
-    return out
+        raise loc.expected("a list of waivers", entries)
+    return [_one(e, Loc(f"{loc}: waiver #{i + 1}")) for i, e in enumerate(entries)]
 
 
 def load_file(path: str | Path) -> list[Waiver]:
+    """A waiver file: YAML or JSON, `{"waivers": [...]}`."""
+    from .settings import read_document  # one reader for every config input
+
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read waiver file: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
+    data = read_document(p, "waiver file")
     if data is None:
         return []
     if not isinstance(data, dict) or "waivers" not in data:
-        raise ConfigError(f"{p}: expected a mapping with a 'waivers' list")
-    return parse(data["waivers"], where=str(p))
+        raise ConfigError(f"{p}: expected a mapping with a 'waivers' list, found "
+                          f"{type_name(data)}" + (" without 'waivers'"
+                                                  if isinstance(data, dict) else ""))
+    unknown = [k for k in data if k != "waivers"]
+    if unknown:
+        raise ConfigError(f"{p}: unknown top-level key(s) "
+                          f"{', '.join(sorted(map(str, unknown)))[:200]} (expected waivers)")
+    return parse(data["waivers"], where=Loc(str(p), ("waivers",)))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The engine hands each policy only its own config, but scope rules and waivers are shared by
 every backup-bucket control; they live in the config of the `dr-guard-settings` policy and
-are captured when the engine calls Configure (see `install_configure_hook`).
+are captured when the engine calls Configure (see `engine_hooks`). Configure runs the same
+validation pass as the auditor's `--config` (drguard.settings): a bad value is refused there,
+with the policy, the path to the value and what was expected.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from drguard.params import resolve
+from drguard.params import policy_loc, resolve
 from drguard.registry import BY_ID, SETTINGS_POLICY
 from drguard.scope import Scope
-from drguard.settings import load_settings_block
+from drguard.settings import check_structure, load_settings_block
 from drguard.waivers import Waiver
 
 log = logging.getLogger(__name__)
+
+# A relative `waiversFile` is read from the pack's directory (the repository root).
+PACK_DIR = Path(__file__).resolve().parents[1]
 
 _lock = threading.Lock()
 _params_cache: dict[tuple[str, str], dict[str, Any]] = {}
@@ -33,16 +38,21 @@ def params_for(control_id: str, config: Mapping[str, Any] | None) -> dict[str, A
     key = (control_id, json.dumps(config or {}, sort_keys=True, default=str))
     hit = _params_cache.get(key)
     if hit is None:
-        hit = resolve(control_id, dict(config or {}))
+        values = dict(config) if isinstance(config, Mapping) else config
+        check_structure(values, policy_loc(control_id))
+        hit = resolve(control_id, values)
         with _lock:
             _params_cache[key] = hit
     return hit
 
 
-def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = None) -> None:
+def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = PACK_DIR,
+                       ) -> None:
     """Validate and install the shared settings (raises ConfigError)."""
     global _settings
-    scope, waivers = load_settings_block(dict(block or {}), base_dir=base_dir)
+    loc = policy_loc(SETTINGS_POLICY)
+    check_structure(block, loc)
+    scope, waivers = load_settings_block(block, base_dir=base_dir, loc=loc)
     with _lock:
         _settings = (scope, waivers)
 
@@ -55,9 +65,10 @@ def today() -> dt.date:
     return dt.date.today()
 
 
-def check_pack_config(config: Mapping[str, Mapping[str, Any]]) -> None:
+def check_pack_config(config: Mapping[str, Any]) -> None:
     """Validate a whole pack config ({policy: properties}); raises ConfigError naming the
-    policy and the parameter. Installs the settings block when all is well."""
+    policy, the path to the bad value and what was expected. Installs the settings block
+    when all is well."""
     for name, props in config.items():
         if name in BY_ID:
             params_for(name, props)

@@ -10,6 +10,10 @@
   tests/test_pack_engine_hooks.py) but converts each resource once and lets our policies share
   one StackModel per call.
 
+- Analyze and AnalyzeStack never raise: a policy that fails on a resource it cannot read
+  reports a violation naming the error (fail closed: the resource is not shown compliant)
+  instead of the whole call answering UNKNOWN; the other policies still run.
+
 Only the pack's entry point installs these; importing this module changes nothing.
 """
 
@@ -21,6 +25,7 @@ import threading
 from typing import Any
 
 from drguard.errors import ConfigError
+from drguard.registry import SETTINGS_POLICY
 
 from .config import check_pack_config
 
@@ -110,6 +115,58 @@ def analyze_stack(servicer: Any, request: Any, sdk: Any) -> Any:
     return response
 
 
+def _unreadable(policy_name: str, e: BaseException) -> str:
+    """The one-line violation a policy reports when it fails on the input."""
+    return (f"DR Guard could not evaluate {policy_name}: a property has a value of an "
+            f"unexpected type or shape ({type(e).__name__}), so the resource cannot be shown "
+            "compliant; check the resource's properties.")
+
+
+def _guard(policy: Any, sdk: Any) -> None:
+    """Wrap a policy's validate so an error becomes a violation (once per policy)."""
+    if getattr(policy, "_dr_guard", False):
+        return
+    validate = policy.validate
+    passthrough = (sdk.UnknownValueError, sdk._NotApplicableError)
+
+    def guarded(args: Any, report: Any) -> Any:
+        try:
+            return validate(args, report)
+        except passthrough:
+            raise
+        except Exception as e:  # noqa: BLE001 - fail closed, never an UNKNOWN answer
+            log.warning("policy %s failed on %s: %s", policy.name,
+                        getattr(args, "urn", "the stack"), type(e).__name__)
+            log.debug("policy %s failed", policy.name, exc_info=True)
+            report(_unreadable(policy.name, e), None)
+            return None
+
+    policy.validate = guarded
+    policy._dr_guard = True
+
+
+def _guard_all(servicer: Any, sdk: Any) -> None:
+    for policy in servicer._PolicyAnalyzerServicer__policies:
+        _guard(policy, sdk)
+
+
+def _failed_response(servicer: Any, sdk: Any, e: BaseException) -> Any:
+    """What Analyze/AnalyzeStack answer when the request itself cannot be read: one
+    mandatory diagnostic, never an exception (which the engine shows as UNKNOWN)."""
+    log.warning("analysis failed: %s", type(e).__name__)
+    log.debug("analysis failed", exc_info=True)
+    response = sdk.proto.AnalyzeResponse()
+    response.diagnostics.append(sdk.proto.AnalyzeDiagnostic(
+        policyName=SETTINGS_POLICY,
+        policyPackName=servicer._PolicyAnalyzerServicer__policy_pack_name,
+        policyPackVersion=servicer._PolicyAnalyzerServicer__policy_pack_version,
+        message=(f"DR Guard could not read the resources it was given ({type(e).__name__}); "
+                 "nothing was evaluated, so nothing is shown compliant."),
+        urn="", description="DR Guard settings: backup-bucket scope rules and waivers.",
+        enforcementLevel=servicer._map_enforcement_level(sdk.EnforcementLevel.MANDATORY)))
+    return response
+
+
 def install() -> None:
     import grpc
     from google.protobuf import json_format
@@ -120,15 +177,33 @@ def install() -> None:
         return
     configure = servicer.Configure
 
+    analyze = servicer.Analyze
+
     def hooked_configure(self: Any, request: Any, context: Any) -> Any:
-        config = {k: json_format.MessageToDict(v.properties)
-                  for k, v in request.policyConfig.items()}
+        error: str | None = None
         try:
+            config = {k: json_format.MessageToDict(v.properties)
+                      for k, v in request.policyConfig.items()}
             check_pack_config(config)
         except ConfigError as e:
-            log.error("invalid policy pack config: %s", e)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid policy pack config: {e}")
+            error = str(e)
+        except RecursionError:
+            error = "the config is nested too deeply"
+        except Exception as e:  # noqa: BLE001 - any unreadable config is the caller's error
+            log.debug("Configure failed", exc_info=True)
+            error = f"the config cannot be read ({type(e).__name__})"
+        if error is not None:
+            log.error("invalid policy pack config: %s", error)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"invalid policy pack config: {error}")
         return configure(self, request, context)
+
+    def hooked_analyze(self: Any, request: Any, context: Any) -> Any:
+        try:
+            _guard_all(self, sdk)
+            return analyze(self, request, context)
+        except Exception as e:  # noqa: BLE001 - never answer UNKNOWN
+            return _failed_response(self, sdk, e)
 
     def hooked_analyze_stack(self: Any, request: Any, _context: Any) -> Any:
         # Converting a large stack allocates millions of small objects; the cyclic GC would
@@ -136,13 +211,17 @@ def install() -> None:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
+            _guard_all(self, sdk)
             return analyze_stack(self, request, sdk)
+        except Exception as e:  # noqa: BLE001 - never answer UNKNOWN
+            return _failed_response(self, sdk, e)
         finally:
             if was_enabled:
                 gc.enable()
 
-    servicer._dr_guard_originals = {"Configure": configure,
+    servicer._dr_guard_originals = {"Configure": configure, "Analyze": analyze,
                                     "AnalyzeStack": servicer.AnalyzeStack}
     servicer.Configure = hooked_configure
+    servicer.Analyze = hooked_analyze
     servicer.AnalyzeStack = hooked_analyze_stack
     servicer._dr_guard_hooks = True
