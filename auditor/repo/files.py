@@ -1,0 +1,286 @@
+"""Reading an infrastructure repository as hostile input: which files, within which limits.
+
+- The walk never follows a symbolic link out of the repository: a linked file is read only
+  when its target is a regular file inside the repository; a dangling link, or one whose target
+  is outside, is skipped and counted. Linked directories are never descended (an in-repository
+  target is walked under its own path anyway; an outside one is counted).
+- A file is read only up to `MAX_FILE_BYTES`; a larger one, a binary one (a NUL byte in it) or
+  one that is not UTF-8 is skipped and counted, with a one-line reason.
+- YAML is composed with PyYAML's safe loader, then its size *after* alias expansion is bounded
+  (`MAX_YAML_NODES`) before anything walks it: a "billion laughs" document is refused in
+  linear time, and so is a recursive alias. Tags other than the YAML core ones are errors.
+
+Whatever is skipped lands in `Skips`, which the command turns into run["skipped"] (kind
+`repoFiles`) and run["skipped_detail"].
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 1 << 20          # Pulumi stack files and workflows are a few KiB
+MAX_YAML_NODES = 100_000          # after alias expansion
+MAX_DETAIL = 100                  # run["skipped_detail"] entries kept
+# Directories that hold tools and caches, not infrastructure (not descended, not counted).
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__",
+                       ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+                       ".terraform"})
+
+
+class RepoInputError(ValueError):
+    """A repository file cannot be used; the message is one line naming why."""
+
+
+@dataclass
+class Skips:
+    """What a run did not read: counts by kind, and capped (path, reason) details."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    detail: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, kind: str, path: str, reason: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if len(self.detail) < MAX_DETAIL:
+            self.detail.append({"path": path, "reason": reason})
+        log.warning("%s: skipped: %s", path, reason)
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    rel: str      # POSIX path relative to the repository root (what reports show)
+    path: Path    # what is opened: the file itself or, for an in-repository link, its target
+
+
+def _inside(root: Path, target: Path) -> bool:
+    try:
+        target.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _excluded(rel: str, exclude: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(rel, g) or fnmatch.fnmatchcase(rel + "/", g)
+               for g in exclude)
+
+
+def walk(root: Path, wanted: Callable[[str], bool], skips: Skips,
+         exclude: tuple[str, ...] = ()) -> Iterator[RepoFile]:
+    """Files under `root` whose relative path `wanted` accepts, in a stable order."""
+    real_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        rel_dir = here.relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        keep = []
+        for d in sorted(dirnames):
+            rel = rel_dir + d
+            if d in SKIP_DIRS or _excluded(rel, exclude):
+                continue
+            full = here / d
+            if full.is_symlink():
+                target = full.resolve()
+                if not _inside(real_root, target):
+                    skips.add("repoFiles", rel, "symbolic link to a directory outside the "
+                                                "repository, not followed")
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            rel = rel_dir + name
+            if not wanted(rel) or _excluded(rel, exclude):
+                continue
+            full = here / name
+            if full.is_symlink():
+                target = Path(os.path.realpath(full))
+                if not _inside(real_root, target):
+                    skips.add("repoFiles", rel, "symbolic link out of the repository, "
+                                                "not followed")
+                    continue
+                if not target.is_file():
+                    skips.add("repoFiles", rel, "symbolic link to nothing readable, "
+                                                "not followed")
+                    continue
+                yield RepoFile(rel, target)
+            elif full.is_file():
+                yield RepoFile(rel, full)
+
+
+def read_text(f: RepoFile, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The file's text; RepoInputError (one line) when it is too large, binary or not UTF-8."""
+    try:
+        st = f.path.stat()
+        if st.st_size > max_bytes:
+            raise RepoInputError(f"larger than {max_bytes} bytes ({st.st_size}), not read")
+        with f.path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as e:
+        raise RepoInputError(f"cannot read: {e.strerror or e}") from None
+    if len(data) > max_bytes:
+        raise RepoInputError(f"larger than {max_bytes} bytes, not read")
+    if b"\x00" in data:
+        raise RepoInputError("binary file (NUL bytes), not YAML text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RepoInputError(f"not UTF-8 text (byte {e.start})") from None
+
+
+# ---- YAML -----------------------------------------------------------------------------------
+
+class YMap(dict[Any, Any]):
+    """A YAML mapping that remembers its line and the line of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict[Any, int]
+
+    def line_of(self, key: Any) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class YList(list[Any]):
+    """A YAML sequence that remembers its line and the line of each item (1-based)."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+
+class _Loader(yaml.SafeLoader):
+    """The pure-Python safe loader: its composer's recursion is bounded by Python's."""
+
+
+def _expanded_size(root: Node, limit: int) -> int:
+    """Number of nodes once every alias is expanded; RepoInputError past `limit` or on a
+    recursive alias. Linear in the number of distinct nodes (sizes are memoised)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise RepoInputError("recursive YAML alias")
+        active.add(key)
+        total = 1
+        if isinstance(node, SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > limit:
+                    break
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                total += size(k) + size(v)
+                if total > limit:
+                    break
+        active.discard(key)
+        if total > limit:
+            raise RepoInputError(f"YAML expands to more than {limit} nodes (alias bomb?)")
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def load_yaml(text: str, max_nodes: int = MAX_YAML_NODES) -> Any:
+    """One YAML document as YMap / YList / scalars (YAML 1.1 types, as PyYAML reads them).
+
+    RepoInputError with a one-line message on a syntax error, several documents, a bomb, a
+    nesting too deep for the parser, or a tag the safe loader does not know."""
+    loader = _Loader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError as e:
+            raise RepoInputError(f"not valid YAML: {_one_line(e)}") from None
+        except RecursionError:
+            raise RepoInputError("YAML nested too deeply") from None
+        if node is None:
+            return None
+        _expanded_size(node, max_nodes)
+        try:
+            return _convert(node, loader, {})
+        except yaml.YAMLError as e:
+            raise RepoInputError(f"not valid YAML: {_one_line(e)}") from None
+        except (RecursionError, ValueError, OverflowError) as e:
+            # deep nesting, or a scalar PyYAML cannot build (e.g. a timestamp out of range)
+            if isinstance(e, RepoInputError):
+                raise
+            raise RepoInputError("YAML nested too deeply" if isinstance(e, RecursionError)
+                                 else f"not valid YAML: {_one_line(e)}") from None
+    finally:
+        loader.dispose()
+
+
+def _one_line(e: Exception) -> str:
+    text = " ".join(str(e).split())
+    return text[:300]
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return str(value)
+    return value
+
+
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
+
+
+def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if isinstance(node, ScalarNode):
+        value = loader.construct_object(node, deep=True)
+    elif node.tag not in _PLAIN_TAGS:
+        raise RepoInputError(f"unsupported YAML tag {node.tag[:80]!r} at line "
+                             f"{node.start_mark.line + 1}")
+    elif isinstance(node, SequenceNode):
+        seq = YList()
+        seq.line = node.start_mark.line + 1
+        seq.item_lines = []
+        memo[key] = seq
+        for child in node.value:
+            seq.append(_convert(child, loader, memo))
+            seq.item_lines.append(child.start_mark.line + 1)
+        return seq
+    elif isinstance(node, MappingNode):
+        loader.flatten_mapping(node)  # YAML merge keys (<<)
+        m = YMap()
+        m.line = node.start_mark.line + 1
+        m.key_lines = {}
+        memo[key] = m
+        for k_node, v_node in node.value:
+            k = _hashable(_convert(k_node, loader, memo))
+            m[k] = _convert(v_node, loader, memo)
+            m.key_lines[k] = k_node.start_mark.line + 1
+        return m
+    else:  # pragma: no cover - PyYAML has only these three node kinds
+        raise RepoInputError(f"unexpected YAML node {type(node).__name__}")
+    memo[key] = value
+    return value
+
+
+def line_of(container: Any, key: Any, default: int = 0) -> int:
+    """Line of `key` in a YMap (or index in a YList), `default` for plain containers."""
+    if isinstance(container, YMap):
+        return container.line_of(key)
+    if isinstance(container, YList) and isinstance(key, int):
+        return container.line_of(key)
+    return default
