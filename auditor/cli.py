@@ -11,6 +11,7 @@ from drguard import __version__
 from drguard.errors import ConfigError
 
 from .commands import COMMANDS
+from .commands.common import check_output_dir
 
 log = logging.getLogger("auditor")
 
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
+        # Before any AWS call or file read (issue 9): an unusable --output-dir is a usage error.
+        check_output_dir(getattr(args, "output_dir", None))
         return int(args._run(args))
     except ConfigError as e:
         print(f"dr-audit: error: {e}", file=sys.stderr)

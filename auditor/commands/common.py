@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from pathlib import Path
 
 from drguard.errors import ConfigError
@@ -40,6 +42,42 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                         "its own; GitHub code scanning needs one "
                         f"(default {DEFAULT_SARIF_ARTIFACT})")
     add_report_options(p)  # --history, --account-names (auditor.commands.summary)
+
+
+def check_output_dir(path: Path | None) -> None:
+    """--output-dir must be a directory we can create and write: checked before any AWS call
+    or file read (ConfigError, exit 2). Directories created for the check are removed again
+    (the reports create them at the end)."""
+    if path is None:
+        return
+    made: list[Path] = []
+    try:
+        if not path.is_dir():
+            if path.exists() or path.is_symlink():
+                raise ConfigError(f"--output-dir {path}: exists and is not a directory")
+            p = path
+            while not p.exists() and p != p.parent:
+                made.append(p)
+                p = p.parent
+            if not p.is_dir():
+                raise ConfigError(f"--output-dir {path}: {p} is not a directory")
+            path.mkdir(parents=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".dr-audit-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except ConfigError:
+        raise
+    except OSError as e:
+        raise ConfigError(f"--output-dir {path}: cannot be created or written "
+                          f"({e.strerror or type(e).__name__})") from None
+    except ValueError as e:  # e.g. a NUL byte in the path
+        raise ConfigError(f"--output-dir {str(path)!r}: not a usable path ({e})") from None
+    finally:
+        for d in made:  # deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
 
 
 def check_baseline(args: argparse.Namespace) -> None:
