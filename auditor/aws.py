@@ -148,6 +148,15 @@ def _instrument(session: botocore.session.Session) -> None:
     session.register("request-created", _request_created, unique_id="dr-audit-attempts")
 
 
+def guard_client(client: Any) -> Any:
+    """Put the read-only guard (and the observers) on one client, whatever session made it
+    (a caller's own boto3 session included); idempotent."""
+    client.meta.events.register("before-call", _before_call, unique_id="dr-audit-guard")
+    client.meta.events.register("request-created", _request_created,
+                                unique_id="dr-audit-attempts")
+    return client
+
+
 # ---- sessions ----------------------------------------------------------------------------
 
 class Account:

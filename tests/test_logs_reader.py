@@ -31,7 +31,7 @@ def naive(data: bytes) -> list[str]:
 
 def ids(res: reader.FileResult) -> list[str]:
     assert res.error is None, res.error
-    return [r["eventID"] for r in res.records]
+    return [r["eventID"] for _, r in res.records]
 
 
 def suspend(bucket: str = "nightly-backups", **kw: Any) -> dict[str, Any]:
@@ -94,18 +94,24 @@ def test_file_without_hits_is_not_decoded() -> None:
 
 
 GOOD = samples.log_file([suspend()])
+# files that cannot be decoded at all: skipped whole, with the reason
 BAD: dict[str, tuple[bytes, str]] = {
-    "truncated.json.gz": (GOOD[: len(GOOD) // 2], "gzip"),
     "garbage.json.gz": (b"\x1f\x8b\x08\x00garbage", "gzip"),
-    "invalid.json.gz": (gzip.compress(b'{"Records": [{"eventName": "DeleteBucket", '), "JSON"),
-    "invalid.json": (b'{"Records": [{"eventName": "DeleteBucket", "x": tru}]}', "JSON"),
-    "no-envelope.json": (b'{"Records": [1, 2,]', "JSON"),
+    "not-gzip.json.gz": (b'{"Records": []}', "gzip"),
+    "invalid.json": (b'{"Version": tru}', "JSON"),
     "other.json": (b'{"Version": "2012-10-17", "Statement": []}', "not a CloudTrail"),
     "list.json": (b"[1, 2, 3]", "not a CloudTrail"),
     "empty.json.gz": (b"", "empty"),
     "empty-gz.json.gz": (gzip.compress(b""), "empty"),
     "blank.json": (b"  \n", "empty"),
-    "latin1.json": ('{"Records": ["caf\u00e9"]}'.encode("latin-1"), "UTF-8"),
+}
+# files whose envelope decodes but a part does not: that part is a counted skipped record
+DAMAGED: dict[str, tuple[bytes, str]] = {
+    "truncated.json.gz": (GOOD[: len(GOOD) // 2], "gzip stream damaged"),
+    "truncated-json.json.gz": (gzip.compress(b'{"Records": [{"eventName": "DeleteBucket", '),
+                               "truncated"),
+    "bad-literal.json": (b'{"Records": [{"eventName": "DeleteBucket", "x": tru}]}', "JSON"),
+    "trailing-comma.json": (b'{"Records": [1, 2,]', "not an object"),
 }
 
 
@@ -114,6 +120,24 @@ def test_bad_file_is_reported_with_a_reason(name: str) -> None:
     data, reason = BAD[name]
     res = reader.read(name, data, MATCHER)
     assert res.error and reason in res.error and res.records == []
+
+
+def test_invalid_utf8_is_replaced_and_the_record_still_read() -> None:
+    rec = suspend()
+    rec["userAgent"] = "caf\u00e9"
+    data = json.dumps({"Records": [rec]}, ensure_ascii=False).encode().replace(
+        "\u00e9".encode(), b"\xe9")
+    res = reader.read("f.json", data, MATCHER)
+    assert ids(res) == [rec["eventID"]] and res.replaced == 1
+    assert res.records[0][1]["userAgent"] == "caf\ufffd"
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED))
+def test_damaged_part_is_a_counted_record_not_a_lost_file(name: str) -> None:
+    data, reason = DAMAGED[name]
+    res = reader.read(name, data, MATCHER)
+    assert res.error is None and res.bad_records >= 1
+    assert any(reason in why for _, why in res.skipped), res.skipped
 
 
 def test_records_missing_fields_are_skipped_and_counted() -> None:
@@ -125,12 +149,12 @@ def test_records_missing_fields_are_skipped_and_counted() -> None:
     del no_account["userIdentity"]["accountId"]
     res = reader.read("f.json.gz", samples.log_file([broken, ok, no_account]), MATCHER)
     assert ids(res) == [ok["eventID"]] and res.bad_records == 2
-    assert any("eventTime" in d for d in res.bad_detail)
+    assert any("eventTime" in why for _, why in res.skipped)
 
 
 def test_folder_run_skips_bad_files_and_keeps_the_rest(tmp_path: Path,
                                                        caplog: pytest.LogCaptureFixture) -> None:
-    for name, (data, _) in BAD.items():
+    for name, (data, _) in {**BAD, **DAMAGED}.items():
         (tmp_path / name).write_bytes(data)
     good = suspend()
     (tmp_path / "sub").mkdir()
@@ -142,10 +166,14 @@ def test_folder_run_skips_bad_files_and_keeps_the_rest(tmp_path: Path,
     (tmp_path / "notes.txt").write_text("not a log")
     hits, meta = collect([str(tmp_path)], Window(), Settings(), workers=2)
     assert [h.event["eventId"] for h in hits] == [good["eventID"]] * 2
-    assert meta["skipped"]["files"] == len(BAD) and meta["files"] == len(BAD) + 2
+    assert meta["skipped"]["files"] == len(BAD)
+    assert meta["files"] == len(BAD) + len(DAMAGED) + 2
+    assert meta["skipped"]["records"] >= len(DAMAGED)
     assert all(str(tmp_path) in r.getMessage() for r in caplog.records if "skipped" in
                r.getMessage())
-    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == len(BAD)
+    skipped = {r.getMessage().split(":")[0] for r in caplog.records if r.levelname == "WARNING"
+               and "skipped" in r.getMessage()}
+    assert skipped == {str(tmp_path / n) for n in {**BAD, **DAMAGED}}
 
 
 # ---- property-based: the reader never crashes, never loses other files' records ----------

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from drguard import registry
-from drguard.detections import Context, Detection, account_of, index, short_name
+from drguard.detections import Context, Detection, account_of, bucket_name, index, short_name
 from drguard.evaluate import apply_waiver
 from drguard.findings import Finding
 from drguard.settings import Settings
@@ -36,7 +36,8 @@ class Hit:
 
 def principal(record: Mapping[str, Any]) -> str:
     """userIdentity.arn, else `type:principalId` (or the invoking service)."""
-    ui = record.get("userIdentity") or {}
+    ui = record.get("userIdentity")
+    ui = ui if isinstance(ui, dict) else {}
     if ui.get("arn"):
         return str(ui["arn"])
     who = ui.get("principalId") or ui.get("invokedBy") or ui.get("accountId") or "?"
@@ -72,18 +73,36 @@ class Detector:
 
     def hits(self, record: dict[str, Any]) -> list[Hit]:
         """The hits of one validated record: at most one per control."""
-        todo = self.index.get((record.get("eventSource"), record.get("eventName")))
-        if not todo or (record.get("userIdentity") or {}).get("type") == "AWSService":
-            return []
-        out: list[Hit] = []
+        return self.build(record, self.matching(record))
+
+    def matching(self, record: dict[str, Any]) -> tuple[int, ...]:
+        """Which detections of the record's (eventSource, eventName) it breaks, as indexes
+        into that list (at most one per control); a predicate may raise on a strange record,
+        the caller counts that record as skipped."""
+        source, name = record.get("eventSource"), record.get("eventName")
+        if not isinstance(source, str) or not isinstance(name, str):
+            return ()
+        todo = self.index.get((source, name))
+        ui = record.get("userIdentity")
+        if not todo or (isinstance(ui, dict) and ui.get("type") == "AWSService"):
+            return ()
+        out: list[int] = []
         seen: set[str] = set()
-        for control_id, det in todo:
-            params = self.settings.of(control_id)
-            if control_id in seen or not det.matches(record, params, self.context):
+        for i, (control_id, det) in enumerate(todo):
+            if control_id in seen or not det.matches(record, self.settings.of(control_id),
+                                                     self.context):
                 continue
             seen.add(control_id)
-            out.append(self._hit(control_id, det, record, params))
-        return out
+            out.append(i)
+        return tuple(out)
+
+    def build(self, record: dict[str, Any], matched: tuple[int, ...]) -> list[Hit]:
+        """The hits for the detections `matching` found (by index)."""
+        if not matched:
+            return []
+        todo = self.index[(record["eventSource"], record["eventName"])]
+        return [self._hit(todo[i][0], todo[i][1], record, self.settings.of(todo[i][0]))
+                for i in matched]
 
     def _hit(self, control_id: str, det: Detection, record: dict[str, Any],
              params: Mapping[str, Any]) -> Hit:
@@ -101,8 +120,7 @@ class Detector:
         if error:
             evidence["errorMessage"] = record.get("errorMessage")
         if det.backup_scoped:
-            name = (record.get("requestParameters") or {}).get("bucketName")
-            evidence["inScopeBecause"] = self.context.bucket_reasons(name)
+            evidence["inScopeBecause"] = self.context.bucket_reasons(bucket_name(record))
         return Hit(control=control_id, detection=det, status="attempt" if error else "fail",
                    resource=resource, account=account_of(record),
                    region=str(record.get("awsRegion")), time=parse_time(record["eventTime"]),

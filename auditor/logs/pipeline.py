@@ -1,12 +1,25 @@
-"""Sources -> files (fetched in parallel, bounded) -> candidate records -> hits -> findings."""
+"""Sources -> files (fetched by threads, parsed and matched by processes, bounded) -> hits ->
+findings.
+
+Listing and downloads run in the parent (threads: they wait on the network), through one
+read-only-guarded S3 client. Parsing and matching run in `min(workers, CPUs)` forked worker
+processes, each reading one file at a time in bounded memory (`reader`), and returning only the
+records that matched a detection. At most 2 x workers files are in flight; a download larger
+than `sources.IN_MEMORY` waits on disk, not in memory. Every record is judged on its own: one
+that cannot be read or judged is skipped and counted (file and index) in `skipped_detail`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from drguard.findings import Finding
@@ -21,23 +34,33 @@ log = logging.getLogger(__name__)
 
 WORKERS = 8
 TRAIL_BUCKET = "CloudTrail log bucket (read as a logs source)"
+DETAIL_CAP = 50  # skipped_detail entries kept (the counts are always complete)
 
 
 def s3_client(session: Any, bucket: str, endpoint_url: str | None, workers: int) -> Any:
     """A read-only S3 client in the bucket's own region, with the auditor's retry settings;
-    log files are large, hence the longer read timeout and a connection per download."""
-    from ..aws import AwsOptions
+    log files are large, hence the longer read timeout and a connection per download. The
+    read-only guard is put on the client itself, whatever session it came from."""
+    from ..aws import AwsOptions, guard_client
 
     cfg = AwsOptions(connect_timeout=10, read_timeout=60,
                      max_pool_connections=max(10, workers + 2)).config()
     region = session.region_name or "us-east-1"
-    client = session.client("s3", region_name=region, endpoint_url=endpoint_url, config=cfg)
+    client = guard_client(session.client("s3", region_name=region, endpoint_url=endpoint_url,
+                                         config=cfg))
     if endpoint_url:
         return client
     found = _bucket_region(client, bucket)
     if found and found != region:
-        client = session.client("s3", region_name=found, config=cfg)
+        client = guard_client(session.client("s3", region_name=found, config=cfg))
     return client
+
+
+def logs_session(endpoint_url: str | None = None) -> Any:
+    """The boto3 session of `dr-audit logs`: the standard chain, read-only guarded."""
+    from ..aws import AwsOptions, base_session
+
+    return base_session(AwsOptions(endpoint_url=endpoint_url))
 
 
 def _bucket_region(client: Any, bucket: str) -> str | None:
@@ -52,30 +75,133 @@ def _bucket_region(client: Any, bucket: str) -> str | None:
     return (meta.get("HTTPHeaders") or {}).get("x-amz-bucket-region")
 
 
-def _process(obj: LogObject, matcher: reader.Matcher) -> reader.FileResult:
+# ---- per file: read, then judge each candidate record on its own ---------------------------
+
+_STATE: tuple[reader.Matcher, Detector, Window] | None = None
+
+
+def _init(matcher: reader.Matcher, detector: Detector, window: Window) -> None:
+    global _STATE
+    _STATE = (matcher, detector, window)
+
+
+def _work(name: str, blob: reader.Blob) -> reader.FileResult:
+    """Read one file and keep the in-window records that match a detection (in a worker
+    process, or inline). A record whose judging raises is skipped and counted."""
+    assert _STATE is not None
+    matcher, detector, window = _STATE
+    res = reader.read(name, blob, matcher)
+    for where_, rec in res.records:
+        try:
+            if not window.contains(reader.parse_time(rec["eventTime"])):
+                continue
+            matched = detector.matching(rec)
+        except Exception as e:  # noqa: BLE001 - one strange record never stops the file
+            res.skipped.append((where_, f"{reader.event_ref(rec)}cannot be judged: "
+                                        f"{type(e).__name__}: {str(e)[:200]}"))
+            continue
+        if matched:
+            res.hits.append((where_, rec, matched))
+    res.records = []
+    return res
+
+
+def _done(value: reader.FileResult) -> Future[reader.FileResult]:
+    f: Future[reader.FileResult] = Future()
+    f.set_result(value)
+    return f
+
+
+class _Parsers:
+    """Runs `_work` in forked processes (`procs` > 1 where fork exists), else inline."""
+
+    def __init__(self, procs: int, state: tuple[reader.Matcher, Detector, Window]) -> None:
+        _init(*state)
+        self.pool: Executor | None = None
+        if procs > 1 and "fork" in multiprocessing.get_all_start_methods():
+            # fork: the detector is inherited, not pickled; the processes start now, before
+            # the download threads exist
+            self.pool = ProcessPoolExecutor(procs, multiprocessing.get_context("fork"),
+                                            initializer=_init, initargs=state)
+            self.pool.submit(int).result()
+
+    def submit(self, name: str, blob: reader.Blob) -> Future[reader.FileResult]:
+        if self.pool is not None:
+            try:
+                return self.pool.submit(_work, name, blob)
+            except Exception as e:  # noqa: BLE001 - a broken pool: read inline from now on
+                log.warning("log reader processes failed (%s); reading in this process", e)
+                self.pool = None
+        return _done(_work(name, blob))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _fetch(obj: LogObject, spool: Path) -> reader.Blob | reader.FileResult:
+    if obj.error:
+        return reader.FileResult(obj.name, error=obj.error)
     try:
-        raw = obj.fetch()
+        return obj.fetch(spool)
     except Exception as e:  # noqa: BLE001 - any read failure skips the file, the run goes on
         return reader.FileResult(obj.name, error=f"cannot read: {e}")
-    return reader.read(obj.name, raw, matcher)
 
 
-def results(objects: Iterable[LogObject], matcher: reader.Matcher,
-            workers: int = WORKERS) -> Iterator[reader.FileResult]:
-    """Fetch and parse files, at most 2 x `workers` in flight, yielded in listing order."""
-    if workers <= 1:
-        for obj in objects:
-            yield _process(obj, matcher)
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="dr-audit-logs") as pool:
-        pending: deque[Future[reader.FileResult]] = deque()
-        for obj in objects:
-            pending.append(pool.submit(_process, obj, matcher))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+def _result(obj: LogObject, fut: Future[reader.FileResult],
+            blob: reader.Blob | None) -> reader.FileResult:
+    try:
+        return fut.result()
+    except Exception as e:  # noqa: BLE001 - e.g. a worker killed: that file is not read
+        return reader.FileResult(obj.name, error=f"reader failed: {type(e).__name__}: {e}")
+    finally:
+        if isinstance(blob, Path) and not obj.local:
+            blob.unlink(missing_ok=True)
 
+
+def results(objects: Iterable[LogObject], matcher: reader.Matcher, detector: Detector,
+            window: Window, workers: int = WORKERS) -> Iterator[reader.FileResult]:
+    """Fetch (threads) and parse (processes) files, at most 2 x `workers` in flight, yielded
+    in listing order."""
+    workers = max(1, workers)
+    procs = min(workers, os.cpu_count() or 1)
+    parsers = _Parsers(procs, (matcher, detector, window))
+    limit = 2 * workers
+    parse_slots = 2 * max(1, procs)
+    it = iter(objects)
+    fetching: deque[tuple[LogObject, Future[reader.Blob | reader.FileResult]]] = deque()
+    parsing: deque[tuple[LogObject, Future[reader.FileResult], reader.Blob | None]] = deque()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dr-audit-logs-") as spool, \
+                ThreadPoolExecutor(workers, thread_name_prefix="dr-audit-logs") as io:
+            exhausted = False
+            while True:
+                while not exhausted and len(fetching) + len(parsing) < limit:
+                    obj = next(it, None)
+                    if obj is None:
+                        exhausted = True
+                    elif obj.local or obj.error:  # nothing to download
+                        done: Future[Any] = _done(_fetch(obj, Path(spool)))  # type: ignore
+                        fetching.append((obj, done))
+                    else:
+                        fetching.append((obj, io.submit(_fetch, obj, Path(spool))))
+                while fetching and len(parsing) < parse_slots and (
+                        fetching[0][1].done() or not parsing):
+                    obj, fut = fetching.popleft()
+                    got = fut.result()
+                    if isinstance(got, reader.FileResult):
+                        parsing.append((obj, _done(got), None))
+                    else:
+                        parsing.append((obj, parsers.submit(obj.name, got), got))
+                if parsing:
+                    yield _result(*parsing.popleft())
+                elif exhausted and not fetching:
+                    break
+    finally:
+        parsers.close()
+
+
+# ---- the run --------------------------------------------------------------------------------
 
 class _Run:
     """Counters for the run metadata."""
@@ -85,15 +211,19 @@ class _Run:
             "command": "logs", "sources": [str(s) for s in sources], **window.describe(),
             "files": 0, "records_decoded": 0, "fallback_full_parse": 0, "events": 0,
             "attempts": 0, "skipped": {"sources": 0, "files": 0, "records": 0},
-            "skipped_detail": []}
+            "skipped_detail": [], "utf8_replaced": 0, "inflate": reader.INFLATE}
         self.accounts: set[str] = set()
         self.regions: set[str] = set()
 
-    def skip(self, kind: str, name: str, reason: str) -> None:
+    def skip(self, kind: str, name: str, reason: str, record: str | None = None) -> None:
         self.meta["skipped"][kind] += 1
-        log.warning("%s: skipped: %s", name, reason)
-        if len(self.meta["skipped_detail"]) < 50:
-            self.meta["skipped_detail"].append({"path": name, "reason": reason})
+        if record is None:
+            log.warning("%s: skipped: %s", name, reason)
+        if len(self.meta["skipped_detail"]) < DETAIL_CAP:
+            entry = {"path": name, "reason": f"{record}: {reason}" if record else reason}
+            if record is not None:
+                entry["record"] = record
+            self.meta["skipped_detail"].append(entry)
 
     def done(self) -> dict[str, Any]:
         self.meta["accounts"] = sorted(self.accounts)
@@ -108,6 +238,7 @@ def collect(sources: Iterable[str], window: Window, settings: Settings,
 
     `sources` are `s3://bucket/prefix` URIs or local files/folders (ConfigError if malformed
     or missing). A trail bucket read as a source is itself a backup bucket (trail destination).
+    `meta["files"]` counts the files listed (read or skipped): 0 means nothing was read.
     """
     parsed = [parse_source(s) for s in sources]
     extra = {s.bucket: TRAIL_BUCKET for s in parsed if isinstance(s, S3Source)}
@@ -115,8 +246,8 @@ def collect(sources: Iterable[str], window: Window, settings: Settings,
     matcher = reader.Matcher(detector.names)
     run = _Run(parsed, window)
     hits: list[Hit] = []
-    for res in results(_objects(parsed, window, endpoint_url, workers, session, run), matcher,
-                       workers):
+    objects = _objects(parsed, window, endpoint_url, workers, session, run)
+    for res in results(objects, matcher, detector, window, workers):
         run.meta["files"] += 1
         if progress:
             progress(run.meta["files"])
@@ -128,34 +259,46 @@ def collect(sources: Iterable[str], window: Window, settings: Settings,
             run.skip("files", res.name, res.error)
             continue
         run.meta["fallback_full_parse"] += res.full_parse
-        if res.bad_records:
-            run.meta["skipped"]["records"] += res.bad_records
-            log.warning("%s: skipped %d record(s): %s", res.name, res.bad_records,
-                        "; ".join(res.bad_detail))
-        run.meta["records_decoded"] += len(res.records)
-        for rec in res.records:
-            if not window.contains(reader.parse_time(rec["eventTime"])):
+        run.meta["records_decoded"] += res.candidates
+        if res.replaced:
+            run.meta["utf8_replaced"] += res.replaced
+            log.warning("%s: %d invalid UTF-8 sequence(s) replaced", res.name, res.replaced)
+        for where_, rec, matched in res.hits:
+            try:
+                found = detector.build(rec, matched)
+            except Exception as e:  # noqa: BLE001 - one strange record never stops the run
+                res.skipped.append((where_, f"{reader.event_ref(rec)}cannot be judged: "
+                                            f"{type(e).__name__}: {str(e)[:200]}"))
                 continue
-            for h in detector.hits(rec):
+            for h in found:
                 hits.append(h)
                 run.accounts.add(h.account)
                 run.regions.add(h.region)
+        if res.skipped:
+            log.warning("%s: skipped %d record(s): %s", res.name, len(res.skipped),
+                        "; ".join(f"{w}: {r}" for w, r in res.skipped[:5]))
+            for where_, reason in res.skipped:
+                run.skip("records", res.name, reason, record=where_)
     run.meta["events"] = sum(h.status == "fail" for h in hits)
     run.meta["attempts"] = sum(h.status == "attempt" for h in hits)
+    if run.meta["files"] == 0:
+        log.warning("no CloudTrail log file found in %s: the run is incomplete",
+                    ", ".join(run.meta["sources"]))
     return hits, run.done()
 
 
 def _objects(sources: list[Source], window: Window, endpoint_url: str | None, workers: int,
              session: Any, run: _Run) -> Iterator[LogObject]:
+    def folder_error(path: str, reason: str) -> None:
+        run.skip("sources", path, reason)
+
     for src in sources:
         try:
             if isinstance(src, LocalSource):
-                yield from src.objects(window)
+                yield from src.objects(window, folder_error)
                 continue
             if session is None:
-                import boto3
-
-                session = boto3.session.Session()
+                session = logs_session(endpoint_url)
             yield from src.objects(window, s3_client(session, src.bucket, endpoint_url,
                                                      workers))
         except (SourceError, OSError) as e:

@@ -1,51 +1,144 @@
-"""Reading CloudTrail log files fast: decode only the records that can match.
+"""Reading CloudTrail log files fast, in bounded memory, one bad record at a time.
 
 A CloudTrail file is `{"Records":[{...},{...}]}`, usually a few thousand records of which
-almost none interest us. Instead of `json.loads` on the whole file we:
-1. search the text with one compiled regex for `"eventName": "<a watched name>"` (any JSON
-   whitespace around the colon); a file without hits costs a gunzip and a regex scan;
-2. for each hit, walk back to the `{` that opens the enclosing record (an object that follows
-   `[` or `,`) and `raw_decode` just that record.
-A record can only match if its top-level eventName is a watched name, and a raw `"` cannot
-occur inside a JSON string, so the regex never misses a candidate; extra hits (a nested
-`eventName` key) are decoded and then dropped. Whenever the layout is not what this expects
-(no `{"Records":[` ... `]}` envelope, a record that does not decode, a hit outside any record)
-the file falls back to a full `json.loads`, which also yields the exact error for bad files.
+almost none interest us. The file is inflated and decoded a chunk at a time (`CHUNK`), never
+whole, and read in one of three ways:
 
-Validation is of what is decoded: a damaged record that cannot match (no watched eventName)
-is not noticed on the fast path, and cannot change the findings either.
+1. fast (the normal case): one compiled regex finds `"eventName": "<a watched name>"` (any
+   JSON whitespace around the colon); for each hit we walk back to the `{` that opens the
+   enclosing record (an object that follows `[` or `,`) and `raw_decode` just that record. A
+   raw `"` cannot occur inside a JSON string, so the regex never misses a candidate; extra hits
+   (a nested `eventName` key) are decoded and dropped. Damage in a record that cannot match is
+   not noticed here, and cannot change the findings either.
+2. record by record, from the start again, when the fast path meets anything it does not
+   expect (a hit it cannot place in a record, a record that does not decode, no `]}` at the
+   end): every element of `Records` is decoded on its own; one that does not decode is skipped
+   and counted (with its index), and reading resumes at the next record that does.
+3. whole, only for valid JSON that is not in the CloudTrail layout (e.g. `Records` not the
+   first key), up to `MAX_WHOLE` characters.
+
+A file is skipped (`FileResult.error`) only when nothing in it can be decoded: not gzip, not
+JSON, no `Records` list, empty. Invalid UTF-8 is decoded with U+FFFD replacement (counted in
+`replaced`). A candidate record is "cannot be judged", skipped and counted, when a field we
+read has the wrong type, its eventTime is not a real time, it holds a number that overflows
+(`1e400`, `NaN`, an integer of thousands of digits) or it nests deeper than `MAX_DEPTH`.
+
+Memory: a reader holds at most `CHUNK + KEEP + LOOKAHEAD` characters on the fast path and
+`MAX_RECORD + CHUNK` record by record, whatever the file size; a larger record is skipped.
 """
 
 from __future__ import annotations
 
-import gzip
+import codecs
+import io
 import json
+import logging
+import math
 import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from .window import parse_time
 
+log = logging.getLogger(__name__)
+
 REQUIRED = ("eventTime", "eventSource", "eventName", "eventID", "awsRegion")
+OPTIONAL_STRINGS = ("recipientAccountId", "errorCode", "eventType")
+CHUNK = 1 << 22  # bytes inflated per read
+LOOKAHEAD = 1 << 18  # text after a hit that must be in memory before its record is decoded
+KEEP = 1 << 20  # text kept before the scan position, for a record that began earlier
+MAX_RECORD = 1 << 22  # characters: a larger record is skipped and counted
+MAX_WHOLE = 1 << 26  # characters: the largest non-CloudTrail-layout file read whole
+MAX_DEPTH = 64  # nesting of a candidate record (real ones stay under 15)
 _WS = r"[ \t\n\r]*"
 _HEAD = re.compile(rf"{_WS}\{{{_WS}\"Records\"{_WS}:{_WS}\[")
 _TAIL = re.compile(rf"\]{_WS}\}}{_WS}\Z")
-_decode = json.JSONDecoder().raw_decode
+_SKIP_WS = re.compile(_WS)
+_RESYNC = re.compile(rf",{_WS}\{{")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
+_EVENT_NAME = '"eventName"'
+
+Blob = bytes | Path  # a file's bytes, or the path of a file holding them
+
+
+def _inflate_module() -> tuple[Any, str, tuple[type[BaseException], ...]]:
+    """The fastest inflater installed (python-isal, then zlib-ng, then the standard library's
+    zlib) and the errors it raises on bad data."""
+    errors: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, zlib.error)
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib, "isal", (*errors, isal_zlib.error)
+    except ImportError:
+        pass
+    try:
+        from zlib_ng import zlib_ng
+
+        return zlib_ng, "zlib-ng", (*errors, zlib_ng.error)
+    except ImportError:
+        return zlib, "zlib", errors
+
+
+INFLATER, INFLATE, _INFLATE_ERRORS = _inflate_module()
+IN_CHUNK = 1 << 16  # compressed bytes per inflate call (fits the cache; measured fastest)
+OUT_MAX = 1 << 20  # inflated bytes per call at most (a gzip bomb cannot blow past it)
+GZIP_WBITS = 31
+
+
+class Unjudgeable:
+    """Stands for a number Python cannot hold as JSON gave it (overflow, NaN, Infinity)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text[:40]
+
+    def __repr__(self) -> str:
+        return f"<number out of range: {self.text}>"
+
+
+def _float(s: str) -> Any:
+    v = float(s)
+    return v if math.isfinite(v) else Unjudgeable(s)
+
+
+def _int(s: str) -> Any:
+    return int(s) if len(s) <= 4000 else Unjudgeable(s)
+
+
+_decode = json.JSONDecoder(parse_float=_float, parse_int=_int,
+                           parse_constant=Unjudgeable).raw_decode
+
+
+def _count_replacements(e: UnicodeError) -> tuple[str, int]:
+    _Text.replaced += 1
+    return "\ufffd", e.end  # type: ignore[attr-defined]
+
+
+codecs.register_error("drguard-replace", _count_replacements)
 
 
 @dataclass
 class FileResult:
-    """What one file gave: candidate records (watched eventName, fields checked), or why the
-    whole file was skipped; `bad_records` counts records skipped for missing fields."""
+    """What one file gave: candidate records (watched eventName, fields checked) with where
+    they are in the file, the records skipped (where, why), or why the whole file was."""
 
     name: str
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     error: str | None = None
-    bad_records: int = 0
-    bad_detail: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     full_parse: bool = False
+    replaced: int = 0
+    # filled by the pipeline: (where, record, indexes of the detections it matched)
+    hits: list[tuple[str, dict[str, Any], tuple[int, ...]]] = field(default_factory=list)
+    candidates: int = 0
+
+    @property
+    def bad_records(self) -> int:
+        return len(self.skipped)
 
 
 class Matcher:
@@ -56,46 +149,145 @@ class Matcher:
         alt = "|".join(re.escape(n) for n in sorted(self.names, key=lambda n: (-len(n), n)))
         self.pattern = re.compile(rf"\"eventName\"{_WS}:{_WS}\"(?:{alt})\"")
 
+    def wants(self, rec: Any) -> bool:
+        name = rec.get("eventName") if isinstance(rec, dict) else None
+        return isinstance(name, str) and name in self.names
 
-def decompress(name: str, raw: bytes) -> bytes:
-    """gunzip `.gz` content (by name or magic bytes); raises ValueError on a bad archive."""
-    if name.endswith(".gz") or raw[:2] == b"\x1f\x8b":
+
+class _Damaged(Exception):
+    """The file cannot be read at all."""
+
+
+class _Text:
+    """A file's text, inflated (when gzipped) and decoded about `CHUNK` bytes at a time.
+    A gzip stream that breaks after some data keeps that data and notes the `damage`."""
+
+    replaced = 0  # invalid UTF-8 sequences replaced, in this process
+
+    def __init__(self, name: str, blob: Blob) -> None:
+        self.raw: BinaryIO = io.BytesIO(blob) if isinstance(blob, bytes) else open(blob, "rb")
+        magic = self.raw.read(2)
+        self.raw.seek(0)
+        self.gzipped = name.endswith(".gz") or magic == b"\x1f\x8b"
+        self.inflater: Any = INFLATER.decompressobj(GZIP_WBITS) if self.gzipped else None
+        self.pending = b""  # compressed input not inflated yet
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="drguard-replace")
+        self.eof = False
+        self.size = 0  # bytes inflated so far
+        self.damage: str | None = None
+        self.first = True
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def _bytes(self) -> bytes:
+        """About CHUNK more bytes of the file's content; b'' at the end."""
+        if self.inflater is None:
+            return self.raw.read(CHUNK)
+        out: list[bytes] = []
+        got = 0
         try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(f"not a valid gzip file ({e})") from None
-    return raw
+            while got < CHUNK:
+                data = self.pending or self.raw.read(IN_CHUNK)
+                if not data:
+                    if not self.inflater.eof and self.raw.tell() > 0:
+                        raise EOFError("compressed file ended before the end-of-stream marker")
+                    break
+                if self.inflater.eof:  # another gzip member (or trailing garbage) follows
+                    if not data.strip(b"\x00"):
+                        self.pending = b""
+                        continue
+                    self.inflater = INFLATER.decompressobj(GZIP_WBITS)
+                piece = self.inflater.decompress(data, OUT_MAX)
+                self.pending = self.inflater.unconsumed_tail or self.inflater.unused_data
+                out.append(piece)
+                got += len(piece)
+        except _INFLATE_ERRORS as e:
+            if self.size + got == 0:
+                raise _Damaged(f"not a valid gzip file ({e})") from None
+            self.damage = f"gzip stream damaged after {self.size + got} bytes ({e})"
+            self.pending = b""
+            self.raw.seek(0, io.SEEK_END)
+            self.inflater = None
+        return b"".join(out)
+
+    def more(self) -> str:
+        """The next piece of text; '' at the end."""
+        if self.eof:
+            return ""
+        data = self._bytes()
+        if not data:
+            self.eof = True
+            return self.decoder.decode(b"", final=True)
+        self.size += len(data)
+        text = self.decoder.decode(data)
+        if self.first and text:
+            self.first = False
+            text = text.removeprefix("\ufeff")
+        return text
 
 
-def read(name: str, raw: bytes, matcher: Matcher) -> FileResult:
-    """Parse one file's bytes (gzipped or not) into its candidate records. Never raises for
-    bad content: the result's `error` says why the file was skipped."""
+def read(name: str, blob: Blob, matcher: Matcher) -> FileResult:
+    """Parse one file (gzipped or not) into its candidate records. Never raises for bad
+    content: the result's `error` says why the file was skipped, `skipped` which records were."""
     res = FileResult(name)
+    start = _Text.replaced
     try:
-        data = decompress(name, raw)
-        if len(data) < 64 and not data.strip():
-            raise ValueError("empty file")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise ValueError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
-        del data
-        records = _fast(text, matcher)
-        if records is None:
+        if not _fast(name, blob, matcher, res):
             res.full_parse = True
-            records = _full(text, matcher, res)
-    except ValueError as e:
+            res.records.clear()
+            res.skipped.clear()
+            _slow(name, blob, matcher, res)
+    except _Damaged as e:
         res.error = str(e)
-        return res
-    for rec in records:
-        problem = check(rec)
+        res.records.clear()
+    except OSError as e:
+        res.error = f"cannot read: {e}"
+        res.records.clear()
+    except MemoryError:
+        res.error = "out of memory while reading"
+        res.records.clear()
+    res.replaced = _Text.replaced - start
+    res.candidates = len(res.records)
+    checked: list[tuple[str, dict[str, Any]]] = []
+    for where, rec in res.records:
+        problem = judge(rec)
         if problem:
-            res.bad_records += 1
-            if len(res.bad_detail) < 5:
-                res.bad_detail.append(f"{rec.get('eventID', '?')}: {problem}")
+            res.skipped.append((where, f"{event_ref(rec)}{problem}"))
         else:
-            res.records.append(rec)
+            checked.append((where, rec))
+    res.records = checked
     return res
+
+
+def event_ref(rec: dict[str, Any]) -> str:
+    eid = rec.get("eventID")
+    return f"eventID {eid[:80]}: " if isinstance(eid, str) else ""
+
+
+def judge(rec: dict[str, Any]) -> str | None:
+    """Why a candidate record cannot be judged, or None."""
+    problem = _shape(rec)
+    return problem or check(rec)
+
+
+def _shape(rec: dict[str, Any]) -> str | None:
+    """Too deep, or a number that overflowed (iterative: depth is what we check)."""
+    stack: list[tuple[Any, int]] = [(rec, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            values: Iterable[Any] = value.values()
+        elif isinstance(value, list):
+            values = value
+        else:
+            if isinstance(value, Unjudgeable):
+                return f"cannot be judged: number out of range ({value.text})"
+            continue
+        if depth > MAX_DEPTH:
+            return f"cannot be judged: nested deeper than {MAX_DEPTH} levels"
+        stack.extend((v, depth + 1) for v in values)
+    return None
 
 
 def check(rec: dict[str, Any]) -> str | None:
@@ -108,33 +300,81 @@ def check(rec: dict[str, Any]) -> str | None:
         missing.append("recipientAccountId")
     if missing:
         return "missing " + ", ".join(missing)
+    wrong = [k for k in OPTIONAL_STRINGS if rec.get(k) is not None
+             and not isinstance(rec[k], str)]
+    wrong += [f"userIdentity.{k}" for k in ("type", "accountId", "arn", "principalId")
+              if ui.get(k) is not None and not isinstance(ui[k], str)]
+    if wrong:
+        return "not a string: " + ", ".join(wrong)
     try:
         parse_time(rec["eventTime"])
-    except ValueError:
-        return f"bad eventTime {rec['eventTime']!r}"
+    except (ValueError, OverflowError):
+        return f"bad eventTime {rec['eventTime'][:60]!r}"
     rp = rec.get("requestParameters")
     if rp is not None and not isinstance(rp, dict):
         return "requestParameters is not an object"
     return None
 
 
-def _fast(text: str, matcher: Matcher) -> list[dict[str, Any]] | None:
-    """Candidate records via regex + raw_decode, or None to ask for a full parse."""
-    head = _HEAD.match(text)
-    if head is None or _TAIL.search(text, max(head.end(), len(text) - 64)) is None:
-        return None
-    out: list[dict[str, Any]] = []
-    lo = head.end() - 1  # the '[' of the Records array
-    for hit in matcher.pattern.finditer(text, head.end()):
-        if hit.start() < lo:
-            continue  # inside the record decoded last
-        found = _record_at(text, hit.start(), lo)
-        if found is None:
-            return None
-        rec, lo = found
-        if rec.get("eventName") in matcher.names:
-            out.append(rec)
-    return out
+# ---- 1. fast --------------------------------------------------------------------------------
+
+def _start(text: _Text) -> str:
+    """The text up to the first non-blank character (and a little more)."""
+    buf = ""
+    while not text.eof and len(buf.lstrip()) < 64:
+        buf += text.more()
+    if not buf.strip():
+        if text.damage:
+            raise _Damaged(text.damage)
+        raise _Damaged("empty file")
+    return buf
+
+
+def _fast(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> bool:
+    """Candidate records via regex + raw_decode; False to ask for a record-by-record read."""
+    text = _Text(name, blob)
+    try:
+        buf = _start(text)
+        head = _HEAD.match(buf)
+        if head is None:
+            _whole(buf, text, matcher, res)
+            return True
+        base = 0  # offset of buf[0] in the file's text
+        scan = head.end()
+        lo = head.end() - 1  # the '[' of the Records array, then the end of the last record
+        while True:
+            limit = len(buf) if text.eof else len(buf) - LOOKAHEAD
+            nxt = max(scan, limit)
+            last_end = scan
+            for hit in matcher.pattern.finditer(buf, scan):
+                if hit.start() >= limit:
+                    nxt = hit.start()
+                    break
+                last_end = hit.end()
+                if hit.start() < lo:
+                    continue  # inside the record decoded last
+                found = _record_at(buf, hit.start(), lo)
+                if found is None:
+                    return False
+                rec, start, lo = found
+                if matcher.wants(rec):
+                    res.records.append((f"character {base + start}", rec))
+            else:
+                # a match cut by the end of the buffer (only blanks make one that long)
+                cut = buf.rfind(_EVENT_NAME, last_end, limit)
+                if cut >= 0 and not text.eof:
+                    nxt = cut
+            if text.eof:
+                break
+            drop = min(nxt, max(lo, nxt - KEEP, 0))
+            buf = buf[drop:] + text.more()
+            base += drop
+            scan, lo = nxt - drop, max(lo - drop, 0)
+        if text.damage:
+            return False
+        return _TAIL.search(buf, max(0, len(buf) - 64)) is not None
+    finally:
+        text.close()
 
 
 def _record_like(obj: Any) -> bool:
@@ -142,8 +382,9 @@ def _record_like(obj: Any) -> bool:
         "eventVersion" in obj or ("eventID" in obj and "eventTime" in obj))
 
 
-def _record_at(text: str, pos: int, lo: int) -> tuple[dict[str, Any], int] | None:
-    """The record object enclosing `pos` and its end, searching back no further than `lo`."""
+def _record_at(text: str, pos: int, lo: int) -> tuple[dict[str, Any], int, int] | None:
+    """The record object enclosing `pos`, its start and end, searching back no further than
+    `lo`; None when it cannot be placed (damage, or a record too big for the buffer)."""
     c = pos
     while True:
         c = text.rfind("{", lo, c)
@@ -152,30 +393,189 @@ def _record_at(text: str, pos: int, lo: int) -> tuple[dict[str, Any], int] | Non
         j = c - 1
         while j > lo and text[j] in " \t\n\r":
             j -= 1
-        if text[j] not in "[,":
+        if j < lo or text[j] not in "[,":
             continue  # an object value (`"key": {`), or a brace inside a string
         try:
             obj, end = _decode(text, c)
-        except ValueError:
-            continue  # a brace inside a string, or damage: the full parse will tell
+        except (ValueError, RecursionError):
+            continue  # a brace inside a string, or damage: the record-by-record read will tell
         if _record_like(obj):
-            return (obj, end) if end > pos else None
+            return (obj, c, end) if end > pos else None
         # a nested object in an array (or a string's brace): keep walking out
 
 
-def _full(text: str, matcher: Matcher, res: FileResult) -> list[dict[str, Any]]:
+# ---- 2. record by record --------------------------------------------------------------------
+
+class _Buffer:
+    """A sliding window over a file's text for the record-by-record read."""
+
+    def __init__(self, text: _Text, buf: str) -> None:
+        self.text = text
+        self.buf = buf
+        self.base = 0  # offset of buf[0] in the file's text
+
+    def fill(self, pos: int) -> int:
+        """Read more text, dropping what lies before `pos` once it is large: the new `pos`,
+        or -1 at the end of the file."""
+        if self.text.eof:
+            return -1
+        if pos > CHUNK:
+            self.buf = self.buf[pos:]
+            self.base += pos
+            pos = 0
+        self.buf += self.text.more()
+        return pos
+
+
+def _slow(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> None:
+    text = _Text(name, blob)
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"invalid JSON ({e})") from None
+        first = _start(text)
+        head = _HEAD.match(first)
+        if head is None:
+            _whole(first, text, matcher, res)
+            return
+        b = _Buffer(text, first)
+        pos, index, want_value = head.end(), 0, True
+        while True:
+            pos = _SKIP_WS.match(b.buf, pos).end()
+            if pos >= len(b.buf):
+                pos = b.fill(pos)
+                if pos < 0:
+                    res.skipped.append((f"record {index}", _end_reason(text, "inside Records")))
+                    return
+                continue
+            c = b.buf[pos]
+            if c == "]":
+                if text.damage:
+                    res.skipped.append((f"record {index}", text.damage))
+                return
+            if not want_value:
+                if c == ",":
+                    pos, want_value = pos + 1, True
+                    continue
+                res.skipped.append((f"record {index}", f"invalid JSON: ',' or ']' expected at "
+                                                       f"character {b.base + pos}"))
+                pos, index = _resync(b, pos, index, res)
+                if pos < 0:
+                    return
+                want_value = True
+                continue
+            pos, got, end = _element(b, pos)
+            where = f"record {index}"
+            index += 1
+            if got is _BAD:
+                res.skipped.append((where, str(end)))
+                pos, index = _resync(b, pos, index, res)
+                if pos < 0:
+                    return
+                continue
+            if not isinstance(got, dict):
+                res.skipped.append((where, f"record is a {type(got).__name__}, not an object"))
+            elif matcher.wants(got):
+                res.records.append((where, got))
+            pos, want_value = int(end), False
+    finally:
+        text.close()
+
+
+def _end_reason(text: _Text, where: str) -> str:
+    return text.damage or f"file ends {where} (truncated?)"
+
+
+_BAD = object()
+
+
+class _Nested:
+    """A value nested too deep for the JSON decoder (skipped as such)."""
+
+
+def _element(b: _Buffer, pos: int) -> tuple[int, Any, int | str]:
+    """Decode the JSON value at `pos`, reading more text as needed: (pos, value, end), or
+    (pos, _BAD, why) when it does not decode. `pos` moves when the buffer is rebased."""
+    while True:
+        try:
+            obj, end = _decode(b.buf, pos)
+            if end < len(b.buf) or b.text.eof:
+                return pos, obj, end
+            error = "value cut by the end of the text read so far"
+        except RecursionError:
+            skip = _skip_value(b.buf, pos)
+            if skip is not None:
+                return pos, _Nested(), skip
+            error = "nested too deep"
+        except ValueError as e:
+            error = f"invalid JSON ({e})"
+        if len(b.buf) - pos > MAX_RECORD:
+            return pos, _BAD, f"record larger than {MAX_RECORD >> 20} MiB or damaged: {error}"
+        new = b.fill(pos)
+        if new < 0:
+            return pos, _BAD, f"{error}; {_end_reason(b.text, 'inside this record')}"
+        pos = new
+
+
+def _skip_value(text: str, pos: int) -> int | None:
+    """The end of the JSON object or array at `pos`, by counting brackets outside strings."""
+    depth = 0
+    for tok in _TOKEN.finditer(text, pos):
+        t = tok.group()
+        if t in "[{":
+            depth += 1
+        elif t in "]}":
+            depth -= 1
+            if depth == 0:
+                return tok.end()
+    return None
+
+
+def _resync(b: _Buffer, pos: int, index: int, res: FileResult) -> tuple[int, int]:
+    """After damage at `pos`: the position of the next record that decodes (an object after
+    a `,`), or -1 when none is left; and the index it gets."""
+    p = pos + 1
+    while True:
+        m = _RESYNC.search(b.buf, p)
+        if m is None:
+            new = b.fill(max(p, len(b.buf) - 64))
+            if new < 0:
+                return -1, index
+            p = new
+            continue
+        start, got, _ = _element(b, m.end() - 1)
+        if got is not _BAD and _record_like(got):
+            return start, index
+        p = start + 1
+
+
+# ---- 3. whole -------------------------------------------------------------------------------
+
+def _whole(first: str, text: _Text, matcher: Matcher, res: FileResult) -> None:
+    parts, size = [first], len(first)
+    while not text.eof:
+        more = text.more()
+        size += len(more)
+        if size > MAX_WHOLE:
+            raise _Damaged(f"not in the CloudTrail layout ({{\"Records\": [...]}} first) and "
+                           f"larger than {MAX_WHOLE >> 20} MiB")
+        parts.append(more)
+    whole = "".join(parts).strip()
+    del parts
+    try:
+        doc, end = _decode(whole, 0)
+        if end != len(whole):
+            raise ValueError(f"extra data at character {end}")
+    except RecursionError:
+        raise _Damaged("invalid JSON (nested too deep)") from None
+    except ValueError as e:
+        raise _Damaged(f"invalid JSON ({e})" + (f"; {text.damage}" if text.damage else "")
+                       ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("Records"), list):
-        raise ValueError("not a CloudTrail log file (no \"Records\" list)")
-    out = []
-    for rec in doc["Records"]:
+        raise _Damaged("not a CloudTrail log file (no \"Records\" list)")
+    res.full_parse = True
+    for i, rec in enumerate(doc["Records"]):
         if not isinstance(rec, dict):
-            res.bad_records += 1
-            if len(res.bad_detail) < 5:
-                res.bad_detail.append(f"record is a {type(rec).__name__}, not an object")
-        elif rec.get("eventName") in matcher.names:
-            out.append(rec)
-    return out
+            res.skipped.append((f"record {i}", f"record is a {type(rec).__name__}, not an "
+                                               "object"))
+        elif matcher.wants(rec):
+            res.records.append((f"record {i}", rec))
+    if text.damage:
+        res.skipped.append((f"record {len(doc['Records'])}", text.damage))

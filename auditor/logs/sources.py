@@ -5,8 +5,9 @@ folders of the window, both layouts:
     [prefix/]AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz
     [prefix/]AWSLogs/<org-id>/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz
 Digest files (`CloudTrail-Digest/`) and other services' folders are never listed. Nothing here
-downloads: each `LogObject.fetch` does, when the pipeline asks for it. Read-only calls only
-(ListObjectsV2, GetObject, HeadBucket).
+downloads: each `LogObject.fetch` does, when the pipeline asks for it, streaming the body to a
+temporary file beyond `IN_MEMORY` bytes. Read-only calls only (ListObjectsV2, GetObject,
+HeadBucket). A file name whose time does not parse is just a file of unknown time (read).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import datetime as dt
 import logging
 import os
 import re
+import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,10 @@ _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 _DAY_PATH = re.compile(r"CloudTrail/[^/]+/(\d{4})/(\d{2})/(\d{2})/[^/]*$")
 _WHERE = re.compile(r"AWSLogs/(?:o-[a-z0-9]+/)?(\d{12})/CloudTrail/([a-z0-9-]+)/")
 _LEVELS = ("regions", "years", "months", "days", "files")
+IN_MEMORY = 1 << 20  # a downloaded object larger than this is spooled to a temporary file
+DOWNLOAD_CHUNK = 1 << 20
+
+Blob = bytes | Path  # a file's bytes, or the path of a file holding them
 
 
 class SourceError(Exception):
@@ -40,10 +47,14 @@ class SourceError(Exception):
 
 @dataclass(frozen=True)
 class LogObject:
-    """One log file: a display name (path or s3:// URI) and how to get its bytes."""
+    """One log file: a display name (path or s3:// URI) and how to get it: `fetch(spool)`
+    gives its bytes, or a path (the local file itself, or a download spooled under `spool`).
+    `error` names a file listed but not readable (e.g. not a regular file)."""
 
     name: str
-    fetch: Callable[[], bytes]
+    fetch: Callable[[Path], Blob]
+    local: bool = False
+    error: str | None = None
 
 
 def where(name: str) -> tuple[str, str] | None:
@@ -65,11 +76,18 @@ class LocalSource:
     def __str__(self) -> str:
         return str(self.path)
 
-    def objects(self, window: Window) -> Iterator[LogObject]:
+    def objects(self, window: Window,
+                on_error: Callable[[str, str], None] | None = None) -> Iterator[LogObject]:
+        """The log files of the window; folders that cannot be listed go to `on_error`."""
         if self.path.is_file():  # named explicitly: always read
             yield _local(self.path)
             return
-        for root, dirs, files in os.walk(self.path):
+
+        def failed(e: OSError) -> None:
+            if on_error:
+                on_error(str(e.filename or self.path), f"cannot list: {e.strerror or e}")
+
+        for root, dirs, files in os.walk(self.path, onerror=failed):
             dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest")
             for f in sorted(files):
                 p = Path(root, f)
@@ -78,7 +96,13 @@ class LocalSource:
 
 
 def _local(path: Path) -> LogObject:
-    return LogObject(str(path), path.read_bytes)
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        return LogObject(str(path), lambda _: path, True, f"cannot read: {e.strerror or e}")
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+        return LogObject(str(path), lambda _: path, True, "not a regular file")
+    return LogObject(str(path), lambda _: path, True)
 
 
 def _local_in_window(path: Path, window: Window) -> bool:
@@ -129,13 +153,31 @@ def _level(prefix: str) -> str:
 
 
 def _s3(client: Any, bucket: str, key: str) -> LogObject:
-    def fetch() -> bytes:
+    def fetch(spool: Path) -> Blob:
         body = client.get_object(Bucket=bucket, Key=key)["Body"]
         try:
-            return body.read()
+            return download(body, spool)
         finally:
             body.close()
     return LogObject(f"s3://{bucket}/{key}", fetch)
+
+
+def download(body: Any, spool: Path) -> Blob:
+    """A streaming body's bytes, or a temporary file under `spool` beyond IN_MEMORY bytes."""
+    head = body.read(IN_MEMORY + 1)
+    if len(head) <= IN_MEMORY:
+        return bytes(head)
+    fd, name = tempfile.mkstemp(dir=spool, suffix=".log")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(head)
+            del head
+            while chunk := body.read(DOWNLOAD_CHUNK):
+                out.write(chunk)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
 
 
 class _Walker:

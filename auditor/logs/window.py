@@ -56,7 +56,10 @@ class Window:
         return (self.since is None or t >= self.since) and (self.until is None or t < self.until)
 
     def _last(self) -> dt.datetime | None:
-        return self.until + SLACK if self.until else None
+        if self.until is None:
+            return None
+        return self.until + SLACK if self.until < dt.datetime.max.replace(tzinfo=UTC) - SLACK \
+            else self.until
 
     def wants_days(self, first: dt.date, last: dt.date) -> bool:
         """Whether a folder covering delivery days first..last may hold events of the window."""
@@ -76,15 +79,19 @@ class Window:
         return self.wants_days(day, day)
 
     def wants_file(self, name: str) -> bool:
-        """By the delivery time in a CloudTrail file name; True when there is none."""
+        """By the delivery time in a CloudTrail file name; True when there is none or it is
+        not a real time (minute 99...): such a file is read and its records' eventTime used."""
         m = _FILE_TIME.search(name)
         if not m:
             return True
-        t = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=UTC)
-        if self.since and t + dt.timedelta(minutes=1) <= self.since:
-            return False  # delivered before the window opened: holds only older events
-        end = self._last()
-        return not (end and t > end)
+        try:
+            t = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=UTC)
+            if self.since and t + dt.timedelta(minutes=1) <= self.since:
+                return False  # delivered before the window opened: holds only older events
+            end = self._last()
+            return not (end and t > end)
+        except (ValueError, OverflowError):
+            return True
 
     def describe(self) -> dict[str, str | None]:
         return {"since": self.since.isoformat() if self.since else None,
