@@ -7,6 +7,7 @@ import importlib
 import logging
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from drguard.findings import Finding, exit_code
 from drguard.settings import Settings
 
 from ..aws import AwsOptions
+from ..delivery import add_delivery_arguments, check_delivery, deliver
 from ..scan import ScanOptions, ScanResult, scan
 from .common import add_output_options, check_baseline, load_settings
 
@@ -58,6 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "of the log window (default: everything)")
     p.add_argument("--until", help="with --logs: last day (inclusive) or time of the window")
     add_output_options(p)
+    add_delivery_arguments(p)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -76,6 +79,7 @@ def _check(args: argparse.Namespace) -> None:
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
     check_baseline(args)
+    check_delivery(args)
     if args.state is not None and not args.state.exists():
         raise ConfigError(f"{args.state}: stack export not found")
     if args.state is not None:  # a damaged export stops the run before anything is scanned
@@ -127,16 +131,22 @@ def _extra_findings(args: argparse.Namespace, settings: Settings,
 
 def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats: list[str],
             fail_on: str = "high", baseline: Path | None = None,
-            args: argparse.Namespace | None = None) -> tuple[int, dict[str, Path], ScanResult]:
-    """Scan, write the reports; (exit code, report paths, result)."""
+            args: argparse.Namespace | None = None,
+            say: Callable[[str], None] | None = None,
+            ) -> tuple[int, dict[str, Path], ScanResult]:
+    """Scan, write the reports; (exit code, report paths, result). `say` hears each phase."""
     from ..reports import write_reports
 
     result = scan(options, settings)
     if args is not None:
+        if say and args.logs:
+            say("reading CloudTrail logs...")
         result.findings += _extra_findings(args, settings, result)
     run: dict[str, Any] = {**result.run, "fail_on": fail_on}
     if args is not None and getattr(args, "sarif_artifact", None):
         run["sarif_artifact"] = args.sarif_artifact
+    if say:
+        say(f"writing reports ({', '.join(formats)}) to {output_dir}...")
     paths = write_reports(result.findings, run, output_dir, formats, baseline)
     code = exit_code(result.findings, fail_on)
     logs_skipped = (run.get("logs") or {}).get("skipped") or {}
