@@ -171,4 +171,6 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     if "html" in paths:
         print(f"HTML report: {paths['html']}")
+    deliver(args, options_from(args).aws, result.findings,
+            {**result.run, "fail_on": args.fail_on}, paths, code)
     return code
