@@ -7,8 +7,10 @@ would against the emulator, so each planted gap is linked to the CloudTrail even
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import time
 from pathlib import Path
 
 from drguard.findings import Finding
@@ -39,7 +41,25 @@ def scan_args(endpoint_url: str, demo: DemoOrg, output_dir: Path) -> argparse.Na
 
 
 def _say(text: str) -> None:
-    print(f"dr-audit demo: {text}", file=sys.stderr)
+    print(f"dr-audit demo: {text}", file=sys.stderr, flush=True)
+
+
+class _Phases:
+    """Progress by phase on stderr: `[2/4 scanning] ... (3.1 s)`."""
+
+    NAMES = ("seeding", "scanning", "reading logs", "writing reports")
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, name: str, text: str) -> None:
+        n = self.NAMES.index(name) + 1
+        _say(f"[{n}/{len(self.NAMES)} {name}] {text} "
+             f"(at {time.monotonic() - self.start:.1f} s)")
+
+    def from_scan(self, text: str) -> None:
+        """What `scan_cmd.execute` says between its phases."""
+        self("reading logs" if "log" in text else "writing reports", text)
 
 
 def _short(arn: str) -> str:
@@ -77,16 +97,21 @@ def run(args: argparse.Namespace) -> int:
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)  # the emulator's dummy credentials, for this run only
     try:
-        _say("starting the AWS emulator and seeding an organization and its CloudTrail "
-             "logs...")
+        phase = _Phases()
+        phase("seeding", "starting the AWS emulator and seeding an organization and its "
+                         "CloudTrail logs...")
         with MotoServer() as server:
             demo = seed(server.url)
             settings = from_mapping({"scope": {"stateBucket": demo.state_bucket}},
                                     where="demo config")
             sargs = scan_args(server.url, demo, args.output_dir)
+            phase("scanning", f"2 accounts ({demo.management}, {demo.member}) x "
+                              f"{len(demo.regions)} regions...")
+            # progress counters on stderr even when it is not a terminal
+            options = dataclasses.replace(scan_cmd.options_from(sargs), progress=True)
             code, paths, result = scan_cmd.execute(
-                scan_cmd.options_from(sargs), settings, sargs.output_dir, list(FORMATS),
-                sargs.fail_on, None, sargs)
+                options, settings, sargs.output_dir, list(FORMATS), sargs.fail_on, None, sargs,
+                say=phase.from_scan)
     finally:
         for k, v in saved.items():
             if v is None:
