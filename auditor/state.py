@@ -15,6 +15,13 @@ and what is wrong.
 Property values are decoded as the engine stores them: encrypted secrets (the default export)
 are unknown to us, so a check that needs one reports `error`, never `pass`; decrypted secrets
 (`--show-secrets`), resource references and big integers are read as their values.
+
+Hostile values are normal input: a value nested deeper than MAX_VALUE_DEPTH, an integer too
+long to convert, a non-finite number or a secret object where a mapping belongs is read as
+unknown (the checks that need it report `error`) and counted in the run's
+`skipped["values"]`; nothing raises. Every value that was a secret in the export (ciphertext,
+plaintext under the secret signature, outputs named in `additionalSecretOutputs`) is
+redacted from every finding (names and identifiers included) before it can reach a report.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -38,8 +47,8 @@ from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
-from drguard.rules import Verdict
 from drguard.settings import Settings
+from drguard.verdict import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,30 @@ RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 INTEGER_SIG = "7eb310220ed6211bd6f147f2a75bfbb6"
 UNKNOWN_VALUE = UNKNOWN_STRING_VALUE  # the engine's unknown sentinel
 STATE_CONTROLS = frozenset(c.id for c in registry.for_source("state"))
+MAX_VALUE_DEPTH = 64  # deeper property values are unknown (no real resource nests that far)
+_PARSE_DEPTH = 400  # nesting handed to the JSON parser at once (its recursion limit is ~1000)
+# What a sub-value too deep for the parser is replaced with before parsing (then unknown).
+_TOO_DEEP = "\u0000dr-guard: nested too deeply"
+REDACTED = "[secret]"
+MIN_REDACTED_LEN = 3  # shorter secrets are redacted where they are a whole value only
+
+
+class _TooLongInt:
+    """An integer literal of more digits than Python converts (4,300)."""
+
+
+class AllUnknown(dict):  # type: ignore[type-arg]
+    """Properties of a resource whose whole `outputs`/`inputs` is an encrypted secret: every
+    property reads as the unknown sentinel (so checks report `error`, never `pass`)."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return UNKNOWN_VALUE
+
+    def __missing__(self, key: Any) -> Any:
+        return UNKNOWN_VALUE
+
+    def __contains__(self, key: object) -> bool:
+        return True
 
 
 class StateError(ConfigError):
@@ -85,6 +118,13 @@ class Export:
     resources: list[StateResource]
     manifest: dict[str, Any] = field(default_factory=dict)
     pending_operations: int = 0
+    # Plaintext of every secret value (strings, and numbers as text), redacted from findings.
+    secrets: set[str] = field(default_factory=set)
+    # Values read as unknown because they could not be read (too deep, too large, ...).
+    unreadable: int = 0
+    # Resources the checks failed on (left out of the judgement; see evaluate).
+    unjudged: int = 0
+    skipped_detail: list[dict[str, str]] = field(default_factory=list)
 
     @cached_property
     def by_urn(self) -> dict[str, StateResource]:
@@ -120,28 +160,134 @@ class Export:
 
 # ---- reading ----------------------------------------------------------------------------
 
+class Decoder:
+    """Decodes property values and remembers what it saw: secret plaintexts (for redaction)
+    and how many values could not be read."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+        self.unreadable = 0
+
+    def _unknown(self) -> str:
+        self.unreadable += 1
+        return UNKNOWN_VALUE
+
+    def remember(self, value: Any, depth: int = 0) -> None:
+        """Every leaf of a secret value."""
+        if depth > MAX_VALUE_DEPTH:
+            return
+        if isinstance(value, str):
+            if value and value != UNKNOWN_VALUE:
+                self.secrets.add(value)
+        elif isinstance(value, bool) or value is None:
+            return
+        elif isinstance(value, (int, float)):
+            self.secrets.add(str(value))
+        elif isinstance(value, dict):
+            for v in value.values():
+                self.remember(v, depth + 1)
+        elif isinstance(value, list):
+            for v in value:
+                self.remember(v, depth + 1)
+
+    def decode(self, value: Any, depth: int = 0) -> Any:
+        """A state property value as plain data (encrypted secrets -> the unknown sentinel;
+        unreadable values -> the unknown sentinel, counted)."""
+        if depth > MAX_VALUE_DEPTH or isinstance(value, _TooLongInt) or value == _TOO_DEEP:
+            return self._unknown()
+        if isinstance(value, float) and not math.isfinite(value):
+            return self._unknown()
+        if isinstance(value, dict):
+            sig = value.get(SIG_KEY)
+            if sig == SECRET_SIG:
+                plaintext = value.get("plaintext")
+                if isinstance(plaintext, str):
+                    try:
+                        inner = loads(plaintext)
+                    except ValueError:
+                        self.secrets.add(plaintext)
+                        return self._unknown()
+                    out = self.decode(inner, depth + 1)
+                    self.remember(out)
+                    return out
+                return UNKNOWN_VALUE  # ciphertext: not readable without the stack's secrets
+            if sig == RESOURCE_SIG:
+                ref = value.get("id") or value.get("urn")
+                return ref if isinstance(ref, str) else UNKNOWN_VALUE
+            if sig == INTEGER_SIG:
+                raw = value.get("value")
+                if isinstance(raw, str) and len(raw) <= 4000:
+                    try:
+                        return int(raw)
+                    except ValueError:
+                        pass
+                return raw if isinstance(raw, (int, float)) and not isinstance(raw, bool) \
+                    and math.isfinite(raw) else self._unknown()
+            return {k: self.decode(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.decode(v, depth + 1) for v in value]
+        return value
+
+
 def decode(value: Any) -> Any:
-    """A state property value as plain data (encrypted secrets -> the unknown sentinel)."""
-    if isinstance(value, dict):
-        sig = value.get(SIG_KEY)
-        if sig == SECRET_SIG:
-            if "plaintext" in value and isinstance(value["plaintext"], str):
-                try:
-                    return decode(json.loads(value["plaintext"]))
-                except json.JSONDecodeError:
-                    return UNKNOWN_VALUE
-            return UNKNOWN_VALUE  # ciphertext: not readable without the stack's secrets
-        if sig == RESOURCE_SIG:
-            return value.get("id") or value.get("urn") or UNKNOWN_VALUE
-        if sig == INTEGER_SIG:
-            try:
-                return int(value.get("value"))
-            except (TypeError, ValueError):
-                return value.get("value")
-        return {k: decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    return value
+    """A state property value as plain data (see Decoder.decode)."""
+    return Decoder().decode(value)
+
+
+def _parse_int(text: str) -> int | _TooLongInt:
+    try:
+        return int(text)
+    except ValueError:
+        return _TooLongInt()
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _cap_depth(text: str, limit: int) -> str:
+    """The JSON text with every array/object that starts deeper than `limit` replaced by the
+    _TOO_DEEP string (a linear scan; used only when the parser ran out of stack)."""
+    out: list[str] = []
+    depth = 0
+    last = 0
+    skip_from = -1
+    for m in _TOKENS.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            continue
+        if tok in "[{":
+            depth += 1
+            if depth == limit + 1 and skip_from < 0:
+                skip_from = m.start()
+        else:
+            if depth == limit + 1 and skip_from >= 0:
+                out.append(text[last:skip_from])
+                out.append(json.dumps(_TOO_DEEP))
+                last = m.end()
+                skip_from = -1
+            depth -= 1
+    if skip_from >= 0:  # unbalanced: leave it to the parser to report
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def loads(text: str) -> Any:
+    """json.loads that reads what Pulumi can write and what it cannot: integers of any length
+    (too long -> unknown) and nesting of any depth (too deep -> unknown). JSONDecodeError
+    for text that is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError):
+        pass
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        return json.loads(_cap_depth(text, _PARSE_DEPTH), parse_int=_parse_int)
 
 
 def _fail(where: str, what: str) -> StateError:
@@ -174,7 +320,21 @@ def _deployment(doc: Any, where: str) -> tuple[int, dict[str, Any]]:
     return version, dep
 
 
-def _resource(i: int, raw: Any, version: int, where: str) -> StateResource:
+def _props(raw: dict[str, Any], key: str, label: str, where: str,
+           decoder: Decoder) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    decoded = decoder.decode(value)
+    if isinstance(decoded, dict):
+        return decoded
+    if decoded == UNKNOWN_VALUE:  # the whole mapping is an encrypted (or unreadable) secret
+        return AllUnknown()
+    raise _fail(where, f"{label}: '{key}' must be an object")
+
+
+def _resource(i: int, raw: Any, version: int, where: str,
+              decoder: Decoder | None = None) -> StateResource:
     label = f"resource #{i + 1}"
     if not isinstance(raw, dict):
         raise _fail(where, f"{label} is not an object")
@@ -188,6 +348,7 @@ def _resource(i: int, raw: Any, version: int, where: str) -> StateResource:
     type_ = raw.get("type")
     if not isinstance(type_, str) or not type_:
         raise _fail(where, f"{label} has no 'type'")
+    decoder = decoder or Decoder()
     for key in ("inputs", "outputs", "propertyDependencies"):
         if raw.get(key) is not None and not isinstance(raw[key], dict):
             raise _fail(where, f"{label}: '{key}' must be an object")
@@ -203,10 +364,20 @@ def _resource(i: int, raw: Any, version: int, where: str) -> StateResource:
     for key, urns in deps.items():
         if not isinstance(urns, list) or not all(isinstance(u, str) for u in urns):
             raise _fail(where, f"{label}: propertyDependencies.{key} must be a list of URNs")
-    inputs = decode(raw.get("inputs") or {})
-    outputs = decode(raw.get("outputs") or {})
+    inputs = _props(raw, "inputs", label, where, decoder)
+    outputs = _props(raw, "outputs", label, where, decoder)
+    secret_keys = raw.get("additionalSecretOutputs")
+    if isinstance(secret_keys, list):
+        for k in secret_keys:
+            if isinstance(k, str):
+                decoder.remember(outputs.get(k) if not isinstance(outputs, AllUnknown) else None)
+                decoder.remember(inputs.get(k) if not isinstance(inputs, AllUnknown) else None)
+    if isinstance(outputs, AllUnknown) or (isinstance(inputs, AllUnknown) and not outputs):
+        props: dict[str, Any] = AllUnknown()
+    else:
+        props = {**inputs, **outputs}
     return StateResource(urn=urn, type=type_, id=raw.get("id") or "",
-                         custom=bool(raw.get("custom")), props={**inputs, **outputs},
+                         custom=bool(raw.get("custom")), props=props,
                          protect=bool(raw.get("protect")), external=bool(raw.get("external")),
                          delete=bool(raw.get("delete")),
                          pending_replacement=bool(raw.get("pendingReplacement")),
@@ -222,7 +393,8 @@ def parse(doc: Any, where: str) -> Export:
         raw = []  # `pulumi stack export` of an empty stack omits the list
     if not isinstance(raw, list):
         raise _fail(where, "'deployment.resources' must be a list")
-    resources = [_resource(i, r, version, where) for i, r in enumerate(raw)]
+    decoder = Decoder()
+    resources = [_resource(i, r, version, where, decoder) for i, r in enumerate(raw)]
     seen: set[str] = set()
     for r in resources:
         if r.delete:
@@ -237,7 +409,8 @@ def parse(doc: Any, where: str) -> Export:
     if not isinstance(pending, list):
         raise _fail(where, "'deployment.pending_operations' must be a list")
     return Export(path=where, version=version, resources=resources, manifest=manifest or {},
-                  pending_operations=len(pending))
+                  pending_operations=len(pending), secrets=decoder.secrets,
+                  unreadable=decoder.unreadable)
 
 
 def load(path: str | Path) -> Export:
@@ -251,8 +424,10 @@ def load(path: str | Path) -> Export:
         raise _fail(str(p), "not UTF-8 text") from None
     except OSError as e:
         raise StateError(f"{p}: cannot read the stack export: {e.strerror}") from None
+    except ValueError as e:  # e.g. a NUL byte in the path
+        raise StateError(f"{str(p)!r}: cannot read the stack export: {e}") from None
     try:
-        doc = json.loads(text)
+        doc = loads(text)
     except json.JSONDecodeError as e:
         raise _fail(str(p), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") \
             from None
@@ -278,7 +453,7 @@ def export_stack(stack: str, cwd: Path | None = None, timeout: float = 300) -> E
         raise StateError(f"--stack {stack}: `pulumi stack export` exited with code "
                          f"{proc.returncode}: {last}")
     try:
-        doc = json.loads(proc.stdout)
+        doc = loads(proc.stdout)
     except json.JSONDecodeError as e:
         raise _fail(f"pulumi stack export --stack {stack}", f"not valid JSON ({e.msg})") \
             from None
@@ -313,14 +488,12 @@ def clean(value: Any) -> Any:
     return str(value)
 
 
-def evaluate(export: Export, settings: Settings,
-             today: dt.date | None = None) -> list[Finding]:
-    """Every deploy-side check on the export: one finding per (control, resource)."""
+def _judge(resources: list[Any], settings: Settings,
+           today: dt.date | None) -> list[Finding]:
     from policypack import checks
     from policypack.adapters import arn_account
     from policypack.stack import StackModel
 
-    resources = export.pack_resources()
     model = StackModel.build(resources, settings.scope)
     out: list[Finding] = []
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
@@ -335,6 +508,113 @@ def evaluate(export: Export, settings: Settings,
         f.evidence = clean(f.evidence)
         out.append(f)
     return out
+
+
+def evaluate(export: Export, settings: Settings,
+             today: dt.date | None = None) -> list[Finding]:
+    """Every deploy-side check on the export: one finding per (control, resource).
+
+    A resource the checks fail on (a value of a shape no check expects) is left out, named in
+    `export.skipped_detail` and counted (the run is then incomplete); the others are judged.
+    Secret values are redacted from every finding."""
+    resources = export.pack_resources()
+    try:
+        out = _judge(resources, settings, today)
+    except Exception as e:  # noqa: BLE001 - isolate the resource(s) the checks fail on
+        log.warning("state: a check failed (%s); judging resources one by one to isolate it",
+                    type(e).__name__)
+        bad: dict[int, BaseException] = {}
+        for r in resources:
+            try:
+                _judge([r], settings, today)
+            except Exception as err:  # noqa: BLE001
+                bad[id(r)] = err
+        keep = [r for r in resources if id(r) not in bad]
+        try:
+            out = _judge(keep, settings, today)
+        except Exception as err:  # noqa: BLE001 - a failure only the whole stack shows
+            bad.update({id(r): err for r in keep})
+            out = []
+        for r in resources:
+            if id(r) in bad:
+                export.skipped_detail.append({
+                    "path": r.urn, "reason": f"not judged: a check failed on one of its "
+                                             f"properties ({type(bad[id(r)]).__name__})"})
+        export.unjudged = len(bad)
+    redact(out, export.secrets)
+    export.skipped_detail = [{k: _scrub(v, _Redactor(export.secrets)) for k, v in d.items()}
+                             for d in export.skipped_detail]
+    return out
+
+
+class _Redactor:
+    """Replaces secret plaintexts: whole values of any length, and inside text those of at
+    least MIN_REDACTED_LEN characters (one RE2 pass over each string, linear)."""
+
+    def __init__(self, secrets: set[str]) -> None:
+        self.secrets = secrets
+        long = sorted((s for s in secrets if len(s) >= MIN_REDACTED_LEN), key=len,
+                      reverse=True)
+        self.pattern: Any = None
+        self.fallback: list[str] = []
+        if long:
+            import re2
+
+            options = re2.Options()
+            options.log_errors = False
+            options.max_mem = 256 << 20
+            try:
+                self.pattern = re2.compile("|".join(re2.escape(s) for s in long),
+                                           options=options)
+            except Exception:  # noqa: BLE001 - too many secrets for one program
+                self.fallback = long
+
+    def text(self, value: str) -> str:
+        if value in self.secrets:
+            return REDACTED
+        if self.pattern is not None:
+            try:
+                return self.pattern.sub(REDACTED, value)
+            except UnicodeEncodeError:
+                value = value.encode("utf-8", "replace").decode("utf-8")
+                return self.pattern.sub(REDACTED, value)
+        for s in self.fallback:
+            value = value.replace(s, REDACTED)
+        return value
+
+
+def _scrub(value: Any, r: _Redactor, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return r.text(value)
+    if depth > MAX_VALUE_DEPTH + 8:
+        return "unknown"
+    if isinstance(value, dict):
+        return {(_scrub(k, r, depth) if isinstance(k, str) else k): _scrub(v, r, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, r, depth + 1) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and str(value) in r.secrets:
+        return REDACTED
+    return value
+
+
+# Finding fields that hold our own words (ids, enums), never input values.
+_OWN_FIELDS = frozenset({"control", "status", "source", "severity", "sources"})
+
+
+def redact(findings: Iterable[Finding], secrets: set[str]) -> None:
+    """Remove every secret plaintext from the findings, in place (names and identifiers
+    included)."""
+    if not secrets:
+        return
+    import dataclasses
+
+    r = _Redactor(secrets)
+    for f in findings:
+        for fld in dataclasses.fields(f):
+            if fld.name not in _OWN_FIELDS:
+                setattr(f, fld.name, _scrub(getattr(f, fld.name), r))
 
 
 def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,
@@ -359,6 +639,9 @@ def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,
         "regions": sorted({f.region for f in findings if f.region}),
         "fail_on": fail_on,
         "skipped": {"resources": sum(1 for f in findings if f.status == "error"),
+                    "values": export.unreadable, "unjudgedResources": export.unjudged,
                     "notes": notes},
     }
+    if export.skipped_detail:
+        meta["skipped_detail"] = export.skipped_detail[:100]
     return meta
