@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_NAMES = ("scan", "logs", "state", "demo", "merge")
+_NAMES = ("scan", "logs", "state", "demo", "merge", "plan", "drill")
 
 
 def _load() -> dict[str, ModuleType]:
