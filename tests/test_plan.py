@@ -546,3 +546,25 @@ def test_check_backups_names_the_newest_backup(stacks, tmp_path, aws) -> None:  
     assert "No backup" not in table["message"]
     assert report["run"]["backups"]["checked"] == 3
     assert calls and all(c.startswith(("Describe", "List", "Get")) for c in calls), calls
+
+
+# ---- the pre-merge example ---------------------------------------------------------------
+
+def test_pre_merge_example_runs_the_plan_check_and_keeps_one_comment() -> None:
+    from auditor.cli import build_parser
+    from tests.test_ci_examples import CI, _load, _run_steps, argv, dr_audit_commands
+
+    doc = _load(CI / "pre-merge.yml")
+    job = doc["jobs"]["plan-check"]
+    assert job["permissions"]["pull-requests"] == "write"
+    scripts = [s["run"] for s in job["steps"] if "run" in s]
+    preview = next(s for s in scripts if "pulumi preview" in s)
+    assert "--json" in preview and "--show-sames" in preview and "preview.json" in preview
+    (cmd,) = [argv(c, env) for s, env in _run_steps({"jobs": {"j": job}, "env": doc["env"]})
+              for c in dr_audit_commands(s)]
+    ns = build_parser().parse_args(cmd)
+    assert ns.command == "plan" and str(ns.file) == "preview.json" and "md" in ns.format
+    comment = next(s for s in job["steps"] if "github-script" in s.get("uses", ""))
+    script = comment["with"]["script"]
+    assert "report.md" in script and "updateComment" in script and "createComment" in script
+    assert "<!-- dr-guard-plan -->" in script  # the marker that finds the one comment again
