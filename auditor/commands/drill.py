@@ -1,0 +1,273 @@
+"""`dr-audit drill rds|state|s3`: restore a backup into scratch resources, verify, time, clean up.
+
+The only command that creates and deletes; see auditor/drill. Exit codes: 0 restored,
+verified and within --rto; 1 slower than --rto, verification failed or cleanup failed;
+2 usage (including a refused confirmation); 3 could not run (nothing to restore, access denied,
+interrupted). Cleanup happens on every path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drguard import __version__
+from drguard.errors import ConfigError
+
+from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, connect
+from ..drill import Context, DrillAccount, DrillGuard, Outcome, new_run_id
+from ..drill import report as drill_report
+from ..drill import run as run_drill
+from ..drill.plan import EXIT_NOT_RUN, EXIT_OK, EXIT_USAGE, FAILED, CannotRun, Plan, Step, aws_error
+from ..drill.rds import RdsDrill
+from ..drill.s3 import S3Drill
+from ..drill.state import StateDrill, parse_backend, parse_stack
+
+log = logging.getLogger(__name__)
+
+HELP = ("Recovery drill: restore a backup (RDS snapshot or point in time, Pulumi state "
+        "checkpoint, S3 object versions) into scratch resources named drguard-drill-<run id>, "
+        "verify it, time it (achieved RTO) and delete the scratch resources. The only command "
+        "that creates and deletes; originals are never changed.")
+
+
+def _positive(value: str) -> float:
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be greater than 0")
+    return v
+
+
+def _formats(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in drill_report.FORMATS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {', '.join(bad) or '(none)'}; "
+                                         f"choose from {','.join(drill_report.FORMATS)}")
+    return items
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rto", type=_positive, metavar="MINUTES",
+                   help="target recovery time; slower is exit code 1")
+    p.add_argument("--endpoint-url", help="AWS-compatible endpoint (the moto server in tests)")
+    p.add_argument("--profile", help="AWS profile (default: the standard boto3 chain)")
+    p.add_argument("--region", help=f"region of the original when not in an ARN (default: the "
+                   f"profile's or AWS_DEFAULT_REGION, else {DEFAULT_REGION})")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (the API calls it would make) and stop")
+    p.add_argument("--yes", action="store_true", help="do not ask before acting")
+    p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
+    p.add_argument("--format", type=_formats, default=list(drill_report.FORMATS),
+                   help=f"comma-separated subset of {','.join(drill_report.FORMATS)}")
+    p.add_argument("--history", type=Path, metavar="DIR",
+                   help="keep each drill's summary here; the report shows RTO over time")
+    p.add_argument("--poll-seconds", type=_positive, default=15.0,
+                   help="seconds between status checks while waiting (default 15)")
+    p.add_argument("--wait-minutes", type=_positive, default=120.0,
+                   help="give up waiting for a restore or a deletion after this (default 120)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="drill_kind", required=True, metavar="KIND")
+    r = sub.add_parser("rds", help="restore an RDS DB instance into a scratch instance",
+                       description="Restore the newest snapshot (or the latest restorable time) "
+                       "of a DB instance into a scratch instance, wait until available, verify "
+                       "engine and storage (and optionally SQL), time it, delete it.")
+    r.add_argument("--db", required=True, metavar="ID|ARN", help="the DB instance")
+    r.add_argument("--from", dest="source", choices=("snapshot", "pitr"), default="snapshot",
+                   help="newest snapshot (default) or point-in-time restore")
+    r.add_argument("--target-region", help="restore there (default: the instance's region)")
+    r.add_argument("--instance-class", help="class of the scratch instance (default: as "
+                   "backed up)")
+    r.add_argument("--subnet-group", help="DB subnet group of the scratch instance")
+    r.add_argument("--security-group", action="append", default=[], metavar="SG_ID",
+                   help="VPC security group of the scratch instance (repeatable)")
+    r.add_argument("--check-sql", metavar="QUERY",
+                   help="run QUERY on the scratch instance with psql/mysql when reachable "
+                   "(password in DRGUARD_DRILL_DB_PASSWORD); skipped with the reason otherwise")
+    _common(r)
+    s = sub.add_parser("state", help="restore the previous Pulumi checkpoint to a scratch key",
+                       description="Restore the previous version of a stack's checkpoint "
+                       "(S3 versioning) to a scratch key, validate it as an importable "
+                       "deployment, compare it with the current one, time it, delete it.")
+    s.add_argument("--backend", required=True, metavar="s3://BUCKET[/PREFIX]")
+    s.add_argument("--stack", required=True, metavar="ORG/PROJECT/STACK")
+    s.add_argument("--scratch-bucket", help="copy there instead of the state bucket (needed "
+                   "when the state bucket locks new objects by default)")
+    _common(s)
+    o = sub.add_parser("s3", help="restore earlier object versions to a scratch prefix",
+                       description="Restore the previous version of a deleted or overwritten "
+                       "object (or a sample of them) into a scratch prefix, verify size and "
+                       "SHA-256, time it, delete the copies.")
+    o.add_argument("--bucket", required=True)
+    o.add_argument("--key", help="one object (default: a sample of the most recently deleted "
+                   "or overwritten objects)")
+    o.add_argument("--sample", type=int, default=3, help="how many objects without --key "
+                   "(default 3)")
+    o.add_argument("--scratch-bucket", help="copy there instead (needed when the bucket locks "
+                   "new objects by default)")
+    _common(o)
+
+
+def _drill(args: argparse.Namespace, run_id: str, region: str) -> Any:
+    if args.drill_kind == "rds":
+        return RdsDrill(db=args.db, region=region, source=args.source,
+                        target_region=args.target_region, instance_class=args.instance_class,
+                        subnet_group=args.subnet_group,
+                        security_groups=tuple(args.security_group), check_sql=args.check_sql,
+                        run_id=run_id)
+    if args.drill_kind == "state":
+        return StateDrill(backend=args.backend, stack=args.stack,
+                          scratch_bucket=args.scratch_bucket, run_id=run_id)
+    return S3Drill(bucket=args.bucket, key=args.key, sample=args.sample,
+                   scratch_bucket=args.scratch_bucket, run_id=run_id)
+
+
+def _target(args: argparse.Namespace) -> str:
+    if args.drill_kind == "rds":
+        return str(args.db).rsplit(":", 1)[-1]
+    if args.drill_kind == "state":
+        return f"{args.backend.rstrip('/')} {args.stack}"
+    return f"s3://{args.bucket}" + (f"/{args.key}" if args.key else "")
+
+
+def _check_usage(args: argparse.Namespace) -> None:
+    """Usage errors found before any AWS call (ConfigError -> exit 2)."""
+    try:
+        if args.drill_kind == "state":
+            parse_backend(args.backend)
+            parse_stack(args.stack)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if args.drill_kind == "s3" and args.sample < 1:
+        raise ConfigError("--sample must be at least 1")
+    try:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        probe = args.output_dir / ".dr-audit-write-test"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"{args.output_dir}: --output-dir is not writable "
+                          f"({e.strerror or e})") from None
+    if args.history is not None:
+        drill_report.check_history_dir(args.history)
+
+
+def _confirm(plan: Plan) -> bool:
+    """Ask on the terminal; False when stdin is not one or the answer is not yes."""
+    if not sys.stdin.isatty():
+        print("dr-audit: error: a drill creates and deletes scratch resources; refusing to act "
+              "without --yes when stdin is not a terminal (use --dry-run to see the plan)",
+              file=sys.stderr)
+        return False
+    print(plan.text(), file=sys.stderr)
+    try:
+        answer = input("Run this drill? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        print("dr-audit: drill not run (not confirmed)", file=sys.stderr)
+        return False
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_usage(args)
+    started = dt.datetime.now(dt.UTC)
+    run_id = new_run_id(started)
+    options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
+                         region=args.region)
+    region = args.region or DEFAULT_REGION
+    steps: list[Step] = []
+    plan: Plan | None = None
+    outcome: Outcome | None = None
+    account_id = ""
+    t0 = time.monotonic()
+    try:
+        reader = connect(options)  # the auditor's read-only session: prepare cannot write
+        account_id = reader.id
+        region = args.region or reader.session.region_name or DEFAULT_REGION
+        drill = _drill(args, run_id, region)
+        plan = drill.prepare(reader)
+        steps.append(Step("find the recovery point", time.monotonic() - t0))
+    except (ConfigError, CannotRun, ClientError, BotoCoreError, MutatingCallError) as e:
+        reason = str(e) if isinstance(e, ConfigError | CannotRun) else aws_error(e)
+        steps.append(Step("find the recovery point", time.monotonic() - t0, FAILED, reason))
+        outcome = Outcome("not-run", reason)
+    if plan is not None and args.dry_run:
+        print(plan.text())
+        print(f"dry run: nothing was created (run id would be {run_id})", file=sys.stderr)
+        return EXIT_OK
+    if outcome is None and plan is not None:
+        if not args.yes and not _confirm(plan):
+            return EXIT_USAGE
+        guard = DrillGuard(run_id)
+        account = DrillAccount(options, guard)
+        ctx = Context(run_id, account, plan, poll_seconds=args.poll_seconds,
+                      wait_seconds=args.wait_minutes * 60, steps=steps)
+        outcome = run_drill(drill, ctx)
+        rto = drill.rto_seconds(ctx)
+        result, calls = ctx.result, [c.to_dict() for c in guard.calls]
+    else:
+        assert outcome is not None
+        if args.dry_run:
+            print(f"dr-audit: drill cannot run: {outcome.error}", file=sys.stderr)
+            return EXIT_NOT_RUN
+        rto, result, calls = None, {}, []
+    return _finish(args, run_id, started, account_id, region, plan, steps, outcome, rto,
+                   result, calls)
+
+
+def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account_id: str,
+            region: str, plan: Plan | None, steps: list[Step], outcome: Outcome,
+            rto: float | None, result: dict[str, Any], calls: list[dict[str, Any]]) -> int:
+    target_s = args.rto * 60 if args.rto is not None else None
+    verified = outcome.status == "verified"
+    code = drill_report.exit_code(verified, outcome.status, rto, target_s, outcome.cleaned_up)
+    section: dict[str, Any] = {
+        "kind": args.drill_kind, "target": plan.target if plan else _target(args),
+        "steps": [s.to_dict() for s in steps],
+        "rto_seconds": round(rto, 3) if rto is not None else None,
+        "rto_target_seconds": target_s, "verified": verified,
+        "cleaned_up": outcome.cleaned_up, "run_id": run_id, "outcome": outcome.status,
+        "exit_code": code, "error": outcome.error or None,
+        "left_behind": outcome.left_behind, "region": plan.region if plan else region,
+        "found": plan.found if plan else {}, "notes": plan.notes if plan else [],
+        "checks": result.get("checks", []),
+        "details": {k: v for k, v in result.items() if k != "checks"},
+        "calls": calls,
+    }
+    section["summary"] = drill_report.outcome_text(section)
+    finished = dt.datetime.now(dt.UTC)
+    if args.history is not None:
+        entry = drill_report.history_entry(section, started.isoformat(timespec="seconds"))
+        drill_report.save_history(args.history, entry)
+        entries, skipped = drill_report.load_history(args.history, args.drill_kind,
+                                                     section["target"])
+        section["history"] = {"dir": str(args.history), "runs": entries,
+                              "skipped_files": skipped,
+                              "chart": drill_report.chart(entries, target_s)}
+    meta = {"command": f"drill {args.drill_kind}", "tool_version": __version__,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "accounts": [account_id] if account_id else [], "regions": [section["region"]],
+            "endpoint_url": args.endpoint_url, "drill": section}
+    paths = drill_report.write(meta, args.output_dir, args.format)
+    print(f"dr-audit: drill {args.drill_kind} {section['target']}: {section['summary']} "
+          f"(exit code {code})", file=sys.stderr)
+    for fmt in ("html", "md", "json"):
+        if fmt in paths:
+            print(f"{fmt.upper() if fmt != 'md' else 'Markdown'} report: {paths[fmt]}")
+            break
+    return code

@@ -1,0 +1,215 @@
+"""The drill's mutating guard: the auditor's read-only guard, plus the drill's own writes.
+
+The scan's sessions (auditor.aws) refuse every operation that is not a read. A drill session
+is built the same way (standard boto3 chain, --profile, --endpoint-url, retries, timeouts) but
+its guard also lets through a short list of create, restore and delete calls, and only when the
+parameters name a scratch resource of this run:
+
+- RDS restores, snapshot copies, deletes: the identifier starts with `drguard-drill-<run id>-`,
+  a create carries the tag `dr:drill=<run id>`, a delete skips the final snapshot, and the one
+  modification allowed turns deletion protection *off* on a scratch instance (a restore copies
+  it from the original, and a protected scratch instance could not be cleaned up);
+- S3 copies and deletes: the key starts with `drguard-drill-<run id>/`, a copy replaces the
+  tags with `dr:drill=<run id>` and sets no Object Lock (a locked copy could not be deleted).
+
+Anything else (another name, another operation, the original's name) raises
+`auditor.aws.MutatingCallError` before the request is built or sent. The check runs on the
+API parameters (`before-parameter-build`), so what is checked is what would be sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import boto3
+import botocore.session
+from botocore.exceptions import ProfileNotFound
+
+from drguard.errors import ConfigError
+
+from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, is_read_only
+
+log = logging.getLogger(__name__)
+
+NAME_PREFIX = "drguard-drill-"
+TAG_KEY = "dr:drill"
+
+
+def scratch_prefix(run_id: str) -> str:
+    """Every scratch resource of run `run_id` starts with this (RDS ids, S3 key prefixes)."""
+    return f"{NAME_PREFIX}{run_id}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A mutating call the guard let through (or refused)."""
+
+    service: str
+    operation: str
+    target: str
+    allowed: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"service": self.service, "operation": self.operation, "target": self.target,
+             "allowed": self.allowed}
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+
+Check = Callable[["DrillGuard", dict[str, Any]], tuple[str, str | None]]
+
+
+def _ident(key: str, *, tags: bool = False, **fixed: Any) -> Check:
+    """A check: params[key] is a scratch identifier of the run; optional tag and fixed values."""
+    def check(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
+        target = str(params.get(key) or "")
+        if not g.is_scratch_id(target):
+            return target, f"{key} {target!r} is not a scratch name of this drill"
+        if tags and not g.has_tag_list(params.get("Tags")):
+            return target, f"no tag {TAG_KEY}={g.run_id}"
+        for name, value in fixed.items():
+            if name in params and params[name] != value or name not in params and value is True:
+                return target, f"{name} must be {value!r}"
+        return target, None
+    return check
+
+
+def _modify(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
+    target, refused = _ident("DBInstanceIdentifier")(g, params)
+    if refused:
+        return target, refused
+    extra = set(params) - {"DBInstanceIdentifier", "DeletionProtection", "ApplyImmediately"}
+    if extra or params.get("DeletionProtection") is not False:
+        return target, "only turning deletion protection off a scratch instance is allowed"
+    return target, None
+
+
+def _s3_copy(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
+    key = str(params.get("Key") or "")
+    target = f"s3://{params.get('Bucket')}/{key}"
+    if not g.is_scratch_key(key):
+        return target, "destination key is not under this drill's scratch prefix"
+    if params.get("TaggingDirective") != "REPLACE" or not g.has_tag_query(params.get("Tagging")):
+        return target, f"a copy must replace its tags with {TAG_KEY}={g.run_id}"
+    locked = [k for k in params if k.startswith("ObjectLock")]
+    if locked:
+        return target, f"a scratch copy may not set {', '.join(sorted(locked))}"
+    return target, None
+
+
+def _s3_delete(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
+    key = str(params.get("Key") or "")
+    target = f"s3://{params.get('Bucket')}/{key}"
+    if not g.is_scratch_key(key):
+        return target, "key is not under this drill's scratch prefix"
+    if params.get("BypassGovernanceRetention"):
+        return target, "BypassGovernanceRetention is never used by a drill"
+    return target, None
+
+
+# (service, operation) -> check. Nothing else that writes is ever sent.
+RULES: dict[tuple[str, str], Check] = {
+    ("rds", "RestoreDBInstanceFromDBSnapshot"): _ident("DBInstanceIdentifier", tags=True),
+    ("rds", "RestoreDBInstanceToPointInTime"): _ident("TargetDBInstanceIdentifier", tags=True),
+    ("rds", "CopyDBSnapshot"): _ident("TargetDBSnapshotIdentifier", tags=True),
+    ("rds", "ModifyDBInstance"): _modify,
+    ("rds", "DeleteDBInstance"): _ident("DBInstanceIdentifier", SkipFinalSnapshot=True),
+    ("rds", "DeleteDBSnapshot"): _ident("DBSnapshotIdentifier"),
+    ("s3", "CopyObject"): _s3_copy,
+    ("s3", "DeleteObject"): _s3_delete,
+}
+
+
+@dataclass
+class DrillGuard:
+    """Lets reads through, and the drill's own writes on the scratch names of `run_id`."""
+
+    run_id: str
+    calls: list[Call] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def prefix(self) -> str:
+        return scratch_prefix(self.run_id)
+
+    def is_scratch_id(self, name: str) -> bool:
+        return name.startswith(self.prefix + "-")
+
+    def is_scratch_key(self, key: str) -> bool:
+        return key.startswith(self.prefix + "/")
+
+    def has_tag_list(self, tags: Any) -> bool:
+        return any(isinstance(t, dict) and t.get("Key") == TAG_KEY and t.get("Value") == self.run_id
+                   for t in tags or ())
+
+    def has_tag_query(self, tagging: Any) -> bool:
+        return isinstance(tagging, str) and (TAG_KEY, self.run_id) in parse_qsl(tagging)
+
+    def check(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        """Raise MutatingCallError unless the call is a read or one of the drill's own."""
+        if is_read_only(operation):
+            return
+        rule = RULES.get((service, operation))
+        if rule is None:
+            target, refused = "", "not an operation a drill makes"
+        else:
+            target, refused = rule(self, params)
+        with self._lock:
+            self.calls.append(Call(service, operation, target, refused is None, refused or ""))
+        if refused:
+            log.error("drill guard refused %s:%s on %s: %s", service, operation, target, refused)
+            raise MutatingCallError(f"refusing to call {service}:{operation}"
+                                    f"{f' on {target}' if target else ''}: {refused}")
+        log.info("drill: %s:%s %s", service, operation, target)
+
+    def _before_parameter_build(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.check(model.service_model.service_name, model.name, params)
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        # Second line of defence: an operation the parameter check did not see (none today).
+        operation = model.name
+        if not is_read_only(operation) and (model.service_model.service_name,
+                                            operation) not in RULES:
+            raise MutatingCallError(f"refusing to call {operation}: not a drill operation")
+
+    def install(self, session: botocore.session.Session) -> None:
+        session.register("before-parameter-build", self._before_parameter_build,
+                         unique_id="dr-drill-guard")
+        session.register("before-call", self._before_call, unique_id="dr-drill-guard-call")
+
+
+class DrillAccount:
+    """Clients of the drill session (same shape as auditor.aws.Account: `.client(service,
+    region)` and `.id`), every one guarded by `guard`."""
+
+    def __init__(self, options: AwsOptions, guard: DrillGuard) -> None:
+        try:
+            core = botocore.session.Session(profile=options.profile)
+            core.get_scoped_config()
+        except ProfileNotFound as e:
+            raise ConfigError(str(e)) from None
+        guard.install(core)
+        self.guard = guard
+        self.options = options
+        self.session = boto3.Session(botocore_session=core,
+                                     region_name=options.region
+                                     or core.get_config_variable("region") or DEFAULT_REGION)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self.id = ""
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.session.region_name or DEFAULT_REGION
+        with self._lock:
+            if (service, region) not in self._clients:
+                self._clients[(service, region)] = self.session.client(
+                    service, region_name=region, endpoint_url=self.options.endpoint_url,
+                    config=self.options.config())
+            return self._clients[(service, region)]

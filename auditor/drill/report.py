@@ -1,0 +1,196 @@
+"""The drill's report section, its history, and its report files.
+
+report.json carries the spec's `"drill": {"kind", "target", "steps": [{"name", "seconds",
+"status"}], "rto_seconds", "rto_target_seconds", "verified", "cleaned_up"}` plus what explains
+them (outcome, exit code, error, what was found, the checks, the mutating calls the guard let
+through, the history). The HTML page is the auditor's report page with the drill section
+(templates/_drill.html.j2); Markdown is templates/_drill.md.j2.
+
+`--history DIR` keeps one small JSON summary per drill (`drill-<run id>.json`); the report
+shows the RTO of the last runs of the same kind and target. A history file that cannot be
+read is skipped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from drguard.errors import ConfigError
+
+from ..reports import write_reports
+from ..reports._common import dumps, jsonable
+from .plan import EXIT_FAILED, EXIT_NOT_RUN, EXIT_OK
+
+log = logging.getLogger(__name__)
+
+HISTORY_SCHEMA = "dr-audit-drill-history/1"
+HISTORY_LIMIT = 30
+FORMATS = ("json", "html", "md")
+FILENAMES = {"json": "report.json", "html": "report.html", "md": "report.md"}
+
+
+def exit_code(verified: bool, status: str, rto: float | None, target: float | None,
+              cleaned_up: bool) -> int:
+    """0 restored, verified and within target; 1 slower, unverified or not cleaned up;
+    3 could not run (or was interrupted)."""
+    if status in ("not-run", "interrupted"):
+        return EXIT_NOT_RUN
+    if not verified or not cleaned_up:
+        return EXIT_FAILED
+    if target is not None and (rto is None or rto > target):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def outcome_text(section: dict[str, Any]) -> str:
+    """One line for people: what happened."""
+    rto, target = section.get("rto_seconds"), section.get("rto_target_seconds")
+    status = section["outcome"]
+    if status == "not-run":
+        text = f"could not run: {section.get('error') or 'unknown reason'}"
+    elif status == "interrupted":
+        text = f"interrupted ({section.get('error') or 'signal'})"
+    elif status == "failed":
+        text = f"restored but verification failed: {section.get('error') or ''}".rstrip(": ")
+    elif target is not None and rto is not None and rto > target:
+        text = f"restored and verified in {fmt_seconds(rto)}, slower than the target " \
+               f"{fmt_seconds(target)}"
+    else:
+        text = f"restored and verified in {fmt_seconds(rto)}" + (
+            f" (target {fmt_seconds(target)})" if target is not None else "")
+    if not section.get("cleaned_up"):
+        text += "; CLEANUP FAILED, left behind: " + ", ".join(section.get("left_behind") or [])
+    return text
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 90:
+        return f"{value:.1f} s"
+    if value < 5400:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.1f} h"
+
+
+# ---- history ----------------------------------------------------------------------------------
+
+def check_history_dir(path: Path) -> None:
+    """--history DIR must be a writable directory (created); ConfigError otherwise."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".dr-audit-write-test"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"{path}: --history directory is not writable "
+                          f"({e.strerror or e})") from None
+
+
+def history_entry(section: dict[str, Any], started: str) -> dict[str, Any]:
+    keys = ("run_id", "kind", "target", "rto_seconds", "rto_target_seconds", "verified",
+            "cleaned_up", "outcome", "exit_code")
+    return {"schema": HISTORY_SCHEMA, "started": started, **{k: section.get(k) for k in keys}}
+
+
+def _valid_entry(doc: Any) -> bool:
+    if not isinstance(doc, dict) or doc.get("schema") != HISTORY_SCHEMA:
+        return False
+    rto = doc.get("rto_seconds")
+    return (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
+            and isinstance(doc.get("target"), str)
+            and (rto is None or isinstance(rto, int | float) and not isinstance(rto, bool)))
+
+
+def load_history(path: Path, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
+    """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped)."""
+    entries, skipped = [], 0
+    for f in sorted(path.glob("drill-*.json")):
+        try:
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            skipped += 1
+            continue
+        if not _valid_entry(doc):
+            skipped += 1
+            continue
+        if doc["kind"] == kind and doc["target"] == target:
+            entries.append(doc)
+    entries.sort(key=lambda d: d["started"])
+    return entries[-HISTORY_LIMIT:], skipped
+
+
+def save_history(path: Path, entry: dict[str, Any]) -> Path:
+    out = path / f"drill-{entry['run_id']}.json"
+    out.write_text(dumps(entry) + "\n", encoding="utf-8")
+    return out
+
+
+def chart(entries: list[dict[str, Any]], target: float | None) -> dict[str, Any]:
+    """Bar geometry (SVG units) of RTO over runs; a failed run is a short grey bar."""
+    width, height, gap = 600, 140, 4
+    values = [e["rto_seconds"] for e in entries if isinstance(e.get("rto_seconds"), int | float)]
+    top = max([*values, target or 0, 1.0])
+    n = max(len(entries), 1)
+    bar = max(4.0, (width - gap * (n - 1)) / n)
+    bars = []
+    for i, e in enumerate(entries):
+        rto = e.get("rto_seconds")
+        ok = e.get("exit_code") == EXIT_OK
+        h = (height - 4) * (rto / top) if isinstance(rto, int | float) else 6
+        bars.append({"x": round(i * (bar + gap), 1), "y": round(height - h, 1),
+                     "w": round(bar, 1), "h": round(h, 1),
+                     "cls": "ok" if ok else "bad" if rto is not None else "none",
+                     "label": f"{e['started']}: {fmt_seconds(rto)} ({e.get('outcome')})"})
+    target_y = round(height - (height - 4) * (target / top), 1) if target else None
+    return {"width": width, "height": height, "bars": bars, "target_y": target_y,
+            "top": fmt_seconds(top)}
+
+
+# ---- writing ----------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!#<>])")
+
+
+def md(value: Any, limit: int = 160) -> str:
+    """One inert Markdown table cell/line: whitespace folded, truncated, specials escaped."""
+    text = " ".join(str("" if value is None else value).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def render_markdown(run: dict[str, Any]) -> str:
+    from ..reports.html import environment
+
+    env = environment().overlay(autoescape=False)
+    env.filters = {**env.filters, "md": md}  # overlay shares the dicts: copy, never mutate
+    env.globals = {**env.globals, "fmt_seconds": fmt_seconds}
+    return env.get_template("_drill.md.j2").render(run=run, drill=run["drill"])
+
+
+def write(run: dict[str, Any], out_dir: Path, formats: list[str]) -> dict[str, Path]:
+    """Write the drill's report files; `run["drill"]` is the drill section."""
+    html_formats = [f for f in formats if f in ("html",)]
+    paths: dict[str, Path] = {}
+    if html_formats:
+        paths.update(write_reports([], run, out_dir, html_formats))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc_run = jsonable({k: v for k, v in run.items() if k != "drill"})
+    if "json" in formats:
+        from ..reports import render_reports
+
+        doc = json.loads(render_reports([], doc_run, ["json"])["json"])
+        doc["drill"] = jsonable(run["drill"])
+        p = out_dir / FILENAMES["json"]
+        p.write_text(dumps(doc) + "\n", encoding="utf-8")
+        paths["json"] = p
+    if "md" in formats:
+        p = out_dir / FILENAMES["md"]
+        p.write_text(render_markdown(jsonable(run)), encoding="utf-8")
+        paths["md"] = p
+    return paths

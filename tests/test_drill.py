@@ -1,0 +1,623 @@
+"""`dr-audit drill rds|state|s3` end to end against the moto server over HTTP.
+
+Each drill restores, verifies, times and cleans up; the failure paths (nothing to restore, a
+restore failing midway, an interrupted run, verification failure, slower than --rto) still
+clean up; originals are described before and after and must not change.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from auditor.aws import MutatingCallError
+from auditor.cli import main
+from auditor.demo_seed import create_bucket
+from auditor.drill import plan as drill_plan
+from auditor.drill.rds import RdsDrill
+from tests.faulty_proxy import Fault, FaultyProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "tests/data/pulumi-deployment-v3.schema.json").read_text())
+FAST = ["--poll-seconds", "0.05", "--yes"]
+
+
+# ---- seeding ------------------------------------------------------------------------------------
+
+def seed_db(aws: Any, name: str = "orders", region: str = "us-east-1",
+            snapshot: bool = True, retention: int = 7) -> Any:
+    rds = aws.client("rds", region)
+    rds.create_db_instance(DBInstanceIdentifier=name, Engine="postgres",
+                           DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+                           MasterUsername="admin", MasterUserPassword="secret123",
+                           DeletionProtection=True, BackupRetentionPeriod=retention,
+                           Tags=[{"Key": "team", "Value": "payments"}])
+    if snapshot:
+        rds.create_db_snapshot(DBInstanceIdentifier=name, DBSnapshotIdentifier=f"{name}-snap-1")
+    return rds
+
+
+def rds_world(aws: Any, regions: tuple[str, ...] = ("us-east-1", "us-west-2")) -> dict[str, Any]:
+    """Everything RDS holds (instances with their settings, snapshots, tags) per region."""
+    out: dict[str, Any] = {}
+    for region in regions:
+        rds = aws.client("rds", region)
+        insts = rds.describe_db_instances()["DBInstances"]
+        out[region] = {
+            "instances": sorted(
+                (d["DBInstanceIdentifier"], d["DBInstanceStatus"], d["Engine"],
+                 d["AllocatedStorage"], d["DeletionProtection"], d["BackupRetentionPeriod"],
+                 json.dumps(d.get("TagList"), sort_keys=True)) for d in insts),
+            "snapshots": sorted((s["DBSnapshotIdentifier"], s["Status"])
+                                for s in rds.describe_db_snapshots()["DBSnapshots"])}
+    return out
+
+
+def scratch_left(world: dict[str, Any]) -> list[str]:
+    return [n for r in world.values() for n, *_ in [*r["instances"], *r["snapshots"]]
+            if n.startswith("drguard-drill-")]
+
+
+def deployment(stack: str = "prod", project: str = "shop", n: int = 3,
+               pending: bool = False) -> dict[str, Any]:
+    """A checkpoint document as the diy backend writes it (`checkpoint.latest` = deployment)."""
+    def urn(t: str, name: str) -> str:
+        return f"urn:pulumi:{stack}::{project}::{t}::{name}"
+    stack_urn = urn("pulumi:pulumi:Stack", f"{project}-{stack}")
+    prov = urn("pulumi:providers:aws", "default_7_0_0")
+    resources: list[dict[str, Any]] = [
+        {"urn": stack_urn, "custom": False, "type": "pulumi:pulumi:Stack"},
+        {"urn": prov, "custom": True, "id": "prov-1", "type": "pulumi:providers:aws",
+         "parent": stack_urn}]
+    for i in range(n):
+        resources.append({"urn": urn("aws:s3/bucket:Bucket", f"b{i}"), "custom": True,
+                          "id": f"bucket-{i}", "type": "aws:s3/bucket:Bucket",
+                          "parent": stack_urn, "provider": f"{prov}::prov-1",
+                          "dependencies": [prov], "outputs": {"bucket": f"bucket-{i}"}})
+    dep: dict[str, Any] = {"manifest": {"time": "2026-11-30T10:00:00Z", "magic": "a" * 64,
+                                        "version": "v3.272.0"},
+                           "resources": resources}
+    if pending:
+        dep["pending_operations"] = [{"resource": resources[-1], "type": "creating"}]
+    return {"version": 3, "checkpoint": {"stack": f"organization/{project}/{stack}",
+                                         "latest": dep}}
+
+
+def versions(s3: Any, bucket: str) -> list[tuple[str, str, bool, str]]:
+    out = []
+    resp = s3.list_object_versions(Bucket=bucket)
+    for v in resp.get("Versions") or ():
+        out.append((v["Key"], v["VersionId"], v["IsLatest"], v["ETag"]))
+    for m in resp.get("DeleteMarkers") or ():
+        out.append((m["Key"], m["VersionId"], m["IsLatest"], "marker"))
+    return sorted(out)
+
+
+def state_bucket(aws: Any, docs: list[dict[str, Any] | None], bucket: str = "pulumi-state",
+                 key: str = ".pulumi/stacks/shop/prod.json", lock: bool = False) -> Any:
+    s3 = create_bucket(aws.client("s3"), bucket, "us-east-1", lock=lock)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for d in docs:
+        if d is None:
+            s3.delete_object(Bucket=bucket, Key=key)
+        else:
+            s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(d).encode())
+    return s3
+
+
+def report(out: Path) -> dict[str, Any]:
+    return json.loads((out / "report.json").read_text())
+
+
+# ---- rds -----------------------------------------------------------------------------------------
+
+def test_rds_drill_restores_verifies_times_and_cleans_up(aws: Any, tmp_path: Path) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+    hist = tmp_path / "hist"
+    for i in (1, 2):
+        out = tmp_path / f"r{i}"
+        code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url, "--rto", "30",
+                     "--output-dir", str(out), "--history", str(hist), *FAST])
+        assert code == 0
+    doc = report(out)
+    d = doc["drill"]
+    assert (d["kind"], d["target"], d["verified"], d["cleaned_up"]) == ("rds", "orders", True, True)
+    names = [s["name"] for s in d["steps"]]
+    assert names[:5] == ["find the recovery point", "restore", "wait until available", "verify",
+                         f"cleanup: delete scratch instance drguard-drill-{d['run_id']}-db"]
+    assert all(s["status"] == "ok" and s["seconds"] >= 0 for s in d["steps"])
+    assert 0 < d["rto_seconds"] <= sum(s["seconds"] for s in d["steps"])
+    assert d["rto_target_seconds"] == 1800
+    assert {c["check"] for c in d["checks"] if c["ok"]} >= {"engine", "status",
+                                                            "allocated storage (GiB, at least)"}
+    # The only writes: restore, turning protection off the scratch copy, deleting it.
+    assert [(c["operation"], c["allowed"]) for c in d["calls"]] == [
+        ("RestoreDBInstanceFromDBSnapshot", True), ("ModifyDBInstance", True),
+        ("DeleteDBInstance", True)]
+    assert all(c["target"].startswith(f"drguard-drill-{d['run_id']}-") for c in d["calls"])
+    assert "drill" not in doc["run"] and doc["schema"] == "dr-audit/1"
+    # Originals untouched, scratch gone (the restore copied deletion protection; still gone).
+    after = rds_world(aws)
+    assert after == before and not scratch_left(after)
+    # History: both runs, shown in HTML and Markdown.
+    assert len(list(hist.glob("drill-*.json"))) == 2
+    assert len(d["history"]["runs"]) == 2
+    html = (out / "report.html").read_text()
+    assert 'id="drill-history"' in html and html.count('<rect class="ok"') == 2
+    assert "wait until available" in html and "Recovery drill: rds" in html
+    md = (out / "report.md").read_text()
+    assert "## DR Guard drill rds: passed" in md and "| restore |" in md
+    assert "RTO over the last 2 drills" in md
+
+
+def test_rds_drill_into_another_region_copies_the_snapshot_and_deletes_the_copy(
+        aws: Any, tmp_path: Path) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+    code = main(["drill", "rds", "--db", "arn:aws:rds:us-east-1:123456789012:db:orders",
+                 "--target-region", "us-west-2", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert d["region"] == "us-west-2"
+    assert [s["name"] for s in d["steps"]][1] == "copy snapshot to target region"
+    assert any("copied there first" in n for n in d["notes"])
+    assert {c["operation"] for c in d["calls"]} >= {"CopyDBSnapshot", "DeleteDBSnapshot"}
+    after = rds_world(aws)
+    assert after == before and not scratch_left(after)
+
+
+def test_rds_drill_uses_the_cross_region_copy_when_there_is_one(aws: Any,
+                                                                tmp_path: Path) -> None:
+    seed_db(aws)
+    west = aws.client("rds", "us-west-2")
+    west.copy_db_snapshot(
+        SourceDBSnapshotIdentifier="arn:aws:rds:us-east-1:123456789012:snapshot:orders-snap-1",
+        TargetDBSnapshotIdentifier="orders-dr-copy", SourceRegion="us-east-1")
+    before = rds_world(aws)
+    code = main(["drill", "rds", "--db", "orders", "--target-region", "us-west-2",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0
+    assert d["found"]["snapshot"]["id"] == "orders-dr-copy"
+    assert "CopyDBSnapshot" not in {c["operation"] for c in d["calls"]}
+    assert rds_world(aws) == before
+
+
+def test_rds_point_in_time_drill(aws: Any, tmp_path: Path) -> None:
+    seed_db(aws, snapshot=False)
+    before = rds_world(aws)
+    code = main(["drill", "rds", "--db", "orders", "--from", "pitr", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert d["calls"][0]["operation"] == "RestoreDBInstanceToPointInTime"
+    assert rds_world(aws) == before
+
+
+def test_rds_drill_without_a_snapshot_cannot_run(aws: Any, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+    # The disaster: `ledger` is gone, and its backups with it (only `orders` has snapshots).
+    code = main(["drill", "rds", "--db", "ledger", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    assert code == 3
+    d = report(tmp_path)["drill"]
+    assert d["outcome"] == "not-run" and not d["verified"] and d["calls"] == []
+    assert "no available snapshot of ledger in us-east-1" in d["error"]
+    assert "could not run: no available snapshot" in capsys.readouterr().err
+    assert rds_world(aws) == before
+
+
+def test_rds_drill_failing_midway_still_deletes_the_scratch_instance(aws: Any,
+                                                                     tmp_path: Path) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+    # The restore is accepted, then the first status check of the scratch instance is denied.
+    fault = Fault("denied", service="rds", operation="DescribeDBInstances",
+                  body_contains="drguard-drill-", times=1)
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        code = main(["drill", "rds", "--db", "orders", "--endpoint-url", proxy.url,
+                     "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3
+    assert fault.hits == 1
+    assert d["outcome"] == "not-run" and "AccessDenied" in d["error"]
+    steps = {s["name"]: s["status"] for s in d["steps"]}
+    assert steps["restore"] == "ok" and steps["wait until available"] == "failed"
+    assert d["cleaned_up"] is True
+    assert ("rds", "DeleteDBInstance") in proxy.seen
+    after = rds_world(aws)
+    assert after == before and not scratch_left(after)
+
+
+def test_rds_drill_slower_than_rto_exits_1(aws: Any, tmp_path: Path) -> None:
+    seed_db(aws)
+    code = main(["drill", "rds", "--db", "orders", "--rto", "0.000001", "--endpoint-url",
+                 aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 1
+    assert d["verified"] and d["rto_seconds"] > d["rto_target_seconds"]
+    assert "slower than the target" in d["summary"]
+    assert not scratch_left(rds_world(aws))
+
+
+def test_rds_verification_failure_exits_1_and_cleans_up(aws: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_db(aws)
+    real = RdsDrill._prepare_snapshot
+
+    def wrong_expectation(self: RdsDrill, *a: Any) -> None:
+        real(self, *a)
+        a[1].data["expected"]["engine"] = "mysql"  # as if the backup were of another engine
+
+    monkeypatch.setattr(RdsDrill, "_prepare_snapshot", wrong_expectation)
+    code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 1
+    assert d["outcome"] == "failed" and "engine: expected 'mysql', found 'postgres'" in d["error"]
+    assert [c for c in d["checks"] if not c["ok"]][0]["check"] == "engine"
+    assert d["cleaned_up"] and not scratch_left(rds_world(aws))
+
+
+def test_rds_interrupted_run_cleans_up(aws: Any, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+
+    def ctrl_c(*_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RdsDrill, "_instance_state", ctrl_c)
+    code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3
+    assert d["outcome"] == "interrupted"
+    assert {s["name"]: s["status"] for s in d["steps"]}["wait until available"] == "interrupted"
+    assert d["cleaned_up"] and rds_world(aws) == before
+
+
+SIGNAL_SCRIPT = """
+import sys, time
+from auditor.drill.rds import RdsDrill
+def slow(self, rds, name):
+    print("WAITING", flush=True)
+    time.sleep(60)
+    return True, "available"
+RdsDrill._instance_state = slow
+from auditor.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_rds_signal_during_restore_cleans_up(aws: Any, tmp_path: Path,
+                                             sig: signal.Signals) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_SCRIPT, "drill", "rds", "--db", "orders", "--endpoint-url",
+         aws.url, "--output-dir", str(tmp_path), *FAST], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "WAITING"
+    assert any(n.startswith("drguard-drill-") for n, *_ in rds_world(aws)["us-east-1"]
+               ["instances"])  # the scratch instance exists now
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    d = report(tmp_path)["drill"]
+    assert d["outcome"] == "interrupted" and sig.name in d["error"]
+    assert d["cleaned_up"] and rds_world(aws) == before
+
+
+def test_rds_check_sql_is_skipped_with_the_reason_when_unreachable(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_db(aws)
+
+    def unreachable(*_: Any, **__: Any) -> Any:
+        raise OSError(113, "No route to host")
+
+    monkeypatch.setattr("auditor.drill.rds.socket.create_connection", unreachable)
+    code = main(["drill", "rds", "--db", "orders", "--check-sql", "select 1",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0
+    step = next(s for s in d["steps"] if s["name"] == "check-sql")
+    assert step["status"] == "skipped" and "No route to host" in step["detail"]
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(aws: Any, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+    with FaultyProxy(aws.url) as proxy:
+        code = main(["drill", "rds", "--db", "orders", "--endpoint-url", proxy.url,
+                     "--dry-run", "--output-dir", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "rds:RestoreDBInstanceFromDBSnapshot (us-east-1)" in out
+    assert '"DBSnapshotIdentifier": "orders-snap-1"' in out and "rds:DeleteDBInstance" in out
+    ops = {op for _, op in proxy.seen}
+    assert ops and all(op.startswith(("Describe", "Get", "List")) for op in ops), ops
+    assert rds_world(aws) == before and not (tmp_path / "out" / "report.json").exists()
+
+
+def test_without_yes_and_without_a_terminal_it_refuses(aws: Any, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    seed_db(aws)
+    before = rds_world(aws)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path)])
+    assert code == 2
+    assert "refusing to act without --yes when stdin is not a terminal" in capsys.readouterr().err
+    assert rds_world(aws) == before
+
+
+def test_unwritable_output_dir_is_a_usage_error(aws: Any, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["drill", "s3", "--bucket", "b", "--endpoint-url", aws.url, "--output-dir",
+                 str(blocker / "out"), "--yes"]) == 2
+    assert main(["drill", "state", "--backend", "gs://x", "--stack", "a/b/c",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), "--yes"]) == 2
+
+
+# ---- the guard -----------------------------------------------------------------------------------
+
+def test_guard_refuses_anything_but_the_drills_own_calls(aws: Any) -> None:
+    from auditor.aws import AwsOptions
+    from auditor.drill.guard import DrillAccount, DrillGuard
+
+    seed_db(aws)
+    s3 = create_bucket(aws.client("s3"), "data", "us-east-1")
+    s3.put_object(Bucket="data", Key="k", Body=b"v")
+    before = rds_world(aws)
+    guard = DrillGuard("20261201000000-abcdef")
+    with FaultyProxy(aws.url) as proxy:
+        acct = DrillAccount(AwsOptions(endpoint_url=proxy.url), guard)
+        rds, s3g = acct.client("rds"), acct.client("s3")
+        tag = [{"Key": "dr:drill", "Value": guard.run_id}]
+        refused = [
+            lambda: rds.delete_db_instance(DBInstanceIdentifier="orders", SkipFinalSnapshot=True),
+            lambda: rds.modify_db_instance(DBInstanceIdentifier="orders",
+                                           DeletionProtection=False),
+            lambda: rds.restore_db_instance_from_db_snapshot(   # no tag
+                DBInstanceIdentifier=f"{guard.prefix}-db", DBSnapshotIdentifier="orders-snap-1"),
+            lambda: rds.restore_db_instance_from_db_snapshot(   # another run's name
+                DBInstanceIdentifier="drguard-drill-20991231000000-000000-db",
+                DBSnapshotIdentifier="orders-snap-1", Tags=tag),
+            lambda: rds.delete_db_instance(DBInstanceIdentifier=f"{guard.prefix}-db",
+                                           SkipFinalSnapshot=False,
+                                           FinalDBSnapshotIdentifier="x"),
+            lambda: rds.modify_db_instance(DBInstanceIdentifier=f"{guard.prefix}-db",
+                                           DeletionProtection=False, MasterUserPassword="x1234567"),
+            lambda: rds.create_db_snapshot(DBInstanceIdentifier="orders",
+                                           DBSnapshotIdentifier=f"{guard.prefix}-s", Tags=tag),
+            lambda: s3g.put_object(Bucket="data", Key=f"{guard.prefix}/k", Body=b"x"),
+            lambda: s3g.delete_object(Bucket="data", Key="k"),
+            lambda: s3g.copy_object(Bucket="data", Key="k", CopySource={"Bucket": "data",
+                                                                       "Key": "k"}),
+            lambda: s3g.copy_object(Bucket="data", Key=f"{guard.prefix}/k",   # no tags
+                                    CopySource={"Bucket": "data", "Key": "k"}),
+            lambda: s3g.copy_object(Bucket="data", Key=f"{guard.prefix}/k",
+                                    CopySource={"Bucket": "data", "Key": "k"},
+                                    TaggingDirective="REPLACE",
+                                    Tagging=f"dr%3Adrill={guard.run_id}",
+                                    ObjectLockMode="COMPLIANCE",
+                                    ObjectLockRetainUntilDate="2030-01-01T00:00:00Z"),
+        ]
+        for call in refused:
+            with pytest.raises(MutatingCallError):
+                call()
+        # Reads and the drill's own shape of call go through.
+        s3g.copy_object(Bucket="data", Key=f"{guard.prefix}/k",
+                        CopySource={"Bucket": "data", "Key": "k"}, TaggingDirective="REPLACE",
+                        Tagging=f"dr%3Adrill={guard.run_id}")
+        s3g.delete_object(Bucket="data", Key=f"{guard.prefix}/k")
+        assert rds.describe_db_instances()["DBInstances"]
+    sent = {op for _, op in proxy.seen}
+    assert sent.isdisjoint({"DeleteDBInstance", "ModifyDBInstance", "CreateDBSnapshot",
+                            "PutObject", "RestoreDBInstanceFromDBSnapshot"})
+    assert [c.allowed for c in guard.calls].count(False) == len(refused)
+    assert rds_world(aws) == before
+    assert [k for k, *_ in versions(s3, "data")] == ["k"]
+
+
+# ---- state ---------------------------------------------------------------------------------------
+
+def test_state_drill_restores_validates_compares_and_cleans_up(aws: Any, tmp_path: Path) -> None:
+    s3 = state_bucket(aws, [deployment(n=2), deployment(n=3)])
+    before = versions(s3, "pulumi-state")
+    hist = tmp_path / "h"
+    code = main(["drill", "state", "--backend", "s3://pulumi-state", "--stack",
+                 "organization/shop/prod", "--endpoint-url", aws.url, "--rto", "10",
+                 "--history", str(hist), "--output-dir", str(tmp_path / "o"), *FAST])
+    d = report(tmp_path / "o")["drill"]
+    assert code == 0, d
+    assert d["verified"] and d["cleaned_up"] and d["rto_seconds"] > 0
+    assert [s["name"] for s in d["steps"]][1:5] == [
+        "restore previous checkpoint to scratch key", "read the copy back",
+        "validate as a stack deployment", "compare with the current checkpoint"]
+    v = d["details"]["validation"]
+    assert v["problems"] == [] and v["resources"] == 4 and v["pending_operations"] == 0
+    cmp = d["details"]["comparison"]
+    assert (cmp["previous_resources"], cmp["current_resources"]) == (4, 5)
+    assert cmp["missing_from_restored_urns"] == [
+        "urn:pulumi:prod::shop::aws:s3/bucket:Bucket::b2"]
+    assert [c["operation"] for c in d["calls"]] == ["CopyObject", "DeleteObject"]
+    assert versions(s3, "pulumi-state") == before  # checkpoint untouched, no scratch left
+    # What the drill restored is a deployment the exchange schema accepts.
+    old = s3.get_object(Bucket="pulumi-state", Key=".pulumi/stacks/shop/prod.json",
+                        VersionId=[v for k, v, latest, _ in before if not latest][0])
+    latest = json.loads(old["Body"].read())["checkpoint"]["latest"]
+    jsonschema.validate({"version": 3, "deployment": latest}, SCHEMA)
+
+
+def test_state_drill_recovers_a_deleted_gzipped_checkpoint(aws: Any, tmp_path: Path) -> None:
+    key = "team/.pulumi/stacks/shop/prod.json.gz"
+    s3 = create_bucket(aws.client("s3"), "state-b", "us-east-1")
+    s3.put_bucket_versioning(Bucket="state-b", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="state-b", Key=key, Body=gzip.compress(json.dumps(deployment()).encode()))
+    s3.delete_object(Bucket="state-b", Key=key)
+    before = versions(s3, "state-b")
+    code = main(["drill", "state", "--backend", "s3://state-b/team", "--stack", "shop/prod",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert d["found"]["restoring"]["why"] == "deleted"
+    compare = next(s for s in d["steps"] if s["name"] == "compare with the current checkpoint")
+    assert compare["status"] == "skipped"
+    assert versions(s3, "state-b") == before
+
+
+@pytest.mark.parametrize("bad, problem", [
+    (lambda: deployment(pending=True), "pending operation"),
+    (lambda: deployment(stack="staging"), "belongs to shop/staging, not shop/prod"),
+    (lambda: {"version": 3, "checkpoint": {"latest": {
+        **deployment()["checkpoint"]["latest"],
+        "resources": list(reversed(deployment()["checkpoint"]["latest"]["resources"]))}}},
+     "does not come before it"),
+    (lambda: {"not": "a checkpoint"}, "not a checkpoint document"),
+])
+def test_state_drill_fails_when_the_previous_version_is_not_importable(
+        aws: Any, tmp_path: Path, bad: Any, problem: str) -> None:
+    s3 = state_bucket(aws, [bad(), deployment()])
+    before = versions(s3, "pulumi-state")
+    code = main(["drill", "state", "--backend", "s3://pulumi-state", "--stack",
+                 "organization/shop/prod", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 1, d
+    assert d["outcome"] == "failed" and problem in d["error"]
+    assert d["cleaned_up"] and versions(s3, "pulumi-state") == before
+
+
+def test_state_drill_with_a_single_version_cannot_run(aws: Any, tmp_path: Path) -> None:
+    s3 = state_bucket(aws, [deployment()])
+    before = versions(s3, "pulumi-state")
+    code = main(["drill", "state", "--backend", "s3://pulumi-state", "--stack",
+                 "organization/shop/prod", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    assert code == 3
+    assert "nothing earlier to restore" in report(tmp_path)["drill"]["error"]
+    assert versions(s3, "pulumi-state") == before
+
+
+# ---- s3 ------------------------------------------------------------------------------------------
+
+def test_s3_drill_restores_a_sample_and_deletes_the_copies(aws: Any, tmp_path: Path) -> None:
+    s3 = create_bucket(aws.client("s3"), "backups", "us-east-1")
+    s3.put_bucket_versioning(Bucket="backups", VersioningConfiguration={"Status": "Enabled"})
+    for i in range(4):
+        s3.put_object(Bucket="backups", Key=f"db/dump-{i}.sql", Body=os.urandom(1000 + i))
+    s3.put_object(Bucket="backups", Key="db/dump-1.sql", Body=b"overwritten")
+    s3.delete_object(Bucket="backups", Key="db/dump-2.sql")
+    before = versions(s3, "backups")
+    code = main(["drill", "s3", "--bucket", "backups", "--sample", "5", "--endpoint-url",
+                 aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    restored = {o["key"]: o["why"] for o in d["found"]["objects"]}
+    assert restored == {"db/dump-1.sql": "overwritten", "db/dump-2.sql": "deleted"}
+    sha = [c for c in d["checks"] if c["check"].endswith("sha256")]
+    assert len(sha) == 2 and all(c["ok"] and len(c["actual"]) == 64 for c in sha)
+    assert versions(s3, "backups") == before
+
+
+def test_s3_drill_one_key_into_a_scratch_bucket_when_the_bucket_locks(aws: Any,
+                                                                       tmp_path: Path) -> None:
+    s3 = create_bucket(aws.client("s3"), "locked-backups", "us-east-1", lock=True)
+    s3.put_object_lock_configuration(Bucket="locked-backups", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE",
+                                                                      "Days": 1}}})
+    s3.put_object(Bucket="locked-backups", Key="a.bin", Body=b"one")
+    s3.put_object(Bucket="locked-backups", Key="a.bin", Body=b"two")
+    create_bucket(s3, "scratch", "us-east-1")
+    before = versions(s3, "locked-backups")
+    args = ["drill", "s3", "--bucket", "locked-backups", "--key", "a.bin", "--endpoint-url",
+            aws.url, *FAST]
+    assert main([*args, "--output-dir", str(tmp_path / "a")]) == 3
+    assert "give --scratch-bucket" in report(tmp_path / "a")["drill"]["error"]
+    assert main([*args, "--scratch-bucket", "scratch", "--output-dir", str(tmp_path / "b")]) == 0
+    d = report(tmp_path / "b")["drill"]
+    assert d["checks"][0]["expected"] == 3 and all(c["ok"] for c in d["checks"])
+    assert versions(s3, "locked-backups") == before
+    assert versions(s3, "scratch") == []
+
+
+def test_s3_drill_without_anything_to_restore_cannot_run(aws: Any, tmp_path: Path) -> None:
+    s3 = create_bucket(aws.client("s3"), "plain", "us-east-1")
+    s3.put_object(Bucket="plain", Key="x", Body=b"x")
+    assert main(["drill", "s3", "--bucket", "plain", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path / "a"), *FAST]) == 3
+    assert "never had versioning" in report(tmp_path / "a")["drill"]["error"]
+    s3.put_bucket_versioning(Bucket="plain", VersioningConfiguration={"Status": "Enabled"})
+    assert main(["drill", "s3", "--bucket", "plain", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path / "b"), *FAST]) == 3
+    assert "no deleted or overwritten object" in report(tmp_path / "b")["drill"]["error"]
+
+
+def test_history_skips_unreadable_files(aws: Any, tmp_path: Path) -> None:
+    s3 = create_bucket(aws.client("s3"), "backups", "us-east-1")
+    s3.put_bucket_versioning(Bucket="backups", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="backups", Key="k", Body=b"1")
+    s3.put_object(Bucket="backups", Key="k", Body=b"2")
+    hist = tmp_path / "h"
+    hist.mkdir()
+    (hist / "drill-broken.json").write_text("{not json")
+    (hist / "drill-other.json").write_text(json.dumps({"schema": "x"}))
+    (hist / "drill-bad.json").write_bytes(b"\xff\xfe")
+    code = main(["drill", "s3", "--bucket", "backups", "--key", "k", "--history", str(hist),
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path / "o"), *FAST])
+    h = report(tmp_path / "o")["drill"]["history"]
+    assert code == 0 and h["skipped_files"] == 3 and len(h["runs"]) == 1
+    assert "3 unreadable history files skipped" in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_cleanup_retries_and_reports_what_was_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drill_plan.time, "sleep", lambda _s: None)
+    calls: list[str] = []
+
+    def flaky() -> None:
+        calls.append("flaky")
+        if len(calls) < 2:
+            raise RuntimeError("throttled")
+
+    def broken() -> None:
+        raise RuntimeError("denied")
+
+    c = drill_plan.Cleanup()
+    c.add("a", flaky)
+    c.add("b", broken)
+    steps: list[drill_plan.Step] = []
+    assert c.run(steps) is False
+    assert c.left == ["b"] and calls == ["flaky", "flaky"]
+    assert [(s.name, s.status) for s in steps] == [("cleanup: b", "failed"), ("cleanup: a", "ok")]
+
+
+def test_run_id_fits_rds_identifiers() -> None:
+    from auditor.drill import new_run_id
+
+    rid = new_run_id()
+    name = f"drguard-drill-{rid}-snap"
+    assert len(name) <= 63 and "--" not in name and name[0].isalpha()
+    assert time.strftime("%Y") in rid
