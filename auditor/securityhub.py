@@ -205,8 +205,11 @@ def resolve_workflow(sh: Any, items: list[dict[str, Any]], result: SyncResult,
                 FindingIdentifiers=ids, Workflow={"Status": "RESOLVED"},
                 Note={"Text": "fixed: no longer reported by dr-audit", "UpdatedBy": "dr-audit"})
         except (ClientError, BotoCoreError) as e:
-            log.warning("Security Hub: BatchUpdateFindings (workflow RESOLVED) failed: %s; the "
-                        "findings are archived by the import", e)
+            meta = e.response.get("ResponseMetadata", {}) if isinstance(e, ClientError) else {}
+            why = (_code(e) or f"HTTP {meta.get('HTTPStatusCode')}"
+                   if isinstance(e, ClientError) else str(e))
+            log.warning("Security Hub: BatchUpdateFindings (workflow RESOLVED) failed (%s); the "
+                        "import archived the findings already", why)
             return
         for x in resp.get("UnprocessedFindings") or ():
             log.warning("Security Hub: workflow of %s not updated: %s",

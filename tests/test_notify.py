@@ -169,3 +169,51 @@ def test_sns_failure_is_a_warning(aws: AwsEndpoint) -> None:
     warnings = notify.send([target], doc(), 1, sns_session=session, endpoint_url=aws.url)
     assert len(warnings) == 1 and "sns:arn:aws:sns:us-east-1:123456789012:no-such-topic" \
         in warnings[0]
+
+
+def test_scan_delivers_to_security_hub_and_slack(aws: AwsEndpoint, tmp_path: Any,
+                                                 slack: tuple[str, type[_Hook]],
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """End to end: `dr-audit scan --security-hub --notify ...` against the emulator."""
+    from auditor.cli import main
+
+    url, hook = slack
+    monkeypatch.setenv("DRGUARD_SLACK_WEBHOOK", url)
+    aws.client("securityhub").enable_security_hub()
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="acme-backups")
+    argv = ["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--format", "json",
+            "--security-hub", "--notify", "slack:env:DRGUARD_SLACK_WEBHOOK",
+            "--report-url", "https://reports.example/dr/1"]
+    code = main([*argv, "--output-dir", str(tmp_path / "one")])
+    report = json.loads((tmp_path / "one" / "report.json").read_text())
+    gap_ids = {f["id"] for f in report["findings"] if f["status"] == "fail"
+               and f["account"]}
+    assert code == report["summary"]["exit_code"] and gap_ids
+    hub = {f["Id"]: f for f in aws.client("securityhub").get_findings()["Findings"]}
+    assert gap_ids <= set(hub)
+    assert all(hub[i]["RecordState"] == "ACTIVE" for i in gap_ids)
+    (msg,) = hook.received
+    assert "Open the report" in json.dumps(msg["json"])
+    err = capsys.readouterr().err
+    assert "Security Hub:" in err and url not in err and "DRGUARD_SLACK" not in err
+
+    # versioning fixed: its finding is archived the next run
+    s3.put_bucket_versioning(Bucket="acme-backups",
+                             VersioningConfiguration={"Status": "Enabled"})
+    fixed = {f["id"] for f in report["findings"]
+             if f["control"] == "backup-bucket-versioning" and f["status"] == "fail"}
+    assert fixed
+    # and a dead webhook only warns: the exit code is what the reports say
+    dead = ["--notify", "slack:http://127.0.0.1:9/services/T/B/s3cr3t"]
+    code2 = main([*argv, *dead, "--output-dir", str(tmp_path / "two")])
+    report2 = json.loads((tmp_path / "two" / "report.json").read_text())
+    assert code2 == report2["summary"]["exit_code"]
+    hub = {f["Id"]: f for f in aws.client("securityhub").get_findings()["Findings"]}
+    for i in fixed:
+        assert hub[i]["RecordState"] == "ARCHIVED" and hub[i]["Workflow"]["Status"] == \
+            "RESOLVED"
+    logged = capsys.readouterr().err + caplog.text
+    assert "notification to slack:<webhook> failed" in logged and "s3cr3t" not in logged
