@@ -217,3 +217,22 @@ def test_scan_delivers_to_security_hub_and_slack(aws: AwsEndpoint, tmp_path: Any
             "RESOLVED"
     logged = capsys.readouterr().err + caplog.text
     assert "notification to slack:<webhook> failed" in logged and "s3cr3t" not in logged
+
+
+def test_the_nightly_example_notifies_through_valid_targets() -> None:
+    from auditor.cli import build_parser
+    from auditor.delivery import check_delivery
+    from tests.test_ci_examples import CI, _load, _run_steps, argv, dr_audit_commands
+
+    scans = [(argv(c, env), env) for s, env in _run_steps(_load(CI / "nightly.yml"))
+             for c in dr_audit_commands(s)]
+    assert scans
+    for args, _env in scans:
+        ns = build_parser().parse_args(args)
+        assert ns.security_hub and ns.notify_on == "new-gaps" and ns.report_url
+        assert {t.split(":", 1)[0] for t in ns.notify} == {"slack", "sns"}
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("DRGUARD_SLACK_WEBHOOK", "https://hooks.slack.example/services/T/B/x")
+            ns.report_url = "https://github.example/acme/runs/1"  # a GitHub expression there
+            check_delivery(ns)  # every target parses: no usage error at night
+        assert [t.kind for t in ns.notify_targets] == ["slack", "sns"]
