@@ -183,7 +183,7 @@ def verdict(jc: JobCheck, fix: Remediation | None = None) -> Verdict:
     label = f"Workflow {jc.workflow!r} ({jc.rel}), job {jc.job!r}"
     if jc.problems:
         ev["problems"] = [p for p, _ in jc.problems]
-        v = Verdict.fail(f"{label} reaches AWS with long-lived credentials: "
+        v = Verdict.fail(f"{label} reaches AWS without OIDC: "
                          + "; ".join(p for p, _ in jc.problems) + ".", **ev)
         if fix is not None:
             v.remediation = replace(
