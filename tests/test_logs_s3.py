@@ -168,3 +168,53 @@ def test_cli_exit_codes(aws: Any, tmp_path: Path) -> None:
                  "--config", str(cfg)]) == 3  # incomplete: a file could not be read
     assert main(["logs", str(tmp_path / "nope"), "--output-dir", out]) == 2
     assert main(["logs", str(logs), "--since", "May 2nd", "--output-dir", out]) == 2
+
+
+# ---- read-only guard and hostile keys -------------------------------------------------------
+
+def test_logs_clients_refuse_mutating_calls(aws: Any, trail_bucket: dict) -> None:
+    from auditor.aws import CallCounter, MutatingCallError, observe
+    from auditor.logs import pipeline
+
+    key = next(iter(trail_bucket))
+    own = pipeline.s3_client(pipeline.logs_session(aws.url), BUCKET, aws.url, 2)
+    callers = pipeline.s3_client(boto3.Session(region_name="us-east-1"), BUCKET, aws.url, 2)
+    for client in (own, callers):
+        with pytest.raises(MutatingCallError):
+            client.put_object(Bucket=BUCKET, Key="planted.json.gz", Body=b"x")
+        with pytest.raises(MutatingCallError):
+            client.delete_object(Bucket=BUCKET, Key=key)
+    plain = aws.client("s3")
+    assert plain.head_object(Bucket=BUCKET, Key=key)  # still there
+    assert "Contents" not in plain.list_objects_v2(Bucket=BUCKET, Prefix="planted")
+    # the clients `collect` makes itself (no session given) and with a caller's session are
+    # the guarded ones: the guard's hook sees every call they send
+    for session in (None, boto3.Session(region_name="us-east-1")):
+        with observe(CallCounter()) as seen:
+            hits, _ = collect([f"s3://{BUCKET}"], Window(), Settings(), endpoint_url=aws.url,
+                              workers=2, session=session)
+        assert seen.calls[("s3", "GetObject")] == len(trail_bucket) == len(hits)
+
+
+def test_impossible_file_time_does_not_blind_the_source(aws: Any, tmp_path: Path) -> None:
+    """A key with minute 99 (sorting first) is a file of unknown time: read, windowed by
+    eventTime; the rest of the source is read as usual (S3 listing and local walk alike)."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    good = suspend(at(2), A1, "us-east-1")
+    odd = suspend(at(2, 13), A1, "us-east-1")
+    old = suspend(at(1), A1, "us-east-1")  # outside the window, in the odd file
+    good_key = samples.key(at(2), A1, "us-east-1")
+    odd_key = good_key.replace("_20240502T1200Z_", "_20240502T0099Z_")
+    assert sorted([odd_key, good_key])[0] == odd_key
+    put(s3, good_key, [good])
+    put(s3, odd_key, [odd, old])
+    (tmp_path / Path(good_key).parent).mkdir(parents=True)
+    for k, recs in ((good_key, [good]), (odd_key, [odd, old])):
+        (tmp_path / k).write_bytes(samples.log_file(recs))
+    window = Window.parse("2024-05-02", "2024-05-02")
+    for src in (f"s3://{BUCKET}", str(tmp_path)):
+        hits, meta = collect([src], window, Settings(), endpoint_url=aws.url, workers=2)
+        assert sorted(h.event["eventId"] for h in hits) == sorted([good["eventID"],
+                                                                  odd["eventID"]])
+        assert meta["files"] == 2 and not any(meta["skipped"].values())

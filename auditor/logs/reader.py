@@ -58,6 +58,7 @@ _HEAD = re.compile(rf"{_WS}\{{{_WS}\"Records\"{_WS}:{_WS}\[")
 _TAIL = re.compile(rf"\]{_WS}\}}{_WS}\Z")
 _SKIP_WS = re.compile(_WS)
 _RESYNC = re.compile(rf",{_WS}\{{")
+_RECORD_START = re.compile(rf'\{{{_WS}"(?:eventVersion|eventTime|eventName|eventID|userIdentity)"')
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 _EVENT_NAME = '"eventName"'
 
@@ -470,7 +471,9 @@ def _slow(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> None:
                 if pos < 0:
                     return
                 continue
-            if not isinstance(got, dict):
+            if isinstance(got, _Nested):
+                res.skipped.append((where, "cannot be judged: nested too deep to decode"))
+            elif not isinstance(got, dict):
                 res.skipped.append((where, f"record is a {type(got).__name__}, not an object"))
             elif matcher.wants(got):
                 res.records.append((where, got))
@@ -506,11 +509,14 @@ def _element(b: _Buffer, pos: int) -> tuple[int, Any, int | str]:
             error = "nested too deep"
         except ValueError as e:
             error = f"invalid JSON ({e})"
+            if b.text.eof and isinstance(e, json.JSONDecodeError) and (
+                    e.pos >= len(b.buf) - 1 or e.msg.startswith("Unterminated string")):
+                error = f"file ends inside this record (truncated?): {error}"
         if len(b.buf) - pos > MAX_RECORD:
             return pos, _BAD, f"record larger than {MAX_RECORD >> 20} MiB or damaged: {error}"
         new = b.fill(pos)
         if new < 0:
-            return pos, _BAD, f"{error}; {_end_reason(b.text, 'inside this record')}"
+            return pos, _BAD, f"{error}; {b.text.damage}" if b.text.damage else error
         pos = new
 
 
@@ -530,7 +536,8 @@ def _skip_value(text: str, pos: int) -> int | None:
 
 def _resync(b: _Buffer, pos: int, index: int, res: FileResult) -> tuple[int, int]:
     """After damage at `pos`: the position of the next record that decodes (an object after
-    a `,`), or -1 when none is left; and the index it gets."""
+    a `,`), or -1 when none is left; and the index it gets. A damaged object met on the way
+    that starts like a record (after `},`) is counted as one more skipped record."""
     p = pos + 1
     while True:
         m = _RESYNC.search(b.buf, p)
@@ -540,9 +547,14 @@ def _resync(b: _Buffer, pos: int, index: int, res: FileResult) -> tuple[int, int
                 return -1, index
             p = new
             continue
-        start, got, _ = _element(b, m.end() - 1)
+        gap = m.end() - 1 - m.start()  # the comma and blanks before the brace
+        start, got, why = _element(b, m.end() - 1)
         if got is not _BAD and _record_like(got):
             return start, index
+        if got is _BAD and _RECORD_START.match(b.buf, start) and \
+                b.buf[max(0, start - gap - 64):start - gap].rstrip().endswith("}"):
+            res.skipped.append((f"record {index}", str(why)))
+            index += 1
         p = start + 1
 
 

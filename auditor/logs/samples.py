@@ -274,3 +274,58 @@ def mixed_records(rng: random.Random, n: int, start: dt.datetime, account: str =
         make = violation if rng.random() < violation_rate else _noise
         out.append(make(rng, t, account, region))
     return out
+
+
+# ---- hostile input (fuzz tests, the soak, the nasty corpus) --------------------------------
+
+# (class, raw JSON text) put where a record's value was: every class the reader must survive
+HOSTILE: tuple[tuple[str, str], ...] = (
+    ("overflow", "1e400"), ("overflow", "-1e999"), ("overflow", "NaN"),
+    ("overflow", "Infinity"), ("overflow", "-Infinity"), ("huge-int", "9" * 5000),
+    ("huge-int", "-" + "7" * 4400), ("deep", "[" * 3000 + "]" * 3000),
+    ("deep", '{"a":' * 1500 + "1" + "}" * 1500), ("deep", "[" * 80 + "1" + "]" * 80),
+    ("wrong-type", '["DeleteBucket"]'), ("wrong-type", '{"x":{"y":[1,2]}}'),
+    ("wrong-type", "null"), ("wrong-type", "true"), ("wrong-type", "12"), ("wrong-type", '""'),
+    ("wrong-type", "-0.0"), ("wrong-type", '[{"field":["a"],"equals":{"x":1}}]'),
+    ("time", '"9999-12-31T23:59:59-23:59"'), ("time", '"10000-01-01T00:00:00Z"'),
+    ("time", '"0001-01-01T00:00:00+23:59"'), ("time", '"2024-02-30T00:00:00Z"'),
+    ("time", '"yesterday"'), ("time", '"2024-05-02T12:00:00.123456789+99:99"'),
+    ("string", '"' + "x" * 200_000 + '"'), ("string", '"\\u0000\\ud800\\udfff"'),
+    ("string", '"arn:aws:s3:::' + "a" * 5000 + '"'),
+)
+# tokens that are not JSON: a record holding one does not decode (brackets stay balanced)
+INVALID_TOKENS = ("tru", "01", "1.", "-", ".5", "+1", "'x'", "undefined", '"a\tb"', "1e",
+                  '"\\x"', "0x10", "nul")
+_MARK = "\u0001drguard-hostile\u0001"
+
+
+def paths(value: Any, depth: int = 4, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path into `value` (dict keys, list indexes) up to `depth` levels."""
+    out: list[tuple[Any, ...]] = []
+    if depth == 0:
+        return out
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for k, v in items:
+        out.append((*prefix, k))
+        out += paths(v, depth - 1, (*prefix, k))
+    return out
+
+
+def inject(rec: dict[str, Any], path: tuple[Any, ...], raw: str | bytes) -> bytes:
+    """`rec` as JSON with the value at `path` replaced by the raw text (or bytes, e.g.
+    invalid UTF-8) given."""
+    doc = json.loads(json.dumps(rec))
+    target = doc
+    for k in path[:-1]:
+        target = target[k]
+    target[path[-1]] = _MARK
+    text = json.dumps(doc, separators=(",", ":")).encode()
+    mark = json.dumps(_MARK).encode()
+    return text.replace(mark, raw if isinstance(raw, bytes) else raw.encode())
+
+
+def log_text(parts: list[bytes], compress: bool = True) -> bytes:
+    """A log file from records already as JSON bytes."""
+    body = b'{"Records":[' + b",".join(parts) + b"]}"
+    return gzip.compress(body, compresslevel=6, mtime=0) if compress else body
