@@ -147,7 +147,9 @@ def load(path: Path, label: str, skips: Skips) -> list[Update]:
                if isinstance(v, str | int | float | bool)} if isinstance(env_raw, dict) else {}
         kind = rec.get("kind")
         result = rec.get("result")
-        out.append(Update(version=version, kind=str(kind) if isinstance(kind, str) else "",
+        # no kind recorded: judged as an update (fail closed), never dropped
+        out.append(Update(version=version,
+                          kind=kind if isinstance(kind, str) and kind else "update",
                           start=start, result=str(result) if isinstance(result, str) else None,
                           env=env))
     return out
