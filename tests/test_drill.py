@@ -621,3 +621,25 @@ def test_run_id_fits_rds_identifiers() -> None:
     name = f"drguard-drill-{rid}-snap"
     assert len(name) <= 63 and "--" not in name and name[0].isalpha()
     assert time.strftime("%Y") in rid
+
+
+def test_example_iam_policy_allows_every_write_the_guard_allows_and_only_on_scratch() -> None:
+    from auditor.drill.guard import RULES
+
+    policy = json.loads((ROOT / "examples/iam/drill-policy.json").read_text())
+    iam_action = {("s3", "CopyObject"): ["s3:PutObject", "s3:PutObjectTagging"],
+                  ("s3", "DeleteObject"): ["s3:DeleteObject", "s3:DeleteObjectVersion"]}
+    writes = {a: st for st in policy["Statement"] if st["Sid"] != "DrillReads"
+              for a in st["Action"]}
+    for service, op in RULES:
+        for action in iam_action.get((service, op), [f"{service}:{op}"]):
+            assert action in writes, action
+    for st in policy["Statement"]:
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        if st["Sid"] == "DrillReads":
+            assert all(a.split(":")[1].startswith(("Describe", "Get", "List"))
+                       for a in st["Action"])
+        elif st["Sid"] == "RdsRestoreSources":  # what a restore reads: never a DB target
+            assert not any(":db:" in r for r in resources)
+        elif st["Sid"] != "RdsPointInTimeSourcesOnlyForPitrDrills":
+            assert all("drguard-drill-" in r for r in resources), st["Sid"]
