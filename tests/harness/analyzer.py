@@ -537,6 +537,9 @@ def run_stack(client: AnalyzerClient, captured: Iterable[Mapping[str, Any]], *,
                         rem["description"], "", client.pack_version, "remediate"))
                 elif rem["properties"] is not None:
                     res["properties"] = rem["properties"]
+                    # The provider then creates/updates from the remediated inputs, so the
+                    # state AnalyzeStack sees carries them too.
+                    res["outputs"] = {**(res.get("outputs") or {}), **rem["properties"]}
         ar = client.analyze(res)
         for d in ar.diagnostics:
             level = "mandatory" if d.enforcement_level == "remediate" else d.enforcement_level
