@@ -32,7 +32,9 @@ from drguard.errors import ConfigError
 log = logging.getLogger(__name__)
 
 READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
-ALLOWED_OPERATIONS = frozenset({"AssumeRole"})
+# AssumeRole opens a session; Athena's StartQueryExecution runs a SELECT (`logs --athena`),
+# whose only write is the result file in the workgroup's output location.
+ALLOWED_OPERATIONS = frozenset({"AssumeRole", "StartQueryExecution"})
 DEFAULT_REGION = "us-east-1"
 
 
