@@ -185,3 +185,41 @@ def test_athena_api_flow_against_the_emulator(aws, tmp_path):
     assert "eventname IN" in meta["athena"]["query"]
     assert meta["skipped"]["records"] == 1  # the bad row, counted; the others all read
     assert meta["skipped"]["sources"] == 0
+
+
+@pytest.mark.slow
+def test_logs_cli_with_athena(aws, tmp_path):
+    from auditor.cli import main
+
+    flat = []
+    for d, rec in _events()[:300]:
+        row = _row(d, rec)
+        ui = row.pop("useridentity")
+        flat.append({**row, **{f"useridentity_{k}": v for k, v in ui.items()}})
+    columns = [*athena.SCALARS, *athena.DOCUMENTS] + [f"useridentity_{k}"
+                                                      for k in athena.IDENTITY]
+    _seed_results(aws.url, flat, columns)
+    aws.client("s3").create_bucket(Bucket="athena-results")
+    out = tmp_path / "out"
+    code = main(["logs", "--athena", "--database", "db", "--table", "cloudtrail",
+                 "--athena-output", "s3://athena-results/q/", "--endpoint-url", aws.url,
+                 "--output-dir", str(out), "--format", "json"])
+    doc = json.loads((out / "report.json").read_text())
+    assert code == 1
+    assert doc["findings"] and all(f["source"] == "logs" or "logs" in (f.get("sources") or [])
+                                   for f in doc["findings"])
+    assert doc["run"]["athena"]["query_execution_id"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["logs"],                                                   # nothing to read
+    ["logs", "some/dir", "--athena", "--database", "d", "--table", "t"],   # both
+    ["logs", "--athena", "--database", "d"],                    # no table
+    ["logs", "some/dir", "--table", "t"],                       # Athena option without it
+])
+def test_logs_athena_usage_errors(argv, tmp_path, capsys):
+    from auditor.cli import main
+
+    assert main([*argv, "--output-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dr-audit: error:")

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 
 from drguard import __version__
+from drguard.errors import ConfigError
+from drguard.settings import Settings
 
 from ..logs import detect
 from ..logs.pipeline import WORKERS, collect
@@ -22,7 +24,7 @@ EXIT_INCOMPLETE = 3
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="+", metavar="SOURCE",
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="s3://bucket[/prefix] of a trail bucket (account or organization "
                         "layout), or a local file or folder")
     p.add_argument("--since", help="first day (YYYY-MM-DD, inclusive) or time (ISO 8601)")
@@ -31,7 +33,50 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--endpoint-url", help="AWS-compatible S3 endpoint (e.g. the emulator)")
     p.add_argument("--workers", type=int, default=WORKERS,
                    help=f"files fetched and parsed in parallel (default {WORKERS})")
+    athena = p.add_argument_group(
+        "Athena", "query a CloudTrail table instead of reading files (for trail buckets too "
+        "large to stream; see the README for the table DDL)")
+    athena.add_argument("--athena", action="store_true",
+                        help="read the events through Athena instead of SOURCE files")
+    athena.add_argument("--database", help="Athena database of the CloudTrail table")
+    athena.add_argument("--table", help="the CloudTrail table (partition projection on "
+                                        "account, region and timestamp)")
+    athena.add_argument("--workgroup", default="primary", help="Athena workgroup (default "
+                                                               "primary)")
+    athena.add_argument("--athena-output", metavar="S3-URI",
+                        help="s3:// location for the query results (default: the "
+                             "workgroup's)")
+    athena.add_argument("--profile", help="AWS profile for Athena (default: the standard "
+                                          "boto3 chain)")
     add_output_options(p)
+
+
+def _check_athena(args: argparse.Namespace) -> None:
+    if not args.athena:
+        if not args.sources:
+            raise ConfigError("give at least one SOURCE, or --athena with --database and "
+                              "--table")
+        if args.database or args.table or args.athena_output:
+            raise ConfigError("--database/--table/--athena-output need --athena")
+        return
+    if args.sources:
+        raise ConfigError("--athena reads the CloudTrail table, not SOURCE files: give one "
+                          "or the other")
+    if not (args.database and args.table):
+        raise ConfigError("--athena needs --database and --table")
+    if args.athena_output and not args.athena_output.startswith("s3://"):
+        raise ConfigError(f"--athena-output {args.athena_output!r}: expected s3://bucket/prefix")
+
+
+def _collect_athena(args: argparse.Namespace, window: Window,
+                    settings: Settings) -> tuple[list, dict]:
+    from ..aws import AwsOptions, base_session
+    from ..logs import athena
+
+    options = athena.AthenaOptions(database=args.database, table=args.table,
+                                   workgroup=args.workgroup, output=args.athena_output)
+    session = base_session(AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url))
+    return athena.collect(options, window, settings, session, endpoint_url=args.endpoint_url)
 
 
 def _progress() -> Callable[[int], None] | None:
@@ -45,12 +90,16 @@ def _progress() -> Callable[[int], None] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    _check_athena(args)
     settings = load_settings(args)
     check_baseline(args)
     window = Window.parse(args.since, args.until)
     started = dt.datetime.now(dt.UTC)
-    hits, meta = collect(args.sources, window, settings, endpoint_url=args.endpoint_url,
-                         workers=max(1, args.workers), progress=_progress())
+    if args.athena:
+        hits, meta = _collect_athena(args, window, settings)
+    else:
+        hits, meta = collect(args.sources, window, settings, endpoint_url=args.endpoint_url,
+                             workers=max(1, args.workers), progress=_progress())
     if sys.stderr.isatty():
         print(file=sys.stderr)
     findings = detect.findings(hits, settings)
