@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,11 +15,10 @@ import jsonschema
 import pytest
 from markupsafe import escape
 
-from auditor.reports import FORMATS, diff, load_report, report_schema, write_reports
-from auditor.reports.markdown import md
-from auditor.reports.sarif import fingerprint
+from auditor.reports import FILENAMES, FORMATS, diff, load_report, report_schema, write_reports
+from auditor.reports.markdown import code, md
 from drguard.errors import ConfigError
-from drguard.findings import Finding, exit_code
+from drguard.findings import Finding, exit_code, finding_id, merge
 from drguard.registry import BY_ID, CONTROLS
 
 DATA = Path(__file__).parent / "data"
@@ -144,7 +144,7 @@ def test_write_reports_writes_each_requested_format(tmp_path: Path, findings: li
     assert paths == {"md": out / "report.md", "junit": out / "report.junit.xml"}
     assert sorted(p.name for p in out.iterdir()) == ["report.junit.xml", "report.md"]
     everything = write_reports(findings, RUN, out, list(FORMATS))
-    assert {p.name for p in everything.values()} == {
+    assert {p.name for p in everything.values()} == {FILENAMES[f] for f in FORMATS} >= {
         "report.json", "report.html", "report.md", "report.sarif", "report.junit.xml"}
 
 
@@ -176,7 +176,9 @@ def test_json_validates_and_round_trips(reports: dict[str, Path], findings: list
     def canon(fs: list[Finding]) -> list[str]:
         return sorted(json.dumps(f.to_dict(), sort_keys=True) for f in fs)
 
-    assert canon(loaded) == canon(findings)
+    assert canon(loaded) == canon(merge(findings))
+    assert all(d["id"] == finding_id(d["control"], d["resource"], d["account"], d["region"])
+               for d in doc["findings"])
 
 
 def test_json_findings_sorted_and_deterministic(tmp_path: Path, findings: list[Finding]):
@@ -194,18 +196,20 @@ def test_json_findings_sorted_and_deterministic(tmp_path: Path, findings: list[F
 
 def test_json_summary_counts(reports: dict[str, Path], findings: list[Finding]):
     s = json.loads(reports["json"].read_text())["summary"]
-    assert s["total"] == len(findings)
-    assert s["by_status"] == {"fail": 5, "pass": 2, "waived": 1, "error": 1, "attempt": 1}
-    assert s["gaps"] == 5 and s["errors"] == 1 and s["attempts"] == 1 and s["waived"] == 1
+    # the trail's live pass, logs change and logs attempt are one finding (one per id)
+    assert s["total"] == len(findings) - 2 == len(merge(findings))
+    assert s["by_status"] == {"fail": 4, "pass": 2, "waived": 1, "error": 1, "attempt": 0}
+    assert s["gaps"] == 4 and s["errors"] == 1 and s["attempts"] == 0 and s["waived"] == 1
     assert s["expired_waivers"] == 1
-    # backup-bucket-versioning + object-lock are critical; 3 high gaps
-    assert s["gaps_at_or_above"] == {"critical": 2, "high": 5, "medium": 5, "low": 5}
-    assert s["exit_codes"] == {sev: exit_code(findings, sev)
+    # backup-bucket-versioning + object-lock are critical; 2 high gaps
+    assert s["gaps_at_or_above"] == {"critical": 2, "high": 4, "medium": 4, "low": 4}
+    # RUN skipped 2 trail files: incomplete, so 3 where no gap reaches the threshold
+    assert s["incomplete"] is True and s["not_read"] == {"trail-files": 2}
+    assert s["exit_codes"] == {sev: exit_code(merge(findings), sev, incomplete=True)
                                for sev in ("critical", "high", "medium", "low")}
     assert s["by_control"]["rds-deletion-protection"]["waived"] == 1
     assert s["by_account"]["-"]["fail"] == 1  # the state finding has no account
-    assert s["by_source"]["logs"] == {"fail": 1, "pass": 0, "waived": 0, "error": 0,
-                                      "attempt": 1}
+    assert "logs" not in s["by_source"]  # the logs findings were merged into the live one
     assert "diff" not in s and "exit_code" not in s
 
 
@@ -303,23 +307,24 @@ def test_diff_new_resolved_still_failing():
            _f("cloudtrail-enabled", "t", "fail", "logs"),       # new: other source, other key
            _f("ebs-snapshot-coverage", "v", "error")]           # not a gap
     d = diff(base, cur)
-    assert d["counts"] == {"new": 3, "resolved": 4, "still_failing": 1}
+    assert d["counts"] == {"new": 2, "resolved": 3, "still_failing": 2}
     assert [(r["control"], r["resource"], r["source"]) for r in d["new"]] == [
-        ("backup-bucket-versioning", "b2", "live"), ("backup-bucket-versioning", "b3", "live"),
-        ("cloudtrail-enabled", "t", "logs")]
-    assert d["new_by_severity"] == {"critical": 2, "high": 1, "medium": 0, "low": 0}
+        ("backup-bucket-versioning", "b2", "live"), ("backup-bucket-versioning", "b3", "live")]
+    assert d["new_by_severity"] == {"critical": 2, "high": 0, "medium": 0, "low": 0}
     now = {(r["control"], r["resource"], r["source"]): r["now"] for r in d["resolved"]}
     assert now == {("rds-backup-retention", "db2", "live"): "pass",
                    ("backup-bucket-versioning", "b1", "live"): "absent",
-                   ("rds-deletion-protection", "db1", "live"): "waived",
-                   ("cloudtrail-enabled", "t", "live"): "absent"}
+                   ("rds-deletion-protection", "db1", "live"): "waived"}
+    # keyed by the stable id: the same gap seen by another source is still the same gap
     assert [(r["control"], r["resource"]) for r in d["still_failing"]] == [
-        ("rds-backup-retention", "db1")]
+        ("cloudtrail-enabled", "t"), ("rds-backup-retention", "db1")]
+    assert all(r["id"] == finding_id(r["control"], r["resource"], None, None)
+               for r in d["new"] + d["resolved"] + d["still_failing"])
 
 
 def test_diff_against_itself_is_empty(findings: list[Finding]):
-    d = diff(findings, findings)
-    assert d["counts"] == {"new": 0, "resolved": 0, "still_failing": 5}
+    d = diff(merge(findings), merge(findings))
+    assert d["counts"] == {"new": 0, "resolved": 0, "still_failing": 4}
 
 
 def test_baseline_diff_in_json(tmp_path: Path, findings: list[Finding]):
@@ -330,7 +335,7 @@ def test_baseline_diff_in_json(tmp_path: Path, findings: list[Finding]):
     assert report_validator().is_valid(doc)
     d = doc["summary"]["diff"]
     assert d["baseline"]["path"] == str(prev) and d["baseline"]["run"]["command"] == "scan"
-    assert d["counts"] == {"new": 2, "resolved": 1, "still_failing": 3}
+    assert d["counts"] == {"new": 1, "resolved": 1, "still_failing": 3}
     assert d["resolved"][0]["resource"] == "arn:t" and d["resolved"][0]["now"] == "absent"
 
 
@@ -368,16 +373,26 @@ def test_html_content(reports: dict[str, Path], findings: list[Finding]):
     text = reports["html"].read_text(encoding="utf-8")
     page = parse_html(text)
     ids = {attrs.get("id") for _, attrs in page.tags}
-    assert {"summary", "by-control", "by-account", "by-severity", "findings", "filters"} <= ids
+    assert {"summary", "by-control", "by-account", "by-severity", "findings", "filters",
+            "verdict", "incomplete", "fix-first", "run"} <= ids
     assert "changes" not in ids  # no baseline given
-    # run metadata, including an unknown key
-    for v in ("scan", "9.9.9", "2025-06-01T02:00:00Z", "111111111111", "us-west-2",
-              '<span class="k">trail-files</span> 2', "nightly id", "42"):
-        assert v in text, v
-    # control titles and remediation from the registry
+    # top down: verdict, fix first, summary, findings, then the run details
+    order = [text.index(f'id="{i}"') for i in ("verdict", "incomplete", "fix-first", "summary",
+                                                "findings-section", "run")]
+    assert order == sorted(order)
+    assert "4 gaps to fix, 2 critical." in text
+    assert "Run incomplete: 2 trail-files not read; 1 check could not be made." in text
+    # run metadata: readable (no microseconds, no raw key names), collapsed at the bottom
+    run_part = text[text.index('<details id="run"'):]
+    for v in ("dr-audit scan", "9.9.9", "2025-06-01 02:00:00 UTC", "3 min 10 s",
+              "111111111111", "us-west-2", "Nightly id", "42"):
+        assert v in run_part, v
+    assert "2025-06-01T02:00:00Z" not in run_part and "nightly_id" not in run_part
+    assert '<details id="run" class="run">' in text  # collapsed (no `open`)
+    # control titles; with no remediation on the finding, the control's general fix, once
     for cid in {f.control for f in findings}:
         assert BY_ID[cid].title in text
-    for f in findings:
+    for f in merge(findings):
         if f.status in ("fail", "error"):
             assert str(escape(BY_ID[f.control].remediation)) in text
     # logs event, waiver, expired waiver, evidence collapsed
@@ -387,8 +402,9 @@ def test_html_content(reports: dict[str, Path], findings: list[Finding]):
         assert v in text, v
     # one tbody per finding, with filter data attributes
     bodies = [a for t, a in page.tags if t == "tbody" and "data-status" in a]
-    assert len(bodies) == len(findings)
-    assert {b["data-status"] for b in bodies} == {"fail", "pass", "waived", "error", "attempt"}
+    assert len(bodies) == len(merge(findings))
+    assert {b["id"] for b in bodies} == {f.id for f in merge(findings)}  # anchors = ids
+    assert {b["data-status"] for b in bodies} == {"fail", "pass", "waived", "error"}
     assert all(b["data-search"] == b["data-search"].lower() for b in bodies)
     # filter options are the distinct values seen
     options = [a.get("value") for t, a in page.tags if t == "option"]
@@ -422,6 +438,7 @@ def test_html_works_without_js(reports: dict[str, Path]):
     text = reports["html"].read_text(encoding="utf-8")
     assert ".filters { display: none;" in text and ".js .filters { display: flex; }" in text
     assert " hidden" not in text.split("<script>")[0]  # nothing hidden server-side
+    assert "<details open" not in text
 
 
 # ---- SARIF --------------------------------------------------------------------------------
@@ -457,13 +474,13 @@ def test_sarif_rules_and_results(reports: dict[str, Path], findings: list[Findin
     scores = {r["id"]: r["properties"]["security-severity"] for r in rules}
     assert scores["iam-access-key-rotation"] == "5.5" and scores["rds-backup-retention"] == "8.0"
     results = run["results"]
-    assert len(results) == sum(1 for f in findings if f.status != "pass")
+    merged = merge(findings)
+    assert len(results) == sum(1 for f in merged if f.status != "pass")
     for r in results:
         assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
     by = {(r["ruleId"], r["properties"]["status"], r["properties"]["source"]): r for r in results}
     assert by[("backup-bucket-versioning", "fail", "live")]["level"] == "error"
     assert by[("rds-backup-retention", "fail", "live")]["level"] == "error"
-    assert by[("cloudtrail-enabled", "attempt", "logs")]["level"] == "note"
     err = by[("iam-access-key-rotation", "error", "live")]
     assert err["kind"] == "open" and err["level"] == "none"
     waived = by[("rds-deletion-protection", "waived", "live")]
@@ -479,20 +496,31 @@ def test_sarif_rules_and_results(reports: dict[str, Path], findings: list[Findin
     state = by[("backup-bucket-object-lock", "fail", "state")]["locations"][0]
     assert state["physicalLocation"] == {"artifactLocation": {"uri": "infra/__main__.py"},
                                          "region": {"startLine": 12}}
-    prints = [r["partialFingerprints"]["drGuardControlResource/v1"] for r in results]
+    prints = [r["partialFingerprints"]["drGuardFindingId/v1"] for r in results]
     assert by[("backup-bucket-versioning", "fail", "live")]["partialFingerprints"] == {
-        "drGuardControlResource/v1": fingerprint("backup-bucket-versioning",
-                                                 "arn:aws:s3:::backup-ünïcødé-桶")}
-    # same (control, resource) from two sources share a fingerprint; others are distinct
-    assert len(set(prints)) == len(prints) - 1
+        "drGuardFindingId/v1": finding_id("backup-bucket-versioning",
+                                          "arn:aws:s3:::backup-ünïcødé-桶", "111111111111",
+                                          "us-east-1")}
+    assert prints == [r["properties"]["id"] for r in results] and len(set(prints)) == len(prints)
     inv = run["invocations"][0]
-    assert inv["executionSuccessful"] is False  # one check in error
+    assert inv["executionSuccessful"] is False  # one check in error, two files not read
+    assert inv["toolExecutionNotifications"][0]["message"]["text"].startswith("Run incomplete")
     assert inv["startTimeUtc"] == "2025-06-01T02:00:00Z"
 
 
-def test_sarif_fingerprint_is_stable():
-    assert fingerprint("a", "r") == fingerprint("a", "r") != fingerprint("a", "r2")
-    assert fingerprint("a", "r") == hashlib.sha256(b"a\x00r").hexdigest()
+def test_finding_id_is_stable_and_derived_from_the_gap_only():
+    a = Finding("rds-backup-retention", "fail", "live", "arn:db", "m1", "1", "us-east-1")
+    b = Finding("rds-backup-retention", "pass", "logs", "arn:db", "other", "1", "us-east-1",
+                evidence={"x": 1})
+    assert a.id == b.id == finding_id("rds-backup-retention", "arn:db", "1", "us-east-1")
+    assert a.id == "drg-" + hashlib.sha256(
+        b"rds-backup-retention\x1farn:db\x1f1\x1fus-east-1").hexdigest()[:20]
+    others = {finding_id(*k) for k in (("rds-deletion-protection", "arn:db", "1", "us-east-1"),
+                                       ("rds-backup-retention", "arn:db2", "1", "us-east-1"),
+                                       ("rds-backup-retention", "arn:db", "2", "us-east-1"),
+                                       ("rds-backup-retention", "arn:db", "1", "us-west-2"))}
+    assert len(others) == 4 and a.id not in others
+    assert Finding.from_dict(a.to_dict()).id == a.id
 
 
 # ---- JUnit --------------------------------------------------------------------------------
@@ -502,7 +530,8 @@ def test_junit_structure_and_counts(reports: dict[str, Path], findings: list[Fin
     root = ET.parse(reports["junit"]).getroot()
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
-    assert sorted(s.get("name") for s in suites) == sorted({f.control for f in findings})
+    assert sorted(s.get("name") for s in suites) == sorted(
+        {f.control for f in findings} | {"dr-audit-run"})  # + the incomplete-run suite
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for s in suites:
         cases = s.findall("testcase")
@@ -515,28 +544,42 @@ def test_junit_structure_and_counts(reports: dict[str, Path], findings: list[Fin
         assert len(set(names)) == len(names)
         for k in total:
             total[k] += int(s.get(k))
-    assert total == {"tests": len(findings), "failures": 5, "errors": 1, "skipped": 1}
+    # one case per merged finding, plus "run complete" in error (2 trail files not read)
+    assert total == {"tests": len(merge(findings)) + 1, "failures": 4, "errors": 2,
+                     "skipped": 1}
     assert {k: int(root.get(k)) for k in total} == total
 
-    def case(control: str, name: str) -> ET.Element:
+    def case(control: str, f: Finding) -> ET.Element:
         s = next(x for x in suites if x.get("name") == control)
-        return next(c for c in s.findall("testcase") if c.get("name") == name)
+        return next(c for c in s.findall("testcase") if c.get("name") == f"{f.resource} [{f.id}]")
 
-    fail = case("rds-backup-retention", findings[0].resource).find("failure")
+    fail = case("rds-backup-retention", findings[0]).find("failure")
     assert fail.get("type") == "high" and fail.get("message") == findings[0].message
+    assert fail.text.count("Fix") == 1  # the message's own; the general fix is "How to fix"
     assert BY_ID["rds-backup-retention"].remediation in fail.text and XSS in fail.text
-    skipped = case("rds-deletion-protection", findings[3].resource).find("skipped")
+    skipped = case("rds-deletion-protection", findings[3]).find("skipped")
     assert skipped.get("message") == "waived: scratch | rebuilt (platform-team, until 2099-03-31)"
-    trail = findings[5].resource
-    # three findings on one trail: names carry the source, then a counter (sorted order)
-    attempt = case("cloudtrail-enabled", f"{trail} [logs]")
-    assert case("cloudtrail-enabled", f"{trail} [logs] #2").find("failure") is not None
-    assert attempt.find("failure") is None and attempt.find("error") is None
-    assert "mallory" in attempt.find("system-out").text
-    passing = case("cloudtrail-enabled", f"{trail} [live]")
+    # three findings on one trail are one case: the live pass, with both logs events in it
+    passing = case("cloudtrail-enabled", findings[7])
     assert list(passing) == []
-    err = case("iam-access-key-rotation", findings[8].resource).find("error")
+    err = case("iam-access-key-rotation", findings[8]).find("error")
     assert err is not None and "AccessDenied" in err.get("message")
+    run_case = next(x for x in suites if x.get("name") == "dr-audit-run").find("testcase")
+    assert "2 trail-files not read" in run_case.find("error").get("message")
+
+
+def test_junit_remediation_once(tmp_path: Path):
+    f = Finding("rds-deletion-protection", "fail", "live", "arn:aws:rds:us-east-1:1:db:x",
+                "deletionProtection is false.", "111111111111", "us-east-1",
+                remediation={"summary": "Turn on deletion protection for x.",
+                             "pulumi": "aws.rds.Instance(\"x\", deletion_protection=True)",
+                             "cli": "aws rds modify-db-instance --db-instance-identifier x "
+                                    "--deletion-protection --apply-immediately"})
+    root = ET.parse(write_reports([f], {}, tmp_path, ["junit"])["junit"]).getroot()
+    text = root.find("testsuite/testcase/failure").text
+    assert text.count("Fix:") == 1 and "Turn on deletion protection for x." in text
+    assert "deletion_protection=True" in text and "--deletion-protection" in text
+    assert BY_ID["rds-deletion-protection"].remediation not in text  # specific beats general
 
 
 # ---- Markdown -----------------------------------------------------------------------------
@@ -544,43 +587,90 @@ def test_junit_structure_and_counts(reports: dict[str, Path], findings: list[Fin
 
 def test_markdown(reports: dict[str, Path], findings: list[Finding]):
     text = reports["md"].read_text(encoding="utf-8")
-    assert text.startswith("## DR Guard audit: 5 gaps")
-    assert "**5 fail** · 2 pass · 1 waived · 1 error · 1 attempt · 10 findings" in text
+    assert text.startswith("## DR Guard audit: 4 gaps (run incomplete)\n")
+    assert "**Run incomplete: 2 trail\\-files not read; 1 check could not be made.**" in text \
+        or "**Run incomplete: 2 trail-files not read; 1 check could not be made.**" in text
+    assert ("**4 gaps** (2 critical, 2 high) · 2 passing checks · 1 waived · 1 check not made "
+            "· 0 attempts") in text
     table = [ln for ln in text.splitlines() if ln.startswith("| ")]
     header = table[0]
-    assert header == "| severity | status | control | resource | account | message |"
+    assert header == ("| severity | status | control | resource | account | region | "
+                      "what is wrong | fix |")
     gap_rows = [ln for ln in table if ln.startswith(("| critical", "| high", "| medium",
                                                        "| low"))]
-    assert len(gap_rows) == 6  # 5 fail + 1 error
+    assert len(gap_rows) == 5  # 4 fail + 1 error
     for row in gap_rows:
         # unescaped pipes only as cell separators
-        assert row.replace("\\|", "").count("|") == 7, row
-    assert "below 7 Fix: set it" in text  # newline folded
+        assert row.replace("\\|", "").count("|") == 9, row
+    assert "below 7 Fix: set it to 7 or more." in text  # newline folded, nothing cut
     assert "backupRetentionPeriod is 1 \\| below 7" in text
-    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "`us-east-1`" in text  # region column
+    prose = re.sub(r"(`+)(.+?)\1", "", text)  # code spans show HTML as text
+    assert "<script>" not in prose and "&lt;" not in text and "&gt;" not in text
+    assert f"`{findings[0].resource}`" in text
     assert "](" not in text and "http" not in text  # link-free
     assert "1 waived; 1 waiver expired" in text
-    assert "### Attempts from the logs (1)" in text and "mallory" in text
-    assert "**Scan incomplete:**" in text
+    assert "_2 passing checks not listed (see report.html)._" in text
+    assert "Attempts from the logs" not in text  # the attempt was merged into its gap's row
 
 
 def test_markdown_no_gaps(tmp_path: Path):
     ok = [_f("rds-backup-retention", "db", "pass")]
     text = write_reports(ok, {"command": "state"}, tmp_path, ["md"])["md"].read_text()
     assert "## DR Guard audit: no gaps" in text and "No gaps:" in text
-    assert "| severity |" not in text
+    assert "| severity |" not in text and "incomplete" not in text
 
 
 def test_markdown_cell_escaping():
     assert md("a|b\nc\r\nd\te") == "a\\|b c d e"
-    assert md("x" * 300, 20).endswith("\u2026") and len(md("x" * 300, 20)) == 20
-    assert md("arn:" + "a" * 200 + ":tail-name", 60, keep_tail=20).endswith("a:tail-name")
-    assert md("*bold* _i_ `code` [x](y) <b>") == \
-        "\\*bold\\* \\_i\\_ \\`code\\` \\[x\\](y) &lt;b&gt;"
+    assert md("x" * 300) == "x" * 300  # never cut
+    assert md("*bold* _i_ `code` [x](y) <b> a >= 1 & $x$") == \
+        "\\*bold\\* \\_i\\_ \\`code\\` \\[x\\](y) \\<b\\> a \\>= 1 \\& \\$x\\$"
+    assert code("a|b") == "`a\\|b`" and code("x`y") == "`` x`y ``"
+
+
+@pytest.mark.parametrize("hostile", [
+    "https://evil.example/phish", "HTTP://evil.example", "www.evil.example/x",
+    "dave@evil.example", "@octocat please look", "see #123", "ftp://x.example/y",
+    "<https://evil.example>", "[click](https://evil.example)", "javascript:alert(1)//x"])
+def test_markdown_values_never_become_links(tmp_path: Path, hostile: str):
+    """issue 9 item 9: a value we did not write (a CloudTrail key, a tag, a principal) is
+    never a live link, autolink, @mention or #ref in GitHub's renderer."""
+    f = Finding("backup-bucket-versioning", "fail", "live", f"arn:aws:s3:::{hostile}",
+                f"object {hostile} was changed by {hostile}", "111111111111", "us-east-1")
+    text = write_reports([f], {"command": "scan"}, tmp_path, ["md"])["md"].read_text()
+    prose = re.sub(r"(`+)(.+?)\1", "", text)  # outside code spans nothing may link
+    assert not re.search(r"(?i)\b[a-z][a-z0-9+.-]*://", prose), prose
+    assert not re.search(r"(?i)\bwww\.", prose)
+    assert not re.search(r"(?<![\[\\])@\w", prose)
+    assert not re.search(r"(?<![\[\\])#\d", prose)
+    assert "](" not in prose.replace("\\](", "") and not re.search(r"(?<!\\)<", prose)
+    assert f"`arn:aws:s3:::{hostile}`" in text  # the identifier itself, verbatim, inert
+
+
+def test_markdown_plurals_and_no_entities(tmp_path: Path):
+    f = Finding("rds-backup-retention", "fail", "live", "arn:aws:rds:us-east-1:1:db:a",
+                "backupRetentionPeriod >= 1 day & < 7", "111111111111", "us-east-1")
+    text = write_reports([f], {"command": "scan"}, tmp_path, ["md"])["md"].read_text()
+    assert text.startswith("## DR Guard audit: 1 gap\n")
+    assert "**1 gap** (1 high)" in text and "0 passing checks" in text
+    assert "&gt;" not in text and "&amp;" not in text and "&lt;" not in text
+    assert "\\>= 1 day \\& \\< 7" in text
+
+
+def test_markdown_stays_under_github_limit(tmp_path: Path):
+    many = [Finding("backup-bucket-versioning" if i % 2 else "rds-deletion-protection", "fail",
+                    "live", f"arn:aws:s3:::bucket-{i:05d}-" + "x" * 60,
+                    "a long message " * 20, f"{100000000000 + i % 40}", "us-east-1")
+            for i in range(4000)]
+    text = write_reports(many, {"command": "scan"}, tmp_path, ["md"])["md"].read_text()
+    assert len(text) < 65_536
+    assert "4000 rows grouped by control and status" in text
+    assert "bucket-00001-" in text and "and 1997 more" in text
 
 
 def test_markdown_baseline_line(tmp_path: Path, findings: list[Finding]):
     prev = write_reports(findings[1:], RUN, tmp_path / "p", ["json"])["json"]
     text = write_reports(findings, RUN, tmp_path / "n", ["md"], baseline=prev)["md"].read_text()
     assert "### Changes since the previous report" in text
-    assert "1 new gap (1 high) · 0 resolved · 4 still failing" in text
+    assert "1 new gap (1 high) · 0 fixed · 3 still open" in text
