@@ -1,0 +1,130 @@
+"""`dr-audit state` on large stack exports: time and peak memory grow linearly.
+
+Generates v3 exports (`pulumi stack export` shape) where many resources share a bucket name
+(the case that used to be quadratic: every split S3 resource compared with every bucket),
+plus RDS instances, trails and padding, at several sizes; runs the real CLI
+(`dr-audit state --file X --format json`) once per size in a fresh process and prints wall
+time, peak RSS and findings.
+
+    python benchmarks/state_scale.py               # 5, 20, 50 MB
+    python benchmarks/state_scale.py --sizes 50 --keep /tmp/exports
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK = "urn:pulumi:prod::big"
+PROVIDER = f"{STACK}::pulumi:providers:aws::default_7_51_1"
+SHARED = 50  # resources per shared bucket name
+
+
+def _r(type_: str, name: str, outputs: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"urn": f"{STACK}::{type_}::{name}", "custom": True, "id": name, "type": type_,
+            "outputs": outputs, "inputs": outputs, "provider": f"{PROVIDER}::p-1", **extra}
+
+
+def export(target_bytes: int) -> dict[str, Any]:
+    resources: list[dict[str, Any]] = [
+        {"urn": f"{STACK}::pulumi:pulumi:Stack::big-prod", "custom": False,
+         "type": "pulumi:pulumi:Stack"},
+        {"urn": PROVIDER, "custom": True, "id": "p-1", "type": "pulumi:providers:aws",
+         "outputs": {"region": "us-east-1"}, "inputs": {"region": "us-east-1"}}]
+    size = 0
+    i = 0
+    pad = {f"note-{k}": "x" * 40 for k in range(8)}
+    while size < target_bytes:
+        group = i // SHARED
+        bucket = f"backup-shared-{group}"
+        batch = [
+            _r("aws:s3/bucket:Bucket", f"b{i}", {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}",
+                                                  "tags": {"dr:backup": "true", **pad}}),
+            _r("aws:s3/bucketVersioning:BucketVersioning", f"v{i}",
+               {"bucket": bucket, "versioningConfiguration": {"status": "Enabled"}}),
+            _r("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", f"l{i}",
+               {"bucket": bucket, "rule": {"defaultRetention": {"days": 30,
+                                                                "mode": "COMPLIANCE"}}}),
+            _r("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", f"p{i}",
+               {"bucket": bucket, "blockPublicAcls": True, "blockPublicPolicy": True,
+                "ignorePublicAcls": True, "restrictPublicBuckets": True}),
+            _r("aws:s3/bucketReplicationConfig:BucketReplicationConfig", f"r{i}",
+               {"bucket": bucket, "role": "arn:aws:iam::123456789012:role/replication",
+                "rules": [{"id": "all", "status": "Enabled",
+                           "destination": {"bucket": f"arn:aws:s3:::copy-{bucket}"}}]}),
+            _r("aws:s3/bucketNotification:BucketNotification", f"n{i}",
+               {"bucket": bucket, "topics": [{"topicArn": "arn:aws:sns:us-east-1:"
+                                              "123456789012:alerts",
+                                              "events": ["s3:ObjectRemoved:*"]}]}),
+            _r("aws:rds/instance:Instance", f"db{i}",
+               {"identifier": f"db{i}", "arn": f"arn:aws:rds:us-east-1:123456789012:db:db{i}",
+                "backupRetentionPeriod": 1 + i % 30, "deletionProtection": i % 2 == 0,
+                "engine": "postgres", "tags": pad}),
+        ]
+        if i % SHARED == 0:  # the replication destination of the group
+            batch.append(_r("aws:s3/bucket:Bucket", f"c{i}", {
+                "bucket": f"copy-{bucket}", "arn": f"arn:aws:s3:::copy-{bucket}"}))
+        if i % 10 == 0:
+            batch.append(_r("aws:cloudtrail/trail:Trail", f"t{i}",
+                            {"name": f"t{i}", "s3BucketName": bucket,
+                             "enableLogFileValidation": True, "isMultiRegionTrail": True}))
+        size += len(json.dumps(batch))
+        resources += batch
+        i += 1
+    return {"version": 3, "deployment": {"manifest": {"version": "v3.272.0"},
+                                         "resources": resources}}
+
+
+def run_cli(path: Path, out: Path) -> tuple[float, float, int, int]:
+    """(seconds, peak RSS MiB, exit code, findings) of one `dr-audit state` process."""
+    code = ("import resource, sys; from auditor.cli import main; rc = main(sys.argv[1:]); "
+            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+            "sys.exit(rc)")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, "state", "--file", str(path),
+                           "--output-dir", str(out), "--format", "json"],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    rss = next((int(line.split()[1]) for line in proc.stderr.splitlines()
+                if line.startswith("RSS ")), 0) / 1024
+    if proc.returncode not in (0, 1, 3):
+        sys.exit(f"dr-audit state failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    report = json.loads((out / "report.json").read_text())
+    return wall, rss, proc.returncode, len(report["findings"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="5,20,50", help="export sizes in MB (default 5,20,50)")
+    ap.add_argument("--keep", type=Path, help="write the exports here instead of a temp dir")
+    args = ap.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="dr-guard-state-scale-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"{'MB':>5} {'resources':>10} {'seconds':>8} {'peak RSS MiB':>13} {'findings':>9} "
+          f"{'exit':>4}  s/100k res")
+    for mb in (float(x) for x in args.sizes.split(",")):
+        doc = export(int(mb * 1e6))
+        path = folder / f"export-{mb:g}mb.json"
+        path.write_text(json.dumps(doc))
+        n = len(doc["deployment"]["resources"])
+        del doc
+        wall, rss, code, findings = run_cli(path, folder / f"out-{mb:g}")
+        print(f"{path.stat().st_size / 1e6:5.1f} {n:10,} {wall:8.1f} {rss:13.0f} {findings:9,} "
+              f"{code:4}  {wall / n * 1e5:8.2f}", flush=True)
+        if not args.keep:
+            path.unlink()
+    print(f"(machine: {os.cpu_count()} cores; this process peak "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
