@@ -136,12 +136,12 @@ def chart(entries: list[dict[str, Any]], target: float | None) -> dict[str, Any]
     values = [e["rto_seconds"] for e in entries if isinstance(e.get("rto_seconds"), int | float)]
     top = max([*values, target or 0, 1.0])
     n = max(len(entries), 1)
-    bar = max(4.0, (width - gap * (n - 1)) / n)
+    bar = min(40.0, max(4.0, (width - gap * (n - 1)) / n))
     bars = []
     for i, e in enumerate(entries):
         rto = e.get("rto_seconds")
         ok = e.get("exit_code") == EXIT_OK
-        h = (height - 4) * (rto / top) if isinstance(rto, int | float) else 6
+        h = max(3.0, (height - 4) * (rto / top)) if isinstance(rto, int | float) else 6
         bars.append({"x": round(i * (bar + gap), 1), "y": round(height - h, 1),
                      "w": round(bar, 1), "h": round(h, 1),
                      "cls": "ok" if ok else "bad" if rto is not None else "none",
