@@ -568,3 +568,35 @@ def test_pre_merge_example_runs_the_plan_check_and_keeps_one_comment() -> None:
     script = comment["with"]["script"]
     assert "report.md" in script and "updateComment" in script and "createComment" in script
     assert "<!-- dr-guard-plan -->" in script  # the marker that finds the one comment again
+
+
+# ---- hostile documents ---------------------------------------------------------------------------
+
+HOSTILE = [None, True, -1, 1e308, "", "x" * 5000, [], {}, [[[]]], {"a": {"b": [1, "2"]}},
+           [{"key": 1}], {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"},
+           "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "[secret]"]
+
+
+def test_hostile_values_never_crash(stacks, tmp_path) -> None:  # noqa: ANN001
+    base = preview_doc(stacks["base"], stacks["pr:replace"], show_sames=True,
+                       show_replacement_steps=True)
+    keys = ("identifier", "tags", "backupRetentionPeriod", "deletionProtection", "bucket",
+            "versioningConfiguration", "pointInTimeRecovery", "forceDestroy", "rule", "name")
+    for i, value in enumerate(HOSTILE):
+        doc = copy.deepcopy(base)
+        for step in doc["steps"]:
+            for side in ("oldState", "newState"):
+                state = step.get(side)
+                if not state:
+                    continue
+                for part in ("inputs", "outputs"):
+                    props = state.get(part)
+                    if isinstance(props, dict):
+                        for k in keys:
+                            if k in props:
+                                props[k] = copy.deepcopy(value)
+            for k in list(step.get("detailedDiff") or {}):
+                step["detailedDiff"][k + ".x[0]"] = {"kind": "update", "inputDiff": True}
+        code, report = _run(tmp_path, doc, name=f"hostile-{i}.json")
+        assert code in (1, 3), (value, code)
+        assert report["findings"], value

@@ -377,15 +377,45 @@ def _sides(preview: Preview) -> tuple[dict[str, State], dict[str, State]]:
     return old, new
 
 
-def _judge_all(pack: _Pack, states: Mapping[str, State],
-               settings: Settings) -> tuple[Any, dict[tuple[str, str], tuple[Resource, Any]]]:
-    resources = _resources(pack, states)
+def _evaluate(pack: _Pack, resources: list[Any],
+              settings: Settings) -> dict[tuple[str, str], tuple[Resource, Any]]:
     model = pack.model.build(resources, settings.scope)
     wanted = dataclasses.replace(settings, enabled=set(settings.enabled) | {PROTECT_CONTROL})
     out: dict[tuple[str, str], tuple[Resource, Any]] = {}
     for control, fact, verdict in pack.evaluate(resources, wanted, model=model):
         out[(control, fact.ref)] = (fact, verdict)
-    return model, out
+    return out
+
+
+def _judge_all(pack: _Pack, states: Mapping[str, State], settings: Settings,
+               skipped: list[dict[str, str]], side: str,
+               ) -> dict[tuple[str, str], tuple[Resource, Any]]:
+    """Every check on one side of the plan. A resource the checks fail on (a value of a shape
+    no check expects) is left out and recorded in `skipped`; the others are judged."""
+    resources = _resources(pack, states)
+    try:
+        return _evaluate(pack, resources, settings)
+    except Exception as e:  # noqa: BLE001 - isolate the resource(s) the checks fail on
+        log.warning("plan: a check failed on the %s state (%s); isolating the resource",
+                    side, type(e).__name__)
+    bad: dict[int, BaseException] = {}
+    for r in resources:
+        try:
+            _evaluate(pack, [r], settings)
+        except Exception as err:  # noqa: BLE001
+            bad[id(r)] = err
+    keep = [r for r in resources if id(r) not in bad]
+    try:
+        out = _evaluate(pack, keep, settings)
+    except Exception as err:  # noqa: BLE001 - a failure only the whole stack shows
+        bad.update({id(r): err for r in keep})
+        out = {}
+    for r in resources:
+        if id(r) in bad:
+            skipped.append({"path": r.urn, "reason": f"{side} state not judged: a check failed "
+                                                     "on one of its properties "
+                                                     f"({type(bad[id(r)]).__name__})"})
+    return out
 
 
 def _show(v: Any) -> str:
@@ -658,8 +688,8 @@ def judge(preview: Preview, settings: Settings,
     for s in preview.steps:
         by_urn.setdefault(s.urn, []).append(s)
     old_states, new_states = _sides(preview)
-    _old_model, old_v = _judge_all(pack, old_states, settings)
-    _new_model, new_v = _judge_all(pack, new_states, settings)
+    old_v = _judge_all(pack, old_states, settings, preview.skipped, "old")
+    new_v = _judge_all(pack, new_states, settings, preview.skipped, "new")
     out: list[Finding] = []
 
     # plan-destroys-data
