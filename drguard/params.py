@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:  # jsonschema is imported on first validation, not at pack start-up
+    from jsonschema import Draft202012Validator
 
 from .errors import ConfigError, Loc, type_name
 from .registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Param
@@ -24,6 +25,8 @@ def policy_loc(owner: str) -> Loc:
 def _validator(owner: str, param: Param) -> Draft202012Validator:
     key = (owner, param.name)
     if key not in _validators:
+        from jsonschema import Draft202012Validator
+
         _validators[key] = Draft202012Validator(param.schema)
     return _validators[key]
 
@@ -59,6 +62,9 @@ def _check(owner: str, params: Iterable[Param], values: Any, loc: Loc,
                               f"(known parameters: {expected})")
         if param.schema.get("type") == "integer":
             value = _integral(value)
+        if type(value) is type(param.default) and value == param.default:
+            out[name] = value  # the default (what the CLI fills in) is valid by construction
+            continue
         try:
             errors = sorted(_validator(owner, param).iter_errors(value),
                             key=lambda e: [str(p) for p in e.absolute_path])

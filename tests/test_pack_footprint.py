@@ -94,3 +94,40 @@ def test_policy_pack_stages_only_the_pack(tmp_path: Path) -> None:
     # the CLI creates the pack's virtualenv there; .gitignore keeps it out of the upload
     ignored = (staged / ".gitignore").read_text().split()
     assert ".venv/" in ignored and "__pycache__/" in ignored
+
+
+def test_start_up_and_default_config_do_not_import_jsonschema() -> None:
+    """The pack imports jsonschema only to validate a value that is not the default: a
+    preview with the default config (what the CLI sends) never pays for it. Every default
+    is valid against its own schema, which is what makes skipping it safe."""
+    code = r"""
+import sys
+import policypack.serve  # what the pack's __main__ imports before serving
+from drguard.registry import CONTROLS, SCOPE_PARAMS
+from drguard.params import resolve, resolve_settings
+assert "jsonschema" not in sys.modules, "imported at start-up"
+for c in CONTROLS:
+    # as the engine sends it: every parameter present, numbers as floats
+    sent = {p.name: float(p.default) if type(p.default) is int else p.default
+            for p in c.params}
+    assert resolve(c.id, sent) == c.defaults(), c.id
+resolve_settings({p.name: p.default for p in SCOPE_PARAMS})
+assert "jsonschema" not in sys.modules, "imported for default values"
+import jsonschema
+for c in CONTROLS:
+    for p in c.params:
+        jsonschema.Draft202012Validator(p.schema).validate(p.default)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_value_that_is_not_the_default_is_still_validated() -> None:
+    from drguard.errors import ConfigError
+    from drguard.params import resolve
+
+    with pytest.raises(ConfigError, match="minRetentionDays"):
+        resolve("rds-backup-retention", {"minRetentionDays": -3})
+    assert resolve("rds-backup-retention", {"minRetentionDays": 21.0})["minRetentionDays"] == 21
