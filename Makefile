@@ -16,9 +16,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 # The runtime and the demo extra: exact pins, then the project itself (no dependencies).
+# --no-compile: Python compiles what the demo imports on first use instead of every module
+# of every package now.
 $(VENV)/.demo-deps: $(BIN)/python requirements.txt requirements-auditor.txt pyproject.toml
 	@echo "==> installing dr-audit's runtime and demo emulator (requirements-auditor.txt)"
-	$(PIP) install --progress-bar on -r requirements-auditor.txt
+	$(PIP) install --progress-bar on --no-compile -r requirements-auditor.txt
 	@echo "==> installing dr-audit itself (editable)"
 	$(PIP) install -q --no-deps -e .
 	touch $@
