@@ -758,8 +758,10 @@ def judge(preview: Preview, settings: Settings,
     for f in out:
         f.evidence = _clean(f.evidence)
         if f.account is None:
-            state = new_states.get(f.resource) or old_states.get(f.resource)
-            f.account = _account(state.props.get("arn")) if state is not None else None
+            for side in (new_states, old_states):
+                state = side.get(f.resource)
+                f.account = f.account or (_account(state.props.get("arn"))
+                                          if state is not None else None)
     return out
 
 
