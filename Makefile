@@ -9,7 +9,9 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 # repository: see README, "Publishing the pack").
 PACK_DIR ?= $(abspath ..)/dr-guard-policy-pack
 
-.PHONY: setup demo test lint bench policy-pack
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup demo test lint bench policy-pack browser
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) ($(PY) -m venv)"
@@ -37,7 +39,13 @@ demo: $(VENV)/.demo-deps
 	@echo "==> dr-audit demo"
 	$(BIN)/dr-audit demo --output-dir dr-audit-report
 
-test: $(VENV)/.dev-deps
+# The browser test (tests/test_browser_report.py) drives Debian's chromium through chromedriver.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "==> installing chromium and chromium-driver (apt-get)"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+
+test: $(VENV)/.dev-deps browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 -q
 

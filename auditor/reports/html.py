@@ -15,8 +15,9 @@ from typing import Any
 
 import jinja2
 
+from drguard.control import EXPOSURES
 from drguard.findings import STATUSES, Finding
-from drguard.registry import BY_ID
+from drguard.registry import BY_ID, CONTROLS
 
 from ._common import (
     SEVERITIES_DESC,
@@ -36,19 +37,10 @@ FIX_FIRST = 10
 
 # What a gap exposes, most urgent first ("Fix first" ranks by severity, then by this):
 # backup data that can be destroyed, then data with no second copy, then changes no one would
-# see or stop, then hygiene. Controls not listed rank by their tier after the listed ones.
-EXPOSURE: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("backup data can be destroyed", (
-        "backup-bucket-object-lock", "backup-bucket-versioning", "pulumi-state-backend",
-        "resource-drift-deleted", "rds-deletion-protection", "rds-backup-retention",
-        "rds-final-snapshot", "backup-vault-lock", "dynamodb-recovery",
-        "stateful-resource-protect", "mongodb-atlas-backup", "ebs-snapshot-coverage")),
-    ("no copy outside the region", ("backup-bucket-replication", "rds-cross-region-backup")),
-    ("destruction would go unseen or unstopped", (
-        "cloudtrail-enabled", "cloudtrail-bucket-protected", "backup-bucket-deletion-alerts",
-        "scp-deny-backup-deletion")),
-    ("hygiene", ("backup-bucket-public-access-block", "iam-access-key-rotation")),
-)
+# see or stop, then hygiene (each control declares its `exposure`). Controls without one rank
+# by their tier after the others.
+EXPOSURE: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (label, tuple(c.id for c in CONTROLS if c.exposure == label)) for label in EXPOSURES)
 _EXPOSURE_RANK = {cid: i for i, (_label, ids) in enumerate(EXPOSURE) for cid in ids}
 
 SEVERITY_COLORS = {"critical": "#8b0000", "high": "#cf222e", "medium": "#bc4c00",
@@ -335,7 +327,7 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
         "account_rows": account_rows, "critical": critical, "passes": passes,
         "incomplete": incomplete_text(summary), "run_rows": run_rows(run, summary),
         "fix_first": fix_first(findings, names),
-        "chart_controls": _bar_chart(by_control_sev) if by_control_sev else None,
+        "chart_controls": _bar_chart(by_control_sev, 240) if by_control_sev else None,
         "chart_accounts": (_bar_chart(sorted(by_account_sev.items()), 230)
                            if len(by_account_sev) > 1 else None),
         "trend": _trend(trend or []),
