@@ -34,6 +34,7 @@ from ._common import (
 STATUS_LABELS = {"fail": "gaps", "pass": "passing", "waived": "waived",
                  "error": "not checked", "attempt": "attempts (logs)"}
 FIX_FIRST = 10
+PER_CONTROL = 3
 
 # What a gap exposes, most urgent first ("Fix first" ranks by severity, then by this):
 # backup data that can be destroyed, then data with no second copy, then changes no one would
@@ -229,18 +230,33 @@ def _view(f: Finding, names: dict[str, str]) -> dict[str, Any]:
             "fix": f.remediation or {}, "general_fix": info["remediation"]}
 
 
-def fix_first(findings: list[Finding], names: dict[str, str],
-              limit: int = FIX_FIRST) -> list[dict[str, Any]]:
-    """The gaps to fix first: severity, then what they expose, then how many places."""
+def fix_first(findings: list[Finding], names: dict[str, str], limit: int = FIX_FIRST,
+              per_control: int = PER_CONTROL) -> list[dict[str, Any]]:
+    """The gaps to fix first: severity, then what they expose; at most `per_control` of one
+    control (the last of them says how many more there are), so the list stays varied."""
     gaps = [f for f in findings if f.status == "fail"]
     gaps.sort(key=lambda f: (-severity_rank(f.severity), exposure(f.control)[0], f.control,
                              f.account or "", f.resource))
+    total: dict[str, int] = {}
+    for f in gaps:
+        total[f.control] = total.get(f.control, 0) + 1
+    shown: dict[str, int] = {}
     out = []
-    for f in gaps[:limit]:
+    for f in gaps:
+        if len(out) >= limit:
+            break
+        if shown.get(f.control, 0) >= per_control:
+            continue
+        shown[f.control] = shown.get(f.control, 0) + 1
         info = control_info(f.control, f.severity)
         out.append({"f": f, "title": info["title"], "exposes": exposure(f.control)[1],
                     "short": _short(f.resource), "account": account_label(f.account, names),
-                    "fix": (f.remediation or {}).get("summary") or info["remediation"]})
+                    "fix": (f.remediation or {}).get("summary") or info["remediation"],
+                    "more": 0})
+    for x in out:
+        c = x["f"].control
+        last = [y for y in out if y["f"].control == c][-1]
+        last["more"] = total[c] - shown[c]
     return out
 
 

@@ -1,0 +1,186 @@
+"""One finding per gap: merging sources and logs events, counts of distinct gaps, the closing
+summary and exit code every command shares, history and account names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.cli import main
+from auditor.commands.summary import finish, load_account_names
+from auditor.logs import Detector, explain
+from auditor.logs.detect import findings as logs_findings
+from auditor.logs.explain import fold
+from auditor.logs.samples import log_file, record
+from auditor.reports import history, outcome, write_reports
+from drguard.errors import ConfigError
+from drguard.findings import Finding, merge
+from drguard.settings import Settings
+
+A = "111122223333"
+BUCKET = "arn:aws:s3:::nightly-backups"
+
+
+def hits(*recs: dict[str, Any]) -> list:
+    det = Detector(Settings())
+    return [h for r in recs for h in det.hits(r)]
+
+
+def versioning(bucket: str, hour: int, error: str | None = None) -> dict[str, Any]:
+    return record("PutBucketVersioning", "s3.amazonaws.com",
+                  {"bucketName": bucket, "VersioningConfiguration": {"Status": "Suspended"}},
+                  time=dt.datetime(2024, 5, 2, hour, tzinfo=dt.UTC), error_code=error,
+                  account=A)
+
+
+def live(control: str, resource: str, status: str = "fail") -> Finding:
+    return Finding(control=control, status=status, source="live", resource=resource,  # type: ignore[arg-type]
+                   message="m", account=A, region="us-east-1")
+
+
+def test_a_live_gap_and_the_events_behind_it_are_one_finding() -> None:
+    old, new = versioning("nightly-backups", 8), versioning("nightly-backups", 9)
+    elsewhere = versioning("db-backups", 11)  # a bucket the scan did not read
+    gap = live("backup-bucket-versioning", BUCKET)
+    found = hits(old, new, elsewhere)
+    used = explain([gap], found)
+    rest = fold([gap], logs_findings(found, Settings()), used)
+    # both changes explain the gap: newest first, and `event` is the newest
+    assert [e["eventId"] for e in gap.events] == [new["eventID"], old["eventID"]]
+    assert gap.event == gap.events[0]
+    assert gap.sources == ["live", "logs"]
+    # the change to the unscanned bucket stays a row of its own
+    assert [f.resource for f in rest] == ["arn:aws:s3:::db-backups"]
+    everything = merge([gap, *rest])
+    assert len({f.id for f in everything}) == len(everything) == 2
+    assert outcome(everything, {"fail_on": "high"})["gaps"] == 2
+
+
+def test_account_wide_event_is_folded_into_the_gap_it_explains() -> None:
+    delete = record("DeleteTrail", "cloudtrail.amazonaws.com", {"name": "main"}, account=A)
+    gap = live("cloudtrail-enabled", f"arn:aws:iam::{A}:root")
+    found = hits(delete)
+    rest = fold([gap], logs_findings(found, Settings()), explain([gap], found))
+    assert rest == []  # the deleted trail is why the account has none: one gap, not two
+    assert gap.events[0]["resource"].endswith(":trail/main")
+
+
+def test_merge_keeps_the_current_view_and_every_event() -> None:
+    pass_now = live("rds-deletion-protection", "arn:db", "pass")
+    changed = Finding("rds-deletion-protection", "fail", "logs", "arn:db", "turned off",
+                      A, "us-east-1", event={"time": "2024-05-02T08:00:00Z", "eventId": "a"})
+    tried = Finding("rds-deletion-protection", "attempt", "logs", "arn:db", "denied",
+                    A, "us-east-1", event={"time": "2024-05-03T08:00:00Z", "eventId": "b"})
+    state = Finding("rds-deletion-protection", "fail", "state", "arn:db", "state says off",
+                    A, "us-east-1", evidence={"deletionProtection": False})
+    [one] = merge([changed, tried, pass_now, state])
+    assert one.status == "pass" and one.source == "live"  # the resource as it is now
+    assert [e["eventId"] for e in one.events] == ["b", "a"]
+    assert one.sources == ["live", "state", "logs"]
+    assert one.evidence["otherSources"]["state"]["status"] == "fail"
+    assert changed.events == [] and pass_now.events == []  # inputs untouched
+
+
+def test_summary_counts_distinct_gaps_and_agrees_with_exit_code(capsys: pytest.CaptureFixture
+                                                                 [str]) -> None:
+    a = live("rds-deletion-protection", "arn:db")
+    b = Finding("rds-deletion-protection", "fail", "logs", "arn:db", "m", A, "us-east-1")
+    run = {"command": "scan", "fail_on": "critical", "accounts": [A], "regions": ["us-east-1"],
+           "logs": {"command": "logs", "files": 3, "skipped": {"files": 2, "records": 0}}}
+    s = outcome([a, b], run)
+    assert s["gaps"] == 1 and s["by_severity"]["high"]["fail"] == 1
+    assert s["incomplete"] and s["not_read"] == {"files": 2} and s["exit_code"] == 3
+    out, err = io.StringIO(), io.StringIO()
+    code = finish([a, b], run, {"html": Path("r/report.html"), "json": Path("r/report.json")},
+                  out, err)
+    assert code == s["exit_code"] == 3
+    assert out.getvalue() == "HTML report: r/report.html\n"
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "dr-audit scan: 1 gap (1 high) in 1 account x 1 region"
+    assert lines[1] == "dr-audit scan: Run incomplete: 2 log files not read."
+    assert lines[2] == "dr-audit scan: exit code 3 (fail on critical)"
+    assert "json report: r/report.json" in lines
+
+
+def test_incomplete_run_headline_in_every_format(tmp_path: Path) -> None:
+    f = live("backup-bucket-versioning", BUCKET, "pass")
+    run = {"command": "logs", "files": 0, "skipped": {"sources": 1, "files": 0}}
+    paths = write_reports([f], {**run, "fail_on": "high"}, tmp_path,
+                          ["json", "html", "md", "sarif", "junit"])
+    doc = json.loads(paths["json"].read_text())
+    assert doc["summary"]["incomplete"] and doc["summary"]["exit_code"] == 3
+    assert doc["summary"]["not_read"] == {"sources": 1, "noLogFiles": 1}
+    text = "Run incomplete: 1 log source not read; no log file read."
+    assert text in paths["html"].read_text()
+    assert paths["md"].read_text().startswith("## DR Guard audit: no gaps (run incomplete)")
+    assert text in paths["md"].read_text()
+    sarif = json.loads(paths["sarif"].read_text())["runs"][0]["invocations"][0]
+    assert sarif["executionSuccessful"] is False
+    assert sarif["toolExecutionNotifications"][0]["message"]["text"] == text
+    assert text in paths["junit"].read_text()
+    # complete: none of it
+    clean = write_reports([f], {"command": "scan", "fail_on": "high",
+                                "skipped": {"bucketsOutsideRegions": 4}}, tmp_path / "c",
+                          ["json", "md"])
+    assert json.loads(clean["json"].read_text())["summary"]["incomplete"] is False
+    assert "incomplete" not in clean["md"].read_text()
+
+
+def test_logs_command_prints_the_closing_summary(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    logs = tmp_path / "trail"
+    logs.mkdir()
+    (logs / "a.json.gz").write_bytes(log_file([versioning("nightly-backups", 9)]))
+    (logs / "b.json.gz").write_bytes(b"\x1f\x8b not really gzip")
+    out = tmp_path / "out"
+    code = main(["logs", str(logs), "--output-dir", str(out), "--format", "json,html"])
+    captured = capsys.readouterr()
+    doc = json.loads((out / "report.json").read_text())
+    assert code == doc["summary"]["exit_code"] == 1  # a high gap; incomplete too
+    assert doc["summary"]["incomplete"] is True
+    assert f"HTML report: {out / 'report.html'}" in captured.out
+    assert "dr-audit logs: 1 gap (1 critical)" in captured.err
+    assert "Run incomplete: 1 log file not read." in captured.err
+    assert "exit code 1 (fail on high)" in captured.err
+    assert f"json report: {out / 'report.json'}" in captured.err
+
+
+def test_history_keeps_a_summary_per_run_and_feeds_the_trend(tmp_path: Path) -> None:
+    folder = tmp_path / "history"
+    gap = live("backup-bucket-versioning", BUCKET)
+    for day, findings in ((1, [gap, live("rds-deletion-protection", "arn:db")]), (2, [gap])):
+        run = {"command": "scan", "started": f"2026-11-0{day}T02:00:00.5+00:00"}
+        write_reports(findings, run, tmp_path / f"out{day}", ["json"], history=folder)
+    (folder / "junk.json").write_text("{not json")
+    kept = history.load(folder)
+    assert [k["gaps"] for k in kept] == [2, 1]
+    assert kept[0]["by_severity"] == {"critical": 1, "high": 1, "medium": 0, "low": 0}
+    html = write_reports([gap], {"command": "scan", "started": "2026-11-03T02:00:00Z"},
+                         tmp_path / "out3", ["html"], history=folder)["html"].read_text()
+    assert 'id="chart-trend"' in html and "Gaps over the last 3 runs" in html
+    assert len(list(folder.glob("*-scan.json"))) == 3
+
+
+def test_account_names_from_file_and_organizations(tmp_path: Path) -> None:
+    names = tmp_path / "names.yaml"
+    names.write_text(f'"{A}": prod-data\n')
+    assert load_account_names(names) == {A: "prod-data"}
+    run = {"command": "scan", "account_status": [{"id": "999999999999", "name": "org-name"}],
+           "accounts": [A, "999999999999"]}
+    f = live("backup-bucket-versioning", BUCKET)
+    paths = write_reports([f], run, tmp_path / "o", ["json", "html", "md"],
+                          account_names=load_account_names(names))
+    doc = json.loads(paths["json"].read_text())
+    assert doc["run"]["account_names"] == {A: "prod-data", "999999999999": "org-name"}
+    assert f"prod-data ({A})" in paths["html"].read_text()
+    assert f"`{A}` (prod\\-data)" in paths["md"].read_text() or \
+        f"`{A}` (prod-data)" in paths["md"].read_text()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_account_names(bad)
