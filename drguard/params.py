@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,8 @@ from .registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Param
 
 ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 MAX_MESSAGE = 200
+
+_DIGITS = re.compile(r"\d{25,}")
 
 _validators: dict[tuple[str, str], Draft202012Validator] = {}
 
@@ -32,7 +35,8 @@ def _validator(owner: str, param: Param) -> Draft202012Validator:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    text = _DIGITS.sub(lambda m: f"{m.group()[:6]}...({len(m.group())} digits)",
+                       " ".join(text.split()))
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
 
 

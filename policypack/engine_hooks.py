@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import threading
 from typing import Any
 
-from drguard.errors import ConfigError
+from drguard.errors import ConfigError, Loc
+from drguard.params import policy_loc
 from drguard.registry import SETTINGS_POLICY
 
 from .config import check_pack_config
@@ -115,6 +117,30 @@ def analyze_stack(servicer: Any, request: Any, sdk: Any) -> Any:
     return response
 
 
+def _plain(value: Any, loc: Loc, depth: int = 0) -> Any:
+    """A protobuf Value/Struct as Python data (what MessageToDict gives), refusing what the
+    SDK cannot read: non-finite numbers (ConfigError naming the path)."""
+    if depth > 100:
+        raise loc.error("nested too deeply")
+    if hasattr(value, "fields"):  # a Struct
+        return {k: _plain(v, loc / k, depth + 1) for k, v in value.fields.items()}
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _plain(value.struct_value, loc, depth)
+    if kind == "list_value":
+        return [_plain(v, loc / i, depth + 1) for i, v in enumerate(value.list_value.values)]
+    if kind == "number_value":
+        n = value.number_value
+        if not math.isfinite(n):
+            raise loc.error(f"expected a finite number, found {n}")
+        return n
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    return None  # null_value or unset
+
+
 def _unreadable(policy_name: str, e: BaseException) -> str:
     """The one-line violation a policy reports when it fails on the input."""
     return (f"DR Guard could not evaluate {policy_name}: a property has a value of an "
@@ -169,7 +195,6 @@ def _failed_response(servicer: Any, sdk: Any, e: BaseException) -> Any:
 
 def install() -> None:
     import grpc
-    from google.protobuf import json_format
     from pulumi_policy import policy as sdk
 
     servicer = sdk._PolicyAnalyzerServicer
@@ -182,7 +207,7 @@ def install() -> None:
     def hooked_configure(self: Any, request: Any, context: Any) -> Any:
         error: str | None = None
         try:
-            config = {k: json_format.MessageToDict(v.properties)
+            config = {k: _plain(v.properties, policy_loc(k))
                       for k, v in request.policyConfig.items()}
             check_pack_config(config)
         except ConfigError as e:
@@ -192,11 +217,14 @@ def install() -> None:
         except Exception as e:  # noqa: BLE001 - any unreadable config is the caller's error
             log.debug("Configure failed", exc_info=True)
             error = f"the config cannot be read ({type(e).__name__})"
-        if error is not None:
-            log.error("invalid policy pack config: %s", error)
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"invalid policy pack config: {error}")
-        return configure(self, request, context)
+        if error is None:
+            try:
+                return configure(self, request, context)
+            except Exception as e:  # noqa: BLE001 - the SDK could not take it: still ours
+                log.debug("the SDK's Configure failed", exc_info=True)
+                error = f"the config cannot be read ({type(e).__name__})"
+        log.error("invalid policy pack config: %s", error)
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid policy pack config: {error}")
 
     def hooked_analyze(self: Any, request: Any, context: Any) -> Any:
         try:
