@@ -217,3 +217,30 @@ def test_fuzzed_files_never_crash_nor_hide_valid_ones(bad: list[bytes], gz_names
     assert {g["eventID"] for g in good} <= found
     assert meta["files"] == len(bad) + 2
     assert meta["skipped"]["files"] <= len(bad)
+
+
+def test_stdlib_inflate_fallback_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without isal/zlib-ng the standard library's zlib inflates: same records, same damage."""
+    import zlib
+
+    recs = samples.mixed_records(random.Random(9), 800, T0, violation_rate=0.05)
+    data = samples.log_file(recs)
+    fast = reader.read("f.json.gz", data, MATCHER)
+    monkeypatch.setattr(reader, "INFLATER", zlib)
+    slow = reader.read("f.json.gz", data, MATCHER)
+    assert ids(slow) == ids(fast) == naive(data)
+    cut = reader.read("f.json.gz", data[: len(data) // 2], MATCHER)
+    assert cut.error is None and cut.skipped and "gzip stream damaged" in cut.skipped[-1][1]
+
+
+def test_big_file_is_read_in_pieces_with_records_across_pieces(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny chunk sizes force records, hits and `"eventName"` keys across piece borders."""
+    recs = samples.mixed_records(random.Random(4), 400, T0, violation_rate=0.2)
+    data = samples.log_file(recs)
+    for chunk, keep, look in ((4096, 2048, 4096), (1000, 3000, 3000), (65536, 8192, 8192)):
+        monkeypatch.setattr(reader, "CHUNK", chunk)
+        monkeypatch.setattr(reader, "KEEP", keep)
+        monkeypatch.setattr(reader, "LOOKAHEAD", look)
+        res = reader.read("f.json.gz", data, MATCHER)
+        assert ids(res) == naive(data) and not res.skipped and not res.full_parse

@@ -96,6 +96,10 @@ def _work(name: str, blob: reader.Blob) -> reader.FileResult:
             if not window.contains(reader.parse_time(rec["eventTime"])):
                 continue
             matched = detector.matching(rec)
+            problem = reader.shape(rec) if matched else None
+            if problem:  # too deep to report or to send back: cannot be judged
+                res.skipped.append((where_, f"{reader.event_ref(rec)}{problem}"))
+                continue
         except Exception as e:  # noqa: BLE001 - one strange record never stops the file
             res.skipped.append((where_, f"{reader.event_ref(rec)}cannot be judged: "
                                         f"{type(e).__name__}: {str(e)[:200]}"))

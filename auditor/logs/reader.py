@@ -49,7 +49,7 @@ REQUIRED = ("eventTime", "eventSource", "eventName", "eventID", "awsRegion")
 OPTIONAL_STRINGS = ("recipientAccountId", "errorCode", "eventType")
 CHUNK = 1 << 22  # bytes inflated per read
 LOOKAHEAD = 1 << 18  # text after a hit that must be in memory before its record is decoded
-KEEP = 1 << 20  # text kept before the scan position, for a record that began earlier
+KEEP = 1 << 18  # text kept before the scan position, for a record that began earlier
 MAX_RECORD = 1 << 22  # characters: a larger record is skipped and counted
 MAX_WHOLE = 1 << 26  # characters: the largest non-CloudTrail-layout file read whole
 MAX_DEPTH = 64  # nesting of a candidate record (real ones stay under 15)
@@ -101,17 +101,38 @@ class Unjudgeable:
         return f"<number out of range: {self.text}>"
 
 
+_SEEN: list[Unjudgeable] = []  # numbers out of range met by the last decode
+
+
+def _unjudgeable(s: str) -> Unjudgeable:
+    u = Unjudgeable(s)
+    _SEEN.append(u)
+    return u
+
+
 def _float(s: str) -> Any:
     v = float(s)
-    return v if math.isfinite(v) else Unjudgeable(s)
+    return v if math.isfinite(v) else _unjudgeable(s)
 
 
 def _int(s: str) -> Any:
-    return int(s) if len(s) <= 4000 else Unjudgeable(s)
+    return int(s) if len(s) <= 4000 else _unjudgeable(s)
 
 
-_decode = json.JSONDecoder(parse_float=_float, parse_int=_int,
-                           parse_constant=Unjudgeable).raw_decode
+_raw_decode = json.JSONDecoder(parse_float=_float, parse_int=_int,
+                               parse_constant=_unjudgeable).raw_decode
+
+
+def _decode(text: str, pos: int) -> tuple[Any, int]:
+    """raw_decode; a record holding a number out of range gets `OVERFLOW_KEY` set."""
+    _SEEN.clear()
+    obj, end = _raw_decode(text, pos)
+    if _SEEN and isinstance(obj, dict):
+        obj[OVERFLOW_KEY] = _SEEN[0].text
+    return obj, end
+
+
+OVERFLOW_KEY = "\x00number out of range"  # cannot come from JSON keys CloudTrail writes
 
 
 def _count_replacements(e: UnicodeError) -> tuple[str, int]:
@@ -181,10 +202,11 @@ class _Text:
     def close(self) -> None:
         self.raw.close()
 
-    def _bytes(self) -> bytes:
-        """About CHUNK more bytes of the file's content; b'' at the end."""
+    def _pieces(self) -> list[bytes]:
+        """About CHUNK more bytes of the file's content, in pieces; [] at the end."""
         if self.inflater is None:
-            return self.raw.read(CHUNK)
+            data = self.raw.read(CHUNK)
+            return [data] if data else []
         out: list[bytes] = []
         got = 0
         try:
@@ -201,8 +223,9 @@ class _Text:
                     self.inflater = INFLATER.decompressobj(GZIP_WBITS)
                 piece = self.inflater.decompress(data, OUT_MAX)
                 self.pending = self.inflater.unconsumed_tail or self.inflater.unused_data
-                out.append(piece)
-                got += len(piece)
+                if piece:
+                    out.append(piece)
+                    got += len(piece)
         except _INFLATE_ERRORS as e:
             if self.size + got == 0:
                 raise _Damaged(f"not a valid gzip file ({e})") from None
@@ -210,22 +233,23 @@ class _Text:
             self.pending = b""
             self.raw.seek(0, io.SEEK_END)
             self.inflater = None
-        return b"".join(out)
+        self.size += got
+        return out
 
-    def more(self) -> str:
-        """The next piece of text; '' at the end."""
+    def more(self, before: str = "") -> str:
+        """`before` followed by the next piece of text (one copy); just `before` at the end."""
         if self.eof:
-            return ""
-        data = self._bytes()
-        if not data:
+            return before
+        pieces = self._pieces()
+        if not pieces:
             self.eof = True
-            return self.decoder.decode(b"", final=True)
-        self.size += len(data)
-        text = self.decoder.decode(data)
-        if self.first and text:
+            return before + self.decoder.decode(b"", final=True)
+        decode = self.decoder.decode
+        texts = [before, *(decode(p) for p in pieces)]
+        if self.first:
             self.first = False
-            text = text.removeprefix("\ufeff")
-        return text
+            texts[1] = texts[1].removeprefix("\ufeff")
+        return "".join(texts)
 
 
 def read(name: str, blob: Blob, matcher: Matcher) -> FileResult:
@@ -267,13 +291,15 @@ def event_ref(rec: dict[str, Any]) -> str:
 
 
 def judge(rec: dict[str, Any]) -> str | None:
-    """Why a candidate record cannot be judged, or None."""
-    problem = _shape(rec)
-    return problem or check(rec)
+    """Why a candidate record cannot be judged, or None (depth: see `shape`)."""
+    if OVERFLOW_KEY in rec:
+        return f"cannot be judged: number out of range ({rec[OVERFLOW_KEY]})"
+    return check(rec)
 
 
-def _shape(rec: dict[str, Any]) -> str | None:
-    """Too deep, or a number that overflowed (iterative: depth is what we check)."""
+def shape(rec: dict[str, Any]) -> str | None:
+    """Too deep, or holding a number that overflowed (iterative: depth is what we check).
+    Run on the records that matched, before they travel (pickle) or are reported."""
     stack: list[tuple[Any, int]] = [(rec, 1)]
     while stack:
         value, depth = stack.pop()
@@ -368,7 +394,7 @@ def _fast(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> bool:
             if text.eof:
                 break
             drop = min(nxt, max(lo, nxt - KEEP, 0))
-            buf = buf[drop:] + text.more()
+            buf = text.more(buf[drop:])
             base += drop
             scan, lo = nxt - drop, max(lo - drop, 0)
         if text.damage:
@@ -424,7 +450,7 @@ class _Buffer:
             self.buf = self.buf[pos:]
             self.base += pos
             pos = 0
-        self.buf += self.text.more()
+        self.buf = self.text.more(self.buf)
         return pos
 
 
@@ -588,6 +614,10 @@ def _whole(first: str, text: _Text, matcher: Matcher, res: FileResult) -> None:
             res.skipped.append((f"record {i}", f"record is a {type(rec).__name__}, not an "
                                                "object"))
         elif matcher.wants(rec):
-            res.records.append((f"record {i}", rec))
+            problem = shape(rec)  # the decode marks the document, not the record
+            if problem:
+                res.skipped.append((f"record {i}", f"{event_ref(rec)}{problem}"))
+            else:
+                res.records.append((f"record {i}", rec))
     if text.damage:
         res.skipped.append((f"record {len(doc['Records'])}", text.damage))
