@@ -18,7 +18,10 @@ delete, replace, create-replacement, delete-replaced, read, read-replacement, re
 discard-replaced, remove-pending-replace, import, import-replacement, diff,
 extend-parameterize. By default the CLI shows a replacement as one logical `replace` step;
 `--show-replacement-steps` adds `create-replacement` / `delete-replaced`, and `--show-sames`
-adds the unchanged resources (`same`), which stack-level checks need as context.
+adds the unchanged resources (`same`), which stack-level checks need as context. `discard`,
+`discard-replaced` and `remove-pending-replace` only change the state (a resource read with
+`.get()` is forgotten; one already deleted is dropped): no data goes, so they are not reported.
+`retainOnDelete` keeps the cloud resource when Pulumi deletes it; the finding says so.
 
 States are `apitype.ResourceV3` serialized by `stack.SerializeResource`: secrets are blinded
 to the string "[secret]" (`MassageSecrets`), unknown values (preview) are the engine's
