@@ -141,11 +141,89 @@ def _plain(value: Any, loc: Loc, depth: int = 0) -> Any:
     return None  # null_value or unset
 
 
-def _unreadable(policy_name: str, e: BaseException) -> str:
+def _unreadable(policy_name: str, e: BaseException, resource: str | None = None) -> str:
     """The one-line violation a policy reports when it fails on the input."""
-    return (f"DR Guard could not evaluate {policy_name}: a property has a value of an "
+    on = f" on {resource!r}" if resource else ""
+    return (f"DR Guard could not evaluate {policy_name}{on}: a property has a value of an "
             f"unexpected type or shape ({type(e).__name__}), so the resource cannot be shown "
             "compliant; check the resource's properties.")
+
+
+def _culprits(fails: Any, resources: list[Any]) -> list[Any]:
+    """The resources that make `fails(subset)` true on their own (bisection: about
+    2 k log n runs for k culprits; empty when only a combination fails)."""
+    if len(resources) <= 1:
+        return list(resources) if resources and fails(resources) else []
+    mid = len(resources) // 2
+    out = []
+    for half in (resources[:mid], resources[mid:]):
+        if fails(half):
+            out += _culprits(fails, half)
+    return out
+
+
+def _needed_for_failure(fails: Any, resources: list[Any], budget: int = 64) -> list[Any]:
+    """When no resource fails alone: resources whose removal ends the failure, found one at
+    a time by binary search over removed prefixes (log n runs each)."""
+    keep = list(resources)
+    out: list[Any] = []
+    while keep and budget > 0 and fails(keep):
+        lo, hi = 1, len(keep)  # smallest k with not fails(keep[k:]); fails(keep[0:]) holds
+        while lo < hi and budget > 0:
+            mid = (lo + hi) // 2
+            budget -= 1
+            if fails(keep[mid:]):
+                lo = mid + 1
+            else:
+                hi = mid
+        out.append(keep.pop(lo - 1))
+    return out
+
+
+def _isolate(policy: Any, validate: Any, args: Any, report: Any, sdk: Any,
+             error: BaseException) -> None:
+    """A stack policy failed: judge the stack without the resource(s) it fails on, and report
+    each of those as not evaluable, so one bad resource does not hide the others' results."""
+    passthrough = (sdk.UnknownValueError, sdk._NotApplicableError)
+    config, tags = args.get_config(), args.stack_tags
+
+    def fails(subset: list[Any]) -> bool:
+        try:
+            validate(sdk.StackValidationArgs(list(subset), config, tags), lambda *_a: None)
+        except passthrough:
+            return False
+        except Exception:  # noqa: BLE001
+            return True
+        return False
+
+    memo = getattr(_call, "memo", None)
+    _call.memo = None  # sub-runs build their own models (the memo holds the whole stack's)
+    try:
+        resources = list(args.resources)
+        known = memo.get("culprits", []) if memo is not None else []
+        known_ids = {id(r) for r in known}
+        rest = [r for r in resources if id(r) not in known_ids]
+        bad = [r for r in known if any(r is x for x in resources)]
+        if not bad or fails(rest):  # culprits of an earlier policy are not all of them
+            bad = _culprits(fails, resources) or _needed_for_failure(fails, resources)
+            if memo is not None:
+                memo["culprits"] = bad
+        if not bad:
+            report(_unreadable(policy.name, error), None)
+            return
+        bad_ids = {id(r) for r in bad}
+        good = [r for r in args.resources if id(r) not in bad_ids]
+        for r in bad:
+            log.warning("policy %s cannot read %s", policy.name, r.urn)
+            report(_unreadable(policy.name, error, getattr(r, "name", None)), r.urn)
+        try:
+            validate(sdk.StackValidationArgs(good, config, tags), report)
+        except passthrough:
+            raise
+        except Exception as e:  # noqa: BLE001 - only the whole combination fails
+            report(_unreadable(policy.name, e), None)
+    finally:
+        _call.memo = memo
 
 
 def _guard(policy: Any, sdk: Any) -> None:
@@ -154,6 +232,7 @@ def _guard(policy: Any, sdk: Any) -> None:
         return
     validate = policy.validate
     passthrough = (sdk.UnknownValueError, sdk._NotApplicableError)
+    stack = isinstance(policy, sdk.StackValidationPolicy)
 
     def guarded(args: Any, report: Any) -> Any:
         try:
@@ -164,7 +243,10 @@ def _guard(policy: Any, sdk: Any) -> None:
             log.warning("policy %s failed on %s: %s", policy.name,
                         getattr(args, "urn", "the stack"), type(e).__name__)
             log.debug("policy %s failed", policy.name, exc_info=True)
-            report(_unreadable(policy.name, e), None)
+            if stack and len(getattr(args, "resources", ())) > 1:
+                _isolate(policy, validate, args, report, sdk, e)
+            else:
+                report(_unreadable(policy.name, e), None)
             return None
 
     policy.validate = guarded
