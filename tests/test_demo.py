@@ -104,12 +104,18 @@ def test_live_gaps_carry_the_event_that_caused_them(demo: dict[str, Any]) -> Non
 
 
 def test_logs_findings_include_the_failed_attempt(demo: dict[str, Any]) -> None:
-    logs = [f for f in demo["report"]["findings"] if f["source"] == "logs"]
+    findings = demo["report"]["findings"]
+    # one finding per gap: each culprit's change is merged into the live gap it explains
+    # (events, sources), not repeated as a logs row; only the attempt stays a logs row
+    logs = [f for f in findings if f["source"] == "logs"]
     found = {(f["control"], _name(f["resource"]), f["status"]) for f in logs}
-    assert found == {(c, "workloads-audit" if n == "root" else
-                      "archive-deletions" if c == "backup-bucket-deletion-alerts" else n,
-                      "fail") for c, n in CULPRITS} | {
-        ("resource-drift-deleted", "workloads-backup-archive", "attempt")}
+    assert found == {("resource-drift-deleted", "workloads-backup-archive", "attempt")}
+    merged = {(f["control"], _name(f["resource"])): f for f in findings
+              if "logs" in f.get("sources", [])}
+    assert set(merged) == set(CULPRITS)
+    assert all(f["status"] == "fail" and f["source"] == "live" and f["events"]
+               for f in merged.values())
+    assert len({f["id"] for f in findings}) == len(findings)
     (attempt,) = [f for f in logs if f["status"] == "attempt"]
     member = demo["accounts"][MEMBER]
     assert attempt["event"]["errorCode"] == "AccessDenied"

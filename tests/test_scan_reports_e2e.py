@@ -49,7 +49,9 @@ def test_scan_writes_every_format_and_escapes_hostile_values(aws, tmp_path: Path
 
     junit = ET.parse(out / "report.junit.xml").getroot()
     cases = {(c.get("classname"), c.get("name")): c for c in junit.iter("testcase")}
-    case = cases[("backup-bucket-versioning", arn)]
+    # testcase name: `<resource> [<finding id>]`, the same id as report.json
+    case = cases[("backup-bucket-versioning",
+                  f"{arn} [{mine['backup-bucket-versioning']['id']}]")]
     assert case.find("failure") is not None
 
     html = (out / "report.html").read_text()
