@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from drguard.errors import ConfigError
-from drguard.findings import Finding, exit_code
+from drguard.findings import Finding
 from drguard.settings import Settings
 
 from ..aws import AwsOptions
 from ..delivery import add_delivery_arguments, check_delivery, deliver
 from ..scan import ScanOptions, ScanResult, scan
 from .common import add_output_options, check_baseline, load_settings
+from .summary import finish, load_account_names
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _extra_findings(args: argparse.Namespace, settings: Settings,
     if args.logs:
         try:
             from ..logs import detect
-            from ..logs.explain import explain
+            from ..logs.explain import explain, fold
             from ..logs.pipeline import collect
             from ..logs.window import Window
         except ImportError:
@@ -121,10 +122,11 @@ def _extra_findings(args: argparse.Namespace, settings: Settings,
             hits, meta = collect(args.logs, window, settings,
                                  endpoint_url=args.endpoint_url, workers=args.workers,
                                  session=result.session)
-            explain(result.findings, hits)  # live failures get the event that caused them
+            used = explain(result.findings, hits)  # live gaps get the events behind them
             if args.state is not None and out:  # and missing resources their delete event
                 importlib.import_module("auditor.drift").link_events(out, hits)
-            out += detect.findings(hits, settings)
+            # a logs finding whose event explains a live gap is merged into it (one gap)
+            out += fold(result.findings, detect.findings(hits, settings), used)
             result.run["logs"] = meta
     return out
 
@@ -135,7 +137,7 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
             say: Callable[[str], None] | None = None,
             ) -> tuple[int, dict[str, Path], ScanResult]:
     """Scan, write the reports; (exit code, report paths, result). `say` hears each phase."""
-    from ..reports import write_reports
+    from ..reports import outcome, write_reports
 
     result = scan(options, settings)
     if args is not None:
@@ -147,11 +149,11 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
         run["sarif_artifact"] = args.sarif_artifact
     if say:
         say(f"writing reports ({', '.join(formats)}) to {output_dir}...")
-    paths = write_reports(result.findings, run, output_dir, formats, baseline)
-    code = exit_code(result.findings, fail_on)
-    logs_skipped = (run.get("logs") or {}).get("skipped") or {}
-    if code == 0 and any(logs_skipped.get(k) for k in ("files", "sources")):
-        code = EXIT_INCOMPLETE
+    paths = write_reports(result.findings, run, output_dir, formats, baseline,
+                          history=getattr(args, "history", None),
+                          account_names=load_account_names(getattr(args, "account_names", None)))
+    # the reports' own summary decides (gaps, errors, anything not read: COMMON run-info)
+    code = int(outcome(result.findings, run).get("exit_code", 0))
     return code, paths, result
 
 
@@ -160,17 +162,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     code, paths, result = execute(options_from(args), settings, args.output_dir, args.format,
                                   args.fail_on, args.baseline, args)
-    s = result.run["skipped"]
-    counts: dict[str, int] = {}
-    for f in result.findings:
-        counts[f.status] = counts.get(f.status, 0) + 1
-    print(f"dr-audit: {len(result.findings)} findings "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'none'}) in "
-          f"{len(result.run['accounts'])} account(s) x {len(result.run['regions'])} region(s)"
-          + (f"; {s['accounts']} account(s) could not be scanned" if s["accounts"] else ""),
-          file=sys.stderr)
-    if "html" in paths:
-        print(f"HTML report: {paths['html']}")
+    finish(result.findings, {**result.run, "fail_on": args.fail_on}, paths)
     deliver(args, options_from(args).aws, result.findings,
             {**result.run, "fail_on": args.fail_on}, paths, code)
     return code
