@@ -24,7 +24,8 @@ from types import TracebackType
 from urllib.parse import parse_qs, urlparse
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d+/[^/]+/([^/]+)/aws4_request")
-_QUERY_SERVICES = {"rds", "sts", "iam", "sqs", "sns", "elasticache", "cloudformation"}
+_QUERY_SERVICES = {"rds", "sts", "iam", "sqs", "sns", "elasticache", "cloudformation",
+                   "redshift"}
 _S3_GET = {"versioning": "GetBucketVersioning", "object-lock": "GetObjectLockConfiguration",
            "publicAccessBlock": "GetPublicAccessBlock", "replication": "GetBucketReplication",
            "notification": "GetBucketNotificationConfiguration", "tagging": "GetBucketTagging",
