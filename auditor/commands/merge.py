@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from drguard.errors import ConfigError
-from drguard.findings import Finding, exit_code
+from drguard.findings import Finding
 
 from .common import add_output_options, check_baseline
 
@@ -99,7 +99,7 @@ def merge(loaded: list[tuple[Path, dict[str, Any], list[Finding]]]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..reports import load_report, write_reports
+    from ..reports import load_report, outcome, write_reports
 
     check_baseline(args)
     loaded = []
@@ -112,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
     fail_on = run_meta.get("fail_on") or args.fail_on
     run_meta["fail_on"] = args.fail_on if args.fail_on != "high" else fail_on
     paths = write_reports(findings, run_meta, args.output_dir, args.format, args.baseline)
-    code = exit_code(findings, run_meta["fail_on"])
-    if code == 0 and run_meta["skipped"].get("shards"):
-        code = EXIT_INCOMPLETE
+    # the merged reports' own summary decides (gaps, errors, missing shards, anything a shard
+    # did not read), so report.json's summary.exit_code and this exit code agree
+    code = int(outcome(findings, run_meta).get("exit_code", 0))
     print(f"dr-audit: merged {len(loaded)} report(s): {len(findings)} findings in "
           f"{len(run_meta['accounts'])} account(s)", file=sys.stderr)
     for fmt, path in paths.items():

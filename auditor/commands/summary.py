@@ -79,9 +79,9 @@ def closing_lines(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
     by_sev = ", ".join(f"{summary['by_severity'][s]['fail']} {s}" for s in SEVERITIES_DESC
                        if summary["by_severity"].get(s, {}).get("fail"))
     st = summary["by_status"]
-    rest = [plural(st[k], w) for k, w in (("pass", "pass"), ("waived", "waived finding"),
-                                          ("error", "check not made"),
-                                          ("attempt", "attempt")) if st.get(k)]
+    rest = [plural(st[k], w) + tail for k, w, tail in (
+        ("pass", "pass", ""), ("waived", "waived finding", ""), ("error", "check", " not made"),
+        ("attempt", "attempt", "")) if st.get(k)]
     head = f"{name}: {plural(gaps, 'gap')}" + (f" ({by_sev})" if by_sev else "")
     if rest:
         head += "; " + ", ".join(rest)
