@@ -1,13 +1,23 @@
-"""CloudTrail reader throughput: gunzip alone (the floor), json.loads of every file (the naive
-way) and ours, on a realistic corpus, one core each, plus peak memory.
+"""CloudTrail reader throughput, before and after, against the inflate-only floor.
 
     python benchmarks/logs_throughput.py [--events 1000000] [--dir DIR] [--keep]
+                                         [--repeat 3] [--before REF] [--workers N]
 
 The corpus (gzipped `{"Records":[...]}` files of 1-5k realistic records, ~0.1% violations and
 ~0.3% near misses among the rest) is generated in a temporary folder unless --dir points at one
-made earlier. Each variant runs in its own process pinned to one CPU; its peak RSS is
-`ru_maxrss`. The naive variant applies the same detections to every record `json.loads` gives,
-and the run fails unless ours finds exactly the same (event, control, status) set.
+made earlier. Variants, each in its own process (figures are the median of --repeat runs):
+
+- inflate-zlib / inflate-<lib>: inflate every file and nothing else, with the standard
+  library and with the library the reader uses (python-isal or zlib-ng when installed), on
+  one CPU; `floor-all-cpus` is the latter on every CPU (one process per CPU);
+- naive: `json.loads` of every file plus the detections, one CPU;
+- before: `collect` of the code at git REF (default: the commit before the streaming reader),
+  one CPU, as that commit's own benchmark ran it; skipped when git or REF is not there;
+- ours-1cpu: `collect(workers=1)` pinned to one CPU; ours: `collect` with the default workers
+  (parsing in one process per CPU).
+
+Peak RSS is `ru_maxrss` of the variant's process (and of its largest child). The run fails
+unless naive, before and ours find exactly the same (event, control, status) set.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,13 +38,15 @@ import time
 from multiprocessing import Pool
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from auditor.logs import samples  # noqa: E402
 
 MANIFEST = "manifest.json"
 ACCOUNTS = ("111122223333", "444455556666", "777788889999")
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+BEFORE_REF = "32b7f04"  # the reader before issue 9/15: whole-file gunzip + regex, 1 thread
 
 
 # ---- corpus -------------------------------------------------------------------------------
@@ -71,11 +84,44 @@ def _files(root: Path) -> list[Path]:
     return sorted((root / "logs").rglob("*.json.gz"))
 
 
-def variant_gunzip(root: Path) -> tuple[int, list]:
+def _inflate_with(mod: object, files: list[Path]) -> int:
+    """Stream-inflate like the reader (64 KiB in, at most 1 MiB out per call)."""
+    from auditor.logs import reader
+
     size = 0
-    for f in _files(root):
-        size += len(gzip.decompress(f.read_bytes()))
-    return size, []
+    for f in files:
+        d = mod.decompressobj(reader.GZIP_WBITS)  # type: ignore[attr-defined]
+        with open(f, "rb") as fh:
+            while data := fh.read(reader.IN_CHUNK):
+                while data:
+                    size += len(d.decompress(data, reader.OUT_MAX))
+                    data = d.unconsumed_tail
+    return size
+
+
+def variant_inflate_zlib(root: Path) -> tuple[int, list]:
+    import zlib
+
+    return _inflate_with(zlib, _files(root)), []
+
+
+def variant_inflate_lib(root: Path) -> tuple[int, list]:
+    from auditor.logs import reader
+
+    return _inflate_with(reader.INFLATER, _files(root)), []
+
+
+def _inflate_share(job: tuple[list[str]]) -> int:
+    from auditor.logs import reader
+
+    return _inflate_with(reader.INFLATER, [Path(f) for f in job[0]])
+
+
+def variant_floor_all_cpus(root: Path) -> tuple[int, list]:
+    files = [str(f) for f in _files(root)]
+    n = os.cpu_count() or 1
+    with Pool(n) as pool:
+        return sum(pool.map(_inflate_share, [(files[i::n],) for i in range(n)])), []
 
 
 def _hit_keys(hits: list) -> list:
@@ -98,36 +144,110 @@ def variant_naive(root: Path) -> tuple[int, list]:
     return n, _hit_keys(hits)
 
 
-def variant_ours(root: Path) -> tuple[int, list]:
+def _ours(root: Path, workers: int) -> tuple[int, list]:
     from auditor.logs.pipeline import collect
     from auditor.logs.window import Window
     from drguard.settings import Settings
 
-    hits, meta = collect([str(root / "logs")], Window(), Settings(), workers=1)
-    assert meta["skipped"] == {"sources": 0, "files": 0, "records": 0}, meta["skipped"]
+    hits, meta = collect([str(root / "logs")], Window(), Settings(), workers=workers)
+    assert not any(meta["skipped"].values()), meta["skipped"]
     return meta["fallback_full_parse"], _hit_keys(hits)
 
 
-VARIANTS = {"gunzip": variant_gunzip, "naive": variant_naive, "ours": variant_ours}
+def variant_ours_1cpu(root: Path) -> tuple[int, list]:
+    return _ours(root, 1)
+
+
+def variant_ours(root: Path) -> tuple[int, list]:
+    return _ours(root, int(os.environ.get("LOGS_BENCH_WORKERS", "8")))
+
+
+VARIANTS = {"inflate-zlib": variant_inflate_zlib, "inflate-lib": variant_inflate_lib,
+            "floor-all-cpus": variant_floor_all_cpus, "naive": variant_naive,
+            "ours-1cpu": variant_ours_1cpu, "ours": variant_ours}
+ONE_CPU = {"inflate-zlib", "inflate-lib", "naive", "ours-1cpu"}
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def child(name: str, root: Path, out: Path) -> None:
-    if hasattr(os, "sched_setaffinity"):
+    from auditor.logs import reader
+
+    if name in ONE_CPU and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    t0 = time.perf_counter()
+    reader.tune_malloc()  # as the reader runs (the inflate floors too, for a fair floor)
+    t0, c0 = time.perf_counter(), _cpu()
     extra, keys = VARIANTS[name](root)
-    seconds = time.perf_counter() - t0
-    out.write_text(json.dumps({"seconds": seconds, "extra": extra, "hits": keys,
-                               "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                               / 1024}))
+    seconds, cpu = time.perf_counter() - t0, _cpu() - c0
+    out.write_text(json.dumps({
+        "seconds": seconds, "cpu": cpu, "extra": extra, "hits": keys,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "child_maxrss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 
 
-def run_variant(name: str, root: Path) -> dict:
+def _run(cmd: list[str]) -> dict:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         out = Path(tmp.name)
     try:
-        subprocess.run([sys.executable, __file__, "--child", name, "--dir", str(root),
-                        "--out", str(out)], check=True)
+        subprocess.run([*cmd, "--out", str(out)], check=True)
+        return json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def run_variant(name: str, root: Path) -> dict:
+    return _run([sys.executable, __file__, "--child", name, "--dir", str(root)])
+
+
+def before_tree(ref: str) -> Path | None:
+    """The repository at `ref`, extracted to a temporary folder (None without git/ref)."""
+    dest = Path(tempfile.mkdtemp(prefix="drguard-logs-before-"))
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        shutil.rmtree(dest, ignore_errors=True)
+        return None
+    return dest
+
+
+_BEFORE = """
+import json, os, resource, sys, time
+tree, root, out = sys.argv[1:4]
+sys.path.insert(0, tree)
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+from auditor.logs.pipeline import collect
+from auditor.logs.window import Window
+from drguard.settings import Settings
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+t0, c0 = time.perf_counter(), cpu()
+hits, meta = collect([os.path.join(root, "logs")], Window(), Settings(), workers=1)
+seconds, used = time.perf_counter() - t0, cpu() - c0
+keys = sorted((h.event["eventId"], h.control, h.status) for h in hits)
+json.dump({"seconds": seconds, "cpu": used, "extra": meta["fallback_full_parse"],
+           "hits": keys, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "child_maxrss_mb": 0}, open(out, "w"))
+"""
+
+
+def run_before(tree: Path, root: Path) -> dict:
+    """The code at the 'before' ref, run as its own benchmark ran it (collect, workers=1,
+    pinned to one CPU), timed (wall and CPU) the same way as the other variants."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        out = Path(tmp.name)
+    try:
+        subprocess.run([sys.executable, "-c", _BEFORE, str(tree), str(root), str(out)],
+                       check=True, cwd=tree)
         return json.loads(out.read_text())
     finally:
         out.unlink(missing_ok=True)
@@ -138,14 +258,22 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--dir", type=Path, help="corpus folder (generated there if empty)")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpus")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per variant (median shown)")
+    ap.add_argument("--before", default=BEFORE_REF, help="git ref of the 'before' code "
+                    "(empty: skip)")
+    ap.add_argument("--workers", type=int, default=8, help="workers of the `ours` variant")
     ap.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.dir, args.out)
         return 0
+    os.environ["LOGS_BENCH_WORKERS"] = str(args.workers)
+
+    from auditor.logs import reader
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="drguard-logs-bench-"))
+    tree = before_tree(args.before) if args.before else None
     try:
         if (root / MANIFEST).exists():
             manifest = json.loads((root / MANIFEST).read_text())
@@ -157,24 +285,64 @@ def main() -> int:
                   f"({manifest['bytes_gz'] / 2**20:.0f} MiB gzipped) in "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
         events = manifest["events"]
-        res = {name: run_variant(name, root) for name in ("gunzip", "naive", "ours")}
-        print(f"\n{'variant':<8} {'seconds':>8} {'events/s':>12} {'peak RSS':>10}")
+        names = ["inflate-zlib", "inflate-lib", "floor-all-cpus", "naive", "before",
+                 "ours-1cpu", "ours"]
+        if tree is None:
+            names.remove("before")
+            print(f"(no 'before' variant: git ref {args.before!r} not available)")
+        runs: dict[str, list[dict]] = {n: [] for n in names}
+        for i in range(args.repeat):  # interleaved, so that load from others hits all alike
+            for name in names:
+                if name == "naive" and i:
+                    continue  # slow and only a reference: once
+                r = run_before(tree, root) if name == "before" else run_variant(name, root)
+                runs[name].append(r)
+        res = {n: {"seconds": statistics.median(r["seconds"] for r in rs),
+                   "cpu": statistics.median(r["cpu"] for r in rs),
+                   "all": [r["seconds"] for r in rs], "maxrss_mb": max(r["maxrss_mb"] for r in rs),
+                   "child_maxrss_mb": max(r.get("child_maxrss_mb", 0) for r in rs),
+                   "hits": rs[0]["hits"], "extra": rs[0]["extra"]} for n, rs in runs.items()}
+        cpus = os.cpu_count() or 1
+        label = {"inflate-lib": f"inflate-{reader.INFLATE}",
+                 "floor-all-cpus": f"inflate-{reader.INFLATE} x{cpus}",
+                 "ours": f"ours ({min(args.workers, cpus)} procs)"}
+        print(f"\n{manifest['events']:,} events, {manifest['files']} files, "
+              f"{cpus} CPUs; median of {args.repeat} (naive: 1 run)")
+        print(f"{'variant':<22} {'seconds':>8} {'events/s':>12} {'CPU s':>7} {'ev/CPU-s':>10}"
+              f" {'peak RSS':>9} {'child':>7}   runs (s)")
         for name, r in res.items():
-            print(f"{name:<8} {r['seconds']:8.2f} {events / r['seconds']:12,.0f} "
-                  f"{r['maxrss_mb']:8.0f} MB")
-        floor, naive, ours = (events / res[n]["seconds"] for n in ("gunzip", "naive", "ours"))
-        same = res["naive"]["hits"] == res["ours"]["hits"]
-        print(f"\nours vs naive: {ours / naive:.1f}x (goal >= 3x); ours vs gunzip-only: "
-              f"{ours / floor:.0%} (goal >= 40%)")
-        print(f"uncompressed size: {res['gunzip']['extra'] / 2**30:.2f} GiB; "
-              f"files needing a full parse: {res['ours']['extra']}")
+            print(f"{label.get(name, name):<22} {r['seconds']:8.2f} "
+                  f"{events / r['seconds']:12,.0f} {r['cpu']:7.2f} {events / r['cpu']:10,.0f} "
+                  f"{r['maxrss_mb']:6.0f} MB {r['child_maxrss_mb']:4.0f} MB   "
+                  + " ".join(f"{s:.2f}" for s in r["all"]))
+        rate = {n: events / r["seconds"] for n, r in res.items()}
+        per_cpu = {n: events / r["cpu"] for n, r in res.items()}
+        if "before" in rate:
+            print(f"\nafter vs before, wall clock: {rate['ours'] / rate['before']:.2f}x on "
+                  f"{cpus} CPUs (goal >= 2x), {rate['ours-1cpu'] / rate['before']:.2f}x on one")
+            print(f"after vs before, per CPU-second (robust to a shared machine): "
+                  f"{per_cpu['ours-1cpu'] / per_cpu['before']:.2f}x on one CPU; with "
+                  f"{cpus} parse processes at ours' own parallel efficiency: "
+                  f"{per_cpu['ours'] * cpus / per_cpu['before']:.2f}x")
+        print(f"vs the new floor (inflate-only, {reader.INFLATE}): one CPU "
+              f"{rate['ours-1cpu'] / rate['inflate-lib']:.0%} (per CPU-s "
+              f"{per_cpu['ours-1cpu'] / per_cpu['inflate-lib']:.0%}), all CPUs "
+              f"{rate['ours'] / rate['floor-all-cpus']:.0%}; {reader.INFLATE} inflates "
+              f"{rate['inflate-lib'] / rate['inflate-zlib']:.1f}x faster than zlib here "
+              f"({per_cpu['inflate-lib'] / per_cpu['inflate-zlib']:.1f}x per CPU-s)")
+        print(f"uncompressed size: {res['inflate-zlib']['extra'] / 2**30:.2f} GiB; files "
+              f"read record by record: {res['ours']['extra']}")
+        same = all(res[n]["hits"] == res["naive"]["hits"] for n in ("before", "ours-1cpu",
+                                                                    "ours") if n in res)
         print(f"detections: naive {len(res['naive']['hits'])}, ours {len(res['ours']['hits'])}"
               f" ({len(res['ours']['hits']) / events:.3%} of events): "
-              f"{'identical' if same else 'DIFFERENT'}")
+              f"{'identical' if same else 'DIFFERENT'} (naive, before, ours-1cpu, ours)")
         return 0 if same else 1
     finally:
         if args.dir is None and not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+        if tree is not None:
+            shutil.rmtree(tree, ignore_errors=True)
 
 
 if __name__ == "__main__":

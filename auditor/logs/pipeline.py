@@ -121,6 +121,7 @@ class _Parsers:
 
     def __init__(self, procs: int, state: tuple[reader.Matcher, Detector, Window]) -> None:
         _init(*state)
+        reader.tune_malloc()  # inherited by the forked processes
         self.pool: Executor | None = None
         if procs > 1 and "fork" in multiprocessing.get_all_start_methods():
             # fork: the detector is inherited, not pickled; the processes start now, before

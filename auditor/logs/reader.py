@@ -30,11 +30,13 @@ Memory: a reader holds at most `CHUNK + KEEP + LOOKAHEAD` characters on the fast
 from __future__ import annotations
 
 import codecs
+import ctypes
 import io
 import json
 import logging
 import math
 import re
+import sys
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -87,6 +89,20 @@ INFLATER, INFLATE, _INFLATE_ERRORS = _inflate_module()
 IN_CHUNK = 1 << 16  # compressed bytes per inflate call (fits the cache; measured fastest)
 OUT_MAX = 1 << 20  # inflated bytes per call at most (a gzip bomb cannot blow past it)
 GZIP_WBITS = 31
+
+
+def tune_malloc() -> None:
+    """Keep large buffers in glibc's heap instead of one mmap (and page faults) per buffer:
+    the reader allocates megabyte pieces all the time. Measured here: system time 1.05 s ->
+    0.10 s and user time -10% per 300k events. No-op elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (glibc's maximum)
+        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD: keep up to 64 MiB freed for reuse
+    except (OSError, AttributeError):
+        pass
 
 
 class Unjudgeable:
