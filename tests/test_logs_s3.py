@@ -218,3 +218,17 @@ def test_impossible_file_time_does_not_blind_the_source(aws: Any, tmp_path: Path
         assert sorted(h.event["eventId"] for h in hits) == sorted([good["eventID"],
                                                                   odd["eventID"]])
         assert meta["files"] == 2 and not any(meta["skipped"].values())
+
+
+def test_scan_with_unreadable_logs_is_incomplete(aws: Any, tmp_path: Path) -> None:
+    """`scan --logs` that reads no log file says so in the report and its exit code."""
+    empty = tmp_path / "no-logs"
+    empty.mkdir()
+    out = tmp_path / "out"
+    code = main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--logs",
+                 str(empty), "s3://no-such-trail-bucket", "--output-dir", str(out),
+                 "--format", "json"])
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["run"]["logs"]["files"] == 0 and doc["run"]["logs"]["skipped"]["sources"] == 1
+    assert doc["summary"]["incomplete"] is True and code == doc["summary"]["exit_code"]
+    assert code in (1, 3)
