@@ -111,10 +111,6 @@ class Step:
         return d
 
 
-class Clock(Protocol):
-    def __call__(self) -> float: ...
-
-
 @dataclass
 class Cleanup:
     """LIFO stack of (description, action); every action runs, each retried a few times."""
