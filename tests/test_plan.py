@@ -334,6 +334,17 @@ def test_replacement_steps_give_one_finding_per_resource(stacks, tmp_path) -> No
     db = _one(report, "plan-destroys-data", "orders-db")
     assert db["evidence"]["steps"] == ["create-replacement", "replace", "delete-replaced"]
     assert db["evidence"]["deleteBeforeReplace"] is False
+    # deleteBeforeReplace: the engine deletes the old resource before creating the new one.
+    dbr = copy.deepcopy(doc)
+    urn = db["resource"]
+    gone = next(s for s in dbr["steps"] if s["op"] == "delete-replaced" and s["urn"] == urn)
+    dbr["steps"].remove(gone)
+    first = next(i for i, s in enumerate(dbr["steps"]) if s["urn"] == urn)
+    dbr["steps"].insert(first, gone)
+    _code, report = _run(tmp_path, dbr, name="dbr.json")
+    f = _one(report, "plan-destroys-data", "orders-db")
+    assert f["evidence"]["deleteBeforeReplace"] is True
+    assert "the old one goes first" in f["message"]
     # Only delete-replaced steps (a hand-trimmed document) still count as a replacement.
     only = {**doc, "steps": [s for s in doc["steps"] if s["op"] == "delete-replaced"]}
     code, report = _run(tmp_path, only, name="only.json")
