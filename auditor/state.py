@@ -193,10 +193,15 @@ class Decoder:
     def decode(self, value: Any, depth: int = 0) -> Any:
         """A state property value as plain data (encrypted secrets -> the unknown sentinel;
         unreadable values -> the unknown sentinel, counted)."""
-        if depth > MAX_VALUE_DEPTH or isinstance(value, _TooLongInt) or value == _TOO_DEEP:
+        kind = type(value)
+        if kind is str:
+            return self._unknown() if value == _TOO_DEEP else value
+        if kind is int or kind is bool or value is None:
+            return value
+        if depth > MAX_VALUE_DEPTH or kind is _TooLongInt:
             return self._unknown()
-        if isinstance(value, float) and not math.isfinite(value):
-            return self._unknown()
+        if kind is float:
+            return value if math.isfinite(value) else self._unknown()
         if isinstance(value, dict):
             sig = value.get(SIG_KEY)
             if sig == SECRET_SIG:

@@ -84,22 +84,25 @@ def export(target_bytes: int) -> dict[str, Any]:
                                          "resources": resources}}
 
 
-def run_cli(path: Path, out: Path) -> tuple[float, float, int, int]:
-    """(seconds, peak RSS MiB, exit code, findings) of one `dr-audit state` process."""
+def run_cli(path: Path, out: Path) -> tuple[float, float, float, int, int]:
+    """(wall seconds, CPU seconds, peak RSS MiB, exit code, findings) of one `dr-audit state`
+    process (CPU time too: the machine may be shared)."""
     code = ("import resource, sys; from auditor.cli import main; rc = main(sys.argv[1:]); "
-            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+            "u = resource.getrusage(resource.RUSAGE_SELF); "
+            "print('RSS', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr); "
             "sys.exit(rc)")
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code, "state", "--file", str(path),
                            "--output-dir", str(out), "--format", "json"],
                           cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    rss = next((int(line.split()[1]) for line in proc.stderr.splitlines()
-                if line.startswith("RSS ")), 0) / 1024
+    usage = next((line.split()[1:] for line in proc.stderr.splitlines()
+                  if line.startswith("RSS ")), ["0", "0"])
+    rss, cpu = int(usage[0]) / 1024, float(usage[1])
     if proc.returncode not in (0, 1, 3):
         sys.exit(f"dr-audit state failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     report = json.loads((out / "report.json").read_text())
-    return wall, rss, proc.returncode, len(report["findings"])
+    return wall, cpu, rss, proc.returncode, len(report["findings"])
 
 
 def main() -> None:
@@ -109,17 +112,17 @@ def main() -> None:
     args = ap.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="dr-guard-state-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"{'MB':>5} {'resources':>10} {'seconds':>8} {'peak RSS MiB':>13} {'findings':>9} "
-          f"{'exit':>4}  s/100k res")
+    print(f"{'MB':>5} {'resources':>10} {'wall s':>7} {'CPU s':>6} {'peak RSS MiB':>13} "
+          f"{'findings':>9} {'exit':>4}  CPU s/100k res")
     for mb in (float(x) for x in args.sizes.split(",")):
         doc = export(int(mb * 1e6))
         path = folder / f"export-{mb:g}mb.json"
         path.write_text(json.dumps(doc))
         n = len(doc["deployment"]["resources"])
         del doc
-        wall, rss, code, findings = run_cli(path, folder / f"out-{mb:g}")
-        print(f"{path.stat().st_size / 1e6:5.1f} {n:10,} {wall:8.1f} {rss:13.0f} {findings:9,} "
-              f"{code:4}  {wall / n * 1e5:8.2f}", flush=True)
+        wall, cpu, rss, code, findings = run_cli(path, folder / f"out-{mb:g}")
+        print(f"{path.stat().st_size / 1e6:5.1f} {n:10,} {wall:7.1f} {cpu:6.1f} {rss:13.0f} "
+              f"{findings:9,} {code:4}  {cpu / n * 1e5:8.1f}", flush=True)
         if not args.keep:
             path.unlink()
     print(f"(machine: {os.cpu_count()} cores; this process peak "

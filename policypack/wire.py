@@ -22,12 +22,17 @@ SENTINELS = frozenset({UNKNOWN_STRING_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMB
                        UNKNOWN_ARCHIVE_VALUE})
 
 
+_PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
+
+
 def raw(props: Any) -> Any:
     """The plain dict/list behind the SDK's unknown-checking proxy.
 
     The proxy raises on the first unknown it meets, which would abort a whole policy; we want
     to judge every known value and report the unknown ones ourselves.
     """
+    if type(props) in _PLAIN:  # nothing behind: stack exports, plain values (no exception)
+        return props
     try:
         return props["__target"]
     except (KeyError, TypeError, IndexError):
