@@ -432,6 +432,11 @@ def test_html_baseline_section(tmp_path: Path, findings: list[Finding]):
     changes = text[text.index('id="changes"'):text.index('id="findings-section"')]
     assert "arn:aws:dynamodb:t/old" in changes and "not reported this run" in changes
     assert XSS_ESCAPED in changes and "<script>alert" not in changes  # the new gap
+    # the new gap is marked where it is listed (Fix first and the findings), nowhere else
+    new_id = next(f.id for f in findings if f.resource.endswith(XSS))
+    body = text[text.index(f'<tbody id="{new_id}"'):]
+    assert 'class="badge new"' in body[:body.index("</tbody>")]
+    assert text.count('class="badge new"') == 2
 
 
 def test_html_works_without_js(reports: dict[str, Path]):

@@ -351,5 +351,6 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
         "filter_accounts": sorted({f.account or "-" for f in findings}),
         "names": names,
         "findings": [_view(f, names) for f in findings],
+        "new_ids": {d.get("id") for d in (summary.get("diff") or {}).get("new", [])},
     }
     return clean_text(environment().get_template("report.html.j2").render(ctx))
