@@ -43,13 +43,10 @@ def current_call() -> dict[str, Any] | None:
 
 def _stack_resources(servicer: Any, request: Any, sdk: Any) -> list[Any]:
     """The SDK's conversion of AnalyzeStackRequest.resources into PolicyResources, done once."""
-    from google.protobuf import json_format
-
     intermediates = []
     by_urn: dict[str, Any] = {}
     for r in request.resources:
-        props = sdk.unknown_checking_proxy(
-            sdk.deserialize_properties(json_format.MessageToDict(r.properties)))
+        props = sdk.unknown_checking_proxy(sdk.deserialize_properties(_to_dict(r.properties)))
         resource = sdk.PolicyResource(r.type, props, r.urn, r.name,
                                       servicer._get_resource_options(r),
                                       servicer._get_provider_resource(r), None, [], {})
@@ -139,6 +136,37 @@ def _plain(value: Any, loc: Loc, depth: int = 0) -> Any:
     if kind == "bool_value":
         return value.bool_value
     return None  # null_value or unset
+
+
+def _finite_copy(struct: Any) -> Any:
+    """A copy of a protobuf Struct whose non-finite numbers (which the SDK cannot convert)
+    are strings ("NaN", "Infinity", "-Infinity"): the rule then reports the property as of
+    the wrong type instead of the whole call failing."""
+    copy = type(struct)()
+    copy.CopyFrom(struct)
+    todo = [copy]
+    while todo:
+        node = todo.pop()
+        values = node.fields.values() if hasattr(node, "fields") else node.values
+        for v in values:
+            kind = v.WhichOneof("kind")
+            if kind == "number_value" and not math.isfinite(v.number_value):
+                n = v.number_value
+                v.string_value = "NaN" if n != n else ("Infinity" if n > 0 else "-Infinity")
+            elif kind == "struct_value":
+                todo.append(v.struct_value)
+            elif kind == "list_value":
+                todo.append(v.list_value)
+    return copy
+
+
+def _to_dict(struct: Any) -> Any:
+    from google.protobuf import json_format
+
+    try:
+        return json_format.MessageToDict(struct)
+    except ValueError:  # a non-finite number
+        return json_format.MessageToDict(_finite_copy(struct))
 
 
 def _unreadable(policy_name: str, e: BaseException, resource: str | None = None) -> str:
@@ -311,7 +339,13 @@ def install() -> None:
     def hooked_analyze(self: Any, request: Any, context: Any) -> Any:
         try:
             _guard_all(self, sdk)
-            return analyze(self, request, context)
+            try:
+                return analyze(self, request, context)
+            except ValueError:  # the SDK cannot convert a non-finite number: show it as text
+                fixed = type(request)()
+                fixed.CopyFrom(request)
+                fixed.properties.CopyFrom(_finite_copy(request.properties))
+                return analyze(self, fixed, context)
         except Exception as e:  # noqa: BLE001 - never answer UNKNOWN
             return _failed_response(self, sdk, e)
 
