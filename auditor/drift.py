@@ -1,7 +1,8 @@
 """resource-drift-deleted: stateful resources recorded in Pulumi state that no longer exist.
 
-`dr-audit scan --state EXPORT.json`: for every RDS instance and cluster, S3 bucket, DynamoDB
-table and AWS Backup vault the export records (pulumi-aws and aws-native), one read-only call
+`dr-audit scan --state EXPORT.json`: for every stateful resource the export records whose
+type a service declares in `DRIFT` (`auditor.services.<service>`: RDS instances and clusters,
+S3 buckets, DynamoDB tables, AWS Backup vaults, ...), one read-only call
 in the resource's own region and account (Describe*/Head*) says whether it still exists. Gone
 means someone deleted it outside Pulumi: a critical finding. A call that fails for any other
 reason is `error` (never `pass`, never a false "deleted"). With `--logs`, each deletion is
@@ -25,71 +26,28 @@ from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import Resource
 from drguard.findings import Finding
-from drguard.rules import Verdict
 from drguard.settings import Settings
+from drguard.verdict import Verdict
 
-from . import aws, state
+from . import aws, services, state
 from .collectors import ReadError
+from .live import DriftKind
+from .services.pulumi import DRIFT_CONTROL
 
 log = logging.getLogger(__name__)
 
-CONTROL = "resource-drift-deleted"
+CONTROL = DRIFT_CONTROL
 
 
-@dataclass(frozen=True)
-class Kind:
-    """How to tell whether one kind of stateful resource still exists."""
-
-    label: str
-    service: str
-    operation: str  # for evidence and error messages
-    names: tuple[str, ...]  # output properties holding the physical name, in order
-    use_id: bool  # whether the resource id is the physical name too
-    call: Callable[[Any, str], Any]
-    gone: frozenset[str]  # error codes that mean "does not exist"
-    arn: Callable[[str, str, str], str]  # (region, account, name) -> ARN
+def kinds() -> dict[str, DriftKind]:
+    """Pulumi type token -> how to tell it still exists (each service's `DRIFT`)."""
+    return services.drift_kinds()
 
 
-_RDS_GONE = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
-_CLUSTER_GONE = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
-_S3_GONE = frozenset({"404", "NoSuchBucket", "NotFound"})
-_NOT_FOUND = frozenset({"ResourceNotFoundException"})
+def delete_events() -> frozenset[str]:
+    """CloudTrail events that delete a kind of `kinds()` (for --logs)."""
+    return frozenset(k.delete_event for k in kinds().values())
 
-_INSTANCE = dict(label="RDS DB instance", service="rds", operation="rds:DescribeDBInstances",
-                 call=lambda c, n: c.describe_db_instances(DBInstanceIdentifier=n),
-                 gone=_RDS_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:db:{n}")
-_CLUSTER = dict(label="RDS DB cluster", service="rds", operation="rds:DescribeDBClusters",
-                call=lambda c, n: c.describe_db_clusters(DBClusterIdentifier=n),
-                gone=_CLUSTER_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:cluster:{n}")
-_BUCKET = dict(label="S3 bucket", service="s3", operation="s3:HeadBucket",
-               call=lambda c, n: c.head_bucket(Bucket=n), gone=_S3_GONE,
-               arn=lambda r, a, n: f"arn:aws:s3:::{n}")
-_TABLE = dict(label="DynamoDB table", service="dynamodb", operation="dynamodb:DescribeTable",
-              call=lambda c, n: c.describe_table(TableName=n), gone=_NOT_FOUND,
-              arn=lambda r, a, n: f"arn:aws:dynamodb:{r}:{a}:table/{n}")
-_VAULT = dict(label="AWS Backup vault", service="backup", operation="backup:DescribeBackupVault",
-              call=lambda c, n: c.describe_backup_vault(BackupVaultName=n), gone=_NOT_FOUND,
-              arn=lambda r, a, n: f"arn:aws:backup:{r}:{a}:backup-vault:{n}")
-
-KINDS: dict[str, Kind] = {
-    # pulumi-aws v6+: an RDS instance's id is its resource id (db-...), not its identifier.
-    "aws:rds/instance:Instance": Kind(names=("identifier",), use_id=False, **_INSTANCE),
-    "aws-native:rds:DbInstance": Kind(names=("dbInstanceIdentifier",), use_id=True,
-                                      **_INSTANCE),
-    "aws:rds/cluster:Cluster": Kind(names=("clusterIdentifier",), use_id=True, **_CLUSTER),
-    "aws-native:rds:DbCluster": Kind(names=("dbClusterIdentifier",), use_id=True, **_CLUSTER),
-    "aws:s3/bucket:Bucket": Kind(names=("bucket",), use_id=True, **_BUCKET),
-    "aws:s3/bucketV2:BucketV2": Kind(names=("bucket",), use_id=True, **_BUCKET),
-    "aws-native:s3:Bucket": Kind(names=("bucketName",), use_id=True, **_BUCKET),
-    "aws:dynamodb/table:Table": Kind(names=("name",), use_id=True, **_TABLE),
-    "aws-native:dynamodb:Table": Kind(names=("tableName",), use_id=True, **_TABLE),
-    "aws:backup/vault:Vault": Kind(names=("name",), use_id=True, **_VAULT),
-    "aws-native:backup:BackupVault": Kind(names=("backupVaultName",), use_id=True, **_VAULT),
-}
-
-# CloudTrail events that delete each kind (for --logs).
-DELETE_EVENTS = frozenset({"DeleteDBInstance", "DeleteDBCluster", "DeleteBucket", "DeleteTable",
-                           "DeleteBackupVault"})
 
 AccountFor = Callable[[str | None], "aws.Account | None"]
 
@@ -99,7 +57,7 @@ class Target:
     """One stateful resource of the export, located."""
 
     res: state.StateResource
-    kind: Kind
+    kind: DriftKind
     name: str | None
     region: str
     account: str | None
@@ -119,7 +77,7 @@ def targets(export: state.Export, default_region: str, default_account: str) -> 
     copies awaiting deletion)."""
     out = []
     for r in export.resources:
-        kind = KINDS.get(r.type)
+        kind = kinds().get(r.type)
         if kind is None or r.external or r.delete or r.pending_replacement or not r.custom:
             continue
         name = next((r.props[k] for k in kind.names if isinstance(r.props.get(k), str)), None)
@@ -207,7 +165,7 @@ def link_events(findings: Iterable[Finding], hits: Iterable[Any]) -> None:
     from .logs.explain import explain
 
     relabelled = [dataclasses.replace(h, control=CONTROL) for h in hits
-                  if h.status == "fail" and h.event.get("eventName") in DELETE_EVENTS
+                  if h.status == "fail" and h.event.get("eventName") in delete_events()
                   and h.detection.links_by != "account"]
     explain([f for f in findings if f.control == CONTROL], relabelled)
 

@@ -15,7 +15,7 @@ from drguard.errors import ConfigError
 
 from . import aws
 from .collectors import ReadError, error_code
-from .collectors import organizations as orgs
+from .services import organizations as orgs
 
 log = logging.getLogger(__name__)
 

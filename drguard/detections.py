@@ -1,10 +1,10 @@
-"""CloudTrail detections as data: which events break which control (controls.md, "Audit-log
-events (logs side)").
+"""CloudTrail detections as data: the machinery of the logs side, shared by every control.
 
-Each `Detection` is declared beside its control in `drguard.registry` (`Control.detections`):
-the event source, the event names, an optional predicate on the record, how to name the
-resource (an ARN) and a message template. The predicates below are small named functions so
-that the registry reads as a table. Nothing here reads files or calls AWS.
+Each `Detection` is declared beside its control in `drguard.controls.<service>`
+(`Control.detections`): the event source, the event names, an optional predicate on the
+record (a small named function in the same module), how to name the resource (an ARN, built
+by the helpers below) and a message template. Nothing here reads files or calls AWS, and
+nothing here names a control.
 
 Decisions the table leaves open, made here once:
 - Backup-bucket scope from logs: CloudTrail records carry no bucket tags, so a bucket is in
@@ -30,15 +30,13 @@ Decisions the table leaves open, made here once:
 
 from __future__ import annotations
 
-import fnmatch
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .facts import retention_days
-
-if TYPE_CHECKING:  # drguard.scope imports the registry, which imports this module
+if TYPE_CHECKING:
+    from .control import Control
     from .scope import Scope
 
 S3 = "s3.amazonaws.com"
@@ -111,11 +109,11 @@ def on(event_source: str, *event_names: str, resource: ResourceOf, message: str,
                      backup_scoped, links_by)
 
 
-def index(controls: Iterable[Any]) -> dict[tuple[str, str], list[tuple[str, Detection]]]:
+def index(controls: Iterable[Control]) -> dict[tuple[str, str], list[tuple[str, Detection]]]:
     """(eventSource, eventName) -> [(control id, detection)], in registry order."""
     out: dict[tuple[str, str], list[tuple[str, Detection]]] = {}
     for c in controls:
-        for d in getattr(c, "detections", ()):
+        for d in c.detections:
             for name in sorted(d.event_names):
                 out.setdefault((d.event_source, name), []).append((c.id, d))
     return out
@@ -153,7 +151,7 @@ def bucket_name(record: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _get(d: Any, *path: str) -> Any:
+def get_in(d: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(d, dict):
             return None
@@ -161,16 +159,16 @@ def _get(d: Any, *path: str) -> Any:
     return d
 
 
-def _true(value: Any) -> bool:
+def is_true(value: Any) -> bool:
     """CloudTrail writes booleans as JSON booleans, sometimes as strings."""
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def _false(value: Any) -> bool:
+def is_false(value: Any) -> bool:
     return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
 
-def _int(value: Any) -> int | None:
+def to_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     try:
@@ -179,7 +177,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     """XML-derived elements are an object when there is one, a list when there are several."""
     if value is None:
         return []
@@ -198,7 +196,7 @@ def partition(region: str | None) -> str:
 
 
 def account_of(record: dict[str, Any]) -> str:
-    acct = record.get("recipientAccountId") or _get(record, "userIdentity", "accountId")
+    acct = record.get("recipientAccountId") or get_in(record, "userIdentity", "accountId")
     return str(acct or "")
 
 
@@ -208,7 +206,9 @@ def _arn(record: dict[str, Any], service: str, resource: str, regional: bool = T
             f"{account_of(record)}:{resource}")
 
 
-def _named(record: dict[str, Any], service: str, kind: str, value: Any, sep: str = ":") -> str:
+def named_arn(record: dict[str, Any], service: str, kind: str, value: Any, sep: str = ":") -> str:
+    """`value` when it is already an ARN, else the ARN of `<kind><sep><value>` in the record's
+    account and region (e.g. `named_arn(r, "rds", "db", "orders")`)."""
     if isinstance(value, str) and value.startswith("arn:"):
         return value
     return _arn(record, service, f"{kind}{sep}{value if value is not None else '?'}")
@@ -221,8 +221,8 @@ def s3_bucket(record: dict[str, Any]) -> str:
 def rds_database(record: dict[str, Any]) -> str:
     rp = request_parameters(record)
     if "dBClusterIdentifier" in rp:
-        return _named(record, "rds", "cluster", rp["dBClusterIdentifier"])
-    return _named(record, "rds", "db", rp.get("dBInstanceIdentifier"))
+        return named_arn(record, "rds", "cluster", rp["dBClusterIdentifier"])
+    return named_arn(record, "rds", "db", rp.get("dBInstanceIdentifier"))
 
 
 def rds_recovery_point(record: dict[str, Any]) -> str:
@@ -233,17 +233,17 @@ def rds_recovery_point(record: dict[str, Any]) -> str:
                       ("dbiResourceId", "auto-backup"),
                       ("dbClusterResourceId", "cluster-auto-backup")):
         if rp.get(key):
-            return _named(record, "rds", kind, rp[key])
-    return _named(record, "rds", "snapshot", None)
+            return named_arn(record, "rds", kind, rp[key])
+    return named_arn(record, "rds", "snapshot", None)
 
 
 def cloudtrail_trail(record: dict[str, Any]) -> str:
     rp = request_parameters(record)
-    return _named(record, "cloudtrail", "trail", rp.get("name") or rp.get("trailName"), "/")
+    return named_arn(record, "cloudtrail", "trail", rp.get("name") or rp.get("trailName"), "/")
 
 
 def organizations_policy(record: dict[str, Any]) -> str:
-    arn = _get(record, "responseElements", "policy", "policySummary", "arn")
+    arn = get_in(record, "responseElements", "policy", "policySummary", "arn")
     if isinstance(arn, str):
         return arn
     pid = request_parameters(record).get("policyId")
@@ -267,13 +267,13 @@ def backup_resource(record: dict[str, Any]) -> str:
     if isinstance(rp.get("recoveryPointArn"), str):
         return rp["recoveryPointArn"]
     if rp.get("backupPlanId"):
-        return _named(record, "backup", "backup-plan", rp["backupPlanId"])
-    return _named(record, "backup", "backup-vault", rp.get("backupVaultName"))
+        return named_arn(record, "backup", "backup-plan", rp["backupPlanId"])
+    return named_arn(record, "backup", "backup-vault", rp.get("backupVaultName"))
 
 
 def dynamodb_table(record: dict[str, Any]) -> str:
     """DeleteTable's tableName: a name, or (since 2024) the table's ARN."""
-    return _named(record, "dynamodb", "table", request_parameters(record).get("tableName"),
+    return named_arn(record, "dynamodb", "table", request_parameters(record).get("tableName"),
                   "/")
 
 
@@ -285,134 +285,3 @@ def short_name(arn: str) -> str:
     """The resource name at the end of an ARN (bucket, DB id, trail, rule, vault...)."""
     tail = arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
     return tail.rsplit("/", 1)[-1].rsplit(":", 1)[-1] or tail
-
-
-# ---- predicates ---------------------------------------------------------------------------
-
-def retention_below_minimum(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    days = _int(rp.get("backupRetentionPeriod"))
-    return days is not None and days < params["minRetentionDays"]
-
-
-def deletion_protection_off(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    return _false(rp.get("deletionProtection"))
-
-
-def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    """skipFinalSnapshot true, or deleteAutomatedBackups true or unset (AWS default true)."""
-    return _true(rp.get("skipFinalSnapshot")) or not _false(rp.get("deleteAutomatedBackups"))
-
-
-def versioning_not_enabled(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    status = _get(rp, "VersioningConfiguration", "Status")
-    return status is not None and status != "Enabled"
-
-
-def lock_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    """No default retention, a mode not allowed, or fewer than minLockDays (years = 365)."""
-    retention = _get(rp, "ObjectLockConfiguration", "Rule", "DefaultRetention")
-    if not isinstance(retention, dict):
-        return True
-    if retention.get("Mode") not in params["allowedLockModes"]:
-        return True
-    total = retention_days(_int(retention.get("Days")), _int(retention.get("Years")))
-    return (total or 0) < params["minLockDays"]
-
-
-def bypasses_governance(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    return _true(rp.get("x-amz-bypass-governance-retention"))
-
-
-def deletes_version(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    return bool(rp.get("versionId"))
-
-
-def deletes_current(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    return not rp.get("versionId")
-
-
-def lifecycle_expires(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    """An enabled rule expiring current objects (Days/Date) or noncurrent versions."""
-    for rule in _list(_get(rp, "LifecycleConfiguration", "Rule")):
-        if not isinstance(rule, dict) or rule.get("Status") == "Disabled":
-            continue
-        exp = rule.get("Expiration")
-        if isinstance(exp, dict) and (exp.get("Days") is not None or exp.get("Date")):
-            return True
-        if rule.get("NoncurrentVersionExpiration") is not None:
-            return True
-    return False
-
-
-PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
-                       "RestrictPublicBuckets")
-
-
-def public_access_flag_off(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    """PutPublicAccessBlock replaces the configuration: an omitted flag is false."""
-    cfg = rp.get("PublicAccessBlockConfiguration")
-    cfg = cfg if isinstance(cfg, dict) else {}
-    return not all(_true(cfg.get(flag)) for flag in PUBLIC_ACCESS_FLAGS)
-
-
-def trail_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    return _false(rp.get("isMultiRegionTrail")) or _false(rp.get("enableLogFileValidation"))
-
-
-def _s3_data_buckets(resources: Iterable[str]) -> set[str] | None:
-    """Bucket names from S3 data-resource ARNs; None when they cover every bucket."""
-    names: set[str] = set()
-    for value in resources:
-        if not isinstance(value, str):
-            continue
-        tail = value.split(":::", 1)[1] if ":::" in value else ""
-        if not tail:
-            return None
-        names.add(tail.split("/", 1)[0])
-    return names
-
-
-def drops_data_events(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    """The new selectors log no S3 write data events on any backup bucket."""
-    covered: list[set[str] | None] = []
-    for sel in _list(rp.get("eventSelectors")):
-        if not isinstance(sel, dict) or sel.get("readWriteType") == "ReadOnly":
-            continue
-        for res in _list(sel.get("dataResources")):
-            if isinstance(res, dict) and res.get("type") == "AWS::S3::Object":
-                covered.append(_s3_data_buckets(_list(res.get("values"))))
-    for sel in _list(rp.get("advancedEventSelectors")):
-        fields = {f.get("field"): f for f in _list(_get(sel, "fieldSelectors"))
-                  if isinstance(f, dict)}
-        if "Data" not in _list(_get(fields, "eventCategory", "equals")):
-            continue
-        if "AWS::S3::Object" not in _list(_get(fields, "resources.type", "equals")):
-            continue
-        if "true" in [str(v).lower() for v in _list(_get(fields, "readOnly", "equals"))]:
-            continue
-        prefixes = _list(_get(fields, "resources.ARN", "startsWith"))
-        exact = _list(_get(fields, "resources.ARN", "equals"))
-        covered.append(_s3_data_buckets(prefixes + exact) if prefixes or exact else None)
-    for buckets in covered:
-        if buckets is None or any(ctx.bucket_reasons(b) for b in buckets):
-            return False
-    return True
-
-
-def alert_rule(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    name = rp.get("name") or rp.get("rule") or ""
-    patterns = params.get("alertRuleNames") or []
-    return not patterns or any(fnmatch.fnmatchcase(str(name), p) for p in patterns)
-
-
-def backup_scp(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    pid = rp.get("policyId")
-    kind = _get(record, "responseElements", "policy", "policySummary", "type")
-    if pid == "p-FullAWSAccess" or (kind is not None and kind != "SERVICE_CONTROL_POLICY"):
-        return False
-    ids = params.get("backupPolicyIds") or []
-    return not ids or pid in ids
-
-
-def root_access_key(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
-    return _get(record, "userIdentity", "type") == "Root" and not rp.get("userName")

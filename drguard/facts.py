@@ -1,7 +1,9 @@
 """Normalised facts: the small records both sides reduce their input to.
 
+This module holds what every fact shares (`Resource`, `UNKNOWN`); each service's facts
+(`Bucket`, `Database`, ...) are declared beside its controls in `drguard.controls.<service>`.
 Deploy-side adapters build them from Pulumi resource properties, live collectors from AWS API
-responses, the state reader from a stack export. Rules (drguard.rules) only ever see facts.
+responses, the state reader from a stack export. Rules only ever see facts.
 
 A value is either known, `None` (unset: the AWS/provider default applies, and the adapter has
 already resolved that default where it matters) or `UNKNOWN` (not yet known during preview).
@@ -10,7 +12,7 @@ already resolved that default where it matters) or `UNKNOWN` (not yet known duri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 
 class _Unknown:
@@ -70,106 +72,21 @@ class Resource:
     def prop(self, attr: str, default: str) -> str:
         return self.props.get(attr, default)
 
-
-@dataclass
-class Database(Resource):
-    """An RDS DB instance or an Aurora/Multi-AZ DB cluster."""
-
-    kind: Literal["instance", "cluster"] = "instance"
-    engine: Any = None
-    backup_retention: Any = None  # days; None = unset (AWS default 1)
-    deletion_protection: Any = None  # None = unset (false)
-    skip_final_snapshot: Any = None  # effective value, provider default resolved
-    final_snapshot_identifier: Any = None
-    delete_automated_backups: Any = None  # effective value, provider default resolved
-    read_replica: Any = False
-    cluster_member: bool = False  # an instance that belongs to a cluster: judged on the cluster
-    final_snapshot_applies: bool = True  # False where the resource kind has no such setting
-    # Tier 2: recovery points in other regions; list of dicts
-    # {"kind": "automated-backup-replication"|"backup-copy"|"snapshot", "region", "age_hours"}
-    cross_region: list[dict[str, Any]] = field(default_factory=list)
+    def stateful(self) -> bool:
+        """Whether this fact holds data that `stateful-resource-protect` guards (a service's
+        fact says so; e.g. a bucket only when it is in backup scope)."""
+        return False
 
 
-@dataclass
-class Bucket(Resource):
-    """An S3 bucket with its split configuration resources folded in."""
-
-    versioning: Any = None  # "Enabled" | "Suspended" | None (never enabled)
-    object_lock_enabled: Any = None
-    lock_mode: Any = None  # default retention mode
-    lock_days: Any = None  # default retention, years already turned into days
-    force_destroy: Any = None
-    scope_reasons: list[str] = field(default_factory=list)
-    # Tier 2
-    public_access_block: Any = None  # dict of the four flags, or None when absent
-    replication: Any = None  # list of {"bucket", "region", "status"} or None
-    deletion_alerts: Any = None  # list of {"kind", "detail"} found, or None when unknown/absent
-    is_state_bucket: bool = False
-    # Backup buckets that replicate into this one: list of {"bucket", "region"}. A bucket that
-    # is itself the cross-region copy of another needs no replication of its own.
-    replica_of: list[dict[str, Any]] = field(default_factory=list)
+# Where each service's facts are declared now; `from drguard.facts import Bucket` keeps working.
+_MOVED = {"Database": "rds", "Bucket": "s3", "Trail": "cloudtrail", "AccessKey": "iam",
+          "Table": "dynamodb", "Vault": "backup", "Volume": "ec2", "AtlasCluster": "atlas",
+          "Scp": "organizations", "StateBackend": "pulumi"}
 
 
-@dataclass
-class Trail(Resource):
-    multi_region: Any = None
-    logging: Any = None
-    log_validation: Any = None
-    s3_bucket: Any = None
-    organization: Any = None
-    # buckets whose write data events the trail logs: bucket names, or "*" for all buckets
-    data_event_buckets: Any = None
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
 
-
-@dataclass
-class AccessKey(Resource):
-    user: Any = None
-    active: Any = None
-    age_days: Any = None
-    root: bool = False
-
-
-@dataclass
-class Table(Resource):
-    """A DynamoDB table."""
-
-    pitr: Any = None
-    deletion_protection: Any = None
-
-
-@dataclass
-class Vault(Resource):
-    """An AWS Backup vault."""
-
-    lock_min_retention_days: Any = None  # None = no vault lock
-
-
-@dataclass
-class Volume(Resource):
-    """An EBS volume and how it is backed up."""
-
-    covered_by: Any = None  # list of "dlm:<id>" / "backup:<plan>" or None
-    newest_snapshot_age_hours: Any = None
-
-
-@dataclass
-class AtlasCluster(Resource):
-    cloud_backup: Any = None
-
-
-@dataclass
-class Scp(Resource):
-    """An Organizations service control policy."""
-
-    document: Any = None  # parsed JSON policy document
-    targets: Any = None  # list of target ids (root r-..., OU ou-..., account ids)
-
-
-@dataclass
-class StateBackend(Resource):
-    """The Pulumi state bucket, as read live."""
-
-    versioning: Any = None
-    public_access_block: Any = None
-    policy_public: Any = None
-    checkpoints: Any = None  # {stack key: number of versions}
+        return getattr(importlib.import_module(f"drguard.controls.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,7 @@ from drguard import waivers as waivers_mod
 from drguard.errors import ConfigError
 from drguard.facts import Resource
 from drguard.registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Control
-from drguard.rules import Verdict
+from drguard.verdict import Verdict
 
 from . import config, engine_hooks
 from .adapters import Res

@@ -9,14 +9,16 @@ import datetime as dt
 import pytest
 
 from drguard import registry, waivers
+from drguard.controls import cloudtrail, rds, s3
+from drguard.controls import pulumi as protection
 from drguard.errors import ConfigError
 from drguard.facts import UNKNOWN, Bucket, Database, Trail
 from drguard.params import resolve
-from drguard.rules import cloudtrail, protection, rds, s3
 from drguard.scope import Scope
 from drguard.settings import from_mapping
 from policypack import checks
 from policypack.adapters import Res
+from policypack.services import s3 as s3_pack
 from policypack.stack import StackModel
 from policypack.wire import SENTINELS
 
@@ -220,10 +222,10 @@ def test_unlinked_split_resource_makes_missing_setting_unknown_not_fail() -> Non
                   {"bucket": UNKNOWN_STRING, "versioningConfiguration": {"status": "Enabled"}})
     m = StackModel.build([bucket, orphan], Scope())
     assert m.unlinked == {"versioning": 1}
-    ((_, verdict),) = list(checks._versioning(m, {}))
+    ((_, verdict),) = list(s3_pack._versioning(m, {}))
     assert verdict.status == "unknown"
     # Without the orphan the same bucket is a plain failure.
-    ((_, verdict),) = list(checks._versioning(StackModel.build([bucket], Scope()), {}))
+    ((_, verdict),) = list(s3_pack._versioning(StackModel.build([bucket], Scope()), {}))
     assert verdict.status == "fail"
 
 

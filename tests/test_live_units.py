@@ -11,15 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.aws import is_read_only
-from auditor.collectors import rds as rds_c
-from auditor.collectors import s3 as s3_c
-from auditor.collectors import state_backend as state_c
+from auditor.services import pulumi as state_c
+from auditor.services import rds as rds_c
+from auditor.services import s3 as s3_c
 from drguard import eventpattern as ep
 from drguard import iampolicy
+from drguard.controls import organizations as scp_rule
+from drguard.controls.pulumi import state_backend
 from drguard.facts import UNKNOWN, Database, Scp, StateBackend
 from drguard.registry import BACKUP_DELETION_ACTIONS
-from drguard.rules import scp as scp_rule
-from drguard.rules.state_backend import state_backend
 
 REQ = BACKUP_DELETION_ACTIONS
 

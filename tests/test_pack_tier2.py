@@ -11,8 +11,8 @@ import json
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE as UNKNOWN_STRING
 
+from drguard import alerts
 from drguard.registry import BY_ID
-from drguard.rules import alerts
 from drguard.scope import Scope
 from drguard.settings import Settings
 from policypack.adapters import Res

@@ -1,14 +1,42 @@
-"""scp-deny-backup-deletion: the SCPs that apply to an account deny destroying backups."""
+"""AWS Organizations: service control policies that deny destroying backups."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import iampolicy
-from ..facts import Scp
-from . import Verdict
+from ..control import UNSEEN, Control, strings
+from ..detections import ORGANIZATIONS, Context, get_in, on, organizations_policy
+from ..facts import Resource
+from ..verdict import Verdict
 
+# Destructive actions an SCP must deny (controls.md, scp-deny-backup-deletion).
+BACKUP_DELETION_ACTIONS: list[str] = [
+    "s3:DeleteBucket",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:BypassGovernanceRetention",
+    "s3:DeleteObjectVersion",
+    "rds:DeleteDBSnapshot",
+    "rds:DeleteDBClusterSnapshot",
+    "backup:DeleteRecoveryPoint",
+    "backup:DeleteBackupVault",
+    "cloudtrail:StopLogging",
+    "cloudtrail:DeleteTrail",
+]
+
+
+@dataclass
+class Scp(Resource):
+    """An Organizations service control policy."""
+
+    document: Any = None  # parsed JSON policy document
+    targets: Any = None  # list of target ids (root r-..., OU ou-..., account ids)
+
+
+# ---- rules --------------------------------------------------------------------------------
 
 def coverage(account_id: str, path: Sequence[str], scps: Iterable[Scp],
              params: dict[str, Any], scp_enabled: bool = True,
@@ -121,3 +149,43 @@ def declared(scps: Sequence[Scp], params: dict[str, Any]) -> tuple[Scp, Verdict]
         v.message += f" SCP(s) {', '.join(loose)} are defined but attached to nothing."
         v.evidence["unattachedScps"] = loose
     return best_scp(attached), v
+
+
+# ---- logs side: predicates on CloudTrail records ------------------------------------------
+
+
+def backup_scp(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    pid = rp.get("policyId")
+    kind = get_in(record, "responseElements", "policy", "policySummary", "type")
+    if pid == "p-FullAWSAccess" or (kind is not None and kind != "SERVICE_CONTROL_POLICY"):
+        return False
+    ids = params.get("backupPolicyIds") or []
+    return not ids or pid in ids
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id="scp-deny-backup-deletion",
+        title="An attached SCP denies destroying backups",
+        severity="high",
+        exposure=UNSEEN,
+        tier=2,
+        description="An attached Organizations SCP covering every member account denies the "
+                    "destructive actions on backup data.",
+        remediation="Attach an SCP (root, OU or account) whose Deny statement lists every "
+                    "action of requiredDenyActions.",
+        params=(
+            strings("requiredDenyActions", BACKUP_DELETION_ACTIONS,
+                     "Actions the SCP must deny.", min_items=1),
+            strings("backupPolicyIds", [],
+                     "Logs side: ids (p-...) of the SCPs that protect backups; empty means "
+                     "any SCP change is reported."),
+        ),
+        detections=(
+            on(ORGANIZATIONS, "DetachPolicy", "DeletePolicy", "UpdatePolicy",
+               when=backup_scp, resource=organizations_policy, links_by="account",
+               message="{principal} changed the SCP {rp[policyId]} ({event}): the guard "
+                       "against destroying backups may be gone."),
+        ),
+    ),
+)

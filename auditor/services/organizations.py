@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drguard.facts import Scp
+from drguard.controls import organizations as ctl
+from drguard.controls.organizations import Scp
+from drguard.facts import Resource
+from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
+from ..live import Live
+
+if TYPE_CHECKING:
+    from ..scan import Scanner
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
 
@@ -88,3 +95,49 @@ def scps(account: Account) -> list[Scp]:
                        document=document, targets=targets,
                        evidence={"id": p["Id"], "awsManaged": p.get("AwsManaged"), **evidence}))
     return out
+
+
+# ---- live binding ----------------------------------------------------------------------------
+
+SCP_DENY = "scp-deny-backup-deletion"
+
+
+def _evaluate(scanner: Scanner) -> None:
+    """Once per run, from the organization's view: every member account's SCP coverage."""
+    from .. import org
+
+    assert scanner.base is not None
+    st = org.scp_state(scanner.base, scanner.org_view)
+    params = scanner.settings.of(SCP_DENY)
+    if st.view is None or st.error:
+        for a in scanner.accounts:
+            if a.target.error is None:
+                if st.not_in_org:
+                    fact = Resource(ref=f"arn:aws:iam::{a.id}:root", name=f"account {a.id}",
+                                    account=a.id)
+                    scanner.add(SCP_DENY, fact, Verdict.fail(
+                        f"Account {a.id} is not in an AWS Organization, so no SCP can stop "
+                        "anyone in it from destroying backups. Fix: join an organization "
+                        "and attach an SCP denying " + ", ".join(
+                            params["requiredDenyActions"]) + ".", organization=None))
+                else:
+                    scanner.error(SCP_DENY, f"arn:aws:iam::{a.id}:root", f"account {a.id}",
+                                  a.id, None, f"{st.error}.", st.read_errors or [])
+        return
+    view = st.view
+    for acct in sorted(view.active_accounts(), key=lambda x: x["Id"]):
+        if acct["Id"] == view.management_account:
+            continue  # SCPs never restrict the management account
+        label = f"account {acct['Id']}" + (f" ({acct['Name']})" if acct.get("Name") else "")
+        fact = Resource(ref=f"arn:aws:iam::{acct['Id']}:root", name=label,
+                        account=acct["Id"], type="AWS::Organizations::Account")
+        v = ctl.coverage(acct["Id"], view.path(acct["Id"]), view.scps, params,
+                         view.scp_enabled, label)
+        v.evidence["path"] = [view.label(t) for t in view.path(acct["Id"])]
+        scanner.add(SCP_DENY, fact, v)
+    scanner.notes.append(f"{SCP_DENY}: management account {view.management_account} not "
+                         "judged (SCPs never apply to it)")
+
+
+# Judged from the management account: an account that could not be opened changes nothing.
+LIVE = (Live((SCP_DENY,), _evaluate, per_account=False, on_account_error=False),)

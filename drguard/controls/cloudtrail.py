@@ -1,12 +1,30 @@
-"""CloudTrail rules: a logging multi-region trail with validation; its bucket protected."""
+"""CloudTrail: the Trail fact, cloudtrail-enabled and cloudtrail-bucket-protected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from ..facts import UNKNOWN, Bucket, Trail
-from . import Verdict, show
+from ..control import UNSEEN, ConfigMapping, Control
+from ..detections import CLOUDTRAIL, Context, cloudtrail_trail, is_false, on
+from ..facts import UNKNOWN, Resource
+from ..verdict import Verdict, show
+from .s3 import Bucket
 
+
+@dataclass
+class Trail(Resource):
+    multi_region: Any = None
+    logging: Any = None
+    log_validation: Any = None
+    s3_bucket: Any = None
+    organization: Any = None
+    # buckets whose write data events the trail logs: bucket names, or "*" for all buckets
+    data_event_buckets: Any = None
+
+
+# ---- rules --------------------------------------------------------------------------------
 
 def trail_problems(t: Trail) -> tuple[list[str], list[str]]:
     """(problems, unknown settings) of one trail, in the trail's own property names."""
@@ -81,3 +99,47 @@ def bucket_protected(t: Trail, bucket: Bucket | None) -> Verdict:
                             f"{' and '.join(missing)}: the audit log can be erased. Fix: "
                             "enable versioning and Object Lock on it.", **ev)
     return Verdict.ok(f"Trail bucket {name!r} is versioned and locked.", **ev)
+
+
+# ---- logs side: predicates on CloudTrail records ------------------------------------------
+
+
+def trail_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    return is_false(rp.get("isMultiRegionTrail")) or is_false(rp.get("enableLogFileValidation"))
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id="cloudtrail-enabled",
+        title="A multi-region CloudTrail trail is logging",
+        severity="high",
+        exposure=UNSEEN,
+        tier=1,
+        description="At least one multi-region trail is logging, with log file validation.",
+        remediation="Create an aws.cloudtrail.Trail with isMultiRegionTrail = true, "
+                    "enableLogFileValidation = true and enableLogging = true.",
+        mapping=ConfigMapping((), ("CloudTrail.1", "CloudTrail.4")),
+        detections=(
+            on(CLOUDTRAIL, "StopLogging", "DeleteTrail", resource=cloudtrail_trail,
+               links_by="account",
+               message="{principal} stopped the trail {name} ({event}): API activity is no "
+                       "longer recorded."),
+            on(CLOUDTRAIL, "UpdateTrail", when=trail_weakened, resource=cloudtrail_trail,
+               links_by="account",
+               message="{principal} updated the trail {name} with isMultiRegionTrail="
+                       "{rp[isMultiRegionTrail]}, enableLogFileValidation="
+                       "{rp[enableLogFileValidation]} ({event}): regions go unrecorded or log "
+                       "files can be altered undetected."),
+        ),
+    ),
+    Control(
+        id="cloudtrail-bucket-protected",
+        title="The trail's bucket is itself protected",
+        severity="high",
+        exposure=UNSEEN,
+        tier=2,
+        description="The trail's S3 bucket is versioned and locked with Object Lock.",
+        remediation="Treat the trail bucket as a backup bucket: versioning and Object Lock.",
+        sources=frozenset({"deploy", "state", "live"}),
+    ),
+)

@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drguard.facts import UNKNOWN, Database
+from drguard.controls import rds as ctl
+from drguard.controls.rds import Database
+from drguard.facts import UNKNOWN
+from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
-from . import Errors, age_hours, arn_region, guarded, tag_dict
+from ..collectors import Errors, ReadError, age_hours, arn_region, guarded, tag_dict
+from ..live import DriftKind, Live, Step
+
+if TYPE_CHECKING:
+    from ..scan import AccountScan, RegionScan, Scanner
 
 
 @dataclass
@@ -150,3 +157,80 @@ def cross_region(db: Database, meta: Mapping[str, Any], regions: Mapping[str, Rd
                        "age_hours": None})
     points.sort(key=lambda p: (p["age_hours"] is None, p["age_hours"] or 0))
     return points, unread
+
+
+# ---- live bindings ---------------------------------------------------------------------------
+
+_RDS = ("rds-backup-retention", "rds-deletion-protection", "rds-cross-region-backup")
+
+
+def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> RdsRegion:
+    return collect(acct, rs.region)
+
+
+def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+    params = scanner.settings.of
+    rds_regions = {r: rs.data["rds"] for r, rs in a.regions.items()
+                   if rs.data.get("rds") is not None}
+    for region, rs in sorted(a.regions.items()):
+        data: RdsRegion | None = rs.data.get("rds")
+        if data is None:
+            err = rs.errors.get("rds")
+            for c in _RDS:
+                scanner.error(c, f"arn:aws:rds:{region}:{a.id}:db:*", f"RDS in {region}", a.id,
+                              region, f"RDS in {region} could not be read: {err}.", [err])
+            continue
+        for key, kind in (("instances", "db"), ("clusters", "cluster")):
+            if key in data.errors:
+                err = data.errors[key]
+                for c in _RDS:
+                    scanner.error(c, f"arn:aws:rds:{region}:{a.id}:{kind}:*",
+                                  f"RDS {key} in {region}", a.id, region,
+                                  f"The RDS {key} of {region} could not be listed: {err}.",
+                                  [err])
+        for db in data.databases:
+            scanner.add(_RDS[0], db, ctl.backup_retention(db, params(_RDS[0])))
+            scanner.add(_RDS[1], db, ctl.deletion_protection(db))
+            points, unread = cross_region(db, data.meta.get(db.ref, {}), rds_regions,
+                                          scanner.now)
+            db.cross_region = points
+            v = ctl.cross_region_backup(db, params(_RDS[2]))
+            errs: list[ReadError | None] = []
+            others = [r for r in scanner.regions if r != region]
+            if v is not None and v.status == "fail":
+                if not others:
+                    v = Verdict("error", f"Cannot look for recovery points of {db.name!r} "
+                                f"in other regions: only {region} was scanned (add the DR "
+                                "region to --regions).", v.evidence)
+                elif unread:
+                    errs = [e for r in unread for e in rds_regions[r].errors.values()]
+                    v = Verdict("unknown", "", v.evidence)
+                missing = [r for r in others if r not in rds_regions]
+                if missing and v.status == "fail":
+                    errs = [a.regions[r].errors.get("rds") for r in missing]
+                    v = Verdict("unknown", "", v.evidence)
+            scanner.add(_RDS[2], db, v, errs)
+
+
+REGIONAL = (Step("rds", "rds", _collect),)
+LIVE = (Live(_RDS, _evaluate),)
+
+_RDS_GONE = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
+_CLUSTER_GONE = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
+_INSTANCE = dict(label="RDS DB instance", service="rds", operation="rds:DescribeDBInstances",
+                 call=lambda c, n: c.describe_db_instances(DBInstanceIdentifier=n),
+                 gone=_RDS_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:db:{n}",
+                 delete_event="DeleteDBInstance")
+_CLUSTER = dict(label="RDS DB cluster", service="rds", operation="rds:DescribeDBClusters",
+                call=lambda c, n: c.describe_db_clusters(DBClusterIdentifier=n),
+                gone=_CLUSTER_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:cluster:{n}",
+                delete_event="DeleteDBCluster")
+DRIFT = {
+    # pulumi-aws v6+: an RDS instance's id is its resource id (db-...), not its identifier.
+    "aws:rds/instance:Instance": DriftKind(names=("identifier",), use_id=False, **_INSTANCE),
+    "aws-native:rds:DbInstance": DriftKind(names=("dbInstanceIdentifier",), use_id=True,
+                                           **_INSTANCE),
+    "aws:rds/cluster:Cluster": DriftKind(names=("clusterIdentifier",), use_id=True, **_CLUSTER),
+    "aws-native:rds:DbCluster": DriftKind(names=("dbClusterIdentifier",), use_id=True,
+                                          **_CLUSTER),
+}

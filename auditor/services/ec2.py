@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drguard.facts import UNKNOWN, Volume
-from drguard.iampolicy import action_matches
+from drguard.controls import ec2 as ctl
+from drguard.controls.ec2 import Volume
+from drguard.facts import UNKNOWN
 
 from ..aws import Account, paginate
-from . import Errors, age_hours, guarded, tag_dict
+from ..collectors import Errors, age_hours, guarded, tag_dict
+from ..live import Live, Step
+from . import backup
+
+if TYPE_CHECKING:
+    from ..scan import AccountScan, RegionScan, Scanner
 
 
 @dataclass
@@ -36,44 +41,10 @@ def _dlm_targets(account: Account, region: str, errors: Errors) -> Any:
     return guarded(errors, "dlm", "dlm:GetLifecyclePolicies", read)
 
 
-def _backup_selections(account: Account, region: str, errors: Errors) -> Any:
-    """[(plan name, selection)] of every AWS Backup plan, or UNKNOWN."""
-    backup = account.client("backup", region)
-
-    def read() -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        for plan in paginate(backup, "list_backup_plans", "BackupPlansList"):
-            for s in paginate(backup, "list_backup_selections", "BackupSelectionsList",
-                              BackupPlanId=plan["BackupPlanId"]):
-                sel = backup.get_backup_selection(BackupPlanId=plan["BackupPlanId"],
-                                                  SelectionId=s["SelectionId"])
-                out.append((plan.get("BackupPlanName", plan["BackupPlanId"]),
-                            sel.get("BackupSelection") or {}))
-        return out
-
-    return guarded(errors, "backupSelections", "backup:ListBackupSelections", read)
 
 
-def _condition_holds(op: str, cond: dict[str, Any], tags: Mapping[str, str]) -> bool:
-    key = str(cond.get("ConditionKey", "")).removeprefix("aws:ResourceTag/")
-    value, want = tags.get(key), str(cond.get("ConditionValue", ""))
-    like = op.endswith("Like")
-    hit = value is not None and (action_matches(want, value) if like else value == want)
-    return not hit if op.startswith("StringNot") else hit
 
 
-def selection_covers(sel: Mapping[str, Any], arn: str, tags: Mapping[str, str]) -> bool:
-    """AWS Backup resource assignment: (Resources or ListOfTags), minus NotResources, and
-    every Conditions entry."""
-    by_arn = any(action_matches(p, arn) for p in sel.get("Resources") or ())
-    by_tag = any(t.get("ConditionType", "STRINGEQUALS") == "STRINGEQUALS"
-                 and tags.get(t.get("ConditionKey", "")) == t.get("ConditionValue")
-                 for t in sel.get("ListOfTags") or ())
-    if not (by_arn or by_tag) or any(action_matches(p, arn) for p in sel.get("NotResources")
-                                     or ()):
-        return False
-    return all(_condition_holds(op, c, tags) for op, conds in (sel.get("Conditions") or {}).items()
-               for c in conds or ())
 
 
 def collect(account: Account, region: str, now: dt.datetime, max_age_hours: float) -> Ec2Region:
@@ -128,7 +99,7 @@ def _instance_tags(account: Account, region: str, ids: list[str],
 
 def _coverage(account: Account, region: str, volumes: list[Volume], errors: Errors) -> None:
     dlm = _dlm_targets(account, region, errors)
-    selections = _backup_selections(account, region, errors)
+    selections = backup.selections(account, region, errors)
     instance_ids = sorted({i for v in volumes for i in v.evidence["attachedTo"] if i})
     needs_instances = dlm is not UNKNOWN and any("INSTANCE" in t for _, t, _ in dlm)
     itags = _instance_tags(account, region, instance_ids, errors) if needs_instances else {}
@@ -141,10 +112,38 @@ def _coverage(account: Account, region: str, volumes: list[Volume], errors: Erro
             if target and any(all(t.get(k) == val for k, val in target.items()) for t in tagged):
                 covered.append(f"dlm:{policy}")
         for plan, sel in selections if selections is not UNKNOWN else ():
-            if selection_covers(sel, v.ref, v.tags):
+            if backup.selection_covers(sel, v.ref, v.tags):
                 covered.append(f"backup:{plan}/{sel.get('SelectionName', '')}")
         if covered:
             v.covered_by = covered
         elif dlm is UNKNOWN or selections is UNKNOWN or v.newest_snapshot_age_hours is UNKNOWN:
             v.covered_by = UNKNOWN
             v.evidence["readErrors"] = [e.to_dict() for e in errors.values()]
+
+
+# ---- live binding ----------------------------------------------------------------------------
+
+COVERAGE = "ebs-snapshot-coverage"
+
+
+def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> Ec2Region:
+    return collect(acct, rs.region, scanner.now,
+                   scanner.settings.of(COVERAGE)["maxSnapshotAgeHours"])
+
+
+def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+    params = scanner.settings.of(COVERAGE)
+    for region, rs in sorted(a.regions.items()):
+        data: Ec2Region | None = rs.data.get("ec2")
+        if data is None:
+            err = rs.errors.get("ec2")
+            scanner.error(COVERAGE, f"arn:aws:ec2:{region}:{a.id}:volume/*",
+                          f"EBS volumes in {region}", a.id, region,
+                          f"The EBS volumes of {region} could not be listed: {err}.", [err])
+            continue
+        for vol in data.volumes:
+            scanner.add(COVERAGE, vol, ctl.ebs(vol, params), data.errors.values())
+
+
+REGIONAL = (Step("ec2", "ec2:DescribeVolumes", _collect),)
+LIVE = (Live((COVERAGE,), _evaluate),)

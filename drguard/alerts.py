@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import eventpattern
-from ..facts import UNKNOWN
+from . import eventpattern
+from .facts import UNKNOWN
 
 ALL_REMOVALS = frozenset({"s3:ObjectRemoved:*", "s3:*"})
 EACH_REMOVAL = frozenset({"s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"})

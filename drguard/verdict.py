@@ -1,8 +1,8 @@
-"""Rule logic, written once on facts.
+"""What a rule returns: a `Verdict` on one fact, optionally with the `Remediation` that fixes it.
 
-Each rule takes a fact (and the control's resolved parameters) and returns a `Verdict`, or
-None when the control does not apply to that fact. The deploy side turns verdicts into policy
-violations, the auditor into findings.
+Rules (in `drguard.controls.<service>`) take a fact and the control's resolved parameters and
+return a Verdict, or None when the control does not apply to that fact. The deploy side turns
+verdicts into policy violations, the auditor into findings.
 """
 
 from __future__ import annotations
@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .facts import UNKNOWN
+
 VerdictStatus = Literal["pass", "fail", "unknown", "error"]
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """How to fix a failing control: one sentence, the Pulumi (Python) code, an AWS CLI call."""
+
+    summary: str
+    pulumi: str
+    cli: str | None = None
 
 
 @dataclass
@@ -18,6 +29,7 @@ class Verdict:
     status: VerdictStatus
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    remediation: Remediation | None = None
 
     @classmethod
     def ok(cls, message: str, **evidence: Any) -> Verdict:
@@ -34,8 +46,7 @@ class Verdict:
 
 
 def show(value: Any) -> str:
-    from ..facts import UNKNOWN
-
+    """A fact value as a message shows it: unknown, unset, true/false or the value."""
     if value is UNKNOWN:
         return "unknown"
     if value is None:

@@ -1,0 +1,227 @@
+"""Generate docs/controls.md from the registry and the bindings of each side.
+
+    .venv/bin/python docs/gen_controls.py          # rewrite docs/controls.md
+    .venv/bin/python docs/gen_controls.py --check  # exit 1 when docs/controls.md is stale
+
+Everything comes from the code: the control declarations (drguard/controls), the deploy
+bindings and Pulumi type tokens (policypack/services), the live collectors' AWS calls
+(auditor/services, read from their source) and the log detections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import functools
+import inspect
+import json
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+
+import botocore.session
+from botocore import xform_name
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from auditor import services as live_services  # noqa: E402
+from drguard import registry  # noqa: E402
+from drguard.control import Control  # noqa: E402
+from policypack import services as deploy_services  # noqa: E402
+from policypack.binding import ResourceCheck  # noqa: E402
+from policypack.policies import default_enforcement  # noqa: E402
+
+OUT = ROOT / "docs" / "controls.md"
+
+
+@functools.cache
+def _operations(service: str) -> dict[str, str]:
+    """boto3 method name -> API operation name (DescribeDBInstances, not DescribeDbInstances)."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {xform_name(op): op for op in model.operation_names}
+
+
+def _camel(service: str, method: str) -> str:
+    return _operations(service).get(method) or "".join(
+        p[:1].upper() + p[1:] for p in method.split("_"))
+
+
+def aws_calls(module: ModuleType) -> list[str]:
+    """`service:Operation` of every boto3 call a collector module makes: methods called on a
+    name bound to `<account>.client("service", ...)`, and `paginate(client, "op", ...)`."""
+    tree = ast.parse(inspect.getsource(module))
+    calls: set[str] = set()
+    for fn in ast.walk(tree):
+        if not isinstance(fn, (ast.FunctionDef, ast.Lambda)):
+            continue
+        clients: dict[str, str] = {}
+        for node in ast.walk(fn):
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                    and isinstance(node.value.func, ast.Attribute)
+                    and node.value.func.attr == "client" and node.value.args
+                    and isinstance(node.value.args[0], ast.Constant)):
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        clients[t.id] = str(node.value.args[0].value)
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                    and f.value.id in clients:
+                svc = clients[f.value.id]
+                calls.add(f"{svc}:{_camel(svc, f.attr)}")
+            elif isinstance(f, ast.Name) and f.id == "paginate" and len(node.args) >= 2 \
+                    and isinstance(node.args[0], ast.Name) and node.args[0].id in clients \
+                    and isinstance(node.args[1], ast.Constant):
+                svc = clients[node.args[0].id]
+                calls.add(f"{svc}:{_camel(svc, str(node.args[1].value))}")
+    # `account.client("x").op(...)` chained directly, and `paginate(account.client("x"), "op")`
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "paginate" and len(node.args) >= 2 \
+                and isinstance(node.args[0], ast.Call) \
+                and isinstance(node.args[0].func, ast.Attribute) \
+                and node.args[0].func.attr == "client" and node.args[0].args \
+                and isinstance(node.args[0].args[0], ast.Constant) \
+                and isinstance(node.args[1], ast.Constant):
+            svc = str(node.args[0].args[0].value)
+            calls.add(f"{svc}:{_camel(svc, str(node.args[1].value))}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Call) \
+                and isinstance(node.func.value.func, ast.Attribute) \
+                and node.func.value.func.attr == "client" and node.func.value.args \
+                and isinstance(node.func.value.args[0], ast.Constant):
+            svc = str(node.func.value.args[0].value)
+            calls.add(f"{svc}:{_camel(svc, node.func.attr)}")
+    return sorted(calls)
+
+
+def deploy_types(c: Control) -> list[str]:
+    """Pulumi type tokens the control's deploy binding judges: a resource check's types, else
+    the types its service reads (or, for a service without types of its own, the types of
+    the stateful kinds every service declares)."""
+    for m in deploy_services.modules():
+        for check in getattr(m, "CHECKS", ()):
+            if check.control != c.id:
+                continue
+            if isinstance(check, ResourceCheck):
+                return sorted(check.types)
+            types = set(getattr(m, "FACTS", {})) | set(getattr(m, "LINKED", {}))
+            if not types:
+                wanted = set(deploy_services.stateful_kinds())
+                types = {t for t, (kind, _) in deploy_services.facts().items()
+                         if kind in wanted}
+            return sorted(types)
+    return []
+
+
+def _providers(types: Iterable[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for t in types:
+        out.setdefault(t.split(":", 1)[0], []).append(t)
+    return out
+
+
+def _live_calls(c: Control) -> list[str]:
+    for m in live_services.modules():
+        for b in getattr(m, "LIVE", ()):
+            if c.id in b.controls:
+                if b.evaluate is None:
+                    return sorted({k.operation for k in live_services.drift_kinds().values()})
+                return aws_calls(m)
+    return []
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render() -> str:
+    lines = ["# Controls", "",
+             "Generated from the registry by `docs/gen_controls.py`; do not edit by hand "
+             "(`python docs/gen_controls.py` rewrites it, a test fails when it is "
+             "stale).", "",
+             "Each control is declared once in `drguard/controls/<service>.py`; its deploy "
+             "binding is in `policypack/services/<service>.py`, its live binding in "
+             "`auditor/services/<service>.py`.", "",
+             "| id | severity | tier | sources | default enforcement (pack) |",
+             "|---|---|---|---|---|"]
+    for c in registry.CONTROLS:
+        enforcement = default_enforcement(c).value if "deploy" in c.sources else "-"
+        lines.append(f"| [`{c.id}`](#{c.id}) | {c.severity} | {c.tier} | "
+                     f"{', '.join(sorted(c.sources))} | {enforcement} |")
+    lines.append("")
+    lines.append("Scope settings (top-level keys of the auditor config; the "
+                 f"`{registry.SETTINGS_POLICY}` policy's config in the pack):")
+    lines.append("")
+    for p in registry.SCOPE_PARAMS:
+        lines.append(f"- `{p.name}` (default `{json.dumps(p.default)}`): {p.description}")
+    for c in registry.CONTROLS:
+        lines += ["", f"## {c.id}", "", f"**{c.title}.** {c.description}", "",
+                  f"- Service module: `drguard/controls/{registry.SERVICE_OF[c.id]}.py`",
+                  f"- Severity: {c.severity}; tier {c.tier}; sides: "
+                  f"{', '.join(sorted(c.sources))}"]
+        if "deploy" in c.sources:
+            lines.append(f"- Default enforcement in the pack: "
+                         f"{default_enforcement(c).value}")
+        if c.backup_scoped:
+            lines.append("- Applies to backup buckets only (see the scope settings).")
+        if c.params:
+            lines.append("- Parameters:")
+            for p in c.params:
+                lines.append(f"  - `{p.name}` (default `{json.dumps(p.default)}`): {p.description}")
+        types = deploy_types(c) if "deploy" in c.sources else []
+        if types:
+            lines.append("- Resource types (deploy and `dr-audit state`):")
+            for provider, ts in sorted(_providers(types).items()):
+                lines.append(f"  - {provider}: " + ", ".join(f"`{t}`" for t in ts))
+        calls = _live_calls(c) if "live" in c.sources else []
+        if calls:
+            lines.append("- Live API calls (read-only): " + ", ".join(f"`{x}`" for x in calls))
+        if c.detections:
+            lines.append("- CloudTrail events (logs side):")
+            for d in c.detections:
+                cond = f" when `{d.when.__name__}`" if d.when is not None else ""
+                scoped = " on a backup bucket" if d.backup_scoped else ""
+                lines.append(f"  - `{d.event_source}`: " + ", ".join(
+                    f"`{n}`" for n in sorted(d.event_names)) + f"{scoped}{cond}")
+        if c.mapping:
+            parts = []
+            if c.mapping.aws_config:
+                parts.append("AWS Config " + ", ".join(f"`{x}`" for x in c.mapping.aws_config))
+            if c.mapping.security_hub:
+                parts.append("Security Hub " + ", ".join(f"`{x}`"
+                                                         for x in c.mapping.security_hub))
+            lines.append("- Mapping: " + "; ".join(parts))
+        lines.append(f"- Remediation: {_md(c.remediation)}")
+        if c.fix is not None:
+            lines += ["", f"  {c.fix.summary}", "", "  ```python",
+                      *[f"  {x}" if x else "" for x in c.fix.pulumi.splitlines()], "  ```"]
+            if c.fix.cli:
+                lines += ["", "  ```sh", *[f"  {x}" for x in c.fix.cli.splitlines()], "  ```"]
+    text = "\n".join(lines) + "\n"
+    return re.sub(r"[ \t]+\n", "\n", text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
+    args = ap.parse_args(argv)
+    text = render()
+    if args.check:
+        current = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+        if current != text:
+            print(f"{OUT.relative_to(ROOT)} is stale: run python docs/gen_controls.py")
+            return 1
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT.relative_to(ROOT)} ({len(registry.CONTROLS)} controls)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""What a control declaration is made of: `Control`, `Param`, `Mapping`.
+
+Each `drguard.controls.<service>` module declares its controls with these; `drguard.registry`
+collects them. Nothing here names a control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .detections import Detection
+from .verdict import Remediation
+
+Severity = Literal["low", "medium", "high", "critical"]
+Source = Literal["deploy", "state", "live", "logs"]
+
+SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+# What a gap exposes, most urgent first (reports rank "fix first" by severity, then by this).
+DESTROYABLE = "backup data can be destroyed"
+SINGLE_REGION = "no copy outside the region"
+UNSEEN = "destruction would go unseen or unstopped"
+HYGIENE = "hygiene"
+EXPOSURES: tuple[str, ...] = (DESTROYABLE, SINGLE_REGION, UNSEEN, HYGIENE)
+
+DEPLOY: frozenset[str] = frozenset({"deploy", "state"})
+ALL_SOURCES: frozenset[str] = frozenset({"deploy", "state", "live", "logs"})
+
+
+@dataclass(frozen=True)
+class Param:
+    """A control parameter: its name (camelCase, as users write it), default and JSON schema."""
+
+    name: str
+    default: Any
+    schema: dict[str, Any]
+    description: str
+
+    def json_schema(self) -> dict[str, Any]:
+        return {**self.schema, "description": self.description, "default": self.default}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The AWS Config managed rule / Security Hub controls a control lines up with."""
+
+    aws_config: tuple[str, ...] = ()
+    security_hub: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.aws_config or self.security_hub)
+
+    def reference(self) -> str:
+        return ", ".join(self.aws_config + self.security_hub)
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    title: str
+    severity: Severity
+    tier: int
+    description: str
+    remediation: str
+    params: tuple[Param, ...] = ()
+    mapping: Mapping = field(default_factory=Mapping)
+    sources: frozenset[str] = ALL_SOURCES
+    # Whether the control applies only to buckets in backup scope (see drguard.scope).
+    backup_scoped: bool = False
+    # Logs side: the CloudTrail events that break this control (drguard.detections).
+    detections: tuple[Detection, ...] = ()
+    # The fix as code (Pulumi and AWS CLI), beside the one-line `remediation`.
+    fix: Remediation | None = None
+    # What a gap exposes (one of EXPOSURES); None ranks after them, by tier.
+    exposure: str | None = None
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.id} has no parameter {name!r}")
+
+    def config_schema(self) -> dict[str, dict[str, Any]]:
+        """JSON-schema properties of this control's parameters (pack `config_schema`)."""
+        return {p.name: p.json_schema() for p in self.params}
+
+
+def days(name: str, default: int, description: str, maximum: int | None = None) -> Param:
+    """An integer parameter counted in days (>= 1)."""
+    schema: dict[str, Any] = {"type": "integer", "minimum": 1}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return Param(name, default, schema, description)
+
+
+def hours(name: str, default: int, description: str) -> Param:
+    return Param(name, default, {"type": "integer", "minimum": 1}, description)
+
+
+def flag(name: str, default: bool, description: str) -> Param:
+    return Param(name, default, {"type": "boolean"}, description)
+
+
+def strings(name: str, default: list[str], description: str, enum: list[str] | None = None,
+            min_items: int = 0) -> Param:
+    items: dict[str, Any] = {"type": "string", "minLength": 1}
+    if enum:
+        items["enum"] = enum
+    return Param(name, default, {"type": "array", "items": items, "minItems": min_items,
+                                 "uniqueItems": True}, description)
+
+
+# Read better beside collections.abc.Mapping in control modules.
+ConfigMapping = Mapping

@@ -1,0 +1,53 @@
+"""DynamoDB tables can be recovered (PITR, deletion protection)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..control import DESTROYABLE, Control
+from ..facts import UNKNOWN, Resource
+from ..verdict import Verdict, show
+
+
+@dataclass
+class Table(Resource):
+    """A DynamoDB table."""
+
+    pitr: Any = None
+    deletion_protection: Any = None
+
+    def stateful(self) -> bool:
+        return True
+
+
+# ---- rules --------------------------------------------------------------------------------
+
+def dynamodb(t: Table) -> Verdict:
+    ev = {"pointInTimeRecovery": t.pitr, "deletionProtection": t.deletion_protection}
+    problems = []
+    pitr_p = t.prop("pitr", "pointInTimeRecovery.enabled")
+    dp_p = t.prop("deletion_protection", "deletionProtectionEnabled")
+    for value, prop in ((t.pitr, pitr_p), (t.deletion_protection, dp_p)):
+        if value is not True and value is not UNKNOWN:
+            problems.append(f"{prop} is {show(value)}")
+    if problems:
+        return Verdict.fail(f"DynamoDB table {t.name!r} cannot be recovered reliably: "
+                            f"{'; '.join(problems)}. Fix: set {pitr_p} and {dp_p} to true.", **ev)
+    if UNKNOWN in (t.pitr, t.deletion_protection):
+        return Verdict.unknown(f"The recovery settings of table {t.name!r}", **ev)
+    return Verdict.ok(f"DynamoDB table {t.name!r} has PITR and deletion protection.", **ev)
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id="dynamodb-recovery",
+        title="DynamoDB tables can be recovered",
+        severity="high",
+        exposure=DESTROYABLE,
+        tier=3,
+        description="DynamoDB tables have point-in-time recovery and deletion protection.",
+        remediation="Set pointInTimeRecovery.enabled and deletionProtectionEnabled to true.",
+        sources=frozenset({"deploy", "state", "live"}),
+    ),
+)

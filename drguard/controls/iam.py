@@ -1,0 +1,70 @@
+"""IAM: access keys are rotated, the root user has none."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..control import HYGIENE, ConfigMapping, Control, days
+from ..detections import IAM, Context, get_in, iam_root, on
+from ..facts import Resource
+from ..verdict import Verdict
+
+
+@dataclass
+class AccessKey(Resource):
+    user: Any = None
+    active: Any = None
+    age_days: Any = None
+    root: bool = False
+
+
+# ---- rules --------------------------------------------------------------------------------
+
+def access_key(k: AccessKey, params: dict[str, Any]) -> Verdict | None:
+    max_age = params["maxKeyAgeDays"]
+    ev = {"user": k.user, "active": k.active, "ageDays": k.age_days, "maxKeyAgeDays": max_age}
+    if k.root:
+        return Verdict.fail("The root user has an access key. Fix: delete it and use IAM roles.",
+                            **ev)
+    if k.active is False:
+        return None
+    if k.age_days is None:
+        # Deploy side: a long-lived key declared in a stack (advisory by design).
+        return Verdict.fail(f"Access key {k.name!r} for user {k.user!r} is a long-lived "
+                            "credential in the stack. Fix: prefer an IAM role; if a key is "
+                            f"needed, rotate it within {max_age} days.", **ev)
+    if k.age_days > max_age:
+        return Verdict.fail(f"Access key {k.name!r} of {k.user!r} is {k.age_days} days old "
+                            f"(max {max_age}). Fix: rotate it.", **ev)
+    return Verdict.ok(f"Access key {k.name!r} is {k.age_days} days old.", **ev)
+
+
+# ---- logs side: predicates on CloudTrail records ------------------------------------------
+
+
+def root_access_key(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    return get_in(record, "userIdentity", "type") == "Root" and not rp.get("userName")
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id="iam-access-key-rotation",
+        title="Access keys are rotated",
+        severity="medium",
+        exposure=HYGIENE,
+        tier=2,
+        description="No active access key is older than maxKeyAgeDays; the root user has no "
+                    "access keys. Long-lived keys in a stack are discouraged.",
+        remediation="Rotate or delete old keys; prefer IAM roles over aws.iam.AccessKey.",
+        params=(days("maxKeyAgeDays", 90, "Maximum age of an active access key, in days."),),
+        mapping=ConfigMapping(("ACCESS_KEYS_ROTATED",), ("IAM.3", "IAM.4")),
+        detections=(
+            on(IAM, "CreateAccessKey", when=root_access_key, resource=iam_root,
+               links_by="account",
+               message="{principal} created an access key for the root user ({event}): a "
+                       "long-lived key with unlimited rights."),
+        ),
+    ),
+)

@@ -1,0 +1,138 @@
+"""Pulumi itself: stateful resources are protected, the state backend can be recovered, and
+resources recorded in state still exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..control import DEPLOY, DESTROYABLE, Control
+from ..detections import DYNAMODB, S3, dynamodb_table, on, s3_bucket
+from ..facts import UNKNOWN, Resource
+from ..verdict import Verdict, show
+from .s3 import FLAGS, Bucket
+
+PROTECT = "stateful-resource-protect"
+
+@dataclass
+class StateBackend(Resource):
+    """The Pulumi state bucket, as read live."""
+
+    versioning: Any = None
+    public_access_block: Any = None
+    policy_public: Any = None
+    checkpoints: Any = None  # {stack key: number of versions}
+
+
+# ---- rules --------------------------------------------------------------------------------
+
+def protect(r: Resource) -> Verdict | None:
+    """stateful-resource-protect: `protect: true`; no forceDestroy on backup buckets."""
+    if not r.stateful():
+        return None
+    problems = []
+    if r.protect is not True:
+        problems.append("it is not protected, so `pulumi destroy` or a replacement deletes it "
+                        "(fix: opts=pulumi.ResourceOptions(protect=True))")
+    ev: dict[str, Any] = {"protect": r.protect}
+    if isinstance(r, Bucket):
+        ev["forceDestroy"] = r.force_destroy
+        ev["inScopeBecause"] = list(r.scope_reasons)
+        if r.force_destroy is True:
+            prop = r.prop("force_destroy", "forceDestroy")
+            problems.append(f"{prop} is true, so deleting it empties it first (fix: remove "
+                            f"{prop} or set it to false)")
+    if problems:
+        return Verdict.fail(f"{r.type.split(':')[-1] or 'Resource'} {r.name!r} holds recovery "
+                            f"data but {'; and '.join(problems)}.", **ev)
+    if isinstance(r, Bucket) and r.force_destroy is UNKNOWN:
+        return Verdict.unknown(f"forceDestroy of {r.name!r}", **ev)
+    return Verdict.ok(f"{r.name!r} is protected.", **ev)
+
+
+def state_backend(s: StateBackend) -> Verdict:
+    """Versioned, not public, and more than one version of every stack checkpoint."""
+    ev = {"bucket": s.name, "versioning": s.versioning, "publicAccessBlock": s.public_access_block,
+          "policyIsPublic": s.policy_public, "checkpointVersions": s.checkpoints}
+    problems: list[str] = []
+    unknown: list[str] = []
+    if s.versioning is UNKNOWN:
+        unknown.append("versioning")
+    elif s.versioning != "Enabled":
+        problems.append(f"versioning is {show(s.versioning)} (a bad update or a deleted "
+                        "checkpoint cannot be rolled back; fix: enable versioning)")
+    pab = s.public_access_block
+    if pab is UNKNOWN:
+        unknown.append("public access block")
+    else:
+        off = [f for f in FLAGS if not pab or pab.get(f) is not True]
+        if off:
+            problems.append(f"public access block leaves {', '.join(off)} off (fix: turn all "
+                            "four flags on)")
+    if s.policy_public is UNKNOWN:
+        unknown.append("bucket policy status")
+    elif s.policy_public is True:
+        problems.append("its bucket policy makes it public (fix: remove the public grant)")
+    if s.checkpoints is UNKNOWN:
+        unknown.append("checkpoint versions")
+    elif not s.checkpoints:
+        problems.append("no stack checkpoint was found under .pulumi/stacks/ (is this the "
+                        "state bucket and prefix of PULUMI_BACKEND_URL?)")
+    else:
+        single = sorted(k for k, n in s.checkpoints.items() if n < 2)
+        if single:
+            problems.append(f"only one version of {', '.join(single)} exists, so that stack "
+                            "cannot be rolled back (versioning must stay on across updates)")
+    if problems:
+        return Verdict.fail(f"Pulumi state bucket {s.name!r} is not recoverable: "
+                            + "; ".join(problems) + ".", **ev)
+    if unknown:
+        return Verdict.unknown(f"The {', '.join(unknown)} of state bucket {s.name!r}", **ev)
+    return Verdict.ok(f"Pulumi state bucket {s.name!r} is versioned, private and keeps "
+                      f"several versions of its {len(s.checkpoints)} stack checkpoint(s).", **ev)
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id=PROTECT,
+        title="Stateful resources are protected from pulumi destroy",
+        severity="high",
+        exposure=DESTROYABLE,
+        tier=1,
+        description="RDS instances and clusters, backup buckets, DynamoDB tables and backup "
+                    "vaults carry the Pulumi protect option; backup buckets do not set "
+                    "forceDestroy.",
+        remediation="Pass opts=pulumi.ResourceOptions(protect=True) and leave forceDestroy "
+                    "unset or false on backup buckets.",
+        sources=DEPLOY,
+    ),
+    Control(
+        id="pulumi-state-backend",
+        title="The Pulumi state backend can be recovered",
+        severity="critical",
+        exposure=DESTROYABLE,
+        tier=2,
+        description="The Pulumi state bucket is versioned, not public, and keeps more than one "
+                    "version of each stack checkpoint.",
+        remediation="Enable versioning and the public access block on the state bucket.",
+        sources=frozenset({"live"}),
+    ),
+    Control(
+        id="resource-drift-deleted",
+        title="Resources in Pulumi state still exist",
+        severity="critical",
+        exposure=DESTROYABLE,
+        tier=3,
+        description="A stateful resource recorded in Pulumi state no longer exists in the "
+                    "account (accidental deletion).",
+        remediation="Restore the resource from its backups, then `pulumi refresh`.",
+        sources=frozenset({"live", "logs"}),
+        detections=(
+            on(S3, "DeleteBucket", backup_scoped=True, resource=s3_bucket,
+               message="{principal} deleted the backup bucket {name} ({event})."),
+            on(DYNAMODB, "DeleteTable", resource=dynamodb_table,
+               message="{principal} deleted the DynamoDB table {name} ({event}); with "
+                       "point-in-time recovery on, AWS keeps a system backup for 35 days."),
+        ),
+    ),
+)

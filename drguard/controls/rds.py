@@ -1,0 +1,271 @@
+"""RDS databases (instances, Aurora/Multi-AZ clusters): facts, controls, rules, log detections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..control import DESTROYABLE, SINGLE_REGION, ConfigMapping, Control, days, flag, hours
+from ..detections import (
+    RDS,
+    Context,
+    is_false,
+    is_true,
+    on,
+    rds_database,
+    rds_recovery_point,
+    to_int,
+)
+from ..facts import UNKNOWN, Resource
+from ..verdict import Verdict, show
+
+
+@dataclass
+class Database(Resource):
+    """An RDS DB instance or an Aurora/Multi-AZ DB cluster."""
+
+    kind: Literal["instance", "cluster"] = "instance"
+    engine: Any = None
+    backup_retention: Any = None  # days; None = unset (AWS default 1)
+    deletion_protection: Any = None  # None = unset (false)
+    skip_final_snapshot: Any = None  # effective value, provider default resolved
+    final_snapshot_identifier: Any = None
+    delete_automated_backups: Any = None  # effective value, provider default resolved
+    read_replica: Any = False
+    cluster_member: bool = False  # an instance that belongs to a cluster: judged on the cluster
+    final_snapshot_applies: bool = True  # False where the resource kind has no such setting
+    # Tier 2: recovery points in other regions; list of dicts
+    # {"kind": "automated-backup-replication"|"backup-copy"|"snapshot", "region", "age_hours"}
+    cross_region: list[dict[str, Any]] = field(default_factory=list)
+
+    def stateful(self) -> bool:
+        return not self.cluster_member  # a cluster member is judged on its cluster
+
+
+# ---- rules --------------------------------------------------------------------------------
+
+AWS_DEFAULT_RETENTION = 1
+
+
+def _label(db: Database) -> str:
+    kind = "DB cluster" if db.kind == "cluster" else "DB instance"
+    return f"{kind} {db.name!r}"
+
+
+def backup_retention(db: Database, params: dict[str, Any]) -> Verdict | None:
+    if db.cluster_member:
+        return None
+    if db.read_replica is UNKNOWN and not params["checkReadReplicas"]:
+        return Verdict.unknown(f"Whether {_label(db)} is a read replica")
+    if db.read_replica and not params["checkReadReplicas"]:
+        return None
+    minimum = params["minRetentionDays"]
+    prop = db.prop("backup_retention", "backupRetentionPeriod")
+    value = db.backup_retention
+    if value is UNKNOWN:
+        return Verdict.unknown(f"{prop} of {_label(db)}", backupRetentionPeriod="unknown",
+                               minRetentionDays=minimum)
+    effective = AWS_DEFAULT_RETENTION if value is None else int(value)
+    evidence = {"backupRetentionPeriod": value, "effectiveDays": effective,
+                "minRetentionDays": minimum}
+    if effective >= minimum:
+        return Verdict("pass", f"{_label(db)} keeps automated backups for {effective} days.",
+                       evidence)
+    why = (f"{prop} is unset, so AWS keeps backups for {AWS_DEFAULT_RETENTION} day"
+           if value is None else f"{prop} is {effective} day{'s' if effective != 1 else ''}")
+    if effective == 0:
+        why += " (automated backups are disabled)"
+    return Verdict("fail", f"{_label(db)} keeps automated backups for too short a time: {why}, "
+                           f"below the minimum of {minimum}. Fix: set {prop} to at least "
+                           f"{minimum} (AWS allows up to 35).", evidence)
+
+
+def deletion_protection(db: Database) -> Verdict | None:
+    if db.cluster_member:
+        return None
+    prop = db.prop("deletion_protection", "deletionProtection")
+    value = db.deletion_protection
+    if value is UNKNOWN:
+        return Verdict.unknown(f"{prop} of {_label(db)}")
+    evidence = {"deletionProtection": value}
+    if value is True:
+        return Verdict("pass", f"{_label(db)} has deletion protection.", evidence)
+    return Verdict("fail", f"{_label(db)} can be deleted by a single API call: {prop} is "
+                           f"{show(value)}. Fix: set {prop} to true.", evidence)
+
+
+def final_snapshot(db: Database) -> Verdict | None:
+    if db.cluster_member or not db.final_snapshot_applies:
+        return None
+    skip_p = db.prop("skip_final_snapshot", "skipFinalSnapshot")
+    ident_p = db.prop("final_snapshot_identifier", "finalSnapshotIdentifier")
+    auto_p = db.prop("delete_automated_backups", "deleteAutomatedBackups")
+    values = (db.skip_final_snapshot, db.final_snapshot_identifier, db.delete_automated_backups)
+    evidence = {"skipFinalSnapshot": db.skip_final_snapshot,
+                "finalSnapshotIdentifier": db.final_snapshot_identifier,
+                "deleteAutomatedBackups": db.delete_automated_backups}
+    problems: list[str] = []
+    if db.skip_final_snapshot is True:
+        problems.append(f"{skip_p} is true, so deleting it takes no final snapshot "
+                        f"(fix: set {skip_p} to false)")
+    elif db.skip_final_snapshot is False and db.final_snapshot_identifier is None \
+            and "final_snapshot_identifier" in db.props:
+        problems.append(f"{ident_p} is unset, so a delete cannot take the final snapshot "
+                        f"(fix: set {ident_p})")
+    if db.delete_automated_backups is True:
+        how = ("unset, and the provider default is true"
+               if "delete_automated_backups" in db.evidence.get("defaulted", ()) else "true")
+        problems.append(f"{auto_p} is {how}, so deleting it also deletes its automated "
+                        f"backups (fix: set {auto_p} to false)")
+    if problems:
+        return Verdict("fail", f"Deleting {_label(db)} would lose recovery data: "
+                               + "; ".join(problems) + ".", evidence)
+    if any(v is UNKNOWN for v in values):
+        return Verdict.unknown(f"The final-snapshot settings of {_label(db)}")
+    return Verdict("pass", f"Deleting {_label(db)} leaves a final snapshot and keeps its "
+                           "automated backups.", evidence)
+
+
+def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
+    if db.cluster_member or db.read_replica is True:
+        return None
+    max_age = params["maxSnapshotAgeHours"]
+    # Deploy side: a copy whose region is not known during preview (UNKNOWN) decides nothing
+    # yet; it only turns a failure into "unknown".
+    pending = [p for p in db.cross_region if p.get("region") is UNKNOWN]
+    points = [p for p in db.cross_region if p.get("region") is not UNKNOWN
+              and p.get("region") and p.get("region") != db.region]
+    evidence: dict[str, Any] = {"recoveryPoints": points, "maxSnapshotAgeHours": max_age}
+    continuous = [p for p in points if p["kind"] != "snapshot"]
+    if continuous:
+        p = continuous[0]
+        age = p.get("age_hours")
+        if age is not None:
+            evidence["achievedRpoHours"] = age
+        return Verdict("pass", f"{_label(db)} has recovery points in {p['region']} "
+                               f"({p['kind']}).", evidence)
+    snaps = [p for p in points if p["kind"] == "snapshot" and p.get("age_hours") is not None]
+    if snaps:
+        newest = min(snaps, key=lambda p: p["age_hours"])
+        evidence["achievedRpoHours"] = round(newest["age_hours"], 1)
+        if newest["age_hours"] <= max_age:
+            return Verdict("pass", f"{_label(db)} has a snapshot in {newest['region']} "
+                                   f"{newest['age_hours']:.1f} h old.", evidence)
+        return Verdict("fail", f"{_label(db)}: the newest copy in another region "
+                               f"({newest['region']}) is {newest['age_hours']:.1f} h old, older "
+                               f"than {max_age} h. Fix: add an "
+                               "aws.rds.InstanceAutomatedBackupsReplication or an AWS Backup "
+                               "copy action.", evidence)
+    if pending:
+        return Verdict.unknown(f"The region of the backup copies of {_label(db)}",
+                               **evidence)
+    where = db.region or "its region"
+    return Verdict("fail", f"{_label(db)} has no recovery point outside {where}. "
+                           "Fix: add an aws.rds.InstanceAutomatedBackupsReplication in the DR "
+                           "region, or an AWS Backup plan rule with a copyAction to a vault in "
+                           "another region.", evidence)
+
+
+# ---- logs side: predicates on CloudTrail records ------------------------------------------
+
+
+def retention_below_minimum(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    days = to_int(rp.get("backupRetentionPeriod"))
+    return days is not None and days < params["minRetentionDays"]
+
+
+def deletion_protection_off(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    return is_false(rp.get("deletionProtection"))
+
+
+def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    """skipFinalSnapshot true, or deleteAutomatedBackups true or unset (AWS default true)."""
+    return is_true(rp.get("skipFinalSnapshot")) or not is_false(rp.get("deleteAutomatedBackups"))
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id="rds-backup-retention",
+        title="RDS automated backups are kept long enough",
+        severity="high",
+        exposure=DESTROYABLE,
+        tier=1,
+        description="RDS instances and clusters keep automated backups for at least "
+                    "minRetentionDays days (AWS maximum 35).",
+        remediation="Set backupRetentionPeriod to at least minRetentionDays (max 35) on the "
+                    "DB instance or Aurora cluster.",
+        params=(
+            days("minRetentionDays", 7, "Minimum automated backup retention, in days.",
+                  maximum=35),
+            flag("checkReadReplicas", False,
+                  "Also require retention on read replicas (replicateSourceDb set)."),
+        ),
+        mapping=ConfigMapping(("DB_INSTANCE_BACKUP_ENABLED",), ("RDS.11",)),
+        detections=(
+            on(RDS, "ModifyDBInstance", "ModifyDBCluster", when=retention_below_minimum,
+               resource=rds_database,
+               message="{principal} set backupRetentionPeriod of {name} to "
+                       "{rp[backupRetentionPeriod]} days ({event}), below minRetentionDays "
+                       "({params[minRetentionDays]}): older restore points are dropped."),
+        ),
+    ),
+    Control(
+        id="rds-deletion-protection",
+        title="RDS deletion protection is on",
+        severity="high",
+        exposure=DESTROYABLE,
+        tier=1,
+        description="Every RDS instance and Aurora cluster has deletion protection enabled.",
+        remediation="Set deletionProtection to true on the DB instance or Aurora cluster.",
+        mapping=ConfigMapping(("RDS_INSTANCE_DELETION_PROTECTION_ENABLED",), ("RDS.7", "RDS.8")),
+        detections=(
+            on(RDS, "ModifyDBInstance", "ModifyDBCluster", when=deletion_protection_off,
+               resource=rds_database,
+               message="{principal} turned deletionProtection off on {name} ({event}): the "
+                       "database can now be deleted by one API call."),
+            on(RDS, "DeleteDBInstance", "DeleteDBCluster", resource=rds_database,
+               message="{principal} deleted the database {name} ({event})."),
+        ),
+    ),
+    Control(
+        id="rds-final-snapshot",
+        title="Deleting a database leaves a final snapshot",
+        severity="high",
+        exposure=DESTROYABLE,
+        tier=1,
+        description="Deleting an RDS instance or cluster takes a final snapshot and keeps its "
+                    "automated backups.",
+        remediation="Set skipFinalSnapshot to false with a finalSnapshotIdentifier, and leave "
+                    "deleteAutomatedBackups false.",
+        sources=frozenset({"deploy", "state", "logs"}),
+        detections=(
+            on(RDS, "DeleteDBInstance", "DeleteDBCluster", when=skips_final_snapshot,
+               resource=rds_database,
+               message="{principal} deleted {name} ({event}) with skipFinalSnapshot="
+                       "{rp[skipFinalSnapshot]} and deleteAutomatedBackups="
+                       "{rp[deleteAutomatedBackups]} (unset: AWS default true): no final "
+                       "snapshot, or its automated backups deleted with it."),
+            on(RDS, "DeleteDBSnapshot", "DeleteDBClusterSnapshot",
+               "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup",
+               resource=rds_recovery_point,
+               message="{principal} deleted the database recovery point {name} ({event})."),
+        ),
+    ),
+    Control(
+        id="rds-cross-region-backup",
+        title="Databases have recovery points in a second region",
+        severity="high",
+        exposure=SINGLE_REGION,
+        tier=2,
+        description="Each DB has recovery points in another region: automated backup "
+                    "replication, an AWS Backup copy action, or recent snapshots there.",
+        remediation="Add an aws.rds.InstanceAutomatedBackupsReplication in the DR region, or "
+                    "an AWS Backup plan rule with a copyAction to a vault in another region.",
+        sources=frozenset({"deploy", "state", "live"}),
+        params=(
+            hours("maxSnapshotAgeHours", 26,
+                  "Newest cross-region snapshot must be younger than this (achieved RPO)."),
+        ),
+    ),
+)

@@ -1,0 +1,455 @@
+"""Backup buckets (S3): the Bucket fact, its controls (versioning, Object Lock, replication, public
+access block, deletion alerts), rules and log detections."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..control import (
+    DESTROYABLE,
+    HYGIENE,
+    SINGLE_REGION,
+    UNSEEN,
+    ConfigMapping,
+    Control,
+    days,
+    strings,
+)
+from ..detections import (
+    CLOUDTRAIL,
+    EVENTS,
+    S3,
+    Context,
+    as_list,
+    cloudtrail_trail,
+    events_rule,
+    get_in,
+    is_true,
+    on,
+    s3_bucket,
+    to_int,
+)
+from ..facts import UNKNOWN, Resource, retention_days
+from ..verdict import Verdict, show
+
+
+@dataclass
+class Bucket(Resource):
+    """An S3 bucket with its split configuration resources folded in."""
+
+    versioning: Any = None  # "Enabled" | "Suspended" | None (never enabled)
+    object_lock_enabled: Any = None
+    lock_mode: Any = None  # default retention mode
+    lock_days: Any = None  # default retention, years already turned into days
+    force_destroy: Any = None
+    scope_reasons: list[str] = field(default_factory=list)
+    # Tier 2
+    public_access_block: Any = None  # dict of the four flags, or None when absent
+    replication: Any = None  # list of {"bucket", "region", "status"} or None
+    deletion_alerts: Any = None  # list of {"kind", "detail"} found, or None when unknown/absent
+    is_state_bucket: bool = False
+    # Backup buckets that replicate into this one: list of {"bucket", "region"}. A bucket that
+    # is itself the cross-region copy of another needs no replication of its own.
+    replica_of: list[dict[str, Any]] = field(default_factory=list)
+
+    def stateful(self) -> bool:
+        return bool(self.scope_reasons)  # only backup buckets
+
+
+# ---- rules --------------------------------------------------------------------------------
+
+FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def _label(b: Bucket) -> str:
+    name = b.name if b.name is not UNKNOWN else "(name not known yet)"
+    return f"backup bucket {name!r}"
+
+
+def _scope(b: Bucket) -> dict[str, Any]:
+    return {"inScopeBecause": list(b.scope_reasons)}
+
+
+def versioning(b: Bucket) -> Verdict | None:
+    if not b.scope_reasons:
+        return None
+    prop = b.prop("versioning", "aws.s3.BucketVersioning versioningConfiguration.status")
+    ev = {**_scope(b), "versioning": b.versioning, "objectLockEnabled": b.object_lock_enabled}
+    if b.versioning == "Suspended":
+        # Also with Object Lock: the program asks for something S3 refuses.
+        return Verdict.fail(f"{_label(b)} has versioning Suspended: overwritten and deleted "
+                            f"objects are gone for good. Fix: set {prop} to \"Enabled\".", **ev)
+    if b.versioning == "Enabled":
+        return Verdict.ok(f"{_label(b)} is versioned.", **ev)
+    if b.object_lock_enabled is True:
+        return Verdict.ok(f"{_label(b)} is versioned (Object Lock turns versioning on and it "
+                          "cannot be suspended).", **ev)
+    if b.versioning is UNKNOWN or b.object_lock_enabled is UNKNOWN:
+        return Verdict.unknown(f"Versioning of {_label(b)}", **ev)
+    return Verdict.fail(f"{_label(b)} is not versioned ({show(b.versioning)}): overwritten and "
+                        f"deleted objects cannot be recovered. Fix: set {prop} to \"Enabled\".",
+                        **ev)
+
+
+def object_lock(b: Bucket, params: dict[str, Any]) -> Verdict | None:
+    if not b.scope_reasons:
+        return None
+    modes = list(params["allowedLockModes"])
+    min_days = params["minLockDays"]
+    enable_p = b.prop("object_lock_enabled", "objectLockEnabled")
+    rule_p = b.prop("lock_rule", "aws.s3.BucketObjectLockConfiguration rule.defaultRetention")
+    ev = {**_scope(b), "objectLockEnabled": b.object_lock_enabled, "mode": b.lock_mode,
+          "days": b.lock_days, "allowedLockModes": modes, "minLockDays": min_days}
+    if b.object_lock_enabled is UNKNOWN:
+        return Verdict.unknown(f"{enable_p} of {_label(b)}", **ev)
+    if b.object_lock_enabled is not True:
+        return Verdict.fail(f"{_label(b)} has no Object Lock: anyone with delete rights can "
+                            f"erase its backups. Fix: set {enable_p} = true (at creation) and a "
+                            f"default retention with {rule_p} mode {' or '.join(modes)} for "
+                            f">= {min_days} days.", **ev)
+    if b.lock_mode is UNKNOWN or b.lock_days is UNKNOWN:
+        return Verdict.unknown(f"The default retention of {_label(b)}", **ev)
+    if b.lock_mode is None or b.lock_days is None:
+        return Verdict.fail(f"{_label(b)} has Object Lock on but no default retention rule, so "
+                            f"new objects are not locked. Fix: set {rule_p} with mode "
+                            f"{' or '.join(modes)} and days >= {min_days}.", **ev)
+    problems = []
+    if b.lock_mode not in modes:
+        problems.append(f"mode is {b.lock_mode}, allowed: {', '.join(modes)}")
+    if b.lock_days < min_days:
+        problems.append(f"retention is {b.lock_days} days, below {min_days}")
+    if problems:
+        return Verdict.fail(f"{_label(b)} default retention is too weak: {'; '.join(problems)}. "
+                            f"Fix: set {rule_p} to mode {modes[0]} with days >= {min_days}.",
+                            **ev)
+    return Verdict.ok(f"{_label(b)} locks objects in {b.lock_mode} mode for {b.lock_days} "
+                      "days.", **ev)
+
+
+def public_access_block(b: Bucket) -> Verdict | None:
+    if not b.scope_reasons:
+        return None
+    pab = b.public_access_block
+    ev = {**_scope(b), "publicAccessBlock": pab}
+    if pab is UNKNOWN:
+        return Verdict.unknown(f"The public access block of {_label(b)}", **ev)
+    if not pab:
+        return Verdict.fail(f"{_label(b)} has no public access block. Fix: add an "
+                            "aws.s3.BucketPublicAccessBlock with all four flags true.", **ev)
+    unknown = [f for f in FLAGS if pab.get(f) is UNKNOWN]
+    off = [f for f in FLAGS if pab.get(f) is not True and pab.get(f) is not UNKNOWN]
+    if off:
+        return Verdict.fail(f"{_label(b)} public access block leaves {', '.join(off)} off. "
+                            f"Fix: set {', '.join(off)} to true.", **ev)
+    if unknown:
+        return Verdict.unknown(f"{', '.join(unknown)} of {_label(b)}", **ev)
+    return Verdict.ok(f"{_label(b)} blocks all public access.", **ev)
+
+
+def replication(b: Bucket) -> Verdict | None:
+    """Enabled replication to a bucket in another region; a bucket that is itself the
+    cross-region copy of a backup bucket (`replica_of`) needs none of its own."""
+    if not b.scope_reasons:
+        return None
+    ev = {**_scope(b), "region": b.region, "replication": b.replication}
+    if b.replica_of:
+        ev["replicaOf"] = b.replica_of
+    if b.replication is UNKNOWN:
+        return Verdict.unknown(f"The replication of {_label(b)}", **ev)
+    all_rules = list(b.replication or [])
+    rules = [r for r in all_rules if r.get("status", "Enabled") == "Enabled"]
+    pending = [r for r in all_rules if r.get("status") is UNKNOWN]
+    if any(r.get("region") is UNKNOWN for r in rules) or (rules and b.region is UNKNOWN):
+        return Verdict.unknown(f"The destination region of {_label(b)}", **ev)
+    other = [r for r in rules if r.get("region") and r["region"] != b.region]
+    if other:
+        return Verdict.ok(f"{_label(b)} replicates to {other[0]['bucket']} in "
+                          f"{other[0]['region']}.", **ev)
+    sources = [s for s in b.replica_of
+               if s.get("region") and b.region and s["region"] != b.region]
+    if sources:
+        return Verdict.ok(f"{_label(b)} is the cross-region copy of {sources[0]['bucket']} "
+                          f"({sources[0]['region']}).", **ev)
+    if pending:
+        return Verdict.unknown(f"The status of the replication rules of {_label(b)}", **ev)
+    if not rules:
+        return Verdict.fail(f"{_label(b)} is not replicated: a regional outage takes its only "
+                            "copy. Fix: add an aws.s3.BucketReplicationConfig to a bucket in "
+                            "another region.", **ev)
+    unplaced = [r for r in rules if not r.get("region")]
+    if unplaced:
+        names = ", ".join(str(r.get("bucket")) for r in unplaced)
+        return Verdict.fail(f"{_label(b)} replicates to {names}, whose region is not known "
+                            "(the bucket is not declared alongside it), so a copy in another "
+                            "region cannot be confirmed. Fix: declare the destination bucket "
+                            "with its regional provider in this stack, or waive this check "
+                            "for the bucket.", **ev)
+    dest = ", ".join(f"{r.get('bucket')} ({r.get('region')})" for r in rules)
+    return Verdict.fail(f"{_label(b)} replicates only within {b.region} ({dest}); that does not "
+                        "survive a regional outage. Fix: replicate to a bucket in another "
+                        "region.", **ev)
+
+
+def deletion_alerts(b: Bucket) -> Verdict | None:
+    if not b.scope_reasons:
+        return None
+    ev = {**_scope(b), "alerts": b.deletion_alerts}
+    if b.deletion_alerts is UNKNOWN:
+        return Verdict.unknown(f"The deletion alerts of {_label(b)}", **ev)
+    if b.deletion_alerts:
+        kinds = ", ".join(a["kind"] for a in b.deletion_alerts)
+        return Verdict.ok(f"Deletions on {_label(b)} raise alerts ({kinds}).", **ev)
+    notes = b.evidence.get("alertNotes") or []
+    why = f" ({'; '.join(notes)})" if notes else ""
+    return Verdict.fail(f"Deletions on {_label(b)} notify no one{why}. Fix: add an "
+                        "EventBridge rule matching DeleteObject/DeleteObjects/DeleteBucket on it "
+                        "with an enabled target plus CloudTrail S3 data events for it, or an S3 "
+                        "event notification for s3:ObjectRemoved:*.", **ev)
+
+
+# ---- logs side: predicates on CloudTrail records ------------------------------------------
+
+
+def versioning_not_enabled(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    status = get_in(rp, "VersioningConfiguration", "Status")
+    return status is not None and status != "Enabled"
+
+
+def lock_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    """No default retention, a mode not allowed, or fewer than minLockDays (years = 365)."""
+    retention = get_in(rp, "ObjectLockConfiguration", "Rule", "DefaultRetention")
+    if not isinstance(retention, dict):
+        return True
+    if retention.get("Mode") not in params["allowedLockModes"]:
+        return True
+    total = retention_days(to_int(retention.get("Days")), to_int(retention.get("Years")))
+    return (total or 0) < params["minLockDays"]
+
+
+def bypasses_governance(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    return is_true(rp.get("x-amz-bypass-governance-retention"))
+
+
+def deletes_version(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    return bool(rp.get("versionId"))
+
+
+def deletes_current(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    return not rp.get("versionId")
+
+
+def lifecycle_expires(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    """An enabled rule expiring current objects (Days/Date) or noncurrent versions."""
+    for rule in as_list(get_in(rp, "LifecycleConfiguration", "Rule")):
+        if not isinstance(rule, dict) or rule.get("Status") == "Disabled":
+            continue
+        exp = rule.get("Expiration")
+        if isinstance(exp, dict) and (exp.get("Days") is not None or exp.get("Date")):
+            return True
+        if rule.get("NoncurrentVersionExpiration") is not None:
+            return True
+    return False
+
+
+PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
+                       "RestrictPublicBuckets")
+
+
+def public_access_flag_off(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    """PutPublicAccessBlock replaces the configuration: an omitted flag is false."""
+    cfg = rp.get("PublicAccessBlockConfiguration")
+    cfg = cfg if isinstance(cfg, dict) else {}
+    return not all(is_true(cfg.get(flag)) for flag in PUBLIC_ACCESS_FLAGS)
+
+
+def _s3_data_buckets(resources: Iterable[str]) -> set[str] | None:
+    """Bucket names from S3 data-resource ARNs; None when they cover every bucket."""
+    names: set[str] = set()
+    for value in resources:
+        if not isinstance(value, str):
+            continue
+        tail = value.split(":::", 1)[1] if ":::" in value else ""
+        if not tail:
+            return None
+        names.add(tail.split("/", 1)[0])
+    return names
+
+
+def drops_data_events(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    """The new selectors log no S3 write data events on any backup bucket."""
+    covered: list[set[str] | None] = []
+    for sel in as_list(rp.get("eventSelectors")):
+        if not isinstance(sel, dict) or sel.get("readWriteType") == "ReadOnly":
+            continue
+        for res in as_list(sel.get("dataResources")):
+            if isinstance(res, dict) and res.get("type") == "AWS::S3::Object":
+                covered.append(_s3_data_buckets(as_list(res.get("values"))))
+    for sel in as_list(rp.get("advancedEventSelectors")):
+        fields = {f.get("field"): f for f in as_list(get_in(sel, "fieldSelectors"))
+                  if isinstance(f, dict)}
+        if "Data" not in as_list(get_in(fields, "eventCategory", "equals")):
+            continue
+        if "AWS::S3::Object" not in as_list(get_in(fields, "resources.type", "equals")):
+            continue
+        if "true" in [str(v).lower() for v in as_list(get_in(fields, "readOnly", "equals"))]:
+            continue
+        prefixes = as_list(get_in(fields, "resources.ARN", "startsWith"))
+        exact = as_list(get_in(fields, "resources.ARN", "equals"))
+        covered.append(_s3_data_buckets(prefixes + exact) if prefixes or exact else None)
+    for buckets in covered:
+        if buckets is None or any(ctx.bucket_reasons(b) for b in buckets):
+            return False
+    return True
+
+
+def alert_rule(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    name = rp.get("name") or rp.get("rule") or ""
+    patterns = params.get("alertRuleNames") or []
+    return not patterns or any(fnmatch.fnmatchcase(str(name), p) for p in patterns)
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id="backup-bucket-versioning",
+        title="Backup buckets are versioned",
+        severity="critical",
+        exposure=DESTROYABLE,
+        tier=1,
+        description="Backup buckets have S3 versioning Enabled (not absent, not Suspended).",
+        remediation="Enable versioning: an aws.s3.BucketVersioning with "
+                    "versioningConfiguration.status = \"Enabled\" (or Object Lock at creation).",
+        mapping=ConfigMapping(("S3_BUCKET_VERSIONING_ENABLED",), ("S3.14",)),
+        backup_scoped=True,
+        detections=(
+            on(S3, "PutBucketVersioning", when=versioning_not_enabled, backup_scoped=True,
+               resource=s3_bucket,
+               message="{principal} set versioning of backup bucket {name} to "
+                       "{rp[VersioningConfiguration][Status]} ({event}): overwrites and "
+                       "deletes are now permanent."),
+            on(S3, "DeleteObject", when=deletes_current, backup_scoped=True,
+               resource=s3_bucket,
+               message="{principal} deleted {rp[key]} from backup bucket {name} ({event}): "
+                       "recoverable only while the bucket is versioned."),
+            on(S3, "DeleteObjects", backup_scoped=True, resource=s3_bucket,
+               message="{principal} bulk-deleted objects from backup bucket {name} ({event}): "
+                       "recoverable only while the bucket is versioned."),
+            on(S3, "PutBucketLifecycle", when=lifecycle_expires, backup_scoped=True,
+               resource=s3_bucket,
+               message="{principal} added a lifecycle expiration to backup bucket {name} "
+                       "({event}): objects or their old versions will be deleted "
+                       "automatically."),
+        ),
+    ),
+    Control(
+        id="backup-bucket-object-lock",
+        title="Backup buckets are locked with S3 Object Lock",
+        severity="critical",
+        exposure=DESTROYABLE,
+        tier=1,
+        description="Backup buckets have Object Lock on with a default retention rule in an "
+                    "allowed mode for at least minLockDays days.",
+        remediation="Create the bucket with objectLockEnabled = true and add an "
+                    "aws.s3.BucketObjectLockConfiguration whose rule.defaultRetention has "
+                    "mode COMPLIANCE and days >= minLockDays.",
+        params=(
+            strings("allowedLockModes", ["COMPLIANCE"],
+                     "Default retention modes accepted.", enum=["COMPLIANCE", "GOVERNANCE"],
+                     min_items=1),
+            days("minLockDays", 30,
+                  "Minimum default retention in days (years count as 365 days)."),
+        ),
+        mapping=ConfigMapping(("S3_BUCKET_DEFAULT_LOCK_ENABLED",), ("S3.15",)),
+        backup_scoped=True,
+        detections=(
+            on(S3, "PutObjectLockConfiguration", when=lock_weakened, backup_scoped=True,
+               resource=s3_bucket,
+               message="{principal} set the default Object Lock retention of backup bucket "
+                       "{name} to mode {rp[ObjectLockConfiguration][Rule][DefaultRetention]"
+                       "[Mode]}, days {rp[ObjectLockConfiguration][Rule][DefaultRetention]"
+                       "[Days]}, years {rp[ObjectLockConfiguration][Rule][DefaultRetention]"
+                       "[Years]} ({event}); required: mode in {params[allowedLockModes]} for "
+                       ">= {params[minLockDays]} days."),
+            on(S3, "DeleteObject", "DeleteObjects", when=bypasses_governance,
+               backup_scoped=True, resource=s3_bucket,
+               message="{principal} deleted from backup bucket {name} bypassing GOVERNANCE "
+                       "retention ({event} with x-amz-bypass-governance-retention): locked "
+                       "backups were destroyed."),
+            on(S3, "DeleteObject", when=deletes_version, backup_scoped=True,
+               resource=s3_bucket,
+               message="{principal} permanently deleted version {rp[versionId]} of {rp[key]} "
+                       "in backup bucket {name} ({event}): the version was not protected by "
+                       "Object Lock retention."),
+        ),
+    ),
+    Control(
+        id="backup-bucket-replication",
+        title="Backup buckets replicate to another region",
+        severity="high",
+        exposure=SINGLE_REGION,
+        tier=2,
+        description="Backup buckets replicate to a bucket in a different region.",
+        remediation="Add an aws.s3.BucketReplicationConfig whose rule destination bucket lives "
+                    "in another region (a provider with another region).",
+        mapping=ConfigMapping(("S3_BUCKET_CROSS_REGION_REPLICATION_ENABLED",), ("S3.7",)),
+        backup_scoped=True,
+        detections=(
+            on(S3, "DeleteBucketReplication", backup_scoped=True, resource=s3_bucket,
+               message="{principal} removed the replication of backup bucket {name} "
+                       "({event}): no copy in another region any more."),
+        ),
+    ),
+    Control(
+        id="backup-bucket-deletion-alerts",
+        title="Deletions on backup buckets raise an alert",
+        severity="high",
+        exposure=UNSEEN,
+        tier=2,
+        description="An EventBridge rule with an enabled target matches deletions on the "
+                    "bucket and a trail logs its S3 write data events, or S3 event "
+                    "notifications for s3:ObjectRemoved:* are configured.",
+        remediation="Add an aws.cloudwatch.EventRule matching DeleteObject/DeleteObjects/"
+                    "DeleteBucket for the bucket with an EventTarget, plus trail data events "
+                    "for it; or an aws.s3.BucketNotification for s3:ObjectRemoved:*.",
+        params=(
+            strings("alertRuleNames", [],
+                     "Logs side: globs naming the EventBridge rules that alert on backup "
+                     "deletions; empty means any rule change is reported."),
+        ),
+        backup_scoped=True,
+        detections=(
+            on(EVENTS, "DeleteRule", "DisableRule", "RemoveTargets", when=alert_rule,
+               resource=events_rule, links_by="account",
+               message="{principal} changed the EventBridge rule {name} ({event}): deletions "
+                       "on backup buckets may no longer raise an alert."),
+            on(CLOUDTRAIL, "PutEventSelectors", when=drops_data_events,
+               resource=cloudtrail_trail, links_by="account",
+               message="{principal} set event selectors on trail {name} that log no S3 write "
+                       "data events for backup buckets ({event}): object deletions are no "
+                       "longer seen."),
+        ),
+    ),
+    Control(
+        id="backup-bucket-public-access-block",
+        title="Backup buckets block public access",
+        severity="high",
+        exposure=HYGIENE,
+        tier=2,
+        description="All four S3 public-access-block flags are on for backup buckets.",
+        remediation="Add an aws.s3.BucketPublicAccessBlock with blockPublicAcls, "
+                    "blockPublicPolicy, ignorePublicAcls and restrictPublicBuckets true.",
+        mapping=ConfigMapping((), ("S3.8",)),
+        backup_scoped=True,
+        detections=(
+            on(S3, "DeleteBucketPublicAccessBlock", backup_scoped=True, resource=s3_bucket,
+               message="{principal} removed the public access block of backup bucket {name} "
+                       "({event})."),
+            on(S3, "PutBucketPublicAccessBlock", when=public_access_flag_off,
+               backup_scoped=True, resource=s3_bucket,
+               message="{principal} turned a public access block flag off on backup bucket "
+                       "{name} ({event}): {rp[PublicAccessBlockConfiguration]}."),
+        ),
+    ),
+)

@@ -1,0 +1,74 @@
+"""DynamoDB at deploy time: tables (pulumi-aws, aws-native, global tables), dynamodb-recovery."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from drguard.controls import dynamodb as ctl
+from drguard.controls.dynamodb import Table
+from drguard.facts import UNKNOWN
+
+from ..adapters import Res, base, items
+from ..binding import ResourceCheck
+from ..wire import boolean, get
+
+if TYPE_CHECKING:
+    from ..stack import StackModel
+
+
+TABLE_TYPES = frozenset({"aws:dynamodb/table:Table", "aws-native:dynamodb:Table",
+                         "aws-native:dynamodb:GlobalTable"})
+
+
+def table(r: Res) -> Table | None:
+    t = r.type
+    if t == "aws:dynamodb/table:Table":
+        return Table(**base(r, r.get("name")),
+                     pitr=boolean(r.get("pointInTimeRecovery", "enabled")),
+                     deletion_protection=boolean(r.get("deletionProtectionEnabled")))
+    if t == "aws-native:dynamodb:Table":
+        return Table(**base(r, r.get("tableName")),
+                     pitr=boolean(r.get("pointInTimeRecoverySpecification",
+                                        "pointInTimeRecoveryEnabled")),
+                     deletion_protection=boolean(r.get("deletionProtectionEnabled")),
+                     props={"pitr": "pointInTimeRecoverySpecification."
+                                    "pointInTimeRecoveryEnabled"})
+    if t == "aws-native:dynamodb:GlobalTable":
+        replicas = items(r.get("replicas"))
+        pitr: Any
+        dp: Any
+        if replicas is UNKNOWN:
+            pitr = dp = UNKNOWN
+        else:
+            pitr = _all(boolean(get(x, "pointInTimeRecoverySpecification",
+                                    "pointInTimeRecoveryEnabled")) for x in replicas)
+            dp = _all(boolean(get(x, "deletionProtectionEnabled")) for x in replicas)
+        return Table(**base(r, r.get("tableName")), pitr=pitr, deletion_protection=dp,
+                     props={"pitr": "replicas[].pointInTimeRecoverySpecification."
+                                    "pointInTimeRecoveryEnabled",
+                            "deletion_protection": "replicas[].deletionProtectionEnabled"})
+    return None
+
+
+def _all(values: Any) -> Any:
+    """True when every value is True; the first non-True value otherwise (None if empty)."""
+    seen = False
+    for v in values:
+        seen = True
+        if v is not True:
+            return v
+    return True if seen else None
+
+
+FACTS = {t: ("tables", table) for t in TABLE_TYPES}
+STATEFUL = ("tables",)
+
+
+def _arn(m: StackModel, t: Table, r: Res | None, region: str, acct: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{acct}:table/{t.name}"
+
+
+ARNS = {Table: _arn}
+
+CHECKS = (ResourceCheck("dynamodb-recovery", TABLE_TYPES, table,
+                        lambda t, _p: ctl.dynamodb(t)),)

@@ -1,0 +1,174 @@
+"""RDS at deploy time: DB instances and clusters (pulumi-aws, aws-native), automated-backup
+replications to other regions, and the bindings of the RDS controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from drguard.controls import rds as ctl
+from drguard.controls.rds import Database
+from drguard.facts import UNKNOWN
+from drguard.scope import Scope
+
+from ..adapters import Res, base
+from ..binding import Judged, ResourceCheck, StackCheck, unlinked_guard
+from ..wire import boolean, num
+
+if TYPE_CHECKING:
+    from ..stack import StackModel
+
+
+DATABASE_TYPES = frozenset({"aws:rds/instance:Instance", "aws:rds/cluster:Cluster",
+                            "aws:rds/clusterInstance:ClusterInstance",
+                            "aws-native:rds:DbInstance", "aws-native:rds:DbCluster"})
+
+
+RDS_BACKUP_REPLICATION_TYPES = frozenset({
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"})
+
+
+def _default(value: Any, default: Any, attr: str, defaulted: list[str]) -> Any:
+    if value is None:
+        defaulted.append(attr)
+        return default
+    return boolean(value)
+
+
+def database(r: Res) -> Database | None:
+    t = r.type
+    if t in ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster"):
+        cluster = t.endswith("Cluster")
+        ident = r.get("clusterIdentifier" if cluster else "identifier")
+        defaulted: list[str] = []
+        db = Database(
+            **base(r, ident),
+            kind="cluster" if cluster else "instance",
+            engine=r.get("engine"),
+            backup_retention=num(r.get("backupRetentionPeriod")),
+            deletion_protection=boolean(r.get("deletionProtection")),
+            # pulumi-aws defaults: skipFinalSnapshot false, deleteAutomatedBackups true
+            skip_final_snapshot=_default(r.get("skipFinalSnapshot"), False,
+                                         "skip_final_snapshot", defaulted),
+            final_snapshot_identifier=r.get("finalSnapshotIdentifier"),
+            delete_automated_backups=_default(r.get("deleteAutomatedBackups"), True,
+                                              "delete_automated_backups", defaulted),
+            read_replica=_present(r.get("replicationSourceIdentifier" if cluster
+                                        else "replicateSourceDb")),
+            props={"final_snapshot_identifier": "finalSnapshotIdentifier"},
+        )
+        db.evidence["defaulted"] = defaulted
+        return db
+    if t == "aws:rds/clusterInstance:ClusterInstance":
+        return Database(**base(r, r.get("identifier")), kind="instance", cluster_member=True)
+    if t == "aws-native:rds:DbInstance":
+        member = r.get("dbClusterIdentifier")
+        defaulted = []
+        db = Database(
+            **base(r, r.get("dbInstanceIdentifier")),
+            kind="instance",
+            engine=r.get("engine"),
+            backup_retention=num(r.get("backupRetentionPeriod")),
+            deletion_protection=boolean(r.get("deletionProtection")),
+            # Cloud Control deletes without a skip-final-snapshot switch; automated backups
+            # are deleted unless deleteAutomatedBackups is false (AWS API default true).
+            delete_automated_backups=_default(r.get("deleteAutomatedBackups"), True,
+                                              "delete_automated_backups", defaulted),
+            read_replica=_present(r.get("sourceDbInstanceIdentifier")),
+            cluster_member=member is not None and member is not UNKNOWN,
+        )
+        db.evidence["defaulted"] = defaulted
+        return db
+    if t == "aws-native:rds:DbCluster":
+        return Database(
+            **base(r, r.get("dbClusterIdentifier")),
+            kind="cluster",
+            engine=r.get("engine"),
+            backup_retention=num(r.get("backupRetentionPeriod")),
+            deletion_protection=boolean(r.get("deletionProtection")),
+            read_replica=_present(r.get("replicationSourceIdentifier")),
+            final_snapshot_applies=False,
+        )
+    return None
+
+
+def _present(v: Any) -> Any:
+    if v is UNKNOWN:
+        return UNKNOWN
+    return v is not None and v != ""
+
+
+def native_backup_replication(r: Res) -> Any:
+    """aws-native DbInstance automaticBackupReplicationRegion (None when unset)."""
+    if r.type != "aws-native:rds:DbInstance":
+        return None
+    return r.get("automaticBackupReplicationRegion")
+
+
+def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
+    """Automated-backup replications (and aws-native's replication region) to databases."""
+    by_key: dict[str, Database] = {}
+    for db in m.databases:
+        by_key[db.name] = db
+        arn = m.arn_of(db)
+        if isinstance(arn, str):
+            by_key[arn] = db
+    for r in linked.get("rds-backup-replication", ()):
+        deps = m.deps(r, "sourceDbInstanceArn", Database)
+        db = deps[0] if deps else None
+        arn = r.get("sourceDbInstanceArn")
+        if db is None and isinstance(arn, str):
+            db = by_key.get(arn) or by_key.get(arn.rsplit(":", 1)[-1])
+        if db is None:
+            m.unlinked_if_unknown(r, "rds-backup-replication", "sourceDbInstanceArn")
+            continue
+        db.cross_region.append({"kind": "automated-backup-replication",
+                                "region": r.region, "via": r.urn})
+    for db in m.databases:
+        region = native_backup_replication(m.res_of[id(db)])
+        if region is not None:
+            db.cross_region.append({"kind": "automated-backup-replication",
+                                    "region": region,
+                                    "via": "automaticBackupReplicationRegion"})
+
+
+FACTS = {t: ("databases", database) for t in DATABASE_TYPES}
+LINKED = {t: "rds-backup-replication" for t in RDS_BACKUP_REPLICATION_TYPES}
+STATEFUL = ("databases",)
+STEP = 20
+
+
+def _arn(m: StackModel, db: Database, r: Res | None, region: str, acct: str) -> str:
+    return f"arn:aws:rds:{region}:{acct}:{'cluster' if db.kind == 'cluster' else 'db'}:{db.name}"
+
+
+def _selected(db: Database, plan: Any) -> None:
+    """An AWS Backup plan covers the database: its copy actions are recovery points in the
+    regions they write to."""
+    for region in plan.copy_regions:
+        point = {"kind": "backup-copy", "region": region, "via": plan.res.urn}
+        if region is None:
+            point["note"] = (f"backup plan {plan.name} is not in this stack; its "
+                             "copy actions cannot be checked here")
+        db.cross_region.append(point)
+
+
+ARNS = {Database: _arn}
+BACKUP_SELECTED = {Database: _selected}
+
+
+def _cross_region(model: StackModel, params: dict) -> Iterable[Judged]:
+    for db in model.databases:
+        yield db, unlinked_guard(model, ("rds-backup-replication", "backup-selection"),
+                                 ctl.cross_region_backup(db, params))
+
+
+CHECKS = (
+    ResourceCheck("rds-backup-retention", DATABASE_TYPES, database, ctl.backup_retention),
+    ResourceCheck("rds-deletion-protection", DATABASE_TYPES, database,
+                  lambda db, _p: ctl.deletion_protection(db)),
+    ResourceCheck("rds-final-snapshot", DATABASE_TYPES, database,
+                  lambda db, _p: ctl.final_snapshot(db)),
+    StackCheck("rds-cross-region-backup", _cross_region),
+)
