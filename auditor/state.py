@@ -480,16 +480,25 @@ def _offline(message: str) -> str:
                                                           "export."))
 
 
-def clean(value: Any) -> Any:
+def clean(value: Any, depth: int = 0) -> Any:
     """Evidence as plain JSON (UNKNOWN and the unknown sentinel -> "unknown")."""
-    if value is UNKNOWN or value == UNKNOWN_VALUE:
-        return "unknown"
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [clean(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
+    kind = type(value)
+    if kind is str:
+        return "unknown" if value == UNKNOWN_VALUE else value
+    if value is None or kind is int or kind is bool:
         return value
+    if value is UNKNOWN or depth > MAX_VALUE_DEPTH + 8:
+        return "unknown"
+    if kind is float:
+        return value if math.isfinite(value) else "unknown"
+    if isinstance(value, dict):
+        return {str(k): clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [clean(v, depth + 1) for v in value]
+    if isinstance(value, str):  # subclasses: plain values
+        return clean(str.__str__(value), depth)
+    if isinstance(value, (int, float)):
+        return clean(float(value) if isinstance(value, float) else int(value), depth)
     return str(value)
 
 
