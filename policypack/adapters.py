@@ -37,7 +37,7 @@ class Res:
         r = self.get("region")
         if r is None and self.provider_props is not None:
             r = get(self.provider_props, "region")
-        return r
+        return r if r is None or r is UNKNOWN or isinstance(r, str) else None
 
     @classmethod
     def from_args(cls, args: Any) -> Res:

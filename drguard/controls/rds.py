@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .. import typed
 from ..control import DESTROYABLE, SINGLE_REGION, ConfigMapping, Control, days, flag, hours
 from ..detections import (
     RDS,
@@ -66,6 +67,9 @@ def backup_retention(db: Database, params: dict[str, Any]) -> Verdict | None:
     if value is UNKNOWN:
         return Verdict.unknown(f"{prop} of {_label(db)}", backupRetentionPeriod="unknown",
                                minRetentionDays=minimum)
+    bad = typed.wrong(db, prop, value, "int")
+    if bad is not None:
+        return bad
     effective = AWS_DEFAULT_RETENTION if value is None else int(value)
     evidence = {"backupRetentionPeriod": value, "effectiveDays": effective,
                 "minRetentionDays": minimum}

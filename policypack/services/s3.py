@@ -489,7 +489,7 @@ def _deletion_alerts(m: StackModel, linked: dict[str, list[Res]]) -> None:
         if not b.evidence.get("name_known") or not isinstance(region, str):
             out.unknown = True  # patterns name buckets: cannot match an unknown name
         else:
-            views = [alerts.Trail(t.name, logs(b, region)) for t, logs in trails]
+            views = _TrailViews(trails, b, region)
             index = rules.get(region)
             alerts.eventbridge_alerts(b.name, region, m.account,
                                       index.for_bucket(b.name) if index else (), views,
@@ -518,7 +518,8 @@ def _event_rules(m: StackModel, rule_res: Iterable[Res],
         view = alerts.Rule(info["name"], pattern, info["enabled"],
                            info["targets"] if info["targets"] is not None else [])
         views[r.urn] = view
-        by_name[(r.region, info["name"])] = view
+        if isinstance(info["name"], str):
+            by_name[(r.region, info["name"])] = view
         if isinstance(r.region, str):
             by_region.setdefault(r.region, []).append(view)
     for t in targets:
@@ -534,6 +535,21 @@ def _event_rules(m: StackModel, rule_res: Iterable[Res],
             arn = t.get("arn")
             view.targets.append(arn if arn is not None else t.urn)
     return by_region
+
+
+class _TrailViews:
+    """The trails' views for one bucket, computed on first use (most buckets never need
+    them: see alerts.eventbridge_alerts)."""
+
+    def __init__(self, trails: list[tuple[Trail, Any]], b: Bucket, region: str) -> None:
+        self._args = (trails, b, region)
+        self._views: list[alerts.Trail] | None = None
+
+    def __iter__(self) -> Any:
+        if self._views is None:
+            trails, b, region = self._args
+            self._views = [alerts.Trail(t.name, logs(b, region)) for t, logs in trails]
+        return iter(self._views)
 
 
 def _trail_view(m: StackModel, t: Trail) -> tuple[Trail, Any]:
@@ -557,6 +573,8 @@ def _trail_view(m: StackModel, t: Trail) -> tuple[Trail, Any]:
             return False
         if unknown:
             return UNKNOWN
+        if basic in (None, [], ()) and advanced in (None, [], ()):  # no data-event selectors
+            return False
         return eventpattern.selectors_log_writes(basic, advanced, b.name)
 
     return t, logs
