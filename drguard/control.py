@@ -13,7 +13,7 @@ from .detections import Detection
 from .verdict import Remediation
 
 Severity = Literal["low", "medium", "high", "critical"]
-Source = Literal["deploy", "state", "live", "logs"]
+Source = Literal["deploy", "state", "live", "logs", "repo"]
 
 SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 

@@ -11,7 +11,7 @@ from .registry import BY_ID, SEVERITY_ORDER
 
 Status = Literal["fail", "pass", "waived", "error", "attempt"]
 STATUSES: tuple[str, ...] = ("fail", "pass", "waived", "error", "attempt")
-SOURCES: tuple[str, ...] = ("deploy", "state", "live", "logs")
+SOURCES: tuple[str, ...] = ("deploy", "state", "live", "logs", "repo")
 
 SECRET_MARK = "[secret]"
 ID_PREFIX = "drg-"

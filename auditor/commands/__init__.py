@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_NAMES = ("scan", "logs", "state", "demo", "merge", "plan", "drill")
+_NAMES = ("scan", "logs", "state", "demo", "merge", "plan", "drill", "repo")
 
 
 def _load() -> dict[str, ModuleType]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drguard.controls.repo import CI_CREDENTIALS, CONFIG_SECRETS, REVIEWED_DEPLOYS
 from drguard.evaluate import finding
 from drguard.facts import Resource
 from drguard.findings import Finding
@@ -36,9 +37,6 @@ from .files import RepoFile, RepoInputError, Skips, load_yaml, read_text, walk
 log = logging.getLogger(__name__)
 
 SOURCE = "repo"
-CONFIG_SECRETS = "pulumi-config-secrets"
-CI_CREDENTIALS = "ci-cloud-credentials"
-REVIEWED_DEPLOYS = "change-reviewed-deploys"
 
 _STACK_FILE = re.compile(r"^Pulumi\.(.+)\.ya?ml$")
 _PROJECT_FILE = re.compile(r"^Pulumi\.ya?ml$")
@@ -106,6 +104,8 @@ def _fix(control: str) -> Any:
 
 
 class _Run:
+    """One `dr-audit repo` run: findings, counts and skips, filled as the inputs are read."""
+
     def __init__(self, o: RepoOptions, settings: Settings, now: dt.datetime) -> None:
         self.o, self.settings, self.now = o, settings, now
         self.skips = Skips()
