@@ -51,6 +51,8 @@ class ScanOptions:
     workers: int = 8
     now: dt.datetime | None = None  # injectable clock (key and snapshot ages)
     progress: bool = False
+    # backend.url of the project's Pulumi.yaml (scan --project): where the state bucket is
+    project_backend: str | None = None
 
 
 @dataclass

@@ -17,6 +17,7 @@ from drguard.settings import Settings
 
 from ..aws import AwsOptions
 from ..delivery import add_delivery_arguments, check_delivery, deliver
+from ..repo import project_backend
 from ..scan import ScanOptions, ScanResult, scan
 from .common import add_output_options, check_baseline, load_settings
 from .summary import finish, load_account_names
@@ -53,6 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"account x region units scanned in parallel (default "
                         f"{DEFAULT_WORKERS})")
+    p.add_argument("--project", type=Path, metavar="DIR|Pulumi.yaml",
+                   help="the Pulumi project whose backend.url (s3://...) names the state "
+                        "bucket for pulumi-state-backend (when stateBucket and "
+                        "PULUMI_BACKEND_URL do not)")
     p.add_argument("--state", type=Path, metavar="EXPORT.json",
                    help="a `pulumi stack export` to compare with what exists")
     p.add_argument("--logs", nargs="+", metavar="S3-URI-OR-PATH",
@@ -92,7 +97,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
         aws=AwsOptions(profile=args.profile, role_arn=args.role_arn,
                        external_id=args.external_id, endpoint_url=args.endpoint_url),
         regions=args.regions, org=args.org, role_name=args.role_name, workers=args.workers,
-        progress=sys.stderr.isatty())
+        progress=sys.stderr.isatty(),
+        project_backend=project_backend(args.project) if args.project else None)
 
 
 def _extra_findings(args: argparse.Namespace, settings: Settings,

@@ -38,7 +38,8 @@ def _evaluate(scanner: Scanner) -> None:
     state = s3.state_location(scanner)
     if state is None:
         scanner.notes.append(f"{STATE_BACKEND}: no state bucket configured (stateBucket "
-                             "setting or an s3:// PULUMI_BACKEND_URL); not checked")
+                             "setting, an s3:// PULUMI_BACKEND_URL, or --project with an "
+                             "s3:// backend.url); not checked")
         return
     name = state[0]
     read = s3.bucket_index(scanner).get(name)

@@ -187,12 +187,13 @@ def checkpoint_versions(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
 
 # ---- the Pulumi state bucket ---------------------------------------------------------------
 
-def location(configured: str | None,
-             env: Mapping[str, str] | None = None) -> tuple[str, str, str] | None:
+def location(configured: str | None, env: Mapping[str, str] | None = None,
+             project: str | None = None) -> tuple[str, str, str] | None:
     """(bucket, key prefix, where it came from) of the state backend, or None.
 
     `configured` is the `stateBucket` setting (a name or an s3:// URL); otherwise
-    PULUMI_BACKEND_URL when it is an s3:// URL."""
+    PULUMI_BACKEND_URL when it is an s3:// URL (as for the Pulumi CLI, it overrides the
+    project); otherwise `project`, the `backend.url` of the project's Pulumi.yaml."""
     env = os.environ if env is None else env
     url = env.get("PULUMI_BACKEND_URL", "")
     if configured:
@@ -206,13 +207,18 @@ def location(configured: str | None,
         p = urlparse(url)
         if p.netloc:
             return p.netloc, p.path.strip("/"), "PULUMI_BACKEND_URL"
+    if project and project.startswith("s3://"):
+        p = urlparse(project)
+        if p.netloc:
+            return p.netloc, p.path.strip("/"), "Pulumi.yaml backend.url"
     return None
 
 
 def state_location(scanner: Scanner) -> tuple[str, str, str] | None:
     """(bucket, prefix, origin) of the Pulumi state backend for this scan (read once)."""
     if "s3:state" not in scanner.shared:
-        scanner.shared["s3:state"] = location(scanner.settings.scope.state_bucket)
+        scanner.shared["s3:state"] = location(scanner.settings.scope.state_bucket,
+                                              project=scanner.o.project_backend)
     return scanner.shared["s3:state"]
 
 
@@ -363,7 +369,7 @@ def _auto_reasons(scanner: Scanner, live: list[AccountScan]) -> dict[str, list[s
                                      "checked")
     state = state_location(scanner)
     if state and state[2] != "stateBucket setting":
-        auto.setdefault(state[0], []).append("Pulumi state bucket (PULUMI_BACKEND_URL)")
+        auto.setdefault(state[0], []).append(f"Pulumi state bucket ({state[2]})")
     return auto
 
 
