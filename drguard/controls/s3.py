@@ -223,7 +223,8 @@ def lock_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool
     retention = get_in(rp, "ObjectLockConfiguration", "Rule", "DefaultRetention")
     if not isinstance(retention, dict):
         return True
-    if retention.get("Mode") not in params["allowedLockModes"]:
+    mode = retention.get("Mode")
+    if not isinstance(mode, str) or mode not in params["allowedLockModes"]:
         return True
     total = retention_days(to_int(retention.get("Days")), to_int(retention.get("Years")))
     return (total or 0) < params["minLockDays"]
@@ -289,7 +290,7 @@ def drops_data_events(rp: dict, record: dict, params: Mapping, ctx: Context) -> 
                 covered.append(_s3_data_buckets(as_list(res.get("values"))))
     for sel in as_list(rp.get("advancedEventSelectors")):
         fields = {f.get("field"): f for f in as_list(get_in(sel, "fieldSelectors"))
-                  if isinstance(f, dict)}
+                  if isinstance(f, dict) and isinstance(f.get("field"), str)}
         if "Data" not in as_list(get_in(fields, "eventCategory", "equals")):
             continue
         if "AWS::S3::Object" not in as_list(get_in(fields, "resources.type", "equals")):
