@@ -6,12 +6,13 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 
 from drguard import __version__
 
-from . import PACK_NAME, engine_hooks
+from . import PACK_NAME, engine_hooks, remediate
 from .policies import build
 
 
 def main() -> None:
     engine_hooks.install()
+    remediate.install()
     PolicyPack(
         name=PACK_NAME,
         policies=build(),

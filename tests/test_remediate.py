@@ -138,7 +138,7 @@ def test_analyzing_the_remediated_stack_passes_what_was_fixed(analyzer, weak_sta
     # protect cannot be remediated: it stays a (mandatory) violation with its message.
     protect = run.by_policy("stateful-resource-protect")
     assert protect and all(d.enforcement_level == "mandatory" for d in protect)
-    assert any("protect=True" in d.message for d in protect)
+    assert any("not protected" in d.message for d in protect)
     assert not any("forceDestroy is true" in d.message for d in protect)
     # Object Lock cannot be remediated either.
     assert run.by_policy("backup-bucket-object-lock")

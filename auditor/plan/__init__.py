@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from drguard import registry
+from drguard.controls.plan import DESTROYS_DATA
 from drguard.controls.pulumi import PROTECT
 from drguard.errors import ConfigError
 from drguard.evaluate import apply_waiver, finding
@@ -56,8 +57,8 @@ from drguard.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CONTROL = "plan-destroys-data"
-SEVERITY = "critical"
+CONTROL = DESTROYS_DATA  # declared in drguard.controls.plan
+SEVERITY = registry.get(CONTROL).severity
 PROTECT_CONTROL = PROTECT  # declared with the control (drguard.controls.pulumi)
 SECRET = "[secret]"  # what the CLI writes for a secret value
 UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's computed placeholder
@@ -700,7 +701,7 @@ def judge(preview: Preview, settings: Settings,
     for urn, steps in by_urn.items():
         if any(s.op in ("create", "import") for s in steps):
             created_by_type.setdefault(steps[0].type, []).append(urn.rsplit("::", 1)[-1])
-    if CONTROL in settings.enabled or CONTROL not in registry.BY_ID:
+    if CONTROL in settings.enabled:
         for urn, steps in by_urn.items():
             active = [s for s in steps if s.op not in PASSIVE]
             if not active:
