@@ -81,9 +81,13 @@ def main() -> None:
                               lambda: audit(o, Settings()))  # type: ignore[misc]
         print(f"  findings: {len(findings)}; stack files {run['stackFiles']}, "
               f"workflows {run['workflows']}")
-    big = "config:\n" + "".join(f"  app:key{i}: value-{i}\n"
-                                for i in range(MAX_FILE_BYTES // 24))
-    print(f"1 MiB-class stack file: {len(big)} bytes")
+    lines, size, i = ["config:\n"], 8, 0
+    while size < MAX_FILE_BYTES - 64:  # the largest stack file read (read_text's cap)
+        line = f"  app:key{i}: value-{i}\n"
+        lines.append(line)
+        size, i = size + len(line), i + 1
+    big = "".join(lines)
+    print(f"largest stack file read: {len(big)} bytes, {i} keys")
     timed("  load_yaml", lambda: load_yaml(big))
     bomb = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
         f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n"
