@@ -117,6 +117,28 @@ def test_cli_reading_nothing_is_incomplete(tmp_path: Path) -> None:
         assert doc["summary"]["exit_code"] == 3 and doc["summary"].get("incomplete") is True
 
 
+def test_a_predicate_that_raises_skips_that_record_only(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-record isolation at the pipeline level: whatever a detection raises on one record
+    (a helper bug, a type nobody foresaw) makes that record 'cannot be judged', counted."""
+    from auditor.logs.detect import Detector
+
+    real = Detector.matching
+
+    def matching(self: Detector, record: dict[str, Any]) -> tuple[int, ...]:
+        if record.get("eventID") == "boom":
+            raise RuntimeError("a predicate failed")
+        return real(self, record)
+
+    monkeypatch.setattr(Detector, "matching", matching)
+    (tmp_path / "f.json.gz").write_bytes(
+        samples.log_file([suspend("before"), suspend("boom"), suspend("after")]))
+    found, meta = run(tmp_path)
+    assert found == {"before", "after"} and meta["skipped"]["records"] == 1
+    (entry,) = meta["skipped_detail"]
+    assert "RuntimeError" in entry["reason"] and entry["path"].endswith("f.json.gz")
+
+
 # ---- hostile values anywhere in a watched record (hypothesis) --------------------------------
 
 BASES = [samples.violation(random.Random(i), T, samples.ACCOUNT, "us-east-1")
