@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
+import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -117,13 +118,13 @@ def _done(value: reader.FileResult) -> Future[reader.FileResult]:
 
 
 class _Parsers:
-    """Runs `_work` in forked processes (`procs` > 1 where fork exists), else inline."""
+    """Runs `_work` in forked processes (`procs` > 1, on Linux), else inline."""
 
     def __init__(self, procs: int, state: tuple[reader.Matcher, Detector, Window]) -> None:
         _init(*state)
         reader.tune_malloc()  # inherited by the forked processes
         self.pool: Executor | None = None
-        if procs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        if procs > 1 and sys.platform.startswith("linux"):  # fork is safe there, not on macOS
             # fork: the detector is inherited, not pickled; the processes start now, before
             # the download threads exist
             self.pool = ProcessPoolExecutor(procs, multiprocessing.get_context("fork"),
