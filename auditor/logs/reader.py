@@ -1,15 +1,15 @@
 """Reading CloudTrail log files fast, in bounded memory, one bad record at a time.
 
 A CloudTrail file is `{"Records":[{...},{...}]}`, usually a few thousand records of which
-almost none interest us. The file is inflated and decoded a chunk at a time (`CHUNK`), never
-whole, and read in one of three ways:
+almost none interest us. The file is inflated (python-isal when installed, else zlib) about
+`CHUNK` bytes at a time, never whole, and read in one of three ways:
 
-1. fast (the normal case): one compiled regex finds `"eventName": "<a watched name>"` (any
-   JSON whitespace around the colon); for each hit we walk back to the `{` that opens the
-   enclosing record (an object that follows `[` or `,`) and `raw_decode` just that record. A
-   raw `"` cannot occur inside a JSON string, so the regex never misses a candidate; extra hits
-   (a nested `eventName` key) are decoded and dropped. Damage in a record that cannot match is
-   not noticed here, and cannot change the findings either.
+1. fast (the normal case): one compiled regex (RE2 when installed) scans the raw bytes for
+   `"eventName": "<a watched name>"` (any JSON whitespace around the colon); for each hit we
+   walk back to the `{` that opens the enclosing record (an object that follows `[` or `,`)
+   and decode just that record. A raw `"` cannot occur inside a JSON string, so the regex never
+   misses a candidate; extra hits (a nested `eventName` key) are decoded and dropped. Damage
+   in a record that cannot match is not noticed here, and cannot change the findings either.
 2. record by record, from the start again, when the fast path meets anything it does not
    expect (a hit it cannot place in a record, a record that does not decode, no `]}` at the
    end): every element of `Records` is decoded on its own; one that does not decode is skipped
@@ -20,11 +20,13 @@ whole, and read in one of three ways:
 A file is skipped (`FileResult.error`) only when nothing in it can be decoded: not gzip, not
 JSON, no `Records` list, empty. Invalid UTF-8 is decoded with U+FFFD replacement (counted in
 `replaced`). A candidate record is "cannot be judged", skipped and counted, when a field we
-read has the wrong type, its eventTime is not a real time, it holds a number that overflows
-(`1e400`, `NaN`, an integer of thousands of digits) or it nests deeper than `MAX_DEPTH`.
+read has the wrong type, its eventTime is not a real time, or it holds a number that overflows
+(`1e400`, `NaN`, an integer of thousands of digits); `shape` adds nesting deeper than
+`MAX_DEPTH` for the records that matched.
 
-Memory: a reader holds at most `CHUNK + KEEP + LOOKAHEAD` characters on the fast path and
-`MAX_RECORD + CHUNK` record by record, whatever the file size; a larger record is skipped.
+Memory: a reader holds at most `CHUNK + OUT_MAX + KEEP + LOOKAHEAD` bytes of content on the
+fast path and about `MAX_RECORD + 2 x CHUNK` characters record by record, whatever the file
+size; a larger record is skipped.
 """
 
 from __future__ import annotations
@@ -303,6 +305,7 @@ def read(name: str, blob: Blob, matcher: Matcher) -> FileResult:
     start = _Text.replaced
     try:
         if not _fast(name, blob, matcher, res):
+            start = _Text.replaced  # counted again record by record
             res.full_parse = True
             res.records.clear()
             res.skipped.clear()
