@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,7 +63,9 @@ class AwsOptions:
     external_id: str | None = None
     endpoint_url: str | None = None
     region: str | None = None  # region of global clients (IAM, S3 listing, STS, Organizations)
-    retry_mode: str = field(default_factory=lambda: os.environ.get("AWS_RETRY_MODE", "standard"))
+    # adaptive: standard retries plus client-side rate limiting once AWS throttles; clients
+    # are per account x region x service, so one throttled account slows only itself
+    retry_mode: str = field(default_factory=lambda: os.environ.get("AWS_RETRY_MODE", "adaptive"))
     max_attempts: int = field(default_factory=lambda: _env_int("AWS_MAX_ATTEMPTS", 6))
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
@@ -161,6 +164,62 @@ def guard_client(client: Any) -> Any:
 
 # ---- sessions ----------------------------------------------------------------------------
 
+class AccountTimeout(BotoCoreError):
+    fmt = "{message}"
+
+
+class AccountClock:
+    """Busy time of one account's scan, and its share of the workers.
+
+    Busy time is the union of the intervals in which at least one unit of the account runs,
+    so waiting in the queue behind other accounts does not count. Past `budget` seconds every
+    further API call of the account raises `AccountTimeout` (a BotoCoreError: the unit records
+    it as a read error and the dependent checks become `error`), so a slow or throttled account
+    cannot hold the others up for longer than its budget. `unit()` also admits at most
+    `concurrency` units of the account at once.
+    """
+
+    def __init__(self, budget: float | None = None, concurrency: int = 0,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.budget = budget
+        self.now = now
+        self._lock = threading.Lock()
+        self._active = 0
+        self._since = 0.0
+        self._spent = 0.0
+        self.expired = False
+        self._slots = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
+
+    def busy(self) -> float:
+        with self._lock:
+            return self._spent + (self.now() - self._since if self._active else 0.0)
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        if self._slots is not None:
+            self._slots.acquire()
+        with self._lock:
+            if self._active == 0:
+                self._since = self.now()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    self._spent += self.now() - self._since
+            if self._slots is not None:
+                self._slots.release()
+
+    def check(self, **_: Any) -> None:
+        """before-call hook of the account's clients."""
+        if self.budget is not None and self.busy() > self.budget:
+            self.expired = True
+            raise AccountTimeout(message=f"account scan stopped after {self.budget:g} s "
+                                         "(--account-timeout)")
+
+
 class Account:
     """Clients for one account; safe to share between worker threads."""
 
@@ -170,6 +229,7 @@ class Account:
         self.options = options
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self.clock = AccountClock()
 
     @property
     def root_arn(self) -> str:
@@ -180,9 +240,13 @@ class Account:
         key = (service, region)
         with self._lock:  # boto3 sessions are not thread-safe; clients are
             if key not in self._clients:
-                self._clients[key] = self.session.client(
+                client = self.session.client(
                     service, region_name=region, endpoint_url=self.options.endpoint_url,
                     config=self.options.config())
+                # looked up at call time: the scan gives the account its clock after opening
+                client.meta.events.register("before-call",
+                                            lambda **kw: self.clock.check(**kw))
+                self._clients[key] = client
             return self._clients[key]
 
 

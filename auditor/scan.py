@@ -32,6 +32,7 @@ from drguard.settings import Settings
 from drguard.verdict import Verdict
 
 from . import aws, org, services
+from .aws import AccountClock
 from .collectors import ReadError
 from .live import Step
 
@@ -53,6 +54,11 @@ class ScanOptions:
     progress: bool = False
     # backend.url of the project's Pulumi.yaml (scan --project): where the state bucket is
     project_backend: str | None = None
+    shard: org.Shard | None = None  # --shard I/N: only the accounts of that shard
+    # Busy time one account may take before its remaining reads are `error` (None: no limit)
+    account_timeout: float | None = 900.0
+    # Units of one account scanned at once, so one account cannot take every worker
+    per_account: int = 4
 
 
 @dataclass
@@ -183,14 +189,20 @@ class Scanner:
                     raise ConfigError("--org needs --role-name")
                 self.org_view = org.read_org(base)
                 targets = org.open_accounts(base, self.org_view, self.o.role_name,
-                                            self.o.aws.external_id, self._map_accounts)
+                                            self.o.aws.external_id, self._map_accounts,
+                                            self.o.shard)
             else:
                 targets = [org.Target(base.id, None, base)]
             self.accounts = [AccountScan(t) for t in targets]
             live = [a for a in self.accounts if a.target.account is not None]
+            for a in live:
+                assert a.target.account is not None
+                a.target.account.clock = AccountClock(self.o.account_timeout,
+                                                      self.o.per_account)
             self.map("accounts", self._global_unit, [(a,) for a in live])
+            # region-major order: the pool moves across accounts instead of draining one
             self.map("regions", self._region_unit,
-                     [(a, r) for a in live for r in self.regions])
+                     [(a, r) for r in self.regions for a in live])
             for phase in services.phases():
                 phase(self, live)
             self._evaluate(live)
@@ -212,12 +224,18 @@ class Scanner:
 
     def _global_unit(self, a: AccountScan) -> None:
         assert a.target.account is not None
-        self._steps(services.global_steps(), a.target.account, a)
+        with a.target.account.clock.unit():
+            self._steps(services.global_steps(), a.target.account, a)
 
     def _region_unit(self, a: AccountScan, region: str) -> None:
         assert a.target.account is not None
         rs = a.regions.setdefault(region, RegionScan(region))
-        self._steps(services.regional_steps(), a.target.account, rs)
+        with a.target.account.clock.unit():
+            self._steps(services.regional_steps(), a.target.account, rs)
+
+    def owns(self, account_id: str) -> bool:
+        """Whether this run judges the account (all of them, unless --shard)."""
+        return self.o.shard is None or self.o.shard.holds(account_id)
 
     # ---- evaluation ----------------------------------------------------------------------
 
@@ -251,6 +269,12 @@ class Scanner:
                   finished: dt.datetime) -> dict[str, Any]:
         for a in self.accounts:
             self.skipped["regions"] += sum(1 for rs in a.regions.values() if rs.errors)
+            clock = a.target.account.clock if a.target.account is not None else None
+            if clock is not None and clock.expired:
+                self.skipped["accountsTimedOut"] = self.skipped.get("accountsTimedOut", 0) + 1
+                self.notes.append(f"account {a.id}: stopped after {clock.busy():.0f} s of "
+                                  f"scanning (--account-timeout); what it did not read is "
+                                  "`error`")
         ops: dict[str, int] = {}
         for f in self.findings:
             if f.status == "error":
@@ -266,6 +290,7 @@ class Scanner:
                                for a in self.accounts],
             "regions": list(self.regions), "endpoint_url": self.o.aws.endpoint_url,
             "mode": "org" if self.o.org else "account", "principal_account": base.id,
+            **({"shard": str(self.o.shard)} if self.o.shard else {}),
             "skipped": {**self.skipped,
                         "resources": sum(1 for f in self.findings if f.status == "error"),
                         "operations": dict(sorted(ops.items())), "notes": self.notes},

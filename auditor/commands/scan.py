@@ -17,6 +17,7 @@ from drguard.settings import Settings
 
 from ..aws import AwsOptions
 from ..delivery import add_delivery_arguments, check_delivery, deliver
+from ..org import Shard
 from ..repo import project_backend
 from ..scan import ScanOptions, ScanResult, scan
 from .common import add_output_options, check_baseline, load_settings
@@ -51,6 +52,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="scan every active account of the organization (needs --role-name)")
     p.add_argument("--role-name", help="role assumed in each account with --org, e.g. "
                    "OrganizationAccountAccessRole")
+    p.add_argument("--shard", metavar="I/N",
+                   help="with --org: scan only the I-th of N stable subsets of the accounts "
+                        "(by a hash of the account id); combine with `dr-audit merge`")
+    p.add_argument("--account-timeout", type=float, default=900.0, metavar="SECONDS",
+                   help="busy time after which one account's remaining reads are reported "
+                        "`error`, so a slow account cannot stall the others (default 900; "
+                        "0 = no limit)")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"account x region units scanned in parallel (default "
                         f"{DEFAULT_WORKERS})")
@@ -84,6 +92,12 @@ def _check(args: argparse.Namespace) -> None:
         Window.parse(args.since, args.until)  # a bad date is a usage error before scanning
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if args.shard is not None:
+        if not args.org:
+            raise ConfigError("--shard splits the accounts of --org; give --org too")
+        Shard.parse(args.shard)
+    if args.account_timeout < 0:
+        raise ConfigError("--account-timeout must be 0 (no limit) or more seconds")
     check_baseline(args)
     check_delivery(args)
     if args.state is not None and not args.state.exists():
@@ -98,6 +112,8 @@ def options_from(args: argparse.Namespace) -> ScanOptions:
                        external_id=args.external_id, endpoint_url=args.endpoint_url),
         regions=args.regions, org=args.org, role_name=args.role_name, workers=args.workers,
         progress=sys.stderr.isatty(),
+        shard=Shard.parse(args.shard) if getattr(args, "shard", None) else None,
+        account_timeout=getattr(args, "account_timeout", 900.0) or None,
         project_backend=project_backend(args.project) if args.project else None)
 
 

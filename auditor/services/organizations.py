@@ -128,6 +128,8 @@ def _evaluate(scanner: Scanner) -> None:
     for acct in sorted(view.active_accounts(), key=lambda x: x["Id"]):
         if acct["Id"] == view.management_account:
             continue  # SCPs never restrict the management account
+        if not scanner.owns(acct["Id"]):
+            continue  # another --shard judges it
         label = f"account {acct['Id']}" + (f" ({acct['Name']})" if acct.get("Name") else "")
         fact = Resource(ref=f"arn:aws:iam::{acct['Id']}:root", name=label,
                         account=acct["Id"], type="AWS::Organizations::Account")
