@@ -87,9 +87,7 @@ def run(url: str, workers: int, latency_ms: float,
         shard: Shard | None = None) -> tuple[float, CallCounter, int, int]:
     counter = CallCounter()
     opts = ScanOptions(aws=AwsOptions(endpoint_url=url), regions=REGIONS, workers=workers,
-                       org=True, role_name=ROLE)
-    if shard is not None:
-        opts.shard = shard  # type: ignore[attr-defined]
+                       org=True, role_name=ROLE, shard=shard)
     with observe(counter), observe(Latency(latency_ms)):
         t0 = time.perf_counter()
         result = scan(opts, Settings())
