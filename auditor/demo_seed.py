@@ -193,6 +193,15 @@ def _management(s: _Seeder, mgmt: str) -> None:
         if protected:
             ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
                 "PointInTimeRecoveryEnabled": True})
+    # Recovery points for the achieved-RPO table: last night's dumps (primary and DR copy),
+    # and a warehouse held to a 4-hour RPO by its dr:rpo tag; acme-db-exports stays empty.
+    for bucket, region in (("acme-backups-prod", PRIMARY), ("acme-backups-dr", DR)):
+        s.client("s3", region).put_object(Bucket=bucket, Key="orders-db/nightly.dump",
+                                          Body=b"-- pg_dump")
+    s.client("redshift").create_cluster(
+        ClusterIdentifier="analytics", NodeType="ra3.xlplus", ClusterType="single-node",
+        MasterUsername="admin", MasterUserPassword="Demo-password-1",
+        Tags=[{"Key": "dr:rpo", "Value": "4h"}])
     backup = s.client("backup")
     backup.create_backup_vault(BackupVaultName="central")
     backup.put_backup_vault_lock_configuration(BackupVaultName="central", MinRetentionDays=30)

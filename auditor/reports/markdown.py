@@ -188,6 +188,9 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
                      "(those findings count as gaps again)")
         lines += ["", text + "."]
 
+    from ..services.rpo import markdown_table  # achieved RPO per resource (templates/_rpo.md.j2)
+
+    lines += markdown_table(findings).rstrip("\n").split("\n")
     attempts = [f for f in findings if f.status == "attempt"]
     if attempts:
         lines += ["", f"### Attempts from the logs ({len(attempts)})", "",
