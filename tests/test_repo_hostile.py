@@ -156,3 +156,22 @@ def test_file_names_that_are_not_utf8_are_reported(tmp_path: Path) -> None:
     assert sorted(f["resource"] for f in doc["findings"]) == [
         ".github/workflows/\udcfe.yml#jobs.a", "Pulumi.\udcff.yaml#app:dbPassword"]
     assert "Pl4nted" not in (tmp_path / "report" / "report.json").read_text()
+
+
+def test_a_directory_that_cannot_be_listed_is_counted(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "infra/Pulumi.dev.yaml", "config:\n  app:region: us-east-1\n")
+    write(tmp_path, "locked/Pulumi.prod.yaml", "config:\n  app:dbPassword: x1\n")
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    findings, run = audit(RepoOptions(tmp_path), Settings())
+    assert run["skipped"] == {"repoFiles": 1}
+    assert run["skipped_detail"] == [{"path": "locked", "reason": "directory cannot be "
+                                                              "listed: Permission denied"}]
+    assert [f.resource for f in findings] == ["infra/Pulumi.dev.yaml"]

@@ -82,7 +82,16 @@ def walk(root: Path, wanted: Callable[[str], bool], skips: Skips,
          exclude: tuple[str, ...] = ()) -> Iterator[RepoFile]:
     """Files under `root` whose relative path `wanted` accepts, in a stable order."""
     real_root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unlisted(e: OSError) -> None:  # a directory that cannot be listed is not skipped silently
+        where = Path(e.filename or root)
+        try:
+            rel = where.relative_to(root).as_posix()
+        except ValueError:
+            rel = str(where)
+        skips.add("repoFiles", rel, f"directory cannot be listed: {e.strerror or e}")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted, followlinks=False):
         here = Path(dirpath)
         rel_dir = here.relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
