@@ -153,7 +153,9 @@ def check(export: state.Export, base: aws.Account, account_for: AccountFor,
 
     with ThreadPoolExecutor(max_workers=max(1, workers),
                             thread_name_prefix="dr-audit-drift") as pool:
-        return list(pool.map(one, found))
+        out = list(pool.map(one, found))
+    state.redact(out, export.secrets)  # names and ids from a --show-secrets export
+    return out
 
 
 def link_events(findings: Iterable[Finding], hits: Iterable[Any]) -> None:

@@ -205,3 +205,23 @@ def test_any_depth_is_read(depth: int) -> None:
     export = state.parse(state.loads(text), "x")
     assert len(export.resources) == len(BASE["deployment"]["resources"])
     assert export.unreadable >= (1 if depth > state.MAX_VALUE_DEPTH else 0)
+
+
+def test_drift_findings_redact_secret_names() -> None:
+    """`scan --state`: a resource named by a plaintext secret is reported without the name."""
+    from types import SimpleNamespace
+
+    from auditor import drift
+    from drguard.settings import Settings
+
+    doc = copy.deepcopy(BASE)
+    bucket = _res(doc, "db-backups")["outputs"]
+    name = bucket["bucket"]
+    for key in ("bucket", "id", "arn"):
+        bucket[key] = _secret(bucket[key])
+    export = state.parse(doc, "x")
+    base = SimpleNamespace(id="123456789012")
+    findings = drift.check(export, base, lambda _acct: None, Settings(), "us-east-1")  # type: ignore[arg-type]
+    assert findings
+    dumped = json.dumps([f.to_dict() for f in findings], default=str)
+    assert name not in dumped and "[secret]" in dumped
