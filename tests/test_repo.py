@@ -22,7 +22,7 @@ DATA = Path(__file__).parent / "data" / "repo"
 CLEAN, LEAKY = DATA / "clean", DATA / "leaky"
 HISTORY = DATA / "history-prod.json"
 CI_EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "ci"
-ALL_FORMATS = "json,html,md,sarif,junit"
+ALL_FORMATS = "json,html,md,sarif,junit,ocsf,asff"
 # Every planted secret in tests/data/repo contains one of these (case-insensitive).
 PLANTED = ("pl4nted", "planted", "MIIBOgIBAAJBAKj34Gkx")
 
@@ -303,7 +303,7 @@ def test_cli_leaky_repo_exits_1_and_no_secret_value_reaches_any_output(
     captured = capsys.readouterr()
     outputs = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "report").iterdir()}
     assert set(outputs) >= {"report.json", "report.html", "report.md", "report.sarif",
-                            "report.junit.xml"}
+                            "report.junit.xml", "report.ocsf.json", "report.asff.json"}
     outputs["stdout+stderr"] = captured.out + captured.err
     for name, text in outputs.items():
         for needle in PLANTED:
