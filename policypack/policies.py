@@ -80,6 +80,8 @@ class _Reporter:
             self.unknown.append(f"{fact.name}: {verdict.message}")
             return
         message = verdict.message
+        if verdict.remediation is not None:  # the fix for this resource, said once
+            message = f"{message} Fix: {verdict.remediation.summary}"
         match = waivers_mod.find(self.waivers, self.control_id, [fact.ref, fact.name],
                                  fact.tags, config.today())
         if match is not None:

@@ -366,7 +366,8 @@ def test_finding_shape() -> None:
     ev = d["event"]
     assert ev["principal"].startswith("arn:aws:sts::") and ev["eventId"] == rec["eventID"]
     assert ev["time"] == rec["eventTime"] and ev["sourceIp"] == rec["sourceIPAddress"]
-    assert "1 days" in f.message and "minRetentionDays (7)" in f.message and "Fix:" in f.message
+    assert "orders to 1 (ModifyDBInstance)" in f.message and "1 days" not in f.message
+    assert "minRetentionDays (7)" in f.message and "Fix:" not in f.message
 
 
 def test_findings_group_events_per_resource_and_keep_the_latest() -> None:

@@ -68,16 +68,20 @@ def test_drifting_stack_fails_every_tier1_control(analyzer, capture, mode) -> No
     orders = cap.get("orders-db")
     (retention,) = [d for d in by["rds-backup-retention"] if d.urn == orders["urn"]]
     assert retention.severity == "high"
-    assert retention.message.splitlines()[-1].endswith(
-        "keeps automated backups for too short a time: backupRetentionPeriod is 1 day, below "
-        "the minimum of 7. Fix: set backupRetentionPeriod to at least 7 (AWS allows up to 35).")
+    last = retention.message.splitlines()[-1]
+    # what is wrong, then the fix for this database, once (the verdict's remediation)
+    assert "keeps automated backups for too short a time: backupRetentionPeriod is 1 day, below "\
+        "the minimum of 7. Fix: Keep automated backups of " in last
+    assert last.endswith("for 7 days (backup_retention_period; AWS allows up to 35).")
+    assert last.count("Fix:") == 1
     backups = cap.get("db-backups")
     versioning = [d for d in by["backup-bucket-versioning"] if d.urn == backups["urn"]]
     assert len(versioning) == 1 and "versioning Suspended" in versioning[0].message
-    assert "versioningConfiguration.status to \"Enabled\"" in versioning[0].message
+    assert "Fix: Turn versioning on for bucket" in versioning[0].message
     archive = cap.get("archive-backups")
     (lock,) = [d for d in by["backup-bucket-object-lock"] if d.urn == archive["urn"]]
-    assert "mode is GOVERNANCE, allowed: COMPLIANCE; retention is 1 days, below 30" in lock.message
+    assert "mode is GOVERNANCE, allowed: COMPLIANCE; retention is 1 day, below 30" in lock.message
+    assert "Fix: Raise the default retention of bucket" in lock.message
     # Aurora members are judged on the cluster, not reported again.
     members = {r["urn"] for r in cap.of_type("aws:rds/clusterInstance:ClusterInstance")}
     assert not [d for d in run.diagnostics if d.urn in members]

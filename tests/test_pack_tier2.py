@@ -172,7 +172,7 @@ def test_tier3_tables_vaults_volumes(analyzer, capture, mode) -> None:  # noqa: 
     run = run_stack(analyzer, cap)
     assert _urns(run, "dynamodb-recovery") == {cap.get("no-pitr-table")["urn"]}
     msg = _one(run, "backup-vault-lock", cap.get("short-vault")["urn"])
-    assert "keeps recovery points only 1 days, below 7" in msg
+    assert "keeps recovery points only 1 day, below 7" in msg
     assert _urns(run, "backup-vault-lock") == {cap.get("short-vault")["urn"]}
     # Covered through an AWS Backup selection by tag.
     assert _urns(run, "ebs-snapshot-coverage") == {cap.get("bare-volume")["urn"]}

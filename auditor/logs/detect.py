@@ -110,11 +110,9 @@ class Detector:
         who = principal(record)
         error = record.get("errorCode")
         text = det.render(record, params, who, short_name(resource))
-        if error:
+        if error:  # the fix is the finding's remediation, not part of the message
             text = (f"Attempt that failed with {error}: {text} Nothing changed; find out why "
                     f"{who} tried.")
-        else:
-            text = f"{text} Fix: {registry.get(control_id).remediation}"
         evidence: dict[str, Any] = {
             "requestParameters": redact(record.get("requestParameters") or {})}
         if error:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import DEPLOY, DESTROYABLE, Control
 from ..facts import UNKNOWN, Resource
-from ..verdict import Verdict, show
+from ..verdict import Remediation, Verdict, show
 
 
 @dataclass
@@ -24,8 +26,15 @@ def atlas(c: AtlasCluster) -> Verdict:
         return Verdict.unknown(f"{prop} of Atlas cluster {c.name!r}", **ev)
     if c.cloud_backup is True:
         return Verdict.ok(f"Atlas cluster {c.name!r} has cloud backup.", **ev)
-    return Verdict.fail(f"MongoDB Atlas cluster {c.name!r} has no cloud backup ({prop} is "
-                        f"{show(c.cloud_backup)}). Fix: set {prop} to true.", **ev)
+    advanced = prop == "backupEnabled"  # mongodbatlas.AdvancedCluster's name for it
+    code = (f"mongodbatlas.AdvancedCluster({json.dumps(str(c.name))}, ...,\n"
+            "    backup_enabled=True)" if advanced else
+            f"mongodbatlas.Cluster({json.dumps(str(c.name))}, ...,\n    cloud_backup=True)")
+    return Verdict("fail", f"MongoDB Atlas cluster {c.name!r} has no cloud backup ({prop} is "
+                           f"{show(c.cloud_backup)}).", ev, Remediation(
+                               f"Turn cloud backup on for Atlas cluster {c.name}: set {prop} to "
+                               "true.", code,
+                               f"atlas clusters update {shlex.quote(str(c.name))} --backup"))
 
 
 CONTROLS: tuple[Control, ...] = (

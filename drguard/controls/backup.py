@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, Control, days
 from ..detections import BACKUP, backup_resource, on
 from ..facts import UNKNOWN, Resource
-from ..verdict import Verdict
+from ..verdict import Remediation, Verdict
 
 
 @dataclass
@@ -21,6 +23,21 @@ class Vault(Resource):
         return True
 
 
+# ---- remediation: the fix for one vault -----------------------------------------------------
+
+def fix_vault_lock(v: Vault, minimum: int, new: bool) -> Remediation:
+    name = v.name if isinstance(v.name, str) else "my-vault"
+    what = (f"Lock backup vault {name} with a minimum retention of {minimum} days"
+            if new else f"Raise the vault lock minimum retention of {name} to {minimum} days")
+    return Remediation(
+        what + " (changeable for 3 days, then the lock is permanent).",
+        f"aws.backup.VaultLockConfiguration(\"{name}-lock\",\n"
+        f"    backup_vault_name={json.dumps(name)},\n"
+        f"    min_retention_days={minimum}, changeable_for_days=3)",
+        f"aws backup put-backup-vault-lock-configuration --backup-vault-name {shlex.quote(name)} "
+        f"--min-retention-days {minimum} --changeable-for-days 3")
+
+
 # ---- rules --------------------------------------------------------------------------------
 
 def vault_lock(v: Vault, params: dict[str, Any]) -> Verdict:
@@ -29,13 +46,13 @@ def vault_lock(v: Vault, params: dict[str, Any]) -> Verdict:
     if v.lock_min_retention_days is UNKNOWN:
         return Verdict.unknown(f"The vault lock of {v.name!r}", **ev)
     if v.lock_min_retention_days is None:
-        return Verdict.fail(f"Backup vault {v.name!r} has no vault lock: recovery points can be "
-                            "deleted. Fix: add an aws.backup.VaultLockConfiguration with "
-                            f"minRetentionDays >= {minimum}.", **ev)
+        return Verdict("fail", f"Backup vault {v.name!r} has no vault lock: recovery points "
+                               "can be deleted.", ev, fix_vault_lock(v, minimum, new=True))
     if v.lock_min_retention_days < minimum:
-        return Verdict.fail(f"Backup vault {v.name!r} lock keeps recovery points only "
-                            f"{v.lock_min_retention_days} days, below {minimum}. Fix: raise "
-                            "minRetentionDays.", **ev)
+        n = v.lock_min_retention_days
+        return Verdict("fail", f"Backup vault {v.name!r} lock keeps recovery points only "
+                               f"{n} day{'' if n == 1 else 's'}, below {minimum}.", ev,
+                       fix_vault_lock(v, minimum, new=False))
     return Verdict.ok(f"Backup vault {v.name!r} is locked for >= "
                       f"{v.lock_min_retention_days} days.", **ev)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 from ..control import UNSEEN, ConfigMapping, Control
 from ..detections import CLOUDTRAIL, Context, cloudtrail_trail, is_false, on
 from ..facts import UNKNOWN, Resource
-from ..verdict import Verdict, show
+from ..verdict import Remediation, Verdict, show
 from .s3 import Bucket
 
 
@@ -22,6 +24,54 @@ class Trail(Resource):
     organization: Any = None
     # buckets whose write data events the trail logs: bucket names, or "*" for all buckets
     data_event_buckets: Any = None
+
+
+# ---- remediation ---------------------------------------------------------------------------
+
+def fix_new_trail() -> Remediation:
+    return Remediation(
+        "Create a multi-region trail with log file validation in this account, and start it.",
+        "aws.cloudtrail.Trail(\"audit\", s3_bucket_name=audit_bucket.id,\n"
+        "    is_multi_region_trail=True, include_global_service_events=True,\n"
+        "    enable_log_file_validation=True, enable_logging=True)",
+        "aws cloudtrail create-trail --name audit --s3-bucket-name AUDIT_BUCKET "
+        "--is-multi-region-trail --enable-log-file-validation && \\\n"
+        "aws cloudtrail start-logging --name audit")
+
+
+def fix_trail(t: Trail) -> Remediation:
+    """Turn on whatever this trail lacks: multi-region, log file validation, logging."""
+    name = t.name if isinstance(t.name, str) else "audit"
+    args, flags, what = [], [], []
+    if t.multi_region is not True:
+        what.append("multi-region")
+        args.append("is_multi_region_trail=True")
+        flags.append("--is-multi-region-trail")
+    if t.log_validation is not True:
+        what.append("log file validation")
+        args.append("enable_log_file_validation=True")
+        flags.append("--enable-log-file-validation")
+    cli = []
+    if flags:
+        cli.append(f"aws cloudtrail update-trail --name {shlex.quote(name)} {' '.join(flags)}")
+    if t.logging is not True:
+        what.append("logging")
+        args.append("enable_logging=True")
+        cli.append(f"aws cloudtrail start-logging --name {shlex.quote(name)}")
+    return Remediation(f"Make trail {name} complete: turn on {', '.join(what)}.",
+                       f"aws.cloudtrail.Trail({json.dumps(name)}, ...,\n    "
+                       + ", ".join(args) + ")",
+                       " && \\\n".join(cli) or None)
+
+
+def fix_trail_bucket(bucket: Bucket, missing: list[str]) -> Remediation:
+    from .s3 import fix_object_lock, fix_versioning
+
+    if "Object Lock" in missing:
+        r = fix_object_lock(bucket, "COMPLIANCE", 365, enable=True)
+        return Remediation(f"Protect the audit log in bucket {bucket.name}: "
+                           + r.summary[0].lower() + r.summary[1:], r.pulumi, r.cli)
+    return fix_versioning(bucket)
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -47,9 +97,8 @@ def trail(t: Trail) -> Verdict:
     ev = {"isMultiRegionTrail": t.multi_region, "enableLogFileValidation": t.log_validation,
           "logging": t.logging, "s3BucketName": t.s3_bucket}
     if problems:
-        fixes = ", ".join(p.split(" is ")[0] + " = true" for p in problems)
-        return Verdict.fail(f"Trail {t.name!r} does not give a complete audit log: "
-                            f"{'; '.join(problems)}. Fix: set {fixes}.", **ev)
+        return Verdict("fail", f"Trail {t.name!r} does not give a complete audit log: "
+                               f"{'; '.join(problems)}.", ev, fix_trail(t))
     if unknown:
         return Verdict.unknown(f"{', '.join(unknown)} of trail {t.name!r}", **ev)
     return Verdict.ok(f"Trail {t.name!r} is multi-region, logging, with log file validation.",
@@ -67,12 +116,10 @@ def account(trails: Iterable[Trail]) -> Verdict:
             return Verdict.ok(f"Trail {t.name!r} covers the account: multi-region, logging, "
                               "with log file validation.", trails=seen)
     if not trails:
-        return Verdict.fail("The account has no CloudTrail trail: nothing records who deletes "
-                            "backups. Fix: create a multi-region trail with log file "
-                            "validation (aws.cloudtrail.Trail isMultiRegionTrail = true, "
-                            "enableLogFileValidation = true).", trails=seen)
-    return Verdict.fail("No trail in the account is multi-region, logging and validated: "
-                        + " | ".join(s["detail"] for s in seen), trails=seen)
+        return Verdict("fail", "The account has no CloudTrail trail: nothing records who "
+                               "deletes backups.", {"trails": seen}, fix_new_trail())
+    return Verdict("fail", "No trail in the account is multi-region, logging and validated: "
+                   + " | ".join(s["detail"] for s in seen), {"trails": seen}, fix_trail(trails[0]))
 
 
 def bucket_protected(t: Trail, bucket: Bucket | None) -> Verdict:
@@ -95,9 +142,9 @@ def bucket_protected(t: Trail, bucket: Bucket | None) -> Verdict:
     if bucket.object_lock_enabled is not True:
         missing.append("Object Lock")
     if missing:
-        return Verdict.fail(f"Trail {t.name!r} writes to bucket {name!r}, which lacks "
-                            f"{' and '.join(missing)}: the audit log can be erased. Fix: "
-                            "enable versioning and Object Lock on it.", **ev)
+        return Verdict("fail", f"Trail {t.name!r} writes to bucket {name!r}, which lacks "
+                               f"{' and '.join(missing)}: the audit log can be erased.", ev,
+                       fix_trail_bucket(bucket, missing))
     return Verdict.ok(f"Trail bucket {name!r} is versioned and locked.", **ev)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, Control
 from ..facts import UNKNOWN, Resource
-from ..verdict import Verdict, show
+from ..verdict import Remediation, Verdict, show
 
 
 @dataclass
@@ -21,6 +23,28 @@ class Table(Resource):
         return True
 
 
+# ---- remediation: the fix for one table -----------------------------------------------------
+
+def fix_table(t: Table) -> Remediation:
+    """Point-in-time recovery and deletion protection, whichever of them is off."""
+    name = t.name if isinstance(t.name, str) else "my-table"
+    args, cli, what = [], [], []
+    if t.pitr is not True:
+        what.append("point-in-time recovery")
+        args.append("point_in_time_recovery={\"enabled\": True}")
+        cli.append(f"aws dynamodb update-continuous-backups --table-name {shlex.quote(name)} "
+                   "--point-in-time-recovery-specification PointInTimeRecoveryEnabled=true")
+    if t.deletion_protection is not True:
+        what.append("deletion protection")
+        args.append("deletion_protection_enabled=True")
+        cli.append(f"aws dynamodb update-table --table-name {shlex.quote(name)} "
+                   "--deletion-protection-enabled")
+    return Remediation(f"Turn on {' and '.join(what)} for table {name}.",
+                       f"aws.dynamodb.Table({json.dumps(name)}, ...,\n    "
+                       + ", ".join(args) + ")",
+                       " && \\\n".join(cli) or None)
+
+
 # ---- rules --------------------------------------------------------------------------------
 
 def dynamodb(t: Table) -> Verdict:
@@ -32,8 +56,8 @@ def dynamodb(t: Table) -> Verdict:
         if value is not True and value is not UNKNOWN:
             problems.append(f"{prop} is {show(value)}")
     if problems:
-        return Verdict.fail(f"DynamoDB table {t.name!r} cannot be recovered reliably: "
-                            f"{'; '.join(problems)}. Fix: set {pitr_p} and {dp_p} to true.", **ev)
+        return Verdict("fail", f"DynamoDB table {t.name!r} cannot be recovered reliably: "
+                               f"{'; '.join(problems)}.", ev, fix_table(t))
     if UNKNOWN in (t.pitr, t.deletion_protection):
         return Verdict.unknown(f"The recovery settings of table {t.name!r}", **ev)
     return Verdict.ok(f"DynamoDB table {t.name!r} has PITR and deletion protection.", **ev)

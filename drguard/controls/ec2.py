@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, Control, hours
 from ..facts import UNKNOWN, Resource
-from ..verdict import Verdict
+from ..verdict import Remediation, Verdict
 
 
 @dataclass
@@ -31,10 +32,24 @@ def ebs(v: Volume, params: dict[str, Any]) -> Verdict:
     age = v.newest_snapshot_age_hours
     if age is not None and age is not UNKNOWN and age <= max_age:
         return Verdict.ok(f"Volume {v.name!r} has a snapshot {age:.1f} h old.", **ev)
-    return Verdict.fail(f"EBS volume {v.name!r} is not backed up: no DLM policy or AWS Backup "
-                        f"selection covers it and no snapshot is younger than {max_age} h. Fix: "
-                        "target it with an aws.dlm.LifecyclePolicy or AWS Backup selection.",
-                        **ev)
+    name = v.name if isinstance(v.name, str) else "vol-..."
+    return Verdict("fail", f"EBS volume {v.name!r} is not backed up: no DLM policy or AWS Backup "
+                           f"selection covers it and no snapshot is younger than {max_age} h.",
+                   ev, Remediation(
+                       f"Back up volume {name} daily: tag it for a Data Lifecycle Manager policy "
+                       "(or an AWS Backup selection), and take a snapshot now.",
+                       "aws.dlm.LifecyclePolicy(\"daily-ebs\", description=\"daily EBS "
+                       "snapshots\",\n    execution_role_arn=dlm_role.arn, state=\"ENABLED\",\n"
+                       "    policy_details={\"resource_types\": [\"VOLUME\"],\n"
+                       "        \"target_tags\": {\"dr:backup\": \"daily\"},\n"
+                       "        \"schedules\": [{\"name\": \"daily\", \"create_rule\": "
+                       "{\"interval\": 24},\n"
+                       "                       \"retain_rule\": {\"count\": 14}}]})\n"
+                       "# and tags={\"dr:backup\": \"daily\"} on the volume",
+                       f"aws ec2 create-tags --resources {shlex.quote(name)} --tags "
+                       "Key=dr:backup,Value=daily && \\\n"
+                       f"aws ec2 create-snapshot --volume-id {shlex.quote(name)} "
+                       "--description 'dr-guard: first backup'"))
 
 
 CONTROLS: tuple[Control, ...] = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 from ..control import HYGIENE, ConfigMapping, Control, days
 from ..detections import IAM, Context, get_in, iam_root, on
 from ..facts import Resource
-from ..verdict import Verdict
+from ..verdict import Remediation, Verdict
 
 
 @dataclass
@@ -20,24 +22,51 @@ class AccessKey(Resource):
     root: bool = False
 
 
+# ---- remediation ---------------------------------------------------------------------------
+
+def fix_key(k: AccessKey, max_age: int, in_stack: bool = False) -> Remediation:
+    user = str(k.user)
+    if in_stack:
+        return Remediation(
+            f"Replace access key {k.name} of {user} with an IAM role its workload assumes; if a "
+            f"key is unavoidable, rotate it within {max_age} days.",
+            f"aws.iam.Role(\"{user}-role\", assume_role_policy=trust_policy)  # instead of\n"
+            f"# aws.iam.AccessKey({json.dumps(str(k.name))}, user={json.dumps(user)})",
+            None)
+    return Remediation(
+        f"Rotate access key {k.name} of {user}: create a new key, move its users to it, then "
+        "deactivate and delete the old one (or replace it with a role).",
+        f"aws.iam.AccessKey(\"{user}-key-v2\", user={json.dumps(user)})  # then remove the old "
+        "key's resource",
+        f"aws iam create-access-key --user-name {shlex.quote(user)} && \\\n"
+        f"aws iam update-access-key --user-name {shlex.quote(user)} --access-key-id "
+        f"{shlex.quote(str(k.name))} --status Inactive && \\\n"
+        f"aws iam delete-access-key --user-name {shlex.quote(user)} --access-key-id "
+        f"{shlex.quote(str(k.name))}")
+
+
 # ---- rules --------------------------------------------------------------------------------
 
 def access_key(k: AccessKey, params: dict[str, Any]) -> Verdict | None:
     max_age = params["maxKeyAgeDays"]
     ev = {"user": k.user, "active": k.active, "ageDays": k.age_days, "maxKeyAgeDays": max_age}
     if k.root:
-        return Verdict.fail("The root user has an access key. Fix: delete it and use IAM roles.",
-                            **ev)
+        return Verdict("fail", "The root user has an access key.", ev, Remediation(
+            "Delete the root user's access key (signed in as root: Security credentials); use "
+            "IAM roles instead.",
+            "# Root access keys are not Pulumi resources: delete the key as root, and give\n"
+            "# automation an aws.iam.Role to assume instead.",
+            "aws iam delete-access-key --access-key-id "
+            f"{shlex.quote(str(k.name))}  # with the root user's own credentials"))
     if k.active is False:
         return None
     if k.age_days is None:
         # Deploy side: a long-lived key declared in a stack (advisory by design).
-        return Verdict.fail(f"Access key {k.name!r} for user {k.user!r} is a long-lived "
-                            "credential in the stack. Fix: prefer an IAM role; if a key is "
-                            f"needed, rotate it within {max_age} days.", **ev)
+        return Verdict("fail", f"Access key {k.name!r} for user {k.user!r} is a long-lived "
+                               "credential in the stack.", ev, fix_key(k, max_age, in_stack=True))
     if k.age_days > max_age:
-        return Verdict.fail(f"Access key {k.name!r} of {k.user!r} is {k.age_days} days old "
-                            f"(max {max_age}). Fix: rotate it.", **ev)
+        return Verdict("fail", f"Access key {k.name!r} of {k.user!r} is {k.age_days} days old "
+                               f"(max {max_age}).", ev, fix_key(k, max_age))
     return Verdict.ok(f"Access key {k.name!r} is {k.age_days} days old.", **ev)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +13,7 @@ from .. import iampolicy
 from ..control import UNSEEN, Control, strings
 from ..detections import ORGANIZATIONS, Context, get_in, on, organizations_policy
 from ..facts import Resource
-from ..verdict import Verdict
+from ..verdict import Remediation, Verdict
 
 # Destructive actions an SCP must deny (controls.md, scp-deny-backup-deletion).
 BACKUP_DELETION_ACTIONS: list[str] = [
@@ -34,6 +37,38 @@ class Scp(Resource):
 
     document: Any = None  # parsed JSON policy document
     targets: Any = None  # list of target ids (root r-..., OU ou-..., account ids)
+
+
+# ---- remediation ---------------------------------------------------------------------------
+
+def _py_name(name: Any) -> str:
+    ident = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower() or "scp"
+    return "scp_" + ident if ident[0].isdigit() else ident
+
+
+def fix_scp(target: str, actions: Sequence[str], enable: bool = False) -> Remediation:
+    """An SCP denying `actions`, attached above `target` (an account id, OU or root)."""
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyBackupDestruction", "Effect": "Deny", "Action": list(actions),
+         "Resource": "*"}]}, indent=4)
+    where = target if target.startswith(("r-", "ou-")) else f"account {target}"
+    summary = (("Enable service control policies on the root, then a" if enable else "A")
+               + f"ttach an SCP denying {', '.join(actions)} to the root, an OU above "
+               f"{where} or the account itself.")
+    pulumi = ("deny = aws.organizations.Policy(\"deny-backup-destruction\",\n"
+              "    type=\"SERVICE_CONTROL_POLICY\",\n"
+              f"    content=json.dumps({doc}))\n"
+              "aws.organizations.PolicyAttachment(\"deny-backup-destruction-root\",\n"
+              "    policy_id=deny.id, target_id=root_id)  # or the account / its OU")
+    cli = ("aws organizations create-policy --name deny-backup-destruction "
+           "--type SERVICE_CONTROL_POLICY --description 'Deny destroying backups' "
+           f"--content {shlex.quote(json.dumps(json.loads(doc)))} && \\\n"
+           f"aws organizations attach-policy --policy-id POLICY_ID --target-id "
+           f"{shlex.quote(target) if target else 'ROOT_ID'}")
+    if enable:
+        cli = ("aws organizations enable-policy-type --root-id ROOT_ID "
+               "--policy-type SERVICE_CONTROL_POLICY && \\\n" + cli)
+    return Remediation(summary, pulumi, cli)
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -65,18 +100,16 @@ def coverage(account_id: str, path: Sequence[str], scps: Iterable[Scp],
     ev = {"account": account_id, "scpsConsidered": considered, "missingActions": missing,
           "requiredDenyActions": required, "scpPolicyTypeEnabled": scp_enabled}
     if not scp_enabled:
-        return Verdict.fail(f"Service control policies are not enabled in the organization, so "
-                            f"nothing stops {who} from destroying backups. Fix: enable the "
-                            "SERVICE_CONTROL_POLICY policy type on the root and attach an SCP "
-                            "denying " + ", ".join(required) + ".", **ev)
+        return Verdict("fail", f"Service control policies are not enabled in the "
+                               f"organization, so nothing stops {who} from destroying backups.",
+                       ev, fix_scp(account_id, required, enable=True))
     names = ", ".join(sorted({c["scp"] for c in considered})) or "none"
     if not missing:
         return Verdict.ok(f"SCPs attached to {who} ({names}) deny all {len(required)} "
                           "destructive backup actions.", **ev)
-    return Verdict.fail(f"{who[0].upper()}{who[1:]} is not covered: no attached SCP denies "
-                        f"{', '.join(missing)} (SCPs considered: {names}). Fix: add these "
-                        "actions to a Deny statement (Resource \"*\") of an SCP attached to the "
-                        "root, to an OU above the account, or to the account.", **ev)
+    return Verdict("fail", f"{who[0].upper()}{who[1:]} is not covered: no attached SCP denies "
+                           f"{', '.join(missing)} (SCPs considered: {names}).", ev,
+                   fix_scp(account_id, missing))
 
 
 def _target_label(target: str) -> str:
@@ -137,12 +170,19 @@ def declared(scps: Sequence[Scp], params: dict[str, Any]) -> tuple[Scp, Verdict]
              else iampolicy.PolicyAnalysis())
         missing = [x for x in required if x not in a.denied]
         also = (f" It would also leave {', '.join(missing)} allowed." if missing else "")
-        return s, Verdict.fail(
+        return s, Verdict(
+            "fail",
             f"SCP {s.name!r} is defined but attached to nothing, so it protects no account."
-            f"{also} Fix: attach it with an aws.organizations.PolicyAttachment to the "
-            "organization root (or the OUs of every member account).",
-            scp=s.name, attachedTo=[], deniedActions=sorted(a.denied), missingActions=missing,
-            requiredDenyActions=required, ignoredStatements=a.ignored)
+            f"{also}",
+            {"scp": s.name, "attachedTo": [], "deniedActions": sorted(a.denied),
+             "missingActions": missing, "requiredDenyActions": required,
+             "ignoredStatements": a.ignored},
+            Remediation(f"Attach SCP {s.name} to the organization root (or to the OU of every "
+                        "member account).",
+                        f"aws.organizations.PolicyAttachment(\"{s.name}-root\",\n"
+                        f"    policy_id={_py_name(s.name)}.id, target_id=root_id)",
+                        "aws organizations attach-policy --policy-id POLICY_ID "
+                        "--target-id ROOT_ID"))
     _, _, target, attached, v = results[0]
     loose = [s.name for s in known if not s.targets]
     if loose:

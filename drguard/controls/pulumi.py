@@ -3,13 +3,14 @@ resources recorded in state still exist."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import DEPLOY, DESTROYABLE, Control
 from ..detections import DYNAMODB, S3, dynamodb_table, on, s3_bucket
 from ..facts import UNKNOWN, Resource
-from ..verdict import Verdict, show
+from ..verdict import Remediation, Verdict, show
 from .s3 import FLAGS, Bucket
 
 PROTECT = "stateful-resource-protect"
@@ -24,6 +25,41 @@ class StateBackend(Resource):
     checkpoints: Any = None  # {stack key: number of versions}
 
 
+# ---- remediation ---------------------------------------------------------------------------
+
+def _py_class(token: str) -> str:
+    """`aws:rds/instance:Instance` -> `aws.rds.Instance` (the Python class of a type token)."""
+    parts = str(token).split(":")
+    if len(parts) == 3 and parts[0] and parts[2]:
+        return f"{parts[0]}.{parts[1].split('/')[0]}.{parts[2]}"
+    return parts[-1] or "Resource"
+
+
+def fix_state_bucket(s: StateBackend) -> Remediation:
+    """Versioning and the public access block on the state bucket (what the rule found off)."""
+    from .s3 import fix_public_access_block, fix_versioning
+
+    b = Bucket(ref=s.ref, name=s.name, account=s.account, region=s.region)
+    parts = []
+    if s.versioning is not UNKNOWN and s.versioning != "Enabled":
+        parts.append(fix_versioning(b))
+    pab = s.public_access_block
+    if pab is not UNKNOWN and (not pab or any(pab.get(f) is not True for f in FLAGS)):
+        parts.append(fix_public_access_block(b))
+    what = ["versioning" if p.summary.startswith("Turn versioning") else "public access block"
+            for p in parts]
+    summary = (f"Make state bucket {s.name} recoverable: turn on {' and '.join(what)}"
+               if parts else f"Keep versioning on for state bucket {s.name}")
+    if s.policy_public is True:
+        summary += "; remove the bucket policy's public grant"
+    return Remediation(summary + ".",
+                       "\n".join(p.pulumi for p in parts) or
+                       f"aws.s3.BucketVersioning(\"{s.name}-versioning\", "
+                       f"bucket={json.dumps(str(s.name))},\n"
+                       "    versioning_configuration={\"status\": \"Enabled\"})",
+                       " && \\\n".join(p.cli for p in parts if p.cli) or None)
+
+
 # ---- rules --------------------------------------------------------------------------------
 
 def protect(r: Resource) -> Verdict | None:
@@ -32,19 +68,30 @@ def protect(r: Resource) -> Verdict | None:
         return None
     problems = []
     if r.protect is not True:
-        problems.append("it is not protected, so `pulumi destroy` or a replacement deletes it "
-                        "(fix: opts=pulumi.ResourceOptions(protect=True))")
+        problems.append("it is not protected, so `pulumi destroy` or a replacement deletes it")
     ev: dict[str, Any] = {"protect": r.protect}
     if isinstance(r, Bucket):
         ev["forceDestroy"] = r.force_destroy
         ev["inScopeBecause"] = list(r.scope_reasons)
         if r.force_destroy is True:
             prop = r.prop("force_destroy", "forceDestroy")
-            problems.append(f"{prop} is true, so deleting it empties it first (fix: remove "
-                            f"{prop} or set it to false)")
+            problems.append(f"{prop} is true, so deleting it empties it first")
     if problems:
-        return Verdict.fail(f"{r.type.split(':')[-1] or 'Resource'} {r.name!r} holds recovery "
-                            f"data but {'; and '.join(problems)}.", **ev)
+        args = []
+        if r.protect is not True:
+            args.append("opts=pulumi.ResourceOptions(protect=True)")
+        if isinstance(r, Bucket) and r.force_destroy is True:
+            args.insert(0, "force_destroy=False")
+        kind = r.type.split(":")[-1] or "Resource"
+        return Verdict("fail", f"{kind} {r.name!r} holds recovery data but "
+                               f"{'; and '.join(problems)}.", ev, Remediation(
+                                   f"Protect {r.name} from `pulumi destroy` and replacement"
+                                   + (" and stop forceDestroy from emptying it"
+                                      if "force_destroy=False" in args else "") + ".",
+                                   f"{_py_class(r.type)}({json.dumps(str(r.name))}, ...,\n    "
+                                   + ", ".join(args) + ")",
+                                   f"pulumi state protect '{r.ref}'"
+                                   if str(r.ref).startswith("urn:") else None))
     if isinstance(r, Bucket) and r.force_destroy is UNKNOWN:
         return Verdict.unknown(f"forceDestroy of {r.name!r}", **ev)
     return Verdict.ok(f"{r.name!r} is protected.", **ev)
@@ -60,19 +107,18 @@ def state_backend(s: StateBackend) -> Verdict:
         unknown.append("versioning")
     elif s.versioning != "Enabled":
         problems.append(f"versioning is {show(s.versioning)} (a bad update or a deleted "
-                        "checkpoint cannot be rolled back; fix: enable versioning)")
+                        "checkpoint cannot be rolled back)")
     pab = s.public_access_block
     if pab is UNKNOWN:
         unknown.append("public access block")
     else:
         off = [f for f in FLAGS if not pab or pab.get(f) is not True]
         if off:
-            problems.append(f"public access block leaves {', '.join(off)} off (fix: turn all "
-                            "four flags on)")
+            problems.append(f"public access block leaves {', '.join(off)} off")
     if s.policy_public is UNKNOWN:
         unknown.append("bucket policy status")
     elif s.policy_public is True:
-        problems.append("its bucket policy makes it public (fix: remove the public grant)")
+        problems.append("its bucket policy makes it public")
     if s.checkpoints is UNKNOWN:
         unknown.append("checkpoint versions")
     elif not s.checkpoints:
@@ -84,8 +130,8 @@ def state_backend(s: StateBackend) -> Verdict:
             problems.append(f"only one version of {', '.join(single)} exists, so that stack "
                             "cannot be rolled back (versioning must stay on across updates)")
     if problems:
-        return Verdict.fail(f"Pulumi state bucket {s.name!r} is not recoverable: "
-                            + "; ".join(problems) + ".", **ev)
+        return Verdict("fail", f"Pulumi state bucket {s.name!r} is not recoverable: "
+                       + "; ".join(problems) + ".", ev, fix_state_bucket(s))
     if unknown:
         return Verdict.unknown(f"The {', '.join(unknown)} of state bucket {s.name!r}", **ev)
     return Verdict.ok(f"Pulumi state bucket {s.name!r} is versioned, private and keeps "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,7 +21,8 @@ from ..detections import (
     to_int,
 )
 from ..facts import UNKNOWN, Resource
-from ..verdict import Verdict, show
+from ..verdict import Remediation, Verdict, show
+from .s3 import DR_REGION
 
 
 @dataclass
@@ -42,6 +45,73 @@ class Database(Resource):
 
     def stateful(self) -> bool:
         return not self.cluster_member  # a cluster member is judged on its cluster
+
+
+# ---- remediation: the fix for one database ------------------------------------------------
+
+def _db(db: Database) -> tuple[str, str, str, str]:
+    """(Pulumi class, logical name, CLI verb noun, CLI identifier flag + name)."""
+    name = db.name if isinstance(db.name, str) else "my-db"
+    if db.kind == "cluster":
+        return ("aws.rds.Cluster", name, "db-cluster",
+                f"--db-cluster-identifier {shlex.quote(name)}")
+    return ("aws.rds.Instance", name, "db-instance",
+            f"--db-instance-identifier {shlex.quote(name)}")
+
+
+def fix_retention(db: Database, minimum: int) -> Remediation:
+    cls, name, noun, ident = _db(db)
+    days = min(max(minimum, 1), 35)
+    return Remediation(
+        f"Keep automated backups of {name} for {days} days (backup_retention_period; AWS "
+        "allows up to 35).",
+        f"{cls}({json.dumps(name)}, ...,\n    backup_retention_period={days})",
+        f"aws rds modify-{noun} {ident} --backup-retention-period {days} --apply-immediately")
+
+
+def fix_deletion_protection(db: Database) -> Remediation:
+    cls, name, noun, ident = _db(db)
+    return Remediation(
+        f"Turn deletion protection on for {name}, so one API call cannot delete it.",
+        f"{cls}({json.dumps(name)}, ...,\n    deletion_protection=True)",
+        f"aws rds modify-{noun} {ident} --deletion-protection --apply-immediately")
+
+
+def fix_final_snapshot(db: Database) -> Remediation:
+    cls, name, _noun, _ident = _db(db)
+    args = ["skip_final_snapshot=False", f"final_snapshot_identifier=\"{name}-final\""]
+    if db.kind != "cluster":
+        args.append("delete_automated_backups=False")
+    return Remediation(
+        f"Make deleting {name} take a final snapshot and keep its automated backups.",
+        f"{cls}({json.dumps(name)}, ...,\n    " + ", ".join(args) + ")",
+        None)  # delete-time settings: there is no live call that changes them
+
+
+def fix_cross_region(db: Database) -> Remediation:
+    cls, name, _noun, _ident = _db(db)
+    here = db.region if isinstance(db.region, str) else None
+    there = DR_REGION.get(here or "", "us-west-2" if here != "us-west-2" else "us-east-1")
+    if db.kind == "cluster":
+        return Remediation(
+            f"Copy the recovery points of cluster {name} to {there}: an AWS Backup plan rule "
+            "with a copy action to a vault in that region.",
+            f"dr_vault = aws.backup.Vault(\"{name}-dr\", opts=pulumi.ResourceOptions("
+            f"provider=aws.Provider(\"dr\", region=\"{there}\")))\n"
+            f"aws.backup.Plan(\"{name}-dr-copy\", rules=[{{\"rule_name\": \"daily\",\n"
+            "    \"target_vault_name\": vault.name, \"schedule\": \"cron(0 3 * * ? *)\",\n"
+            "    \"copy_actions\": [{\"destination_vault_arn\": dr_vault.arn}]}])\n"
+            "# + an aws.backup.Selection of the cluster's ARN",
+            None)
+    arn = db.ref if str(db.ref).startswith("arn:") else f"arn:aws:rds:REGION:ACCOUNT_ID:db:{name}"
+    return Remediation(
+        f"Replicate the automated backups of {name} to {there}, so a regional outage leaves "
+        "a copy to restore.",
+        f"aws.rds.InstanceAutomatedBackupsReplication(\"{name}-{there}\",\n"
+        f"    source_db_instance_arn={json.dumps(arn)}, retention_period=7,\n"
+        f"    opts=pulumi.ResourceOptions(provider=aws.Provider(\"dr\", region=\"{there}\")))",
+        f"aws rds start-db-instance-automated-backups-replication --region {there} "
+        f"--source-db-instance-arn {shlex.quote(arn)} --backup-retention-period 7")
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -81,8 +151,8 @@ def backup_retention(db: Database, params: dict[str, Any]) -> Verdict | None:
     if effective == 0:
         why += " (automated backups are disabled)"
     return Verdict("fail", f"{_label(db)} keeps automated backups for too short a time: {why}, "
-                           f"below the minimum of {minimum}. Fix: set {prop} to at least "
-                           f"{minimum} (AWS allows up to 35).", evidence)
+                           f"below the minimum of {minimum}.", evidence,
+                   fix_retention(db, minimum))
 
 
 def deletion_protection(db: Database) -> Verdict | None:
@@ -96,7 +166,7 @@ def deletion_protection(db: Database) -> Verdict | None:
     if value is True:
         return Verdict("pass", f"{_label(db)} has deletion protection.", evidence)
     return Verdict("fail", f"{_label(db)} can be deleted by a single API call: {prop} is "
-                           f"{show(value)}. Fix: set {prop} to true.", evidence)
+                           f"{show(value)}.", evidence, fix_deletion_protection(db))
 
 
 def final_snapshot(db: Database) -> Verdict | None:
@@ -111,20 +181,18 @@ def final_snapshot(db: Database) -> Verdict | None:
                 "deleteAutomatedBackups": db.delete_automated_backups}
     problems: list[str] = []
     if db.skip_final_snapshot is True:
-        problems.append(f"{skip_p} is true, so deleting it takes no final snapshot "
-                        f"(fix: set {skip_p} to false)")
+        problems.append(f"{skip_p} is true, so deleting it takes no final snapshot")
     elif db.skip_final_snapshot is False and db.final_snapshot_identifier is None \
             and "final_snapshot_identifier" in db.props:
-        problems.append(f"{ident_p} is unset, so a delete cannot take the final snapshot "
-                        f"(fix: set {ident_p})")
+        problems.append(f"{ident_p} is unset, so a delete cannot take the final snapshot")
     if db.delete_automated_backups is True:
         how = ("unset, and the provider default is true"
                if "delete_automated_backups" in db.evidence.get("defaulted", ()) else "true")
         problems.append(f"{auto_p} is {how}, so deleting it also deletes its automated "
-                        f"backups (fix: set {auto_p} to false)")
+                        "backups")
     if problems:
         return Verdict("fail", f"Deleting {_label(db)} would lose recovery data: "
-                               + "; ".join(problems) + ".", evidence)
+                               + "; ".join(problems) + ".", evidence, fix_final_snapshot(db))
     if any(v is UNKNOWN for v in values):
         return Verdict.unknown(f"The final-snapshot settings of {_label(db)}")
     return Verdict("pass", f"Deleting {_label(db)} leaves a final snapshot and keeps its "
@@ -158,17 +226,13 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
                                    f"{newest['age_hours']:.1f} h old.", evidence)
         return Verdict("fail", f"{_label(db)}: the newest copy in another region "
                                f"({newest['region']}) is {newest['age_hours']:.1f} h old, older "
-                               f"than {max_age} h. Fix: add an "
-                               "aws.rds.InstanceAutomatedBackupsReplication or an AWS Backup "
-                               "copy action.", evidence)
+                               f"than {max_age} h.", evidence, fix_cross_region(db))
     if pending:
         return Verdict.unknown(f"The region of the backup copies of {_label(db)}",
                                **evidence)
     where = db.region or "its region"
-    return Verdict("fail", f"{_label(db)} has no recovery point outside {where}. "
-                           "Fix: add an aws.rds.InstanceAutomatedBackupsReplication in the DR "
-                           "region, or an AWS Backup plan rule with a copyAction to a vault in "
-                           "another region.", evidence)
+    return Verdict("fail", f"{_label(db)} has no recovery point outside {where}.", evidence,
+                   fix_cross_region(db))
 
 
 # ---- logs side: predicates on CloudTrail records ------------------------------------------
@@ -210,7 +274,7 @@ CONTROLS: tuple[Control, ...] = (
             on(RDS, "ModifyDBInstance", "ModifyDBCluster", when=retention_below_minimum,
                resource=rds_database,
                message="{principal} set backupRetentionPeriod of {name} to "
-                       "{rp[backupRetentionPeriod]} days ({event}), below minRetentionDays "
+                       "{rp[backupRetentionPeriod]} ({event}), below minRetentionDays "
                        "({params[minRetentionDays]}): older restore points are dropped."),
         ),
     ),

@@ -4,6 +4,9 @@ access block, deletion alerts), rules and log detections."""
 from __future__ import annotations
 
 import fnmatch
+import json
+import re
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +36,7 @@ from ..detections import (
     to_int,
 )
 from ..facts import UNKNOWN, Resource, retention_days
-from ..verdict import Verdict, show
+from ..verdict import Remediation, Verdict, show
 
 
 @dataclass
@@ -59,6 +62,124 @@ class Bucket(Resource):
         return bool(self.scope_reasons)  # only backup buckets
 
 
+# ---- remediation: the fix for one bucket ---------------------------------------------------
+
+# A second region for the copy, when the bucket's region has a usual partner.
+DR_REGION = {"us-east-1": "us-west-2", "us-east-2": "us-west-2", "us-west-1": "us-east-1",
+             "us-west-2": "us-east-1", "eu-west-1": "eu-central-1", "eu-central-1": "eu-west-1",
+             "eu-west-2": "eu-west-1", "eu-west-3": "eu-central-1",
+             "ap-southeast-1": "ap-southeast-2", "ap-southeast-2": "ap-southeast-1",
+             "ap-northeast-1": "ap-northeast-3", "ca-central-1": "us-east-1"}
+
+
+def plural_days(n: Any) -> str:
+    """`1 day`, `7 days`."""
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _names(b: Bucket) -> tuple[str, str, str]:
+    """(bucket name as a Python literal, as a shell word, a Pulumi logical name)."""
+    name = b.name if isinstance(b.name, str) else "my-backup-bucket"
+    logical = re.sub(r"[^0-9a-zA-Z.-]+", "-", name).strip("-") or "bucket"
+    return json.dumps(name), shlex.quote(name), logical
+
+
+def fix_versioning(b: Bucket) -> Remediation:
+    py, sh, var = _names(b)
+    return Remediation(
+        f"Turn versioning on for bucket {b.name} (Enabled), so overwritten and deleted objects "
+        "can be recovered.",
+        f"aws.s3.BucketVersioning(\"{var}-versioning\", bucket={py},\n"
+        "    versioning_configuration={\"status\": \"Enabled\"})",
+        f"aws s3api put-bucket-versioning --bucket {sh} "
+        "--versioning-configuration Status=Enabled")
+
+
+def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediation:
+    """Turn Object Lock on (`enable`: S3 allows it on an existing versioned bucket) or set a
+    stronger default retention; never a new bucket."""
+    py, sh, var = _names(b)
+    rule = f"{{\"default_retention\": {{\"mode\": \"{mode}\", \"days\": {days}}}}}"
+    lock = "\"ObjectLockEnabled\": \"Enabled\", " if enable else ""
+    cli = (f"aws s3api put-object-lock-configuration --bucket {sh} "
+           f"--object-lock-configuration '{{{lock}\"Rule\": {{\"DefaultRetention\": "
+           f"{{\"Mode\": \"{mode}\", \"Days\": {days}}}}}}}'")
+    pulumi = (f"aws.s3.BucketObjectLockConfiguration(\"{var}-lock\", bucket={py},\n"
+              + ("    object_lock_enabled=\"Enabled\",\n" if enable else "")
+              + f"    rule={rule})")
+    if enable:
+        versioned = b.versioning == "Enabled"
+        summary = (f"Turn Object Lock on for bucket {b.name} with a default retention of {mode} "
+                   f"mode for {days} days" + ("" if versioned else
+                                             " (enable versioning first: Object Lock needs it)")
+                   + "; S3 allows this on the existing bucket.")
+        if not versioned:
+            pulumi = fix_versioning(b).pulumi + "\n" + pulumi
+            cli = fix_versioning(b).cli + " && \\\n" + cli
+    elif b.lock_mode is None or b.lock_days is None:
+        summary = (f"Add a default retention rule to bucket {b.name}: {mode} mode for {days} "
+                   "days, so every new object is locked.")
+    else:
+        summary = (f"Raise the default retention of bucket {b.name} from {b.lock_mode} "
+                   f"{plural_days(b.lock_days)} to {mode} mode for {days} days (new objects; "
+                   "existing versions keep their own retention).")
+    return Remediation(summary, pulumi, cli)
+
+
+def fix_public_access_block(b: Bucket) -> Remediation:
+    py, sh, var = _names(b)
+    return Remediation(
+        f"Block all public access to bucket {b.name} (all four public access block flags on).",
+        f"aws.s3.BucketPublicAccessBlock(\"{var}-public-access-block\", bucket={py},\n"
+        "    block_public_acls=True, block_public_policy=True,\n"
+        "    ignore_public_acls=True, restrict_public_buckets=True)",
+        f"aws s3api put-public-access-block --bucket {sh} --public-access-block-configuration "
+        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
+        "RestrictPublicBuckets=true")
+
+
+def fix_replication(b: Bucket) -> Remediation:
+    py, sh, var = _names(b)
+    here = b.region if isinstance(b.region, str) else None
+    there = DR_REGION.get(here or "", "us-west-2" if here != "us-west-2" else "us-east-1")
+    replica = f"{b.name}-{there}" if isinstance(b.name, str) else "my-backup-bucket-replica"
+    return Remediation(
+        f"Replicate bucket {b.name} to a versioned bucket in another region (e.g. {replica} in "
+        f"{there}), so a regional outage does not take its only copy.",
+        f"dr = aws.Provider(\"dr\", region=\"{there}\")\n"
+        f"replica = aws.s3.Bucket(\"{var}-replica\", bucket=\"{replica}\",\n"
+        "    opts=pulumi.ResourceOptions(provider=dr))\n"
+        f"aws.s3.BucketVersioning(\"{var}-replica-versioning\", bucket=replica.id,\n"
+        "    versioning_configuration={\"status\": \"Enabled\"},\n"
+        "    opts=pulumi.ResourceOptions(provider=dr))\n"
+        f"aws.s3.BucketReplicationConfig(\"{var}-replication\", bucket={py},\n"
+        "    role=replication_role.arn,  # an IAM role S3 can assume to copy objects\n"
+        "    rules=[{\"id\": \"dr-copy\", \"status\": \"Enabled\", \"filter\": {},\n"
+        "            \"delete_marker_replication\": {\"status\": \"Disabled\"},\n"
+        "            \"destination\": {\"bucket\": replica.arn}}])",
+        f"aws s3api put-bucket-replication --bucket {sh} --replication-configuration "
+        f"'{{\"Role\": \"arn:aws:iam::{b.account or 'ACCOUNT_ID'}:role/s3-replication\", "
+        "\"Rules\": [{\"ID\": \"dr-copy\", \"Status\": \"Enabled\", \"Priority\": 1, "
+        "\"Filter\": {}, \"DeleteMarkerReplication\": {\"Status\": \"Disabled\"}, "
+        f"\"Destination\": {{\"Bucket\": \"arn:aws:s3:::{replica}\"}}}}]}}'")
+
+
+def fix_deletion_alerts(b: Bucket) -> Remediation:
+    py, sh, var = _names(b)
+    topic = (f"arn:aws:sns:{b.region if isinstance(b.region, str) else 'REGION'}:"
+             f"{b.account or 'ACCOUNT_ID'}:backup-deletions")
+    return Remediation(
+        f"Notify someone when objects in bucket {b.name} are deleted: an S3 event notification "
+        "for s3:ObjectRemoved:* to an SNS topic people watch.",
+        f"alerts = aws.sns.Topic(\"{var}-deletions\")  # subscribe the on-call to it\n"
+        f"aws.s3.BucketNotification(\"{var}-deletion-alerts\", bucket={py},\n"
+        "    topics=[{\"topic_arn\": alerts.arn, \"events\": [\"s3:ObjectRemoved:*\"]}])",
+        f"aws s3api put-bucket-notification-configuration --bucket {sh} "
+        f"--notification-configuration '{{\"TopicConfigurations\": [{{\"TopicArn\": "
+        f"\"{topic}\", \"Events\": [\"s3:ObjectRemoved:*\"]}}]}}'"
+        "  # replaces the bucket's notification configuration: merge existing ones first")
+
+
 # ---- rules --------------------------------------------------------------------------------
 
 FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -76,12 +197,11 @@ def _scope(b: Bucket) -> dict[str, Any]:
 def versioning(b: Bucket) -> Verdict | None:
     if not b.scope_reasons:
         return None
-    prop = b.prop("versioning", "aws.s3.BucketVersioning versioningConfiguration.status")
     ev = {**_scope(b), "versioning": b.versioning, "objectLockEnabled": b.object_lock_enabled}
     if b.versioning == "Suspended":
         # Also with Object Lock: the program asks for something S3 refuses.
-        return Verdict.fail(f"{_label(b)} has versioning Suspended: overwritten and deleted "
-                            f"objects are gone for good. Fix: set {prop} to \"Enabled\".", **ev)
+        return Verdict("fail", f"{_label(b)} has versioning Suspended: overwritten and "
+                               "deleted objects are gone for good.", ev, fix_versioning(b))
     if b.versioning == "Enabled":
         return Verdict.ok(f"{_label(b)} is versioned.", **ev)
     if b.object_lock_enabled is True:
@@ -89,9 +209,9 @@ def versioning(b: Bucket) -> Verdict | None:
                           "cannot be suspended).", **ev)
     if b.versioning is UNKNOWN or b.object_lock_enabled is UNKNOWN:
         return Verdict.unknown(f"Versioning of {_label(b)}", **ev)
-    return Verdict.fail(f"{_label(b)} is not versioned ({show(b.versioning)}): overwritten and "
-                        f"deleted objects cannot be recovered. Fix: set {prop} to \"Enabled\".",
-                        **ev)
+    return Verdict("fail", f"{_label(b)} is not versioned ({show(b.versioning)}): "
+                           "overwritten and deleted objects cannot be recovered.", ev,
+                   fix_versioning(b))
 
 
 def object_lock(b: Bucket, params: dict[str, Any]) -> Verdict | None:
@@ -106,25 +226,25 @@ def object_lock(b: Bucket, params: dict[str, Any]) -> Verdict | None:
     if b.object_lock_enabled is UNKNOWN:
         return Verdict.unknown(f"{enable_p} of {_label(b)}", **ev)
     if b.object_lock_enabled is not True:
-        return Verdict.fail(f"{_label(b)} has no Object Lock: anyone with delete rights can "
-                            f"erase its backups. Fix: set {enable_p} = true (at creation) and a "
-                            f"default retention with {rule_p} mode {' or '.join(modes)} for "
-                            f">= {min_days} days.", **ev)
+        return Verdict("fail", f"{_label(b)} has no Object Lock: anyone with delete rights "
+                               "can erase its backups.", ev,
+                       fix_object_lock(b, modes[0], min_days, enable=True))
     if b.lock_mode is UNKNOWN or b.lock_days is UNKNOWN:
         return Verdict.unknown(f"The default retention of {_label(b)}", **ev)
     if b.lock_mode is None or b.lock_days is None:
-        return Verdict.fail(f"{_label(b)} has Object Lock on but no default retention rule, so "
-                            f"new objects are not locked. Fix: set {rule_p} with mode "
-                            f"{' or '.join(modes)} and days >= {min_days}.", **ev)
+        return Verdict("fail", f"{_label(b)} has Object Lock on but no default retention rule "
+                               f"({rule_p}), so new objects are not locked.", ev,
+                       fix_object_lock(b, modes[0], min_days, enable=False))
     problems = []
     if b.lock_mode not in modes:
         problems.append(f"mode is {b.lock_mode}, allowed: {', '.join(modes)}")
     if b.lock_days < min_days:
-        problems.append(f"retention is {b.lock_days} days, below {min_days}")
+        problems.append(f"retention is {plural_days(b.lock_days)}, below {min_days}")
     if problems:
-        return Verdict.fail(f"{_label(b)} default retention is too weak: {'; '.join(problems)}. "
-                            f"Fix: set {rule_p} to mode {modes[0]} with days >= {min_days}.",
-                            **ev)
+        mode = b.lock_mode if b.lock_mode in modes else modes[0]
+        return Verdict("fail", f"{_label(b)} default retention ({rule_p}) is too weak: "
+                               f"{'; '.join(problems)}.", ev,
+                       fix_object_lock(b, mode, max(min_days, b.lock_days), enable=False))
     return Verdict.ok(f"{_label(b)} locks objects in {b.lock_mode} mode for {b.lock_days} "
                       "days.", **ev)
 
@@ -137,13 +257,13 @@ def public_access_block(b: Bucket) -> Verdict | None:
     if pab is UNKNOWN:
         return Verdict.unknown(f"The public access block of {_label(b)}", **ev)
     if not pab:
-        return Verdict.fail(f"{_label(b)} has no public access block. Fix: add an "
-                            "aws.s3.BucketPublicAccessBlock with all four flags true.", **ev)
+        return Verdict("fail", f"{_label(b)} has no public access block.", ev,
+                       fix_public_access_block(b))
     unknown = [f for f in FLAGS if pab.get(f) is UNKNOWN]
     off = [f for f in FLAGS if pab.get(f) is not True and pab.get(f) is not UNKNOWN]
     if off:
-        return Verdict.fail(f"{_label(b)} public access block leaves {', '.join(off)} off. "
-                            f"Fix: set {', '.join(off)} to true.", **ev)
+        return Verdict("fail", f"{_label(b)} public access block leaves {', '.join(off)} off.",
+                       ev, fix_public_access_block(b))
     if unknown:
         return Verdict.unknown(f"{', '.join(unknown)} of {_label(b)}", **ev)
     return Verdict.ok(f"{_label(b)} blocks all public access.", **ev)
@@ -176,21 +296,23 @@ def replication(b: Bucket) -> Verdict | None:
     if pending:
         return Verdict.unknown(f"The status of the replication rules of {_label(b)}", **ev)
     if not rules:
-        return Verdict.fail(f"{_label(b)} is not replicated: a regional outage takes its only "
-                            "copy. Fix: add an aws.s3.BucketReplicationConfig to a bucket in "
-                            "another region.", **ev)
+        return Verdict("fail", f"{_label(b)} is not replicated: a regional outage takes its "
+                               "only copy.", ev, fix_replication(b))
     unplaced = [r for r in rules if not r.get("region")]
     if unplaced:
         names = ", ".join(str(r.get("bucket")) for r in unplaced)
-        return Verdict.fail(f"{_label(b)} replicates to {names}, whose region is not known "
-                            "(the bucket is not declared alongside it), so a copy in another "
-                            "region cannot be confirmed. Fix: declare the destination bucket "
-                            "with its regional provider in this stack, or waive this check "
-                            "for the bucket.", **ev)
+        fix = Remediation(
+            f"Declare the destination bucket {names} with its regional provider in this stack "
+            "(so its region is known), or waive this check for the bucket.",
+            f"aws.s3.Bucket(\"replica\", bucket=\"{unplaced[0].get('bucket')}\",\n"
+            "    opts=pulumi.ResourceOptions(provider=aws.Provider(\"dr\", "
+            "region=\"us-west-2\")))  # its real region")
+        return Verdict("fail", f"{_label(b)} replicates to {names}, whose region is not known "
+                               "(the bucket is not declared alongside it), so a copy in another "
+                               "region cannot be confirmed.", ev, fix)
     dest = ", ".join(f"{r.get('bucket')} ({r.get('region')})" for r in rules)
-    return Verdict.fail(f"{_label(b)} replicates only within {b.region} ({dest}); that does not "
-                        "survive a regional outage. Fix: replicate to a bucket in another "
-                        "region.", **ev)
+    return Verdict("fail", f"{_label(b)} replicates only within {b.region} ({dest}); that "
+                           "does not survive a regional outage.", ev, fix_replication(b))
 
 
 def deletion_alerts(b: Bucket) -> Verdict | None:
@@ -204,10 +326,8 @@ def deletion_alerts(b: Bucket) -> Verdict | None:
         return Verdict.ok(f"Deletions on {_label(b)} raise alerts ({kinds}).", **ev)
     notes = b.evidence.get("alertNotes") or []
     why = f" ({'; '.join(notes)})" if notes else ""
-    return Verdict.fail(f"Deletions on {_label(b)} notify no one{why}. Fix: add an "
-                        "EventBridge rule matching DeleteObject/DeleteObjects/DeleteBucket on it "
-                        "with an enabled target plus CloudTrail S3 data events for it, or an S3 "
-                        "event notification for s3:ObjectRemoved:*.", **ev)
+    return Verdict("fail", f"Deletions on {_label(b)} notify no one{why}.", ev,
+                   fix_deletion_alerts(b))
 
 
 # ---- logs side: predicates on CloudTrail records ------------------------------------------
