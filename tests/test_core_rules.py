@@ -140,7 +140,15 @@ def test_object_lock_mode_days_and_missing_rule() -> None:
     weak = s3.object_lock(_bucket(object_lock_enabled=True, lock_mode="GOVERNANCE", lock_days=1),
                           DEFAULTS_LOCK)
     assert weak.status == "fail" and "mode is GOVERNANCE" in weak.message
-    assert "retention is 1 days, below 30" in weak.message
+    assert "retention is 1 day, below 30" in weak.message and "Fix" not in weak.message
+    # the fix is data, for this bucket: raise the retention, never recreate the bucket
+    fix = weak.remediation
+    assert fix is not None and fix.summary.startswith("Raise the default retention of bucket")
+    assert 'rule={"default_retention": {"mode": "COMPLIANCE", "days": 30}}' in fix.pulumi
+    assert "object_lock_enabled" not in fix.pulumi and "aws.s3.Bucket(" not in fix.pulumi
+    assert fix.cli is not None and fix.cli.startswith("aws s3api put-object-lock-configuration")
+    assert no_rule.remediation is not None and "Add a default retention" in \
+        no_rule.remediation.summary
     good = _bucket(object_lock_enabled=True, lock_mode="COMPLIANCE", lock_days=365)
     assert s3.object_lock(good, DEFAULTS_LOCK).status == "pass"
 
