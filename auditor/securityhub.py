@@ -241,8 +241,13 @@ def sync(sh: Any, account: str, region: str, findings: list[Finding], run: dict[
         if old and old.get("CreatedAt"):
             record["CreatedAt"] = old["CreatedAt"]
         records.append(record)
+    # fixed: passing now, or gone from a run that read everything it was asked to
+    passing = {f.id for f in findings if f.status == "pass"}
+    skipped = run.get("skipped") or {}
+    complete = not any(isinstance(skipped.get(k), int) and skipped[k]
+                       for k in ("accounts", "regions"))
     fixed = [closing(item, now) for fid, item in existing.items()
-             if fid not in seen and _closable(item, run)]
+             if fid not in seen and (fid in passing or (complete and _closable(item, run)))]
     failed = import_findings(sh, records + fixed, result, batch_size, max_attempts, sleep)
     for r in records:
         if r["Id"] not in failed:

@@ -70,7 +70,11 @@ def test_import_then_update_then_archive(hub: tuple[Any, str], aws: AwsEndpoint)
     assert stored[b.id]["Compliance"]["Status"] == "PASSED"
     assert stored[a.id]["RecordState"] == "ACTIVE"
 
-    # an account this run did not scan is not "fixed": nothing is archived
+    # a run that could not read a region does not archive what it did not see ...
+    unread = {**RUN, "skipped": {"regions": 1}}
+    assert sh_mod.sync(client, account, REGION, [], unread).archived == 0
+    assert all_findings(aws.client("securityhub"))[a.id]["RecordState"] == "ACTIVE"
+    # ... and an account this run did not scan is not "fixed" either
     fourth = sh_mod.sync(client, account, REGION, [], {"accounts": ["210987654321"],
                                                        "regions": [REGION]})
     assert fourth.archived == 0
