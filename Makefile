@@ -70,6 +70,8 @@ bench: $(VENV)/.dev-deps
 # The pack as `pulumi policy publish` should see it: PulumiPolicy.yaml, __main__.py,
 # requirements.txt, drguard/ and policypack/ (no tests, benchmarks, examples or venvs).
 policy-pack:
+	@case "$(abspath $(PACK_DIR))" in /|$(CURDIR)|$(CURDIR)/*) \
+	  echo "PACK_DIR must be a directory outside the checkout (it is emptied first) (got $(PACK_DIR))"; exit 2;; esac
 	rm -rf $(PACK_DIR)
 	mkdir -p $(PACK_DIR)
 	cp PulumiPolicy.yaml __main__.py requirements.txt .gitignore $(PACK_DIR)/
