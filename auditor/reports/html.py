@@ -17,7 +17,7 @@ import jinja2
 
 from drguard.control import EXPOSURES
 from drguard.findings import STATUSES, Finding
-from drguard.registry import BY_ID, CONTROLS
+from drguard.registry import BY_ID
 
 from ._common import (
     SEVERITIES_DESC,
@@ -35,14 +35,6 @@ STATUS_LABELS = {"fail": "gaps", "pass": "passing", "waived": "waived",
                  "error": "not checked", "attempt": "attempts (logs)"}
 FIX_FIRST = 10
 PER_CONTROL = 3
-
-# What a gap exposes, most urgent first ("Fix first" ranks by severity, then by this):
-# backup data that can be destroyed, then data with no second copy, then changes no one would
-# see or stop, then hygiene (each control declares its `exposure`). Controls without one rank
-# by their tier after the others.
-EXPOSURE: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
-    (label, tuple(c.id for c in CONTROLS if c.exposure == label)) for label in EXPOSURES)
-_EXPOSURE_RANK = {cid: i for i, (_label, ids) in enumerate(EXPOSURE) for cid in ids}
 
 SEVERITY_COLORS = {"critical": "#8b0000", "high": "#cf222e", "medium": "#bc4c00",
                    "low": "#0969da"}
@@ -73,12 +65,14 @@ def when(value: Any) -> str:
 
 
 def exposure(control_id: str) -> tuple[int, str]:
-    """(rank, label) of what a gap on this control exposes; see EXPOSURE."""
-    if control_id in _EXPOSURE_RANK:
-        i = _EXPOSURE_RANK[control_id]
-        return i, EXPOSURE[i][0]
+    """(rank, label) of what a gap on this control exposes (Control.exposure, ranked as
+    drguard.control.EXPOSURES: backup data that can be destroyed first, hygiene last);
+    controls without one rank after them, by tier."""
     c = BY_ID.get(control_id)
-    return len(EXPOSURE) + (c.tier if c else 9), "other"
+    label = c.exposure if c is not None else None
+    if label in EXPOSURES:
+        return EXPOSURES.index(label), label
+    return len(EXPOSURES) + (c.tier if c else 9), "other"
 
 
 def _words(key: str) -> str:
