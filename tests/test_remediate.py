@@ -15,7 +15,7 @@ import pulumi_aws_native as native
 import pytest
 
 from drguard.registry import BY_ID
-from policypack.remediate import CANNOT, FIXES, snapshot_identifier
+from policypack.remediate import cannot, fixes, snapshot_identifier
 from tests.harness.analyzer import make_resource, run_stack
 from tests.harness.wire import SECRET_SIG, SIG_KEY, UNKNOWN, is_secret
 
@@ -91,9 +91,14 @@ def _by_name(rr: Any) -> dict[str, dict[str, Any]]:
 
 
 def test_every_remediable_control_is_a_registry_control() -> None:
-    missing = [c for c in FIXES if c not in BY_ID and c != "redshift-snapshot-retention"]
+    missing = [c for c in fixes() if c not in BY_ID and c != "redshift-snapshot-retention"]
     assert not missing
-    assert set(CANNOT) <= set(BY_ID) | {"redshift-snapshot-retention"}
+    assert set(cannot()) <= set(BY_ID)
+    assert {"rds-backup-retention", "rds-deletion-protection", "rds-final-snapshot",
+            "dynamodb-recovery", "backup-bucket-versioning",
+            "stateful-resource-protect"} <= set(fixes())
+    assert {"backup-bucket-object-lock", "stateful-resource-protect",
+            "backup-bucket-versioning"} <= set(cannot())
     assert snapshot_identifier("Weak_DB.01") == "weak-db-01-final"
     assert snapshot_identifier("9lives") == "db-9lives-final"
 

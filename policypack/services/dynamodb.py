@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import dynamodb as ctl
@@ -10,6 +12,7 @@ from drguard.facts import UNKNOWN
 
 from ..adapters import Res, base, items
 from ..binding import ResourceCheck
+from ..remediate import Fixer, Target, block_true, untouchable
 from ..wire import boolean, get
 
 if TYPE_CHECKING:
@@ -72,3 +75,45 @@ ARNS = {Table: _arn}
 
 CHECKS = (ResourceCheck("dynamodb-recovery", TABLE_TYPES, table,
                         lambda t, _p: ctl.dynamodb(t)),)
+
+
+# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+
+
+DYNAMO_TABLE = "aws:dynamodb/table:Table"
+NATIVE_TABLE = "aws-native:dynamodb:Table"
+NATIVE_GLOBAL_TABLE = "aws-native:dynamodb:GlobalTable"
+
+
+def fix_dynamodb(t: Target, _params: Mapping[str, Any]) -> None:
+    if t.type == DYNAMO_TABLE:
+        block_true(t, "pointInTimeRecovery", "enabled")
+        t.make_true("deletionProtectionEnabled", "deletes must be deliberate")
+    elif t.type == NATIVE_TABLE:
+        block_true(t, "pointInTimeRecoverySpecification", "pointInTimeRecoveryEnabled")
+        t.make_true("deletionProtectionEnabled", "deletes must be deliberate")
+    elif t.type == NATIVE_GLOBAL_TABLE:
+        replicas = t.value("replicas")
+        if not isinstance(replicas, list):
+            return
+        new = copy.deepcopy(replicas)
+        for r in new:
+            if not isinstance(r, dict):
+                continue
+            spec = r.get("pointInTimeRecoverySpecification")
+            if spec is None:
+                r["pointInTimeRecoverySpecification"] = {"pointInTimeRecoveryEnabled": True}
+            elif isinstance(spec, dict) and not untouchable(
+                    spec.get("pointInTimeRecoveryEnabled")):
+                spec["pointInTimeRecoveryEnabled"] = True
+            if not untouchable(r.get("deletionProtectionEnabled")):
+                r["deletionProtectionEnabled"] = True
+        if new != replicas:
+            t.set("replicas", new, "every replica: point-in-time recovery and deletion "
+                                   "protection")
+            t.changes[-1] = "replicas[]: pointInTimeRecoveryEnabled and " \
+                            "deletionProtectionEnabled -> true"
+
+
+REMEDIATIONS = (Fixer("dynamodb-recovery",
+                      frozenset({DYNAMO_TABLE, NATIVE_TABLE, NATIVE_GLOBAL_TABLE}), fix_dynamodb),)

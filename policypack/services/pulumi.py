@@ -3,13 +3,14 @@ services list in `STATEFUL`: databases, backup buckets, tables, vaults, ...)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from drguard.controls import pulumi as ctl
 
 from .. import services
 from ..binding import Judged, StackCheck
+from ..remediate import Fixer, Target, backup_bucket, true, untouchable
 
 if TYPE_CHECKING:
     from ..stack import StackModel
@@ -22,3 +23,25 @@ def _protect(model: StackModel, _params: dict) -> Iterable[Judged]:
 
 
 CHECKS = (StackCheck("stateful-resource-protect", _protect),)
+
+
+# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+
+
+
+def fix_force_destroy(t: Target, _params: Mapping[str, Any]) -> None:
+    if t.type.startswith("aws-native:") or not backup_bucket(t):
+        return
+    v = t.value("forceDestroy")
+    if not untouchable(v) and true(v):
+        t.set("forceDestroy", False, "deleting a backup bucket must not empty it")
+
+
+REMEDIATIONS = (Fixer("stateful-resource-protect",
+                      frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}),
+                      fix_force_destroy),)
+CANNOT_REMEDIATE = {
+    "stateful-resource-protect": "only forceDestroy is fixed; `protect` is a resource option, "
+                                 "not an input, so it stays a violation until the program "
+                                 "sets opts=pulumi.ResourceOptions(protect=True).",
+}

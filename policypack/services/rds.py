@@ -4,7 +4,7 @@ replications to other regions, and the bindings of the RDS controls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import rds as ctl
@@ -14,6 +14,15 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base
 from ..binding import Judged, ResourceCheck, StackCheck, unlinked_guard
+from ..remediate import (
+    Fixer,
+    Skip,
+    Target,
+    identifier,
+    snapshot_identifier,
+    true,
+    untouchable,
+)
 from ..wire import boolean, num
 
 if TYPE_CHECKING:
@@ -172,3 +181,85 @@ CHECKS = (
                   lambda db, _p: ctl.final_snapshot(db)),
     StackCheck("rds-cross-region-backup", _cross_region),
 )
+
+
+# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+
+
+RDS_INSTANCE = "aws:rds/instance:Instance"
+RDS_CLUSTER = "aws:rds/cluster:Cluster"
+DOCDB_CLUSTER = "aws:docdb/cluster:Cluster"
+NEPTUNE_CLUSTER = "aws:neptune/cluster:Cluster"
+NATIVE_INSTANCE = "aws-native:rds:DbInstance"
+NATIVE_CLUSTER = "aws-native:rds:DbCluster"
+
+# type -> (identifier property, has skipFinalSnapshot, has deleteAutomatedBackups,
+#          has copyTagsToSnapshot, read-replica property)
+_DATABASES: dict[str, tuple[str, bool, bool, bool, str]] = {
+    RDS_INSTANCE: ("identifier", True, True, True, "replicateSourceDb"),
+    RDS_CLUSTER: ("clusterIdentifier", True, True, True, "replicationSourceIdentifier"),
+    DOCDB_CLUSTER: ("clusterIdentifier", True, False, False, ""),
+    NEPTUNE_CLUSTER: ("clusterIdentifier", True, False, True, "replicationSourceIdentifier"),
+    NATIVE_INSTANCE: ("dbInstanceIdentifier", False, True, True, "sourceDbInstanceIdentifier"),
+    NATIVE_CLUSTER: ("dbClusterIdentifier", False, False, True, "replicationSourceIdentifier"),
+}
+
+
+def _database_scope(t: Target, params: Mapping[str, Any], retention: bool = False) -> None:
+    """Raise Skip when the control does not apply (cluster members, replicas for
+    retention) or cannot be decided (an unknown/secret membership or replica source)."""
+    if t.type == NATIVE_INSTANCE:
+        member = t.value("dbClusterIdentifier")
+        if untouchable(member):
+            raise Skip
+        if member:
+            raise Skip  # judged on its cluster
+    if retention and not params.get("checkReadReplicas", False):
+        prop = _DATABASES[t.type][4]
+        source = t.value(prop) if prop else None
+        if untouchable(source):
+            raise Skip
+        if source:
+            raise Skip  # read replicas are exempt
+
+
+def fix_backup_retention(t: Target, params: Mapping[str, Any]) -> None:
+    _database_scope(t, params, retention=True)
+    t.raise_to("backupRetentionPeriod", int(params["minRetentionDays"]),
+               f"minimum {params['minRetentionDays']} days")
+
+
+def fix_deletion_protection(t: Target, _params: Mapping[str, Any]) -> None:
+    _database_scope(t, _params)
+    t.make_true("deletionProtection", "deletes must be deliberate")
+
+
+def fix_final_snapshot(t: Target, _params: Mapping[str, Any]) -> None:
+    _database_scope(t, _params)
+    ident_prop, has_skip, has_auto, has_copy, _ = _DATABASES[t.type]
+    if has_skip:
+        skip = t.value("skipFinalSnapshot")
+        ident = t.value("finalSnapshotIdentifier")
+        if not untouchable(skip) and not untouchable(ident):
+            if true(skip):
+                t.set("skipFinalSnapshot", False, "a delete leaves a final snapshot")
+            if not (isinstance(ident, str) and ident):
+                t.set("finalSnapshotIdentifier",
+                      snapshot_identifier(identifier(t, ident_prop)),
+                      "the final snapshot needs a name")
+    if has_auto:
+        t.make_false("deleteAutomatedBackups", "automated backups outlive the database")
+    if has_copy:
+        t.make_true("copyTagsToSnapshot", "snapshots keep the database's tags")
+
+
+REMEDIATIONS = (
+    Fixer("rds-backup-retention", frozenset(_DATABASES), fix_backup_retention),
+    Fixer("rds-deletion-protection", frozenset(_DATABASES), fix_deletion_protection),
+    Fixer("rds-final-snapshot", frozenset(t for t, d in _DATABASES.items() if d[1] or d[2]),
+          fix_final_snapshot),
+)
+CANNOT_REMEDIATE = {
+    "rds-cross-region-backup": "a copy in another region needs a resource in that region; a "
+                               "remediation cannot add resources.",
+}

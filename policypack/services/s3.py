@@ -23,6 +23,7 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base, each, has_unknown, items, maps, or_default, strings
 from ..binding import Judged, StackCheck, unlinked_guard
+from ..remediate import Fixer, Target, backup_bucket, show_value, true, untouchable
 from ..wire import boolean, get, num, val
 
 if TYPE_CHECKING:
@@ -642,3 +643,61 @@ CHECKS = (
     StackCheck("backup-bucket-deletion-alerts", _deletion_alerts_check),
     StackCheck("backup-bucket-public-access-block", _public_access_block_check),
 )
+
+
+# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+
+
+V6_BUCKET = "aws:s3/bucketV2:BucketV2"
+BUCKET = "aws:s3/bucket:Bucket"
+NATIVE_BUCKET = "aws-native:s3:Bucket"
+
+
+def fix_versioning(t: Target, _params: Mapping[str, Any]) -> None:
+    name_prop = "bucketName" if t.type == NATIVE_BUCKET else "bucket"
+    if not backup_bucket(t, name_prop):
+        return
+    if t.type == NATIVE_BUCKET:
+        cfg = t.value("versioningConfiguration")
+        if untouchable(cfg):
+            return
+        if cfg is None:
+            t.set("versioningConfiguration", {"status": "Enabled"}, "backup bucket")
+            t.changes[-1] = "versioningConfiguration.status: unset -> Enabled (backup bucket)"
+        elif isinstance(cfg, dict) and cfg.get("status") != "Enabled" and \
+                not untouchable(cfg.get("status")):
+            t.props["versioningConfiguration"] = {**cfg, "status": "Enabled"}
+            t.changes.append(f"versioningConfiguration.status: {show_value(cfg.get('status'))} -> "
+                             "Enabled (backup bucket)")
+        return
+    block = t.value("versioning")
+    if isinstance(block, dict) and not untouchable(block.get("enabled")) \
+            and not true(block.get("enabled")):
+        t.props["versioning"] = {**block, "enabled": True}
+        t.changes.append("versioning.enabled: "
+                         f"{show_value(block.get('enabled'))} -> true (backup bucket)")
+    blocks = t.value("versionings")
+    if isinstance(blocks, list) and blocks and isinstance(blocks[0], dict) \
+            and not untouchable(blocks[0].get("enabled")) and not true(blocks[0].get("enabled")):
+        t.props["versionings"] = [{**blocks[0], "enabled": True}, *blocks[1:]]
+        t.changes.append("versionings[0].enabled: "
+                         f"{show_value(blocks[0].get('enabled'))} -> true (backup bucket)")
+
+
+REMEDIATIONS = (Fixer("backup-bucket-versioning",
+                      frozenset({BUCKET, V6_BUCKET, NATIVE_BUCKET}), fix_versioning),)
+CANNOT_REMEDIATE = {
+    "backup-bucket-object-lock": "Object Lock can only be turned on when a bucket is created "
+                                 "(and its retention rule is a resource of its own); a "
+                                 "remediation cannot recreate the bucket or add resources.",
+    "backup-bucket-versioning": "only a bucket's own inline versioning block is fixed; a "
+                                "bucket without one needs a BucketVersioning resource, and a "
+                                "remediation cannot add resources.",
+    "backup-bucket-replication": "replication needs a destination bucket and a replication "
+                                 "configuration: resources a remediation cannot add.",
+    "backup-bucket-public-access-block": "the public access block is a resource of its own "
+                                         "(BucketPublicAccessBlock); a remediation cannot add "
+                                         "resources.",
+    "backup-bucket-deletion-alerts": "alerts need an EventBridge rule, a target and CloudTrail "
+                                     "data events: resources a remediation cannot add.",
+}
