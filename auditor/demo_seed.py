@@ -206,6 +206,12 @@ def _management(s: _Seeder, mgmt: str) -> None:
     backup.create_backup_vault(BackupVaultName="central")
     backup.put_backup_vault_lock_configuration(BackupVaultName="central", MinRetentionDays=30)
     backup.create_backup_vault(BackupVaultName="scratch")
+    # EFS: shared home directories with automatic backups; a build cache nobody backs up.
+    efs = s.client("efs")
+    efs.create_file_system(CreationToken="acme-shared-home", Backup=True, Encrypted=True,
+                           Tags=[{"Key": "Name", "Value": "acme-shared-home"}])
+    efs.create_file_system(CreationToken="acme-build-cache",
+                           Tags=[{"Key": "Name", "Value": "acme-build-cache"}])
 
 
 def _member(s: _Seeder, member: str) -> None:

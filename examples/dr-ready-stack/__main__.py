@@ -12,8 +12,9 @@
   Backup plan copying the Aurora cluster to a locked vault in us-west-2.
 - The same settings through aws-native (CloudFormation-shaped properties).
 - Tier 3: a DynamoDB table with point-in-time recovery and deletion protection, an EBS volume
-  snapshotted daily by a DLM policy, locked AWS Backup vaults, and (when `atlasProjectId` is
-  set) a MongoDB Atlas cluster with cloud backup.
+  snapshotted daily by a DLM policy, an EFS file system with automatic backups (its separate
+  `BackupPolicy` resource), locked AWS Backup vaults, and (when `atlasProjectId` is set) a
+  MongoDB Atlas cluster with cloud backup.
 
 Organization-wide guardrails (the SCP that denies destroying backups) live in the management
 account's own stack: see examples/org-guardrails.
@@ -423,6 +424,13 @@ aws.ebs.Volume(
     type="gp3",
     encrypted=True,
     tags={"backup": "daily", "owner": "platform"},
+)
+# EFS keeps automatic backups in a resource of its own, linked by fileSystemId.
+shared_files = aws.efs.FileSystem("shared-files", encrypted=True, opts=STATEFUL)
+aws.efs.BackupPolicy(
+    "shared-files-backups",
+    file_system_id=shared_files.id,
+    backup_policy={"status": "ENABLED"},
 )
 
 if atlas_project:

@@ -19,8 +19,9 @@ Tier 2/3, with the traps a substring check falls into:
 - `db-backups-deletions`: an EventBridge rule (with an SNS target) that matches `PutObject`
   only, so deletions raise nothing;
 - a DynamoDB table without point-in-time recovery or deletion protection, an AWS Backup vault
-  without vault lock, an EBS volume no DLM policy or backup plan covers, and an IAM access key
-  for a CI user.
+  without vault lock, an EBS volume no DLM policy or backup plan covers, an IAM access key
+  for a CI user, and an EFS file system whose separate `BackupPolicy` turns automatic backups
+  off (and which is not protected).
 
 Config: `pulumi config set --secret dbPassword <value>`.
 """
@@ -172,6 +173,9 @@ aws.dynamodb.Table(
 )
 aws.backup.Vault("primary-vault")
 aws.ebs.Volume("app-data", availability_zone="us-east-1a", size=50, type="gp3")
+shared_files = aws.efs.FileSystem("shared-files")
+aws.efs.BackupPolicy("shared-files-backups", file_system_id=shared_files.id,
+                     backup_policy={"status": "DISABLED"})
 ci = aws.iam.User("ci-deployer")
 aws.iam.AccessKey("ci-deployer-key", user=ci.name)
 

@@ -1,0 +1,97 @@
+"""Amazon EFS, live: file systems, their backup policy and the AWS Backup selections that cover
+them (efs-backup-enabled), and how `scan --state` tells a file system still exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from drguard.controls import efs as ctl
+from drguard.controls.efs import FileSystem
+from drguard.facts import UNKNOWN
+
+from ..aws import Account, paginate
+from ..collectors import Errors, ReadError, guarded, tag_dict
+from ..live import DriftKind, Live, Step
+from . import backup
+
+if TYPE_CHECKING:
+    from ..scan import AccountScan, RegionScan, Scanner
+
+
+@dataclass
+class EfsRegion:
+    file_systems: list[FileSystem] = field(default_factory=list)
+    errors: Errors = field(default_factory=dict)  # per-file-system keys: "policy:<id>"
+
+
+def collect(account: Account, region: str) -> EfsRegion:
+    """File systems of the region (raises on a DescribeFileSystems error); a backup policy
+    that cannot be read is UNKNOWN, with its error under `policy:<arn>`. AWS Backup selections
+    are asked about only when some file system has automatic backups off."""
+    efs = account.client("efs", region)
+    out = EfsRegion()
+    for raw in paginate(efs, "describe_file_systems", "FileSystems"):
+        fid = raw["FileSystemId"]
+        arn = raw.get("FileSystemArn") or \
+            f"arn:aws:elasticfilesystem:{region}:{account.id}:file-system/{fid}"
+        tags = tag_dict(raw.get("Tags"))
+        # PolicyNotFound: automatic backups were never turned on (off).
+        policy = guarded(out.errors, f"policy:{arn}", "efs:DescribeBackupPolicy",
+                         lambda f=fid: efs.describe_backup_policy(FileSystemId=f),
+                         absent={"PolicyNotFound": {}})
+        status = UNKNOWN if policy is UNKNOWN else \
+            (policy.get("BackupPolicy") or {}).get("Status")
+        out.file_systems.append(FileSystem(
+            ref=arn, name=raw.get("Name") or tags.get("Name") or fid,
+            type="AWS::EFS::FileSystem", account=account.id, region=region, tags=tags,
+            backup_policy=status, covered_by=[],
+            evidence={"fileSystemId": fid, "lifeCycleState": raw.get("LifeCycleState")}))
+    uncovered = [f for f in out.file_systems if f.backup_policy not in ("ENABLED", "ENABLING")]
+    if uncovered:
+        selections = backup.selections(account, region, out.errors)
+        for f in uncovered:
+            if selections is UNKNOWN:
+                f.covered_by = UNKNOWN
+                continue
+            f.covered_by = [f"backup:{plan}/{sel.get('SelectionName', '')}"
+                            for plan, sel in selections
+                            if backup.selection_covers(sel, f.ref, f.tags)]
+    return out
+
+
+# ---- live binding ----------------------------------------------------------------------------
+
+def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> EfsRegion:
+    return collect(acct, rs.region)
+
+
+def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+    for region, rs in sorted(a.regions.items()):
+        data: EfsRegion | None = rs.data.get("efs")
+        if data is None:
+            err = rs.errors.get("efs")
+            scanner.error(ctl.BACKUP_ENABLED,
+                          f"arn:aws:elasticfilesystem:{region}:{a.id}:file-system/*",
+                          f"EFS file systems in {region}", a.id, region,
+                          f"The EFS file systems of {region} could not be listed: {err}.", [err])
+            continue
+        for fs in data.file_systems:
+            errs: list[ReadError | None] = [data.errors.get(f"policy:{fs.ref}")]
+            if fs.covered_by is UNKNOWN:
+                errs.append(data.errors.get("backupSelections"))
+            scanner.add(ctl.BACKUP_ENABLED, fs, ctl.backup_enabled(fs), errs)
+
+
+REGIONAL = (Step("efs", "efs:DescribeFileSystems", _collect),)
+LIVE = (Live((ctl.BACKUP_ENABLED,), _evaluate),)
+
+DRIFT = {
+    "aws:efs/fileSystem:FileSystem": DriftKind(
+        label="EFS file system", service="efs", operation="efs:DescribeFileSystems",
+        names=("id",), use_id=True,
+        call=lambda c, n: c.describe_file_systems(FileSystemId=n),
+        gone=frozenset({"FileSystemNotFound"}),
+        arn=lambda r, a, n: f"arn:aws:elasticfilesystem:{r}:{a}:file-system/{n}",
+        delete_event="DeleteFileSystem"),
+}

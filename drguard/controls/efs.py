@@ -1,0 +1,103 @@
+"""Amazon EFS: file systems have automatic backups on, or an AWS Backup plan selects them
+(efs-backup-enabled); a file system is stateful for stateful-resource-protect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..control import DESTROYABLE, ConfigMapping, Control
+from ..detections import Context, get_in, named_arn, on, request_parameters
+from ..facts import UNKNOWN, Resource
+from ..verdict import Remediation, Verdict, show
+
+EFS = "elasticfilesystem.amazonaws.com"
+BACKUP_ENABLED = "efs-backup-enabled"
+
+
+@dataclass
+class FileSystem(Resource):
+    """An EFS file system with its backup policy (a split resource at deploy time)."""
+
+    # automatic backups: "ENABLED" | "ENABLING" | "DISABLED" | "DISABLING" | None (never set:
+    # off, the API default) | UNKNOWN
+    backup_policy: Any = None
+    # AWS Backup plans whose selection covers it: ["backup:<plan>", ...], [] or UNKNOWN
+    covered_by: Any = None
+
+    def stateful(self) -> bool:
+        return True
+
+
+# ---- rules --------------------------------------------------------------------------------
+
+FIX = Remediation(
+    summary="Turn on EFS automatic backups (a BackupPolicy with status ENABLED), or select the "
+            "file system in an AWS Backup plan.",
+    pulumi='fs = aws.efs.FileSystem("data", encrypted=True,\n'
+           '                        opts=pulumi.ResourceOptions(protect=True))\n'
+           'aws.efs.BackupPolicy("data-backups", file_system_id=fs.id,\n'
+           '                     backup_policy={"status": "ENABLED"})',
+    cli="aws efs put-backup-policy --file-system-id fs-0123456789abcdef0 "
+        "--backup-policy Status=ENABLED")
+
+
+def backup_enabled(fs: FileSystem) -> Verdict:
+    """Automatic backups ENABLED (ENABLING counts: it is being turned on), or an AWS Backup
+    selection covers the file system."""
+    prop = fs.prop("backup_policy", "aws.efs.BackupPolicy backupPolicy.status")
+    ev = {"backupPolicy": fs.backup_policy, "coveredBy": fs.covered_by}
+    label = f"EFS file system {fs.name!r}"
+    if fs.backup_policy in ("ENABLED", "ENABLING"):
+        return Verdict.ok(f"{label} has automatic backups on.", **ev)
+    if isinstance(fs.covered_by, list) and fs.covered_by:
+        return Verdict.ok(f"{label} is backed up by {', '.join(fs.covered_by)}.", **ev)
+    if fs.backup_policy is UNKNOWN or fs.covered_by is UNKNOWN:
+        return Verdict("unknown", f"{label}: whether it is backed up cannot be known yet "
+                                  f"({prop} {show(fs.backup_policy)}).", ev)
+    state = "off (no backup policy)" if fs.backup_policy is None else \
+        f"{show(fs.backup_policy)}"
+    v = Verdict.fail(f"{label} is not backed up: automatic backups are {state} and no AWS "
+                     f"Backup plan selects it. Fix: set {prop} to \"ENABLED\", or select it "
+                     "in an AWS Backup plan.", **ev)
+    v.remediation = FIX
+    return v
+
+
+# ---- logs side ----------------------------------------------------------------------------
+
+def file_system(record: dict[str, Any]) -> str:
+    fs = request_parameters(record).get("fileSystemId")
+    return named_arn(record, "elasticfilesystem", "file-system", fs, "/")
+
+
+def backups_disabled(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+    status = get_in(rp, "backupPolicy", "status")
+    return isinstance(status, str) and status.upper() in ("DISABLED", "DISABLING")
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id=BACKUP_ENABLED,
+        title="EFS file systems are backed up",
+        severity="high",
+        exposure=DESTROYABLE,
+        tier=3,
+        description="EFS file systems have automatic backups on (backup policy ENABLED) or "
+                    "are selected by an AWS Backup plan.",
+        remediation="Add an aws.efs.BackupPolicy with backupPolicy.status = \"ENABLED\" for "
+                    "the file system, or select it in an AWS Backup plan.",
+        mapping=ConfigMapping(("EFS_IN_BACKUP_PLAN",), ("EFS.2",)),
+        detections=(
+            on(EFS, "PutBackupPolicy", when=backups_disabled, resource=file_system,
+               message="{principal} turned automatic backups of the EFS file system {name} "
+                       "{rp[backupPolicy][status]} ({event}): no new recovery points unless "
+                       "an AWS Backup plan selects it."),
+            on(EFS, "DeleteFileSystem", resource=file_system,
+               message="{principal} deleted the EFS file system {name} ({event}); only "
+                       "its backups are left."),
+        ),
+        fix=FIX,
+    ),
+)
