@@ -258,6 +258,8 @@ def main() -> int:
     ap.add_argument("--big-files", type=int, default=6)
     ap.add_argument("--no-big", action="store_true")
     args = ap.parse_args()
+    memory = None if args.no_big else memory_check(args.big_mib, args.big_files)  # first:
+    # a forked child's RSS counts the pages it shares with its parent, kept small here
     t0 = time.perf_counter()
     res = soak(args.inputs, args.seed, args.hang_seconds)
     s = res["stats"]
@@ -275,8 +277,8 @@ def main() -> int:
     for p in res["problems"][:20]:
         print("  !", p.splitlines()[0] if "Traceback" not in p else p)
     bad = s["tracebacks"] + s["hangs"] + s["lost"] + s["uncounted"]
-    if not args.no_big:
-        m = memory_check(args.big_mib, args.big_files)
+    if memory is not None:
+        m = memory
         print(f"memory: {args.big_files} files x {m['decompressed_mib'] / args.big_files:.0f} "
               f"MiB decompressed ({m['decompressed_mib'] / 1024:.2f} GiB), default workers, "
               f"{os.cpu_count()} CPUs: {m['seconds']:.1f} s, peak RSS parent "
