@@ -12,8 +12,9 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
+
+from . import patterns
 
 # Condition keys naming the calling principal: a negated condition on one of them exempts that
 # principal (break-glass) and still denies everyone else.
@@ -31,15 +32,11 @@ class PolicyAnalysis:
     ignored: list[dict[str, str]] = field(default_factory=list)
 
 
-@lru_cache(maxsize=4096)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """IAM wildcards: `*` any run of characters, `?` one character; case-insensitive."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
 def action_matches(pattern: str, action: str) -> bool:
-    return _glob(pattern.strip()).fullmatch(action.strip()) is not None
+    """IAM wildcards (`*`, `?`, case-insensitive), matched by RE2: a hostile pattern in a
+    policy document cannot make the match take more than linear time."""
+    glob = patterns.iam_wildcard(pattern.strip())
+    return glob is not None and glob.match(action.strip())
 
 
 def parse(document: Any) -> dict[str, Any]:

@@ -164,3 +164,37 @@ def glob(pattern: str) -> Glob:
 @lru_cache(maxsize=4096)
 def _glob(pattern: str) -> Glob:
     return Glob(pattern, _compile(glob_source(pattern), pattern))
+
+
+def _literal(c: str) -> str:
+    return c if c.isascii() and c.isalnum() else _char(c)
+
+
+@lru_cache(maxsize=4096)
+def iam_wildcard(pattern: str) -> Glob | None:
+    """An IAM action wildcard (`*` any run, `?` one character, case-insensitive) from a
+    policy document, under RE2; None when RE2 cannot compile it (it then matches nothing)."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else _literal(c) for c in pattern)
+    try:
+        return Glob(pattern, _compile(f"(?is)\\A(?:{body})\\z", pattern))
+    except PatternError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def event_wildcard(pattern: str) -> Glob | None:
+    """An EventBridge `wildcard` (`*` any run, `\\` escapes the next character) under RE2;
+    None when RE2 cannot compile it (it then matches nothing)."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(_literal(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "*" else _literal(c))
+        i += 1
+    try:
+        return Glob(pattern, _compile(f"(?s)\\A(?:{''.join(out)})\\z", pattern))
+    except PatternError:
+        return None
