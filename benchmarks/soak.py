@@ -1,6 +1,6 @@
 """Soak: at least 10,000 generated hostile inputs across config, state, the pack and logs.
 
-    python benchmarks/soak.py [--config 3000] [--state 2500] [--pack 2500] [--logs 2000]
+    python benchmarks/soak.py [--config 2000] [--state 3000] [--pack 2500] [--logs 2500]
                               [--seed 1] [--hang-seconds 20]
 
 The inputs come from the fuzz suite's generators (tests/test_fuzz_config.py,
@@ -90,15 +90,21 @@ def _one_line(e: BaseException, prefix: str) -> str:
     return "one-line errors"
 
 
-def _drive(strategy: Any, n: int, seed_value: int, body: Any) -> None:
-    """Run `body(example)` on n examples of `strategy` (hypothesis, no shrinking)."""
-    @seed(seed_value)
-    @settings(max_examples=n, deadline=None, database=None, phases=["generate"],
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def run(example: Any) -> None:
-        body(example)
-    run()
+def _drive(strategy: Any, n: int, seed_value: int, body: Any, tally: Tally) -> None:
+    """Run `body(example)` on examples of `strategy` (hypothesis, no shrinking) until `tally`
+    has counted n inputs (some examples are not usable inputs and are not counted)."""
+    while tally.c["inputs"] < n:
+        missing = n - tally.c["inputs"]
+
+        @seed(seed_value)
+        @settings(max_examples=missing + missing // 10 + 1, deadline=None, database=None,
+                  phases=["generate"], suppress_health_check=list(HealthCheck))
+        @given(strategy)
+        def run(example: Any) -> None:
+            if tally.c["inputs"] < n:
+                body(example)
+        run()
+        seed_value += 1
 
 
 # ---- config --------------------------------------------------------------------------------
@@ -158,7 +164,7 @@ def soak_config(n: int, seed_value: int, hang: float) -> Tally:
         st.tuples(st.just("doc"), mutated(), st.sampled_from(["json", "yaml"])),
         st.tuples(st.just("bytes"), flips, st.sampled_from(["json", "yaml"])),
         st.tuples(st.just("waivers"), waiver_lists, st.none()))
-    _drive(strategy, n, seed_value, body)
+    _drive(strategy, n, seed_value, body, t)
     return t
 
 
@@ -183,7 +189,7 @@ def soak_state(n: int, seed_value: int, hang: float) -> Tally:
         assert not any(s in dumped for s in BASE_SECRETS), "a secret reached a finding"
         return "judged (incomplete)" if export.unreadable or export.unjudged else "judged"
 
-    _drive(mutated(), n, seed_value, lambda case: t.run(judge, *case, hang_seconds=hang))
+    _drive(mutated(), n, seed_value, lambda case: t.run(judge, *case, hang_seconds=hang), t)
     return t
 
 
@@ -256,7 +262,7 @@ def soak_pack(n: int, seed_value: int, hang: float) -> tuple[Tally, float]:
             st.tuples(st.just("configure"),
                       st.tuples(st.sampled_from([*POLICIES, "all", "nope"]), props)),
             st.tuples(st.just("analyze"), mutation()))
-        _drive(strategy, n, seed_value, body)
+        _drive(strategy, n, seed_value, body, t)
         alive = client.get_analyzer_info().name == "dr-guard"
         if not alive:
             t.c["hangs"] += 1
@@ -296,10 +302,10 @@ def soak_logs(n: int, seed_value: int, hang: float) -> Tally | None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=int, default=3000)
-    ap.add_argument("--state", type=int, default=2500)
+    ap.add_argument("--config", type=int, default=2000)
+    ap.add_argument("--state", type=int, default=3000)
     ap.add_argument("--pack", type=int, default=2500)
-    ap.add_argument("--logs", type=int, default=2000, help="0 to skip the logs soak")
+    ap.add_argument("--logs", type=int, default=2500, help="0 to skip the logs soak")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--hang-seconds", type=float, default=20)
     args = ap.parse_args()
