@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import logging
+import shlex
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from drguard.evaluate import finding
 from drguard.facts import Resource
 from drguard.findings import Finding
 from drguard.settings import Settings
-from drguard.verdict import Verdict
+from drguard.verdict import Remediation, Verdict
 
 from . import aws, services, state
 from .collectors import ReadError
@@ -99,6 +100,31 @@ def targets(export: state.Export, default_region: str, default_account: str) -> 
     return out
 
 
+# How to bring back each kind of deleted resource from its backups (AWS CLI), by service.
+_RESTORE_CLI = {
+    "rds": "aws rds restore-db-instance-from-db-snapshot --db-instance-identifier {name} "
+           "--db-snapshot-identifier SNAPSHOT_ID  # or restore-db-instance-to-point-in-time",
+    "dynamodb": "aws dynamodb restore-table-to-point-in-time --source-table-name {name} "
+                "--target-table-name {name} --use-latest-restorable-time",
+    "backup": "aws backup start-restore-job --recovery-point-arn RECOVERY_POINT_ARN "
+              "--iam-role-arn RESTORE_ROLE_ARN --metadata file://restore-metadata.json",
+}
+
+
+def _restore(t: Target) -> Remediation:
+    """The fix for a resource deleted outside Pulumi: restore it, then reconcile the state."""
+    name = t.name or t.res.name
+    cli = _RESTORE_CLI.get(t.kind.service)
+    return Remediation(
+        f"Restore {t.kind.label} {name} from its backups (snapshot, replica or recovery point), "
+        "then run `pulumi refresh` so the stack matches what exists.",
+        f"# after restoring it under the same name:\n"
+        f"#   pulumi refresh --target '{t.res.urn}'\n"
+        f"# or, restored under a new name:\n"
+        f"#   pulumi import {t.res.type} {t.res.name} NEW_ID",
+        cli.format(name=shlex.quote(str(name))) if cli else None)
+
+
 def _judge(t: Target, account: aws.Account | None, base_id: str) -> tuple[Verdict, str]:
     """(verdict, account id) for one target."""
     ev = {"urn": t.res.urn, "type": t.res.type, "id": t.res.id, "name": t.name,
@@ -120,10 +146,9 @@ def _judge(t: Target, account: aws.Account | None, base_id: str) -> tuple[Verdic
         code = (str(e.response.get("Error", {}).get("Code", ""))
                 if isinstance(e, ClientError) else "")
         if code in t.kind.gone:
-            return Verdict.fail(f"{label} is recorded in the Pulumi state ({t.res.urn}) but no "
-                                f"longer exists {where}: it was deleted outside Pulumi. Fix: "
-                                "restore it from its backups (snapshot, replica or recovery "
-                                "point), then `pulumi refresh`.", **ev), acct
+            return Verdict("fail", f"{label} is recorded in the Pulumi state ({t.res.urn}) "
+                                   f"but no longer exists {where}: it was deleted outside "
+                                   "Pulumi.", ev, _restore(t)), acct
         err = ReadError.of(t.kind.operation, e)
         ev["readErrors"] = [err.to_dict()]
         return Verdict("error", f"Could not tell whether {label} still exists {where}: "

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import organizations as ctl
-from drguard.controls.organizations import Scp
+from drguard.controls.organizations import Scp, fix_scp
 from drguard.facts import Resource
-from drguard.verdict import Verdict
+from drguard.verdict import Remediation, Verdict
 
 from ..aws import Account, paginate
 from ..live import Live
@@ -115,11 +115,13 @@ def _evaluate(scanner: Scanner) -> None:
                 if st.not_in_org:
                     fact = Resource(ref=f"arn:aws:iam::{a.id}:root", name=f"account {a.id}",
                                     account=a.id)
-                    scanner.add(SCP_DENY, fact, Verdict.fail(
-                        f"Account {a.id} is not in an AWS Organization, so no SCP can stop "
-                        "anyone in it from destroying backups. Fix: join an organization "
-                        "and attach an SCP denying " + ", ".join(
-                            params["requiredDenyActions"]) + ".", organization=None))
+                    fix = fix_scp(a.id, params["requiredDenyActions"])
+                    scanner.add(SCP_DENY, fact, Verdict(
+                        "fail", f"Account {a.id} is not in an AWS Organization, so no SCP can "
+                        "stop anyone in it from destroying backups.", {"organization": None},
+                        Remediation("Bring the account into an AWS Organization, then "
+                                    + fix.summary[0].lower() + fix.summary[1:],
+                                    fix.pulumi, fix.cli)))
                 else:
                     scanner.error(SCP_DENY, f"arn:aws:iam::{a.id}:root", f"account {a.id}",
                                   a.id, None, f"{st.error}.", st.read_errors or [])
