@@ -215,3 +215,25 @@ def test_python_callers_get_config_errors_not_crashes() -> None:
         with pytest.raises(ConfigError) as e:
             from_mapping(bad, where="cfg")
         assert str(e.value).startswith("cfg") and "\n" not in str(e.value)
+
+
+def test_wildcards_from_policy_documents_and_stacks_are_linear() -> None:
+    """IAM action wildcards and EventBridge wildcard patterns come from stacks and accounts:
+    a hostile one cannot make matching backtrack."""
+    from drguard.eventpattern import _wildcard
+    from drguard.iampolicy import action_matches
+
+    assert action_matches("s3:Delete*", "s3:DeleteBucket") and action_matches("S3:*", "s3:X")
+    assert action_matches("s3:Get?", "s3:Gets") and not action_matches("s3:Get", "s3:GetX")
+    assert _wildcard("arn:aws:s3:::b*/*", "arn:aws:s3:::bk/x") and _wildcard("a\\*b", "a*b")
+    assert not _wildcard("a\\*b", "axb") and _wildcard("*", "")
+    done: list[bool] = []
+
+    def work() -> None:
+        done.append(action_matches("*a" * 40 + "b", "a" * 60))
+        done.append(_wildcard("*a" * 40 + "b", "a" * 5000))
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    t.join(timeout=20)
+    assert done == [False, False]
