@@ -271,7 +271,7 @@ class Scanner:
             self.skipped["regions"] += sum(1 for rs in a.regions.values() if rs.errors)
             clock = a.target.account.clock if a.target.account is not None else None
             if clock is not None and clock.expired:
-                self.skipped["accountsTimedOut"] = self.skipped.get("accountsTimedOut", 0) + 1
+                self.skipped["timedOutAccounts"] = self.skipped.get("timedOutAccounts", 0) + 1
                 self.notes.append(f"account {a.id}: stopped after {clock.busy():.0f} s of "
                                   f"scanning (--account-timeout); what it did not read is "
                                   "`error`")

@@ -153,7 +153,7 @@ def test_slow_account_times_out_and_the_others_complete(aws, monkeypatch):
                       account_timeout=900)
     lab = [f for f in result.findings if f.account == slow and f.status == "error"]
     assert lab and any("account-timeout" in f.message for f in lab)
-    assert result.run["skipped"]["accountsTimedOut"] == 1
+    assert result.run["skipped"]["timedOutAccounts"] == 1
     assert any(slow in n and "account-timeout" in n for n in result.run["skipped"]["notes"])
     # the others were judged from what they hold
     assert one(result.findings, "rds-backup-retention",

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
+from ..delivery import add_delivery_arguments
 from .common import add_output_options, check_baseline
+from .summary import finish, write
 
 log = logging.getLogger(__name__)
 
 HELP = ("Merge the report.json files of sharded scans (scan --shard I/N) into one report, "
         "in every format.")
 
-EXIT_INCOMPLETE = 3
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json",
                    help="report.json of each shard")
+    p.add_argument("--endpoint-url", help="AWS-compatible endpoint for --security-hub / sns")
     add_output_options(p)
+    add_delivery_arguments(p)
 
 
 def _sum_counts(into: dict[str, Any], other: dict[str, Any]) -> None:
@@ -99,9 +100,12 @@ def merge(loaded: list[tuple[Path, dict[str, Any], list[Finding]]]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..reports import load_report, outcome, write_reports
+    from ..aws import AwsOptions
+    from ..delivery import check_delivery, deliver
+    from ..reports import load_report
 
     check_baseline(args)
+    check_delivery(args)
     loaded = []
     for path in args.reports:
         if not path.is_file():
@@ -109,14 +113,9 @@ def run(args: argparse.Namespace) -> int:
         r, fs = load_report(path)  # ConfigError naming the file when it is not a report
         loaded.append((path, r, fs))
     run_meta, findings = merge(loaded)
-    fail_on = run_meta.get("fail_on") or args.fail_on
-    run_meta["fail_on"] = args.fail_on if args.fail_on != "high" else fail_on
-    paths = write_reports(findings, run_meta, args.output_dir, args.format, args.baseline)
-    # the merged reports' own summary decides (gaps, errors, missing shards, anything a shard
-    # did not read), so report.json's summary.exit_code and this exit code agree
-    code = int(outcome(findings, run_meta).get("exit_code", 0))
-    print(f"dr-audit: merged {len(loaded)} report(s): {len(findings)} findings in "
-          f"{len(run_meta['accounts'])} account(s)", file=sys.stderr)
-    for fmt, path in paths.items():
-        print(f"{fmt}: {path}", file=sys.stderr)
+    run_meta["fail_on"] = args.fail_on
+    paths = write(findings, run_meta, args)
+    code = finish(findings, run_meta, paths)
+    # Security Hub and notifications once, from the merged report (not from each shard)
+    deliver(args, AwsOptions(endpoint_url=args.endpoint_url), findings, run_meta, paths, code)
     return code
