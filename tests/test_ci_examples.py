@@ -68,7 +68,8 @@ def argv(command: str, env: dict[str, str]) -> list[str]:
 
 
 def test_workflows_are_there_and_valid() -> None:
-    assert {p.name for p in WORKFLOWS} == {"pre-merge.yml", "nightly.yml"}
+    assert {p.name for p in WORKFLOWS} == {"pre-merge.yml", "nightly.yml",
+                                           "nightly-sharded.yml"}
     for path in WORKFLOWS:
         doc = _load(path)
         on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` key as True
@@ -97,7 +98,7 @@ def test_every_dr_audit_invocation_parses(path: Path) -> None:
             ns = parser.parse_args(args)
         except SystemExit as e:  # argparse exits on a bad command line
             pytest.fail(f"{path.name}: `dr-audit {' '.join(args)}` does not parse (exit {e})")
-        assert ns.command in ("state", "scan", "plan", "repo")
+        assert ns.command in ("state", "scan", "plan", "repo", "merge")
 
 
 def test_pre_merge_and_nightly_do_what_they_say() -> None:
@@ -131,3 +132,20 @@ def test_publishing_is_documented() -> None:
     for step in ("pulumi policy publish", "pulumi policy enable", "--policy-group",
                  "--config examples/ci/dr-policy.json"):
         assert step in readme
+
+
+def test_sharded_nightly_covers_every_shard_and_merges_once() -> None:
+    doc = _load(CI / "nightly-sharded.yml")
+    shards = doc["jobs"]["shard"]["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, int(doc["env"]["SHARDS"]) + 1))
+    (scan,) = [argv(c, env) for s, env in _run_steps({"env": doc["env"], "jobs": {
+        "shard": doc["jobs"]["shard"]}}) for c in dr_audit_commands(s)]
+    assert scan[0] == "scan" and "--org" in scan
+    assert scan[scan.index("--shard") + 1] == f"ci-placeholder/{doc['env']['SHARDS']}"
+    assert "json" in scan[scan.index("--format") + 1].split(",")
+    (merge,) = [argv(c, env) for s, env in _run_steps({"env": doc["env"], "jobs": {
+        "report": doc["jobs"]["report"]}}) for c in dr_audit_commands(s)]
+    assert merge[0] == "merge" and "shards/*/report.json" in merge
+    assert "--security-hub" in merge and "--notify" in merge  # delivered once, after merging
+    assert doc["jobs"]["report"]["needs"] == "shard"
+    assert doc["jobs"]["shard"]["strategy"]["fail-fast"] is False
