@@ -223,3 +223,16 @@ def test_logs_athena_usage_errors(argv, tmp_path, capsys):
     assert main([*argv, "--output-dir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dr-audit: error:")
+
+
+def test_readme_ddl_is_the_generated_one():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("```sql\n", 1)[1].split("```", 1)[0].rstrip()
+    expected = athena.ddl(athena.Table("security", "cloudtrail"), "acme-org-trail",
+                          accounts=["111122223333", "444455556666"],
+                          regions=["us-east-1", "us-west-2"], org_id="o-a1b2c3d4e5")
+    assert block == expected
+    # and it declares every column the query reads, and the partition columns it filters on
+    for col in [*athena.SCALARS, *athena.DOCUMENTS, "useridentity"]:
+        assert f"  {col} " in block or f" {col} STRING" in block or f"{col} STRUCT" in block
+    assert "PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)" in block

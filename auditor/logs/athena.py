@@ -127,7 +127,9 @@ def ddl(table: Table, bucket: str, prefix: str = "", accounts: Iterable[str] = (
     (the standard CloudTrail table; README, "CloudTrail through Athena")."""
     base = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}AWSLogs/"
     base += f"{org_id}/" if org_id else ""
-    return f"""CREATE EXTERNAL TABLE {table.ref()} (
+    # DDL is Hive's dialect: identifiers in backticks (queries use Trino's double quotes)
+    name = f"`{table.database}`.`{table.table}`"
+    return f"""CREATE EXTERNAL TABLE {name} (
   eventversion STRING,
   useridentity STRUCT<type: STRING, principalid: STRING, arn: STRING, accountid: STRING,
                       invokedby: STRING, accesskeyid: STRING, username: STRING,
