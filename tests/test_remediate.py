@@ -235,7 +235,7 @@ def test_clusters_tables_and_buckets(analyzer, weak_stack) -> None:  # noqa: ANN
     assert _props(split)["forceDestroy"] is False and "versioning" not in _props(split)
     # Not a backup bucket: forceDestroy is the owner's business.
     assert analyzer.remediate(weak_stack.get("assets")).remediations == []
-    if "redshift-snapshot-retention" in BY_ID:
+    if "redshift-snapshot-retention" in analyzer.get_analyzer_info().names:
         wh = _props(analyzer.remediate(weak_stack.get("warehouse")))
         assert wh["automatedSnapshotRetentionPeriod"] == 7
         assert wh["skipFinalSnapshot"] is False
