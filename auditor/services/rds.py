@@ -1,4 +1,5 @@
-"""RDS: DB instances and clusters, and their recovery points in other regions."""
+"""RDS: DB instances and clusters (Aurora, DocumentDB, Neptune), and their recovery points in
+other regions."""
 
 from __future__ import annotations
 
@@ -45,9 +46,14 @@ def _instance(d: dict[str, Any], account: str, region: str) -> Database:
                   "dbClusterIdentifier": d.get("DBClusterIdentifier")})
 
 
+# DescribeDBClusters lists DocumentDB and Neptune clusters too (every engine, no filter).
+_CLUSTER_TYPES = {"docdb": "AWS::DocDB::DBCluster", "neptune": "AWS::Neptune::DBCluster"}
+
+
 def _cluster(c: dict[str, Any], account: str, region: str) -> Database:
     return Database(
-        ref=c["DBClusterArn"], name=c["DBClusterIdentifier"], type="AWS::RDS::DBCluster",
+        ref=c["DBClusterArn"], name=c["DBClusterIdentifier"],
+        type=_CLUSTER_TYPES.get(str(c.get("Engine")), "AWS::RDS::DBCluster"),
         account=account, region=region, tags=tag_dict(c.get("TagList")), kind="cluster",
         engine=c.get("Engine"), backup_retention=c.get("BackupRetentionPeriod"),
         deletion_protection=bool(c.get("DeletionProtection")),

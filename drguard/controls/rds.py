@@ -1,4 +1,5 @@
-"""RDS databases (instances, Aurora/Multi-AZ clusters): facts, controls, rules, log detections."""
+"""RDS databases (instances, Aurora/Multi-AZ clusters, DocumentDB and Neptune clusters, all
+served by the RDS API): facts, controls, rules, log detections."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from .s3 import DR_REGION
 
 @dataclass
 class Database(Resource):
-    """An RDS DB instance or an Aurora/Multi-AZ DB cluster."""
+    """An RDS DB instance, or an Aurora/Multi-AZ, DocumentDB or Neptune DB cluster."""
 
     kind: Literal["instance", "cluster"] = "instance"
     engine: Any = None
@@ -49,32 +50,38 @@ class Database(Resource):
 
 # ---- remediation: the fix for one database ------------------------------------------------
 
+# Engines whose clusters have their own Pulumi module and CLI (the RDS API serves them all).
+_FAMILY = {"docdb": ("aws.docdb.Cluster", "docdb", "DocumentDB cluster"),
+           "neptune": ("aws.neptune.Cluster", "neptune", "Neptune cluster")}
+
+
 def _db(db: Database) -> tuple[str, str, str, str]:
-    """(Pulumi class, logical name, CLI verb noun, CLI identifier flag + name)."""
+    """(Pulumi class, logical name, AWS CLI modify command, CLI identifier flag + name)."""
     name = db.name if isinstance(db.name, str) else "my-db"
     if db.kind == "cluster":
-        return ("aws.rds.Cluster", name, "db-cluster",
+        cls, cli, _ = _FAMILY.get(str(db.engine), ("aws.rds.Cluster", "rds", ""))
+        return (cls, name, f"aws {cli} modify-db-cluster",
                 f"--db-cluster-identifier {shlex.quote(name)}")
-    return ("aws.rds.Instance", name, "db-instance",
+    return ("aws.rds.Instance", name, "aws rds modify-db-instance",
             f"--db-instance-identifier {shlex.quote(name)}")
 
 
 def fix_retention(db: Database, minimum: int) -> Remediation:
-    cls, name, noun, ident = _db(db)
+    cls, name, modify, ident = _db(db)
     days = min(max(minimum, 1), 35)
     return Remediation(
         f"Keep automated backups of {name} for {days} days (backup_retention_period; AWS "
         "allows up to 35).",
         f"{cls}({json.dumps(name)}, ...,\n    backup_retention_period={days})",
-        f"aws rds modify-{noun} {ident} --backup-retention-period {days} --apply-immediately")
+        f"{modify} {ident} --backup-retention-period {days} --apply-immediately")
 
 
 def fix_deletion_protection(db: Database) -> Remediation:
-    cls, name, noun, ident = _db(db)
+    cls, name, modify, ident = _db(db)
     return Remediation(
         f"Turn deletion protection on for {name}, so one API call cannot delete it.",
         f"{cls}({json.dumps(name)}, ...,\n    deletion_protection=True)",
-        f"aws rds modify-{noun} {ident} --deletion-protection --apply-immediately")
+        f"{modify} {ident} --deletion-protection --apply-immediately")
 
 
 def fix_final_snapshot(db: Database) -> Remediation:
@@ -120,7 +127,10 @@ AWS_DEFAULT_RETENTION = 1
 
 
 def _label(db: Database) -> str:
-    kind = "DB cluster" if db.kind == "cluster" else "DB instance"
+    if db.kind == "cluster":
+        kind = _FAMILY.get(str(db.engine), ("", "", "DB cluster"))[2]
+    else:
+        kind = "DB instance"
     return f"{kind} {db.name!r}"
 
 
@@ -259,8 +269,8 @@ CONTROLS: tuple[Control, ...] = (
         severity="high",
         exposure=DESTROYABLE,
         tier=1,
-        description="RDS instances and clusters keep automated backups for at least "
-                    "minRetentionDays days (AWS maximum 35).",
+        description="RDS instances and clusters (Aurora, DocumentDB, Neptune) keep automated "
+                    "backups for at least minRetentionDays days (AWS maximum 35).",
         remediation="Set backupRetentionPeriod to at least minRetentionDays (max 35) on the "
                     "DB instance or Aurora cluster.",
         params=(
@@ -284,7 +294,8 @@ CONTROLS: tuple[Control, ...] = (
         severity="high",
         exposure=DESTROYABLE,
         tier=1,
-        description="Every RDS instance and Aurora cluster has deletion protection enabled.",
+        description="Every RDS instance and Aurora, DocumentDB or Neptune cluster has deletion "
+                    "protection enabled.",
         remediation="Set deletionProtection to true on the DB instance or Aurora cluster.",
         mapping=ConfigMapping(("RDS_INSTANCE_DELETION_PROTECTION_ENABLED",), ("RDS.7", "RDS.8")),
         detections=(

@@ -1,5 +1,6 @@
-"""RDS at deploy time: DB instances and clusters (pulumi-aws, aws-native), automated-backup
-replications to other regions, and the bindings of the RDS controls.
+"""RDS at deploy time: DB instances and clusters (pulumi-aws, aws-native; Aurora, DocumentDB and
+Neptune clusters included), automated-backup replications to other regions, and the bindings
+of the RDS controls.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ if TYPE_CHECKING:
 
 DATABASE_TYPES = frozenset({"aws:rds/instance:Instance", "aws:rds/cluster:Cluster",
                             "aws:rds/clusterInstance:ClusterInstance",
-                            "aws-native:rds:DbInstance", "aws-native:rds:DbCluster"})
+                            "aws-native:rds:DbInstance", "aws-native:rds:DbCluster",
+                            # DocumentDB and Neptune: clusters served by the RDS API
+                            "aws:docdb/cluster:Cluster", "aws:neptune/cluster:Cluster",
+                            "aws:docdb/clusterInstance:ClusterInstance",
+                            "aws:neptune/clusterInstance:ClusterInstance",
+                            "aws-native:neptune:DbCluster"})
+# type -> the engine a cluster of that type runs (pulumi-aws and aws-native defaults)
+_FAMILY_ENGINE = {"aws:docdb/cluster:Cluster": "docdb", "aws:neptune/cluster:Cluster": "neptune",
+                  "aws-native:neptune:DbCluster": "neptune"}
 
 
 RDS_BACKUP_REPLICATION_TYPES = frozenset({
@@ -69,6 +78,36 @@ def database(r: Res) -> Database | None:
         )
         db.evidence["defaulted"] = defaulted
         return db
+    if t in ("aws:docdb/cluster:Cluster", "aws:neptune/cluster:Cluster"):
+        # No deleteAutomatedBackups: the cluster's automated backups go with it; the final
+        # snapshot (skipFinalSnapshot, default false, + finalSnapshotIdentifier) is what is left.
+        skip = boolean(r.get("skipFinalSnapshot"))
+        db = Database(
+            **base(r, r.get("clusterIdentifier")),
+            kind="cluster",
+            engine=_family_engine(r),
+            backup_retention=num(r.get("backupRetentionPeriod")),
+            deletion_protection=boolean(r.get("deletionProtection")),
+            skip_final_snapshot=False if skip is None else skip,
+            final_snapshot_identifier=r.get("finalSnapshotIdentifier"),
+            read_replica=_present(r.get("replicationSourceIdentifier"))
+            if t.startswith("aws:neptune") else False,
+            props={"final_snapshot_identifier": "finalSnapshotIdentifier"},
+        )
+        db.evidence["defaulted"] = ["skip_final_snapshot"] if skip is None else []
+        return db
+    if t == "aws-native:neptune:DbCluster":  # aws-native has no DocumentDB cluster
+        return Database(
+            **base(r, r.get("dbClusterIdentifier")),
+            kind="cluster",
+            engine=_family_engine(r),
+            backup_retention=num(r.get("backupRetentionPeriod")),
+            deletion_protection=boolean(r.get("deletionProtection")),
+            final_snapshot_applies=False,
+        )
+    if t in ("aws:docdb/clusterInstance:ClusterInstance",
+             "aws:neptune/clusterInstance:ClusterInstance"):
+        return Database(**base(r, r.get("identifier")), kind="instance", cluster_member=True)
     if t == "aws:rds/clusterInstance:ClusterInstance":
         return Database(**base(r, r.get("identifier")), kind="instance", cluster_member=True)
     if t == "aws-native:rds:DbInstance":
@@ -100,6 +139,11 @@ def database(r: Res) -> Database | None:
             final_snapshot_applies=False,
         )
     return None
+
+
+def _family_engine(r: Res) -> Any:
+    engine = r.get("engine")
+    return engine if isinstance(engine, str) and engine else _FAMILY_ENGINE[r.type]
 
 
 def _present(v: Any) -> Any:
