@@ -86,13 +86,15 @@ def collect(account: Account, region: str) -> RdsRegion:
         out.meta[db.ref] = {"resource_id": d.get("DbiResourceId"), "replications": [
             r["DBInstanceAutomatedBackupsArn"]
             for r in d.get("DBInstanceAutomatedBackupsReplications") or ()
-            if r.get("DBInstanceAutomatedBackupsArn")]}
+            if r.get("DBInstanceAutomatedBackupsArn")],
+            "latest_restorable": d.get("LatestRestorableTime")}  # recovery-point-objective
     clusters = guarded(out.errors, "clusters", "rds:DescribeDBClusters",
                        lambda: list(paginate(rds, "describe_db_clusters", "DBClusters")))
     for c in clusters if clusters is not UNKNOWN else ():
         db = _cluster(c, account.id, region)
         out.databases.append(db)
-        out.meta[db.ref] = {"resource_id": c.get("DbClusterResourceId"), "replications": []}
+        out.meta[db.ref] = {"resource_id": c.get("DbClusterResourceId"), "replications": [],
+                            "latest_restorable": c.get("LatestRestorableTime")}
     auto = guarded(out.errors, "automatedBackups", "rds:DescribeDBInstanceAutomatedBackups",
                    lambda: list(paginate(rds, "describe_db_instance_automated_backups",
                                          "DBInstanceAutomatedBackups")))

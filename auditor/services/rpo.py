@@ -1,10 +1,10 @@
 """Achieved RPO, live: the newest recovery point of every database, backup bucket and the Pulumi
 state backend, in its own region and in the others scanned (recovery-point-objective).
 
-Read after the other services (PHASE 40), reusing what they read (RDS snapshots and cross-region
-copies, DynamoDB tables, AWS Backup vaults, backup buckets in scope, the state bucket) and
-adding, per account x region: instances' and clusters' latest restorable times, Redshift
-clusters and snapshots, DynamoDB point-in-time windows and on-demand backups, and AWS Backup
+Read after the other services (PHASE 40), reusing what they read (RDS latest restorable times,
+snapshots and cross-region copies, Redshift clusters, DynamoDB tables, AWS Backup vaults, backup
+buckets in scope, the state bucket) and adding, per account x region: Redshift snapshots (when
+the account has clusters), DynamoDB point-in-time windows and on-demand backups, and AWS Backup
 recovery points (copies in other regions keep the source ARN). Per bucket in scope: the newest
 object (the newest of the first MAX_KEYS when a bucket is larger: enough to pass, never enough
 to fail). The state backend is special: its checkpoint versions are the state itself, so a copy
@@ -25,7 +25,7 @@ from drguard.facts import UNKNOWN
 from drguard.verdict import Remediation
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, age_hours, guarded, tag_dict
+from ..collectors import Errors, ReadError, age_hours, guarded
 from ..live import Live
 from . import s3 as s3svc
 from .rds import cross_region
@@ -46,8 +46,6 @@ MAX_KEYS = 100_000
 class RegionPoints:
     """What one account x region adds for the RPO (UNKNOWN where a listing failed)."""
 
-    restorable: Any = field(default_factory=dict)  # RDS ARN -> LatestRestorableTime
-    redshift: Any = field(default_factory=list)  # clusters
     redshift_snaps: Any = field(default_factory=list)
     ddb_pitr: dict[str, Any] = field(default_factory=dict)  # table ARN -> latest time|UNKNOWN
     ddb_backups: Any = field(default_factory=dict)  # table ARN -> newest backup time
@@ -66,46 +64,33 @@ class Newest:
 
 # ---- collection -------------------------------------------------------------------------------
 
-def _region(scanner: Scanner, a: AccountScan, region: str) -> RegionPoints:
+def _region(scanner: Scanner, a: AccountScan, region: str, redshift: bool) -> RegionPoints:
     """_read, with a malformed response recorded as unreadable (never a crash or a pass)."""
     from ..scan import UNIT_ERRORS
 
     try:
-        return _read(scanner, a, region)
+        return _read(scanner, a, region, redshift)
     except UNIT_ERRORS as e:
         err = ReadError.of("recovery points", e)
-        out = RegionPoints(restorable=UNKNOWN, redshift=UNKNOWN, redshift_snaps=UNKNOWN,
-                           ddb_backups=UNKNOWN, aws_backup=UNKNOWN)
-        out.errors = {k: err for k in ("restorable", "redshift", "redshiftSnapshots",
-                                       "ddbBackups", "awsBackup")}
+        out = RegionPoints(redshift_snaps=UNKNOWN, ddb_backups=UNKNOWN, aws_backup=UNKNOWN)
+        out.errors = {k: err for k in ("redshiftSnapshots", "ddbBackups", "awsBackup")}
         for t in (a.regions[region].data.get("dynamodb") or ([], {}))[0]:
             out.ddb_pitr[t.ref] = UNKNOWN
             out.errors[f"pitr:{t.ref}"] = err
         return out
 
 
-def _read(scanner: Scanner, a: AccountScan, region: str) -> RegionPoints:
+def _read(scanner: Scanner, a: AccountScan, region: str, redshift: bool) -> RegionPoints:
     acct = a.target.account
     assert acct is not None
     out = RegionPoints()
     rs = a.regions[region]
-    rds = acct.client("rds", region)
-
-    def restorable() -> dict[str, Any]:
-        found = {d["DBInstanceArn"]: d.get("LatestRestorableTime")
-                 for d in paginate(rds, "describe_db_instances", "DBInstances")}
-        found.update({c["DBClusterArn"]: c.get("LatestRestorableTime")
-                      for c in paginate(rds, "describe_db_clusters", "DBClusters")})
-        return found
-
-    out.restorable = guarded(out.errors, "restorable", "rds:DescribeDBInstances", restorable)
-    rsh = acct.client("redshift", region)
-    out.redshift = guarded(out.errors, "redshift", "redshift:DescribeClusters",
-                           lambda: list(paginate(rsh, "describe_clusters", "Clusters")))
-    out.redshift_snaps = guarded(out.errors, "redshiftSnapshots",
-                                 "redshift:DescribeClusterSnapshots",
-                                 lambda: list(paginate(rsh, "describe_cluster_snapshots",
-                                                       "Snapshots")))
+    if redshift:  # the account has clusters: their copies may be in any region
+        rsh = acct.client("redshift", region)
+        out.redshift_snaps = guarded(out.errors, "redshiftSnapshots",
+                                     "redshift:DescribeClusterSnapshots",
+                                     lambda: list(paginate(rsh, "describe_cluster_snapshots",
+                                                           "Snapshots")))
     tables, _ = rs.data.get("dynamodb") or ([], {})
     if tables:
         ddb = acct.client("dynamodb", region)
@@ -185,9 +170,11 @@ def _bucket_unit(scanner: Scanner, acct: Account, name: str, region: str | None,
 def phase(scanner: Scanner, live: list[AccountScan]) -> None:
     if RPO not in scanner.settings.enabled:
         return
-    units = [(scanner, a, r) for a in live for r in sorted(a.regions)]
-    for (_, a, r), res in zip(units, scanner.map("recovery points", _region, units),
-                              strict=True):
+    units = [(scanner, a, r, any(rs.data.get("redshift") or "redshift" in rs.errors
+                                 for rs in a.regions.values()))
+             for a in live for r in sorted(a.regions)]
+    for (_, a, r, _), res in zip(units, scanner.map("recovery points", _region, units),
+                                 strict=True):
         a.regions[r].data[RPO] = res
     by_name = s3svc.bucket_index(scanner)
     state = s3svc.state_location(scanner)
@@ -273,18 +260,15 @@ def _databases(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints
     rds_regions = {r: rs.data["rds"] for r, rs in a.regions.items()
                    if rs.data.get("rds") is not None}
     for region, data in sorted(rds_regions.items()):
-        rp = regions.get(region)
         for db in data.databases:
             if db.cluster_member or db.read_replica is True:
                 continue
             unread: list[str] = []
             points = []
-            if rp is None or rp.restorable is UNKNOWN:
-                err = rp.errors.get("restorable") if rp else "not read"
-                unread.append(f"latest restorable time: {err}")
-            elif rp.restorable.get(db.ref):
-                points.append(_point("point-in-time (automated backups)", region,
-                                     rp.restorable[db.ref], scanner.now, "LatestRestorableTime"))
+            latest = data.meta.get(db.ref, {}).get("latest_restorable")
+            if latest:
+                points.append(_point("point-in-time (automated backups)", region, latest,
+                                     scanner.now, "LatestRestorableTime"))
             if data.snapshots is UNKNOWN:
                 err = data.errors.get("snapshots") or data.errors.get("clusterSnapshots")
                 unread.append(f"snapshots in {region}: {err}")
@@ -307,17 +291,16 @@ def _databases(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints
 
 
 def _redshift(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
-    for region, rp in sorted(regions.items()):
-        if rp.redshift is UNKNOWN:
-            err = rp.errors["redshift"]
+    for region, rs in sorted(a.regions.items()):
+        if "redshift" in rs.errors:
+            err = rs.errors["redshift"]
             scanner.error(RPO, f"arn:aws:redshift:{region}:{a.id}:cluster:*",
                           f"Redshift clusters in {region}", a.id, region,
                           f"The Redshift clusters of {region} could not be listed: {err}.",
                           [err])
             continue
-        for c in rp.redshift:
-            name = c["ClusterIdentifier"]
-            arn = f"arn:aws:redshift:{region}:{a.id}:cluster:{name}"
+        for wh in rs.data.get("redshift") or ():
+            name, arn = wh.name, wh.ref
             unread: list[str] = []
             points = []
             for r2, rp2 in sorted(regions.items()):
@@ -335,8 +318,7 @@ def _redshift(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]
                                          max(times), scanner.now, "DescribeClusterSnapshots"))
             points += _aws_backup(arn, regions, scanner.now, unread)
             fact = RecoveryPoints(ref=arn, name=name, type="AWS::Redshift::Cluster",
-                                  account=a.id, region=region,
-                                  tags=tag_dict(c.get("Tags")))
+                                  account=a.id, region=region, tags=dict(wh.tags))
             fix = Remediation(
                 f"Take a snapshot of {name} now and keep automated snapshots on (and copied "
                 "to the DR region).",
