@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import functools
+import importlib
 import inspect
 import json
 import re
@@ -49,55 +50,67 @@ def _camel(service: str, method: str) -> str:
         p[:1].upper() + p[1:] for p in method.split("_"))
 
 
-def aws_calls(module: ModuleType) -> list[str]:
-    """`service:Operation` of every boto3 call a collector module makes: methods called on a
-    name bound to `<account>.client("service", ...)`, and `paginate(client, "op", ...)`."""
+def aws_calls(module: ModuleType, only: frozenset[str] | None = None) -> list[str]:
+    """`service:Operation` of every boto3 call a collector module makes (or only its functions
+    named in `only`): methods called on a name bound to `<account>.client("service", ...)`,
+    `paginate(client, "op", ...)`, and what the functions of sibling service modules it calls
+    (`backup.selections(...)`) ask."""
     tree = ast.parse(inspect.getsource(module))
+    roots: list[ast.AST] = [tree] if only is None else [
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in only]
     calls: set[str] = set()
-    for fn in ast.walk(tree):
-        if not isinstance(fn, (ast.FunctionDef, ast.Lambda)):
-            continue
-        clients: dict[str, str] = {}
-        for node in ast.walk(fn):
-            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
-                    and isinstance(node.value.func, ast.Attribute)
-                    and node.value.func.attr == "client" and node.value.args
-                    and isinstance(node.value.args[0], ast.Constant)):
-                for t in node.targets:
-                    if isinstance(t, ast.Name):
-                        clients[t.id] = str(node.value.args[0].value)
-        for node in ast.walk(fn):
-            if not isinstance(node, ast.Call):
-                continue
-            f = node.func
-            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
-                    and f.value.id in clients:
-                svc = clients[f.value.id]
-                calls.add(f"{svc}:{_camel(svc, f.attr)}")
-            elif isinstance(f, ast.Name) and f.id == "paginate" and len(node.args) >= 2 \
-                    and isinstance(node.args[0], ast.Name) and node.args[0].id in clients \
-                    and isinstance(node.args[1], ast.Constant):
-                svc = clients[node.args[0].id]
-                calls.add(f"{svc}:{_camel(svc, str(node.args[1].value))}")
-    # `account.client("x").op(...)` chained directly, and `paginate(account.client("x"), "op")`
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id == "paginate" and len(node.args) >= 2 \
-                and isinstance(node.args[0], ast.Call) \
-                and isinstance(node.args[0].func, ast.Attribute) \
-                and node.args[0].func.attr == "client" and node.args[0].args \
-                and isinstance(node.args[0].args[0], ast.Constant) \
-                and isinstance(node.args[1], ast.Constant):
-            svc = str(node.args[0].args[0].value)
-            calls.add(f"{svc}:{_camel(svc, str(node.args[1].value))}")
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and isinstance(node.func.value, ast.Call) \
-                and isinstance(node.func.value.func, ast.Attribute) \
-                and node.func.value.func.attr == "client" and node.func.value.args \
-                and isinstance(node.func.value.args[0], ast.Constant):
-            svc = str(node.func.value.args[0].value)
-            calls.add(f"{svc}:{_camel(svc, node.func.attr)}")
+    siblings = {a.asname or a.name: a.name for n in tree.body if isinstance(n, ast.ImportFrom)
+                and n.level == 1 and n.module is None for a in n.names}
+    package = module.__name__.rsplit(".", 1)[0]
+    for root in roots:
+        for fn in ast.walk(root):
+            if isinstance(fn, (ast.FunctionDef, ast.Lambda)):
+                calls |= _client_calls(fn)
+        for node in ast.walk(root):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in siblings:
+                other = importlib.import_module(f"{package}.{siblings[node.func.value.id]}")
+                calls |= set(aws_calls(other, frozenset({node.func.attr})))
     return sorted(calls)
+
+
+def _client_calls(fn: ast.AST) -> set[str]:
+    calls: set[str] = set()
+    clients: dict[str, str] = {}
+    for node in ast.walk(fn):
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr == "client" and node.value.args
+                and isinstance(node.value.args[0], ast.Constant)):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    clients[t.id] = str(node.value.args[0].value)
+    for node in ast.walk(fn):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                and f.value.id in clients:
+            svc = clients[f.value.id]
+            calls.add(f"{svc}:{_camel(svc, f.attr)}")
+        elif isinstance(f, ast.Name) and f.id == "paginate" and len(node.args) >= 2 \
+                and isinstance(node.args[1], ast.Constant):
+            first = node.args[0]
+            svc = None
+            if isinstance(first, ast.Name) and first.id in clients:
+                svc = clients[first.id]
+            elif isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute) \
+                    and first.func.attr == "client" and first.args \
+                    and isinstance(first.args[0], ast.Constant):
+                svc = str(first.args[0].value)
+            if svc is not None:
+                calls.add(f"{svc}:{_camel(svc, str(node.args[1].value))}")
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Call) \
+                and isinstance(f.value.func, ast.Attribute) and f.value.func.attr == "client" \
+                and f.value.args and isinstance(f.value.args[0], ast.Constant):
+            svc = str(f.value.args[0].value)  # account.client("x").op(...)
+            calls.add(f"{svc}:{_camel(svc, f.attr)}")
+    return calls
 
 
 def deploy_types(c: Control) -> list[str]:

@@ -5,6 +5,7 @@ every stateful resource it records except the ones a test "deletes"."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -60,6 +61,12 @@ def seed(aws: Any, export_doc: dict, skip: tuple[str, ...] = ()) -> dict[str, dr
                                                   "AttributeType": "S"}])
         elif t.kind.service == "backup":
             c.create_backup_vault(BackupVaultName=t.name)
+        elif t.kind.service == "efs":
+            # EFS picks the id (fs-...): record moto's id in the export, as an update would.
+            fid = c.create_file_system(CreationToken=t.res.urn)["FileSystemId"]
+            for r in export_doc["deployment"]["resources"]:
+                if r["urn"] == t.res.urn:
+                    r["id"] = fid
     return found
 
 
@@ -68,7 +75,8 @@ def test_every_stateful_kind_is_located(dr_ready) -> None:  # noqa: ANN001
                                                    ACCOUNT)}
     assert set(found) == {"orders-db", "ledger", "native-db", "db-backups",
                           "db-backups-replica", "audit-trail-logs", "native-backups",
-                          "primary-vault", "dr-vault", "orders-ledger"}
+                          "primary-vault", "dr-vault", "orders-ledger", "shared-files"}
+    assert found["shared-files"].kind.operation == "efs:DescribeFileSystems"
     # Region from the resource (v7 `region`), else its provider; never the default here.
     assert found["db-backups-replica"].region == "us-west-2"
     assert found["dr-vault"].region == "us-west-2"
@@ -81,6 +89,7 @@ def test_every_stateful_kind_is_located(dr_ready) -> None:  # noqa: ANN001
 
 
 def test_deleted_resources_are_critical_and_the_rest_pass(aws, dr_ready) -> None:  # noqa: ANN001
+    dr_ready = copy.deepcopy(dr_ready)  # seed() records moto's EFS ids in it
     found = seed(aws, dr_ready, skip=GONE)
     base = aws_mod.connect(aws_mod.AwsOptions(endpoint_url=aws.url))
     findings = drift.check(state.parse(dr_ready, "x"), base, lambda a: base, Settings(),
@@ -154,6 +163,7 @@ def _trail_logs(tmp_path: Path, found: dict[str, drift.Target]) -> Path:
 
 
 def test_scan_with_state_and_logs_end_to_end(aws, dr_ready, tmp_path) -> None:  # noqa: ANN001
+    dr_ready = copy.deepcopy(dr_ready)  # seed() records moto's EFS ids in it
     found = seed(aws, dr_ready, skip=GONE)
     exported = tmp_path / "state.json"
     exported.write_text(json.dumps(dr_ready))
@@ -171,7 +181,7 @@ def test_scan_with_state_and_logs_end_to_end(aws, dr_ready, tmp_path) -> None:  
     assert drifted["db-backups"]["event"]["eventName"] == "DeleteBucket"
     assert drifted["db-backups"]["event"]["principal"].startswith("arn:aws:sts::")
     assert drifted["orders-ledger"].get("event") is None  # no DeleteTable in these logs
-    assert report["run"]["state"] == {"file": str(exported), "checked": 10, "deleted": 4,
+    assert report["run"]["state"] == {"file": str(exported), "checked": 11, "deleted": 4,
                                       "unverified": 0}
     assert report["summary"]["gaps_at_or_above"]["critical"] >= 4
 

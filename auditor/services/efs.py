@@ -89,7 +89,7 @@ LIVE = (Live((ctl.BACKUP_ENABLED,), _evaluate),)
 DRIFT = {
     "aws:efs/fileSystem:FileSystem": DriftKind(
         label="EFS file system", service="efs", operation="efs:DescribeFileSystems",
-        names=("id",), use_id=True,
+        names=(), use_id=True,  # the resource id is the file system id (fs-...)
         call=lambda c, n: c.describe_file_systems(FileSystemId=n),
         gone=frozenset({"FileSystemNotFound"}),
         arn=lambda r, a, n: f"arn:aws:elasticfilesystem:{r}:{a}:file-system/{n}",
