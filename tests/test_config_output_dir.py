@@ -21,7 +21,7 @@ COMMAND_ARGS = {
     "repo": [MISSING],
     "merge": [MISSING + ".json"],
     "demo": [],
-    "drill": ["restore", "--db", "db-1", "--endpoint-url", "http://127.0.0.1:9"],
+    "drill": ["rds", "--db", "db-1", "--endpoint-url", "http://127.0.0.1:9"],
 }
 
 
