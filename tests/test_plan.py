@@ -233,9 +233,10 @@ def preview_doc(before: Any, after: Any, *, show_sames: bool = False,
 
 @pytest.fixture(scope="module")
 def stacks(capture) -> dict[str, Any]:  # noqa: ANN001
-    out: dict[str, Any] = {"base": capture(orders, preview=False, **CONFIG)}
+    # A generous timeout: eight captures in a row on a loaded machine.
+    out: dict[str, Any] = {"base": capture(orders, preview=False, timeout=600, **CONFIG)}
     for variant in ("base", "replace", "delete", "tags", "dp-off", "unknowns", "secret-dp"):
-        out[f"pr:{variant}"] = capture(orders, preview=True, config={
+        out[f"pr:{variant}"] = capture(orders, preview=True, timeout=600, config={
             **CONFIG["config"], "variant": variant}, secrets=CONFIG["secrets"])
     return out
 

@@ -76,7 +76,7 @@ def unknowns() -> None:
 
 @pytest.fixture(scope="module")
 def weak_stack(capture) -> Any:  # noqa: ANN001
-    return capture(weak, preview=True, **SECRETS)
+    return capture(weak, preview=True, timeout=600, **SECRETS)
 
 
 def _props(rr: Any) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def test_waived_resources_are_left_alone(analyzer, weak_stack) -> None:  # noqa:
 
 
 def test_unknowns_and_secrets_are_untouched(analyzer, capture) -> None:  # noqa: ANN001
-    cap = capture(unknowns, preview=True, **SECRETS)
+    cap = capture(unknowns, preview=True, timeout=600, **SECRETS)
     analyzer.configure(REMEDIATE_ALL)
     db = cap.get("pending-db")
     assert db["properties"]["backupRetentionPeriod"] == UNKNOWN
