@@ -42,7 +42,7 @@ class Fault:
     body_contains: str | None = None
     times: int | None = None
     hits: int = 0
-    reply: dict | None = None
+    reply: dict | str | None = None  # str: an XML body, for query APIs
 
     def wants(self, service: str, operation: str, body: str) -> bool:
         if service != self.service or (self.operation and operation != self.operation):
@@ -137,7 +137,11 @@ class FaultyProxy:
                 text = raw.decode("utf-8", "replace")
                 op = _operation(service, self.command, self.path, headers, text)
                 fault = proxy._decide(service, op, text)
-                if fault and fault.kind == "reply":
+                if fault and fault.kind == "reply" and isinstance(fault.reply, str):
+                    # a query API's answer (XML), for what the emulator lacks there
+                    status, out_headers = 200, {"Content-Type": "text/xml"}
+                    body = fault.reply.encode()
+                elif fault and fault.kind == "reply":
                     status, out_headers = 200, {"Content-Type": "application/json"}
                     body = json.dumps(fault.reply or {}).encode()
                 elif fault:

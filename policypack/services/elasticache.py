@@ -38,7 +38,8 @@ def cache(r: Res) -> Cache | None:
                      engine=_engine(r.get("engine"), None),
                      retention=num(r.get("snapshotRetentionLimit")),
                      final_snapshot_identifier=r.get("finalSnapshotIdentifier"),
-                     group_member=UNKNOWN if group is UNKNOWN else bool(group))
+                     # set, even to a value not known yet (preview): a member
+                     group_member=group is not None and group != "")
     return None
 
 

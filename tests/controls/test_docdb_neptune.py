@@ -5,9 +5,10 @@ pulumi-aws, preview and update), the live scan against the moto server, and Clou
 Both are served by the RDS API: DescribeDBClusters lists them with every other engine (the
 collector does not filter engines), and their management calls are logged with eventSource
 rds.amazonaws.com, so ModifyDBCluster/DeleteDBCluster detections apply as for Aurora. moto has
-no DocumentDB or Neptune service of its own; its RDS backend creates clusters with engine
-`docdb` and `neptune` (what the real RDS API answers for them). The final snapshot is a
-parameter of DeleteDBCluster: live judges retention and deletion protection.
+no DocumentDB or Neptune service of its own; its RDS backend creates `neptune` clusters but
+rejects engine `docdb`, so DocumentDB clusters are a canned DescribeDBClusters answer (XML, the
+RDS query API's shape) through tests/faulty_proxy.py `reply`. The final snapshot is a parameter
+of DeleteDBCluster: live judges retention and deletion protection.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from auditor.logs.samples import record
 from drguard.controls.rds import Database, backup_retention, deletion_protection, final_snapshot
+from tests.faulty_proxy import Fault, FaultyProxy
 from tests.harness.analyzer import run_stack
 from tests.live_support import one, run_scan
 
@@ -98,7 +100,7 @@ def test_pack_fails(analyzer, capture, mode) -> None:  # noqa: ANN001
     (d,) = [d for d in run.by_policy(RETENTION) if d.urn == docs]
     assert "DocumentDB cluster 'docs' keeps automated backups for too short a time: " \
            "backupRetentionPeriod is unset, so AWS keeps backups for 1 day" in d.message
-    assert "aws docdb modify-db-cluster --db-cluster-identifier docs" in d.message
+    assert "Fix: Keep automated backups of docs for 7 days" in d.message
     (d,) = [d for d in run.by_policy(FINAL) if d.urn == docs]
     assert "skipFinalSnapshot is true" in d.message
     (d,) = [d for d in run.by_policy(FINAL) if d.urn == graph]
@@ -115,21 +117,44 @@ def _cluster(aws: Any, name: str, engine: str, **kw: Any) -> None:
         MasterUserPassword="password-123", **kw)
 
 
-def test_live(aws) -> None:  # noqa: ANN001
-    _cluster(aws, "docs-ok", "docdb", BackupRetentionPeriod=7, DeletionProtection=True)
-    _cluster(aws, "docs-weak", "docdb", BackupRetentionPeriod=1)
+def _xml_cluster(name: str, engine: str, retention: int, protected: bool) -> str:
+    return (f"<DBCluster><DBClusterIdentifier>{name}</DBClusterIdentifier>"
+            f"<DBClusterArn>arn:aws:rds:us-east-1:123456789012:cluster:{name}</DBClusterArn>"
+            f"<Engine>{engine}</Engine><BackupRetentionPeriod>{retention}"
+            f"</BackupRetentionPeriod><DeletionProtection>{str(protected).lower()}"
+            "</DeletionProtection></DBCluster>")
+
+
+def test_live_neptune(aws) -> None:  # noqa: ANN001
     _cluster(aws, "graph-ok", "neptune", BackupRetentionPeriod=10, DeletionProtection=True)
     _cluster(aws, "graph-weak", "neptune")
     findings = run_scan(aws, regions=["us-east-1"]).findings
-    for name in ("docs-ok", "graph-ok"):
-        assert one(findings, RETENTION, f"cluster:{name}").status == "pass"
-        assert one(findings, DELETION, f"cluster:{name}").status == "pass"
-    f = one(findings, RETENTION, "cluster:docs-weak")
-    assert f.status == "fail" and f.message.startswith("DocumentDB cluster 'docs-weak'")
-    assert f.remediation["cli"].startswith("aws docdb modify-db-cluster")
+    assert one(findings, RETENTION, "cluster:graph-ok").status == "pass"
+    assert one(findings, DELETION, "cluster:graph-ok").status == "pass"
     f = one(findings, DELETION, "cluster:graph-weak")
     assert f.status == "fail" and f.message.startswith("Neptune cluster 'graph-weak'")
     assert f.remediation["cli"].startswith("aws neptune modify-db-cluster")
+    f = one(findings, RETENTION, "cluster:graph-weak")
+    assert f.status == "fail" and "is 1 day" in f.message
+
+
+def test_live_docdb_canned(aws) -> None:  # noqa: ANN001
+    """moto's CreateDBCluster rejects engine docdb: DescribeDBClusters is a canned XML answer
+    (the RDS API's shape) listing two DocumentDB clusters."""
+    body = ('<DescribeDBClustersResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
+            "<DescribeDBClustersResult><DBClusters>"
+            + _xml_cluster("docs-ok", "docdb", 7, True)
+            + _xml_cluster("docs-weak", "docdb", 1, False)
+            + "</DBClusters></DescribeDBClustersResult></DescribeDBClustersResponse>")
+    faults = [Fault("reply", "rds", "DescribeDBClusters", reply=body)]
+    with FaultyProxy(aws.url, faults) as proxy:
+        findings = run_scan(aws, regions=["us-east-1"], endpoint=proxy.url).findings
+    assert ("rds", "DescribeDBClusters") in proxy.seen
+    assert one(findings, RETENTION, "cluster:docs-ok").status == "pass"
+    assert one(findings, DELETION, "cluster:docs-ok").status == "pass"
+    f = one(findings, RETENTION, "cluster:docs-weak")
+    assert f.status == "fail" and f.message.startswith("DocumentDB cluster 'docs-weak'")
+    assert f.remediation["cli"].startswith("aws docdb modify-db-cluster")
     assert one(findings, DELETION, "cluster:docs-weak").status == "fail"
 
 

@@ -112,7 +112,7 @@ def test_pack_fails(analyzer, capture, mode) -> None:  # noqa: ANN001
     carts = by_urn[cap.get("carts")["urn"]]
     assert "snapshotRetentionLimit is unset" in carts.message
     assert "finalSnapshotIdentifier is unset" in carts.message
-    assert "modify-replication-group" in carts.message  # the remediation is appended
+    assert "Fix: Keep automatic snapshots of replication group carts" in carts.message
     tokens = by_urn[cap.get("tokens")["urn"]]
     assert "snapshotRetentionLimit is 0 (automatic snapshots are off)" in tokens.message
 

@@ -103,7 +103,7 @@ def test_pack_fails(analyzer, capture, mode) -> None:  # noqa: ANN001
     assert "unset, so AWS keeps automated snapshots for 1 day" in scratch.message
     assert "skipFinalSnapshot is true" in scratch.message
     assert scratch.enforcement_level == "mandatory"
-    assert "aws redshift modify-cluster" in scratch.message  # the remediation is appended
+    assert "Fix: Keep automated snapshots of Redshift cluster scratch" in scratch.message
     short = by_urn[cap.get("short")["urn"]]
     assert "automatedSnapshotRetentionPeriod is 3 days" in short.message
     assert "finalSnapshotIdentifier is unset" in short.message
