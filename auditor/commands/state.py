@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     findings = state.evaluate(export, settings)
     meta = state.run_meta(export, findings, started, args.fail_on)
     meta["sarif_artifact"] = args.sarif_artifact
+    source = export.path
+    del export  # the decoded export is not needed by the reports: free it first (memory)
     paths = write(findings, meta, args)  # reports, with --history / --account-names
-    print(f"dr-audit: {meta['resources']} resources in {export.path}", file=sys.stderr)
+    print(f"dr-audit: {meta['resources']} resources in {source}", file=sys.stderr)
     return finish(findings, meta, paths)  # closing summary; the reports' exit code
