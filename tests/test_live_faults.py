@@ -259,5 +259,7 @@ def test_scan_with_logs_links_failures_to_events(aws, tmp_path):
     live = next(f for f in report["findings"] if f["control"] == "rds-deletion-protection"
                 and f["source"] == "live")
     assert live["status"] == "fail" and live["event"]["eventName"] == "ModifyDBInstance"
-    assert any(f["source"] == "logs" and f["control"] == "rds-deletion-protection"
-               for f in report["findings"])
+    # one finding per gap: the logs change is merged into the live gap it explains
+    assert live["sources"] == ["live", "logs"] and live["events"][0] == live["event"]
+    assert not any(f["source"] == "logs" and f["control"] == "rds-deletion-protection"
+                   for f in report["findings"])
