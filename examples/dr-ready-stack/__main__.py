@@ -123,6 +123,60 @@ for i in range(2):
         opts=STATEFUL,
     )
 
+# DocumentDB and Neptune: clusters on the RDS API, held to the same database controls.
+docs_cluster = aws.docdb.Cluster(
+    "catalog-docs",
+    master_username="app",
+    master_password=db_password,
+    storage_encrypted=True,
+    backup_retention_period=RETENTION_DAYS,
+    preferred_backup_window="03:00-04:00",
+    deletion_protection=True,
+    skip_final_snapshot=False,
+    final_snapshot_identifier="catalog-docs-final",
+    opts=STATEFUL,
+)
+graph_cluster = aws.neptune.Cluster(
+    "social-graph",
+    storage_encrypted=True,
+    iam_database_authentication_enabled=True,
+    backup_retention_period=RETENTION_DAYS,
+    preferred_backup_window="03:00-04:00",
+    deletion_protection=True,
+    skip_final_snapshot=False,
+    final_snapshot_identifier="social-graph-final",
+    opts=STATEFUL,
+)
+
+# Redshift: two weeks of automated snapshots and a final snapshot on delete.
+aws.redshift.Cluster(
+    "warehouse",
+    cluster_identifier="warehouse",
+    node_type="ra3.xlplus",
+    master_username="admin",
+    manage_master_password=True,
+    encrypted=True,
+    automated_snapshot_retention_period=RETENTION_DAYS,
+    skip_final_snapshot=False,
+    final_snapshot_identifier="warehouse-final",
+    opts=STATEFUL,
+)
+
+# ElastiCache (Valkey): daily automatic snapshots, kept a week, and a final one on delete.
+aws.elasticache.ReplicationGroup(
+    "sessions",
+    description="user sessions",
+    engine="valkey",
+    node_type="cache.t4g.small",
+    num_cache_clusters=2,
+    automatic_failover_enabled=True,
+    at_rest_encryption_enabled=True,
+    transit_encryption_enabled=True,
+    snapshot_retention_limit=7,
+    snapshot_window="03:00-04:00",
+    final_snapshot_identifier="sessions-final",
+)
+
 # Automated backups of the instance, replicated to the DR region.
 aws.rds.InstanceAutomatedBackupsReplication(
     "orders-db-backups-dr",
@@ -177,7 +231,7 @@ aws.backup.Selection(
     "databases",
     iam_role_arn=backup_role.arn,
     plan_id=plan.id,
-    resources=[cluster.arn, db.arn],
+    resources=[cluster.arn, db.arn, docs_cluster.arn, graph_cluster.arn],
 )
 
 # ---- Backup buckets ------------------------------------------------------------------------

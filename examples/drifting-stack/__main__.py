@@ -70,6 +70,34 @@ for i in range(2):
         engine_version=cluster.engine_version,
     )
 
+# DocumentDB and Neptune clusters left at the defaults: 1-day backups, no deletion protection.
+aws.docdb.Cluster(
+    "catalog-docs",
+    master_username="app",
+    master_password=db_password,
+    skip_final_snapshot=True,
+)
+aws.neptune.Cluster("social-graph")
+
+# Redshift: the 1-day default snapshot retention, and no final snapshot on delete.
+aws.redshift.Cluster(
+    "warehouse",
+    cluster_identifier="warehouse",
+    node_type="ra3.xlplus",
+    master_username="admin",
+    manage_master_password=True,
+    skip_final_snapshot=True,
+)
+
+# ElastiCache: automatic snapshots off, no final snapshot.
+aws.elasticache.ReplicationGroup(
+    "sessions",
+    description="user sessions",
+    node_type="cache.t4g.small",
+    num_cache_clusters=2,
+    snapshot_retention_limit=0,
+)
+
 # ---- Backup buckets ------------------------------------------------------------------------
 
 backup_bucket = aws.s3.Bucket("db-backups", force_destroy=True, tags=BACKUP_TAGS)
