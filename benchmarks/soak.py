@@ -65,6 +65,7 @@ class Tally:
         self.name = name
         self.c: Counter[str] = Counter()
         self.samples: list[str] = []
+        self.peak_mb = 0.0  # of worker processes, when the area runs in them (logs)
 
     def run(self, fn: Any, *args: Any, hang_seconds: float) -> None:
         self.c["inputs"] += 1
@@ -294,8 +295,11 @@ def soak_logs(n: int, seed_value: int, hang: float) -> Tally | None:
             return None
     t = Tally("logs")
     s = logs_soak.soak(n, seed_value, max(hang, 30))
-    t.c.update(inputs=s["inputs"], tracebacks=s["tracebacks"], hangs=s["hangs"],
-               lost=s["lost"] + s.get("uncounted", 0))
+    stats = s.get("stats", s)  # soak_logs returns {"stats": Counter, "problems", "peak_mb"}
+    t.c.update(inputs=stats.get("inputs", 0), tracebacks=stats.get("tracebacks", 0),
+               hangs=stats.get("hangs", 0),
+               lost=stats.get("lost", 0) + stats.get("uncounted", 0))
+    t.peak_mb = float(s.get("peak_mb", 0) or 0)
     t.samples += [p.splitlines()[0] for p in s.get("problems", [])][:5]
     return t
 
@@ -345,8 +349,9 @@ def main() -> int:
     print(f"total   inputs {total['inputs']}  tracebacks {total['tracebacks']}  hangs "
           f"{total['hangs']}  lost valid detections {total['lost']}  in "
           f"{time.perf_counter() - t0:.0f} s")
-    print(f"peak RSS: soak process {rss:.0f} MiB, pack process {pack_rss:.0f} MiB, largest "
-          f"child {children:.0f} MiB")
+    workers = max((t.peak_mb for t in tallies), default=0.0)
+    print(f"peak RSS: soak process {rss:.0f} MiB, pack process {pack_rss:.0f} MiB, logs soak "
+          f"worker {workers:.0f} MiB, largest child {children:.0f} MiB")
     for tally in tallies:
         for s in tally.samples[:5]:
             print("  !", s)
