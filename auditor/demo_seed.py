@@ -212,6 +212,15 @@ def _management(s: _Seeder, mgmt: str) -> None:
                            Tags=[{"Key": "Name", "Value": "acme-shared-home"}])
     efs.create_file_system(CreationToken="acme-build-cache",
                            Tags=[{"Key": "Name", "Value": "acme-build-cache"}])
+    # Neptune (RDS API; the emulator has no DocumentDB engine): a graph left at the defaults.
+    rds.create_db_cluster(DBClusterIdentifier="acme-graph", Engine="neptune")
+    # ElastiCache: sessions keep daily snapshots; a rate-limit cache keeps none.
+    ec = s.client("elasticache")
+    ec.create_replication_group(ReplicationGroupId="acme-sessions", Engine="valkey",
+                                ReplicationGroupDescription="sessions", NumCacheClusters=1,
+                                CacheNodeType="cache.t4g.small", SnapshotRetentionLimit=3)
+    ec.create_cache_cluster(CacheClusterId="acme-rate-limits", Engine="redis",
+                            CacheNodeType="cache.t4g.small", NumCacheNodes=1)
 
 
 def _member(s: _Seeder, member: str) -> None:
