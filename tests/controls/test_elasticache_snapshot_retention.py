@@ -181,7 +181,8 @@ def test_live_fails_closed(aws, monkeypatch) -> None:  # noqa: ANN001
 
 GROUP = "arn:aws:elasticache:us-east-1:111122223333:replicationgroup:sessions"
 CLUSTER = "arn:aws:elasticache:us-east-1:111122223333:cluster:ratelimits"
-LOG_CASES: list[tuple[str, dict[str, Any], set[tuple[str, str]], str]] = [
+# (name, record, expected (control, status) hits, the resource they name)
+_CASES: list[tuple[str, dict[str, Any], set[tuple[str, str]], str]] = [
     ("group snapshots off", record("ModifyReplicationGroup", ELASTICACHE, {
         "replicationGroupId": "sessions", "snapshotRetentionLimit": 0,
         "applyImmediately": True}), {(SNAPSHOT_RETENTION, "fail")}, GROUP),
@@ -202,8 +203,12 @@ LOG_CASES: list[tuple[str, dict[str, Any], set[tuple[str, str]], str]] = [
 ]
 
 
-@pytest.mark.parametrize("rec,expected,arn", [(r, e, a) for _, r, e, a in LOG_CASES],
-                         ids=[c[0] for c in LOG_CASES])
+# the shape tests/test_logs_detections.py gathers from every control's module
+LOG_CASES = [(n, r, e) for n, r, e, _ in _CASES]
+
+
+@pytest.mark.parametrize("rec,expected,arn", [(r, e, a) for _, r, e, a in _CASES],
+                         ids=[c[0] for c in _CASES])
 def test_logs(rec: dict[str, Any], expected: set[tuple[str, str]], arn: str) -> None:
     from auditor.logs import reader
     from auditor.logs.detect import Detector
