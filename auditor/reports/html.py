@@ -19,6 +19,7 @@ from drguard.control import EXPOSURES
 from drguard.findings import STATUSES, Finding
 from drguard.registry import BY_ID
 
+from . import markdown
 from ._common import (
     SEVERITIES_DESC,
     clean_text,
@@ -48,6 +49,10 @@ def environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["when"] = when
     env.filters["plural"] = plural
+    # inert Markdown for the .md.j2 templates: identifiers as code spans, prose escaped and
+    # defanged (auditor.reports.markdown)
+    env.filters["md_code"] = markdown.code
+    env.filters["md_text"] = markdown.md
     return env
 
 
