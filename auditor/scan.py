@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from drguard import __version__, registry
 from drguard.errors import ConfigError
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 
 # Failures of a unit of work are not expected beyond AWS errors, but a malformed response
 # (KeyError/TypeError/ValueError) must still end as `error`, never as a crash or a pass.
-UNIT_ERRORS = (ClientError, BotoCoreError, KeyError, TypeError, ValueError, AttributeError)
+UNIT_ERRORS = (ClientError, BotoCoreError, ResponseParserError, KeyError, TypeError, ValueError,
+               AttributeError)
 
 
 @dataclass

@@ -103,7 +103,10 @@ def test_deleted_resources_are_critical_and_the_rest_pass(aws, dr_ready) -> None
     gone = by_name["orders-db"]
     assert gone.severity == "critical"
     assert gone.resource == found["orders-db"].arn
-    assert "recorded in the Pulumi state" in gone.message and "pulumi refresh" in gone.message
+    assert "recorded in the Pulumi state" in gone.message
+    # the fix lives in the remediation, once: restore, then refresh the stack
+    assert "pulumi refresh" in gone.remediation["summary"]
+    assert "pulumi refresh --target" in gone.remediation["pulumi"]
     assert gone.evidence["check"] == "rds:DescribeDBInstances"
     assert by_name["dr-vault"].region == "us-west-2"
 

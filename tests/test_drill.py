@@ -643,3 +643,22 @@ def test_example_iam_policy_allows_every_write_the_guard_allows_and_only_on_scra
             assert not any(":db:" in r for r in resources)
         elif st["Sid"] != "RdsPointInTimeSourcesOnlyForPitrDrills":
             assert all("drguard-drill-" in r for r in resources), st["Sid"]
+
+
+def test_failed_drill_html_headline_is_the_drill_outcome(tmp_path):
+    """The HTML verdict of a drill report is the drill's outcome, never "No gaps"."""
+    from auditor.drill import report as drill_report
+
+    section = {"kind": "rds", "target": "orders", "steps": [], "rto_seconds": 120.0,
+               "rto_target_seconds": 60.0, "verified": False, "cleaned_up": True,
+               "outcome": "failed", "error": "engine mismatch", "exit_code": 1,
+               "region": "us-east-1", "run_id": "abc123", "calls": [], "checks": [],
+               "details": {}, "found": {}, "history": [], "left_behind": [], "notes": []}
+    section["summary"] = drill_report.outcome_text(section)
+    run = {"command": "drill", "drill": section}
+    paths = drill_report.write(run, tmp_path, ["html", "json"])
+    html = paths["html"].read_text()
+    verdict = html.split('id="verdict"', 1)[1].split("</p>", 1)[0]
+    assert "verification failed" in verdict and "engine mismatch" in verdict
+    assert "No gaps" not in verdict and "bad" in verdict.split(">", 1)[0]
+    assert "Exit code 0" not in html

@@ -263,3 +263,21 @@ def test_scan_with_logs_links_failures_to_events(aws, tmp_path):
     assert live["sources"] == ["live", "logs"] and live["events"][0] == live["event"]
     assert not any(f["source"] == "logs" and f["control"] == "rds-deletion-protection"
                    for f in report["findings"])
+
+
+@pytest.mark.parametrize("fault, control, resource", [
+    # a JSON body where the query protocol expects XML: botocore cannot parse the reply
+    (Fault("reply", "rds", "DescribeDBInstances", reply={"not": "xml"}),
+     "rds-backup-retention", "db:*"),
+    (Fault("reply", "s3", "GetBucketVersioning", reply={"not": "xml"}),
+     "backup-bucket-versioning", "acme-backup"),
+])
+def test_unparseable_reply_is_error_never_a_traceback(aws, fault, control, resource):
+    _seed_small(aws)
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        findings = run_scan(aws, regions=["us-east-1"], endpoint=proxy.url).findings
+    assert fault.hits >= 1
+    judged = pick(findings, control, resource)
+    assert judged and all(f.status == "error" for f in judged)
+    # the rest of the scan went on
+    assert any(f.status in ("pass", "fail") for f in findings if f.control != control)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from drguard.facts import UNKNOWN
 
@@ -59,7 +60,7 @@ def guarded(errors: Errors, key: str, operation: str, fn: Callable[[], T],
     any other AWS error is recorded under `key` and gives UNKNOWN."""
     try:
         return fn()
-    except (ClientError, BotoCoreError) as e:
+    except (ClientError, BotoCoreError, ResponseParserError) as e:  # an unparseable reply too
         code = error_code(e)
         if absent and code in absent:
             return absent[code]
