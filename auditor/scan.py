@@ -146,10 +146,13 @@ class Scanner:
         assert self._pool is not None
         futures = [self._pool.submit(fn, *it) for it in items]
         if self.o.progress:
+            # a counter redrawn in place on a terminal; one line per phase in a log file
+            tty = sys.stderr.isatty()
             for done, _ in enumerate(as_completed(futures), 1):
-                sys.stderr.write(f"\rdr-audit: {label} {done}/{len(items)}   ")
-                sys.stderr.flush()
-            sys.stderr.write("\n")
+                if tty:
+                    sys.stderr.write(f"\rdr-audit: {label} {done}/{len(items)}   ")
+                    sys.stderr.flush()
+            sys.stderr.write("\n" if tty else f"dr-audit: {label} {len(items)}/{len(items)}\n")
         return [f.result() for f in futures]
 
     # ---- findings ------------------------------------------------------------------------

@@ -120,6 +120,9 @@ def test_logs_findings_include_the_failed_attempt(demo: dict[str, Any]) -> None:
     member = demo["accounts"][MEMBER]
     assert attempt["event"]["errorCode"] == "AccessDenied"
     assert attempt["event"]["eventName"] == "DeleteBucket"
+    # a refused call says so first: it did not delete anything
+    assert attempt["message"].startswith("Refused (AccessDenied), nothing changed:")
+    assert "called DeleteBucket on workloads-backup-archive" in attempt["message"]
     assert attempt["event"]["principal"] == f"arn:aws:iam::{member}:user/legacy-ci"
     assert attempt["event"]["sourceIp"] == "198.51.100.200"
     assert attempt["account"] == member and "service control policy" in str(

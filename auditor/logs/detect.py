@@ -111,8 +111,10 @@ class Detector:
         error = record.get("errorCode")
         text = det.render(record, params, who, short_name(resource))
         if error:  # the fix is the finding's remediation, not part of the message
-            text = (f"Attempt that failed with {error}: {text} Nothing changed; find out why "
-                    f"{who} tried.")
+            # the template says what the call would have done; say first that it did not
+            text = (f"Refused ({error}), nothing changed: {who} called "
+                    f"{record.get('eventName')} on {short_name(resource)}. Had it succeeded: "
+                    f"{text} Find out why {who} tried.")
         evidence: dict[str, Any] = {
             "requestParameters": redact(record.get("requestParameters") or {})}
         if error:
