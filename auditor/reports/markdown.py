@@ -163,7 +163,11 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
 
     rows = [f for f in findings if f.status in ("fail", "error")]
     lines.append("")
-    if not rows:
+    if not rows and summary.get("incomplete"):
+        # never a clean bill of health when something was not read
+        lines.append("Nothing could be judged: the run read nothing it could check."
+                     if not findings else "No gaps among what was read; the run is incomplete.")
+    elif not rows:
         lines.append("No gaps: every checked resource passed or is waived.")
     else:
         head = "### Gaps" + (" and checks not made" if st["error"] else "")
