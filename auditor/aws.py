@@ -287,6 +287,9 @@ def assume_role(source: boto3.Session, role_arn: str, options: AwsOptions,
                                                  method="assume-role")
     refreshable.get_frozen_credentials()  # assume now: raises ClientError if not allowed
     core = botocore.session.Session()
+    # one data loader for every account: each session would otherwise parse its own copy of
+    # every service model (about 25 MB per account, 5 GB for an organization of 200)
+    core.register_component("data_loader", source._session.get_component("data_loader"))
     core._credentials = refreshable  # no public setter; botocore's own assume-role does this
     _instrument(core)
     return boto3.Session(botocore_session=core, region_name=region)
