@@ -215,40 +215,12 @@ def tags_of(raw: Any) -> dict[str, str]:
     return out
 
 
-# ---- Redshift: no deploy binding yet (its control is not in the registry yet) -------------------
-
-REDSHIFT_CLUSTER = "aws:redshift/cluster:Cluster"
-
-
-def fix_redshift(t: Target, params: Mapping[str, Any]) -> None:
-    t.raise_to("automatedSnapshotRetentionPeriod", int(params["minRetentionDays"]),
-               f"minimum {params['minRetentionDays']} days")
-    skip, ident = t.value("skipFinalSnapshot"), t.value("finalSnapshotIdentifier")
-    if untouchable(skip) or untouchable(ident):
-        return
-    if true(skip):
-        t.set("skipFinalSnapshot", False, "a delete leaves a final snapshot")
-    if not (isinstance(ident, str) and ident):
-        t.set("finalSnapshotIdentifier", snapshot_identifier(identifier(t, "clusterIdentifier")),
-              "the final snapshot needs a name")
-
-
-def _unbound() -> tuple[Fixer, ...]:
-    """Redshift's fix, until its deploy binding (policypack/services/redshift.py) declares it;
-    the id is read from the control's declaration when there is one."""
-    try:
-        from drguard.controls.redshift import SNAPSHOT_RETENTION
-    except ImportError:
-        return ()
-    return (Fixer(SNAPSHOT_RETENTION, frozenset({REDSHIFT_CLUSTER}), fix_redshift),)
-
-
 @cache
 def fixes() -> dict[str, Fixer]:
     """Every control's remediation: the REMEDIATIONS of policypack/services/<service>.py."""
     from . import services
 
-    out = {f.control: f for f in _unbound()}
+    out: dict[str, Fixer] = {}
     for m in services.modules():
         for f in getattr(m, "REMEDIATIONS", ()):
             out[f.control] = f
