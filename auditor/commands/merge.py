@@ -44,12 +44,6 @@ def _sum_counts(into: dict[str, Any], other: dict[str, Any]) -> None:
             into[k] = v
 
 
-def _identity(f: Finding) -> Any:
-    fid = getattr(f, "id", None)
-    return fid if isinstance(fid, str) and fid else (f.control, f.resource, f.source,
-                                                     f.account, f.region)
-
-
 def merge(loaded: list[tuple[Path, dict[str, Any], list[Finding]]]
           ) -> tuple[dict[str, Any], list[Finding]]:
     """One run dict and one findings list from the shards' (path, run, findings).
@@ -58,14 +52,14 @@ def merge(loaded: list[tuple[Path, dict[str, Any], list[Finding]]]
     account in each of them) is kept once. Shards missing from a complete I/N set make the
     merged run incomplete: the accounts of the missing shard were not scanned.
     """
-    findings: dict[Any, Finding] = {}
+    findings: dict[str, Finding] = {}
     run: dict[str, Any] = {"command": "merge", "merged_from": [], "accounts": [],
                            "account_status": [], "regions": [], "skipped": {}}
     shards: dict[int, set[int]] = {}
     starts, ends = [], []
     for path, r, fs in loaded:
         for f in fs:
-            findings.setdefault(_identity(f), f)
+            findings.setdefault(f.id, f)  # the stable id: same gap, same id
         run["merged_from"].append({"path": str(path), "shard": r.get("shard"),
                                    "command": r.get("command")})
         for key in ("accounts", "regions"):
