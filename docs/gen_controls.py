@@ -141,7 +141,7 @@ def _providers(types: Iterable[str]) -> dict[str, list[str]]:
 
 def _live_calls(c: Control) -> list[str]:
     for m in live_services.modules():
-        for b in getattr(m, "LIVE", ()):
+        for b in m.SERVICE.live:
             if c.id in b.controls:
                 if b.evaluate is None:
                     return sorted({k.operation for k in live_services.drift_kinds().values()})

@@ -49,7 +49,7 @@ def test_every_deploy_control_has_exactly_one_deploy_binding() -> None:
 
 
 def test_every_live_control_has_exactly_one_live_binding() -> None:
-    bound = Counter(cid for m in live_services.modules() for b in getattr(m, "LIVE", ())
+    bound = Counter(cid for svc in live_services.SERVICES for b in svc.live
                     for cid in b.controls)
     assert set(bound) <= IDS, f"live bindings for unknown controls: {set(bound) - IDS}"
     for c in registry.CONTROLS:
