@@ -117,16 +117,16 @@ def deploy_types(c: Control) -> list[str]:
     """Pulumi type tokens the control's deploy binding judges: a resource check's types, else
     the types its service reads (or, for a service without types of its own, the types of
     the stateful kinds every service declares)."""
-    for m in deploy_services.modules():
-        for check in getattr(m, "CHECKS", ()):
+    for svc in deploy_services.SERVICES:
+        for check in svc.checks:
             if check.control != c.id:
                 continue
             if isinstance(check, ResourceCheck):
                 return sorted(check.types)
-            types = set(getattr(m, "FACTS", {})) | set(getattr(m, "LINKED", {}))
+            types = set(svc.facts) | set(svc.linked)
             if not types:
-                wanted = set(deploy_services.stateful_kinds())
-                types = {t for t, (kind, _) in deploy_services.facts().items()
+                wanted = set(deploy_services.CATALOG.stateful_kinds)
+                types = {t for t, (kind, _) in deploy_services.CATALOG.facts.items()
                          if kind in wanted}
             return sorted(types)
     return []

@@ -38,8 +38,7 @@ def _sources() -> list[Path]:
 
 
 def test_every_deploy_control_has_exactly_one_deploy_binding() -> None:
-    bound = Counter(c.control for m in deploy_services.modules()
-                    for c in getattr(m, "CHECKS", ()))
+    bound = Counter(c.control for svc in deploy_services.SERVICES for c in svc.checks)
     assert set(bound) <= IDS, f"deploy bindings for unknown controls: {set(bound) - IDS}"
     for c in registry.CONTROLS:
         want = 1 if "deploy" in c.sources else 0
@@ -199,8 +198,8 @@ def test_scan_names_no_service() -> None:
 
 def test_every_pulumi_type_is_read_by_one_service() -> None:
     seen: Counter[str] = Counter()
-    for m in deploy_services.modules():
-        seen.update(set(getattr(m, "FACTS", {})) | set(getattr(m, "LINKED", {})))
+    for svc in deploy_services.SERVICES:
+        seen.update(set(svc.facts) | set(svc.linked))
     assert not [t for t, n in seen.items() if n > 1]
     # drift reads its tokens from the services too
     assert set(live_services.drift_kinds()) <= deploy_services.all_types()

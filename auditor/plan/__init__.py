@@ -345,9 +345,8 @@ class _Pack:
 def _pack() -> _Pack:
     from policypack import checks
     from policypack.adapters import Res
-    from policypack.stack import StackModel
 
-    return _Pack(res=Res, model=StackModel, evaluate=checks.evaluate)
+    return _Pack(res=Res, model=checks.build_model, evaluate=checks.evaluate)
 
 
 def _resources(pack: _Pack, states: Mapping[str, State]) -> list[Any]:
@@ -383,7 +382,7 @@ def _sides(preview: Preview) -> tuple[dict[str, State], dict[str, State]]:
 
 def _evaluate(pack: _Pack, resources: list[Any],
               settings: Settings) -> dict[tuple[str, str], tuple[Resource, Any]]:
-    model = pack.model.build(resources, settings.scope)
+    model = pack.model(resources, settings.scope)
     wanted = dataclasses.replace(settings, enabled=set(settings.enabled) | {PROTECT_CONTROL})
     out: dict[tuple[str, str], tuple[Resource, Any]] = {}
     for control, fact, verdict in pack.evaluate(resources, wanted, model=model):
