@@ -280,8 +280,7 @@ def _vault_lock(model: StackModel, params: dict) -> Iterable[Judged]:
         yield v, unlinked_guard(model, "vault-lock", ctl.vault_lock(v, params))
 
 
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
+# ---- declaration ------------------------------------------------------------------------------
 
 SERVICE = DeployService(
     facts={t: ("vaults", vault) for t in VAULT_TYPES},

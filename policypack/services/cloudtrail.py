@@ -53,8 +53,7 @@ def _trail_bucket(model: StackModel, _params: dict) -> Iterable[Judged]:
                                 ctl.bucket_protected(t, bucket))
 
 
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
+# ---- declaration ------------------------------------------------------------------------------
 
 SERVICE = DeployService(
     facts={t: ("trails", trail) for t in TRAIL_TYPES},

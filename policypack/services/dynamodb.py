@@ -68,7 +68,7 @@ def _arn(m: StackModel, t: Table, r: Res | None, region: str, acct: str) -> str:
     return f"arn:aws:dynamodb:{region}:{acct}:table/{t.name}"
 
 
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 DYNAMO_TABLE = "aws:dynamodb/table:Table"

@@ -86,8 +86,7 @@ def _scp(model: StackModel, params: dict) -> Iterable[Judged]:
         yield judged[0], unlinked_guard(model, "scp-attachment", judged[1])
 
 
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
+# ---- declaration ------------------------------------------------------------------------------
 
 SERVICE = DeployService(
     facts={t: ("scps", scp) for t in ORG_POLICY_TYPES},

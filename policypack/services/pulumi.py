@@ -22,7 +22,7 @@ def _protect(model: StackModel, _params: dict) -> Iterable[Judged]:
             yield fact, ctl.protect(fact)
 
 
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 def fix_force_destroy(t: Target, _params: Mapping[str, Any]) -> None:

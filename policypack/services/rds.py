@@ -208,7 +208,7 @@ def _cross_region(model: StackModel, params: dict) -> Iterable[Judged]:
                                  ctl.cross_region_backup(db, params))
 
 
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 RDS_INSTANCE = "aws:rds/instance:Instance"

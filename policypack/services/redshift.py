@@ -39,7 +39,7 @@ def warehouse(r: Res) -> Warehouse | None:
     return None
 
 
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 def fix_redshift(t: Any, params: Mapping[str, Any]) -> None:
     t.raise_to("automatedSnapshotRetentionPeriod", int(params["minRetentionDays"]),

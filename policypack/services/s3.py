@@ -628,7 +628,7 @@ def _deletion_alerts_check(model: StackModel, _params: dict) -> Iterable[Judged]
                                 ctl.deletion_alerts(b))
 
 
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 V6_BUCKET = "aws:s3/bucketV2:BucketV2"
