@@ -1,4 +1,4 @@
-"""`dr-audit`: the command line of outputs.md. Each subcommand lives in auditor/commands/."""
+"""`dr-audit`: the command line. Each subcommand lives in auditor/commands/."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def is_unknown(*values: Any) -> bool:
 
 def retention_days(days: Any, years: Any) -> int | None:
     """An Object Lock default retention in days: `days`, else `years` counted as 365 days
-    (controls.md); None when neither is an integer. Some endpoints (moto) answer a rule set
+    (as AWS counts them); None when neither is an integer. Some endpoints (moto) answer a rule set
     in years with `Days: 0` beside `Years`, so a zero `days` gives way to `years`."""
     def whole(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)

@@ -1,4 +1,4 @@
-"""Waivers: time-boxed, owned exceptions (outputs.md, "Waivers")."""
+"""Waivers: time-boxed, owned exceptions to one control, matched by resource and/or tags."""
 
 from __future__ import annotations
 

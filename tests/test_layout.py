@@ -10,6 +10,7 @@ to that. The import graph is checked in tests/test_imports.py.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -236,3 +237,15 @@ def test_no_service_module_keeps_a_legacy_declaration(folder: str) -> None:
                       if n in LEGACY_NAMES[folder]]
     assert not found, ("module-level declarations nothing reads any more; move them into the "
                        "module's SERVICE (docs/architecture.md):\n" + "\n".join(found))
+
+
+def test_architecture_doc_names_modules_that_exist() -> None:
+    """docs/architecture.md stays true: every module path it names exists."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"(?<![\w<>./-])((?:[a-z_]+/)*[a-z_]+\.py)\b", text))
+    files = {p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.py")
+             if not {".venv", "node_modules", ".git"} & set(p.relative_to(ROOT).parts)}
+    missing = sorted(n for n in named
+                     if not any(f == n or f.endswith("/" + n) for f in files))
+    assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
+    assert len(named) > 30, named

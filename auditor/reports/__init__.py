@@ -1,4 +1,4 @@
-"""The report writers of dr-audit: every format from one findings list (outputs.md, "Reports").
+"""The report writers of dr-audit: every format from one findings list (docs/reports.md).
 
     write_reports(findings, run, out_dir, formats, baseline=None, history=None,
                   account_names=None) -> {format: path}
