@@ -39,7 +39,6 @@ from .live import AccountScan, RegionScan, Step, Target
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class ScanOptions:
     aws: aws.AwsOptions = field(default_factory=aws.AwsOptions)

@@ -11,8 +11,11 @@ import pytest
 from drguard import registry, waivers
 from drguard.controls import cloudtrail, rds, s3
 from drguard.controls import pulumi as protection
+from drguard.controls.cloudtrail import Trail
+from drguard.controls.rds import Database
+from drguard.controls.s3 import Bucket
 from drguard.errors import ConfigError
-from drguard.facts import UNKNOWN, Bucket, Database, Trail
+from drguard.facts import UNKNOWN
 from drguard.params import resolve
 from drguard.scope import Scope
 from drguard.settings import from_mapping
