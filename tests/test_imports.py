@@ -6,8 +6,14 @@ other. `from pkg import name` is an edge to `pkg.name` when that is a module, el
 
 Layers, lowest first (a module may import its own layer and the layers below it):
 
-    drguard                    rules and facts, no I/O
-    policypack                 the deploy side (CrossGuard); `dr-audit state` reuses its checks
+    drguard base               facts, verdicts, what a control is made of, detections, patterns
+    drguard controls           per service: facts, Control declarations, rules
+    drguard registry           every control, by id
+    drguard settings           parameters, scope, waivers, settings, findings, evaluation
+    policypack base            wire values, adapters, the stack model, bindings, fixers, and
+                               what a service declares (policypack.service)
+    policypack services        per service: adapters, links, deploy bindings, fixes
+    policypack checks          every service's checks, the remediation server, the policies
     auditor base               sessions, guarded reads, what a live service declares
     auditor services, reports  read AWS into facts / render findings (neither imports the other)
     auditor orchestration      scan, org, logs, state, plan, drill, repo, delivery
@@ -29,26 +35,39 @@ PACKAGES = ("drguard", "policypack", "auditor")
 
 # Module name prefix -> layer; the longest matching prefix wins. Lower imports nothing higher.
 LAYERS: dict[str, int] = {
-    "drguard": 0,
-    "policypack": 1,
-    "auditor": 2,  # the package itself, aws, collectors, live, emulator, ...
-    "auditor.services": 3,
-    "auditor.reports": 3,
-    "auditor.scan": 4,
-    "auditor.org": 4,
-    "auditor.logs": 4,
-    "auditor.state": 4,
-    "auditor.drift": 4,
-    "auditor.plan": 4,
-    "auditor.drill": 4,
-    "auditor.repo": 4,
-    "auditor.securityhub": 4,
-    "auditor.notify": 4,
-    "auditor.delivery": 4,
-    "auditor.demo_seed": 4,
-    "auditor.commands": 5,
-    "auditor.cli": 5,
-    "auditor.__main__": 5,
+    "drguard": 0,  # facts, verdict, control, detections, patterns, errors, ...
+    "drguard.controls": 1,
+    "drguard.registry": 2,
+    "drguard.params": 3,
+    "drguard.scope": 3,
+    "drguard.waivers": 3,
+    "drguard.settings": 3,
+    "drguard.findings": 3,
+    "drguard.evaluate": 3,
+    "policypack": 4,  # the package, wire, adapters, config, service, stack, binding, fixers, ...
+    "policypack.services": 5,
+    "policypack.checks": 6,
+    "policypack.remediate": 6,
+    "policypack.policies": 6,
+    "policypack.serve": 6,
+    "auditor": 7,  # the package itself, aws, collectors, live, emulator
+    "auditor.services": 8,
+    "auditor.reports": 8,
+    "auditor.scan": 9,
+    "auditor.org": 9,
+    "auditor.logs": 9,
+    "auditor.state": 9,
+    "auditor.drift": 9,
+    "auditor.plan": 9,
+    "auditor.drill": 9,
+    "auditor.repo": 9,
+    "auditor.securityhub": 9,
+    "auditor.notify": 9,
+    "auditor.delivery": 9,
+    "auditor.demo_seed": 9,
+    "auditor.commands": 10,
+    "auditor.cli": 10,
+    "auditor.__main__": 10,
 }
 # Imports forbidden within a layer: services read, reports render, and neither knows the other
 # or anything that orchestrates them.
