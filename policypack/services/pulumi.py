@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def _protect(model: StackModel, _params: dict) -> Iterable[Judged]:
     for kind in model.catalog.stateful_kinds:
-        for fact in getattr(model, kind):
+        for fact in model.facts.get(kind, ()):
             yield fact, ctl.protect(fact)
 
 
