@@ -15,22 +15,24 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 from drguard.errors import ConfigError
 
+from ..reports import FILENAMES as REPORT_FILENAMES
 from ..reports import write_reports
 from ..reports._common import dumps, jsonable
+from ..reports.markdown import md
 from .plan import EXIT_FAILED, EXIT_NOT_RUN, EXIT_OK
 
 log = logging.getLogger(__name__)
 
 HISTORY_SCHEMA = "dr-audit-drill-history/1"
 HISTORY_LIMIT = 30
+# The report formats a drill writes (a subset of the auditor's, same file names).
 FORMATS = ("json", "html", "md")
-FILENAMES = {"json": "report.json", "html": "report.html", "md": "report.md"}
+FILENAMES = {f: REPORT_FILENAMES[f] for f in FORMATS}
 
 
 def exit_code(verified: bool, status: str, rto: float | None, target: float | None,
@@ -152,17 +154,6 @@ def chart(entries: list[dict[str, Any]], target: float | None) -> dict[str, Any]
 
 
 # ---- writing ----------------------------------------------------------------------------------
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!#<>])")
-
-
-def md(value: Any, limit: int = 160) -> str:
-    """One inert Markdown table cell/line: whitespace folded, truncated, specials escaped."""
-    text = " ".join(str("" if value is None else value).split())
-    if len(text) > limit:
-        text = text[:limit - 1] + "\u2026"
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
 
 def render_markdown(run: dict[str, Any]) -> str:
     from ..reports.html import environment

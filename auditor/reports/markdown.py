@@ -30,10 +30,13 @@ def _fold(value: Any) -> str:
     return " ".join(clean_text(str(value if value is not None else "")).split())
 
 
-def md(value: Any) -> str:
-    """Free text as one line of inert Markdown: whitespace folded, Markdown and HTML
-    metacharacters backslash-escaped, URLs, www. names, @mentions and #refs defanged."""
+def md(value: Any, limit: int | None = None) -> str:
+    """Free text as one line of inert Markdown: whitespace folded, cut to `limit` characters
+    (when given), Markdown and HTML metacharacters backslash-escaped, URLs, www. names,
+    @mentions and #refs defanged. The one Markdown escaper of every report (drills too)."""
     text = _fold(value)
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
     text = _SCHEME.sub(r"\1[:]", text)
     text = _WWW.sub("www[.]", text)
     text = text.replace("@", "[@]")
