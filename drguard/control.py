@@ -16,6 +16,8 @@ Severity = Literal["low", "medium", "high", "critical"]
 Source = Literal["deploy", "state", "live", "logs", "repo"]
 
 SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+# Severities whose policies block a deployment by default; the others are advisory.
+BLOCKING_SEVERITIES: frozenset[str] = frozenset({"critical", "high"})
 
 # What a gap exposes, most urgent first (reports rank "fix first" by severity, then by this).
 DESTROYABLE = "backup data can be destroyed"

@@ -29,11 +29,14 @@ from drguard.errors import ConfigError, Loc
 from drguard.params import policy_loc
 from drguard.registry import SETTINGS_POLICY
 
+from . import remediate
 from .config import check_pack_config
 
 log = logging.getLogger(__name__)
 
 _call = threading.local()
+# The wire's EnforcementLevel values (pulumi analyzer.proto).
+_LEVELS = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
 
 
 def current_call() -> dict[str, Any] | None:
@@ -320,6 +323,8 @@ def install() -> None:
             config = {k: _plain(v.properties, policy_loc(k))
                       for k, v in request.policyConfig.items()}
             check_pack_config(config)
+            remediate.check_levels({k: _LEVELS.get(v.enforcementLevel, "")
+                                    for k, v in request.policyConfig.items()})
         except ConfigError as e:
             error = str(e)
         except RecursionError:

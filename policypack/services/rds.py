@@ -227,7 +227,7 @@ CHECKS = (
 )
 
 
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (the machinery is policypack/remediate.py) -------------------------------
 
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
@@ -238,14 +238,14 @@ NATIVE_INSTANCE = "aws-native:rds:DbInstance"
 NATIVE_CLUSTER = "aws-native:rds:DbCluster"
 
 # type -> (identifier property, has skipFinalSnapshot, has deleteAutomatedBackups,
-#          has copyTagsToSnapshot, read-replica property)
-_DATABASES: dict[str, tuple[str, bool, bool, bool, str]] = {
-    RDS_INSTANCE: ("identifier", True, True, True, "replicateSourceDb"),
-    RDS_CLUSTER: ("clusterIdentifier", True, True, True, "replicationSourceIdentifier"),
-    DOCDB_CLUSTER: ("clusterIdentifier", True, False, False, ""),
-    NEPTUNE_CLUSTER: ("clusterIdentifier", True, False, True, "replicationSourceIdentifier"),
-    NATIVE_INSTANCE: ("dbInstanceIdentifier", False, True, True, "sourceDbInstanceIdentifier"),
-    NATIVE_CLUSTER: ("dbClusterIdentifier", False, False, True, "replicationSourceIdentifier"),
+#          read-replica property)
+_DATABASES: dict[str, tuple[str, bool, bool, str]] = {
+    RDS_INSTANCE: ("identifier", True, True, "replicateSourceDb"),
+    RDS_CLUSTER: ("clusterIdentifier", True, True, "replicationSourceIdentifier"),
+    DOCDB_CLUSTER: ("clusterIdentifier", True, False, ""),
+    NEPTUNE_CLUSTER: ("clusterIdentifier", True, False, "replicationSourceIdentifier"),
+    NATIVE_INSTANCE: ("dbInstanceIdentifier", False, True, "sourceDbInstanceIdentifier"),
+    NATIVE_CLUSTER: ("dbClusterIdentifier", False, False, "replicationSourceIdentifier"),
 }
 
 
@@ -259,7 +259,7 @@ def _database_scope(t: Target, params: Mapping[str, Any], retention: bool = Fals
         if member:
             raise Skip  # judged on its cluster
     if retention and not params.get("checkReadReplicas", False):
-        prop = _DATABASES[t.type][4]
+        prop = _DATABASES[t.type][3]
         source = t.value(prop) if prop else None
         if untouchable(source):
             raise Skip
@@ -280,7 +280,7 @@ def fix_deletion_protection(t: Target, _params: Mapping[str, Any]) -> None:
 
 def fix_final_snapshot(t: Target, _params: Mapping[str, Any]) -> None:
     _database_scope(t, _params)
-    ident_prop, has_skip, has_auto, has_copy, _ = _DATABASES[t.type]
+    ident_prop, has_skip, has_auto, _ = _DATABASES[t.type]
     if has_skip:
         skip = t.value("skipFinalSnapshot")
         ident = t.value("finalSnapshotIdentifier")
@@ -293,8 +293,7 @@ def fix_final_snapshot(t: Target, _params: Mapping[str, Any]) -> None:
                       "the final snapshot needs a name")
     if has_auto:
         t.make_false("deleteAutomatedBackups", "automated backups outlive the database")
-    if has_copy:
-        t.make_true("copyTagsToSnapshot", "snapshots keep the database's tags")
+    # copyTagsToSnapshot is not part of the control: a fix changes only what is wrong.
 
 
 REMEDIATIONS = (
