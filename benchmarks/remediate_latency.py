@@ -4,9 +4,9 @@ The engine calls Remediate once per resource, before Analyze. Prints the per-res
 Remediate latency (mean, p50, p95) of:
 - the DR Guard pack with every policy at `remediate` that may be (`all`, the advisory controls
   it cannot remediate left advisory, as the pack requires), on a typical stack
-  (benchmarks/stack_program.py: mostly resources no DR control remediates) and on DR resources that every remediation
-  rewrites (tests/test_remediate.py `weak`: RDS, Aurora, DocumentDB, Neptune, Redshift,
-  DynamoDB, backup buckets);
+  (benchmarks/stack_program.py: mostly resources no DR control remediates) and on DR
+  resources that every remediation rewrites (tests/test_remediate.py `weak`: RDS, Aurora,
+  DocumentDB, Neptune, Redshift, DynamoDB, backup buckets);
 - the same pack at its default levels (nothing at remediate: the call returns at once);
 - a no-op pack with the same number of resource policies, all at `remediate` (the SDK's own
   Remediate: one not-applicable entry per policy), as the baseline;

@@ -20,10 +20,11 @@ Rules: a fix changes only what the control finds wrong (a value that already pas
 lowered, a setting the control does not judge is never touched); an unknown value (preview) or
 a secret is never touched (nor is anything decided from one); a resource covered by an
 unexpired waiver of the control is left alone; parameters come from the control's config.
-What remediation cannot fix stays a violation with its message, and the service module says why (`CANNOT_REMEDIATE`,
-also sent as the policy's not-applicable reason): Object Lock is set only when a bucket is
-created; a setting that needs a resource of its own (a split BucketVersioning, a vault lock, a
-replication configuration) cannot be added by a remediation; `protect` is a resource option,
+What remediation cannot fix stays a violation with its message, and the control's declared
+fix says why (also sent as the policy's not-applicable reason): turning Object Lock on or adding
+a default retention is not an input of the bucket resource a remediation may change; a setting
+that needs a resource of its own (a split BucketVersioning, a vault lock, a replication
+configuration) cannot be added by a remediation; `protect` is a resource option,
 not an input.
 
 Each fix is declared beside its control's deploy binding, in policypack/services/<service>.py
