@@ -216,6 +216,15 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
     # Deploy side: a copy whose region is not known during preview (UNKNOWN) decides nothing
     # yet; it only turns a failure into "unknown".
     pending = [p for p in db.cross_region if p.get("region") is UNKNOWN]
+    if not isinstance(db.region, str) or not db.region:
+        # The database's own region is not known (its provider takes it from the environment):
+        # whether a copy is in *another* region cannot be decided. Without any copy there is
+        # nothing outside its region, whatever that region is.
+        if pending or [p for p in db.cross_region if p.get("region")]:
+            return Verdict.unknown(
+                f"Whether the copies of {_label(db)} are in another region (region unknown at "
+                "preview: its provider takes the region from the environment)",
+                recoveryPoints=db.cross_region, maxSnapshotAgeHours=max_age)
     points = [p for p in db.cross_region if p.get("region") is not UNKNOWN
               and p.get("region") and p.get("region") != db.region]
     evidence: dict[str, Any] = {"recoveryPoints": points, "maxSnapshotAgeHours": max_age}
@@ -238,8 +247,8 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
                                f"({newest['region']}) is {newest['age_hours']:.1f} h old, older "
                                f"than {max_age} h.", evidence, fix_cross_region(db))
     if pending:
-        return Verdict.unknown(f"The region of the backup copies of {_label(db)}",
-                               **evidence)
+        return Verdict.unknown(f"The region of the backup copies of {_label(db)} (region "
+                               "unknown at preview)", **evidence)
     where = db.region or "its region"
     return Verdict("fail", f"{_label(db)} has no recovery point outside {where}.", evidence,
                    fix_cross_region(db))

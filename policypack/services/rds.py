@@ -176,8 +176,10 @@ def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
         if db is None:
             m.unlinked_if_unknown(r, "rds-backup-replication", "sourceDbInstanceArn")
             continue
+        # No region in the program: its provider takes it from the environment at run time.
+        region = UNKNOWN if r.region is None else r.region
         db.cross_region.append({"kind": "automated-backup-replication",
-                                "region": r.region, "via": r.urn})
+                                "region": region, "via": r.urn})
     for db in m.databases:
         region = native_backup_replication(m.res_of[id(db)])
         if region is not None:
