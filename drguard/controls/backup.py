@@ -9,7 +9,7 @@ from typing import Any
 
 from ..control import DESTROYABLE, Control, days
 from ..detections import BACKUP, backup_resource, on
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource
 from ..verdict import Remediation, Verdict
 
 
@@ -21,6 +21,12 @@ class Vault(Resource):
 
     def stateful(self) -> bool:
         return True
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        d = OnDelete("backup vault")
+        d.saves.append("AWS Backup refuses to delete a vault that still holds recovery points")
+        d.kept.append("its recovery points (a vault that holds any cannot be deleted)")
+        return d
 
 
 # ---- remediation: the fix for one vault -----------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..control import DESTROYABLE, ConfigMapping, Control
 from ..detections import Context, get_in, named_arn, on, request_parameters
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource
 from ..verdict import Remediation, Verdict, show
 
 EFS = "elasticfilesystem.amazonaws.com"
@@ -28,6 +28,25 @@ class FileSystem(Resource):
 
     def stateful(self) -> bool:
         return True
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """EFS has no deletion protection nor final backup: only recovery points already in
+        an AWS Backup vault (automatic backups, or a plan selecting it) outlive it."""
+        d = OnDelete("EFS file system", evidence={"backupPolicy": self.backup_policy,
+                                                  "coveredBy": self.covered_by})
+        d.lost.append("EFS has no deletion protection and takes no backup on delete")
+        plans = self.covered_by if isinstance(self.covered_by, list) else []
+        if self.backup_policy in ("ENABLED", "ENABLING") or plans:
+            how = ("automatic backups" if self.backup_policy in ("ENABLED", "ENABLING")
+                   else f"AWS Backup plan {plans[0].split(':', 1)[-1]}")
+            d.saves.append(f"recovery points from {how} stay in their vault after the delete "
+                           "(data written since the last one is lost)")
+            d.kept.append(f"its AWS Backup recovery points ({how})")
+        elif self.backup_policy is UNKNOWN or self.covered_by is UNKNOWN:
+            d.lost.append("whether it is backed up is unknown in this preview")
+        else:
+            d.lost.append("it is not backed up (no automatic backups, no AWS Backup plan)")
+        return d
 
 
 # ---- rules --------------------------------------------------------------------------------

@@ -145,9 +145,10 @@ CONTROLS: tuple[Control, ...] = (
         severity="high",
         exposure=DESTROYABLE,
         tier=1,
-        description="RDS instances and clusters, backup buckets, DynamoDB tables and backup "
-                    "vaults carry the Pulumi protect option; backup buckets do not set "
-                    "forceDestroy.",
+        description="RDS instances and clusters (Aurora, DocumentDB, Neptune), Redshift "
+                    "clusters, DynamoDB tables, EFS file systems, ElastiCache Redis/Valkey "
+                    "replication groups and clusters, backup buckets and backup vaults carry "
+                    "the Pulumi protect option; backup buckets do not set forceDestroy.",
         remediation="Pass opts=pulumi.ResourceOptions(protect=True) and leave forceDestroy "
                     "unset or false on backup buckets.",
         sources=DEPLOY,

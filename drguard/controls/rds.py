@@ -21,7 +21,7 @@ from ..detections import (
     rds_recovery_point,
     to_int,
 )
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete, unknown_or_off
 from ..verdict import Remediation, Verdict, show
 from .s3 import DR_REGION
 
@@ -46,6 +46,32 @@ class Database(Resource):
 
     def stateful(self) -> bool:
         return not self.cluster_member  # a cluster member is judged on its cluster
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """Deletion protection refuses the delete; a named final snapshot and kept automated
+        backups outlive it."""
+        d = OnDelete(_noun(self), evidence={
+            "deletionProtection": self.deletion_protection,
+            "skipFinalSnapshot": self.skip_final_snapshot,
+            "finalSnapshotIdentifier": self.final_snapshot_identifier,
+            "deleteAutomatedBackups": self.delete_automated_backups})
+        if self.deletion_protection is True:
+            d.saves.append("deletion protection is on: AWS refuses the delete, so the update "
+                           "fails at that step" + (" (after the replacement was created)"
+                                                   if replace else ""))
+        else:
+            d.lost.append(unknown_or_off(self.deletion_protection, "deletion protection"))
+        if self.final_snapshot_applies:
+            final_snapshot_on_delete(d, self.skip_final_snapshot,
+                                     self.final_snapshot_identifier, replace)
+        if self.delete_automated_backups is False:
+            d.saves.append("automated backups are kept (deleteAutomatedBackups false): "
+                           "point-in-time restore stays possible within the retention window")
+            d.kept.append("its automated backups")
+        elif self.delete_automated_backups is True:
+            d.lost.append("its automated backups are deleted with it")
+        return d
+
 
 
 # ---- remediation: the fix for one database ------------------------------------------------
@@ -126,12 +152,14 @@ def fix_cross_region(db: Database) -> Remediation:
 AWS_DEFAULT_RETENTION = 1
 
 
-def _label(db: Database) -> str:
+def _noun(db: Database) -> str:
     if db.kind == "cluster":
-        kind = _FAMILY.get(str(db.engine), ("", "", "DB cluster"))[2]
-    else:
-        kind = "DB instance"
-    return f"{kind} {db.name!r}"
+        return _FAMILY.get(str(db.engine), ("", "", "DB cluster"))[2]
+    return "DB instance"
+
+
+def _label(db: Database) -> str:
+    return f"{_noun(db)} {db.name!r}"
 
 
 def backup_retention(db: Database, params: dict[str, Any]) -> Verdict | None:

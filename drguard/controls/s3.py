@@ -35,7 +35,7 @@ from ..detections import (
     s3_bucket,
     to_int,
 )
-from ..facts import UNKNOWN, Resource, retention_days
+from ..facts import UNKNOWN, OnDelete, Resource, retention_days
 from ..verdict import Remediation, Verdict, show
 
 
@@ -60,6 +60,26 @@ class Bucket(Resource):
 
     def stateful(self) -> bool:
         return bool(self.scope_reasons)  # only backup buckets
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """S3 refuses to delete a bucket that holds objects unless forceDestroy empties it;
+        Object Lock keeps locked versions."""
+        d = OnDelete("backup bucket", evidence={"forceDestroy": self.force_destroy,
+                                                "objectLockEnabled": self.object_lock_enabled,
+                                                "inScopeBecause": list(self.scope_reasons)})
+        if self.force_destroy is True:
+            d.lost.append("forceDestroy is true: every object and version is deleted first")
+        elif self.force_destroy is UNKNOWN:
+            d.lost.append("forceDestroy is unknown in this preview")
+        else:
+            d.saves.append("forceDestroy is off: S3 refuses to delete a bucket that still "
+                           "holds objects, so the update fails at the delete while it is not "
+                           "empty")
+        if self.object_lock_enabled is True:
+            d.saves.append("Object Lock keeps locked object versions until their retention "
+                           "ends")
+            d.kept.append("its locked object versions")
+        return d
 
 
 # ---- remediation: the fix for one bucket ---------------------------------------------------

@@ -44,5 +44,6 @@ def cache(r: Res) -> Cache | None:
 
 
 FACTS = {t: ("caches", cache) for t in CACHE_TYPES}
+STATEFUL = ("caches",)
 
 CHECKS = (ResourceCheck(ctl.SNAPSHOT_RETENTION, CACHE_TYPES, cache, ctl.snapshot_retention),)
