@@ -30,13 +30,15 @@ class Trail(Resource):
 
 def fix_new_trail() -> Remediation:
     return Remediation(
-        "Create a multi-region trail with log file validation in this account, and start it.",
+        "Create a multi-region trail with log file validation in this account, and start it "
+        "(CloudTrail console: Trails, Create trail, which also creates its log bucket with the "
+        "bucket policy CloudTrail needs).",
         "aws.cloudtrail.Trail(\"audit\", s3_bucket_name=audit_bucket.id,\n"
         "    is_multi_region_trail=True, include_global_service_events=True,\n"
         "    enable_log_file_validation=True, enable_logging=True)",
-        "aws cloudtrail create-trail --name audit --s3-bucket-name AUDIT_BUCKET "
-        "--is-multi-region-trail --enable-log-file-validation && \\\n"
-        "aws cloudtrail start-logging --name audit")
+        # The trail needs a log bucket whose policy lets CloudTrail write: one CLI line cannot
+        # create both safely; the console's Create trail does.
+        None)
 
 
 def fix_trail(t: Trail) -> Remediation:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +60,35 @@ FIX = Remediation(
            '                        opts=pulumi.ResourceOptions(protect=True))\n'
            'aws.efs.BackupPolicy("data-backups", file_system_id=fs.id,\n'
            '                     backup_policy={"status": "ENABLED"})',
-    cli="aws efs put-backup-policy --file-system-id fs-0123456789abcdef0 "
+    cli="aws efs put-backup-policy --file-system-id <file-system-id> "
         "--backup-policy Status=ENABLED")
+
+
+def file_system_id(fs: FileSystem) -> str | None:
+    """The file system's id (fs-...), from what was read or its ARN; None when not known
+    (a deploy-side file system not created yet)."""
+    fid = fs.evidence.get("fileSystemId")
+    if isinstance(fid, str) and fid.startswith("fs-"):
+        return fid
+    tail = str(fs.ref).rsplit("file-system/", 1)
+    return tail[1] if len(tail) == 2 and tail[1].startswith("fs-") else None
+
+
+def fix_backup(fs: FileSystem) -> Remediation:
+    """The fix for this file system: its real id in the CLI call, or no CLI call when the id
+    is not known yet."""
+    fid = file_system_id(fs)
+    region = f" --region {fs.region}" if isinstance(fs.region, str) and fs.region else ""
+    var = re.sub(r"[^0-9a-zA-Z-]+", "-", str(fs.name)).strip("-") or "data"
+    target = json.dumps(fid) if fid else "fs.id  # the aws.efs.FileSystem"
+    return Remediation(
+        f"Turn on automatic backups for EFS file system {fs.name} (a BackupPolicy with status "
+        "ENABLED), or select it in an AWS Backup plan.",
+        f'aws.efs.BackupPolicy("{var}-backups",\n'
+        '    backup_policy={"status": "ENABLED"},\n'
+        f"    file_system_id={target})",
+        f"aws efs put-backup-policy --file-system-id {fid} --backup-policy Status=ENABLED"
+        f"{region}" if fid else None)
 
 
 def backup_enabled(fs: FileSystem) -> Verdict:
@@ -80,7 +109,7 @@ def backup_enabled(fs: FileSystem) -> Verdict:
     v = Verdict.fail(f"{label} is not backed up: automatic backups are {state} and no AWS "
                      f"Backup plan selects it. Fix: set {prop} to \"ENABLED\", or select it "
                      "in an AWS Backup plan.", **ev)
-    v.remediation = FIX
+    v.remediation = fix_backup(fs)
     return v
 
 

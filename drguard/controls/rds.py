@@ -136,15 +136,16 @@ def fix_cross_region(db: Database) -> Remediation:
             "    \"copy_actions\": [{\"destination_vault_arn\": dr_vault.arn}]}])\n"
             "# + an aws.backup.Selection of the cluster's ARN",
             None)
-    arn = db.ref if str(db.ref).startswith("arn:") else f"arn:aws:rds:REGION:ACCOUNT_ID:db:{name}"
+    arn = db.ref if str(db.ref).startswith("arn:") else None  # known once it exists
     return Remediation(
         f"Replicate the automated backups of {name} to {there}, so a regional outage leaves "
         "a copy to restore.",
         f"aws.rds.InstanceAutomatedBackupsReplication(\"{name}-{there}\",\n"
-        f"    source_db_instance_arn={json.dumps(arn)}, retention_period=7,\n"
+        f"    source_db_instance_arn={json.dumps(arn) if arn else 'db.arn'}, retention_period=7,\n"
         f"    opts=pulumi.ResourceOptions(provider=aws.Provider(\"dr\", region=\"{there}\")))",
         f"aws rds start-db-instance-automated-backups-replication --region {there} "
-        f"--source-db-instance-arn {shlex.quote(arn)} --backup-retention-period 7")
+        f"--source-db-instance-arn {shlex.quote(arn)} --backup-retention-period 7"
+        if arn else None)
 
 
 # ---- rules --------------------------------------------------------------------------------

@@ -104,6 +104,17 @@ def _names(b: Bucket) -> tuple[str, str, str]:
     return json.dumps(name), shlex.quote(name), logical
 
 
+def _known(b: Bucket, cli: str, account: bool = False) -> str | None:
+    """A CLI call only with the bucket's real name (and account and region, when the call
+    names them); None when they are not known (a deploy-side bucket not created yet)."""
+    if not isinstance(b.name, str) or not b.name:
+        return None
+    if account and not (isinstance(b.account, str) and b.account
+                        and isinstance(b.region, str) and b.region):
+        return None
+    return cli
+
+
 def fix_versioning(b: Bucket) -> Remediation:
     py, sh, var = _names(b)
     return Remediation(
@@ -111,8 +122,8 @@ def fix_versioning(b: Bucket) -> Remediation:
         "can be recovered.",
         f"aws.s3.BucketVersioning(\"{var}-versioning\", bucket={py},\n"
         "    versioning_configuration={\"status\": \"Enabled\"})",
-        f"aws s3api put-bucket-versioning --bucket {sh} "
-        "--versioning-configuration Status=Enabled")
+        _known(b, f"aws s3api put-bucket-versioning --bucket {sh} "
+               "--versioning-configuration Status=Enabled"))
 
 
 def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediation:
@@ -135,7 +146,7 @@ def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediatio
                    + "; S3 allows this on the existing bucket.")
         if not versioned:
             pulumi = fix_versioning(b).pulumi + "\n" + pulumi
-            cli = fix_versioning(b).cli + " && \\\n" + cli
+            cli = f"{fix_versioning(b).cli} && \\\n{cli}"
     elif b.lock_mode is None or b.lock_days is None:
         summary = (f"Add a default retention rule to bucket {b.name}: {mode} mode for {days} "
                    "days, so every new object is locked.")
@@ -143,7 +154,7 @@ def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediatio
         summary = (f"Raise the default retention of bucket {b.name} from {b.lock_mode} "
                    f"{plural_days(b.lock_days)} to {mode} mode for {days} days (new objects; "
                    "existing versions keep their own retention).")
-    return Remediation(summary, pulumi, cli)
+    return Remediation(summary, pulumi, _known(b, cli))
 
 
 def fix_public_access_block(b: Bucket) -> Remediation:
@@ -153,9 +164,9 @@ def fix_public_access_block(b: Bucket) -> Remediation:
         f"aws.s3.BucketPublicAccessBlock(\"{var}-public-access-block\", bucket={py},\n"
         "    block_public_acls=True, block_public_policy=True,\n"
         "    ignore_public_acls=True, restrict_public_buckets=True)",
-        f"aws s3api put-public-access-block --bucket {sh} --public-access-block-configuration "
-        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
-        "RestrictPublicBuckets=true")
+        _known(b, f"aws s3api put-public-access-block --bucket {sh} "
+               "--public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,"
+               "BlockPublicPolicy=true,RestrictPublicBuckets=true"))
 
 
 def fix_replication(b: Bucket) -> Remediation:
@@ -177,27 +188,28 @@ def fix_replication(b: Bucket) -> Remediation:
         "    rules=[{\"id\": \"dr-copy\", \"status\": \"Enabled\", \"filter\": {},\n"
         "            \"delete_marker_replication\": {\"status\": \"Disabled\"},\n"
         "            \"destination\": {\"bucket\": replica.arn}}])",
-        f"aws s3api put-bucket-replication --bucket {sh} --replication-configuration "
-        f"'{{\"Role\": \"arn:aws:iam::{b.account or 'ACCOUNT_ID'}:role/s3-replication\", "
-        "\"Rules\": [{\"ID\": \"dr-copy\", \"Status\": \"Enabled\", \"Priority\": 1, "
-        "\"Filter\": {}, \"DeleteMarkerReplication\": {\"Status\": \"Disabled\"}, "
-        f"\"Destination\": {{\"Bucket\": \"arn:aws:s3:::{replica}\"}}}}]}}'")
+        _known(b, f"aws s3api put-bucket-replication --bucket {sh} --replication-configuration "
+               f"'{{\"Role\": \"arn:aws:iam::{b.account}:role/s3-replication\", "
+               "\"Rules\": [{\"ID\": \"dr-copy\", \"Status\": \"Enabled\", \"Priority\": 1, "
+               "\"Filter\": {}, \"DeleteMarkerReplication\": {\"Status\": \"Disabled\"}, "
+               f"\"Destination\": {{\"Bucket\": \"arn:aws:s3:::{replica}\"}}}}]}}'",
+               account=True))
 
 
 def fix_deletion_alerts(b: Bucket) -> Remediation:
     py, sh, var = _names(b)
-    topic = (f"arn:aws:sns:{b.region if isinstance(b.region, str) else 'REGION'}:"
-             f"{b.account or 'ACCOUNT_ID'}:backup-deletions")
+    topic = f"arn:aws:sns:{b.region}:{b.account}:backup-deletions"
     return Remediation(
         f"Notify someone when objects in bucket {b.name} are deleted: an S3 event notification "
         "for s3:ObjectRemoved:* to an SNS topic people watch.",
         f"alerts = aws.sns.Topic(\"{var}-deletions\")  # subscribe the on-call to it\n"
         f"aws.s3.BucketNotification(\"{var}-deletion-alerts\", bucket={py},\n"
         "    topics=[{\"topic_arn\": alerts.arn, \"events\": [\"s3:ObjectRemoved:*\"]}])",
-        f"aws s3api put-bucket-notification-configuration --bucket {sh} "
-        f"--notification-configuration '{{\"TopicConfigurations\": [{{\"TopicArn\": "
-        f"\"{topic}\", \"Events\": [\"s3:ObjectRemoved:*\"]}}]}}'"
-        "  # replaces the bucket's notification configuration: merge existing ones first")
+        _known(b, f"aws s3api put-bucket-notification-configuration --bucket {sh} "
+               f"--notification-configuration '{{\"TopicConfigurations\": [{{\"TopicArn\": "
+               f"\"{topic}\", \"Events\": [\"s3:ObjectRemoved:*\"]}}]}}'"
+               "  # replaces the bucket's notification configuration: merge existing ones "
+               "first", account=True))
 
 
 # ---- rules --------------------------------------------------------------------------------
