@@ -20,7 +20,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from drguard import waivers as waivers_mod
-from drguard.control import BLOCKING_SEVERITIES
+from drguard.control import BLOCKING_SEVERITIES, remedy_text
 from drguard.errors import ConfigError
 from drguard.facts import Resource
 from drguard.registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Control
@@ -61,7 +61,7 @@ def _metadata(control: Control) -> dict[str, Any]:
         "severity": _SEVERITY[control.severity],
         "framework": framework,
         "tags": ["disaster-recovery", f"tier-{control.tier}"],
-        "remediation_steps": control.remediation,
+        "remediation_steps": remedy_text(control.remedy()),
     }
 
 

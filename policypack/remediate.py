@@ -232,14 +232,9 @@ def fixes() -> dict[str, Fixer]:
 
 @cache
 def cannot() -> dict[str, str]:
-    """Control -> why a remediation cannot fix it (or fixes it only in part): the
-    CANNOT_REMEDIATE of policypack/services/<service>.py."""
-    from . import services
-
-    out: dict[str, str] = {}
-    for m in services.modules():
-        out.update(getattr(m, "CANNOT_REMEDIATE", {}))
-    return out
+    """Control -> why a remediation cannot fix it (or fixes it only in part): each control's
+    declared `cannot_remediate` (drguard.controls.<service>)."""
+    return {c.id: c.cannot_remediate for c in BY_ID.values() if c.cannot_remediate}
 
 
 def check_levels(levels: Mapping[str, str]) -> None:

@@ -251,11 +251,13 @@ def test_what_cannot_be_fixed_says_why(analyzer, weak_stack) -> None:  # noqa: A
     analyzer.configure(REMEDIATE_ALL)
     rr = analyzer.remediate(weak_stack.get("split-backups"))
     reasons = {n.policy_name: n.reason for n in rr.not_applicable}
-    assert "created" in reasons["backup-bucket-object-lock"]
-    assert "protect" in reasons["stateful-resource-protect"]
-    assert "BucketVersioning resource" in reasons["backup-bucket-versioning"]
-    for control in ("backup-bucket-replication", "backup-bucket-public-access-block"):
-        assert "cannot add" in reasons[control]
+    # Each reason is the control's declared one, word for word.
+    for control in ("backup-bucket-object-lock", "stateful-resource-protect",
+                    "backup-bucket-versioning", "backup-bucket-replication",
+                    "backup-bucket-public-access-block"):
+        declared = BY_ID[control].cannot_remediate
+        assert declared and reasons[control].endswith(declared), (control, reasons[control])
+    assert "BucketObjectLockConfiguration" in reasons["backup-bucket-object-lock"]
 
 
 def test_all_remediate_is_refused_in_one_line_naming_the_advisory_controls(analyzer) -> None:  # noqa: ANN001

@@ -69,7 +69,9 @@ def _row(cells: list[str]) -> str:
 
 def _fix(f: Finding) -> str:
     r = f.remediation or {}
-    return md(r.get("summary")) if r.get("summary") else "see the full report"
+    if not r.get("summary"):
+        return "see the full report"
+    return md(r["summary"]) + (f" _Why:_ {md(r['why'])}" if r.get("why") else "")
 
 
 def _header(run: dict[str, Any], names: dict[str, str]) -> str:

@@ -66,6 +66,15 @@ def vault_lock(v: Vault, params: dict[str, Any]) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="backup-vault-lock",
+        why=("Without a vault lock, an administrator can delete recovery points or shorten their "
+            "retention."),
+        console=(
+            "AWS Backup console: Backup vaults, select the vault.",
+            "Vault lock, Create vault lock: minimum retention at least minRetentionDays days, a "
+            "grace period, Create.",
+        ),
+        cannot_remediate=("a vault lock is a resource of its own (VaultLockConfiguration); a "
+                          "remediation cannot add resources."),
         title="AWS Backup vaults are locked",
         severity="high",
         exposure=DESTROYABLE,

@@ -160,6 +160,14 @@ def trail_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> boo
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="cloudtrail-enabled",
+        why=("Without a trail nobody can tell who deleted a backup or when, and the logs side of "
+            "DR Guard has nothing to read."),
+        console=(
+            "CloudTrail console: Trails, Create trail (or open the existing trail).",
+            "Apply the trail to all regions, turn log file validation on and pick (or let it "
+            "create) the log bucket.",
+            "Save, and make sure Logging shows On.",
+        ),
         title="A multi-region CloudTrail trail is logging",
         severity="high",
         exposure=UNSEEN,
@@ -183,6 +191,13 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="cloudtrail-bucket-protected",
+        why=("An attacker who can delete the trail's log objects erases the evidence of what they "
+            "did."),
+        console=(
+            "S3 console: select the trail's log bucket, Properties.",
+            "Enable Bucket Versioning, then Object Lock with a default retention.",
+            "Add a bucket policy that denies s3:DeleteObject* to everyone but a break-glass role.",
+        ),
         title="The trail's bucket is itself protected",
         severity="high",
         exposure=UNSEEN,

@@ -83,6 +83,13 @@ def dynamodb(t: Table) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="dynamodb-recovery",
+        why=("Without point-in-time recovery a bad write or a delete cannot be undone; without "
+            "deletion protection one call drops the table."),
+        console=(
+            "DynamoDB console: Tables, select the table, Backups, Point-in-time recovery, Edit, "
+            "Turn on, Save.",
+            "Additional settings, Deletion protection, Turn on.",
+        ),
         title="DynamoDB tables can be recovered",
         severity="high",
         exposure=DESTROYABLE,

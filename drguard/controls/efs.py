@@ -128,6 +128,12 @@ def backups_disabled(rp: dict, record: dict, params: Mapping, ctx: Context) -> b
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=BACKUP_ENABLED,
+        why=("A file system without backups is lost with everything in it when it is deleted or "
+            "corrupted."),
+        console=(
+            "EFS console: File systems, select the file system, Edit.",
+            "Automatic backups: Enable, Save changes (or add it to an AWS Backup plan).",
+        ),
         title="EFS file systems are backed up",
         severity="high",
         exposure=DESTROYABLE,

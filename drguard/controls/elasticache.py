@@ -152,6 +152,14 @@ def no_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) -> 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=SNAPSHOT_RETENTION,
+        why=("Without automatic snapshots a failed node or a bad write leaves nothing to restore "
+            "the cache data from, and a delete without a final snapshot loses it."),
+        console=(
+            "ElastiCache console: Redis OSS or Valkey caches, select the cache, Modify.",
+            "Set Backup retention period to at least minRetentionDays days and save (Apply "
+            "immediately).",
+            "Set a final snapshot name when you delete it.",
+        ),
         title="ElastiCache (Redis OSS, Valkey) keeps automatic snapshots",
         severity="medium",
         exposure=DESTROYABLE,

@@ -225,6 +225,16 @@ def backup_scp(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="scp-deny-backup-deletion",
+        why=("Without an SCP, an administrator of a member account (or an attacker holding such a "
+            "role) can delete every backup in it."),
+        console=(
+            "AWS Organizations console (management account): Policies, Service control policies "
+            "(enable them if asked).",
+            "Create policy deny-backup-destruction denying every action of requiredDenyActions on "
+            "\"*\" (or edit the existing one).",
+            "Targets, Attach: the Root (or every OU that holds member accounts).",
+        ),
+        cannot_remediate=("an SCP's statements are a policy decision, not a setting."),
         title="An attached SCP denies destroying backups",
         severity="high",
         exposure=UNSEEN,

@@ -303,6 +303,14 @@ def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="rds-backup-retention",
+        why=("Automated backups are the point-in-time restore window: one day means yesterday's "
+            "mistake found today cannot be undone."),
+        console=(
+            "RDS console: Databases, select the instance or cluster, Modify.",
+            "Under Backup, set Backup retention period to at least minRetentionDays days (35 at "
+            "most).",
+            "Continue, Apply immediately, Modify.",
+        ),
         title="RDS automated backups are kept long enough",
         severity="high",
         exposure=DESTROYABLE,
@@ -328,6 +336,12 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-deletion-protection",
+        why="Without deletion protection one API call (or a replacement) deletes the database.",
+        console=(
+            "RDS console: Databases, select the instance or cluster, Modify.",
+            "Tick Enable deletion protection.",
+            "Continue, Apply immediately, Modify.",
+        ),
         title="RDS deletion protection is on",
         severity="high",
         exposure=DESTROYABLE,
@@ -347,6 +361,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-final-snapshot",
+        why=("A delete that skips the final snapshot, or deletes the automated backups, leaves "
+            "nothing to restore."),
+        console=(
+            "In the program: set skipFinalSnapshot false with a finalSnapshotIdentifier, and "
+            "deleteAutomatedBackups false.",
+            "In the RDS console these are chosen at delete time: tick Create final snapshot and "
+            "Retain automated backups.",
+        ),
         title="Deleting a database leaves a final snapshot",
         severity="high",
         exposure=DESTROYABLE,
@@ -371,6 +393,16 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-cross-region-backup",
+        why=("A regional outage takes every recovery point that lives in the database's own "
+            "region."),
+        console=(
+            "RDS console: Automated backups, Current Region, select the DB instance, Actions, "
+            "Manage cross-Region replication.",
+            "Enable replication to the DR region with a retention period, Save (for clusters: an "
+            "AWS Backup plan rule with a copy to a vault in another region).",
+        ),
+        cannot_remediate=("a copy in another region needs a resource in that region; a "
+                          "remediation cannot add resources."),
         title="Databases have recovery points in a second region",
         severity="high",
         exposure=SINGLE_REGION,

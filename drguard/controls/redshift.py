@@ -134,6 +134,13 @@ def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=SNAPSHOT_RETENTION,
+        why=("Automated snapshots are the restore points of the warehouse; a delete without a "
+            "final snapshot loses the data."),
+        console=(
+            "Redshift console: Clusters, select the cluster, Actions, Modify (Backup).",
+            "Set Automated snapshot retention period to at least minRetentionDays days and save.",
+            "When deleting it, keep Create final snapshot ticked.",
+        ),
         title="Redshift automated snapshots are kept long enough",
         severity="high",
         exposure=DESTROYABLE,

@@ -467,13 +467,21 @@ def alert_rule(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="backup-bucket-versioning",
+        why="Without versioning an overwrite or a delete in a backup bucket is permanent.",
+        console=(
+            "S3 console: Buckets, select the bucket, Properties.",
+            "Bucket Versioning, Edit, Enable, Save changes.",
+        ),
+        cannot_remediate=("only a bucket's own inline versioning block is fixed; a bucket "
+                          "without one needs a BucketVersioning resource, and a remediation "
+                          "cannot add resources."),
         title="Backup buckets are versioned",
         severity="critical",
         exposure=DESTROYABLE,
         tier=1,
         description="Backup buckets have S3 versioning Enabled (not absent, not Suspended).",
         remediation="Enable versioning: an aws.s3.BucketVersioning with "
-                    "versioningConfiguration.status = \"Enabled\" (or Object Lock at creation).",
+                    "versioningConfiguration.status = \"Enabled\".",
         mapping=ConfigMapping(("S3_BUCKET_VERSIONING_ENABLED",), ("S3.14",)),
         backup_scoped=True,
         detections=(
@@ -498,15 +506,29 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-object-lock",
+        why=("Without Object Lock anyone with delete rights (or stolen credentials) can erase "
+            "every backup version."),
+        console=(
+            "S3 console: Buckets, select the bucket, Properties (versioning must be Enabled "
+            "first).",
+            "Object Lock, Edit: enable Object Lock (S3 allows it on an existing versioned "
+            "bucket).",
+            "Default retention: Enable, mode as allowedLockModes (COMPLIANCE by default), at "
+            "least minLockDays days, Save changes.",
+        ),
+        cannot_remediate=("Object Lock and its default retention are set by a "
+                          "BucketObjectLockConfiguration, a resource of its own; a "
+                          "remediation changes a resource's inputs and cannot add resources."),
         title="Backup buckets are locked with S3 Object Lock",
         severity="critical",
         exposure=DESTROYABLE,
         tier=1,
         description="Backup buckets have Object Lock on with a default retention rule in an "
                     "allowed mode for at least minLockDays days.",
-        remediation="Create the bucket with objectLockEnabled = true and add an "
-                    "aws.s3.BucketObjectLockConfiguration whose rule.defaultRetention has "
-                    "mode COMPLIANCE and days >= minLockDays.",
+        remediation="Turn Object Lock on (S3 allows it on an existing versioned bucket) with "
+                    "an aws.s3.BucketObjectLockConfiguration (objectLockEnabled \"Enabled\") "
+                    "whose rule.defaultRetention has an allowed mode (COMPLIANCE by default) "
+                    "and days >= minLockDays.",
         params=(
             strings("allowedLockModes", ["COMPLIANCE"],
                      "Default retention modes accepted.", enum=["COMPLIANCE", "GOVERNANCE"],
@@ -539,6 +561,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-replication",
+        why="A regional outage takes the only copy of every backup in the bucket.",
+        console=(
+            "S3 console: create a versioned bucket in another region.",
+            "Select the backup bucket, Management, Replication rules, Create replication rule to "
+            "that bucket (with an IAM role S3 can assume), Save.",
+        ),
+        cannot_remediate=("replication needs a destination bucket and a replication "
+                          "configuration: resources a remediation cannot add."),
         title="Backup buckets replicate to another region",
         severity="high",
         exposure=SINGLE_REGION,
@@ -556,6 +586,15 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-deletion-alerts",
+        why="Backups deleted without an alert are found missing only when a restore is needed.",
+        console=(
+            "S3 console: select the bucket, Properties, Event notifications, Create event "
+            "notification.",
+            "Event types: All object removal events (s3:ObjectRemoved:*); destination: an SNS "
+            "topic the on-call watches, Save.",
+        ),
+        cannot_remediate=("alerts need an EventBridge rule, a target and CloudTrail data "
+                          "events: resources a remediation cannot add."),
         title="Deletions on backup buckets raise an alert",
         severity="high",
         exposure=UNSEEN,
@@ -586,6 +625,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-public-access-block",
+        why="A backup bucket that can be made public can leak every backup in it.",
+        console=(
+            "S3 console: select the bucket, Permissions.",
+            "Block public access (bucket settings), Edit, tick Block all public access, Save "
+            "changes.",
+        ),
+        cannot_remediate=("the public access block is a resource of its own "
+                          "(BucketPublicAccessBlock); a remediation cannot add resources."),
         title="Backup buckets block public access",
         severity="high",
         exposure=HYGIENE,

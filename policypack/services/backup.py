@@ -289,11 +289,3 @@ def _vault_lock(model: StackModel, params: dict) -> Iterable[Judged]:
 
 
 CHECKS = (StackCheck("backup-vault-lock", _vault_lock),)
-
-
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
-CANNOT_REMEDIATE = {
-    "backup-vault-lock": "a vault lock is a resource of its own (VaultLockConfiguration); a "
-                         "remediation cannot add resources.",
-}

@@ -59,11 +59,3 @@ CHECKS = (
     ResourceCheck("cloudtrail-enabled", TRAIL_TYPES, trail, lambda t, _p: ctl.trail(t)),
     StackCheck("cloudtrail-bucket-protected", _trail_bucket),
 )
-
-
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
-CANNOT_REMEDIATE = {
-    "cloudtrail-enabled": "turning a trail multi-region or on is left to the program: it "
-                          "changes what is logged and billed.",
-}

@@ -91,10 +91,3 @@ def _scp(model: StackModel, params: dict) -> Iterable[Judged]:
 
 
 CHECKS = (StackCheck("scp-deny-backup-deletion", _scp),)
-
-
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
-CANNOT_REMEDIATE = {
-    "scp-deny-backup-deletion": "an SCP's statements are a policy decision, not a setting.",
-}

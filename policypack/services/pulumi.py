@@ -40,8 +40,3 @@ def fix_force_destroy(t: Target, _params: Mapping[str, Any]) -> None:
 REMEDIATIONS = (Fixer("stateful-resource-protect",
                       frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}),
                       fix_force_destroy),)
-CANNOT_REMEDIATE = {
-    "stateful-resource-protect": "only forceDestroy is fixed; `protect` is a resource option, "
-                                 "not an input, so it stays a violation until the program "
-                                 "sets opts=pulumi.ResourceOptions(protect=True).",
-}

@@ -304,7 +304,3 @@ REMEDIATIONS = (
     Fixer("rds-final-snapshot", frozenset(t for t, d in _DATABASES.items() if d[1] or d[2]),
           fix_final_snapshot),
 )
-CANNOT_REMEDIATE = {
-    "rds-cross-region-backup": "a copy in another region needs a resource in that region; a "
-                               "remediation cannot add resources.",
-}
