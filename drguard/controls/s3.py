@@ -104,15 +104,10 @@ def _names(b: Bucket) -> tuple[str, str, str]:
     return json.dumps(name), shlex.quote(name), logical
 
 
-def _known(b: Bucket, cli: str, account: bool = False) -> str | None:
-    """A CLI call only with the bucket's real name (and account and region, when the call
-    names them); None when they are not known (a deploy-side bucket not created yet)."""
-    if not isinstance(b.name, str) or not b.name:
-        return None
-    if account and not (isinstance(b.account, str) and b.account
-                        and isinstance(b.region, str) and b.region):
-        return None
-    return cli
+def _known(b: Bucket, cli: str) -> str | None:
+    """A CLI call only with the bucket's real name; None when it is not known (a deploy-side
+    bucket whose name is decided on update)."""
+    return cli if isinstance(b.name, str) and b.name else None
 
 
 def fix_versioning(b: Bucket) -> Remediation:
@@ -188,28 +183,22 @@ def fix_replication(b: Bucket) -> Remediation:
         "    rules=[{\"id\": \"dr-copy\", \"status\": \"Enabled\", \"filter\": {},\n"
         "            \"delete_marker_replication\": {\"status\": \"Disabled\"},\n"
         "            \"destination\": {\"bucket\": replica.arn}}])",
-        _known(b, f"aws s3api put-bucket-replication --bucket {sh} --replication-configuration "
-               f"'{{\"Role\": \"arn:aws:iam::{b.account}:role/s3-replication\", "
-               "\"Rules\": [{\"ID\": \"dr-copy\", \"Status\": \"Enabled\", \"Priority\": 1, "
-               "\"Filter\": {}, \"DeleteMarkerReplication\": {\"Status\": \"Disabled\"}, "
-               f"\"Destination\": {{\"Bucket\": \"arn:aws:s3:::{replica}\"}}}}]}}'",
-               account=True))
+        # The destination bucket and a role S3 can assume must exist first: one CLI line
+        # cannot create them safely (the declared console steps and the Pulumi code do).
+        None)
 
 
 def fix_deletion_alerts(b: Bucket) -> Remediation:
     py, sh, var = _names(b)
-    topic = f"arn:aws:sns:{b.region}:{b.account}:backup-deletions"
     return Remediation(
         f"Notify someone when objects in bucket {b.name} are deleted: an S3 event notification "
         "for s3:ObjectRemoved:* to an SNS topic people watch.",
         f"alerts = aws.sns.Topic(\"{var}-deletions\")  # subscribe the on-call to it\n"
         f"aws.s3.BucketNotification(\"{var}-deletion-alerts\", bucket={py},\n"
         "    topics=[{\"topic_arn\": alerts.arn, \"events\": [\"s3:ObjectRemoved:*\"]}])",
-        _known(b, f"aws s3api put-bucket-notification-configuration --bucket {sh} "
-               f"--notification-configuration '{{\"TopicConfigurations\": [{{\"TopicArn\": "
-               f"\"{topic}\", \"Events\": [\"s3:ObjectRemoved:*\"]}}]}}'"
-               "  # replaces the bucket's notification configuration: merge existing ones "
-               "first", account=True))
+        # The topic must exist with a policy letting S3 publish, and the call replaces the
+        # bucket's other notifications: not one safe CLI line (see the console steps).
+        None)
 
 
 # ---- rules --------------------------------------------------------------------------------
