@@ -210,7 +210,15 @@ def render() -> str:
                 parts.append("Security Hub " + ", ".join(f"`{x}`"
                                                          for x in c.mapping.security_hub))
             lines.append("- Mapping: " + "; ".join(parts))
+        r = c.remedy()  # the control's one remediation declaration, as every output shows it
         lines.append(f"- Remediation: {_md(c.remediation)}")
+        if r["why"]:
+            lines.append(f"- Why it matters: {_md(r['why'])}")
+        if r["console"]:
+            lines.append("- Console steps:")
+            lines += [f"  {i}. {_md(x)}" for i, x in enumerate(r["console"], 1)]
+        if c.cannot_remediate:
+            lines.append(f"- Pack `remediate` level: cannot fix it: {_md(c.cannot_remediate)}")
         if c.fix is not None:
             lines += ["", f"  {c.fix.summary}", "", "  ```python",
                       *[f"  {x}" if x else "" for x in c.fix.pulumi.splitlines()], "  ```"]

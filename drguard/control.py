@@ -6,6 +6,7 @@ collects them. Nothing here names a control.
 
 from __future__ import annotations
 
+from collections.abc import Mapping as Mapping_
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,6 +17,8 @@ Severity = Literal["low", "medium", "high", "critical"]
 Source = Literal["deploy", "state", "live", "logs", "repo"]
 
 SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+# Severities whose policies block a deployment by default; the others are advisory.
+BLOCKING_SEVERITIES: frozenset[str] = frozenset({"critical", "high"})
 
 # What a gap exposes, most urgent first (reports rank "fix first" by severity, then by this).
 DESTROYABLE = "backup data can be destroyed"
@@ -72,8 +75,27 @@ class Control:
     detections: tuple[Detection, ...] = ()
     # The fix as code (Pulumi and AWS CLI), beside the one-line `remediation`.
     fix: Remediation | None = None
+    # Why the gap matters (one sentence) and the fix as AWS console steps. With `remediation`,
+    # `fix` and the rule's per-resource fix (drguard.controls.<service>), this is the one
+    # declaration of a control's remediation that every output renders (see `remedy`).
+    why: str = ""
+    console: tuple[str, ...] = ()
+    # What the pack's `remediate` enforcement level cannot fix here, and why (None: it fixes
+    # all it judges, or the control is not served by the pack).
+    cannot_remediate: str | None = None
     # What a gap exposes (one of EXPOSURES); None ranks after them, by tier.
     exposure: str | None = None
+
+    def remedy(self, specific: Remediation | None = None) -> dict[str, Any]:
+        """The remediation every output shows: the rule's fix for one resource (`specific`),
+        or the control's own (`remediation`, `fix`), with why it matters and the console
+        steps, all from this declaration."""
+        general = self.fix
+        r = specific or general
+        return {"summary": r.summary if r is not None else self.remediation,
+                "pulumi": (r.pulumi or None) if r is not None else None,
+                "cli": r.cli if r is not None else None,
+                "why": self.why or None, "console": list(self.console)}
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -87,6 +109,23 @@ class Control:
     def config_schema(self) -> dict[str, dict[str, Any]]:
         """JSON-schema properties of this control's parameters (pack `config_schema`)."""
         return {p.name: p.json_schema() for p in self.params}
+
+
+def remedy_text(r: Mapping_[str, Any], code: bool = True) -> str:
+    """A remediation (`Control.remedy`) as plain text: the fix, why it matters, the console
+    steps and (`code`) the Pulumi snippet and AWS CLI command. Every plain-text output (pack
+    remediation steps, SARIF rule help, JUnit, OCSF, ASFF) renders it with this."""
+    lines = [str(r.get("summary") or "")]
+    if r.get("why"):
+        lines.append(f"Why: {r['why']}")
+    steps = list(r.get("console") or ())
+    if steps:
+        lines.append("Console: " + " ".join(f"{i}. {x}" for i, x in enumerate(steps, 1)))
+    if code and r.get("pulumi"):
+        lines.append("Pulumi (Python):\n" + str(r["pulumi"]).rstrip())
+    if code and r.get("cli"):
+        lines.append("AWS CLI:\n" + str(r["cli"]).rstrip())
+    return "\n".join(x for x in lines if x)
 
 
 def days(name: str, default: int, description: str, maximum: int | None = None) -> Param:

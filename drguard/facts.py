@@ -54,6 +54,45 @@ def retention_days(days: Any, years: Any) -> int | None:
 
 
 @dataclass
+class OnDelete:
+    """What keeps a stateful resource's data when it is deleted or replaced, as its service
+    declares it (`Resource.on_delete`): `noun` names the kind ("Redshift cluster"), `saves`
+    and `lost` are the safeguards in place and missing (sentences), `kept` names the copies
+    that outlive the resource (a final snapshot by name, retained backups), `evidence` the
+    values read. `dr-audit plan` renders it; the service decides it."""
+
+    noun: str
+    saves: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def unknown_or_off(value: Any, what: str) -> str:
+    """"<what> is unknown in this preview" or "<what> is off"."""
+    return f"{what} is " + ("unknown in this preview" if value is UNKNOWN else "off")
+
+
+def final_snapshot_on_delete(d: OnDelete, skip: Any, ident: Any, replace: bool) -> None:
+    """skipFinalSnapshot false with a finalSnapshotIdentifier: a final snapshot by that name
+    (RDS and Redshift alike)."""
+    if skip is False and isinstance(ident, str) and ident:
+        note = f"a final snapshot {ident!r} is taken before the delete"
+        if replace:
+            note += (", but the replacement starts empty: the data must be restored from that "
+                     "snapshot by hand, and writes between the snapshot and the cutover are "
+                     "lost (still a data-loss risk)")
+        d.saves.append(note)
+        d.kept.append(f"final snapshot {ident!r}")
+    elif skip is True:
+        d.lost.append("skipFinalSnapshot is true: no final snapshot is taken")
+    elif skip is False and (ident is None or ident == ""):
+        d.lost.append("no finalSnapshotIdentifier is set, so no final snapshot can be taken")
+    else:
+        d.lost.append("whether a final snapshot is taken is unknown in this preview")
+
+
+@dataclass
 class Resource:
     """What every fact has: where it is and how to name it in a message."""
 
@@ -76,3 +115,10 @@ class Resource:
         """Whether this fact holds data that `stateful-resource-protect` guards (a service's
         fact says so; e.g. a bucket only when it is in backup scope)."""
         return False
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """What keeps this resource's data when it is deleted (or, `replace`, replaced by a
+        new, empty one). Every fact whose `stateful()` can be true declares its own; this
+        default knows of nothing that keeps the data."""
+        return OnDelete(self.type.split(":")[-1] or "resource")
+

@@ -23,6 +23,7 @@ import gc
 import logging
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from drguard.errors import ConfigError, Loc
@@ -34,6 +35,8 @@ from .config import check_pack_config
 log = logging.getLogger(__name__)
 
 _call = threading.local()
+# The wire's EnforcementLevel values (pulumi analyzer.proto).
+_LEVELS = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
 
 
 def current_call() -> dict[str, Any] | None:
@@ -303,7 +306,9 @@ def _failed_response(servicer: Any, sdk: Any, e: BaseException) -> Any:
     return response
 
 
-def install() -> None:
+def install(check_levels: Callable[[dict[str, str]], None] = lambda _levels: None) -> None:
+    """Hook the SDK's servicer; `check_levels` refuses enforcement levels at Configure (the
+    remediation layer passes its own, which sits above this module)."""
     import grpc
     from pulumi_policy import policy as sdk
 
@@ -320,6 +325,8 @@ def install() -> None:
             config = {k: _plain(v.properties, policy_loc(k))
                       for k, v in request.policyConfig.items()}
             check_pack_config(config)
+            check_levels({k: _LEVELS.get(v.enforcementLevel, "")
+                          for k, v in request.policyConfig.items()})
         except ConfigError as e:
             error = str(e)
         except RecursionError:

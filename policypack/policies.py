@@ -20,6 +20,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from drguard import waivers as waivers_mod
+from drguard.control import BLOCKING_SEVERITIES, remedy_text
 from drguard.errors import ConfigError
 from drguard.facts import Resource
 from drguard.registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Control
@@ -38,7 +39,7 @@ _SEVERITY = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HI
 
 def default_enforcement(control: Control) -> EnforcementLevel:
     """Mandatory for critical and high, advisory otherwise (overridable by config)."""
-    if control.severity in ("critical", "high"):
+    if control.severity in BLOCKING_SEVERITIES:
         return EnforcementLevel.MANDATORY
     return EnforcementLevel.ADVISORY
 
@@ -60,7 +61,7 @@ def _metadata(control: Control) -> dict[str, Any]:
         "severity": _SEVERITY[control.severity],
         "framework": framework,
         "tags": ["disaster-recovery", f"tier-{control.tier}"],
-        "remediation_steps": control.remediation,
+        "remediation_steps": remedy_text(control.remedy()),
     }
 
 

@@ -1,14 +1,14 @@
 """Deploy-time remediation: the `remediate` enforcement level fixes what is safe to fix.
 
-When a control's enforcement level is `remediate` (`"rds-backup-retention": "remediate"`, or
-`{"all": "remediate"}`), the engine's `Remediate` call, made for every resource before it is
+When a control's enforcement level is `remediate` (`"rds-backup-retention": "remediate"`), the
+engine's `Remediate` call, made for every resource before it is
 analyzed, rewrites the resource's own inputs:
 
 - rds-backup-retention: backupRetentionPeriod raised to minRetentionDays (RDS, Aurora,
   DocumentDB, Neptune);
 - rds-deletion-protection: deletionProtection true;
 - rds-final-snapshot: skipFinalSnapshot false with a finalSnapshotIdentifier derived from the
-  identifier; deleteAutomatedBackups false; copyTagsToSnapshot true;
+  identifier; deleteAutomatedBackups false;
 - dynamodb-recovery: point-in-time recovery and deletionProtectionEnabled true;
 - redshift-snapshot-retention: automatedSnapshotRetentionPeriod raised to minRetentionDays;
   skipFinalSnapshot false with an identifier;
@@ -16,13 +16,15 @@ analyzed, rewrites the resource's own inputs:
   `versionings`, aws-native `versioningConfiguration`) enabled;
 - stateful-resource-protect: forceDestroy false on backup buckets.
 
-Rules: a value that already passes is never lowered; an unknown value (preview) or a secret is
-never touched (nor is anything decided from one); a resource covered by an unexpired waiver of
-the control is left alone; parameters come from the control's config. What remediation cannot
-fix stays a violation with its message, and the service module says why (`cannot_remediate`,
-also sent as the policy's not-applicable reason): Object Lock is set only when a bucket is
-created; a setting that needs a resource of its own (a split BucketVersioning, a vault lock, a
-replication configuration) cannot be added by a remediation; `protect` is a resource option,
+Rules: a fix changes only what the control finds wrong (a value that already passes is never
+lowered, a setting the control does not judge is never touched); an unknown value (preview) or
+a secret is never touched (nor is anything decided from one); a resource covered by an
+unexpired waiver of the control is left alone; parameters come from the control's config.
+What remediation cannot fix stays a violation with its message, and the control's declared
+fix says why (also sent as the policy's not-applicable reason): turning Object Lock on or adding
+a default retention is not an input of the bucket resource a remediation may change; a setting
+that needs a resource of its own (a split BucketVersioning, a vault lock, a replication
+configuration) cannot be added by a remediation; `protect` is a resource option,
 not an input.
 
 Each fix is declared beside its control's deploy binding, in policypack/services/<service>.py
@@ -43,6 +45,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from drguard import waivers as waivers_mod
+from drguard.control import BLOCKING_SEVERITIES
 from drguard.errors import ConfigError
 from drguard.registry import BY_ID
 
@@ -74,9 +77,26 @@ def fixes() -> dict[str, Fixer]:
 
 
 def cannot() -> dict[str, str]:
-    """Control -> why a remediation cannot fix it (or fixes it only in part): the
-    `cannot_remediate` of each service's DeployService."""
-    return services.CATALOG.cannot_remediate
+    """Control -> why a remediation cannot fix it (or fixes it only in part): each control's
+    declared `cannot_remediate` (drguard.controls.<service>)."""
+    return {c.id: c.cannot_remediate for c in BY_ID.values() if c.cannot_remediate}
+
+
+def check_levels(levels: Mapping[str, str]) -> None:
+    """Refuse `remediate` on an advisory control the pack cannot remediate (ConfigError, one
+    line). The level means "fix what you can, block on the rest", so on such a control it
+    would only turn advice into a blocking violation; `"all": "remediate"`, which the engine
+    expands to every policy, did exactly that without a word."""
+    bad = sorted(cid for cid, level in levels.items()
+                 if level == "remediate" and cid in BY_ID and cid not in fixes()
+                 and BY_ID[cid].severity not in BLOCKING_SEVERITIES)
+    if bad:
+        fixable = ", ".join(sorted(fixes()))
+        raise ConfigError(
+            f"enforcement level remediate on advisory control(s) {', '.join(bad)}, which the "
+            "pack cannot remediate, would only make them blocking (\"all\": \"remediate\" "
+            "does this): set \"remediate\" per control (remediable: " + fixable + "), or "
+            "give these controls their own level")
 
 
 def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, Any],

@@ -11,7 +11,7 @@ from .policies import build
 
 
 def main() -> None:
-    engine_hooks.install()
+    engine_hooks.install(check_levels=remediate.check_levels)
     remediate.install()
     PolicyPack(
         name=PACK_NAME,

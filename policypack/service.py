@@ -13,7 +13,6 @@ optional:
 - `checks`: its deploy bindings (`policypack.binding.ResourceCheck`/`StackCheck`), one per
   control id;
 - `remediations`: its fixes (`policypack.fixers.Fixer`), one per control id;
-- `cannot_remediate`: {control id: why a remediation cannot fix it (or fixes it in part)}.
 `policypack.services` lists the service modules.
 """
 
@@ -47,7 +46,6 @@ class DeployService:
     stateful: tuple[str, ...] = ()
     checks: tuple[Any, ...] = ()  # ResourceCheck | StackCheck (policypack.binding)
     remediations: tuple[Any, ...] = ()  # Fixer (policypack.fixers)
-    cannot_remediate: Mapping[str, str] = field(default_factory=dict)
 
 
 class Catalog:
@@ -100,9 +98,6 @@ class Catalog:
         """control id -> its Fixer."""
         return {f.control: f for s in self.services for f in s.remediations}
 
-    @cached_property
-    def cannot_remediate(self) -> dict[str, str]:
-        return {c: why for s in self.services for c, why in s.cannot_remediate.items()}
 
     @cached_property
     def all_types(self) -> frozenset[str]:

@@ -208,3 +208,32 @@ def backup_copy_same_region() -> None:
         "copy_actions": [{"destination_vault_arn": copy.arn}]}])
     aws.backup.Selection("billing-db-selection", plan_id=plan.id, resources=[db.arn],
                          iam_role_arn="arn:aws:iam::123456789012:role/backup")
+
+
+def region_from_environment() -> None:
+    """Databases whose provider's region is not known at preview (here the output of another
+    resource; a region the provider reads from the environment reaches the pack the same way):
+    one replicates to us-west-2, one through that same provider, one has no copy at all."""
+    holder = aws.ssm.Parameter("dr-region", type="String", value="us-east-1")
+    env = aws.Provider("from-env", region=holder.id.apply(lambda _: "us-east-1"))
+    dr = aws.Provider("dr", region="us-west-2")
+
+    def db(name: str) -> aws.rds.Instance:
+        return aws.rds.Instance(name, identifier=name, engine="postgres",
+                                instance_class="db.t4g.micro", allocated_storage=20,
+                                username="app", password=pulumi.Output.secret("pw-123456"),
+                                backup_retention_period=7, deletion_protection=True,
+                                skip_final_snapshot=False,
+                                final_snapshot_identifier=f"{name}-final",
+                                delete_automated_backups=False,
+                                opts=pulumi.ResourceOptions(protect=True, provider=env))
+
+    west = db("env-db-west")
+    aws.rds.InstanceAutomatedBackupsReplication(
+        "env-db-west-copy", source_db_instance_arn=west.arn, retention_period=7,
+        opts=pulumi.ResourceOptions(provider=dr))
+    both = db("env-db-env")
+    aws.rds.InstanceAutomatedBackupsReplication(
+        "env-db-env-copy", source_db_instance_arn=both.arn, retention_period=7,
+        opts=pulumi.ResourceOptions(provider=env))
+    db("env-db-alone")

@@ -14,7 +14,9 @@ from py_ocsf_models.objects.cloud import Cloud
 
 from auditor.reports import FILENAMES, render_reports, write_reports
 from auditor.reports import asff as asff_mod
+from drguard.control import remedy_text
 from drguard.findings import Finding
+from drguard.registry import BY_ID
 
 RUN = {"command": "scan", "started": "2026-12-01T03:00:00+00:00",
        "finished": "2026-12-01T03:05:00+00:00", "accounts": ["123456789012"],
@@ -81,7 +83,9 @@ def test_ocsf_uses_the_stable_id_remediation_and_statuses() -> None:
     assert gap["compliance"]["control"] == "backup-bucket-versioning"
     assert gap["compliance"]["status_id"] == 3 and gap["status_id"] == 1  # Fail, New
     assert gap["severity_id"] in (3, 4, 5)
-    assert gap["remediation"]["desc"] == REMEDIATION["summary"]
+    declared = BY_ID["backup-bucket-versioning"]  # summary here, why and steps declared
+    assert gap["remediation"]["desc"] == remedy_text(
+        {**REMEDIATION, "why": declared.why, "console": declared.console}, code=False)
     assert gap["unmapped"]["dr_guard"]["pulumi"] == REMEDIATION["pulumi"]
     assert gap["resources"][0]["uid"] == BUCKET and gap["resources"][0]["region"] == "us-east-1"
     assert gap["cloud"]["account"]["uid"] == "123456789012"
@@ -118,7 +122,9 @@ def test_asff_findings() -> None:
                                  "Region": "us-east-1"}]
     assert gap["Compliance"]["Status"] == "FAILED" and gap["RecordState"] == "ACTIVE"
     assert gap["Workflow"] == {"Status": "NEW"}
-    assert gap["Remediation"]["Recommendation"]["Text"] == REMEDIATION["summary"]
+    text = gap["Remediation"]["Recommendation"]["Text"]
+    assert text.startswith(REMEDIATION["summary"] + "\nWhy: "
+                           + BY_ID["backup-bucket-versioning"].why) and len(text) <= 512
     assert gap["GeneratorId"] == "dr-guard/backup-bucket-versioning"
     assert gap["CreatedAt"] == RUN["finished"]
     assert items[fs[1].id]["Workflow"] == {"Status": "SUPPRESSED"}

@@ -333,3 +333,27 @@ def test_rule_index_answers_like_every_rule() -> None:
                 if a.alerts:
                     alerted.add(name)
     assert alerted == set(names)  # each bucket is alerted on by at least one kind of rule
+
+
+def test_a_region_unknown_at_preview_is_said_not_decided(analyzer, capture) -> None:  # noqa: ANN001
+    cap = capture(programs.region_from_environment, preview=True)
+    assert cap.get("env-db-west")["outputs"]["region"] == UNKNOWN_STRING
+    run = run_stack(analyzer, cap)
+    blocking = {d.urn for d in run.by_policy("rds-cross-region-backup")
+                if d.enforcement_level == "mandatory"}
+    # With copies whose placement cannot be decided: not blocked, said to be unknown.
+    for name in ("env-db-west", "env-db-env"):
+        assert cap.get(name)["urn"] not in blocking, name
+    notes = " ".join(d.message for d in run.diagnostics
+                     if d.policy_name == "rds-cross-region-backup"
+                     and d.enforcement_level == "advisory")
+    assert "env-db-west" in notes and "env-db-env" in notes
+    assert "region unknown at preview" in notes
+    # Without any copy there is nothing outside its region, whatever that region is.
+    msg = _one(run, "rds-cross-region-backup", cap.get("env-db-alone")["urn"])
+    assert "has no recovery point outside its region" in msg
+    # On update the region is known: the copy through the same provider is no other region.
+    done = capture(programs.region_from_environment, preview=False)
+    run = run_stack(analyzer, done)
+    assert _urns(run, "rds-cross-region-backup") == {done.get("env-db-env")["urn"],
+                                                     done.get("env-db-alone")["urn"]}

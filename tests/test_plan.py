@@ -612,3 +612,115 @@ def test_hostile_values_never_crash(stacks, tmp_path) -> None:  # noqa: ANN001
         code, report = _run(tmp_path, doc, name=f"hostile-{i}.json")
         assert code in (1, 3), (value, code)
         assert report["findings"], value
+
+
+# ---- every stateful kind, deleted with and without what keeps its data ---------------------
+
+def kinds() -> None:
+    """One resource of every stateful kind the controls know; config `keep` says whether each
+    is set up so that its data outlives a delete, `gone` deletes them all."""
+    cfg = pulumi.Config()
+    if cfg.get("gone"):
+        return
+    keep = cfg.get("keep") == "yes"
+    pw = cfg.require_secret("dbPassword")
+    final = (lambda n: {"skip_final_snapshot": False, "final_snapshot_identifier": f"{n}-final"}
+             ) if keep else (lambda n: {"skip_final_snapshot": True})
+    aws.rds.Instance("k-db", identifier="k-db", engine="postgres", instance_class="db.t4g.micro",
+                     allocated_storage=20, username="app", password=pw,
+                     delete_automated_backups=not keep, **final("k-db"))
+    aws.rds.Cluster("k-aurora", cluster_identifier="k-aurora", engine="aurora-postgresql",
+                    master_username="app", master_password=pw, **final("k-aurora"))
+    aws.docdb.Cluster("k-docs", cluster_identifier="k-docs", master_username="app",
+                      master_password=pw, **final("k-docs"))
+    aws.neptune.Cluster("k-graph", cluster_identifier="k-graph", **final("k-graph"))
+    aws.redshift.Cluster("k-warehouse", cluster_identifier="k-warehouse",
+                         node_type="ra3.xlplus", master_username="app", master_password=pw,
+                         **final("k-warehouse"))
+    aws.dynamodb.Table("k-table", name="k-table", hash_key="id", billing_mode="PAY_PER_REQUEST",
+                       attributes=[{"name": "id", "type": "S"}],
+                       point_in_time_recovery={"enabled": keep})
+    fs = aws.efs.FileSystem("k-files")
+    if keep:
+        aws.efs.BackupPolicy("k-files-backup", file_system_id=fs.id,
+                             backup_policy={"status": "ENABLED"})
+    aws.elasticache.ReplicationGroup(
+        "k-cache", replication_group_id="k-cache", description="sessions", engine="redis",
+        node_type="cache.t4g.micro", snapshot_retention_limit=7,
+        **({"final_snapshot_identifier": "k-cache-final"} if keep else {}))
+    aws.s3.Bucket("k-backups", bucket="k-backups", object_lock_enabled=keep,
+                  force_destroy=not keep, tags={"dr:backup": "true"})
+
+
+# name -> (what a delete keeps when it is set up to; fragment of what is missing otherwise)
+KINDS = {
+    "k-db": ("final snapshot 'k-db-final'", "skipFinalSnapshot is true"),
+    "k-aurora": ("final snapshot 'k-aurora-final'", "skipFinalSnapshot is true"),
+    "k-docs": ("final snapshot 'k-docs-final'", "skipFinalSnapshot is true"),
+    "k-graph": ("final snapshot 'k-graph-final'", "skipFinalSnapshot is true"),
+    "k-warehouse": ("final snapshot 'k-warehouse-final'", "skipFinalSnapshot is true"),
+    "k-table": ("point-in-time recovery", "point-in-time recovery is off"),
+    "k-files": ("recovery points (automatic backups)", "it is not backed up"),
+    "k-cache": ("final snapshot 'k-cache-final'", "no finalSnapshotIdentifier is set"),
+    "k-backups": ("locked object versions", "forceDestroy is true"),
+}
+
+
+@pytest.fixture(scope="module")
+def kind_stacks(capture) -> dict[str, Any]:  # noqa: ANN001
+    out = {}
+    for keep in ("yes", "no"):
+        out[keep] = capture(kinds, preview=False, timeout=600, config={
+            **CONFIG["config"], "keep": keep}, secrets=CONFIG["secrets"])
+    out["gone"] = capture(kinds, preview=True, timeout=600, config={
+        **CONFIG["config"], "gone": "yes"}, secrets=CONFIG["secrets"])
+    return out
+
+
+@pytest.mark.parametrize("keep", ["yes", "no"])
+def test_every_stateful_kind_says_what_outlives_its_delete(kind_stacks, tmp_path, keep) -> None:  # noqa: ANN001
+    doc = preview_doc(kind_stacks[keep], kind_stacks["gone"])
+    assert {s["op"] for s in doc["steps"]} >= {"delete"}
+    code, report = _run(tmp_path, doc)
+    assert code == 1
+    for name, (kept, missing) in KINDS.items():
+        f = _one(report, "plan-destroys-data", name)
+        assert f["status"] == "fail" and "This plan deletes" in f["message"], f["message"]
+        outlives = f["evidence"]["keptAfterDelete"]
+        if keep == "yes":
+            assert any(kept in k for k in outlives), (name, outlives)
+            assert f"what outlives it: {', '.join(outlives)}" in f["message"]
+        else:
+            assert outlives == [] and "what outlives it" not in f["message"], (name, outlives)
+            assert missing in f["message"], (name, f["message"])
+
+
+def test_redshift_delete_names_its_final_snapshot_or_says_none_is_taken(kind_stacks,
+                                                                         tmp_path) -> None:  # noqa: ANN001
+    _, saved = _run(tmp_path, preview_doc(kind_stacks["yes"], kind_stacks["gone"]), name="a.json")
+    f = _one(saved, "plan-destroys-data", "k-warehouse")
+    assert f["evidence"]["finalSnapshotIdentifier"] == "k-warehouse-final"
+    assert "deletes Redshift cluster 'k-warehouse'" in f["message"]
+    assert "a final snapshot 'k-warehouse-final' is taken before the delete" in f["message"]
+    _, lost = _run(tmp_path, preview_doc(kind_stacks["no"], kind_stacks["gone"]), name="b.json")
+    f = _one(lost, "plan-destroys-data", "k-warehouse")
+    assert f["evidence"]["skipFinalSnapshot"] is True
+    assert "no final snapshot is taken" in f["message"]
+    assert f["evidence"]["wouldSaveData"] == []
+
+
+def test_a_new_stateful_kind_is_covered_by_declaring_it() -> None:
+    """Every fact that can be stateful declares what keeps its data on delete (the plan has
+    no list of kinds of its own)."""
+    import dataclasses
+
+    from drguard import facts, registry  # noqa: F401 - the registry imports every service
+
+    def subclasses(c: type) -> list[type]:
+        return [s for d in c.__subclasses__() for s in (d, *subclasses(d))]
+
+    stateful = [c for c in subclasses(facts.Resource)
+                if dataclasses.is_dataclass(c) and "stateful" in vars(c)]
+    assert len(stateful) >= 7
+    missing = [c.__name__ for c in stateful if "on_delete" not in vars(c)]
+    assert not missing, missing

@@ -21,7 +21,11 @@ from tests.harness.wire import SECRET_SIG, SIG_KEY, UNKNOWN, is_secret
 
 PASSWORD = "pw-Remediate-77-secret"
 SECRETS = {"config": {"dbPassword": PASSWORD}, "secrets": ["dbPassword"]}
-REMEDIATE_ALL = {"all": "remediate"}
+# Everything at remediate that may be: the advisory controls the pack cannot remediate keep
+# their own level (remediate there is refused, see test_all_remediate_is_refused...).
+ADVISORY_UNFIXABLE = sorted(c.id for c in BY_ID.values()
+                            if c.severity not in ("critical", "high") and c.id not in fixes())
+REMEDIATE_ALL = {"all": "remediate", **{c: "advisory" for c in ADVISORY_UNFIXABLE}}
 DB_CONTROLS = ("rds-backup-retention", "rds-deletion-protection", "rds-final-snapshot")
 
 
@@ -114,7 +118,7 @@ def test_rds_instance_is_fixed_in_wire_form_secrets_kept(analyzer, weak_stack) -
     assert props["skipFinalSnapshot"] is False
     assert props["finalSnapshotIdentifier"] == "weak-db-01-final"
     assert props["deleteAutomatedBackups"] is False
-    assert props["copyTagsToSnapshot"] is True
+    assert "copyTagsToSnapshot" not in props  # not part of the control: never touched
     # The secret goes back as the same wire-form secret, never as plaintext.
     assert props["password"] == db["properties"]["password"]
     assert is_secret(props["password"]) and props["password"][SIG_KEY] == SECRET_SIG
@@ -152,7 +156,7 @@ def test_analyzing_the_remediated_stack_passes_what_was_fixed(analyzer, weak_sta
 def test_mandatory_controls_do_not_remediate(analyzer, weak_stack) -> None:  # noqa: ANN001
     db = weak_stack.get("weak-db")
     assert analyzer.remediate(db).remediations == []  # default config: nothing at remediate
-    analyzer.configure({"all": "remediate", "rds-deletion-protection": "mandatory"})
+    analyzer.configure({**REMEDIATE_ALL, "rds-deletion-protection": "mandatory"})
     rr = analyzer.remediate(db)
     assert "rds-deletion-protection" not in _by_name(rr)
     assert _props(rr)["deletionProtection"] is False
@@ -175,7 +179,7 @@ def test_parameters_are_respected_and_passing_values_never_lowered(analyzer, wea
 
 
 def test_waived_resources_are_left_alone(analyzer, weak_stack) -> None:  # noqa: ANN001
-    analyzer.configure({"all": "remediate", "dr-guard-settings": {"waivers": [
+    analyzer.configure({**REMEDIATE_ALL, "dr-guard-settings": {"waivers": [
         {"control": "rds-deletion-protection", "resource": "*::weak-db",
          "reason": "scratch database, rebuilt nightly", "owner": "platform-team",
          "expires": "2099-12-31"}]}})
@@ -214,7 +218,8 @@ def test_clusters_tables_and_buckets(analyzer, weak_stack) -> None:  # noqa: ANN
     assert docs["skipFinalSnapshot"] is False and docs["finalSnapshotIdentifier"] == \
         "docs-final" and "deleteAutomatedBackups" not in docs
     graph = _props(analyzer.remediate(weak_stack.get("graph")))
-    assert graph["copyTagsToSnapshot"] is True and graph["deletionProtection"] is True
+    assert graph["skipFinalSnapshot"] is False and graph["deletionProtection"] is True
+    assert "copyTagsToSnapshot" not in graph
     table = _props(analyzer.remediate(weak_stack.get("events")))
     assert table["pointInTimeRecovery"] == {"enabled": True}
     assert table["deletionProtectionEnabled"] is True
@@ -246,8 +251,44 @@ def test_what_cannot_be_fixed_says_why(analyzer, weak_stack) -> None:  # noqa: A
     analyzer.configure(REMEDIATE_ALL)
     rr = analyzer.remediate(weak_stack.get("split-backups"))
     reasons = {n.policy_name: n.reason for n in rr.not_applicable}
-    assert "created" in reasons["backup-bucket-object-lock"]
-    assert "protect" in reasons["stateful-resource-protect"]
-    assert "BucketVersioning resource" in reasons["backup-bucket-versioning"]
-    for control in ("backup-bucket-replication", "backup-bucket-public-access-block"):
-        assert "cannot add" in reasons[control]
+    # Each reason is the control's declared one, word for word.
+    for control in ("backup-bucket-object-lock", "stateful-resource-protect",
+                    "backup-bucket-versioning", "backup-bucket-replication",
+                    "backup-bucket-public-access-block"):
+        declared = BY_ID[control].cannot_remediate
+        assert declared and reasons[control].endswith(declared), (control, reasons[control])
+    assert "BucketObjectLockConfiguration" in reasons["backup-bucket-object-lock"]
+
+
+def test_all_remediate_is_refused_in_one_line_naming_the_advisory_controls(analyzer) -> None:  # noqa: ANN001
+    import grpc
+
+    assert ADVISORY_UNFIXABLE  # else `all: remediate` would be safe and this test moot
+    with pytest.raises(grpc.RpcError) as e:
+        analyzer.configure({"all": "remediate"})
+    details = e.value.details()
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "\n" not in details
+    served = [c for c in ADVISORY_UNFIXABLE if c in analyzer.get_analyzer_info().names]
+    assert served and all(c in details for c in served), details
+    assert '"all": "remediate"' in details and "blocking" in details
+    # Per control, or with the advisory ones at their own level, it is accepted.
+    analyzer.configure(REMEDIATE_ALL)
+    analyzer.configure({"rds-final-snapshot": "remediate", served[0]: "mandatory"})
+
+
+def compliant_db() -> None:
+    aws.rds.Instance("tidy-db", identifier="tidy-db", engine="postgres",
+                     instance_class="db.t4g.micro", allocated_storage=20, username="app",
+                     password="not-a-real-password", backup_retention_period=14,
+                     deletion_protection=True, skip_final_snapshot=False,
+                     final_snapshot_identifier="tidy-db-last", delete_automated_backups=False,
+                     copy_tags_to_snapshot=False)
+
+
+def test_a_compliant_database_is_not_changed(analyzer, capture) -> None:  # noqa: ANN001
+    cap = capture(compliant_db, preview=True, timeout=600)
+    analyzer.configure(REMEDIATE_ALL)
+    db = cap.get("tidy-db")
+    rr = analyzer.remediate(db)
+    assert rr.remediations == [], [r.description for r in rr.remediations]
+    assert db["properties"]["copyTagsToSnapshot"] is False

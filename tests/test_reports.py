@@ -17,6 +17,7 @@ from markupsafe import escape
 
 from auditor.reports import FILENAMES, FORMATS, diff, load_report, report_schema, write_reports
 from auditor.reports.markdown import code, md
+from drguard.control import remedy_text
 from drguard.errors import ConfigError
 from drguard.findings import Finding, exit_code, finding_id, merge
 from drguard.registry import BY_ID, CONTROLS
@@ -472,7 +473,7 @@ def test_sarif_rules_and_results(reports: dict[str, Path], findings: list[Findin
     assert [r["id"] for r in rules] == [c.id for c in CONTROLS]  # one per registry control
     rule = rules[[r["id"] for r in rules].index("backup-bucket-versioning")]
     assert rule["shortDescription"]["text"] == BY_ID["backup-bucket-versioning"].title
-    assert rule["help"]["text"] == BY_ID["backup-bucket-versioning"].remediation
+    assert rule["help"]["text"] == remedy_text(BY_ID["backup-bucket-versioning"].remedy())
     assert rule["properties"]["security-severity"] == "9.5"
     assert rule["properties"]["severity"] == "critical"
     assert "aws-config/S3_BUCKET_VERSIONING_ENABLED" in rule["properties"]["tags"]

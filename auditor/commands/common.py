@@ -11,9 +11,9 @@ from drguard.errors import ConfigError
 from drguard.registry import SEVERITY_ORDER
 from drguard.settings import Settings, load_file
 
+from ..reports import FORMATS
 from .summary import add_report_options, check_report_options
 
-FORMATS = ("json", "html", "md", "sarif", "junit", "ocsf", "asff")
 # What --format writes when not given (ocsf and asff on request).
 DEFAULT_FORMATS = ("json", "html", "md", "sarif", "junit")
 DEFAULT_SARIF_ARTIFACT = "Pulumi.yaml"

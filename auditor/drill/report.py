@@ -20,6 +20,7 @@ from typing import Any
 
 from drguard.errors import ConfigError
 
+from ..reports import FILENAMES as REPORT_FILENAMES
 from ..reports import render_reports, write_reports
 from ..reports._common import dumps, jsonable
 from ..reports.templates import environment
@@ -29,8 +30,9 @@ log = logging.getLogger(__name__)
 
 HISTORY_SCHEMA = "dr-audit-drill-history/1"
 HISTORY_LIMIT = 30
+# The report formats a drill writes (a subset of the auditor's, same file names).
 FORMATS = ("json", "html", "md")
-FILENAMES = {"json": "report.json", "html": "report.html", "md": "report.md"}
+FILENAMES = {f: REPORT_FILENAMES[f] for f in FORMATS}
 
 
 def exit_code(verified: bool, status: str, rto: float | None, target: float | None,

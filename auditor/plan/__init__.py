@@ -47,12 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from drguard import registry
-from drguard.controls.backup import Vault
-from drguard.controls.dynamodb import Table
 from drguard.controls.plan import DESTROYS_DATA
 from drguard.controls.pulumi import PROTECT
-from drguard.controls.rds import Database
-from drguard.controls.s3 import Bucket
 from drguard.errors import ConfigError
 from drguard.evaluate import apply_waiver, finding
 from drguard.facts import UNKNOWN, Resource
@@ -496,22 +492,14 @@ def _replace_reasons(steps: list[Step]) -> list[str]:
 
 
 def _kind_label(fact: Resource) -> str:
-
-    if isinstance(fact, Database):
-        return "DB cluster" if fact.kind == "cluster" else "DB instance"
-    if isinstance(fact, Bucket):
-        return "backup bucket"
-    if isinstance(fact, Table):
-        return "DynamoDB table"
-    if isinstance(fact, Vault):
-        return "backup vault"
-    return fact.type.split(":")[-1] or "resource"
+    return fact.on_delete(False).noun
 
 
 def _safeguards(fact: Resource, state: State, op: str) -> tuple[list[str], list[str],
-                                                                  dict[str, Any]]:
-    """(what would save the data, what would not, evidence) for the resource going away."""
-
+                                                                  list[str], dict[str, Any]]:
+    """(what would save the data, what would not, the copies that outlive it, evidence) for
+    the resource going away: Pulumi's own options here, the rest as the resource's service
+    declares it (`Resource.on_delete`)."""
     saves: list[str] = []
     lost: list[str] = []
     ev: dict[str, Any] = {"protect": state.protect, "retainOnDelete": state.retain_on_delete}
@@ -523,72 +511,9 @@ def _safeguards(fact: Resource, state: State, op: str) -> tuple[list[str], list[
     if state.retain_on_delete:
         saves.append("`retainOnDelete` is set: Pulumi forgets the resource but leaves it and "
                       "its data in the account")
-    if isinstance(fact, Database):
-        ev.update(deletionProtection=fact.deletion_protection,
-                  skipFinalSnapshot=fact.skip_final_snapshot,
-                  finalSnapshotIdentifier=fact.final_snapshot_identifier,
-                  deleteAutomatedBackups=fact.delete_automated_backups)
-        if fact.deletion_protection is True:
-            saves.append("deletion protection is on: AWS refuses the delete, so the update "
-                         "fails at that step" + (" (after the replacement was created)"
-                                                 if op == "replace" else ""))
-        elif fact.deletion_protection is UNKNOWN:
-            lost.append("deletion protection is unknown in this preview")
-        else:
-            lost.append("deletion protection is off")
-        if fact.final_snapshot_applies:
-            if fact.skip_final_snapshot is False and isinstance(
-                    fact.final_snapshot_identifier, str):
-                note = (f"a final snapshot {fact.final_snapshot_identifier!r} is taken before "
-                        "the delete")
-                if op == "replace":
-                    note += (", but the replacement starts empty: the data must be restored "
-                             "from that snapshot by hand, and writes between the snapshot and "
-                             "the cutover are lost (still a data-loss risk)")
-                saves.append(note)
-            elif fact.skip_final_snapshot is True:
-                lost.append("skipFinalSnapshot is true: no final snapshot is taken")
-            elif fact.skip_final_snapshot is False and fact.final_snapshot_identifier is None:
-                lost.append("no finalSnapshotIdentifier is set, so no final snapshot can be "
-                            "taken")
-            else:
-                lost.append("whether a final snapshot is taken is unknown in this preview")
-        if fact.delete_automated_backups is False:
-            saves.append("automated backups are kept (deleteAutomatedBackups false): "
-                         "point-in-time restore stays possible within the retention window")
-        elif fact.delete_automated_backups is True:
-            lost.append("its automated backups are deleted with it")
-    elif isinstance(fact, Bucket):
-        ev.update(forceDestroy=fact.force_destroy, objectLockEnabled=fact.object_lock_enabled,
-                  inScopeBecause=list(fact.scope_reasons))
-        if fact.force_destroy is True:
-            lost.append("forceDestroy is true: every object and version is deleted first")
-        elif fact.force_destroy is UNKNOWN:
-            lost.append("forceDestroy is unknown in this preview")
-        else:
-            saves.append("forceDestroy is off: S3 refuses to delete a bucket that still holds "
-                         "objects, so the update fails at the delete while it is not empty")
-        if fact.object_lock_enabled is True:
-            saves.append("Object Lock keeps locked object versions until their retention "
-                         "ends")
-    elif isinstance(fact, Table):
-        ev.update(deletionProtection=fact.deletion_protection, pointInTimeRecovery=fact.pitr)
-        if fact.deletion_protection is True:
-            saves.append("deletion protection is on: DynamoDB refuses the delete, so the "
-                         "update fails at that step")
-        else:
-            lost.append("deletion protection is " + ("unknown in this preview"
-                                                      if fact.deletion_protection is UNKNOWN
-                                                      else "off"))
-        if fact.pitr is True:
-            saves.append("point-in-time recovery is on: AWS keeps a system backup for 35 days "
-                         "after the delete")
-        else:
-            lost.append("point-in-time recovery is " + ("unknown in this preview"
-                                                         if fact.pitr is UNKNOWN else "off"))
-    elif isinstance(fact, Vault):
-        saves.append("AWS Backup refuses to delete a vault that still holds recovery points")
-    return saves, lost, ev
+    declared = fact.on_delete(op == "replace")
+    ev.update(declared.evidence)
+    return saves + declared.saves, lost + declared.lost, list(declared.kept), ev
 
 
 def _destroy_finding(fact: Resource, steps: list[Step], state: State, settings: Settings,
@@ -627,9 +552,12 @@ def _destroy_finding(fact: Resource, steps: list[Step], state: State, settings: 
                      "the same type: if that is this resource renamed, add "
                      "`aliases=[pulumi.Alias(name=...)]` so Pulumi keeps it)")
             ev["createdSameType"] = renamed_to
-    saves, lost, sev = _safeguards(fact, state, op)
+    saves, lost, kept, sev = _safeguards(fact, state, op)
     ev.update(sev)
     ev["wouldSaveData"] = saves
+    ev["keptAfterDelete"] = kept
+    if kept:
+        head += f"; what outlives it: {', '.join(kept)}"
     parts = [head + "."]
     if saves:
         parts.append("What would save the data: " + "; ".join(saves) + ".")

@@ -23,7 +23,14 @@ from drguard.findings import Finding, merge
 
 from . import asff, html, json_report, junit, markdown, ocsf, rpo, sarif
 from . import history as history_mod
-from ._common import build_summary, dumps, jsonable, normalize_run, sorted_findings
+from ._common import (
+    build_summary,
+    dumps,
+    jsonable,
+    normalize_run,
+    sorted_findings,
+    with_remedy,
+)
 from .diff import diff
 from .json_report import load_report, report_schema
 
@@ -48,7 +55,7 @@ def _prepare(findings: list[Finding], run: dict[str, Any],
     names.update({str(k): str(v) for k, v in (account_names or {}).items()})
     if names:
         run_meta["account_names"] = dict(sorted(names.items()))
-    return run_meta, sorted_findings(merge(findings))
+    return run_meta, sorted_findings(with_remedy(f) for f in merge(findings))
 
 
 def outcome(findings: list[Finding], run: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -9,8 +10,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from drguard import __version__
+from drguard.control import remedy_text
 from drguard.findings import STATUSES, Finding, at_or_above, exit_code, summarize
 from drguard.registry import BY_ID, SEVERITY_ORDER
+from drguard.verdict import Remediation
 
 SCHEMA_ID = "dr-audit/1"
 TOOL_NAME = "dr-audit"
@@ -69,6 +72,19 @@ def sort_key(f: Finding) -> tuple[Any, ...]:
             f.account or "", f.region or "", f.message)
 
 
+def with_remedy(f: Finding) -> Finding:
+    """The finding with its remediation completed from its control's declaration (why it
+    matters, console steps), so every format shows the same fix."""
+    c = BY_ID.get(f.control)
+    if c is None or not f.remediation:
+        return f
+    r = f.remediation
+    full = c.remedy(Remediation(str(r.get("summary") or ""), r.get("pulumi") or "",
+                                r.get("cli")))
+    return dataclasses.replace(f, remediation={**full, **{k: v for k, v in r.items()
+                                                          if k not in full}})
+
+
 def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=sort_key)
 
@@ -79,9 +95,13 @@ def control_info(control_id: str, severity: str = "") -> dict[str, Any]:
     if c is None:
         return {"id": control_id, "title": control_id, "severity": severity or "medium",
                 "tier": None, "description": "", "remediation": "", "mapping": "",
-                "aws_config": [], "security_hub": [], "known": False}
+                "aws_config": [], "security_hub": [], "known": False, "why": "",
+                "console": [], "remedy": None, "remedy_text": ""}
+    general = c.remedy()
     return {"id": c.id, "title": c.title, "severity": c.severity, "tier": c.tier,
             "description": c.description, "remediation": c.remediation,
+            "why": c.why, "console": list(c.console), "remedy": general,
+            "remedy_text": remedy_text(general),
             "mapping": c.mapping.reference(), "aws_config": list(c.mapping.aws_config),
             "security_hub": list(c.mapping.security_hub), "known": True}
 

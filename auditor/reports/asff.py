@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from drguard.control import remedy_text
 from drguard.findings import Finding
 from drguard.registry import BY_ID
 
@@ -74,7 +75,9 @@ def to_asff(f: Finding, now: str, home_region: str, product_account: str | None 
     account = str(f.account)
     partition = f.resource.split(":", 2)[1] if f.resource.startswith("arn:") else "aws"
     rem = f.remediation or {}
-    text = rem.get("summary") or getattr(control, "remediation", "") or f"Fix {f.control}."
+    text = (remedy_text(rem, code=False) if rem.get("summary") else
+            remedy_text(control.remedy(), code=False) if control is not None else
+            f"Fix {f.control}.")
     mapping = getattr(control, "mapping", None)
     related = list(getattr(mapping, "security_hub", ()) or ())[:32]
     resource: dict[str, Any] = {"Type": resource_type(f.resource), "Id": f.resource,

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
+from drguard.control import remedy_text
 from drguard.findings import Finding
 
 from ._common import TOOL_NAME, control_info, incomplete_text, pretty, xml_text
@@ -33,12 +34,7 @@ def fix_lines(f: Finding, general: str = "") -> list[str]:
     r = f.remediation or {}
     if not r.get("summary"):
         return [f"How to fix (general): {general}"] if general else []
-    lines = [f"Fix: {r['summary']}"]
-    if r.get("pulumi"):
-        lines.append("Pulumi (Python):\n" + str(r["pulumi"]).rstrip())
-    if r.get("cli"):
-        lines.append("AWS CLI:\n" + str(r["cli"]).rstrip())
-    return lines
+    return ["Fix: " + remedy_text(r)]
 
 
 def _details(f: Finding, general: str) -> str:

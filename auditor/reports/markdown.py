@@ -30,27 +30,19 @@ def _fold(value: Any) -> str:
     return " ".join(clean_text(str(value if value is not None else "")).split())
 
 
-def md(value: Any) -> str:
-    """Free text as one line of inert Markdown: whitespace folded, Markdown and HTML
-    metacharacters backslash-escaped, URLs, www. names, @mentions and #refs defanged."""
+def md(value: Any, limit: int | None = None) -> str:
+    """Free text as one line of inert Markdown: whitespace folded, cut to `limit` characters
+    (when given), Markdown and HTML metacharacters backslash-escaped, URLs, www. names,
+    @mentions and #refs defanged. The one Markdown escaper of every report (drills too)."""
     text = _fold(value)
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
     text = _SCHEME.sub(r"\1[:]", text)
     text = _WWW.sub("www[.]", text)
     text = text.replace("@", "[@]")
     text = _REF.sub("[#]", text)
     # escape everything Markdown or HTML could act on; the defanging brackets too
     return _SPECIAL.sub(r"\\\1", text)
-
-
-_CELL_SPECIAL = re.compile(r"([\\`*_\[\]|~!#<>])")
-
-
-def cell(value: Any, limit: int = 160) -> str:
-    """One inert Markdown table cell/line: whitespace folded, truncated, specials escaped."""
-    text = " ".join(str("" if value is None else value).split())
-    if len(text) > limit:
-        text = text[:limit - 1] + "\u2026"
-    return _CELL_SPECIAL.sub(r"\\\1", text)
 
 
 def code(value: Any) -> str:
@@ -77,7 +69,9 @@ def _row(cells: list[str]) -> str:
 
 def _fix(f: Finding) -> str:
     r = f.remediation or {}
-    return md(r.get("summary")) if r.get("summary") else "see the full report"
+    if not r.get("summary"):
+        return "see the full report"
+    return md(r["summary"]) + (f" _Why:_ {md(r['why'])}" if r.get("why") else "")
 
 
 def _header(run: dict[str, Any], names: dict[str, str]) -> str:

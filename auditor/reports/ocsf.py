@@ -18,6 +18,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from drguard.control import remedy_text
 from drguard.findings import Finding
 from drguard.registry import BY_ID
 
@@ -74,7 +75,8 @@ def finding_object(f: Finding, run: dict[str, Any], time_ms: int) -> dict[str, A
     severity_id = SEVERITY_ID.get(f.severity, 0)
     status_id, status_name = WORKFLOW.get(f.status, (99, "Other"))
     rem = f.remediation or {}
-    remediation_text = rem.get("summary") or getattr(control, "remediation", "") or ""
+    remediation_text = remedy_text(rem, code=False) if rem.get("summary") else (
+        remedy_text(control.remedy(), code=False) if control is not None else "")
     resource: dict[str, Any] = {"uid": f.resource, "name": _short(f.resource),
                                 "cloud_partition": _partition(f.resource)}
     if f.region:

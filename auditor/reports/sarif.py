@@ -42,7 +42,12 @@ def _rule(control_id: str, severity: str) -> dict[str, Any]:
         tags.append(f"tier-{info['tier']}")
     tags += [f"aws-config/{r}" for r in info["aws_config"]]
     tags += [f"security-hub/{r}" for r in info["security_hub"]]
-    remediation = info["remediation"] or "See the control's documentation."
+    remediation = info["remedy_text"] or "See the control's documentation."
+    general = info["remedy"] or {}
+    steps = "".join(f"\n{i}. {x}" for i, x in enumerate(general.get("console") or (), 1))
+    help_md = (f"**Fix:** {general.get('summary') or remediation}"
+               + (f"\n\n**Why:** {general['why']}" if general.get("why") else "")
+               + (f"\n\n**Console:**\n{steps}" if steps else ""))
     props: dict[str, Any] = {"severity": sev, "tags": tags,
                              "security-severity": SECURITY_SEVERITY.get(sev, "5.5"),
                              "precision": "high"}
@@ -53,7 +58,7 @@ def _rule(control_id: str, severity: str) -> dict[str, Any]:
         "name": _rule_name(control_id) or control_id,
         "shortDescription": {"text": info["title"]},
         "fullDescription": {"text": info["description"] or info["title"]},
-        "help": {"text": remediation, "markdown": f"**Fix:** {remediation}"},
+        "help": {"text": remediation, "markdown": help_md},
         "defaultConfiguration": {"level": LEVEL.get(sev, "warning")},
         "properties": props,
     }

@@ -24,7 +24,7 @@ def environment() -> jinja2.Environment:
     # defanged, short table cells escaped and cut (auditor.reports.markdown)
     env.filters["md_code"] = markdown.code
     env.filters["md_text"] = markdown.md
-    env.filters["md"] = markdown.cell
+    env.filters["md"] = markdown.md
     return env
 
 

@@ -157,7 +157,7 @@ def _evaluate(scanner: ScanContext) -> None:
                         "stop anyone in it from destroying backups.", {"organization": None},
                         Remediation("Bring the account into an AWS Organization, then "
                                     + fix.summary[0].lower() + fix.summary[1:],
-                                    fix.pulumi, fix.cli)))
+                                    fix.pulumi, None)))  # no root to attach to yet
                 else:
                     scanner.error(SCP_DENY, f"arn:aws:iam::{a.id}:root", f"account {a.id}",
                                   a.id, None, f"{st.error}.", st.read_errors or [])

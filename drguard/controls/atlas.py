@@ -40,6 +40,11 @@ def atlas(c: AtlasCluster) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="mongodb-atlas-backup",
+        why="Without Cloud Backup an Atlas cluster has no snapshot to restore from.",
+        console=(
+            "Atlas UI: Database, select the cluster, Edit configuration.",
+            "Additional Settings, turn Cloud Backup on, Review changes, Apply.",
+        ),
         title="MongoDB Atlas clusters are backed up",
         severity="high",
         exposure=DESTROYABLE,

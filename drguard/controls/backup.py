@@ -9,7 +9,7 @@ from typing import Any
 
 from ..control import DESTROYABLE, Control, days
 from ..detections import BACKUP, backup_resource, on
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource
 from ..verdict import Remediation, Verdict
 
 
@@ -21,6 +21,12 @@ class Vault(Resource):
 
     def stateful(self) -> bool:
         return True
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        d = OnDelete("backup vault")
+        d.saves.append("AWS Backup refuses to delete a vault that still holds recovery points")
+        d.kept.append("its recovery points (a vault that holds any cannot be deleted)")
+        return d
 
 
 # ---- remediation: the fix for one vault -----------------------------------------------------
@@ -60,6 +66,15 @@ def vault_lock(v: Vault, params: dict[str, Any]) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="backup-vault-lock",
+        why=("Without a vault lock, an administrator can delete recovery points or shorten their "
+            "retention."),
+        console=(
+            "AWS Backup console: Backup vaults, select the vault.",
+            "Vault lock, Create vault lock: minimum retention at least minRetentionDays days, a "
+            "grace period, Create.",
+        ),
+        cannot_remediate=("a vault lock is a resource of its own (VaultLockConfiguration); a "
+                          "remediation cannot add resources."),
         title="AWS Backup vaults are locked",
         severity="high",
         exposure=DESTROYABLE,

@@ -30,13 +30,15 @@ class Trail(Resource):
 
 def fix_new_trail() -> Remediation:
     return Remediation(
-        "Create a multi-region trail with log file validation in this account, and start it.",
+        "Create a multi-region trail with log file validation in this account, and start it "
+        "(CloudTrail console: Trails, Create trail, which also creates its log bucket with the "
+        "bucket policy CloudTrail needs).",
         "aws.cloudtrail.Trail(\"audit\", s3_bucket_name=audit_bucket.id,\n"
         "    is_multi_region_trail=True, include_global_service_events=True,\n"
         "    enable_log_file_validation=True, enable_logging=True)",
-        "aws cloudtrail create-trail --name audit --s3-bucket-name AUDIT_BUCKET "
-        "--is-multi-region-trail --enable-log-file-validation && \\\n"
-        "aws cloudtrail start-logging --name audit")
+        # The trail needs a log bucket whose policy lets CloudTrail write: one CLI line cannot
+        # create both safely; the console's Create trail does.
+        None)
 
 
 def fix_trail(t: Trail) -> Remediation:
@@ -158,6 +160,14 @@ def trail_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> boo
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="cloudtrail-enabled",
+        why=("Without a trail nobody can tell who deleted a backup or when, and the logs side of "
+            "DR Guard has nothing to read."),
+        console=(
+            "CloudTrail console: Trails, Create trail (or open the existing trail).",
+            "Apply the trail to all regions, turn log file validation on and pick (or let it "
+            "create) the log bucket.",
+            "Save, and make sure Logging shows On.",
+        ),
         title="A multi-region CloudTrail trail is logging",
         severity="high",
         exposure=UNSEEN,
@@ -181,6 +191,13 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="cloudtrail-bucket-protected",
+        why=("An attacker who can delete the trail's log objects erases the evidence of what they "
+            "did."),
+        console=(
+            "S3 console: select the trail's log bucket, Properties.",
+            "Enable Bucket Versioning, then Object Lock with a default retention.",
+            "Add a bucket policy that denies s3:DeleteObject* to everyone but a break-glass role.",
+        ),
         title="The trail's bucket is itself protected",
         severity="high",
         exposure=UNSEEN,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, Control
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource, unknown_or_off
 from ..verdict import Remediation, Verdict, show
 
 
@@ -21,6 +21,23 @@ class Table(Resource):
 
     def stateful(self) -> bool:
         return True
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """Deletion protection refuses the delete; with PITR on, AWS keeps a system backup."""
+        d = OnDelete("DynamoDB table", evidence={"deletionProtection": self.deletion_protection,
+                                                 "pointInTimeRecovery": self.pitr})
+        if self.deletion_protection is True:
+            d.saves.append("deletion protection is on: DynamoDB refuses the delete, so the "
+                           "update fails at that step")
+        else:
+            d.lost.append(unknown_or_off(self.deletion_protection, "deletion protection"))
+        if self.pitr is True:
+            d.saves.append("point-in-time recovery is on: AWS keeps a system backup for 35 "
+                           "days after the delete")
+            d.kept.append("the system backup of point-in-time recovery (35 days)")
+        else:
+            d.lost.append(unknown_or_off(self.pitr, "point-in-time recovery"))
+        return d
 
 
 # ---- remediation: the fix for one table -----------------------------------------------------
@@ -66,6 +83,13 @@ def dynamodb(t: Table) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="dynamodb-recovery",
+        why=("Without point-in-time recovery a bad write or a delete cannot be undone; without "
+            "deletion protection one call drops the table."),
+        console=(
+            "DynamoDB console: Tables, select the table, Backups, Point-in-time recovery, Edit, "
+            "Turn on, Save.",
+            "Additional settings, Deletion protection, Turn on.",
+        ),
         title="DynamoDB tables can be recovered",
         severity="high",
         exposure=DESTROYABLE,

@@ -55,6 +55,12 @@ def ebs(v: Volume, params: dict[str, Any]) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="ebs-snapshot-coverage",
+        why="A volume no snapshot policy covers has no recovery point if it fails or is deleted.",
+        console=(
+            "EC2 console: Lifecycle Manager, Create lifecycle policy (EBS snapshot policy) "
+            "targeting the volume's tags.",
+            "Or AWS Backup console: add the volume to a backup plan's resource assignment.",
+        ),
         title="EBS volumes are backed up",
         severity="medium",
         exposure=DESTROYABLE,

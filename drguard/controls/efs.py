@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, ConfigMapping, Control
 from ..detections import Context, get_in, named_arn, on, request_parameters
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource
 from ..verdict import Remediation, Verdict, show
 
 EFS = "elasticfilesystem.amazonaws.com"
@@ -29,6 +31,25 @@ class FileSystem(Resource):
     def stateful(self) -> bool:
         return True
 
+    def on_delete(self, replace: bool) -> OnDelete:
+        """EFS has no deletion protection nor final backup: only recovery points already in
+        an AWS Backup vault (automatic backups, or a plan selecting it) outlive it."""
+        d = OnDelete("EFS file system", evidence={"backupPolicy": self.backup_policy,
+                                                  "coveredBy": self.covered_by})
+        d.lost.append("EFS has no deletion protection and takes no backup on delete")
+        plans = self.covered_by if isinstance(self.covered_by, list) else []
+        if self.backup_policy in ("ENABLED", "ENABLING") or plans:
+            how = ("automatic backups" if self.backup_policy in ("ENABLED", "ENABLING")
+                   else f"AWS Backup plan {plans[0].split(':', 1)[-1]}")
+            d.saves.append(f"recovery points from {how} stay in their vault after the delete "
+                           "(data written since the last one is lost)")
+            d.kept.append(f"its AWS Backup recovery points ({how})")
+        elif self.backup_policy is UNKNOWN or self.covered_by is UNKNOWN:
+            d.lost.append("whether it is backed up is unknown in this preview")
+        else:
+            d.lost.append("it is not backed up (no automatic backups, no AWS Backup plan)")
+        return d
+
 
 # ---- rules --------------------------------------------------------------------------------
 
@@ -39,8 +60,35 @@ FIX = Remediation(
            '                        opts=pulumi.ResourceOptions(protect=True))\n'
            'aws.efs.BackupPolicy("data-backups", file_system_id=fs.id,\n'
            '                     backup_policy={"status": "ENABLED"})',
-    cli="aws efs put-backup-policy --file-system-id fs-0123456789abcdef0 "
+    cli="aws efs put-backup-policy --file-system-id <file-system-id> "
         "--backup-policy Status=ENABLED")
+
+
+def file_system_id(fs: FileSystem) -> str | None:
+    """The file system's id (fs-...), from what was read or its ARN; None when not known
+    (a deploy-side file system not created yet)."""
+    fid = fs.evidence.get("fileSystemId")
+    if isinstance(fid, str) and fid.startswith("fs-"):
+        return fid
+    tail = str(fs.ref).rsplit("file-system/", 1)
+    return tail[1] if len(tail) == 2 and tail[1].startswith("fs-") else None
+
+
+def fix_backup(fs: FileSystem) -> Remediation:
+    """The fix for this file system: its real id in the CLI call, or no CLI call when the id
+    is not known yet."""
+    fid = file_system_id(fs)
+    region = f" --region {fs.region}" if isinstance(fs.region, str) and fs.region else ""
+    var = re.sub(r"[^0-9a-zA-Z-]+", "-", str(fs.name)).strip("-") or "data"
+    target = json.dumps(fid) if fid else "fs.id  # the aws.efs.FileSystem"
+    return Remediation(
+        f"Turn on automatic backups for EFS file system {fs.name} (a BackupPolicy with status "
+        "ENABLED), or select it in an AWS Backup plan.",
+        f'aws.efs.BackupPolicy("{var}-backups",\n'
+        '    backup_policy={"status": "ENABLED"},\n'
+        f"    file_system_id={target})",
+        f"aws efs put-backup-policy --file-system-id {fid} --backup-policy Status=ENABLED"
+        f"{region}" if fid else None)
 
 
 def backup_enabled(fs: FileSystem) -> Verdict:
@@ -61,7 +109,7 @@ def backup_enabled(fs: FileSystem) -> Verdict:
     v = Verdict.fail(f"{label} is not backed up: automatic backups are {state} and no AWS "
                      f"Backup plan selects it. Fix: set {prop} to \"ENABLED\", or select it "
                      "in an AWS Backup plan.", **ev)
-    v.remediation = FIX
+    v.remediation = fix_backup(fs)
     return v
 
 
@@ -80,6 +128,12 @@ def backups_disabled(rp: dict, record: dict, params: Mapping, ctx: Context) -> b
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=BACKUP_ENABLED,
+        why=("A file system without backups is lost with everything in it when it is deleted or "
+            "corrupted."),
+        console=(
+            "EFS console: File systems, select the file system, Edit.",
+            "Automatic backups: Enable, Save changes (or add it to an AWS Backup plan).",
+        ),
         title="EFS file systems are backed up",
         severity="high",
         exposure=DESTROYABLE,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from .. import typed
 from ..control import DESTROYABLE, ConfigMapping, Control, days
 from ..detections import Context, named_arn, on, request_parameters, to_int
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource
 from ..verdict import Remediation, Verdict
 
 ELASTICACHE = "elasticache.amazonaws.com"
@@ -31,6 +31,34 @@ class Cache(Resource):
     final_snapshot_identifier: Any = None
     group_member: Any = False  # a cluster of a replication group: judged on the group
     final_snapshot_applies: bool = True  # False where delete-time settings are not visible
+
+    def stateful(self) -> bool:
+        """Redis/Valkey hold data (memcached is a cache only); a group member is judged on
+        its group."""
+        engine = self.engine.lower() if isinstance(self.engine, str) else self.engine
+        return self.group_member is not True and (engine is UNKNOWN or
+                                                  engine in SNAPSHOT_ENGINES)
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """A finalSnapshotIdentifier names the snapshot taken on delete; automatic snapshots
+        are deleted with it."""
+        what = "ElastiCache cache cluster" if self.kind == "cluster" else \
+            "ElastiCache replication group"
+        ident = self.final_snapshot_identifier
+        d = OnDelete(what, evidence={"finalSnapshotIdentifier": ident,
+                                     "snapshotRetentionLimit": self.retention})
+        if not self.final_snapshot_applies:
+            pass
+        elif isinstance(ident, str) and ident:
+            d.saves.append(f"a final snapshot {ident!r} is taken before the delete"
+                           + (", but the replacement starts empty" if replace else ""))
+            d.kept.append(f"final snapshot {ident!r}")
+        elif ident is UNKNOWN:
+            d.lost.append("whether a final snapshot is taken is unknown in this preview")
+        else:
+            d.lost.append("no finalSnapshotIdentifier is set: no final snapshot is taken")
+        d.lost.append("its automatic snapshots are deleted with it")
+        return d
 
 
 # ---- remediation --------------------------------------------------------------------------
@@ -124,6 +152,14 @@ def no_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) -> 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=SNAPSHOT_RETENTION,
+        why=("Without automatic snapshots a failed node or a bad write leaves nothing to restore "
+            "the cache data from, and a delete without a final snapshot loses it."),
+        console=(
+            "ElastiCache console: Redis OSS or Valkey caches, select the cache, Modify.",
+            "Set Backup retention period to at least minRetentionDays days and save (Apply "
+            "immediately).",
+            "Set a final snapshot name when you delete it.",
+        ),
         title="ElastiCache (Redis OSS, Valkey) keeps automatic snapshots",
         severity="medium",
         exposure=DESTROYABLE,

@@ -80,6 +80,12 @@ def root_access_key(rp: dict, record: dict, params: Mapping, ctx: Context) -> bo
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="iam-access-key-rotation",
+        why="A long-lived access key is the usual way credentials that can destroy backups leak.",
+        console=(
+            "IAM console: Users, select the user, Security credentials.",
+            "Create a new access key, move its users to it (or to an IAM role), then Deactivate "
+            "and Delete the old key.",
+        ),
         title="Access keys are rotated",
         severity="medium",
         exposure=HYGIENE,

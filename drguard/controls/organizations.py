@@ -46,29 +46,49 @@ def _py_name(name: Any) -> str:
     return "scp_" + ident if ident[0].isdigit() else ident
 
 
+SCP_NAME = "deny-backup-destruction"
+
+
 def fix_scp(target: str, actions: Sequence[str], enable: bool = False) -> Remediation:
-    """An SCP denying `actions`, attached above `target` (an account id, OU or root)."""
+    """An SCP denying `actions`, attached to `target` (the organization root when known, else
+    an OU or the account). The CLI script is idempotent: it reuses the policy of that name
+    (setting its content) or creates it, and attaches it only where it is not attached."""
     doc = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "DenyBackupDestruction", "Effect": "Deny", "Action": list(actions),
          "Resource": "*"}]}, indent=4)
-    where = target if target.startswith(("r-", "ou-")) else f"account {target}"
+    where = _target_label(target)
     summary = (("Enable service control policies on the root, then a" if enable else "A")
-               + f"ttach an SCP denying {', '.join(actions)} to the root, an OU above "
-               f"{where} or the account itself.")
-    pulumi = ("deny = aws.organizations.Policy(\"deny-backup-destruction\",\n"
+               + f"ttach an SCP denying {', '.join(actions)} to {where}"
+               + (" (it covers every member account)." if target.startswith("r-")
+                  else " (or to the root, to cover every member account)."))
+    pulumi = (f"deny = aws.organizations.Policy(\"{SCP_NAME}\",\n"
               "    type=\"SERVICE_CONTROL_POLICY\",\n"
               f"    content=json.dumps({doc}))\n"
-              "aws.organizations.PolicyAttachment(\"deny-backup-destruction-root\",\n"
-              "    policy_id=deny.id, target_id=root_id)  # or the account / its OU")
-    cli = ("aws organizations create-policy --name deny-backup-destruction "
-           "--type SERVICE_CONTROL_POLICY --description 'Deny destroying backups' "
-           f"--content {shlex.quote(json.dumps(json.loads(doc)))} && \\\n"
-           f"aws organizations attach-policy --policy-id POLICY_ID --target-id "
-           f"{shlex.quote(target) if target else 'ROOT_ID'}")
-    if enable:
-        cli = ("aws organizations enable-policy-type --root-id ROOT_ID "
-               "--policy-type SERVICE_CONTROL_POLICY && \\\n" + cli)
-    return Remediation(summary, pulumi, cli)
+              f"aws.organizations.PolicyAttachment(\"{SCP_NAME}-attachment\",\n"
+              f"    policy_id=deny.id, target_id={json.dumps(target)})")
+    content = shlex.quote(json.dumps(json.loads(doc)))
+    t = shlex.quote(target)
+    lines = []
+    if enable and target.startswith("r-"):
+        lines.append(f"aws organizations enable-policy-type --root-id {t} "
+                     "--policy-type SERVICE_CONTROL_POLICY")
+    lines += [
+        "policy_id=$(aws organizations list-policies --filter SERVICE_CONTROL_POLICY "
+        f"--query \"Policies[?Name=='{SCP_NAME}'].Id | [0]\" --output text)",
+        "if [ \"$policy_id\" = None ]; then policy_id=$(aws organizations create-policy "
+        f"--name {SCP_NAME} --type SERVICE_CONTROL_POLICY --description "
+        f"'Deny destroying backups' --content {content} --query Policy.PolicySummary.Id "
+        "--output text); else aws organizations update-policy --policy-id \"$policy_id\" "
+        f"--content {content}; fi",
+        "{ aws organizations list-targets-for-policy --policy-id \"$policy_id\" --query "
+        f"\"Targets[?TargetId=='{target}'].TargetId\" --output text | grep -q . || "
+        f"aws organizations attach-policy --policy-id \"$policy_id\" --target-id {t}; }}"]
+    return Remediation(summary, pulumi, " && \\\n".join(lines))
+
+
+def _root(path: Sequence[str]) -> str | None:
+    """The root id at the end of an account's path (account, OUs..., root), if there."""
+    return path[-1] if path and str(path[-1]).startswith("r-") else None
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -102,14 +122,14 @@ def coverage(account_id: str, path: Sequence[str], scps: Iterable[Scp],
     if not scp_enabled:
         return Verdict("fail", f"Service control policies are not enabled in the "
                                f"organization, so nothing stops {who} from destroying backups.",
-                       ev, fix_scp(account_id, required, enable=True))
+                       ev, fix_scp(_root(path) or account_id, required, enable=True))
     names = ", ".join(sorted({c["scp"] for c in considered})) or "none"
     if not missing:
         return Verdict.ok(f"SCPs attached to {who} ({names}) deny all {len(required)} "
                           "destructive backup actions.", **ev)
     return Verdict("fail", f"{who[0].upper()}{who[1:]} is not covered: no attached SCP denies "
                            f"{', '.join(missing)} (SCPs considered: {names}).", ev,
-                   fix_scp(account_id, missing))
+                   fix_scp(_root(path) or account_id, required))
 
 
 def _target_label(target: str) -> str:
@@ -181,8 +201,7 @@ def declared(scps: Sequence[Scp], params: dict[str, Any]) -> tuple[Scp, Verdict]
                         "member account).",
                         f"aws.organizations.PolicyAttachment(\"{s.name}-root\",\n"
                         f"    policy_id={_py_name(s.name)}.id, target_id=root_id)",
-                        "aws organizations attach-policy --policy-id POLICY_ID "
-                        "--target-id ROOT_ID"))
+                        None))  # declared in this stack: attach it there
     _, _, target, attached, v = results[0]
     loose = [s.name for s in known if not s.targets]
     if loose:
@@ -206,6 +225,16 @@ def backup_scp(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="scp-deny-backup-deletion",
+        why=("Without an SCP, an administrator of a member account (or an attacker holding such a "
+            "role) can delete every backup in it."),
+        console=(
+            "AWS Organizations console (management account): Policies, Service control policies "
+            "(enable them if asked).",
+            "Create policy deny-backup-destruction denying every action of requiredDenyActions on "
+            "\"*\" (or edit the existing one).",
+            "Targets, Attach: the Root (or every OU that holds member accounts).",
+        ),
+        cannot_remediate=("an SCP's statements are a policy decision, not a setting."),
         title="An attached SCP denies destroying backups",
         severity="high",
         exposure=UNSEEN,

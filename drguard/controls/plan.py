@@ -14,6 +14,14 @@ DESTROYS_DATA = "plan-destroys-data"
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=DESTROYS_DATA,
+        why=("A replacement looks harmless in review but creates a new, empty resource and deletes "
+            "the old one with its data."),
+        console=(
+            "Revert the property change that forces the delete or replacement, or add "
+            "aliases=[pulumi.Alias(name=...)] for a rename.",
+            "For a planned migration: copy the data first, then waive the finding with an owner "
+            "and an expiry.",
+        ),
         title="A change does not delete or replace a stateful resource",
         severity="critical",
         exposure=DESTROYABLE,

@@ -141,19 +141,37 @@ def state_backend(s: StateBackend) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=PROTECT,
+        why=("An unprotected stateful resource is deleted, with its data, by `pulumi destroy` or "
+            "by a change that forces a replacement."),
+        console=(
+            "In the program: add opts=pulumi.ResourceOptions(protect=True) to the resource (or "
+            "run `pulumi state protect <urn>`).",
+            "On backup buckets leave forceDestroy unset or false.",
+            "Run `pulumi up` to record it.",
+        ),
+        cannot_remediate=("only forceDestroy is fixed; `protect` is a resource option, not an "
+                          "input, so it stays a violation until the program sets "
+                          "opts=pulumi.ResourceOptions(protect=True)."),
         title="Stateful resources are protected from pulumi destroy",
         severity="high",
         exposure=DESTROYABLE,
         tier=1,
-        description="RDS instances and clusters, backup buckets, DynamoDB tables and backup "
-                    "vaults carry the Pulumi protect option; backup buckets do not set "
-                    "forceDestroy.",
+        description="RDS instances and clusters (Aurora, DocumentDB, Neptune), Redshift "
+                    "clusters, DynamoDB tables, EFS file systems, ElastiCache Redis/Valkey "
+                    "replication groups and clusters, backup buckets and backup vaults carry "
+                    "the Pulumi protect option; backup buckets do not set forceDestroy.",
         remediation="Pass opts=pulumi.ResourceOptions(protect=True) and leave forceDestroy "
                     "unset or false on backup buckets.",
         sources=DEPLOY,
     ),
     Control(
         id="pulumi-state-backend",
+        why=("A lost or corrupted state file leaves Pulumi unable to manage (or to safely "
+            "recreate) every resource of the stack."),
+        console=(
+            "S3 console: select the state bucket, Properties, Bucket Versioning, Enable.",
+            "Permissions, Block public access, Edit, turn all four on, Save.",
+        ),
         title="The Pulumi state backend can be recovered",
         severity="critical",
         exposure=DESTROYABLE,
@@ -165,6 +183,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="resource-drift-deleted",
+        why=("A stateful resource in Pulumi state no longer exists: its data is gone unless a "
+            "backup restores it."),
+        console=(
+            "Restore the resource from its newest recovery point (RDS snapshot, AWS Backup, S3 "
+            "replica).",
+            "Then run `pulumi refresh` (or import the restored resource) so state matches the "
+            "account.",
+        ),
         title="Resources in Pulumi state still exist",
         severity="critical",
         exposure=DESTROYABLE,

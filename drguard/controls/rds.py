@@ -21,7 +21,7 @@ from ..detections import (
     rds_recovery_point,
     to_int,
 )
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete, unknown_or_off
 from ..verdict import Remediation, Verdict, show
 from .s3 import DR_REGION
 
@@ -46,6 +46,32 @@ class Database(Resource):
 
     def stateful(self) -> bool:
         return not self.cluster_member  # a cluster member is judged on its cluster
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """Deletion protection refuses the delete; a named final snapshot and kept automated
+        backups outlive it."""
+        d = OnDelete(_noun(self), evidence={
+            "deletionProtection": self.deletion_protection,
+            "skipFinalSnapshot": self.skip_final_snapshot,
+            "finalSnapshotIdentifier": self.final_snapshot_identifier,
+            "deleteAutomatedBackups": self.delete_automated_backups})
+        if self.deletion_protection is True:
+            d.saves.append("deletion protection is on: AWS refuses the delete, so the update "
+                           "fails at that step" + (" (after the replacement was created)"
+                                                   if replace else ""))
+        else:
+            d.lost.append(unknown_or_off(self.deletion_protection, "deletion protection"))
+        if self.final_snapshot_applies:
+            final_snapshot_on_delete(d, self.skip_final_snapshot,
+                                     self.final_snapshot_identifier, replace)
+        if self.delete_automated_backups is False:
+            d.saves.append("automated backups are kept (deleteAutomatedBackups false): "
+                           "point-in-time restore stays possible within the retention window")
+            d.kept.append("its automated backups")
+        elif self.delete_automated_backups is True:
+            d.lost.append("its automated backups are deleted with it")
+        return d
+
 
 
 # ---- remediation: the fix for one database ------------------------------------------------
@@ -110,15 +136,16 @@ def fix_cross_region(db: Database) -> Remediation:
             "    \"copy_actions\": [{\"destination_vault_arn\": dr_vault.arn}]}])\n"
             "# + an aws.backup.Selection of the cluster's ARN",
             None)
-    arn = db.ref if str(db.ref).startswith("arn:") else f"arn:aws:rds:REGION:ACCOUNT_ID:db:{name}"
+    arn = db.ref if str(db.ref).startswith("arn:") else None  # known once it exists
     return Remediation(
         f"Replicate the automated backups of {name} to {there}, so a regional outage leaves "
         "a copy to restore.",
         f"aws.rds.InstanceAutomatedBackupsReplication(\"{name}-{there}\",\n"
-        f"    source_db_instance_arn={json.dumps(arn)}, retention_period=7,\n"
+        f"    source_db_instance_arn={json.dumps(arn) if arn else 'db.arn'}, retention_period=7,\n"
         f"    opts=pulumi.ResourceOptions(provider=aws.Provider(\"dr\", region=\"{there}\")))",
         f"aws rds start-db-instance-automated-backups-replication --region {there} "
-        f"--source-db-instance-arn {shlex.quote(arn)} --backup-retention-period 7")
+        f"--source-db-instance-arn {shlex.quote(arn)} --backup-retention-period 7"
+        if arn else None)
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -126,12 +153,14 @@ def fix_cross_region(db: Database) -> Remediation:
 AWS_DEFAULT_RETENTION = 1
 
 
-def _label(db: Database) -> str:
+def _noun(db: Database) -> str:
     if db.kind == "cluster":
-        kind = _FAMILY.get(str(db.engine), ("", "", "DB cluster"))[2]
-    else:
-        kind = "DB instance"
-    return f"{kind} {db.name!r}"
+        return _FAMILY.get(str(db.engine), ("", "", "DB cluster"))[2]
+    return "DB instance"
+
+
+def _label(db: Database) -> str:
+    return f"{_noun(db)} {db.name!r}"
 
 
 def backup_retention(db: Database, params: dict[str, Any]) -> Verdict | None:
@@ -216,6 +245,15 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
     # Deploy side: a copy whose region is not known during preview (UNKNOWN) decides nothing
     # yet; it only turns a failure into "unknown".
     pending = [p for p in db.cross_region if p.get("region") is UNKNOWN]
+    if not isinstance(db.region, str) or not db.region:
+        # The database's own region is not known (its provider takes it from the environment):
+        # whether a copy is in *another* region cannot be decided. Without any copy there is
+        # nothing outside its region, whatever that region is.
+        if pending or [p for p in db.cross_region if p.get("region")]:
+            return Verdict.unknown(
+                f"Whether the copies of {_label(db)} are in another region (region unknown at "
+                "preview: its provider takes the region from the environment)",
+                recoveryPoints=db.cross_region, maxSnapshotAgeHours=max_age)
     points = [p for p in db.cross_region if p.get("region") is not UNKNOWN
               and p.get("region") and p.get("region") != db.region]
     evidence: dict[str, Any] = {"recoveryPoints": points, "maxSnapshotAgeHours": max_age}
@@ -238,8 +276,8 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
                                f"({newest['region']}) is {newest['age_hours']:.1f} h old, older "
                                f"than {max_age} h.", evidence, fix_cross_region(db))
     if pending:
-        return Verdict.unknown(f"The region of the backup copies of {_label(db)}",
-                               **evidence)
+        return Verdict.unknown(f"The region of the backup copies of {_label(db)} (region "
+                               "unknown at preview)", **evidence)
     where = db.region or "its region"
     return Verdict("fail", f"{_label(db)} has no recovery point outside {where}.", evidence,
                    fix_cross_region(db))
@@ -265,6 +303,14 @@ def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="rds-backup-retention",
+        why=("Automated backups are the point-in-time restore window: one day means yesterday's "
+            "mistake found today cannot be undone."),
+        console=(
+            "RDS console: Databases, select the instance or cluster, Modify.",
+            "Under Backup, set Backup retention period to at least minRetentionDays days (35 at "
+            "most).",
+            "Continue, Apply immediately, Modify.",
+        ),
         title="RDS automated backups are kept long enough",
         severity="high",
         exposure=DESTROYABLE,
@@ -290,6 +336,12 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-deletion-protection",
+        why="Without deletion protection one API call (or a replacement) deletes the database.",
+        console=(
+            "RDS console: Databases, select the instance or cluster, Modify.",
+            "Tick Enable deletion protection.",
+            "Continue, Apply immediately, Modify.",
+        ),
         title="RDS deletion protection is on",
         severity="high",
         exposure=DESTROYABLE,
@@ -309,6 +361,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-final-snapshot",
+        why=("A delete that skips the final snapshot, or deletes the automated backups, leaves "
+            "nothing to restore."),
+        console=(
+            "In the program: set skipFinalSnapshot false with a finalSnapshotIdentifier, and "
+            "deleteAutomatedBackups false.",
+            "In the RDS console these are chosen at delete time: tick Create final snapshot and "
+            "Retain automated backups.",
+        ),
         title="Deleting a database leaves a final snapshot",
         severity="high",
         exposure=DESTROYABLE,
@@ -333,6 +393,16 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-cross-region-backup",
+        why=("A regional outage takes every recovery point that lives in the database's own "
+            "region."),
+        console=(
+            "RDS console: Automated backups, Current Region, select the DB instance, Actions, "
+            "Manage cross-Region replication.",
+            "Enable replication to the DR region with a retention period, Save (for clusters: an "
+            "AWS Backup plan rule with a copy to a vault in another region).",
+        ),
+        cannot_remediate=("a copy in another region needs a resource in that region; a "
+                          "remediation cannot add resources."),
         title="Databases have recovery points in a second region",
         severity="high",
         exposure=SINGLE_REGION,

@@ -13,7 +13,7 @@ from typing import Any
 from .. import typed
 from ..control import DESTROYABLE, ConfigMapping, Control, days
 from ..detections import Context, is_true, named_arn, on, request_parameters, to_int
-from ..facts import UNKNOWN, Resource
+from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete
 from ..verdict import Remediation, Verdict
 
 REDSHIFT = "redshift.amazonaws.com"
@@ -32,6 +32,17 @@ class Warehouse(Resource):
 
     def stateful(self) -> bool:
         return True
+
+    def on_delete(self, replace: bool) -> OnDelete:
+        """A named final snapshot outlives the cluster; its automated snapshots do not."""
+        d = OnDelete("Redshift cluster", evidence={
+            "skipFinalSnapshot": self.skip_final_snapshot,
+            "finalSnapshotIdentifier": self.final_snapshot_identifier})
+        if self.final_snapshot_applies:
+            final_snapshot_on_delete(d, self.skip_final_snapshot,
+                                     self.final_snapshot_identifier, replace)
+        d.lost.append("Redshift deletes the cluster's automated snapshots with it")
+        return d
 
 
 # ---- remediation --------------------------------------------------------------------------
@@ -123,6 +134,13 @@ def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=SNAPSHOT_RETENTION,
+        why=("Automated snapshots are the restore points of the warehouse; a delete without a "
+            "final snapshot loses the data."),
+        console=(
+            "Redshift console: Clusters, select the cluster, Actions, Modify (Backup).",
+            "Set Automated snapshot retention period to at least minRetentionDays days and save.",
+            "When deleting it, keep Create final snapshot ticked.",
+        ),
         title="Redshift automated snapshots are kept long enough",
         severity="high",
         exposure=DESTROYABLE,

@@ -33,6 +33,13 @@ def _number(name: str, default: Any, description: str, minimum: float,
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=CONFIG_SECRETS,
+        why=("A secret committed in plain text is readable by everyone with the repository, in "
+            "every clone and in its history, for good."),
+        console=(
+            "Run `pulumi config set --secret <key>` with the new value.",
+            "Rotate the exposed credential where it was issued.",
+            "Purge the plain value from the repository history.",
+        ),
         title="No plaintext secret in Pulumi stack config",
         severity="high",
         tier=2,
@@ -58,6 +65,15 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=CI_CREDENTIALS,
+        why=("Long-lived cloud keys stored as CI secrets leak with the CI system and cannot be "
+            "scoped to one workflow run."),
+        console=(
+            "IAM console: Identity providers, add token.actions.githubusercontent.com (OpenID "
+            "Connect).",
+            "Create a role trusted by it for this repository and give the workflow `permissions: "
+            "id-token: write`.",
+            "Delete the access-key secrets and deactivate the keys.",
+        ),
         title="CI reaches AWS by OIDC, not long-lived keys",
         severity="high",
         tier=2,
@@ -79,6 +95,12 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=REVIEWED_DEPLOYS,
+        why=("A deploy from a workstation bypasses review, so a destructive change reaches "
+            "production unseen."),
+        console=(
+            "Deploy only from CI on the protected default branch.",
+            "Remove workstation write access to the stacks (backend permissions).",
+        ),
         title="Stack updates run in CI from a clean default branch",
         severity="medium",
         tier=2,

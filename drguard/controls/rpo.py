@@ -110,6 +110,13 @@ def rpo(r: RecoveryPoints, params: dict[str, Any]) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=CONTROL_ID,
+        why=("The newest recovery point is older than the objective: a failure now loses more data "
+            "than the business agreed to."),
+        console=(
+            "Back up more often than the target RPO: automated backups, an AWS Backup plan with a "
+            "shorter schedule, or continuous replication.",
+            "Or set the dr:rpo tag to the objective the business agreed to.",
+        ),
         title="Recovery points are within the target RPO",
         severity="high",
         exposure=SINGLE_REGION,

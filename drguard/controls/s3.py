@@ -35,7 +35,7 @@ from ..detections import (
     s3_bucket,
     to_int,
 )
-from ..facts import UNKNOWN, Resource, retention_days
+from ..facts import UNKNOWN, OnDelete, Resource, retention_days
 from ..verdict import Remediation, Verdict, show
 
 
@@ -61,6 +61,26 @@ class Bucket(Resource):
     def stateful(self) -> bool:
         return bool(self.scope_reasons)  # only backup buckets
 
+    def on_delete(self, replace: bool) -> OnDelete:
+        """S3 refuses to delete a bucket that holds objects unless forceDestroy empties it;
+        Object Lock keeps locked versions."""
+        d = OnDelete("backup bucket", evidence={"forceDestroy": self.force_destroy,
+                                                "objectLockEnabled": self.object_lock_enabled,
+                                                "inScopeBecause": list(self.scope_reasons)})
+        if self.force_destroy is True:
+            d.lost.append("forceDestroy is true: every object and version is deleted first")
+        elif self.force_destroy is UNKNOWN:
+            d.lost.append("forceDestroy is unknown in this preview")
+        else:
+            d.saves.append("forceDestroy is off: S3 refuses to delete a bucket that still "
+                           "holds objects, so the update fails at the delete while it is not "
+                           "empty")
+        if self.object_lock_enabled is True:
+            d.saves.append("Object Lock keeps locked object versions until their retention "
+                           "ends")
+            d.kept.append("its locked object versions")
+        return d
+
 
 # ---- remediation: the fix for one bucket ---------------------------------------------------
 
@@ -84,6 +104,12 @@ def _names(b: Bucket) -> tuple[str, str, str]:
     return json.dumps(name), shlex.quote(name), logical
 
 
+def _known(b: Bucket, cli: str) -> str | None:
+    """A CLI call only with the bucket's real name; None when it is not known (a deploy-side
+    bucket whose name is decided on update)."""
+    return cli if isinstance(b.name, str) and b.name else None
+
+
 def fix_versioning(b: Bucket) -> Remediation:
     py, sh, var = _names(b)
     return Remediation(
@@ -91,8 +117,8 @@ def fix_versioning(b: Bucket) -> Remediation:
         "can be recovered.",
         f"aws.s3.BucketVersioning(\"{var}-versioning\", bucket={py},\n"
         "    versioning_configuration={\"status\": \"Enabled\"})",
-        f"aws s3api put-bucket-versioning --bucket {sh} "
-        "--versioning-configuration Status=Enabled")
+        _known(b, f"aws s3api put-bucket-versioning --bucket {sh} "
+               "--versioning-configuration Status=Enabled"))
 
 
 def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediation:
@@ -115,7 +141,7 @@ def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediatio
                    + "; S3 allows this on the existing bucket.")
         if not versioned:
             pulumi = fix_versioning(b).pulumi + "\n" + pulumi
-            cli = fix_versioning(b).cli + " && \\\n" + cli
+            cli = f"{fix_versioning(b).cli} && \\\n{cli}"
     elif b.lock_mode is None or b.lock_days is None:
         summary = (f"Add a default retention rule to bucket {b.name}: {mode} mode for {days} "
                    "days, so every new object is locked.")
@@ -123,7 +149,7 @@ def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediatio
         summary = (f"Raise the default retention of bucket {b.name} from {b.lock_mode} "
                    f"{plural_days(b.lock_days)} to {mode} mode for {days} days (new objects; "
                    "existing versions keep their own retention).")
-    return Remediation(summary, pulumi, cli)
+    return Remediation(summary, pulumi, _known(b, cli))
 
 
 def fix_public_access_block(b: Bucket) -> Remediation:
@@ -133,9 +159,9 @@ def fix_public_access_block(b: Bucket) -> Remediation:
         f"aws.s3.BucketPublicAccessBlock(\"{var}-public-access-block\", bucket={py},\n"
         "    block_public_acls=True, block_public_policy=True,\n"
         "    ignore_public_acls=True, restrict_public_buckets=True)",
-        f"aws s3api put-public-access-block --bucket {sh} --public-access-block-configuration "
-        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
-        "RestrictPublicBuckets=true")
+        _known(b, f"aws s3api put-public-access-block --bucket {sh} "
+               "--public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,"
+               "BlockPublicPolicy=true,RestrictPublicBuckets=true"))
 
 
 def fix_replication(b: Bucket) -> Remediation:
@@ -157,27 +183,22 @@ def fix_replication(b: Bucket) -> Remediation:
         "    rules=[{\"id\": \"dr-copy\", \"status\": \"Enabled\", \"filter\": {},\n"
         "            \"delete_marker_replication\": {\"status\": \"Disabled\"},\n"
         "            \"destination\": {\"bucket\": replica.arn}}])",
-        f"aws s3api put-bucket-replication --bucket {sh} --replication-configuration "
-        f"'{{\"Role\": \"arn:aws:iam::{b.account or 'ACCOUNT_ID'}:role/s3-replication\", "
-        "\"Rules\": [{\"ID\": \"dr-copy\", \"Status\": \"Enabled\", \"Priority\": 1, "
-        "\"Filter\": {}, \"DeleteMarkerReplication\": {\"Status\": \"Disabled\"}, "
-        f"\"Destination\": {{\"Bucket\": \"arn:aws:s3:::{replica}\"}}}}]}}'")
+        # The destination bucket and a role S3 can assume must exist first: one CLI line
+        # cannot create them safely (the declared console steps and the Pulumi code do).
+        None)
 
 
 def fix_deletion_alerts(b: Bucket) -> Remediation:
     py, sh, var = _names(b)
-    topic = (f"arn:aws:sns:{b.region if isinstance(b.region, str) else 'REGION'}:"
-             f"{b.account or 'ACCOUNT_ID'}:backup-deletions")
     return Remediation(
         f"Notify someone when objects in bucket {b.name} are deleted: an S3 event notification "
         "for s3:ObjectRemoved:* to an SNS topic people watch.",
         f"alerts = aws.sns.Topic(\"{var}-deletions\")  # subscribe the on-call to it\n"
         f"aws.s3.BucketNotification(\"{var}-deletion-alerts\", bucket={py},\n"
         "    topics=[{\"topic_arn\": alerts.arn, \"events\": [\"s3:ObjectRemoved:*\"]}])",
-        f"aws s3api put-bucket-notification-configuration --bucket {sh} "
-        f"--notification-configuration '{{\"TopicConfigurations\": [{{\"TopicArn\": "
-        f"\"{topic}\", \"Events\": [\"s3:ObjectRemoved:*\"]}}]}}'"
-        "  # replaces the bucket's notification configuration: merge existing ones first")
+        # The topic must exist with a policy letting S3 publish, and the call replaces the
+        # bucket's other notifications: not one safe CLI line (see the console steps).
+        None)
 
 
 # ---- rules --------------------------------------------------------------------------------
@@ -435,13 +456,21 @@ def alert_rule(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="backup-bucket-versioning",
+        why="Without versioning an overwrite or a delete in a backup bucket is permanent.",
+        console=(
+            "S3 console: Buckets, select the bucket, Properties.",
+            "Bucket Versioning, Edit, Enable, Save changes.",
+        ),
+        cannot_remediate=("only a bucket's own inline versioning block is fixed; a bucket "
+                          "without one needs a BucketVersioning resource, and a remediation "
+                          "cannot add resources."),
         title="Backup buckets are versioned",
         severity="critical",
         exposure=DESTROYABLE,
         tier=1,
         description="Backup buckets have S3 versioning Enabled (not absent, not Suspended).",
         remediation="Enable versioning: an aws.s3.BucketVersioning with "
-                    "versioningConfiguration.status = \"Enabled\" (or Object Lock at creation).",
+                    "versioningConfiguration.status = \"Enabled\".",
         mapping=ConfigMapping(("S3_BUCKET_VERSIONING_ENABLED",), ("S3.14",)),
         backup_scoped=True,
         detections=(
@@ -466,15 +495,29 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-object-lock",
+        why=("Without Object Lock anyone with delete rights (or stolen credentials) can erase "
+            "every backup version."),
+        console=(
+            "S3 console: Buckets, select the bucket, Properties (versioning must be Enabled "
+            "first).",
+            "Object Lock, Edit: enable Object Lock (S3 allows it on an existing versioned "
+            "bucket).",
+            "Default retention: Enable, mode as allowedLockModes (COMPLIANCE by default), at "
+            "least minLockDays days, Save changes.",
+        ),
+        cannot_remediate=("Object Lock and its default retention are set by a "
+                          "BucketObjectLockConfiguration, a resource of its own; a "
+                          "remediation changes a resource's inputs and cannot add resources."),
         title="Backup buckets are locked with S3 Object Lock",
         severity="critical",
         exposure=DESTROYABLE,
         tier=1,
         description="Backup buckets have Object Lock on with a default retention rule in an "
                     "allowed mode for at least minLockDays days.",
-        remediation="Create the bucket with objectLockEnabled = true and add an "
-                    "aws.s3.BucketObjectLockConfiguration whose rule.defaultRetention has "
-                    "mode COMPLIANCE and days >= minLockDays.",
+        remediation="Turn Object Lock on (S3 allows it on an existing versioned bucket) with "
+                    "an aws.s3.BucketObjectLockConfiguration (objectLockEnabled \"Enabled\") "
+                    "whose rule.defaultRetention has an allowed mode (COMPLIANCE by default) "
+                    "and days >= minLockDays.",
         params=(
             strings("allowedLockModes", ["COMPLIANCE"],
                      "Default retention modes accepted.", enum=["COMPLIANCE", "GOVERNANCE"],
@@ -507,6 +550,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-replication",
+        why="A regional outage takes the only copy of every backup in the bucket.",
+        console=(
+            "S3 console: create a versioned bucket in another region.",
+            "Select the backup bucket, Management, Replication rules, Create replication rule to "
+            "that bucket (with an IAM role S3 can assume), Save.",
+        ),
+        cannot_remediate=("replication needs a destination bucket and a replication "
+                          "configuration: resources a remediation cannot add."),
         title="Backup buckets replicate to another region",
         severity="high",
         exposure=SINGLE_REGION,
@@ -524,6 +575,15 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-deletion-alerts",
+        why="Backups deleted without an alert are found missing only when a restore is needed.",
+        console=(
+            "S3 console: select the bucket, Properties, Event notifications, Create event "
+            "notification.",
+            "Event types: All object removal events (s3:ObjectRemoved:*); destination: an SNS "
+            "topic the on-call watches, Save.",
+        ),
+        cannot_remediate=("alerts need an EventBridge rule, a target and CloudTrail data "
+                          "events: resources a remediation cannot add."),
         title="Deletions on backup buckets raise an alert",
         severity="high",
         exposure=UNSEEN,
@@ -554,6 +614,14 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-public-access-block",
+        why="A backup bucket that can be made public can leak every backup in it.",
+        console=(
+            "S3 console: select the bucket, Permissions.",
+            "Block public access (bucket settings), Edit, tick Block all public access, Save "
+            "changes.",
+        ),
+        cannot_remediate=("the public access block is a resource of its own "
+                          "(BucketPublicAccessBlock); a remediation cannot add resources."),
         title="Backup buckets block public access",
         severity="high",
         exposure=HYGIENE,

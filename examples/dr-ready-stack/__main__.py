@@ -175,6 +175,7 @@ aws.elasticache.ReplicationGroup(
     snapshot_retention_limit=7,
     snapshot_window="03:00-04:00",
     final_snapshot_identifier="sessions-final",
+    opts=STATEFUL,
 )
 
 # Automated backups of the instance, replicated to the DR region.

@@ -290,8 +290,4 @@ SERVICE = DeployService(
     link=Link(30, _link),
     stateful=("vaults",),
     checks=(StackCheck("backup-vault-lock", _vault_lock),),
-    cannot_remediate={
-        "backup-vault-lock": "a vault lock is a resource of its own (VaultLockConfiguration); a "
-                             "remediation cannot add resources.",
-    },
 )

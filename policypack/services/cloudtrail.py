@@ -61,8 +61,4 @@ SERVICE = DeployService(
         ResourceCheck("cloudtrail-enabled", TRAIL_TYPES, trail, lambda t, _p: ctl.trail(t)),
         StackCheck("cloudtrail-bucket-protected", _trail_bucket),
     ),
-    cannot_remediate={
-        "cloudtrail-enabled": "turning a trail multi-region or on is left to the program: it "
-                              "changes what is logged and billed.",
-    },
 )

@@ -46,5 +46,6 @@ def cache(r: Res) -> Cache | None:
 
 SERVICE = DeployService(
     facts={t: ("caches", cache) for t in CACHE_TYPES},
+    stateful=("caches",),
     checks=(ResourceCheck(ctl.SNAPSHOT_RETENTION, CACHE_TYPES, cache, ctl.snapshot_retention),),
 )

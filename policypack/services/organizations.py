@@ -93,7 +93,4 @@ SERVICE = DeployService(
     linked={t: "attachment" for t in ORG_ATTACHMENT_TYPES},
     link=Link(50, _link),
     checks=(StackCheck("scp-deny-backup-deletion", _scp),),
-    cannot_remediate={
-        "scp-deny-backup-deletion": "an SCP's statements are a policy decision, not a setting.",
-    },
 )

@@ -38,9 +38,4 @@ SERVICE = DeployService(
     remediations=(Fixer("stateful-resource-protect",
                         frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}),
                         fix_force_destroy),),
-    cannot_remediate={
-        "stateful-resource-protect": "only forceDestroy is fixed; `protect` is a resource option, "
-                                     "not an input, so it stays a violation until the program "
-                                     "sets opts=pulumi.ResourceOptions(protect=True).",
-    },
 )

@@ -177,8 +177,10 @@ def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
         if db is None:
             m.unlinked_if_unknown(r, "rds-backup-replication", "sourceDbInstanceArn")
             continue
+        # No region in the program: its provider takes it from the environment at run time.
+        region = UNKNOWN if r.region is None else r.region
         db.cross_region.append({"kind": "automated-backup-replication",
-                                "region": r.region, "via": r.urn})
+                                "region": region, "via": r.urn})
     for db in m.databases:
         region = native_backup_replication(m.res_of[id(db)])
         if region is not None:
@@ -219,14 +221,14 @@ NATIVE_INSTANCE = "aws-native:rds:DbInstance"
 NATIVE_CLUSTER = "aws-native:rds:DbCluster"
 
 # type -> (identifier property, has skipFinalSnapshot, has deleteAutomatedBackups,
-#          has copyTagsToSnapshot, read-replica property)
-_DATABASES: dict[str, tuple[str, bool, bool, bool, str]] = {
-    RDS_INSTANCE: ("identifier", True, True, True, "replicateSourceDb"),
-    RDS_CLUSTER: ("clusterIdentifier", True, True, True, "replicationSourceIdentifier"),
-    DOCDB_CLUSTER: ("clusterIdentifier", True, False, False, ""),
-    NEPTUNE_CLUSTER: ("clusterIdentifier", True, False, True, "replicationSourceIdentifier"),
-    NATIVE_INSTANCE: ("dbInstanceIdentifier", False, True, True, "sourceDbInstanceIdentifier"),
-    NATIVE_CLUSTER: ("dbClusterIdentifier", False, False, True, "replicationSourceIdentifier"),
+#          read-replica property)
+_DATABASES: dict[str, tuple[str, bool, bool, str]] = {
+    RDS_INSTANCE: ("identifier", True, True, "replicateSourceDb"),
+    RDS_CLUSTER: ("clusterIdentifier", True, True, "replicationSourceIdentifier"),
+    DOCDB_CLUSTER: ("clusterIdentifier", True, False, ""),
+    NEPTUNE_CLUSTER: ("clusterIdentifier", True, False, "replicationSourceIdentifier"),
+    NATIVE_INSTANCE: ("dbInstanceIdentifier", False, True, "sourceDbInstanceIdentifier"),
+    NATIVE_CLUSTER: ("dbClusterIdentifier", False, False, "replicationSourceIdentifier"),
 }
 
 
@@ -240,7 +242,7 @@ def _database_scope(t: Target, params: Mapping[str, Any], retention: bool = Fals
         if member:
             raise Skip  # judged on its cluster
     if retention and not params.get("checkReadReplicas", False):
-        prop = _DATABASES[t.type][4]
+        prop = _DATABASES[t.type][3]
         source = t.value(prop) if prop else None
         if untouchable(source):
             raise Skip
@@ -261,7 +263,7 @@ def fix_deletion_protection(t: Target, _params: Mapping[str, Any]) -> None:
 
 def fix_final_snapshot(t: Target, _params: Mapping[str, Any]) -> None:
     _database_scope(t, _params)
-    ident_prop, has_skip, has_auto, has_copy, _ = _DATABASES[t.type]
+    ident_prop, has_skip, has_auto, _ = _DATABASES[t.type]
     if has_skip:
         skip = t.value("skipFinalSnapshot")
         ident = t.value("finalSnapshotIdentifier")
@@ -274,8 +276,7 @@ def fix_final_snapshot(t: Target, _params: Mapping[str, Any]) -> None:
                       "the final snapshot needs a name")
     if has_auto:
         t.make_false("deleteAutomatedBackups", "automated backups outlive the database")
-    if has_copy:
-        t.make_true("copyTagsToSnapshot", "snapshots keep the database's tags")
+    # copyTagsToSnapshot is not part of the control: a fix changes only what is wrong.
 
 
 SERVICE = DeployService(
@@ -299,8 +300,4 @@ SERVICE = DeployService(
         Fixer("rds-final-snapshot", frozenset(t for t, d in _DATABASES.items() if d[1] or d[2]),
               fix_final_snapshot),
     ),
-    cannot_remediate={
-        "rds-cross-region-backup": "a copy in another region needs a resource in that region; a "
-                                   "remediation cannot add resources.",
-    },
 )

@@ -685,19 +685,4 @@ SERVICE = DeployService(
     ),
     remediations=(Fixer("backup-bucket-versioning",
                         frozenset({BUCKET, V6_BUCKET, NATIVE_BUCKET}), fix_versioning),),
-    cannot_remediate={
-        "backup-bucket-object-lock": "Object Lock can only be turned on when a bucket is created "
-                                     "(and its retention rule is a resource of its own); a "
-                                     "remediation cannot recreate the bucket or add resources.",
-        "backup-bucket-versioning": "only a bucket's own inline versioning block is fixed; a "
-                                    "bucket without one needs a BucketVersioning resource, and a "
-                                    "remediation cannot add resources.",
-        "backup-bucket-replication": "replication needs a destination bucket and a replication "
-                                     "configuration: resources a remediation cannot add.",
-        "backup-bucket-public-access-block": "the public access block is a resource of its own "
-                                             "(BucketPublicAccessBlock); a remediation cannot add "
-                                             "resources.",
-        "backup-bucket-deletion-alerts": "alerts need an EventBridge rule, a target and CloudTrail "
-                                         "data events: resources a remediation cannot add.",
-    },
 )
