@@ -78,6 +78,8 @@ def key_usable(k: Key) -> Verdict | None:
     if k.key_state in ("PendingDeletion", "PendingReplicaDeletion"):
         when = f" on {k.deletion_date}" if k.deletion_date else ""
         what = f"is scheduled for deletion{when} ({prop} {k.key_state})"
+    elif k.key_state == "NotFound":
+        what = "no longer exists (DescribeKey answers NotFoundException: it was deleted)"
     elif k.key_state == "Disabled":
         what = f"is disabled ({prop} {show(k.key_state)})"
     else:
