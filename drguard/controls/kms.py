@@ -81,7 +81,8 @@ def key_usable(k: Key) -> Verdict | None:
     elif k.key_state == "NotFound":
         what = "no longer exists (DescribeKey answers NotFoundException: it was deleted)"
     elif k.key_state == "Disabled":
-        what = f"is disabled ({prop} {show(k.key_state)})"
+        what = ("is disabled (" + (f"{prop} is false" if prop != "KeyState" else
+                                   f"{prop} {show(k.key_state)}") + ")")
     else:
         what = f"cannot be used ({prop} {show(k.key_state)})"
     v = Verdict.fail(f"{label} {what}: it encrypts {uses}, whose backups cannot be read while "

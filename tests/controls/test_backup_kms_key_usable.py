@@ -14,6 +14,7 @@ from auditor.logs.samples import record
 from drguard.controls.kms import KEY_USABLE, Key, key_usable
 from drguard.facts import UNKNOWN
 from tests.faulty_proxy import Fault, FaultyProxy
+from tests.harness.analyzer import run_stack
 from tests.live_support import ACCOUNT, bucket, one, pick, run_scan
 
 KMS = "kms.amazonaws.com"
@@ -39,6 +40,74 @@ def test_rule() -> None:
     assert key_usable(_key(UNKNOWN)).status == "unknown"
     assert key_usable(_key("Disabled", encrypts=[])) is None  # encrypts no recovery data
     assert "orders" in key_usable(_key("Disabled")).message
+
+
+# ---- deploy side: programs captured from pulumi-aws ----------------------------------------
+
+def kms_keys_usable() -> None:
+    """An enabled key encrypting a database, a table and a vault; a disabled key nothing
+    uses (not judged: it encrypts no recovery data)."""
+    import pulumi
+    import pulumi_aws as aws
+
+    key = aws.kms.Key("backups", description="recovery data", deletion_window_in_days=30,
+                      opts=pulumi.ResourceOptions(protect=True))
+    aws.kms.Key("spare", is_enabled=False)
+    aws.rds.Instance("orders", instance_class="db.t3.micro", engine="postgres",
+                     allocated_storage=20, username="admin", password="password-123",
+                     storage_encrypted=True, kms_key_id=key.arn, backup_retention_period=7,
+                     deletion_protection=True, skip_final_snapshot=False,
+                     final_snapshot_identifier="orders-final",
+                     opts=pulumi.ResourceOptions(protect=True))
+    aws.dynamodb.Table("carts", hash_key="k", attributes=[{"name": "k", "type": "S"}],
+                       billing_mode="PAY_PER_REQUEST",
+                       server_side_encryption={"enabled": True, "kms_key_arn": key.arn},
+                       opts=pulumi.ResourceOptions(protect=True))
+    aws.backup.Vault("main", kms_key_arn=key.arn, opts=pulumi.ResourceOptions(protect=True))
+
+
+def kms_keys_disabled() -> None:
+    """A disabled key encrypting a database; a disabled replica key encrypting a vault; the
+    SSE-KMS key of a backup bucket disabled."""
+    import pulumi_aws as aws
+
+    key = aws.kms.Key("db-key", is_enabled=False)
+    aws.rds.Instance("ledger", instance_class="db.t3.micro", engine="postgres",
+                     allocated_storage=20, username="admin", password="password-123",
+                     storage_encrypted=True, kms_key_id=key.arn)
+    primary = aws.kms.Key("primary", multi_region=True)
+    replica = aws.kms.ReplicaKey("replica", primary_key_arn=primary.arn, enabled=False)
+    aws.backup.Vault("dr", kms_key_arn=replica.arn)
+    bucket_key = aws.kms.Key("bucket-key", is_enabled=False)
+    b = aws.s3.Bucket("acme-backups", bucket="acme-backups")
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        "acme-backups-sse", bucket=b.id, rules=[{"apply_server_side_encryption_by_default": {
+            "sse_algorithm": "aws:kms", "kms_master_key_id": bucket_key.arn}}])
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["preview", "update"])
+def mode(request: pytest.FixtureRequest) -> bool:
+    return request.param
+
+
+def test_pack_passes_enabled_key(analyzer, capture, mode) -> None:  # noqa: ANN001
+    cap = capture(kms_keys_usable, preview=mode)
+    run = run_stack(analyzer, cap)
+    assert run.by_policy(KEY_USABLE) == [], [d.message for d in run.by_policy(KEY_USABLE)]
+    assert KEY_USABLE in analyzer.get_analyzer_info().names
+
+
+def test_pack_fails_disabled_key_of_recovery_data(analyzer, capture, mode) -> None:  # noqa: ANN001
+    cap = capture(kms_keys_disabled, preview=mode)
+    run = run_stack(analyzer, cap)
+    by_urn = {d.urn: d for d in run.by_policy(KEY_USABLE)}
+    assert set(by_urn) == {cap.get(n)["urn"] for n in ("db-key", "replica", "bucket-key")}
+    d = by_urn[cap.get("db-key")["urn"]]
+    assert "is disabled (isEnabled is false)" in d.message and "aws.rds.Instance 'ledger" \
+        in d.message and d.enforcement_level == "mandatory"
+    d = by_urn[cap.get("replica")["urn"]]
+    assert "(enabled is false)" in d.message and "aws.backup.Vault" in d.message
+    assert "acme-backups" in by_urn[cap.get("bucket-key")["urn"]].message
 
 
 # ---- live side: the moto server ----------------------------------------------------------------
