@@ -129,7 +129,7 @@ def not_public(s: Snapshot, params: Mapping[str, Any]) -> Verdict | None:
 
 # ---- logs side --------------------------------------------------------------------------------
 
-def _rds_shared_out(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def restore_shared_outside(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
     if str(rp.get("attributeName", "")).lower() != "restore":
         return False
     return bool(foreign(rp.get("valuesToAdd"), account_of(record), params))
@@ -142,7 +142,7 @@ def ebs_added(rp: dict) -> list[str]:
             if isinstance(i, dict) and (i.get("group") or i.get("userId"))]
 
 
-def _ebs_shared_out(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def volume_permission_shared_outside(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
     return bool(foreign(ebs_added(rp), account_of(record), params))
 
 
@@ -174,11 +174,11 @@ CONTROLS: tuple[Control, ...] = (
                               ("RDS.1", "RDS.4", "EC2.1")),
         detections=(
             on(RDS, "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute",
-               when=_rds_shared_out, resource=rds_recovery_point,
+               when=restore_shared_outside, resource=rds_recovery_point,
                message="{principal} shared the snapshot {name} with {rp[valuesToAdd]} "
                        "({event}): `all` makes it public; another account is outside the "
                        "Organization's trusted accounts."),
-            on(EC2, "ModifySnapshotAttribute", when=_ebs_shared_out, resource=ebs_snapshot,
+            on(EC2, "ModifySnapshotAttribute", when=volume_permission_shared_outside, resource=ebs_snapshot,
                message="{principal} added {rp[createVolumePermission][add][items]} to the "
                        "createVolumePermission of EBS snapshot {name} ({event}): group `all` "
                        "makes it public; a user id outside trustedAccounts can copy it."),
