@@ -725,6 +725,7 @@ def judge(preview: Preview, settings: Settings,
                             "its data stays.",
                     account=fact.account, region=fact.region,
                     evidence={"operation": ops, "type": fact.type}, severity=SEVERITY))
+        out += _key_deletions(preview, by_urn, old_states, pack, settings, today)
 
     # deploy-side controls on the planned state
     changed = {urn for urn, steps in by_urn.items()
@@ -767,6 +768,24 @@ def judge(preview: Preview, settings: Settings,
                 f.account = f.account or (_account(state.props.get("arn"))
                                           if state is not None else None)
     return out
+
+
+def _key_deletions(preview: Preview, by_urn: dict[str, list[Step]],
+                   old_states: dict[str, State], pack: _Pack, settings: Settings,
+                   today: dt.date | None) -> list[Finding]:
+    """plan-destroys-data for KMS keys that encrypt recovery data (auditor.plan.keys)."""
+    from .keys import key_findings
+
+    why = []
+    if preview.sames_missing:
+        why.append(f"the preview leaves out {preview.sames_missing} unchanged resource(s); "
+                   "run `pulumi preview --json --show-sames`")
+    if preview.skipped:
+        why.append(f"{len(preview.skipped)} step(s) could not be read")
+    return key_findings(
+        by_urn, old_states,
+        lambda: pack.model.build(_resources(pack, old_states), settings.scope),
+        why, DESTROYING, SEVERITY, settings, today)
 
 
 def _account(arn: Any) -> str | None:

@@ -268,3 +268,50 @@ def test_logs_alias_names_the_alias() -> None:
 
 
 __all__ = ["ACCOUNT"]
+
+
+# ---- dr-audit plan -----------------------------------------------------------------------------
+
+def keyed_orders() -> None:
+    """A database encrypted with a key and a spare key; variant "drop-keys" deletes both keys
+    while the database keeps naming the first one by its ARN (config keyArn)."""
+    import pulumi
+    import pulumi_aws as aws
+
+    cfg = pulumi.Config()
+    drop = cfg.get("variant") == "drop-keys"
+    key_arn: Any = cfg.get("keyArn")
+    if not drop:
+        key = aws.kms.Key("orders-key", deletion_window_in_days=7)
+        aws.kms.Key("spare-key")
+        key_arn = key.arn
+    aws.rds.Instance("orders-db", identifier="orders-db", instance_class="db.t3.micro",
+                     engine="postgres", allocated_storage=20, username="admin",
+                     password="password-123", storage_encrypted=True, kms_key_id=key_arn,
+                     backup_retention_period=7, deletion_protection=True,
+                     skip_final_snapshot=False, final_snapshot_identifier="orders-db-final",
+                     delete_automated_backups=False, opts=pulumi.ResourceOptions(protect=True))
+
+
+@pytest.mark.parametrize("show_sames", [True, False], ids=["show-sames", "sames-missing"])
+def test_plan_deleting_a_key_of_recovery_data_destroys_data(capture, tmp_path,
+                                                            show_sames) -> None:  # noqa: ANN001
+    from tests.test_plan import _one, _run, preview_doc
+
+    before = capture(keyed_orders, preview=False)
+    arn = before.get("orders-key")["outputs"]["arn"]
+    after = capture(keyed_orders, preview=True,
+                    config={"variant": "drop-keys", "keyArn": arn})
+    code, report = _run(tmp_path, preview_doc(before, after, show_sames=show_sames))
+    assert code == 1
+    f = _one(report, "plan-destroys-data", "orders-key")
+    assert f["status"] == "fail" and "deletes KMS key 'orders-key'" in f["message"]
+    assert "KMS waits 7 days" in f["message"]
+    spare = _one(report, "plan-destroys-data", "spare-key")
+    if show_sames:  # the whole stack is in the document: who uses each key is known
+        assert "aws.rds.Instance 'orders-db'" in f["message"]
+        assert f["evidence"]["encrypts"] == ["aws.rds.Instance 'orders-db'"]
+        assert spare["status"] == "pass" and "no resource of this stack" in spare["message"]
+    else:  # the database is left out: neither key's users can be determined
+        assert "cannot be determined" in f["message"] and "--show-sames" in f["message"]
+        assert spare["status"] == "fail" and "cannot be determined" in spare["message"]
