@@ -178,7 +178,8 @@ CONTROLS: tuple[Control, ...] = (
                message="{principal} shared the snapshot {name} with {rp[valuesToAdd]} "
                        "({event}): `all` makes it public; another account is outside the "
                        "Organization's trusted accounts."),
-            on(EC2, "ModifySnapshotAttribute", when=volume_permission_shared_outside, resource=ebs_snapshot,
+            on(EC2, "ModifySnapshotAttribute", when=volume_permission_shared_outside,
+               resource=ebs_snapshot,
                message="{principal} added {rp[createVolumePermission][add][items]} to the "
                        "createVolumePermission of EBS snapshot {name} ({event}): group `all` "
                        "makes it public; a user id outside trustedAccounts can copy it."),
