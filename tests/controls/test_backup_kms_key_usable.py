@@ -267,7 +267,6 @@ def test_logs_alias_names_the_alias() -> None:
     assert h.resource == "arn:aws:kms:us-east-1:111122223333:alias/backups"
 
 
-__all__ = ["ACCOUNT"]
 
 
 # ---- dr-audit plan -----------------------------------------------------------------------------
@@ -315,3 +314,23 @@ def test_plan_deleting_a_key_of_recovery_data_destroys_data(capture, tmp_path,
     else:  # the database is left out: neither key's users can be determined
         assert "cannot be determined" in f["message"] and "--show-sames" in f["message"]
         assert spare["status"] == "fail" and "cannot be determined" in spare["message"]
+
+
+def test_live_org_key_of_another_account_described_once_by_its_owner(aws) -> None:  # noqa: ANN001
+    """A member's vault encrypted with a key of the management account (a copy destination
+    pattern): one finding for the key, described once through its owner's session."""
+    from tests.test_live_org import ROLE, make_org, member_client
+
+    ids = make_org(aws)
+    key = _kms_key(aws, state="PendingDeletion")
+    aws.client("backup").create_backup_vault(BackupVaultName="mgmt-vault", EncryptionKeyArn=key)
+    member_client(aws, ids["prod"], "backup").create_backup_vault(
+        BackupVaultName="prod-copies", EncryptionKeyArn=key)
+    counter = CallCounter()
+    with observe(counter):
+        findings = run_scan(aws, regions=["us-east-1"], org=True, role_name=ROLE).findings
+    f = one(findings, KEY_USABLE, key)
+    assert f.status == "fail" and f.account == ACCOUNT
+    assert "'mgmt-vault'" in f.message and "'prod-copies'" in f.message
+    assert sorted(f.evidence["foundIn"]) == sorted([ACCOUNT, ids["prod"]])
+    assert counter.calls[("kms", "DescribeKey")] == 1

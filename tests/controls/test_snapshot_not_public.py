@@ -291,4 +291,24 @@ def test_logs_trusted_account_is_not_a_detection() -> None:
     assert len(list(Detector(settings).hits(_rds_share([FOREIGN, "all"])))) == 1
 
 
-__all__ = ["ACCOUNT"]
+
+
+def test_live_org_accounts_are_allowed_under_org(aws) -> None:  # noqa: ANN001
+    from tests.test_live_org import ROLE, make_org
+
+    ids = make_org(aws)
+    db(aws, "orders")
+    rds = aws.client("rds")
+    for sid, share in (("to-prod", [ids["prod"]]), ("to-outsider", [FOREIGN])):
+        rds.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier=sid)
+        rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=sid, AttributeName="restore",
+                                         ValuesToAdd=share)
+    findings = run_scan(aws, regions=["us-east-1"], org=True, role_name=ROLE).findings
+    f = one(findings, NOT_PUBLIC, ":snapshot:to-prod")
+    assert f.status == "pass" and ids["prod"] in f.message  # a member of the Organization
+    f = one(findings, NOT_PUBLIC, ":snapshot:to-outsider")
+    assert f.status == "fail" and "outside the Organization and trustedAccounts" in f.message
+    # a single-account scan does not know the Organization: the member is not trusted
+    alone = run_scan(aws, regions=["us-east-1"]).findings
+    f = one(alone, NOT_PUBLIC, ":snapshot:to-prod")
+    assert f.status == "fail" and "Organization's accounts are not known" in f.message
