@@ -15,7 +15,7 @@ from drguard.controls.snapshots import NOT_PUBLIC, Snapshot, not_public
 from drguard.facts import UNKNOWN
 from tests.faulty_proxy import Fault, FaultyProxy
 from tests.harness.analyzer import run_stack
-from tests.live_support import ACCOUNT, db, one, pick, run_scan
+from tests.live_support import db, one, pick, run_scan
 
 RDS = "rds.amazonaws.com"
 EC2 = "ec2.amazonaws.com"
