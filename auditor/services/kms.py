@@ -40,10 +40,12 @@ FEEDS = frozenset({
     "rds", "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots",
     "rds:DescribeDBClusterSnapshots", "rds:DescribeDBInstanceAutomatedBackups",
     "dynamodb:ListTables", "dynamodb:DescribeTable", "efs:DescribeFileSystems",
-    "backup:ListBackupVaults", "s3:GetBucketEncryption"})
-# Region step keys (auditor.services.*) whose data holds key references.
+    "backup:ListBackupVaults", "redshift:DescribeClusters", "s3:GetBucketEncryption"})
+# How the error findings name what a region step (auditor.services.*) holds; every step's
+# data is searched for key references.
 SOURCES = {"rds": "RDS databases and snapshots", "dynamodb": "DynamoDB tables",
-           "efs": "EFS file systems", "backup": "backup vaults"}
+           "efs": "EFS file systems", "backup": "backup vaults",
+           "redshift": "Redshift clusters"}
 
 # A key id (UUID or multi-Region mrk-...), a key or alias ARN, or an alias name.
 _KEY_REF = re.compile(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+|"
@@ -162,7 +164,8 @@ def _hide(run: KmsRun, account: str, region: str | None, what: str,
 def _gather(scanner: Scanner, live: list[AccountScan], run: KmsRun) -> None:
     for a in live:
         for region, rs in sorted(a.regions.items()):
-            for step, what in SOURCES.items():
+            for step in sorted(set(rs.data) | set(rs.errors)):
+                what = SOURCES.get(step, step)
                 if step in rs.errors:
                     _hide(run, a.id, region, f"{what} in {region}", [rs.errors[step]])
                 found: list[tuple[str, str, str]] = []

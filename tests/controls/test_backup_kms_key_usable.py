@@ -141,6 +141,10 @@ def _encrypted_everything(aws: Any) -> dict[str, str]:
         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
         SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": keys["table"]})
+    aws.client("redshift").create_cluster(  # shares the table's key
+        ClusterIdentifier="analytics", NodeType="ra3.xlplus", ClusterType="single-node",
+        MasterUsername="admin", MasterUserPassword="Password-123", Encrypted=True,
+        KmsKeyId=keys["table"])
     aws.client("efs").create_file_system(CreationToken="shared", Encrypted=True,
                                          KmsKeyId=keys["efs"])
     aws.client("backup").create_backup_vault(BackupVaultName="main",
@@ -172,6 +176,7 @@ def test_live_each_key_of_recovery_data_judged_and_described_once(aws) -> None: 
     assert got[keys["efs"]].status == "fail" and "disabled" in got[keys["efs"]].message
     assert got[keys["bucket"]].status == "fail" and "acme-backups" in got[keys["bucket"]].message
     assert got[keys["table"]].status == "pass" and "carts" in got[keys["table"]].message
+    assert "'analytics'" in got[keys["table"]].message
     assert got[keys["vault"]].status == "pass" and "main" in got[keys["vault"]].message
     # the DB key is used by the instance, its automated snapshot and its manual snapshot:
     # described once, like every other key
