@@ -339,3 +339,10 @@ def test_live_org_key_of_another_account_described_once_by_its_owner(aws) -> Non
     assert "'mgmt-vault'" in f.message and "'prod-copies'" in f.message
     assert sorted(f.evidence["foundIn"]) == sorted([ACCOUNT, ids["prod"]])
     assert counter.calls[("kms", "DescribeKey")] == 1
+
+
+def test_live_deleted_key_fails(aws) -> None:  # noqa: ANN001
+    gone = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    aws.client("backup").create_backup_vault(BackupVaultName="orphaned", EncryptionKeyArn=gone)
+    f = one(run_scan(aws, regions=["us-east-1"]).findings, KEY_USABLE, gone)
+    assert f.status == "fail" and "no longer exists" in f.message and "'orphaned'" in f.message
