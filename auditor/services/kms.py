@@ -105,9 +105,12 @@ def _walk(value: Any, found: list[tuple[str, str, str]], errors: list[ReadError]
         if isinstance(ref, str) and ref:
             arn = str(value.get("arn") or "")
             cluster = "cluster " if value.get("kind") == "cluster" else ""
-            label = (f"RDS {cluster}snapshot {value['snapshot_id']!r}"
-                     if value.get("snapshot_id") else
-                     f"RDS automated backups of {value.get('db_arn') or arn!r}")
+            if value.get("snapshot_id"):
+                label = f"RDS {cluster}snapshot {value['snapshot_id']!r}"
+            elif value.get("db_arn"):
+                label = f"RDS automated backups of {value['db_arn']!r}"
+            else:
+                label = arn or "a recovery point"
             found.append((ref, arn, label))
         for v in value.values():
             _walk(v, found, errors, depth + 1)
@@ -238,6 +241,7 @@ def phase(scanner: Scanner, live: list[AccountScan]) -> None:
         if session is not None:
             todo.append((scanner, run, arn, session))
     run.describe_calls = len(todo)
+    log.info("kms: %d key(s) encrypt recovery data; describing each once", len(todo))
     for (_, _, arn, _), (meta, err) in zip(todo, scanner.map("KMS keys", _describe_unit, todo),
                                            strict=True):
         run.answers[arn] = meta
