@@ -110,6 +110,29 @@ def test_pack_fails_disabled_key_of_recovery_data(analyzer, capture, mode) -> No
     assert "acme-backups" in by_urn[cap.get("bucket-key")["urn"]].message
 
 
+def kms_key_reference_unknown() -> None:
+    """A disabled key, and a database whose key comes from elsewhere (unknown in preview)."""
+    import pulumi_aws as aws
+
+    aws.kms.Key("maybe-used", is_enabled=False)
+    param = aws.ssm.Parameter("db-key", type="String", value="x")
+    aws.rds.Instance("reports", instance_class="db.t3.micro", engine="postgres",
+                     allocated_storage=20, username="admin", password="password-123",
+                     storage_encrypted=True, kms_key_id=param.arn.apply(
+                         lambda _: "arn:aws:kms:us-east-1:123456789012:key/other"))
+
+
+def test_pack_unknown_key_reference_is_not_skipped_in_preview(analyzer, capture,
+                                                              mode) -> None:  # noqa: ANN001
+    cap = capture(kms_key_reference_unknown, preview=mode)
+    found = run_stack(analyzer, cap).by_policy(KEY_USABLE)
+    if mode:  # the database may use the disabled key: one advisory note, no failure
+        (d,) = found
+        assert d.enforcement_level == "advisory" and "maybe-used" in d.message
+    else:  # its key is known now, and it is another one: the disabled key encrypts nothing
+        assert found == []
+
+
 # ---- live side: the moto server ----------------------------------------------------------------
 
 def _kms_key(aws: Any, region: str = "us-east-1", state: str = "Enabled") -> str:
