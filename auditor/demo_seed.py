@@ -202,10 +202,23 @@ def _management(s: _Seeder, mgmt: str) -> None:
         ClusterIdentifier="analytics", NodeType="ra3.xlplus", ClusterType="single-node",
         MasterUsername="admin", MasterUserPassword="Demo-password-1",
         Tags=[{"Key": "dr:rpo", "Value": "4h"}])
+    # KMS: the central vault's key is enabled; the scratch vault's key is scheduled for
+    # deletion (backup-kms-key-usable: one pass, one gap).
+    kms = s.client("kms")
+    central_key = kms.create_key(Description="acme backups")["KeyMetadata"]["Arn"]
+    scratch = kms.create_key(Description="acme scratch backups")["KeyMetadata"]
+    scratch_key = scratch["Arn"]
+    kms.schedule_key_deletion(KeyId=scratch["KeyId"], PendingWindowInDays=7)
     backup = s.client("backup")
-    backup.create_backup_vault(BackupVaultName="central")
+    backup.create_backup_vault(BackupVaultName="central", EncryptionKeyArn=central_key)
     backup.put_backup_vault_lock_configuration(BackupVaultName="central", MinRetentionDays=30)
-    backup.create_backup_vault(BackupVaultName="scratch")
+    backup.create_backup_vault(BackupVaultName="scratch", EncryptionKeyArn=scratch_key)
+    # Snapshots: orders-nightly stays private; a reporting extract was made public
+    # (snapshot-not-public: one pass, one gap).
+    rds.create_db_snapshot(DBInstanceIdentifier="legacy-reporting",
+                           DBSnapshotIdentifier="legacy-reporting-extract")
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier="legacy-reporting-extract",
+                                     AttributeName="restore", ValuesToAdd=["all"])
     # EFS: shared home directories with automatic backups; a build cache nobody backs up.
     efs = s.client("efs")
     efs.create_file_system(CreationToken="acme-shared-home", Backup=True, Encrypted=True,

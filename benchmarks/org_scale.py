@@ -57,28 +57,43 @@ def _member(url: str, account: str, service: str, region: str) -> Any:
                         aws_session_token=creds["SessionToken"])
 
 
-def _seed_account(url: str, account: str, i: int) -> None:
-    """Each member: one backup bucket (versioned or not) and one database per region."""
+def _seed_account(url: str, account: str, i: int, keys: bool = False) -> None:
+    """Each member: one backup bucket (versioned or not) and one database per region. With
+    `keys`: each database encrypted with the region's KMS key of the account, which also
+    encrypts the bucket, plus one manual snapshot per database."""
     s3 = _member(url, account, "s3", "us-east-1")
     s3.create_bucket(Bucket=f"org-{account}-backup")
     if i % 2:
         s3.put_bucket_versioning(Bucket=f"org-{account}-backup",
                                  VersioningConfiguration={"Status": "Enabled"})
     for region in REGIONS:
-        _member(url, account, "rds", region).create_db_instance(
+        rds = _member(url, account, "rds", region)
+        extra: dict[str, Any] = {}
+        if keys:
+            key = _member(url, account, "kms", region).create_key()["KeyMetadata"]["Arn"]
+            extra = {"StorageEncrypted": True, "KmsKeyId": key}
+            if region == "us-east-1":
+                s3.put_bucket_encryption(
+                    Bucket=f"org-{account}-backup", ServerSideEncryptionConfiguration={
+                        "Rules": [{"ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
+        rds.create_db_instance(
             DBInstanceIdentifier=f"db-{i:03d}", DBInstanceClass="db.t3.micro",
             Engine="postgres", MasterUsername="admin", MasterUserPassword="password-123",
-            AllocatedStorage=20, BackupRetentionPeriod=7 if i % 3 else 1)
+            AllocatedStorage=20, BackupRetentionPeriod=7 if i % 3 else 1, **extra)
+        if keys:
+            rds.create_db_snapshot(DBInstanceIdentifier=f"db-{i:03d}",
+                                   DBSnapshotIdentifier=f"db-{i:03d}-manual")
 
 
-def seed(url: str, accounts: int) -> list[str]:
+def seed(url: str, accounts: int, keys: bool = False) -> list[str]:
     org = boto3.client("organizations", region_name="us-east-1", endpoint_url=url)
     org.create_organization(FeatureSet="ALL")
     ids = [org.create_account(AccountName=f"member-{i:03d}",
                               Email=f"member-{i:03d}@example.com")
            ["CreateAccountStatus"]["AccountId"] for i in range(accounts)]
     with ThreadPoolExecutor(8) as pool:
-        for job in [pool.submit(_seed_account, url, a, i) for i, a in enumerate(ids)]:
+        for job in [pool.submit(_seed_account, url, a, i, keys) for i, a in enumerate(ids)]:
             job.result()
     return ids
 
@@ -101,11 +116,14 @@ def main() -> int:
     ap.add_argument("--accounts", type=int, default=200)
     ap.add_argument("--workers", default="8,16,32")
     ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--recovery-keys", action="store_true",
+                    help="encrypt each database (and backup bucket) with a KMS key and add a "
+                         "manual snapshot per database")
     a = ap.parse_args()
     os.environ.update(CREDENTIALS)
     with MotoServer() as server:
         t0 = time.perf_counter()
-        seed(server.url, a.accounts)
+        seed(server.url, a.accounts, a.recovery_keys)
         print(f"seeded an organization of {a.accounts} member accounts (+ management) x "
               f"{len(REGIONS)} regions, 1 bucket and {len(REGIONS)} databases each, in "
               f"{time.perf_counter() - t0:.1f} s; latency {a.latency_ms:g} ms per request")

@@ -30,7 +30,8 @@ _S3_GET = {"versioning": "GetBucketVersioning", "object-lock": "GetObjectLockCon
            "publicAccessBlock": "GetPublicAccessBlock", "replication": "GetBucketReplication",
            "notification": "GetBucketNotificationConfiguration", "tagging": "GetBucketTagging",
            "location": "GetBucketLocation", "policyStatus": "GetBucketPolicyStatus",
-           "versions": "ListObjectVersions", "policy": "GetBucketPolicy"}
+           "versions": "ListObjectVersions", "policy": "GetBucketPolicy",
+           "encryption": "GetBucketEncryption"}
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
 

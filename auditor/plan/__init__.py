@@ -55,6 +55,8 @@ from drguard.facts import UNKNOWN, Resource
 from drguard.findings import Finding
 from drguard.settings import Settings
 
+from .keys import key_findings
+
 log = logging.getLogger(__name__)
 
 CONTROL = DESTROYS_DATA  # declared in drguard.controls.plan
@@ -654,6 +656,7 @@ def judge(preview: Preview, settings: Settings,
                             "its data stays.",
                     account=fact.account, region=fact.region,
                     evidence={"operation": ops, "type": fact.type}, severity=SEVERITY))
+        out += _key_deletions(preview, by_urn, old_states, pack, settings, today)
 
     # deploy-side controls on the planned state
     changed = {urn for urn, steps in by_urn.items()
@@ -696,6 +699,22 @@ def judge(preview: Preview, settings: Settings,
                 f.account = f.account or (_account(state.props.get("arn"))
                                           if state is not None else None)
     return out
+
+
+def _key_deletions(preview: Preview, by_urn: dict[str, list[Step]],
+                   old_states: dict[str, State], pack: _Pack, settings: Settings,
+                   today: dt.date | None) -> list[Finding]:
+    """plan-destroys-data for KMS keys that encrypt recovery data (auditor.plan.keys)."""
+    why = []
+    if preview.sames_missing:
+        why.append(f"the preview leaves out {preview.sames_missing} unchanged resource(s); "
+                   "run `pulumi preview --json --show-sames`")
+    if preview.skipped:
+        why.append(f"{len(preview.skipped)} step(s) could not be read")
+    return key_findings(
+        by_urn, old_states,
+        lambda: pack.model(_resources(pack, old_states), settings.scope),
+        why, DESTROYING, SEVERITY, settings, today)
 
 
 def _account(arn: Any) -> str | None:

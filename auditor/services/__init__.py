@@ -22,17 +22,19 @@ from . import (
     efs,
     elasticache,
     iam,
+    kms,
     organizations,
     pulumi,
     rds,
     redshift,
     rpo,
     s3,
+    snapshots,
 )
 
 # Every live service module, by name.
-MODULES: tuple[ModuleType, ...] = (backup, cloudtrail, dynamodb, ec2, efs, elasticache, iam,
-                                   organizations, pulumi, rds, redshift, rpo, s3)
+MODULES: tuple[ModuleType, ...] = (backup, cloudtrail, dynamodb, ec2, efs, elasticache, iam, kms,
+                                   organizations, pulumi, rds, redshift, rpo, s3, snapshots)
 SERVICES: tuple[LiveService, ...] = tuple(m.SERVICE for m in MODULES)
 
 

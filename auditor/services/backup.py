@@ -30,7 +30,8 @@ def collect(account: Account, region: str, errors: Errors) -> list[Vault]:
             lock_min_retention_days=v.get("MinRetentionDays") if locked else None,
             evidence={"locked": v.get("Locked"), "minRetentionDays": v.get("MinRetentionDays"),
                       "maxRetentionDays": v.get("MaxRetentionDays"),
-                      "lockDate": v["LockDate"].isoformat() if v.get("LockDate") else None}))
+                      "lockDate": v["LockDate"].isoformat() if v.get("LockDate") else None,
+                      "kmsKeyId": v.get("EncryptionKeyArn")}))
     return out
 
 

@@ -36,7 +36,9 @@ def collect(account: Account, region: str) -> tuple[list[Table], dict[str, Error
                   pitr=UNKNOWN if pitr is UNKNOWN else pitr == "ENABLED",
                   deletion_protection=UNKNOWN if desc is UNKNOWN
                   else desc.get("DeletionProtectionEnabled") is True,
-                  evidence={"pointInTimeRecoveryStatus": pitr if pitr is not UNKNOWN else None})
+                  evidence={"pointInTimeRecoveryStatus": pitr if pitr is not UNKNOWN else None,
+                            "kmsKeyId": None if desc is UNKNOWN else
+                            (desc.get("SSEDescription") or {}).get("KMSMasterKeyArn")})
         tables.append(t)
         if errs:
             errors[arn] = errs

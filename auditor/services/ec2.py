@@ -19,6 +19,8 @@ from . import backup
 @dataclass
 class Ec2Region:
     volumes: list[Volume] = field(default_factory=list)
+    # the account's own snapshots (DescribeSnapshots, owner self), or UNKNOWN
+    snapshots: Any = field(default_factory=list)
     errors: Errors = field(default_factory=dict)
 
 
@@ -44,11 +46,16 @@ def collect(account: Account, region: str, now: dt.datetime, max_age_hours: floa
     ec2 = account.client("ec2", region)
     out = Ec2Region()
     raw = list(paginate(ec2, "describe_volumes", "Volumes"))
+    # Owner self only, never every public snapshot. The owner-id filter says the same again
+    # for endpoints that ignore OwnerIds (and would answer with every public snapshot).
+    snaps = guarded(out.errors, "snapshots", "ec2:DescribeSnapshots", lambda: [
+        s for s in paginate(ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"],
+                            Filters=[{"Name": "owner-id", "Values": [account.id]}])
+        if s.get("OwnerId") in (None, account.id)])
+    out.snapshots = snaps
     if not raw:
         return out
     ids = {v["VolumeId"] for v in raw}
-    snaps = guarded(out.errors, "snapshots", "ec2:DescribeSnapshots", lambda: list(
-        paginate(ec2, "describe_snapshots", "Snapshots", OwnerIds=["self"])))
     newest: dict[str, dt.datetime] = {}
     for s in snaps if snaps is not UNKNOWN else ():
         vid, when = s.get("VolumeId"), s.get("StartTime")

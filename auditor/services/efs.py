@@ -42,7 +42,8 @@ def collect(account: Account, region: str) -> EfsRegion:
             ref=arn, name=raw.get("Name") or tags.get("Name") or fid,
             type="AWS::EFS::FileSystem", account=account.id, region=region, tags=tags,
             backup_policy=status, covered_by=[],
-            evidence={"fileSystemId": fid, "lifeCycleState": raw.get("LifeCycleState")}))
+            evidence={"fileSystemId": fid, "lifeCycleState": raw.get("LifeCycleState"),
+                      "kmsKeyId": raw.get("KmsKeyId")}))
     uncovered = [f for f in out.file_systems if f.backup_policy not in ("ENABLED", "ENABLING")]
     if uncovered:
         selections = backup.selections(account, region, out.errors)

@@ -40,7 +40,8 @@ def _instance(d: dict[str, Any], account: str, region: str) -> Database:
         deletion_protection=bool(d.get("DeletionProtection")), read_replica=replica,
         cluster_member=bool(d.get("DBClusterIdentifier")), final_snapshot_applies=False,
         evidence={"engine": d.get("Engine"), "dbiResourceId": d.get("DbiResourceId"),
-                  "dbClusterIdentifier": d.get("DBClusterIdentifier")})
+                  "dbClusterIdentifier": d.get("DBClusterIdentifier"),
+                  "kmsKeyId": d.get("KmsKeyId")})
 
 
 # DescribeDBClusters lists DocumentDB and Neptune clusters too (every engine, no filter).
@@ -55,7 +56,7 @@ def _cluster(c: dict[str, Any], account: str, region: str) -> Database:
         engine=c.get("Engine"), backup_retention=c.get("BackupRetentionPeriod"),
         deletion_protection=bool(c.get("DeletionProtection")),
         read_replica=bool(c.get("ReplicationSourceIdentifier")), final_snapshot_applies=False,
-        evidence={"engine": c.get("Engine"), "members": [
+        evidence={"engine": c.get("Engine"), "kmsKeyId": c.get("KmsKeyId"), "members": [
             m.get("DBInstanceIdentifier") for m in c.get("DBClusterMembers") or ()]})
 
 
@@ -69,6 +70,9 @@ def _snapshot(s: dict[str, Any], kind: str, region: str) -> dict[str, Any]:
         or (arn_region(source) if source.startswith("arn:") else None),
         "time": s.get("OriginalSnapshotCreateTime") or s.get("SnapshotCreateTime"),
         "arn": s.get("DBSnapshotArn") or s.get("DBClusterSnapshotArn"),
+        # snapshot-not-public and backup-kms-key-usable read these
+        "snapshot_id": s.get("DBSnapshotIdentifier") or s.get("DBClusterSnapshotIdentifier"),
+        "snapshot_type": s.get("SnapshotType"), "kmsKeyId": s.get("KmsKeyId"),
     }
 
 
@@ -98,7 +102,8 @@ def collect(account: Account, region: str) -> RdsRegion:
     out.automated = UNKNOWN if auto is UNKNOWN else [
         {"db_arn": a.get("DBInstanceArn"), "region": region,
          "arn": a.get("DBInstanceAutomatedBackupsArn"), "resource_id": a.get("DbiResourceId"),
-         "latest": (a.get("RestoreWindow") or {}).get("LatestTime"), "status": a.get("Status")}
+         "latest": (a.get("RestoreWindow") or {}).get("LatestTime"), "status": a.get("Status"),
+         "kmsKeyId": a.get("KmsKeyId")}
         for a in auto]
     snaps = guarded(out.errors, "snapshots", "rds:DescribeDBSnapshots",
                     lambda: list(paginate(rds, "describe_db_snapshots", "DBSnapshots")))

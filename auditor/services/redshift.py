@@ -24,7 +24,8 @@ def collect(account: Account, region: str) -> list[Warehouse]:
             tags=tag_dict(c.get("Tags")), retention=c.get("AutomatedSnapshotRetentionPeriod"),
             final_snapshot_applies=False,
             evidence={"clusterStatus": c.get("ClusterStatus"),
-                      "manualSnapshotRetentionPeriod": c.get("ManualSnapshotRetentionPeriod")}))
+                      "manualSnapshotRetentionPeriod": c.get("ManualSnapshotRetentionPeriod"),
+                      "kmsKeyId": c.get("KmsKeyId")}))
     return out
 
 

@@ -19,6 +19,7 @@ from . import (
     efs,
     elasticache,
     iam,
+    kms,
     organizations,
     plan,
     pulumi,
@@ -27,12 +28,13 @@ from . import (
     repo,
     rpo,
     s3,
+    snapshots,
 )
 
 # Every control module, by name.
 MODULES: tuple[ModuleType, ...] = (atlas, backup, cloudtrail, dynamodb, ec2, efs, elasticache,
-                                   iam, organizations, plan, pulumi, rds, redshift, repo, rpo,
-                                   s3)
+                                   iam, kms, organizations, plan, pulumi, rds, redshift, repo,
+                                   rpo, s3, snapshots)
 
 
 def modules() -> tuple[ModuleType, ...]:

@@ -20,16 +20,18 @@ from . import (
     efs,
     elasticache,
     iam,
+    kms,
     organizations,
     pulumi,
     rds,
     redshift,
     s3,
+    snapshots,
 )
 
 # Every deploy service module, by name.
 MODULES: tuple[ModuleType, ...] = (atlas, backup, cloudtrail, dynamodb, ec2, efs, elasticache,
-                                   iam, organizations, pulumi, rds, redshift, s3)
+                                   iam, kms, organizations, pulumi, rds, redshift, s3, snapshots)
 SERVICES: tuple[DeployService, ...] = tuple(m.SERVICE for m in MODULES)
 CATALOG = Catalog(SERVICES)
 

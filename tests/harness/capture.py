@@ -294,6 +294,9 @@ COMPUTED: dict[str, dict[str, str]] = {
         "dbInstanceArn": "arn:aws:rds:{region}:{account}:db:{physical}"},
     "aws-native:rds:DbCluster": {
         "dbClusterArn": "arn:aws:rds:{region}:{account}:cluster:{physical}"},
+    "aws:kms/key:Key": {"arn": "arn:aws:kms:{region}:{account}:key/{id}", "keyId": "{id}"},
+    "aws:kms/replicaKey:ReplicaKey": {"arn": "arn:aws:kms:{region}:{account}:key/{id}",
+                                      "keyId": "{id}"},
 }
 
 
