@@ -42,7 +42,7 @@ from typing import Any
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from drguard import registry
+from drguard import inputs, registry
 from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
@@ -60,6 +60,9 @@ INTEGER_SIG = "7eb310220ed6211bd6f147f2a75bfbb6"
 UNKNOWN_VALUE = UNKNOWN_STRING_VALUE  # the engine's unknown sentinel
 STATE_CONTROLS = frozenset(c.id for c in registry.for_source("state"))
 MAX_VALUE_DEPTH = 64  # deeper property values are unknown (no real resource nests that far)
+# nesting and integers are handled by loads() (too deep or too long -> unknown); only the
+# kind of file and its size are the reader's
+EXPORT_LIMITS = inputs.Limits(max_bytes=1 << 30)
 _PARSE_DEPTH = 400  # nesting handed to the JSON parser at once (its recursion limit is ~1000)
 # What a sub-value too deep for the parser is replaced with before parsing (then unknown).
 _TOO_DEEP = "\u0000dr-guard: nested too deeply"
@@ -422,15 +425,9 @@ def load(path: str | Path) -> Export:
     """Read and validate an export file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StateError(f"{p}: stack export not found") from None
-    except UnicodeDecodeError:
-        raise _fail(str(p), "not UTF-8 text") from None
-    except OSError as e:
-        raise StateError(f"{p}: cannot read the stack export: {e.strerror}") from None
-    except ValueError as e:  # e.g. a NUL byte in the path
-        raise StateError(f"{str(p)!r}: cannot read the stack export: {e}") from None
+        text = inputs.read_text(p, "stack export", EXPORT_LIMITS)
+    except inputs.FileRefused as e:
+        raise StateError(str(e)) from None
     try:
         doc = loads(text)
     except json.JSONDecodeError as e:

@@ -113,9 +113,10 @@ def test_symlinks_out_of_the_repository_are_never_followed(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("data,reason", [
     (b"\xff\xfe not json", "not UTF-8"),
-    (b"{\"version\": 1", "not JSON"),
+    (b"{\"version\": 1", "not valid JSON"),
     (b"{\"updates\": 3}", "expected a JSON array"),
-    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b"[" * 100000 + b"]" * 100000, "nested more than 64 levels"),
+    (b"[{\"version\": NaN}]", "NaN"),
 ])
 def test_damaged_history_file_is_an_error_not_a_traceback(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, reason: str) -> None:

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drguard import registry
+from drguard import inputs, registry
 from drguard.controls.plan import DESTROYS_DATA
 from drguard.controls.pulumi import PROTECT
 from drguard.errors import ConfigError
@@ -82,6 +82,10 @@ PASSIVE = frozenset({"same", "read", "read-replacement", "refresh", "discard",
                      "extend-parameterize"})
 DIGEST_KEYS = frozenset({"config", "steps", "diagnostics", "duration", "changeSummary",
                          "maybeCorrupt"})
+
+
+# previews of large stacks run to tens of MB; property values nest (policies, tags, maps)
+PREVIEW_LIMITS = inputs.Limits(max_bytes=512 << 20, max_depth=200)
 
 
 class PlanError(ConfigError):
@@ -308,26 +312,21 @@ def load(path: str | Path) -> Preview:
     """Read and validate a `pulumi preview --json` file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError(f"{p}: preview file not found") from None
-    except UnicodeDecodeError:
-        raise _fail(str(p), "not UTF-8 text") from None
-    except OSError as e:
-        raise PlanError(f"{p}: cannot read the preview file: {e.strerror}") from None
+        text = inputs.read_text(p, "preview file", PREVIEW_LIMITS)
+    except inputs.FileRefused as e:
+        raise PlanError(str(e)) from None
     if not text.strip():
         raise _fail(str(p), "the file is empty (did `pulumi preview --json` fail before "
                             "writing?)")
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        first = text.lstrip().splitlines()[0] if text.strip() else ""
-        if e.msg == "Extra data" and first.startswith("{") and '"sequence"' in first:
+        doc = inputs.parse_json(text, str(p), "preview file", PREVIEW_LIMITS)
+    except inputs.FileRefused as e:
+        if "Extra data" in str(e) and first.startswith("{") and '"sequence"' in first:
             raise _fail(str(p), "this is the streaming event form "
                                 "(ENABLE_STREAMING_JSON_PREVIEW); run `pulumi preview --json` "
                                 "without it") from None
-        raise _fail(str(p), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") \
-            from None
+        raise PlanError(str(e)) from None
     return parse(doc, str(p))
 
 

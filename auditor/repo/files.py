@@ -29,6 +29,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from drguard import inputs
+
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 1 << 20          # Pulumi stack files and workflows are a few KiB
@@ -131,16 +133,11 @@ def walk(root: Path, wanted: Callable[[str], bool], skips: Skips,
 
 def read_text(f: RepoFile, max_bytes: int = MAX_FILE_BYTES) -> str:
     """The file's text; RepoInputError (one line) when it is too large, binary or not UTF-8."""
-    try:
-        st = f.path.stat()
-        if st.st_size > max_bytes:
-            raise RepoInputError(f"larger than {max_bytes} bytes ({st.st_size}), not read")
-        with f.path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as e:
-        raise RepoInputError(f"cannot read: {e.strerror or e}") from None
-    if len(data) > max_bytes:
-        raise RepoInputError(f"larger than {max_bytes} bytes, not read")
+    try:  # regular files only: a FIFO or a device is refused, never waited on
+        data = inputs.read_bytes(f.path, "file", inputs.Limits(max_bytes=max_bytes),
+                                 gunzip=False)
+    except inputs.FileRefused as e:
+        raise RepoInputError(str(e).removeprefix(f"{f.path}: ")) from None
     if b"\x00" in data:
         raise RepoInputError("binary file (NUL bytes), not YAML text")
     try:

@@ -10,12 +10,15 @@ from typing import Any
 
 import jsonschema
 
+from drguard import inputs
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
 from ._common import SCHEMA_ID, dumps
 
 SCHEMA_RESOURCE = "report.schema.json"
+# A report of 100k findings is ~100 MB; evidence nests a few levels
+REPORT_LIMITS = inputs.Limits(max_bytes=512 << 20, max_depth=64)
 
 
 @functools.cache
@@ -62,18 +65,8 @@ def _short(text: str, limit: int = 160) -> str:
 def load_report(path: Path) -> tuple[dict[str, Any], list[Finding]]:
     """(run metadata, findings) of a previous report.json; ConfigError naming the path if bad."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: baseline report not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise ConfigError(f"{p}: cannot read baseline report: {reason}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{p}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
-                          "expected a dr-audit report.json") from None
+    doc = inputs.parse_json(inputs.read_text(p, "report", REPORT_LIMITS), str(p), "report",
+                            REPORT_LIMITS)
     if not isinstance(doc, dict) or "schema" not in doc:
         raise ConfigError(f"{p}: not a dr-audit report (no 'schema' key; expected "
                           f"{SCHEMA_ID!r})")
