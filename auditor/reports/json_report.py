@@ -64,6 +64,20 @@ def _short(text: str, limit: int = 160) -> str:
 
 def load_report(path: Path) -> tuple[dict[str, Any], list[Finding]]:
     """(run metadata, findings) of a previous report.json; ConfigError naming the path if bad."""
+    doc = load_report_doc(path)
+    return doc["run"], findings_of(Path(path), doc)
+
+
+def findings_of(path: Path, doc: dict[str, Any]) -> list[Finding]:
+    try:
+        return [Finding.from_dict(d) for d in doc["findings"]]
+    except (KeyError, TypeError, ValueError) as e:  # defensive: the schema should catch these
+        raise ConfigError(f"{path}: invalid finding in report: {e}") from None
+
+
+def load_report_doc(path: Path) -> dict[str, Any]:
+    """A previous report.json, read by the hardened reader and checked against the schema;
+    ConfigError naming the path if bad."""
     p = Path(path)
     doc = inputs.parse_json(inputs.read_text(p, "report", REPORT_LIMITS), str(p), "report",
                             REPORT_LIMITS)
@@ -77,8 +91,4 @@ def load_report(path: Path) -> tuple[dict[str, Any], list[Finding]]:
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(f"{p}: invalid dr-audit report: {errors[0]}{more}".replace("\n", " "))
-    try:
-        findings = [Finding.from_dict(d) for d in doc["findings"]]
-    except (KeyError, TypeError, ValueError) as e:  # defensive: the schema should catch these
-        raise ConfigError(f"{p}: invalid finding in report: {e}") from None
-    return doc["run"], findings
+    return doc
