@@ -49,12 +49,10 @@ from drguard.errors import ConfigError
 from drguard.registry import BY_ID
 
 from . import config
-from .wire import SENTINELS
+from .wire import SECRET_SIG, SENTINELS, SIG_KEY, plain
 
 log = logging.getLogger(__name__)
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 class Skip(Exception):
     """Nothing may be changed on this resource (a deciding value is unknown or secret)."""
@@ -271,7 +269,7 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
 
 def _remediate_rpc(servicer: Any, request: Any, sdk: Any) -> Any:
     """pulumi-policy's Remediate, for resource and stack policies alike, on the wire form."""
-    from google.protobuf import json_format, struct_pb2
+    from google.protobuf import struct_pb2
 
     proto = sdk.proto
     servicer._configure_runtime_settings()
@@ -292,7 +290,7 @@ def _remediate_rpc(servicer: Any, request: Any, sdk: Any) -> Any:
                     policy_name=policy.name, reason=f"cannot be remediated: {reason}"))
             continue
         if props is None:
-            props = json_format.MessageToDict(request.properties)
+            props = plain(request.properties)
         try:
             new, changes = remediate(policy.name, request.type, request.urn, request.name,
                                      props, servicer._get_policy_config(policy.name))

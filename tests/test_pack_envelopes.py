@@ -1,0 +1,70 @@
+"""The pack given malformed Pulumi envelopes (a secret without `value`, an unknown signature,
+an asset or archive without content) in one property: that property is read as unknown and
+everything else is still judged, over gRPC as the engine sends it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policypack import wire
+from tests.test_fuzz_pack import BASE, BY_NAME, _mutate
+
+MALFORMED = {
+    "secret-without-value": {wire.SIG_KEY: wire.SECRET_SIG},
+    "secret-with-ciphertext-only": {wire.SIG_KEY: wire.SECRET_SIG, "ciphertext": "AAAA"},
+    "wrong-signature": {wire.SIG_KEY: "0123456789abcdef0123456789abcdef", "value": 1},
+    "signature-not-a-string": {wire.SIG_KEY: 7},
+    "asset-without-content": {wire.SIG_KEY: wire.ASSET_SIG},
+    "archive-with-bad-assets": {wire.SIG_KEY: wire.ARCHIVE_SIG, "assets": {"a": 1}},
+    "nested-in-a-list": [{"ok": 1}, {wire.SIG_KEY: wire.SECRET_SIG}],
+}
+RDS_VIOLATIONS = {"rds-backup-retention", "rds-deletion-protection"}
+
+
+@pytest.mark.parametrize("value", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_analyze_names_the_real_violations_beside_a_malformed_envelope(analyzer,  # noqa: ANN001
+                                                                       value: Any) -> None:
+    result = analyzer.analyze(_mutate(BY_NAME["orders-db"], "xUnrelated", value))
+    got = {d.policy_name for d in result.diagnostics}
+    assert RDS_VIOLATIONS <= got, [d.message for d in result.diagnostics]
+    assert not any("could not read the resources" in d.message for d in result.diagnostics)
+
+
+@pytest.mark.parametrize("value", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_analyze_stack_names_every_resource_violation(analyzer, value: Any) -> None:  # noqa: ANN001
+    clean = analyzer.analyze_stack(BASE)
+    want = {(d.policy_name, d.urn) for d in clean.diagnostics}
+    resources = [_mutate(r, "xUnrelated", value) if r["name"] in ("orders-db", "db-backups")
+                 else r for r in BASE]
+    result = analyzer.analyze_stack(resources)
+    got = {(d.policy_name, d.urn) for d in result.diagnostics}
+    assert want <= got, sorted(want - got)[:5]
+    assert not any("could not read the resources" in d.message for d in result.diagnostics)
+
+
+def test_a_malformed_envelope_where_a_rule_looks_is_not_shown_compliant(analyzer) -> None:  # noqa: ANN001
+    bad = _mutate(BY_NAME["orders-db"], "backupRetentionPeriod",
+                  {wire.SIG_KEY: wire.SECRET_SIG})
+    result = analyzer.analyze(bad)
+    assert "rds-deletion-protection" in {d.policy_name for d in result.diagnostics}
+
+
+def test_the_decoder_reads_what_the_sdk_reads() -> None:
+    from google.protobuf import struct_pb2
+    from pulumi_policy.deserialize import deserialize_properties
+
+    good = {"a": {wire.SIG_KEY: wire.SECRET_SIG, "value": {"b": [1, "x", None, True]}},
+            "asset": {wire.SIG_KEY: wire.ASSET_SIG, "text": "hello"}, "n": 7.5, "l": [[{}]]}
+    s = struct_pb2.Struct()
+    s.update(good)
+    ours = wire.properties(s)
+    theirs = deserialize_properties({k: v for k, v in good.items()})
+    assert ours["a"] == theirs["a"] and ours["n"] == 7.5 and ours["l"] == [[{}]]
+    assert ours["asset"].text == theirs["asset"].text == "hello"
+    seen = wire.Decoded()
+    s.update({"bad": {wire.SIG_KEY: wire.SECRET_SIG}, "nan": float("nan")})
+    out = wire.properties(s, seen)
+    assert out["bad"] == wire.UNKNOWN_STRING_VALUE and seen.malformed == ["bad"]
+    assert out["nan"] == "NaN"
