@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from drguard import __version__
 from drguard.errors import ConfigError
+from drguard.redact import forget
 
 from .commands import COMMANDS
 from .commands.common import check_output_dir
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    forget()  # secrets met by an earlier run in this process are not this run's
     try:
         # Before any AWS call or file read (issue 9): an unusable --output-dir is a usage error.
         check_output_dir(getattr(args, "output_dir", None))

@@ -47,6 +47,9 @@ from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
+from drguard.redact import Redactor as _Redactor
+from drguard.redact import redact, remember
+from drguard.redact import scrub as _scrub
 from drguard.settings import Settings
 from drguard.verdict import Verdict
 
@@ -416,6 +419,7 @@ def parse(doc: Any, where: str) -> Export:
     pending = dep.get("pending_operations") or []
     if not isinstance(pending, list):
         raise _fail(where, "'deployment.pending_operations' must be a list")
+    remember(*decoder.secrets)  # redacted from every report of this run, whatever the path
     return Export(path=where, version=version, resources=resources, manifest=manifest or {},
                   pending_operations=len(pending), secrets=decoder.secrets,
                   unreadable=decoder.unreadable)
@@ -556,76 +560,6 @@ def evaluate(export: Export, settings: Settings,
     export.skipped_detail = [{k: _scrub(v, _Redactor(export.secrets)) for k, v in d.items()}
                              for d in export.skipped_detail]
     return out
-
-
-class _Redactor:
-    """Replaces secret plaintexts: whole values of any length, and inside text those of at
-    least MIN_REDACTED_LEN characters (one RE2 pass over each string, linear)."""
-
-    def __init__(self, secrets: set[str]) -> None:
-        self.secrets = secrets
-        long = sorted((s for s in secrets if len(s) >= MIN_REDACTED_LEN), key=len,
-                      reverse=True)
-        self.pattern: Any = None
-        self.fallback: list[str] = []
-        if long:
-            import re2
-
-            options = re2.Options()
-            options.log_errors = False
-            options.max_mem = 256 << 20
-            try:
-                self.pattern = re2.compile("|".join(re2.escape(s) for s in long),
-                                           options=options)
-            except Exception:  # noqa: BLE001 - too many secrets for one program
-                self.fallback = long
-
-    def text(self, value: str) -> str:
-        if value in self.secrets:
-            return REDACTED
-        if self.pattern is not None:
-            try:
-                return self.pattern.sub(REDACTED, value)
-            except UnicodeEncodeError:
-                value = value.encode("utf-8", "replace").decode("utf-8")
-                return self.pattern.sub(REDACTED, value)
-        for s in self.fallback:
-            value = value.replace(s, REDACTED)
-        return value
-
-
-def _scrub(value: Any, r: _Redactor, depth: int = 0) -> Any:
-    if isinstance(value, str):
-        return r.text(value)
-    if depth > MAX_VALUE_DEPTH + 8:
-        return "unknown"
-    if isinstance(value, dict):
-        return {(_scrub(k, r, depth) if isinstance(k, str) else k): _scrub(v, r, depth + 1)
-                for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v, r, depth + 1) for v in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and str(value) in r.secrets:
-        return REDACTED
-    return value
-
-
-# Finding fields that hold our own words (ids, enums), never input values.
-_OWN_FIELDS = frozenset({"control", "status", "source", "severity", "sources"})
-
-
-def redact(findings: Iterable[Finding], secrets: set[str]) -> None:
-    """Remove every secret plaintext from the findings, in place (names and identifiers
-    included)."""
-    if not secrets:
-        return
-    import dataclasses
-
-    r = _Redactor(secrets)
-    for f in findings:
-        for fld in dataclasses.fields(f):
-            if fld.name not in _OWN_FIELDS:
-                setattr(f, fld.name, _scrub(getattr(f, fld.name), r))
 
 
 def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,

@@ -53,6 +53,7 @@ from drguard.errors import ConfigError
 from drguard.evaluate import apply_waiver, finding
 from drguard.facts import UNKNOWN, Resource
 from drguard.findings import Finding
+from drguard.redact import remember
 from drguard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -302,10 +303,50 @@ def parse(doc: Any, where: str) -> Preview:
     if raw_steps and not steps:
         raise _fail(where, f"none of its {len(raw_steps)} steps is readable "
                            f"(first: {skipped[0]['reason']})")
+    skipped += _duplicates(steps, where)
+    _remember_secrets(doc)
     errors = [str(d.get("message", "")).strip()[:300] for d in diags
               if isinstance(d, dict) and d.get("severity") == "error"]
     return Preview(path=where, steps=steps, change_summary=dict(summary), errors=errors,
                    maybe_corrupt=bool(doc.get("maybeCorrupt")), skipped=skipped)
+
+
+# The steps one resource may have in one preview: a replacement's, or one step of any op.
+_REPLACEMENT_OPS = frozenset({"replace", "create-replacement", "delete-replaced",
+                              "import-replacement", "read-replacement", "discard-replaced",
+                              "remove-pending-replace"})
+
+
+def _duplicates(steps: list[Step], where: str) -> list[dict[str, str]]:
+    """A URN in several steps other than one replacement's: the preview is not one plan
+    (every step is still judged; the run is incomplete)."""
+    ops: dict[str, list[Step]] = {}
+    for s in steps:
+        ops.setdefault(s.urn, []).append(s)
+    out = []
+    for urn, same in ops.items():
+        names = [s.op for s in same]
+        if len(same) > 1 and (len(set(names)) < len(names)
+                              or not set(names) <= _REPLACEMENT_OPS):
+            out.append({"path": f"{where}#steps[{same[1].index}]",
+                        "reason": f"the urn {urn[:200]!r} appears in {len(same)} steps "
+                                  f"({', '.join(names[:6])}); a preview lists each resource "
+                                  "once"})
+    return out
+
+
+def _remember_secrets(doc: Any) -> None:
+    """Every plaintext inside a secret envelope of the preview, for the redaction step."""
+    todo = [(doc, False)]
+    while todo:
+        value, secret = todo.pop()
+        if isinstance(value, dict):
+            inner = secret or value.get(SIG_KEY) == SECRET_SIG
+            todo.extend((v, inner) for k, v in value.items() if k != SIG_KEY)
+        elif isinstance(value, list):
+            todo.extend((v, secret) for v in value)
+        elif secret:
+            remember(value)
 
 
 def load(path: str | Path) -> Preview:
@@ -364,7 +405,10 @@ def _sides(preview: Preview) -> tuple[dict[str, State], dict[str, State]]:
     """(URN -> state before the update, URN -> state after it)."""
     old: dict[str, State] = {}
     new: dict[str, State] = {}
-    for s in preview.steps:
+    # a destroying step's old state first: another step reusing the URN (hostile input, with
+    # a state of another type) must not stand in for what is being deleted
+    ordered = sorted(preview.steps, key=lambda s: s.op not in DESTROYING)
+    for s in ordered:
         if s.old is not None and s.op not in ("create", "import"):
             old.setdefault(s.urn, s.old)
         if s.op in ("replace", "delete-replaced") and s.old is None and s.new is not None:

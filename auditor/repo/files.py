@@ -153,6 +153,8 @@ class YMap(dict[Any, Any]):
 
     line: int = 0
     key_lines: dict[Any, int]
+    # (key, earlier value, its line) of each key written twice: YAML keeps the later value
+    duplicates: list[tuple[Any, Any, int]]
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
@@ -264,7 +266,6 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 _STR = "tag:yaml.org,2002:str"
 
 
@@ -273,11 +274,12 @@ def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
     if key in memo:
         return memo[key]
     if isinstance(node, ScalarNode):
-        value = (node.value if node.tag == _STR else
-                 loader.construct_object(node, deep=True))
-    elif node.tag not in _PLAIN_TAGS:
-        raise RepoInputError(f"unsupported YAML tag {node.tag[:80]!r} at line "
-                             f"{node.start_mark.line + 1}")
+        if node.tag == _STR or node.tag != loader.resolve(ScalarNode, node.value, (True, False)):
+            # an explicit tag (`!!float`, `!!int`, `!custom`): what was written is the text,
+            # and the text is what is judged (a tag never hides a value)
+            value = node.value
+        else:
+            value = loader.construct_object(node, deep=True)
     elif isinstance(node, SequenceNode):
         seq = YList()
         seq.line = node.start_mark.line + 1
@@ -288,13 +290,22 @@ def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
             seq.item_lines.append(child.start_mark.line + 1)
         return seq
     elif isinstance(node, MappingNode):
-        loader.flatten_mapping(node)  # YAML merge keys (<<)
+        before = len(node.value)
+        merges = sum(1 for k_node, _ in node.value if k_node.tag == "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)  # YAML merge keys (<<): merged pairs first, then own ones
+        own_from = len(node.value) - (before - merges)
         m = YMap()
         m.line = node.start_mark.line + 1
         m.key_lines = {}
+        m.duplicates = []
         memo[key] = m
-        for k_node, v_node in node.value:
+        own: set[Any] = set()
+        for i, (k_node, v_node) in enumerate(node.value):
             k = _hashable(_convert(k_node, loader, memo))
+            if i >= own_from:
+                if k in own:  # the later value wins; the earlier one is still in the file
+                    m.duplicates.append((k, m[k], m.key_lines[k]))
+                own.add(k)
             m[k] = _convert(v_node, loader, memo)
             m.key_lines[k] = k_node.start_mark.line + 1
         return m
