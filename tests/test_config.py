@@ -94,6 +94,9 @@ CASES = [
      ["unknown parameter '7'"]),
     ("key-dup.yaml", "controls:\n  rds-backup-retention:\n    minRetentionDays: 7\n"
                      "    minRetentionDays: 1\n", ["duplicate key 'minRetentionDays'"]),
+    # RE2 would read a count that overflows its integer as literal text: refused instead
+    ("huge-repeat.yaml", "scope:\n  backupBucketPatterns: ['z{5000000000}']\n",
+     ["repetition {5000000000}", "RE2"]),
     ("nan.yaml", "controls:\n  rds-backup-retention:\n    minRetentionDays: .nan\n",
      ["NaN"]),
     ("nan.json", '{"controls": {"rds-backup-retention": {"minRetentionDays": NaN}}}',
