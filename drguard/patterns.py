@@ -91,8 +91,8 @@ def _compile(source: str, shown: str) -> Any:
         raise PatternError("pattern is not valid Unicode text (lone surrogate)") from None
     big = _too_many(source)
     if big is not None:
-        raise PatternError(f"repetition {big[:40]} is over the limit of the linear-time engine "
-                           f"(RE2 allows at most {{{MAX_REPEAT}}})")
+        raise PatternError(f"invalid repetition size {big[:40]}: over the limit of the "
+                           f"linear-time engine (RE2 allows at most {MAX_REPEAT})")
     try:
         return re2.compile(source, options=_options())
     except re2.error as e:

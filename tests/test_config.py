@@ -96,7 +96,7 @@ CASES = [
                      "    minRetentionDays: 1\n", ["duplicate key 'minRetentionDays'"]),
     # RE2 would read a count that overflows its integer as literal text: refused instead
     ("huge-repeat.yaml", "scope:\n  backupBucketPatterns: ['z{5000000000}']\n",
-     ["repetition {5000000000}", "RE2"]),
+     ["invalid repetition size {5000000000}", "RE2"]),
     ("nan.yaml", "controls:\n  rds-backup-retention:\n    minRetentionDays: .nan\n",
      ["NaN"]),
     ("nan.json", '{"controls": {"rds-backup-retention": {"minRetentionDays": NaN}}}',
