@@ -341,8 +341,12 @@ def _remember_secrets(doc: Any) -> None:
     while todo:
         value, secret = todo.pop()
         if isinstance(value, dict):
-            inner = secret or value.get(SIG_KEY) == SECRET_SIG
-            todo.extend((v, inner) for k, v in value.items() if k != SIG_KEY)
+            if value.get(SIG_KEY) == SECRET_SIG:  # the envelope: its keys are ours
+                todo.extend((v, True) for k, v in value.items() if k != SIG_KEY)
+                continue
+            if secret:  # the keys of a secret map are part of the secret
+                remember(*(k for k in value if len(k) >= 3))
+            todo.extend((v, secret) for v in value.values())
         elif isinstance(value, list):
             todo.extend((v, secret) for v in value)
         elif secret:
