@@ -70,7 +70,7 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISSOCK, "a socket"))
 
 
-def _not_regular(mode: int) -> str | None:
+def not_regular(mode: int) -> str | None:
     for test, name in _KINDS:
         if test(mode):
             return name
@@ -98,7 +98,7 @@ def read_bytes(path: str | Path, what: str = "file", limits: Limits = DEFAULT,
         raise _refuse(repr(where), f"cannot read {what}: {e}") from None
     try:
         st = os.fstat(fd)
-        kind = _not_regular(st.st_mode)
+        kind = not_regular(st.st_mode)
         if kind is not None:
             raise _refuse(where, f"{what} is {kind}, not a regular file; refused")
         if st.st_size > limits.max_bytes:

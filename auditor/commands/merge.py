@@ -154,7 +154,9 @@ def merge(loaded: list[tuple[Path, dict[str, Any], list[Finding]]] | list[Shard]
     shards = [s for _, _, s in numbered]
     mixed = differences(shards)
     if mixed and not allow_mixed:
-        raise ConfigError("the reports are not shards of one run (" + "; ".join(mixed)
+        odd = next((s for s in shards[1:] if differences([shards[0], s])), shards[-1])
+        raise ConfigError(f"{odd.path}: not a shard of the same run as {shards[0].path} ("
+                          + "; ".join(differences([shards[0], odd]) or mixed)
                           + "); merge one set, or pass --allow-mixed")
     findings: dict[str, Finding] = {}
     run: dict[str, Any] = {"command": "merge", "merged_from": [], "accounts": [],
@@ -234,8 +236,6 @@ def run(args: argparse.Namespace) -> int:
     check_delivery(args)
     loaded = []
     for path in args.reports:
-        if not path.is_file():
-            raise ConfigError(f"{path}: report not found")
         doc = load_report_doc(path)  # ConfigError naming the file when it is not a report
         loaded.append(Shard(path, doc["run"], findings_of(path, doc), doc["summary"]))
     run_meta, findings = merge(loaded, allow_mixed=args.allow_mixed)

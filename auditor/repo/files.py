@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,18 @@ def walk(root: Path, wanted: Callable[[str], bool], skips: Skips,
                 yield RepoFile(rel, target)
             elif full.is_file():
                 yield RepoFile(rel, full)
+            else:  # a FIFO, a device, a socket: never opened (a FIFO would block the run)
+                kind = _special(full)
+                if kind:
+                    skips.add("repoFiles", rel, f"{kind}, not a regular file; not read")
+
+
+def _special(path: Path) -> str | None:
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISDIR(mode) else inputs.not_regular(mode)
 
 
 def read_text(f: RepoFile, max_bytes: int = MAX_FILE_BYTES) -> str:
