@@ -280,6 +280,8 @@ def _hashable(value: Any) -> Any:
 
 
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+MAX_INT_CHARS = 400  # a longer integer is kept as its text (Python refuses 4,300 digits)
 
 
 def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
@@ -287,7 +289,8 @@ def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
     if key in memo:
         return memo[key]
     if isinstance(node, ScalarNode):
-        if node.tag == _STR or node.tag != loader.resolve(ScalarNode, node.value, (True, False)):
+        if node.tag == _STR or node.tag != loader.resolve(ScalarNode, node.value, (True, False)) \
+                or (node.tag == _INT and len(node.value) > MAX_INT_CHARS):
             # an explicit tag (`!!float`, `!!int`, `!custom`): what was written is the text,
             # and the text is what is judged (a tag never hides a value)
             value = node.value
