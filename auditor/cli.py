@@ -46,5 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_dir(getattr(args, "output_dir", None))
         return int(args._run(args))
     except ConfigError as e:
-        print(f"dr-audit: error: {e}", file=sys.stderr)
+        # a name read from a hostile file may hold a lone surrogate: shown escaped
+        text = str(e).encode("utf-8", "backslashreplace").decode("utf-8")
+        print(f"dr-audit: error: {text}", file=sys.stderr)
         return EXIT_USAGE

@@ -368,3 +368,16 @@ def test_fifos_are_refused_by_name_never_waited_on(tmp_path: Path, surface: str,
     else:
         assert code == 2 and one_line_naming(err, fifo), err
         assert "FIFO" in err
+
+
+def test_a_lone_surrogate_in_a_refusal_is_shown_escaped(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    path = tmp_path / "preview.json"
+    doc = put(PREVIEW, ("steps", 0, "urn"), MARK)
+    path.write_text(text_of(doc, '"\\ud800"'))
+    problems: list[str] = []
+    code, err = cli(["plan", "--file", str(path), "--output-dir", str(tmp_path / "out")],
+                    capsys, problems)
+    assert not problems and code == 2 and one_line_naming(err, path), err
+    assert "\\ud800" in err
