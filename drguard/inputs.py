@@ -86,7 +86,7 @@ def read_bytes(path: str | Path, what: str = "file", limits: Limits = DEFAULT,
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        raise _refuse(where, f"cannot read {what}: not found") from None
+        raise _refuse(where, f"{what} not found") from None
     except IsADirectoryError:
         raise _refuse(where, f"{what} is a folder, not a file") from None
     except OSError as e:

@@ -494,7 +494,7 @@ def test_malformed_documents_exit_2_with_one_line(tmp_path, capsys, text, expect
 def test_missing_file_is_a_usage_error(tmp_path, capsys) -> None:  # noqa: ANN001
     assert main(["plan", "--file", str(tmp_path / "nope.json"),
                  "--output-dir", str(tmp_path / "out")]) == 2
-    assert "cannot read preview file: not found" in capsys.readouterr().err
+    assert "preview file not found" in capsys.readouterr().err
 
 
 def test_one_bad_step_is_skipped_and_counted(stacks, tmp_path) -> None:  # noqa: ANN001
