@@ -36,6 +36,29 @@ log = logging.getLogger(__name__)
 _call = threading.local()
 
 
+def _secrets() -> set[str]:
+    """Plaintexts of the secret values decoded in this call (redacted from every message)."""
+    found = getattr(_call, "secrets", None)
+    if found is None:
+        found = _call.secrets = set()
+    return found
+
+
+def _redacted(response: Any) -> Any:
+    """The response with every secret decoded in this call removed from its messages (the
+    pack's one redaction step: rules, the SDK's preview notes and our own all pass here)."""
+    secrets = _secrets()
+    if secrets:
+        from drguard.redact import Redactor
+
+        r = Redactor(secrets)
+        for d in response.diagnostics:
+            d.message = r.text(d.message)
+        for n in getattr(response, "not_applicable", ()):
+            n.reason = r.text(n.reason)
+    return response
+
+
 def current_call() -> dict[str, Any] | None:
     """Per-AnalyzeStack scratch space (None outside a hooked call)."""
     return getattr(_call, "memo", None)
@@ -48,6 +71,7 @@ def _stack_resources(servicer: Any, request: Any, sdk: Any) -> list[Any]:
     for r in request.resources:
         seen = wire.Decoded()
         props = sdk.unknown_checking_proxy(wire.properties(r.properties, seen))
+        _secrets().update(seen.secrets)
         if seen.malformed:
             log.warning("%s: unreadable envelope(s) at %s read as unknown", r.urn,
                         ", ".join(seen.malformed[:5]))
@@ -286,16 +310,17 @@ def install() -> None:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid policy pack config: {error}")
 
     def hooked_analyze(self: Any, request: Any, context: Any) -> Any:
+        _call.secrets = set()
         try:
             _guard_all(self, sdk)
             try:
-                return analyze(self, request, context)
+                return _redacted(analyze(self, request, context))
             except ValueError:  # the SDK cannot convert a non-finite number: show it as text
                 fixed = type(request)()
                 fixed.CopyFrom(request)
                 fixed.properties.Clear()
                 fixed.properties.update(wire.plain(request.properties))
-                return analyze(self, fixed, context)
+                return _redacted(analyze(self, fixed, context))
         except Exception as e:  # noqa: BLE001 - never answer UNKNOWN
             return _failed_response(self, sdk, e)
 
@@ -304,9 +329,10 @@ def install() -> None:
         # rescan them over and over (half the time at 10,000 resources). Collect once after.
         was_enabled = gc.isenabled()
         gc.disable()
+        _call.secrets = set()
         try:
             _guard_all(self, sdk)
-            return analyze_stack(self, request, sdk)
+            return _redacted(analyze_stack(self, request, sdk))
         except Exception as e:  # noqa: BLE001 - never answer UNKNOWN
             return _failed_response(self, sdk, e)
         finally:
@@ -325,6 +351,7 @@ def install() -> None:
             return sdk_deserialize(props, proxy_secrets)
         seen = wire.Decoded()
         out = wire.decode(props, seen)
+        _secrets().update(seen.secrets)
         if seen.malformed:
             log.warning("unreadable envelope(s) at %s read as unknown",
                         ", ".join(seen.malformed[:5]))

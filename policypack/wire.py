@@ -171,6 +171,20 @@ class Decoded:
 
     def __init__(self) -> None:
         self.malformed: list[str] = []
+        self.secrets: set[str] = set()  # plaintexts of secret values, for redaction
+
+    def remember(self, value: Any) -> None:
+        todo = [value]
+        while todo:
+            v = todo.pop()
+            if isinstance(v, dict):
+                todo.extend(v.values())
+            elif isinstance(v, list):
+                todo.extend(v)
+            elif isinstance(v, str) and v and v not in SENTINELS:
+                self.secrets.add(v)
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                self.secrets.add(str(v))
 
 
 def decode(props: Any, seen: Decoded | None = None, path: str = "") -> Any:
@@ -188,7 +202,9 @@ def decode(props: Any, seen: Decoded | None = None, path: str = "") -> Any:
         return {k: decode(v, seen, f"{path}.{k}" if path else k) for k, v in props.items()}
     sig = props[SIG_KEY]
     if sig == SECRET_SIG and "value" in props:
-        return decode(props["value"], seen, path)
+        out = decode(props["value"], seen, path)
+        seen.remember(out)
+        return out
     if sig == RESOURCE_SIG:
         ref = props.get("id") or props.get("urn")
         if isinstance(ref, str):

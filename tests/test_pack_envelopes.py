@@ -4,6 +4,7 @@ everything else is still judged, over gRPC as the engine sends it."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -68,3 +69,31 @@ def test_the_decoder_reads_what_the_sdk_reads() -> None:
     out = wire.properties(s, seen)
     assert out["bad"] == wire.UNKNOWN_STRING_VALUE and seen.malformed == ["bad"]
     assert out["nan"] == "NaN"
+
+
+SENTINEL = "Sntl9x7QpZ2mK4vB8nR1wT6yH3cF5jD0"
+
+
+def _secret_strings(resource: dict[str, Any]) -> dict[str, Any]:
+    r = copy.deepcopy(resource)
+    for side in ("properties", "outputs", "inputs"):
+        for key, v in list((r.get(side) or {}).items()):
+            if isinstance(v, str):
+                r[side][key] = {wire.SIG_KEY: wire.SECRET_SIG, "value": v + SENTINEL}
+    return r
+
+
+def test_secret_values_never_reach_a_message(analyzer) -> None:  # noqa: ANN001
+    """Every string property of every resource sent as a secret (its plaintext ending in a
+    sentinel): rules still judge the values, no diagnostic quotes them."""
+    secret = [_secret_strings(r) for r in BASE]
+    for r in secret:
+        for d in analyzer.analyze(r).diagnostics:
+            assert SENTINEL not in d.message, (d.policy_name, d.message[:200])
+    result = analyzer.analyze_stack(secret)
+    assert result.diagnostics
+    for d in result.diagnostics:
+        assert SENTINEL not in d.message, (d.policy_name, d.message[:200])
+    got = {d.policy_name for d in analyzer.analyze(secret[[r["name"] for r in BASE].index(
+        "orders-db")]).diagnostics}
+    assert RDS_VIOLATIONS <= got
