@@ -69,7 +69,9 @@ def read_document(path: Path, what: str = "config") -> Any:
     try:
         data = inputs.load(path, what, limits=limits)
     except inputs.FileRefused as e:
-        if "not found" in str(e) or "cannot read" in str(e):
+        if str(e).endswith(f"{what} not found"):
+            raise Unreadable(f"{path}: cannot read {what}: not found") from None
+        if "cannot read" in str(e):
             raise Unreadable(str(e)) from None
         raise
     check_structure(data, Loc(str(path)))

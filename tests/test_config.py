@@ -126,7 +126,7 @@ CASES = [
     ("unknown-control.yaml", {"controls": {"rds-backup-retentoin": {}}},
      ["unknown control 'rds-backup-retentoin'", "did you mean 'rds-backup-retention'"]),
     ("missing-file.yaml", {"waiversFile": "nope/waivers.yaml"},
-     ["waiversFile", "waiver file not found"]),
+     ["waiversFile", "cannot read waiver file"]),
 ]
 
 
