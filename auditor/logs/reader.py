@@ -68,12 +68,6 @@ _EVENT_NAME = b'"eventName"'
 _HEAD_B = re.compile(_HEAD.pattern.encode())
 _TAIL_B = re.compile(_TAIL.pattern.encode())
 _BLANKS = b" \t\n\r"
-# A key holding a \u escape of a letter or digit: it may spell "eventName", which the byte
-# scan above cannot see; the record-by-record read decodes every key.
-_ESCAPED_KEY = re.compile(
-    rb'"[A-Za-z0-9]*\\u00(?:[346][0-9a-fA-F]|[57][0-9aA])(?:[^"\\]|\\.)*"'
-    + _WS.encode() + rb':')
-
 Blob = bytes | Path  # a file's bytes, or the path of a file holding them
 
 
@@ -215,6 +209,13 @@ def _compile_bytes(source: bytes) -> Any:
         return re2.compile(source)
     except ImportError:
         return re.compile(source)
+
+
+# A key holding a \u escape of a letter or digit: it may spell "eventName", which the
+# Matcher's byte scan cannot see; the record-by-record read decodes every key.
+_ESCAPED_KEY = _compile_bytes(
+    rb'"[A-Za-z0-9]*\\u00(?:[346][0-9a-fA-F]|[57][0-9aA])(?:[^"\\]|\\.)*"'
+    + _WS.encode() + rb':')
 
 
 class _Damaged(Exception):
@@ -432,7 +433,8 @@ def _fast(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> bool:
         lo = head.end() - 1  # the '[' of the Records array, then the end of the last record
         while True:
             limit = len(buf) if text.eof else len(buf) - LOOKAHEAD
-            if b"\\u" in buf and _ESCAPED_KEY.search(buf, scan):
+            esc = buf.find(b"\\", scan)  # one byte: memchr speed; most files have none
+            if esc >= 0 and _ESCAPED_KEY.search(buf, max(scan, esc - 64)):
                 return False  # a key written with an escape may be "eventName"
             nxt = max(scan, limit)
             last_end = scan
