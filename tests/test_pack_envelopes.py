@@ -97,3 +97,23 @@ def test_secret_values_never_reach_a_message(analyzer) -> None:  # noqa: ANN001
     got = {d.policy_name for d in analyzer.analyze(secret[[r["name"] for r in BASE].index(
         "orders-db")]).diagnostics}
     assert RDS_VIOLATIONS <= got
+
+
+def test_configure_refuses_a_fifo_waiver_file_at_once(analyzer, tmp_path) -> None:  # noqa: ANN001
+    import os
+    import time
+
+    import grpc
+
+    fifo = tmp_path / "waivers.yaml"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    try:
+        with pytest.raises(grpc.RpcError) as e:
+            analyzer.configure({"dr-guard-settings": {"waiversFile": str(fifo)}})
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "FIFO" in e.value.details() and str(fifo) in e.value.details()
+        assert "\n" not in e.value.details()
+        assert time.monotonic() - start < 10  # never waited on the pipe
+    finally:
+        analyzer.configure()  # back to the defaults
