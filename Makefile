@@ -78,3 +78,13 @@ policy-pack:
 	cp -r drguard policypack $(PACK_DIR)/
 	find $(PACK_DIR) -name __pycache__ -prune -exec rm -rf {} +
 	@echo "==> staged the policy pack in $(PACK_DIR): cd there and run pulumi policy publish"
+
+# Hostile-input fuzzing, longer than the fixed-seed run in `make test`: random examples
+# (FUZZ_EXAMPLES each) on every surface; prints the totals (inputs, tracebacks, hangs, lost
+# findings, leaks, wrong exit codes).
+FUZZ_EXAMPLES ?= 1000
+.PHONY: fuzz
+fuzz: $(VENV)/.dev-deps
+	DRG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DRG_FUZZ_RANDOM=1 $(BIN)/pytest -q -s \
+	  tests/test_fuzz_surfaces.py tests/test_fuzz_config.py tests/test_fuzz_state.py \
+	  tests/test_fuzz_pack.py tests/test_merge_hostile.py tests/test_logs_escapes.py

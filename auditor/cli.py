@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from drguard import __version__
 from drguard.errors import ConfigError
+from drguard.redact import forget
 
 from .commands import COMMANDS
 from .commands.common import check_output_dir
@@ -39,10 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    forget()  # secrets met by an earlier run in this process are not this run's
     try:
         # Before any AWS call or file read: an unusable --output-dir is a usage error.
         check_output_dir(getattr(args, "output_dir", None))
         return int(args._run(args))
     except ConfigError as e:
-        print(f"dr-audit: error: {e}", file=sys.stderr)
+        # a name read from a hostile file may hold a lone surrogate: shown escaped
+        text = str(e).encode("utf-8", "backslashreplace").decode("utf-8")
+        print(f"dr-audit: error: {text}", file=sys.stderr)
         return EXIT_USAGE

@@ -42,11 +42,14 @@ from typing import Any
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from drguard import registry
+from drguard import inputs, registry
 from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
+from drguard.redact import Redactor as _Redactor
+from drguard.redact import redact, remember
+from drguard.redact import scrub as _scrub
 from drguard.settings import Settings
 from drguard.verdict import Verdict
 
@@ -60,6 +63,9 @@ INTEGER_SIG = "7eb310220ed6211bd6f147f2a75bfbb6"
 UNKNOWN_VALUE = UNKNOWN_STRING_VALUE  # the engine's unknown sentinel
 STATE_CONTROLS = frozenset(c.id for c in registry.for_source("state"))
 MAX_VALUE_DEPTH = 64  # deeper property values are unknown (no real resource nests that far)
+# nesting and integers are handled by loads() (too deep or too long -> unknown); only the
+# kind of file and its size are the reader's
+EXPORT_LIMITS = inputs.Limits(max_bytes=1 << 30)
 _PARSE_DEPTH = 400  # nesting handed to the JSON parser at once (its recursion limit is ~1000)
 # What a sub-value too deep for the parser is replaced with before parsing (then unknown).
 _TOO_DEEP = "\u0000dr-guard: nested too deeply"
@@ -413,6 +419,7 @@ def parse(doc: Any, where: str) -> Export:
     pending = dep.get("pending_operations") or []
     if not isinstance(pending, list):
         raise _fail(where, "'deployment.pending_operations' must be a list")
+    remember(*decoder.secrets)  # redacted from every report of this run, whatever the path
     return Export(path=where, version=version, resources=resources, manifest=manifest or {},
                   pending_operations=len(pending), secrets=decoder.secrets,
                   unreadable=decoder.unreadable)
@@ -422,15 +429,9 @@ def load(path: str | Path) -> Export:
     """Read and validate an export file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StateError(f"{p}: stack export not found") from None
-    except UnicodeDecodeError:
-        raise _fail(str(p), "not UTF-8 text") from None
-    except OSError as e:
-        raise StateError(f"{p}: cannot read the stack export: {e.strerror}") from None
-    except ValueError as e:  # e.g. a NUL byte in the path
-        raise StateError(f"{str(p)!r}: cannot read the stack export: {e}") from None
+        text = inputs.read_text(p, "stack export", EXPORT_LIMITS)
+    except inputs.FileRefused as e:
+        raise StateError(str(e)) from None
     try:
         doc = loads(text)
     except json.JSONDecodeError as e:
@@ -558,76 +559,6 @@ def evaluate(export: Export, settings: Settings,
     export.skipped_detail = [{k: _scrub(v, _Redactor(export.secrets)) for k, v in d.items()}
                              for d in export.skipped_detail]
     return out
-
-
-class _Redactor:
-    """Replaces secret plaintexts: whole values of any length, and inside text those of at
-    least MIN_REDACTED_LEN characters (one RE2 pass over each string, linear)."""
-
-    def __init__(self, secrets: set[str]) -> None:
-        self.secrets = secrets
-        long = sorted((s for s in secrets if len(s) >= MIN_REDACTED_LEN), key=len,
-                      reverse=True)
-        self.pattern: Any = None
-        self.fallback: list[str] = []
-        if long:
-            import re2
-
-            options = re2.Options()
-            options.log_errors = False
-            options.max_mem = 256 << 20
-            try:
-                self.pattern = re2.compile("|".join(re2.escape(s) for s in long),
-                                           options=options)
-            except Exception:  # noqa: BLE001 - too many secrets for one program
-                self.fallback = long
-
-    def text(self, value: str) -> str:
-        if value in self.secrets:
-            return REDACTED
-        if self.pattern is not None:
-            try:
-                return self.pattern.sub(REDACTED, value)
-            except UnicodeEncodeError:
-                value = value.encode("utf-8", "replace").decode("utf-8")
-                return self.pattern.sub(REDACTED, value)
-        for s in self.fallback:
-            value = value.replace(s, REDACTED)
-        return value
-
-
-def _scrub(value: Any, r: _Redactor, depth: int = 0) -> Any:
-    if isinstance(value, str):
-        return r.text(value)
-    if depth > MAX_VALUE_DEPTH + 8:
-        return "unknown"
-    if isinstance(value, dict):
-        return {(_scrub(k, r, depth) if isinstance(k, str) else k): _scrub(v, r, depth + 1)
-                for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v, r, depth + 1) for v in value]
-    if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and str(value) in r.secrets:
-        return REDACTED
-    return value
-
-
-# Finding fields that hold our own words (ids, enums), never input values.
-_OWN_FIELDS = frozenset({"control", "status", "source", "severity", "sources"})
-
-
-def redact(findings: Iterable[Finding], secrets: set[str]) -> None:
-    """Remove every secret plaintext from the findings, in place (names and identifiers
-    included)."""
-    if not secrets:
-        return
-    import dataclasses
-
-    r = _Redactor(secrets)
-    for f in findings:
-        for fld in dataclasses.fields(f):
-            if fld.name not in _OWN_FIELDS:
-                setattr(f, fld.name, _scrub(getattr(f, fld.name), r))
 
 
 def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,

@@ -9,6 +9,7 @@ that says why. Inline flags such as `(?i)` keep working.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -46,6 +47,39 @@ def _text(value: str) -> str:
     return value
 
 
+MAX_REPEAT = 1000  # RE2's limit on a counted repetition
+_COUNT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def _too_many(source: str) -> str | None:
+    """A counted repetition over RE2's limit, which RE2 would silently read as literal text
+    when the count does not fit its integer (`z{5000000000}`); linear scan, escapes and
+    character classes skipped."""
+    i, n, in_class = 0, len(source), False
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if source[i + 1:i + 2] == "]" or source[i + 1:i + 3] == "^]":
+                i += 2 if source[i + 1] == "]" else 3  # a leading ] is a member
+                continue
+        elif c == "{":
+            m = _COUNT.match(source, i)
+            if m:
+                for part in m.groups():
+                    if part and (len(part) > 6 or int(part) > MAX_REPEAT):
+                        return m.group()
+                i = m.end()
+                continue
+        i += 1
+    return None
+
+
 def _compile(source: str, shown: str) -> Any:
     if not isinstance(source, str):
         raise PatternError(f"expected a string, found {type(source).__name__}")
@@ -55,6 +89,10 @@ def _compile(source: str, shown: str) -> Any:
         shown.encode("utf-8")
     except UnicodeEncodeError:
         raise PatternError("pattern is not valid Unicode text (lone surrogate)") from None
+    big = _too_many(source)
+    if big is not None:
+        raise PatternError(f"invalid repetition size {big[:40]}: over the limit of the "
+                           f"linear-time engine (RE2 allows at most {MAX_REPEAT})")
     try:
         return re2.compile(source, options=_options())
     except re2.error as e:

@@ -20,13 +20,11 @@ lists are used (merged, scope's first), and so are both `waiversFile`s.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import inputs
 from . import waivers as waivers_mod
 from .errors import ConfigError, Loc, type_name
 from .params import ENFORCEMENT_LEVELS, check_level, policy_loc, resolve
@@ -58,76 +56,24 @@ class Settings:
 
 # ---- reading ------------------------------------------------------------------------------
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: `expires: 2027-02-30` stays text, so the
-    validation pass (not the YAML library) says which value is wrong and where."""
-
-
-class _TooLongInt:
-    """An integer literal too long to convert (Python refuses over 4,300 digits)."""
-
-
-def _int_literal(text: str) -> int | _TooLongInt:
-    try:
-        return int(text)
-    except ValueError:
-        return _TooLongInt()
-
-
-def _yaml_int(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    try:
-        return yaml.SafeLoader.construct_yaml_int(loader, node)
-    except ValueError:
-        return _TooLongInt()
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _yaml_int)
-_Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-
-
 class Unreadable(ConfigError):
     """The file itself cannot be read (missing, a directory, no permission)."""
 
 
 def read_document(path: Path, what: str = "config") -> Any:
-    """A YAML or JSON document (JSON for a `.json` name), checked for encoding, syntax,
-    depth and size; ConfigError naming the file otherwise."""
+    """A YAML or JSON document (JSON for a `.json` name), read through the one hardened
+    reader (regular files only, size, depth, numbers, duplicate keys); ConfigError naming the
+    file otherwise."""
+    limits = inputs.Limits(max_bytes=MAX_FILE_BYTES, max_depth=MAX_DEPTH,
+                           max_values=MAX_VALUES)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise Unreadable(f"{path}: cannot read {what}: {e.strerror or type(e).__name__}") \
-            from None
-    except ValueError as e:  # e.g. a NUL byte in the path
-        raise Unreadable(f"{path!r}: cannot read {what}: {e}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path}: {what} larger than {MAX_FILE_BYTES >> 20} MiB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise ConfigError(f"{path}: {what} is not UTF-8 text (byte 0x{raw[e.start]:02x} at "
-                          f"line {line}, offset {e.start})") from None
-    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
-    try:
-        data = json.loads(text, parse_int=_int_literal) if kind == "JSON" \
-            else yaml.load(text, Loader=_Loader)  # noqa: S506
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column "
-                          f"{e.colno}") from None
-    except yaml.YAMLError as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML: {first}{at}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: {what} is nested too deeply (more than {MAX_DEPTH} "
-                          "levels are never needed)") from None
-    except (ValueError, TypeError, OverflowError) as e:  # e.g. an integer of 5,000 digits
-        raise ConfigError(f"{path}: not valid {kind}: {str(e).splitlines()[0][:200]}") \
-            from None
+        data = inputs.load(path, what, limits=limits)
+    except inputs.FileRefused as e:
+        if str(e).endswith(f"{what} not found"):
+            raise Unreadable(f"{path}: cannot read {what}: not found") from None
+        if "cannot read" in str(e):
+            raise Unreadable(str(e)) from None
+        raise
     check_structure(data, Loc(str(path)))
     return data
 
@@ -146,8 +92,6 @@ def check_structure(data: Any, root: Loc) -> None:
                     and not -MAX_INT <= value <= MAX_INT:
                 raise loc.error("integer too large to be a setting")
             continue
-        if isinstance(value, _TooLongInt):
-            raise loc.error("integer too large to be a setting")
         if not isinstance(value, (dict, list)):
             raise loc.error(f"unsupported value of type {type(value).__name__} (use plain "
                             "strings, numbers, booleans, lists and mappings)")

@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import gc
 import logging
-import math
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from drguard.errors import ConfigError, Loc
+from drguard.errors import ConfigError
 from drguard.params import policy_loc
 from drguard.registry import SETTINGS_POLICY
 
+from . import wire
 from .config import check_pack_config
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,29 @@ log = logging.getLogger(__name__)
 _call = threading.local()
 # The wire's EnforcementLevel values (pulumi analyzer.proto).
 _LEVELS = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
+
+
+def _secrets() -> set[str]:
+    """Plaintexts of the secret values decoded in this call (redacted from every message)."""
+    found = getattr(_call, "secrets", None)
+    if found is None:
+        found = _call.secrets = set()
+    return found
+
+
+def _redacted(response: Any) -> Any:
+    """The response with every secret decoded in this call removed from its messages (the
+    pack's one redaction step: rules, the SDK's preview notes and our own all pass here)."""
+    secrets = _secrets()
+    if secrets:
+        from drguard.redact import Redactor
+
+        r = Redactor(secrets)
+        for d in response.diagnostics:
+            d.message = r.text(d.message)
+        for n in getattr(response, "not_applicable", ()):
+            n.reason = r.text(n.reason)
+    return response
 
 
 def current_call() -> dict[str, Any] | None:
@@ -49,7 +72,12 @@ def _stack_resources(servicer: Any, request: Any, sdk: Any) -> list[Any]:
     intermediates = []
     by_urn: dict[str, Any] = {}
     for r in request.resources:
-        props = sdk.unknown_checking_proxy(sdk.deserialize_properties(_to_dict(r.properties)))
+        seen = wire.Decoded()
+        props = sdk.unknown_checking_proxy(wire.properties(r.properties, seen))
+        _secrets().update(seen.secrets)
+        if seen.malformed:
+            log.warning("%s: unreadable envelope(s) at %s read as unknown", r.urn,
+                        ", ".join(seen.malformed[:5]))
         resource = sdk.PolicyResource(r.type, props, r.urn, r.name,
                                       servicer._get_resource_options(r),
                                       servicer._get_provider_resource(r), None, [], {})
@@ -115,61 +143,6 @@ def analyze_stack(servicer: Any, request: Any, sdk: Any) -> Any:
     finally:
         _call.memo = None
     return response
-
-
-def _plain(value: Any, loc: Loc, depth: int = 0) -> Any:
-    """A protobuf Value/Struct as Python data (what MessageToDict gives), refusing what the
-    SDK cannot read: non-finite numbers (ConfigError naming the path)."""
-    if depth > 100:
-        raise loc.error("nested too deeply")
-    if hasattr(value, "fields"):  # a Struct
-        return {k: _plain(v, loc / k, depth + 1) for k, v in value.fields.items()}
-    kind = value.WhichOneof("kind")
-    if kind == "struct_value":
-        return _plain(value.struct_value, loc, depth)
-    if kind == "list_value":
-        return [_plain(v, loc / i, depth + 1) for i, v in enumerate(value.list_value.values)]
-    if kind == "number_value":
-        n = value.number_value
-        if not math.isfinite(n):
-            raise loc.error(f"expected a finite number, found {n}")
-        return n
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return value.bool_value
-    return None  # null_value or unset
-
-
-def _finite_copy(struct: Any) -> Any:
-    """A copy of a protobuf Struct whose non-finite numbers (which the SDK cannot convert)
-    are strings ("NaN", "Infinity", "-Infinity"): the rule then reports the property as of
-    the wrong type instead of the whole call failing."""
-    copy = type(struct)()
-    copy.CopyFrom(struct)
-    todo = [copy]
-    while todo:
-        node = todo.pop()
-        values = node.fields.values() if hasattr(node, "fields") else node.values
-        for v in values:
-            kind = v.WhichOneof("kind")
-            if kind == "number_value" and not math.isfinite(v.number_value):
-                n = v.number_value
-                v.string_value = "NaN" if n != n else ("Infinity" if n > 0 else "-Infinity")
-            elif kind == "struct_value":
-                todo.append(v.struct_value)
-            elif kind == "list_value":
-                todo.append(v.list_value)
-    return copy
-
-
-def _to_dict(struct: Any) -> Any:
-    from google.protobuf import json_format
-
-    try:
-        return json_format.MessageToDict(struct)
-    except ValueError:  # a non-finite number
-        return json_format.MessageToDict(_finite_copy(struct))
 
 
 def _unreadable(policy_name: str, e: BaseException, resource: str | None = None) -> str:
@@ -322,7 +295,7 @@ def install(check_levels: Callable[[dict[str, str]], None] = lambda _levels: Non
     def hooked_configure(self: Any, request: Any, context: Any) -> Any:
         error: str | None = None
         try:
-            config = {k: _plain(v.properties, policy_loc(k))
+            config = {k: wire.plain(v.properties, policy_loc(k))
                       for k, v in request.policyConfig.items()}
             check_pack_config(config)
             check_levels({k: _LEVELS.get(v.enforcementLevel, "")
@@ -344,15 +317,17 @@ def install(check_levels: Callable[[dict[str, str]], None] = lambda _levels: Non
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid policy pack config: {error}")
 
     def hooked_analyze(self: Any, request: Any, context: Any) -> Any:
+        _call.secrets = set()
         try:
             _guard_all(self, sdk)
             try:
-                return analyze(self, request, context)
+                return _redacted(analyze(self, request, context))
             except ValueError:  # the SDK cannot convert a non-finite number: show it as text
                 fixed = type(request)()
                 fixed.CopyFrom(request)
-                fixed.properties.CopyFrom(_finite_copy(request.properties))
-                return analyze(self, fixed, context)
+                fixed.properties.Clear()
+                fixed.properties.update(wire.plain(request.properties))
+                return _redacted(analyze(self, fixed, context))
         except Exception as e:  # noqa: BLE001 - never answer UNKNOWN
             return _failed_response(self, sdk, e)
 
@@ -361,9 +336,10 @@ def install(check_levels: Callable[[dict[str, str]], None] = lambda _levels: Non
         # rescan them over and over (half the time at 10,000 resources). Collect once after.
         was_enabled = gc.isenabled()
         gc.disable()
+        _call.secrets = set()
         try:
             _guard_all(self, sdk)
-            return analyze_stack(self, request, sdk)
+            return _redacted(analyze_stack(self, request, sdk))
         except Exception as e:  # noqa: BLE001 - never answer UNKNOWN
             return _failed_response(self, sdk, e)
         finally:
@@ -371,7 +347,24 @@ def install(check_levels: Callable[[dict[str, str]], None] = lambda _levels: Non
                 gc.enable()
 
     servicer._dr_guard_originals = {"Configure": configure, "Analyze": analyze,
-                                    "AnalyzeStack": servicer.AnalyzeStack}
+                                    "AnalyzeStack": servicer.AnalyzeStack,
+                                    "deserialize_properties": sdk.deserialize_properties}
+    # The SDK's own reads of properties (Analyze, provider resources) go through the same
+    # decoder: a malformed envelope is one unknown property, not a failed call.
+    sdk_deserialize = sdk.deserialize_properties
+
+    def deserialize_properties(props: Any, proxy_secrets: bool = False) -> Any:
+        if proxy_secrets:
+            return sdk_deserialize(props, proxy_secrets)
+        seen = wire.Decoded()
+        out = wire.decode(props, seen)
+        _secrets().update(seen.secrets)
+        if seen.malformed:
+            log.warning("unreadable envelope(s) at %s read as unknown",
+                        ", ".join(seen.malformed[:5]))
+        return out if isinstance(out, dict) else {}
+
+    sdk.deserialize_properties = deserialize_properties
     servicer.Configure = hooked_configure
     servicer.Analyze = hooked_analyze
     servicer.AnalyzeStack = hooked_analyze_stack

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import config
-from .wire import SENTINELS
+from .wire import SECRET_SIG, SENTINELS, SIG_KEY
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 class Skip(Exception):
     """Nothing may be changed on this resource (a deciding value is unknown or secret)."""

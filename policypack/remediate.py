@@ -63,6 +63,7 @@ from .fixers import (
     true,
     untouchable,
 )
+from .wire import plain
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Fixer", "Skip", "Target", "backup_bucket", "block_true", "cannot", "fixes",
            "identifier", "install", "remediate", "show_value", "snapshot_identifier",
            "tags_of", "true", "untouchable"]
+
 
 def fixes() -> dict[str, Fixer]:
     """Every control's remediation: the `remediations` of each service's DeployService."""
@@ -131,7 +133,7 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
 
 def _remediate_rpc(servicer: Any, request: Any, sdk: Any) -> Any:
     """pulumi-policy's Remediate, for resource and stack policies alike, on the wire form."""
-    from google.protobuf import json_format, struct_pb2
+    from google.protobuf import struct_pb2
 
     proto = sdk.proto
     servicer._configure_runtime_settings()
@@ -152,7 +154,7 @@ def _remediate_rpc(servicer: Any, request: Any, sdk: Any) -> Any:
                     policy_name=policy.name, reason=f"cannot be remediated: {reason}"))
             continue
         if props is None:
-            props = json_format.MessageToDict(request.properties)
+            props = plain(request.properties)
         try:
             new, changes = remediate(policy.name, request.type, request.urn, request.name,
                                      props, servicer._get_policy_config(policy.name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,3 +98,143 @@ def tags(props: Any, key: str = "tags") -> dict[str, str]:
                 out[item["key"]] = "" if v is UNKNOWN or v is None else str(v)
         return out
     return {}
+
+
+# ---- the one decoder of property values off the wire -----------------------------------------
+
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+MAX_DEPTH = 100  # protobuf refuses deeper messages anyway
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
+
+
+def plain(message: Any, loc: Any = None) -> Any:
+    """A protobuf Struct/Value/ListValue as Python data (what MessageToDict gives, iteratively).
+
+    A non-finite number (which MessageToDict and the SDK cannot convert) becomes the text
+    "NaN"/"Infinity"/"-Infinity", so the rule reports the property as of the wrong type; given
+    `loc` (a drguard.errors.Loc: config, where the caller must refuse it) it raises there."""
+    root: list[Any] = [None]
+    todo: list[tuple[Any, Any, Any, Any, int]] = [(message, root, 0, loc, 0)]
+    while todo:
+        msg, parent, slot, where, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            if where is not None:
+                raise where.error("nested too deeply")
+            parent[slot] = UNKNOWN_STRING_VALUE
+            continue
+        name = msg.DESCRIPTOR.name
+        if name == "Struct":
+            out: Any = {}
+            for k, v in msg.fields.items():
+                out[k] = None
+                todo.append((v, out, k, None if where is None else where / k, depth + 1))
+            parent[slot] = out
+            continue
+        if name == "ListValue":
+            items: list[Any] = [None] * len(msg.values)
+            for i, v in enumerate(msg.values):
+                todo.append((v, items, i, None if where is None else where / i, depth + 1))
+            parent[slot] = items
+            continue
+        kind = msg.WhichOneof("kind")
+        if kind == "struct_value":
+            todo.append((msg.struct_value, parent, slot, where, depth))
+        elif kind == "list_value":
+            todo.append((msg.list_value, parent, slot, where, depth))
+        elif kind == "number_value":
+            n = msg.number_value
+            if math.isfinite(n):
+                parent[slot] = n
+            elif where is not None:
+                raise where.error(f"expected a finite number, found {n}")
+            else:
+                parent[slot] = "NaN" if n != n else ("Infinity" if n > 0 else "-Infinity")
+        elif kind == "string_value":
+            parent[slot] = msg.string_value
+        elif kind == "bool_value":
+            parent[slot] = msg.bool_value
+        else:
+            parent[slot] = None  # null_value or unset
+    return root[0]
+
+
+class Decoded:
+    """What `decode` met besides plain values: envelopes it could not read (each one a
+    property read as unknown, so the rest of the resource is still judged)."""
+
+    def __init__(self) -> None:
+        self.malformed: list[str] = []
+        self.secrets: set[str] = set()  # plaintexts of secret values, for redaction
+
+    def remember(self, value: Any) -> None:
+        todo = [value]
+        while todo:
+            v = todo.pop()
+            if isinstance(v, dict):
+                todo.extend(v.values())
+            elif isinstance(v, list):
+                todo.extend(v)
+            elif isinstance(v, str) and v and v not in SENTINELS:
+                self.secrets.add(v)
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                self.secrets.add(str(v))
+
+
+def decode(props: Any, seen: Decoded | None = None, path: str = "") -> Any:
+    """Plain wire values with Pulumi's envelopes read, as the SDK's deserialize_properties
+    reads them (secrets -> their value, assets/archives -> pulumi Asset/Archive objects), except
+    that a malformed envelope (a secret without `value`, an asset without path/text/uri, an
+    unknown signature) becomes the unknown sentinel for that property alone instead of failing
+    the whole call."""
+    seen = seen if seen is not None else Decoded()
+    if isinstance(props, list):
+        return [decode(v, seen, f"{path}[{i}]") for i, v in enumerate(props)]
+    if not isinstance(props, dict):
+        return props
+    if SIG_KEY not in props:
+        return {k: decode(v, seen, f"{path}.{k}" if path else k) for k, v in props.items()}
+    sig = props[SIG_KEY]
+    if sig == SECRET_SIG and "value" in props:
+        out = decode(props["value"], seen, path)
+        seen.remember(out)
+        return out
+    if sig == RESOURCE_SIG:
+        ref = props.get("id") or props.get("urn")
+        if isinstance(ref, str):
+            return ref
+    if sig in (ASSET_SIG, ARCHIVE_SIG):
+        made = _asset(props, sig, seen, path)
+        if made is not None:
+            return made
+    seen.malformed.append(path or "(top level)")
+    return UNKNOWN_STRING_VALUE
+
+
+def _asset(props: dict[str, Any], sig: str, seen: Decoded, path: str) -> Any:
+    import pulumi
+
+    if sig == ARCHIVE_SIG and isinstance(props.get("assets"), dict):
+        assets = {k: decode(v, seen, f"{path}.assets.{k}") for k, v in props["assets"].items()}
+        if all(isinstance(a, pulumi.Asset | pulumi.Archive) for a in assets.values()):
+            return pulumi.AssetArchive(assets)
+        return None
+    kinds = ((("path", pulumi.FileAsset), ("text", pulumi.StringAsset),
+              ("uri", pulumi.RemoteAsset)) if sig == ASSET_SIG else
+             (("path", pulumi.FileArchive), ("uri", pulumi.RemoteArchive)))
+    for key, cls in kinds:
+        if isinstance(props.get(key), str):
+            return cls(props[key])
+    return None
+
+
+def properties(struct: Any, seen: Decoded | None = None) -> dict[str, Any]:
+    """A resource's properties off the wire: `plain` then `decode`."""
+    out = decode(plain(struct), seen)
+    return out if isinstance(out, dict) else {}

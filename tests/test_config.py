@@ -89,8 +89,18 @@ CASES = [
     ("enabled.yaml", {"controls": {"rds-backup-retention": {"enabled": "yes"}}},
      ["rds-backup-retention.enabled: expected true or false"]),
     ("top-list.yaml", ["controls"], ["expected a mapping at the top level"]),
+    # a scalar key is read as its text, then judged like any other key
     ("key-int.yaml", "controls:\n  rds-backup-retention:\n    7: 1\n",
-     ["keys must be strings"]),
+     ["unknown parameter '7'"]),
+    ("key-dup.yaml", "controls:\n  rds-backup-retention:\n    minRetentionDays: 7\n"
+                     "    minRetentionDays: 1\n", ["duplicate key 'minRetentionDays'"]),
+    # RE2 would read a count that overflows its integer as literal text: refused instead
+    ("huge-repeat.yaml", "scope:\n  backupBucketPatterns: ['z{5000000000}']\n",
+     ["invalid repetition size {5000000000}", "RE2"]),
+    ("nan.yaml", "controls:\n  rds-backup-retention:\n    minRetentionDays: .nan\n",
+     ["NaN"]),
+    ("nan.json", '{"controls": {"rds-backup-retention": {"minRetentionDays": NaN}}}',
+     ["NaN"]),
     ("binary.yaml", "scope:\n  stateBucket: !!binary aGVsbG8=\n", ["unsupported value"]),
     ("pattern-int.yaml", {"scope": {"backupBucketPatterns": [5]}},
      ["backupBucketPatterns[0]", "not of type 'string'"]),

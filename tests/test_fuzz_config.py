@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from drguard.errors import ConfigError
 from drguard.settings import load_file, load_waiver_file
+from tests.fuzzing import fuzz
 
 CORPUS = Path(__file__).parent / "data" / "nasty-config"
 WAIVER = {"control": "rds-deletion-protection", "resource": "arn:aws:rds:*:*:db:scratch-*",
@@ -125,9 +126,7 @@ def assert_loads_or_one_line(path: Path) -> None:
         assert "Traceback" not in message
 
 
-FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = fuzz(100)  # fixed seed; `make fuzz` runs more, at random
 
 
 @FUZZ

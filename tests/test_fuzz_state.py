@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor import state
 from drguard.settings import Settings
+from tests.fuzzing import fuzz
 from tests.test_fuzz_config import TRICKY_TEXT, nest
 
 DATA = Path(__file__).parent / "data" / "nasty-state"
@@ -56,8 +57,7 @@ values = st.one_of(
                      {SIG: state.INTEGER_SIG, "value": [1]},
                      {SIG: "unknown-signature", "x": 1}]))
 
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = fuzz(120)  # fixed seed; `make fuzz` runs more, at random
 RESOURCES = BASE["deployment"]["resources"]
 NAMES = [r["urn"].rsplit("::", 1)[-1] for r in RESOURCES]
 

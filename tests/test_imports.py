@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "drguard.settings": 3,
     "drguard.findings": 3,
     "drguard.evaluate": 3,
+    "drguard.redact": 3,
     "policypack": 4,  # the package, wire, adapters, config, service, stack, binding, fixers, ...
     "policypack.services": 5,
     "policypack.checks": 6,

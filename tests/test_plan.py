@@ -724,3 +724,38 @@ def test_a_new_stateful_kind_is_covered_by_declaring_it() -> None:
     assert len(stateful) >= 7
     missing = [c.__name__ for c in stateful if "on_delete" not in vars(c)]
     assert not missing, missing
+
+
+# ---- hostile previews ----------------------------------------------------------------------------
+
+def test_a_urn_in_two_steps_makes_the_run_incomplete_and_hides_no_delete(stacks,  # noqa: ANN001
+                                                                         tmp_path) -> None:
+    doc = preview_doc(stacks["base"], stacks["pr:delete"])
+    (delete,) = [s for s in doc["steps"] if s["op"] == "delete"
+                 and s["urn"].endswith("::orders-db")]
+    # a `same` step listed first, reusing the database's URN with a state of another type
+    other = copy.deepcopy(delete["oldState"])
+    other["type"] = "aws:s3/bucketV2:BucketV2"
+    doc["steps"].insert(0, {"op": "same", "urn": delete["urn"], "oldState": other,
+                            "newState": other})
+    code, report = _run(tmp_path, doc)
+    assert code == 1 and report["summary"]["incomplete"]
+    db = _one(report, "plan-destroys-data", "orders-db")
+    assert db["status"] == "fail" and "deletes DB instance 'orders-db'" in db["message"]
+    reasons = [d["reason"] for d in report["run"]["skipped_detail"]]
+    assert any("appears in 2 steps" in r for r in reasons), reasons
+
+
+def test_plan_history_is_written_and_read(stacks, tmp_path) -> None:  # noqa: ANN001
+    doc = preview_doc(stacks["base"], stacks["pr:tags"], show_sames=True)
+    history = tmp_path / "history"
+    for _ in range(2):
+        code, _report = _run(tmp_path, doc, "--history", str(history), "--format", "json,html")
+        assert code == 0
+    entries = sorted(history.glob("*-plan.json"))
+    assert len(entries) == 2
+    (history / "zzz-poisoned.json").write_text('{"schema": "dr-audit-history/1", "gaps": NaN,'
+                                               ' "by_severity": {"high": NaN}}')
+    code, _report = _run(tmp_path, doc, "--history", str(history), "--format", "json,html")
+    assert code == 0  # a bad entry is skipped with a warning, never fatal
+    assert "trend" in (tmp_path / "report" / "report.html").read_text().lower()

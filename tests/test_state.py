@@ -217,9 +217,14 @@ def test_unreadable_files_exit_2(tmp_path, capsys) -> None:  # noqa: ANN001
     binary = tmp_path / "state.json"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     assert main(["state", "--file", str(binary)]) == 2
-    assert f"{binary}: not a usable stack export: not UTF-8 text" in capsys.readouterr().err
+    assert f"{binary}: stack export is not UTF-8 text" in capsys.readouterr().err
     assert main(["state", "--file", str(tmp_path / "missing.json")]) == 2
     assert "missing.json: stack export not found" in capsys.readouterr().err
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    assert main(["state", "--file", str(fifo)]) == 2  # refused at once, never waited on
+    assert f"{fifo}: stack export is a FIFO (named pipe)" in capsys.readouterr().err
+
     with pytest.raises(SystemExit) as e:  # neither --file nor --stack: argparse usage error
         main(["state"])
     assert e.value.code == 2

@@ -11,6 +11,7 @@ from drguard.findings import exit_code
 
 from .. import plan
 from .common import add_output_options, check_baseline, load_settings
+from .summary import write
 
 HELP = ("Check the output of `pulumi preview --json` before merge: every step that deletes or "
         "replaces a stateful resource (plan-destroys-data), and the deploy-side DR controls "
@@ -35,8 +36,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..reports import write_reports
-
     settings = load_settings(args)
     check_baseline(args)
     started = dt.datetime.now(dt.UTC)
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         meta["backups"] = annotate(findings, endpoint_url=args.endpoint_url,
                                    profile=args.profile, region=args.region)
     meta["sarif_artifact"] = args.sarif_artifact
-    paths = write_reports(findings, meta, args.output_dir, args.format, args.baseline)
+    paths = write(findings, meta, args)  # reports, with --history / --account-names
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.status] = counts.get(f.status, 0) + 1

@@ -51,7 +51,7 @@ def options_from(args: argparse.Namespace) -> RepoOptions:
         raise ConfigError(str(e)) from None
     hist = [parse_history_arg(v) for v in args.stack_history]
     for h in hist:
-        if not h.path.is_file():
+        if not h.path.exists():
             raise ConfigError(f"{h.path}: history file not found (the output of "
                               "`pulumi stack history --json`)")
     if args.default_branch is not None and not args.default_branch.strip():

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
+from drguard import inputs
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
@@ -34,20 +33,16 @@ def load_account_names(path: Path | None) -> dict[str, str]:
     """{account id: name} from a YAML/JSON file; ConfigError naming the file when bad."""
     if path is None:
         return {}
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: account names file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read account names: {e}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML/JSON: {str(e).splitlines()[0]}") from None
+    # YAML reads JSON too; account ids written as numbers or dates-looking keys are text here
+    doc = inputs.load(path, "account names file", "yaml",
+                      inputs.Limits(max_bytes=16 << 20, max_depth=4))
     if doc is None:
         return {}
     if isinstance(doc, dict) and isinstance(doc.get("accounts"), dict):
         doc = doc["accounts"]
     if not isinstance(doc, dict) or not all(
-            isinstance(v, str | int) and not isinstance(v, bool) for v in doc.values()):
+            isinstance(v, str) or isinstance(v, int) and not isinstance(v, bool)
+            for v in doc.values()):
         raise ConfigError(f"{path}: expected a map of account id to name, e.g. "
                           f"{json.dumps({'123456789012': 'prod'})}")
     return {str(k).zfill(12) if str(k).isdigit() else str(k): str(v) for k, v in doc.items()}

@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from drguard import inputs
 from drguard.errors import ConfigError
 
 from ..reports import FILENAMES as REPORT_FILENAMES
@@ -105,7 +106,8 @@ def _valid_entry(doc: Any) -> bool:
     rto = doc.get("rto_seconds")
     return (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
             and isinstance(doc.get("target"), str)
-            and (rto is None or isinstance(rto, int | float) and not isinstance(rto, bool)))
+            and (rto is None or isinstance(rto, int | float) and not isinstance(rto, bool)
+                 and rto >= 0))
 
 
 def load_history(path: Path, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
@@ -113,8 +115,10 @@ def load_history(path: Path, kind: str, target: str) -> tuple[list[dict[str, Any
     entries, skipped = [], 0
     for f in sorted(path.glob("drill-*.json")):
         try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            doc = inputs.load(f, "drill history entry", "json",
+                              inputs.Limits(max_bytes=1 << 20, max_depth=16))
+        except inputs.FileRefused as e:
+            log.warning("%s; skipped", e)
             skipped += 1
             continue
         if not _valid_entry(doc):

@@ -46,13 +46,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drguard import registry
+from drguard import inputs, registry
 from drguard.controls.plan import DESTROYS_DATA
 from drguard.controls.pulumi import PROTECT
 from drguard.errors import ConfigError
 from drguard.evaluate import apply_waiver, finding
 from drguard.facts import UNKNOWN, Resource
 from drguard.findings import Finding
+from drguard.redact import remember
 from drguard.settings import Settings
 
 from .keys import key_findings
@@ -84,6 +85,10 @@ PASSIVE = frozenset({"same", "read", "read-replacement", "refresh", "discard",
                      "extend-parameterize"})
 DIGEST_KEYS = frozenset({"config", "steps", "diagnostics", "duration", "changeSummary",
                          "maybeCorrupt"})
+
+
+# previews of large stacks run to tens of MB; property values nest (policies, tags, maps)
+PREVIEW_LIMITS = inputs.Limits(max_bytes=512 << 20, max_depth=200)
 
 
 class PlanError(ConfigError):
@@ -300,36 +305,75 @@ def parse(doc: Any, where: str) -> Preview:
     if raw_steps and not steps:
         raise _fail(where, f"none of its {len(raw_steps)} steps is readable "
                            f"(first: {skipped[0]['reason']})")
+    skipped += _duplicates(steps, where)
+    _remember_secrets(doc)
     errors = [str(d.get("message", "")).strip()[:300] for d in diags
               if isinstance(d, dict) and d.get("severity") == "error"]
     return Preview(path=where, steps=steps, change_summary=dict(summary), errors=errors,
                    maybe_corrupt=bool(doc.get("maybeCorrupt")), skipped=skipped)
 
 
+# The steps one resource may have in one preview: a replacement's, or one step of any op.
+_REPLACEMENT_OPS = frozenset({"replace", "create-replacement", "delete-replaced",
+                              "import-replacement", "read-replacement", "discard-replaced",
+                              "remove-pending-replace"})
+
+
+def _duplicates(steps: list[Step], where: str) -> list[dict[str, str]]:
+    """A URN in several steps other than one replacement's: the preview is not one plan
+    (every step is still judged; the run is incomplete)."""
+    ops: dict[str, list[Step]] = {}
+    for s in steps:
+        ops.setdefault(s.urn, []).append(s)
+    out = []
+    for urn, same in ops.items():
+        names = [s.op for s in same]
+        if len(same) > 1 and (len(set(names)) < len(names)
+                              or not set(names) <= _REPLACEMENT_OPS):
+            out.append({"path": f"{where}#steps[{same[1].index}]",
+                        "reason": f"the urn {urn[:200]!r} appears in {len(same)} steps "
+                                  f"({', '.join(names[:6])}); a preview lists each resource "
+                                  "once"})
+    return out
+
+
+def _remember_secrets(doc: Any) -> None:
+    """Every plaintext inside a secret envelope of the preview, for the redaction step."""
+    todo = [(doc, False)]
+    while todo:
+        value, secret = todo.pop()
+        if isinstance(value, dict):
+            if value.get(SIG_KEY) == SECRET_SIG:  # the envelope: its keys are ours
+                todo.extend((v, True) for k, v in value.items() if k != SIG_KEY)
+                continue
+            if secret:  # the keys of a secret map are part of the secret
+                remember(*(k for k in value if len(k) >= 3))
+            todo.extend((v, secret) for v in value.values())
+        elif isinstance(value, list):
+            todo.extend((v, secret) for v in value)
+        elif secret:
+            remember(value)
+
+
 def load(path: str | Path) -> Preview:
     """Read and validate a `pulumi preview --json` file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError(f"{p}: preview file not found") from None
-    except UnicodeDecodeError:
-        raise _fail(str(p), "not UTF-8 text") from None
-    except OSError as e:
-        raise PlanError(f"{p}: cannot read the preview file: {e.strerror}") from None
+        text = inputs.read_text(p, "preview file", PREVIEW_LIMITS)
+    except inputs.FileRefused as e:
+        raise PlanError(str(e)) from None
     if not text.strip():
         raise _fail(str(p), "the file is empty (did `pulumi preview --json` fail before "
                             "writing?)")
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        first = text.lstrip().splitlines()[0] if text.strip() else ""
-        if e.msg == "Extra data" and first.startswith("{") and '"sequence"' in first:
+        doc = inputs.parse_json(text, str(p), "preview file", PREVIEW_LIMITS)
+    except inputs.FileRefused as e:
+        if "Extra data" in str(e) and first.startswith("{") and '"sequence"' in first:
             raise _fail(str(p), "this is the streaming event form "
                                 "(ENABLE_STREAMING_JSON_PREVIEW); run `pulumi preview --json` "
                                 "without it") from None
-        raise _fail(str(p), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") \
-            from None
+        raise PlanError(str(e)) from None
     return parse(doc, str(p))
 
 
@@ -366,7 +410,10 @@ def _sides(preview: Preview) -> tuple[dict[str, State], dict[str, State]]:
     """(URN -> state before the update, URN -> state after it)."""
     old: dict[str, State] = {}
     new: dict[str, State] = {}
-    for s in preview.steps:
+    # a destroying step's old state first: another step reusing the URN (hostile input, with
+    # a state of another type) must not stand in for what is being deleted
+    ordered = sorted(preview.steps, key=lambda s: s.op not in DESTROYING)
+    for s in ordered:
         if s.old is not None and s.op not in ("create", "import"):
             old.setdefault(s.urn, s.old)
         if s.op in ("replace", "delete-replaced") and s.old is None and s.new is not None:

@@ -41,6 +41,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import re2
+
+from drguard.redact import REDACTED, remember
 from drguard.verdict import Remediation, Verdict
 
 from .files import line_of
@@ -64,15 +67,17 @@ QUALIFIERS = frozenset({
     "secretsmanager", "ssm", "vault", "engine", "label",
 })
 
-_AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
-_PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
-_KNOWN_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})")),
-    ("a Pulumi access token", re.compile(r"\bpul-[0-9a-f]{40}\b")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Stripe live key", re.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+# Credential shapes run in RE2 (linear time: a 1 MB scalar is read in milliseconds; the
+# backtracking engine took minutes on `_URL_PASSWORD` over one long run of letters).
+_AWS_KEY_ID = re2.compile(r"(?:^|[^A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?:[^A-Z0-9]|$)")
+_PRIVATE_KEY = re2.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_URL_PASSWORD = re2.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+_KNOWN_TOKENS: tuple[tuple[str, Any], ...] = (
+    ("a GitHub token", re2.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_\w{22,})")),
+    ("a Pulumi access token", re2.compile(r"\bpul-[0-9a-f]{40}\b")),
+    ("a Slack token", re2.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("a Stripe live key", re2.compile(r"\b[rs]k_live_[A-Za-z0-9]{16,}")),
+    ("a Google API key", re2.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
 )
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9+/=_.\-]+")
 _HEX = re.compile(r"^(?:0x)?[0-9a-fA-F]+$")
@@ -193,6 +198,16 @@ def _leaves(value: Any, key: str, line: int) -> Iterator[tuple[str, Any, int]]:
         yield key, value, line
 
 
+_KEY_PARTS = re.compile(r"([.:\[\]])")
+
+
+def shown_key(path: str) -> str:
+    """A key path as findings show it: a part with the shape of a credential is `[secret]`."""
+    parts = _KEY_PARTS.split(path)
+    return "".join(REDACTED if p and not _KEY_PARTS.fullmatch(p) and credential_shape(p)
+                   else p for p in parts)
+
+
 def _judge(path: str, value: Any, min_length: int, min_entropy: float) -> str | None:
     """Why this plaintext leaf is a secret, or None."""
     if not isinstance(value, str) or not value.strip():
@@ -225,9 +240,12 @@ def read_config(rel: str, doc: Any, stack: str | None, min_length: int,
     if not isinstance(config, dict):
         return sc
     found: list[Plaintext] = []
-    for key, value in config.items():
+    # a key written twice: the earlier value is still committed, and judged like the later one
+    pairs = [(k, v, None) for k, v in config.items()] + \
+        [(k, v, at) for k, v, at in getattr(config, "duplicates", ())]
+    for key, value, shadowed in pairs:
         key_s = str(key)
-        line = line_of(config, key, getattr(config, "line", 0))
+        line = shadowed or line_of(config, key, getattr(config, "line", 0))
         if stack is None and isinstance(value, dict) and not is_secure(value) \
                 and value and set(value) <= _PROJECT_CONFIG_FIELDS:
             # project config declaration: only its default/value are values
@@ -240,9 +258,16 @@ def read_config(rel: str, doc: Any, stack: str | None, min_length: int,
             if is_secure(leaf):
                 sc.secure += 1
                 continue
+            shown = shown_key(path)
             why = _judge(path, leaf, min_length, min_entropy)
+            if why is None and shown != path:
+                why = "a key has the shape of a credential (the key is not shown)"
             if why:
-                found.append(Plaintext(path, leaf_line, why))
+                if shadowed:
+                    why += " (an earlier value of a key written twice, still in the file)"
+                found.append(Plaintext(shown, leaf_line, why))
+                if isinstance(leaf, str):
+                    remember(leaf)
     sc.plaintext = tuple(found)
     return sc
 

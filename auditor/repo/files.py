@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from drguard import inputs
 
 log = logging.getLogger(__name__)
 
@@ -127,20 +130,27 @@ def walk(root: Path, wanted: Callable[[str], bool], skips: Skips,
                 yield RepoFile(rel, target)
             elif full.is_file():
                 yield RepoFile(rel, full)
+            else:  # a FIFO, a device, a socket: never opened (a FIFO would block the run)
+                kind = _special(full)
+                if kind:
+                    skips.add("repoFiles", rel, f"{kind}, not a regular file; not read")
+
+
+def _special(path: Path) -> str | None:
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISDIR(mode) else inputs.not_regular(mode)
 
 
 def read_text(f: RepoFile, max_bytes: int = MAX_FILE_BYTES) -> str:
     """The file's text; RepoInputError (one line) when it is too large, binary or not UTF-8."""
-    try:
-        st = f.path.stat()
-        if st.st_size > max_bytes:
-            raise RepoInputError(f"larger than {max_bytes} bytes ({st.st_size}), not read")
-        with f.path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as e:
-        raise RepoInputError(f"cannot read: {e.strerror or e}") from None
-    if len(data) > max_bytes:
-        raise RepoInputError(f"larger than {max_bytes} bytes, not read")
+    try:  # regular files only: a FIFO or a device is refused, never waited on
+        data = inputs.read_bytes(f.path, "file", inputs.Limits(max_bytes=max_bytes),
+                                 gunzip=False)
+    except inputs.FileRefused as e:
+        raise RepoInputError(str(e).removeprefix(f"{f.path}: ")) from None
     if b"\x00" in data:
         raise RepoInputError("binary file (NUL bytes), not YAML text")
     try:
@@ -156,6 +166,8 @@ class YMap(dict[Any, Any]):
 
     line: int = 0
     key_lines: dict[Any, int]
+    # (key, earlier value, its line) of each key written twice: YAML keeps the later value
+    duplicates: list[tuple[Any, Any, int]]
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
@@ -267,8 +279,9 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+MAX_INT_CHARS = 400  # a longer integer is kept as its text (Python refuses 4,300 digits)
 
 
 def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
@@ -276,11 +289,13 @@ def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
     if key in memo:
         return memo[key]
     if isinstance(node, ScalarNode):
-        value = (node.value if node.tag == _STR else
-                 loader.construct_object(node, deep=True))
-    elif node.tag not in _PLAIN_TAGS:
-        raise RepoInputError(f"unsupported YAML tag {node.tag[:80]!r} at line "
-                             f"{node.start_mark.line + 1}")
+        if node.tag == _STR or node.tag != loader.resolve(ScalarNode, node.value, (True, False)) \
+                or (node.tag == _INT and len(node.value) > MAX_INT_CHARS):
+            # an explicit tag (`!!float`, `!!int`, `!custom`): what was written is the text,
+            # and the text is what is judged (a tag never hides a value)
+            value = node.value
+        else:
+            value = loader.construct_object(node, deep=True)
     elif isinstance(node, SequenceNode):
         seq = YList()
         seq.line = node.start_mark.line + 1
@@ -291,13 +306,22 @@ def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
             seq.item_lines.append(child.start_mark.line + 1)
         return seq
     elif isinstance(node, MappingNode):
-        loader.flatten_mapping(node)  # YAML merge keys (<<)
+        before = len(node.value)
+        merges = sum(1 for k_node, _ in node.value if k_node.tag == "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)  # YAML merge keys (<<): merged pairs first, then own ones
+        own_from = len(node.value) - (before - merges)
         m = YMap()
         m.line = node.start_mark.line + 1
         m.key_lines = {}
+        m.duplicates = []
         memo[key] = m
-        for k_node, v_node in node.value:
+        own: set[Any] = set()
+        for i, (k_node, v_node) in enumerate(node.value):
             k = _hashable(_convert(k_node, loader, memo))
+            if i >= own_from:
+                if k in own:  # the later value wins; the earlier one is still in the file
+                    m.duplicates.append((k, m[k], m.key_lines[k]))
+                own.add(k)
             m[k] = _convert(v_node, loader, memo)
             m.key_lines[k] = k_node.start_mark.line + 1
         return m

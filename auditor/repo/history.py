@@ -28,12 +28,12 @@ hold decrypted secrets when the file was written with --show-secrets).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from drguard import inputs
 from drguard.verdict import Remediation, Verdict
 
 from .files import RepoInputError, Skips
@@ -107,21 +107,11 @@ def parse_since(value: str | None) -> dt.datetime | None:
 def load(path: Path, label: str, skips: Skips) -> list[Update]:
     """The updates of one history file; RepoInputError (one line) when the file is unusable,
     bad records skipped and counted (kind `historyRecords`)."""
+    limits = inputs.Limits(max_bytes=MAX_HISTORY_BYTES, max_depth=64)
     try:
-        size = path.stat().st_size
-        if size > MAX_HISTORY_BYTES:
-            raise RepoInputError(f"larger than {MAX_HISTORY_BYTES} bytes ({size}), not read")
-        data = path.read_bytes()
-    except OSError as e:
-        raise RepoInputError(f"cannot read: {e.strerror or e}") from None
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise RepoInputError(f"not UTF-8 text (byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise RepoInputError(f"not JSON: {e.msg} at line {e.lineno}") from None
-    except RecursionError:
-        raise RepoInputError("JSON nested too deeply") from None
+        doc = inputs.load(path, "history file", "json", limits)
+    except inputs.FileRefused as e:
+        raise RepoInputError(str(e).removeprefix(f"{path}: ")) from None
     if isinstance(doc, dict) and isinstance(doc.get("updates"), list):
         doc = doc["updates"]
     if not isinstance(doc, list):

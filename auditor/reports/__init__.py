@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from drguard.findings import Finding, merge
+from drguard.redact import Redactor, known, redact, scrub
 
 from . import asff, html, json_report, junit, markdown, ocsf, rpo, sarif
 from . import history as history_mod
@@ -47,8 +48,11 @@ __all__ = ["FILENAMES", "FORMATS", "diff", "load_report", "outcome", "render_rep
 
 def _prepare(findings: list[Finding], run: dict[str, Any],
              account_names: dict[str, str] | None = None) -> tuple[dict[str, Any], list[Finding]]:
-    """Run metadata as JSON (with account names) and the merged, sorted findings."""
-    run_meta = normalize_run(run)
+    """Run metadata as JSON (with account names) and the merged, sorted findings, every
+    secret the readers met redacted (the one redaction step before any output)."""
+    secrets = known()
+    redact(findings, secrets)
+    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
     names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
              if isinstance(a, dict) and a.get("id") and a.get("name")}
     names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})

@@ -7,11 +7,12 @@ newest `LIMIT` of them (oldest first), skipping any file that is not such a summ
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from pathlib import Path
 from typing import Any
+
+from drguard import inputs
 
 from ._common import SEVERITIES_DESC, dumps
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "dr-audit-history/1"
 LIMIT = 30
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_LIMITS = inputs.Limits(max_bytes=64 << 10, max_depth=8)
 
 
 def entry(run: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
@@ -57,10 +59,20 @@ def record(folder: Path, item: dict[str, Any]) -> Path:
     return path
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _valid(doc: Any) -> bool:
-    return (isinstance(doc, dict) and doc.get("schema") == SCHEMA
-            and isinstance(doc.get("gaps"), int) and not isinstance(doc.get("gaps"), bool)
-            and isinstance(doc.get("by_severity"), dict))
+    """An entry as `entry()` writes it: every count a non-negative integer (the trend chart
+    does arithmetic on them)."""
+    if not (isinstance(doc, dict) and doc.get("schema") == SCHEMA):
+        return False
+    by_sev = doc.get("by_severity")
+    return (_count(doc.get("gaps")) and isinstance(by_sev, dict)
+            and all(_count(v) for v in by_sev.values())
+            and all(doc.get(k) is None or _count(doc.get(k)) for k in ("errors", "total"))
+            and isinstance(doc.get("started"), str | type(None)))
 
 
 def load(folder: Path, limit: int = LIMIT) -> list[dict[str, Any]]:
@@ -71,12 +83,15 @@ def load(folder: Path, limit: int = LIMIT) -> list[dict[str, Any]]:
     skipped = 0
     for path in sorted(folder.glob("*.json"))[-limit * 2:]:
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            doc = None
+            doc = inputs.load(path, "history entry", "json", _LIMITS)
+        except inputs.FileRefused as e:
+            log.warning("--history: %s; skipped", e)
+            skipped += 1
+            continue
         if _valid(doc):
             out.append(doc)
         else:
+            log.warning("--history: %s: not a run summary of %s; skipped", path, SCHEMA)
             skipped += 1
     if skipped:
         log.warning("--history %s: %d file(s) are not run summaries; ignored", folder, skipped)

@@ -10,12 +10,15 @@ from typing import Any
 
 import jsonschema
 
+from drguard import inputs
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
 from ._common import SCHEMA_ID, dumps
 
 SCHEMA_RESOURCE = "report.schema.json"
+# A report of 100k findings is ~100 MB; evidence nests a few levels
+REPORT_LIMITS = inputs.Limits(max_bytes=512 << 20, max_depth=64)
 
 
 @functools.cache
@@ -61,19 +64,23 @@ def _short(text: str, limit: int = 160) -> str:
 
 def load_report(path: Path) -> tuple[dict[str, Any], list[Finding]]:
     """(run metadata, findings) of a previous report.json; ConfigError naming the path if bad."""
+    doc = load_report_doc(path)
+    return doc["run"], findings_of(Path(path), doc)
+
+
+def findings_of(path: Path, doc: dict[str, Any]) -> list[Finding]:
+    try:
+        return [Finding.from_dict(d) for d in doc["findings"]]
+    except (KeyError, TypeError, ValueError) as e:  # defensive: the schema should catch these
+        raise ConfigError(f"{path}: invalid finding in report: {e}") from None
+
+
+def load_report_doc(path: Path) -> dict[str, Any]:
+    """A previous report.json, read by the hardened reader and checked against the schema;
+    ConfigError naming the path if bad."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: baseline report not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise ConfigError(f"{p}: cannot read baseline report: {reason}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{p}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
-                          "expected a dr-audit report.json") from None
+    doc = inputs.parse_json(inputs.read_text(p, "report", REPORT_LIMITS), str(p), "report",
+                            REPORT_LIMITS)
     if not isinstance(doc, dict) or "schema" not in doc:
         raise ConfigError(f"{p}: not a dr-audit report (no 'schema' key; expected "
                           f"{SCHEMA_ID!r})")
@@ -84,8 +91,4 @@ def load_report(path: Path) -> tuple[dict[str, Any], list[Finding]]:
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(f"{p}: invalid dr-audit report: {errors[0]}{more}".replace("\n", " "))
-    try:
-        findings = [Finding.from_dict(d) for d in doc["findings"]]
-    except (KeyError, TypeError, ValueError) as e:  # defensive: the schema should catch these
-        raise ConfigError(f"{p}: invalid finding in report: {e}") from None
-    return doc["run"], findings
+    return doc
