@@ -204,7 +204,8 @@ def _matches(r: Rule, bucket: str, region: str,
         probe = ("probe", region, account is None)
         if probe not in memo:
             memo[probe] = _evaluate(pattern, _PROBE, region, acct)
-        return memo[probe]
+        probed: tuple[list[str], bool, list[str]] = memo[probe]
+        return probed
     return _evaluate(pattern, bucket, region, acct)
 
 

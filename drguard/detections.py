@@ -61,12 +61,15 @@ class Context:
     extra_buckets: Mapping[str, str] = field(default_factory=dict)
 
     def bucket_reasons(self, name: str | None) -> list[str]:
-        auto = [self.extra_buckets[name]] if name in self.extra_buckets else []
+        auto = [self.extra_buckets[name]] if name is not None and name in self.extra_buckets else []
         return self.scope.reasons(name, None, auto=auto)
 
 
 # predicate(requestParameters, record, control params, context) -> the event breaks the control
-Predicate = Callable[[dict[str, Any], dict[str, Any], Mapping[str, Any], Context], bool]
+# a CloudTrail record (or its requestParameters) and a control's resolved parameters
+Record = dict[str, Any]
+Params = Mapping[str, Any]
+Predicate = Callable[[Record, Record, Params, Context], bool]
 # resource(record) -> ARN of the resource the event acted on
 ResourceOf = Callable[[dict[str, Any]], str]
 
@@ -146,7 +149,7 @@ class _Formatter(string.Formatter):
             value = "unset"
         elif isinstance(value, bool):
             value = "true" if value else "false"
-        return super().format_field(value, format_spec)
+        return str(super().format_field(value, format_spec))
 
 
 _FORMATTER = _Formatter()
@@ -277,8 +280,9 @@ def events_rule(record: dict[str, Any]) -> str:
 
 def backup_resource(record: dict[str, Any]) -> str:
     rp = request_parameters(record)
-    if isinstance(rp.get("recoveryPointArn"), str):
-        return rp["recoveryPointArn"]
+    arn = rp.get("recoveryPointArn")
+    if isinstance(arn, str):
+        return arn
     if rp.get("backupPlanId"):
         return named_arn(record, "backup", "backup-plan", rp["backupPlanId"])
     return named_arn(record, "backup", "backup-vault", rp.get("backupVaultName"))

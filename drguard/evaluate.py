@@ -33,7 +33,8 @@ def remediation_dict(r: Any) -> dict[str, Any] | None:
     """A verdict's Remediation (summary, pulumi, cli) as the finding's JSON field."""
     if r is None:
         return None
-    d = dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r)
+    d = dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type) \
+        else dict(r)
     return {"summary": d.get("summary") or "", "pulumi": d.get("pulumi") or None,
             "cli": d.get("cli") or None}
 

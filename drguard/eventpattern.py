@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import patterns
@@ -89,16 +89,16 @@ def _equal(a: Any, b: Any) -> bool:
         return a is b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return float(a) == float(b)
-    return a == b
+    return bool(a == b)
 
 
 def _wildcard(pattern: str, value: str) -> bool:
     """EventBridge `wildcard` (RE2: linear time whatever the pattern in the stack says)."""
     glob = patterns.event_wildcard(pattern)
-    return glob is not None and glob.match(value)
+    return glob is not None and bool(glob.match(value))
 
 
-def _string_op(op: str, arg: Any, value: Any) -> bool:
+def _string_op(op: str, arg: Any, value: object) -> bool:
     if not isinstance(value, str):
         return False
     ignore_case = isinstance(arg, dict) and "equals-ignore-case" in arg
@@ -250,7 +250,8 @@ def _field_admits(fs: dict[str, Any], values: dict[str, str], arn_prefix: str) -
         # A field we do not model: exclusions (Not*) keep most events, filters do not.
         return all(op.startswith("Not") for op in ops)
     v = values[name]
-    tests = {"Equals": lambda s: v == s, "StartsWith": v.startswith, "EndsWith": v.endswith}
+    tests: dict[str, Callable[[str], bool]] = {
+        "Equals": lambda s: bool(v == s), "StartsWith": v.startswith, "EndsWith": v.endswith}
     for op, items in ops.items():
         positive = op.removeprefix("Not")
         test = tests.get(positive)

@@ -12,7 +12,7 @@ already resolved that default where it matters) or `UNKNOWN` (not yet known duri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 
 class _Unknown:
@@ -43,7 +43,7 @@ def retention_days(days: Any, years: Any) -> int | None:
     """An Object Lock default retention in days: `days`, else `years` counted as 365 days
     (as AWS counts them); None when neither is an integer. Some endpoints (moto) answer a rule set
     in years with `Days: 0` beside `Years`, so a zero `days` gives way to `years`."""
-    def whole(v: Any) -> bool:
+    def whole(v: Any) -> TypeGuard[int]:
         return isinstance(v, int) and not isinstance(v, bool)
 
     if whole(days) and days > 0:

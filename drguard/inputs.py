@@ -291,7 +291,7 @@ _NO_TIMESTAMPS = {
     for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):  # type: ignore[misc]
     """Safe YAML; timestamps stay text (the validation, not the YAML library, says which
     date is wrong)."""
 

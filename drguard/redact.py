@@ -68,7 +68,7 @@ class Redactor:
             return REDACTED
         if self.pattern is not None:
             try:
-                return self.pattern.sub(REDACTED, value)
+                return str(self.pattern.sub(REDACTED, value))
             except UnicodeEncodeError:  # lone surrogates (e.g. a file name): keep them
                 pass
         for s in self.long if self.pattern is not None else self.fallback:

@@ -180,7 +180,7 @@ def load_waiver_file(path: str | Path) -> list[Waiver]:
     return waivers_mod.parse(data["waivers"], where=Loc(str(p), ("waivers",)))
 
 
-def _control_values(value: Any, loc: Loc, all_level: str | None) -> tuple[dict, bool]:
+def _control_values(value: Any, loc: Loc, all_level: str | None) -> tuple[dict[str, Any], bool]:
     """(parameters incl. enforcementLevel, enabled) of one control's entry."""
     if value is None:
         values: dict[str, Any] = {}
@@ -245,11 +245,11 @@ def from_mapping(data: Any, base_dir: Path | None = None, where: str = "config")
         all_level = _all_level(data.get("all"), root / "all")
         controls = {k: v for k, v in data.items() if k not in (SETTINGS_POLICY, "all")}
         block_loc = root / SETTINGS_POLICY
-        block = data.get(SETTINGS_POLICY)
-        if isinstance(block, str):  # "dr-guard-settings": "advisory"
-            check_level(block, block_loc)
-            block = {}
-        block = dict(_mapping(block, block_loc, "a mapping of scope settings and waivers"))
+        raw = data.get(SETTINGS_POLICY)
+        if isinstance(raw, str):  # "dr-guard-settings": "advisory"
+            check_level(raw, block_loc)
+            raw = {}
+        block = dict(_mapping(raw, block_loc, "a mapping of scope settings and waivers"))
         top_waivers, top_file = [], []
     for cid, value in controls.items():
         if cid not in BY_ID:

@@ -101,7 +101,7 @@ class _Reporter:
             raise err
 
 
-def _config_or_report(control_id: str, args: Any, report: ReportViolation) -> dict | None:
+def _config_or_report(control_id: str, args: Any, report: ReportViolation) -> dict[str, Any] | None:
     try:
         return config.params_for(control_id, args.get_config())
     except ConfigError as e:

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from drguard.findings import Finding
 from drguard.settings import from_mapping
@@ -72,7 +73,7 @@ def _subject(f: Finding) -> str:
     return f"account {f.account}" if f.resource.endswith(":root") else _short(f.resource)
 
 
-def _report_logs(findings: list[Finding], meta: dict, demo: DemoOrg) -> None:
+def _report_logs(findings: list[Finding], meta: dict[str, Any], demo: DemoOrg) -> None:
     skipped = meta.get("skipped") or {}
     _say(f"read {meta.get('files', 0)} CloudTrail log files ({demo.log_records} events over "
          f"{LOG_DAYS} days; the {demo.digest_files} digest files are not logs and were left "

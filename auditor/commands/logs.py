@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from drguard import __version__
 from drguard.errors import ConfigError
@@ -69,7 +70,7 @@ def _check_athena(args: argparse.Namespace) -> None:
 
 
 def _collect_athena(args: argparse.Namespace, window: Window,
-                    settings: Settings) -> tuple[list, dict]:
+                    settings: Settings) -> tuple[list[Any], dict[str, Any]]:
     from ..aws import AwsOptions, base_session
     from ..logs import athena
 

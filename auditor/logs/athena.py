@@ -184,7 +184,8 @@ class QueryFailed(Exception):
     pass
 
 
-def run_query(client: Any, sql: str, options: AthenaOptions) -> tuple[str, Iterator[dict]]:
+def run_query(client: Any, sql: str,
+              options: AthenaOptions) -> tuple[str, Iterator[dict[str, Any]]]:
     """Start the query, wait for it, and page through its rows as {column: value}."""
     kw: dict[str, Any] = {"QueryString": sql, "WorkGroup": options.workgroup,
                           "QueryExecutionContext": {"Database": options.database}}

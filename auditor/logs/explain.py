@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from drguard.detections import short_name
 from drguard.findings import Finding, absorb
@@ -10,7 +11,7 @@ from drguard.findings import Finding, absorb
 from .detect import Hit
 
 
-def _event_id(event: dict | None) -> str | None:
+def _event_id(event: dict[str, Any] | None) -> str | None:
     if not event:
         return None
     v = event.get("eventId") or event.get("event_id")

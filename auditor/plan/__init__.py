@@ -640,7 +640,7 @@ def _humanize(key: str) -> str:
     return out.strip()
 
 
-def _regression(old_ev: Mapping[str, Any], new_ev: Mapping[str, Any]) -> tuple[str, dict]:
+def _regression(old_ev: Mapping[str, Any], new_ev: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """What changed between the passing and the failing evidence, in words."""
     words: list[str] = []
     changed: dict[str, Any] = {}

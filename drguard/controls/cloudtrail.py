@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import UNSEEN, ConfigMapping, Control
-from ..detections import CLOUDTRAIL, Context, cloudtrail_trail, is_false, on
+from ..detections import CLOUDTRAIL, Context, Params, Record, cloudtrail_trail, is_false, on
 from ..facts import UNKNOWN, Resource
 from ..verdict import Remediation, Verdict, show
 from .s3 import Bucket
@@ -153,7 +153,7 @@ def bucket_protected(t: Trail, bucket: Bucket | None) -> Verdict:
 # ---- logs side: predicates on CloudTrail records ------------------------------------------
 
 
-def trail_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def trail_weakened(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return is_false(rp.get("isMultiRegionTrail")) or is_false(rp.get("enableLogFileValidation"))
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, ConfigMapping, Control
-from ..detections import Context, get_in, named_arn, on, request_parameters
+from ..detections import Context, Params, Record, get_in, named_arn, on, request_parameters
 from ..facts import UNKNOWN, OnDelete, Resource
 from ..verdict import Remediation, Verdict, show
 
@@ -120,7 +119,7 @@ def file_system(record: dict[str, Any]) -> str:
     return named_arn(record, "elasticfilesystem", "file-system", fs, "/")
 
 
-def backups_disabled(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def backups_disabled(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     status = get_in(rp, "backupPolicy", "status")
     return isinstance(status, str) and status.upper() in ("DISABLED", "DISABLING")
 

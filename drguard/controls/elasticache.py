@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .. import typed
 from ..control import DESTROYABLE, ConfigMapping, Control, days
-from ..detections import Context, named_arn, on, request_parameters, to_int
+from ..detections import Context, Params, Record, named_arn, on, request_parameters, to_int
 from ..facts import UNKNOWN, OnDelete, Resource
 from ..verdict import Remediation, Verdict
 
@@ -140,12 +139,12 @@ def cache(record: dict[str, Any]) -> str:
     return named_arn(record, "elasticache", "cluster", rp.get("cacheClusterId"))
 
 
-def retention_below_minimum(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def retention_below_minimum(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     limit = to_int(rp.get("snapshotRetentionLimit"))
     return limit is not None and limit < params["minRetentionDays"]
 
 
-def no_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def no_final_snapshot(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return not rp.get("finalSnapshotIdentifier")
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..control import HYGIENE, ConfigMapping, Control, days
-from ..detections import IAM, Context, get_in, iam_root, on
+from ..detections import IAM, Context, Params, Record, get_in, iam_root, on
 from ..facts import Resource
 from ..verdict import Remediation, Verdict
 
@@ -73,7 +72,7 @@ def access_key(k: AccessKey, params: dict[str, Any]) -> Verdict | None:
 # ---- logs side: predicates on CloudTrail records ------------------------------------------
 
 
-def root_access_key(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def root_access_key(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return get_in(record, "userIdentity", "type") == "Root" and not rp.get("userName")
 
 

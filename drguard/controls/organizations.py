@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .. import iampolicy
 from ..control import UNSEEN, Control, strings
-from ..detections import ORGANIZATIONS, Context, get_in, on, organizations_policy
+from ..detections import ORGANIZATIONS, Context, Params, Record, get_in, on, organizations_policy
 from ..facts import Resource
 from ..verdict import Remediation, Verdict
 
@@ -213,7 +213,7 @@ def declared(scps: Sequence[Scp], params: dict[str, Any]) -> tuple[Scp, Verdict]
 # ---- logs side: predicates on CloudTrail records ------------------------------------------
 
 
-def backup_scp(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def backup_scp(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     pid = rp.get("policyId")
     kind = get_in(record, "responseElements", "policy", "policySummary", "type")
     if pid == "p-FullAWSAccess" or (kind is not None and kind != "SERVICE_CONTROL_POLICY"):

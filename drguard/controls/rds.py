@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,6 +13,8 @@ from ..control import DESTROYABLE, SINGLE_REGION, ConfigMapping, Control, days, 
 from ..detections import (
     RDS,
     Context,
+    Params,
+    Record,
     is_false,
     is_true,
     on,
@@ -286,16 +287,16 @@ def cross_region_backup(db: Database, params: dict[str, Any]) -> Verdict | None:
 # ---- logs side: predicates on CloudTrail records ------------------------------------------
 
 
-def retention_below_minimum(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def retention_below_minimum(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     days = to_int(rp.get("backupRetentionPeriod"))
     return days is not None and days < params["minRetentionDays"]
 
 
-def deletion_protection_off(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def deletion_protection_off(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return is_false(rp.get("deletionProtection"))
 
 
-def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def skips_final_snapshot(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     """skipFinalSnapshot true, or deleteAutomatedBackups true or unset (AWS default true)."""
     return is_true(rp.get("skipFinalSnapshot")) or not is_false(rp.get("deleteAutomatedBackups"))
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .. import typed
 from ..control import DESTROYABLE, ConfigMapping, Control, days
-from ..detections import Context, is_true, named_arn, on, request_parameters, to_int
+from ..detections import Context, Params, Record, is_true, named_arn, on, request_parameters, to_int
 from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete
 from ..verdict import Remediation, Verdict
 
@@ -122,12 +121,12 @@ def snapshot(record: dict[str, Any]) -> str:
                      f"{owner}/{snap}" if owner and snap else snap)
 
 
-def retention_below_minimum(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def retention_below_minimum(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     days_ = to_int(rp.get("automatedSnapshotRetentionPeriod"))
     return days_ is not None and days_ < params["minRetentionDays"]
 
 
-def skips_final_snapshot(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def skips_final_snapshot(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return is_true(rp.get("skipFinalClusterSnapshot"))
 
 

@@ -7,7 +7,7 @@ import fnmatch
 import json
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,8 @@ from ..detections import (
     EVENTS,
     S3,
     Context,
+    Params,
+    Record,
     as_list,
     cloudtrail_trail,
     events_rule,
@@ -35,7 +37,7 @@ from ..detections import (
     s3_bucket,
     to_int,
 )
-from ..facts import UNKNOWN, OnDelete, Resource, retention_days
+from ..facts import UNKNOWN, OnDelete, Resource, is_unknown, retention_days
 from ..verdict import Remediation, Verdict, show
 
 
@@ -207,7 +209,7 @@ FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPu
 
 
 def _label(b: Bucket) -> str:
-    name = b.name if b.name is not UNKNOWN else "(name not known yet)"
+    name = "(name not known yet)" if is_unknown(b.name) else b.name
     return f"backup bucket {name!r}"
 
 
@@ -302,8 +304,8 @@ def replication(b: Bucket) -> Verdict | None:
         return Verdict.unknown(f"The replication of {_label(b)}", **ev)
     all_rules = list(b.replication or [])
     rules = [r for r in all_rules if r.get("status", "Enabled") == "Enabled"]
-    pending = [r for r in all_rules if r.get("status") is UNKNOWN]
-    if any(r.get("region") is UNKNOWN for r in rules) or (rules and b.region is UNKNOWN):
+    pending = [r for r in all_rules if is_unknown(r.get("status"))]
+    if any(is_unknown(r.get("region")) for r in rules) or (rules and is_unknown(b.region)):
         return Verdict.unknown(f"The destination region of {_label(b)}", **ev)
     other = [r for r in rules if r.get("region") and r["region"] != b.region]
     if other:
@@ -354,12 +356,12 @@ def deletion_alerts(b: Bucket) -> Verdict | None:
 # ---- logs side: predicates on CloudTrail records ------------------------------------------
 
 
-def versioning_not_enabled(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def versioning_not_enabled(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     status = get_in(rp, "VersioningConfiguration", "Status")
     return status is not None and status != "Enabled"
 
 
-def lock_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def lock_weakened(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     """No default retention, a mode not allowed, or fewer than minLockDays (years = 365)."""
     retention = get_in(rp, "ObjectLockConfiguration", "Rule", "DefaultRetention")
     if not isinstance(retention, dict):
@@ -368,22 +370,22 @@ def lock_weakened(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool
     if not isinstance(mode, str) or mode not in params["allowedLockModes"]:
         return True
     total = retention_days(to_int(retention.get("Days")), to_int(retention.get("Years")))
-    return (total or 0) < params["minLockDays"]
+    return bool((total or 0) < params["minLockDays"])
 
 
-def bypasses_governance(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def bypasses_governance(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return is_true(rp.get("x-amz-bypass-governance-retention"))
 
 
-def deletes_version(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def deletes_version(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return bool(rp.get("versionId"))
 
 
-def deletes_current(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def deletes_current(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     return not rp.get("versionId")
 
 
-def lifecycle_expires(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def lifecycle_expires(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     """An enabled rule expiring current objects (Days/Date) or noncurrent versions."""
     for rule in as_list(get_in(rp, "LifecycleConfiguration", "Rule")):
         if not isinstance(rule, dict) or rule.get("Status") == "Disabled":
@@ -400,7 +402,7 @@ PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy
                        "RestrictPublicBuckets")
 
 
-def public_access_flag_off(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def public_access_flag_off(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     """PutPublicAccessBlock replaces the configuration: an omitted flag is false."""
     cfg = rp.get("PublicAccessBlockConfiguration")
     cfg = cfg if isinstance(cfg, dict) else {}
@@ -420,7 +422,7 @@ def _s3_data_buckets(resources: Iterable[str]) -> set[str] | None:
     return names
 
 
-def drops_data_events(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def drops_data_events(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     """The new selectors log no S3 write data events on any backup bucket."""
     covered: list[set[str] | None] = []
     for sel in as_list(rp.get("eventSelectors")):
@@ -447,7 +449,7 @@ def drops_data_events(rp: dict, record: dict, params: Mapping, ctx: Context) -> 
     return True
 
 
-def alert_rule(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def alert_rule(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     name = rp.get("name") or rp.get("rule") or ""
     patterns = params.get("alertRuleNames") or []
     return not patterns or any(fnmatch.fnmatchcase(str(name), p) for p in patterns)

@@ -23,6 +23,8 @@ from ..control import DESTROYABLE, ConfigMapping, Control, Param
 from ..detections import (
     RDS,
     Context,
+    Params,
+    Record,
     account_of,
     as_list,
     get_in,
@@ -129,20 +131,21 @@ def not_public(s: Snapshot, params: Mapping[str, Any]) -> Verdict | None:
 
 # ---- logs side --------------------------------------------------------------------------------
 
-def restore_shared_outside(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def restore_shared_outside(rp: Record, record: Record, params: Params, ctx: Context) -> bool:
     if str(rp.get("attributeName", "")).lower() != "restore":
         return False
     return bool(foreign(rp.get("valuesToAdd"), account_of(record), params))
 
 
-def ebs_added(rp: dict) -> list[str]:
+def ebs_added(rp: dict[str, Any]) -> list[str]:
     """The groups/users a ModifySnapshotAttribute adds (`createVolumePermission.add.items`)."""
     items = as_list(get_in(rp, "createVolumePermission", "add", "items"))
     return [str(i.get("group") or i.get("userId")) for i in items
             if isinstance(i, dict) and (i.get("group") or i.get("userId"))]
 
 
-def volume_permission_shared_outside(rp: dict, record: dict, params: Mapping, ctx: Context) -> bool:
+def volume_permission_shared_outside(rp: Record, record: Record, params: Params,
+                                     ctx: Context) -> bool:
     return bool(foreign(ebs_added(rp), account_of(record), params))
 
 

@@ -275,7 +275,7 @@ def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     _vault_locks(m, linked.get("vault-lock", ()))
 
 
-def _vault_lock(model: StackModel, params: dict) -> Iterable[Judged]:
+def _vault_lock(model: StackModel, params: dict[str, Any]) -> Iterable[Judged]:
     for v in model.vaults:
         yield v, unlinked_guard(model, "vault-lock", ctl.vault_lock(v, params))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drguard.controls import cloudtrail as ctl
 from drguard.controls.cloudtrail import Trail
@@ -42,7 +42,7 @@ def trail(r: Res) -> Trail | None:
     return None
 
 
-def _trail_bucket(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _trail_bucket(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     """cloudtrail-bucket-protected for trails whose bucket the stack declares; a bucket
     managed elsewhere is judged by the live scan."""
     for t in model.trails:

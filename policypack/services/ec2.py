@@ -90,7 +90,7 @@ def _selected(v: Volume, plan: Any) -> None:
         v.covered_by = [f"backup:{plan.name}"]
 
 
-def _ebs(model: StackModel, params: dict) -> Iterable[Judged]:
+def _ebs(model: StackModel, params: dict[str, Any]) -> Iterable[Judged]:
     for v in model.volumes:
         yield v, unlinked_guard(model, "backup-selection", ctl.ebs(v, params))
 

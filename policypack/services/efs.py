@@ -84,7 +84,7 @@ def _selected(fs: FileSystem, plan: Any) -> None:
                      f"backup:{plan.name}"]
 
 
-def _backup_enabled(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _backup_enabled(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     for fs in model.filesystems:
         yield fs, unlinked_guard(model, (UNLINKED, "backup-selection"),
                                  ctl.backup_enabled(fs))

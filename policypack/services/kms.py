@@ -154,7 +154,7 @@ def _link(m: StackModel, _linked: dict[str, list[Res]], _scope: Scope) -> None:
                 k.evidence.setdefault("encryptsUrns", []).append(r.urn)
 
 
-def _usable(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _usable(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     for k in model.kmskeys:
         v = ctl.key_usable(k)
         if v is None and k.key_state != "Enabled" and model.unlinked.get(UNLINKED):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from drguard import iampolicy
 from drguard.controls import organizations as ctl
@@ -80,7 +80,7 @@ def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     _scp_attachments(m, linked.get("attachment", ()))
 
 
-def _scp(model: StackModel, params: dict) -> Iterable[Judged]:
+def _scp(model: StackModel, params: dict[str, Any]) -> Iterable[Judged]:
     judged = ctl.declared(model.scps, params)
     if judged is not None:
         yield judged[0], unlinked_guard(model, "scp-attachment", judged[1])

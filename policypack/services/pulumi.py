@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..stack import StackModel
 
 
-def _protect(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _protect(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     for kind in model.catalog.stateful_kinds:
         for fact in model.facts.get(kind, ()):
             yield fact, ctl.protect(fact)

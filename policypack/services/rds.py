@@ -204,7 +204,7 @@ def _selected(db: Database, plan: Any) -> None:
         db.cross_region.append(point)
 
 
-def _cross_region(model: StackModel, params: dict) -> Iterable[Judged]:
+def _cross_region(model: StackModel, params: dict[str, Any]) -> Iterable[Judged]:
     for db in model.databases:
         yield db, unlinked_guard(model, ("rds-backup-replication", "backup-selection"),
                                  ctl.cross_region_backup(db, params))

@@ -602,27 +602,27 @@ def _link(m: StackModel, linked: dict[str, list[Res]], scope: Scope) -> None:
 
 # ---- deploy bindings -----------------------------------------------------------------------
 
-def _versioning(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _versioning(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     for b in model.buckets:
         yield b, unlinked_guard(model, "versioning", ctl.versioning(b))
 
 
-def _object_lock(model: StackModel, params: dict) -> Iterable[Judged]:
+def _object_lock(model: StackModel, params: dict[str, Any]) -> Iterable[Judged]:
     for b in model.buckets:
         yield b, unlinked_guard(model, "lock", ctl.object_lock(b, params))
 
 
-def _replication_check(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _replication_check(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     for b in model.buckets:
         yield b, unlinked_guard(model, "replication", ctl.replication(b))
 
 
-def _public_access_block_check(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _public_access_block_check(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     for b in model.buckets:
         yield b, unlinked_guard(model, "pab", ctl.public_access_block(b))
 
 
-def _deletion_alerts_check(model: StackModel, _params: dict) -> Iterable[Judged]:
+def _deletion_alerts_check(model: StackModel, _params: dict[str, Any]) -> Iterable[Judged]:
     for b in model.buckets:
         yield b, unlinked_guard(model, ("notification", "event-target"),
                                 ctl.deletion_alerts(b))

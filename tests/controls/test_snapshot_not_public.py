@@ -84,7 +84,8 @@ def snapshots_shared_out() -> None:
                                 shared_accounts=["all", PARTNER])
     aws.ec2.SnapshotCreateVolumePermission("data-foreign", snapshot_id="snap-0123456789abcdef0",
                                            account_id=FOREIGN)
-    acct = aws.ssm.Parameter("share-with", type="String", value=FOREIGN)
+    # an SSM parameter's value is always a secret: not the account id, or redaction hides it
+    acct = aws.ssm.Parameter("share-with", type="String", value="snapshot share target")
     aws.ec2.SnapshotCreateVolumePermission("data-later", snapshot_id="snap-0fedcba987654321",
                                            account_id=acct.arn.apply(lambda _: FOREIGN))
 
