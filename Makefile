@@ -11,7 +11,7 @@ PACK_DIR ?= $(abspath ..)/dr-guard-policy-pack
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint bench policy-pack browser
+.PHONY: setup demo test lint typecheck bench policy-pack browser
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) ($(PY) -m venv)"
@@ -56,10 +56,15 @@ browser:
 
 test: $(VENV)/.dev-deps browser
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
+
+# mypy over drguard, policypack and auditor (pyproject.toml: strict on drguard)
+typecheck: $(VENV)/.dev-deps
+	$(BIN)/mypy
 
 bench: $(VENV)/.dev-deps
 	$(BIN)/python benchmarks/policy_latency.py

@@ -127,7 +127,7 @@ def _restore(t: Target) -> Remediation:
 
 def _judge(t: Target, account: aws.Account | None, base_id: str) -> tuple[Verdict, str]:
     """(verdict, account id) for one target."""
-    ev = {"urn": t.res.urn, "type": t.res.type, "id": t.res.id, "name": t.name,
+    ev: dict[str, Any] = {"urn": t.res.urn, "type": t.res.type, "id": t.res.id, "name": t.name,
           "check": t.kind.operation}
     acct = t.account or base_id
     where = f"in account {acct} ({t.region})"

@@ -35,6 +35,7 @@ from . import aws, org, services
 from .aws import AccountClock
 from .collectors import UNIT_ERRORS, ReadError
 from .live import AccountScan, RegionScan, Step, Target
+from .org import Shard
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ScanOptions:
     progress: bool = False
     # backend.url of the project's Pulumi.yaml (scan --project): where the state bucket is
     project_backend: str | None = None
-    shard: org.Shard | None = None  # --shard I/N: only the accounts of that shard
+    shard: Shard | None = None  # --shard I/N: only the accounts of that shard
     # Busy time one account may take before its remaining reads are `error` (None: no limit)
     account_timeout: float | None = 900.0
     # Units of one account scanned at once, so one account cannot take every worker

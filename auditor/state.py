@@ -77,7 +77,7 @@ class _TooLongInt:
     """An integer literal of more digits than Python converts (4,300)."""
 
 
-class AllUnknown(dict):  # type: ignore[type-arg]
+class AllUnknown(dict[str, Any]):
     """Properties of a resource whose whole `outputs`/`inputs` is an encrypted secret: every
     property reads as the unknown sentinel (so checks report `error`, never `pass`)."""
 

@@ -62,7 +62,7 @@ def _redacted(response: Any) -> Any:
     return response
 
 
-def current_call() -> dict[str, Any] | None:
+def current_call() -> dict[Any, Any] | None:
     """Per-AnalyzeStack scratch space (None outside a hooked call)."""
     return getattr(_call, "memo", None)
 
@@ -126,7 +126,7 @@ def analyze_stack(servicer: Any, request: Any, sdk: Any) -> Any:
                 result = policy.validate(args, report)
                 if isawaitable(result):
                     loop = asyncio.new_event_loop()
-                    loop.run_until_complete(asyncio.Task(result, loop=loop))
+                    loop.run_until_complete(asyncio.ensure_future(result, loop=loop))
                     loop.close()
             except sdk.UnknownValueError as e:
                 response.diagnostics.append(proto.AnalyzeDiagnostic(
@@ -283,9 +283,11 @@ def install(check_levels: Callable[[dict[str, str]], None] = lambda _levels: Non
     """Hook the SDK's servicer; `check_levels` refuses enforcement levels at Configure (the
     remediation layer passes its own, which sits above this module)."""
     import grpc
-    from pulumi_policy import policy as sdk
+    from pulumi_policy import policy as sdk_module
 
-    servicer = sdk._PolicyAnalyzerServicer
+    sdk: Any = sdk_module  # patched below: its servicer's calls and its property decoder
+
+    servicer: Any = sdk._PolicyAnalyzerServicer
     if getattr(servicer, "_dr_guard_hooks", False):
         return
     configure = servicer.Configure

@@ -123,7 +123,10 @@ def resource_policy(check: ResourceCheck) -> ResourceValidationPolicy:
         result = check.run(Res.from_args(args), params)
         if result is None:
             return
-        out = _Reporter(control_id, lambda msg, _urn=None: report(msg, None))
+        def report_on_resource(msg: str, _urn: str | None = None) -> None:
+            report(msg, None)
+
+        out = _Reporter(control_id, report_on_resource)
         out.emit(*result)
         out.finish()
 

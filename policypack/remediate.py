@@ -185,9 +185,11 @@ def _remediate_rpc(servicer: Any, request: Any, sdk: Any) -> Any:
 
 def install() -> None:
     """Serve Remediate with `_remediate_rpc` (only the pack's entry point calls this)."""
-    from pulumi_policy import policy as sdk
+    from pulumi_policy import policy as sdk_module
 
-    servicer = sdk._PolicyAnalyzerServicer
+    sdk: Any = sdk_module
+
+    servicer: Any = sdk._PolicyAnalyzerServicer
     if getattr(servicer, "_dr_guard_remediate", False):
         return
 

@@ -59,8 +59,8 @@ def error_code(exc: BaseException) -> str | None:
 Errors = dict[str, ReadError]
 
 
-def guarded(errors: Errors, key: str, operation: str, fn: Callable[[], T],
-            absent: dict[str, Any] | None = None) -> T | Any:
+def guarded(errors: Errors, key: str, operation: str, fn: Callable[..., Any],
+            absent: dict[str, Any] | None = None) -> Any:
     """fn(); an error code listed in `absent` means "not configured" and returns its value;
     any other AWS error is recorded under `key` and gives UNKNOWN."""
     try:

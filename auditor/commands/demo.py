@@ -83,16 +83,17 @@ def _report_logs(findings: list[Finding], meta: dict[str, Any], demo: DemoOrg) -
     linked = [f for f in findings if f.source == "live" and f.status == "fail" and f.event]
     gaps = sum(f.source == "live" and f.status == "fail" for f in findings)
     _say(f"linked {len(linked)} of {gaps} live gaps to the CloudTrail events that caused them:")
-    for f in sorted(linked, key=lambda f: f.event.get("time") or ""):
-        ev = f.event
+    for f in sorted(linked, key=lambda f: (f.event or {}).get("time") or ""):
+        ev = f.event or {}
         what = f" {_short(ev['resource'])}" if ev.get("resource") else ""
         _say(f"  {f.control} on {_subject(f)}: {ev.get('eventName')}{what} by "
              f"{ev.get('principal')} from {ev.get('sourceIp')} at {ev.get('time')}")
     for f in findings:
         if f.source == "logs" and f.status == "attempt":
-            _say(f"  attempt: {f.event.get('eventName')} on {_short(f.resource)} by "
-                 f"{f.event.get('principal')} from {f.event.get('sourceIp')} failed with "
-                 f"{f.event.get('errorCode')}")
+            e = f.event or {}
+            _say(f"  attempt: {e.get('eventName')} on {_short(f.resource)} by "
+                 f"{e.get('principal')} from {e.get('sourceIp')} failed with "
+                 f"{e.get('errorCode')}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -157,6 +157,7 @@ class DrillGuard:
         if is_read_only(operation):
             return
         rule = RULES.get((service, operation))
+        refused: str | None
         if rule is None:
             target, refused = "", "not an operation a drill makes"
         else:

@@ -243,8 +243,10 @@ class S3Drill:
         for it in data["items"]:
             dest = it["dest"]
             with ctx.step(f"restore {it['key']}"):
-                ctx.cleanup.add(f"delete s3://{sb}/{dest}",
-                                lambda d=dest: delete_scratch(s3, sb, d, copies.get(d)))
+                def delete(d: str = dest) -> None:  # the version id is known only later
+                    delete_scratch(s3, sb, d, copies.get(d))
+
+                ctx.cleanup.add(f"delete s3://{sb}/{dest}", delete)
                 resp = s3.copy_object(**it["params"])
                 copies[dest] = resp.get("VersionId")
         with ctx.step("verify size and checksum"):

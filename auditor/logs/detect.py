@@ -131,7 +131,7 @@ def findings(hits: Iterable[Hit], settings: Settings,
              today: dt.date | None = None) -> list[Finding]:
     """One finding per (control, resource, status): the most recent event, with the number of
     occurrences and the earlier ones in evidence; waivers applied to failures."""
-    groups: dict[tuple[str, str, str], list[Hit]] = {}
+    groups: dict[tuple[str, str, Literal["fail", "attempt"]], list[Hit]] = {}
     for h in hits:
         groups.setdefault((h.control, h.resource, h.status), []).append(h)
     out: list[Finding] = []

@@ -78,7 +78,8 @@ def _inflate_module() -> tuple[Any, str, tuple[type[BaseException], ...]]:
     try:
         from isal import isal_zlib
 
-        return isal_zlib, "isal", (*errors, isal_zlib.error)
+        # isal_zlib.error is an exception class; its stub types it as an instance
+        return isal_zlib, "isal", (*errors, isal_zlib.error)  # type: ignore[arg-type]
     except ImportError:
         pass
     try:
@@ -379,6 +380,7 @@ def check(rec: dict[str, Any]) -> str | None:
     ui = rec.get("userIdentity")
     if not isinstance(ui, dict):
         missing.append("userIdentity")
+        ui = {}
     if not (rec.get("recipientAccountId") or (isinstance(ui, dict) and ui.get("accountId"))):
         missing.append("recipientAccountId")
     if missing:
@@ -558,7 +560,7 @@ def _slow(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> None:
         b = _Buffer(text, first)
         pos, index, want_value = head.end(), 0, True
         while True:
-            pos = _SKIP_WS.match(b.buf, pos).end()
+            pos = _SKIP_WS.match(b.buf, pos).end()  # type: ignore[union-attr]  # `\s*` always matches
             if pos >= len(b.buf):
                 pos = b.fill(pos)
                 if pos < 0:

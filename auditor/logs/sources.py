@@ -253,7 +253,7 @@ class _Walker:
                 return "months", (n,)
             if level == "months" and 1 <= n <= 12 and (not date or w.wants_month(date[0], n)):
                 return "days", (*date, n)
-            if level == "days" and (len(date) < 2 or w.wants_day(dt.date(*date, n))):
+            if level == "days" and (len(date) < 2 or w.wants_day(dt.date(date[0], date[1], n))):
                 return "files", (*date, n)
         except ValueError:
             return None

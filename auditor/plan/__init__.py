@@ -55,6 +55,7 @@ from drguard.facts import UNKNOWN, Resource
 from drguard.findings import Finding
 from drguard.redact import remember
 from drguard.settings import Settings
+from drguard.verdict import Verdict
 
 from .keys import key_findings
 
@@ -692,6 +693,7 @@ def judge(preview: Preview, settings: Settings,
             fact = judged[0]
             if destroying:
                 state = old_states.get(urn) or next(s.old or s.new for s in destroying)
+                assert state is not None  # a destroying step carries the state it destroys
                 renamed = created_by_type.get(steps[0].type, []) \
                     if all(DESTROYING.get(s.op) == "delete" for s in destroying) else []
                 out.append(_destroy_finding(fact, steps, state, settings, renamed, today))
@@ -734,7 +736,7 @@ def judge(preview: Preview, settings: Settings,
                        "resource(s) that may configure it; run `pulumi preview --json "
                        "--show-sames`.)")
         v = dataclasses.replace(verdict, status=status, message=message, evidence=evidence) \
-            if dataclasses.is_dataclass(verdict) else verdict
+            if isinstance(verdict, Verdict) else verdict
         f = finding(control, fact, v, "deploy", settings, today)
         f.evidence = _clean(f.evidence)
         out.append(f)

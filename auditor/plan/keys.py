@@ -19,7 +19,7 @@ from typing import Any
 
 from drguard.controls.plan import DESTROYS_DATA
 from drguard.evaluate import apply_waiver
-from drguard.findings import Finding
+from drguard.findings import Finding, Status
 from drguard.settings import Settings
 
 KEY_TYPES = frozenset({"aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey",
@@ -69,7 +69,7 @@ def key_findings(steps_by_urn: Mapping[str, list[Any]], old_states: Mapping[str,
             ev["arn"] = arn
         verb = "replaces" if op == "replace" else "deletes"
         if encrypts:
-            status = "fail"
+            status: Status = "fail"
             head = (f"This plan {verb} KMS key {name!r}, which encrypts "
                     f"{', '.join(encrypts)}: once KMS deletes it, that data and every backup "
                     "encrypted with it can no longer be read")

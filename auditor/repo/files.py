@@ -284,7 +284,7 @@ _INT = "tag:yaml.org,2002:int"
 MAX_INT_CHARS = 400  # a longer integer is kept as its text (Python refuses 4,300 digits)
 
 
-def _convert(node: Node, loader: _Loader, memo: dict[int, Any]) -> Any:
+def _convert(node: Node, loader: Any, memo: dict[int, Any]) -> Any:
     key = id(node)
     if key in memo:
         return memo[key]

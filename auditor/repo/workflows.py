@@ -161,7 +161,7 @@ def check_workflow(rel: str, doc: dict[str, Any]) -> list[JobCheck]:
     workflow = str(name) if isinstance(name, str) and name.strip() else rel
     jobs = doc.get("jobs")
     out = []
-    for job_id, job in jobs.items():
+    for job_id, job in (jobs or {}).items():
         if not isinstance(job, dict):
             continue
         jc = check_job(rel, workflow, doc, str(job_id), job)

@@ -129,8 +129,8 @@ def run_rows(run: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, st
         rows.append(("Exit code", str(summary["exit_code"])))
     if summary.get("incomplete"):
         rows.append(("Not read", "; ".join(summary.get("incomplete_parts") or [])))
-    skipped = run.get("skipped") if isinstance(run.get("skipped"), dict) else {}
-    notes = skipped.get("notes") if isinstance(skipped.get("notes"), list) else []
+    skipped: dict[str, Any] = run["skipped"] if isinstance(run.get("skipped"), dict) else {}
+    notes: list[Any] = skipped["notes"] if isinstance(skipped.get("notes"), list) else []
     for note in notes:
         rows.append(("Note", str(note)))
     if skipped.get("bucketsOutsideRegions"):
@@ -212,7 +212,7 @@ def fix_first(findings: list[Finding], names: dict[str, str], limit: int = FIX_F
     for f in gaps:
         total[f.control] = total.get(f.control, 0) + 1
     shown: dict[str, int] = {}
-    out = []
+    out: list[Any] = []
     for f in gaps:
         if len(out) >= limit:
             break

@@ -79,8 +79,9 @@ def build(run: dict[str, Any], findings: list[Finding],
         group = suites[control_id]
         info = control_info(control_id, group[0].severity)
         counts = Counter(f.status for f in group)
-        attrs = {"name": control_id, "tests": len(group), "failures": counts["fail"],
-                 "errors": counts["error"], "skipped": counts["waived"], "time": "0"}
+        attrs: dict[str, Any] = {"name": control_id, "tests": len(group),
+                                 "failures": counts["fail"], "errors": counts["error"],
+                                 "skipped": counts["waived"], "time": "0"}
         if isinstance(stamp, str) and stamp:
             attrs["timestamp"] = stamp
         suite = _el(root, "testsuite", **attrs)

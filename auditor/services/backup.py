@@ -102,11 +102,12 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
             scanner.add(VAULT_LOCK, v, ctl.vault_lock(v, params))
 
 
-_KIND = dict(label="AWS Backup vault", service="backup", operation="backup:DescribeBackupVault",
-             call=lambda c, n: c.describe_backup_vault(BackupVaultName=n),
-             gone=frozenset({"ResourceNotFoundException"}),
-             arn=lambda r, a, n: f"arn:aws:backup:{r}:{a}:backup-vault:{n}",
-             delete_event="DeleteBackupVault")
+_KIND: dict[str, Any] = dict(
+    label="AWS Backup vault", service="backup", operation="backup:DescribeBackupVault",
+    call=lambda c, n: c.describe_backup_vault(BackupVaultName=n),
+    gone=frozenset({"ResourceNotFoundException"}),
+    arn=lambda r, a, n: f"arn:aws:backup:{r}:{a}:backup-vault:{n}",
+    delete_event="DeleteBackupVault")
 
 
 SERVICE = LiveService(

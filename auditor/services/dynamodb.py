@@ -70,10 +70,11 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
             scanner.add(RECOVERY, t, ctl.dynamodb(t), [errs.get("table"), errs.get("pitr")])
 
 
-_KIND = dict(label="DynamoDB table", service="dynamodb", operation="dynamodb:DescribeTable",
-             call=lambda c, n: c.describe_table(TableName=n),
-             gone=frozenset({"ResourceNotFoundException"}),
-             arn=lambda r, a, n: f"arn:aws:dynamodb:{r}:{a}:table/{n}", delete_event="DeleteTable")
+_KIND: dict[str, Any] = dict(
+    label="DynamoDB table", service="dynamodb", operation="dynamodb:DescribeTable",
+    call=lambda c, n: c.describe_table(TableName=n),
+    gone=frozenset({"ResourceNotFoundException"}),
+    arn=lambda r, a, n: f"arn:aws:dynamodb:{r}:{a}:table/{n}", delete_event="DeleteTable")
 
 
 SERVICE = LiveService(

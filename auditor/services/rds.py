@@ -224,14 +224,16 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 _RDS_GONE = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
 _CLUSTER_GONE = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
-_INSTANCE = dict(label="RDS DB instance", service="rds", operation="rds:DescribeDBInstances",
-                 call=lambda c, n: c.describe_db_instances(DBInstanceIdentifier=n),
-                 gone=_RDS_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:db:{n}",
-                 delete_event="DeleteDBInstance")
-_CLUSTER = dict(label="RDS DB cluster", service="rds", operation="rds:DescribeDBClusters",
-                call=lambda c, n: c.describe_db_clusters(DBClusterIdentifier=n),
-                gone=_CLUSTER_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:cluster:{n}",
-                delete_event="DeleteDBCluster")
+_INSTANCE: dict[str, Any] = dict(
+    label="RDS DB instance", service="rds", operation="rds:DescribeDBInstances",
+    call=lambda c, n: c.describe_db_instances(DBInstanceIdentifier=n),
+    gone=_RDS_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:db:{n}",
+    delete_event="DeleteDBInstance")
+_CLUSTER: dict[str, Any] = dict(
+    label="RDS DB cluster", service="rds", operation="rds:DescribeDBClusters",
+    call=lambda c, n: c.describe_db_clusters(DBClusterIdentifier=n),
+    gone=_CLUSTER_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:cluster:{n}",
+    delete_event="DeleteDBCluster")
 
 
 SERVICE = LiveService(

@@ -328,7 +328,7 @@ def _tables(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoint
             unread: list[str] = []
             points = []
             pitr = rp.ddb_pitr.get(t.ref) if rp else None
-            if pitr is UNKNOWN:
+            if pitr is UNKNOWN and rp is not None:
                 unread.append(f"point-in-time recovery: {rp.errors.get(f'pitr:{t.ref}')}")
             elif pitr is not None:
                 points.append(_point("point-in-time recovery", region, pitr, scanner.now,

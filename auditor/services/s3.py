@@ -225,7 +225,7 @@ def state_location(scanner: ScanContext) -> tuple[str, str, str] | None:
     """(bucket, prefix, origin) of the Pulumi state backend for this scan (read once)."""
     if "s3:state" not in scanner.shared:
         scanner.shared["s3:state"] = location(scanner.settings.scope.state_bucket,
-                                              project=scanner.o.project_backend)
+                                              project=scanner.project_backend)
     return scanner.shared["s3:state"]
 
 
@@ -271,7 +271,7 @@ class _LiveRule(shared.Rule):
         self._fetch = lambda: lookup(region, self.name)
         self._errors = errors
 
-    @property  # type: ignore[override]
+    @property
     def targets(self) -> Any:
         found, err = self._fetch()
         if err is not None and err not in self._errors:
@@ -554,9 +554,10 @@ def _rules(scanner: ScanContext, acct: Account, rs: Any) -> list[dict[str, Any]]
 
 
 _S3_GONE = frozenset({"404", "NoSuchBucket", "NotFound"})
-_KIND = dict(label="S3 bucket", service="s3", operation="s3:HeadBucket",
-             call=lambda c, n: c.head_bucket(Bucket=n), gone=_S3_GONE,
-             arn=lambda r, a, n: f"arn:aws:s3:::{n}", delete_event="DeleteBucket")
+_KIND: dict[str, Any] = dict(
+    label="S3 bucket", service="s3", operation="s3:HeadBucket",
+    call=lambda c, n: c.head_bucket(Bucket=n), gone=_S3_GONE,
+    arn=lambda r, a, n: f"arn:aws:s3:::{n}", delete_event="DeleteBucket")
 
 
 SERVICE = LiveService(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import snapshots as ctl
-from drguard.controls.snapshots import PUBLIC, Snapshot
+from drguard.controls.snapshots import PUBLIC, Snapshot, SnapshotKind
 from drguard.facts import UNKNOWN
 
 from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded
@@ -71,7 +71,7 @@ def collect(account: Account, region: str, rds_snaps: Any, ebs_snaps: Any,
                 lambda i=sid: rds.describe_db_cluster_snapshot_attributes(
                     DBClusterSnapshotIdentifier=i)) if cluster else (
                 lambda i=sid: rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=i)))
-            kind = "cluster-snapshot" if cluster else "db-snapshot"
+            kind: SnapshotKind = "cluster-snapshot" if cluster else "db-snapshot"
             out.snapshots.append(Snapshot(
                 ref=arn, name=sid, type=_TYPES[kind], account=account.id, region=region,
                 kind=kind, shared_with=rds_shared_with(resp, cluster), org_accounts=org,
@@ -151,7 +151,9 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
                           f"The {what} of {region} could not be listed, so whether they are "
                           f"public is unknown: {err}.", [err])
         data: SnapshotRegion | None = a.regions[region].data.get("snapshots")
-        for s in data.snapshots if data is not None else ():
+        if data is None:
+            continue
+        for s in data.snapshots:
             scanner.add(ctl.NOT_PUBLIC, s, ctl.not_public(s, params),
                         [data.errors.get(f"attr:{s.ref}")])
 

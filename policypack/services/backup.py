@@ -205,7 +205,7 @@ def _selectable(m: StackModel) -> tuple[dict[str, Any], dict[tuple[str, str], li
             arn = m.arn_of(fact)
             if isinstance(arn, str):
                 by_arn[arn] = fact
-            for k, v in fact.tags.items():
+            for k, v in getattr(fact, "tags", {}).items():
                 by_tag.setdefault((k, v), []).append(fact)
         m.index[_SELECTABLE] = by_arn, by_tag
     return m.index[_SELECTABLE]

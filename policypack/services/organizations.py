@@ -60,7 +60,7 @@ def _scp_attachments(m: StackModel, attachments: Iterable[Res]) -> None:
             by_id[pid] = s
     for r in attachments:
         deps = m.deps(r, "policyId", Scp)
-        s = deps[0] if deps else by_id.get(r.get("policyId"))  # type: ignore[arg-type]
+        s = deps[0] if deps else by_id.get(r.get("policyId"))
         if s is None:
             m.unlinked_if_unknown(r, "scp-attachment", "policyId")
             continue

@@ -130,7 +130,7 @@ def replication_rules(rules: Any) -> Any:
     rules = items(rules)
     if rules is UNKNOWN:
         return UNKNOWN
-    out = []
+    out: list[dict[str, Any]] = []
     for rule in rules:
         if rule is UNKNOWN:
             out.append({"id": None, "status": UNKNOWN, "dest": UNKNOWN})
@@ -525,17 +525,17 @@ def _event_rules(m: StackModel, rule_res: Iterable[Res],
         if isinstance(r.region, str):
             by_region.setdefault(r.region, []).append(view)
     for t in targets:
-        view = None
+        target_view: alerts.Rule | None = None
         for urn in t.property_deps.get("rule", ()):
-            view = views.get(urn) or view
-        if view is None and isinstance(t.get("rule"), str):
-            view = by_name.get((t.region, t.get("rule")))
-        if view is None:
+            target_view = views.get(urn) or target_view
+        if target_view is None and isinstance(t.get("rule"), str):
+            target_view = by_name.get((t.region, t.get("rule")))
+        if target_view is None:
             m.unlinked_if_unknown(t, "event-target", "rule")
             continue
-        if isinstance(view.targets, list):
+        if isinstance(target_view.targets, list):
             arn = t.get("arn")
-            view.targets.append(arn if arn is not None else t.urn)
+            target_view.targets.append(arn if arn is not None else t.urn)
     return by_region
 
 

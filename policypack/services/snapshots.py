@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import snapshots as ctl
-from drguard.controls.snapshots import Snapshot
+from drguard.controls.snapshots import Snapshot, SnapshotKind
 from drguard.facts import UNKNOWN
 
 from ..adapters import Res, base, strings
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..stack import StackModel
 
 # type token -> (kind, property holding the snapshot identifier)
-RDS_TYPES: dict[str, tuple[str, str]] = {
+RDS_TYPES: dict[str, tuple[SnapshotKind, str]] = {
     "aws:rds/snapshot:Snapshot": ("db-snapshot", "dbSnapshotIdentifier"),
     "aws:rds/snapshotCopy:SnapshotCopy": ("db-snapshot", "targetDbSnapshotIdentifier"),
     "aws:rds/clusterSnapshot:ClusterSnapshot": ("cluster-snapshot",
