@@ -266,11 +266,12 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
             return Verdict.ok(f"Backup bucket {p.name!r} replicates to bucket {r['bucket']} in "
                               f"account {r['account']}, owned by that account.",
                               **ev, destinationAccount=r["account"])
-        if p.account is None and any(isinstance(r.get("account"), str) for r in rules):
-            return Verdict.unknown(f"The account of backup bucket {p.name!r}", **ev)
-        if any(r.get("account") is UNKNOWN or r.get("owner") is UNKNOWN
-               or r.get("status") is UNKNOWN for r in rules):
-            return Verdict.unknown(f"The replication destination of {p.name!r}", **ev)
+        maybe = [r for r in rules if r.get("status") in ("Enabled", UNKNOWN)
+                 and r.get("owner") in ("Destination", UNKNOWN)]
+        if maybe and (p.account is None or any(
+                r.get("account") is UNKNOWN or r.get("owner") is UNKNOWN
+                or r.get("status") is UNKNOWN for r in maybe)):
+            return Verdict.unknown(f"The replication destination account of {p.name!r}", **ev)
         foreign = [r for r in rules if isinstance(r.get("account"), str)
                    and r.get("account") != p.account]
         why = ("its cross-account replication leaves the replicas owned by this account "
