@@ -158,6 +158,27 @@ class JobHistory(Resource):
     jobs: Any = field(default_factory=list)
 
 
+def accepts_cross_account_copies(policy: Any, account: str | None) -> bool:
+    """Whether a vault access policy lets another account (or everyone in an organization)
+    copy into the vault."""
+    try:
+        stmts = iampolicy.statements(policy)
+    except (ValueError, TypeError):
+        return False
+    for s in stmts:
+        acts = iampolicy._as_list(s.get("Action"))
+        if s.get("Effect") != "Allow" or not any(
+                iampolicy.action_matches(a, "backup:CopyIntoBackupVault") for a in acts):
+            continue
+        p = s.get("Principal")
+        principals = [p] if isinstance(p, str) else iampolicy._as_list(
+            p.get("AWS")) if isinstance(p, dict) else []
+        if any(x == "*" or (arn_account(x) or (x if x.isdigit() else None)) != account
+               for x in principals):
+            return True
+    return False
+
+
 # ---- remediation ----------------------------------------------------------------------------
 
 def _py(s: str) -> str:

@@ -16,7 +16,6 @@ import fnmatch
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from drguard import iampolicy
 from drguard.controls import recovery as ctl
 from drguard.controls.backup import Vault
 from drguard.controls.recovery import (
@@ -225,27 +224,6 @@ def _protected(m: StackModel, linked: dict[str, list[Res]], plans: dict[str, Any
     m.index[_KEY + ":protected"] = facts
 
 
-def _accepts_cross_account(policy: Any, account: str | None) -> bool:
-    """Whether a vault access policy lets another account (or everyone in an organization)
-    copy into the vault."""
-    try:
-        stmts = iampolicy.statements(policy)
-    except (ValueError, TypeError):
-        return False
-    for s in stmts:
-        acts = iampolicy._as_list(s.get("Action"))
-        if s.get("Effect") != "Allow" or not any(
-                iampolicy.action_matches(a, "backup:CopyIntoBackupVault") for a in acts):
-            continue
-        p = s.get("Principal")
-        principals = [p] if isinstance(p, str) else iampolicy._as_list(
-            p.get("AWS")) if isinstance(p, dict) else []
-        if any(x == "*" or (arn_account(x) or (x if x.isdigit() else None)) != account
-               for x in principals):
-            return True
-    return False
-
-
 def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
     by_name = {v.name: v for v in m.vaults}
     policies: dict[int, Any] = {}
@@ -286,7 +264,7 @@ def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
             why = "logically air-gapped vault"
         elif isinstance(arn, str) and arn in destinations:
             why = destinations[arn]
-        elif policy is not None and policy is not UNKNOWN and _accepts_cross_account(
+        elif policy is not None and policy is not UNKNOWN and ctl.accepts_cross_account_copies(
                 policy, m.account):
             why = "its access policy lets other accounts copy into it"
         if not why:
