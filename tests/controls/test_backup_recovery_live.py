@@ -204,3 +204,58 @@ def test_live_fails_closed(aws, monkeypatch) -> None:  # noqa: ANN001
         assert [x for x in pick(findings, c) if x.status == "error"
                 and "backup:ListBackupPlans" in x.message]
     assert not [x for x in pick(findings, CROSS_ACCOUNT) if x.status == "pass"]
+
+
+def test_org_scan_evidence_is_the_recovery_point_in_the_destination(aws) -> None:  # noqa: ANN001
+    """With --org the destination account is scanned too: the copy's evidence is a recovery
+    point of the resource in the destination vault (no copy job needed), and the vault's lock
+    is read in its own account (moto's DescribeBackupVault)."""
+    from tests.test_live_org import ROLE, make_org, member_client
+
+    ids = make_org(aws)
+    prod = ids["prod"]
+    dest = f"arn:aws:backup:{REGION}:{prod}:backup-vault:vault-of-record"
+    mbk = member_client(aws, prod, "backup")
+    mbk.create_backup_vault(BackupVaultName="vault-of-record")
+    mbk.put_backup_vault_lock_configuration(BackupVaultName="vault-of-record",
+                                            MinRetentionDays=35, ChangeableForDays=3)
+    rds = aws.client("rds", REGION)
+    db = rds.create_db_instance(DBInstanceIdentifier="orders", Engine="postgres",
+                                DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
+                                MasterUsername="app", MasterUserPassword="pw-Zq81-secret",
+                                BackupRetentionPeriod=7)["DBInstance"]["DBInstanceArn"]
+    rds.create_db_instance(DBInstanceIdentifier="stale", Engine="postgres",
+                           DBInstanceClass="db.t4g.micro", AllocatedStorage=20,
+                           MasterUsername="app", MasterUserPassword="pw-Zq81-secret",
+                           BackupRetentionPeriod=7)
+    stale = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:stale"
+    bk = aws.client("backup", REGION)
+    bk.create_backup_vault(BackupVaultName="local")
+    plan = bk.create_backup_plan(BackupPlan={"BackupPlanName": "to-prod", "Rules": [{
+        "RuleName": "daily", "TargetBackupVaultName": "local",
+        "ScheduleExpression": "rate(1 day)", "Lifecycle": {"DeleteAfterDays": 35},
+        "CopyActions": [{"DestinationBackupVaultArn": dest,
+                         "Lifecycle": {"DeleteAfterDays": 35}}]}]})["BackupPlanId"]
+    now = NOW + dt.timedelta(days=4)  # past the lock's grace time
+    point = {"RecoveryPointArn": f"arn:aws:backup:{REGION}:{prod}:recovery-point:rp-1",
+             "BackupVaultName": "vault-of-record", "BackupVaultArn": dest,
+             "ResourceArn": db, "ResourceType": "RDS", "Status": "COMPLETED",
+             "CreationDate": (now - dt.timedelta(hours=6)).timestamp(),
+             "CompletionDate": (now - dt.timedelta(hours=5)).timestamp()}
+    old = {**point, "RecoveryPointArn": point["RecoveryPointArn"] + "-old", "ResourceArn": stale,
+           "CompletionDate": (now - dt.timedelta(hours=50)).timestamp()}
+    faults = _selections(plan, ("all-dbs", {"Resources": [f"arn:aws:rds:*:{ACCOUNT}:db:*"]}))
+    faults += [Fault("reply", "backup", "GET /backup-vaults/vault-of-record/recovery-points/",
+                     reply={"RecoveryPoints": [point, old]}),
+               Fault("reply", "backup", "GET /copy-jobs/", reply={"CopyJobs": []}),
+               Fault("reply", "backup", "GET /backup-jobs/", reply={"BackupJobs": []})]
+    with FaultyProxy(aws.url, faults) as proxy:
+        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=now, org=True,
+                            role_name=ROLE).findings
+    f = one(findings, CROSS_ACCOUNT, db)
+    assert f.status == "pass" and "recovery point" in f.message and prod in f.message
+    assert f.evidence["newestCopy"]["recoveryPoint"].endswith("rp-1")
+    f = one(findings, CROSS_ACCOUNT, "db:stale")
+    assert f.status == "fail" and "50.0 h old" in f.message
+    f = one(findings, AIR_GAPPED, dest)
+    assert f.status == "pass" and f.account == prod and "compliance" in f.message
