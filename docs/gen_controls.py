@@ -123,6 +123,8 @@ def deploy_types(c: Control) -> list[str]:
                 continue
             if isinstance(check, ResourceCheck):
                 return sorted(check.types)
+            if c.id in getattr(m, "TYPES_READ", {}):  # a stack check over other services' types
+                return sorted(m.TYPES_READ[c.id])
             types = set(getattr(m, "FACTS", {})) | set(getattr(m, "LINKED", {}))
             if not types:
                 wanted = set(deploy_services.stateful_kinds())

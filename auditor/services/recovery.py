@@ -81,8 +81,9 @@ def _rule(r: dict[str, Any]) -> PlanRule:
                 for c in r.get("CopyActions") or ()])
 
 
-def _plans(bk: Any, account: str, region: str, now: dt.datetime,
+def _plans(acct: Any, account: str, region: str, now: dt.datetime,
            errors: Errors) -> Any:
+    bk = acct.client("backup", region)
     listed = guarded(errors, "plans", "backup:ListBackupPlans",
                      lambda: list(paginate(bk, "list_backup_plans", "BackupPlansList")))
     if listed is UNKNOWN:
@@ -136,7 +137,7 @@ def _read(scanner: Scanner, a: AccountScan, region: str) -> RegionRecovery:
     assert acct is not None
     bk = acct.client("backup", region)
     out = RegionRecovery()
-    out.plans = _plans(bk, a.id, region, scanner.now, out.errors)
+    out.plans = _plans(acct, a.id, region, scanner.now, out.errors)
     for v in a.regions[region].data.get("backup") or ():
         out.policies[v.ref] = guarded(
             out.errors, f"policy:{v.ref}", "backup:GetBackupVaultAccessPolicy",

@@ -573,7 +573,7 @@ def _plan_rules(rp: Mapping[str, Any]) -> list[dict[str, Any]]:
         if isinstance(plan, dict) else []
 
 
-def _drops_cross_account_copy(rp: dict[str, Any], record: dict[str, Any], _params: Any,
+def drops_cross_account_copy(rp: dict[str, Any], record: dict[str, Any], _params: Any,
                               _ctx: Any) -> bool:
     if record.get("eventName") == "DeleteBackupPlan":
         return True
@@ -583,7 +583,7 @@ def _drops_cross_account_copy(rp: dict[str, Any], record: dict[str, Any], _param
                    if isinstance(c, dict))
 
 
-def _replication_not_cross_account(rp: dict[str, Any], record: dict[str, Any], _params: Any,
+def replication_not_cross_account_owned(rp: dict[str, Any], record: dict[str, Any], _params: Any,
                                    _ctx: Any) -> bool:
     if record.get("eventName") == "DeleteBucketReplication":
         return True
@@ -599,7 +599,7 @@ def _replication_not_cross_account(rp: dict[str, Any], record: dict[str, Any], _
     return True
 
 
-def _removes_deny(rp: dict[str, Any], record: dict[str, Any], params: Mapping[str, Any],
+def removes_vault_deny(rp: dict[str, Any], record: dict[str, Any], params: Mapping[str, Any],
                   _ctx: Any) -> bool:
     if record.get("eventName") == "DeleteBackupVaultAccessPolicy":
         return True
@@ -607,9 +607,10 @@ def _removes_deny(rp: dict[str, Any], record: dict[str, Any], params: Mapping[st
     return deny_delete(v, params).status != "pass"
 
 
-def _lowers_plan(rp: dict[str, Any], record: dict[str, Any], params: Mapping[str, Any],
-                 _ctx: Any) -> bool:
-    year = int(str(record.get("eventTime") or "2026")[:4] or 2026)
+def lowers_frequency_or_retention(rp: dict[str, Any], record: dict[str, Any],
+                                  params: Mapping[str, Any], _ctx: Any) -> bool:
+    stamp = str(record.get("eventTime") or "")[:4]
+    year = int(stamp) if stamp.isdigit() else dt.datetime.now(dt.UTC).year
     for r in _plan_rules(rp):
         rule = PlanRule(
             name=str(r.get("ruleName")), schedule=r.get("scheduleExpression"),
@@ -650,11 +651,11 @@ CONTROLS: tuple[Control, ...] = (
                                              "(live)."),),
         detections=(
             on(BACKUP, "UpdateBackupPlan", "DeleteBackupPlan", resource=_plan_resource,
-               when=_drops_cross_account_copy,
+               when=drops_cross_account_copy,
                message="{principal} called {event} on backup plan {name}: no rule copies "
                        "to another account any more."),
             on(S3, "DeleteBucketReplication", "PutBucketReplication", resource=s3_bucket,
-               when=_replication_not_cross_account, backup_scoped=True,
+               when=replication_not_cross_account_owned, backup_scoped=True,
                message="{principal} called {event} on backup bucket {name}: it has no "
                        "replication to another account owned by that account."),
         ),
@@ -688,7 +689,7 @@ CONTROLS: tuple[Control, ...] = (
         params=(strings("allowedPrincipals", [], "Principal ARN globs the deny may exempt."),),
         detections=(
             on(BACKUP, "PutBackupVaultAccessPolicy", "DeleteBackupVaultAccessPolicy",
-               resource=backup_resource, when=_removes_deny,
+               resource=backup_resource, when=removes_vault_deny,
                message="{principal} called {event} on vault {name}: its recovery points can "
                        "be deleted by an admin."),
         ),
@@ -709,7 +710,7 @@ CONTROLS: tuple[Control, ...] = (
                                              "in days.")),
         detections=(
             on(BACKUP, "CreateBackupPlan", "UpdateBackupPlan", resource=_plan_resource,
-               when=_lowers_plan,
+               when=lowers_frequency_or_retention,
                message="{principal} called {event} on backup plan {name}: a rule runs less "
                        "often than every {params[maxIntervalHours]} h or keeps backups less "
                        "than {params[minRetentionDays]} days."),

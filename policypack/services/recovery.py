@@ -35,7 +35,16 @@ from drguard.scope import Scope
 from ..adapters import Res, base, items, maps
 from ..binding import Judged, StackCheck, unlinked_guard
 from ..wire import get, num
-from .backup import _tag_holds, plan_name, selection
+from . import dynamodb, efs, rds, redshift, s3
+from .backup import (
+    BACKUP_PLAN_TYPES,
+    BACKUP_SELECTION_TYPES,
+    VAULT_LOCK_TYPES,
+    VAULT_TYPES,
+    _tag_holds,
+    plan_name,
+    selection,
+)
 from .s3 import bucket_for
 
 if TYPE_CHECKING:
@@ -318,6 +327,16 @@ def _frequency(model: StackModel, params: dict) -> Iterable[Judged]:
     for p in model.index.get(_KEY + ":plans", ()):
         yield p, ctl.frequency_retention(p, params)
 
+
+# The types each binding reads (for the control reference): most belong to other services.
+TYPES_READ = {
+    ctl.CROSS_ACCOUNT: BACKUP_PLAN_TYPES | BACKUP_SELECTION_TYPES | rds.DATABASE_TYPES
+    | dynamodb.TABLE_TYPES | efs.FILE_SYSTEM_TYPES | redshift.CLUSTER_TYPES | s3.BUCKET_TYPES
+    | s3.REPLICATION_TYPES,
+    ctl.AIR_GAPPED: VAULT_TYPES | VAULT_LOCK_TYPES | VAULT_POLICY_TYPES | BACKUP_PLAN_TYPES,
+    ctl.DENY_DELETE: VAULT_TYPES | VAULT_POLICY_TYPES,
+    ctl.FREQUENCY: BACKUP_PLAN_TYPES,
+}
 
 CHECKS = (StackCheck(ctl.CROSS_ACCOUNT, _cross_account),
           StackCheck(ctl.AIR_GAPPED, _air_gapped),
