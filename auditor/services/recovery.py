@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PHASE = 45  # after backup scope (s3, 20) and the services whose resources plans select
+# Settings for the embedded emulator (`dr-audit demo`): it serves no vault access policies and
+# no job listings, so the controls that only read those are off there.
+EMULATOR_CONTROLS: dict[str, dict[str, Any]] = {ctl.DENY_DELETE: {"enabled": False},
+                                                ctl.JOBS: {"enabled": False}}
 _KEY = "recovery"
 _NOT_FOUND = {"ResourceNotFoundException": None}
 
@@ -138,20 +142,24 @@ def _read(scanner: Scanner, a: AccountScan, region: str) -> RegionRecovery:
     bk = acct.client("backup", region)
     out = RegionRecovery()
     out.plans = _plans(acct, a.id, region, scanner.now, out.errors)
-    for v in a.regions[region].data.get("backup") or ():
-        out.policies[v.ref] = guarded(
-            out.errors, f"policy:{v.ref}", "backup:GetBackupVaultAccessPolicy",
-            lambda n=v.name: bk.get_backup_vault_access_policy(BackupVaultName=n)["Policy"],
-            absent=_NOT_FOUND)
+    enabled = scanner.settings.enabled
+    if ctl.DENY_DELETE in enabled or ctl.AIR_GAPPED in enabled:
+        for v in a.regions[region].data.get("backup") or ():
+            out.policies[v.ref] = guarded(
+                out.errors, f"policy:{v.ref}", "backup:GetBackupVaultAccessPolicy",
+                lambda n=v.name: bk.get_backup_vault_access_policy(BackupVaultName=n)["Policy"],
+                absent=_NOT_FOUND)
     window = scanner.settings.of(ctl.JOBS)["windowHours"]
     copy_age = scanner.settings.of(ctl.CROSS_ACCOUNT)["maxCopyAgeHours"]
     since = scanner.now - dt.timedelta(hours=max(window, copy_age))
-    out.backup_jobs = guarded(out.errors, "backupJobs", "backup:ListBackupJobs",
-                              lambda: list(paginate(bk, "list_backup_jobs", "BackupJobs",
-                                                    ByCreatedAfter=since)))
-    out.copy_jobs = guarded(out.errors, "copyJobs", "backup:ListCopyJobs",
-                            lambda: list(paginate(bk, "list_copy_jobs", "CopyJobs",
-                                                  ByCreatedAfter=since)))
+    if ctl.JOBS in enabled:
+        out.backup_jobs = guarded(out.errors, "backupJobs", "backup:ListBackupJobs",
+                                  lambda: list(paginate(bk, "list_backup_jobs", "BackupJobs",
+                                                        ByCreatedAfter=since)))
+    if ctl.JOBS in enabled or ctl.CROSS_ACCOUNT in enabled:
+        out.copy_jobs = guarded(out.errors, "copyJobs", "backup:ListCopyJobs",
+                                lambda: list(paginate(bk, "list_copy_jobs", "CopyJobs",
+                                                      ByCreatedAfter=since)))
     return out
 
 
@@ -366,7 +374,8 @@ def _buckets(scanner: Scanner, a: AccountScan) -> list[tuple[Protected, list[Any
                       tags=b.tags, kind="backup bucket", arn=b.ref, as_of=scanner.now,
                       replication=b.replication if b.replication is UNKNOWN else [
                           {**r, "bucket": r.get("bucket"), "owner": r.get("owner")}
-                          for r in b.replication or ()])
+                          for r in b.replication or ()],
+                      replica_of=list(b.replica_of))
         out.append((p, [read.errors.get("replication")]))
     return out
 

@@ -114,6 +114,9 @@ class Protected(Resource):
     links: Any = field(default_factory=list)  # [Link] | UNKNOWN
     selected_by: list[str] = field(default_factory=list)  # "plan/selection" without copies
     replication: Any = None  # buckets: [{"bucket", "account", "owner", "status"}] | UNKNOWN
+    # buckets: the backup buckets that replicate into this one (it is a copy: the source is
+    # judged, not the copy)
+    replica_of: list[Any] = field(default_factory=list)
     # Live: the newest COMPLETED copy job / recovery point per destination account
     # ({account: {"when": datetime, "kind": ..., "destination": arn}}), UNKNOWN if unread;
     # None on the deploy side (configuration only).
@@ -273,8 +276,14 @@ def _link_text(link: Link) -> str:
             f"{link.copy.destination} (account {link.copy.account})")
 
 
+def _kind(p: Protected) -> str:
+    return p.kind[:1].upper() + p.kind[1:]
+
+
 def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | None:
     ev: dict[str, Any] = {"account": p.account}
+    if p.kind == "backup bucket" and p.replica_of:
+        return None
     if p.kind == "backup bucket":
         ev["replication"] = p.replication
         if p.replication is UNKNOWN:
@@ -319,11 +328,11 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
             why = f"the plans that select it ({', '.join(p.selected_by)}) have no copy action"
         else:
             why = "no AWS Backup selection selects it"
-        return Verdict("fail", f"{p.kind} {p.name!r} has no copy in another AWS account: "
+        return Verdict("fail", f"{_kind(p)} {p.name!r} has no copy in another AWS account: "
                                f"{why}. Whoever controls this account can delete every copy.",
                        ev, fix_cross_account(p))
     if p.copied is None:  # deploy side: the configuration is what can be judged
-        return Verdict.ok(f"{p.kind} {p.name!r} is copied to another account: "
+        return Verdict.ok(f"{_kind(p)} {p.name!r} is copied to another account: "
                           f"{_link_text(cross[0])}.", **ev)
     if p.copied is UNKNOWN:
         return Verdict.unknown(f"The copy jobs of {p.name!r}", **ev)
@@ -334,12 +343,12 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
             age = (p.as_of - seen["when"]).total_seconds() / 3600
             ev["newestCopy"] = {**seen, "ageHours": round(age, 1)}
             if age <= max_age:
-                return Verdict.ok(f"{p.kind} {p.name!r} was copied to account "
+                return Verdict.ok(f"{_kind(p)} {p.name!r} was copied to account "
                                   f"{k.copy.account} {round(age, 1)} h ago ({seen['kind']} "
                                   f"in {seen['destination']}); {_link_text(k)}.", **ev)
     newest = ev.get("newestCopy")
     when = (f"the newest is {newest['ageHours']} h old" if newest else "none was found")
-    return Verdict("fail", f"{p.kind} {p.name!r} is set to be copied to another account "
+    return Verdict("fail", f"{_kind(p)} {p.name!r} is set to be copied to another account "
                            f"({_link_text(cross[0])}) but no copy completed within "
                            f"{max_age} h: {when}.", ev, fix_cross_account(p))
 

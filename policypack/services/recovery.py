@@ -229,7 +229,8 @@ def _protected(m: StackModel, linked: dict[str, list[Res]], plans: dict[str, Any
         arn = m.arn_of(b)
         facts.append(Protected(ref=b.ref, name=b.name, type=b.type, region=b.region,
                                tags=b.tags, account=_account(m, b), kind="backup bucket", arn=arn,
-                               replication=repl.get(id(b), [])))
+                               replication=repl.get(id(b), []),
+                               replica_of=list(b.replica_of)))
     m.index[_KEY + ":protected"] = facts
 
 

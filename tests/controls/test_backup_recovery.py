@@ -112,6 +112,9 @@ def test_cross_account_bucket_replication() -> None:
     assert ctl.cross_account_copy(_bucket(UNKNOWN), P).status == "unknown"
     assert ctl.cross_account_copy(_bucket([good], account=None), P).status == "unknown"
     assert ctl.cross_account_copy(_bucket([{**good, "account": UNKNOWN}]), P).status == "unknown"
+    copy = _bucket([])
+    copy.replica_of = [{"bucket": "acme-backups-prod", "region": "us-east-1"}]
+    assert ctl.cross_account_copy(copy, P) is None  # the source is judged, not its copy
 
 
 # ---- air-gapped -------------------------------------------------------------------------------
