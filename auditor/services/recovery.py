@@ -322,6 +322,12 @@ def _copied(scanner: Scanner, a: AccountScan, arn: str, links: list[Link],
     return out, errs
 
 
+def _tag_error(rs: Any, arn: str) -> ReadError | None:
+    """The error reading a resource's tags (DynamoDB reads them one call per table)."""
+    _, errors = rs.data.get("dynamodb") or ([], {})
+    return (errors.get(arn) or {}).get("tags")
+
+
 def _protected(scanner: Scanner, a: AccountScan, region: str,
                data: RegionRecovery) -> list[tuple[Protected, list[ReadError | None]]]:
     facts, _ = _recovery_data(scanner, a, region)
@@ -352,6 +358,11 @@ def _protected(scanner: Scanner, a: AccountScan, region: str,
                         p.links += links
                     if not links:
                         p.selected_by.append(f"{read.plan.name}/{sel_name}")
+        tag_err = _tag_error(a.regions[region], f.ref)
+        if tag_err is not None and p.links is not UNKNOWN and not any(
+                k.copy.account not in (None, a.id) for k in p.links):
+            p.links = UNKNOWN  # a tag condition might select it: its tags are unreadable
+            errs.append(tag_err)
         if p.links is not UNKNOWN and any(k.copy.account not in (None, a.id)
                                           for k in p.links):
             p.copied, more = _copied(scanner, a, f.ref, p.links, data.copy_jobs)

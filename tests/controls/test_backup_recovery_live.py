@@ -198,6 +198,12 @@ def test_live_fails_closed(aws, monkeypatch) -> None:  # noqa: ANN001
         findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     f = one(findings, AIR_GAPPED, "backup-vault:vault-of-record")
     assert f.status == "error" and "backup:DescribeBackupVault" in f.message
+    # the table's tags are unreadable: a tag condition might select it, so not a fail
+    faults = _faults(ids, [], [], VAULTS) + [Fault("denied", "dynamodb", "ListTagsOfResource")]
+    with FaultyProxy(aws.url, faults) as proxy:
+        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
+    f = one(findings, CROSS_ACCOUNT, ids["table"])
+    assert f.status == "error" and "dynamodb:ListTagsOfResource" in f.message
     with FaultyProxy(aws.url, [Fault("denied", "backup", "GET /backup/plans/")]) as proxy:
         findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     for c in (FREQUENCY, CROSS_ACCOUNT):
