@@ -485,6 +485,20 @@ def deny_delete(v: VaultPolicy, params: Mapping[str, Any]) -> Verdict:
                       f"{ev['deniedBy'][PROTECTED_ACTIONS[0]]}).", **ev)
 
 
+def _days(v: Any) -> Any:
+    """A retention in days as written (None, UNKNOWN, a number); anything else is "bad"."""
+    if v is None or v is UNKNOWN:
+        return v
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return v
+    return _BAD
+
+
+_BAD = object()
+
+
 def rule_problems(rule: PlanRule, params: Mapping[str, Any], year: int) -> tuple[
         list[str], list[str], dict[str, Any]]:
     """(problems, unreadable, evidence) of one plan rule."""
@@ -507,20 +521,28 @@ def rule_problems(rule: PlanRule, params: Mapping[str, Any], year: int) -> tuple
                             f"{_plural(interval, 'hour') if math.isfinite(interval) else 'forever'}"
                             f" between backups (max {params['maxIntervalHours']})")
     minimum = params["minRetentionDays"]
-    if rule.delete_after is UNKNOWN:
+    keep = _days(rule.delete_after)
+    if keep is UNKNOWN:
         unreadable.append("lifecycle")
-    elif rule.delete_after is not None and rule.delete_after < minimum:
+    elif keep is _BAD:
+        problems.append(f"rule {rule.name!r} has an unreadable lifecycle "
+                        f"{rule.delete_after!r}")
+    elif keep is not None and keep < minimum:
         problems.append(f"rule {rule.name!r} keeps recovery points "
-                        f"{_plural(rule.delete_after, 'day')} (min {minimum})")
+                        f"{_plural(keep, 'day')} (min {minimum})")
     if rule.copies is UNKNOWN:
         unreadable.append("copy actions")
     else:
         for c in rule.copies:
-            if c.delete_after is UNKNOWN:
+            copy_keep = _days(c.delete_after)
+            if copy_keep is UNKNOWN:
                 unreadable.append("copy lifecycle")
-            elif c.delete_after is not None and c.delete_after < minimum:
+            elif copy_keep is _BAD:
+                problems.append(f"rule {rule.name!r} copy to {c.destination} has an "
+                                f"unreadable lifecycle {c.delete_after!r}")
+            elif copy_keep is not None and copy_keep < minimum:
                 problems.append(f"rule {rule.name!r} copy to {c.destination} keeps it "
-                                f"{_plural(c.delete_after, 'day')} (min {minimum})")
+                                f"{_plural(copy_keep, 'day')} (min {minimum})")
     return problems, unreadable, ev
 
 

@@ -207,6 +207,12 @@ def test_frequency_retention() -> None:
     assert ctl.frequency_retention(BackupPlan(ref="p", name="x", rules=UNKNOWN),
                                    F).status == "unknown"
     assert ctl.frequency_retention(_plan(), F).status == "fail"
+    # hostile values never pass and never crash
+    v = ctl.frequency_retention(_plan(PlanRule("r", "rate(1 day)", "forever")), F)
+    assert v.status == "fail" and "unreadable lifecycle" in v.message
+    assert ctl.frequency_retention(_plan(PlanRule("r", "rate(1 day)", "40")), F).status == "pass"
+    v = ctl.frequency_retention(_plan(PlanRule("r", 42, 35)), F)
+    assert v.status == "error"
 
 
 # ---- jobs -------------------------------------------------------------------------------------
