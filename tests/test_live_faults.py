@@ -12,7 +12,18 @@ from auditor import aws as aws_mod
 from auditor.cli import main
 from auditor.demo_seed import seed
 from tests.faulty_proxy import Fault, FaultyProxy
-from tests.live_support import PAB, bucket, db, deletion_rule, lock, one, pick, run_scan, trail
+from tests.live_support import (
+    EMULATOR_CONFIG,
+    PAB,
+    bucket,
+    db,
+    deletion_rule,
+    lock,
+    one,
+    pick,
+    run_scan,
+    trail,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -175,8 +186,12 @@ def test_read_only_guard_blocks_mutations(aws):
 # ---- exit codes, config errors, waivers -------------------------------------------------
 
 def _cli(aws, tmp_path, *extra):
+    # the controls the emulator cannot serve stay off (tests/live_support.py EMULATOR_CONFIG)
+    cfg = tmp_path / "emulator.json"
+    cfg.write_text(json.dumps(EMULATOR_CONFIG))
     return main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1,us-west-2",
-                 "--output-dir", str(tmp_path), "--format", "json", *extra])
+                 "--output-dir", str(tmp_path), "--format", "json", "--config", str(cfg),
+                 *extra])
 
 
 def test_exit_code_0_when_no_gap_at_threshold(aws, tmp_path):

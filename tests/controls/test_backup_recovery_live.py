@@ -109,7 +109,7 @@ def test_live_good_and_bad_twins(aws) -> None:  # noqa: ANN001
     jobs = [_job(ids["db"], 10, "FAILED"), _job(ids["db"], 5, "COMPLETED"),
             _job(ids["table"], 3, "FAILED", "Insufficient privileges")]
     with FaultyProxy(aws.url, _faults(ids, copies, jobs, VAULTS)) as proxy:
-        result = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW)
+        result = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW)
     findings = result.findings
     # cross-account copy: the database's copy job is 2 h old; the table's 40 h (> 26 h)
     f = one(findings, CROSS_ACCOUNT, ids["db"])
@@ -144,7 +144,7 @@ def test_live_governance_and_grace_time_fail(aws) -> None:  # noqa: ANN001
                              "VaultType": "BACKUP_VAULT", "Locked": True,
                              "MinRetentionDays": 30}}
     with FaultyProxy(aws.url, _faults(ids, [], [], vaults)) as proxy:
-        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     f = one(findings, AIR_GAPPED, "backup-vault:vault-of-record")
     assert f.status == "fail" and "grace time" in f.message
     f = one(findings, AIR_GAPPED, "backup-vault:air-gapped")
@@ -166,14 +166,15 @@ def test_live_moto_vault_lock_is_read(aws) -> None:  # noqa: ANN001
     faults = [Fault("reply", "backup", "GET /backup-vaults/inbox/access-policy", reply={
         "BackupVaultName": "inbox", "Policy": json.dumps(accept)})]
     with FaultyProxy(aws.url, faults) as proxy:
-        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     f = one(findings, AIR_GAPPED, "backup-vault:inbox")
     assert f.status == "fail" and "grace time" in f.message
     assert "lets other accounts copy into it" in f.message
     assert one(findings, DENY_DELETE, "backup-vault:inbox").status == "pass"
     later = NOW + dt.timedelta(days=4)
     with FaultyProxy(aws.url, faults) as proxy:
-        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=later).findings
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url,
+                            now=later).findings
     assert one(findings, AIR_GAPPED, "backup-vault:inbox").status == "pass"
 
 
@@ -182,7 +183,7 @@ def test_live_fails_closed(aws, monkeypatch) -> None:  # noqa: ANN001
     every control they feed is `error`, naming the call; nothing passes from silence."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     ids = _seed(aws)
-    findings = run_scan(aws, regions=[REGION], now=NOW).findings
+    findings = run_scan(aws, config={}, regions=[REGION], now=NOW).findings
     f = one(findings, CROSS_ACCOUNT, ids["db"])
     assert f.status == "error" and "backup:ListBackupSelections" in f.message
     f = one(findings, JOBS, ids["db"])
@@ -195,17 +196,17 @@ def test_live_fails_closed(aws, monkeypatch) -> None:  # noqa: ANN001
     faults = _faults(ids, [], [], {}) + [Fault("denied", "backup",
                                                "GET /backup-vaults/vault-of-record")]
     with FaultyProxy(aws.url, faults) as proxy:
-        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     f = one(findings, AIR_GAPPED, "backup-vault:vault-of-record")
     assert f.status == "error" and "backup:DescribeBackupVault" in f.message
     # the table's tags are unreadable: a tag condition might select it, so not a fail
     faults = _faults(ids, [], [], VAULTS) + [Fault("denied", "dynamodb", "ListTagsOfResource")]
     with FaultyProxy(aws.url, faults) as proxy:
-        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     f = one(findings, CROSS_ACCOUNT, ids["table"])
     assert f.status == "error" and "dynamodb:ListTagsOfResource" in f.message
     with FaultyProxy(aws.url, [Fault("denied", "backup", "GET /backup/plans/")]) as proxy:
-        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=NOW).findings
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     for c in (FREQUENCY, CROSS_ACCOUNT):
         assert [x for x in pick(findings, c) if x.status == "error"
                 and "backup:ListBackupPlans" in x.message]
@@ -256,7 +257,7 @@ def test_org_scan_evidence_is_the_recovery_point_in_the_destination(aws) -> None
                Fault("reply", "backup", "GET /copy-jobs/", reply={"CopyJobs": []}),
                Fault("reply", "backup", "GET /backup-jobs/", reply={"BackupJobs": []})]
     with FaultyProxy(aws.url, faults) as proxy:
-        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url, now=now, org=True,
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=now, org=True,
                             role_name=ROLE).findings
     f = one(findings, CROSS_ACCOUNT, db)
     assert f.status == "pass" and "recovery point" in f.message and prod in f.message
