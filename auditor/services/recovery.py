@@ -242,7 +242,7 @@ def phase(scanner: Scanner, live: list[AccountScan]) -> None:
     listed = scanner.map("destination recovery points", _points,
                          [(scanner, points[k][0], k, points[k][1]) for k in pkeys])
     scanner.shared[_KEY] = {
-        "vaults": {k: (described[i], vaults[k][3]) for i, k in enumerate(keys)},
+        "vaults": {k: (described[i], vaults[k][3], vaults[k][2]) for i, k in enumerate(keys)},
         "points": dict(zip(pkeys, listed, strict=True)),
     }
 
@@ -391,13 +391,16 @@ def _buckets(scanner: Scanner, a: AccountScan) -> list[tuple[Protected, list[Any
     return out
 
 
-def _vault(scanner: Scanner, arn: str, got: Any, err: ReadError | None, why: str) -> tuple[
-        CopyVault, list[Any]]:
+def _vault(scanner: Scanner, arn: str, got: Any, err: ReadError | None, why: str,
+           foreign: str | None) -> tuple[CopyVault, list[Any]]:
     v = CopyVault(ref=arn, name=short_name(arn), type="AWS::Backup::BackupVault",
                   account=arn_account(arn), region=arn.split(":")[3] or None, why=why,
                   as_of=scanner.now)
     if got is UNKNOWN:
         v.vault_type = v.lock_mode = UNKNOWN
+        if foreign:  # asked from the source account: the backup account was not scanned
+            v.evidence["hint"] = (f"scan account {v.account} too (--org) to read this vault "
+                                  "in its own account")
         return v, [err]
     v.vault_type = got.get("VaultType") or "BACKUP_VAULT"
     v.locked = got.get("Locked") is True
@@ -483,13 +486,13 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
         scanner.add(ctl.CROSS_ACCOUNT, b, ctl.cross_account_copy(b, s.of(ctl.CROSS_ACCOUNT)),
                     errs)
     # each copy destination vault once, under the account that found it first
-    for arn, ((got, err), why) in sorted(shared["vaults"].items()):
+    for arn, ((got, err), why, foreign) in sorted(shared["vaults"].items()):
         if scanner.shared.setdefault(_KEY + ":judged", set()).__contains__(arn):
             continue
         if not _found_by(scanner, a, arn, why):
             continue
         scanner.shared[_KEY + ":judged"].add(arn)
-        v, errs = _vault(scanner, arn, got, err, why)
+        v, errs = _vault(scanner, arn, got, err, why, foreign)
         scanner.add(ctl.AIR_GAPPED, v, ctl.air_gapped(v, s.of(ctl.AIR_GAPPED)), errs)
 
 

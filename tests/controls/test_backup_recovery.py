@@ -147,6 +147,22 @@ def test_air_gapped() -> None:
     assert ctl.air_gapped(_vault(lock_mode=UNKNOWN), p).status == "unknown"
 
 
+@pytest.mark.parametrize("principal,accepts", [
+    ({"AWS": f"arn:aws:iam::{OTHER}:root"}, True),
+    ({"AWS": OTHER}, True),
+    ("*", True),
+    ({"AWS": f"arn:aws:iam::{OWN}:root"}, False),
+    ({"Service": "backup.amazonaws.com"}, False),
+])
+def test_vaults_that_receive_cross_account_copies(principal: Any, accepts: bool) -> None:
+    doc = {"Statement": [{"Effect": "Allow", "Principal": principal,
+                          "Action": "backup:CopyIntoBackupVault", "Resource": "*"}]}
+    assert ctl.accepts_cross_account_copies(json.dumps(doc), OWN) is accepts
+    deny = {"Statement": [{**doc["Statement"][0], "Effect": "Deny"}]}
+    assert ctl.accepts_cross_account_copies(deny, OWN) is False
+    assert ctl.accepts_cross_account_copies("{broken", OWN) is False
+
+
 # ---- deny delete ------------------------------------------------------------------------------
 
 def _deny(stmt: dict[str, Any] | None = None, **extra: Any) -> str:

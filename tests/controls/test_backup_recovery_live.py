@@ -199,6 +199,7 @@ def test_live_fails_closed(aws, monkeypatch) -> None:  # noqa: ANN001
         findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW).findings
     f = one(findings, AIR_GAPPED, "backup-vault:vault-of-record")
     assert f.status == "error" and "backup:DescribeBackupVault" in f.message
+    assert f"scan account {OTHER} too" in f.evidence["hint"]
     # the table's tags are unreadable: a tag condition might select it, so not a fail
     faults = _faults(ids, [], [], VAULTS) + [Fault("denied", "dynamodb", "ListTagsOfResource")]
     with FaultyProxy(aws.url, faults) as proxy:
