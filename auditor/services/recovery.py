@@ -283,6 +283,12 @@ def _recovery_data(scanner: Scanner, a: AccountScan, region: str) -> tuple[
     return out, failed
 
 
+_LISTED = {"RDS": "arn:aws:rds:{region}:{account}:db:*",
+           "DynamoDB": "arn:aws:dynamodb:{region}:{account}:table/*",
+           "EFS": "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",
+           "Redshift": "arn:aws:redshift:{region}:{account}:cluster:*"}
+
+
 def _copied(scanner: Scanner, a: AccountScan, arn: str, links: list[Link],
             copy_jobs: Any) -> tuple[Any, list[ReadError]]:
     """{destination account: newest copy} from the destination vault's recovery points when
@@ -463,7 +469,8 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
                         [data.errors.get(f"plan:{p.ref}")])
         _, failed = _recovery_data(scanner, a, region)
         for what, err in failed:
-            scanner.error(ctl.CROSS_ACCOUNT, f"{prefix}:{what.lower()}:*", f"{what} in {region}",
+            scanner.error(ctl.CROSS_ACCOUNT, _LISTED[what].format(region=region, account=a.id),
+                          f"{what} in {region}",
                           a.id, region, f"{what} in {region} could not be listed: {err}.",
                           [err])
         protected = _protected(scanner, a, region, data)

@@ -84,3 +84,37 @@ def test_good_twin_evidence_names_the_links(analyzer, capture) -> None:  # noqa:
     vaults = {x.name: ctl.air_gapped(x, {"minRetentionDays": 7}) for x in
               m.index["recovery:copy-vaults"]}
     assert {x.status for x in vaults.values()} == {"pass"} and len(vaults) == 2
+
+
+def test_native_plan_and_selection_link_like_the_aws_ones() -> None:
+    """aws-native BackupPlan/BackupSelection (CloudFormation shapes) on the same model."""
+    from drguard.controls import recovery as ctl
+    from drguard.scope import Scope
+    from policypack.adapters import Res
+    from policypack.stack import StackModel
+
+    db_arn = "arn:aws:rds:us-east-1:123456789012:db:orders"
+    res = [
+        Res("aws-native:rds:DbInstance", "urn:db", "orders",
+            {"dbInstanceIdentifier": "orders", "dbInstanceArn": db_arn,
+             "backupRetentionPeriod": 7.0}),
+        Res("aws-native:backup:BackupPlan", "urn:plan", "plan", {
+            "backupPlanId": "plan-1", "backupPlan": {"backupPlanName": "nightly",
+                                                     "backupPlanRule": [{
+                "ruleName": "nightly", "targetBackupVault": "local",
+                "scheduleExpression": "cron(0 5 ? * MON-FRI *)",
+                "lifecycle": {"deleteAfterDays": 35.0},
+                "copyActions": [{"destinationBackupVaultArn": RECORD_VAULT,
+                                 "lifecycle": {"deleteAfterDays": 35.0}}]}]}}),
+        Res("aws-native:backup:BackupSelection", "urn:sel", "sel", {
+            "backupPlanId": "plan-1", "backupSelection": {
+                "selectionName": "dbs", "iamRoleArn": "arn:aws:iam::123456789012:role/b",
+                "resources": [db_arn]}}),
+    ]
+    m = StackModel.build(res, Scope())
+    (p,) = m.index["recovery:protected"]
+    v = ctl.cross_account_copy(p, {"maxCopyAgeHours": 26})
+    assert v.status == "pass" and OTHER in v.message
+    (plan,) = m.index["recovery:plans"]
+    v = ctl.frequency_retention(plan, {"maxIntervalHours": 24, "minRetentionDays": 35})
+    assert v.status == "fail" and "72 hours" in v.message
