@@ -9,6 +9,16 @@ Facts (built by the deploy adapters and the live collectors alike):
 - `CopyVault`: a vault that receives (or should receive) cross-account copies;
 - `VaultPolicy`: a vault and its access policy;
 - `JobHistory`: the backup and copy jobs of one resource in the window.
+
+Decisions the table leaves open, made here once:
+- Logs: a record carries the plan as it is after the call, not before, so an UpdateBackupPlan
+  without a rule copying to another account counts (whether or not it had one), as does every
+  DeleteBackupPlan; a bucket replication change counts when no enabled rule writes to another
+  account with the replicas owned there.
+- A backup bucket that is itself a replica of another backup bucket is judged at its source.
+- At deploy time a compliance-mode lock (changeableForDays set) counts: when it was applied
+  cannot be known there; the live scan requires its lock date to have passed.
+- An AWS Backup rule without a schedule runs on AWS Backup's default, daily at 05:00 UTC.
 """
 
 from __future__ import annotations
