@@ -1,4 +1,4 @@
-"""`dr-audit`: the command line of outputs.md. Each subcommand lives in auditor/commands/."""
+"""`dr-audit`: the command line. Each subcommand lives in auditor/commands/."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
-        # Before any AWS call or file read (issue 9): an unusable --output-dir is a usage error.
+        # Before any AWS call or file read: an unusable --output-dir is a usage error.
         check_output_dir(getattr(args, "output_dir", None))
         return int(args._run(args))
     except ConfigError as e:

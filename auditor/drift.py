@@ -1,7 +1,7 @@
 """resource-drift-deleted: stateful resources recorded in Pulumi state that no longer exist.
 
 `dr-audit scan --state EXPORT.json`: for every stateful resource the export records whose
-type a service declares in `DRIFT` (`auditor.services.<service>`: RDS instances and clusters,
+type a service declares in its `drift` (`auditor.services.<service>`: RDS instances and clusters,
 S3 buckets, DynamoDB tables, AWS Backup vaults, ...), one read-only call
 in the resource's own region and account (Describe*/Head*) says whether it still exists. Gone
 means someone deleted it outside Pulumi: a critical finding. A call that fails for any other
@@ -41,7 +41,7 @@ CONTROL = DRIFT_CONTROL
 
 
 def kinds() -> dict[str, DriftKind]:
-    """Pulumi type token -> how to tell it still exists (each service's `DRIFT`)."""
+    """Pulumi type token -> how to tell it still exists (each service's `drift`)."""
     return services.drift_kinds()
 
 

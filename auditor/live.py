@@ -1,20 +1,108 @@
-"""What an `auditor.services.<service>` module declares for the live side.
+"""What an `auditor.services.<service>` module declares for the live side, and the scan
+context it is given.
 
-- `GLOBAL` / `REGIONAL`: collection `Step`s run per account / per account x region in the
-  scan's worker pool; a step that raises is recorded as a `ReadError` under its key (fail
-  closed: the bindings report what depends on it as `error`).
-- `PHASE` and `phase(scanner, live_accounts)`: later collection that needs earlier results
-  (trail details, bucket discovery and backup scope), in PHASE order.
-- `LIVE`: the live binding of each control the service judges, by control id.
-- `DRIFT`: {Pulumi type token: `DriftKind`} for `scan --state` (resource-drift-deleted).
-A new service is a new module in `auditor/services`; `auditor.scan` lists none by name.
+Each service module ends with one declaration, `SERVICE = LiveService(...)`:
+- `global_steps` / `regional_steps`: collection `Step`s run per account / per account x region
+  in the scan's worker pool; a step that raises is recorded as a `ReadError` under its key
+  (fail closed: the bindings report what depends on it as `error`);
+- `phase`: later collection that needs earlier results (trail details, bucket discovery and
+  backup scope), run in `Phase.order`;
+- `live`: the live binding of each control the service judges, by control id;
+- `drift`: {Pulumi type token: `DriftKind`} for `scan --state` (resource-drift-deleted).
+`auditor.services` lists the service modules; `auditor.scan` lists none by name.
+
+A service is a leaf: it reads with the account it is handed and reports through the
+`ScanContext` the scan passes in; it never imports the scan, the organization fan-out,
+reports or drills.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .aws import Account
+from .collectors import ReadError
+
+if TYPE_CHECKING:
+    from drguard.facts import Resource
+    from drguard.settings import Settings
+    from drguard.verdict import Verdict
+
+
+@dataclass
+class Target:
+    """An account to scan: its clients, or why it could not be opened."""
+
+    id: str
+    name: str | None = None
+    account: Account | None = None
+    error: ReadError | None = None
+
+
+@dataclass
+class RegionScan:
+    """What the regional steps read in one account x region: data and errors by step key."""
+
+    region: str
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, ReadError] = field(default_factory=dict)
+
+
+@dataclass
+class AccountScan:
+    """What the steps read in one account: global data and errors, and each region's."""
+
+    target: Target
+    regions: dict[str, RegionScan] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, ReadError] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.target.id
+
+
+class ScanContext(Protocol):
+    """What a service may use of the running scan (`auditor.scan.Scanner` provides it)."""
+
+    settings: Settings
+    now: dt.datetime
+    accounts: list[AccountScan]
+    regions: list[str]
+    notes: list[str]  # run notes shown in the report
+    skipped: dict[str, int]  # counts of what was not scanned, by kind
+    base: Account | None  # the account the scan runs from
+    org_view: Any  # the organization read for --org (None in single-account mode)
+    # what one service reads and another needs (e.g. the Pulumi state bucket location)
+    shared: dict[str, Any]
+
+    @property
+    def project_backend(self) -> str | None:
+        """backend.url of the project's Pulumi.yaml (`scan --project`), if given."""
+        ...
+
+    def map(self, label: str, fn: Callable[..., Any],
+            items: Iterable[tuple[Any, ...]]) -> list[Any]:
+        """fn(*item) for every item on the worker pool; results in item order."""
+        ...
+
+    def add(self, control: str, fact: Resource, verdict: Verdict | None,
+            errors: Iterable[ReadError | None] = ()) -> None:
+        """Record a verdict as a finding."""
+        ...
+
+    def error(self, control: str, ref: str, name: str, account: str | None,
+              region: str | None, message: str,
+              errors: Iterable[ReadError | None] = ()) -> None:
+        """Record an `error` finding for a resource that could not be judged."""
+        ...
+
+    def owns(self, account_id: str) -> bool:
+        """Whether this run judges the account (all of them, unless --shard)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -23,15 +111,15 @@ class Step:
 
     key: str
     operation: str  # named in the ReadError when the step raises
-    collect: Callable[..., Any]  # (scanner, account, unit) -> value; unit: AccountScan|RegionScan
+    collect: Callable[..., Any]  # (context, account, unit) -> value; unit: AccountScan|RegionScan
 
 
 @dataclass(frozen=True)
 class Live:
     """The live binding of one or more controls of a service.
 
-    `evaluate(scanner, account)` runs once per scanned account (`per_account`), else
-    `evaluate(scanner)` once per run; None when another command judges the control (`scan
+    `evaluate(context, account)` runs once per scanned account (`per_account`), else
+    `evaluate(context)` once per run; None when another command judges the control (`scan
     --state`). `on_account_error`: an account that could not be opened gets an `error`
     finding for each of these controls.
     """
@@ -55,3 +143,22 @@ class DriftKind:
     gone: frozenset[str]  # error codes that mean "does not exist"
     arn: Callable[[str, str, str], str]  # (region, account, name) -> ARN
     delete_event: str  # the CloudTrail event that deletes it (links a deletion to who did it)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Collection after the steps, in `order` across services: `run(context, accounts)`."""
+
+    order: int
+    run: Callable[[ScanContext, list[AccountScan]], None]
+
+
+@dataclass(frozen=True)
+class LiveService:
+    """Everything one service module declares for the live side: its `SERVICE`."""
+
+    global_steps: tuple[Step, ...] = ()
+    regional_steps: tuple[Step, ...] = ()
+    phase: Phase | None = None
+    live: tuple[Live, ...] = ()
+    drift: Mapping[str, DriftKind] = field(default_factory=dict)

@@ -1,5 +1,6 @@
-"""Organization mode: the accounts to scan and a session in each (role assumed per account),
-and the organization view SCP coverage is judged on."""
+"""Organization mode: the accounts to scan and a session in each (role assumed per account).
+The organization view is read by `auditor.services.organizations`, which judges SCP coverage
+on it."""
 
 from __future__ import annotations
 
@@ -14,22 +15,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drguard.errors import ConfigError
 
 from . import aws
-from .collectors import ReadError, error_code
+from .collectors import ReadError
+from .live import Target
 from .services import organizations as orgs
 
 log = logging.getLogger(__name__)
 
 Mapper = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], list[Any]]
-
-
-@dataclass
-class Target:
-    """An account to scan: its clients, or why it could not be opened."""
-
-    id: str
-    name: str | None = None
-    account: aws.Account | None = None
-    error: ReadError | None = None
 
 
 @dataclass(frozen=True)
@@ -99,41 +91,3 @@ def open_accounts(base: aws.Account, view: orgs.OrgView, role_name: str,
     accounts = [a for a in view.active_accounts() if shard is None or shard.holds(a["Id"])]
     return mapper(open_account, [(base, a["Id"], a.get("Name"), role_name, external_id)
                                  for a in accounts])
-
-
-@dataclass
-class OrgState:
-    """What SCP coverage can be judged on: the org view, or why not (fail or error)."""
-
-    view: orgs.OrgView | None = None
-    not_in_org: bool = False
-    error: str | None = None
-    read_errors: list[ReadError] | None = None
-
-
-def scp_state(base: aws.Account, view: orgs.OrgView | None) -> OrgState:
-    """The organization with its SCPs, as far as `base` can read it."""
-    if view is None:
-        try:
-            info = orgs.describe(base)
-        except (ClientError, BotoCoreError) as e:
-            if error_code(e) == "AWSOrganizationsNotInUseException":
-                return OrgState(not_in_org=True)
-            err = ReadError.of("organizations:DescribeOrganization", e)
-            return OrgState(error=f"Organizations could not be read: {err}", read_errors=[err])
-        if info.get("MasterAccountId") != base.id:
-            return OrgState(error=f"Organizations could not be read: account {base.id} is a "
-                                  f"member of {info.get('Id')}, and SCPs are only visible from "
-                                  f"the management account {info.get('MasterAccountId')} "
-                                  "(scan with --org from it)")
-        try:
-            view = orgs.read(base, policies=False)
-        except (ClientError, BotoCoreError) as e:
-            err = ReadError.of("organizations", e)
-            return OrgState(error=f"Organizations could not be read: {err}", read_errors=[err])
-    try:
-        view.scps = orgs.scps(base)
-    except (ClientError, BotoCoreError) as e:
-        err = ReadError.of("organizations:ListPolicies", e)
-        return OrgState(view=view, error=f"The SCPs could not be read: {err}", read_errors=[err])
-    return OrgState(view=view)

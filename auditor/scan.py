@@ -4,7 +4,7 @@ could not be read is `error`).
 
 Phases (each one spread over the pool); what runs in each comes from `auditor.services`:
 1. open the accounts (org mode: assume the role in each; one failing does not stop the rest);
-2. per account the services' `GLOBAL` steps, per account x region their `REGIONAL` steps;
+2. per account the services' global steps, per account x region their regional steps;
 3. the services' later phases in order (trail details; bucket discovery, backup scope and
    the settings of the buckets in scope);
 4. every live binding, in the calling thread.
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.parsers import ResponseParserError
 
 from drguard import __version__, registry
 from drguard.errors import ConfigError
@@ -34,15 +33,10 @@ from drguard.verdict import Verdict
 
 from . import aws, org, services
 from .aws import AccountClock
-from .collectors import ReadError
-from .live import Step
+from .collectors import UNIT_ERRORS, ReadError
+from .live import AccountScan, RegionScan, Step, Target
 
 log = logging.getLogger(__name__)
-
-# Failures of a unit of work are not expected beyond AWS errors, but a malformed response
-# (KeyError/TypeError/ValueError) must still end as `error`, never as a crash or a pass.
-UNIT_ERRORS = (ClientError, BotoCoreError, ResponseParserError, KeyError, TypeError, ValueError,
-               AttributeError)
 
 
 @dataclass
@@ -68,27 +62,6 @@ class ScanResult:
     findings: list[Finding]
     run: dict[str, Any]
     session: Any = None  # the base boto3 session (read-only guarded), for --logs
-
-
-@dataclass
-class RegionScan:
-    """What the regional steps read in one account x region: data and errors by step key."""
-
-    region: str
-    data: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, ReadError] = field(default_factory=dict)
-
-
-@dataclass
-class AccountScan:
-    target: org.Target
-    regions: dict[str, RegionScan] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, ReadError] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.target.id
 
 
 def enabled_regions(account: aws.Account) -> list[str]:
@@ -119,6 +92,8 @@ def clean(value: Any) -> Any:
 
 
 class Scanner:
+    """Runs one scan; services see it as their `auditor.live.ScanContext`."""
+
     def __init__(self, options: ScanOptions, settings: Settings) -> None:
         self.o = options
         self.settings = settings
@@ -197,7 +172,7 @@ class Scanner:
                                             self.o.aws.external_id, self._map_accounts,
                                             self.o.shard)
             else:
-                targets = [org.Target(base.id, None, base)]
+                targets = [Target(base.id, None, base)]
             self.accounts = [AccountScan(t) for t in targets]
             live = [a for a in self.accounts if a.target.account is not None]
             for a in live:
@@ -209,7 +184,7 @@ class Scanner:
             self.map("regions", self._region_unit,
                      [(a, r) for r in self.regions for a in live])
             for phase in services.phases():
-                phase(self, live)
+                phase.run(self, live)
             self._evaluate(live)
             self._pool = None
         finished = dt.datetime.now(dt.UTC)
@@ -237,6 +212,10 @@ class Scanner:
         rs = a.regions.setdefault(region, RegionScan(region))
         with a.target.account.clock.unit():
             self._steps(services.regional_steps(), a.target.account, rs)
+
+    @property
+    def project_backend(self) -> str | None:
+        return self.o.project_backend
 
     def owns(self, account_id: str) -> bool:
         """Whether this run judges the account (all of them, unless --shard)."""

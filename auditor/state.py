@@ -506,9 +506,8 @@ def _judge(resources: list[Any], settings: Settings,
            today: dt.date | None) -> list[Finding]:
     from policypack import checks
     from policypack.adapters import arn_account
-    from policypack.stack import StackModel
 
-    model = StackModel.build(resources, settings.scope)
+    model = checks.build_model(resources, settings.scope)
     out: list[Finding] = []
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
         if control not in STATE_CONTROLS:

@@ -46,7 +46,7 @@ from auditor.logs import samples  # noqa: E402
 MANIFEST = "manifest.json"
 ACCOUNTS = ("111122223333", "444455556666", "777788889999")
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
-BEFORE_REF = "32b7f04"  # the reader before issue 9/15: whole-file gunzip + regex, 1 thread
+BEFORE_REF = "32b7f04"  # the reader before the prefiltered one: whole-file gunzip + regex, 1 thread
 
 
 # ---- corpus -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ tests/test_fuzz_state.py, tests/test_fuzz_pack.py) driven by hypothesis with man
 examples; logs inputs from benchmarks/soak_logs.py (LOGS's soak, called in-process).
 
 - config: mutated auditor/pack configs (JSON and YAML), byte-flipped files and waiver files,
-  through `drguard.settings.load_file` / `drguard.waivers.load_file`.
+  through `drguard.settings.load_file` / `drguard.settings.load_waiver_file`.
 - state: mutated `pulumi stack export` documents through `auditor.state` (load + judge).
 - pack: Configure, Analyze and AnalyzeStack over gRPC against the real pack process.
 
@@ -45,9 +45,8 @@ from hypothesis.errors import NonInteractiveExampleWarning  # noqa: E402
 from pulumi.runtime.proto import analyzer_pb2 as pb  # noqa: E402
 
 from auditor import state  # noqa: E402
-from drguard import waivers  # noqa: E402
 from drguard.errors import ConfigError  # noqa: E402
-from drguard.settings import Settings, load_file  # noqa: E402
+from drguard.settings import Settings, load_file, load_waiver_file  # noqa: E402
 
 warnings.simplefilter("ignore", NonInteractiveExampleWarning)
 
@@ -125,7 +124,7 @@ def soak_config(n: int, seed_value: int, hang: float) -> Tally:
 
     def load_waivers(path: Path) -> str:
         try:
-            waivers.load_file(path)
+            load_waiver_file(path)
             return "loaded"
         except ConfigError as e:
             return _one_line(e, str(path))

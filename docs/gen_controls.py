@@ -117,18 +117,18 @@ def deploy_types(c: Control) -> list[str]:
     """Pulumi type tokens the control's deploy binding judges: a resource check's types, else
     the types its service reads (or, for a service without types of its own, the types of
     the stateful kinds every service declares)."""
-    for m in deploy_services.modules():
-        for check in getattr(m, "CHECKS", ()):
+    for svc in deploy_services.SERVICES:
+        for check in svc.checks:
             if check.control != c.id:
                 continue
             if isinstance(check, ResourceCheck):
                 return sorted(check.types)
-            if c.id in getattr(m, "TYPES_READ", {}):  # a stack check over other services' types
-                return sorted(m.TYPES_READ[c.id])
-            types = set(getattr(m, "FACTS", {})) | set(getattr(m, "LINKED", {}))
+            if c.id in svc.types_read:  # a stack check over other services' types
+                return sorted(svc.types_read[c.id])
+            types = set(svc.facts) | set(svc.linked)
             if not types:
-                wanted = set(deploy_services.stateful_kinds())
-                types = {t for t, (kind, _) in deploy_services.facts().items()
+                wanted = set(deploy_services.CATALOG.stateful_kinds)
+                types = {t for t, (kind, _) in deploy_services.CATALOG.facts.items()
                          if kind in wanted}
             return sorted(types)
     return []
@@ -143,7 +143,7 @@ def _providers(types: Iterable[str]) -> dict[str, list[str]]:
 
 def _live_calls(c: Control) -> list[str]:
     for m in live_services.modules():
-        for b in getattr(m, "LIVE", ()):
+        for b in m.SERVICE.live:
             if c.id in b.controls:
                 if b.evaluate is None:
                     return sorted({k.operation for k in live_services.drift_kinds().values()})

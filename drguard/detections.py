@@ -33,11 +33,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from .control import Control
-    from .scope import Scope
+from typing import Any, Literal, Protocol
 
 S3 = "s3.amazonaws.com"
 RDS = "rds.amazonaws.com"
@@ -49,11 +45,18 @@ IAM = "iam.amazonaws.com"
 DYNAMODB = "dynamodb.amazonaws.com"
 
 
+class BucketScope(Protocol):
+    """What a detection asks of the backup-bucket scope (`drguard.scope.Scope`)."""
+
+    def reasons(self, name: str | None, tags: Mapping[str, Any] | None,
+                auto: Iterable[str] = ()) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class Context:
     """What a predicate may need besides the record: scope rules and known backup buckets."""
 
-    scope: Scope
+    scope: BucketScope
     # bucket name -> reason it is a backup bucket, known to the caller (e.g. a trail destination)
     extra_buckets: Mapping[str, str] = field(default_factory=dict)
 
@@ -109,7 +112,17 @@ def on(event_source: str, *event_names: str, resource: ResourceOf, message: str,
                      backup_scoped, links_by)
 
 
-def index(controls: Iterable[Control]) -> dict[tuple[str, str], list[tuple[str, Detection]]]:
+class Declared(Protocol):
+    """A control as `index` reads it (`drguard.control.Control`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def detections(self) -> tuple[Detection, ...]: ...
+
+
+def index(controls: Iterable[Declared]) -> dict[tuple[str, str], list[tuple[str, Detection]]]:
     """(eventSource, eventName) -> [(control id, detection)], in registry order."""
     out: dict[tuple[str, str], list[tuple[str, Detection]]] = {}
     for c in controls:

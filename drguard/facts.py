@@ -41,7 +41,7 @@ def is_unknown(*values: Any) -> bool:
 
 def retention_days(days: Any, years: Any) -> int | None:
     """An Object Lock default retention in days: `days`, else `years` counted as 365 days
-    (controls.md); None when neither is an integer. Some endpoints (moto) answer a rule set
+    (as AWS counts them); None when neither is an integer. Some endpoints (moto) answer a rule set
     in years with `Days: 0` beside `Years`, so a zero `days` gives way to `years`."""
     def whole(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
@@ -76,17 +76,3 @@ class Resource:
         """Whether this fact holds data that `stateful-resource-protect` guards (a service's
         fact says so; e.g. a bucket only when it is in backup scope)."""
         return False
-
-
-# Where each service's facts are declared now; `from drguard.facts import Bucket` keeps working.
-_MOVED = {"Database": "rds", "Bucket": "s3", "Trail": "cloudtrail", "AccessKey": "iam",
-          "Table": "dynamodb", "Vault": "backup", "Volume": "ec2", "AtlasCluster": "atlas",
-          "Scp": "organizations", "StateBackend": "pulumi"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"drguard.controls.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -109,7 +109,7 @@ def at_or_above(severity: str, threshold: str) -> bool:
 
 def exit_code(findings: Iterable[Finding], fail_on: str = "high",
               incomplete: bool = False) -> int:
-    """outputs.md: 0 clean, 1 gaps at/above fail_on, 3 incomplete (errors, or anything the run
+    """The exit code: 0 clean, 1 gaps at/above fail_on, 3 incomplete (errors, or anything the run
     could not read: `incomplete`) without such gaps."""
     findings = list(findings)
     if any(f.is_gap and at_or_above(f.severity, fail_on) for f in findings):

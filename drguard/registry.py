@@ -47,7 +47,7 @@ def _collect() -> tuple[tuple[Control, ...], dict[str, str]]:
     found: list[Control] = []
     service: dict[str, str] = {}
     for module in _controls.modules():
-        for c in getattr(module, "CONTROLS", ()):
+        for c in module.CONTROLS:
             if c.id in service:
                 raise ValueError(f"control {c.id!r} declared twice ({service[c.id]}, "
                                  f"{module.__name__})")

@@ -1,4 +1,5 @@
-"""Which buckets are backup buckets, and why (controls.md, "Scope")."""
+"""Which buckets are backup buckets, and why: the `dr:backup` tag, a name pattern, the Pulumi
+state bucket, or a relation only the caller sees (a trail or replication destination)."""
 
 from __future__ import annotations
 

@@ -214,9 +214,26 @@ def _waiver_file(value: Any, base_dir: Path | None, loc: Loc) -> list[Waiver]:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        return waivers_mod.load_file(path)
+        return load_waiver_file(path)
     except Unreadable as e:  # say which setting named the file
         raise loc.error(str(e)) from None
+
+
+def load_waiver_file(path: str | Path) -> list[Waiver]:
+    """A waiver file: YAML or JSON, `{"waivers": [...]}`."""
+    p = Path(path)
+    data = read_document(p, "waiver file")
+    if data is None:
+        return []
+    if not isinstance(data, dict) or "waivers" not in data:
+        raise ConfigError(f"{p}: expected a mapping with a 'waivers' list, found "
+                          f"{type_name(data)}" + (" without 'waivers'"
+                                                  if isinstance(data, dict) else ""))
+    unknown = [k for k in data if k != "waivers"]
+    if unknown:
+        raise ConfigError(f"{p}: unknown top-level key(s) "
+                          f"{', '.join(sorted(map(str, unknown)))[:200]} (expected waivers)")
+    return waivers_mod.parse(data["waivers"], where=Loc(str(p), ("waivers",)))
 
 
 def _control_values(value: Any, loc: Loc, all_level: str | None) -> tuple[dict, bool]:

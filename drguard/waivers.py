@@ -1,4 +1,4 @@
-"""Waivers: time-boxed, owned exceptions (outputs.md, "Waivers")."""
+"""Waivers: time-boxed, owned exceptions to one control, matched by resource and/or tags."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from . import patterns
-from .errors import ConfigError, Loc, type_name
+from .errors import Loc, type_name
 from .registry import BY_ID
 
 REQUIRED = ("control", "reason", "owner", "expires")
@@ -137,25 +136,6 @@ def parse(entries: Any, where: str | Loc = "waivers") -> list[Waiver]:
     if not isinstance(entries, list):
         raise loc.expected("a list of waivers", entries)
     return [_one(e, Loc(f"{loc}: waiver #{i + 1}")) for i, e in enumerate(entries)]
-
-
-def load_file(path: str | Path) -> list[Waiver]:
-    """A waiver file: YAML or JSON, `{"waivers": [...]}`."""
-    from .settings import read_document  # one reader for every config input
-
-    p = Path(path)
-    data = read_document(p, "waiver file")
-    if data is None:
-        return []
-    if not isinstance(data, dict) or "waivers" not in data:
-        raise ConfigError(f"{p}: expected a mapping with a 'waivers' list, found "
-                          f"{type_name(data)}" + (" without 'waivers'"
-                                                  if isinstance(data, dict) else ""))
-    unknown = [k for k in data if k != "waivers"]
-    if unknown:
-        raise ConfigError(f"{p}: unknown top-level key(s) "
-                          f"{', '.join(sorted(map(str, unknown)))[:200]} (expected waivers)")
-    return parse(data["waivers"], where=Loc(str(p), ("waivers",)))
 
 
 @dataclass(frozen=True)

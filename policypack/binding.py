@@ -1,8 +1,8 @@
 """Deploy bindings: which rule of a control runs on which resources of a stack.
 
-Each `policypack.services.<service>` module lists its bindings in `CHECKS`, one per control id
-the service judges at deploy time. Resource checks judge one resource alone; stack checks need
-relations between resources (split S3 resources, trail destinations, ...).
+Each `policypack.services.<service>` module lists its bindings in `checks` of its `SERVICE`, one
+per control id the service judges at deploy time. Resource checks judge one resource alone;
+stack checks need relations between resources (split S3 resources, trail destinations, ...).
 """
 
 from __future__ import annotations

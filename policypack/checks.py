@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from drguard.facts import Resource
+from drguard.scope import Scope
 from drguard.settings import Settings
 from drguard.verdict import Verdict
 
@@ -17,16 +18,21 @@ from .adapters import Res
 from .binding import Check, Judged, ResourceCheck, StackCheck
 from .stack import StackModel
 
-__all__ = ["CHECKS", "Check", "ResourceCheck", "StackCheck", "evaluate"]
+__all__ = ["CHECKS", "Check", "ResourceCheck", "StackCheck", "build_model", "evaluate"]
 
 # One deploy binding per control that declares the deploy side, in registry order.
-CHECKS: tuple[Check, ...] = services.checks()
+CHECKS: tuple[Check, ...] = services.CATALOG.checks
+
+
+def build_model(resources: Iterable[Res], scope: Scope) -> StackModel:
+    """The stack model of `resources`, built from every service."""
+    return StackModel.build(resources, scope, services.CATALOG)
 
 
 def evaluate(resources: Iterable[Res], settings: Settings,
              model: StackModel | None = None) -> Iterator[tuple[str, Resource, Verdict]]:
     """Every enabled check on a whole stack: (control id, fact, verdict) for each judgement."""
-    model = model or StackModel.build(resources, settings.scope)
+    model = model or build_model(resources, settings.scope)
     for check in CHECKS:
         if check.control not in settings.enabled:
             continue

@@ -27,7 +27,7 @@ from drguard.verdict import Verdict
 
 from . import config, engine_hooks
 from .adapters import Res
-from .checks import CHECKS, ResourceCheck, StackCheck
+from .checks import CHECKS, ResourceCheck, StackCheck, build_model
 from .stack import StackModel
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def _shared_model(resources: list[Any], scope: Any) -> StackModel:
     key = ("model", id(scope))
     if memo is not None and key in memo:
         return memo[key][1]
-    model = StackModel.build((Res.from_args(r) for r in resources), scope)
+    model = build_model((Res.from_args(r) for r in resources), scope)
     if memo is not None:
         memo[key] = (scope, model)
     return model

@@ -1,14 +1,15 @@
 """The stack model: resources of one stack joined into facts.
 
-Generic machinery only: each resource whose type a service declares in `FACTS` becomes a fact
-of that service's kind (`model.buckets`, `model.databases`, ...); resources that only configure
-others (`LINKED`) are handed to the service's `link` step, which folds them into the facts they
-configure (split S3 resources, replication rules, backup selections, vault locks, ...). Links
-go by the property dependency on the target's URN (what the engine records even when a name is
-still unknown during preview) or, failing that, by name/ARN. A linked resource that cannot be
-linked is counted in `unlinked`, so a fact lacking that setting is judged "unknown during
-preview" instead of falsely failing. Every step indexes by URN or name first, so building the
-model stays linear in the number of resources.
+Generic machinery only, built from a `Catalog` of the services' declarations
+(`policypack.services.CATALOG`): each resource whose type a service declares in `facts` becomes
+a fact of that service's kind (`model.buckets`, `model.databases`, ...); resources that only
+configure others (`linked`) are handed to the service's `link` step, which folds them into the
+facts they configure (split S3 resources, replication rules, backup selections, vault locks,
+...). Links go by the property dependency on the target's URN (what the engine records even when
+a name is still unknown during preview) or, failing that, by name/ARN. A linked resource that
+cannot be linked is counted in `unlinked`, so a fact lacking that setting is judged "unknown
+during preview" instead of falsely failing. Every step indexes by URN or name first, so building
+the model stays linear in the number of resources.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from typing import Any
 from drguard.facts import UNKNOWN
 from drguard.scope import Scope
 
-from . import services
 from .adapters import Res, arn_account
+from .service import Catalog
+
+_EMPTY = Catalog(())
 
 
 @dataclass
@@ -36,17 +39,19 @@ class StackModel:
     account: str | None = None  # the stack's AWS account, when an ARN tells
     # indexes a service builds once per model (e.g. buckets by name)
     index: dict[str, Any] = field(default_factory=dict)
+    # the services the model was built from (their hooks: ARNs, backup selections, ...)
+    catalog: Catalog = _EMPTY
 
     def __getattr__(self, name: str) -> list[Any]:
-        if name in services.kinds():
+        if name in self.__dict__.get("catalog", _EMPTY).kinds:
             return self.__dict__.setdefault("facts", {}).setdefault(name, [])
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
-    def build(cls, resources: Iterable[Res], scope: Scope) -> StackModel:
-        m = cls()
-        fact_specs = services.facts()
-        linked_kinds = services.linked()
+    def build(cls, resources: Iterable[Res], scope: Scope, catalog: Catalog) -> StackModel:
+        m = cls(catalog=catalog)
+        fact_specs = catalog.facts
+        linked_kinds = catalog.linked
         linked: dict[str, list[Res]] = {}
         for r in resources:
             m.resources.append(r)
@@ -63,13 +68,13 @@ class StackModel:
                     linked.setdefault(kind, []).append(r)
             if m.account is None:
                 m.account = arn_account(r.get("arn"))
-        for step in services.steps():
+        for step in catalog.links:
             step(m, linked, scope)
         return m
 
     def all_facts(self) -> list[Any]:
         """Every fact, by kind in service order."""
-        return [f for kind in services.kinds() for f in self.facts.get(kind, ())]
+        return [f for kind in self.catalog.kinds for f in self.facts.get(kind, ())]
 
     # ---- helpers for the services' link steps -----------------------------------------------
 
@@ -101,7 +106,7 @@ class StackModel:
                 arn = r.get(key)
                 if isinstance(arn, str):
                     return arn
-        build = services.hooks("ARNS").get(type(fact))
+        build = self.catalog.arns.get(type(fact))
         if build is None:
             return None
         return build(self, fact, r, fact.region or "*", self.account or "000000000000")

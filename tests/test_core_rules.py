@@ -11,13 +11,17 @@ import pytest
 from drguard import registry, waivers
 from drguard.controls import cloudtrail, rds, s3
 from drguard.controls import pulumi as protection
+from drguard.controls.cloudtrail import Trail
+from drguard.controls.rds import Database
+from drguard.controls.s3 import Bucket
 from drguard.errors import ConfigError
-from drguard.facts import UNKNOWN, Bucket, Database, Trail
+from drguard.facts import UNKNOWN
 from drguard.params import resolve
 from drguard.scope import Scope
 from drguard.settings import from_mapping
 from policypack import checks
 from policypack.adapters import Res
+from policypack.services import CATALOG
 from policypack.services import s3 as s3_pack
 from policypack.stack import StackModel
 from policypack.wire import SENTINELS
@@ -189,7 +193,7 @@ def test_split_resources_link_by_property_dependency_during_preview() -> None:
                 {"bucket": UNKNOWN_STRING,
                  "rule": {"defaultRetention": {"mode": "COMPLIANCE", "years": 1.0}}},
                 {"bucket": [bucket.urn]})
-    m = StackModel.build([bucket, versioning, lock], Scope())
+    m = StackModel.build([bucket, versioning, lock], Scope(), CATALOG)
     (b,) = m.buckets
     assert b.scope_reasons == ["logical name 'backups' matches '(?i)backup'"]
     assert b.versioning == "Suspended" and b.lock_days == 365 and b.lock_mode == "COMPLIANCE"
@@ -202,7 +206,7 @@ def test_split_resources_link_by_name_and_trail_destination_is_in_scope() -> Non
     versioning = _res("aws:s3/bucketVersioning:BucketVersioning", "v",
                       {"bucket": "audit-logs-1", "versioningConfiguration": {"status": "Enabled"}})
     trail = _res("aws:cloudtrail/trail:Trail", "t", {"s3BucketName": "audit-logs-1"})
-    m = StackModel.build([bucket, versioning, trail], Scope())
+    m = StackModel.build([bucket, versioning, trail], Scope(), CATALOG)
     (b,) = m.buckets
     assert b.scope_reasons == ["destination of CloudTrail trail 't'"]
     assert b.versioning == "Enabled"
@@ -218,7 +222,7 @@ def test_legacy_inline_blocks_and_aws_native_bucket() -> None:
         "bucketName": "native-backups", "versioningConfiguration": {"status": "Enabled"},
         "objectLockEnabled": True, "objectLockConfiguration": {
             "rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 40.0}}}})
-    m = StackModel.build([v6, native], Scope())
+    m = StackModel.build([v6, native], Scope(), CATALOG)
     old, nat = m.buckets
     assert (old.versioning, old.object_lock_enabled, old.lock_days) == ("Enabled", True, 40)
     v = s3.object_lock(nat, DEFAULTS_LOCK)
@@ -229,12 +233,12 @@ def test_unlinked_split_resource_makes_missing_setting_unknown_not_fail() -> Non
     bucket = _res("aws:s3/bucket:Bucket", "backups", {})
     orphan = _res("aws:s3/bucketVersioning:BucketVersioning", "v",
                   {"bucket": UNKNOWN_STRING, "versioningConfiguration": {"status": "Enabled"}})
-    m = StackModel.build([bucket, orphan], Scope())
+    m = StackModel.build([bucket, orphan], Scope(), CATALOG)
     assert m.unlinked == {"versioning": 1}
     ((_, verdict),) = list(s3_pack._versioning(m, {}))
     assert verdict.status == "unknown"
     # Without the orphan the same bucket is a plain failure.
-    ((_, verdict),) = list(s3_pack._versioning(StackModel.build([bucket], Scope()), {}))
+    ((_, verdict),) = list(s3_pack._versioning(StackModel.build([bucket], Scope(), CATALOG), {}))
     assert verdict.status == "fail"
 
 

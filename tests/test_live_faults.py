@@ -186,12 +186,13 @@ def test_read_only_guard_blocks_mutations(aws):
 # ---- exit codes, config errors, waivers -------------------------------------------------
 
 def _cli(aws, tmp_path, *extra):
-    # the controls the emulator cannot serve stay off (tests/live_support.py EMULATOR_CONFIG)
-    cfg = tmp_path / "emulator.json"
-    cfg.write_text(json.dumps(EMULATOR_CONFIG))
+    if "--config" not in extra:
+        # the controls the emulator cannot serve stay off (tests/live_support.py)
+        cfg = tmp_path.parent / f"{tmp_path.name}-emulator.json"
+        cfg.write_text(json.dumps(EMULATOR_CONFIG))
+        extra = ("--config", str(cfg), *extra)
     return main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1,us-west-2",
-                 "--output-dir", str(tmp_path), "--format", "json", "--config", str(cfg),
-                 *extra])
+                 "--output-dir", str(tmp_path), "--format", "json", *extra])
 
 
 def test_exit_code_0_when_no_gap_at_threshold(aws, tmp_path):

@@ -17,8 +17,10 @@ from auditor.services import s3 as s3_c
 from drguard import eventpattern as ep
 from drguard import iampolicy
 from drguard.controls import organizations as scp_rule
-from drguard.controls.pulumi import state_backend
-from drguard.facts import UNKNOWN, Database, Scp, StateBackend
+from drguard.controls.organizations import Scp
+from drguard.controls.pulumi import StateBackend, state_backend
+from drguard.controls.rds import Database
+from drguard.facts import UNKNOWN
 from drguard.registry import BACKUP_DELETION_ACTIONS
 
 REQ = BACKUP_DELETION_ACTIONS

@@ -17,6 +17,7 @@ from drguard.scope import Scope
 from drguard.settings import Settings
 from policypack.adapters import Res
 from policypack.checks import evaluate
+from policypack.services import CATALOG
 from policypack.stack import StackModel
 from tests import pack_programs_tier2 as programs
 from tests.harness.analyzer import StackRun, run_stack
@@ -233,7 +234,7 @@ def test_replication_chain_scopes_every_copy() -> None:
         "bucket": "ledger-copy",
         "rules": [{"status": "Enabled",
                    "destination": {"bucket": "arn:aws:s3:::ledger-copy-2"}}]})
-    model = StackModel.build([a, b, c, ab, bc], Scope())
+    model = StackModel.build([a, b, c, ab, bc], Scope(), CATALOG)
     scoped = {x.name: x.scope_reasons for x in model.buckets}
     assert scoped["ledger-copy-2"] == ["replication destination of backup bucket ledger-copy"]
     assert _verdicts([a, b, c, ab, bc], "backup-bucket-replication") == {

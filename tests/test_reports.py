@@ -639,7 +639,7 @@ def test_markdown_cell_escaping():
     "dave@evil.example", "@octocat please look", "see #123", "ftp://x.example/y",
     "<https://evil.example>", "[click](https://evil.example)", "javascript:alert(1)//x"])
 def test_markdown_values_never_become_links(tmp_path: Path, hostile: str):
-    """issue 9 item 9: a value we did not write (a CloudTrail key, a tag, a principal) is
+    """A value we did not write (a CloudTrail key, a tag, a principal) is
     never a live link, autolink, @mention or #ref in GitHub's renderer."""
     f = Finding("backup-bucket-versioning", "fail", "live", f"arn:aws:s3:::{hostile}",
                 f"object {hostile} was changed by {hostile}", "111111111111", "us-east-1")

@@ -20,6 +20,11 @@ from drguard.facts import UNKNOWN
 
 log = logging.getLogger(__name__)
 
+# Failures of a unit of work are not expected beyond AWS errors, but a malformed response
+# (KeyError/TypeError/ValueError) must still end as `error`, never as a crash or a pass.
+UNIT_ERRORS = (ClientError, BotoCoreError, ResponseParserError, KeyError, TypeError, ValueError,
+               AttributeError)
+
 T = TypeVar("T")
 
 

@@ -21,8 +21,9 @@ HELP = ("Check an infrastructure repository, offline: no plaintext secret in Pul
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, metavar="PATH", help="the repository's root directory")
     add_output_options(p)
-    # In `repo`, --history is the stacks' update history (outputs.md), not the report-trend
-    # folder the other commands take: this definition replaces that one if there is one.
+    # In `repo`, --history is the stacks' update history (`pulumi stack history --json`), not
+    # the report-trend folder the other commands take: this definition replaces that one if
+    # there is one.
     g = p.add_argument_group("stack history", conflict_handler="resolve")
     g.add_argument("--history", action="append", default=[], dest="stack_history",
                    metavar="[STACK=]FILE",

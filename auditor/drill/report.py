@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 from drguard.errors import ConfigError
 
-from ..reports import write_reports
+from ..reports import render_reports, write_reports
 from ..reports._common import dumps, jsonable
+from ..reports.templates import environment
 from .plan import EXIT_FAILED, EXIT_NOT_RUN, EXIT_OK
 
 log = logging.getLogger(__name__)
@@ -153,22 +153,8 @@ def chart(entries: list[dict[str, Any]], target: float | None) -> dict[str, Any]
 
 # ---- writing ----------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~!#<>])")
-
-
-def md(value: Any, limit: int = 160) -> str:
-    """One inert Markdown table cell/line: whitespace folded, truncated, specials escaped."""
-    text = " ".join(str("" if value is None else value).split())
-    if len(text) > limit:
-        text = text[:limit - 1] + "\u2026"
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
 def render_markdown(run: dict[str, Any]) -> str:
-    from ..reports.html import environment
-
     env = environment().overlay(autoescape=False)
-    env.filters = {**env.filters, "md": md}  # overlay shares the dicts: copy, never mutate
     env.globals = {**env.globals, "fmt_seconds": fmt_seconds}
     return env.get_template("_drill.md.j2").render(run=run, drill=run["drill"])
 
@@ -182,8 +168,6 @@ def write(run: dict[str, Any], out_dir: Path, formats: list[str]) -> dict[str, P
     out_dir.mkdir(parents=True, exist_ok=True)
     doc_run = jsonable({k: v for k, v in run.items() if k != "drill"})
     if "json" in formats:
-        from ..reports import render_reports
-
         doc = json.loads(render_reports([], doc_run, ["json"])["json"])
         doc["drill"] = jsonable(run["drill"])
         p = out_dir / FILENAMES["json"]

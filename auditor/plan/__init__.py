@@ -47,8 +47,12 @@ from pathlib import Path
 from typing import Any
 
 from drguard import registry
+from drguard.controls.backup import Vault
+from drguard.controls.dynamodb import Table
 from drguard.controls.plan import DESTROYS_DATA
 from drguard.controls.pulumi import PROTECT
+from drguard.controls.rds import Database
+from drguard.controls.s3 import Bucket
 from drguard.errors import ConfigError
 from drguard.evaluate import apply_waiver, finding
 from drguard.facts import UNKNOWN, Resource
@@ -345,9 +349,8 @@ class _Pack:
 def _pack() -> _Pack:
     from policypack import checks
     from policypack.adapters import Res
-    from policypack.stack import StackModel
 
-    return _Pack(res=Res, model=StackModel, evaluate=checks.evaluate)
+    return _Pack(res=Res, model=checks.build_model, evaluate=checks.evaluate)
 
 
 def _resources(pack: _Pack, states: Mapping[str, State]) -> list[Any]:
@@ -383,7 +386,7 @@ def _sides(preview: Preview) -> tuple[dict[str, State], dict[str, State]]:
 
 def _evaluate(pack: _Pack, resources: list[Any],
               settings: Settings) -> dict[tuple[str, str], tuple[Resource, Any]]:
-    model = pack.model.build(resources, settings.scope)
+    model = pack.model(resources, settings.scope)
     wanted = dataclasses.replace(settings, enabled=set(settings.enabled) | {PROTECT_CONTROL})
     out: dict[tuple[str, str], tuple[Resource, Any]] = {}
     for control, fact, verdict in pack.evaluate(resources, wanted, model=model):
@@ -493,7 +496,6 @@ def _replace_reasons(steps: list[Step]) -> list[str]:
 
 
 def _kind_label(fact: Resource) -> str:
-    from drguard.facts import Bucket, Database, Table, Vault
 
     if isinstance(fact, Database):
         return "DB cluster" if fact.kind == "cluster" else "DB instance"
@@ -509,7 +511,6 @@ def _kind_label(fact: Resource) -> str:
 def _safeguards(fact: Resource, state: State, op: str) -> tuple[list[str], list[str],
                                                                   dict[str, Any]]:
     """(what would save the data, what would not, evidence) for the resource going away."""
-    from drguard.facts import Bucket, Database, Table, Vault
 
     saves: list[str] = []
     lost: list[str] = []
@@ -781,7 +782,7 @@ def _stack_level(control: str) -> bool:
 
     for c in checks.CHECKS:
         if c.control == control:
-            return not hasattr(c, "types")
+            return isinstance(c, checks.StackCheck)
     return False
 
 

@@ -1,4 +1,4 @@
-"""The report writers of dr-audit: every format from one findings list (outputs.md, "Reports").
+"""The report writers of dr-audit: every format from one findings list (docs/reports.md).
 
     write_reports(findings, run, out_dir, formats, baseline=None, history=None,
                   account_names=None) -> {format: path}
@@ -21,7 +21,7 @@ from typing import Any
 
 from drguard.findings import Finding, merge
 
-from . import asff, html, json_report, junit, markdown, ocsf, sarif
+from . import asff, html, json_report, junit, markdown, ocsf, rpo, sarif
 from . import history as history_mod
 from ._common import build_summary, dumps, jsonable, normalize_run, sorted_findings
 from .diff import diff
@@ -93,7 +93,8 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
         elif fmt == "html":
             out[fmt] = html.render(doc["run"], doc["summary"], plain, points)
         elif fmt == "md":
-            out[fmt] = markdown.render(doc["run"], doc["summary"], plain)
+            out[fmt] = markdown.render(doc["run"], doc["summary"], plain,
+                                       rpo.markdown_table(plain))
         elif fmt == "sarif":
             out[fmt] = dumps(sarif.build(doc["run"], doc["summary"], plain)) + "\n"
         elif fmt == "ocsf":

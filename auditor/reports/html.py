@@ -9,17 +9,14 @@ until the reader asks for passes), and the run metadata, collapsed, at the botto
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from typing import Any
-
-import jinja2
 
 from drguard.control import EXPOSURES
 from drguard.findings import STATUSES, Finding
 from drguard.registry import BY_ID
 
-from . import markdown
+from . import rpo
 from ._common import (
     SEVERITIES_DESC,
     clean_text,
@@ -31,6 +28,9 @@ from ._common import (
     severity_rank,
     waiver_expired,
 )
+from .templates import environment, when
+
+__all__ = ["environment", "render", "when"]
 
 STATUS_LABELS = {"fail": "gaps", "pass": "passing", "waived": "waived",
                  "error": "not checked", "attempt": "attempts (logs)"}
@@ -39,34 +39,6 @@ PER_CONTROL = 3
 
 SEVERITY_COLORS = {"critical": "#8b0000", "high": "#cf222e", "medium": "#bc4c00",
                    "low": "#0969da"}
-
-
-@functools.cache
-def environment() -> jinja2.Environment:
-    """The template environment: package templates, autoescape on, strict undefined."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("auditor", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["when"] = when
-    env.filters["plural"] = plural
-    # inert Markdown for the .md.j2 templates: identifiers as code spans, prose escaped and
-    # defanged (auditor.reports.markdown)
-    env.filters["md_code"] = markdown.code
-    env.filters["md_text"] = markdown.md
-    return env
-
-
-def when(value: Any) -> str:
-    """An ISO timestamp for people: `2026-12-01 04:10:33 UTC` (no microseconds)."""
-    if not isinstance(value, str) or not value:
-        return "" if value is None else str(value)
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if t.tzinfo is None:
-        return t.strftime("%Y-%m-%d %H:%M:%S")
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def exposure(control_id: str) -> tuple[int, str]:
@@ -335,6 +307,7 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
                      "counts": c} for a, c in summary["by_account"].items()]
     passes = summary["by_status"]["pass"]
     critical = summary["by_severity"].get("critical", {}).get("fail", 0)
+    views = [_view(f, names) for f in findings]
     ctx = {
         "run": run, "summary": summary, "diff": summary.get("diff"),
         "statuses": STATUSES, "status_labels": STATUS_LABELS, "severities": SEVERITIES_DESC,
@@ -349,7 +322,8 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
         "filter_controls": sorted({f.control for f in findings}),
         "filter_accounts": sorted({f.account or "-" for f in findings}),
         "names": names,
-        "findings": [_view(f, names) for f in findings],
+        "findings": views,
+        "rpo_rows": rpo.html_rows(views),
         "new_ids": {d.get("id") for d in (summary.get("diff") or {}).get("new", [])},
     }
     return clean_text(environment().get_template("report.html.j2").render(ctx))

@@ -42,6 +42,17 @@ def md(value: Any) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
+_CELL_SPECIAL = re.compile(r"([\\`*_\[\]|~!#<>])")
+
+
+def cell(value: Any, limit: int = 160) -> str:
+    """One inert Markdown table cell/line: whitespace folded, truncated, specials escaped."""
+    text = " ".join(str("" if value is None else value).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    return _CELL_SPECIAL.sub(r"\\\1", text)
+
+
 def code(value: Any) -> str:
     """An identifier as an inline code span (nothing inside links, mentions or renders);
     pipes escaped for table cells."""
@@ -131,8 +142,10 @@ def _grouped_rows(rows: list[Finding], budget: int) -> tuple[list[str], int]:
     return out, left
 
 
-def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]) -> str:
-    """The Markdown report for sorted, merged `findings`."""
+def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding],
+           sections: str = "") -> str:
+    """The Markdown report for sorted, merged `findings`; `sections`: Markdown of the
+    sections rendered elsewhere (the achieved-RPO table), placed after the gaps."""
     names: dict[str, str] = run.get("account_names") or {}
     st = summary["by_status"]
     gaps = summary["gaps"]
@@ -191,10 +204,7 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
             text += (f"; {plural(summary['expired_waivers'], 'waiver')} expired "
                      "(those findings count as gaps again)")
         lines += ["", text + "."]
-
-    from ..services.rpo import markdown_table  # achieved RPO per resource (templates/_rpo.md.j2)
-
-    lines += markdown_table(findings).rstrip("\n").split("\n")
+    lines += sections.rstrip("\n").split("\n")
     attempts = [f for f in findings if f.status == "attempt"]
     if attempts:
         lines += ["", f"### Attempts from the logs ({len(attempts)})", "",

@@ -1,49 +1,68 @@
 """One module per AWS service: its boto3 collectors (read-only, paginated, never raising on an
-AWS error) and the live binding of each of its controls. See `auditor.live` for what a module
-declares; a new service is a new module here.
+AWS error) and the live binding of each of its controls, declared as `SERVICE =
+LiveService(...)` (see `auditor.live`).
+
+A new service is a new module here that ends with its `SERVICE`, plus one entry in `MODULES`
+below (tests/test_layout.py fails when a module of this package is not listed).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 from types import ModuleType
-from typing import Any
 
-from ..live import DriftKind, Live, Step
+from drguard.registry import CONTROLS
+
+from ..live import DriftKind, Live, LiveService, Phase, Step
+from . import (
+    backup,
+    cloudtrail,
+    dynamodb,
+    ec2,
+    efs,
+    elasticache,
+    iam,
+    organizations,
+    pulumi,
+    rds,
+    recovery,
+    redshift,
+    rpo,
+    s3,
+)
+
+# Every live service module, by name.
+MODULES: tuple[ModuleType, ...] = (backup, cloudtrail, dynamodb, ec2, efs, elasticache, iam,
+                                   organizations, pulumi, rds, recovery, redshift, rpo, s3)
+SERVICES: tuple[LiveService, ...] = tuple(m.SERVICE for m in MODULES)
 
 
-@cache
 def modules() -> tuple[ModuleType, ...]:
-    return tuple(importlib.import_module(f"{__name__}.{m.name}")
-                 for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
-                 if not m.name.startswith("_"))
+    return MODULES
 
 
 def global_steps() -> list[Step]:
-    return [s for m in modules() for s in getattr(m, "GLOBAL", ())]
+    return [s for svc in SERVICES for s in svc.global_steps]
 
 
 def regional_steps() -> list[Step]:
-    return [s for m in modules() for s in getattr(m, "REGIONAL", ())]
+    return [s for svc in SERVICES for s in svc.regional_steps]
 
 
-def phases() -> list[Any]:
-    return [m.phase for m in sorted((m for m in modules() if hasattr(m, "phase")),
-                                    key=lambda m: m.PHASE)]
+def phases() -> list[Phase]:
+    """The services' later collection phases, in order."""
+    return sorted((svc.phase for svc in SERVICES if svc.phase is not None),
+                  key=lambda p: p.order)
 
 
 @cache
 def bindings() -> tuple[Live, ...]:
     """Every live binding, in registry order of its first control."""
-    from drguard.registry import CONTROLS
-
     order = {c.id: i for i, c in enumerate(CONTROLS)}
-    found = [b for m in modules() for b in getattr(m, "LIVE", ())]
+    found = [b for svc in SERVICES for b in svc.live]
     return tuple(sorted(found, key=lambda b: min(order.get(c, len(order)) for c in b.controls)))
 
 
 @cache
 def drift_kinds() -> dict[str, DriftKind]:
-    return {t: k for m in modules() for t, k in getattr(m, "DRIFT", {}).items()}
+    return {t: k for svc in SERVICES for t, k in svc.drift.items()}

@@ -4,7 +4,7 @@ other services ask about (is this resource covered by a backup plan?)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import backup as ctl
 from drguard.controls.backup import Vault
@@ -12,10 +12,7 @@ from drguard.iampolicy import action_matches
 
 from ..aws import Account, paginate
 from ..collectors import Errors, ReadError, guarded
-from ..live import DriftKind, Live, Step
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
+from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 
 def collect(account: Account, region: str, errors: Errors) -> list[Vault]:
@@ -82,7 +79,7 @@ def selection_covers(sel: Mapping[str, Any], arn: str, tags: Mapping[str, str]) 
 VAULT_LOCK = "backup-vault-lock"
 
 
-def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> list[Vault]:
+def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> list[Vault]:
     errs: dict[str, ReadError] = {}
     vaults = collect(acct, rs.region, errs)
     for v in vaults:
@@ -91,7 +88,7 @@ def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> list[Vault]:
     return vaults
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     params = scanner.settings.of(VAULT_LOCK)
     for region, rs in sorted(a.regions.items()):
         if "backup" in rs.errors:
@@ -104,16 +101,19 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
             scanner.add(VAULT_LOCK, v, ctl.vault_lock(v, params))
 
 
-REGIONAL = (Step("backup", "backup:ListBackupVaults", _collect),)
-LIVE = (Live((VAULT_LOCK,), _evaluate),)
-
 _KIND = dict(label="AWS Backup vault", service="backup", operation="backup:DescribeBackupVault",
              call=lambda c, n: c.describe_backup_vault(BackupVaultName=n),
              gone=frozenset({"ResourceNotFoundException"}),
              arn=lambda r, a, n: f"arn:aws:backup:{r}:{a}:backup-vault:{n}",
              delete_event="DeleteBackupVault")
-DRIFT = {
-    "aws:backup/vault:Vault": DriftKind(names=("name",), use_id=True, **_KIND),
-    "aws-native:backup:BackupVault": DriftKind(names=("backupVaultName",), use_id=True,
-                                               **_KIND),
-}
+
+
+SERVICE = LiveService(
+    regional_steps=(Step("backup", "backup:ListBackupVaults", _collect),),
+    live=(Live((VAULT_LOCK,), _evaluate),),
+    drift={
+        "aws:backup/vault:Vault": DriftKind(names=("name",), use_id=True, **_KIND),
+        "aws-native:backup:BackupVault": DriftKind(names=("backupVaultName",), use_id=True,
+                                                   **_KIND),
+    },
+)

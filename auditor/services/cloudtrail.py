@@ -4,7 +4,7 @@ the bindings of cloudtrail-enabled and cloudtrail-bucket-protected."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard import eventpattern
 from drguard.controls import cloudtrail as ctl
@@ -13,12 +13,9 @@ from drguard.facts import UNKNOWN, Resource
 from drguard.verdict import Verdict
 
 from ..aws import Account
-from ..collectors import Errors, ReadError, arn_account, guarded
-from ..live import Live, Step
+from ..collectors import UNIT_ERRORS, Errors, ReadError, arn_account, guarded
+from ..live import AccountScan, Live, LiveService, Phase, RegionScan, ScanContext, Step
 from . import s3
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
 
 
 @dataclass
@@ -68,9 +65,7 @@ def details(account: Account, raw: dict[str, Any]) -> TrailRead:
 
 # ---- collection phase ------------------------------------------------------------------------
 
-def _trail_unit(scanner: Scanner, a: AccountScan, raw: dict[str, Any]) -> TrailRead:
-    from ..scan import UNIT_ERRORS
-
+def _trail_unit(scanner: ScanContext, a: AccountScan, raw: dict[str, Any]) -> TrailRead:
     assert a.target.account is not None
     try:
         return details(a.target.account, raw)
@@ -82,10 +77,7 @@ def _trail_unit(scanner: Scanner, a: AccountScan, raw: dict[str, Any]) -> TrailR
         return read
 
 
-PHASE = 10
-
-
-def phase(scanner: Scanner, live: list[AccountScan]) -> None:
+def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
     """Status and selectors of each trail, once per trail (shadow trails seen from every
     region are one trail)."""
     units = []
@@ -104,7 +96,7 @@ def phase(scanner: Scanner, live: list[AccountScan]) -> None:
 ENABLED, BUCKET_PROTECTED = "cloudtrail-enabled", "cloudtrail-bucket-protected"
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     trails: dict[str, TrailRead] = a.data.get("trails", {})
     facts = [t.fact for t in trails.values()]
     unreadable = [rs.errors["cloudtrail"] for rs in a.regions.values()
@@ -141,9 +133,12 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
         scanner.add(BUCKET_PROTECTED, t.fact, v, errs)
 
 
-def _describe(scanner: Scanner, acct: Account, rs: RegionScan) -> list[dict[str, Any]]:
+def _describe(scanner: ScanContext, acct: Account, rs: RegionScan) -> list[dict[str, Any]]:
     return describe(acct, rs.region)
 
 
-REGIONAL = (Step("cloudtrail", "cloudtrail:DescribeTrails", _describe),)
-LIVE = (Live((ENABLED, BUCKET_PROTECTED), _evaluate),)
+SERVICE = LiveService(
+    regional_steps=(Step("cloudtrail", "cloudtrail:DescribeTrails", _describe),),
+    phase=Phase(10, _phase),
+    live=(Live((ENABLED, BUCKET_PROTECTED), _evaluate),),
+)

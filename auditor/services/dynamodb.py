@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import dynamodb as ctl
 from drguard.controls.dynamodb import Table
@@ -10,10 +10,7 @@ from drguard.facts import UNKNOWN
 
 from ..aws import Account, paginate
 from ..collectors import Errors, guarded, tag_dict
-from ..live import DriftKind, Live, Step
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
+from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 
 def collect(account: Account, region: str) -> tuple[list[Table], dict[str, Errors]]:
@@ -51,11 +48,11 @@ def collect(account: Account, region: str) -> tuple[list[Table], dict[str, Error
 RECOVERY = "dynamodb-recovery"
 
 
-def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> Any:
+def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> Any:
     return collect(acct, rs.region)
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     for region, rs in sorted(a.regions.items()):
         if "dynamodb" in rs.errors:
             err = rs.errors["dynamodb"]
@@ -71,14 +68,17 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
             scanner.add(RECOVERY, t, ctl.dynamodb(t), [errs.get("table"), errs.get("pitr")])
 
 
-REGIONAL = (Step("dynamodb", "dynamodb:ListTables", _collect),)
-LIVE = (Live((RECOVERY,), _evaluate),)
-
 _KIND = dict(label="DynamoDB table", service="dynamodb", operation="dynamodb:DescribeTable",
              call=lambda c, n: c.describe_table(TableName=n),
              gone=frozenset({"ResourceNotFoundException"}),
              arn=lambda r, a, n: f"arn:aws:dynamodb:{r}:{a}:table/{n}", delete_event="DeleteTable")
-DRIFT = {
-    "aws:dynamodb/table:Table": DriftKind(names=("name",), use_id=True, **_KIND),
-    "aws-native:dynamodb:Table": DriftKind(names=("tableName",), use_id=True, **_KIND),
-}
+
+
+SERVICE = LiveService(
+    regional_steps=(Step("dynamodb", "dynamodb:ListTables", _collect),),
+    live=(Live((RECOVERY,), _evaluate),),
+    drift={
+        "aws:dynamodb/table:Table": DriftKind(names=("name",), use_id=True, **_KIND),
+        "aws-native:dynamodb:Table": DriftKind(names=("tableName",), use_id=True, **_KIND),
+    },
+)

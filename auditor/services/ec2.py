@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import ec2 as ctl
 from drguard.controls.ec2 import Volume
@@ -12,11 +12,8 @@ from drguard.facts import UNKNOWN
 
 from ..aws import Account, paginate
 from ..collectors import Errors, age_hours, guarded, tag_dict
-from ..live import Live, Step
+from ..live import AccountScan, Live, LiveService, RegionScan, ScanContext, Step
 from . import backup
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
 
 
 @dataclass
@@ -39,12 +36,6 @@ def _dlm_targets(account: Account, region: str, errors: Errors) -> Any:
         return out
 
     return guarded(errors, "dlm", "dlm:GetLifecyclePolicies", read)
-
-
-
-
-
-
 
 
 def collect(account: Account, region: str, now: dt.datetime, max_age_hours: float) -> Ec2Region:
@@ -126,12 +117,12 @@ def _coverage(account: Account, region: str, volumes: list[Volume], errors: Erro
 COVERAGE = "ebs-snapshot-coverage"
 
 
-def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> Ec2Region:
+def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> Ec2Region:
     return collect(acct, rs.region, scanner.now,
                    scanner.settings.of(COVERAGE)["maxSnapshotAgeHours"])
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     params = scanner.settings.of(COVERAGE)
     for region, rs in sorted(a.regions.items()):
         data: Ec2Region | None = rs.data.get("ec2")
@@ -145,5 +136,7 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
             scanner.add(COVERAGE, vol, ctl.ebs(vol, params), data.errors.values())
 
 
-REGIONAL = (Step("ec2", "ec2:DescribeVolumes", _collect),)
-LIVE = (Live((COVERAGE,), _evaluate),)
+SERVICE = LiveService(
+    regional_steps=(Step("ec2", "ec2:DescribeVolumes", _collect),),
+    live=(Live((COVERAGE,), _evaluate),),
+)

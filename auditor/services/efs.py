@@ -4,7 +4,6 @@ them (efs-backup-enabled), and how `scan --state` tells a file system still exis
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from drguard.controls import efs as ctl
 from drguard.controls.efs import FileSystem
@@ -12,11 +11,8 @@ from drguard.facts import UNKNOWN
 
 from ..aws import Account, paginate
 from ..collectors import Errors, ReadError, guarded, tag_dict
-from ..live import DriftKind, Live, Step
+from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 from . import backup
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
 
 
 @dataclass
@@ -62,11 +58,11 @@ def collect(account: Account, region: str) -> EfsRegion:
 
 # ---- live binding ----------------------------------------------------------------------------
 
-def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> EfsRegion:
+def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> EfsRegion:
     return collect(acct, rs.region)
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     for region, rs in sorted(a.regions.items()):
         data: EfsRegion | None = rs.data.get("efs")
         if data is None:
@@ -83,15 +79,16 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
             scanner.add(ctl.BACKUP_ENABLED, fs, ctl.backup_enabled(fs), errs)
 
 
-REGIONAL = (Step("efs", "efs:DescribeFileSystems", _collect),)
-LIVE = (Live((ctl.BACKUP_ENABLED,), _evaluate),)
-
-DRIFT = {
-    "aws:efs/fileSystem:FileSystem": DriftKind(
-        label="EFS file system", service="efs", operation="efs:DescribeFileSystems",
-        names=(), use_id=True,  # the resource id is the file system id (fs-...)
-        call=lambda c, n: c.describe_file_systems(FileSystemId=n),
-        gone=frozenset({"FileSystemNotFound"}),
-        arn=lambda r, a, n: f"arn:aws:elasticfilesystem:{r}:{a}:file-system/{n}",
-        delete_event="DeleteFileSystem"),
-}
+SERVICE = LiveService(
+    regional_steps=(Step("efs", "efs:DescribeFileSystems", _collect),),
+    live=(Live((ctl.BACKUP_ENABLED,), _evaluate),),
+    drift={
+        "aws:efs/fileSystem:FileSystem": DriftKind(
+            label="EFS file system", service="efs", operation="efs:DescribeFileSystems",
+            names=(), use_id=True,  # the resource id is the file system id (fs-...)
+            call=lambda c, n: c.describe_file_systems(FileSystemId=n),
+            gone=frozenset({"FileSystemNotFound"}),
+            arn=lambda r, a, n: f"arn:aws:elasticfilesystem:{r}:{a}:file-system/{n}",
+            delete_event="DeleteFileSystem"),
+    },
+)

@@ -5,7 +5,7 @@ delete call: live judges retention alone."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import elasticache as ctl
 from drguard.controls.elasticache import Cache
@@ -13,10 +13,7 @@ from drguard.facts import UNKNOWN
 
 from ..aws import Account, paginate
 from ..collectors import Errors, guarded
-from ..live import Live, Step
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
+from ..live import AccountScan, Live, LiveService, RegionScan, ScanContext, Step
 
 _LISTINGS = (("groups", "replication groups", "replicationgroup"),
              ("clusters", "cache clusters", "cluster"))
@@ -70,11 +67,11 @@ def collect(account: Account, region: str) -> CacheRegion:
     return out
 
 
-def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> CacheRegion:
+def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> CacheRegion:
     return collect(acct, rs.region)
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     cid = ctl.SNAPSHOT_RETENTION
     params = scanner.settings.of(cid)
     for region, rs in sorted(a.regions.items()):
@@ -91,6 +88,7 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
             scanner.add(cid, c, ctl.snapshot_retention(c, params))
 
 
-REGIONAL = (Step("elasticache", "elasticache", _collect),)
-LIVE = (Live((ctl.SNAPSHOT_RETENTION,), _evaluate),)
-
+SERVICE = LiveService(
+    regional_steps=(Step("elasticache", "elasticache", _collect),),
+    live=(Live((ctl.SNAPSHOT_RETENTION,), _evaluate),),
+)

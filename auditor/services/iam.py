@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import iam as ctl
 from drguard.controls.iam import AccessKey
@@ -13,10 +13,7 @@ from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
 from ..collectors import Errors, ReadError, guarded
-from ..live import Live, Step
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, Scanner
+from ..live import AccountScan, Live, LiveService, ScanContext, Step
 
 
 @dataclass
@@ -64,11 +61,11 @@ def collect(account: Account, now: dt.datetime) -> IamRead:
 ROTATION = "iam-access-key-rotation"
 
 
-def _collect(scanner: Scanner, acct: Account, _a: AccountScan) -> IamRead:
+def _collect(scanner: ScanContext, acct: Account, _a: AccountScan) -> IamRead:
     return collect(acct, scanner.now)
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     params = scanner.settings.of(ROTATION)
     root_ref = f"arn:aws:iam::{a.id}:root"
     iam: IamRead | None = a.data.get("iam")
@@ -103,5 +100,7 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
                                                AccountAccessKeysPresent=0))
 
 
-GLOBAL = (Step("iam", "iam", _collect),)
-LIVE = (Live((ROTATION,), _evaluate),)
+SERVICE = LiveService(
+    global_steps=(Step("iam", "iam", _collect),),
+    live=(Live((ROTATION,), _evaluate),),
+)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.controls import organizations as ctl
 from drguard.controls.organizations import Scp, fix_scp
@@ -12,10 +14,8 @@ from drguard.facts import Resource
 from drguard.verdict import Remediation, Verdict
 
 from ..aws import Account, paginate
-from ..live import Live
-
-if TYPE_CHECKING:
-    from ..scan import Scanner
+from ..collectors import ReadError, error_code
+from ..live import Live, LiveService, ScanContext
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
 
@@ -97,17 +97,53 @@ def scps(account: Account) -> list[Scp]:
     return out
 
 
+@dataclass
+class OrgState:
+    """What SCP coverage can be judged on: the org view, or why not (fail or error)."""
+
+    view: OrgView | None = None
+    not_in_org: bool = False
+    error: str | None = None
+    read_errors: list[ReadError] | None = None
+
+
+def scp_state(base: Account, view: OrgView | None) -> OrgState:
+    """The organization with its SCPs, as far as `base` can read it."""
+    if view is None:
+        try:
+            info = describe(base)
+        except (ClientError, BotoCoreError) as e:
+            if error_code(e) == "AWSOrganizationsNotInUseException":
+                return OrgState(not_in_org=True)
+            err = ReadError.of("organizations:DescribeOrganization", e)
+            return OrgState(error=f"Organizations could not be read: {err}", read_errors=[err])
+        if info.get("MasterAccountId") != base.id:
+            return OrgState(error=f"Organizations could not be read: account {base.id} is a "
+                                  f"member of {info.get('Id')}, and SCPs are only visible from "
+                                  f"the management account {info.get('MasterAccountId')} "
+                                  "(scan with --org from it)")
+        try:
+            view = read(base, policies=False)
+        except (ClientError, BotoCoreError) as e:
+            err = ReadError.of("organizations", e)
+            return OrgState(error=f"Organizations could not be read: {err}", read_errors=[err])
+    try:
+        view.scps = scps(base)
+    except (ClientError, BotoCoreError) as e:
+        err = ReadError.of("organizations:ListPolicies", e)
+        return OrgState(view=view, error=f"The SCPs could not be read: {err}", read_errors=[err])
+    return OrgState(view=view)
+
+
 # ---- live binding ----------------------------------------------------------------------------
 
 SCP_DENY = "scp-deny-backup-deletion"
 
 
-def _evaluate(scanner: Scanner) -> None:
+def _evaluate(scanner: ScanContext) -> None:
     """Once per run, from the organization's view: every member account's SCP coverage."""
-    from .. import org
-
     assert scanner.base is not None
-    st = org.scp_state(scanner.base, scanner.org_view)
+    st = scp_state(scanner.base, scanner.org_view)
     params = scanner.settings.of(SCP_DENY)
     if st.view is None or st.error:
         for a in scanner.accounts:
@@ -143,5 +179,7 @@ def _evaluate(scanner: Scanner) -> None:
                          "judged (SCPs never apply to it)")
 
 
-# Judged from the management account: an account that could not be opened changes nothing.
-LIVE = (Live((SCP_DENY,), _evaluate, per_account=False, on_account_error=False),)
+SERVICE = LiveService(
+    # Judged from the management account: an account that could not be opened changes nothing.
+    live=(Live((SCP_DENY,), _evaluate, per_account=False, on_account_error=False),),
+)

@@ -3,19 +3,14 @@ binding of resource-drift-deleted, which `scan --state` judges (auditor.drift)."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from drguard.controls import pulumi as ctl
 from drguard.controls.pulumi import StateBackend
 
-from ..live import Live
+from ..live import Live, LiveService, ScanContext
 from . import s3
 from .s3 import BucketRead, location
 
-if TYPE_CHECKING:
-    from ..scan import Scanner
-
-__all__ = ["DRIFT_CONTROL", "LIVE", "fact", "location"]
+__all__ = ["DRIFT_CONTROL", "SERVICE", "fact", "location"]
 
 
 def fact(read: BucketRead) -> StateBackend:
@@ -34,7 +29,7 @@ STATE_BACKEND = "pulumi-state-backend"
 DRIFT_CONTROL = "resource-drift-deleted"
 
 
-def _evaluate(scanner: Scanner) -> None:
+def _evaluate(scanner: ScanContext) -> None:
     state = s3.state_location(scanner)
     if state is None:
         scanner.notes.append(f"{STATE_BACKEND}: no state bucket configured (stateBucket "
@@ -59,5 +54,7 @@ def _evaluate(scanner: Scanner) -> None:
                                               "policyStatus", "checkpoints", "details")])
 
 
-LIVE = (Live((STATE_BACKEND,), _evaluate, per_account=False),
-        Live((DRIFT_CONTROL,), None))
+SERVICE = LiveService(
+    live=(Live((STATE_BACKEND,), _evaluate, per_account=False),
+            Live((DRIFT_CONTROL,), None)),
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import rds as ctl
 from drguard.controls.rds import Database
@@ -15,10 +15,7 @@ from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
 from ..collectors import Errors, ReadError, age_hours, arn_region, guarded, tag_dict
-from ..live import DriftKind, Live, Step
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
+from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 
 @dataclass
@@ -172,11 +169,11 @@ def cross_region(db: Database, meta: Mapping[str, Any], regions: Mapping[str, Rd
 _RDS = ("rds-backup-retention", "rds-deletion-protection", "rds-cross-region-backup")
 
 
-def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> RdsRegion:
+def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> RdsRegion:
     return collect(acct, rs.region)
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     params = scanner.settings.of
     rds_regions = {r: rs.data["rds"] for r, rs in a.regions.items()
                    if rs.data.get("rds") is not None}
@@ -220,9 +217,6 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
             scanner.add(_RDS[2], db, v, errs)
 
 
-REGIONAL = (Step("rds", "rds", _collect),)
-LIVE = (Live(_RDS, _evaluate),)
-
 _RDS_GONE = frozenset({"DBInstanceNotFound", "DBInstanceNotFoundFault"})
 _CLUSTER_GONE = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
 _INSTANCE = dict(label="RDS DB instance", service="rds", operation="rds:DescribeDBInstances",
@@ -233,12 +227,18 @@ _CLUSTER = dict(label="RDS DB cluster", service="rds", operation="rds:DescribeDB
                 call=lambda c, n: c.describe_db_clusters(DBClusterIdentifier=n),
                 gone=_CLUSTER_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:cluster:{n}",
                 delete_event="DeleteDBCluster")
-DRIFT = {
-    # pulumi-aws v6+: an RDS instance's id is its resource id (db-...), not its identifier.
-    "aws:rds/instance:Instance": DriftKind(names=("identifier",), use_id=False, **_INSTANCE),
-    "aws-native:rds:DbInstance": DriftKind(names=("dbInstanceIdentifier",), use_id=True,
-                                           **_INSTANCE),
-    "aws:rds/cluster:Cluster": DriftKind(names=("clusterIdentifier",), use_id=True, **_CLUSTER),
-    "aws-native:rds:DbCluster": DriftKind(names=("dbClusterIdentifier",), use_id=True,
-                                          **_CLUSTER),
-}
+
+
+SERVICE = LiveService(
+    regional_steps=(Step("rds", "rds", _collect),),
+    live=(Live(_RDS, _evaluate),),
+    drift={
+        # pulumi-aws v6+: an RDS instance's id is its resource id (db-...), not its identifier.
+        "aws:rds/instance:Instance": DriftKind(names=("identifier",), use_id=False, **_INSTANCE),
+        "aws-native:rds:DbInstance": DriftKind(names=("dbInstanceIdentifier",), use_id=True,
+                                               **_INSTANCE),
+        "aws:rds/cluster:Cluster": DriftKind(names=("clusterIdentifier",), use_id=True, **_CLUSTER),
+        "aws-native:rds:DbCluster": DriftKind(names=("dbClusterIdentifier",), use_id=True,
+                                              **_CLUSTER),
+    },
+)

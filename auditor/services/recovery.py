@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import recovery as ctl
 from drguard.controls.recovery import (
@@ -37,17 +37,13 @@ from drguard.detections import short_name
 from drguard.facts import UNKNOWN
 
 from ..aws import paginate
-from ..collectors import Errors, ReadError, guarded
-from ..live import Live
+from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded
+from ..live import AccountScan, Live, LiveService, Phase, ScanContext
 from . import s3 as s3svc
 from .backup import selection_covers
 
-if TYPE_CHECKING:
-    from ..scan import AccountScan, Scanner
-
 log = logging.getLogger(__name__)
 
-PHASE = 45  # after backup scope (s3, 20) and the services whose resources plans select
 # Settings for the embedded emulator (`dr-audit demo`): it serves no vault access policies and
 # no job listings, so the controls that only read those are off there.
 EMULATOR_CONTROLS: dict[str, dict[str, Any]] = {ctl.DENY_DELETE: {"enabled": False},
@@ -125,9 +121,7 @@ def _plans(acct: Any, account: str, region: str, now: dt.datetime,
     return out
 
 
-def _region(scanner: Scanner, a: AccountScan, region: str) -> RegionRecovery:
-    from ..scan import UNIT_ERRORS
-
+def _region(scanner: ScanContext, a: AccountScan, region: str) -> RegionRecovery:
     try:
         return _read(scanner, a, region)
     except UNIT_ERRORS as e:  # a malformed answer: unreadable, never a crash or a pass
@@ -136,7 +130,7 @@ def _region(scanner: Scanner, a: AccountScan, region: str) -> RegionRecovery:
                               errors={"plans": err, "backupJobs": err, "copyJobs": err})
 
 
-def _read(scanner: Scanner, a: AccountScan, region: str) -> RegionRecovery:
+def _read(scanner: ScanContext, a: AccountScan, region: str) -> RegionRecovery:
     acct = a.target.account
     assert acct is not None
     bk = acct.client("backup", region)
@@ -163,7 +157,8 @@ def _read(scanner: Scanner, a: AccountScan, region: str) -> RegionRecovery:
     return out
 
 
-def _describe(scanner: Scanner, acct: Any, arn: str, region: str, foreign: str | None) -> Any:
+def _describe(scanner: ScanContext, acct: Any, arn: str, region: str,
+              foreign: str | None) -> Any:
     """DescribeBackupVault (UNKNOWN and the error when refused)."""
     errs: Errors = {}
     bk = acct.client("backup", region)
@@ -175,7 +170,7 @@ def _describe(scanner: Scanner, acct: Any, arn: str, region: str, foreign: str |
     return got, errs.get("vault")
 
 
-def _points(scanner: Scanner, acct: Any, arn: str, region: str) -> Any:
+def _points(scanner: ScanContext, acct: Any, arn: str, region: str) -> Any:
     errs: Errors = {}
     bk = acct.client("backup", region)
 
@@ -196,7 +191,7 @@ def _points(scanner: Scanner, acct: Any, arn: str, region: str) -> Any:
     return got, errs.get("points")
 
 
-def phase(scanner: Scanner, live: list[AccountScan]) -> None:
+def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
     mine = (ctl.CROSS_ACCOUNT, ctl.AIR_GAPPED, ctl.DENY_DELETE, ctl.FREQUENCY, ctl.JOBS)
     if not any(c in scanner.settings.enabled for c in mine):
         return
@@ -256,7 +251,7 @@ def _plan_reads(rs: Any) -> list[PlanRead]:
 
 # ---- facts ------------------------------------------------------------------------------------
 
-def _recovery_data(scanner: Scanner, a: AccountScan, region: str) -> tuple[
+def _recovery_data(scanner: ScanContext, a: AccountScan, region: str) -> tuple[
         list[tuple[Any, str]], list[tuple[str, ReadError | None]]]:
     """(facts of recovery data, [(what, error)] of listings that failed) in one region."""
     rs = a.regions[region]
@@ -289,7 +284,7 @@ _LISTED = {"RDS": "arn:aws:rds:{region}:{account}:db:*",
            "Redshift": "arn:aws:redshift:{region}:{account}:cluster:*"}
 
 
-def _copied(scanner: Scanner, a: AccountScan, arn: str, links: list[Link],
+def _copied(scanner: ScanContext, a: AccountScan, arn: str, links: list[Link],
             copy_jobs: Any) -> tuple[Any, list[ReadError]]:
     """{destination account: newest copy} from the destination vault's recovery points when
     the scan covers it, else from COMPLETED copy jobs."""
@@ -334,7 +329,7 @@ def _tag_error(rs: Any, arn: str) -> ReadError | None:
     return (errors.get(arn) or {}).get("tags")
 
 
-def _protected(scanner: Scanner, a: AccountScan, region: str,
+def _protected(scanner: ScanContext, a: AccountScan, region: str,
                data: RegionRecovery) -> list[tuple[Protected, list[ReadError | None]]]:
     facts, _ = _recovery_data(scanner, a, region)
     out = []
@@ -381,7 +376,7 @@ def _protected(scanner: Scanner, a: AccountScan, region: str,
     return out
 
 
-def _buckets(scanner: Scanner, a: AccountScan) -> list[tuple[Protected, list[Any]]]:
+def _buckets(scanner: ScanContext, a: AccountScan) -> list[tuple[Protected, list[Any]]]:
     out = []
     for read in s3svc.bucket_index(scanner).values():
         b = read.fact
@@ -397,7 +392,7 @@ def _buckets(scanner: Scanner, a: AccountScan) -> list[tuple[Protected, list[Any
     return out
 
 
-def _vault(scanner: Scanner, arn: str, got: Any, err: ReadError | None, why: str,
+def _vault(scanner: ScanContext, arn: str, got: Any, err: ReadError | None, why: str,
            foreign: str | None) -> tuple[CopyVault, list[Any]]:
     v = CopyVault(ref=arn, name=short_name(arn), type="AWS::Backup::BackupVault",
                   account=arn_account(arn), region=arn.split(":")[3] or None, why=why,
@@ -421,7 +416,7 @@ def _vault(scanner: Scanner, arn: str, got: Any, err: ReadError | None, why: str
 
 # ---- live binding ------------------------------------------------------------------------------
 
-def _jobs(scanner: Scanner, a: AccountScan, region: str, data: RegionRecovery,
+def _jobs(scanner: ScanContext, a: AccountScan, region: str, data: RegionRecovery,
           protected: list[Protected]) -> list[tuple[JobHistory, list[Any]]]:
     window = scanner.settings.of(ctl.JOBS)["windowHours"]
     since = scanner.now - dt.timedelta(hours=window)
@@ -449,7 +444,7 @@ def _jobs(scanner: Scanner, a: AccountScan, region: str, data: RegionRecovery,
     return [(h, []) for h in hist.values()]
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     s = scanner.settings
     shared = scanner.shared.get(_KEY, {"vaults": {}, "points": {}})
     for region, rs in sorted(a.regions.items()):
@@ -503,10 +498,14 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
         scanner.add(ctl.AIR_GAPPED, v, ctl.air_gapped(v, s.of(ctl.AIR_GAPPED)), errs)
 
 
-def _found_by(scanner: Scanner, a: AccountScan, arn: str, why: str) -> bool:
+def _found_by(scanner: ScanContext, a: AccountScan, arn: str, why: str) -> bool:
     """Whether account `a` reports the vault: its own, or a foreign one its plans copy to."""
     return arn_account(arn) == a.id or why.endswith(f" in {a.id}")
 
 
-LIVE = (Live((ctl.CROSS_ACCOUNT, ctl.AIR_GAPPED, ctl.DENY_DELETE, ctl.FREQUENCY, ctl.JOBS),
-             _evaluate),)
+SERVICE = LiveService(
+    # after backup scope (s3, 20) and the services whose resources plans select
+    phase=Phase(45, _phase),
+    live=(Live((ctl.CROSS_ACCOUNT, ctl.AIR_GAPPED, ctl.DENY_DELETE, ctl.FREQUENCY, ctl.JOBS),
+               _evaluate),),
+)

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from drguard.controls import redshift as ctl
 from drguard.controls.redshift import Warehouse
 
 from ..aws import Account, paginate
 from ..collectors import tag_dict
-from ..live import Live, Step
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, RegionScan, Scanner
+from ..live import AccountScan, Live, LiveService, RegionScan, ScanContext, Step
 
 
 def collect(account: Account, region: str) -> list[Warehouse]:
@@ -33,11 +28,11 @@ def collect(account: Account, region: str) -> list[Warehouse]:
     return out
 
 
-def _collect(scanner: Scanner, acct: Account, rs: RegionScan) -> list[Warehouse]:
+def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> list[Warehouse]:
     return collect(acct, rs.region)
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     params = scanner.settings.of(ctl.SNAPSHOT_RETENTION)
     for region, rs in sorted(a.regions.items()):
         data: list[Warehouse] | None = rs.data.get("redshift")
@@ -51,6 +46,7 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
             scanner.add(ctl.SNAPSHOT_RETENTION, wh, ctl.snapshot_retention(wh, params))
 
 
-REGIONAL = (Step("redshift", "redshift:DescribeClusters", _collect),)
-LIVE = (Live((ctl.SNAPSHOT_RETENTION,), _evaluate),)
-
+SERVICE = LiveService(
+    regional_steps=(Step("redshift", "redshift:DescribeClusters", _collect),),
+    live=(Live((ctl.SNAPSHOT_RETENTION,), _evaluate),),
+)

@@ -1,15 +1,15 @@
 """Achieved RPO, live: the newest recovery point of every database, backup bucket and the Pulumi
 state backend, in its own region and in the others scanned (recovery-point-objective).
 
-Read after the other services (PHASE 40), reusing what they read (RDS latest restorable times,
-snapshots and cross-region copies, Redshift clusters, DynamoDB tables, AWS Backup vaults, backup
-buckets in scope, the state bucket) and adding, per account x region: Redshift snapshots (when
-the account has clusters), DynamoDB point-in-time windows and on-demand backups, and AWS Backup
-recovery points (copies in other regions keep the source ARN). Per bucket in scope: the newest
-object (the newest of the first MAX_KEYS when a bucket is larger: enough to pass, never enough
-to fail). The state backend is special: its checkpoint versions are the state itself, so a copy
-is as old as the changes it misses (0 when it has the newest checkpoint), not as old as the last
-`pulumi up`.
+Read after the other services (its phase runs last), reusing what they read (RDS latest
+restorable times, snapshots and cross-region copies, Redshift clusters, DynamoDB tables, AWS
+Backup vaults, backup buckets in scope, the state bucket) and adding, per account x region:
+Redshift snapshots (when the account has clusters), DynamoDB point-in-time windows and
+on-demand backups, and AWS Backup recovery points (copies in other regions keep the source
+ARN). Per bucket in scope: the newest object (the newest of the first MAX_KEYS when a bucket is
+larger: enough to pass, never enough to fail). The state backend is special: its checkpoint
+versions are the state itself, so a copy is as old as the changes it misses (0 when it has the
+newest checkpoint), not as old as the last `pulumi up`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from drguard.controls import rpo as ctl
 from drguard.controls.rpo import RecoveryPoints
@@ -25,20 +25,16 @@ from drguard.facts import UNKNOWN
 from drguard.verdict import Remediation
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, age_hours, guarded
-from ..live import Live
+from ..collectors import UNIT_ERRORS, Errors, ReadError, age_hours, guarded
+from ..live import AccountScan, Live, LiveService, Phase, ScanContext
 from . import s3 as s3svc
 from .rds import cross_region
-
-if TYPE_CHECKING:
-    from ..scan import AccountScan, Scanner
 
 log = logging.getLogger(__name__)
 
 RPO = ctl.CONTROL_ID
 # Settings for the embedded emulator (`dr-audit demo`): moto has no ListRecoveryPointsByBackupVault.
 EMULATOR_CONTROLS: dict[str, dict[str, Any]] = {RPO: {"awsBackupRecoveryPoints": False}}
-PHASE = 40  # after bucket discovery and backup scope (s3, PHASE 20)
 MAX_KEYS = 100_000
 
 
@@ -64,10 +60,8 @@ class Newest:
 
 # ---- collection -------------------------------------------------------------------------------
 
-def _region(scanner: Scanner, a: AccountScan, region: str, redshift: bool) -> RegionPoints:
+def _region(scanner: ScanContext, a: AccountScan, region: str, redshift: bool) -> RegionPoints:
     """_read, with a malformed response recorded as unreadable (never a crash or a pass)."""
-    from ..scan import UNIT_ERRORS
-
     try:
         return _read(scanner, a, region, redshift)
     except UNIT_ERRORS as e:
@@ -80,7 +74,7 @@ def _region(scanner: Scanner, a: AccountScan, region: str, redshift: bool) -> Re
         return out
 
 
-def _read(scanner: Scanner, a: AccountScan, region: str, redshift: bool) -> RegionPoints:
+def _read(scanner: ScanContext, a: AccountScan, region: str, redshift: bool) -> RegionPoints:
     acct = a.target.account
     assert acct is not None
     out = RegionPoints()
@@ -154,20 +148,18 @@ def newest_object(account: Account, bucket: str, region: str | None, prefix: str
                 out.complete = False
                 break
     except Exception as e:  # noqa: BLE001 - recorded as a read error, never raised
-        from ..scan import UNIT_ERRORS
-
         if not isinstance(e, UNIT_ERRORS):
             raise
         out.error = ReadError.of("s3:ListObjectsV2", e)
     return out
 
 
-def _bucket_unit(scanner: Scanner, acct: Account, name: str, region: str | None,
+def _bucket_unit(scanner: ScanContext, acct: Account, name: str, region: str | None,
                  prefix: str) -> Newest:
     return newest_object(acct, name, region, prefix)
 
 
-def phase(scanner: Scanner, live: list[AccountScan]) -> None:
+def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
     if RPO not in scanner.settings.enabled:
         return
     units = [(scanner, a, r, any(rs.data.get("redshift") or "redshift" in rs.errors
@@ -256,7 +248,7 @@ def _db_fix(db: Any) -> Remediation:
         f"--db-snapshot-identifier {db.name}-now")
 
 
-def _databases(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
+def _databases(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
     rds_regions = {r: rs.data["rds"] for r, rs in a.regions.items()
                    if rs.data.get("rds") is not None}
     for region, data in sorted(rds_regions.items()):
@@ -290,7 +282,7 @@ def _databases(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints
             _judge(scanner, db, _db_label(db), points, unread, _db_fix(db))
 
 
-def _redshift(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
+def _redshift(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
     for region, rs in sorted(a.regions.items()):
         if "redshift" in rs.errors:
             err = rs.errors["redshift"]
@@ -328,7 +320,7 @@ def _redshift(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]
             _judge(scanner, fact, "Redshift cluster", points, unread, fix)
 
 
-def _tables(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
+def _tables(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
     for region, rs in sorted(a.regions.items()):
         rp = regions.get(region)
         tables, _ = rs.data.get("dynamodb") or ([], {})
@@ -357,7 +349,7 @@ def _tables(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]) 
             _judge(scanner, t, "DynamoDB table", points, unread, fix)
 
 
-def _buckets(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
+def _buckets(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoints]) -> None:
     newest: dict[tuple[str, str], Newest] = scanner.shared.get(RPO, {})
     by_name = s3svc.bucket_index(scanner)
     state = s3svc.state_location(scanner)
@@ -417,7 +409,7 @@ def _buckets(scanner: Scanner, a: AccountScan, regions: dict[str, RegionPoints])
         _judge(scanner, fact, label, points, unread, fix)
 
 
-def _judge(scanner: Scanner, fact: Any, label: str, points: list[dict[str, Any]],
+def _judge(scanner: ScanContext, fact: Any, label: str, points: list[dict[str, Any]],
            unread: list[str], fix: Remediation) -> None:
     r = fact if isinstance(fact, RecoveryPoints) else RecoveryPoints(
         ref=fact.ref, name=fact.name, type=fact.type, account=fact.account,
@@ -427,7 +419,7 @@ def _judge(scanner: Scanner, fact: Any, label: str, points: list[dict[str, Any]]
     scanner.add(RPO, r, ctl.rpo(r, scanner.settings.of(RPO)))
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     regions: dict[str, RegionPoints] = {r: rs.data[RPO] for r, rs in a.regions.items()
                                         if isinstance(rs.data.get(RPO), RegionPoints)}
     _databases(scanner, a, regions)
@@ -436,23 +428,7 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
     _buckets(scanner, a, regions)
 
 
-LIVE = (Live((RPO,), _evaluate),)
-
-
-# ---- report ---------------------------------------------------------------------------------
-
-MD_ROWS = 50
-
-
-def markdown_table(findings: list[Any]) -> str:
-    """The achieved-RPO table of report.md (templates/_rpo.md.j2); "" without RPO findings."""
-    from ..drill.report import md
-    from ..reports.html import environment
-
-    rows = [f for f in findings if f.control == RPO]
-    order = {"fail": 0, "error": 1, "waived": 2, "pass": 3}
-    rows.sort(key=lambda f: (order.get(f.status, 4), f.resource))
-    env = environment().overlay(autoescape=False)
-    env.filters = {**env.filters, "md": md}
-    return env.get_template("_rpo.md.j2").render(rows=rows[:MD_ROWS],
-                                                 more=max(0, len(rows) - MD_ROWS))
+SERVICE = LiveService(
+    phase=Phase(40, _phase),  # after bucket discovery and backup scope (s3, order 20)
+    live=(Live((RPO,), _evaluate),),
+)

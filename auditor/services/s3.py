@@ -7,22 +7,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from drguard import alerts as shared
 from drguard.controls import s3 as ctl
+from drguard.controls.cloudtrail import Trail
 from drguard.controls.s3 import Bucket
 from drguard.facts import UNKNOWN, retention_days
 from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, guarded, tag_dict
-from ..live import DriftKind, Live, Step
+from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded, tag_dict
+from ..live import AccountScan, DriftKind, Live, LiveService, Phase, ScanContext, Step
 
-if TYPE_CHECKING:
-    from ..scan import AccountScan, Scanner
-    from .cloudtrail import TrailRead
+
+class TrailRead(Protocol):
+    """What the alert check reads of a trail (`auditor.services.cloudtrail.TrailRead`)."""
+
+    fact: Trail
+    errors: Errors
+
+    def logs_writes_of(self, bucket: str) -> Any: ...
+
 
 _PAB_KEYS = {"BlockPublicAcls": "blockPublicAcls", "BlockPublicPolicy": "blockPublicPolicy",
              "IgnorePublicAcls": "ignorePublicAcls",
@@ -215,7 +222,7 @@ def location(configured: str | None, env: Mapping[str, str] | None = None,
     return None
 
 
-def state_location(scanner: Scanner) -> tuple[str, str, str] | None:
+def state_location(scanner: ScanContext) -> tuple[str, str, str] | None:
     """(bucket, prefix, origin) of the Pulumi state backend for this scan (read once)."""
     if "s3:state" not in scanner.shared:
         scanner.shared["s3:state"] = location(scanner.settings.scope.state_bucket,
@@ -324,23 +331,21 @@ def alert_check(read: BucketRead, rules: Any, rules_error: ReadError | None,
 
 # ---- collection phases -----------------------------------------------------------------------
 
-def bucket_index(scanner: Scanner) -> dict[str, BucketRead]:
+def bucket_index(scanner: ScanContext) -> dict[str, BucketRead]:
     """Every bucket read, by name, over the scanned accounts."""
     return {name: read for a in scanner.accounts
             for name, read in a.data.get("buckets", {}).items()}
 
 
-def in_regions(scanner: Scanner, read: BucketRead) -> bool:
+def in_regions(scanner: ScanContext, read: BucketRead) -> bool:
     return read.fact.region in scanner.regions
 
 
-def _account_of(scanner: Scanner, read: BucketRead) -> AccountScan:
+def _account_of(scanner: ScanContext, read: BucketRead) -> AccountScan:
     return next(a for a in scanner.accounts if a.id == read.fact.account)
 
 
-def _discover_unit(scanner: Scanner, a: AccountScan, listed: dict[str, Any]) -> BucketRead:
-    from ..scan import UNIT_ERRORS
-
+def _discover_unit(scanner: ScanContext, a: AccountScan, listed: dict[str, Any]) -> BucketRead:
     assert a.target.account is not None
     try:
         return discover(a.target.account, listed)
@@ -351,7 +356,7 @@ def _discover_unit(scanner: Scanner, a: AccountScan, listed: dict[str, Any]) -> 
         return read
 
 
-def _auto_reasons(scanner: Scanner, live: list[AccountScan]) -> dict[str, list[str]]:
+def _auto_reasons(scanner: ScanContext, live: list[AccountScan]) -> dict[str, list[str]]:
     auto: dict[str, list[str]] = {}
     for a in live:
         for t in a.data.get("trails", {}).values():
@@ -374,15 +379,13 @@ def _auto_reasons(scanner: Scanner, live: list[AccountScan]) -> dict[str, list[s
     return auto
 
 
-def _wants_details(scanner: Scanner, read: BucketRead) -> bool:
+def _wants_details(scanner: ScanContext, read: BucketRead) -> bool:
     if read.detailed or not read.fact.scope_reasons or "location" in read.errors:
         return False
     return in_regions(scanner, read)
 
 
-def _details_unit(scanner: Scanner, a: AccountScan, read: BucketRead) -> None:
-    from ..scan import UNIT_ERRORS
-
+def _details_unit(scanner: ScanContext, a: AccountScan, read: BucketRead) -> None:
     assert a.target.account is not None
     state = state_location(scanner)
     prefix = state[1] if state and read.fact.is_state_bucket else None
@@ -397,7 +400,7 @@ def _details_unit(scanner: Scanner, a: AccountScan, read: BucketRead) -> None:
         read.detailed = True
 
 
-def _replication_destinations(scanner: Scanner, done: list[BucketRead],
+def _replication_destinations(scanner: ScanContext, done: list[BucketRead],
                               by_name: dict[str, BucketRead]) -> list[BucketRead]:
     """Fill destination regions; return destinations newly brought into scope."""
     new = []
@@ -429,10 +432,7 @@ def _replication_destinations(scanner: Scanner, done: list[BucketRead],
     return new
 
 
-PHASE = 20  # after the trail details: trail destinations are backup buckets
-
-
-def phase(scanner: Scanner, live: list[AccountScan]) -> None:
+def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
     """Region and tags of every bucket; backup scope; then the settings of the buckets in
     scope, and of the replication destinations they add."""
     units = [(scanner, a, b) for a in live for b in a.data.get("s3", ())]
@@ -464,10 +464,8 @@ _BUCKET = ("backup-bucket-versioning", "backup-bucket-object-lock",
 VERSIONING, OBJECT_LOCK, PUBLIC_ACCESS_BLOCK, REPLICATION, DELETION_ALERTS = _BUCKET
 
 
-def _target_lookup(scanner: Scanner, a: AccountScan) -> TargetLookup:
+def _target_lookup(scanner: ScanContext, a: AccountScan) -> TargetLookup:
     """A cached targets lookup for the account (ListTargetsByRule only for matching rules)."""
-    from ..scan import UNIT_ERRORS
-
     acct = a.target.account
     assert acct is not None
     cache: dict[tuple[str, str], tuple[Any, ReadError | None]] = {}
@@ -496,7 +494,7 @@ def _replication_verdict(b: Bucket) -> Verdict | None:
     return v
 
 
-def _evaluate(scanner: Scanner, a: AccountScan) -> None:
+def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     if "s3" in a.errors:
         err = a.errors["s3"]
         for c in _BUCKET:
@@ -548,24 +546,28 @@ def _evaluate(scanner: Scanner, a: AccountScan) -> None:
                     [*check.errors, errs.get("details")])
 
 
-def _list(scanner: Scanner, acct: Account, _a: AccountScan) -> list[dict[str, Any]]:
+def _list(scanner: ScanContext, acct: Account, _a: AccountScan) -> list[dict[str, Any]]:
     return list_buckets(acct)
 
 
-def _rules(scanner: Scanner, acct: Account, rs: Any) -> list[dict[str, Any]]:
+def _rules(scanner: ScanContext, acct: Account, rs: Any) -> list[dict[str, Any]]:
     return event_rules(acct, rs.region)
 
-
-GLOBAL = (Step("s3", "s3:ListBuckets", _list),)
-REGIONAL = (Step("events", "events:ListRules", _rules),)
-LIVE = (Live(_BUCKET, _evaluate),)
 
 _S3_GONE = frozenset({"404", "NoSuchBucket", "NotFound"})
 _KIND = dict(label="S3 bucket", service="s3", operation="s3:HeadBucket",
              call=lambda c, n: c.head_bucket(Bucket=n), gone=_S3_GONE,
              arn=lambda r, a, n: f"arn:aws:s3:::{n}", delete_event="DeleteBucket")
-DRIFT = {
-    "aws:s3/bucket:Bucket": DriftKind(names=("bucket",), use_id=True, **_KIND),
-    "aws:s3/bucketV2:BucketV2": DriftKind(names=("bucket",), use_id=True, **_KIND),
-    "aws-native:s3:Bucket": DriftKind(names=("bucketName",), use_id=True, **_KIND),
-}
+
+
+SERVICE = LiveService(
+    global_steps=(Step("s3", "s3:ListBuckets", _list),),
+    regional_steps=(Step("events", "events:ListRules", _rules),),
+    phase=Phase(20, _phase),  # after the trail details: trail destinations are backup buckets
+    live=(Live(_BUCKET, _evaluate),),
+    drift={
+        "aws:s3/bucket:Bucket": DriftKind(names=("bucket",), use_id=True, **_KIND),
+        "aws:s3/bucketV2:BucketV2": DriftKind(names=("bucket",), use_id=True, **_KIND),
+        "aws-native:s3:Bucket": DriftKind(names=("bucketName",), use_id=True, **_KIND),
+    },
+)

@@ -1,18 +1,41 @@
 """One module per service: its facts, its `Control` declarations (with their log detections
-and remediation) and its rules. `drguard.registry` collects every module's `CONTROLS`.
+and remediation) and its rules, ending with `CONTROLS: tuple[Control, ...]`.
+`drguard.registry` collects the `CONTROLS` of every module in `MODULES`.
 
-A new service is a new module here that defines `CONTROLS`; nothing else needs to list it.
+A new service is a new module here that defines `CONTROLS`, plus one entry in `MODULES` below
+(tests/test_layout.py fails when a module of this package is not listed).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from types import ModuleType
 
+from . import (
+    atlas,
+    backup,
+    cloudtrail,
+    dynamodb,
+    ec2,
+    efs,
+    elasticache,
+    iam,
+    organizations,
+    plan,
+    pulumi,
+    rds,
+    recovery,
+    redshift,
+    repo,
+    rpo,
+    s3,
+)
 
-def modules() -> list[ModuleType]:
+# Every control module, by name.
+MODULES: tuple[ModuleType, ...] = (atlas, backup, cloudtrail, dynamodb, ec2, efs, elasticache,
+                                   iam, organizations, plan, pulumi, rds, recovery, redshift,
+                                   repo, rpo, s3)
+
+
+def modules() -> tuple[ModuleType, ...]:
     """Every service module of this package, by name."""
-    return [importlib.import_module(f"{__name__}.{m.name}")
-            for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)
-            if not m.name.startswith("_")]
+    return MODULES

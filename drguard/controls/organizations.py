@@ -15,7 +15,7 @@ from ..detections import ORGANIZATIONS, Context, get_in, on, organizations_polic
 from ..facts import Resource
 from ..verdict import Remediation, Verdict
 
-# Destructive actions an SCP must deny (controls.md, scp-deny-backup-deletion).
+# Destructive actions an SCP must deny (the default of scp-deny-backup-deletion's parameter).
 BACKUP_DELETION_ACTIONS: list[str] = [
     "s3:DeleteBucket",
     "s3:PutBucketVersioning",

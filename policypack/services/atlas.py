@@ -10,6 +10,7 @@ from drguard.facts import UNKNOWN
 
 from ..adapters import Res, base
 from ..binding import ResourceCheck
+from ..service import DeployService
 from ..wire import boolean
 
 ATLAS_TYPES = frozenset({"mongodbatlas:index/cluster:Cluster",
@@ -30,5 +31,7 @@ def atlas_cluster(r: Res) -> AtlasCluster | None:
     return None
 
 
-CHECKS = (ResourceCheck("mongodb-atlas-backup", ATLAS_TYPES, atlas_cluster,
-                        lambda c, _p: ctl.atlas(c)),)
+SERVICE = DeployService(
+    checks=(ResourceCheck("mongodb-atlas-backup", ATLAS_TYPES, atlas_cluster,
+                          lambda c, _p: ctl.atlas(c)),),
+)

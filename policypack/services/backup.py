@@ -1,7 +1,7 @@
 """AWS Backup at deploy time: vaults and their lock, backup plans (copy actions to other
 regions) and selections (which databases, volumes, file systems... a plan covers), and the
 backup-vault-lock binding. A selection tells the covered fact's service through its
-`BACKUP_SELECTED` hook, so a new service needs no change here.
+`backup_selected` hook, so a new service needs no change here.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from drguard.controls.backup import Vault
 from drguard.facts import UNKNOWN
 from drguard.scope import Scope
 
-from .. import services
 from ..adapters import Res, arn_region, base, items, maps, strings
 from ..binding import Judged, StackCheck, unlinked_guard
+from ..service import DeployService, Link
 from ..wire import get, num
 
 if TYPE_CHECKING:
@@ -187,16 +187,16 @@ def _selection(m: StackModel, r: Res, plans: dict[str, _Plan]) -> None:
             return
         # A plan outside this stack: its copy actions cannot be seen from here.
         plan = _Plan(r, str(sel["plan"]), [None])
-    hooks = services.hooks("BACKUP_SELECTED")
+    hooks = m.catalog.backup_selected
     for fact in _selected(m, r, sel):
         hooks[type(fact)](fact, plan)
 
 
 def _selectable(m: StackModel) -> tuple[dict[str, Any], dict[tuple[str, str], list[Any]]]:
-    """Facts an AWS Backup selection can cover (a service declares `BACKUP_SELECTED` for
+    """Facts an AWS Backup selection can cover (a service declares `backup_selected` for
     them), by ARN and by tag (built once, for every selection)."""
     if _SELECTABLE not in m.index:
-        kinds = tuple(services.hooks("BACKUP_SELECTED"))
+        kinds = tuple(m.catalog.backup_selected)
         by_arn: dict[str, Any] = {}
         by_tag: dict[tuple[str, str], list[Any]] = {}
         for fact in m.all_facts():
@@ -221,7 +221,7 @@ def _selected(m: StackModel, r: Res, sel: dict[str, Any]) -> list[Any]:
     for prop in ("resources", "backupSelection"):
         for urn in r.property_deps.get(prop, ()):
             fact = m.by_urn.get(urn)
-            if isinstance(fact, tuple(services.hooks("BACKUP_SELECTED"))):
+            if isinstance(fact, tuple(m.catalog.backup_selected)):
                 chosen[id(fact)] = fact
     patterns = [p for p in sel["resources"] or () if isinstance(p, str)] \
         if sel["resources"] is not UNKNOWN else []
@@ -268,15 +268,7 @@ def _vault_locks(m: StackModel, locks: Iterable[Res]) -> None:
         v.evidence.setdefault("configuredBy", []).append(r.urn)
 
 
-FACTS = {t: ("vaults", vault) for t in VAULT_TYPES}
-LINKED = {**{t: "plan" for t in BACKUP_PLAN_TYPES},
-          **{t: "selection" for t in BACKUP_SELECTION_TYPES},
-          **{t: "vault-lock" for t in VAULT_LOCK_TYPES}}
-STATEFUL = ("vaults",)
-STEP = 30
-
-
-def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
+def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     plans = _plans(m, linked.get("plan", ()))
     for r in linked.get("selection", ()):
         _selection(m, r, plans)
@@ -288,12 +280,18 @@ def _vault_lock(model: StackModel, params: dict) -> Iterable[Judged]:
         yield v, unlinked_guard(model, "vault-lock", ctl.vault_lock(v, params))
 
 
-CHECKS = (StackCheck("backup-vault-lock", _vault_lock),)
+# ---- declaration ------------------------------------------------------------------------------
 
-
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
-CANNOT_REMEDIATE = {
-    "backup-vault-lock": "a vault lock is a resource of its own (VaultLockConfiguration); a "
-                         "remediation cannot add resources.",
-}
+SERVICE = DeployService(
+    facts={t: ("vaults", vault) for t in VAULT_TYPES},
+    linked={**{t: "plan" for t in BACKUP_PLAN_TYPES},
+            **{t: "selection" for t in BACKUP_SELECTION_TYPES},
+            **{t: "vault-lock" for t in VAULT_LOCK_TYPES}},
+    link=Link(30, _link),
+    stateful=("vaults",),
+    checks=(StackCheck("backup-vault-lock", _vault_lock),),
+    cannot_remediate={
+        "backup-vault-lock": "a vault lock is a resource of its own (VaultLockConfiguration); a "
+                             "remediation cannot add resources.",
+    },
+)

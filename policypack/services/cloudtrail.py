@@ -11,6 +11,7 @@ from drguard.facts import UNKNOWN
 
 from ..adapters import Res, base
 from ..binding import Judged, ResourceCheck, StackCheck, unlinked_guard
+from ..service import DeployService
 from ..wire import boolean
 from .s3 import bucket_for
 
@@ -41,9 +42,6 @@ def trail(r: Res) -> Trail | None:
     return None
 
 
-FACTS = {t: ("trails", trail) for t in TRAIL_TYPES}
-
-
 def _trail_bucket(model: StackModel, _params: dict) -> Iterable[Judged]:
     """cloudtrail-bucket-protected for trails whose bucket the stack declares; a bucket
     managed elsewhere is judged by the live scan."""
@@ -55,15 +53,16 @@ def _trail_bucket(model: StackModel, _params: dict) -> Iterable[Judged]:
                                 ctl.bucket_protected(t, bucket))
 
 
-CHECKS = (
-    ResourceCheck("cloudtrail-enabled", TRAIL_TYPES, trail, lambda t, _p: ctl.trail(t)),
-    StackCheck("cloudtrail-bucket-protected", _trail_bucket),
+# ---- declaration ------------------------------------------------------------------------------
+
+SERVICE = DeployService(
+    facts={t: ("trails", trail) for t in TRAIL_TYPES},
+    checks=(
+        ResourceCheck("cloudtrail-enabled", TRAIL_TYPES, trail, lambda t, _p: ctl.trail(t)),
+        StackCheck("cloudtrail-bucket-protected", _trail_bucket),
+    ),
+    cannot_remediate={
+        "cloudtrail-enabled": "turning a trail multi-region or on is left to the program: it "
+                              "changes what is logged and billed.",
+    },
 )
-
-
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
-CANNOT_REMEDIATE = {
-    "cloudtrail-enabled": "turning a trail multi-region or on is left to the program: it "
-                          "changes what is logged and billed.",
-}

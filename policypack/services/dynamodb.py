@@ -12,7 +12,8 @@ from drguard.facts import UNKNOWN
 
 from ..adapters import Res, base, items
 from ..binding import ResourceCheck
-from ..remediate import Fixer, Target, block_true, untouchable
+from ..fixers import Fixer, Target, block_true, untouchable
+from ..service import DeployService
 from ..wire import boolean, get
 
 if TYPE_CHECKING:
@@ -63,21 +64,11 @@ def _all(values: Any) -> Any:
     return True if seen else None
 
 
-FACTS = {t: ("tables", table) for t in TABLE_TYPES}
-STATEFUL = ("tables",)
-
-
 def _arn(m: StackModel, t: Table, r: Res | None, region: str, acct: str) -> str:
     return f"arn:aws:dynamodb:{region}:{acct}:table/{t.name}"
 
 
-ARNS = {Table: _arn}
-
-CHECKS = (ResourceCheck("dynamodb-recovery", TABLE_TYPES, table,
-                        lambda t, _p: ctl.dynamodb(t)),)
-
-
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 DYNAMO_TABLE = "aws:dynamodb/table:Table"
@@ -115,5 +106,13 @@ def fix_dynamodb(t: Target, _params: Mapping[str, Any]) -> None:
                             "deletionProtectionEnabled -> true"
 
 
-REMEDIATIONS = (Fixer("dynamodb-recovery",
-                      frozenset({DYNAMO_TABLE, NATIVE_TABLE, NATIVE_GLOBAL_TABLE}), fix_dynamodb),)
+SERVICE = DeployService(
+    facts={t: ("tables", table) for t in TABLE_TYPES},
+    arns={Table: _arn},
+    stateful=("tables",),
+    checks=(ResourceCheck("dynamodb-recovery", TABLE_TYPES, table,
+                          lambda t, _p: ctl.dynamodb(t)),),
+    remediations=(Fixer("dynamodb-recovery",
+                        frozenset({DYNAMO_TABLE, NATIVE_TABLE, NATIVE_GLOBAL_TABLE}),
+                        fix_dynamodb),),
+)

@@ -12,6 +12,7 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base, strings
 from ..binding import Judged, StackCheck, unlinked_guard
+from ..service import DeployService, Link
 from ..wire import get, val
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def dlm_policy(r: Res) -> dict[str, Any]:
             "tags": tags_ if tags_ is UNKNOWN or isinstance(tags_, dict) else {}}
 
 
-def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
+def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     """EBS coverage by DLM policies: a region's default policy covers every volume there,
     others the volumes carrying one of their target tags (indexed by region and tag)."""
     if not m.volumes:
@@ -77,11 +78,6 @@ def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
         v.covered_by = covered if covered or v.region not in unsure else UNKNOWN
 
 
-FACTS = {t: ("volumes", volume) for t in VOLUME_TYPES}
-LINKED = {t: "dlm" for t in DLM_TYPES}
-STEP = 40  # after AWS Backup selections, whose coverage it extends
-
-
 def _arn(m: StackModel, v: Volume, r: Res | None, region: str, acct: str) -> str:
     vid = r.get("id") if r is not None else None
     return f"arn:aws:ec2:{region}:{acct}:volume/{vid if isinstance(vid, str) else '*'}"
@@ -94,13 +90,16 @@ def _selected(v: Volume, plan: Any) -> None:
         v.covered_by = [f"backup:{plan.name}"]
 
 
-ARNS = {Volume: _arn}
-BACKUP_SELECTED = {Volume: _selected}
-
-
 def _ebs(model: StackModel, params: dict) -> Iterable[Judged]:
     for v in model.volumes:
         yield v, unlinked_guard(model, "backup-selection", ctl.ebs(v, params))
 
 
-CHECKS = (StackCheck("ebs-snapshot-coverage", _ebs),)
+SERVICE = DeployService(
+    facts={t: ("volumes", volume) for t in VOLUME_TYPES},
+    linked={t: "dlm" for t in DLM_TYPES},
+    link=Link(40, _link),  # after AWS Backup selections, whose coverage it extends
+    arns={Volume: _arn},
+    backup_selected={Volume: _selected},
+    checks=(StackCheck("ebs-snapshot-coverage", _ebs),),
+)

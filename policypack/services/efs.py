@@ -20,6 +20,7 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base
 from ..binding import Judged, StackCheck, unlinked_guard
+from ..service import DeployService, Link
 from ..wire import get, tags
 
 if TYPE_CHECKING:
@@ -66,13 +67,7 @@ def _fold(m: StackModel, r: Res) -> bool:
     return True
 
 
-FACTS = {t: ("filesystems", file_system) for t in FILE_SYSTEM_TYPES}
-LINKED = {t: "backup-policy" for t in BACKUP_POLICY_TYPES}
-STATEFUL = ("filesystems",)
-STEP = 25
-
-
-def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
+def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     for r in linked.get("backup-policy", ()):
         if not _fold(m, r):
             m.unlinked_if_unknown(r, UNLINKED, "fileSystemId")
@@ -89,14 +84,18 @@ def _selected(fs: FileSystem, plan: Any) -> None:
                      f"backup:{plan.name}"]
 
 
-ARNS = {FileSystem: _arn}
-BACKUP_SELECTED = {FileSystem: _selected}
-
-
 def _backup_enabled(model: StackModel, _params: dict) -> Iterable[Judged]:
     for fs in model.filesystems:
         yield fs, unlinked_guard(model, (UNLINKED, "backup-selection"),
                                  ctl.backup_enabled(fs))
 
 
-CHECKS = (StackCheck(ctl.BACKUP_ENABLED, _backup_enabled),)
+SERVICE = DeployService(
+    facts={t: ("filesystems", file_system) for t in FILE_SYSTEM_TYPES},
+    linked={t: "backup-policy" for t in BACKUP_POLICY_TYPES},
+    link=Link(25, _link),
+    arns={FileSystem: _arn},
+    backup_selected={FileSystem: _selected},
+    stateful=("filesystems",),
+    checks=(StackCheck(ctl.BACKUP_ENABLED, _backup_enabled),),
+)

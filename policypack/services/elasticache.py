@@ -12,6 +12,7 @@ from drguard.facts import UNKNOWN
 
 from ..adapters import Res, base
 from ..binding import ResourceCheck
+from ..service import DeployService
 from ..wire import num
 
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -43,6 +44,7 @@ def cache(r: Res) -> Cache | None:
     return None
 
 
-FACTS = {t: ("caches", cache) for t in CACHE_TYPES}
-
-CHECKS = (ResourceCheck(ctl.SNAPSHOT_RETENTION, CACHE_TYPES, cache, ctl.snapshot_retention),)
+SERVICE = DeployService(
+    facts={t: ("caches", cache) for t in CACHE_TYPES},
+    checks=(ResourceCheck(ctl.SNAPSHOT_RETENTION, CACHE_TYPES, cache, ctl.snapshot_retention),),
+)

@@ -8,6 +8,7 @@ from drguard.facts import UNKNOWN
 
 from ..adapters import Res, base
 from ..binding import ResourceCheck
+from ..service import DeployService
 
 ACCESS_KEY_TYPES = frozenset({"aws:iam/accessKey:AccessKey"})
 
@@ -24,5 +25,7 @@ def access_key(r: Res) -> AccessKey | None:
                      active=UNKNOWN if status is UNKNOWN else status in (None, "Active"))
 
 
-CHECKS = (ResourceCheck("iam-access-key-rotation", ACCESS_KEY_TYPES, access_key,
-                        ctl.access_key),)
+SERVICE = DeployService(
+    checks=(ResourceCheck("iam-access-key-rotation", ACCESS_KEY_TYPES, access_key,
+                          ctl.access_key),),
+)

@@ -13,6 +13,7 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base, has_unknown, strings
 from ..binding import Judged, StackCheck, unlinked_guard
+from ..service import DeployService, Link
 
 if TYPE_CHECKING:
     from ..stack import StackModel
@@ -75,12 +76,7 @@ def _scp_attachments(m: StackModel, attachments: Iterable[Res]) -> None:
         s.evidence.setdefault("attachments", []).append(r.urn)
 
 
-FACTS = {t: ("scps", scp) for t in ORG_POLICY_TYPES}
-LINKED = {t: "attachment" for t in ORG_ATTACHMENT_TYPES}
-STEP = 50
-
-
-def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
+def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     _scp_attachments(m, linked.get("attachment", ()))
 
 
@@ -90,11 +86,14 @@ def _scp(model: StackModel, params: dict) -> Iterable[Judged]:
         yield judged[0], unlinked_guard(model, "scp-attachment", judged[1])
 
 
-CHECKS = (StackCheck("scp-deny-backup-deletion", _scp),)
+# ---- declaration ------------------------------------------------------------------------------
 
-
-# ---- remediation (issue 13): what a remediation cannot fix, and why ---------------------
-
-CANNOT_REMEDIATE = {
-    "scp-deny-backup-deletion": "an SCP's statements are a policy decision, not a setting.",
-}
+SERVICE = DeployService(
+    facts={t: ("scps", scp) for t in ORG_POLICY_TYPES},
+    linked={t: "attachment" for t in ORG_ATTACHMENT_TYPES},
+    link=Link(50, _link),
+    checks=(StackCheck("scp-deny-backup-deletion", _scp),),
+    cannot_remediate={
+        "scp-deny-backup-deletion": "an SCP's statements are a policy decision, not a setting.",
+    },
+)

@@ -1,5 +1,5 @@
 """Pulumi itself at deploy time: stateful-resource-protect over every stateful fact (the kinds
-services list in `STATEFUL`: databases, backup buckets, tables, vaults, ...)."""
+services list in `stateful`: databases, backup buckets, tables, vaults, ...)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 from drguard.controls import pulumi as ctl
 
-from .. import services
 from ..binding import Judged, StackCheck
-from ..remediate import Fixer, Target, backup_bucket, true, untouchable
+from ..fixers import Fixer, Target, backup_bucket, true, untouchable
+from ..service import DeployService
 
 if TYPE_CHECKING:
     from ..stack import StackModel
 
 
 def _protect(model: StackModel, _params: dict) -> Iterable[Judged]:
-    for kind in services.stateful_kinds():
-        for fact in getattr(model, kind):
+    for kind in model.catalog.stateful_kinds:
+        for fact in model.facts.get(kind, ()):
             yield fact, ctl.protect(fact)
 
 
-CHECKS = (StackCheck("stateful-resource-protect", _protect),)
-
-
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
-
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 def fix_force_destroy(t: Target, _params: Mapping[str, Any]) -> None:
@@ -37,11 +33,14 @@ def fix_force_destroy(t: Target, _params: Mapping[str, Any]) -> None:
         t.set("forceDestroy", False, "deleting a backup bucket must not empty it")
 
 
-REMEDIATIONS = (Fixer("stateful-resource-protect",
-                      frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}),
-                      fix_force_destroy),)
-CANNOT_REMEDIATE = {
-    "stateful-resource-protect": "only forceDestroy is fixed; `protect` is a resource option, "
-                                 "not an input, so it stays a violation until the program "
-                                 "sets opts=pulumi.ResourceOptions(protect=True).",
-}
+SERVICE = DeployService(
+    checks=(StackCheck("stateful-resource-protect", _protect),),
+    remediations=(Fixer("stateful-resource-protect",
+                        frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}),
+                        fix_force_destroy),),
+    cannot_remediate={
+        "stateful-resource-protect": "only forceDestroy is fixed; `protect` is a resource option, "
+                                     "not an input, so it stays a violation until the program "
+                                     "sets opts=pulumi.ResourceOptions(protect=True).",
+    },
+)

@@ -15,7 +15,7 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base
 from ..binding import Judged, ResourceCheck, StackCheck, unlinked_guard
-from ..remediate import (
+from ..fixers import (
     Fixer,
     Skip,
     Target,
@@ -24,6 +24,7 @@ from ..remediate import (
     true,
     untouchable,
 )
+from ..service import DeployService, Link
 from ..wire import boolean, num
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def native_backup_replication(r: Res) -> Any:
     return r.get("automaticBackupReplicationRegion")
 
 
-def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
+def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     """Automated-backup replications (and aws-native's replication region) to databases."""
     by_key: dict[str, Database] = {}
     for db in m.databases:
@@ -186,12 +187,6 @@ def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
                                     "via": "automaticBackupReplicationRegion"})
 
 
-FACTS = {t: ("databases", database) for t in DATABASE_TYPES}
-LINKED = {t: "rds-backup-replication" for t in RDS_BACKUP_REPLICATION_TYPES}
-STATEFUL = ("databases",)
-STEP = 20
-
-
 def _arn(m: StackModel, db: Database, r: Res | None, region: str, acct: str) -> str:
     return f"arn:aws:rds:{region}:{acct}:{'cluster' if db.kind == 'cluster' else 'db'}:{db.name}"
 
@@ -207,27 +202,13 @@ def _selected(db: Database, plan: Any) -> None:
         db.cross_region.append(point)
 
 
-ARNS = {Database: _arn}
-BACKUP_SELECTED = {Database: _selected}
-
-
 def _cross_region(model: StackModel, params: dict) -> Iterable[Judged]:
     for db in model.databases:
         yield db, unlinked_guard(model, ("rds-backup-replication", "backup-selection"),
                                  ctl.cross_region_backup(db, params))
 
 
-CHECKS = (
-    ResourceCheck("rds-backup-retention", DATABASE_TYPES, database, ctl.backup_retention),
-    ResourceCheck("rds-deletion-protection", DATABASE_TYPES, database,
-                  lambda db, _p: ctl.deletion_protection(db)),
-    ResourceCheck("rds-final-snapshot", DATABASE_TYPES, database,
-                  lambda db, _p: ctl.final_snapshot(db)),
-    StackCheck("rds-cross-region-backup", _cross_region),
-)
-
-
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
@@ -297,13 +278,29 @@ def fix_final_snapshot(t: Target, _params: Mapping[str, Any]) -> None:
         t.make_true("copyTagsToSnapshot", "snapshots keep the database's tags")
 
 
-REMEDIATIONS = (
-    Fixer("rds-backup-retention", frozenset(_DATABASES), fix_backup_retention),
-    Fixer("rds-deletion-protection", frozenset(_DATABASES), fix_deletion_protection),
-    Fixer("rds-final-snapshot", frozenset(t for t, d in _DATABASES.items() if d[1] or d[2]),
-          fix_final_snapshot),
+SERVICE = DeployService(
+    facts={t: ("databases", database) for t in DATABASE_TYPES},
+    linked={t: "rds-backup-replication" for t in RDS_BACKUP_REPLICATION_TYPES},
+    link=Link(20, _link),
+    arns={Database: _arn},
+    backup_selected={Database: _selected},
+    stateful=("databases",),
+    checks=(
+        ResourceCheck("rds-backup-retention", DATABASE_TYPES, database, ctl.backup_retention),
+        ResourceCheck("rds-deletion-protection", DATABASE_TYPES, database,
+                      lambda db, _p: ctl.deletion_protection(db)),
+        ResourceCheck("rds-final-snapshot", DATABASE_TYPES, database,
+                      lambda db, _p: ctl.final_snapshot(db)),
+        StackCheck("rds-cross-region-backup", _cross_region),
+    ),
+    remediations=(
+        Fixer("rds-backup-retention", frozenset(_DATABASES), fix_backup_retention),
+        Fixer("rds-deletion-protection", frozenset(_DATABASES), fix_deletion_protection),
+        Fixer("rds-final-snapshot", frozenset(t for t, d in _DATABASES.items() if d[1] or d[2]),
+              fix_final_snapshot),
+    ),
+    cannot_remediate={
+        "rds-cross-region-backup": "a copy in another region needs a resource in that region; a "
+                                   "remediation cannot add resources.",
+    },
 )
-CANNOT_REMEDIATE = {
-    "rds-cross-region-backup": "a copy in another region needs a resource in that region; a "
-                               "remediation cannot add resources.",
-}

@@ -34,6 +34,8 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base, items, maps
 from ..binding import Judged, StackCheck, unlinked_guard
+from ..service import DeployService
+from ..service import Link as LinkStep
 from ..wire import get, num
 from . import dynamodb, efs, rds, redshift, s3
 from .backup import (
@@ -296,11 +298,7 @@ def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
     m.index[_KEY + ":copy-vaults"] = copy_vaults
 
 
-LINKED = {t: "vault-policy" for t in VAULT_POLICY_TYPES}
-STEP = 40  # after s3 (10: backup scope) and backup (30)
-
-
-def link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
+def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
     today = dt.datetime.now(dt.UTC).date()
     plans = _plans(m, linked, today)
     _protected(m, linked, plans)
@@ -330,7 +328,7 @@ def _frequency(model: StackModel, params: dict) -> Iterable[Judged]:
 
 
 # The types each binding reads (for the control reference): most belong to other services.
-TYPES_READ = {
+_TYPES_READ = {
     ctl.CROSS_ACCOUNT: BACKUP_PLAN_TYPES | BACKUP_SELECTION_TYPES | rds.DATABASE_TYPES
     | dynamodb.TABLE_TYPES | efs.FILE_SYSTEM_TYPES | redshift.CLUSTER_TYPES | s3.BUCKET_TYPES
     | s3.REPLICATION_TYPES,
@@ -339,12 +337,7 @@ TYPES_READ = {
     ctl.FREQUENCY: BACKUP_PLAN_TYPES,
 }
 
-CHECKS = (StackCheck(ctl.CROSS_ACCOUNT, _cross_account),
-          StackCheck(ctl.AIR_GAPPED, _air_gapped),
-          StackCheck(ctl.DENY_DELETE, _deny_delete),
-          StackCheck(ctl.FREQUENCY, _frequency))
-
-CANNOT_REMEDIATE = {
+_CANNOT_REMEDIATE = {
     ctl.CROSS_ACCOUNT: "a copy in another account needs a plan, a selection and a vault there: "
                        "resources a remediation cannot add.",
     ctl.AIR_GAPPED: "a vault lock is a resource of its own (VaultLockConfiguration).",
@@ -352,3 +345,14 @@ CANNOT_REMEDIATE = {
     ctl.FREQUENCY: "lowering the interval or raising retention changes what the plan costs; "
                    "the owner decides.",
 }
+
+SERVICE = DeployService(
+    linked={t: "vault-policy" for t in VAULT_POLICY_TYPES},
+    link=LinkStep(40, _link),  # after s3 (10: backup scope) and backup (30)
+    checks=(StackCheck(ctl.CROSS_ACCOUNT, _cross_account),
+            StackCheck(ctl.AIR_GAPPED, _air_gapped),
+            StackCheck(ctl.DENY_DELETE, _deny_delete),
+            StackCheck(ctl.FREQUENCY, _frequency)),
+    cannot_remediate=_CANNOT_REMEDIATE,
+    types_read=_TYPES_READ,
+)

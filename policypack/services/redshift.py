@@ -11,7 +11,8 @@ from drguard.controls.redshift import Warehouse
 
 from ..adapters import Res, base
 from ..binding import ResourceCheck
-from ..remediate import Fixer, identifier, snapshot_identifier, true, untouchable
+from ..fixers import Fixer, identifier, snapshot_identifier, true, untouchable
+from ..service import DeployService
 from ..wire import boolean, num
 
 CLUSTER = "aws:redshift/cluster:Cluster"
@@ -38,14 +39,7 @@ def warehouse(r: Res) -> Warehouse | None:
     return None
 
 
-FACTS = {t: ("warehouses", warehouse) for t in CLUSTER_TYPES}
-STATEFUL = ("warehouses",)
-
-CHECKS = (ResourceCheck(ctl.SNAPSHOT_RETENTION, CLUSTER_TYPES, warehouse,
-                        ctl.snapshot_retention),)
-
-
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 def fix_redshift(t: Any, params: Mapping[str, Any]) -> None:
     t.raise_to("automatedSnapshotRetentionPeriod", int(params["minRetentionDays"]),
@@ -62,4 +56,10 @@ def fix_redshift(t: Any, params: Mapping[str, Any]) -> None:
               "the final snapshot needs a name")
 
 
-REMEDIATIONS = (Fixer(ctl.SNAPSHOT_RETENTION, CLUSTER_TYPES, fix_redshift),)
+SERVICE = DeployService(
+    facts={t: ("warehouses", warehouse) for t in CLUSTER_TYPES},
+    stateful=("warehouses",),
+    checks=(ResourceCheck(ctl.SNAPSHOT_RETENTION, CLUSTER_TYPES, warehouse,
+                          ctl.snapshot_retention),),
+    remediations=(Fixer(ctl.SNAPSHOT_RETENTION, CLUSTER_TYPES, fix_redshift),),
+)

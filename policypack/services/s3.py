@@ -23,7 +23,8 @@ from drguard.scope import Scope
 
 from ..adapters import Res, base, each, has_unknown, items, maps, or_default, strings
 from ..binding import Judged, StackCheck, unlinked_guard
-from ..remediate import Fixer, Target, backup_bucket, show_value, true, untouchable
+from ..fixers import Fixer, Target, backup_bucket, show_value, true, untouchable
+from ..service import DeployService, Link
 from ..wire import boolean, get, num, val
 
 if TYPE_CHECKING:
@@ -583,17 +584,8 @@ def _trail_view(m: StackModel, t: Trail) -> tuple[Trail, Any]:
 
 # ---- model ---------------------------------------------------------------------------------
 
-FACTS = {t: ("buckets", bucket) for t in BUCKET_TYPES}
-LINKED = {**{t: "split" for t in VERSIONING_TYPES | LOCK_TYPES | PAB_TYPES},
-          **{t: "replication" for t in REPLICATION_TYPES},
-          **{t: "notification" for t in NOTIFICATION_TYPES},
-          **{t: "rule" for t in EVENT_RULE_TYPES},
-          **{t: "target" for t in EVENT_TARGET_TYPES}}
-STATEFUL = ("buckets",)
-STEP = 10
 
-
-def link(m: StackModel, linked: dict[str, list[Res]], scope: Scope) -> None:
+def _link(m: StackModel, linked: dict[str, list[Res]], scope: Scope) -> None:
     """Split resources, replication, backup scope (needs trails), then deletion alerts."""
     m.index[_BY_NAME] = {b.name: b for b in m.buckets if b.evidence.get("name_known")}
     for r in linked.get("split", ()):
@@ -636,16 +628,7 @@ def _deletion_alerts_check(model: StackModel, _params: dict) -> Iterable[Judged]
                                 ctl.deletion_alerts(b))
 
 
-CHECKS = (
-    StackCheck("backup-bucket-versioning", _versioning),
-    StackCheck("backup-bucket-object-lock", _object_lock),
-    StackCheck("backup-bucket-replication", _replication_check),
-    StackCheck("backup-bucket-deletion-alerts", _deletion_alerts_check),
-    StackCheck("backup-bucket-public-access-block", _public_access_block_check),
-)
-
-
-# ---- remediation (issue 13; the machinery is policypack/remediate.py) ---------------------
+# ---- remediation (fixes built from policypack/fixers.py, served by policypack/remediate.py)
 
 
 V6_BUCKET = "aws:s3/bucketV2:BucketV2"
@@ -684,20 +667,37 @@ def fix_versioning(t: Target, _params: Mapping[str, Any]) -> None:
                          f"{show_value(blocks[0].get('enabled'))} -> true (backup bucket)")
 
 
-REMEDIATIONS = (Fixer("backup-bucket-versioning",
-                      frozenset({BUCKET, V6_BUCKET, NATIVE_BUCKET}), fix_versioning),)
-CANNOT_REMEDIATE = {
-    "backup-bucket-object-lock": "Object Lock can only be turned on when a bucket is created "
-                                 "(and its retention rule is a resource of its own); a "
-                                 "remediation cannot recreate the bucket or add resources.",
-    "backup-bucket-versioning": "only a bucket's own inline versioning block is fixed; a "
-                                "bucket without one needs a BucketVersioning resource, and a "
-                                "remediation cannot add resources.",
-    "backup-bucket-replication": "replication needs a destination bucket and a replication "
-                                 "configuration: resources a remediation cannot add.",
-    "backup-bucket-public-access-block": "the public access block is a resource of its own "
-                                         "(BucketPublicAccessBlock); a remediation cannot add "
-                                         "resources.",
-    "backup-bucket-deletion-alerts": "alerts need an EventBridge rule, a target and CloudTrail "
-                                     "data events: resources a remediation cannot add.",
-}
+SERVICE = DeployService(
+    facts={t: ("buckets", bucket) for t in BUCKET_TYPES},
+    linked={**{t: "split" for t in VERSIONING_TYPES | LOCK_TYPES | PAB_TYPES},
+            **{t: "replication" for t in REPLICATION_TYPES},
+            **{t: "notification" for t in NOTIFICATION_TYPES},
+            **{t: "rule" for t in EVENT_RULE_TYPES},
+            **{t: "target" for t in EVENT_TARGET_TYPES}},
+    link=Link(10, _link),
+    stateful=("buckets",),
+    checks=(
+        StackCheck("backup-bucket-versioning", _versioning),
+        StackCheck("backup-bucket-object-lock", _object_lock),
+        StackCheck("backup-bucket-replication", _replication_check),
+        StackCheck("backup-bucket-deletion-alerts", _deletion_alerts_check),
+        StackCheck("backup-bucket-public-access-block", _public_access_block_check),
+    ),
+    remediations=(Fixer("backup-bucket-versioning",
+                        frozenset({BUCKET, V6_BUCKET, NATIVE_BUCKET}), fix_versioning),),
+    cannot_remediate={
+        "backup-bucket-object-lock": "Object Lock can only be turned on when a bucket is created "
+                                     "(and its retention rule is a resource of its own); a "
+                                     "remediation cannot recreate the bucket or add resources.",
+        "backup-bucket-versioning": "only a bucket's own inline versioning block is fixed; a "
+                                    "bucket without one needs a BucketVersioning resource, and a "
+                                    "remediation cannot add resources.",
+        "backup-bucket-replication": "replication needs a destination bucket and a replication "
+                                     "configuration: resources a remediation cannot add.",
+        "backup-bucket-public-access-block": "the public access block is a resource of its own "
+                                             "(BucketPublicAccessBlock); a remediation cannot add "
+                                             "resources.",
+        "backup-bucket-deletion-alerts": "alerts need an EventBridge rule, a target and CloudTrail "
+                                         "data events: resources a remediation cannot add.",
+    },
+)

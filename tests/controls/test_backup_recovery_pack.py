@@ -69,13 +69,14 @@ def test_good_twin_evidence_names_the_links(analyzer, capture) -> None:  # noqa:
     from drguard.controls import recovery as ctl
     from drguard.scope import Scope
     from policypack.adapters import Res
+    from policypack.services import CATALOG
     from policypack.stack import StackModel
 
     cap = capture(recovery_good, preview=False)
     res = [Res(type=r["type"], urn=r["urn"], name=r["name"], props=r["outputs"],
                property_deps=r.get("propertyDependencies") or {}) for r in cap.resources
            if r.get("custom") and not r["type"].startswith("pulumi:")]
-    m = StackModel.build(res, Scope())
+    m = StackModel.build(res, Scope(), CATALOG)
     by_name = {p.name: p for p in m.index["recovery:protected"]}
     db = next(p for n, p in by_name.items() if n.startswith("orders"))
     v = ctl.cross_account_copy(db, {"maxCopyAgeHours": 26})
@@ -91,6 +92,7 @@ def test_native_plan_and_selection_link_like_the_aws_ones() -> None:
     from drguard.controls import recovery as ctl
     from drguard.scope import Scope
     from policypack.adapters import Res
+    from policypack.services import CATALOG
     from policypack.stack import StackModel
 
     db_arn = "arn:aws:rds:us-east-1:123456789012:db:orders"
@@ -111,7 +113,7 @@ def test_native_plan_and_selection_link_like_the_aws_ones() -> None:
                 "selectionName": "dbs", "iamRoleArn": "arn:aws:iam::123456789012:role/b",
                 "resources": [db_arn]}}),
     ]
-    m = StackModel.build(res, Scope())
+    m = StackModel.build(res, Scope(), CATALOG)
     (p,) = m.index["recovery:protected"]
     v = ctl.cross_account_copy(p, {"maxCopyAgeHours": 26})
     assert v.status == "pass" and OTHER in v.message

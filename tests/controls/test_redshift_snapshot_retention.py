@@ -70,7 +70,7 @@ def redshift_kept() -> None:
 
 
 def redshift_weak() -> None:
-    """The issue's example: skip_final_snapshot=True and the 1-day default retention; and a
+    """The weak cluster users write: skip_final_snapshot=True and the 1-day default retention; and a
     cluster with retention 3 and no final snapshot identifier."""
     import pulumi_aws as aws
 
