@@ -250,6 +250,51 @@ def _member(s: _Seeder, member: str) -> None:
                                       VersioningConfiguration={"Status": status})
 
 
+def _recovery(s: _Seeder, mgmt: str, member: str) -> None:
+    """Copies in another account and the plans that make them. acme-backups-prod also
+    replicates to the member's archive, replicas owned there; the databases, tables and file
+    systems have no plan copying them to another account. The management account's nightly
+    plan (us-west-2) copies to the member's vault-of-record, whose compliance lock is still in
+    its grace time (the emulator cannot backdate it); the member's weekly plan keeps 7 days
+    and copies to the management account's scratch vault, which has no lock."""
+    creds = s.client("sts").assume_role(RoleArn=f"arn:aws:iam::{member}:role/{ROLE_NAME}",
+                                        RoleSessionName="demo-seed-backup")["Credentials"]
+    m = _Seeder(s.url, {"aws_access_key_id": creds["AccessKeyId"],
+                        "aws_secret_access_key": creds["SecretAccessKey"],
+                        "aws_session_token": creds["SessionToken"]})
+    s.client("s3").put_bucket_replication(Bucket="acme-backups-prod", ReplicationConfiguration={
+        "Role": f"arn:aws:iam::{mgmt}:role/s3-replication",
+        "Rules": [{"ID": "to-dr", "Status": "Enabled", "Priority": 1, "Filter": {},
+                   "DeleteMarkerReplication": {"Status": "Disabled"},
+                   "Destination": {"Bucket": "arn:aws:s3:::acme-backups-dr"}},
+                  {"ID": "to-workloads-archive", "Status": "Enabled", "Priority": 2,
+                   "Filter": {}, "DeleteMarkerReplication": {"Status": "Disabled"},
+                   "Destination": {"Bucket": "arn:aws:s3:::workloads-backup-archive",
+                                   "Account": member,
+                                   "AccessControlTranslation": {"Owner": "Destination"}}}]})
+    record = m.client("backup", DR)
+    record.create_backup_vault(BackupVaultName="vault-of-record")
+    record.put_backup_vault_lock_configuration(BackupVaultName="vault-of-record",
+                                               MinRetentionDays=35, ChangeableForDays=3)
+    local = s.client("backup", DR)
+    local.create_backup_vault(BackupVaultName="acme-dr")
+    local.put_backup_vault_lock_configuration(BackupVaultName="acme-dr", MinRetentionDays=35)
+    local.create_backup_plan(BackupPlan={"BackupPlanName": "acme-nightly", "Rules": [{
+        "RuleName": "nightly", "TargetBackupVaultName": "acme-dr",
+        "ScheduleExpression": "cron(0 5 ? * * *)", "Lifecycle": {"DeleteAfterDays": 35},
+        "CopyActions": [{
+            "DestinationBackupVaultArn": f"arn:aws:backup:{DR}:{member}:backup-vault:"
+                                         "vault-of-record",
+            "Lifecycle": {"DeleteAfterDays": 35}}]}]})
+    m.client("backup").create_backup_plan(BackupPlan={"BackupPlanName": "workloads-weekly",
+                                                      "Rules": [{
+        "RuleName": "sundays", "TargetBackupVaultName": "Default",
+        "ScheduleExpression": "cron(0 3 ? * SUN *)", "Lifecycle": {"DeleteAfterDays": 7},
+        "CopyActions": [{
+            "DestinationBackupVaultArn": f"arn:aws:backup:{PRIMARY}:{mgmt}:backup-vault:scratch",
+            "Lifecycle": {"DeleteAfterDays": 7}}]}]})
+
+
 # ---- CloudTrail logs -----------------------------------------------------------------------
 
 _CLI = ("aws-cli/2.15.30 Python/3.11.8 Darwin/23.4.0 exe/x86_64 prompt/off "
@@ -432,6 +477,7 @@ def seed(endpoint_url: str, now: dt.datetime | None = None) -> DemoOrg:
     mgmt, member, _ = _organization(s)
     _management(s, mgmt)
     _member(s, member)
+    _recovery(s, mgmt, member)
     files, digests, records = _trail_logs(s, mgmt, member, now)
     return DemoOrg(mgmt, member, (PRIMARY, DR), ROLE_NAME, STATE_BUCKET, TRAIL_BUCKET, files,
                    digests, records)

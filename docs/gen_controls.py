@@ -123,6 +123,8 @@ def deploy_types(c: Control) -> list[str]:
                 continue
             if isinstance(check, ResourceCheck):
                 return sorted(check.types)
+            if c.id in svc.types_read:  # a stack check over other services' types
+                return sorted(svc.types_read[c.id])
             types = set(svc.facts) | set(svc.linked)
             if not types:
                 wanted = set(deploy_services.CATALOG.stateful_kinds)

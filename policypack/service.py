@@ -13,6 +13,8 @@ optional:
 - `checks`: its deploy bindings (`policypack.binding.ResourceCheck`/`StackCheck`), one per
   control id;
 - `remediations`: its fixes (`policypack.fixers.Fixer`), one per control id;
+- `types_read`: {control id: type tokens} for a stack check that judges other services'
+  types (the control reference lists them).
 `policypack.services` lists the service modules.
 """
 
@@ -46,6 +48,7 @@ class DeployService:
     stateful: tuple[str, ...] = ()
     checks: tuple[Any, ...] = ()  # ResourceCheck | StackCheck (policypack.binding)
     remediations: tuple[Any, ...] = ()  # Fixer (policypack.fixers)
+    types_read: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 class Catalog:

@@ -37,7 +37,8 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "serv
 
 @dataclass
 class Fault:
-    kind: str  # "denied" | "throttle" | "reply" (answer 200 with `reply` as JSON)
+    kind: str  # "denied" | "throttle" | "missing" (404 ResourceNotFoundException) | "reply"
+    # (answer 200 with `reply` as JSON)
     service: str
     operation: str | None = None
     body_contains: str | None = None
@@ -73,6 +74,10 @@ def _operation(service: str, method: str, path: str, headers: dict[str, str],
 
 
 def _error(kind: str, service: str, operation: str) -> tuple[int, dict[str, str], bytes]:
+    if kind == "missing":  # a JSON API's "there is none" (e.g. no vault access policy)
+        code = "ResourceNotFoundException"
+        return (404, {"Content-Type": "application/json", "x-amzn-ErrorType": code},
+                json.dumps({"__type": code, "message": f"{operation}: not found"}).encode())
     denied = kind == "denied"
     message = (f"User is not authorized to perform: {service}:{operation}" if denied
                else "Rate exceeded")

@@ -10,11 +10,16 @@ from typing import Any
 from auditor.aws import AwsOptions
 from auditor.demo_seed import create_bucket
 from auditor.scan import ScanOptions, ScanResult, scan
+from auditor.services.recovery import EMULATOR_CONTROLS
 from drguard.findings import Finding
-from drguard.settings import Settings, from_mapping
+from drguard.settings import from_mapping
 
 ACCOUNT = "123456789012"  # moto's default account
 REGIONS = ["us-east-1", "us-west-2"]
+# moto serves no AWS Backup job listings and no vault access policies: scans of it leave the
+# controls that read only those off, as `dr-audit demo` does, unless a test passes a config
+# (`config={}` turns every control on).
+EMULATOR_CONFIG: dict[str, Any] = {"controls": EMULATOR_CONTROLS}
 PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
        "RestrictPublicBuckets": True}
 
@@ -22,7 +27,7 @@ PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": T
 def run_scan(aws: Any, regions: list[str] | None = None, config: dict[str, Any] | None = None,
              endpoint: str | None = None, now: dt.datetime | None = None,
              **options: Any) -> ScanResult:
-    settings = from_mapping(config) if config is not None else Settings()
+    settings = from_mapping(EMULATOR_CONFIG if config is None else config)
     opts = ScanOptions(aws=AwsOptions(endpoint_url=endpoint or aws.url),
                        regions=regions or list(REGIONS), workers=4, now=now, **options)
     return scan(opts, settings)

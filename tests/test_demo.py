@@ -34,6 +34,10 @@ CULPRITS: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("backup-vault-lock", "scratch"):
         (MGMT, "assumed-role/BackupOperator/erin", "203.0.113.15",
          "DeleteBackupVaultLockConfiguration"),
+    # scratch receives the member account's weekly copies: its lock mattered there too
+    ("backup-air-gapped", "scratch"):
+        (MGMT, "assumed-role/BackupOperator/erin", "203.0.113.15",
+         "DeleteBackupVaultLockConfiguration"),
     ("rds-backup-retention", "inventory-db"):
         (MEMBER, "assumed-role/DataEngineer/carol", "198.51.100.23", "ModifyDBInstance"),
     ("backup-bucket-versioning", "workloads-backup-archive"):

@@ -12,7 +12,18 @@ from auditor import aws as aws_mod
 from auditor.cli import main
 from auditor.demo_seed import seed
 from tests.faulty_proxy import Fault, FaultyProxy
-from tests.live_support import PAB, bucket, db, deletion_rule, lock, one, pick, run_scan, trail
+from tests.live_support import (
+    EMULATOR_CONFIG,
+    PAB,
+    bucket,
+    db,
+    deletion_rule,
+    lock,
+    one,
+    pick,
+    run_scan,
+    trail,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -175,6 +186,11 @@ def test_read_only_guard_blocks_mutations(aws):
 # ---- exit codes, config errors, waivers -------------------------------------------------
 
 def _cli(aws, tmp_path, *extra):
+    if "--config" not in extra:
+        # the controls the emulator cannot serve stay off (tests/live_support.py)
+        cfg = tmp_path.parent / f"{tmp_path.name}-emulator.json"
+        cfg.write_text(json.dumps(EMULATOR_CONFIG))
+        extra = ("--config", str(cfg), *extra)
     return main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1,us-west-2",
                  "--output-dir", str(tmp_path), "--format", "json", *extra])
 

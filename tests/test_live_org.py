@@ -11,7 +11,7 @@ import pytest
 from auditor.cli import main
 from drguard.registry import BACKUP_DELETION_ACTIONS
 from tests.faulty_proxy import Fault, FaultyProxy
-from tests.live_support import ACCOUNT, db, one, pick, run_scan
+from tests.live_support import ACCOUNT, EMULATOR_CONFIG, db, one, pick, run_scan
 
 pytestmark = pytest.mark.slow
 
@@ -111,9 +111,11 @@ def test_org_one_broken_account_others_complete(aws, tmp_path, capsys):
         result = run_scan(aws, regions=["us-east-1"], org=True, role_name=ROLE,
                           endpoint=proxy.url)
         assert deny.hits >= 1
+        cfg = tmp_path / "emulator.json"  # the same controls as run_scan (EMULATOR_CONFIG)
+        cfg.write_text(json.dumps(EMULATOR_CONFIG))
         code = main(["scan", "--org", "--role-name", ROLE, "--regions", "us-east-1",
                      "--endpoint-url", proxy.url, "--output-dir", str(tmp_path),
-                     "--format", "json", "--fail-on", "critical"])
+                     "--format", "json", "--fail-on", "critical", "--config", str(cfg)])
     findings = result.findings
     status = {a["id"]: a for a in result.run["account_status"]}
     assert status[ids["lab"]]["status"] == "error"

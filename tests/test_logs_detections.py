@@ -153,7 +153,7 @@ CASES: list[tuple[str, dict[str, Any], set[tuple[str, str]]]] = [
      set()),
     # backup-bucket-replication
     ("replication removed", s3("DeleteBucketReplication", replication=""),
-     {("backup-bucket-replication", FAIL)}),
+     {("backup-bucket-replication", FAIL), ("backup-cross-account-copy", FAIL)}),
     ("replication removed out of scope (near miss)", s3("DeleteBucketReplication", OTHER),
      set()),
     # backup-bucket-deletion-alerts
@@ -239,13 +239,13 @@ CASES: list[tuple[str, dict[str, Any], set[tuple[str, str]]]] = [
     ("vault deleted", record("DeleteBackupVault", BK, {"backupVaultName": "prod"}),
      {("backup-vault-lock", FAIL)}),
     ("vault lock removed", record("DeleteBackupVaultLockConfiguration", BK, {
-        "backupVaultName": "prod"}), {("backup-vault-lock", FAIL)}),
+        "backupVaultName": "prod"}), {("backup-vault-lock", FAIL), ("backup-air-gapped", FAIL)}),
     ("recovery point deleted", record("DeleteRecoveryPoint", BK, {
         "backupVaultName": "prod",
         "recoveryPointArn": "arn:aws:backup:us-east-1:111122223333:recovery-point:1"}),
      {("backup-vault-lock", FAIL)}),
     ("backup plan deleted", record("DeleteBackupPlan", BK, {"backupPlanId": "plan-1"}),
-     {("backup-vault-lock", FAIL)}),
+     {("backup-vault-lock", FAIL), ("backup-cross-account-copy", FAIL)}),
     ("vault created (near miss)", record("CreateBackupVault", BK, {
         "backupVaultName": "prod"}), set()),
     # resource-drift-deleted: DynamoDB tables

@@ -67,7 +67,14 @@ def test_policies_come_from_the_registry(analyzer) -> None:  # noqa: ANN001
 
 def test_dr_ready_stack_passes_every_deploy_control(analyzer, capture, mode) -> None:  # noqa: ANN001
     run = run_stack(analyzer, capture("examples/dr-ready-stack", preview=mode, **DB_SECRET))
-    assert run.diagnostics == [], "\n".join(f"{d.policy_name}: {d.message}" for d in run)
+    notes = run.diagnostics
+    if mode:
+        # Preview: the stack's own account is not known yet (no ARN is), so whether the backup
+        # account's vault is "another" account is one advisory note, never a violation.
+        notes = [d for d in notes if not (d.policy_name == "backup-cross-account-copy"
+                                          and d.enforcement_level == "advisory"
+                                          and "during preview" in d.message)]
+    assert notes == [], "\n".join(f"{d.policy_name}: {d.message}" for d in notes)
 
 
 def test_drifting_stack_fails_with_the_traps(analyzer, capture, mode) -> None:  # noqa: ANN001

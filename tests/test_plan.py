@@ -44,9 +44,10 @@ STEP_OPS = {"same", "create", "update", "delete", "replace", "create-replacement
             "discard-replaced", "remove-pending-replace", "import", "import-replacement", "diff",
             "extend-parameterize"}
 DIFF_KINDS = {"add", "add-replace", "delete", "delete-replace", "update", "update-replace"}
-# Multi-region controls this single-region test stack leaves to examples/dr-ready-stack.
+# Multi-region (and multi-account) controls this single-region, single-account test stack
+# leaves to examples/dr-ready-stack.
 CONTROLS_OFF = ("backup-bucket-replication", "backup-bucket-deletion-alerts",
-                "rds-cross-region-backup")
+                "rds-cross-region-backup", "backup-cross-account-copy")
 REPLACE_ON = {"aws:rds/instance:Instance": {"identifier", "dbName", "storageEncrypted"},
               "aws:dynamodb/table:Table": {"name", "hashKey", "rangeKey"},
               "aws:s3/bucket:Bucket": {"bucket", "bucketPrefix", "objectLockEnabled"},

@@ -19,7 +19,7 @@ from drguard.settings import from_mapping
 
 from ..demo_seed import LOG_DAYS, DemoOrg, seed
 from ..emulator import CREDENTIALS, MotoServer
-from ..services import rpo
+from ..services import recovery, rpo
 from . import scan as scan_cmd
 from .common import FORMATS
 
@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         with MotoServer() as server:
             demo = seed(server.url)
             settings = from_mapping({"scope": {"stateBucket": demo.state_bucket},
-                                     "controls": rpo.EMULATOR_CONTROLS},
+                                     "controls": {**rpo.EMULATOR_CONTROLS,
+                                                  **recovery.EMULATOR_CONTROLS}},
                                     where="demo config")
             sargs = scan_args(server.url, demo, args.output_dir)
             phase("scanning", f"2 accounts ({demo.management}, {demo.member}) x "

@@ -26,6 +26,7 @@ from . import (
     organizations,
     pulumi,
     rds,
+    recovery,
     redshift,
     rpo,
     s3,
@@ -34,7 +35,8 @@ from . import (
 
 # Every live service module, by name.
 MODULES: tuple[ModuleType, ...] = (backup, cloudtrail, dynamodb, ec2, efs, elasticache, iam, kms,
-                                   organizations, pulumi, rds, redshift, rpo, s3, snapshots)
+                                   organizations, pulumi, rds, recovery, redshift, rpo, s3,
+                                   snapshots)
 SERVICES: tuple[LiveService, ...] = tuple(m.SERVICE for m in MODULES)
 
 

@@ -120,6 +120,7 @@ def _replication(resp: Any) -> Any:
         arn = dest.get("Bucket", "")
         rules.append({"id": r.get("ID"), "status": r.get("Status"),
                       "bucket": arn.split(":::", 1)[-1], "account": dest.get("Account"),
+                      "owner": (dest.get("AccessControlTranslation") or {}).get("Owner"),
                       "region": None})
     return rules
 

@@ -24,6 +24,7 @@ from . import (
     plan,
     pulumi,
     rds,
+    recovery,
     redshift,
     repo,
     rpo,
@@ -33,8 +34,8 @@ from . import (
 
 # Every control module, by name.
 MODULES: tuple[ModuleType, ...] = (atlas, backup, cloudtrail, dynamodb, ec2, efs, elasticache,
-                                   iam, kms, organizations, plan, pulumi, rds, redshift, repo,
-                                   rpo, s3, snapshots)
+                                   iam, kms, organizations, plan, pulumi, rds, recovery,
+                                   redshift, repo, rpo, s3, snapshots)
 
 
 def modules() -> tuple[ModuleType, ...]:

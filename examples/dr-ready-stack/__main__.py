@@ -11,6 +11,10 @@
 - Cross-region copies: S3 replication to us-west-2, RDS automated-backup replication, and an AWS
   Backup plan copying the Aurora cluster to a locked vault in us-west-2.
 - The same settings through aws-native (CloudFormation-shaped properties).
+- Recoverable after a hostile admin: AWS Backup copies every database, the DynamoDB table and
+  the EFS file system to a vault in a separate backup account (`backupVaultArn`), the backup
+  buckets also replicate there with the replicas owned by that account, and each vault's access
+  policy denies deleting recovery points to everyone.
 - Tier 3: a DynamoDB table with point-in-time recovery and deletion protection, an EBS volume
   snapshotted daily by a DLM policy, an EFS file system with automatic backups (its separate
   `BackupPolicy` resource), locked AWS Backup vaults, and (when `atlasProjectId` is set) a
@@ -40,6 +44,23 @@ RETENTION_DAYS = 14
 LOCK_DAYS = 35
 BACKUP_TAGS = {"dr:backup": "true", "owner": "platform"}
 STATEFUL = pulumi.ResourceOptions(protect=True)
+# The separate backup account's vault (and bucket) that receive the copies: an admin of this
+# account cannot delete them.
+BACKUP_VAULT_ARN = config.get("backupVaultArn") or \
+    "arn:aws:backup:us-west-2:111122223333:backup-vault:vault-of-record"
+BACKUP_ACCOUNT = BACKUP_VAULT_ARN.split(":")[4]
+BACKUP_ACCOUNT_BUCKET = config.get("backupAccountBucketArn") or \
+    "arn:aws:s3:::backups-of-record-111122223333"
+# Nobody deletes recovery points, shortens their lifecycle or changes this policy.
+DENY_RECOVERY_POINT_DELETION = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "DenyRecoveryPointDeletion", "Effect": "Deny",
+                   "Principal": {"AWS": "*"},
+                   "Action": ["backup:DeleteRecoveryPoint",
+                              "backup:UpdateRecoveryPointLifecycle",
+                              "backup:PutBackupVaultAccessPolicy"],
+                   "Resource": "*"}],
+})
 
 caller = aws.get_caller_identity()
 dr = aws.Provider("dr", region=DR_REGION)
@@ -149,7 +170,7 @@ graph_cluster = aws.neptune.Cluster(
 )
 
 # Redshift: two weeks of automated snapshots and a final snapshot on delete.
-aws.redshift.Cluster(
+warehouse = aws.redshift.Cluster(
     "warehouse",
     cluster_identifier="warehouse",
     node_type="ra3.xlplus",
@@ -225,6 +246,8 @@ plan = aws.backup.Plan(
         "schedule": "cron(0 3 * * ? *)",
         "lifecycle": {"delete_after": LOCK_DAYS},
         "copy_actions": [{"destination_vault_arn": dr_vault.arn,
+                          "lifecycle": {"delete_after": LOCK_DAYS}},
+                         {"destination_vault_arn": BACKUP_VAULT_ARN,
                           "lifecycle": {"delete_after": LOCK_DAYS}}],
     }],
 )
@@ -232,8 +255,12 @@ aws.backup.Selection(
     "databases",
     iam_role_arn=backup_role.arn,
     plan_id=plan.id,
-    resources=[cluster.arn, db.arn, docs_cluster.arn, graph_cluster.arn],
+    resources=[cluster.arn, db.arn, docs_cluster.arn, graph_cluster.arn, warehouse.arn],
 )
+for name, v, opts in (("primary-vault", vault, None),
+                      ("dr-vault", dr_vault, pulumi.ResourceOptions(provider=dr))):
+    aws.backup.VaultPolicy(f"{name}-deny-deletion", backup_vault_name=v.name,
+                           policy=DENY_RECOVERY_POINT_DELETION, opts=opts)
 
 # ---- Backup buckets ------------------------------------------------------------------------
 
@@ -272,16 +299,25 @@ native_bucket = aws_native.s3.Bucket(
         "rules": [{
             "id": "to-dr-region",
             "status": "Enabled",
+            "priority": 1,
             "filter": {"prefix": ""},
             "delete_marker_replication": {"status": "Disabled"},
             "destination": {"bucket": replica_bucket.arn, "storage_class": "STANDARD"},
+        }, {
+            "id": "to-backup-account",
+            "status": "Enabled",
+            "priority": 2,
+            "filter": {"prefix": ""},
+            "delete_marker_replication": {"status": "Disabled"},
+            "destination": {"bucket": BACKUP_ACCOUNT_BUCKET, "account": BACKUP_ACCOUNT,
+                            "access_control_translation": {"owner": "Destination"}},
         }],
     },
     tags=[{"key": k, "value": v} for k, v in BACKUP_TAGS.items()],
     opts=STATEFUL,
 )
 
-aws_native.rds.DbInstance(
+native_db = aws_native.rds.DbInstance(
     "native-db",
     engine="postgres",
     engine_version="16.4",
@@ -332,9 +368,20 @@ for name, source in (("db-backups", backup_bucket), ("audit-trail-logs", trail_b
         rules=[{
             "id": "to-dr-region",
             "status": "Enabled",
+            "priority": 1,
             "filter": {"prefix": ""},
             "delete_marker_replication": {"status": "Disabled"},
             "destination": {"bucket": replica_bucket.arn, "storage_class": "STANDARD"},
+        }, {
+            # the copy an admin of this account cannot delete: replicas owned by the backup
+            # account
+            "id": "to-backup-account",
+            "status": "Enabled",
+            "priority": 2,
+            "filter": {"prefix": ""},
+            "delete_marker_replication": {"status": "Disabled"},
+            "destination": {"bucket": BACKUP_ACCOUNT_BUCKET, "account": BACKUP_ACCOUNT,
+                            "access_control_translation": {"owner": "Destination"}},
         }],
     )
 # ---- CloudTrail: multi-region, validated, with S3 write data events on the backup buckets ---
@@ -432,7 +479,7 @@ deletion_alerts("backup-buckets-dr", [replica_bucket.bucket], provider=dr)
 
 # ---- Tier 3: DynamoDB, EBS, MongoDB Atlas --------------------------------------------------
 
-aws.dynamodb.Table(
+ledger = aws.dynamodb.Table(
     "orders-ledger",
     billing_mode="PAY_PER_REQUEST",
     hash_key="id",
@@ -486,6 +533,13 @@ aws.efs.BackupPolicy(
     "shared-files-backups",
     file_system_id=shared_files.id,
     backup_policy={"status": "ENABLED"},
+)
+# The table and the file system join the daily plan (and its copy to the backup account).
+aws.backup.Selection(
+    "tier3-data",
+    iam_role_arn=backup_role.arn,
+    plan_id=plan.id,
+    resources=[ledger.arn, shared_files.arn, native_db.db_instance_arn],
 )
 
 if atlas_project:

@@ -24,6 +24,7 @@ from . import (
     organizations,
     pulumi,
     rds,
+    recovery,
     redshift,
     s3,
     snapshots,
@@ -31,7 +32,8 @@ from . import (
 
 # Every deploy service module, by name.
 MODULES: tuple[ModuleType, ...] = (atlas, backup, cloudtrail, dynamodb, ec2, efs, elasticache,
-                                   iam, kms, organizations, pulumi, rds, redshift, s3, snapshots)
+                                   iam, kms, organizations, pulumi, rds, recovery, redshift, s3,
+                                   snapshots)
 SERVICES: tuple[DeployService, ...] = tuple(m.SERVICE for m in MODULES)
 CATALOG = Catalog(SERVICES)
 

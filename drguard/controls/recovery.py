@@ -1,0 +1,813 @@
+"""Recoverability under attack: copies in another account, air-gapped or locked destination
+vaults, vault policies that deny deleting recovery points, backup plan schedules and retention,
+and backup/copy jobs that failed.
+
+Facts (built by the deploy adapters and the live collectors alike):
+- `BackupPlan`: its rules (schedule, retention, copy actions);
+- `Protected`: a database, table, file system or backup bucket with the copy actions of the
+  plans whose selections select it (linked, never counted), and for a bucket its replication;
+- `CopyVault`: a vault that receives (or should receive) cross-account copies;
+- `VaultPolicy`: a vault and its access policy;
+- `JobHistory`: the backup and copy jobs of one resource in the window.
+
+Decisions the table leaves open, made here once:
+- Logs: a record carries the plan as it is after the call, not before, so an UpdateBackupPlan
+  without a rule copying to another account counts (whether or not it had one), as does every
+  DeleteBackupPlan; a bucket replication change counts when no enabled rule writes to another
+  account with the replicas owned there.
+- A backup bucket that is itself a replica of another backup bucket is judged at its source.
+- At deploy time a compliance-mode lock (changeableForDays set) counts: when it was applied
+  cannot be known there; the live scan requires its lock date to have passed.
+- An AWS Backup rule without a schedule runs on AWS Backup's default, daily at 05:00 UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import iampolicy
+from ..control import DESTROYABLE, Control, days, hours, strings
+from ..control import Mapping as Refs
+from ..detections import (
+    BACKUP,
+    S3,
+    as_list,
+    backup_resource,
+    get_in,
+    on,
+    request_parameters,
+    s3_bucket,
+)
+from ..facts import UNKNOWN, Resource
+from ..schedule import ScheduleError
+from ..schedule import parse as parse_schedule
+from ..verdict import Remediation, Verdict
+
+CROSS_ACCOUNT = "backup-cross-account-copy"
+AIR_GAPPED = "backup-air-gapped"
+DENY_DELETE = "backup-vault-deny-delete"
+FREQUENCY = "backup-plan-frequency-retention"
+JOBS = "backup-jobs-healthy"
+
+# AWS Backup's schedule when a rule sets none (daily at 05:00 UTC).
+DEFAULT_SCHEDULE = "cron(0 5 ? * * *)"
+PROTECTED_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
+                     "backup:PutBackupVaultAccessPolicy")
+BAD_JOB_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
+AIR_GAPPED_TYPE = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
+
+
+def arn_account(arn: Any) -> str | None:
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) > 4 and parts[4].isdigit() and len(parts[4]) == 12 else None
+
+
+def _plural(n: float, unit: str) -> str:
+    n = int(n) if float(n).is_integer() else round(n, 1)
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+# ---- facts ----------------------------------------------------------------------------------
+
+@dataclass
+class CopyAction:
+    destination: Any  # vault ARN | UNKNOWN
+    delete_after: Any = None  # days | None (kept forever) | UNKNOWN
+
+    @property
+    def account(self) -> Any:
+        return UNKNOWN if self.destination is UNKNOWN else arn_account(self.destination)
+
+
+@dataclass
+class PlanRule:
+    name: str
+    schedule: Any = None  # expression | None (AWS default) | UNKNOWN
+    delete_after: Any = None  # days | None (kept forever) | UNKNOWN
+    copies: Any = field(default_factory=list)  # [CopyAction] | UNKNOWN
+
+
+@dataclass
+class BackupPlan(Resource):
+    """An AWS Backup plan and its rules (UNKNOWN when they are not known yet)."""
+
+    rules: Any = field(default_factory=list)
+    as_of: dt.date = field(default_factory=lambda: dt.date(2026, 1, 1))
+
+
+@dataclass
+class Link:
+    """A copy action that protects a resource: the plan, the selection that selects the
+    resource, the rule, and where the copy goes."""
+
+    plan: str
+    selection: str
+    rule: str
+    copy: CopyAction
+
+
+@dataclass
+class Protected(Resource):
+    """Recovery data (database, table, file system, backup bucket) and its cross-account
+    copies. `links` are the copy actions of the plans whose selections select it."""
+
+    kind: str = "resource"
+    arn: Any = None
+    links: Any = field(default_factory=list)  # [Link] | UNKNOWN
+    selected_by: list[str] = field(default_factory=list)  # "plan/selection" without copies
+    replication: Any = None  # buckets: [{"bucket", "account", "owner", "status"}] | UNKNOWN
+    # buckets: the backup buckets that replicate into this one (it is a copy: the source is
+    # judged, not the copy)
+    replica_of: list[Any] = field(default_factory=list)
+    # Live: the newest COMPLETED copy job / recovery point per destination account
+    # ({account: {"when": datetime, "kind": ..., "destination": arn}}), UNKNOWN if unread;
+    # None on the deploy side (configuration only).
+    copied: Any = None
+    as_of: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
+@dataclass
+class CopyVault(Resource):
+    """A vault that holds cross-account copies."""
+
+    vault_type: Any = "BACKUP_VAULT"  # or AIR_GAPPED_TYPE, UNKNOWN
+    lock_mode: Any = None  # "compliance" | "governance" | None (no lock) | UNKNOWN
+    locked: Any = None  # live: Locked; deploy: None
+    lock_date: Any = None  # live: when the compliance lock became immutable
+    changeable_for_days: Any = None  # deploy: the grace time of a compliance lock
+    min_retention_days: Any = None
+    why: str = ""  # why it counts as a cross-account copy destination
+    as_of: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
+@dataclass
+class VaultPolicy(Resource):
+    """A backup vault and its access policy (None: no policy)."""
+
+    policy: Any = None  # JSON text or mapping | None | UNKNOWN
+
+
+@dataclass
+class Job:
+    kind: str  # "backup" | "copy"
+    state: str
+    when: dt.datetime  # completion (or creation) time
+    job_id: str = ""
+    message: str = ""
+
+
+@dataclass
+class JobHistory(Resource):
+    """The backup and copy jobs of one resource in the window (UNKNOWN: unread)."""
+
+    jobs: Any = field(default_factory=list)
+
+
+def accepts_cross_account_copies(policy: Any, account: str | None) -> bool:
+    """Whether a vault access policy lets another account (or everyone in an organization)
+    copy into the vault."""
+    try:
+        stmts = iampolicy.statements(policy)
+    except (ValueError, TypeError):
+        return False
+    for s in stmts:
+        acts = iampolicy._as_list(s.get("Action"))
+        if s.get("Effect") != "Allow" or not any(
+                iampolicy.action_matches(a, "backup:CopyIntoBackupVault") for a in acts):
+            continue
+        p = s.get("Principal")
+        principals = [p] if isinstance(p, str) else iampolicy._as_list(
+            p.get("AWS")) if isinstance(p, dict) else []
+        if any(x == "*" or (arn_account(x) or (x if x.isdigit() else None)) != account
+               for x in principals):
+            return True
+    return False
+
+
+# ---- remediation ----------------------------------------------------------------------------
+
+def _py(s: str) -> str:
+    return json.dumps(s)
+
+
+def fix_cross_account(p: Protected) -> Remediation:
+    if p.kind == "backup bucket":
+        return Remediation(
+            f"Replicate backup bucket {p.name} to a bucket in another account, with the "
+            "replicas owned by that account.",
+            f"aws.s3.BucketReplicationConfig(\"{p.name}-cross-account\", bucket={_py(p.name)},\n"
+            "    role=replication_role.arn,\n"
+            "    rules=[{\"id\": \"cross-account\", \"status\": \"Enabled\", \"destination\": {\n"
+            "        \"bucket\": \"arn:aws:s3:::BACKUP_ACCOUNT_BUCKET\", "
+            "\"account\": \"BACKUP_ACCOUNT_ID\",\n"
+            "        \"access_control_translation\": {\"owner\": \"Destination\"}}}])",
+            f"aws s3api put-bucket-replication --bucket {shlex.quote(p.name)} "
+            "--replication-configuration file://cross-account-replication.json")
+    target = _py(p.arn) if isinstance(p.arn, str) else "resource.arn"
+    return Remediation(
+        f"Add a copy action to a vault in another AWS account to a backup plan that selects "
+        f"{p.name} (and a selection for it if none does).",
+        "aws.backup.Plan(\"cross-account\", rules=[{\n"
+        "    \"rule_name\": \"daily\", \"target_vault_name\": vault.name,\n"
+        "    \"schedule\": \"cron(0 5 ? * * *)\", \"lifecycle\": {\"delete_after\": 35},\n"
+        "    \"copy_actions\": [{\"destination_vault_arn\": "
+        "\"arn:aws:backup:REGION:BACKUP_ACCOUNT_ID:backup-vault:NAME\",\n"
+        "                      \"lifecycle\": {\"delete_after\": 35}}]}])\n"
+        f"aws.backup.Selection(\"{p.name}-backup\", plan_id=plan.id, "
+        f"iam_role_arn=backup_role.arn,\n    resources=[{target}])",
+        "aws backup update-backup-plan --backup-plan-id PLAN_ID --backup-plan "
+        "file://plan-with-cross-account-copy.json")
+
+
+def fix_air_gapped(v: CopyVault, minimum: int) -> Remediation:
+    name = v.name
+    return Remediation(
+        f"Lock vault {name} in compliance mode (minimum retention {minimum} days), or copy "
+        "into a logically air-gapped vault instead.",
+        f"aws.backup.VaultLockConfiguration(\"{name}-lock\", backup_vault_name={_py(name)},\n"
+        f"    min_retention_days={minimum}, changeable_for_days=3)",
+        f"aws backup put-backup-vault-lock-configuration --backup-vault-name "
+        f"{shlex.quote(name)} --min-retention-days {minimum} --changeable-for-days 3")
+
+
+def deny_delete_policy(allowed: Iterable[str]) -> dict[str, Any]:
+    stmt: dict[str, Any] = {"Sid": "DenyRecoveryPointDeletion", "Effect": "Deny",
+                            "Principal": {"AWS": "*"}, "Action": list(PROTECTED_ACTIONS),
+                            "Resource": "*"}
+    allowed = list(allowed)
+    if allowed:
+        stmt["Condition"] = {"ArnNotLike": {"aws:PrincipalArn": allowed}}
+    return {"Version": "2012-10-17", "Statement": [stmt]}
+
+
+def fix_deny_delete(v: VaultPolicy, allowed: Iterable[str]) -> Remediation:
+    doc = json.dumps(deny_delete_policy(allowed))
+    return Remediation(
+        f"Give vault {v.name} an access policy that denies deleting recovery points, changing "
+        "their lifecycle and changing the policy to every principal but the allowed ones.",
+        f"aws.backup.VaultPolicy(\"{v.name}-deny-delete\", backup_vault_name={_py(v.name)},\n"
+        f"    policy=json.dumps({deny_delete_policy(allowed)!r}))",
+        f"aws backup put-backup-vault-access-policy --backup-vault-name {shlex.quote(v.name)} "
+        f"--policy {shlex.quote(doc)}")
+
+
+def fix_frequency(p: BackupPlan, params: Mapping[str, Any]) -> Remediation:
+    return Remediation(
+        f"Run every rule of backup plan {p.name} at least every {params['maxIntervalHours']} "
+        f"hours and keep its recovery points (and their copies) {params['minRetentionDays']} "
+        "days or more.",
+        f"aws.backup.Plan({_py(p.name)}, rules=[{{\"rule_name\": \"daily\", "
+        "\"schedule\": \"cron(0 5 ? * * *)\",\n"
+        f"    \"lifecycle\": {{\"delete_after\": {params['minRetentionDays']}}}, ...}}])",
+        "aws backup update-backup-plan --backup-plan-id PLAN_ID --backup-plan file://plan.json")
+
+
+def fix_jobs(h: JobHistory) -> Remediation:
+    return Remediation(
+        f"Find why the job of {h.name} failed (its StatusMessage), fix it and start an "
+        "on-demand backup so a COMPLETED one follows.",
+        "# not a configuration change: re-run the backup once the cause is fixed",
+        f"aws backup start-backup-job --backup-vault-name VAULT --resource-arn "
+        f"{shlex.quote(h.ref)} --iam-role-arn BACKUP_ROLE_ARN")
+
+
+# ---- rules ----------------------------------------------------------------------------------
+
+def _link_text(link: Link) -> str:
+    return (f"plan {link.plan!r} rule {link.rule!r} (selection {link.selection!r}) copies to "
+            f"{link.copy.destination} (account {link.copy.account})")
+
+
+def _kind(p: Protected) -> str:
+    return p.kind[:1].upper() + p.kind[1:]
+
+
+def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | None:
+    ev: dict[str, Any] = {"account": p.account}
+    if p.kind == "backup bucket" and p.replica_of:
+        return None
+    if p.kind == "backup bucket":
+        ev["replication"] = p.replication
+        if p.replication is UNKNOWN:
+            return Verdict.unknown(f"The replication of {p.name!r}", **ev)
+        rules = p.replication or []
+        good = [r for r in rules if r.get("status") == "Enabled" and r.get("owner") == "Destination"
+                and isinstance(r.get("account"), str) and r.get("account") != p.account]
+        if good and p.account is not None:
+            r = good[0]
+            return Verdict.ok(f"Backup bucket {p.name!r} replicates to bucket {r['bucket']} in "
+                              f"account {r['account']}, owned by that account.",
+                              **ev, destinationAccount=r["account"])
+        maybe = [r for r in rules if r.get("status") in ("Enabled", UNKNOWN)
+                 and r.get("owner") in ("Destination", UNKNOWN)]
+        if maybe and (p.account is None or any(
+                r.get("account") is UNKNOWN or r.get("owner") is UNKNOWN
+                or r.get("status") is UNKNOWN for r in maybe)):
+            return Verdict.unknown(f"The replication destination account of {p.name!r}", **ev)
+        foreign = [r for r in rules if isinstance(r.get("account"), str)
+                   and r.get("account") != p.account]
+        why = ("its cross-account replication leaves the replicas owned by this account "
+               "(accessControlTranslation owner is not Destination)" if foreign else
+               "no replication rule writes to another account")
+        return Verdict("fail", f"Backup bucket {p.name!r} has no copy in another AWS account: "
+                               f"{why}.", ev, fix_cross_account(p))
+    if p.links is UNKNOWN:
+        return Verdict.unknown(f"The backup plans that select {p.name!r}", **ev)
+    ev["selectedBy"] = p.selected_by
+    ev["copyActions"] = [{"plan": k.plan, "selection": k.selection, "rule": k.rule,
+                          "destinationVaultArn": k.copy.destination,
+                          "destinationAccount": k.copy.account} for k in p.links]
+    if any(k.copy.account is UNKNOWN for k in p.links):
+        return Verdict.unknown(f"The copy destination of the plans that select {p.name!r}", **ev)
+    if p.account is None and p.links:
+        return Verdict.unknown(f"The account of {p.name!r}", **ev)
+    cross = [k for k in p.links if k.copy.account and k.copy.account != p.account]
+    if not cross:
+        if p.links:
+            why = ("its backup plans copy only within its own account (" +
+                   "; ".join(_link_text(k) for k in p.links) + ")")
+        elif p.selected_by:
+            why = f"the plans that select it ({', '.join(p.selected_by)}) have no copy action"
+        else:
+            why = "no AWS Backup selection selects it"
+        return Verdict("fail", f"{_kind(p)} {p.name!r} has no copy in another AWS account: "
+                               f"{why}. Whoever controls this account can delete every copy.",
+                       ev, fix_cross_account(p))
+    if p.copied is None:  # deploy side: the configuration is what can be judged
+        return Verdict.ok(f"{_kind(p)} {p.name!r} is copied to another account: "
+                          f"{_link_text(cross[0])}.", **ev)
+    if p.copied is UNKNOWN:
+        return Verdict.unknown(f"The copy jobs of {p.name!r}", **ev)
+    max_age = params["maxCopyAgeHours"]
+    for k in cross:
+        seen = p.copied.get(k.copy.account)
+        if seen is not None:
+            age = (p.as_of - seen["when"]).total_seconds() / 3600
+            ev["newestCopy"] = {**seen, "ageHours": round(age, 1)}
+            if age <= max_age:
+                return Verdict.ok(f"{_kind(p)} {p.name!r} was copied to account "
+                                  f"{k.copy.account} {round(age, 1)} h ago ({seen['kind']} "
+                                  f"in {seen['destination']}); {_link_text(k)}.", **ev)
+    newest = ev.get("newestCopy")
+    when = (f"the newest is {newest['ageHours']} h old" if newest else "none was found")
+    return Verdict("fail", f"{_kind(p)} {p.name!r} is set to be copied to another account "
+                           f"({_link_text(cross[0])}) but no copy completed within "
+                           f"{max_age} h: {when}.", ev, fix_cross_account(p))
+
+
+def air_gapped(v: CopyVault, params: Mapping[str, Any]) -> Verdict:
+    minimum = params["minRetentionDays"]
+    ev = {"vaultType": v.vault_type, "lockMode": v.lock_mode, "locked": v.locked,
+          "lockDate": v.lock_date, "changeableForDays": v.changeable_for_days,
+          "minRetentionDays": v.min_retention_days, "required": minimum, "why": v.why}
+    if v.vault_type is UNKNOWN or v.lock_mode is UNKNOWN:
+        return Verdict.unknown(f"The type and lock of vault {v.name!r}", **ev)
+    if v.vault_type == AIR_GAPPED_TYPE:
+        return Verdict.ok(f"Vault {v.name!r} ({v.why}) is logically air-gapped.", **ev)
+    head = f"Vault {v.name!r} ({v.why})"
+    if v.lock_mode is None:
+        return Verdict("fail", f"{head} is neither air-gapped nor locked: an admin of its "
+                               "account can delete the copies.", ev, fix_air_gapped(v, minimum))
+    if v.lock_mode == "governance":
+        return Verdict("fail", f"{head} has a governance-mode lock only, which a privileged "
+                               "user can remove; use compliance mode.", ev,
+                       fix_air_gapped(v, minimum))
+    if v.min_retention_days is UNKNOWN:
+        return Verdict.unknown(f"The lock retention of vault {v.name!r}", **ev)
+    if not isinstance(v.min_retention_days, int) or v.min_retention_days < minimum:
+        return Verdict("fail", f"{head} lock keeps recovery points only "
+                               f"{v.min_retention_days} days, below {minimum}.", ev,
+                       fix_air_gapped(v, minimum))
+    if v.locked is None:  # deploy: the lock is configured; it becomes immutable after its grace
+        if v.changeable_for_days is UNKNOWN:
+            return Verdict.unknown(f"The lock mode of vault {v.name!r}", **ev)
+        return Verdict.ok(f"{head} has a compliance-mode lock (min {v.min_retention_days} "
+                          f"days), immutable {v.changeable_for_days} days after it is "
+                          "applied.", **ev)
+    lock_date = v.lock_date
+    if v.locked is True and (not isinstance(lock_date, dt.datetime) or lock_date <= v.as_of):
+        return Verdict.ok(f"{head} is locked in compliance mode since "
+                          f"{lock_date.isoformat() if lock_date else 'its lock date'} "
+                          f"(min {v.min_retention_days} days).", **ev)
+    until = lock_date.isoformat() if isinstance(lock_date, dt.datetime) else "its lock date"
+    return Verdict("fail", f"{head} has a compliance-mode lock still in its grace time (until "
+                           f"{until}): it can still be removed.", ev,
+                   fix_air_gapped(v, minimum))
+
+
+def _principal_is_everyone(stmt: Mapping[str, Any]) -> bool:
+    p = stmt.get("Principal")
+    if p == "*":
+        return True
+    return isinstance(p, Mapping) and "*" in iampolicy._as_list(p.get("AWS"))
+
+
+def _exemptions(stmt: Mapping[str, Any]) -> list[str] | None:
+    """Principals a Deny statement exempts (negated conditions on aws:PrincipalArn), or None
+    when a condition narrows it otherwise."""
+    out: list[str] = []
+    cond = stmt.get("Condition") or {}
+    if not isinstance(cond, Mapping):
+        return None
+    for op, clauses in cond.items():
+        if op.lower() not in ("arnnotlike", "arnnotequals", "stringnotlike", "stringnotequals"):
+            return None
+        if not isinstance(clauses, Mapping):
+            return None
+        for key, values in clauses.items():
+            if key.lower() != "aws:principalarn":
+                return None
+            out += iampolicy._as_list(values)
+    return out
+
+
+def _covers_recovery_points(stmt: Mapping[str, Any]) -> bool:
+    if "NotResource" in stmt:
+        return False
+    return any(r.strip() == "*" or r.strip().endswith(":recovery-point:*")
+               for r in iampolicy._as_list(stmt.get("Resource")))
+
+
+def deny_delete(v: VaultPolicy, params: Mapping[str, Any]) -> Verdict:
+    allowed = list(params["allowedPrincipals"])
+    ev: dict[str, Any] = {"allowedPrincipals": allowed}
+    if v.policy is UNKNOWN:
+        return Verdict.unknown(f"The access policy of vault {v.name!r}", **ev)
+    if v.policy is None:
+        return Verdict("fail", f"Backup vault {v.name!r} has no access policy: any admin of the "
+                               "account can delete its recovery points.", ev,
+                       fix_deny_delete(v, allowed))
+    try:
+        stmts = iampolicy.statements(v.policy)
+    except (ValueError, TypeError) as e:
+        return Verdict("error", f"The access policy of vault {v.name!r} cannot be read: {e}.",
+                       ev)
+    denied: set[str] = set()
+    ignored: list[dict[str, str]] = []
+    for i, s in enumerate(stmts):
+        if s.get("Effect") != "Deny":
+            continue
+        sid = str(s.get("Sid") or f"#{i + 1}")
+        exempt = _exemptions(s)
+        if "NotPrincipal" in s or not _principal_is_everyone(s):
+            ignored.append({"statement": sid, "reason": "does not apply to every principal"})
+            continue
+        if exempt is None:
+            ignored.append({"statement": sid, "reason": "a condition limits when it applies"})
+            continue
+        extra = [e for e in exempt
+                 if not any(iampolicy.action_matches(a, e) for a in allowed)]
+        if extra:
+            ignored.append({"statement": sid,
+                            "reason": f"exempts {', '.join(extra)} (not in allowedPrincipals)"})
+            continue
+        if not _covers_recovery_points(s):
+            ignored.append({"statement": sid, "reason": "Resource does not cover every "
+                                                        "recovery point"})
+            continue
+        for a in PROTECTED_ACTIONS:
+            if "NotAction" in s:
+                hit = not any(iampolicy.action_matches(p, a)
+                              for p in iampolicy._as_list(s["NotAction"]))
+            else:
+                hit = any(iampolicy.action_matches(p, a)
+                          for p in iampolicy._as_list(s.get("Action")))
+            if hit:
+                denied.add(a)
+                ev.setdefault("deniedBy", {})[a] = sid
+    missing = [a for a in PROTECTED_ACTIONS if a not in denied]
+    ev.update(missing=missing, ignoredStatements=ignored)
+    if missing:
+        return Verdict("fail", f"Backup vault {v.name!r}'s access policy does not deny "
+                               f"{', '.join(missing)} to every principal"
+                               f"{' but ' + ', '.join(allowed) if allowed else ''}.", ev,
+                       fix_deny_delete(v, allowed))
+    return Verdict.ok(f"Backup vault {v.name!r}'s access policy denies deleting and expiring "
+                      f"recovery points and changing the policy (statement "
+                      f"{ev['deniedBy'][PROTECTED_ACTIONS[0]]}).", **ev)
+
+
+def _days(v: Any) -> Any:
+    """A retention in days as written (None, UNKNOWN, a number); anything else is "bad"."""
+    if v is None or v is UNKNOWN:
+        return v
+    if isinstance(v, str) and v.strip().isdigit():
+        return int(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return v
+    return _BAD
+
+
+_BAD = object()
+
+
+def rule_problems(rule: PlanRule, params: Mapping[str, Any], year: int) -> tuple[
+        list[str], list[str], dict[str, Any]]:
+    """(problems, unreadable, evidence) of one plan rule."""
+    problems: list[str] = []
+    unreadable: list[str] = []
+    schedule = DEFAULT_SCHEDULE if rule.schedule is None else rule.schedule
+    ev: dict[str, Any] = {"rule": rule.name, "schedule": schedule,
+                          "deleteAfterDays": rule.delete_after}
+    if schedule is UNKNOWN:
+        unreadable.append("schedule")
+    else:
+        try:
+            interval = parse_schedule(schedule, year).max_interval_hours
+        except ScheduleError as e:
+            ev["scheduleError"] = str(e)
+            return problems, unreadable, ev
+        ev["maxIntervalHours"] = interval if math.isfinite(interval) else "never again"
+        if interval > params["maxIntervalHours"]:
+            problems.append(f"rule {rule.name!r} runs {schedule}: up to "
+                            f"{_plural(interval, 'hour') if math.isfinite(interval) else 'forever'}"
+                            f" between backups (max {params['maxIntervalHours']})")
+    minimum = params["minRetentionDays"]
+    keep = _days(rule.delete_after)
+    if keep is UNKNOWN:
+        unreadable.append("lifecycle")
+    elif keep is _BAD:
+        problems.append(f"rule {rule.name!r} has an unreadable lifecycle "
+                        f"{rule.delete_after!r}")
+    elif keep is not None and keep < minimum:
+        problems.append(f"rule {rule.name!r} keeps recovery points "
+                        f"{_plural(keep, 'day')} (min {minimum})")
+    if rule.copies is UNKNOWN:
+        unreadable.append("copy actions")
+    else:
+        for c in rule.copies:
+            copy_keep = _days(c.delete_after)
+            if copy_keep is UNKNOWN:
+                unreadable.append("copy lifecycle")
+            elif copy_keep is _BAD:
+                problems.append(f"rule {rule.name!r} copy to {c.destination} has an "
+                                f"unreadable lifecycle {c.delete_after!r}")
+            elif copy_keep is not None and copy_keep < minimum:
+                problems.append(f"rule {rule.name!r} copy to {c.destination} keeps it "
+                                f"{_plural(copy_keep, 'day')} (min {minimum})")
+    return problems, unreadable, ev
+
+
+def frequency_retention(p: BackupPlan, params: Mapping[str, Any]) -> Verdict:
+    ev: dict[str, Any] = {"maxIntervalHours": params["maxIntervalHours"],
+                          "minRetentionDays": params["minRetentionDays"]}
+    if p.rules is UNKNOWN:
+        return Verdict.unknown(f"The rules of backup plan {p.name!r}", **ev)
+    problems: list[str] = []
+    unreadable: list[str] = []
+    ev["rules"] = []
+    for r in p.rules:
+        probs, unk, rev = rule_problems(r, params, p.as_of.year)
+        ev["rules"].append(rev)
+        if "scheduleError" in rev:
+            return Verdict("error", f"Backup plan {p.name!r}: {rev['scheduleError']}; "
+                                    "it cannot be judged.", ev)
+        problems += probs
+        unreadable += [f"{r.name}: {u}" for u in unk]
+    if problems:
+        return Verdict("fail", f"Backup plan {p.name!r}: " + "; ".join(problems) + ".", ev,
+                       fix_frequency(p, params))
+    if unreadable:
+        return Verdict.unknown(f"The {', '.join(unreadable)} of backup plan {p.name!r}", **ev)
+    if not p.rules:
+        return Verdict("fail", f"Backup plan {p.name!r} has no rule: it never backs up.", ev,
+                       fix_frequency(p, params))
+    return Verdict.ok(f"Every rule of backup plan {p.name!r} runs at least every "
+                      f"{params['maxIntervalHours']} h and keeps recovery points >= "
+                      f"{params['minRetentionDays']} days.", **ev)
+
+
+def jobs_healthy(h: JobHistory, params: Mapping[str, Any]) -> Verdict:
+    ev: dict[str, Any] = {"windowHours": params["windowHours"]}
+    if h.jobs is UNKNOWN:
+        return Verdict.unknown(f"The backup and copy jobs of {h.name!r}", **ev)
+    bad: list[Job] = []
+    for kind in ("backup", "copy"):
+        jobs = sorted((j for j in h.jobs if j.kind == kind), key=lambda j: j.when)
+        last_ok = max((j.when for j in jobs if j.state == "COMPLETED"), default=None)
+        bad += [j for j in jobs if j.state in BAD_JOB_STATES
+                and (last_ok is None or last_ok < j.when)]
+    ev["jobs"] = [{"kind": j.kind, "state": j.state, "when": j.when, "jobId": j.job_id,
+                   "message": j.message} for j in sorted(h.jobs, key=lambda j: j.when)]
+    if bad:
+        j = max(bad, key=lambda j: j.when)
+        return Verdict("fail", f"The {j.kind} job {j.job_id} of {h.name!r} ended {j.state} at "
+                               f"{j.when.isoformat()} and no later {j.kind} job COMPLETED"
+                               f"{': ' + j.message if j.message else ''}.", ev, fix_jobs(h))
+    return Verdict.ok(f"No backup or copy job of {h.name!r} failed without a later COMPLETED "
+                      f"one in the last {params['windowHours']} h.", **ev)
+
+
+# ---- logs side ------------------------------------------------------------------------------
+
+def _plan_rules(rp: Mapping[str, Any]) -> list[dict[str, Any]]:
+    plan = rp.get("backupPlan")
+    return [r for r in as_list(get_in(plan, "rules")) if isinstance(r, dict)] \
+        if isinstance(plan, dict) else []
+
+
+def drops_cross_account_copy(rp: dict[str, Any], record: dict[str, Any], _params: Any,
+                              _ctx: Any) -> bool:
+    if record.get("eventName") == "DeleteBackupPlan":
+        return True
+    own = str(record.get("recipientAccountId") or get_in(record, "userIdentity", "accountId"))
+    return not any(arn_account(c.get("destinationBackupVaultArn")) not in (None, own)
+                   for r in _plan_rules(rp) for c in as_list(r.get("copyActions"))
+                   if isinstance(c, dict))
+
+
+def replication_not_cross_account_owned(rp: dict[str, Any], record: dict[str, Any], _params: Any,
+                                   _ctx: Any) -> bool:
+    if record.get("eventName") == "DeleteBucketReplication":
+        return True
+    own = str(record.get("recipientAccountId") or get_in(record, "userIdentity", "accountId"))
+    cfg = rp.get("ReplicationConfiguration") or {}
+    for rule in as_list(get_in(cfg, "Rule")):
+        dest = get_in(rule, "Destination") or {}
+        account = get_in(dest, "Account")
+        if get_in(rule, "Status") == "Enabled" and isinstance(account, str) \
+                and account != own and get_in(dest, "AccessControlTranslation", "Owner") \
+                == "Destination":
+            return False
+    return True
+
+
+def removes_vault_deny(rp: dict[str, Any], record: dict[str, Any], params: Mapping[str, Any],
+                  _ctx: Any) -> bool:
+    if record.get("eventName") == "DeleteBackupVaultAccessPolicy":
+        return True
+    v = VaultPolicy(ref="", name=str(rp.get("backupVaultName")), policy=rp.get("policy"))
+    return deny_delete(v, params).status != "pass"
+
+
+def lowers_frequency_or_retention(rp: dict[str, Any], record: dict[str, Any],
+                                  params: Mapping[str, Any], _ctx: Any) -> bool:
+    stamp = str(record.get("eventTime") or "")[:4]
+    year = int(stamp) if stamp.isdigit() else dt.datetime.now(dt.UTC).year
+    for r in _plan_rules(rp):
+        rule = PlanRule(
+            name=str(r.get("ruleName")), schedule=r.get("scheduleExpression"),
+            delete_after=get_in(r, "lifecycle", "deleteAfterDays"),
+            copies=[CopyAction(c.get("destinationBackupVaultArn"),
+                               get_in(c, "lifecycle", "deleteAfterDays"))
+                    for c in as_list(r.get("copyActions")) if isinstance(c, dict)])
+        problems, _, ev = rule_problems(rule, params, year)
+        if problems or "scheduleError" in ev:
+            return True
+    return False
+
+
+def _plan_resource(record: dict[str, Any]) -> str:
+    rp = request_parameters(record)
+    pid = rp.get("backupPlanId") or get_in(record, "responseElements", "backupPlanId")
+    if pid:
+        return backup_resource({**record, "requestParameters": {"backupPlanId": pid}})
+    return backup_resource({**record, "requestParameters": {
+        "backupVaultName": f"plan/{get_in(rp, 'backupPlan', 'backupPlanName')}"}})
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        id=CROSS_ACCOUNT,
+        why=("Every copy in the production account can be deleted by whoever owns that "
+             "account: ransomware, a leaked CI key or an insider. Only a copy in another "
+             "account survives them."),
+        console=(
+            "AWS Backup console: Backup plans, select the plan that covers the resource, Edit "
+            "the rule: add a copy to a vault ARN in your backup account.",
+            "S3 console (backup buckets): Management, Replication rules: a destination bucket "
+            "in another account, with 'Change object ownership to destination bucket owner'.",
+        ),
+        cannot_remediate=("a copy in another account needs a plan, a selection and a vault "
+                          "there: resources a remediation cannot add."),
+        title="Recovery data has a copy in another AWS account",
+        severity="high", tier=2, exposure=DESTROYABLE,
+        description="Each database, DynamoDB table, EFS file system and backup bucket has a copy "
+                    "in another AWS account: an AWS Backup plan whose selection selects it with a "
+                    "copy action to a vault of another account (live: a COMPLETED copy job, or "
+                    "with --org a recovery point in the destination vault, within "
+                    "maxCopyAgeHours); for a backup bucket, replication to a bucket of another "
+                    "account owned by that account.",
+        remediation="Add a copy action to a vault in another account to a plan that selects the "
+                    "resource; replicate backup buckets to another account with "
+                    "accessControlTranslation owner Destination.",
+        params=(hours("maxCopyAgeHours", 26, "Newest cross-account copy allowed, in hours "
+                                             "(live)."),),
+        detections=(
+            on(BACKUP, "UpdateBackupPlan", "DeleteBackupPlan", resource=_plan_resource,
+               when=drops_cross_account_copy,
+               message="{principal} called {event} on backup plan {name}: no rule copies "
+                       "to another account any more."),
+            on(S3, "DeleteBucketReplication", "PutBucketReplication", resource=s3_bucket,
+               when=replication_not_cross_account_owned, backup_scoped=True,
+               message="{principal} called {event} on backup bucket {name}: it has no "
+                       "replication to another account owned by that account."),
+        ),
+    ),
+    Control(
+        id=AIR_GAPPED,
+        why=("A vault an administrator can unlock or empty is not out of an attacker's reach; a "
+             "compliance-mode Vault Lock past its grace time, or a logically air-gapped vault, "
+             "cannot be emptied before its retention ends, not even by the root user."),
+        console=(
+            "AWS Backup console: Backup vaults, select the destination vault, Vault lock: "
+            "Create, mode Compliance, minimum retention at least the required days.",
+            "Or create a logically air-gapped vault and point the copy actions at it.",
+        ),
+        cannot_remediate="a vault lock is a resource of its own (VaultLockConfiguration).",
+        title="Cross-account copies land in an air-gapped or compliance-locked vault",
+        severity="high", tier=3, exposure=DESTROYABLE,
+        description="The vaults that receive cross-account copies are logically air-gapped, or "
+                    "have a Vault Lock in compliance mode, past its grace time, with a minimum "
+                    "retention of at least minRetentionDays. Governance mode does not count.",
+        remediation="Copy into a logically air-gapped vault, or lock the destination vault in "
+                    "compliance mode (VaultLockConfiguration with changeableForDays).",
+        params=(days("minRetentionDays", 7, "Minimum lock retention, in days."),),
+        detections=(
+            on(BACKUP, "DeleteBackupVaultLockConfiguration", resource=backup_resource,
+               message="{principal} removed the vault lock of {name}: its copies can be "
+                       "deleted."),
+        ),
+    ),
+    Control(
+        id=DENY_DELETE,
+        why=("Without an explicit deny, anyone with backup permissions can delete recovery "
+             "points or shorten their lifecycle, and the vault's own policy can be rewritten."),
+        console=(
+            "AWS Backup console: Backup vaults, select the vault, Access policy, Edit: add a "
+            "Deny of backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and "
+            "backup:PutBackupVaultAccessPolicy for every principal but the allowed ones.",
+        ),
+        cannot_remediate="a vault access policy is a resource of its own (VaultPolicy).",
+        title="Backup vault policies deny deleting recovery points",
+        severity="high", tier=2, exposure=DESTROYABLE,
+        mapping=Refs(aws_config=("backup-recovery-point-manual-deletion-disabled",)),
+        description="Each backup vault's access policy denies backup:DeleteRecoveryPoint, "
+                    "backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy "
+                    "to every principal except allowedPrincipals. No policy fails.",
+        remediation="Add an aws.backup.VaultPolicy with a Deny statement for those actions, "
+                    "Principal *, exempting only allowedPrincipals by aws:PrincipalArn.",
+        params=(strings("allowedPrincipals", [], "Principal ARN globs the deny may exempt."),),
+        detections=(
+            on(BACKUP, "PutBackupVaultAccessPolicy", "DeleteBackupVaultAccessPolicy",
+               resource=backup_resource, when=removes_vault_deny,
+               message="{principal} called {event} on vault {name}: its recovery points can "
+                       "be deleted by an admin."),
+        ),
+    ),
+    Control(
+        id=FREQUENCY,
+        why=("A plan that runs too rarely loses more than the objective allows; one that keeps "
+             "points too briefly leaves nothing to restore from when a problem is noticed late."),
+        console=(
+            "AWS Backup console: Backup plans, select the plan, Edit each rule: a schedule at "
+            "least as often as required and a retention (and copy retention) at least as long.",
+        ),
+        cannot_remediate=("lowering the interval or raising retention changes what the plan "
+                          "costs; the owner decides."),
+        title="Backup plans run often enough and keep recovery points long enough",
+        severity="high", tier=2, exposure=DESTROYABLE,
+        mapping=Refs(aws_config=("backup-plan-min-frequency-and-min-retention-check",)),
+        description="Every AWS Backup plan rule runs at least every maxIntervalHours (its cron or "
+                    "rate schedule read to the longest gap between runs; one that cannot be read "
+                    "is an error) and keeps recovery points, and their copies, at least "
+                    "minRetentionDays.",
+        remediation="Tighten the rule's schedule and raise lifecycle.deleteAfter (and the copy "
+                    "actions' lifecycle).",
+        params=(hours("maxIntervalHours", 24, "Longest time between two backups, in hours."),
+                days("minRetentionDays", 35, "Shortest retention of recovery points and copies, "
+                                             "in days.")),
+        detections=(
+            on(BACKUP, "CreateBackupPlan", "UpdateBackupPlan", resource=_plan_resource,
+               when=lowers_frequency_or_retention,
+               message="{principal} called {event} on backup plan {name}: a rule runs less "
+                       "often than every {params[maxIntervalHours]} h or keeps backups less "
+                       "than {params[minRetentionDays]} days."),
+        ),
+    ),
+    Control(
+        id=JOBS,
+        why=("A plan only protects data when its jobs succeed: a failed backup or copy job "
+             "means the newest recovery point is older than everyone believes."),
+        console=(
+            "AWS Backup console: Jobs, Backup jobs and Copy jobs, filter by Failed/Aborted/"
+            "Expired: open the job for its status message, fix the cause (permissions, KMS key, "
+            "resource state), then Create on-demand backup to get a fresh point.",
+        ),
+        title="Backup and copy jobs succeed",
+        severity="high", tier=2, exposure=DESTROYABLE,
+        sources=frozenset({"live"}),
+        description="No AWS Backup backup or copy job of a resource ended FAILED, ABORTED, "
+                    "EXPIRED or PARTIAL in the last windowHours without a later COMPLETED one.",
+        remediation="Fix the cause in the job's status message and re-run the backup.",
+        params=(hours("windowHours", 26, "How far back jobs are read, in hours."),),
+    ),
+)
