@@ -15,6 +15,7 @@ from drguard.errors import ConfigError
 from drguard.findings import Finding
 from drguard.settings import Settings
 
+from .. import backends, managed
 from ..aws import AwsOptions
 from ..delivery import add_delivery_arguments, check_delivery, deliver
 from ..org import Shard
@@ -68,6 +69,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "PULUMI_BACKEND_URL do not)")
     p.add_argument("--state", type=Path, metavar="EXPORT.json",
                    help="a `pulumi stack export` to compare with what exists")
+    p.add_argument("--backend", action="append", metavar="URL",
+                   help="a Pulumi state backend (repeatable): s3://BUCKET[/PREFIX], file://DIR "
+                        "or https://api.pulumi.com (token from PULUMI_ACCESS_TOKEN); judges "
+                        "which stack manages each resource")
+    p.add_argument("--backend-org", metavar="NAME",
+                   help="with a Pulumi Cloud --backend: only this organization's stacks")
     p.add_argument("--logs", nargs="+", metavar="S3-URI-OR-PATH",
                    help="CloudTrail logs to search for the events that broke a control")
     p.add_argument("--since", help="with --logs: first day (YYYY-MM-DD) or time (ISO 8601) "
@@ -100,6 +107,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--account-timeout must be 0 (no limit) or more seconds")
     check_baseline(args)
     check_delivery(args)
+    for url in getattr(args, "backend", None) or ():
+        backends.check_url(url)
     if args.state is not None and not args.state.exists():
         raise ConfigError(f"{args.state}: stack export not found")
     if args.state is not None:  # a damaged export stops the run before anything is scanned
@@ -122,6 +131,7 @@ def _extra_findings(args: argparse.Namespace, settings: Settings,
     """--state and --logs: handed to their modules when this build has them."""
     out: list[Finding] = []
     notes = result.run["skipped"].setdefault("notes", [])
+    out += managed.scan_hook(args, settings, result)
     if args.state is not None:
         try:
             hook = importlib.import_module("auditor.drift").scan_hook

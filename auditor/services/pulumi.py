@@ -15,7 +15,7 @@ from .s3 import BucketRead, location
 if TYPE_CHECKING:
     from ..scan import Scanner
 
-__all__ = ["DRIFT_CONTROL", "LIVE", "fact", "location"]
+__all__ = ["DRIFT_CONTROL", "LIVE", "MANAGED_CONTROL", "fact", "location"]
 
 
 def fact(read: BucketRead) -> StateBackend:
@@ -32,6 +32,8 @@ def fact(read: BucketRead) -> StateBackend:
 STATE_BACKEND = "pulumi-state-backend"
 # Stateful resources recorded in Pulumi state still exist: `dr-audit scan --state`.
 DRIFT_CONTROL = "resource-drift-deleted"
+# Stateful resources found live are in a checkpoint of the state backends: `scan --backend`.
+MANAGED_CONTROL = ctl.MANAGED
 
 
 def _evaluate(scanner: Scanner) -> None:
@@ -60,4 +62,5 @@ def _evaluate(scanner: Scanner) -> None:
 
 
 LIVE = (Live((STATE_BACKEND,), _evaluate, per_account=False),
-        Live((DRIFT_CONTROL,), None))
+        Live((DRIFT_CONTROL,), None),
+        Live((MANAGED_CONTROL,), None))
