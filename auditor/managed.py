@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from drguard import applications as apps_mod
 from drguard.controls.pulumi import managed_by_code
 from drguard.evaluate import finding
 from drguard.facts import Resource
@@ -88,7 +89,10 @@ def judge(live: list[Finding], index: StateIndex, run: backends.BackendRun,
                         region=f.region)
         verdict = managed_by_code(fact, hit.stack if hit else None, hit.urn if hit else None,
                                   run.urls)
-        seen[key] = finding(CONTROL, fact, verdict, "live", settings, today)
+        out = finding(CONTROL, fact, verdict, "live", settings, today)
+        # what the resource's tags said, as read by the finding it was found through
+        out.application, out.owner, out.tier = f.application, f.owner, f.tier
+        seen[key] = out
     return list(seen.values())
 
 
@@ -113,3 +117,14 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any) -> list
     result.run["backends"] = run.to_run()
     result.index = index
     return judge(result.findings, index, run, settings)
+
+
+def attribute(findings: list[Finding], index: StateIndex | None, settings: Settings) -> None:
+    """Name the stack (and so the application) of every finding whose resource a checkpoint
+    manages; the rest keep what their tags and the config said."""
+    if index is None:
+        return
+    for f in findings:
+        hit = index.lookup(f.resource) if f.resource.startswith("arn:") else None
+        if hit is not None:
+            apps_mod.managed_by(f, hit.stack, hit.urn, settings.apps)

@@ -307,3 +307,58 @@ def test_without_a_backend_management_is_not_judged(aws, tmp_path) -> None:  # n
     notes = report["run"]["skipped"]["notes"]
     assert any(n.startswith("resource-managed-by-code: not checked: no state backend")
                for n in notes)
+
+
+CONFIG = """
+tiers:
+  critical: {targetRpoHours: 1, targetRtoMinutes: 60, crossRegion: true, crossAccount: true}
+  standard: {targetRpoHours: 24, targetRtoMinutes: 480, crossRegion: true, crossAccount: false}
+applications:
+  shop/prod: {tier: critical, owner: team-shop}
+  shop/dev: {tier: standard, owner: team-shop-dev}
+ownerTagKeys: [owner, team]
+"""
+
+
+def test_finding_fields_follow_the_precedence(aws, tmp_path) -> None:  # noqa: ANN001
+    seed_live(aws)
+    ddb = aws.client("dynamodb")
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
+    # the checkpoint wins over dr:app; a tag owner wins over the config's
+    ddb.tag_resource(ResourceArn=arn + "orders", Tags=[
+        {"Key": "dr:app", "Value": "not-this"}, {"Key": "team", "Value": "team-tagged"}])
+    # in no stack: dr:app names the application; owner is the first of ownerTagKeys
+    ddb.tag_resource(ResourceArn=arn + "legacy", Tags=[
+        {"Key": "dr:app", "Value": "legacy-app"}, {"Key": "team", "Value": "second"},
+        {"Key": "owner", "Value": "first"}, {"Key": "dr:tier", "Value": "standard"}])
+    config = tmp_path / "dr.yaml"
+    config.write_text(CONFIG)
+    _, report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
+                      seed_state_bucket(aws))
+    fields = ("application", "stack", "urn", "owner", "tier")
+    by = {}
+    for f in report["findings"]:
+        assert all(k in f for k in fields), f
+        by.setdefault(f["resource"].rsplit("/", 1)[-1].rsplit(":", 1)[-1], []).append(
+            tuple(f[k] for k in fields))
+    assert set(by["orders"]) == {("shop/prod", "shop/prod",
+                                  "urn:pulumi:prod::shop::aws:dynamodb/table:Table::orders",
+                                  "team-tagged", "critical")}
+    assert set(by["legacy"]) == {("legacy-app", None, None, "first", "standard")}
+    assert set(by["dev-db"]) == {("shop/dev", "shop/dev",
+                                  "urn:pulumi:dev::shop::aws:rds/instance:Instance::db",
+                                  "team-shop-dev", "standard")}
+
+
+def test_config_tiers_and_applications_are_validated(tmp_path) -> None:
+    from drguard.errors import ConfigError
+    from drguard.settings import from_mapping
+
+    with pytest.raises(ConfigError, match="tiers.gold.targetRtoMinutes"):
+        from_mapping({"tiers": {"gold": {"targetRtoMinutes": "soon"}}})
+    with pytest.raises(ConfigError, match="applications.a/b.tier: 'gold' is not one of"):
+        from_mapping({"applications": {"a/b": {"tier": "gold"}}})
+    s = from_mapping({"tiers": {"gold": {"targetRpoHours": 2}},
+                      "applications": {"a/b": {"tier": "gold"}}, "ownerTagKeys": ["squad"]})
+    assert s.apps.owner_tag_keys == ("squad",) and s.apps.objectives("gold") == {
+        "targetRpoHours": 2}

@@ -176,6 +176,7 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
         if say and args.logs:
             say("reading CloudTrail logs...")
         result.findings += _extra_findings(args, settings, result)
+        managed.attribute(result.findings, getattr(result, "index", None), settings)
     run: dict[str, Any] = {**result.run, "fail_on": fail_on}
     if args is not None and getattr(args, "sarif_artifact", None):
         run["sarif_artifact"] = args.sarif_artifact
