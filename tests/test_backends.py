@@ -362,3 +362,67 @@ def test_config_tiers_and_applications_are_validated(tmp_path) -> None:
                       "applications": {"a/b": {"tier": "gold"}}, "ownerTagKeys": ["squad"]})
     assert s.apps.owner_tag_keys == ("squad",) and s.apps.objectives("gold") == {
         "targetRpoHours": 2}
+
+
+APP_KEYS = {"name", "tier", "owner", "resources", "gaps", "rpo", "rto", "isolation",
+            "unmanaged", "score"}
+
+
+def test_applications_and_frameworks_in_report(aws, tmp_path, capsys) -> None:  # noqa: ANN001
+    from auditor.reports.applications import GAP_POINTS, score
+    from auditor.reports.json_report import validation_errors
+
+    seed_live(aws)
+    config = tmp_path / "dr.yaml"
+    config.write_text(CONFIG)
+    _, report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
+                      seed_state_bucket(aws))
+    assert validation_errors(report) == []
+    apps = {a["name"]: a for a in report["applications"]}
+    assert set(apps) == {"shop/prod", "shop/dev"}
+    for a in apps.values():
+        assert set(a) == APP_KEYS
+        assert set(a["rpo"]) == {"target_hours", "worst_achieved_hours"}
+        assert set(a["rto"]) == {"target_minutes", "last_restore_minutes", "last_restore_at",
+                                 "evidence"}
+        assert set(a["isolation"]) == {"cross_region", "cross_account", "air_gapped"}
+        assert a["score"] == score(a["gaps"], sum(
+            1 for f in report["findings"] if f["application"] == a["name"]
+            and f["status"] == "error"))
+    prod = apps["shop/prod"]
+    assert (prod["tier"], prod["owner"], prod["unmanaged"]) == ("critical", "team-shop", 0)
+    assert prod["rpo"]["target_hours"] == 1 and prod["rto"]["target_minutes"] == 60
+    fails = {(f["control"], f["resource"]) for f in report["findings"]
+             if f["application"] == "shop/prod" and f["status"] == "fail"}
+    assert sum(prod["gaps"].values()) == len(fails) > 0
+    assert prod["score"] <= 100 - min(GAP_POINTS.values()) * len(fails)
+    scores = [a["score"] for a in report["applications"]]
+    assert scores == sorted(scores)  # worst first
+    assert "worst applications: " + report["applications"][0]["name"] in capsys.readouterr().err
+    rows = report["frameworks"]
+    assert rows and all(set(r) == {"name", "requirement", "controls", "pass", "fail", "error"}
+                        for r in rows)
+    cm8 = next(r for r in rows if r["requirement"] == "CM-8")
+    assert cm8["controls"] == ["resource-managed-by-code"] and cm8["fail"] == 2
+    assert cm8["pass"] == 2
+
+
+def test_framework_narrows_the_scan(aws, tmp_path) -> None:  # noqa: ANN001
+    from drguard import frameworks
+    from drguard.registry import CONTROLS
+
+    seed_live(aws)
+    url = seed_state_bucket(aws)
+    _, full = _scan(aws, tmp_path / "all", "--backend", url)
+    _, dora = _scan(aws, tmp_path / "dora", "--backend", url, "--framework", "dora")
+    _, iso = _scan(aws, tmp_path / "iso", "--backend", url, "--framework",
+                   "ISO/IEC 27001:2022")
+    mapped = frameworks.controls_for(frameworks.DORA, CONTROLS)
+    assert {f["control"] for f in dora["findings"]} <= mapped
+    left_out = {f["control"] for f in full["findings"]} - mapped
+    assert "iam-access-key-rotation" in left_out  # a hygiene control DORA is not about
+    assert dora["run"]["framework"] == frameworks.DORA
+    assert {f["control"] for f in iso["findings"]} <= frameworks.controls_for(
+        frameworks.ISO, CONTROLS)
+    assert main(["scan", "--endpoint-url", aws.url, "--framework", "pci",
+                 "--output-dir", str(tmp_path / "x")]) == 2

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from drguard import frameworks
 from drguard.errors import ConfigError
 from drguard.findings import Finding
+from drguard.registry import CONTROLS
 from drguard.settings import Settings
 
 from .. import backends, managed
@@ -75,6 +77,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "which stack manages each resource")
     p.add_argument("--backend-org", metavar="NAME",
                    help="with a Pulumi Cloud --backend: only this organization's stacks")
+    p.add_argument("--framework", metavar="NAME",
+                   help="only the controls mapped to this framework: NIST SP 800-53 r5 "
+                        "(nist), ISO/IEC 27001:2022 (iso27001), SOC 2 (soc2), DORA (dora), "
+                        "AWS Well-Architected (well-architected)")
     p.add_argument("--logs", nargs="+", metavar="S3-URI-OR-PATH",
                    help="CloudTrail logs to search for the events that broke a control")
     p.add_argument("--since", help="with --logs: first day (YYYY-MM-DD) or time (ISO 8601) "
@@ -107,6 +113,9 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--account-timeout must be 0 (no limit) or more seconds")
     check_baseline(args)
     check_delivery(args)
+    if getattr(args, "framework", None) and frameworks.resolve(args.framework) is None:
+        raise ConfigError(f"--framework {args.framework!r}: not a known framework (choose "
+                          f"from {', '.join(frameworks.FRAMEWORKS)})")
     for url in getattr(args, "backend", None) or ():
         backends.check_url(url)
     if args.state is not None and not args.state.exists():
@@ -177,6 +186,11 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
             say("reading CloudTrail logs...")
         result.findings += _extra_findings(args, settings, result)
         managed.attribute(result.findings, getattr(result, "index", None), settings)
+    if settings.apps.tiers or settings.apps.applications:
+        result.run["objectives"] = {"tiers": dict(settings.apps.tiers),
+                                    "applications": dict(settings.apps.applications)}
+    if args is not None and getattr(args, "framework", None):
+        result.run["framework"] = frameworks.resolve(args.framework)
     run: dict[str, Any] = {**result.run, "fail_on": fail_on}
     if args is not None and getattr(args, "sarif_artifact", None):
         run["sarif_artifact"] = args.sarif_artifact
@@ -190,11 +204,26 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
     return code, paths, result
 
 
+def _say_applications(findings: list[Finding], run: dict[str, Any]) -> None:
+    """The terminal names the worst applications (the same rows and scores as the reports)."""
+    from ..reports.applications import applications, worst_line
+
+    objectives = run.get("objectives") or {}
+    line = worst_line(applications([f.to_dict() for f in findings], objectives.get("tiers"),
+                                   objectives.get("applications")))
+    if line:
+        print(f"dr-audit scan: {line}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     _check(args)
     settings = load_settings(args)
+    if getattr(args, "framework", None):  # only the controls giving evidence for it
+        settings.enabled &= frameworks.controls_for(frameworks.resolve(args.framework) or "",
+                                                    CONTROLS)
     code, paths, result = execute(options_from(args), settings, args.output_dir, args.format,
                                   args.fail_on, args.baseline, args)
+    _say_applications(result.findings, result.run)
     finish(result.findings, {**result.run, "fail_on": args.fail_on}, paths)
     deliver(args, options_from(args).aws, result.findings,
             {**result.run, "fail_on": args.fail_on}, paths, code)

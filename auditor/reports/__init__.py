@@ -21,6 +21,7 @@ from typing import Any
 
 from drguard.findings import Finding, merge
 
+from . import applications as applications_mod
 from . import asff, html, json_report, junit, markdown, ocsf, sarif
 from . import history as history_mod
 from ._common import build_summary, dumps, jsonable, normalize_run, sorted_findings
@@ -84,6 +85,11 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
     # One plain-JSON copy of everything so every writer sees the same data.
     doc = json_report.build(run_meta, summary, ordered)
     doc = jsonable(doc)
+    objectives = run_meta.get("objectives") if isinstance(run_meta.get("objectives"), dict) \
+        else {}
+    doc["applications"] = applications_mod.applications(
+        doc["findings"], objectives.get("tiers"), objectives.get("applications"))
+    doc["frameworks"] = applications_mod.framework_rows(doc["findings"])
     plain = [Finding.from_dict(d) for d in doc["findings"]]
     points = [*(trend or []), history_mod.entry(doc["run"], doc["summary"])]
     out: dict[str, str] = {}

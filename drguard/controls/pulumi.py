@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..control import DEPLOY, DESTROYABLE, Control
+from .. import frameworks as fw
+from ..control import DEPLOY, DESTROYABLE, Control, Mapping
 from ..detections import DYNAMODB, S3, dynamodb_table, on, s3_bucket
 from ..facts import UNKNOWN, Resource
 from ..verdict import Remediation, Verdict, show
@@ -214,5 +215,8 @@ CONTROLS: tuple[Control, ...] = (
                     "cannot be rebuilt from code. Not judged when no backend was read.",
         remediation="`pulumi import` the resource into the stack of its application.",
         sources=frozenset({"live"}),
+        mapping=Mapping(frameworks=((fw.NIST, "CM-8"), (fw.NIST, "CP-10"), (fw.ISO, "A.8.32"),
+                                    (fw.SOC2, "CC8.1"), (fw.DORA, "Art. 11"),
+                                    (fw.WAF, "REL09"))),
     ),
 )
