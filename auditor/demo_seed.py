@@ -158,6 +158,10 @@ def _management(s: _Seeder, mgmt: str) -> None:
     # Databases: compliant with a DR copy, a neglected one, and an Aurora cluster.
     s.db("orders-db", PRIMARY, "postgres", 14, True)
     s.db("legacy-reporting", PRIMARY, "mysql", 1, False)
+    # made by hand for the platform team: in no stack (resource-managed-by-code fails)
+    s.client("rds").add_tags_to_resource(
+        ResourceName=f"arn:aws:rds:{PRIMARY}:{mgmt}:db:legacy-reporting",
+        Tags=[{"Key": "dr:app", "Value": "acme-platform/prod"}])
     rds, rds_dr = s.client("rds"), s.client("rds", DR)
     rds.create_db_snapshot(DBInstanceIdentifier="orders-db", DBSnapshotIdentifier="orders-nightly")
     rds_dr.copy_db_snapshot(

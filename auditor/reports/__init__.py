@@ -97,9 +97,11 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
         if fmt == "json":
             out[fmt] = json_report.render(doc)
         elif fmt == "html":
-            out[fmt] = html.render(doc["run"], doc["summary"], plain, points)
+            out[fmt] = html.render(doc["run"], doc["summary"], plain, points,
+                                   doc["applications"], doc["frameworks"])
         elif fmt == "md":
-            out[fmt] = markdown.render(doc["run"], doc["summary"], plain)
+            out[fmt] = markdown.render(doc["run"], doc["summary"], plain,
+                                       doc["applications"], doc["frameworks"])
         elif fmt == "sarif":
             out[fmt] = dumps(sarif.build(doc["run"], doc["summary"], plain)) + "\n"
         elif fmt == "ocsf":

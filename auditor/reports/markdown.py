@@ -131,8 +131,31 @@ def _grouped_rows(rows: list[Finding], budget: int) -> tuple[list[str], int]:
     return out, left
 
 
-def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]) -> str:
-    """The Markdown report for sorted, merged `findings`."""
+def _partial(name: str, **ctx: Any) -> list[str]:
+    """Lines of a Markdown partial (templates/_<name>.md.j2); values arrive escaped."""
+    from .html import environment
+
+    text = environment().overlay(autoescape=False).get_template(f"_{name}.md.j2").render(ctx)
+    return text.strip("\n").split("\n") if text.strip() else []
+
+
+def _applications(apps: list[dict[str, Any]], frameworks: list[dict[str, Any]]
+                  ) -> tuple[list[str], list[str]]:
+    from drguard.frameworks import DISCLAIMER
+
+    rows = [{**a, "name_md": code(a["name"]), "tier_md": code(a["tier"] or "-"),
+             "owner_md": code(a["owner"] or "-")} for a in apps]
+    fw = [{**r, "name": md(r["name"]), "requirement": md(r["requirement"])} for r in frameworks]
+    return (_partial("applications", applications=rows),
+            _partial("frameworks", frameworks=fw, note=DISCLAIMER))
+
+
+def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding],
+           applications: list[dict[str, Any]] | None = None,
+           frameworks: list[dict[str, Any]] | None = None) -> str:
+    """The Markdown report for sorted, merged `findings`; `applications` and `frameworks` as
+    report.json has them."""
+    apps_lines, fw_lines = _applications(applications or [], frameworks or [])
     names: dict[str, str] = run.get("account_names") or {}
     st = summary["by_status"]
     gaps = summary["gaps"]
@@ -152,6 +175,8 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
         plural(st["error"], "check") + " not made", plural(st["attempt"], "attempt")]))
     if "exit_code" in summary:
         lines += ["", f"Exit code {summary['exit_code']} (fail on {summary['fail_on']})."]
+    if apps_lines:
+        lines += ["", *apps_lines]
 
     d = summary.get("diff")
     if d is not None:
@@ -195,6 +220,8 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     from ..services.rpo import markdown_table  # achieved RPO per resource (templates/_rpo.md.j2)
 
     lines += markdown_table(findings).rstrip("\n").split("\n")
+    if fw_lines:
+        lines += ["", *fw_lines]
     attempts = [f for f in findings if f.status == "attempt"]
     if attempts:
         lines += ["", f"### Attempts from the logs ({len(attempts)})", "",
