@@ -8,16 +8,18 @@ from typing import Any
 
 from drguard import frameworks
 from drguard.control import SINGLE_REGION
+from drguard.controls import objectives
+from drguard.controls import pulumi as pulumi_controls
 from drguard.registry import BY_ID
 
 # Score: 100 minus these points per distinct failing (control, resource), minus ERROR_POINTS
 # per check that could not be made; never below 0. Documented in docs/applications.md.
 GAP_POINTS: dict[str, int] = {"critical": 25, "high": 10, "medium": 4, "low": 1}
 ERROR_POINTS = 5
-MANAGED = "resource-managed-by-code"
-CROSS_ACCOUNT = "backup-cross-account-copy"
-AIR_GAPPED = "backup-air-gapped"
-RESTORE = "restore-time-objective"
+MANAGED = pulumi_controls.MANAGED
+CROSS_ACCOUNT = objectives.CROSS_ACCOUNT
+AIR_GAPPED = objectives.AIR_GAPPED
+RESTORE = objectives.RESTORE
 
 
 def score(gaps: Mapping[str, int], errors: int) -> int:
