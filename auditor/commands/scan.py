@@ -17,7 +17,7 @@ from drguard.findings import Finding
 from drguard.registry import CONTROLS
 from drguard.settings import Settings
 
-from .. import backends, managed
+from .. import backends, managed, restore
 from ..aws import AwsOptions
 from ..delivery import add_delivery_arguments, check_delivery, deliver
 from ..org import Shard
@@ -186,6 +186,7 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
             say("reading CloudTrail logs...")
         result.findings += _extra_findings(args, settings, result)
         managed.attribute(result.findings, getattr(result, "index", None), settings)
+        result.findings += restore.scan_hook(args, settings, result)
     if settings.apps.tiers or settings.apps.applications:
         result.run["objectives"] = {"tiers": dict(settings.apps.tiers),
                                     "applications": dict(settings.apps.applications)}
