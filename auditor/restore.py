@@ -1,10 +1,10 @@
 """restore-time-objective: every database, table, file system, backup bucket and state bucket
 the live scan found has a recent restore within its target RTO.
 
-Evidence: drills kept in `--history DIR` (auditor.drill writes them) and completed AWS Backup
-restore jobs of the resource's account and region (read through the scan's read-only
-session). Restore jobs that cannot be read make that region's verdicts `error`, never a
-"never restored" fail.
+Evidence: drills kept in `--history DIR` (auditor.drill writes them) and completed AWS
+Backup restore jobs of the resource's account and region (read through the scan's read-only
+session); judged when the scan is given `--history`, else noted as not checked. Restore jobs
+that cannot be read make that region's verdicts `error`, never a "never restored" fail.
 """
 
 from __future__ import annotations
@@ -93,6 +93,13 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any,
     """`dr-audit scan`: restore evidence for what the live scan found."""
     now = now or dt.datetime.now(dt.UTC)
     history = getattr(args, "history", None)
+    if not history:
+        # without a history folder no drill can be evidence; judging only on restore jobs
+        # would call every drilled resource "never restored"
+        result.run["skipped"].setdefault("notes", []).append(
+            f"{CONTROL}: not checked: give --history DIR (where `dr-audit drill --history` "
+            "keeps its drills); AWS Backup restore jobs are read with it")
+        return []
     drills, skipped = drill_restores(Path(history)) if history else ({}, 0)
     if skipped:
         result.run["skipped"]["drillHistoryFiles"] = skipped

@@ -165,3 +165,18 @@ class _Clock:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def test_without_history_restore_is_not_judged(aws, tmp_path) -> None:  # noqa: ANN001
+    from auditor.cli import main
+
+    aws.client("rds").create_db_instance(
+        DBInstanceIdentifier="orders-db", DBInstanceClass="db.t4g.medium", Engine="postgres",
+        AllocatedStorage=20, MasterUsername="app", MasterUserPassword="password-123")
+    out = tmp_path / "r"
+    main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--output-dir",
+          str(out), "--format", "json"])
+    report = json.loads((out / "report.json").read_text())
+    assert not [f for f in report["findings"] if f["control"] == "restore-time-objective"]
+    assert any(n.startswith("restore-time-objective: not checked")
+               for n in report["run"]["skipped"]["notes"])
