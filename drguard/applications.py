@@ -109,3 +109,21 @@ def _from_config(f: Any, apps: Apps) -> None:
     conf = apps.applications.get(f.application or "", {})
     f.owner = f.owner or conf.get("owner")
     f.tier = f.tier or conf.get("tier")
+
+
+def tier_of(tags: Mapping[str, Any] | None, apps: Apps) -> str | None:
+    """A resource's tier before any checkpoint is read: `dr:tier`, else the config's tier of
+    the application its `dr:app` tag names."""
+    return _tag(tags, TIER_TAG) or apps.applications.get(_tag(tags, APP_TAG) or "", {}).get(
+        "tier")
+
+
+def with_tier(params: Mapping[str, Any], key: str, tags: Mapping[str, Any] | None,
+              apps: Apps) -> dict[str, Any]:
+    """`params` with `key` taken from the resource's tier objectives when its tier sets it;
+    `targetFrom` says where the value in force came from."""
+    tier = tier_of(tags, apps)
+    value = apps.objectives(tier).get(key)
+    if value is None:
+        return {**params, "targetFrom": key}
+    return {**params, key: value, "targetFrom": f"tier {tier}"}

@@ -180,3 +180,29 @@ def test_without_history_restore_is_not_judged(aws, tmp_path) -> None:  # noqa: 
     assert not [f for f in report["findings"] if f["control"] == "restore-time-objective"]
     assert any(n.startswith("restore-time-objective: not checked")
                for n in report["run"]["skipped"]["notes"])
+
+
+def test_tier_objectives_override_the_rpo_default_and_the_tag_wins() -> None:
+    from drguard.applications import with_tier
+    from drguard.controls.rpo import RecoveryPoints, rpo
+
+    apps = from_mapping({"tiers": {"critical": {"targetRpoHours": 1}},
+                         "applications": {"shop/prod": {"tier": "critical"}}}).apps
+    base = {"targetRpoHours": 24}
+
+    def judged(tags: dict[str, str]) -> dict[str, Any]:
+        r = RecoveryPoints(ref="arn:aws:rds:us-east-1:1:db:x", name="x", region="us-east-1",
+                           tags=tags)
+        r.label, r.points, r.unread = "RDS DB instance", [{"kind": "snapshot",
+                                                           "region": "us-east-1",
+                                                           "time": "2026-12-05T07:00:00Z",
+                                                           "age_hours": 5.0,
+                                                           "source": "s"}], []
+        return rpo(r, with_tier(base, "targetRpoHours", tags, apps)).evidence
+
+    assert (judged({"dr:app": "shop/prod"})["targetRpoHours"],
+            judged({"dr:app": "shop/prod"})["targetFrom"]) == (1, "tier critical")
+    assert judged({"dr:tier": "critical"})["targetFrom"] == "tier critical"
+    assert judged({})["targetFrom"] == "targetRpoHours"
+    tagged = judged({"dr:app": "shop/prod", "dr:rpo": "8h"})
+    assert (tagged["targetRpoHours"], tagged["targetFrom"]) == (8, "tag dr:rpo")

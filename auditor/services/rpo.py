@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from drguard import applications as apps_mod
 from drguard.controls import rpo as ctl
 from drguard.controls.rpo import RecoveryPoints
 from drguard.facts import UNKNOWN
@@ -424,7 +425,9 @@ def _judge(scanner: Scanner, fact: Any, label: str, points: list[dict[str, Any]]
         region=fact.region, tags=dict(fact.tags))
     r.label, r.points, r.unread, r.fix = label, points, unread, fix
     r.evidence = {"kind": label}
-    scanner.add(RPO, r, ctl.rpo(r, scanner.settings.of(RPO)))
+    params = apps_mod.with_tier(scanner.settings.of(RPO), "targetRpoHours", r.tags,
+                                scanner.settings.apps)
+    scanner.add(RPO, r, ctl.rpo(r, params))
 
 
 def _evaluate(scanner: Scanner, a: AccountScan) -> None:
