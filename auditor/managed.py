@@ -119,6 +119,12 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any) -> list
     return judge(result.findings, index, run, settings)
 
 
+def applicable(findings: list[Finding], settings: Settings) -> list[Finding]:
+    """Without the findings of controls their tier takes off (crossRegion/crossAccount:
+    false)."""
+    return [f for f in findings if apps_mod.applies(f.control, f.tier, settings.apps)]
+
+
 def attribute(findings: list[Finding], index: StateIndex | None, settings: Settings) -> None:
     """Name the stack (and so the application) of every finding whose resource a checkpoint
     manages; the rest keep what their tags and the config said."""

@@ -127,3 +127,14 @@ def with_tier(params: Mapping[str, Any], key: str, tags: Mapping[str, Any] | Non
     if value is None:
         return {**params, "targetFrom": key}
     return {**params, key: value, "targetFrom": f"tier {tier}"}
+
+
+def applies(control: str, tier: str | None, apps: Apps) -> bool:
+    """False when the tier's `crossRegion: false` / `crossAccount: false` takes the control
+    off its resources."""
+    from .controls.objectives import CROSS_ACCOUNT_CONTROLS, CROSS_REGION_CONTROLS
+
+    obj = apps.objectives(tier)
+    if obj.get("crossRegion") is False and control in CROSS_REGION_CONTROLS:
+        return False
+    return not (obj.get("crossAccount") is False and control in CROSS_ACCOUNT_CONTROLS)

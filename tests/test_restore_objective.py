@@ -206,3 +206,18 @@ def test_tier_objectives_override_the_rpo_default_and_the_tag_wins() -> None:
     assert judged({})["targetFrom"] == "targetRpoHours"
     tagged = judged({"dr:app": "shop/prod", "dr:rpo": "8h"})
     assert (tagged["targetRpoHours"], tagged["targetFrom"]) == (8, "tag dr:rpo")
+
+
+def test_tier_without_cross_region_or_account_takes_those_controls_off() -> None:
+    from auditor.managed import applicable
+
+    s = from_mapping({"tiers": {"standard": {"crossRegion": False, "crossAccount": False},
+                                "critical": {"crossRegion": True}}})
+    fs = [Finding(c, "fail", "live", DB, "m", ACCOUNT, "us-east-1")
+          for c in ("rds-cross-region-backup", "rds-deletion-protection")]
+    for f in fs:
+        f.tier = "standard"
+    assert [f.control for f in applicable(fs, s)] == ["rds-deletion-protection"]
+    for f in fs:
+        f.tier = "critical"
+    assert len(applicable(fs, s)) == 2

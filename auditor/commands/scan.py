@@ -186,6 +186,7 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
             say("reading CloudTrail logs...")
         result.findings += _extra_findings(args, settings, result)
         managed.attribute(result.findings, getattr(result, "index", None), settings)
+        result.findings = managed.applicable(result.findings, settings)
         result.findings += restore.scan_hook(args, settings, result)
     if settings.apps.tiers or settings.apps.applications:
         result.run["objectives"] = {"tiers": dict(settings.apps.tiers),

@@ -19,6 +19,9 @@ from .rpo import parse_rpo
 CROSS_ACCOUNT = "backup-cross-account-copy"
 AIR_GAPPED = "backup-air-gapped"
 RESTORE = "restore-time-objective"
+# What a tier's `crossRegion: false` / `crossAccount: false` makes not apply to its resources.
+CROSS_REGION_CONTROLS = frozenset({"rds-cross-region-backup", "backup-bucket-replication"})
+CROSS_ACCOUNT_CONTROLS = frozenset({CROSS_ACCOUNT, AIR_GAPPED})
 RTO_TAG = "dr:rto"
 
 
