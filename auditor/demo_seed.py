@@ -155,15 +155,13 @@ def _management(s: _Seeder, mgmt: str) -> None:
     state = s.bucket(STATE_BUCKET, PRIMARY)
     state.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     state.put_public_access_block(Bucket=STATE_BUCKET, PublicAccessBlockConfiguration=_PAB)
-    for stack, versions in (("prod", 3), ("staging", 2)):
-        key = f".pulumi/stacks/acme-platform/{stack}.json"
-        for i in range(versions):
-            state.put_object(Bucket=STATE_BUCKET, Key=key,
-                             Body=json.dumps({"version": 3, "checkpoint": {"serial": i}}))
-        state.put_object(Bucket=STATE_BUCKET, Key=key + ".bak", Body=b"{}")
     # Databases: compliant with a DR copy, a neglected one, and an Aurora cluster.
     s.db("orders-db", PRIMARY, "postgres", 14, True)
     s.db("legacy-reporting", PRIMARY, "mysql", 1, False)
+    # made by hand for the platform team: in no stack (resource-managed-by-code fails)
+    s.client("rds").add_tags_to_resource(
+        ResourceName=f"arn:aws:rds:{PRIMARY}:{mgmt}:db:legacy-reporting",
+        Tags=[{"Key": "dr:app", "Value": "acme-platform/prod"}])
     rds, rds_dr = s.client("rds"), s.client("rds", DR)
     rds.create_db_snapshot(DBInstanceIdentifier="orders-db", DBSnapshotIdentifier="orders-nightly")
     rds_dr.copy_db_snapshot(
@@ -234,6 +232,61 @@ def _management(s: _Seeder, mgmt: str) -> None:
                                 CacheNodeType="cache.t4g.small", SnapshotRetentionLimit=3)
     ec.create_cache_cluster(CacheClusterId="acme-rate-limits", Engine="redis",
                             CacheNodeType="cache.t4g.small", NumCacheNodes=1)
+    _state_checkpoints(s, {"efs": [f["FileSystemId"] for f in
+                                   efs.describe_file_systems()["FileSystems"]]})
+
+
+# What each demo stack manages (Pulumi type token, physical name); legacy-reporting, the
+# hand-made database, is in no stack: resource-managed-by-code fails on it.
+_STACKS: dict[str, list[tuple[str, str]]] = {
+    "prod": [("aws:rds/instance:Instance", "orders-db"),
+             ("aws:rds/cluster:Cluster", "payments"),
+             ("aws:rds/clusterInstance:ClusterInstance", "payments-1"),
+             ("aws:dynamodb/table:Table", "sessions"),
+             ("aws:s3/bucket:Bucket", "acme-backups-prod"),
+             ("aws:s3/bucket:Bucket", "acme-backups-dr"),
+             ("aws:s3/bucket:Bucket", TRAIL_BUCKET),
+             ("aws:backup/vault:Vault", "central"),
+             # receives the member account's copies: the critical tier's isolation depends on it
+             ("aws:backup/vault:Vault", "scratch"),
+             ("aws:elasticache/replicationGroup:ReplicationGroup", "acme-sessions"),
+             ("aws:rds/instance:Instance", "inventory-db"),
+             ("aws:s3/bucket:Bucket", "workloads-backup-archive")],
+    "staging": [("aws:dynamodb/table:Table", "feature-flags"),
+                ("aws:s3/bucket:Bucket", "acme-db-exports"),
+                ("aws:s3/bucket:Bucket", "acme-website-assets"),
+                ("aws:redshift/cluster:Cluster", "analytics"),
+                ("aws:rds/cluster:Cluster", "acme-graph"),
+                ("aws:elasticache/cluster:Cluster", "acme-rate-limits")],
+}
+
+
+def _state_checkpoints(s: _Seeder, ids: dict[str, list[str]]) -> None:
+    """The state bucket in the layout Pulumi writes: each stack's checkpoint in several
+    versions (the last one current), a `.bak` beside it, and the staging stack gzipped."""
+    import gzip
+
+    state = s.client("s3")
+    stacks = {k: list(v) for k, v in _STACKS.items()}
+    stacks["prod"] += [("aws:efs/fileSystem:FileSystem", i) for i in ids["efs"]]
+    for stack, versions in (("prod", 3), ("staging", 2)):
+        prefix = f"urn:pulumi:{stack}::acme-platform"
+        resources: list[dict[str, Any]] = [
+            {"urn": f"{prefix}::pulumi:pulumi:Stack::acme-platform-{stack}",
+             "type": "pulumi:pulumi:Stack", "custom": False}]
+        resources += [{"urn": f"{prefix}::{token}::{name}", "type": token, "custom": True,
+                       "id": name, "outputs": {"name": name}} for token, name in stacks[stack]]
+        key = f".pulumi/stacks/acme-platform/{stack}.json"
+        gz = stack == "staging"
+        for i in range(versions):
+            doc = {"version": 3, "checkpoint": {
+                "stack": f"organization/acme-platform/{stack}",
+                "latest": {"manifest": {"serial": i},
+                           "resources": resources if i == versions - 1 else resources[:1]}}}
+            body = json.dumps(doc).encode()
+            state.put_object(Bucket=STATE_BUCKET, Key=key + (".gz" if gz else ""),
+                             Body=gzip.compress(body) if gz else body)
+        state.put_object(Bucket=STATE_BUCKET, Key=key + ".bak", Body=b"{}")
 
 
 def _member(s: _Seeder, member: str) -> None:

@@ -50,6 +50,9 @@ class Mapping:
 
     aws_config: tuple[str, ...] = ()
     security_hub: tuple[str, ...] = ()
+    # (framework, requirement) this control gives evidence for; empty = the defaults of its
+    # exposure (drguard.frameworks)
+    frameworks: tuple[tuple[str, str], ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.aws_config or self.security_hub)

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from . import applications as apps_mod
 from . import waivers as waivers_mod
 from .findings import Finding
 from .settings import Settings
@@ -24,6 +25,7 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
                 resource=fact.ref, message=verdict.message, account=fact.account,
                 region=fact.region, evidence={**fact.evidence, **verdict.evidence},
                 remediation=remediation_dict(getattr(verdict, "remediation", None)))
+    apps_mod.from_tags(f, fact.tags, getattr(settings, "apps", None) or apps_mod.Apps())
     if f.status == "fail":
         apply_waiver(f, settings, refs=[fact.ref, fact.name], tags=fact.tags, today=today)
     return f

@@ -14,6 +14,7 @@ STATUSES: tuple[str, ...] = ("fail", "pass", "waived", "error", "attempt")
 SOURCES: tuple[str, ...] = ("deploy", "state", "live", "logs", "repo")
 
 SECRET_MARK = "[secret]"
+APP_FIELDS: tuple[str, ...] = ("application", "stack", "urn", "owner", "tier")
 ID_PREFIX = "drg-"
 REMEDIATION_KEYS: tuple[str, ...] = ("summary", "pulumi", "cli")
 
@@ -47,6 +48,12 @@ class Finding:
     events: list[dict[str, Any]] = field(default_factory=list)
     # every source that saw this (control, resource); `source` is the primary one
     sources: list[str] = field(default_factory=list)
+    # the application the resource belongs to (drguard.applications says how each is known)
+    application: str | None = None
+    stack: str | None = None
+    urn: str | None = None
+    owner: str | None = None
+    tier: str | None = None
 
     def __post_init__(self) -> None:
         if not self.severity:
@@ -81,6 +88,11 @@ class Finding:
             "message": self.message,
             "evidence": self.evidence,
             "remediation": self.remediation,
+            "application": self.application,
+            "stack": self.stack,
+            "urn": self.urn,
+            "owner": self.owner,
+            "tier": self.tier,
         }
         if len(self.sources) > 1:
             d["sources"] = list(self.sources)
@@ -100,7 +112,8 @@ class Finding:
                    evidence=d.get("evidence") or {}, event=d.get("event"),
                    waiver=d.get("waiver"), severity=d.get("severity", ""),
                    remediation=d.get("remediation"), events=list(d.get("events") or []),
-                   sources=list(d.get("sources") or []))
+                   sources=list(d.get("sources") or []),
+                   **{k: d.get(k) for k in APP_FIELDS})
 
 
 def at_or_above(severity: str, threshold: str) -> bool:

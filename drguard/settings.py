@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import applications as apps_mod
 from . import inputs
 from . import waivers as waivers_mod
 from .errors import ConfigError, Loc, type_name
@@ -34,7 +35,7 @@ from .waivers import Waiver
 
 # Keys of the settings block besides the scope parameters.
 SETTINGS_EXTRA = ("waivers", "waiversFile")
-AUDITOR_KEYS = ("controls", "scope", "waivers", "waiversFile")
+AUDITOR_KEYS = ("controls", "scope", "waivers", "waiversFile", *apps_mod.CONFIG_KEYS)
 MAX_DEPTH = 32  # the deepest real config is 5 levels
 MAX_VALUES = 100_000  # values after expanding YAML aliases
 MAX_FILE_BYTES = 16 << 20
@@ -49,6 +50,7 @@ class Settings:
     enabled: set[str] = field(default_factory=lambda: {c.id for c in CONTROLS})
     scope: Scope = field(default_factory=Scope)
     waivers: list[Waiver] = field(default_factory=list)
+    apps: apps_mod.Apps = field(default_factory=apps_mod.Apps)
 
     def of(self, control_id: str) -> dict[str, Any]:
         return self.params[control_id]
@@ -240,6 +242,7 @@ def from_mapping(data: Any, base_dir: Path | None = None, where: str = "config")
                               "backupBucketPatterns, stateBucket, waivers, waiversFile)"))
         top_waivers = waivers_mod.parse(data.get("waivers"), where=root / "waivers")
         top_file = _waiver_file(data.get("waiversFile"), base_dir, root / "waiversFile")
+        s.apps = apps_mod.parse(data, where)
     else:
         controls_loc = root
         all_level = _all_level(data.get("all"), root / "all")

@@ -226,3 +226,37 @@ def test_nothing_overflows_at_390px(browser: webdriver.Chrome, page: Path,
     assert out == []
     if not passes:
         _shot(browser, "report-390")
+
+
+@pytest.fixture(scope="module")
+def apps_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Findings of two applications (one managed by a stack, one known by its dr:app tag)."""
+    out = tmp_path_factory.mktemp("apps")
+    findings = make_findings()
+    for f in findings:
+        if f.resource.endswith(":db:orders") or f.resource.endswith("acme-backups-dr"):
+            f.application, f.stack, f.tier, f.owner = "shop/prod", "shop/prod", "critical", "t"
+        elif f.control == "rds-deletion-protection":
+            f.application = "reporting"
+    run = {**RUN, "objectives": {"tiers": {"critical": {"targetRpoHours": 1,
+                                                        "targetRtoMinutes": 60}},
+                                 "applications": {}}}
+    return write_reports(findings, run, out, ["html"])["html"]
+
+
+def test_applications_open_the_report_and_link_to_their_findings(
+        browser: webdriver.Chrome, apps_page: Path) -> None:
+    _open(browser, apps_page)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#applications tbody tr")
+    assert [r.get_attribute("data-app") for r in rows] == ["shop/prod", "reporting"]
+    assert "critical" in rows[0].text and "60" in rows[0].text
+    y = {i: browser.find_element(By.ID, i).location["y"]
+         for i in ("verdict", "applications", "fix-first", "findings-section", "frameworks")}
+    assert y["verdict"] < y["applications"] < y["fix-first"] < y["findings-section"]
+    assert "never a certification claim" in browser.find_element(By.ID, "frameworks").text
+    rows[0].find_element(By.CSS_SELECTOR, "a.app-link").click()
+    resources = [b.get_attribute("data-resource") for b in
+                 browser.find_elements(By.CSS_SELECTOR, "tbody.finding") if b.is_displayed()]
+    assert sorted(resources) == ["arn:aws:rds:us-east-1:1:db:orders",
+                                 "arn:aws:s3:::acme-backups-dr"]
+    assert browser.get_log("browser") == []

@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "drguard.findings": 3,
     "drguard.evaluate": 3,
     "drguard.redact": 3,
+    "drguard.applications": 3,
     "policypack": 4,  # the package, wire, adapters, config, service, stack, binding, fixers, ...
     "policypack.services": 5,
     "policypack.checks": 6,
@@ -59,6 +60,9 @@ LAYERS: dict[str, int] = {
     "auditor.logs": 9,
     "auditor.state": 9,
     "auditor.drift": 9,
+    "auditor.backends": 9,
+    "auditor.managed": 9,
+    "auditor.restore": 9,
     "auditor.plan": 9,
     "auditor.drill": 9,
     "auditor.repo": 9,

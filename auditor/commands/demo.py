@@ -96,6 +96,15 @@ def _report_logs(findings: list[Finding], meta: dict[str, Any], demo: DemoOrg) -
                  f"{e.get('errorCode')}")
 
 
+# Two applications (the stacks of the demo's state bucket): one critical, one standard.
+DEMO_TIERS = {"critical": {"targetRpoHours": 1, "targetRtoMinutes": 60, "crossRegion": True,
+                           "crossAccount": True},
+              "standard": {"targetRpoHours": 24, "targetRtoMinutes": 480, "crossRegion": True,
+                           "crossAccount": False}}
+DEMO_APPLICATIONS = {"acme-platform/prod": {"tier": "critical", "owner": "team-platform"},
+                     "acme-platform/staging": {"tier": "standard", "owner": "team-data"}}
+
+
 def run(args: argparse.Namespace) -> int:
     saved = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)  # the emulator's dummy credentials, for this run only
@@ -107,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
             demo = seed(server.url)
             settings = from_mapping({"scope": {"stateBucket": demo.state_bucket},
                                      "controls": {**rpo.EMULATOR_CONTROLS,
-                                                  **recovery.EMULATOR_CONTROLS}},
+                                                  **recovery.EMULATOR_CONTROLS},
+                                     "tiers": DEMO_TIERS, "applications": DEMO_APPLICATIONS},
                                     where="demo config")
             sargs = scan_args(server.url, demo, args.output_dir)
             phase("scanning", f"2 accounts ({demo.management}, {demo.member}) x "

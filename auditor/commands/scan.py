@@ -11,10 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from drguard import frameworks
 from drguard.errors import ConfigError
 from drguard.findings import Finding
+from drguard.registry import CONTROLS
 from drguard.settings import Settings
 
+from .. import backends, managed, restore
 from ..aws import AwsOptions
 from ..delivery import add_delivery_arguments, check_delivery, deliver
 from ..org import Shard
@@ -68,6 +71,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "PULUMI_BACKEND_URL do not)")
     p.add_argument("--state", type=Path, metavar="EXPORT.json",
                    help="a `pulumi stack export` to compare with what exists")
+    p.add_argument("--backend", action="append", metavar="URL",
+                   help="a Pulumi state backend (repeatable): s3://BUCKET[/PREFIX], file://DIR "
+                        "or https://api.pulumi.com (token from PULUMI_ACCESS_TOKEN); judges "
+                        "which stack manages each resource")
+    p.add_argument("--backend-org", metavar="NAME",
+                   help="with a Pulumi Cloud --backend: only this organization's stacks")
+    p.add_argument("--framework", metavar="NAME",
+                   help="only the controls mapped to this framework: NIST SP 800-53 r5 "
+                        "(nist), ISO/IEC 27001:2022 (iso27001), SOC 2 (soc2), DORA (dora), "
+                        "AWS Well-Architected (well-architected)")
     p.add_argument("--logs", nargs="+", metavar="S3-URI-OR-PATH",
                    help="CloudTrail logs to search for the events that broke a control")
     p.add_argument("--since", help="with --logs: first day (YYYY-MM-DD) or time (ISO 8601) "
@@ -100,6 +113,11 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError("--account-timeout must be 0 (no limit) or more seconds")
     check_baseline(args)
     check_delivery(args)
+    if getattr(args, "framework", None) and frameworks.resolve(args.framework) is None:
+        raise ConfigError(f"--framework {args.framework!r}: not a known framework (choose "
+                          f"from {', '.join(frameworks.FRAMEWORKS)})")
+    for url in getattr(args, "backend", None) or ():
+        backends.check_url(url)
     if args.state is not None and not args.state.exists():
         raise ConfigError(f"{args.state}: stack export not found")
     if args.state is not None:  # a damaged export stops the run before anything is scanned
@@ -122,6 +140,7 @@ def _extra_findings(args: argparse.Namespace, settings: Settings,
     """--state and --logs: handed to their modules when this build has them."""
     out: list[Finding] = []
     notes = result.run["skipped"].setdefault("notes", [])
+    out += managed.scan_hook(args, settings, result)
     if args.state is not None:
         try:
             hook = importlib.import_module("auditor.drift").scan_hook
@@ -166,6 +185,14 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
         if say and args.logs:
             say("reading CloudTrail logs...")
         result.findings += _extra_findings(args, settings, result)
+        managed.attribute(result.findings, getattr(result, "index", None), settings)
+        result.findings = managed.applicable(result.findings, settings)
+        result.findings += restore.scan_hook(args, settings, result)
+    if settings.apps.tiers or settings.apps.applications:
+        result.run["objectives"] = {"tiers": dict(settings.apps.tiers),
+                                    "applications": dict(settings.apps.applications)}
+    if args is not None and getattr(args, "framework", None):
+        result.run["framework"] = frameworks.resolve(args.framework)
     run: dict[str, Any] = {**result.run, "fail_on": fail_on}
     if args is not None and getattr(args, "sarif_artifact", None):
         run["sarif_artifact"] = args.sarif_artifact
@@ -179,11 +206,26 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
     return code, paths, result
 
 
+def _say_applications(findings: list[Finding], run: dict[str, Any]) -> None:
+    """The terminal names the worst applications (the same rows and scores as the reports)."""
+    from ..reports.applications import applications, worst_line
+
+    objectives = run.get("objectives") or {}
+    line = worst_line(applications([f.to_dict() for f in findings], objectives.get("tiers"),
+                                   objectives.get("applications")))
+    if line:
+        print(f"dr-audit scan: {line}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     _check(args)
     settings = load_settings(args)
+    if getattr(args, "framework", None):  # only the controls giving evidence for it
+        settings.enabled &= frameworks.controls_for(frameworks.resolve(args.framework) or "",
+                                                    CONTROLS)
     code, paths, result = execute(options_from(args), settings, args.output_dir, args.format,
                                   args.fail_on, args.baseline, args)
+    _say_applications(result.findings, result.run)
     finish(result.findings, {**result.run, "fail_on": args.fail_on}, paths)
     deliver(args, options_from(args).aws, result.findings,
             {**result.run, "fail_on": args.fail_on}, paths, code)

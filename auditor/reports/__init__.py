@@ -22,6 +22,7 @@ from typing import Any
 from drguard.findings import Finding, merge
 from drguard.redact import Redactor, known, redact, scrub
 
+from . import applications as applications_mod
 from . import asff, html, json_report, junit, markdown, ocsf, rpo, sarif
 from . import history as history_mod
 from ._common import (
@@ -95,6 +96,11 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
     # One plain-JSON copy of everything so every writer sees the same data.
     doc = json_report.build(run_meta, summary, ordered)
     doc = jsonable(doc)
+    objectives: dict[str, Any] = run_meta["objectives"] \
+        if isinstance(run_meta.get("objectives"), dict) else {}
+    doc["applications"] = applications_mod.applications(
+        doc["findings"], objectives.get("tiers"), objectives.get("applications"))
+    doc["frameworks"] = applications_mod.framework_rows(doc["findings"])
     plain = [Finding.from_dict(d) for d in doc["findings"]]
     points = [*(trend or []), history_mod.entry(doc["run"], doc["summary"])]
     out: dict[str, str] = {}
@@ -102,10 +108,12 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
         if fmt == "json":
             out[fmt] = json_report.render(doc)
         elif fmt == "html":
-            out[fmt] = html.render(doc["run"], doc["summary"], plain, points)
+            out[fmt] = html.render(doc["run"], doc["summary"], plain, points,
+                                   doc["applications"], doc["frameworks"])
         elif fmt == "md":
             out[fmt] = markdown.render(doc["run"], doc["summary"], plain,
-                                       rpo.markdown_table(plain))
+                                       rpo.markdown_table(plain), doc["applications"],
+                                       doc["frameworks"])
         elif fmt == "sarif":
             out[fmt] = dumps(sarif.build(doc["run"], doc["summary"], plain)) + "\n"
         elif fmt == "ocsf":

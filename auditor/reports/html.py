@@ -14,6 +14,7 @@ from typing import Any
 
 from drguard.control import EXPOSURES
 from drguard.findings import STATUSES, Finding
+from drguard.frameworks import DISCLAIMER as FRAMEWORKS_NOTE
 from drguard.registry import BY_ID
 
 from . import rpo
@@ -164,7 +165,8 @@ def _logs_line(meta: dict[str, Any]) -> str:
 
 def _search_text(f: Finding, names: dict[str, str]) -> str:
     parts = [f.id, f.control, f.resource, f.message, account_label(f.account, names),
-             f.region or "", f.source, f.status, f.severity]
+             f.region or "", f.source, f.status, f.severity,
+             f"app:{f.application}" if f.application else "", f.owner or ""]
     for e in [*f.events, *([f.event] if f.event and not f.events else [])]:
         parts += [str(v) for _, v in event_fields(e)]
     if f.remediation:
@@ -282,7 +284,9 @@ def _trend(points: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding],
-           trend: list[dict[str, Any]] | None = None) -> str:
+           trend: list[dict[str, Any]] | None = None,
+           applications: list[dict[str, Any]] | None = None,
+           frameworks: list[dict[str, Any]] | None = None) -> str:
     """The HTML page for sorted, merged `findings`; `trend` = run summaries, oldest first
     (the last is this run)."""
     names: dict[str, str] = run.get("account_names") or {}
@@ -325,5 +329,7 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
         "findings": views,
         "rpo_rows": rpo.html_rows(views),
         "new_ids": {d.get("id") for d in (summary.get("diff") or {}).get("new", [])},
+        "applications": applications or [], "frameworks": frameworks or [],
+        "frameworks_note": FRAMEWORKS_NOTE,
     }
     return clean_text(environment().get_template("report.html.j2").render(ctx))

@@ -14,49 +14,15 @@ import re
 from typing import Any
 
 from drguard.findings import Finding
+from drguard.frameworks import DISCLAIMER
 
-from ._common import SEVERITIES_DESC, clean_text, event_value, incomplete_text, plural
+from ._common import SEVERITIES_DESC, event_value, incomplete_text, plural
+from .escape import code, md
+from .templates import environment
 
 LIMIT = 60_000  # GitHub comments and job summaries stop at 65,536 characters
 GROUP_EXAMPLES = 3
 MAX_ATTEMPT_ROWS = 20
-_SPECIAL = re.compile(r"([\\`*_\[\]|~<>&$])")
-_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
-_WWW = re.compile(r"(?i)\bwww\.")
-_REF = re.compile(r"#(?=\d)")
-
-
-def _fold(value: Any) -> str:
-    return " ".join(clean_text(str(value if value is not None else "")).split())
-
-
-def md(value: Any, limit: int | None = None) -> str:
-    """Free text as one line of inert Markdown: whitespace folded, cut to `limit` characters
-    (when given), Markdown and HTML metacharacters backslash-escaped, URLs, www. names,
-    @mentions and #refs defanged. The one Markdown escaper of every report (drills too)."""
-    text = _fold(value)
-    if limit is not None and len(text) > limit:
-        text = text[:limit - 1] + "\u2026"
-    text = _SCHEME.sub(r"\1[:]", text)
-    text = _WWW.sub("www[.]", text)
-    text = text.replace("@", "[@]")
-    text = _REF.sub("[#]", text)
-    # escape everything Markdown or HTML could act on; the defanging brackets too
-    return _SPECIAL.sub(r"\\\1", text)
-
-
-def code(value: Any) -> str:
-    """An identifier as an inline code span (nothing inside links, mentions or renders);
-    pipes escaped for table cells."""
-    text = _fold(value)
-    if not text:
-        return "-"
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
-    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
-
-
 def _account(a: str | None, names: dict[str, str]) -> str:
     if not a:
         return "-"
@@ -136,10 +102,28 @@ def _grouped_rows(rows: list[Finding], budget: int) -> tuple[list[str], int]:
     return out, left
 
 
+def _partial(name: str, **ctx: Any) -> list[str]:
+    """Lines of a Markdown partial (templates/_<name>.md.j2); values arrive escaped."""
+    text = environment().overlay(autoescape=False).get_template(f"_{name}.md.j2").render(ctx)
+    return text.strip("\n").split("\n") if text.strip() else []
+
+
+def _applications(apps: list[dict[str, Any]], frameworks: list[dict[str, Any]]
+                  ) -> tuple[list[str], list[str]]:
+    rows = [{**a, "name_md": code(a["name"]), "tier_md": code(a["tier"] or "-"),
+             "owner_md": code(a["owner"] or "-")} for a in apps]
+    fw = [{**r, "name": md(r["name"]), "requirement": md(r["requirement"])} for r in frameworks]
+    return (_partial("applications", applications=rows),
+            _partial("frameworks", frameworks=fw, note=DISCLAIMER))
+
+
 def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding],
-           sections: str = "") -> str:
+           sections: str = "", applications: list[dict[str, Any]] | None = None,
+           frameworks: list[dict[str, Any]] | None = None) -> str:
     """The Markdown report for sorted, merged `findings`; `sections`: Markdown of the
-    sections rendered elsewhere (the achieved-RPO table), placed after the gaps."""
+    sections rendered elsewhere (the achieved-RPO table), placed after the gaps;
+    `applications` and `frameworks` as report.json has them."""
+    apps_lines, fw_lines = _applications(applications or [], frameworks or [])
     names: dict[str, str] = run.get("account_names") or {}
     st = summary["by_status"]
     gaps = summary["gaps"]
@@ -159,6 +143,8 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
         plural(st["error"], "check") + " not made", plural(st["attempt"], "attempt")]))
     if "exit_code" in summary:
         lines += ["", f"Exit code {summary['exit_code']} (fail on {summary['fail_on']})."]
+    if apps_lines:
+        lines += ["", *apps_lines]
 
     d = summary.get("diff")
     if d is not None:
@@ -199,6 +185,8 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
                      "(those findings count as gaps again)")
         lines += ["", text + "."]
     lines += sections.rstrip("\n").split("\n")
+    if fw_lines:
+        lines += ["", *fw_lines]
     attempts = [f for f in findings if f.status == "attempt"]
     if attempts:
         lines += ["", f"### Attempts from the logs ({len(attempts)})", "",

@@ -8,7 +8,7 @@ from typing import Any
 
 import jinja2
 
-from . import markdown
+from . import escape
 from ._common import plural
 
 
@@ -21,10 +21,10 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = when
     env.filters["plural"] = plural
     # inert Markdown for the .md.j2 templates: identifiers as code spans, prose escaped and
-    # defanged, short table cells escaped and cut (auditor.reports.markdown)
-    env.filters["md_code"] = markdown.code
-    env.filters["md_text"] = markdown.md
-    env.filters["md"] = markdown.md
+    # defanged, short table cells escaped and cut (auditor.reports.escape)
+    env.filters["md_code"] = escape.code
+    env.filters["md_text"] = escape.md
+    env.filters["md"] = escape.md
     return env
 
 

@@ -28,6 +28,7 @@ from . import (
     rds,
     recovery,
     redshift,
+    restore,
     rpo,
     s3,
     snapshots,
@@ -35,8 +36,8 @@ from . import (
 
 # Every live service module, by name.
 MODULES: tuple[ModuleType, ...] = (backup, cloudtrail, dynamodb, ec2, efs, elasticache, iam, kms,
-                                   organizations, pulumi, rds, recovery, redshift, rpo, s3,
-                                   snapshots)
+                                   organizations, pulumi, rds, recovery, redshift, restore, rpo,
+                                   s3, snapshots)
 SERVICES: tuple[LiveService, ...] = tuple(m.SERVICE for m in MODULES)
 
 

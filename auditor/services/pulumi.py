@@ -10,7 +10,7 @@ from ..live import Live, LiveService, ScanContext
 from . import s3
 from .s3 import BucketRead, location
 
-__all__ = ["DRIFT_CONTROL", "SERVICE", "fact", "location"]
+__all__ = ["DRIFT_CONTROL", "MANAGED_CONTROL", "SERVICE", "fact", "location"]
 
 
 def fact(read: BucketRead) -> StateBackend:
@@ -27,6 +27,8 @@ def fact(read: BucketRead) -> StateBackend:
 STATE_BACKEND = "pulumi-state-backend"
 # Stateful resources recorded in Pulumi state still exist: `dr-audit scan --state`.
 DRIFT_CONTROL = "resource-drift-deleted"
+# Stateful resources found live are in a checkpoint of the state backends: `scan --backend`.
+MANAGED_CONTROL = ctl.MANAGED
 
 
 def _evaluate(scanner: ScanContext) -> None:
@@ -56,5 +58,6 @@ def _evaluate(scanner: ScanContext) -> None:
 
 SERVICE = LiveService(
     live=(Live((STATE_BACKEND,), _evaluate, per_account=False),
-            Live((DRIFT_CONTROL,), None)),
+          Live((DRIFT_CONTROL,), None),
+          Live((MANAGED_CONTROL,), None)),
 )

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from drguard import applications as apps_mod
 from drguard.controls import rpo as ctl
 from drguard.controls.rpo import RecoveryPoints
 from drguard.facts import UNKNOWN
@@ -416,7 +417,9 @@ def _judge(scanner: ScanContext, fact: Any, label: str, points: list[dict[str, A
         region=fact.region, tags=dict(fact.tags))
     r.label, r.points, r.unread, r.fix = label, points, unread, fix
     r.evidence = {"kind": label}
-    scanner.add(RPO, r, ctl.rpo(r, scanner.settings.of(RPO)))
+    params = apps_mod.with_tier(scanner.settings.of(RPO), "targetRpoHours", r.tags,
+                                scanner.settings.apps)
+    scanner.add(RPO, r, ctl.rpo(r, params))
 
 
 def _evaluate(scanner: ScanContext, a: AccountScan) -> None:

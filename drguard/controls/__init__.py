@@ -20,6 +20,7 @@ from . import (
     elasticache,
     iam,
     kms,
+    objectives,
     organizations,
     plan,
     pulumi,
@@ -34,8 +35,8 @@ from . import (
 
 # Every control module, by name.
 MODULES: tuple[ModuleType, ...] = (atlas, backup, cloudtrail, dynamodb, ec2, efs, elasticache,
-                                   iam, kms, organizations, plan, pulumi, rds, recovery,
-                                   redshift, repo, rpo, s3, snapshots)
+                                   iam, kms, objectives, organizations, plan, pulumi, rds,
+                                   recovery, redshift, repo, rpo, s3, snapshots)
 
 
 def modules() -> tuple[ModuleType, ...]:

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..control import DEPLOY, DESTROYABLE, Control
+from .. import frameworks as fw
+from ..control import DEPLOY, DESTROYABLE, Control, Mapping
 from ..detections import DYNAMODB, S3, dynamodb_table, on, s3_bucket
 from ..facts import UNKNOWN, Resource
 from ..verdict import Remediation, Verdict, show
@@ -138,6 +139,27 @@ def state_backend(s: StateBackend) -> Verdict:
                       f"several versions of its {len(s.checkpoints)} stack checkpoint(s).", **ev)
 
 
+MANAGED = "resource-managed-by-code"
+
+
+def managed_by_code(r: Resource, stack: str | None, urn: str | None,
+                    backends: list[str]) -> Verdict:
+    """A stateful resource found live is managed by a Pulumi stack (its ARN or physical id is
+    in a current checkpoint of the backends read)."""
+    ev = {"backends": list(backends)}
+    if stack is not None:
+        return Verdict.ok(f"{r.name} is managed by the Pulumi stack {stack} ({urn}).",
+                          stack=stack, urn=urn, **ev)
+    return Verdict("fail", f"{r.name} is managed by no Pulumi stack in the "
+                           f"{len(backends)} backend(s) read: it cannot be rebuilt from code.",
+                   ev, Remediation(
+                       f"Bring {r.name} under code: `pulumi import` it into the stack of its "
+                       "application, then protect it.",
+                       f"# in the stack that should own it:\n"
+                       f"#   pulumi import <type token> {r.name} <id> --protect",
+                       None))
+
+
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=PROTECT,
@@ -206,5 +228,27 @@ CONTROLS: tuple[Control, ...] = (
                message="{principal} deleted the DynamoDB table {name} ({event}); with "
                        "point-in-time recovery on, AWS keeps a system backup for 35 days."),
         ),
+    ),
+    Control(
+        id=MANAGED,
+        why=("A resource made by hand cannot be rebuilt from code after an accidental delete "
+             "or the loss of the account: nobody knows its exact settings."),
+        console=(
+            "Bring the resource under a stack: `pulumi import <type> <name> <id>` in the "
+            "project that owns it, then commit the generated code.",
+        ),
+        title="Stateful resources are managed by a Pulumi stack",
+        severity="high",
+        exposure=DESTROYABLE,
+        tier=2,
+        description="Every stateful resource found live (databases, tables, file systems, "
+                    "buckets, backup vaults) appears in a current checkpoint of a Pulumi "
+                    "state backend (`--backend`, `stateBucket`): what no stack manages "
+                    "cannot be rebuilt from code. Not judged when no backend was read.",
+        remediation="`pulumi import` the resource into the stack of its application.",
+        sources=frozenset({"live"}),
+        mapping=Mapping(frameworks=((fw.NIST, "CM-8"), (fw.NIST, "CP-10"), (fw.ISO, "A.8.32"),
+                                    (fw.SOC2, "CC8.1"), (fw.DORA, "Art. 11"),
+                                    (fw.WAF, "REL09"))),
     ),
 )

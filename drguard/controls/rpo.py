@@ -71,7 +71,9 @@ def rpo(r: RecoveryPoints, params: dict[str, Any]) -> Verdict:
                            "(write it like 30m, 4h, 2d or 1w), so its target RPO is unknown.",
                            {"tag": RPO_TAG, "value": tag})
     else:
-        target, source = float(params["targetRpoHours"]), "targetRpoHours"
+        # the tier's objective when the resource's tier sets one (drguard.applications)
+        target = float(params["targetRpoHours"])
+        source = str(params.get("targetFrom") or "targetRpoHours")
     home = [p for p in r.points if p.get("region") == r.region]
     away = [p for p in r.points if p.get("region") != r.region]
     local, other = _newest(home), _newest(away)

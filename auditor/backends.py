@@ -1,0 +1,255 @@
+"""Pulumi state backends as a source: which stack manages each resource.
+
+`--backend` takes what Pulumi itself takes:
+- `s3://BUCKET[/PREFIX]`: the self-managed layout, `.pulumi/stacks/<project>/<stack>.json`
+  (or `.json.gz`), read through the read-only S3 client. `.bak` files and `.pulumi/history/`
+  hold old checkpoints naming resources that may no longer be managed: never read.
+- `file://DIR`: the same layout on disk.
+- `https://api.pulumi.com` or a self-hosted Pulumi Cloud URL: the REST API lists the
+  organization's stacks (paginated by continuationToken) and exports each one; the token comes
+  from PULUMI_ACCESS_TOKEN and is only ever put in the Authorization header.
+
+Checkpoints are streamed (ijson): only the few strings each resource is known by are kept
+(drguard.stateindex). A checkpoint or stack that cannot be read or parsed is counted in
+`skipped.checkpoints` (the run is incomplete), never silently left out.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import logging
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+from botocore.exceptions import BotoCoreError, ClientError
+
+from drguard.errors import ConfigError
+from drguard.stateindex import StateIndex
+
+log = logging.getLogger(__name__)
+
+STACKS_DIR = ".pulumi/stacks/"
+# where the resources are in a backend checkpoint file, and in a `pulumi stack export`
+CHECKPOINT_ITEMS = "checkpoint.latest.resources.item"
+EXPORT_ITEMS = "deployment.resources.item"
+TOKEN_ENV = "PULUMI_ACCESS_TOKEN"
+CLOUD_TIMEOUT = 60.0
+
+
+@dataclass
+class BackendRun:
+    """What the backends gave: run-info for the reports (`run["backends"]`)."""
+
+    urls: list[str] = field(default_factory=list)
+    stacks: int = 0
+    resources: int = 0
+    unread: list[str] = field(default_factory=list)  # "<where>: <why>", never a token
+    state_buckets: set[str] = field(default_factory=set)
+
+    def to_run(self) -> dict[str, Any]:
+        return {"urls": list(self.urls), "stacks": self.stacks, "resources": self.resources,
+                "unread": list(self.unread),
+                "skipped": {"checkpoints": len(self.unread)}}
+
+
+def check_url(url: str) -> str:
+    """A usage error (ConfigError) for a URL no reader takes."""
+    p = urllib.parse.urlparse(url)
+    if p.scheme == "s3" and p.netloc:
+        return url
+    if p.scheme == "file" and (p.path or p.netloc):
+        return url
+    if p.scheme in ("https", "http") and p.netloc:
+        return url
+    raise ConfigError(f"--backend {url!r}: expected s3://BUCKET[/PREFIX], file://DIR or "
+                      "https://api.pulumi.com (or a self-hosted Pulumi Cloud URL)")
+
+
+def stack_of(key: str) -> str | None:
+    """`<prefix>/.pulumi/stacks/proj/dev.json[.gz]` -> `proj/dev`; None for what is not a
+    current checkpoint (`.bak`, history, anything else)."""
+    if "/.pulumi/history/" in "/" + key or not ("/" + key).count("/" + STACKS_DIR):
+        return None
+    rel = ("/" + key).split("/" + STACKS_DIR, 1)[1]
+    for ext in (".json.gz", ".json"):
+        if rel.endswith(ext):
+            return rel[: -len(ext)] or None
+    return None
+
+
+def _items(stream: IO[bytes], gz: bool, prefix: str) -> Iterator[dict[str, Any]]:
+    body: Any = gzip.GzipFile(fileobj=stream, mode="rb") if gz else stream
+    yield from ijson.items(body, prefix, use_float=True)
+
+
+def _index(index: StateIndex, run: BackendRun, stack: str, where: str,
+           open_stream: Callable[[], Any], gz: bool, prefix: str) -> None:
+    """Stream one checkpoint into the index; a failure is counted, and the resources it had
+    yielded so far still name their stack (they are managed, whatever else is unreadable)."""
+    try:
+        with open_stream() as stream:
+            n = index.add_stack(stack, _items(stream, gz, prefix))
+    except (OSError, EOFError, ValueError, ijson.JSONError, ClientError, BotoCoreError) as e:
+        why = type(e).__name__ if isinstance(e, (ClientError, BotoCoreError)) else str(e)
+        if isinstance(e, ClientError):
+            why = str(e.response.get("Error", {}).get("Code") or why)
+        log.warning("backend %s: cannot read the checkpoint of %s: %s", where, stack, why)
+        run.unread.append(f"{where}: {why}"[:300])
+        return
+    run.stacks += 1
+    run.resources += n
+
+
+def _latest(candidates: dict[str, tuple[Any, str]], stack: str, when: Any, key: str) -> None:
+    """Keep one checkpoint per stack (a bucket that moved to gzip may hold both forms)."""
+    old = candidates.get(stack)
+    if old is None or (when is not None and (old[0] is None or when > old[0])):
+        candidates[stack] = (when, key)
+
+
+def read_s3(url: str, s3: Any, index: StateIndex, run: BackendRun) -> None:
+    p = urllib.parse.urlparse(url)
+    bucket, prefix = p.netloc, p.path.strip("/")
+    root = f"{prefix}/{STACKS_DIR}" if prefix else STACKS_DIR
+    run.state_buckets.add(bucket)
+    found: dict[str, tuple[Any, str]] = {}
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
+            for o in page.get("Contents") or ():
+                stack = stack_of(o["Key"])
+                if stack is not None:
+                    _latest(found, stack, o.get("LastModified"), o["Key"])
+    except (ClientError, BotoCoreError) as e:
+        code = e.response.get("Error", {}).get("Code") if isinstance(e, ClientError) else None
+        run.unread.append(f"{url}: cannot list the stacks: {code or type(e).__name__}")
+        return
+    if not found:
+        run.unread.append(f"{url}: no stack checkpoint under {root}")
+    for stack, (_, key) in sorted(found.items()):
+        def body(key: str = key) -> IO[bytes]:
+            return s3.get_object(Bucket=bucket, Key=key)["Body"]
+        _index(index, run, stack, f"s3://{bucket}/{key}", body, key.endswith(".gz"),
+               CHECKPOINT_ITEMS)
+
+
+def read_file(url: str, index: StateIndex, run: BackendRun) -> None:
+    p = urllib.parse.urlparse(url)
+    root = Path(urllib.parse.unquote(p.netloc + p.path)).expanduser() / STACKS_DIR
+    if not root.is_dir():
+        run.unread.append(f"{url}: no {STACKS_DIR} directory")
+        return
+    found: dict[str, tuple[Any, str]] = {}
+    for f in root.rglob("*"):
+        rel = STACKS_DIR + f.relative_to(root).as_posix()
+        stack = stack_of(rel) if f.is_file() else None
+        if stack is not None:
+            _latest(found, stack, f.stat().st_mtime, str(f))
+    if not found:
+        run.unread.append(f"{url}: no stack checkpoint under {root}")
+    for stack, (_, path) in sorted(found.items()):
+        _index(index, run, stack, path, functools.partial(open, path, "rb"),
+               path.endswith(".gz"), CHECKPOINT_ITEMS)
+
+
+class _Cloud:
+    """The Pulumi Cloud REST API, read-only: GET only."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base.rstrip("/")
+        self._headers = {"Authorization": f"token {token}",
+                         "Accept": "application/vnd.pulumi+8",
+                         "Content-Type": "application/json"}
+
+    def open(self, path: str, query: dict[str, str] | None = None) -> IO[bytes]:
+        url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        req = urllib.request.Request(url, headers=self._headers, method="GET")
+        return urllib.request.urlopen(req, timeout=CLOUD_TIMEOUT)  # noqa: S310 (https/http)
+
+    def stacks(self, org: str | None) -> Iterator[tuple[str, str, str]]:
+        """(org, project, stack) of every stack the token sees, across every page."""
+        query: dict[str, str] = {"organization": org} if org else {}
+        while True:
+            with self.open("/api/user/stacks", query) as r:
+                page = json.load(r)
+            for s in page.get("stacks") or ():
+                yield (str(s.get("orgName")), str(s.get("projectName")),
+                       str(s.get("stackName")))
+            token = page.get("continuationToken")
+            if not token:
+                return
+            query = {**query, "continuationToken": str(token)}
+
+
+def _why(e: BaseException) -> str:
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code}"
+    return str(getattr(e, "reason", None) or e) or type(e).__name__
+
+
+def read_cloud(url: str, org: str | None, index: StateIndex, run: BackendRun,
+               env: dict[str, str] | None = None) -> None:
+    env = dict(os.environ) if env is None else env
+    token = env.get(TOKEN_ENV)
+    if not token:
+        run.unread.append(f"{url}: {TOKEN_ENV} is not set")
+        return
+    base = url.rstrip("/")
+    if urllib.parse.urlparse(base).netloc == "app.pulumi.com":
+        base = "https://api.pulumi.com"
+    cloud = _Cloud(base, token)
+    try:
+        stacks = list(cloud.stacks(org))
+    except (OSError, ValueError) as e:
+        run.unread.append(f"{url}: cannot list the stacks: {_why(e)}")
+        return
+    for o, project, stack in stacks:
+        path = "/api/stacks/" + "/".join(urllib.parse.quote(x, safe="") for x in
+                                          (o, project, stack)) + "/export"
+        _index(index, run, f"{project}/{stack}", f"{url} {o}/{project}/{stack}",
+               functools.partial(_HttpStream, cloud, path), False, EXPORT_ITEMS)
+
+
+class _HttpStream:
+    """An export response as a context-managed stream; HTTP errors surface as OSError."""
+
+    def __init__(self, cloud: _Cloud, path: str) -> None:
+        try:
+            self._r = cloud.open(path)
+        except urllib.error.HTTPError as e:
+            raise OSError(_why(e)) from None
+
+    def read(self, n: int = -1) -> bytes:
+        return self._r.read(n)
+
+    def __enter__(self) -> _HttpStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._r.close()
+
+
+def read(urls: list[str], s3_client: Callable[[], Any], org: str | None = None,
+         env: dict[str, str] | None = None) -> tuple[StateIndex, BackendRun]:
+    """Every backend in `urls` into one index. `s3_client()` gives the read-only S3 client
+    (made only when an s3:// backend is given)."""
+    index, run = StateIndex(), BackendRun(urls=list(urls))
+    client = None
+    for url in urls:
+        scheme = urllib.parse.urlparse(check_url(url)).scheme
+        if scheme == "s3":
+            client = client or s3_client()
+            read_s3(url, client, index, run)
+        elif scheme == "file":
+            read_file(url, index, run)
+        else:
+            read_cloud(url, org, index, run, env)
+    return index, run
