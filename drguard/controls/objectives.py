@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import frameworks as fw
-from ..control import SINGLE_REGION, Control, Mapping, Param
+from ..control import SINGLE_REGION, Control, Mapping, Param, days
 from ..facts import Resource
 from ..verdict import Remediation, Verdict
 from .recovery import AIR_GAPPED, CROSS_ACCOUNT
@@ -97,10 +97,12 @@ CONTROLS: tuple[Control, ...] = (
                     "fail) no older than maxEvidenceAgeDays and no slower than the target RTO "
                     "(the dr:rto tag, else the tier's targetRtoMinutes, else the parameter).",
         remediation="Run `dr-audit drill` (with --history) or an AWS Backup restore test.",
-        params=(Param("targetRtoMinutes", 240, {"type": "number", "exclusiveMinimum": 0},
+        # integers, like every other duration parameter: the engine sends numbers as floats,
+        # and an integral default is then recognised without loading the schema validator
+        params=(Param("targetRtoMinutes", 240, {"type": "integer", "minimum": 1},
                       "Target restore time in minutes (a tier or the dr:rto tag overrides)."),
-                Param("maxEvidenceAgeDays", 35, {"type": "number", "exclusiveMinimum": 0},
-                      "Restore evidence older than this many days does not count.")),
+                days("maxEvidenceAgeDays", 35,
+                     "Restore evidence older than this many days does not count.")),
         sources=frozenset({"live"}),
         mapping=Mapping(frameworks=((fw.NIST, "CP-4"), (fw.NIST, "CP-10"),
                                     (fw.ISO, "A.5.30"), (fw.SOC2, "A1.3"),

@@ -223,8 +223,9 @@ def fix_cross_account(p: Protected) -> Remediation:
         "                      \"lifecycle\": {\"delete_after\": 35}}]}])\n"
         f"aws.backup.Selection(\"{p.name}-backup\", plan_id=plan.id, "
         f"iam_role_arn=backup_role.arn,\n    resources=[{target}])",
-        "aws backup update-backup-plan --backup-plan-id PLAN_ID --backup-plan "
-        "file://plan-with-cross-account-copy.json")
+        # which plan should copy it is a decision (and its vault lives in another account):
+        # no one-line CLI call can be safe, the console steps say how
+        None)
 
 
 def fix_air_gapped(v: CopyVault, minimum: int) -> Remediation:
@@ -267,7 +268,17 @@ def fix_frequency(p: BackupPlan, params: Mapping[str, Any]) -> Remediation:
         f"aws.backup.Plan({_py(p.name)}, rules=[{{\"rule_name\": \"daily\", "
         "\"schedule\": \"cron(0 5 ? * * *)\",\n"
         f"    \"lifecycle\": {{\"delete_after\": {params['minRetentionDays']}}}, ...}}])",
-        "aws backup update-backup-plan --backup-plan-id PLAN_ID --backup-plan file://plan.json")
+        _update_plan_cli(p))
+
+
+def _update_plan_cli(p: BackupPlan) -> str | None:
+    """The plan's own id (live: the last part of its ARN); none known, no CLI line. plan.json
+    is the plan as `aws backup get-backup-plan --query BackupPlan` prints it, rules edited."""
+    if not isinstance(p.ref, str) or ":backup-plan:" not in p.ref:
+        return None
+    plan_id = p.ref.rsplit(":", 1)[-1]
+    return (f"aws backup update-backup-plan --backup-plan-id {shlex.quote(plan_id)} "
+            "--backup-plan file://plan.json")
 
 
 def fix_jobs(h: JobHistory) -> Remediation:
