@@ -19,12 +19,17 @@ ID_PREFIX = "drg-"
 REMEDIATION_KEYS: tuple[str, ...] = ("summary", "pulumi", "cli")
 
 
-def finding_id(control: str, resource: str, account: str | None, region: str | None) -> str:
+def finding_id(control: str, resource: str, account: str | None, region: str | None,
+               attempt: str | None = None) -> str:
     """The stable id of a gap: `drg-` + the first 20 hex digits of SHA-256 over
     `control`, `resource` (ARN or URN), `account` and `region` ("" when absent), joined by
     U+001F. Nothing else (status, source, message, time) goes in, so the same gap keeps its id
-    across runs and formats."""
-    parts = (control, resource, account or "", region or "")
+    across runs and formats. A failed attempt is a finding of its own, one per refused call:
+    `attempt` (the call's CloudTrail event id) goes in too, so it never shares an id with the
+    gap of the same resource nor with another refused call."""
+    parts: tuple[str, ...] = (control, resource, account or "", region or "")
+    if attempt is not None:
+        parts += ("attempt", attempt)
     data = "\x1f".join(parts).encode("utf-8", "surrogatepass")
     return ID_PREFIX + hashlib.sha256(data).hexdigest()[:20]
 
@@ -63,7 +68,13 @@ class Finding:
 
     @property
     def id(self) -> str:
-        """Stable id of this (control, resource, account, region); see finding_id."""
+        """Stable id of this (control, resource, account, region), and of the refused call for
+        an attempt; see finding_id."""
+        if self.status == "attempt":
+            event = self.event or {}
+            call = (event.get("eventId") or event.get("eventID") or event.get("event_id")
+                    or event.get("time") or "")
+            return finding_id(self.control, self.resource, self.account, self.region, str(call))
         return finding_id(self.control, self.resource, self.account, self.region)
 
     @property

@@ -11,7 +11,7 @@ from auditor.logs import detect, reader
 from auditor.logs.detect import Detector
 from auditor.logs.samples import identity, record
 from drguard import registry
-from drguard.findings import exit_code
+from drguard.findings import Finding, exit_code, merge, summarize
 from drguard.settings import Settings, from_mapping
 
 S3, RDS, CT = "s3.amazonaws.com", "rds.amazonaws.com", "cloudtrail.amazonaws.com"
@@ -424,3 +424,25 @@ def test_drift_links_a_deleted_table_to_its_delete_event() -> None:
     assert sessions.event is not None and sessions.event["eventName"] == "DeleteTable"
     assert sessions.event["principal"] == events[0].event["principal"]
     assert carts.event is None  # an update and a denied delete explain nothing
+
+
+def test_every_refused_call_is_its_own_attempt_beside_the_gap() -> None:
+    """A refused call is reported as an attempt even when a successful call broke the same
+    resource: one fail for the change, one attempt per refused call, each its own id, and
+    merging (scan --logs, shards) never folds one into another."""
+    t0 = dt.datetime(2024, 5, 2, 10, tzinfo=dt.UTC)
+    suspend = {"bucketName": BACKUP, "VersioningConfiguration": {"Status": "Suspended"}}
+    recs = [record("PutBucketVersioning", S3, suspend, time=t0, error_code="AccessDenied"),
+            record("PutBucketVersioning", S3, suspend, time=t0 + dt.timedelta(minutes=1)),
+            record("PutBucketVersioning", S3, suspend, time=t0 + dt.timedelta(minutes=2),
+                   error_code="AccessDenied")]
+    det = Detector(Settings())
+    fs = detect.findings([h for r in recs for h in det.hits(r)], Settings())
+    by_status = sorted((f.status, f.event["eventId"]) for f in fs
+                       if f.control == "backup-bucket-versioning")
+    assert by_status == sorted([("attempt", recs[0]["eventID"]), ("fail", recs[1]["eventID"]),
+                                ("attempt", recs[2]["eventID"])])
+    assert len({f.id for f in fs}) == len(fs)
+    merged = merge(fs + [Finding.from_dict(f.to_dict()) for f in fs])
+    assert sorted(f.status for f in merged) == ["attempt", "attempt", "fail"]
+    assert summarize(merged)["by_status"]["attempt"] == 2

@@ -58,8 +58,7 @@ def merged(tmp: Path, *paths: Path, extra: tuple[str, ...] = ()) -> tuple[int, d
 @pytest.mark.parametrize("first, second, status, code", [
     ("pass", "fail", "fail", 1), ("fail", "pass", "fail", 1),
     ("pass", "error", "error", 3), ("error", "pass", "error", 3),
-    ("error", "fail", "fail", 1), ("attempt", "pass", "attempt", 0),
-    ("waived", "fail", "fail", 1),
+    ("error", "fail", "fail", 1), ("waived", "fail", "fail", 1),
 ])
 def test_the_worst_status_wins_in_any_order(tmp_path: Path, first: str, second: str,
                                             status: str, code: int) -> None:
@@ -69,6 +68,16 @@ def test_the_worst_status_wins_in_any_order(tmp_path: Path, first: str, second: 
         got, doc = merged(tmp_path, *order)
         assert got == code, doc.get("summary")
         assert [f["status"] for f in doc["findings"]] == [status]
+
+
+def test_an_attempt_is_never_merged_into_the_finding_of_its_resource(tmp_path: Path) -> None:
+    """A refused call is its own finding (its id names the call), in any shard order."""
+    a = shard(tmp_path, "a", [gap("attempt")], shard="1/2")
+    b = shard(tmp_path, "b", [gap("pass")], shard="2/2")
+    for order in ((a, b), (b, a)):
+        got, doc = merged(tmp_path, *order)
+        assert got == 0, doc.get("summary")
+        assert sorted(f["status"] for f in doc["findings"]) == ["attempt", "pass"]
 
 
 def test_a_shard_whose_error_is_outranked_still_makes_the_merge_incomplete(
@@ -186,7 +195,15 @@ def test_any_permutation_gives_the_same_report_and_exit_code(
         s is not None and not (isinstance(s, int) and s == 0) for s in skipped[:n])
     assert doc["summary"]["incomplete"] == expect_incomplete, (skipped, seen)
     assert code == (1 if "fail" in seen else 3 if expect_incomplete else 0)
-    by_id = {f["resource"]: f["status"] for f in doc["findings"]}
-    for r in {r for view in views for r in view}:  # the worst view of each resource won
-        worst = max((v[r] for v in views if r in v), key=PRECEDENCE.__getitem__)
-        assert by_id[f"arn:aws:rds:us-east-1:{A}:db:db{r}"] == worst
+    # an attempt is a finding of its own (its id names the refused call); of the other views
+    # of each resource, the worst won
+    by_id = {f["resource"]: f["status"] for f in doc["findings"] if f["status"] != "attempt"}
+    attempted = {f["resource"] for f in doc["findings"] if f["status"] == "attempt"}
+    for r in {r for view in views for r in view}:
+        arn = f"arn:aws:rds:us-east-1:{A}:db:db{r}"
+        assert (arn in attempted) == any(v.get(r) == "attempt" for v in views)
+        rest = [v[r] for v in views if r in v and v[r] != "attempt"]
+        if rest:
+            assert by_id[arn] == max(rest, key=PRECEDENCE.__getitem__)
+        else:
+            assert arn not in by_id

@@ -179,7 +179,10 @@ def test_json_validates_and_round_trips(reports: dict[str, Path], findings: list
 
     assert canon(loaded) == canon(merge(findings))
     assert all(d["id"] == finding_id(d["control"], d["resource"], d["account"], d["region"])
-               for d in doc["findings"])
+               for d in doc["findings"] if d["status"] != "attempt")
+    (attempt,) = [d for d in doc["findings"] if d["status"] == "attempt"]
+    assert attempt["id"] == finding_id(attempt["control"], attempt["resource"],
+                                       attempt["account"], attempt["region"], "ev-123")
 
 
 def test_json_findings_sorted_and_deterministic(tmp_path: Path, findings: list[Finding]):
@@ -197,10 +200,11 @@ def test_json_findings_sorted_and_deterministic(tmp_path: Path, findings: list[F
 
 def test_json_summary_counts(reports: dict[str, Path], findings: list[Finding]):
     s = json.loads(reports["json"].read_text())["summary"]
-    # the trail's live pass, logs change and logs attempt are one finding (one per id)
-    assert s["total"] == len(findings) - 2 == len(merge(findings))
-    assert s["by_status"] == {"fail": 4, "pass": 2, "waived": 1, "error": 1, "attempt": 0}
-    assert s["gaps"] == 4 and s["errors"] == 1 and s["attempts"] == 0 and s["waived"] == 1
+    # the trail's live pass and logs change are one finding (one per id); the refused
+    # StopLogging is an attempt of its own
+    assert s["total"] == len(findings) - 1 == len(merge(findings))
+    assert s["by_status"] == {"fail": 4, "pass": 2, "waived": 1, "error": 1, "attempt": 1}
+    assert s["gaps"] == 4 and s["errors"] == 1 and s["attempts"] == 1 and s["waived"] == 1
     assert s["expired_waivers"] == 1
     # backup-bucket-versioning + object-lock are critical; 2 high gaps
     assert s["gaps_at_or_above"] == {"critical": 2, "high": 4, "medium": 4, "low": 4}
@@ -210,7 +214,9 @@ def test_json_summary_counts(reports: dict[str, Path], findings: list[Finding]):
                                for sev in ("critical", "high", "medium", "low")}
     assert s["by_control"]["rds-deletion-protection"]["waived"] == 1
     assert s["by_account"]["-"]["fail"] == 1  # the state finding has no account
-    assert "logs" not in s["by_source"]  # the logs findings were merged into the live one
+    # the logs change was merged into the live finding; the refused call stays an attempt
+    assert s["by_source"]["logs"] == {"fail": 0, "pass": 0, "waived": 0, "error": 0,
+                                      "attempt": 1}
     assert "diff" not in s and "exit_code" not in s
 
 
@@ -405,7 +411,7 @@ def test_html_content(reports: dict[str, Path], findings: list[Finding]):
     bodies = [a for t, a in page.tags if t == "tbody" and "data-status" in a]
     assert len(bodies) == len(merge(findings))
     assert {b["id"] for b in bodies} == {f.id for f in merge(findings)}  # anchors = ids
-    assert {b["data-status"] for b in bodies} == {"fail", "pass", "waived", "error"}
+    assert {b["data-status"] for b in bodies} == {"fail", "pass", "waived", "error", "attempt"}
     assert all(b["data-search"] == b["data-search"].lower() for b in bodies)
     # filter options are the distinct values seen
     options = [a.get("value") for t, a in page.tags if t == "option"]
@@ -597,7 +603,7 @@ def test_markdown(reports: dict[str, Path], findings: list[Finding]):
     assert "**Run incomplete: 2 trail\\-files not read; 1 check could not be made.**" in text \
         or "**Run incomplete: 2 trail-files not read; 1 check could not be made.**" in text
     assert ("**4 gaps** (2 critical, 2 high) · 2 passing checks · 1 waived · 1 check not made "
-            "· 0 attempts") in text
+            "· 1 attempt") in text
     table = [ln for ln in text.splitlines() if ln.startswith("| ")]
     header = table[0]
     assert header == ("| severity | status | control | resource | account | region | "
@@ -617,7 +623,7 @@ def test_markdown(reports: dict[str, Path], findings: list[Finding]):
     assert "](" not in text and "http" not in text  # link-free
     assert "1 waived; 1 waiver expired" in text
     assert "_2 passing checks not listed (see report.html)._" in text
-    assert "Attempts from the logs" not in text  # the attempt was merged into its gap's row
+    assert "Attempts from the logs" in text  # a refused call is its own row, never merged
 
 
 def test_markdown_no_gaps(tmp_path: Path):

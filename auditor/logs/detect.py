@@ -129,14 +129,17 @@ class Detector:
 
 def findings(hits: Iterable[Hit], settings: Settings,
              today: dt.date | None = None) -> list[Finding]:
-    """One finding per (control, resource, status): the most recent event, with the number of
-    occurrences and the earlier ones in evidence; waivers applied to failures."""
-    groups: dict[tuple[str, str, Literal["fail", "attempt"]], list[Hit]] = {}
+    """One finding per (control, resource) a change broke: the most recent event, with the
+    number of occurrences and the earlier ones in evidence; waivers applied. One finding per
+    refused call (an attempt), whatever else happened to the resource. Events in one total
+    order: time, then event id."""
+    groups: dict[tuple[str, str, Literal["fail", "attempt"], str], list[Hit]] = {}
     for h in hits:
-        groups.setdefault((h.control, h.resource, h.status), []).append(h)
+        call = str(h.event.get("eventId") or "") if h.status == "attempt" else ""
+        groups.setdefault((h.control, h.resource, h.status, call), []).append(h)
     out: list[Finding] = []
-    for (control, resource, status), group in sorted(groups.items()):
-        group.sort(key=lambda h: h.time)
+    for (control, resource, status, _call), group in sorted(groups.items()):
+        group.sort(key=lambda h: (h.time, str(h.event.get("eventId") or "")))
         last = group[-1]
         evidence = {**last.evidence, "occurrences": len(group),
                     "firstSeen": group[0].event["time"]}
