@@ -20,12 +20,16 @@ import boto3
 import duckdb
 import pytest
 import sqlglot
+from hypothesis import given
+from hypothesis import strategies as st
 
-from auditor.logs import athena, samples
+from auditor.logs import athena, detect, samples
 from auditor.logs.detect import Detector
 from auditor.logs.pipeline import collect
 from auditor.logs.window import Window
+from drguard.errors import ConfigError
 from drguard.settings import Settings
+from tests.fuzzing import fuzz
 
 START = dt.datetime(2026, 11, 28, 22, 30, tzinfo=dt.UTC)
 ACCOUNTS = ("111122223333", "444455556666")
@@ -203,7 +207,7 @@ def test_logs_cli_with_athena(aws, tmp_path):
     out = tmp_path / "out"
     code = main(["logs", "--athena", "--database", "db", "--table", "cloudtrail",
                  "--athena-output", "s3://athena-results/q/", "--endpoint-url", aws.url,
-                 "--output-dir", str(out), "--format", "json"])
+                 "--since", "2026-11-01", "--output-dir", str(out), "--format", "json"])
     doc = json.loads((out / "report.json").read_text())
     assert code == 1
     assert doc["findings"] and all(f["source"] == "logs" or "logs" in (f.get("sources") or [])
@@ -236,3 +240,104 @@ def test_readme_ddl_is_the_generated_one():
     for col in [*athena.SCALARS, *athena.DOCUMENTS, "useridentity"]:
         assert f"  {col} " in block or f" {col} STRING" in block or f"{col} STRUCT" in block
     assert "PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)" in block
+
+
+def test_a_hostile_table_or_database_name_cannot_change_the_query():
+    window = Window.parse("2026-11-01", "2026-11-02")
+    sql = athena.build_query(Detector(Settings()), athena.Table("db", 'ct" WHERE 1=1 --'), window)
+    assert 'FROM "db"."ct"" WHERE 1=1 --"\nWHERE' in sql
+    # the whole name is one identifier to the SQL engine: the table it names, nothing else
+    parsed = sqlglot.parse_one(sql, read="trino")
+    (table,) = list(parsed.find_all(sqlglot.exp.Table))
+    assert table.name == 'ct" WHERE 1=1 --' and table.db == "db"
+    for bad in ("", "a\nb", "x\x00"):
+        with pytest.raises(ConfigError, match="control character"):
+            athena.Table("db", bad).ref()
+
+
+def _late_and_malformed(events: list[tuple[dt.datetime, dict[str, Any]]]
+                        ) -> list[tuple[dt.datetime, dict[str, Any]]]:
+    """Events plus: one inside the window delivered 3 h 30 min after it ends, one outside it
+    delivered late too, and two malformed records (no userIdentity; no account)."""
+    t_in = dt.datetime(2026, 11, 29, 23, 40, tzinfo=dt.UTC)
+    t_out = dt.datetime(2026, 11, 30, 0, 20, tzinfo=dt.UTC)
+    late_in = samples.record("DeleteDBInstance", "rds.amazonaws.com",
+                             {"dBInstanceIdentifier": "late-db", "skipFinalSnapshot": True},
+                             time=t_in, event_id="late-in")
+    late_out = samples.record("DeleteDBInstance", "rds.amazonaws.com",
+                              {"dBInstanceIdentifier": "after-db", "skipFinalSnapshot": True},
+                              time=t_out, event_id="late-out")
+    bad = []
+    # (a non-string identity type is not among them: the table's columns are typed STRING,
+    # so Athena hands it over as text, and both paths then judge the same string)
+    for i, spoil in enumerate(("userIdentity", "account")):
+        r = samples.record("StopLogging", "cloudtrail.amazonaws.com", {"name": "main"},
+                           time=t_in - dt.timedelta(hours=1), event_id=f"bad-{i}")
+        if spoil == "userIdentity":
+            r.pop("userIdentity")
+        else:
+            r["userIdentity"].pop("accountId", None)
+            r["recipientAccountId"] = None
+        bad.append(r)
+    late = dt.timedelta(hours=3, minutes=30)
+    return [*events, (t_in + late, late_in), (t_out + late, late_out),
+            *((t_in, r) for r in bad)]
+
+
+def test_late_deliveries_and_malformed_records_give_the_same_answer_both_ways(tmp_path):
+    events = _late_and_malformed(_events())
+    writable = [(d, r) for d, r in events if r.get("recipientAccountId")]
+    _write_files(tmp_path, writable)
+    unsigned = tmp_path / "AWSLogs" / "unsigned.json"  # the record without an account
+    unsigned.write_bytes(samples.log_file([r for _, r in events
+                                           if not r.get("recipientAccountId")]))
+    window = Window.parse("2026-11-29", "2026-11-29")
+    settings = Settings()
+    streamed, meta = collect([str(tmp_path)], window, settings, workers=1)
+    rows = [r for r in _duckdb_rows(writable, athena.build_query(
+        Detector(settings), athena.Table("db", "cloudtrail"), window), tmp_path)]
+    rows += [{**{k: r.get(v) for k, v in athena.SCALARS.items()}, "account": None}
+             for _, r in events if not r.get("recipientAccountId")]
+    run = {"records_decoded": 0, "skipped": {"records": 0}, "skipped_detail": []}
+    via_sql = athena.hits_of(rows, Detector(settings), window, run)
+    assert {_key(h) for h in via_sql} == {_key(h) for h in streamed}
+    ids = {h.event["eventId"] for h in streamed}
+    assert "late-in" in ids and "late-out" not in ids  # by eventTime, whenever delivered
+    assert run["skipped"]["records"] == meta["skipped"]["records"] == 2
+
+
+@fuzz(20)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_order_of_rows_never_changes_a_report(tmp_path_factory, seed):
+    events = _events()
+    tmp = tmp_path_factory.mktemp("order")
+    window = Window.parse("2026-11-28", "2026-11-30")
+    settings = Settings()
+    sql = athena.build_query(Detector(settings), athena.Table("db", "cloudtrail"), window)
+    rows = _duckdb_rows(events, sql, tmp)
+    # same-second events: the order among them must come from the events, not the rows
+    for r in rows[::3]:
+        r["eventtime"] = rows[0]["eventtime"]
+
+    def report(order: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        run = {"records_decoded": 0, "skipped": {"records": 0}, "skipped_detail": []}
+        hits = athena.hits_of(order, Detector(settings), window, run)
+        return [f.to_dict() for f in detect.findings(hits, settings)]
+
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+    assert report(shuffled) == report(rows)
+
+
+def test_athena_reads_the_last_day_by_default_and_says_how_much(aws, tmp_path, capsys):
+    from auditor.cli import main
+
+    code = main(["logs", "--athena", "--database", "db", "--table", "cloudtrail",
+                 "--endpoint-url", aws.url, "--accounts", "111122223333",
+                 "--output-dir", str(tmp_path / "out"), "--format", "json"])
+    err = capsys.readouterr().err
+    assert "reads 2 days x 1 account(s) x every region of partitions" in err, err
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    query = doc["run"]["athena"]["query"]
+    assert "\"timestamp\" >= '" in query and "\"account\" IN ('111122223333')" in query
+    assert code in (0, 3)

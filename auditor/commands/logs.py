@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Callable
@@ -31,6 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", help="first day (YYYY-MM-DD, inclusive) or time (ISO 8601)")
     p.add_argument("--until", help="last day (YYYY-MM-DD, inclusive) or time (ISO 8601, "
                                    "exclusive)")
+    p.add_argument("--delivery-slack", type=float, metavar="HOURS", default=None,
+                   help="read files (and Athena partitions) delivered up to HOURS after --until "
+                        "(default 12: CloudTrail delivers some files hours late); records are "
+                        "then kept or dropped by their own eventTime")
     p.add_argument("--endpoint-url", help="AWS-compatible S3 endpoint (e.g. the emulator)")
     p.add_argument("--workers", type=int, default=WORKERS,
                    help=f"files fetched and parsed in parallel (default {WORKERS})")
@@ -38,7 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "Athena", "query a CloudTrail table instead of reading files (for trail buckets too "
         "large to stream; see the README for the table DDL)")
     athena.add_argument("--athena", action="store_true",
-                        help="read the events through Athena instead of SOURCE files")
+                        help="read the events through Athena instead of SOURCE files; without "
+                             "--since, the last 24 hours (what the nightly job reads), so the "
+                             "query never scans every partition of the table")
+    athena.add_argument("--accounts", metavar="ID,...",
+                        help="Athena: only these accounts' partitions (comma-separated)")
+    athena.add_argument("--regions", metavar="REGION,...",
+                        help="Athena: only these regions' partitions (comma-separated)")
     athena.add_argument("--database", help="Athena database of the CloudTrail table")
     athena.add_argument("--table", help="the CloudTrail table (partition projection on "
                                         "account, region and timestamp)")
@@ -50,6 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     athena.add_argument("--profile", help="AWS profile for Athena (default: the standard "
                                           "boto3 chain)")
     add_output_options(p)
+
+
+def _list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
 def _check_athena(args: argparse.Namespace) -> None:
@@ -75,7 +90,10 @@ def _collect_athena(args: argparse.Namespace, window: Window,
     from ..logs import athena
 
     options = athena.AthenaOptions(database=args.database, table=args.table,
-                                   workgroup=args.workgroup, output=args.athena_output)
+                                   workgroup=args.workgroup, output=args.athena_output,
+                                   accounts=_list(args.accounts), regions=_list(args.regions))
+    reads = athena.partitions(window, options.accounts, options.regions)
+    print(f"dr-audit logs: the Athena query reads {reads} of partitions", file=sys.stderr)
     session = base_session(AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url))
     return athena.collect(options, window, settings, session, endpoint_url=args.endpoint_url)
 
@@ -94,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
     _check_athena(args)
     settings = load_settings(args)
     check_baseline(args)
-    window = Window.parse(args.since, args.until)
+    window = Window.parse(args.since, args.until, args.delivery_slack)
+    if args.athena and window.since is None:  # bounded by default: Athena bills bytes read
+        now = dt.datetime.now(dt.UTC)
+        window = dataclasses.replace(window, since=(window.until or now) - dt.timedelta(days=1))
     started = dt.datetime.now(dt.UTC)
     if args.athena:
         hits, meta = _collect_athena(args, window, settings)

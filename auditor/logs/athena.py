@@ -28,7 +28,8 @@ from drguard.errors import ConfigError
 from drguard.settings import Settings
 
 from .detect import Detector, Hit
-from .window import SLACK, Window, parse_time
+from .reader import event_ref, judge
+from .window import Window, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,28 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def identifier(name: str, what: str) -> str:
+    """A SQL identifier in double quotes, embedded quotes doubled (Trino's rule), so no name
+    can end the identifier and change the query; control characters are refused."""
+    if not name or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ConfigError(f"--{what} {name!r}: empty, or holds a control character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def partitions(window: Window, accounts: Iterable[str], regions: Iterable[str]) -> str:
+    """What the query reads, for people: days x accounts x regions (all, when not narrowed)."""
+    if window.since is None:
+        days = "every day"
+    else:
+        # no --until: nothing is delivered after now
+        end = window.until + window.slack if window.until else dt.datetime.now(dt.UTC)
+        n = (end.date() - window.since.date()).days + 1
+        days = f"{n} day{'s' if n != 1 else ''}"
+    acc, reg = len(set(accounts)), len(set(regions))
+    return (f"{days} x {f'{acc} account(s)' if acc else 'every account'} x "
+            f"{f'{reg} region(s)' if reg else 'every region'}")
+
+
 def _day(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y/%m/%d")
 
@@ -70,7 +93,7 @@ class Table:
     table: str
 
     def ref(self) -> str:
-        return f'"{self.database}"."{self.table}"'.replace("\n", "")
+        return f"{identifier(self.database, 'database')}.{identifier(self.table, 'table')}"
 
 
 def build_query(detector: Detector, table: Table, window: Window,
@@ -91,8 +114,8 @@ def build_query(detector: Detector, table: Table, window: Window,
              "(useridentity.type IS NULL OR useridentity.type <> 'AWSService')"]
     if window.since is not None:
         where.append(f'"timestamp" >= {_quote(_day(window.since))}')
-    # files are foldered by delivery day, which can follow the event's by up to SLACK
-    last = window.until + SLACK if window.until else None
+    # files are foldered by delivery day, which can follow the event's by up to the slack
+    last = window.until + window.slack if window.until else None
     if last is not None:
         where.append(f'"timestamp" <= {_quote(_day(last))}')
     accounts, regions = sorted(set(accounts)), sorted(set(regions))
@@ -100,8 +123,10 @@ def build_query(detector: Detector, table: Table, window: Window,
         where.append(f'"account" IN ({", ".join(_quote(a) for a in accounts)})')
     if regions:
         where.append(f'"region" IN ({", ".join(_quote(r) for r in regions)})')
+    # one total order (the file path sorts the same way): same-second events never depend
+    # on the engine's row order
     return (f"SELECT {', '.join(columns)}\nFROM {table.ref()}\nWHERE "
-            + "\n  AND ".join(where))
+            + "\n  AND ".join(where) + "\nORDER BY eventtime, eventid")
 
 
 def record_of(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -231,20 +256,30 @@ def hits_of(rows: Iterable[Mapping[str, Any]], detector: Detector, window: Windo
     """Rows -> records -> the same detections as the streaming path; a row that cannot be
     understood is skipped and counted, never the rest."""
     hits: list[Hit] = []
+
+    def skip(i: int, reason: str) -> None:
+        meta["skipped"]["records"] += 1
+        if len(meta["skipped_detail"]) < 50:
+            meta["skipped_detail"].append({"path": f"athena row {i}", "reason": reason[:300]})
+
     for i, row in enumerate(rows):
         meta["records_decoded"] += 1
         try:
             rec = record_of(row)
+            # the file path's own test of a record: what it skips, this path skips too
+            problem = judge(rec)
+            if problem:
+                skip(i, f"{event_ref(rec)}{problem}")
+                continue
             if not window.contains(parse_time(rec["eventTime"])):
                 continue
             found = detector.hits(rec)
         except Exception as e:  # noqa: BLE001 - one bad row is skipped, never the run
-            meta["skipped"]["records"] += 1
-            if len(meta["skipped_detail"]) < 50:
-                meta["skipped_detail"].append({"path": f"athena row {i}",
-                                               "reason": f"{type(e).__name__}: {e}"[:300]})
+            skip(i, f"{type(e).__name__}: {e}")
             continue
         hits.extend(found)
+    # one total order, whatever order the engine returned the rows in
+    hits.sort(key=lambda h: (h.time, str(h.event.get("eventId") or "")))
     return hits
 
 

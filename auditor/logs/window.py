@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from drguard.errors import ConfigError
 
 UTC = dt.UTC
-# CloudTrail delivers a file a few minutes after its events; the folder date and the time in the
-# file name are the delivery time. Files delivered up to SLACK after `until` are read too.
-SLACK = dt.timedelta(hours=1)
+# CloudTrail delivers most files minutes after their events, some hours late; the folder date and
+# the time in the file name are the delivery time. Files (and Athena partitions) delivered up to
+# the window's slack after `until` are read, and every record is then kept or dropped by its
+# own eventTime: a late event inside the window is never lost, one outside it never reported.
+SLACK = dt.timedelta(hours=12)
 
 _FILE_TIME = re.compile(r"_(\d{8}T\d{4})Z_")
 
@@ -40,14 +42,19 @@ def parse_bound(value: str | None, option: str, end: bool = False) -> dt.datetim
 
 @dataclass(frozen=True)
 class Window:
-    """[since, until): either bound may be open."""
+    """[since, until): either bound may be open; `slack`: how late a delivery is still read."""
 
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    slack: dt.timedelta = SLACK
 
     @classmethod
-    def parse(cls, since: str | None, until: str | None) -> Window:
-        w = cls(parse_bound(since, "--since"), parse_bound(until, "--until", end=True))
+    def parse(cls, since: str | None, until: str | None,
+              slack_hours: float | None = None) -> Window:
+        slack = SLACK if slack_hours is None else dt.timedelta(hours=slack_hours)
+        if slack < dt.timedelta(0) or slack > dt.timedelta(days=7):
+            raise ConfigError(f"--delivery-slack {slack_hours}: expected 0 to 168 hours")
+        w = cls(parse_bound(since, "--since"), parse_bound(until, "--until", end=True), slack)
         if w.since and w.until and w.until <= w.since:
             raise ConfigError(f"--until ({until}) must be after --since ({since})")
         return w
@@ -58,8 +65,8 @@ class Window:
     def _last(self) -> dt.datetime | None:
         if self.until is None:
             return None
-        return self.until + SLACK if self.until < dt.datetime.max.replace(tzinfo=UTC) - SLACK \
-            else self.until
+        return self.until + self.slack \
+            if self.until < dt.datetime.max.replace(tzinfo=UTC) - self.slack else self.until
 
     def wants_days(self, first: dt.date, last: dt.date) -> bool:
         """Whether a folder covering delivery days first..last may hold events of the window."""
