@@ -162,6 +162,15 @@ def _seed_results(url: str, rows: list[dict[str, Any]], columns: list[str]) -> N
         assert resp.status == 201
 
 
+def _glue_table(aws: Any, bucket: str) -> None:
+    """The CloudTrail table's catalog entry: where the path finds the trail bucket."""
+    glue = aws.client("glue")
+    glue.create_database(DatabaseInput={"Name": "db"})
+    glue.create_table(DatabaseName="db", TableInput={
+        "Name": "cloudtrail",
+        "StorageDescriptor": {"Location": f"s3://{bucket}/AWSLogs/", "Columns": []}})
+
+
 @pytest.mark.slow
 def test_athena_api_flow_against_the_emulator(aws, tmp_path):
     events = _events()[:400]
@@ -176,12 +185,14 @@ def test_athena_api_flow_against_the_emulator(aws, tmp_path):
     bad = dict(flat[0], eventtime="not a time", eventid="bad-row")
     _seed_results(aws.url, flat + [bad], columns)
     aws.client("s3").create_bucket(Bucket="athena-results")
+    _glue_table(aws, "acme-trail-logs")
     opts = athena.AthenaOptions(database="db", table="cloudtrail",
                                 output="s3://athena-results/q/", poll_seconds=0.05)
     session = boto3.session.Session(region_name="us-east-1")
     hits, meta = athena.collect(opts, window, Settings(), session, endpoint_url=aws.url)
 
-    expected = athena.hits_of([{**r} for r in flat], Detector(Settings()), window,
+    expected = athena.hits_of([{**r} for r in flat],
+                              Detector(Settings(), {"acme-trail-logs": "trail"}), window,
                               {"records_decoded": 0, "skipped": {"records": 0},
                                "skipped_detail": []})
     assert hits and {_key(h) for h in hits} == {_key(h) for h in expected}
@@ -341,3 +352,39 @@ def test_athena_reads_the_last_day_by_default_and_says_how_much(aws, tmp_path, c
     query = doc["run"]["athena"]["query"]
     assert "\"timestamp\" >= '" in query and "\"account\" IN ('111122223333')" in query
     assert code in (0, 3)
+
+
+def test_the_table_s_bucket_is_the_trail_bucket_in_scope_as_when_files_are_read(aws, tmp_path):
+    """The Athena path finds the trail bucket from the table's location (glue:GetTable), so a
+    versioning change on it is a gap as it is when its files are read; an unreadable location
+    makes the run incomplete rather than silently smaller in scope."""
+    from auditor.cli import main
+
+    t = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    rec = samples.record("PutBucketVersioning", "s3.amazonaws.com",
+                         {"bucketName": "org-audit-trail",
+                          "VersioningConfiguration": {"Status": "Suspended"}},
+                         time=t, event_id="suspend-trail")
+    row = _row(t, rec)
+    ui = row.pop("useridentity")
+    flat = [{**row, **{f"useridentity_{k}": v for k, v in ui.items()}}]
+    columns = [*athena.SCALARS, *athena.DOCUMENTS] + [f"useridentity_{k}"
+                                                      for k in athena.IDENTITY]
+    aws.client("s3").create_bucket(Bucket="athena-results")
+    argv = ["logs", "--athena", "--database", "db", "--table", "cloudtrail",
+            "--athena-output", "s3://athena-results/q/", "--endpoint-url", aws.url,
+            "--since", "2026-11-29", "--until", "2026-11-29", "--format", "json"]
+
+    _seed_results(aws.url, flat, columns)
+    code = main([*argv, "--output-dir", str(tmp_path / "no-table")])
+    doc = json.loads((tmp_path / "no-table" / "report.json").read_text())
+    assert code == 3 and doc["summary"]["incomplete"]
+    assert any("glue:GetTable" in d["reason"] for d in doc["run"]["skipped_detail"])
+
+    _glue_table(aws, "org-audit-trail")
+    _seed_results(aws.url, flat, columns)
+    code = main([*argv, "--output-dir", str(tmp_path / "with-table")])
+    doc = json.loads((tmp_path / "with-table" / "report.json").read_text())
+    (f,) = [f for f in doc["findings"] if f["control"] == "backup-bucket-versioning"]
+    assert f["status"] == "fail" and "org-audit-trail" in f["resource"]
+    assert code == 1 and not doc["summary"]["incomplete"]

@@ -78,9 +78,11 @@ def test_merge_keeps_the_current_view_and_every_event() -> None:
                     A, "us-east-1", event={"time": "2024-05-03T08:00:00Z", "eventId": "b"})
     state = Finding("rds-deletion-protection", "fail", "state", "arn:db", "state says off",
                     A, "us-east-1", evidence={"deletionProtection": False})
-    [one] = merge([changed, tried, pass_now, state])
+    one, attempt = merge([changed, tried, pass_now, state])
     assert one.status == "pass" and one.source == "live"  # the resource as it is now
-    assert [e["eventId"] for e in one.events] == ["b", "a"]
+    assert [e["eventId"] for e in one.events] == ["a"]
+    # the refused call stays a finding of its own, never folded into the resource's
+    assert attempt.status == "attempt" and attempt.event["eventId"] == "b"
     assert one.sources == ["live", "state", "logs"]
     assert one.evidence["otherSources"]["state"]["status"] == "fail"
     assert changed.events == [] and pass_now.events == []  # inputs untouched

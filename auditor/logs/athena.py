@@ -27,7 +27,7 @@ from typing import Any
 from drguard.errors import ConfigError
 from drguard.settings import Settings
 
-from .detect import Detector, Hit
+from .detect import TRAIL_BUCKET, Detector, Hit
 from .reader import event_ref, judge
 from .window import Window, parse_time
 
@@ -251,6 +251,20 @@ def _rows(client: Any, qid: str) -> Iterator[dict[str, Any]]:
             yield dict(zip(header, values, strict=False))
 
 
+def table_bucket(glue: Any, table: Table) -> tuple[str | None, str | None]:
+    """(the S3 bucket the table's location names, or None and why) via glue:GetTable."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        got = glue.get_table(DatabaseName=table.database, Name=table.table)
+        location = got["Table"]["StorageDescriptor"]["Location"]
+    except (ClientError, BotoCoreError, KeyError, TypeError) as e:
+        return None, f"cannot read the table's location (glue:GetTable): {e}"
+    if not isinstance(location, str) or not location.startswith("s3://"):
+        return None, f"the table's location is not s3:// ({str(location)[:100]!r})"
+    return location[len("s3://"):].split("/", 1)[0] or None, None
+
+
 def hits_of(rows: Iterable[Mapping[str, Any]], detector: Detector, window: Window,
             meta: dict[str, Any]) -> list[Hit]:
     """Rows -> records -> the same detections as the streaming path; a row that cannot be
@@ -290,16 +304,24 @@ def collect(options: AthenaOptions, window: Window, settings: Settings, session:
 
     from ..aws import AwsOptions
 
-    detector = Detector(settings)
+    client = session.client("athena", endpoint_url=endpoint_url,
+                            config=AwsOptions().config())
+    glue = session.client("glue", endpoint_url=endpoint_url, config=AwsOptions().config())
     table = Table(options.database, options.table)
+    # the bucket the table reads is the trail bucket, a backup bucket for the detections as
+    # when its files are read directly; unknown, the run is incomplete (its scope would shrink)
+    bucket, why = table_bucket(glue, table)
+    detector = Detector(settings, {bucket: TRAIL_BUCKET} if bucket else None)
     sql = build_query(detector, table, window, options.accounts, options.regions)
     meta: dict[str, Any] = {
         "command": "logs", "sources": [f"athena:{options.database}.{options.table}"],
         **window.describe(), "files": 0, "records_decoded": 0, "events": 0, "attempts": 0,
         "skipped": {"sources": 0, "files": 0, "records": 0}, "skipped_detail": [],
         "athena": {"workgroup": options.workgroup, "query": sql}}
-    client = session.client("athena", endpoint_url=endpoint_url,
-                            config=AwsOptions().config())
+    if why is not None:
+        meta["skipped"]["sources"] += 1
+        meta["skipped_detail"].append({"path": f"glue:{options.database}.{options.table}",
+                                       "reason": why[:300]})
     hits: list[Hit] = []
     try:
         qid, rows = run_query(client, sql, options)

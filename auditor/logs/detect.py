@@ -18,6 +18,9 @@ from .window import parse_time
 HISTORY = 10  # earlier events kept in a finding's evidence
 
 
+# why a bucket the logs are read from is a backup bucket (files and Athena alike)
+TRAIL_BUCKET = "CloudTrail log bucket (read as a logs source)"
+
 @dataclass
 class Hit:
     """One record that breaks (status fail) or tried to break (status attempt) a control."""

@@ -27,14 +27,13 @@ from drguard.findings import Finding
 from drguard.settings import Settings
 
 from . import detect, reader
-from .detect import Detector, Hit
+from .detect import TRAIL_BUCKET, Detector, Hit
 from .sources import LocalSource, LogObject, S3Source, Source, SourceError, parse_source, where
 from .window import Window
 
 log = logging.getLogger(__name__)
 
 WORKERS = 8
-TRAIL_BUCKET = "CloudTrail log bucket (read as a logs source)"
 DETAIL_CAP = 50  # skipped_detail entries kept (the counts are always complete)
 
 
