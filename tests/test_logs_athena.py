@@ -388,3 +388,26 @@ def test_the_table_s_bucket_is_the_trail_bucket_in_scope_as_when_files_are_read(
     (f,) = [f for f in doc["findings"] if f["control"] == "backup-bucket-versioning"]
     assert f["status"] == "fail" and "org-audit-trail" in f["resource"]
     assert code == 1 and not doc["summary"]["incomplete"]
+
+
+@fuzz(10)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_how_records_are_spread_over_files_never_changes_a_report(tmp_path_factory, seed):
+    """The file path too: the same records, spread over differently named files in a
+    different order (same-second events included), give the same report."""
+    events = _events()[:600]
+    base_t = events[0][1]["eventTime"]
+    for _, rec in events[::4]:
+        rec["eventTime"] = base_t  # many events in the same second
+    settings = Settings()
+
+    def report(spread: list[tuple[dt.datetime, dict[str, Any]]]) -> list[dict[str, Any]]:
+        root = tmp_path_factory.mktemp("spread")
+        _write_files(root, spread)
+        hits, _ = collect([str(root)], Window(), settings, workers=1)
+        return [f.to_dict() for f in detect.findings(hits, settings)]
+
+    rng = random.Random(seed)
+    shuffled = [(d + dt.timedelta(minutes=rng.choice((0, 15, 30))), r) for d, r in events]
+    rng.shuffle(shuffled)
+    assert report(shuffled) == report(events)
