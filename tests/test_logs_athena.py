@@ -231,6 +231,7 @@ def test_logs_cli_with_athena(aws, tmp_path):
     ["logs", "some/dir", "--athena", "--database", "d", "--table", "t"],   # both
     ["logs", "--athena", "--database", "d"],                    # no table
     ["logs", "some/dir", "--table", "t"],                       # Athena option without it
+    ["logs", "some/dir", "--accounts", "111122223333"],         # a partition filter too
 ])
 def test_logs_athena_usage_errors(argv, tmp_path, capsys):
     from auditor.cli import main

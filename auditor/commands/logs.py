@@ -72,8 +72,9 @@ def _check_athena(args: argparse.Namespace) -> None:
         if not args.sources:
             raise ConfigError("give at least one SOURCE, or --athena with --database and "
                               "--table")
-        if args.database or args.table or args.athena_output:
-            raise ConfigError("--database/--table/--athena-output need --athena")
+        if args.database or args.table or args.athena_output or args.accounts or args.regions:
+            raise ConfigError("--database/--table/--athena-output/--accounts/--regions need "
+                              "--athena (a SOURCE prefix narrows files to an account or region)")
         return
     if args.sources:
         raise ConfigError("--athena reads the CloudTrail table, not SOURCE files: give one "
