@@ -39,9 +39,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
-
 from drguard import registry
 from drguard.errors import ConfigError
 from drguard.evaluate import finding
@@ -49,6 +46,7 @@ from drguard.facts import UNKNOWN
 from drguard.findings import Finding
 from drguard.settings import Settings
 from drguard.verdict import Verdict
+from policypack.wire import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, UNKNOWN_STRING_VALUE
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,15 @@ import functools
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
 from ._common import SCHEMA_ID, dumps
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_RESOURCE = "report.schema.json"
 
@@ -27,6 +28,8 @@ def report_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # only when a report is validated, not at every start
+
     schema = report_schema()
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
