@@ -43,7 +43,8 @@ def build(doc_run: dict[str, Any], summary: dict[str, Any],
 
 
 def render(doc: dict[str, Any]) -> str:
-    return dumps(doc) + "\n"
+    """report.json: compact, one line (machines read it; `jq .` shows it indented)."""
+    return dumps(doc, indent=None) + "\n"
 
 
 def _where(error: jsonschema.ValidationError) -> str:
