@@ -66,11 +66,17 @@ lint: $(VENV)/.dev-deps
 typecheck: $(VENV)/.dev-deps
 	$(BIN)/mypy
 
+# Every benchmark, quick sizes; `make bench BENCH_ARGS=--full` for the big ones where a
+# benchmark has them (state: 50 and 200 MB). Figures are ratios to a floor in the same run.
+BENCH_ARGS ?=
 bench: $(VENV)/.dev-deps
+	$(BIN)/python benchmarks/startup.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/state_scale.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/policy_latency.py
 	$(BIN)/python benchmarks/scan_scale.py
 	$(BIN)/python benchmarks/logs_throughput.py
 	$(BIN)/python benchmarks/pack_footprint.py
+	$(BIN)/python benchmarks/org_scale.py --accounts 31
 
 # The pack as `pulumi policy publish` should see it: PulumiPolicy.yaml, __main__.py,
 # requirements.txt, drguard/ and policypack/ (no tests, benchmarks, examples or venvs).

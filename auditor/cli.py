@@ -19,7 +19,21 @@ log = logging.getLogger("auditor")
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names (its first word that is not an option), if a known one."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given `argv` that names a command, only that command's module is imported
+    (the others get an empty parser: argparse never reads them), so a start pays for one
+    command's imports, not all of them."""
+    selected = _command_in(argv) if argv is not None else None
     parser = argparse.ArgumentParser(
         prog="dr-audit",
         description="Disaster-recovery compliance for AWS managed by Pulumi.")
@@ -27,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more logging on stderr (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in COMMANDS.items():
+    for name in COMMANDS:
+        if selected is not None and name != selected:
+            sub.add_parser(name)
+            continue
+        module = COMMANDS[name]
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
@@ -35,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",

@@ -4,9 +4,13 @@ Generates v3 exports (`pulumi stack export` shape) where many resources share a 
 (the case that used to be quadratic: every split S3 resource compared with every bucket),
 plus RDS instances, trails and padding, at several sizes; runs the real CLI
 (`dr-audit state --file X --format json`) once per size in a fresh process and prints wall
-time, peak RSS and findings.
+time, peak RSS and findings, and the same figures of the floor in the same run: a fresh
+process that only `json.load`s the file (and one that `msgspec.json.decode`s it, the parser
+`dr-audit state` uses). Ratios: state CPU / json.load CPU, state RSS / file size (json.load's
+RSS / file size beside it). CPU time, not wall: the machine may be shared.
 
-    python benchmarks/state_scale.py               # 5, 20, 50 MB
+    python benchmarks/state_scale.py               # 5, 20 MB
+    python benchmarks/state_scale.py --full        # 5, 20, 50, 200 MB
     python benchmarks/state_scale.py --sizes 50 --keep /tmp/exports
 """
 
@@ -105,24 +109,48 @@ def run_cli(path: Path, out: Path) -> tuple[float, float, float, int, int]:
     return wall, cpu, rss, proc.returncode, len(report["findings"])
 
 
+FLOOR = ("import resource, sys, time, json{imp}; t = time.process_time(); "
+         "d = {call}; t = time.process_time() - t; "
+         "print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+PARSERS = {"json.load": ("", "json.load(open(sys.argv[1], encoding='utf-8'))"),
+           "msgspec": (", msgspec", "msgspec.json.decode(open(sys.argv[1], 'rb').read())")}
+
+
+def run_floor(path: Path, parser: str) -> tuple[float, float]:
+    """(parse CPU seconds, peak RSS MiB) of a fresh process that only parses the file."""
+    imp, call = PARSERS[parser]
+    proc = subprocess.run([sys.executable, "-c", FLOOR.format(imp=imp, call=call), str(path)],
+                          capture_output=True, text=True, check=True)
+    cpu, rss = proc.stdout.split()
+    return float(cpu), int(rss) / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="5,20,50", help="export sizes in MB (default 5,20,50)")
+    ap.add_argument("--sizes", default="5,20", help="export sizes in MB (default 5,20)")
+    ap.add_argument("--full", action="store_true", help="the big sizes: 5, 20, 50, 200 MB")
     ap.add_argument("--keep", type=Path, help="write the exports here instead of a temp dir")
     args = ap.parse_args()
+    if args.full:
+        args.sizes = "5,20,50,200"
     folder = args.keep or Path(tempfile.mkdtemp(prefix="dr-guard-state-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"{'MB':>5} {'resources':>10} {'wall s':>7} {'CPU s':>6} {'peak RSS MiB':>13} "
-          f"{'findings':>9} {'exit':>4}  CPU s/100k res")
+    print(f"{'MB':>5} {'resources':>10} {'wall s':>7} {'CPU s':>6} {'RSS MiB':>8} "
+          f"{'findings':>9} {'exit':>4} {'load CPU s':>10} {'msgspec s':>9} {'x load':>7} "
+          f"{'RSS/file':>8} {'load RSS/file':>13}")
     for mb in (float(x) for x in args.sizes.split(",")):
         doc = export(int(mb * 1e6))
         path = folder / f"export-{mb:g}mb.json"
         path.write_text(json.dumps(doc))
         n = len(doc["deployment"]["resources"])
         del doc
+        size = path.stat().st_size / 2**20
+        load_cpu, load_rss = run_floor(path, "json.load")
+        fast_cpu, _ = run_floor(path, "msgspec")
         wall, cpu, rss, code, findings = run_cli(path, folder / f"out-{mb:g}")
-        print(f"{path.stat().st_size / 1e6:5.1f} {n:10,} {wall:7.1f} {cpu:6.1f} {rss:13.0f} "
-              f"{findings:9,} {code:4}  {cpu / n * 1e5:8.1f}", flush=True)
+        print(f"{path.stat().st_size / 1e6:5.1f} {n:10,} {wall:7.1f} {cpu:6.1f} {rss:8.0f} "
+              f"{findings:9,} {code:4} {load_cpu:10.2f} {fast_cpu:9.2f} {cpu / load_cpu:7.1f} "
+              f"{rss / size:8.1f} {load_rss / size:13.1f}", flush=True)
         if not args.keep:
             path.unlink()
     print(f"(machine: {os.cpu_count()} cores; this process peak "

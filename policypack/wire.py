@@ -6,17 +6,20 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy.proxy import (
-    UNKNOWN_ARCHIVE_VALUE,
-    UNKNOWN_ARRAY_VALUE,
-    UNKNOWN_ASSET_VALUE,
-    UNKNOWN_BOOLEAN_VALUE,
-    UNKNOWN_NUMBER_VALUE,
-    UNKNOWN_OBJECT_VALUE,
-    UNKNOWN_STRING_VALUE,
-)
-
 from drguard.facts import UNKNOWN
+
+# The engine's sentinels, as pulumi_policy.proxy / .deserialize define them: written out here so
+# that reading a property (and `dr-audit state`) does not import the Pulumi SDK and gRPC
+# (tests/test_imports.py checks they equal the SDK's).
+UNKNOWN_STRING_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+UNKNOWN_BOOLEAN_VALUE = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
+UNKNOWN_NUMBER_VALUE = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
+UNKNOWN_ARRAY_VALUE = "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"
+UNKNOWN_OBJECT_VALUE = "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"
+UNKNOWN_ASSET_VALUE = "030794c1-ac77-496b-92df-f27374a8bd58"
+UNKNOWN_ARCHIVE_VALUE = "e48ece36-62e2-4504-bad9-02848725956a"
+SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SPECIAL_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 SENTINELS = frozenset({UNKNOWN_STRING_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE,
                        UNKNOWN_ARRAY_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_ASSET_VALUE,

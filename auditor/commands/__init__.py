@@ -1,22 +1,39 @@
-"""Subcommands: each module has HELP, add_arguments(parser) and run(args) -> exit code."""
+"""Subcommands: each module has HELP, add_arguments(parser) and run(args) -> exit code.
+
+COMMANDS maps each name to its module, imported on first access: `dr-audit state` imports the
+state command, not the scan's boto3 or the logs reader."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 
 _NAMES = ("scan", "logs", "state", "demo", "merge", "plan", "drill", "repo")
 
 
-def _load() -> dict[str, ModuleType]:
-    out = {}
-    for name in _NAMES:
-        try:
-            out[name] = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:  # a command not written yet must not break the others
-            if e.name != f"{__name__}.{name}":
-                raise
-    return out
+def _exists(name: str) -> bool:
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None
 
 
-COMMANDS: dict[str, ModuleType] = _load()
+class _Commands(Mapping[str, ModuleType]):
+    """name -> command module, imported when first looked up (a command not written yet is
+    simply absent)."""
+
+    def __init__(self) -> None:
+        self._names = tuple(n for n in _NAMES if _exists(n))
+
+    def __getitem__(self, name: str) -> ModuleType:
+        if name not in self._names:
+            raise KeyError(name)
+        return importlib.import_module(f"{__name__}.{name}")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+COMMANDS: Mapping[str, ModuleType] = _Commands()

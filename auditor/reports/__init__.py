@@ -23,8 +23,8 @@ from drguard.findings import Finding, merge
 from drguard.redact import Redactor, known, redact, scrub
 
 from . import applications as applications_mod
-from . import asff, html, json_report, junit, markdown, ocsf, rpo, sarif
 from . import history as history_mod
+from . import json_report
 from ._common import (
     build_summary,
     dumps,
@@ -35,6 +35,9 @@ from ._common import (
 )
 from .diff import diff
 from .json_report import load_report, report_schema
+
+# The other writers (html, markdown, sarif, ...) are imported by _render when their format is
+# asked for: jinja2 only when HTML or Markdown is written.
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +111,31 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
         if fmt == "json":
             out[fmt] = json_report.render(doc)
         elif fmt == "html":
+            from . import html
+
             out[fmt] = html.render(doc["run"], doc["summary"], plain, points,
                                    doc["applications"], doc["frameworks"])
         elif fmt == "md":
+            from . import markdown, rpo
+
             out[fmt] = markdown.render(doc["run"], doc["summary"], plain,
                                        rpo.markdown_table(plain), doc["applications"],
                                        doc["frameworks"])
         elif fmt == "sarif":
+            from . import sarif
+
             out[fmt] = dumps(sarif.build(doc["run"], doc["summary"], plain)) + "\n"
         elif fmt == "ocsf":
+            from . import ocsf
+
             out[fmt] = ocsf.render(doc["run"], plain)
         elif fmt == "asff":
+            from . import asff
+
             out[fmt] = asff.render(doc["run"], plain)
         elif fmt == "junit":
+            from . import junit
+
             out[fmt] = junit.render(doc["run"], doc["summary"], plain)
     return out, points[-1]
 

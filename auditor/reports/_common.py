@@ -40,10 +40,15 @@ def jsonable(value: Any) -> Any:
 
 
 def dumps(value: Any, indent: int | None = 2) -> str:
-    """JSON text for files: UTF-8 friendly, falling back to ASCII escapes for lone surrogates."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False, default=_default)
+    """JSON text for files: UTF-8 friendly, falling back to ASCII escapes for lone surrogates.
+    `indent=None` is compact (no spaces either): the C encoder, several times faster than the
+    indenting one, which is pure Python."""
+    seps = (",", ":") if indent is None else None
+    text = json.dumps(value, indent=indent, separators=seps, ensure_ascii=False,
+                      default=_default)
     if _SURROGATES.search(text):
-        text = json.dumps(value, indent=indent, ensure_ascii=True, default=_default)
+        text = json.dumps(value, indent=indent, separators=seps, ensure_ascii=True,
+                          default=_default)
     return text
 
 

@@ -6,15 +6,16 @@ import functools
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from drguard import inputs
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
 from ._common import SCHEMA_ID, dumps
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_RESOURCE = "report.schema.json"
 # A report of 100k findings is ~100 MB; evidence nests a few levels
@@ -30,6 +31,8 @@ def report_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # only when a report is validated, not at every start
+
     schema = report_schema()
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
@@ -43,7 +46,8 @@ def build(doc_run: dict[str, Any], summary: dict[str, Any],
 
 
 def render(doc: dict[str, Any]) -> str:
-    return dumps(doc) + "\n"
+    """report.json: compact, one line (machines read it; `jq .` shows it indented)."""
+    return dumps(doc, indent=None) + "\n"
 
 
 def _where(error: jsonschema.ValidationError) -> str:
