@@ -1,23 +1,23 @@
 """CloudTrail through Athena, for trail buckets too large to stream from one machine.
 
-The query is generated from the registry's detections, never written per control: the
-(eventSource, eventName) pairs every enabled detection watches become one WHERE clause, the
-`--since/--until` window becomes predicates on the `timestamp` partition (partition
-projection: Athena reads only those days), and events made by AWS services themselves are left
-out as the streaming reader leaves them out. Each returned row is turned back into a CloudTrail
-record and handed to the same `Detector` as the streaming path, so the predicates (retention
-below the minimum, a backup bucket in scope, ...) and the findings are the same code. What the
-SQL selects is a superset of what can match; `tests/test_logs_athena.py` runs the generated
-query in DuckDB over the events the streaming reader reads and requires identical hits.
+The query is generated from the registry's detections, never written per control: the event
+names every enabled detection watches become one WHERE clause (the file reader's candidates),
+the `--since/--until` window, widened by the delivery slack, becomes predicates on the
+`timestamp` partition (partition projection: Athena reads only those days), `--accounts` and
+`--regions` on the `account` and `region` partitions, and events made by AWS services
+themselves are left out as `records.admit` leaves them out. Rows come back in one total order
+(eventTime, then eventID). Each row is turned back into a CloudTrail record and goes through
+the same `records.examine` and `Detector` as a record read from a file: the same checks, the
+same skip counts, the same window by eventTime, the same scope (the table's bucket is the trail
+bucket). `tests/test_logs_athena.py` runs the generated query in DuckDB over the records the
+file path reads and requires identical findings, skip counts and exit codes.
 
 The SQL is the subset Trino (Athena engine 3) and DuckDB share: quoted identifiers, `IN`
-lists, dotted access to struct fields, string comparison of partition values.
-"""
+lists, dotted access to struct fields, string comparison of partition values."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,31 +27,12 @@ from typing import Any
 from drguard.errors import ConfigError
 from drguard.settings import Settings
 
+from . import reader, records
 from .detect import TRAIL_BUCKET, Detector, Hit
-from .reader import event_ref, judge
-from .window import Window, parse_time
+from .records import DOCUMENTS, IDENTITY, SCALARS
+from .window import Window
 
 log = logging.getLogger(__name__)
-
-# Top-level scalar columns of the standard CloudTrail table (lower-case, as Athena names them)
-# -> the record key the detections read.
-SCALARS: dict[str, str] = {
-    "eventversion": "eventVersion", "eventtime": "eventTime", "eventsource": "eventSource",
-    "eventname": "eventName", "awsregion": "awsRegion", "sourceipaddress": "sourceIPAddress",
-    "useragent": "userAgent", "errorcode": "errorCode", "errormessage": "errorMessage",
-    "requestid": "requestID", "eventid": "eventID", "eventtype": "eventType",
-    "recipientaccountid": "recipientAccountId",
-}
-# JSON documents the table keeps as strings.
-DOCUMENTS: dict[str, str] = {
-    "requestparameters": "requestParameters", "responseelements": "responseElements",
-    "additionaleventdata": "additionalEventData",
-}
-# userIdentity struct fields -> record keys.
-IDENTITY: dict[str, str] = {
-    "type": "type", "principalid": "principalId", "arn": "arn", "accountid": "accountId",
-    "invokedby": "invokedBy", "username": "userName", "accesskeyid": "accessKeyId",
-}
 
 POLL_SECONDS = 1.0
 MAX_WAIT_SECONDS = 1800.0
@@ -99,19 +80,15 @@ class Table:
 def build_query(detector: Detector, table: Table, window: Window,
                 accounts: Iterable[str] = (), regions: Iterable[str] = ()) -> str:
     """The Athena (Trino) query for the enabled detections over `table` in `window`."""
-    by_source: dict[str, set[str]] = {}
-    for source, name in detector.index:
-        by_source.setdefault(source, set()).add(name)
-    if not by_source:
+    if not detector.names:
         raise ConfigError("--athena: no enabled control has a CloudTrail detection")
     columns = [*SCALARS, *DOCUMENTS] + [f'"useridentity"."{f}" AS "useridentity_{f}"'
                                         for f in IDENTITY]
-    events = " OR ".join(
-        f"(eventsource = {_quote(src)} AND eventname IN "
-        f"({', '.join(_quote(n) for n in sorted(names))}))"
-        for src, names in sorted(by_source.items()))
-    where = [f"({events})",
-             "(useridentity.type IS NULL OR useridentity.type <> 'AWSService')"]
+    # the watched event names, whatever the source: the rows the file reader decodes (its
+    # candidates), so a record with a missing or strange eventSource is judged (and counted
+    # when malformed) on both paths alike; the detector matches (source, name) pairs after
+    where = [f"eventname IN ({', '.join(_quote(n) for n in sorted(detector.names))})",
+             f"(useridentity.type IS NULL OR useridentity.type <> {_quote(records.AWS_SERVICE)})"]
     if window.since is not None:
         where.append(f'"timestamp" >= {_quote(_day(window.since))}')
     # files are foldered by delivery day, which can follow the event's by up to the slack
@@ -130,15 +107,22 @@ def build_query(detector: Detector, table: Table, window: Window,
 
 
 def record_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A CloudTrail record rebuilt from one result row (column name -> string or None)."""
+    """A CloudTrail record rebuilt from one result row (column name -> string or None); its
+    documents decoded as the file reader decodes them (`records.document`)."""
     rec: dict[str, Any] = {}
     for col, key in SCALARS.items():
         if row.get(col) is not None:
             rec[key] = row[col]
     for col, key in DOCUMENTS.items():
         text = row.get(col)
-        if text is not None and text != "":
-            rec[key] = json.loads(text) if isinstance(text, str) else text
+        if text is None or text == "":
+            continue
+        if not isinstance(text, str):
+            rec[key] = text
+            continue
+        rec[key], overflow = records.document(text)
+        if overflow is not None:
+            rec.setdefault(reader.OVERFLOW_KEY, overflow)
     identity = {key: row[f"useridentity_{col}"] for col, key in IDENTITY.items()
                 if row.get(f"useridentity_{col}") is not None}
     if identity:
@@ -280,16 +264,14 @@ def hits_of(rows: Iterable[Mapping[str, Any]], detector: Detector, window: Windo
         meta["records_decoded"] += 1
         try:
             rec = record_of(row)
-            # the file path's own test of a record: what it skips, this path skips too
-            problem = judge(rec)
+            # what the detector sees: the same admission as a record read from a file
+            matched, problem = records.examine(rec, window, detector)
             if problem:
-                skip(i, f"{event_ref(rec)}{problem}")
+                skip(i, problem)
                 continue
-            if not window.contains(parse_time(rec["eventTime"])):
-                continue
-            found = detector.hits(rec)
+            found = detector.build(rec, matched)
         except Exception as e:  # noqa: BLE001 - one bad row is skipped, never the run
-            skip(i, f"{type(e).__name__}: {e}")
+            skip(i, f"cannot be judged: {type(e).__name__}: {str(e)[:200]}")
             continue
         hits.extend(found)
     # one total order, whatever order the engine returned the rows in

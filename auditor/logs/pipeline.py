@@ -26,7 +26,7 @@ from typing import Any
 from drguard.findings import Finding
 from drguard.settings import Settings
 
-from . import detect, reader
+from . import detect, reader, records
 from .detect import TRAIL_BUCKET, Detector, Hit
 from .sources import LocalSource, LogObject, S3Source, Source, SourceError, parse_source, where
 from .window import Window
@@ -93,12 +93,10 @@ def _work(name: str, blob: reader.Blob) -> reader.FileResult:
     res = reader.read(name, blob, matcher)
     for where_, rec in res.records:
         try:
-            if not window.contains(reader.parse_time(rec["eventTime"])):
-                continue
-            matched = detector.matching(rec)
-            problem = reader.shape(rec) if matched else None
-            if problem:  # too deep to report or to send back: cannot be judged
-                res.skipped.append((where_, f"{reader.event_ref(rec)}{problem}"))
+            # what the detector sees: the same admission as an Athena row
+            matched, problem = records.examine(rec, window, detector)
+            if problem:
+                res.skipped.append((where_, problem))
                 continue
         except Exception as e:  # noqa: BLE001 - one strange record never stops the file
             res.skipped.append((where_, f"{reader.event_ref(rec)}cannot be judged: "

@@ -22,7 +22,8 @@ JSON, no `Records` list, empty. Invalid UTF-8 is decoded with U+FFFD replacement
 `replaced`). A candidate record is "cannot be judged", skipped and counted, when a field we
 read has the wrong type, its eventTime is not a real time, or it holds a number that overflows
 (`1e400`, `NaN`, an integer of thousands of digits); `shape` adds nesting deeper than
-`MAX_DEPTH` for the records that matched.
+`MAX_DEPTH` for the records that matched. `records.admit` applies these checks (`check`,
+`judge`), after the window, to file records and Athena rows alike.
 
 Memory: a reader holds at most `CHUNK + OUT_MAX + KEEP + LOOKAHEAD` bytes of content on the
 fast path and about `MAX_RECORD + 2 x CHUNK` characters record by record, whatever the file
@@ -309,8 +310,9 @@ class _Text:
 
 
 def read(name: str, blob: Blob, matcher: Matcher) -> FileResult:
-    """Parse one file (gzipped or not) into its candidate records. Never raises for bad
-    content: the result's `error` says why the file was skipped, `skipped` which records were."""
+    """Parse one file (gzipped or not) into its candidate records (decoded, not yet judged).
+    Never raises for bad content: the result's `error` says why the file was skipped,
+    `skipped` which records could not be decoded."""
     res = FileResult(name)
     start = _Text.replaced
     try:
@@ -330,15 +332,8 @@ def read(name: str, blob: Blob, matcher: Matcher) -> FileResult:
         res.error = "out of memory while reading"
         res.records.clear()
     res.replaced = _Text.replaced - start
+    # judged by `records.admit`, with the window: a record outside it is not ours to count
     res.candidates = len(res.records)
-    checked: list[tuple[str, dict[str, Any]]] = []
-    for where, rec in res.records:
-        problem = judge(rec)
-        if problem:
-            res.skipped.append((where, f"{event_ref(rec)}{problem}"))
-        else:
-            checked.append((where, rec))
-    res.records = checked
     return res
 
 
