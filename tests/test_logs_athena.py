@@ -38,9 +38,10 @@ REGIONS = ("us-east-1", "eu-west-1")
 IDENTITY_TYPE = ("STRUCT(type VARCHAR, principalid VARCHAR, arn VARCHAR, accountid VARCHAR, "
                  "invokedby VARCHAR, accesskeyid VARCHAR, username VARCHAR)")
 # The standard CloudTrail table's columns that the query reads, and the partition columns.
+# "$path": Athena's hidden column naming the file a row was read from.
 COLUMNS = {**{c: "VARCHAR" for c in (*athena.SCALARS, *athena.DOCUMENTS)},
            "useridentity": IDENTITY_TYPE, "account": "VARCHAR", "region": "VARCHAR",
-           "timestamp": "VARCHAR"}
+           "timestamp": "VARCHAR", "$path": "VARCHAR"}
 
 
 def _events() -> list[tuple[dt.datetime, dict[str, Any]]]:
@@ -66,12 +67,16 @@ def _events() -> list[tuple[dt.datetime, dict[str, Any]]]:
     return out
 
 
+def _file_key(delivered: dt.datetime, rec: dict[str, Any]) -> str:
+    """The file a record is delivered in: one per account, region and quarter of an hour."""
+    return samples.key(delivered.replace(minute=delivered.minute // 15 * 15),
+                       rec["recipientAccountId"], rec["awsRegion"])
+
+
 def _write_files(root: Path, events: list[tuple[dt.datetime, dict[str, Any]]]) -> None:
     files: dict[str, list[dict[str, Any]]] = {}
     for delivered, rec in events:
-        k = samples.key(delivered.replace(minute=delivered.minute // 15 * 15),
-                        rec["recipientAccountId"], rec["awsRegion"])
-        files.setdefault(k, []).append(rec)
+        files.setdefault(_file_key(delivered, rec), []).append(rec)
     for k, recs in files.items():
         path = root / k
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +89,8 @@ def _row(delivered: dt.datetime, rec: dict[str, Any]) -> dict[str, Any]:
     return {**{k: rec.get(v) for k, v in athena.SCALARS.items()}, **doc,
             "useridentity": {k: ui.get(v) for k, v in athena.IDENTITY.items()},
             "account": rec["recipientAccountId"], "region": rec["awsRegion"],
-            "timestamp": f"{delivered:%Y/%m/%d}"}
+            "timestamp": f"{delivered:%Y/%m/%d}",
+            "$path": f"s3://trail/{_file_key(delivered, rec)}"}
 
 
 def _duckdb_rows(events: list[tuple[dt.datetime, dict[str, Any]]], sql: str,
@@ -348,7 +354,7 @@ def test_athena_reads_the_last_day_by_default_and_says_how_much(aws, tmp_path, c
                  "--endpoint-url", aws.url, "--accounts", "111122223333",
                  "--output-dir", str(tmp_path / "out"), "--format", "json"])
     err = capsys.readouterr().err
-    assert "reads 2 days x 1 account(s) x every region of partitions" in err, err
+    assert "reads the partitions of 2 days (" in err and "x 1 account(s) x every region" in err, err
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     query = doc["run"]["athena"]["query"]
     assert "\"timestamp\" >= '" in query and "\"account\" IN ('111122223333')" in query

@@ -93,10 +93,14 @@ def _collect_athena(args: argparse.Namespace, window: Window,
     options = athena.AthenaOptions(database=args.database, table=args.table,
                                    workgroup=args.workgroup, output=args.athena_output,
                                    accounts=_list(args.accounts), regions=_list(args.regions))
+    # before the query starts: Athena bills the bytes of every partition it reads
     reads = athena.partitions(window, options.accounts, options.regions)
-    print(f"dr-audit logs: the Athena query reads {reads} of partitions", file=sys.stderr)
+    print(f"dr-audit logs: the Athena query reads the partitions of {reads}", file=sys.stderr)
     session = base_session(AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url))
-    return athena.collect(options, window, settings, session, endpoint_url=args.endpoint_url)
+    hits, meta = athena.collect(options, window, settings, session,
+                                endpoint_url=args.endpoint_url)
+    meta["athena"]["partitions"] = reads
+    return hits, meta
 
 
 def _progress() -> Callable[[int], None] | None:

@@ -30,7 +30,7 @@ from drguard.settings import Settings
 from . import reader, records
 from .detect import TRAIL_BUCKET, Detector, Hit
 from .records import DOCUMENTS, IDENTITY, SCALARS
-from .window import Window
+from .window import FILE_STAMP, Window
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +50,25 @@ def identifier(name: str, what: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def partitions(window: Window, accounts: Iterable[str], regions: Iterable[str]) -> str:
-    """What the query reads, for people: days x accounts x regions (all, when not narrowed)."""
-    if window.since is None:
-        days = "every day"
-    else:
-        # no --until: nothing is delivered after now
-        end = window.until + window.slack if window.until else dt.datetime.now(dt.UTC)
-        n = (end.date() - window.since.date()).days + 1
-        days = f"{n} day{'s' if n != 1 else ''}"
+def partitions(window: Window, accounts: Iterable[str], regions: Iterable[str],
+               now: dt.datetime | None = None) -> str:
+    """What the query reads, for people: days x accounts x regions (all, when not narrowed),
+    and the number of partitions when all three are known."""
     acc, reg = len(set(accounts)), len(set(regions))
-    return (f"{days} x {f'{acc} account(s)' if acc else 'every account'} x "
+    if window.since is None:
+        days, span = 0, "every day"
+    else:
+        # the last delivery day read: until + slack (the query's bound), else today
+        end = window.until + window.slack if window.until else (now or dt.datetime.now(dt.UTC))
+        days = max(1, (end.date() - window.since.date()).days + 1)
+        first, last = _day(window.since), _day(end)
+        span = f"{days} day{'s' if days != 1 else ''} ({first}" + (
+            f" to {last})" if last != first else ")")
+    text = (f"{span} x {f'{acc} account(s)' if acc else 'every account'} x "
             f"{f'{reg} region(s)' if reg else 'every region'}")
+    if days and acc and reg:
+        text += f" = {days * acc * reg} partition(s)"
+    return text
 
 
 def _day(t: dt.datetime) -> str:
@@ -95,6 +102,15 @@ def build_query(detector: Detector, table: Table, window: Window,
     last = window.until + window.slack if window.until else None
     if last is not None:
         where.append(f'"timestamp" <= {_quote(_day(last))}')
+    # ... and within those days, the files the file path reads: by the delivery stamp in the
+    # file's name, compared as text (no stamp: read). Athena bills the partitions either way;
+    # this keeps the rows to exactly the records the file path sees.
+    first, last = window.stamps()
+    if first or last:
+        found = f'regexp_extract("$path", {_quote(FILE_STAMP + "[^/]*$")}, 1)'
+        bounds = ([f"{found} >= {_quote(first)}"] if first else []) + (
+            [f"{found} <= {_quote(last)}"] if last else [])
+        where.append(f"(COALESCE({found}, '') = '' OR ({' AND '.join(bounds)}))")
     accounts, regions = sorted(set(accounts)), sorted(set(regions))
     if accounts:
         where.append(f'"account" IN ({", ".join(_quote(a) for a in accounts)})')

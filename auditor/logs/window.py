@@ -15,7 +15,15 @@ UTC = dt.UTC
 # own eventTime: a late event inside the window is never lost, one outside it never reported.
 SLACK = dt.timedelta(hours=12)
 
-_FILE_TIME = re.compile(r"_(\d{8}T\d{4})Z_")
+# The delivery stamp in a CloudTrail file name (`..._20240502T1205Z_...`), ASCII digits only;
+# the Athena query finds it in "$path" with the same pattern (`athena.build_query`).
+FILE_STAMP = r"_([0-9]{8}T[0-9]{4})Z_"
+_FILE_TIME = re.compile(FILE_STAMP)
+
+
+def stamp(t: dt.datetime) -> str:
+    """A time as the delivery stamp of a file name (to the minute, floored)."""
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}"
 
 
 def parse_time(value: str) -> dt.datetime:
@@ -85,20 +93,20 @@ class Window:
     def wants_day(self, day: dt.date) -> bool:
         return self.wants_days(day, day)
 
+    def stamps(self) -> tuple[str | None, str | None]:
+        """The first and last delivery stamps of the files that may hold the window's events:
+        none delivered before `since`, none later than the slack after `until`."""
+        end = self._last()
+        return (stamp(self.since) if self.since else None, stamp(end) if end else None)
+
     def wants_file(self, name: str) -> bool:
-        """By the delivery time in a CloudTrail file name; True when there is none or it is
-        not a real time (minute 99...): such a file is read and its records' eventTime used."""
+        """By the delivery stamp in a CloudTrail file name, compared as text (as the Athena
+        query compares it): a name without one is read, its records' eventTime decides."""
         m = _FILE_TIME.search(name)
         if not m:
             return True
-        try:
-            t = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=UTC)
-            if self.since and t + dt.timedelta(minutes=1) <= self.since:
-                return False  # delivered before the window opened: holds only older events
-            end = self._last()
-            return not (end and t > end)
-        except (ValueError, OverflowError):
-            return True
+        first, last = self.stamps()
+        return (first is None or m.group(1) >= first) and (last is None or m.group(1) <= last)
 
     def describe(self) -> dict[str, str | None]:
         return {"since": self.since.isoformat() if self.since else None,
