@@ -305,3 +305,45 @@ def test_only_malformed_records_are_incomplete_on_both_paths(aws, tmp_path):
     assert via_athena["run"]["skipped"] == files["run"]["skipped"] == {
         "sources": 0, "files": 0, "records": MALFORMED_IN_WINDOW}
     assert athena_code == files_code == 3
+
+
+# ---- which files: the file path's choice and the query's are one rule ------------------------
+
+FILE_TIMES = st.tuples(st.integers(26, 30), st.integers(0, 29), st.integers(0, 99),
+                       st.booleans())
+
+
+def _file_key(day: int, hour: int, minute: int, stamped: bool) -> tuple[str, str]:
+    """(the S3 key of a file delivered on November `day`, its name); the time in the name may
+    be no real time (hour 25, minute 99), or missing."""
+    name = (f"{ACCOUNTS[0]}_CloudTrail_{REGIONS[0]}"
+            + (f"_202611{day:02d}T{hour:02d}{minute:02d}Z" if stamped else "")
+            + f"_{hour}x{minute}.json.gz")
+    return f"AWSLogs/{ACCOUNTS[0]}/CloudTrail/{REGIONS[0]}/2026/11/{day:02d}/{name}", name
+
+
+@pytest.mark.parametrize("since,until,slack", [
+    ("2026-11-29", "2026-11-29", None), ("2026-11-29T10:30:00Z", "2026-11-30T02:00:00Z", 1),
+    ("2026-11-28T23:59:30Z", None, None), (None, "2026-11-27", 30), (None, None, None),
+    ("2026-11-30", "2026-11-30", 0)])
+@fuzz(25)
+@given(files=st.lists(FILE_TIMES, min_size=1, max_size=40, unique=True))
+def test_the_query_reads_the_files_the_file_path_reads(since, until, slack, files):
+    """Day folders (partitions), then the delivery stamp in the file's name: the file path's
+    choice (`Window.wants_day`, `Window.wants_file`) and the query's rows are the same files."""
+    window = Window.parse(since, until, slack)
+    sql = athena.build_query(Detector(Settings()), athena.Table("db", "cloudtrail"), window)
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA db")
+    con.execute("CREATE TABLE db.cloudtrail ("
+                + ", ".join(f'"{c}" {t}' for c, t in COLUMNS.items()) + ")")
+    wanted = set()
+    for day, hour, minute, stamped in files:
+        key, name = _file_key(day, hour, minute, stamped)
+        if window.wants_day(dt.date(2026, 11, day)) and window.wants_file(name):
+            wanted.add(key)
+        con.execute('INSERT INTO db.cloudtrail (eventname, eventid, "timestamp", "$path") '
+                    "VALUES ('DeleteDBInstance', ?, ?, ?)",
+                    [key, f"2026/11/{day:02d}", f"s3://{BUCKET}/{key}"])
+    query = sqlglot.transpile(sql, read="trino", write="duckdb")[0]
+    assert {r[0] for r in con.execute(f"SELECT eventid FROM ({query})").fetchall()} == wanted
