@@ -347,3 +347,32 @@ def test_the_query_reads_the_files_the_file_path_reads(since, until, slack, file
                     [key, f"2026/11/{day:02d}", f"s3://{BUCKET}/{key}"])
     query = sqlglot.transpile(sql, read="trino", write="duckdb")[0]
     assert {r[0] for r in con.execute(f"SELECT eventid FROM ({query})").fetchall()} == wanted
+
+
+# ---- hostile names ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("database,table", [
+    ("db", 'ct" WHERE 1=1 --'), ('db"."other', "ct"), ('x"; DROP TABLE keep; --', "ct"),
+    ("db", 'ct" UNION SELECT * FROM "keep'), ("d\u00e9j\u00e0 vu", "ct \"\" --")])
+def test_a_hostile_name_is_one_identifier_to_the_engine(database, table):
+    """Run in DuckDB under the hostile names themselves: the query reads that table, with
+    every condition still applied, and nothing else happens."""
+    window = Window.parse(SINCE, UNTIL)
+    sql = athena.build_query(Detector(Settings()), athena.Table(database, table), window)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE keep (x INTEGER)")
+    con.execute(f"CREATE SCHEMA {athena.identifier(database, 'database')}")
+    target = athena.Table(database, table).ref()
+    con.execute(f"CREATE TABLE {target} ("
+                + ", ".join(f'"{c}" {t}' for c, t in COLUMNS.items()) + ")")
+    path = f"s3://{BUCKET}/{_file_key(29, 12, 0, True)[0]}"
+    for name in ("DeleteDBInstance", "ListBuckets"):  # watched, and not
+        con.execute(f'INSERT INTO {target} (eventname, eventid, "timestamp", "$path") '
+                    "VALUES (?, ?, '2026/11/29', ?)", [name, name, path])
+    rows = con.execute(sqlglot.transpile(sql, read="trino", write="duckdb")[0]).fetchall()
+    eventname = list(athena.SCALARS).index("eventname")
+    assert [r[eventname] for r in rows] == ["DeleteDBInstance"]
+    assert con.execute("SELECT count(*) FROM keep").fetchone() == (0,)
+    # one statement, one table, whatever the names hold
+    (parsed,) = sqlglot.parse(sql, read="trino")
+    assert [(t.db, t.name) for t in parsed.find_all(sqlglot.exp.Table)] == [(database, table)]
