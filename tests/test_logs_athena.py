@@ -418,3 +418,18 @@ def test_how_records_are_spread_over_files_never_changes_a_report(tmp_path_facto
     shuffled = [(d + dt.timedelta(minutes=rng.choice((0, 15, 30))), r) for d, r in events]
     rng.shuffle(shuffled)
     assert report(shuffled) == report(events)
+
+
+def test_the_partition_estimate_counts_days_accounts_and_regions():
+    now = dt.datetime(2026, 12, 5, 3, 0, tzinfo=dt.UTC)
+    last_day = Window(since=now - dt.timedelta(days=1))  # the default of --athena
+    assert athena.partitions(last_day, ["1", "2"], ["us-east-1"], now=now) == \
+        "2 days (2026/12/04 to 2026/12/05) x 2 account(s) x 1 region(s) = 4 partition(s)"
+    sql = athena.build_query(Detector(Settings()), athena.Table("db", "t"), last_day)
+    assert "\"timestamp\" >= '2026/12/04'" in sql and "\"timestamp\" <=" not in sql
+    week = Window.parse("2026-11-01", "2026-11-07", slack_hours=12)
+    assert athena.partitions(week, [], ["eu-west-1", "eu-west-1"]) == \
+        "8 days (2026/11/01 to 2026/11/08) x every account x 1 region(s)"
+    no_slack = Window.parse("2026-11-01", "2026-11-01", slack_hours=0)
+    assert athena.partitions(no_slack, ["1"], ["r"]).startswith("2 days")  # midnight itself
+    assert athena.partitions(Window(), [], []) == "every day x every account x every region"
