@@ -34,8 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                    "exclusive)")
     p.add_argument("--delivery-slack", type=float, metavar="HOURS", default=None,
                    help="read files (and Athena partitions) delivered up to HOURS after --until "
-                        "(default 12: CloudTrail delivers some files hours late); records are "
-                        "then kept or dropped by their own eventTime")
+                        "(default 12: CloudTrail delivers some files hours late; by the time "
+                        "in the file name, the same files on both paths); records are then "
+                        "kept or dropped by their own eventTime")
     p.add_argument("--endpoint-url", help="AWS-compatible S3 endpoint (e.g. the emulator)")
     p.add_argument("--workers", type=int, default=WORKERS,
                    help=f"files fetched and parsed in parallel (default {WORKERS})")
@@ -45,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     athena.add_argument("--athena", action="store_true",
                         help="read the events through Athena instead of SOURCE files; without "
                              "--since, the last 24 hours (what the nightly job reads), so the "
-                             "query never scans every partition of the table")
+                             "query never scans every partition of the table; the partitions "
+                             "it reads (days x accounts x regions) are printed before it starts")
     athena.add_argument("--accounts", metavar="ID,...",
                         help="Athena: only these accounts' partitions (comma-separated)")
     athena.add_argument("--regions", metavar="REGION,...",
