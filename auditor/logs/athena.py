@@ -105,11 +105,11 @@ def build_query(detector: Detector, table: Table, window: Window,
     # ... and within those days, the files the file path reads: by the delivery stamp in the
     # file's name, compared as text (no stamp: read). Athena bills the partitions either way;
     # this keeps the rows to exactly the records the file path sees.
-    first, last = window.stamps()
-    if first or last:
+    first_file, last_file = window.stamps()
+    if first_file or last_file:
         found = f'regexp_extract("$path", {_quote(FILE_STAMP + "[^/]*$")}, 1)'
-        bounds = ([f"{found} >= {_quote(first)}"] if first else []) + (
-            [f"{found} <= {_quote(last)}"] if last else [])
+        bounds = ([f"{found} >= {_quote(first_file)}"] if first_file else []) + (
+            [f"{found} <= {_quote(last_file)}"] if last_file else [])
         where.append(f"(COALESCE({found}, '') = '' OR ({' AND '.join(bounds)}))")
     accounts, regions = sorted(set(accounts)), sorted(set(regions))
     if accounts:
