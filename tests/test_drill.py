@@ -117,7 +117,7 @@ def state_bucket(aws: Any, docs: list[dict[str, Any] | None], bucket: str = "pul
 
 
 def report(out: Path) -> dict[str, Any]:
-    return json.loads((out / "report.json").read_text())
+    return json.loads((out / "drill.json").read_text())
 
 
 # ---- rds -----------------------------------------------------------------------------------------
@@ -154,12 +154,29 @@ def test_rds_drill_restores_verifies_times_and_cleans_up(aws: Any, tmp_path: Pat
     # History: both runs, shown in HTML and Markdown.
     assert len(list(hist.glob("drill-*.json"))) == 2
     assert len(d["history"]["runs"]) == 2
-    html = (out / "report.html").read_text()
+    html = (out / "drill.html").read_text()
     assert 'id="drill-history"' in html and html.count('<rect class="ok"') == 2
     assert "wait until available" in html and "Recovery drill: rds" in html
-    md = (out / "report.md").read_text()
+    md = (out / "drill.md").read_text()
     assert "## DR Guard drill rds: passed" in md and "| restore |" in md
     assert "RTO over the last 2 drills" in md
+
+
+def test_scan_then_drill_into_one_output_dir_keeps_both_reports(aws: Any, tmp_path: Path) -> None:
+    seed_db(aws)
+    out = tmp_path / "reports"
+    main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--output-dir", str(out),
+          "--format", "json,html,md"])
+    scan_files = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"report.json", "report.html", "report.md"} <= set(scan_files)
+    code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url,
+                 "--output-dir", str(out), *FAST])
+    assert code == 0
+    for name, body in scan_files.items():
+        assert (out / name).read_bytes() == body, f"the drill rewrote the scan's {name}"
+    assert "drill" not in json.loads((out / "report.json").read_text())
+    assert report(out)["drill"]["kind"] == "rds"
+    assert (out / "drill.html").is_file() and (out / "drill.md").is_file()
 
 
 def test_rds_drill_into_another_region_copies_the_snapshot_and_deletes_the_copy(
@@ -356,7 +373,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(aws: Any, tmp_path: Path,
     assert '"DBSnapshotIdentifier": "orders-snap-1"' in out and "rds:DeleteDBInstance" in out
     ops = {op for _, op in proxy.seen}
     assert ops and all(op.startswith(("Describe", "Get", "List")) for op in ops), ops
-    assert rds_world(aws) == before and not (tmp_path / "out" / "report.json").exists()
+    assert rds_world(aws) == before and not (tmp_path / "out" / "drill.json").exists()
 
 
 def test_without_yes_and_without_a_terminal_it_refuses(aws: Any, tmp_path: Path,
@@ -590,7 +607,7 @@ def test_history_skips_unreadable_files(aws: Any, tmp_path: Path) -> None:
                  "--endpoint-url", aws.url, "--output-dir", str(tmp_path / "o"), *FAST])
     h = report(tmp_path / "o")["drill"]["history"]
     assert code == 0 and h["skipped_files"] == 3 and len(h["runs"]) == 1
-    assert "3 unreadable history files skipped" in (tmp_path / "o" / "report.html").read_text()
+    assert "3 unreadable history files skipped" in (tmp_path / "o" / "drill.html").read_text()
 
 
 def test_cleanup_retries_and_reports_what_was_left(monkeypatch: pytest.MonkeyPatch) -> None:

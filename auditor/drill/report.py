@@ -1,6 +1,6 @@
 """The drill's report section, its history, and its report files.
 
-report.json carries the spec's `"drill": {"kind", "target", "steps": [{"name", "seconds",
+drill.json carries the spec's `"drill": {"kind", "target", "steps": [{"name", "seconds",
 "status"}], "rto_seconds", "rto_target_seconds", "verified", "cleaned_up"}` plus what explains
 them (outcome, exit code, error, what was found, the checks, the mutating calls the guard let
 through, the history). The HTML page is the auditor's report page with the drill section
@@ -21,8 +21,7 @@ from typing import Any
 from drguard import inputs
 from drguard.errors import ConfigError
 
-from ..reports import FILENAMES as REPORT_FILENAMES
-from ..reports import render_reports, write_reports
+from ..reports import render_reports
 from ..reports._common import dumps, jsonable
 from ..reports.templates import environment
 from .plan import EXIT_FAILED, EXIT_NOT_RUN, EXIT_OK
@@ -31,9 +30,10 @@ log = logging.getLogger(__name__)
 
 HISTORY_SCHEMA = "dr-audit-drill-history/1"
 HISTORY_LIMIT = 30
-# The report formats a drill writes (a subset of the auditor's, same file names).
+# The report formats a drill writes (a subset of the auditor's). Its own file names, so a scan
+# and a drill writing into the same --output-dir keep both reports.
 FORMATS = ("json", "html", "md")
-FILENAMES = {f: REPORT_FILENAMES[f] for f in FORMATS}
+FILENAMES = {"json": "drill.json", "html": "drill.html", "md": "drill.md"}
 
 
 def exit_code(verified: bool, status: str, rto: float | None, target: float | None,
@@ -167,11 +167,13 @@ def render_markdown(run: dict[str, Any]) -> str:
 
 def write(run: dict[str, Any], out_dir: Path, formats: list[str]) -> dict[str, Path]:
     """Write the drill's report files; `run["drill"]` is the drill section."""
-    html_formats = [f for f in formats if f in ("html",)]
     paths: dict[str, Path] = {}
-    if html_formats:
-        paths.update(write_reports([], run, out_dir, html_formats))
     out_dir.mkdir(parents=True, exist_ok=True)
+    if "html" in formats:
+        p = out_dir / FILENAMES["html"]
+        p.write_text(render_reports([], run, ["html"])["html"], encoding="utf-8",
+                     errors="replace")
+        paths["html"] = p
     doc_run = jsonable({k: v for k, v in run.items() if k != "drill"})
     if "json" in formats:
         doc = json.loads(render_reports([], doc_run, ["json"])["json"])
