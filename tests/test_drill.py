@@ -235,7 +235,8 @@ def test_rds_drill_without_a_snapshot_cannot_run(aws: Any, tmp_path: Path,
     d = report(tmp_path)["drill"]
     assert d["outcome"] == "not-run" and not d["verified"] and d["calls"] == []
     assert "no available snapshot of ledger in us-east-1" in d["error"]
-    assert "could not run: no available snapshot" in capsys.readouterr().err
+    assert ("could not run (step 'find the recovery point' failed): no available snapshot"
+            in capsys.readouterr().err)
     assert rds_world(aws) == before
 
 
@@ -641,24 +642,27 @@ def test_run_id_fits_rds_identifiers() -> None:
 
 
 def test_example_iam_policy_allows_every_write_the_guard_allows_and_only_on_scratch() -> None:
-    from auditor.drill.guard import RULES
+    from auditor.drill.guard import READS, RULES
 
     policy = json.loads((ROOT / "examples/iam/drill-policy.json").read_text())
     iam_action = {("s3", "CopyObject"): ["s3:PutObject", "s3:PutObjectTagging"],
                   ("s3", "DeleteObject"): ["s3:DeleteObject", "s3:DeleteObjectVersion"]}
-    writes = {a: st for st in policy["Statement"] if st["Sid"] != "DrillReads"
-              for a in st["Action"]}
+    writes = {a: st for st in policy["Statement"]
+              if st["Sid"] not in ("DrillReads", "DynamoDbCompareReads") for a in st["Action"]}
     for service, op in RULES:
         for action in iam_action.get((service, op), [f"{service}:{op}"]):
             assert action in writes, action
     for st in policy["Statement"]:
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        if st["Sid"] == "DrillReads":
+        if st["Sid"] in ("DrillReads", "DynamoDbCompareReads"):
             assert all(a.split(":")[1].startswith(("Describe", "Get", "List"))
-                       for a in st["Action"])
-        elif st["Sid"] == "RdsRestoreSources":  # what a restore reads: never a DB target
-            assert not any(":db:" in r for r in resources)
-        elif st["Sid"] != "RdsPointInTimeSourcesOnlyForPitrDrills":
+                       or tuple(a.split(":")) in READS for a in st["Action"])
+        elif st["Sid"] in ("RdsRestoreSources", "RdsClusterRestoreSources"):
+            # what a restore reads: never a DB or cluster target
+            assert not any(":db:" in r or ":cluster:" in r for r in resources)
+        elif st["Sid"] == "DynamoDbRestoreSources":
+            assert st["Action"] == ["dynamodb:RestoreTableToPointInTime"]
+        elif not st["Sid"].endswith("PointInTimeSourcesOnlyForPitrDrills"):
             assert all("drguard-drill-" in r for r in resources), st["Sid"]
 
 
@@ -679,3 +683,169 @@ def test_failed_drill_html_headline_is_the_drill_outcome(tmp_path):
     assert "verification failed" in verdict and "engine mismatch" in verdict
     assert "No gaps" not in verdict and "bad" in verdict.split(">", 1)[0]
     assert "Exit code 0" not in html
+
+
+# ---- cluster (Aurora, DocumentDB, Neptune) ----------------------------------------------------
+
+def seed_cluster(aws: Any, name: str = "ledger", snapshot: bool = True) -> Any:
+    rds = aws.client("rds")
+    rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql",
+                          MasterUsername="admin", MasterUserPassword="secret123",
+                          DeletionProtection=True, StorageEncrypted=True,
+                          BackupRetentionPeriod=7)
+    rds.create_db_instance(DBInstanceIdentifier=f"{name}-1", DBClusterIdentifier=name,
+                           Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    if snapshot:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=name,
+                                       DBClusterSnapshotIdentifier=f"{name}-snap-1")
+    return rds
+
+
+def cluster_world(aws: Any) -> dict[str, Any]:
+    rds = aws.client("rds")
+    return {"clusters": sorted((c["DBClusterIdentifier"], c["Status"], c["DeletionProtection"],
+                                len(c.get("DBClusterMembers") or ()))
+                               for c in rds.describe_db_clusters()["DBClusters"]),
+            "instances": sorted(d["DBInstanceIdentifier"]
+                                for d in rds.describe_db_instances()["DBInstances"]),
+            # The emulator keeps the automated snapshot of a deleted cluster (AWS deletes it with
+            # DeleteAutomatedBackups, the default): those of scratch clusters are left out.
+            "snapshots": sorted(s["DBClusterSnapshotIdentifier"] for s in
+                                rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+                                if not (s.get("SnapshotType") == "automated" and s[
+                                    "DBClusterIdentifier"].startswith("drguard-drill-")))}
+
+
+@pytest.mark.parametrize("source", ["snapshot", "pitr"])
+def test_cluster_drill_restores_cluster_and_instance_and_deletes_both(
+        aws: Any, tmp_path: Path, source: str) -> None:
+    seed_cluster(aws)
+    before = cluster_world(aws)
+    code = main(["drill", "cluster", "--cluster", "ledger", "--from", source,
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert (d["kind"], d["target"], d["verified"], d["cleaned_up"]) == (
+        "cluster", "ledger", True, True)
+    names = [s["name"] for s in d["steps"]]
+    assert names[1:6] == ["restore cluster", "wait until cluster available", "create instance",
+                          "wait until instance available", "verify"]
+    assert {c["check"] for c in d["checks"] if c["ok"]} >= {
+        "cluster status", "instance status", "engine", "instance in the cluster"}
+    restore = "RestoreDBClusterFromSnapshot" if source == "snapshot" else \
+        "RestoreDBClusterToPointInTime"
+    ops = [c["operation"] for c in d["calls"]]
+    assert ops[:2] == [restore, "CreateDBInstance"] and "DeleteDBCluster" in ops
+    assert all(c["allowed"] and c["target"].startswith(f"drguard-drill-{d['run_id']}-")
+               for c in d["calls"])
+    assert d["rto_seconds"] > 0
+    assert cluster_world(aws) == before
+
+
+def test_cluster_drill_failing_restore_cleans_up_and_names_the_step(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_cluster(aws)
+    before = cluster_world(aws)
+    # The cluster is restored, then creating its instance is denied.
+    fault = Fault("denied", service="rds", operation="CreateDBInstance", times=1)
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        code = main(["drill", "cluster", "--cluster", "ledger", "--endpoint-url", proxy.url,
+                     "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and fault.hits == 1
+    assert d["failed_step"] == "create instance" and d["cleaned_up"] is True
+    assert "step 'create instance' failed" in capsys.readouterr().err
+    assert ("rds", "DeleteDBCluster") in proxy.seen
+    assert cluster_world(aws) == before
+
+
+def test_cluster_drill_dry_run_makes_no_mutating_call(aws: Any, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    seed_cluster(aws)
+    before = cluster_world(aws)
+    with FaultyProxy(aws.url) as proxy:
+        code = main(["drill", "cluster", "--cluster", "ledger", "--endpoint-url", proxy.url,
+                     "--dry-run", "--output-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "rds:RestoreDBClusterFromSnapshot" in out and "ledger-snap-1" in out
+    assert all(op.startswith(("Describe", "Get", "List")) for _, op in proxy.seen), proxy.seen
+    assert cluster_world(aws) == before
+
+
+# ---- dynamodb ------------------------------------------------------------------------------------
+
+def seed_table(aws: Any, name: str = "carts", n: int = 30, pitr: bool = True) -> Any:
+    ddb = aws.client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    for i in range(n):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"cart-{i}"}, "n": {"N": str(i)},
+                                           "tags": {"SS": ["a", f"t{i}"]}})
+    if pitr:
+        ddb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    return ddb
+
+
+def tables(aws: Any) -> list[str]:
+    return sorted(aws.client("dynamodb").list_tables()["TableNames"])
+
+
+def test_dynamodb_drill_restores_compares_and_deletes(aws: Any, tmp_path: Path) -> None:
+    seed_table(aws)
+    before = tables(aws)
+    code = main(["drill", "dynamodb", "--table", "carts", "--sample", "5",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    checks = {c["check"]: c for c in d["checks"]}
+    assert checks["item count"]["expected"] == checks["item count"]["actual"] == 30
+    assert checks["sample of items equal by key"]["actual"] == 5
+    assert [c["operation"] for c in d["calls"]] == ["RestoreTableToPointInTime", "DeleteTable"]
+    assert all(c["target"] == f"drguard-drill-{d['run_id']}-table" for c in d["calls"])
+    assert tables(aws) == before and d["cleaned_up"]
+
+
+def test_dynamodb_drill_without_pitr_cannot_run(aws: Any, tmp_path: Path) -> None:
+    seed_table(aws, pitr=False)
+    code = main(["drill", "dynamodb", "--table", "carts", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and "point-in-time recovery off" in d["error"] and d["calls"] == []
+
+
+def test_dynamodb_drill_failing_wait_cleans_up_and_names_the_step(aws: Any,
+                                                                 tmp_path: Path) -> None:
+    seed_table(aws)
+    before = tables(aws)
+    fault = Fault("denied", service="dynamodb", operation="DescribeTable",
+                  body_contains="drguard-drill-", times=1)
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        code = main(["drill", "dynamodb", "--table", "carts", "--endpoint-url", proxy.url,
+                     "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and d["failed_step"] == "wait until active"
+    assert ("dynamodb", "DeleteTable") in proxy.seen
+    assert tables(aws) == before and d["cleaned_up"]
+
+
+def test_guard_refuses_cluster_and_table_writes_outside_the_scratch_names() -> None:
+    from auditor.drill.guard import DrillGuard
+    g = DrillGuard("20260101000000-abcdef")
+    p = g.prefix
+    for op, params in [
+        ("DeleteDBCluster", {"DBClusterIdentifier": "ledger", "SkipFinalSnapshot": True}),
+        ("DeleteDBCluster", {"DBClusterIdentifier": f"{p}-cluster", "SkipFinalSnapshot": False}),
+        ("CreateDBInstance", {"DBInstanceIdentifier": f"{p}-db", "DBClusterIdentifier": "ledger",
+                              "Tags": [{"Key": "dr:drill", "Value": g.run_id}]}),
+        ("ModifyDBCluster", {"DBClusterIdentifier": f"{p}-cluster", "DeletionProtection": True}),
+    ]:
+        with pytest.raises(MutatingCallError):
+            g.check("rds", op, params)
+    with pytest.raises(MutatingCallError):
+        g.check("dynamodb", "DeleteTable", {"TableName": "carts"})
+    with pytest.raises(MutatingCallError):
+        g.check("dynamodb", "PutItem", {"TableName": f"{p}-table"})
+    g.check("dynamodb", "DeleteTable", {"TableName": f"{p}-table"})

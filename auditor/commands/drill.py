@@ -1,4 +1,6 @@
-"""`dr-audit drill rds|state|s3`: restore a backup into scratch resources, verify, time, clean up.
+"""`dr-audit drill KIND`: restore a backup into scratch resources, verify, time, clean up.
+
+Kinds: rds, cluster, dynamodb, state, s3, and next (the resource with the oldest evidence).
 
 The only command that creates and deletes; see auditor/drill. Exit codes: 0 restored,
 verified and within --rto; 1 slower than --rto, verification failed or cleanup failed;
@@ -25,6 +27,8 @@ from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, connect
 from ..drill import Context, DrillAccount, DrillGuard, Outcome, new_run_id
 from ..drill import report as drill_report
 from ..drill import run as run_drill
+from ..drill.cluster import ClusterDrill
+from ..drill.dynamodb import DynamoDrill
 from ..drill.plan import EXIT_NOT_RUN, EXIT_OK, EXIT_USAGE, FAILED, CannotRun, Plan, Step, aws_error
 from ..drill.rds import RdsDrill
 from ..drill.s3 import S3Drill
@@ -32,8 +36,9 @@ from ..drill.state import StateDrill, parse_backend, parse_stack
 
 log = logging.getLogger(__name__)
 
-HELP = ("Recovery drill: restore a backup (RDS snapshot or point in time, Pulumi state "
-        "checkpoint, S3 object versions) into scratch resources named drguard-drill-<run id>, "
+HELP = ("Recovery drill: restore a backup (RDS snapshot or point in time, Aurora/DocumentDB/"
+        "Neptune cluster, DynamoDB point in time, Pulumi state checkpoint, S3 object versions) "
+        "into scratch resources named drguard-drill-<run id>, "
         "verify it, time it (achieved RTO) and delete the scratch resources. The only command "
         "that creates and deletes; originals are never changed.")
 
@@ -97,6 +102,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run QUERY on the scratch instance with psql/mysql when reachable "
                    "(password in DRGUARD_DRILL_DB_PASSWORD); skipped with the reason otherwise")
     _common(r)
+    c = sub.add_parser("cluster", help="restore an Aurora/DocumentDB/Neptune cluster into a "
+                       "scratch cluster plus one instance",
+                       description="Restore the newest cluster snapshot (or the latest "
+                       "restorable time) into a scratch cluster, add one instance, wait until "
+                       "both are available, verify engine and encryption, time it, delete both.")
+    c.add_argument("--cluster", required=True, metavar="ID|ARN", help="the DB cluster")
+    c.add_argument("--from", dest="source", choices=("snapshot", "pitr"), default="snapshot",
+                   help="newest cluster snapshot (default) or point-in-time restore")
+    c.add_argument("--instance-class", help="class of the scratch instance (default: the "
+                   "original's)")
+    c.add_argument("--subnet-group", help="DB subnet group of the scratch cluster")
+    c.add_argument("--security-group", action="append", default=[], metavar="SG_ID",
+                   help="VPC security group of the scratch cluster (repeatable)")
+    _common(c)
+    d = sub.add_parser("dynamodb", help="point-in-time restore of a table into a scratch table",
+                       description="Restore the latest restorable time of a DynamoDB table "
+                       "into a scratch table, wait until active, compare the item count and a "
+                       "sample of items by key, time it, delete it.")
+    d.add_argument("--table", required=True, metavar="NAME|ARN")
+    d.add_argument("--sample", type=int, default=20, help="items compared by key (default 20)")
+    _common(d)
     s = sub.add_parser("state", help="restore the previous Pulumi checkpoint to a scratch key",
                        description="Restore the previous version of a stack's checkpoint "
                        "(S3 versioning) to a scratch key, validate it as an importable "
@@ -127,6 +153,12 @@ def _drill(args: argparse.Namespace, run_id: str, region: str) -> Any:
                         subnet_group=args.subnet_group,
                         security_groups=tuple(args.security_group), check_sql=args.check_sql,
                         run_id=run_id)
+    if args.drill_kind == "cluster":
+        return ClusterDrill(cluster=args.cluster, region=region, source=args.source,
+                            instance_class=args.instance_class, subnet_group=args.subnet_group,
+                            security_groups=tuple(args.security_group), run_id=run_id)
+    if args.drill_kind == "dynamodb":
+        return DynamoDrill(table=args.table, region=region, sample=args.sample, run_id=run_id)
     if args.drill_kind == "state":
         return StateDrill(backend=args.backend, stack=args.stack,
                           scratch_bucket=args.scratch_bucket, run_id=run_id)
@@ -137,6 +169,10 @@ def _drill(args: argparse.Namespace, run_id: str, region: str) -> Any:
 def _target(args: argparse.Namespace) -> str:
     if args.drill_kind == "rds":
         return str(args.db).rsplit(":", 1)[-1]
+    if args.drill_kind == "cluster":
+        return str(args.cluster).rsplit(":", 1)[-1]
+    if args.drill_kind == "dynamodb":
+        return str(args.table).rsplit("/", 1)[-1]
     if args.drill_kind == "state":
         return f"{args.backend.rstrip('/')} {args.stack}"
     return f"s3://{args.bucket}" + (f"/{args.key}" if args.key else "")
@@ -150,7 +186,7 @@ def _check_usage(args: argparse.Namespace) -> None:
             parse_stack(args.stack)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    if args.drill_kind == "s3" and args.sample < 1:
+    if args.drill_kind in ("s3", "dynamodb") and args.sample < 1:
         raise ConfigError("--sample must be at least 1")
     try:
         args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, CannotRun, ClientError, BotoCoreError, MutatingCallError) as e:
         reason = str(e) if isinstance(e, ConfigError | CannotRun) else aws_error(e)
         steps.append(Step("find the recovery point", time.monotonic() - t0, FAILED, reason))
-        outcome = Outcome("not-run", reason)
+        outcome = Outcome("not-run", reason, failed_step="find the recovery point")
     if plan is not None and args.dry_run:
         print(plan.text())
         print(f"dry run: nothing was created (run id would be {run_id})", file=sys.stderr)
@@ -242,6 +278,7 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
         "rto_target_seconds": target_s, "verified": verified,
         "cleaned_up": outcome.cleaned_up, "run_id": run_id, "outcome": outcome.status,
         "exit_code": code, "error": outcome.error or None,
+        "failed_step": outcome.failed_step or None,
         "left_behind": outcome.left_behind, "region": plan.region if plan else region,
         "found": plan.found if plan else {}, "notes": plan.notes if plan else [],
         "checks": result.get("checks", []),

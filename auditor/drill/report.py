@@ -53,8 +53,10 @@ def outcome_text(section: dict[str, Any]) -> str:
     """One line for people: what happened."""
     rto, target = section.get("rto_seconds"), section.get("rto_target_seconds")
     status = section["outcome"]
+    step = section.get("failed_step")
     if status == "not-run":
-        text = f"could not run: {section.get('error') or 'unknown reason'}"
+        text = (f"could not run{f' (step {step!r} failed)' if step else ''}: "
+                f"{section.get('error') or 'unknown reason'}")
     elif status == "interrupted":
         text = f"interrupted ({section.get('error') or 'signal'})"
     elif status == "failed":
@@ -95,7 +97,7 @@ def check_history_dir(path: Path) -> None:
 
 
 def history_entry(section: dict[str, Any], started: str) -> dict[str, Any]:
-    keys = ("run_id", "kind", "target", "rto_seconds", "rto_target_seconds", "verified",
+    keys = ("run_id", "kind", "target", "region", "rto_seconds", "rto_target_seconds", "verified",
             "cleaned_up", "outcome", "exit_code")
     return {"schema": HISTORY_SCHEMA, "started": started, **{k: section.get(k) for k in keys}}
 
