@@ -849,3 +849,72 @@ def test_guard_refuses_cluster_and_table_writes_outside_the_scratch_names() -> N
     with pytest.raises(MutatingCallError):
         g.check("dynamodb", "PutItem", {"TableName": f"{p}-table"})
     g.check("dynamodb", "DeleteTable", {"TableName": f"{p}-table"})
+
+
+# ---- history in S3 ---------------------------------------------------------------------------
+
+def test_scan_and_drill_append_to_and_read_from_an_s3_history(
+        aws: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    seed_db(aws)
+    s3 = create_bucket(aws.client("s3"), "dr-history", "us-east-1")
+    s3.put_object(Bucket="dr-history", Key="nightly/keep-me.txt", Body=b"not ours")
+    hist = "s3://dr-history/nightly"
+
+    def keys() -> dict[str, bytes]:
+        resp = s3.list_objects_v2(Bucket="dr-history")
+        return {o["Key"]: s3.get_object(Bucket="dr-history", Key=o["Key"])["Body"].read()
+                for o in resp.get("Contents") or ()}
+
+    scan = ["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--format", "json,html",
+            "--history", hist]
+    main([*scan, "--output-dir", str(tmp_path / "s1")])
+    first = keys()
+    scans = [k for k in first if k.startswith("nightly/") and k.endswith("-scan.json")]
+    assert len(scans) == 1
+    # A corrupt entry (NaN) and a drill entry with an infinite RTO are skipped, named.
+    s3.put_object(Bucket="dr-history", Key="nightly/20000101T000000000000Z-scan.json",
+                  Body=b'{"schema": "dr-audit-history/1", "gaps": NaN}')
+    s3.put_object(Bucket="dr-history", Key="nightly/drill-bad.json",
+                  Body=b'{"schema": "dr-audit-drill-history/1", "rto_seconds": Infinity}')
+    for i in (1, 2):
+        code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url,
+                     "--output-dir", str(tmp_path / f"d{i}"), "--history", hist, *FAST])
+        assert code == 0
+    d = json.loads((tmp_path / "d2" / "drill.json").read_text())["drill"]
+    assert d["run_id"] in [r["run_id"] for r in d["history"]["runs"]]
+    assert len(d["history"]["runs"]) == 2 and d["history"]["skipped_files"] == 1
+    assert "s3://dr-history/nightly/drill-bad.json" in caplog.text
+    caplog.clear()
+    main([*scan, "--output-dir", str(tmp_path / "s2")])
+    assert "s3://dr-history/nightly/20000101T000000000000Z-scan.json" in caplog.text
+    html = (tmp_path / "s2" / "report.html").read_text()
+    # the trend: the earlier scan read back from S3 and this one (the corrupt one skipped)
+    assert "Gaps over the last 2 runs" in html
+    after = keys()
+    # Appended only: every earlier object is still there, byte for byte.
+    assert all(after[k] == v for k, v in first.items())
+    assert len([k for k in after if k.startswith("nightly/drill-")]) == 3
+    assert len([k for k in after if k.endswith("-scan.json")]) == 3
+
+
+def test_history_store_guard_allows_only_new_objects_under_its_prefix(aws: Any) -> None:
+    from auditor.aws import AwsOptions
+    from auditor.history_store import S3Store
+
+    s3 = create_bucket(aws.client("s3"), "dr-history", "us-east-1")
+    create_bucket(aws.client("s3"), "other", "us-east-1")
+    store = S3Store("s3://dr-history/nightly", AwsOptions(endpoint_url=aws.url))
+    store.append("a.json", "{}")
+    with pytest.raises(Exception, match="cannot add"):  # If-None-Match: an existing key
+        store.append("a.json", '{"x": 1}')
+    assert s3.get_object(Bucket="dr-history", Key="nightly/a.json")["Body"].read() == b"{}"
+    for call in (lambda c: c.delete_object(Bucket="dr-history", Key="nightly/a.json"),
+                 lambda c: c.put_object(Bucket="dr-history", Key="elsewhere.json", Body=b"",
+                                        IfNoneMatch="*"),
+                 lambda c: c.put_object(Bucket="other", Key="nightly/b.json", Body=b"",
+                                        IfNoneMatch="*"),
+                 lambda c: c.put_object(Bucket="dr-history", Key="nightly/c.json", Body=b"")):
+        with pytest.raises(MutatingCallError):
+            call(store.client)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="dr-history")["Contents"]] == [
+        "nightly/a.json"]

@@ -33,6 +33,8 @@ from ..drill.plan import EXIT_NOT_RUN, EXIT_OK, EXIT_USAGE, FAILED, CannotRun, P
 from ..drill.rds import RdsDrill
 from ..drill.s3 import S3Drill
 from ..drill.state import StateDrill, parse_backend, parse_stack
+from ..history_store import history_arg
+from .summary import history_store
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
     p.add_argument("--format", type=_formats, default=list(drill_report.FORMATS),
                    help=f"comma-separated subset of {','.join(drill_report.FORMATS)}")
-    p.add_argument("--history", type=Path, metavar="DIR",
-                   help="keep each drill's summary here; the report shows RTO over time")
+    p.add_argument("--history", type=history_arg, metavar="DIR|s3://BUCKET/PREFIX",
+                   help="keep each drill's summary here (S3: one new object per run); the "
+                   "report shows RTO over time, `drill next` reads it as restore evidence")
     p.add_argument("--poll-seconds", type=_positive, default=15.0,
                    help="seconds between status checks while waiting (default 15)")
     p.add_argument("--wait-minutes", type=_positive, default=120.0,
@@ -196,7 +199,7 @@ def _check_usage(args: argparse.Namespace) -> None:
     except OSError as e:
         raise ConfigError(f"{args.output_dir}: --output-dir is not writable "
                           f"({e.strerror or e})") from None
-    if args.history is not None:
+    if isinstance(args.history, Path):
         drill_report.check_history_dir(args.history)
 
 
@@ -287,12 +290,18 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
     }
     section["summary"] = drill_report.outcome_text(section)
     finished = dt.datetime.now(dt.UTC)
-    if args.history is not None:
+    store = history_store(args)
+    if store is not None:
         entry = drill_report.history_entry(section, started.isoformat(timespec="seconds"))
-        drill_report.save_history(args.history, entry)
-        entries, skipped = drill_report.load_history(args.history, args.drill_kind,
-                                                     section["target"])
-        section["history"] = {"dir": str(args.history), "runs": entries,
+        try:
+            drill_report.save_history(store, entry)
+            entries, skipped = drill_report.load_history(store, args.drill_kind,
+                                                         section["target"])
+        except ConfigError as e:  # the drill happened: its report is still written
+            log.error("%s", e)
+            entries, skipped = [], 0
+            section["history_error"] = str(e)
+        section["history"] = {"dir": store.where, "runs": entries,
                               "skipped_files": skipped,
                               "chart": drill_report.chart(entries, target_s)}
     meta = {"command": f"drill {args.drill_kind}", "tool_version": __version__,

@@ -6,9 +6,10 @@ them (outcome, exit code, error, what was found, the checks, the mutating calls 
 through, the history). The HTML page is the auditor's report page with the drill section
 (templates/_drill.html.j2); Markdown is templates/_drill.md.j2.
 
-`--history DIR` keeps one small JSON summary per drill (`drill-<run id>.json`); the report
-shows the RTO of the last runs of the same kind and target. A history file that cannot be
-read is skipped and counted, never fatal.
+`--history DIR|s3://BUCKET/PREFIX` keeps one small JSON summary per drill
+(`drill-<run id>.json`, auditor.history_store); the report shows the RTO of the last runs of
+the same kind and target, and `drill next` reads them as restore evidence. A history entry that
+cannot be read is skipped and counted, never fatal.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from drguard import inputs
 from drguard.errors import ConfigError
 
+from ..history_store import HistoryStore
 from ..reports import render_reports
 from ..reports._common import dumps, jsonable
 from ..reports.templates import environment
@@ -112,30 +113,30 @@ def _valid_entry(doc: Any) -> bool:
                  and rto >= 0))
 
 
-def load_history(path: Path, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
-    """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped)."""
-    entries, skipped = [], 0
-    for f in sorted(path.glob("drill-*.json")):
-        try:
-            doc = inputs.load(f, "drill history entry", "json",
-                              inputs.Limits(max_bytes=1 << 20, max_depth=16))
-        except inputs.FileRefused as e:
-            log.warning("%s; skipped", e)
-            skipped += 1
-            continue
-        if not _valid_entry(doc):
-            skipped += 1
-            continue
-        if doc["kind"] == kind and doc["target"] == target:
+def load_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
+    """Every valid drill entry of the history, oldest first; and how many were skipped."""
+    docs, skipped = store.read(lambda name: name.startswith("drill-"))
+    entries = []
+    for name, doc in docs:
+        if _valid_entry(doc):
             entries.append(doc)
+        else:
+            log.warning("--history: %s/%s: not a drill summary of %s; skipped",
+                        store.where.rstrip("/"), name, HISTORY_SCHEMA)
+            skipped += 1
     entries.sort(key=lambda d: d["started"])
-    return entries[-HISTORY_LIMIT:], skipped
+    return entries, skipped
 
 
-def save_history(path: Path, entry: dict[str, Any]) -> Path:
-    out = path / f"drill-{entry['run_id']}.json"
-    out.write_text(dumps(entry) + "\n", encoding="utf-8")
-    return out
+def load_history(store: HistoryStore, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
+    """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped)."""
+    entries, skipped = load_entries(store)
+    mine = [e for e in entries if e["kind"] == kind and e["target"] == target]
+    return mine[-HISTORY_LIMIT:], skipped
+
+
+def save_history(store: HistoryStore, entry: dict[str, Any]) -> str:
+    return store.append(f"drill-{entry['run_id']}.json", dumps(entry) + "\n")
 
 
 def chart(entries: list[dict[str, Any]], target: float | None) -> dict[str, Any]:
