@@ -373,7 +373,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(aws: Any, tmp_path: Path,
     assert "rds:RestoreDBInstanceFromDBSnapshot (us-east-1)" in out
     assert '"DBSnapshotIdentifier": "orders-snap-1"' in out and "rds:DeleteDBInstance" in out
     ops = {op for _, op in proxy.seen}
-    assert ops and all(op.startswith(("Describe", "Get", "List")) for op in ops), ops
+    assert ops and all(op.startswith(("Describe", "Get", "List", "GET /")) for op in ops), ops
     assert rds_world(aws) == before and not (tmp_path / "out" / "drill.json").exists()
 
 
@@ -918,3 +918,116 @@ def test_history_store_guard_allows_only_new_objects_under_its_prefix(aws: Any) 
             call(store.client)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="dr-history")["Contents"]] == [
         "nightly/a.json"]
+
+
+# ---- drill next ------------------------------------------------------------------------------
+
+def drilled(hist: Path, kind: str, target: str, days_ago: float, run_id: str,
+            outcome: str = "verified") -> None:
+    import datetime as dt
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    hist.mkdir(exist_ok=True)
+    (hist / f"drill-{run_id}.json").write_text(json.dumps({
+        "schema": "dr-audit-drill-history/1", "started": started.isoformat(timespec="seconds"),
+        "run_id": run_id, "kind": kind, "target": target, "region": "us-east-1",
+        "rto_seconds": 600, "verified": outcome == "verified", "cleaned_up": True,
+        "outcome": outcome, "exit_code": 0}))
+
+
+def next_world(aws: Any) -> None:
+    seed_db(aws, "orders")
+    aws.client("rds").add_tags_to_resource(
+        ResourceName="arn:aws:rds:us-east-1:123456789012:db:orders",
+        Tags=[{"Key": "dr:tier", "Value": "critical"}])
+    seed_db(aws, "reports")
+    seed_table(aws, "carts", n=3)
+
+
+def next_dry_run(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                 *extra: str) -> tuple[str, set[str]]:
+    with FaultyProxy(aws.url) as proxy:
+        code = main(["drill", "next", "--endpoint-url", proxy.url, "--dry-run",
+                     "--output-dir", str(tmp_path / "out"), *extra])
+    assert code == 0
+    out = capsys.readouterr().out
+    return out, {op for _, op in proxy.seen}
+
+
+def test_drill_next_picks_the_never_restored_over_one_drilled_yesterday(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    next_world(aws)
+    hist = tmp_path / "hist"
+    drilled(hist, "rds", "orders", 1, "a1")
+    drilled(hist, "dynamodb", "carts", 2, "a2")
+    drilled(hist, "rds", "reports", 0.5, "a3", outcome="failed")  # not evidence of a restore
+    before = rds_world(aws)
+    out, ops = next_dry_run(aws, tmp_path, capsys, "--history", str(hist))
+    assert out.startswith("drill next: rds reports (us-east-1): no restore evidence")
+    assert "rds:RestoreDBInstanceFromDBSnapshot" in out and '"reports-snap-1"' in out
+    # moto does not serve ListRestoreJobs: said, and counted as unknown evidence
+    assert "AWS Backup restore jobs in us-east-1 could not be read" in out
+    assert ops and all(op.startswith(("Describe", "Get", "List", "GET /")) for op in ops), ops
+    assert rds_world(aws) == before and not (tmp_path / "out" / "drill.json").exists()
+
+
+def test_drill_next_picks_the_longest_ago_and_respects_tier_and_waivers(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    next_world(aws)
+    hist = tmp_path / "hist"
+    drilled(hist, "rds", "orders", 1, "b1")
+    drilled(hist, "rds", "reports", 5, "b2")
+    drilled(hist, "dynamodb", "carts", 3, "b3")
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist))
+    assert out.startswith("drill next: rds reports (us-east-1): last restored 5 days ago")
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist), "--tier", "critical")
+    assert out.startswith("drill next: rds orders (us-east-1, tier critical)")
+    assert "chosen among 1 candidate(s) of tier critical" in out
+    config = tmp_path / "c.yaml"
+    config.write_text("dr-guard-settings:\n  waivers:\n    - control: '*'\n"
+                      "      resource: reports\n      reason: being retired\n"
+                      "      owner: team-data\n      expires: '2999-01-01'\n")
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist), "--config", str(config))
+    assert out.startswith("drill next: dynamodb carts (us-east-1): last restored 3 days ago")
+    assert "left out: rds reports: waived by team-data" in out
+
+
+def test_drill_next_drills_and_its_evidence_moves_the_next_choice(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    next_world(aws)
+    hist = tmp_path / "hist"
+    drilled(hist, "rds", "orders", 1, "c1")
+    drilled(hist, "rds", "reports", 2, "c2")
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--history", str(hist),
+                 "--output-dir", str(tmp_path / "o"), *FAST])
+    assert code == 0
+    d = report(tmp_path / "o")["drill"]
+    assert (d["kind"], d["target"], d["verified"], d["cleaned_up"]) == (
+        "dynamodb", "carts", True, True)
+    assert d["next"]["why"].startswith("dynamodb carts (us-east-1): no restore evidence")
+    capsys.readouterr()
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist))
+    assert out.startswith("drill next: rds reports (us-east-1): last restored 2 days ago")
+
+
+def test_restore_evidence_counts_backup_restore_jobs_and_unknown_sources() -> None:
+    import datetime as dt
+
+    from drguard import restore_evidence as rev
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    a = rev.Resource("rds", "a", "us-east-1", "arn:a")
+    b = rev.Resource("rds", "b", "us-east-1", "arn:b")
+    jobs = [{"SourceResourceArn": "arn:a", "Status": "COMPLETED", "RestoreJobId": "j1",
+             "CreationDate": now - dt.timedelta(days=9, hours=1),
+             "CompletionDate": now - dt.timedelta(days=9)},
+            {"SourceResourceArn": "arn:b", "Status": "FAILED",
+             "CompletionDate": now - dt.timedelta(days=1)}]
+    drills = [{"kind": "rds", "target": "b", "region": "us-east-1", "outcome": "verified",
+               "started": (now - dt.timedelta(days=4)).isoformat()}]
+    ev = rev.gather([a, b], drills, jobs, {"eu-west-1": "not read"})
+    by = {e.resource.name: e for e in ev}
+    assert by["a"].last.source == rev.BACKUP_RESTORE_JOB and by["a"].last.seconds == 3600
+    assert by["b"].last.source == rev.DRILL and not by["a"].unknown
+    assert rev.pick(ev).resource.name == "a"  # nine days ago beats four
+    ev = rev.gather([a, b], drills, [], {"*": "restore jobs unread"})
+    assert rev.pick(ev).resource.name == "a" and rev.pick(ev).missing
+    assert "unknown: restore jobs unread" in rev.pick(ev).describe(now)

@@ -21,10 +21,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard import __version__
+from drguard import restore_evidence as rev
 from drguard.errors import ConfigError
 
 from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, connect
 from ..drill import Context, DrillAccount, DrillGuard, Outcome, new_run_id
+from ..drill import next as drill_next
 from ..drill import report as drill_report
 from ..drill import run as run_drill
 from ..drill.cluster import ClusterDrill
@@ -34,6 +36,7 @@ from ..drill.rds import RdsDrill
 from ..drill.s3 import S3Drill
 from ..drill.state import StateDrill, parse_backend, parse_stack
 from ..history_store import history_arg
+from .common import load_settings
 from .summary import history_store
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--table", required=True, metavar="NAME|ARN")
     d.add_argument("--sample", type=int, default=20, help="items compared by key (default 20)")
     _common(d)
+    n = sub.add_parser("next", help="drill the resource whose restore evidence is missing or "
+                       "oldest",
+                       description="Among the RDS instances, DB clusters and DynamoDB tables "
+                       "of the region (scratch resources and waived ones left out), choose the "
+                       "one with no restore evidence, else the oldest (drills in --history and "
+                       "AWS Backup restore jobs alike), say why, and drill it.")
+    n.add_argument("--tier", help="only resources tagged dr:tier=TIER")
+    n.add_argument("--config", type=Path, help="YAML/JSON config whose waivers (control "
+                   "restore-time-objective, or *) leave resources out")
+    _common(n)
     s = sub.add_parser("state", help="restore the previous Pulumi checkpoint to a scratch key",
                        description="Restore the previous version of a stack's checkpoint "
                        "(S3 versioning) to a scratch key, validate it as an importable "
@@ -221,7 +234,81 @@ def _confirm(plan: Plan) -> bool:
     return True
 
 
+def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_next.Found,
+             tier: str | None, now: dt.datetime) -> dict[str, Any]:
+    r = chosen.resource
+    pool = [e for e in evidence if tier is None or e.resource.tier == tier]
+    why = (f"{r.kind} {r.name} ({r.region}"
+           f"{f', tier {r.tier}' if r.tier else ''}): {chosen.describe(now)}; chosen among "
+           f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one with "
+           f"{'no' if chosen.missing else 'the oldest'} restore evidence")
+    return {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
+            "candidates": [{"kind": e.resource.kind, "target": e.resource.name,
+                            "region": e.resource.region, "tier": e.resource.tier,
+                            "evidence": e.describe(now)} for e in pool],
+            "left_out": found.left_out, "read_errors": found.errors}
+
+
+def run_next(args: argparse.Namespace) -> int:
+    """Choose what to drill (reads only), say why, then drill it like `drill KIND`."""
+    settings = load_settings(args)
+    options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
+                         region=args.region)
+    try:
+        reader = connect(options)
+    except (ClientError, BotoCoreError) as e:
+        print(f"dr-audit: drill next: cannot read the account: {aws_error(e)}", file=sys.stderr)
+        return EXIT_NOT_RUN
+    region = args.region or reader.session.region_name or DEFAULT_REGION
+    found = drill_next.discover(reader, region, settings)
+    unknown: dict[str, str] = {}
+    store = history_store(args)
+    drills: list[dict[str, Any]] = []
+    if store is None:
+        unknown["*"] = "no --history given: earlier drills are not known"
+    else:
+        drills, skipped = drill_report.load_entries(store)
+        if skipped:
+            unknown["*"] = f"{skipped} history entr{'y' if skipped == 1 else 'ies'} unreadable"
+    jobs, why = drill_next.restore_jobs(reader, region)
+    if why:
+        unknown[region] = why
+    now = dt.datetime.now(dt.UTC)
+    evidence = rev.gather(found.resources, drills, jobs, unknown)
+    chosen = rev.pick(evidence, args.tier)
+    for err in found.errors:
+        print(f"dr-audit: drill next: could not list {err}", file=sys.stderr)
+    if chosen is None:
+        print(f"dr-audit: drill next: nothing to drill in {region}"
+              f"{f' with tier {args.tier}' if args.tier else ''} "
+              f"({len(found.resources)} candidate(s), {len(found.left_out)} left out)",
+              file=sys.stderr)
+        return EXIT_NOT_RUN
+    explained = _explain(chosen, evidence, found, args.tier, now)
+    print(f"drill next: {explained['why']}")
+    for c in explained["candidates"]:
+        print(f"  {c['kind']:<9} {c['target']} ({c['region']}"
+              f"{', tier ' + c['tier'] if c['tier'] else ''}): {c['evidence']}")
+    for line in found.left_out:
+        print(f"  left out: {line}")
+    r = chosen.resource
+    args.drill_kind = r.kind
+    args.region = r.region
+    args.next = explained
+    defaults = {"rds": {"db": r.name, "source": "snapshot", "target_region": None,
+                        "instance_class": None, "subnet_group": None, "security_group": [],
+                        "check_sql": None},
+                "cluster": {"cluster": r.name, "source": "snapshot", "instance_class": None,
+                            "subnet_group": None, "security_group": []},
+                "dynamodb": {"table": r.name, "sample": 20}}[r.kind]
+    for k, v in defaults.items():
+        setattr(args, k, v)
+    return run(args)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.drill_kind == "next":
+        return run_next(args)
     _check_usage(args)
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id(started)
@@ -288,6 +375,8 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
         "details": {k: v for k, v in result.items() if k != "checks"},
         "calls": calls,
     }
+    if getattr(args, "next", None):
+        section["next"] = args.next
     section["summary"] = drill_report.outcome_text(section)
     finished = dt.datetime.now(dt.UTC)
     store = history_store(args)
@@ -304,7 +393,8 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
         section["history"] = {"dir": store.where, "runs": entries,
                               "skipped_files": skipped,
                               "chart": drill_report.chart(entries, target_s)}
-    meta = {"command": f"drill {args.drill_kind}", "tool_version": __version__,
+    meta = {"command": f"drill {'next ' if getattr(args, 'next', None) else ''}"
+                       f"{args.drill_kind}", "tool_version": __version__,
             "started": started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
             "accounts": [account_id] if account_id else [], "regions": [section["region"]],
