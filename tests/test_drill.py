@@ -1031,3 +1031,13 @@ def test_restore_evidence_counts_backup_restore_jobs_and_unknown_sources() -> No
     ev = rev.gather([a, b], drills, [], {"*": "restore jobs unread"})
     assert rev.pick(ev).resource.name == "a" and rev.pick(ev).missing
     assert "unknown: restore jobs unread" in rev.pick(ev).describe(now)
+
+
+def test_drill_next_report_says_why_it_was_chosen(aws: Any, tmp_path: Path) -> None:
+    seed_table(aws, "carts", n=2)
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--output-dir", str(tmp_path),
+                 *FAST])
+    assert code == 0
+    md, html = (tmp_path / "drill.md").read_text(), (tmp_path / "drill.html").read_text()
+    assert "Chosen by `drill next`: dynamodb carts (us-east-1): no restore evidence" in md
+    assert "no --history given" in md and "Chosen by <code>drill next</code>" in html
