@@ -80,10 +80,21 @@ class DirStore:
 
     def append(self, name: str, doc_text: str) -> str:
         self.path.mkdir(parents=True, exist_ok=True)
-        out = self.path / name
-        with out.open("x", encoding="utf-8") as fh:  # never rewrite another run's file
-            fh.write(doc_text)
-        return str(out)
+        for candidate in _names(name):
+            out = self.path / candidate
+            try:
+                with out.open("x", encoding="utf-8") as fh:  # never rewrite another run's file
+                    fh.write(doc_text)
+                return str(out)
+            except FileExistsError:
+                continue
+        raise ConfigError(f"--history {self.path}: {name} and its variants already exist")
+
+
+def _names(name: str, tries: int = 5) -> list[str]:
+    """`name`, then `stem-2.json`, ...: two runs in the same instant both keep their entry."""
+    stem, dot, ext = name.rpartition(".")
+    return [name, *(f"{stem}-{i}{dot}{ext}" for i in range(2, tries + 1))]
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -173,13 +184,19 @@ class S3Store:
         return out, skipped
 
     def append(self, name: str, doc_text: str) -> str:
-        key = self.prefix + name
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=doc_text.encode(),
-                                   ContentType="application/json", IfNoneMatch="*")
-        except (ClientError, BotoCoreError) as e:
-            raise ConfigError(f"--history {self.where}: cannot add {key} ({e})") from None
-        return f"s3://{self.bucket}/{key}"
+        for candidate in _names(name):
+            key = self.prefix + candidate
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=doc_text.encode(),
+                                       ContentType="application/json", IfNoneMatch="*")
+                return f"s3://{self.bucket}/{key}"
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                    continue  # another run has that key: never rewritten, try the next name
+                raise ConfigError(f"--history {self.where}: cannot add {key} ({e})") from None
+            except BotoCoreError as e:
+                raise ConfigError(f"--history {self.where}: cannot add {key} ({e})") from None
+        raise ConfigError(f"--history {self.where}: {name} and its variants already exist")
 
 
 def history_arg(value: str) -> Path | str:

@@ -905,8 +905,8 @@ def test_history_store_guard_allows_only_new_objects_under_its_prefix(aws: Any) 
     create_bucket(aws.client("s3"), "other", "us-east-1")
     store = S3Store("s3://dr-history/nightly", AwsOptions(endpoint_url=aws.url))
     store.append("a.json", "{}")
-    with pytest.raises(Exception, match="cannot add"):  # If-None-Match: an existing key
-        store.append("a.json", '{"x": 1}')
+    # an existing key is never rewritten (If-None-Match): the second entry gets its own name
+    assert store.append("a.json", '{"x": 1}') == "s3://dr-history/nightly/a-2.json"
     assert s3.get_object(Bucket="dr-history", Key="nightly/a.json")["Body"].read() == b"{}"
     for call in (lambda c: c.delete_object(Bucket="dr-history", Key="nightly/a.json"),
                  lambda c: c.put_object(Bucket="dr-history", Key="elsewhere.json", Body=b"",
@@ -917,7 +917,7 @@ def test_history_store_guard_allows_only_new_objects_under_its_prefix(aws: Any) 
         with pytest.raises(MutatingCallError):
             call(store.client)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="dr-history")["Contents"]] == [
-        "nightly/a.json"]
+        "nightly/a-2.json", "nightly/a.json"]
 
 
 # ---- drill next ------------------------------------------------------------------------------
