@@ -98,7 +98,7 @@ def test_every_dr_audit_invocation_parses(path: Path) -> None:
             ns = parser.parse_args(args)
         except SystemExit as e:  # argparse exits on a bad command line
             pytest.fail(f"{path.name}: `dr-audit {' '.join(args)}` does not parse (exit {e})")
-        assert ns.command in ("state", "scan", "plan", "repo", "merge")
+        assert ns.command in ("state", "scan", "plan", "repo", "merge", "drill")
 
 
 def test_pre_merge_and_nightly_do_what_they_say() -> None:
@@ -110,11 +110,21 @@ def test_pre_merge_and_nightly_do_what_they_say() -> None:
                             for c in dr_audit_commands(s)) if a[0] == "state"]
     assert state[0] == "state" and "sarif" in state[state.index("--format") + 1]
     scans = [a for a in (argv(c, env) for s, env in _run_steps(nightly)
-                         for c in dr_audit_commands(s)) if a[0] != "repo"]
+                         for c in dr_audit_commands(s)) if a[0] not in ("repo", "drill")]
     assert scans and all(a[0] == "scan" and "--state" in a and "--logs" in a for a in scans)
     assert any("--baseline" in a for a in scans)
     assert all({"html", "json"} <= set(a[a.index("--format") + 1].split(",")) for a in scans)
     assert "new_by_severity.critical" in (CI / "nightly.yml").read_text()
+    # scan, then `drill next`, both with the history in S3; both reports published
+    order = [a[0] for a in (argv(c, env) for s, env in _run_steps(nightly)
+                            for c in dr_audit_commands(s))]
+    assert "drill" in order and order.index("drill") > order.index("scan")
+    (drill,) = [a for a in (argv(c, env) for s, env in _run_steps(nightly)
+                            for c in dr_audit_commands(s)) if a[0] == "drill"]
+    assert drill[1] == "next" and drill[drill.index("--history") + 1].startswith("s3://")
+    assert all(a[a.index("--history") + 1].startswith("s3://") for a in scans)
+    text = (CI / "nightly.yml").read_text()
+    assert "dr-audit-report/drill.html" in text and "dr-audit-report/report.html" in text
 
 
 def test_policy_config_is_valid_for_the_pack_and_the_auditor(analyzer) -> None:  # noqa: ANN001

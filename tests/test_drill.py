@@ -117,7 +117,7 @@ def state_bucket(aws: Any, docs: list[dict[str, Any] | None], bucket: str = "pul
 
 
 def report(out: Path) -> dict[str, Any]:
-    return json.loads((out / "report.json").read_text())
+    return json.loads((out / "drill.json").read_text())
 
 
 # ---- rds -----------------------------------------------------------------------------------------
@@ -154,12 +154,29 @@ def test_rds_drill_restores_verifies_times_and_cleans_up(aws: Any, tmp_path: Pat
     # History: both runs, shown in HTML and Markdown.
     assert len(list(hist.glob("drill-*.json"))) == 2
     assert len(d["history"]["runs"]) == 2
-    html = (out / "report.html").read_text()
+    html = (out / "drill.html").read_text()
     assert 'id="drill-history"' in html and html.count('<rect class="ok"') == 2
     assert "wait until available" in html and "Recovery drill: rds" in html
-    md = (out / "report.md").read_text()
+    md = (out / "drill.md").read_text()
     assert "## DR Guard drill rds: passed" in md and "| restore |" in md
     assert "RTO over the last 2 drills" in md
+
+
+def test_scan_then_drill_into_one_output_dir_keeps_both_reports(aws: Any, tmp_path: Path) -> None:
+    seed_db(aws)
+    out = tmp_path / "reports"
+    main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--output-dir", str(out),
+          "--format", "json,html,md"])
+    scan_files = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"report.json", "report.html", "report.md"} <= set(scan_files)
+    code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url,
+                 "--output-dir", str(out), *FAST])
+    assert code == 0
+    for name, body in scan_files.items():
+        assert (out / name).read_bytes() == body, f"the drill rewrote the scan's {name}"
+    assert "drill" not in json.loads((out / "report.json").read_text())
+    assert report(out)["drill"]["kind"] == "rds"
+    assert (out / "drill.html").is_file() and (out / "drill.md").is_file()
 
 
 def test_rds_drill_into_another_region_copies_the_snapshot_and_deletes_the_copy(
@@ -218,7 +235,8 @@ def test_rds_drill_without_a_snapshot_cannot_run(aws: Any, tmp_path: Path,
     d = report(tmp_path)["drill"]
     assert d["outcome"] == "not-run" and not d["verified"] and d["calls"] == []
     assert "no available snapshot of ledger in us-east-1" in d["error"]
-    assert "could not run: no available snapshot" in capsys.readouterr().err
+    assert ("could not run (step 'find the recovery point' failed): no available snapshot"
+            in capsys.readouterr().err)
     assert rds_world(aws) == before
 
 
@@ -355,8 +373,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(aws: Any, tmp_path: Path,
     assert "rds:RestoreDBInstanceFromDBSnapshot (us-east-1)" in out
     assert '"DBSnapshotIdentifier": "orders-snap-1"' in out and "rds:DeleteDBInstance" in out
     ops = {op for _, op in proxy.seen}
-    assert ops and all(op.startswith(("Describe", "Get", "List")) for op in ops), ops
-    assert rds_world(aws) == before and not (tmp_path / "out" / "report.json").exists()
+    assert ops and all(op.startswith(("Describe", "Get", "List", "GET /")) for op in ops), ops
+    assert rds_world(aws) == before and not (tmp_path / "out" / "drill.json").exists()
 
 
 def test_without_yes_and_without_a_terminal_it_refuses(aws: Any, tmp_path: Path,
@@ -590,7 +608,7 @@ def test_history_skips_unreadable_files(aws: Any, tmp_path: Path) -> None:
                  "--endpoint-url", aws.url, "--output-dir", str(tmp_path / "o"), *FAST])
     h = report(tmp_path / "o")["drill"]["history"]
     assert code == 0 and h["skipped_files"] == 3 and len(h["runs"]) == 1
-    assert "3 unreadable history files skipped" in (tmp_path / "o" / "report.html").read_text()
+    assert "3 unreadable history files skipped" in (tmp_path / "o" / "drill.html").read_text()
 
 
 def test_cleanup_retries_and_reports_what_was_left(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -624,24 +642,27 @@ def test_run_id_fits_rds_identifiers() -> None:
 
 
 def test_example_iam_policy_allows_every_write_the_guard_allows_and_only_on_scratch() -> None:
-    from auditor.drill.guard import RULES
+    from auditor.drill.guard import READS, RULES
 
     policy = json.loads((ROOT / "examples/iam/drill-policy.json").read_text())
     iam_action = {("s3", "CopyObject"): ["s3:PutObject", "s3:PutObjectTagging"],
                   ("s3", "DeleteObject"): ["s3:DeleteObject", "s3:DeleteObjectVersion"]}
-    writes = {a: st for st in policy["Statement"] if st["Sid"] != "DrillReads"
-              for a in st["Action"]}
+    writes = {a: st for st in policy["Statement"]
+              if st["Sid"] not in ("DrillReads", "DynamoDbCompareReads") for a in st["Action"]}
     for service, op in RULES:
         for action in iam_action.get((service, op), [f"{service}:{op}"]):
             assert action in writes, action
     for st in policy["Statement"]:
         resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        if st["Sid"] == "DrillReads":
+        if st["Sid"] in ("DrillReads", "DynamoDbCompareReads"):
             assert all(a.split(":")[1].startswith(("Describe", "Get", "List"))
-                       for a in st["Action"])
-        elif st["Sid"] == "RdsRestoreSources":  # what a restore reads: never a DB target
-            assert not any(":db:" in r for r in resources)
-        elif st["Sid"] != "RdsPointInTimeSourcesOnlyForPitrDrills":
+                       or tuple(a.split(":")) in READS for a in st["Action"])
+        elif st["Sid"] in ("RdsRestoreSources", "RdsClusterRestoreSources"):
+            # what a restore reads: never a DB or cluster target
+            assert not any(":db:" in r or ":cluster:" in r for r in resources)
+        elif st["Sid"] == "DynamoDbRestoreSources":
+            assert st["Action"] == ["dynamodb:RestoreTableToPointInTime"]
+        elif not st["Sid"].endswith("PointInTimeSourcesOnlyForPitrDrills"):
             assert all("drguard-drill-" in r for r in resources), st["Sid"]
 
 
@@ -662,3 +683,361 @@ def test_failed_drill_html_headline_is_the_drill_outcome(tmp_path):
     assert "verification failed" in verdict and "engine mismatch" in verdict
     assert "No gaps" not in verdict and "bad" in verdict.split(">", 1)[0]
     assert "Exit code 0" not in html
+
+
+# ---- cluster (Aurora, DocumentDB, Neptune) ----------------------------------------------------
+
+def seed_cluster(aws: Any, name: str = "ledger", snapshot: bool = True) -> Any:
+    rds = aws.client("rds")
+    rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql",
+                          MasterUsername="admin", MasterUserPassword="secret123",
+                          DeletionProtection=True, StorageEncrypted=True,
+                          BackupRetentionPeriod=7)
+    rds.create_db_instance(DBInstanceIdentifier=f"{name}-1", DBClusterIdentifier=name,
+                           Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    if snapshot:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=name,
+                                       DBClusterSnapshotIdentifier=f"{name}-snap-1")
+    return rds
+
+
+def cluster_world(aws: Any) -> dict[str, Any]:
+    rds = aws.client("rds")
+    return {"clusters": sorted((c["DBClusterIdentifier"], c["Status"], c["DeletionProtection"],
+                                len(c.get("DBClusterMembers") or ()))
+                               for c in rds.describe_db_clusters()["DBClusters"]),
+            "instances": sorted(d["DBInstanceIdentifier"]
+                                for d in rds.describe_db_instances()["DBInstances"]),
+            # The emulator keeps the automated snapshot of a deleted cluster (AWS deletes it with
+            # DeleteAutomatedBackups, the default): those of scratch clusters are left out.
+            "snapshots": sorted(s["DBClusterSnapshotIdentifier"] for s in
+                                rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+                                if not (s.get("SnapshotType") == "automated" and s[
+                                    "DBClusterIdentifier"].startswith("drguard-drill-")))}
+
+
+@pytest.mark.parametrize("source", ["snapshot", "pitr"])
+def test_cluster_drill_restores_cluster_and_instance_and_deletes_both(
+        aws: Any, tmp_path: Path, source: str) -> None:
+    seed_cluster(aws)
+    before = cluster_world(aws)
+    code = main(["drill", "cluster", "--cluster", "ledger", "--from", source,
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert (d["kind"], d["target"], d["verified"], d["cleaned_up"]) == (
+        "cluster", "ledger", True, True)
+    names = [s["name"] for s in d["steps"]]
+    assert names[1:6] == ["restore cluster", "wait until cluster available", "create instance",
+                          "wait until instance available", "verify"]
+    assert {c["check"] for c in d["checks"] if c["ok"]} >= {
+        "cluster status", "instance status", "engine", "instance in the cluster"}
+    restore = "RestoreDBClusterFromSnapshot" if source == "snapshot" else \
+        "RestoreDBClusterToPointInTime"
+    ops = [c["operation"] for c in d["calls"]]
+    assert ops[:2] == [restore, "CreateDBInstance"] and "DeleteDBCluster" in ops
+    assert all(c["allowed"] and c["target"].startswith(f"drguard-drill-{d['run_id']}-")
+               for c in d["calls"])
+    assert d["rto_seconds"] > 0
+    assert cluster_world(aws) == before
+
+
+def test_cluster_drill_failing_restore_cleans_up_and_names_the_step(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seed_cluster(aws)
+    before = cluster_world(aws)
+    # The cluster is restored, then creating its instance is denied.
+    fault = Fault("denied", service="rds", operation="CreateDBInstance", times=1)
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        code = main(["drill", "cluster", "--cluster", "ledger", "--endpoint-url", proxy.url,
+                     "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and fault.hits == 1
+    assert d["failed_step"] == "create instance" and d["cleaned_up"] is True
+    assert "step 'create instance' failed" in capsys.readouterr().err
+    assert ("rds", "DeleteDBCluster") in proxy.seen
+    assert cluster_world(aws) == before
+
+
+def test_cluster_drill_dry_run_makes_no_mutating_call(aws: Any, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    seed_cluster(aws)
+    before = cluster_world(aws)
+    with FaultyProxy(aws.url) as proxy:
+        code = main(["drill", "cluster", "--cluster", "ledger", "--endpoint-url", proxy.url,
+                     "--dry-run", "--output-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "rds:RestoreDBClusterFromSnapshot" in out and "ledger-snap-1" in out
+    assert all(op.startswith(("Describe", "Get", "List")) for _, op in proxy.seen), proxy.seen
+    assert cluster_world(aws) == before
+
+
+# ---- dynamodb ------------------------------------------------------------------------------------
+
+def seed_table(aws: Any, name: str = "carts", n: int = 30, pitr: bool = True) -> Any:
+    ddb = aws.client("dynamodb")
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    for i in range(n):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"cart-{i}"}, "n": {"N": str(i)},
+                                           "tags": {"SS": ["a", f"t{i}"]}})
+    if pitr:
+        ddb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    return ddb
+
+
+def tables(aws: Any) -> list[str]:
+    return sorted(aws.client("dynamodb").list_tables()["TableNames"])
+
+
+def test_dynamodb_drill_restores_compares_and_deletes(aws: Any, tmp_path: Path) -> None:
+    seed_table(aws)
+    before = tables(aws)
+    code = main(["drill", "dynamodb", "--table", "carts", "--sample", "5",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    checks = {c["check"]: c for c in d["checks"]}
+    assert checks["item count"]["expected"] == checks["item count"]["actual"] == 30
+    assert checks["sample of items equal by key"]["actual"] == 5
+    assert [c["operation"] for c in d["calls"]] == ["RestoreTableToPointInTime", "DeleteTable"]
+    assert all(c["target"] == f"drguard-drill-{d['run_id']}-table" for c in d["calls"])
+    assert tables(aws) == before and d["cleaned_up"]
+
+
+def test_dynamodb_drill_without_pitr_cannot_run(aws: Any, tmp_path: Path) -> None:
+    seed_table(aws, pitr=False)
+    code = main(["drill", "dynamodb", "--table", "carts", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and "point-in-time recovery off" in d["error"] and d["calls"] == []
+
+
+def test_dynamodb_drill_failing_wait_cleans_up_and_names_the_step(aws: Any,
+                                                                 tmp_path: Path) -> None:
+    seed_table(aws)
+    before = tables(aws)
+    fault = Fault("denied", service="dynamodb", operation="DescribeTable",
+                  body_contains="drguard-drill-", times=1)
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        code = main(["drill", "dynamodb", "--table", "carts", "--endpoint-url", proxy.url,
+                     "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and d["failed_step"] == "wait until active"
+    assert ("dynamodb", "DeleteTable") in proxy.seen
+    assert tables(aws) == before and d["cleaned_up"]
+
+
+def test_guard_refuses_cluster_and_table_writes_outside_the_scratch_names() -> None:
+    from auditor.drill.guard import DrillGuard
+    g = DrillGuard("20260101000000-abcdef")
+    p = g.prefix
+    for op, params in [
+        ("DeleteDBCluster", {"DBClusterIdentifier": "ledger", "SkipFinalSnapshot": True}),
+        ("DeleteDBCluster", {"DBClusterIdentifier": f"{p}-cluster", "SkipFinalSnapshot": False}),
+        ("CreateDBInstance", {"DBInstanceIdentifier": f"{p}-db", "DBClusterIdentifier": "ledger",
+                              "Tags": [{"Key": "dr:drill", "Value": g.run_id}]}),
+        ("ModifyDBCluster", {"DBClusterIdentifier": f"{p}-cluster", "DeletionProtection": True}),
+    ]:
+        with pytest.raises(MutatingCallError):
+            g.check("rds", op, params)
+    with pytest.raises(MutatingCallError):
+        g.check("dynamodb", "DeleteTable", {"TableName": "carts"})
+    with pytest.raises(MutatingCallError):
+        g.check("dynamodb", "PutItem", {"TableName": f"{p}-table"})
+    g.check("dynamodb", "DeleteTable", {"TableName": f"{p}-table"})
+
+
+# ---- history in S3 ---------------------------------------------------------------------------
+
+def test_scan_and_drill_append_to_and_read_from_an_s3_history(
+        aws: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    seed_db(aws)
+    s3 = create_bucket(aws.client("s3"), "dr-history", "us-east-1")
+    s3.put_object(Bucket="dr-history", Key="nightly/keep-me.txt", Body=b"not ours")
+    hist = "s3://dr-history/nightly"
+
+    def keys() -> dict[str, bytes]:
+        resp = s3.list_objects_v2(Bucket="dr-history")
+        return {o["Key"]: s3.get_object(Bucket="dr-history", Key=o["Key"])["Body"].read()
+                for o in resp.get("Contents") or ()}
+
+    scan = ["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--format", "json,html",
+            "--history", hist]
+    main([*scan, "--output-dir", str(tmp_path / "s1")])
+    first = keys()
+    scans = [k for k in first if k.startswith("nightly/") and k.endswith("-scan.json")]
+    assert len(scans) == 1
+    # A corrupt entry (NaN) and a drill entry with an infinite RTO are skipped, named.
+    s3.put_object(Bucket="dr-history", Key="nightly/20000101T000000000000Z-scan.json",
+                  Body=b'{"schema": "dr-audit-history/1", "gaps": NaN}')
+    s3.put_object(Bucket="dr-history", Key="nightly/drill-bad.json",
+                  Body=b'{"schema": "dr-audit-drill-history/1", "rto_seconds": Infinity}')
+    for i in (1, 2):
+        code = main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url,
+                     "--output-dir", str(tmp_path / f"d{i}"), "--history", hist, *FAST])
+        assert code == 0
+    d = json.loads((tmp_path / "d2" / "drill.json").read_text())["drill"]
+    assert d["run_id"] in [r["run_id"] for r in d["history"]["runs"]]
+    assert len(d["history"]["runs"]) == 2 and d["history"]["skipped_files"] == 1
+    assert "s3://dr-history/nightly/drill-bad.json" in caplog.text
+    caplog.clear()
+    main([*scan, "--output-dir", str(tmp_path / "s2")])
+    assert "s3://dr-history/nightly/20000101T000000000000Z-scan.json" in caplog.text
+    html = (tmp_path / "s2" / "report.html").read_text()
+    # the trend: the earlier scan read back from S3 and this one (the corrupt one skipped)
+    assert "Gaps over the last 2 runs" in html
+    after = keys()
+    # Appended only: every earlier object is still there, byte for byte.
+    assert all(after[k] == v for k, v in first.items())
+    assert len([k for k in after if k.startswith("nightly/drill-")]) == 3
+    assert len([k for k in after if k.endswith("-scan.json")]) == 3
+
+
+def test_history_store_guard_allows_only_new_objects_under_its_prefix(aws: Any) -> None:
+    from auditor.aws import AwsOptions
+    from auditor.history_store import S3Store
+
+    s3 = create_bucket(aws.client("s3"), "dr-history", "us-east-1")
+    create_bucket(aws.client("s3"), "other", "us-east-1")
+    store = S3Store("s3://dr-history/nightly", AwsOptions(endpoint_url=aws.url))
+    store.append("a.json", "{}")
+    # an existing key is never rewritten (If-None-Match): the second entry gets its own name
+    assert store.append("a.json", '{"x": 1}') == "s3://dr-history/nightly/a-2.json"
+    assert s3.get_object(Bucket="dr-history", Key="nightly/a.json")["Body"].read() == b"{}"
+    for call in (lambda c: c.delete_object(Bucket="dr-history", Key="nightly/a.json"),
+                 lambda c: c.put_object(Bucket="dr-history", Key="elsewhere.json", Body=b"",
+                                        IfNoneMatch="*"),
+                 lambda c: c.put_object(Bucket="other", Key="nightly/b.json", Body=b"",
+                                        IfNoneMatch="*"),
+                 lambda c: c.put_object(Bucket="dr-history", Key="nightly/c.json", Body=b"")):
+        with pytest.raises(MutatingCallError):
+            call(store.client)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="dr-history")["Contents"]] == [
+        "nightly/a-2.json", "nightly/a.json"]
+
+
+# ---- drill next ------------------------------------------------------------------------------
+
+def drilled(hist: Path, kind: str, target: str, days_ago: float, run_id: str,
+            outcome: str = "verified") -> None:
+    import datetime as dt
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    hist.mkdir(exist_ok=True)
+    (hist / f"drill-{run_id}.json").write_text(json.dumps({
+        "schema": "dr-audit-drill-history/1", "started": started.isoformat(timespec="seconds"),
+        "run_id": run_id, "kind": kind, "target": target, "region": "us-east-1",
+        "rto_seconds": 600, "verified": outcome == "verified", "cleaned_up": True,
+        "outcome": outcome, "exit_code": 0}))
+
+
+def next_world(aws: Any) -> None:
+    seed_db(aws, "orders")
+    aws.client("rds").add_tags_to_resource(
+        ResourceName="arn:aws:rds:us-east-1:123456789012:db:orders",
+        Tags=[{"Key": "dr:tier", "Value": "critical"}])
+    seed_db(aws, "reports")
+    seed_table(aws, "carts", n=3)
+
+
+def next_dry_run(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                 *extra: str) -> tuple[str, set[str]]:
+    with FaultyProxy(aws.url) as proxy:
+        code = main(["drill", "next", "--endpoint-url", proxy.url, "--dry-run",
+                     "--output-dir", str(tmp_path / "out"), *extra])
+    assert code == 0
+    out = capsys.readouterr().out
+    return out, {op for _, op in proxy.seen}
+
+
+def test_drill_next_picks_the_never_restored_over_one_drilled_yesterday(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    next_world(aws)
+    hist = tmp_path / "hist"
+    drilled(hist, "rds", "orders", 1, "a1")
+    drilled(hist, "dynamodb", "carts", 2, "a2")
+    drilled(hist, "rds", "reports", 0.5, "a3", outcome="failed")  # not evidence of a restore
+    before = rds_world(aws)
+    out, ops = next_dry_run(aws, tmp_path, capsys, "--history", str(hist))
+    assert out.startswith("drill next: rds reports (us-east-1): no restore evidence")
+    assert "rds:RestoreDBInstanceFromDBSnapshot" in out and '"reports-snap-1"' in out
+    # moto does not serve ListRestoreJobs: said, and counted as unknown evidence
+    assert "AWS Backup restore jobs in us-east-1 could not be read" in out
+    assert ops and all(op.startswith(("Describe", "Get", "List", "GET /")) for op in ops), ops
+    assert rds_world(aws) == before and not (tmp_path / "out" / "drill.json").exists()
+
+
+def test_drill_next_picks_the_longest_ago_and_respects_tier_and_waivers(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    next_world(aws)
+    hist = tmp_path / "hist"
+    drilled(hist, "rds", "orders", 1, "b1")
+    drilled(hist, "rds", "reports", 5, "b2")
+    drilled(hist, "dynamodb", "carts", 3, "b3")
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist))
+    assert out.startswith("drill next: rds reports (us-east-1): last restored 5 days ago")
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist), "--tier", "critical")
+    assert out.startswith("drill next: rds orders (us-east-1, tier critical)")
+    assert "chosen among 1 candidate(s) of tier critical" in out
+    config = tmp_path / "c.yaml"
+    config.write_text("dr-guard-settings:\n  waivers:\n    - control: '*'\n"
+                      "      resource: reports\n      reason: being retired\n"
+                      "      owner: team-data\n      expires: '2999-01-01'\n")
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist), "--config", str(config))
+    assert out.startswith("drill next: dynamodb carts (us-east-1): last restored 3 days ago")
+    assert "left out: rds reports: waived by team-data" in out
+
+
+def test_drill_next_drills_and_its_evidence_moves_the_next_choice(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    next_world(aws)
+    hist = tmp_path / "hist"
+    drilled(hist, "rds", "orders", 1, "c1")
+    drilled(hist, "rds", "reports", 2, "c2")
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--history", str(hist),
+                 "--output-dir", str(tmp_path / "o"), *FAST])
+    assert code == 0
+    d = report(tmp_path / "o")["drill"]
+    assert (d["kind"], d["target"], d["verified"], d["cleaned_up"]) == (
+        "dynamodb", "carts", True, True)
+    assert d["next"]["why"].startswith("dynamodb carts (us-east-1): no restore evidence")
+    capsys.readouterr()
+    out, _ = next_dry_run(aws, tmp_path, capsys, "--history", str(hist))
+    assert out.startswith("drill next: rds reports (us-east-1): last restored 2 days ago")
+
+
+def test_restore_evidence_counts_backup_restore_jobs_and_unknown_sources() -> None:
+    import datetime as dt
+
+    from drguard import restore_evidence as rev
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    a = rev.Resource("rds", "a", "us-east-1", "arn:a")
+    b = rev.Resource("rds", "b", "us-east-1", "arn:b")
+    jobs = [{"SourceResourceArn": "arn:a", "Status": "COMPLETED", "RestoreJobId": "j1",
+             "CreationDate": now - dt.timedelta(days=9, hours=1),
+             "CompletionDate": now - dt.timedelta(days=9)},
+            {"SourceResourceArn": "arn:b", "Status": "FAILED",
+             "CompletionDate": now - dt.timedelta(days=1)}]
+    drills = [{"kind": "rds", "target": "b", "region": "us-east-1", "outcome": "verified",
+               "started": (now - dt.timedelta(days=4)).isoformat()}]
+    ev = rev.gather([a, b], drills, jobs, {"eu-west-1": "not read"})
+    by = {e.resource.name: e for e in ev}
+    assert by["a"].last.source == rev.BACKUP_RESTORE_JOB and by["a"].last.seconds == 3600
+    assert by["b"].last.source == rev.DRILL and not by["a"].unknown
+    assert rev.pick(ev).resource.name == "a"  # nine days ago beats four
+    ev = rev.gather([a, b], drills, [], {"*": "restore jobs unread"})
+    assert rev.pick(ev).resource.name == "a" and rev.pick(ev).missing
+    assert "unknown: restore jobs unread" in rev.pick(ev).describe(now)
+
+
+def test_drill_next_report_says_why_it_was_chosen(aws: Any, tmp_path: Path) -> None:
+    seed_table(aws, "carts", n=2)
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--output-dir", str(tmp_path),
+                 *FAST])
+    assert code == 0
+    md, html = (tmp_path / "drill.md").read_text(), (tmp_path / "drill.html").read_text()
+    assert "Chosen by `drill next`: dynamodb carts (us-east-1): no restore evidence" in md
+    assert "no --history given" in md and "Chosen by <code>drill next</code>" in html

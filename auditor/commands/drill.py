@@ -1,4 +1,6 @@
-"""`dr-audit drill rds|state|s3`: restore a backup into scratch resources, verify, time, clean up.
+"""`dr-audit drill KIND`: restore a backup into scratch resources, verify, time, clean up.
+
+Kinds: rds, cluster, dynamodb, state, s3, and next (the resource with the oldest evidence).
 
 The only command that creates and deletes; see auditor/drill. Exit codes: 0 restored,
 verified and within --rto; 1 slower than --rto, verification failed or cleanup failed;
@@ -19,21 +21,29 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard import __version__
+from drguard import restore_evidence as rev
 from drguard.errors import ConfigError
 
 from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, connect
 from ..drill import Context, DrillAccount, DrillGuard, Outcome, new_run_id
+from ..drill import next as drill_next
 from ..drill import report as drill_report
 from ..drill import run as run_drill
+from ..drill.cluster import ClusterDrill
+from ..drill.dynamodb import DynamoDrill
 from ..drill.plan import EXIT_NOT_RUN, EXIT_OK, EXIT_USAGE, FAILED, CannotRun, Plan, Step, aws_error
 from ..drill.rds import RdsDrill
 from ..drill.s3 import S3Drill
 from ..drill.state import StateDrill, parse_backend, parse_stack
+from ..history_store import history_arg
+from .common import load_settings
+from .summary import history_store
 
 log = logging.getLogger(__name__)
 
-HELP = ("Recovery drill: restore a backup (RDS snapshot or point in time, Pulumi state "
-        "checkpoint, S3 object versions) into scratch resources named drguard-drill-<run id>, "
+HELP = ("Recovery drill: restore a backup (RDS snapshot or point in time, Aurora/DocumentDB/"
+        "Neptune cluster, DynamoDB point in time, Pulumi state checkpoint, S3 object versions) "
+        "into scratch resources named drguard-drill-<run id>, "
         "verify it, time it (achieved RTO) and delete the scratch resources. The only command "
         "that creates and deletes; originals are never changed.")
 
@@ -70,8 +80,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
     p.add_argument("--format", type=_formats, default=list(drill_report.FORMATS),
                    help=f"comma-separated subset of {','.join(drill_report.FORMATS)}")
-    p.add_argument("--history", type=Path, metavar="DIR",
-                   help="keep each drill's summary here; the report shows RTO over time")
+    p.add_argument("--history", type=history_arg, metavar="DIR|s3://BUCKET/PREFIX",
+                   help="keep each drill's summary here (S3: one new object per run); the "
+                   "report shows RTO over time, `drill next` reads it as restore evidence")
     p.add_argument("--poll-seconds", type=_positive, default=15.0,
                    help="seconds between status checks while waiting (default 15)")
     p.add_argument("--wait-minutes", type=_positive, default=120.0,
@@ -97,6 +108,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run QUERY on the scratch instance with psql/mysql when reachable "
                    "(password in DRGUARD_DRILL_DB_PASSWORD); skipped with the reason otherwise")
     _common(r)
+    c = sub.add_parser("cluster", help="restore an Aurora/DocumentDB/Neptune cluster into a "
+                       "scratch cluster plus one instance",
+                       description="Restore the newest cluster snapshot (or the latest "
+                       "restorable time) into a scratch cluster, add one instance, wait until "
+                       "both are available, verify engine and encryption, time it, delete both.")
+    c.add_argument("--cluster", required=True, metavar="ID|ARN", help="the DB cluster")
+    c.add_argument("--from", dest="source", choices=("snapshot", "pitr"), default="snapshot",
+                   help="newest cluster snapshot (default) or point-in-time restore")
+    c.add_argument("--instance-class", help="class of the scratch instance (default: the "
+                   "original's)")
+    c.add_argument("--subnet-group", help="DB subnet group of the scratch cluster")
+    c.add_argument("--security-group", action="append", default=[], metavar="SG_ID",
+                   help="VPC security group of the scratch cluster (repeatable)")
+    _common(c)
+    d = sub.add_parser("dynamodb", help="point-in-time restore of a table into a scratch table",
+                       description="Restore the latest restorable time of a DynamoDB table "
+                       "into a scratch table, wait until active, compare the item count and a "
+                       "sample of items by key, time it, delete it.")
+    d.add_argument("--table", required=True, metavar="NAME|ARN")
+    d.add_argument("--sample", type=int, default=20, help="items compared by key (default 20)")
+    _common(d)
+    n = sub.add_parser("next", help="drill the resource whose restore evidence is missing or "
+                       "oldest",
+                       description="Among the RDS instances, DB clusters and DynamoDB tables "
+                       "of the region (scratch resources and waived ones left out), choose the "
+                       "one with no restore evidence, else the oldest (drills in --history and "
+                       "AWS Backup restore jobs alike), say why, and drill it.")
+    n.add_argument("--tier", help="only resources tagged dr:tier=TIER")
+    n.add_argument("--config", type=Path, help="YAML/JSON config whose waivers (control "
+                   "restore-time-objective, or *) leave resources out")
+    _common(n)
     s = sub.add_parser("state", help="restore the previous Pulumi checkpoint to a scratch key",
                        description="Restore the previous version of a stack's checkpoint "
                        "(S3 versioning) to a scratch key, validate it as an importable "
@@ -127,6 +169,12 @@ def _drill(args: argparse.Namespace, run_id: str, region: str) -> Any:
                         subnet_group=args.subnet_group,
                         security_groups=tuple(args.security_group), check_sql=args.check_sql,
                         run_id=run_id)
+    if args.drill_kind == "cluster":
+        return ClusterDrill(cluster=args.cluster, region=region, source=args.source,
+                            instance_class=args.instance_class, subnet_group=args.subnet_group,
+                            security_groups=tuple(args.security_group), run_id=run_id)
+    if args.drill_kind == "dynamodb":
+        return DynamoDrill(table=args.table, region=region, sample=args.sample, run_id=run_id)
     if args.drill_kind == "state":
         return StateDrill(backend=args.backend, stack=args.stack,
                           scratch_bucket=args.scratch_bucket, run_id=run_id)
@@ -137,6 +185,10 @@ def _drill(args: argparse.Namespace, run_id: str, region: str) -> Any:
 def _target(args: argparse.Namespace) -> str:
     if args.drill_kind == "rds":
         return str(args.db).rsplit(":", 1)[-1]
+    if args.drill_kind == "cluster":
+        return str(args.cluster).rsplit(":", 1)[-1]
+    if args.drill_kind == "dynamodb":
+        return str(args.table).rsplit("/", 1)[-1]
     if args.drill_kind == "state":
         return f"{args.backend.rstrip('/')} {args.stack}"
     return f"s3://{args.bucket}" + (f"/{args.key}" if args.key else "")
@@ -150,7 +202,7 @@ def _check_usage(args: argparse.Namespace) -> None:
             parse_stack(args.stack)
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    if args.drill_kind == "s3" and args.sample < 1:
+    if args.drill_kind in ("s3", "dynamodb") and args.sample < 1:
         raise ConfigError("--sample must be at least 1")
     try:
         args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +212,7 @@ def _check_usage(args: argparse.Namespace) -> None:
     except OSError as e:
         raise ConfigError(f"{args.output_dir}: --output-dir is not writable "
                           f"({e.strerror or e})") from None
-    if args.history is not None:
+    if isinstance(args.history, Path):
         drill_report.check_history_dir(args.history)
 
 
@@ -182,7 +234,82 @@ def _confirm(plan: Plan) -> bool:
     return True
 
 
+def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_next.Found,
+             tier: str | None, now: dt.datetime) -> dict[str, Any]:
+    r = chosen.resource
+    pool = [e for e in evidence if tier is None or e.resource.tier == tier]
+    why = (f"{r.kind} {r.name} ({r.region}"
+           f"{f', tier {r.tier}' if r.tier else ''}): {chosen.describe(now)}; chosen among "
+           f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one with "
+           f"{'no' if chosen.missing else 'the oldest'} restore evidence")
+    return {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
+            "candidates": [{"kind": e.resource.kind, "target": e.resource.name,
+                            "region": e.resource.region, "tier": e.resource.tier,
+                            "evidence": e.describe(now)} for e in pool],
+            "left_out": found.left_out, "read_errors": found.errors}
+
+
+def run_next(args: argparse.Namespace) -> int:
+    """Choose what to drill (reads only), say why, then drill it like `drill KIND`."""
+    settings = load_settings(args)
+    options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
+                         region=args.region)
+    try:
+        reader = connect(options)
+    except (ClientError, BotoCoreError) as e:
+        print(f"dr-audit: drill next: cannot read the account: {aws_error(e)}", file=sys.stderr)
+        return EXIT_NOT_RUN
+    region = args.region or reader.session.region_name or DEFAULT_REGION
+    found = drill_next.discover(reader, region, settings)
+    unknown: dict[str, str] = {}
+    store = history_store(args)
+    drills: list[dict[str, Any]] = []
+    if store is None:
+        unknown["*"] = "no --history given: earlier drills are not known"
+    else:
+        drills, skipped = drill_report.load_entries(store)
+        if skipped:
+            unknown["*"] = f"{skipped} history entr{'y' if skipped == 1 else 'ies'} unreadable"
+    jobs, why = drill_next.restore_jobs(reader, region)
+    if why:
+        unknown[region] = why
+    now = dt.datetime.now(dt.UTC)
+    evidence = rev.gather(found.resources, drills, jobs, unknown)
+    chosen = rev.pick(evidence, args.tier)
+    for err in found.errors:
+        print(f"dr-audit: drill next: could not list {err}", file=sys.stderr)
+    if chosen is None:
+        print(f"dr-audit: drill next: nothing to drill in {region}"
+              f"{f' with tier {args.tier}' if args.tier else ''} "
+              f"({len(found.resources)} candidate(s), {len(found.left_out)} left out)",
+              file=sys.stderr)
+        return EXIT_NOT_RUN
+    explained = _explain(chosen, evidence, found, args.tier, now)
+    print(f"drill next: {explained['why']}")
+    for c in explained["candidates"]:
+        print(f"  {c['kind']:<9} {c['target']} ({c['region']}"
+              f"{', tier ' + c['tier'] if c['tier'] else ''}): {c['evidence']}")
+    for line in found.left_out:
+        print(f"  left out: {line}")
+    r = chosen.resource
+    args.drill_kind = r.kind
+    args.region = r.region
+    args.next = explained
+    defaults: dict[str, dict[str, Any]] = {
+        "rds": {"db": r.name, "source": "snapshot", "target_region": None,
+                "instance_class": None, "subnet_group": None, "security_group": [],
+                "check_sql": None},
+        "cluster": {"cluster": r.name, "source": "snapshot", "instance_class": None,
+                    "subnet_group": None, "security_group": []},
+        "dynamodb": {"table": r.name, "sample": 20}}
+    for k, v in defaults[r.kind].items():
+        setattr(args, k, v)
+    return run(args)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.drill_kind == "next":
+        return run_next(args)
     _check_usage(args)
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id(started)
@@ -204,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, CannotRun, ClientError, BotoCoreError, MutatingCallError) as e:
         reason = str(e) if isinstance(e, ConfigError | CannotRun) else aws_error(e)
         steps.append(Step("find the recovery point", time.monotonic() - t0, FAILED, reason))
-        outcome = Outcome("not-run", reason)
+        outcome = Outcome("not-run", reason, failed_step="find the recovery point")
     if plan is not None and args.dry_run:
         print(plan.text())
         print(f"dry run: nothing was created (run id would be {run_id})", file=sys.stderr)
@@ -242,23 +369,33 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
         "rto_target_seconds": target_s, "verified": verified,
         "cleaned_up": outcome.cleaned_up, "run_id": run_id, "outcome": outcome.status,
         "exit_code": code, "error": outcome.error or None,
+        "failed_step": outcome.failed_step or None,
         "left_behind": outcome.left_behind, "region": plan.region if plan else region,
         "found": plan.found if plan else {}, "notes": plan.notes if plan else [],
         "checks": result.get("checks", []),
         "details": {k: v for k, v in result.items() if k != "checks"},
         "calls": calls,
     }
+    if getattr(args, "next", None):
+        section["next"] = args.next
     section["summary"] = drill_report.outcome_text(section)
     finished = dt.datetime.now(dt.UTC)
-    if args.history is not None:
+    store = history_store(args)
+    if store is not None:
         entry = drill_report.history_entry(section, started.isoformat(timespec="seconds"))
-        drill_report.save_history(args.history, entry)
-        entries, skipped = drill_report.load_history(args.history, args.drill_kind,
-                                                     section["target"])
-        section["history"] = {"dir": str(args.history), "runs": entries,
+        try:
+            drill_report.save_history(store, entry)
+            entries, skipped = drill_report.load_history(store, args.drill_kind,
+                                                         section["target"])
+        except ConfigError as e:  # the drill happened: its report is still written
+            log.error("%s", e)
+            entries, skipped = [], 0
+            section["history_error"] = str(e)
+        section["history"] = {"dir": store.where, "runs": entries,
                               "skipped_files": skipped,
                               "chart": drill_report.chart(entries, target_s)}
-    meta = {"command": f"drill {args.drill_kind}", "tool_version": __version__,
+    meta = {"command": f"drill {'next ' if getattr(args, 'next', None) else ''}"
+                       f"{args.drill_kind}", "tool_version": __version__,
             "started": started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
             "accounts": [account_id] if account_id else [], "regions": [section["region"]],

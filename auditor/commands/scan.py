@@ -24,7 +24,7 @@ from ..org import Shard
 from ..repo import project_backend
 from ..scan import ScanOptions, ScanResult, scan
 from .common import add_output_options, check_baseline, load_settings
-from .summary import finish, load_account_names
+from .summary import finish, history_store, load_account_names
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
     if say:
         say(f"writing reports ({', '.join(formats)}) to {output_dir}...")
     paths = write_reports(result.findings, run, output_dir, formats, baseline,
-                          history=getattr(args, "history", None),
+                          history=history_store(args) if args is not None else None,
                           account_names=load_account_names(getattr(args, "account_names", None)))
     # the reports' own summary decides (gaps, errors, anything not read: COMMON run-info)
     code = int(outcome(result.findings, run).get("exit_code", 0))

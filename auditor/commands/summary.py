@@ -17,13 +17,15 @@ from drguard import inputs
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
+from ..history_store import HistoryStore, history_arg, open_store
 from ..reports._common import SEVERITIES_DESC, incomplete_text, plural
 
 
 def add_report_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--history", type=Path, metavar="DIR",
-                   help="folder keeping a small summary of each run; the HTML report shows "
-                        "the trend of gaps over the last runs")
+    p.add_argument("--history", type=history_arg, metavar="DIR|s3://BUCKET/PREFIX",
+                   help="folder (or S3 prefix: CI runners keep nothing) keeping a small "
+                        "summary of each run; the HTML report shows the trend of gaps over the "
+                        "last runs. S3: one new object per run, the only write besides reports")
     p.add_argument("--account-names", type=Path, metavar="FILE",
                    help="YAML or JSON map of account id to name, shown beside account ids "
                         "(Organizations names are used when the scan lists them)")
@@ -51,9 +53,21 @@ def load_account_names(path: Path | None) -> dict[str, str]:
 def check_report_options(args: argparse.Namespace) -> None:
     """Usage errors of --history / --account-names, found before any work."""
     history = getattr(args, "history", None)
-    if history is not None and history.exists() and not history.is_dir():
+    if isinstance(history, Path) and history.exists() and not history.is_dir():
         raise ConfigError(f"--history {history}: not a folder")
     load_account_names(getattr(args, "account_names", None))
+
+
+def history_store(args: argparse.Namespace) -> HistoryStore | None:
+    """The --history store of a command (an S3 store uses the command's profile/endpoint)."""
+    history = getattr(args, "history", None)
+    if history is None:
+        return None
+    from ..aws import AwsOptions  # boto3 is not imported by commands that never reach AWS
+
+    return open_store(history, AwsOptions(profile=getattr(args, "profile", None),
+                                          endpoint_url=getattr(args, "endpoint_url", None),
+                                          region=getattr(args, "region", None)))
 
 
 def write(findings: list[Finding], run: dict[str, Any], args: argparse.Namespace,
@@ -63,7 +77,7 @@ def write(findings: list[Finding], run: dict[str, Any], args: argparse.Namespace
 
     return write_reports(findings, run, args.output_dir, args.format,
                          baseline if baseline is not None else getattr(args, "baseline", None),
-                         history=getattr(args, "history", None),
+                         history=history_store(args),
                          account_names=load_account_names(getattr(args, "account_names", None)))
 
 

@@ -9,6 +9,11 @@ parameters name a scratch resource of this run:
   a create carries the tag `dr:drill=<run id>`, a delete skips the final snapshot, and the one
   modification allowed turns deletion protection *off* on a scratch instance (a restore copies
   it from the original, and a protected scratch instance could not be cleaned up);
+- RDS cluster restores (Aurora, DocumentDB, Neptune) and the one instance created in the
+  scratch cluster: both identifiers are scratch names, the create carries the tag; deletes
+  skip the final snapshot; the one cluster modification turns deletion protection off;
+- DynamoDB point-in-time restores and table deletes: the table name is a scratch name
+  (RestoreTableToPointInTime takes no tags; the name carries the run id);
 - S3 copies and deletes: the key starts with `drguard-drill-<run id>/`, a copy replaces the
   tags with `dr:drill=<run id>` and sets no Object Lock (a locked copy could not be deleted).
 
@@ -91,6 +96,26 @@ def _modify(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
     return target, None
 
 
+def _modify_cluster(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
+    target, refused = _ident("DBClusterIdentifier")(g, params)
+    if refused:
+        return target, refused
+    extra = set(params) - {"DBClusterIdentifier", "DeletionProtection", "ApplyImmediately"}
+    if extra or params.get("DeletionProtection") is not False:
+        return target, "only turning deletion protection off a scratch cluster is allowed"
+    return target, None
+
+
+def _create_instance(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
+    """An instance only inside a scratch cluster of this run (the cluster drill's reader)."""
+    target, refused = _ident("DBInstanceIdentifier", tags=True)(g, params)
+    if refused:
+        return target, refused
+    if not g.is_scratch_id(str(params.get("DBClusterIdentifier") or "")):
+        return target, "an instance is only created inside this drill's scratch cluster"
+    return target, None
+
+
 def _s3_copy(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
     key = str(params.get("Key") or "")
     target = f"s3://{params.get('Bucket')}/{key}"
@@ -122,9 +147,24 @@ RULES: dict[tuple[str, str], Check] = {
     ("rds", "ModifyDBInstance"): _modify,
     ("rds", "DeleteDBInstance"): _ident("DBInstanceIdentifier", SkipFinalSnapshot=True),
     ("rds", "DeleteDBSnapshot"): _ident("DBSnapshotIdentifier"),
+    ("rds", "RestoreDBClusterFromSnapshot"): _ident("DBClusterIdentifier", tags=True),
+    ("rds", "RestoreDBClusterToPointInTime"): _ident("DBClusterIdentifier", tags=True),
+    ("rds", "CreateDBInstance"): _create_instance,
+    ("rds", "ModifyDBCluster"): _modify_cluster,
+    ("rds", "DeleteDBCluster"): _ident("DBClusterIdentifier", SkipFinalSnapshot=True),
+    ("dynamodb", "RestoreTableToPointInTime"): _ident("TargetTableName"),
+    ("dynamodb", "DeleteTable"): _ident("TableName"),
     ("s3", "CopyObject"): _s3_copy,
     ("s3", "DeleteObject"): _s3_delete,
 }
+
+
+# Reads whose names do not say so (the scan never makes them; the DynamoDB drill compares tables).
+READS = frozenset({("dynamodb", "Scan")})
+
+
+def _is_read(service: str, operation: str) -> bool:
+    return is_read_only(operation) or (service, operation) in READS
 
 
 @dataclass
@@ -154,7 +194,7 @@ class DrillGuard:
 
     def check(self, service: str, operation: str, params: dict[str, Any]) -> None:
         """Raise MutatingCallError unless the call is a read or one of the drill's own."""
-        if is_read_only(operation):
+        if _is_read(service, operation):
             return
         rule = RULES.get((service, operation))
         refused: str | None
@@ -175,9 +215,8 @@ class DrillGuard:
 
     def _before_call(self, model: Any, **_: Any) -> None:
         # Second line of defence: an operation the parameter check did not see (none today).
-        operation = model.name
-        if not is_read_only(operation) and (model.service_model.service_name,
-                                            operation) not in RULES:
+        service, operation = model.service_model.service_name, model.name
+        if not _is_read(service, operation) and (service, operation) not in RULES:
             raise MutatingCallError(f"refusing to call {operation}: not a drill operation")
 
     def install(self, session: botocore.session.Session) -> None:

@@ -259,6 +259,7 @@ class Outcome:
     error: str = ""
     cleaned_up: bool = True
     left_behind: list[str] = field(default_factory=list)
+    failed_step: str = ""  # the step that failed (or was interrupted), named in the report
 
 
 def run(drill: Drill, ctx: Context) -> Outcome:
@@ -279,10 +280,13 @@ def run(drill: Drill, ctx: Context) -> Outcome:
         log.exception("drill failed")
         outcome = Outcome("not-run", f"unexpected error: {type(e).__name__}: {e}")
     finally:
+        if outcome.status != "verified":
+            outcome.failed_step = next((s.name for s in reversed(ctx.steps)
+                                        if s.status in (FAILED, INTERRUPTED)), "")
         with signals_held() as held:
             outcome.cleaned_up = ctx.cleanup.run(ctx.steps)
             outcome.left_behind = list(ctx.cleanup.left)
         if held and outcome.status == "verified":
             outcome = Outcome("interrupted", f"interrupted by {held[0]} during cleanup",
-                              outcome.cleaned_up, outcome.left_behind)
+                              outcome.cleaned_up, outcome.left_behind, "cleanup")
     return outcome

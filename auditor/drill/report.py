@@ -1,14 +1,15 @@
 """The drill's report section, its history, and its report files.
 
-report.json carries the spec's `"drill": {"kind", "target", "steps": [{"name", "seconds",
+drill.json carries the spec's `"drill": {"kind", "target", "steps": [{"name", "seconds",
 "status"}], "rto_seconds", "rto_target_seconds", "verified", "cleaned_up"}` plus what explains
 them (outcome, exit code, error, what was found, the checks, the mutating calls the guard let
 through, the history). The HTML page is the auditor's report page with the drill section
 (templates/_drill.html.j2); Markdown is templates/_drill.md.j2.
 
-`--history DIR` keeps one small JSON summary per drill (`drill-<run id>.json`); the report
-shows the RTO of the last runs of the same kind and target. A history file that cannot be
-read is skipped and counted, never fatal.
+`--history DIR|s3://BUCKET/PREFIX` keeps one small JSON summary per drill
+(`drill-<run id>.json`, auditor.history_store); the report shows the RTO of the last runs of
+the same kind and target, and `drill next` reads them as restore evidence. A history entry that
+cannot be read is skipped and counted, never fatal.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from drguard import inputs
 from drguard.errors import ConfigError
 
-from ..reports import FILENAMES as REPORT_FILENAMES
-from ..reports import render_reports, write_reports
+from ..history_store import HistoryStore
+from ..reports import render_reports
 from ..reports._common import dumps, jsonable
 from ..reports.templates import environment
 from .plan import EXIT_FAILED, EXIT_NOT_RUN, EXIT_OK
@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 
 HISTORY_SCHEMA = "dr-audit-drill-history/1"
 HISTORY_LIMIT = 30
-# The report formats a drill writes (a subset of the auditor's, same file names).
+# The report formats a drill writes (a subset of the auditor's). Its own file names, so a scan
+# and a drill writing into the same --output-dir keep both reports.
 FORMATS = ("json", "html", "md")
-FILENAMES = {f: REPORT_FILENAMES[f] for f in FORMATS}
+FILENAMES = {"json": "drill.json", "html": "drill.html", "md": "drill.md"}
 
 
 def exit_code(verified: bool, status: str, rto: float | None, target: float | None,
@@ -53,8 +54,10 @@ def outcome_text(section: dict[str, Any]) -> str:
     """One line for people: what happened."""
     rto, target = section.get("rto_seconds"), section.get("rto_target_seconds")
     status = section["outcome"]
+    step = section.get("failed_step")
     if status == "not-run":
-        text = f"could not run: {section.get('error') or 'unknown reason'}"
+        text = (f"could not run{f' (step {step!r} failed)' if step else ''}: "
+                f"{section.get('error') or 'unknown reason'}")
     elif status == "interrupted":
         text = f"interrupted ({section.get('error') or 'signal'})"
     elif status == "failed":
@@ -95,7 +98,7 @@ def check_history_dir(path: Path) -> None:
 
 
 def history_entry(section: dict[str, Any], started: str) -> dict[str, Any]:
-    keys = ("run_id", "kind", "target", "rto_seconds", "rto_target_seconds", "verified",
+    keys = ("run_id", "kind", "target", "region", "rto_seconds", "rto_target_seconds", "verified",
             "cleaned_up", "outcome", "exit_code")
     return {"schema": HISTORY_SCHEMA, "started": started, **{k: section.get(k) for k in keys}}
 
@@ -110,30 +113,30 @@ def _valid_entry(doc: Any) -> bool:
                  and rto >= 0))
 
 
-def load_history(path: Path, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
-    """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped)."""
-    entries, skipped = [], 0
-    for f in sorted(path.glob("drill-*.json")):
-        try:
-            doc = inputs.load(f, "drill history entry", "json",
-                              inputs.Limits(max_bytes=1 << 20, max_depth=16))
-        except inputs.FileRefused as e:
-            log.warning("%s; skipped", e)
-            skipped += 1
-            continue
-        if not _valid_entry(doc):
-            skipped += 1
-            continue
-        if doc["kind"] == kind and doc["target"] == target:
+def load_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
+    """Every valid drill entry of the history, oldest first; and how many were skipped."""
+    docs, skipped = store.read(lambda name: name.startswith("drill-"))
+    entries = []
+    for name, doc in docs:
+        if _valid_entry(doc):
             entries.append(doc)
+        else:
+            log.warning("--history: %s/%s: not a drill summary of %s; skipped",
+                        store.where.rstrip("/"), name, HISTORY_SCHEMA)
+            skipped += 1
     entries.sort(key=lambda d: d["started"])
-    return entries[-HISTORY_LIMIT:], skipped
+    return entries, skipped
 
 
-def save_history(path: Path, entry: dict[str, Any]) -> Path:
-    out = path / f"drill-{entry['run_id']}.json"
-    out.write_text(dumps(entry) + "\n", encoding="utf-8")
-    return out
+def load_history(store: HistoryStore, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
+    """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped)."""
+    entries, skipped = load_entries(store)
+    mine = [e for e in entries if e["kind"] == kind and e["target"] == target]
+    return mine[-HISTORY_LIMIT:], skipped
+
+
+def save_history(store: HistoryStore, entry: dict[str, Any]) -> str:
+    return store.append(f"drill-{entry['run_id']}.json", dumps(entry) + "\n")
 
 
 def chart(entries: list[dict[str, Any]], target: float | None) -> dict[str, Any]:
@@ -167,11 +170,13 @@ def render_markdown(run: dict[str, Any]) -> str:
 
 def write(run: dict[str, Any], out_dir: Path, formats: list[str]) -> dict[str, Path]:
     """Write the drill's report files; `run["drill"]` is the drill section."""
-    html_formats = [f for f in formats if f in ("html",)]
     paths: dict[str, Path] = {}
-    if html_formats:
-        paths.update(write_reports([], run, out_dir, html_formats))
     out_dir.mkdir(parents=True, exist_ok=True)
+    if "html" in formats:
+        p = out_dir / FILENAMES["html"]
+        p.write_text(render_reports([], run, ["html"])["html"], encoding="utf-8",
+                     errors="replace")
+        paths["html"] = p
     doc_run = jsonable({k: v for k, v in run.items() if k != "drill"})
     if "json" in formats:
         doc = json.loads(render_reports([], doc_run, ["json"])["json"])

@@ -22,6 +22,7 @@ from typing import Any
 from drguard.findings import Finding, merge
 from drguard.redact import Redactor, known, redact, scrub
 
+from ..history_store import HistoryStore, open_store
 from . import applications as applications_mod
 from . import history as history_mod
 from . import json_report
@@ -142,16 +143,18 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
 
 def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
                   formats: list[str], baseline: Path | None = None,
-                  history: Path | None = None,
+                  history: Path | str | HistoryStore | None = None,
                   account_names: dict[str, str] | None = None) -> dict[str, Path]:
     """Write the requested report files into `out_dir` (created); returns {format: path}.
 
     `baseline` is a previous report.json: its diff goes into every format; a bad file raises
     drguard.errors.ConfigError naming it, before anything is written. `history` is a folder
-    of run summaries: earlier ones make the HTML trend, and this run's is added to it.
+    (or s3://BUCKET/PREFIX, or an open auditor.history_store) of run summaries: earlier ones
+    make the HTML trend, and this run's is added to it.
     `account_names` ({id: name}) adds to the names the run already knows (Organizations).
     """
-    trend = history_mod.load(Path(history)) if history is not None else None
+    store = open_store(history) if history is not None else None
+    trend = history_mod.load(store) if store is not None else None
     texts, entry = _render(findings, run, formats, baseline, trend, account_names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,6 +164,6 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
         path.write_text(text, encoding="utf-8", errors="replace")
         paths[fmt] = path
         log.info("wrote %s", path)
-    if history is not None:
-        history_mod.record(Path(history), entry)
+    if store is not None:
+        history_mod.record(store, entry)
     return paths

@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from drguard import inputs
-
+from ..history_store import HistoryStore, open_store
 from ._common import SEVERITIES_DESC, dumps
 
 log = logging.getLogger(__name__)
@@ -21,7 +20,6 @@ log = logging.getLogger(__name__)
 SCHEMA = "dr-audit-history/1"
 LIMIT = 30
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_LIMITS = inputs.Limits(max_bytes=64 << 10, max_depth=8)
 
 
 def entry(run: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
@@ -50,13 +48,10 @@ def _stamp(started: Any) -> str:
         return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def record(folder: Path, item: dict[str, Any]) -> Path:
-    """Write `item` (an `entry`) into `folder` (created); returns the file."""
-    folder.mkdir(parents=True, exist_ok=True)
+def record(store: Path | str | HistoryStore, item: dict[str, Any]) -> str:
+    """Add `item` (an `entry`) to the history (a folder, created, or s3://...); where it went."""
     name = f"{_stamp(item.get('started'))}-{_UNSAFE.sub('_', str(item.get('command') or 'run'))}"
-    path = folder / f"{name}.json"
-    path.write_text(dumps(item) + "\n", encoding="utf-8")
-    return path
+    return open_store(store).append(f"{name}.json", dumps(item) + "\n")
 
 
 def _count(value: Any) -> bool:
@@ -75,25 +70,21 @@ def _valid(doc: Any) -> bool:
             and isinstance(doc.get("started"), str | type(None)))
 
 
-def load(folder: Path, limit: int = LIMIT) -> list[dict[str, Any]]:
-    """The newest `limit` run summaries in `folder`, oldest first ([] when there is none)."""
-    if not folder.is_dir():
-        return []
+def load(location: Path | str | HistoryStore, limit: int = LIMIT) -> list[dict[str, Any]]:
+    """The newest `limit` run summaries of the history, oldest first ([] when there is none).
+    Drill entries (`drill-*.json`) share the store and are not read here."""
+    store = open_store(location)
+    docs, skipped = store.read(lambda name: not name.startswith("drill-"), limit * 2)
     out: list[dict[str, Any]] = []
-    skipped = 0
-    for path in sorted(folder.glob("*.json"))[-limit * 2:]:
-        try:
-            doc = inputs.load(path, "history entry", "json", _LIMITS)
-        except inputs.FileRefused as e:
-            log.warning("--history: %s; skipped", e)
-            skipped += 1
-            continue
+    for name, doc in docs:
         if _valid(doc):
             out.append(doc)
         else:
-            log.warning("--history: %s: not a run summary of %s; skipped", path, SCHEMA)
+            log.warning("--history: %s/%s: not a run summary of %s; skipped",
+                        store.where.rstrip("/"), name, SCHEMA)
             skipped += 1
     if skipped:
-        log.warning("--history %s: %d file(s) are not run summaries; ignored", folder, skipped)
+        log.warning("--history %s: %d file(s) are not run summaries; ignored", store.where,
+                    skipped)
     out.sort(key=lambda d: str(d.get("started") or ""))
     return out[-limit:]
