@@ -433,3 +433,13 @@ def test_the_partition_estimate_counts_days_accounts_and_regions():
     no_slack = Window.parse("2026-11-01", "2026-11-01", slack_hours=0)
     assert athena.partitions(no_slack, ["1"], ["r"]).startswith("2 days")  # midnight itself
     assert athena.partitions(Window(), [], []) == "every day x every account x every region"
+
+
+def test_ddl_quotes_hostile_table_names():
+    """A backtick in a database or table name is doubled (Hive's rule), so the name cannot end
+    the identifier and add DDL of its own; a control character is refused."""
+    ddl = athena.ddl(athena.Table("sec`x", "t` STRING) LOCATION 's3://evil'--"), "trail-bucket")
+    first = ddl.splitlines()[0]
+    assert first == "CREATE EXTERNAL TABLE `sec``x`.`t`` STRING) LOCATION 's3://evil'--` ("
+    with pytest.raises(ConfigError):
+        athena.ddl(athena.Table("sec", "t\nDROP"), "trail-bucket")

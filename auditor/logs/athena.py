@@ -42,12 +42,13 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def identifier(name: str, what: str) -> str:
-    """A SQL identifier in double quotes, embedded quotes doubled (Trino's rule), so no name
-    can end the identifier and change the query; control characters are refused."""
+def identifier(name: str, what: str, quote: str = '"') -> str:
+    """A SQL identifier in `quote` (Trino's double quote; Hive DDL's backtick), the quote
+    character doubled inside, so no name can end the identifier and change the statement;
+    control characters are refused."""
     if not name or any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise ConfigError(f"--{what} {name!r}: empty, or holds a control character")
-    return '"' + name.replace('"', '""') + '"'
+    return quote + name.replace(quote, quote * 2) + quote
 
 
 def partitions(window: Window, accounts: Iterable[str], regions: Iterable[str],
@@ -153,7 +154,7 @@ def ddl(table: Table, bucket: str, prefix: str = "", accounts: Iterable[str] = (
     base = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}AWSLogs/"
     base += f"{org_id}/" if org_id else ""
     # DDL is Hive's dialect: identifiers in backticks (queries use Trino's double quotes)
-    name = f"`{table.database}`.`{table.table}`"
+    name = f"{identifier(table.database, 'database', '`')}.{identifier(table.table, 'table', '`')}"
     return f"""CREATE EXTERNAL TABLE {name} (
   eventversion STRING,
   useridentity STRUCT<type: STRING, principalid: STRING, arn: STRING, accountid: STRING,
