@@ -56,6 +56,7 @@ from drguard.findings import Finding
 from drguard.redact import remember
 from drguard.settings import Settings
 from drguard.verdict import Verdict
+from policypack.wire import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, UNKNOWN_STRING_VALUE
 
 from .keys import key_findings
 
@@ -65,9 +66,10 @@ CONTROL = DESTROYS_DATA  # declared in drguard.controls.plan
 SEVERITY = registry.get(CONTROL).severity
 PROTECT_CONTROL = PROTECT  # declared with the control (drguard.controls.pulumi)
 SECRET = "[secret]"  # what the CLI writes for a secret value
-UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's computed placeholder
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# the engine's wire constants, declared once in the pack's decoder
+UNKNOWN_VALUE = UNKNOWN_STRING_VALUE
+SIG_KEY = SPECIAL_SIG_KEY
+SECRET_SIG = SPECIAL_SECRET_SIG
 MAX_DETAIL = 50
 
 KNOWN_OPS = frozenset({
