@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from ..aws import paginate
 from .guard import TAG_KEY, scratch_prefix
 from .plan import CannotRun, Context, Plan, VerificationFailed, error_code
-from .rds import FAILED_STATES
+from .rds import FAILED_STATES, find_cluster, find_instance
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +43,6 @@ def _arn_parts(cluster: str) -> tuple[str | None, str]:
         raise CannotRun(f"{cluster} is not the ARN of a DB cluster (arn:aws:rds:REGION:"
                         "ACCOUNT:cluster:NAME)")
     return None, cluster
-
-
-def _cluster(rds: Any, name: str) -> dict[str, Any] | None:
-    try:
-        found = rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"]
-    except ClientError as e:
-        if error_code(e) == CLUSTER_NOT_FOUND:
-            return None
-        raise
-    return found[0] if found else None
-
-
-def _instance(rds: Any, name: str) -> dict[str, Any] | None:
-    try:
-        found = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
-    except ClientError as e:
-        if error_code(e) == "DBInstanceNotFound":
-            return None
-        raise
-    return found[0] if found else None
 
 
 @dataclass
@@ -83,7 +63,7 @@ class ClusterDrill:
         region = arn_region or self.region
         plan = Plan(self.kind, name, region)
         rds = account.client("rds", region)
-        original = _cluster(rds, name)
+        original = find_cluster(rds, name)
         prefix = scratch_prefix(self.run_id)
         scratch, instance = f"{prefix}-cluster", f"{prefix}-db"
         tags = [{"Key": TAG_KEY, "Value": self.run_id}, {"Key": "Name", "Value": scratch}]
@@ -152,7 +132,7 @@ class ClusterDrill:
     @staticmethod
     def _member_class(rds: Any, original: dict[str, Any] | None) -> str | None:
         for m in (original or {}).get("DBClusterMembers") or ():
-            inst = _instance(rds, str(m.get("DBInstanceIdentifier") or ""))
+            inst = find_instance(rds, str(m.get("DBInstanceIdentifier") or ""))
             if inst and inst.get("DBInstanceClass"):
                 return str(inst["DBInstanceClass"])
         return None
@@ -180,7 +160,7 @@ class ClusterDrill:
                      lambda: self._instance_state(rds, instance))
             ctx.mark("available")
         with ctx.step("verify"):
-            checks = verify(_cluster(rds, scratch) or {}, _instance(rds, instance) or {},
+            checks = verify(find_cluster(rds, scratch) or {}, find_instance(rds, instance) or {},
                             data["expected"])
             ctx.result["checks"] = checks
             bad = [c for c in checks if not c["ok"]]
@@ -198,7 +178,7 @@ class ClusterDrill:
 
     @staticmethod
     def _cluster_state(rds: Any, name: str) -> tuple[bool, str]:
-        c = _cluster(rds, name)
+        c = find_cluster(rds, name)
         if c is None:
             raise CannotRun(f"scratch cluster {name} disappeared while restoring")
         state = str(c.get("Status") or "")
@@ -208,7 +188,7 @@ class ClusterDrill:
 
     @staticmethod
     def _instance_state(rds: Any, name: str) -> tuple[bool, str]:
-        inst = _instance(rds, name)
+        inst = find_instance(rds, name)
         if inst is None:
             raise CannotRun(f"scratch instance {name} disappeared while creating it")
         state = str(inst.get("DBInstanceStatus") or "")
@@ -230,7 +210,7 @@ class ClusterDrill:
         return cur
 
     def _delete_instance(self, ctx: Context, rds: Any, name: str) -> None:
-        inst = self._settle(ctx, f"scratch instance {name}", lambda: _instance(rds, name),
+        inst = self._settle(ctx, f"scratch instance {name}", lambda: find_instance(rds, name),
                             "DBInstanceStatus")
         if inst is None:
             return
@@ -240,10 +220,11 @@ class ClusterDrill:
             if error_code(e) != "DBInstanceNotFound":
                 raise
         ctx.wait(f"deletion of scratch instance {name}", lambda: (
-            (i := _instance(rds, name)) is None, str((i or {}).get("DBInstanceStatus") or "gone")))
+            (i := find_instance(rds, name)) is None,
+            str((i or {}).get("DBInstanceStatus") or "gone")))
 
     def _delete_cluster(self, ctx: Context, rds: Any, name: str) -> None:
-        c = self._settle(ctx, f"scratch cluster {name}", lambda: _cluster(rds, name), "Status")
+        c = self._settle(ctx, f"scratch cluster {name}", lambda: find_cluster(rds, name), "Status")
         if c is None:
             return
         if c.get("DeletionProtection"):
@@ -257,7 +238,7 @@ class ClusterDrill:
             if error_code(e) != CLUSTER_NOT_FOUND:
                 raise
         ctx.wait(f"deletion of scratch cluster {name}", lambda: (
-            (x := _cluster(rds, name)) is None, str((x or {}).get("Status") or "gone")))
+            (x := find_cluster(rds, name)) is None, str((x or {}).get("Status") or "gone")))
 
 
 def verify(cluster: dict[str, Any], inst: dict[str, Any],

@@ -65,6 +65,28 @@ def _snap_view(s: dict[str, Any], region: str) -> dict[str, Any]:
             "allocated_storage": s.get("AllocatedStorage"), "encrypted": s.get("Encrypted")}
 
 
+
+def _describe_one(call: Any, key: str, not_found: str, **params: Any) -> dict[str, Any] | None:
+    """The one resource a Describe call names, or None when AWS says it does not exist."""
+    try:
+        found = call(**params)[key]
+    except ClientError as e:
+        if error_code(e) == not_found:
+            return None
+        raise
+    return found[0] if found else None
+
+
+def find_instance(rds: Any, name: str) -> dict[str, Any] | None:
+    return _describe_one(rds.describe_db_instances, "DBInstances", "DBInstanceNotFound",
+                         DBInstanceIdentifier=name)
+
+
+def find_cluster(rds: Any, name: str) -> dict[str, Any] | None:
+    return _describe_one(rds.describe_db_clusters, "DBClusters", "DBClusterNotFoundFault",
+                         DBClusterIdentifier=name)
+
+
 @dataclass
 class RdsDrill:
     db: str
@@ -89,8 +111,8 @@ class RdsDrill:
         scratch = f"{scratch_prefix(self.run_id)}-db"
         plan.data.update(name=name, region=region, target=target, scratch=scratch)
         rds = account.client("rds", region)
-        original = self._instance(rds, name)
-        if original is None and self._is_cluster(rds, name):
+        original = find_instance(rds, name)
+        if original is None and find_cluster(rds, name) is not None:
             raise CannotRun(f"{name} in {region} is a DB cluster (Aurora, DocumentDB, Neptune): "
                             "drill rds restores DB instances only")
         plan.data["original"] = original
@@ -126,25 +148,6 @@ class RdsDrill:
             plan.call("rds", target, "DeleteDBSnapshot", "cleanup of the scratch copy",
                       DBSnapshotIdentifier=plan.data["copy"]["TargetDBSnapshotIdentifier"])
         return plan
-
-    @staticmethod
-    def _instance(rds: Any, name: str) -> dict[str, Any] | None:
-        try:
-            found = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
-        except ClientError as e:
-            if error_code(e) == "DBInstanceNotFound":
-                return None
-            raise
-        return found[0] if found else None
-
-    @staticmethod
-    def _is_cluster(rds: Any, name: str) -> bool:
-        try:
-            return bool(rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"])
-        except ClientError as e:
-            if error_code(e) == "DBClusterNotFoundFault":
-                return False
-            raise
 
     def _prepare_snapshot(self, account: Any, plan: Plan, common: dict[str, Any],
                           tags: list[dict[str, str]]) -> None:
@@ -247,7 +250,7 @@ class RdsDrill:
             ctx.wait(f"scratch instance {scratch}", lambda: self._instance_state(rds, scratch))
             ctx.mark("available")
         with ctx.step("verify"):
-            inst = self._instance(rds, scratch) or {}
+            inst = find_instance(rds, scratch) or {}
             checks = verify(inst, data["expected"])
             ctx.result["checks"] = checks
             bad = [c for c in checks if not c["ok"]]
@@ -274,7 +277,7 @@ class RdsDrill:
     # ---- helpers ----------------------------------------------------------------------------
 
     def _instance_state(self, rds: Any, name: str) -> tuple[bool, str]:
-        inst = self._instance(rds, name)
+        inst = find_instance(rds, name)
         if inst is None:
             raise CannotRun(f"scratch instance {name} disappeared while restoring")
         state = str(inst.get("DBInstanceStatus") or "")
@@ -292,14 +295,14 @@ class RdsDrill:
 
     def _delete_instance(self, ctx: Context, rds: Any, name: str) -> None:
         """Delete the scratch instance (no final snapshot) and wait until it is gone."""
-        inst = self._instance(rds, name)
+        inst = find_instance(rds, name)
         if inst is None:
             return  # never created (the restore call failed before AWS accepted it)
         if inst.get("DBInstanceStatus") not in ("available", "deleting", *FAILED_STATES):
             # AWS refuses to delete an instance that is still being created: wait for it.
             ctx.wait(f"scratch instance {name} (before deleting it)", lambda: self._settled(
                 rds, name))
-            inst = self._instance(rds, name)
+            inst = find_instance(rds, name)
             if inst is None:
                 return
         if inst.get("DeletionProtection"):
@@ -314,12 +317,12 @@ class RdsDrill:
         ctx.wait(f"deletion of scratch instance {name}", lambda: self._gone(rds, name))
 
     def _settled(self, rds: Any, name: str) -> tuple[bool, str]:
-        inst = self._instance(rds, name)
+        inst = find_instance(rds, name)
         state = str(inst.get("DBInstanceStatus") or "") if inst else "gone"
         return state in ("available", "deleting", "gone", *FAILED_STATES), state
 
     def _gone(self, rds: Any, name: str) -> tuple[bool, str]:
-        inst = self._instance(rds, name)
+        inst = find_instance(rds, name)
         return inst is None, str(inst.get("DBInstanceStatus") if inst else "gone")
 
     @staticmethod
