@@ -36,7 +36,7 @@ from .collectors import ReadError
 from .history_store import open_store
 from .managed import stateful_type
 from .services.pulumi import STATE_BACKEND
-from .services.restore import RESTORE_CONTROL, drill_entries, restore_jobs
+from .services.restore import RESTORE_CONTROL, drill_entries, jobs_unread, restore_jobs
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ def judge(live: list[Finding], settings: Settings, jobs_for: JobsFor,
         error, jobs = (read, []) if isinstance(read, ReadError) else (None, read)
         unknown: dict[str, str] = {"*": drills_unknown} if drills_unknown else {}
         if error is not None:
-            unknown["*" if region is None else region] = (
-                f"AWS Backup restore jobs of account {account} in {region} could not be read "
-                f"({error})")
+            unknown["*" if region is None else region] = jobs_unread(region, error, account)
         resources = [r for r, _ in group]
         evidence = rev.gather(resources, drills, jobs, unknown)
         for ev, (_, f) in zip(evidence, group, strict=True):

@@ -246,7 +246,7 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
            f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one with "
            f"{'no' if chosen.missing else 'the oldest'} restore evidence")
     return {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
-            "candidates": [{"kind": e.resource.kind, "target": e.resource.name,
+            "candidates": [{"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
                             "region": e.resource.region, "tier": e.resource.tier,
                             "evidence": e.describe(now)} for e in pool],
             "left_out": found.left_out, "read_errors": found.errors, "notes": found.notes}
@@ -276,8 +276,9 @@ def run_next(args: argparse.Namespace) -> int:
             unknown["*"] = f"the drill history could not be read ({e})"
         else:
             if skipped:  # skipped and counted, named in the log: not unknown evidence forever
-                found.notes.append(f"{skipped} history entr{'y' if skipped == 1 else 'ies'} of "
-                                   f"{store.where} could not be read and were skipped")
+                were = "entry was" if skipped == 1 else "entries were"
+                found.notes.append(f"{skipped} history {were} skipped: not readable "
+                                   f"({store.where}; named in the log)")
     jobs, why = drill_next.restore_jobs(reader, region)
     if why:
         unknown[region] = why

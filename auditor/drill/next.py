@@ -35,6 +35,7 @@ from drguard.controls.objectives import RESTORE
 from drguard.settings import Settings
 
 from ..aws import paginate
+from ..collectors import ReadError
 from ..services import restore as restore_service
 from .guard import NAME_PREFIX
 from .plan import aws_error, error_code
@@ -187,7 +188,8 @@ def restore_jobs(account: Any, region: str) -> tuple[list[dict[str, Any]], str |
     try:
         return restore_service.restore_jobs(account.client("backup", region)), None
     except (ClientError, BotoCoreError) as e:
-        detail = " ".join(aws_error(e).split())[:120]
-        why = f"AWS Backup restore jobs in {region} could not be read ({detail})"
-        log.warning("drill next: %s: counted as unknown evidence", why)
+        error = ReadError.of("backup:ListRestoreJobs", e)
+        why = restore_service.jobs_unread(region, error)
+        log.warning("drill next: %s: counted as unknown evidence (%s)", why,
+                    " ".join(str(error).split())[:200])
         return [], why

@@ -13,6 +13,7 @@ from drguard import restore_evidence as rev
 from drguard.controls import objectives as ctl
 
 from ..aws import paginate
+from ..collectors import ReadError
 from ..history_store import HistoryStore
 from ..live import Live, LiveService
 
@@ -29,6 +30,14 @@ def restore_jobs(backup: Any, since: dt.datetime | None = None) -> list[dict[str
     if since is not None:
         kwargs["ByCreatedAfter"] = since
     return list(paginate(backup, "list_restore_jobs", "RestoreJobs", **kwargs))
+
+
+def jobs_unread(region: str | None, error: ReadError, account: str | None = None) -> str:
+    """Why a region's restore evidence is unknown, in one short line (the error's full text
+    goes to the finding's readErrors)."""
+    whose = f" of account {account}" if account else ""
+    return (f"AWS Backup restore jobs{whose} in {region} could not be read "
+            f"({error.operation}: {error.code})")
 
 
 def drill_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
