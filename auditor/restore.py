@@ -153,25 +153,46 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any,
     session = getattr(result, "session", None)
     principal = result.run.get("principal_account")
     read: dict[tuple[str | None, str | None], list[dict[str, Any]] | ReadError] = {}
+    sessions: dict[str | None, Any] = {principal: session}
+
+    def session_of(account: str | None) -> Any:
+        """The account's read-only session: the scan's own, or (--org) the role assumed in a
+        member account, as the scan opened it; a ReadError when there is none."""
+        if account not in sessions:
+            role = getattr(args, "role_name", None)
+            if session is None or not getattr(args, "org", False) or not role or not account:
+                sessions[account] = ReadError("backup:ListRestoreJobs", "NotRead",
+                                              f"account {account} is not the scan's own "
+                                              "account")
+            else:
+                from . import aws, org
+
+                options = aws.AwsOptions(profile=getattr(args, "profile", None),
+                                         endpoint_url=getattr(args, "endpoint_url", None))
+                target = org.open_account(aws.Account(session, str(principal), options),
+                                          account, None, role,
+                                          getattr(args, "external_id", None))
+                sessions[account] = target.error or (
+                    target.account.session if target.account is not None else None)
+        return sessions[account]
 
     def jobs_for(account: str | None, region: str | None) -> list[dict[str, Any]] | ReadError:
-        if (account, region) in read:
-            return read[(account, region)]
-        if session is None or account != principal:
-            jobs: list[dict[str, Any]] | ReadError = ReadError(
-                "backup:ListRestoreJobs", "NotRead",
-                f"account {account} is not the scan's own account")
-        else:
-            from . import aws
+        if (account, region) not in read:
+            where = session_of(account)
+            if isinstance(where, ReadError) or where is None:
+                read[(account, region)] = where or ReadError(
+                    "backup:ListRestoreJobs", "NotRead", "no session")
+            else:
+                from . import aws
 
-            client = aws.guard_client(session.client(
-                "backup", region_name=region, endpoint_url=getattr(args, "endpoint_url", None)))
-            try:
-                jobs = restore_jobs(client)
-            except (ClientError, BotoCoreError) as e:
-                jobs = ReadError.of("backup:ListRestoreJobs", e)
-        read[(account, region)] = jobs
-        return jobs
+                client = aws.guard_client(where.client(
+                    "backup", region_name=region,
+                    endpoint_url=getattr(args, "endpoint_url", None)))
+                try:
+                    read[(account, region)] = restore_jobs(client)
+                except (ClientError, BotoCoreError) as e:
+                    read[(account, region)] = ReadError.of("backup:ListRestoreJobs", e)
+        return read[(account, region)]
 
     return judge(result.findings, settings, jobs_for, drills, now, drills_unknown,
                  drills_read=bool(history))

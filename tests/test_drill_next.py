@@ -61,10 +61,10 @@ def drilled(hist: Path, kind: str, target: str, days_ago: float) -> None:
         "exit_code": 0}))
 
 
-def dry_run(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
-            ) -> tuple[str, set[str]]:
+def dry_run(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str,
+            faults: list[Fault] | None = None) -> tuple[str, set[str]]:
     capsys.readouterr()
-    with FaultyProxy(aws.url) as proxy:
+    with FaultyProxy(aws.url, faults) as proxy:
         code = main(["drill", "next", "--endpoint-url", proxy.url, "--dry-run",
                      "--output-dir", str(tmp_path / "out"), *extra])
     out = capsys.readouterr().out
@@ -113,11 +113,9 @@ def test_oldest_evidence_then_the_state_drill_counts_for_the_scan(
     out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist))
     assert out.startswith("drill next: s3 nightly-dumps (us-east-1)")
     # the scan judges the state bucket on the same evidence: that drill passes it
-    with FaultyProxy(aws.url, [Fault("reply", "backup", "GET /restore-jobs/",
-                                     reply={"RestoreJobs": []})]) as proxy:
-        main(["scan", "--endpoint-url", proxy.url, "--regions", "us-east-1", "--config",
-              str(config), "--history", str(hist), "--output-dir", str(tmp_path / "s"),
-              "--format", "json"])
+    main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--config",
+          str(config), "--history", str(hist), "--output-dir", str(tmp_path / "s"),
+          "--format", "json"])
     found = {f["resource"]: f for f in json.loads((tmp_path / "s" / "report.json").read_text())[
         "findings"] if f["control"] == "restore-time-objective"}
     state = found["arn:aws:s3:::pulumi-state"]
@@ -132,8 +130,12 @@ def test_tier_and_waivers_limit_the_buckets_too(
     hist = tmp_path / "hist"
     drilled(hist, "rds", "orders", 1)
     out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist),
-                     "--tier", "critical")
+                     "--tier", "critical",
+                     faults=[Fault("denied", "backup", "GET /restore-jobs/")])
     # orders-backups (critical, never restored) is waived: orders is the only critical one
     assert out.startswith("drill next: rds orders (us-east-1, tier critical): last restored")
     assert "chosen among 1 candidate(s) of tier critical" in out
     assert "left out: s3 orders-backups: waived by team-data" in out
+    # restore jobs that cannot be read are unknown evidence, and said so
+    assert "unknown: AWS Backup restore jobs in us-east-1 could not be read " \
+           "(backup:ListRestoreJobs: AccessDenied" in out

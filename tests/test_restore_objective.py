@@ -2,9 +2,10 @@
 (drguard.restore_evidence) for the scan and `drill next`.
 
 The rule's cases run on findings and history entries; the scan cases run against the moto
-server over HTTP. moto does not serve ListRestoreJobs (it answers 404): the cases that need
-restore jobs put the loopback FaultyProxy in front of moto, which answers that one call with
-the API's documented JSON shape and forwards everything else."""
+server over HTTP. moto has no restore jobs (the emulator answers ListRestoreJobs with none):
+the cases that need some, or need the read to fail, put the loopback FaultyProxy in front of
+moto, which answers that one call (the API's documented JSON shape, or an error) and forwards
+everything else."""
 
 from __future__ import annotations
 
@@ -196,21 +197,20 @@ def test_a_second_scan_sees_the_drill_as_evidence(aws: Any, tmp_path: Path, wher
         history = "s3://dr-history/nightly"
     else:
         history = str(tmp_path / "history")
-    with FaultyProxy(aws.url, [restore_jobs_reply([])]) as proxy:
-        first = scan_rto(proxy.url, tmp_path / "s1", "--history", history)
-        assert first["orders-db"]["status"] == "fail"
-        assert "never restored" in first["orders-db"]["message"]
-        code = main(["drill", "rds", "--db", "orders-db", "--endpoint-url", aws.url,
-                     "--history", history, "--output-dir", str(tmp_path / "d"), *FAST])
-        assert code == 0
-        if where == "s3":  # a corrupt entry is skipped, named, and breaks nothing
-            s3.put_object(Bucket="dr-history", Key="nightly/drill-zz-corrupt.json",
-                          Body=b'{"schema": "dr-audit-drill-history/1", "rto_seconds": NaN}')
-        else:
-            (Path(history) / "drill-zz-corrupt.json").write_text("{not json")
-        caplog.clear()
-        with caplog.at_level(logging.WARNING):
-            second = scan_rto(proxy.url, tmp_path / "s2", "--history", history)
+    first = scan_rto(aws.url, tmp_path / "s1", "--history", history)
+    assert first["orders-db"]["status"] == "fail"
+    assert "never restored" in first["orders-db"]["message"]
+    code = main(["drill", "rds", "--db", "orders-db", "--endpoint-url", aws.url,
+                 "--history", history, "--output-dir", str(tmp_path / "d"), *FAST])
+    assert code == 0
+    if where == "s3":  # a corrupt entry is skipped, named, and breaks nothing
+        s3.put_object(Bucket="dr-history", Key="nightly/drill-zz-corrupt.json",
+                      Body=b'{"schema": "dr-audit-drill-history/1", "rto_seconds": NaN}')
+    else:
+        (Path(history) / "drill-zz-corrupt.json").write_text("{not json")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        second = scan_rto(aws.url, tmp_path / "s2", "--history", history)
     db = second["orders-db"]
     assert db["status"] == "pass", db["message"]
     assert db["evidence"]["restoreEvidence"].startswith("dr-audit drill ")
@@ -242,14 +242,25 @@ def test_scan_restore_jobs_and_their_validation_count(aws: Any, tmp_path: Path) 
                for n in out["_run"]["skipped"]["notes"])
 
 
+@pytest.mark.parametrize("fault", ["missing", "denied"])
 def test_scan_without_readable_restore_jobs_says_error_not_never_restored(
-        aws: Any, tmp_path: Path) -> None:
+        aws: Any, tmp_path: Path, fault: str) -> None:
     seed_dbs(aws)
-    out = scan_rto(aws.url, tmp_path / "s")  # moto answers ListRestoreJobs with 404
-    for name in ("orders-db", "legacy"):
-        assert out[name]["status"] == "error", out[name]["message"]
-        assert "never restored" not in out[name]["message"]
-        assert "ListRestoreJobs" in json.dumps(out[name]["evidence"]["readErrors"])
+    history = tmp_path / "history"
+    history.mkdir()
+    (history / "drill-a.json").write_text(json.dumps(
+        entry("rds", "orders-db", 60, 1, now=dt.datetime.now(dt.UTC))))
+    with FaultyProxy(aws.url, [Fault(fault, "backup", "GET /restore-jobs/")]) as proxy:
+        out = scan_rto(proxy.url, tmp_path / "s", "--history", str(history))
+    assert out["orders-db"]["status"] == "pass"  # the drill proves it, whatever AWS Backup says
+    legacy = out["legacy"]
+    assert legacy["status"] == "error", legacy["message"]
+    assert "never restored" not in legacy["message"]
+    assert "could not be read" in legacy["message"]
+    assert "ListRestoreJobs" in json.dumps(legacy["evidence"]["readErrors"])
+    with FaultyProxy(aws.url, [Fault(fault, "backup", "GET /restore-jobs/")]) as proxy:
+        out = scan_rto(proxy.url, tmp_path / "s2")  # and without --history: nothing known
+    assert {out[n]["status"] for n in ("orders-db", "legacy")} == {"error"}
 
 
 def test_tier_objectives_override_the_rpo_default_and_the_tag_wins() -> None:
