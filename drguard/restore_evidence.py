@@ -207,8 +207,10 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
     unknown = unknown or {}
     out = []
     for r in resources:
+        # bucket names are global: a bucket's drill names where the bucket is, nothing more
+        anywhere = r.region is None or r.key[0] == "bucket"
         found = [x for x, region, account in by_drill.get(r.key, ())
-                 if (region is None or r.region is None or region == r.region)
+                 if (anywhere or region is None or region == r.region)
                  and (account is None or r.account is None or account == r.account)]
         found += by_arn.get(r.arn, []) if r.arn else []
         ev = Evidence(r, max(found, key=lambda x: x.at, default=None))

@@ -139,3 +139,19 @@ def test_tier_and_waivers_limit_the_buckets_too(
     # restore jobs that cannot be read are unknown evidence, and said so
     assert "unknown: AWS Backup restore jobs in us-east-1 could not be read " \
            "(backup:ListRestoreJobs: AccessDenied" in out
+
+
+def test_an_s3_history_is_read_like_a_folder(aws: Any, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    seed_db(aws, "orders")
+    seed_db(aws, "reports")
+    s3 = create_bucket(aws.client("s3"), "dr-history", "us-east-1")
+    hist = "s3://dr-history/nightly"
+    assert main(["drill", "rds", "--db", "orders", "--endpoint-url", aws.url, "--history", hist,
+                 "--output-dir", str(tmp_path / "d1"), *FAST]) == 0
+    s3.put_object(Bucket="dr-history", Key="nightly/drill-zz.json", Body=b'{"rto_seconds": 1e999}')
+    out, _ = dry_run(aws, tmp_path, capsys, "--history", hist)
+    assert out.startswith("drill next: rds reports (us-east-1): no restore evidence")
+    assert any(line.split()[:2] == ["rds", "orders"] and "last restored 0 h ago" in line
+               for line in out.splitlines())
+    assert "note: 1 history entry was skipped: not readable (s3://dr-history/nightly/" in out

@@ -115,9 +115,13 @@ def test_target_in_force_tag_over_tier_over_default() -> None:
 
 def test_the_newest_restore_decides_and_buckets_take_s3_and_state_drills() -> None:
     drills = [entry("rds", "orders-db", 20 * 60, 10), entry("rds", "orders-db", 300 * 60, 2),
-              entry("state", "s3://pulumi-state/team shop/prod", 30, 1)]
-    out = judged([live(DB), live(BUCKET, control="pulumi-state-backend")], [], drills)
+              {**entry("state", "s3://pulumi-state/team shop/prod", 30, 1),
+               "region": "eu-west-1"},  # where the bucket is: a bucket name is global
+              {**entry("rds", "legacy", 60, 1), "region": "eu-west-1"}]  # another legacy
+    out = judged([live(DB), live(BUCKET, control="pulumi-state-backend"), live(LEGACY)], [],
+                 drills)
     assert out[DB].status == "fail" and "took 300 min" in out[DB].message
+    assert out[LEGACY].status == "fail" and "never restored" in out[LEGACY].message
     assert out[BUCKET].status == "pass" and out[BUCKET].evidence["restoreMinutes"] == 0.5
 
 
