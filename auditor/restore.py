@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard import restore_evidence as rev
-from drguard.controls.objectives import bad_rto_tag, restore_objective, target_rto
+from drguard.controls.objectives import RTO_TAG, bad_rto_tag, restore_objective, target_rto
 from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import Resource
@@ -48,6 +48,12 @@ _KINDS = {"AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Table",
 JobsFor = Callable[[str | None, str | None], "list[dict[str, Any]] | ReadError"]
 
 
+def _told(f: Finding) -> tuple[bool, bool]:
+    """How much a finding knows of its resource's objectives: prefer one whose fact read the
+    dr:rto tag, then one that knows the tier."""
+    return (f.rto_tag is not None, f.tier is not None)
+
+
 def targets(live: list[Finding]) -> dict[tuple[str, str | None], Finding]:
     """(ARN, account) -> a live finding of it, for each resource that needs evidence. Buckets
     count only when a backup-scoped control (backup bucket, state bucket) judged them."""
@@ -61,10 +67,8 @@ def targets(live: list[Finding]) -> dict[tuple[str, str | None], Finding]:
             if c is None or not (c.backup_scoped or c.id == STATE_BACKEND):
                 continue
         key = (f.resource, f.account)
-        if key not in out:
+        if key not in out or _told(f) > _told(out[key]):
             out[key] = f
-        elif out[key].rto_tag is None and f.rto_tag is not None:
-            out[key].rto_tag = f.rto_tag  # any fact of the resource that read its tags
     return out
 
 
@@ -103,7 +107,7 @@ def _finding(ev: rev.Evidence, f: Finding, settings: Settings, params: dict[str,
     r = ev.resource
     fact = Resource(ref=f.resource, name=r.name, type=stateful_type(f.resource) or "",
                     account=f.account, region=f.region,
-                    tags={"dr:rto": f.rto_tag} if f.rto_tag else {})
+                    tags={RTO_TAG: f.rto_tag} if f.rto_tag else {})
     try:
         target, source, kind = target_rto(fact.tags, f.tier,
                                           dict(settings.apps.objectives(f.tier)),
