@@ -23,13 +23,10 @@ CROSS_ACCOUNT_CONTROLS = frozenset({CROSS_ACCOUNT, AIR_GAPPED})
 RTO_TAG = "dr:rto"
 
 
-TARGET_SOURCES = ("tag", "tier", "default")
-
-
 def target_rto(tags: dict[str, Any] | None, tier: str | None,
                tier_objectives: dict[str, Any] | None, default: float
                ) -> tuple[float, str, str]:
-    """(target minutes, where it came from, which of TARGET_SOURCES): the resource's dr:rto
+    """(target minutes, where it came from, "tag" | "tier" | "default"): the resource's dr:rto
     tag, else its tier's targetRtoMinutes, else the control's parameter. A dr:rto tag that is
     not a duration raises ValueError (its target is unknown, not the default)."""
     tag = (tags or {}).get(RTO_TAG)
