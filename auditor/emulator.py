@@ -2,10 +2,16 @@
 
 Used by `dr-audit demo`, the tests and the benchmarks; boto3 reaches it over HTTP through an
 endpoint URL, exactly as the auditor reaches AWS.
+
+Where moto has no model for a read the auditor makes, the child answers it the way AWS answers
+an account that has none of those things (`python -m auditor.emulator` is moto's server with
+those routes added): AWS Backup's ListRestoreJobs is an empty list, since nothing in the
+emulator can run a restore job.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -40,7 +46,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         env = {**os.environ, **CREDENTIALS}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "auditor.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
@@ -76,3 +82,22 @@ class MotoServer:
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _no_restore_jobs(_request: object, _full_url: str, _headers: object
+                     ) -> tuple[int, dict[str, str], str]:
+    """backup:ListRestoreJobs of an account where no restore job ever ran."""
+    return 200, {"Content-Type": "application/json"}, json.dumps({"RestoreJobs": []})
+
+
+def serve(argv: list[str]) -> None:
+    """moto's server, plus the empty answers above (run in the child process)."""
+    from moto.backup import urls as backup_urls
+    from moto.server import main
+
+    backup_urls.url_paths["{0}/restore-jobs/?$"] = _no_restore_jobs
+    main(argv)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])

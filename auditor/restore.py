@@ -1,10 +1,16 @@
 """restore-time-objective: every database, table, file system, backup bucket and state bucket
 the live scan found has a recent restore within its target RTO.
 
-Evidence: drills kept in `--history DIR` (auditor.drill writes them) and completed AWS
-Backup restore jobs of the resource's account and region (read through the scan's read-only
-session); judged when the scan is given `--history`, else noted as not checked. Restore jobs
-that cannot be read make that region's verdicts `error`, never a "never restored" fail.
+Evidence (drguard.restore_evidence, the model `dr-audit drill next` uses too): the drills
+kept in the `--history` store (a folder or s3://BUCKET/PREFIX; `dr-audit drill --history`
+appends them) and AWS Backup's completed restore jobs of the resource's account and region
+(read through the scan's read-only session). Without `--history` the restore jobs alone are
+judged, and the run says so. Restore jobs (or a history) that cannot be read are unknown
+evidence: the verdict is then `error`, never "never restored", unless a known restore already
+meets the objective.
+
+The target RTO in force: the resource's `dr:rto` tag, else its tier's `targetRtoMinutes`,
+else the control's parameter; the evidence names it and where it came from.
 """
 
 from __future__ import annotations
@@ -12,23 +18,25 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from drguard.controls.objectives import Restore, restore_objective, target_rto
+from drguard import restore_evidence as rev
+from drguard.controls.objectives import RTO_TAG, bad_rto_tag, restore_objective, target_rto
+from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import Resource
 from drguard.findings import Finding
 from drguard.registry import BY_ID
 from drguard.settings import Settings
-from drguard.verdict import Verdict
 
 from .collectors import ReadError
+from .history_store import open_store
 from .managed import stateful_type
 from .services.pulumi import STATE_BACKEND
-from .services.restore import RESTORE_CONTROL, drill_restores, restore_jobs
+from .services.restore import RESTORE_CONTROL, drill_entries, jobs_unread, restore_jobs
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,14 @@ CONTROL = RESTORE_CONTROL
 _KINDS = {"AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DynamoDB::Table",
           "AWS::EFS::FileSystem", "AWS::S3::Bucket"}
 
+JobsFor = Callable[[str | None, str | None], "list[dict[str, Any]] | ReadError"]
+
+
+def _told(f: Finding) -> tuple[bool, bool]:
+    """How much a finding knows of its resource's objectives: prefer one whose fact read the
+    dr:rto tag, then one that knows the tier."""
+    return (f.rto_tag is not None, f.tier is not None)
+
 
 def targets(live: list[Finding]) -> dict[tuple[str, str | None], Finding]:
     """(ARN, account) -> a live finding of it, for each resource that needs evidence. Buckets
@@ -44,81 +60,143 @@ def targets(live: list[Finding]) -> dict[tuple[str, str | None], Finding]:
     out: dict[tuple[str, str | None], Finding] = {}
     for f in live:
         kind = stateful_type(f.resource) if f.source == "live" else None
-        if kind not in _KINDS or (f.resource, f.account) in out:
+        if kind not in _KINDS:
             continue
         if kind == "AWS::S3::Bucket":
             c = BY_ID.get(f.control)
             if c is None or not (c.backup_scoped or c.id == STATE_BACKEND):
                 continue
-        out[(f.resource, f.account)] = f
+        key = (f.resource, f.account)
+        if key not in out or _told(f) > _told(out[key]):
+            out[key] = f
     return out
 
 
-def judge(live: list[Finding], settings: Settings, jobs_for: Any,
-          drills: dict[str, list[Restore]], now: dt.datetime) -> list[Finding]:
-    """`jobs_for(account, region)` -> {source ARN: restores}, or a ReadError."""
+def judge(live: list[Finding], settings: Settings, jobs_for: JobsFor,
+          drills: list[dict[str, Any]], now: dt.datetime, drills_unknown: str = "",
+          drills_read: bool = True) -> list[Finding]:
+    """One finding per resource of `live` that needs restore evidence.
+
+    `jobs_for(account, region)` -> that region's completed restore jobs, or a ReadError;
+    `drills`: the history's drill entries; `drills_unknown`: why the history could not be
+    read (empty when it was, or when none was given: `drills_read` False)."""
     if CONTROL not in settings.enabled:
         return []
     params = settings.of(CONTROL)
-    read: dict[tuple[str | None, str | None], Any] = {}
-    out = []
+    by_place: dict[tuple[str | None, str | None], list[tuple[rev.Resource, Finding]]] = {}
     for (arn, account), f in targets(live).items():
-        name = arn.replace(":", "/").rsplit("/", 1)[-1]
-        fact = Resource(ref=arn, name=name, type=stateful_type(arn) or "", account=account,
-                        region=f.region)
-        target, source = target_rto(None, f.tier, dict(settings.apps.objectives(f.tier)),
-                                    params["targetRtoMinutes"])
-        key = (account, f.region)
-        if key not in read:
-            read[key] = jobs_for(account, f.region)
-        jobs = read[key]
-        if isinstance(jobs, ReadError):
-            verdict = Verdict("error", f"Restore jobs of account {account} in {f.region} could "
-                                       f"not be read ({jobs}), so the restore evidence of "
-                                       f"{name} is unknown.",
-                              {"readErrors": [jobs.to_dict()], "targetRtoMinutes": target,
-                               "targetFrom": source})
-        else:
-            found = [*jobs.get(arn, []), *drills.get(arn, []), *drills.get(name, [])]
-            verdict = restore_objective(fact, found, target, source,
-                                        params["maxEvidenceAgeDays"], now)
-        out_f = finding(CONTROL, fact, verdict, "live", settings)
-        out_f.application, out_f.owner, out_f.tier = f.application, f.owner, f.tier
-        out.append(out_f)
+        r = rev.from_arn(arn, f.region, account, f.tier)
+        if r is not None:
+            by_place.setdefault((account, f.region), []).append((r, f))
+    out = []
+    for (account, region), group in by_place.items():
+        read = jobs_for(account, region)
+        error, jobs = (read, []) if isinstance(read, ReadError) else (None, read)
+        unknown: dict[str, str] = {"*": drills_unknown} if drills_unknown else {}
+        if error is not None:
+            unknown["*" if region is None else region] = jobs_unread(region, error, account)
+        resources = [r for r, _ in group]
+        evidence = rev.gather(resources, drills, jobs, unknown)
+        for ev, (_, f) in zip(evidence, group, strict=True):
+            out.append(_finding(ev, f, settings, params, now, drills_read, error))
+    return out
+
+
+def _finding(ev: rev.Evidence, f: Finding, settings: Settings, params: dict[str, Any],
+             now: dt.datetime, drills_read: bool, jobs_error: ReadError | None) -> Finding:
+    r = ev.resource
+    fact = Resource(ref=f.resource, name=r.name, type=stateful_type(f.resource) or "",
+                    account=f.account, region=f.region,
+                    tags={RTO_TAG: f.rto_tag} if f.rto_tag else {})
+    try:
+        target, source, kind = target_rto(fact.tags, f.tier,
+                                          dict(settings.apps.objectives(f.tier)),
+                                          params["targetRtoMinutes"])
+    except ValueError:
+        verdict = bad_rto_tag(fact, f.rto_tag or "")
+    else:
+        verdict = restore_objective(fact, ev, target, source, params["maxEvidenceAgeDays"],
+                                    now, drills_read, kind)
+        if jobs_error is not None and verdict.status != "pass":
+            verdict.evidence["readErrors"] = [jobs_error.to_dict()]
+    out = finding(CONTROL, fact, verdict, "live", settings, now.date())
+    out.application, out.stack, out.urn = f.application, f.stack, f.urn
+    out.owner, out.tier = f.owner, f.tier
     return out
 
 
 def scan_hook(args: argparse.Namespace, settings: Settings, result: Any,
               now: dt.datetime | None = None) -> list[Finding]:
     """`dr-audit scan`: restore evidence for what the live scan found."""
-    now = now or dt.datetime.now(dt.UTC)
-    history = getattr(args, "history", None)
-    if not history:
-        # without a history folder no drill can be evidence; judging only on restore jobs
-        # would call every drilled resource "never restored"
-        result.run["skipped"].setdefault("notes", []).append(
-            f"{CONTROL}: not checked: give --history DIR (where `dr-audit drill --history` "
-            "keeps its drills); AWS Backup restore jobs are read with it")
+    if CONTROL not in settings.enabled:
         return []
-    drills, skipped = drill_restores(Path(history)) if history else ({}, 0)
-    if skipped:
-        result.run["skipped"]["drillHistoryFiles"] = skipped
+    now = now or dt.datetime.now(dt.UTC)
+    notes = result.run["skipped"].setdefault("notes", [])
+    history = getattr(args, "history", None)
+    drills: list[dict[str, Any]] = []
+    drills_unknown = ""
+    if not history:
+        notes.append(f"{CONTROL}: judged on AWS Backup restore jobs alone: no --history was "
+                     "given, so no `dr-audit drill` counts as evidence")
+    else:
+        from .aws import AwsOptions
+
+        store = open_store(history, AwsOptions(profile=getattr(args, "profile", None),
+                                               endpoint_url=getattr(args, "endpoint_url", None)))
+        try:
+            drills, skipped = drill_entries(store)
+        except ConfigError as e:
+            drills_unknown = f"the drill history could not be read ({e})"
+            log.warning("%s: %s", CONTROL, drills_unknown)
+        else:
+            if skipped:
+                result.run["skipped"]["drillHistoryFiles"] = skipped
+                notes.append(f"{CONTROL}: {skipped} drill history entr"
+                             f"{'y' if skipped == 1 else 'ies'} of {store.where} could not be "
+                             "read and were skipped (named in the log)")
     session = getattr(result, "session", None)
     principal = result.run.get("principal_account")
-    since = now - dt.timedelta(days=float(settings.of(CONTROL)["maxEvidenceAgeDays"]))
+    read: dict[tuple[str | None, str | None], list[dict[str, Any]] | ReadError] = {}
+    sessions: dict[str | None, Any] = {principal: session}
 
-    def jobs_for(account: str | None, region: str | None
-                 ) -> dict[str, list[Restore]] | ReadError:
-        if session is None or account != principal:
-            return ReadError("backup:ListRestoreJobs", "NotRead",
-                             f"account {account} is not the scan's own account")
-        from . import aws
+    def session_of(account: str | None) -> Any:
+        """The account's read-only session: the scan's own, or (--org) the role assumed in a
+        member account, as the scan opened it; a ReadError when there is none."""
+        if account not in sessions:
+            role = getattr(args, "role_name", None)
+            if session is None or not getattr(args, "org", False) or not role or not account:
+                sessions[account] = ReadError("backup:ListRestoreJobs", "NotRead",
+                                              f"account {account} is not the scan's own "
+                                              "account")
+            else:
+                from . import aws, org
 
-        client = aws.guard_client(session.client(
-            "backup", region_name=region, endpoint_url=getattr(args, "endpoint_url", None)))
-        try:
-            return restore_jobs(client, since)
-        except (ClientError, BotoCoreError) as e:
-            return ReadError.of("backup:ListRestoreJobs", e)
+                options = aws.AwsOptions(profile=getattr(args, "profile", None),
+                                         endpoint_url=getattr(args, "endpoint_url", None))
+                target = org.open_account(aws.Account(session, str(principal), options),
+                                          account, None, role,
+                                          getattr(args, "external_id", None))
+                sessions[account] = target.error or (
+                    target.account.session if target.account is not None else None)
+        return sessions[account]
 
-    return judge(result.findings, settings, jobs_for, drills, now)
+    def jobs_for(account: str | None, region: str | None) -> list[dict[str, Any]] | ReadError:
+        if (account, region) not in read:
+            where = session_of(account)
+            if isinstance(where, ReadError) or where is None:
+                read[(account, region)] = where or ReadError(
+                    "backup:ListRestoreJobs", "NotRead", "no session")
+            else:
+                from . import aws
+
+                client = aws.guard_client(where.client(
+                    "backup", region_name=region,
+                    endpoint_url=getattr(args, "endpoint_url", None)))
+                try:
+                    read[(account, region)] = restore_jobs(client)
+                except (ClientError, BotoCoreError) as e:
+                    read[(account, region)] = ReadError.of("backup:ListRestoreJobs", e)
+        return read[(account, region)]
+
+    return judge(result.findings, settings, jobs_for, drills, now, drills_unknown,
+                 drills_read=bool(history))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import applications as apps_mod
 from . import waivers as waivers_mod
+from .controls.objectives import RTO_TAG
 from .findings import Finding
 from .settings import Settings
 
@@ -26,6 +27,8 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
                 region=fact.region, evidence={**fact.evidence, **verdict.evidence},
                 remediation=remediation_dict(getattr(verdict, "remediation", None)))
     apps_mod.from_tags(f, fact.tags, getattr(settings, "apps", None) or apps_mod.Apps())
+    rto = fact.tags.get(RTO_TAG) if isinstance(fact.tags, dict) else None
+    f.rto_tag = rto if isinstance(rto, str) and rto else None
     if f.status == "fail":
         apply_waiver(f, settings, refs=[fact.ref, fact.name], tags=fact.tags, today=today)
     return f

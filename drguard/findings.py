@@ -59,6 +59,9 @@ class Finding:
     urn: str | None = None
     owner: str | None = None
     tier: str | None = None
+    # the resource's `dr:rto` tag as its fact was read (restore-time-objective's target);
+    # not part of the finding's JSON
+    rto_tag: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.severity:
@@ -198,7 +201,7 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
                                              _STATUS_RANK.get(f.status, 9)))
         head = group[0]
         merged = Finding.from_dict(head.to_dict())
-        merged.evidence = dict(head.evidence)
+        merged.evidence, merged.rto_tag = dict(head.evidence), head.rto_tag
         for other in group[1:]:
             absorb(merged, other)
         out.append(merged)

@@ -1,4 +1,5 @@
-"""Restore evidence per resource: when was it last restored, and how do we know?
+"""Restore evidence per resource: when was it last restored, how long did it take, and how do
+we know? The one model behind `restore-time-objective` (scan) and `dr-audit drill next`.
 
 Pure (no I/O): callers read the drill history and AWS Backup's restore jobs, this module
 matches them to resources and says, per resource, the newest successful restore and where the
@@ -7,10 +8,15 @@ evidence came from. A source that could not be read is *unknown* evidence, kept 
 restored, and every consumer must say so rather than call it never restored.
 
 Evidence sources:
-- a drill (`dr-audit drill ...`, its history entry): `kind`, `target`, `region`, `started`,
-  `outcome` ("verified" counts; a failed or interrupted drill is no evidence of a restore);
-- an AWS Backup restore job: `SourceResourceArn`, `Status` ("COMPLETED" counts),
-  `CompletionDate` (else `CreationDate`).
+- a drill (`dr-audit drill ...`, its history entry, schema DRILL_HISTORY_SCHEMA): `kind`,
+  `target` (as the drill names it), `region`, `started`, `rto_seconds`, `outcome`
+  ("verified" counts; a failed or interrupted drill is no evidence of a restore);
+- an AWS Backup restore job: `SourceResourceArn`, `Status` ("COMPLETED" counts, unless its
+  restore-testing `ValidationStatus` is "FAILED"), `CreationDate`, `CompletionDate`.
+
+A resource is matched by (family, name): `rds` instances, `cluster`s (Aurora, DocumentDB,
+Neptune), `dynamodb` tables, `efs` file systems, and buckets (an `s3` drill of a backup
+bucket and a `state` drill of a Pulumi state backend both restore objects of that bucket).
 
 `pick` chooses the resource whose evidence is missing, else oldest: what to drill next.
 """
@@ -18,38 +24,67 @@ Evidence sources:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 DRILL = "drill"
 BACKUP_RESTORE_JOB = "aws-backup-restore-job"
+DRILL_HISTORY_SCHEMA = "dr-audit-drill-history/1"
 # Lower is chosen first among resources with equally old (or no) evidence.
 TIER_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# the drill kinds whose restores are evidence for a bucket
+BUCKET_KINDS = frozenset({"s3", "state"})
+
+
+def family(kind: str) -> str:
+    """What a drill kind restores, as evidence is matched: buckets are one family."""
+    return "bucket" if kind in BUCKET_KINDS else kind
 
 
 @dataclass(frozen=True)
 class Resource:
-    """A stateful resource that can be restored (and drilled)."""
+    """A stateful resource that can be restored (and, for most kinds, drilled)."""
 
-    kind: str  # the drill kind that restores it: rds, cluster, dynamodb, state, s3
-    name: str  # what the drill takes (identifier, table name, ...)
-    region: str
+    kind: str  # the drill that restores it: rds, cluster, dynamodb, state, s3; efs (no drill)
+    name: str  # what the drill takes (identifier, table name, bucket, ...)
+    region: str | None
     arn: str = ""
     tier: str | None = None
+    account: str | None = None
+    # what `drill next` passes to the drill besides the name (the state backend's stack)
+    detail: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.kind, self.name, self.region)
+    def key(self) -> tuple[str, str]:
+        return (family(self.kind), self.name)
+
+
+def from_arn(arn: str, region: str | None = None, account: str | None = None,
+             tier: str | None = None) -> Resource | None:
+    """The restorable resource an ARN names (RDS instance or cluster, DynamoDB table, EFS file
+    system, S3 bucket); None for anything else."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return None
+    service, rest = parts[2], parts[5]
+    for svc, prefix, kind in (("rds", "db:", "rds"), ("rds", "cluster:", "cluster"),
+                              ("dynamodb", "table/", "dynamodb"),
+                              ("elasticfilesystem", "file-system/", "efs"), ("s3", "", "s3")):
+        name = rest[len(prefix):] if service == svc and rest.startswith(prefix) else ""
+        if name and "/" not in name and ":" not in name:
+            return Resource(kind, name, parts[3] or region, arn, tier, parts[4] or account)
+    return None
 
 
 @dataclass(frozen=True)
 class Restore:
     """One successful restore of a resource."""
 
-    at: dt.datetime
+    at: dt.datetime  # when it finished (a drill: started + its RTO)
     source: str  # DRILL | BACKUP_RESTORE_JOB
-    detail: str = ""
+    detail: str = ""  # "dr-audit drill <run id>", "AWS Backup restore job <id>"
     seconds: float | None = None  # how long the restore took, when known
 
 
@@ -95,58 +130,92 @@ def parse_time(value: Any) -> dt.datetime | None:
     return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
 
-def from_drills(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], Restore]:
-    """The newest verified drill per (kind, target, region) (a missing region matches any)."""
-    out: dict[tuple[str, str, str], Restore] = {}
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) and 0 <= v < 1e9 else None
+
+
+def valid_drill_entry(doc: Any) -> bool:
+    """A drill history entry this version understands (schema, started, kind, target, and an
+    RTO that is absent or a finite number of seconds)."""
+    if not isinstance(doc, dict) or doc.get("schema") != DRILL_HISTORY_SCHEMA:
+        return False
+    rto = doc.get("rto_seconds")
+    return (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
+            and isinstance(doc.get("target"), str)
+            and (rto is None or _seconds(rto) is not None))
+
+
+def drill_subject(kind: str, target: str) -> str:
+    """The name of what a drill restored, from its target as the drill names it: the bucket of
+    `s3://BUCKET[/KEY]` and of a state drill's `s3://BUCKET[/PREFIX] STACK`, else the last part
+    of an identifier or ARN."""
+    if kind in BUCKET_KINDS:
+        return target.split(" ", 1)[0].removeprefix("s3://").split("/", 1)[0]
+    return target.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+
+
+def from_drills(entries: Iterable[Mapping[str, Any]]
+                ) -> dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]]:
+    """Verified drills by (family, name): (restore, region, account) each, region and account
+    None when the entry does not say (it then matches any)."""
+    out: dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]] = {}
     for e in entries:
-        if e.get("outcome") != "verified":
+        if not valid_drill_entry(e) or e.get("outcome") != "verified":
             continue
-        at = parse_time(e.get("started"))
-        if at is None or not isinstance(e.get("kind"), str) or not isinstance(
-                e.get("target"), str):
+        started = parse_time(e.get("started"))
+        if started is None:
             continue
-        rto = e.get("rto_seconds")
-        key = (e["kind"], e["target"], str(e.get("region") or "*"))
-        r = Restore(at, DRILL, f"drill {e.get('run_id') or ''}".strip(),
-                    float(rto) if isinstance(rto, int | float) and not isinstance(rto, bool)
-                    else None)
-        if key not in out or out[key].at < at:
-            out[key] = r
+        seconds = _seconds(e.get("rto_seconds"))
+        at = started + dt.timedelta(seconds=seconds or 0)
+        r = Restore(at, DRILL, f"dr-audit drill {e.get('run_id') or ''}".strip(), seconds)
+        region = e.get("source_region") or e.get("region")
+        account = e.get("account")
+        key = (family(e["kind"]), drill_subject(e["kind"], e["target"]))
+        out.setdefault(key, []).append((r, region if isinstance(region, str) else None,
+                                        account if isinstance(account, str) else None))
     return out
 
 
-def from_restore_jobs(jobs: Iterable[Mapping[str, Any]]) -> dict[str, Restore]:
-    """The newest completed AWS Backup restore job per source resource ARN."""
-    out: dict[str, Restore] = {}
+def from_restore_jobs(jobs: Iterable[Mapping[str, Any]]) -> dict[str, list[Restore]]:
+    """Successful AWS Backup restore jobs per source resource ARN: COMPLETED, and not FAILED
+    by restore-testing validation."""
+    out: dict[str, list[Restore]] = {}
     for j in jobs:
-        if j.get("Status") != "COMPLETED" or not isinstance(j.get("SourceResourceArn"), str):
+        if j.get("Status") != "COMPLETED" or j.get("ValidationStatus") == "FAILED" \
+                or not isinstance(j.get("SourceResourceArn"), str):
             continue
-        at = parse_time(j.get("CompletionDate") or j.get("CreationDate"))
+        created, done = parse_time(j.get("CreationDate")), parse_time(j.get("CompletionDate"))
+        at = done or created
         if at is None:
             continue
-        arn = j["SourceResourceArn"]
-        created, done = parse_time(j.get("CreationDate")), parse_time(j.get("CompletionDate"))
-        r = Restore(at, BACKUP_RESTORE_JOB, f"restore job {j.get('RestoreJobId') or ''}".strip(),
-                    (done - created).total_seconds() if created and done else None)
-        if arn not in out or out[arn].at < at:
-            out[arn] = r
+        out.setdefault(j["SourceResourceArn"], []).append(Restore(
+            at, BACKUP_RESTORE_JOB, f"AWS Backup restore job {j.get('RestoreJobId') or ''}"
+            .strip(), (done - created).total_seconds() if created and done else None))
     return out
 
 
 def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
            restore_jobs: Iterable[Mapping[str, Any]],
            unknown: Mapping[str, str] | None = None) -> list[Evidence]:
-    """Evidence per resource. `unknown` maps a region ("*" for every one) to why a source
-    could not be read there (e.g. AWS Backup's restore jobs)."""
+    """Evidence per resource: its newest successful restore. `unknown` maps a region ("*" for
+    every one) to why a source could not be read there (e.g. AWS Backup's restore jobs)."""
     by_drill = from_drills(drills)
     by_arn = from_restore_jobs(restore_jobs)
     unknown = unknown or {}
     out = []
     for r in resources:
-        found = [x for x in (by_drill.get(r.key), by_drill.get((r.kind, r.name, "*")),
-                             by_arn.get(r.arn) if r.arn else None) if x is not None]
+        # bucket names are global: a bucket's drill names where the bucket is, nothing more
+        anywhere = r.region is None or r.key[0] == "bucket"
+        found = [x for x, region, account in by_drill.get(r.key, ())
+                 if (anywhere or region is None or region == r.region)
+                 and (account is None or r.account is None or account == r.account)]
+        found += by_arn.get(r.arn, []) if r.arn else []
         ev = Evidence(r, max(found, key=lambda x: x.at, default=None))
-        ev.unknown = [why for region, why in unknown.items() if region in (r.region, "*")]
+        ev.unknown = [why for region, why in unknown.items()
+                      if region == "*" or region == r.region]
         out.append(ev)
     return out
 

@@ -1,25 +1,30 @@
-"""restore-time-objective: drills kept in the history and AWS Backup restore jobs.
+"""restore-time-objective: drills kept in the history and AWS Backup restore jobs, one model
+(drguard.restore_evidence) for the scan and `drill next`.
 
-moto does not serve ListRestoreJobs, so the restore jobs come from a real botocore client
-with a Stubber at the client boundary (the documented response shape); the rest of the scan
-(the resources, their findings) is the moto server."""
+The rule's cases run on findings and history entries; the scan cases run against the moto
+server over HTTP. moto has no restore jobs (the emulator answers ListRestoreJobs with none):
+the cases that need some, or need the read to fail, put the loopback FaultyProxy in front of
+moto, which answers that one call (the API's documented JSON shape, or an error) and forwards
+everything else."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
 
 from auditor import restore
+from auditor.cli import main
 from auditor.collectors import ReadError
-from auditor.services.restore import drill_restores, restore_jobs
+from auditor.demo_seed import create_bucket
+from drguard import restore_evidence as rev
 from drguard.findings import Finding
 from drguard.settings import from_mapping
+from tests.faulty_proxy import Fault, FaultyProxy
 
 NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
 ACCOUNT = "123456789012"
@@ -27,159 +32,239 @@ DB = f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders-db"
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sessions"
 OLD_DB = f"arn:aws:rds:us-east-1:{ACCOUNT}:db:reports"
 LEGACY = f"arn:aws:rds:us-east-1:{ACCOUNT}:db:legacy"
+BUCKET = "arn:aws:s3:::pulumi-state"
 ANY_CONTROL = "rds-deletion-protection"
+CONFIG = {"tiers": {"critical": {"targetRtoMinutes": 60}, "standard": {"targetRtoMinutes": 480}}}
+FAST = ["--poll-seconds", "0.05", "--yes"]
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def _client_with_jobs(jobs: list[dict[str, Any]]) -> Any:
-    c = boto3.client("backup", region_name="us-east-1", aws_access_key_id="x",
-                     aws_secret_access_key="x")
-    stub = Stubber(c)
-    stub.add_response("list_restore_jobs", {"RestoreJobs": jobs[:1], "NextToken": "p2"},
-                      {"ByStatus": "COMPLETED", "ByCreatedAfter": ANY})
-    stub.add_response("list_restore_jobs", {"RestoreJobs": jobs[1:]},
-                      {"ByStatus": "COMPLETED", "ByCreatedAfter": ANY, "NextToken": "p2"})
-    stub.activate()
-    return c
+def entry(kind: str, target: str, seconds: float | None, days_ago: float,
+          outcome: str = "verified", now: dt.datetime = NOW) -> dict[str, Any]:
+    """A drill history entry as `dr-audit drill --history` writes it."""
+    started = (now - dt.timedelta(days=days_ago)).isoformat().replace("+00:00", "Z")
+    return {"schema": rev.DRILL_HISTORY_SCHEMA, "run_id": f"r-{target}-{days_ago}",
+            "started": started, "kind": kind, "target": target, "region": "us-east-1",
+            "rto_seconds": seconds, "verified": outcome == "verified", "cleaned_up": True,
+            "outcome": outcome, "exit_code": 0}
 
 
-def _job(source: str, minutes: float, days_ago: float, validation: str | None = None
-         ) -> dict[str, Any]:
-    end = NOW - dt.timedelta(days=days_ago)
-    j = {"RestoreJobId": f"job-{source[-6:]}", "SourceResourceArn": source,
-         "Status": "COMPLETED", "CreationDate": end - dt.timedelta(minutes=minutes),
-         "CompletionDate": end}
+def job(source: str, minutes: float, days_ago: float, validation: str | None = None,
+        now: dt.datetime = NOW) -> dict[str, Any]:
+    """A ListRestoreJobs item (datetimes, as botocore parses them)."""
+    end = now - dt.timedelta(days=days_ago)
+    j: dict[str, Any] = {"RestoreJobId": f"job-{source[-6:]}-{days_ago}",
+                         "SourceResourceArn": source, "Status": "COMPLETED",
+                         "CreationDate": end - dt.timedelta(minutes=minutes),
+                         "CompletionDate": end}
     if validation:
         j["ValidationStatus"] = validation
     return j
 
 
-def _drill(folder: Path, target: str, seconds: float, days_ago: float, verified: bool = True
-           ) -> None:
-    folder.mkdir(exist_ok=True)
-    started = (NOW - dt.timedelta(days=days_ago)).isoformat().replace("+00:00", "Z")
-    run_id = f"r{len(list(folder.iterdir()))}"
-    (folder / f"drill-{run_id}.json").write_text(json.dumps({
-        "schema": "dr-audit-drill-history/1", "run_id": run_id, "started": started,
-        "kind": "rds", "target": target, "rto_seconds": seconds, "rto_target_seconds": None,
-        "verified": verified, "cleaned_up": True, "outcome": "restored", "exit_code": 0}))
-
-
-def _live(arn: str, tier: str | None = None) -> Finding:
-    f = Finding(ANY_CONTROL, "pass", "live", arn, "ok", ACCOUNT, "us-east-1")
-    f.tier = tier
+def live(arn: str, tier: str | None = None, rto_tag: str | None = None,
+         control: str = ANY_CONTROL) -> Finding:
+    f = Finding(control, "pass", "live", arn, "ok", ACCOUNT, "us-east-1")
+    f.tier, f.rto_tag = tier, rto_tag
     return f
 
 
-CONFIG = {"tiers": {"critical": {"targetRtoMinutes": 60}, "standard": {"targetRtoMinutes": 480}}}
+def judged(findings: list[Finding], jobs: list[dict[str, Any]] | ReadError,
+           drills: list[dict[str, Any]], config: dict[str, Any] | None = None,
+           **kw: Any) -> dict[str, Finding]:
+    out = restore.judge(findings, from_mapping(config or CONFIG), lambda a, r: jobs, drills,
+                        NOW, **kw)
+    return {f.resource: f for f in out}
 
 
-def test_drilled_passes_undrilled_fails_never_restored(tmp_path) -> None:  # noqa: ANN001
-    history = tmp_path / "history"
-    _drill(history, "orders-db", 45 * 60, 3)
-    _drill(history, "orders-db", 10 * 60, 1, verified=False)  # not verified: no evidence
-    _drill(history, "reports", 30 * 60, 60)  # too old
-    jobs = restore_jobs(_client_with_jobs([
-        _job(TABLE, 200, 2), _job(TABLE, 5, 1, validation="FAILED")]), NOW)
-    drills, skipped = drill_restores(history)
-    settings = from_mapping(CONFIG)
-    out = {f.resource: f for f in restore.judge(
-        [_live(DB, "critical"), _live(TABLE, "standard"), _live(OLD_DB), _live(LEGACY)],
-        settings, lambda a, r: jobs, drills, NOW)}
-    assert skipped == 0
+# ---- the rule ------------------------------------------------------------------------------
+
+def test_drilled_passes_undrilled_fails_never_restored() -> None:
+    drills = [entry("rds", "orders-db", 45 * 60, 3),
+              entry("rds", "orders-db", 10 * 60, 1, outcome="failed"),  # not a restore
+              entry("rds", "reports", 30 * 60, 60)]  # too old
+    jobs = [job(TABLE, 200, 2), job(TABLE, 5, 1, validation="FAILED")]
+    out = judged([live(DB, "critical"), live(TABLE, "standard"), live(OLD_DB), live(LEGACY)],
+                 jobs, drills)
     db = out[DB]
     assert db.status == "pass" and db.evidence["restoreMinutes"] == 45
-    assert (db.evidence["targetRtoMinutes"], db.evidence["targetFrom"]) == (60, "tier critical")
+    assert (db.evidence["targetRtoMinutes"], db.evidence["targetFrom"],
+            db.evidence["targetSource"]) == (60, "tier critical", "tier")
     table = out[TABLE]  # the validation-FAILED job does not count; 200 min within 480
-    assert table.status == "pass" and table.evidence["restoreEvidence"].startswith(
-        "AWS Backup restore job")
-    assert table.evidence["targetFrom"] == "tier standard"
+    assert table.status == "pass" and table.evidence["restoreMinutes"] == 200
+    assert table.evidence["restoreEvidence"].startswith("AWS Backup restore job")
     assert out[OLD_DB].status == "fail" and "60 days old" in out[OLD_DB].message
-    assert out[OLD_DB].evidence["targetFrom"] == "control default (targetRtoMinutes)"
+    assert out[OLD_DB].evidence["targetSource"] == "default"
     assert out[LEGACY].status == "fail" and "never restored" in out[LEGACY].message
 
 
-def test_slower_than_target_fails_and_tag_wins() -> None:
-    from drguard.controls.objectives import target_rto
-
-    assert target_rto({"dr:rto": "90m"}, "critical", {"targetRtoMinutes": 60}, 240) == (
-        90.0, "tag dr:rto=90m")
-    assert target_rto({}, "critical", {"targetRtoMinutes": 60}, 240) == (60.0, "tier critical")
-    assert target_rto(None, None, {}, 240) == (240.0, "control default (targetRtoMinutes)")
-    jobs = {DB: restore_jobs(_client_with_jobs([_job(DB, 75, 1), _job(DB, 30, 20)]), NOW)[DB]}
-    out = restore.judge([_live(DB, "critical")], from_mapping(CONFIG), lambda a, r: jobs, {},
-                        NOW)
-    assert out[0].status == "fail" and "took 75 min, slower than its target RTO of 60 min" \
-        in out[0].message
-
-
-def test_unreadable_restore_jobs_are_error_not_never_restored() -> None:
-    err = ReadError("backup:ListRestoreJobs", "AccessDeniedException", "no")
-    out = restore.judge([_live(DB)], from_mapping({}), lambda a, r: err, {}, NOW)
-    assert out[0].status == "error" and "could not be read" in out[0].message
+def test_target_in_force_tag_over_tier_over_default() -> None:
+    jobs = [job(DB, 75, 1), job(OLD_DB, 75, 1), job(LEGACY, 75, 1)]
+    out = judged([live(DB, "critical", "2h"), live(OLD_DB, "critical"), live(LEGACY)], jobs, [])
+    assert out[DB].status == "pass"
+    assert (out[DB].evidence["targetRtoMinutes"], out[DB].evidence["targetFrom"],
+            out[DB].evidence["targetSource"]) == (120, "tag dr:rto=2h", "tag")
+    assert out[OLD_DB].status == "fail"
+    assert "took 75 min, slower than its target RTO of 60 min (tier critical)" in \
+        out[OLD_DB].message
+    assert (out[LEGACY].status, out[LEGACY].evidence["targetRtoMinutes"]) == ("pass", 240)
+    bad = judged([live(DB, "critical", "soon")], jobs, [])[DB]
+    assert bad.status == "error" and "dr:rto='soon'" in bad.message
 
 
-def test_scan_judges_restore_evidence_end_to_end(aws, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    """moto answers everything but ListRestoreJobs; that one call is stubbed on the client."""
-    from auditor import aws as aws_mod
-    from auditor.cli import main
+def test_the_newest_restore_decides_and_buckets_take_s3_and_state_drills() -> None:
+    drills = [entry("rds", "orders-db", 20 * 60, 10), entry("rds", "orders-db", 300 * 60, 2),
+              {**entry("state", "s3://pulumi-state/team shop/prod", 30, 1),
+               "region": "eu-west-1"},  # where the bucket is: a bucket name is global
+              {**entry("rds", "legacy", 60, 1), "region": "eu-west-1"}]  # another legacy
+    out = judged([live(DB), live(BUCKET, control="pulumi-state-backend"), live(LEGACY)], [],
+                 drills)
+    assert out[DB].status == "fail" and "took 300 min" in out[DB].message
+    assert out[LEGACY].status == "fail" and "never restored" in out[LEGACY].message
+    assert out[BUCKET].status == "pass" and out[BUCKET].evidence["restoreMinutes"] == 0.5
 
+
+def test_unreadable_restore_jobs_are_error_unless_a_drill_proves_it() -> None:
+    err = ReadError("backup:ListRestoreJobs", "404", "Not Found")
+    out = judged([live(DB), live(OLD_DB), live(LEGACY)], err,
+                 [entry("rds", "orders-db", 600, 1), entry("rds", "reports", 600, 90)])
+    assert out[DB].status == "pass"  # a proven restore stays proven
+    for arn in (OLD_DB, LEGACY):  # a newer restore may be among the unread jobs
+        assert out[arn].status == "error", out[arn].message
+        assert "never restored" not in out[arn].message
+        assert "could not be read" in out[arn].message
+        assert out[arn].evidence["readErrors"][0]["code"] == "404"
+
+
+def test_without_history_restore_jobs_alone_are_judged() -> None:
+    out = judged([live(DB), live(LEGACY)], [job(DB, 30, 1)], [], drills_read=False)
+    assert out[DB].status == "pass"
+    assert out[LEGACY].status == "fail" and "drills not read" in out[LEGACY].message
+
+
+def test_drill_next_and_the_scan_read_the_same_evidence() -> None:
+    """One model: what `drill next` calls the last restore is what the scan judges."""
+    drills = [entry("rds", "orders-db", 600, 4, now=NOW), entry("rds", "reports", 600, 9)]
+    jobs = [job(DB, 10, 2)]
+    ev = {e.resource.name: e for e in rev.gather(
+        [rev.Resource("rds", "orders-db", "us-east-1", DB, account=ACCOUNT),
+         rev.Resource("rds", "reports", "us-east-1", OLD_DB, account=ACCOUNT),
+         rev.Resource("rds", "legacy", "us-east-1", LEGACY, account=ACCOUNT)], drills, jobs)}
+    out = judged([live(DB), live(OLD_DB), live(LEGACY)], jobs, drills)
+    assert ev["orders-db"].last.source == rev.BACKUP_RESTORE_JOB
+    assert out[DB].evidence["restoredAt"] == ev["orders-db"].last.at.isoformat().replace(
+        "+00:00", "Z")
+    assert rev.pick(ev.values()).resource.name == "legacy" and out[LEGACY].status == "fail"
+    # a drill of another account's "orders-db" is not evidence for this one
+    other = {**drills[0], "account": "999999999999"}
+    assert judged([live(DB)], [], [other])[DB].status == "fail"
+
+
+# ---- the scan, end to end against moto ------------------------------------------------------
+
+def seed_dbs(aws: Any) -> None:
     rds = aws.client("rds")
-    for db in ("orders-db", "legacy"):
-        rds.create_db_instance(DBInstanceIdentifier=db, DBInstanceClass="db.t4g.medium",
+    for name, tags in (("orders-db", [{"Key": "dr:tier", "Value": "critical"},
+                                      {"Key": "dr:rto", "Value": "3h"}]),
+                       ("legacy", [{"Key": "dr:tier", "Value": "critical"}])):
+        rds.create_db_instance(DBInstanceIdentifier=name, DBInstanceClass="db.t4g.medium",
                                Engine="postgres", AllocatedStorage=20, MasterUsername="app",
-                               MasterUserPassword="password-123")
+                               MasterUserPassword="password-123", Tags=tags)
+        rds.create_db_snapshot(DBInstanceIdentifier=name, DBSnapshotIdentifier=f"{name}-s1")
+
+
+def restore_jobs_reply(jobs: list[dict[str, Any]]) -> Fault:
+    """ListRestoreJobs (GET /restore-jobs/) answered as the API documents it."""
+    def wire(j: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.timestamp() if isinstance(v, dt.datetime) else v for k, v in j.items()}
+    return Fault("reply", "backup", "GET /restore-jobs/",
+                 reply={"RestoreJobs": [wire(j) for j in jobs]})
+
+
+def scan_rto(url: str, out: Path, *extra: str) -> dict[str, dict[str, Any]]:
+    config = out.parent / "tiers.json"
+    config.write_text(json.dumps(CONFIG))
+    main(["scan", "--endpoint-url", url, "--regions", "us-east-1", "--output-dir", str(out),
+          "--format", "json", "--config", str(config), *extra])
+    report = json.loads((out / "report.json").read_text())
+    return {f["resource"].rsplit(":", 1)[-1]: f for f in report["findings"]
+            if f["control"] == "restore-time-objective"} | {"_run": report["run"]}
+
+
+@pytest.mark.parametrize("where", ["dir", "s3"])
+def test_a_second_scan_sees_the_drill_as_evidence(aws: Any, tmp_path: Path, where: str,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    seed_dbs(aws)
+    if where == "s3":
+        s3 = create_bucket(aws.client("s3"), "dr-history", "us-east-1")
+        history = "s3://dr-history/nightly"
+    else:
+        history = str(tmp_path / "history")
+    first = scan_rto(aws.url, tmp_path / "s1", "--history", history)
+    assert first["orders-db"]["status"] == "fail"
+    assert "never restored" in first["orders-db"]["message"]
+    code = main(["drill", "rds", "--db", "orders-db", "--endpoint-url", aws.url,
+                 "--history", history, "--output-dir", str(tmp_path / "d"), *FAST])
+    assert code == 0
+    if where == "s3":  # a corrupt entry is skipped, named, and breaks nothing
+        s3.put_object(Bucket="dr-history", Key="nightly/drill-zz-corrupt.json",
+                      Body=b'{"schema": "dr-audit-drill-history/1", "rto_seconds": NaN}')
+    else:
+        (Path(history) / "drill-zz-corrupt.json").write_text("{not json")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        second = scan_rto(aws.url, tmp_path / "s2", "--history", history)
+    db = second["orders-db"]
+    assert db["status"] == "pass", db["message"]
+    assert db["evidence"]["restoreEvidence"].startswith("dr-audit drill ")
+    assert (db["evidence"]["targetRtoMinutes"], db["evidence"]["targetSource"]) == (180, "tag")
+    assert second["legacy"]["status"] == "fail" and "never restored" in second["legacy"][
+        "message"]
+    assert second["legacy"]["evidence"]["targetFrom"] == "tier critical"
+    corrupt = ("s3://dr-history/nightly/drill-zz-corrupt.json" if where == "s3"
+               else "drill-zz-corrupt.json")
+    assert corrupt in caplog.text
+    assert second["_run"]["skipped"]["drillHistoryFiles"] == 1
+
+
+def test_scan_restore_jobs_and_their_validation_count(aws: Any, tmp_path: Path) -> None:
+    seed_dbs(aws)
+    now = dt.datetime.now(dt.UTC)
+    orders = f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders-db"
+    legacy = f"arn:aws:rds:us-east-1:{ACCOUNT}:db:legacy"
+    jobs = [job(orders, 150, 1, now=now), job(legacy, 30, 1, now=now),
+            job(legacy, 20, 0.5, validation="FAILED", now=now)]
+    with FaultyProxy(aws.url, [restore_jobs_reply(jobs)]) as proxy:
+        out = scan_rto(proxy.url, tmp_path / "s")
+    # the dr:rto tag (3h) wins over the tier (60 min): 150 min passes
+    assert out["orders-db"]["status"] == "pass"
+    assert out["orders-db"]["evidence"]["targetFrom"] == "tag dr:rto=3h"
+    assert out["legacy"]["status"] == "pass"  # the FAILED validation does not count
+    assert out["legacy"]["evidence"]["restoreMinutes"] == 30
+    assert any("judged on AWS Backup restore jobs alone" in n
+               for n in out["_run"]["skipped"]["notes"])
+
+
+@pytest.mark.parametrize("fault", ["missing", "denied"])
+def test_scan_without_readable_restore_jobs_says_error_not_never_restored(
+        aws: Any, tmp_path: Path, fault: str) -> None:
+    seed_dbs(aws)
     history = tmp_path / "history"
-    _drill(history, "orders-db", 20 * 60, 1)
-    real_guard = aws_mod.guard_client
-
-    def guard(client: Any) -> Any:
-        if client.meta.service_model.service_name == "backup":
-            stub = Stubber(client)
-            stub.add_response("list_restore_jobs", {"RestoreJobs": []},
-                              {"ByStatus": "COMPLETED", "ByCreatedAfter": ANY})
-            stub.activate()
-        return real_guard(client)
-
-    monkeypatch.setattr(aws_mod, "guard_client", guard)
-    monkeypatch.setattr(restore, "dt", _Clock)
-    out = tmp_path / "r"
-    main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--history",
-          str(history), "--output-dir", str(out), "--format", "json"])
-    report = json.loads((out / "report.json").read_text())
-    rto = {f["resource"].rsplit(":", 1)[-1]: f for f in report["findings"]
-           if f["control"] == "restore-time-objective"}
-    assert rto["orders-db"]["status"] == "pass"
-    assert rto["legacy"]["status"] == "fail" and "never restored" in rto["legacy"]["message"]
-
-
-class _Clock:
-    """`datetime` as auditor.restore sees it, fixed at NOW."""
-
-    timedelta = dt.timedelta
-    UTC = dt.UTC
-
-    class datetime(dt.datetime):  # noqa: N801
-        @classmethod
-        def now(cls, tz: Any = None) -> dt.datetime:  # noqa: ARG003
-            return NOW
-
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def test_without_history_restore_is_not_judged(aws, tmp_path) -> None:  # noqa: ANN001
-    from auditor.cli import main
-
-    aws.client("rds").create_db_instance(
-        DBInstanceIdentifier="orders-db", DBInstanceClass="db.t4g.medium", Engine="postgres",
-        AllocatedStorage=20, MasterUsername="app", MasterUserPassword="password-123")
-    out = tmp_path / "r"
-    main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--output-dir",
-          str(out), "--format", "json"])
-    report = json.loads((out / "report.json").read_text())
-    assert not [f for f in report["findings"] if f["control"] == "restore-time-objective"]
-    assert any(n.startswith("restore-time-objective: not checked")
-               for n in report["run"]["skipped"]["notes"])
+    history.mkdir()
+    (history / "drill-a.json").write_text(json.dumps(
+        entry("rds", "orders-db", 60, 1, now=dt.datetime.now(dt.UTC))))
+    with FaultyProxy(aws.url, [Fault(fault, "backup", "GET /restore-jobs/")]) as proxy:
+        out = scan_rto(proxy.url, tmp_path / "s", "--history", str(history))
+    assert out["orders-db"]["status"] == "pass"  # the drill proves it, whatever AWS Backup says
+    legacy = out["legacy"]
+    assert legacy["status"] == "error", legacy["message"]
+    assert "never restored" not in legacy["message"]
+    assert "could not be read" in legacy["message"]
+    assert "ListRestoreJobs" in json.dumps(legacy["evidence"]["readErrors"])
+    with FaultyProxy(aws.url, [Fault(fault, "backup", "GET /restore-jobs/")]) as proxy:
+        out = scan_rto(proxy.url, tmp_path / "s2")  # and without --history: nothing known
+    assert {out[n]["status"] for n in ("orders-db", "legacy")} == {"error"}
 
 
 def test_tier_objectives_override_the_rpo_default_and_the_tag_wins() -> None:

@@ -1,15 +1,21 @@
 """`dr-audit demo`: scan a seeded organization in the embedded emulator, write every report.
 
-The scan runs exactly as `dr-audit scan --org --role-name ... --logs s3://<trail-bucket>/`
-would against the emulator, so each planted gap is linked to the CloudTrail event behind it.
+The scan runs exactly as `dr-audit scan --org --role-name ... --logs s3://<trail-bucket>/
+--history DIR` would against the emulator, so each planted gap is linked to the CloudTrail
+event behind it; the history holds a few earlier `dr-audit drill` runs (DEMO_DRILLS), so
+restore-time-objective shows a restore within target, one too slow, one too old, and the
+resources never restored.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import datetime as dt
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,14 +38,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
 
 
-def scan_args(endpoint_url: str, demo: DemoOrg, output_dir: Path) -> argparse.Namespace:
+def scan_args(endpoint_url: str, demo: DemoOrg, output_dir: Path,
+              history: Path | None = None) -> argparse.Namespace:
     """The `dr-audit scan` arguments the demo runs with (parsed by scan's own parser)."""
     p = argparse.ArgumentParser(prog="dr-audit scan", add_help=False)
     scan_cmd.add_arguments(p)
     return p.parse_args([
         "--endpoint-url", endpoint_url, "--regions", ",".join(demo.regions), "--org",
         "--role-name", demo.role_name, "--workers", "4",
-        "--logs", f"s3://{demo.trail_bucket}/", "--output-dir", str(output_dir)])
+        "--logs", f"s3://{demo.trail_bucket}/", "--output-dir", str(output_dir),
+        *(["--history", str(history)] if history else [])])
+
+
+# (kind, target, days ago, minutes): earlier drills, as `dr-audit drill --history` kept them
+DEMO_DRILLS = (("rds", "orders-db", 3, 42.0), ("cluster", "payments", 2, 95.0),
+               ("dynamodb", "sessions", 50, 6.0), ("state", "s3://acme-pulumi-state "
+                                                   "organization/acme-platform/prod", 6, 1.5))
+
+
+def seed_drill_history(folder: Path, now: dt.datetime) -> None:
+    """The demo's drill history: one entry per DEMO_DRILLS row, verified and cleaned up."""
+    from ..drill import new_run_id
+    from ..drill import report as drill_report
+    from ..history_store import DirStore
+
+    for kind, target, days, minutes in DEMO_DRILLS:
+        started = now - dt.timedelta(days=days)
+        section = {"run_id": new_run_id(started), "kind": kind, "target": target,
+                   "region": "us-east-1", "rto_seconds": minutes * 60,
+                   "rto_target_seconds": None, "verified": True, "cleaned_up": True,
+                   "outcome": "verified", "exit_code": 0}
+        drill_report.save_history(DirStore(folder), drill_report.history_entry(
+            section, started.isoformat(timespec="seconds")))
 
 
 def _say(text: str) -> None:
@@ -112,14 +142,17 @@ def run(args: argparse.Namespace) -> int:
         phase = _Phases()
         phase("seeding", "starting the AWS emulator and seeding an organization and its "
                          "CloudTrail logs...")
-        with MotoServer() as server:
+        with MotoServer() as server, contextlib.ExitStack() as stack:
             demo = seed(server.url)
             settings = from_mapping({"scope": {"stateBucket": demo.state_bucket},
                                      "controls": {**rpo.EMULATOR_CONTROLS,
                                                   **recovery.EMULATOR_CONTROLS},
                                      "tiers": DEMO_TIERS, "applications": DEMO_APPLICATIONS},
                                     where="demo config")
-            sargs = scan_args(server.url, demo, args.output_dir)
+            history = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="dr-audit-demo-history-")))
+            seed_drill_history(history, dt.datetime.now(dt.UTC))
+            sargs = scan_args(server.url, demo, args.output_dir, history)
             phase("scanning", f"2 accounts ({demo.management}, {demo.member}) x "
                               f"{len(demo.regions)} regions...")
             # progress counters on stderr even when it is not a terminal

@@ -131,13 +131,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _common(d)
     n = sub.add_parser("next", help="drill the resource whose restore evidence is missing or "
                        "oldest",
-                       description="Among the RDS instances, DB clusters and DynamoDB tables "
+                       description="Among the RDS instances, DB clusters, DynamoDB tables, "
+                       "backup buckets and the Pulumi state backend (the stateBucket setting) "
                        "of the region (scratch resources and waived ones left out), choose the "
                        "one with no restore evidence, else the oldest (drills in --history and "
                        "AWS Backup restore jobs alike), say why, and drill it.")
-    n.add_argument("--tier", help="only resources tagged dr:tier=TIER")
-    n.add_argument("--config", type=Path, help="YAML/JSON config whose waivers (control "
-                   "restore-time-objective, or *) leave resources out")
+    n.add_argument("--tier", help="only resources of this tier (the dr:tier tag, or the "
+                   "config's tier of the application their dr:app tag names)")
+    n.add_argument("--config", type=Path, help="YAML/JSON config: its waivers (control "
+                   "restore-time-objective, or *) leave resources out; its backup-bucket scope "
+                   "and stateBucket add buckets; its applications give tiers")
     _common(n)
     s = sub.add_parser("state", help="restore the previous Pulumi checkpoint to a scratch key",
                        description="Restore the previous version of a stack's checkpoint "
@@ -238,15 +241,15 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
              tier: str | None, now: dt.datetime) -> dict[str, Any]:
     r = chosen.resource
     pool = [e for e in evidence if tier is None or e.resource.tier == tier]
-    why = (f"{r.kind} {r.name} ({r.region}"
+    why = (f"{r.kind} {r.detail or r.name} ({r.region}"
            f"{f', tier {r.tier}' if r.tier else ''}): {chosen.describe(now)}; chosen among "
            f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one with "
            f"{'no' if chosen.missing else 'the oldest'} restore evidence")
     return {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
-            "candidates": [{"kind": e.resource.kind, "target": e.resource.name,
+            "candidates": [{"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
                             "region": e.resource.region, "tier": e.resource.tier,
                             "evidence": e.describe(now)} for e in pool],
-            "left_out": found.left_out, "read_errors": found.errors}
+            "left_out": found.left_out, "read_errors": found.errors, "notes": found.notes}
 
 
 def run_next(args: argparse.Namespace) -> int:
@@ -267,9 +270,15 @@ def run_next(args: argparse.Namespace) -> int:
     if store is None:
         unknown["*"] = "no --history given: earlier drills are not known"
     else:
-        drills, skipped = drill_report.load_entries(store)
-        if skipped:
-            unknown["*"] = f"{skipped} history entr{'y' if skipped == 1 else 'ies'} unreadable"
+        try:
+            drills, skipped = drill_report.load_entries(store)
+        except ConfigError as e:  # the history cannot be listed: every drill is unknown
+            unknown["*"] = f"the drill history could not be read ({e})"
+        else:
+            if skipped:  # skipped and counted, named in the log: not unknown evidence forever
+                were = "entry was" if skipped == 1 else "entries were"
+                found.notes.append(f"{skipped} history {were} skipped: not readable "
+                                   f"({store.where}; named in the log)")
     jobs, why = drill_next.restore_jobs(reader, region)
     if why:
         unknown[region] = why
@@ -291,6 +300,8 @@ def run_next(args: argparse.Namespace) -> int:
               f"{', tier ' + c['tier'] if c['tier'] else ''}): {c['evidence']}")
     for line in found.left_out:
         print(f"  left out: {line}")
+    for line in found.notes:
+        print(f"  note: {line}")
     r = chosen.resource
     args.drill_kind = r.kind
     args.region = r.region
@@ -301,7 +312,10 @@ def run_next(args: argparse.Namespace) -> int:
                 "check_sql": None},
         "cluster": {"cluster": r.name, "source": "snapshot", "instance_class": None,
                     "subnet_group": None, "security_group": []},
-        "dynamodb": {"table": r.name, "sample": 20}}
+        "dynamodb": {"table": r.name, "sample": 20},
+        "s3": {"bucket": r.name, "key": None, "sample": 3, "scratch_bucket": None},
+        "state": {"backend": r.detail.split(" ", 1)[0], "stack": r.detail.split(" ", 1)[-1],
+                  "scratch_bucket": None}}
     for k, v in defaults[r.kind].items():
         setattr(args, k, v)
     return run(args)
@@ -371,6 +385,11 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
         "exit_code": code, "error": outcome.error or None,
         "failed_step": outcome.failed_step or None,
         "left_behind": outcome.left_behind, "region": plan.region if plan else region,
+        # where the original lives (an RDS drill may restore into another region) and whose
+        # it is: what restore evidence is matched by
+        "source_region": (plan.data.get("region") if plan else None) or
+        (plan.region if plan else region),
+        "account": account_id or None,
         "found": plan.found if plan else {}, "notes": plan.notes if plan else [],
         "checks": result.get("checks", []),
         "details": {k: v for k, v in result.items() if k != "checks"},

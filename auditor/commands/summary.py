@@ -25,7 +25,9 @@ def add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", type=history_arg, metavar="DIR|s3://BUCKET/PREFIX",
                    help="folder (or S3 prefix: CI runners keep nothing) keeping a small "
                         "summary of each run; the HTML report shows the trend of gaps over the "
-                        "last runs. S3: one new object per run, the only write besides reports")
+                        "last runs; `scan` reads the drills `dr-audit drill --history` kept "
+                        "there as restore evidence. S3: one new object per run, the only write "
+                        "besides reports")
     p.add_argument("--account-names", type=Path, metavar="FILE",
                    help="YAML or JSON map of account id to name, shown beside account ids "
                         "(Organizations names are used when the scan lists them)")

@@ -25,11 +25,12 @@ from ..history_store import HistoryStore
 from ..reports import render_reports
 from ..reports._common import dumps, jsonable
 from ..reports.templates import environment
+from ..services.restore import DRILL_HISTORY_SCHEMA, drill_entries
 from .plan import EXIT_FAILED, EXIT_NOT_RUN, EXIT_OK
 
 log = logging.getLogger(__name__)
 
-HISTORY_SCHEMA = "dr-audit-drill-history/1"
+HISTORY_SCHEMA = DRILL_HISTORY_SCHEMA
 HISTORY_LIMIT = 30
 # The report formats a drill writes (a subset of the auditor's). Its own file names, so a scan
 # and a drill writing into the same --output-dir keep both reports.
@@ -98,34 +99,14 @@ def check_history_dir(path: Path) -> None:
 
 
 def history_entry(section: dict[str, Any], started: str) -> dict[str, Any]:
-    keys = ("run_id", "kind", "target", "region", "rto_seconds", "rto_target_seconds", "verified",
-            "cleaned_up", "outcome", "exit_code")
+    keys = ("run_id", "kind", "target", "region", "source_region", "account", "rto_seconds",
+            "rto_target_seconds", "verified", "cleaned_up", "outcome", "exit_code")
     return {"schema": HISTORY_SCHEMA, "started": started, **{k: section.get(k) for k in keys}}
-
-
-def _valid_entry(doc: Any) -> bool:
-    if not isinstance(doc, dict) or doc.get("schema") != HISTORY_SCHEMA:
-        return False
-    rto = doc.get("rto_seconds")
-    return (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
-            and isinstance(doc.get("target"), str)
-            and (rto is None or isinstance(rto, int | float) and not isinstance(rto, bool)
-                 and rto >= 0))
 
 
 def load_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
     """Every valid drill entry of the history, oldest first; and how many were skipped."""
-    docs, skipped = store.read(lambda name: name.startswith("drill-"))
-    entries = []
-    for name, doc in docs:
-        if _valid_entry(doc):
-            entries.append(doc)
-        else:
-            log.warning("--history: %s/%s: not a drill summary of %s; skipped",
-                        store.where.rstrip("/"), name, HISTORY_SCHEMA)
-            skipped += 1
-    entries.sort(key=lambda d: d["started"])
-    return entries, skipped
+    return drill_entries(store)
 
 
 def load_history(store: HistoryStore, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:

@@ -1,76 +1,59 @@
-"""Restore evidence, live: completed AWS Backup restore jobs (read-only) and the drills kept
-in a `--history` folder; the binding of restore-time-objective, which `scan` judges after the
-live scan (auditor.restore)."""
+"""Restore evidence, live: AWS Backup's completed restore jobs (read-only) and the drills kept
+in the `--history` store; the binding of restore-time-objective, which `scan` judges after the
+live scan (auditor.restore). `dr-audit drill next` reads the same two sources, and
+drguard.restore_evidence matches both to resources for either."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
+from drguard import restore_evidence as rev
 from drguard.controls import objectives as ctl
-from drguard.controls.objectives import Restore
 
 from ..aws import paginate
+from ..collectors import ReadError
+from ..history_store import HistoryStore
 from ..live import Live, LiveService
 
 log = logging.getLogger(__name__)
 
 RESTORE_CONTROL = ctl.RESTORE
-DRILL_HISTORY_SCHEMA = "dr-audit-drill-history/1"
+DRILL_HISTORY_SCHEMA = rev.DRILL_HISTORY_SCHEMA
 
 
-def _utc(t: Any) -> dt.datetime | None:
-    if isinstance(t, dt.datetime):
-        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-    if isinstance(t, str):
-        try:
-            return _utc(dt.datetime.fromisoformat(t.replace("Z", "+00:00")))
-        except ValueError:
-            return None
-    return None
+def restore_jobs(backup: Any, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """AWS Backup's COMPLETED restore jobs of a region (created after `since` when given);
+    raises ClientError/BotoCoreError when they cannot be read."""
+    kwargs: dict[str, Any] = {"ByStatus": "COMPLETED"}
+    if since is not None:
+        kwargs["ByCreatedAfter"] = since
+    return list(paginate(backup, "list_restore_jobs", "RestoreJobs", **kwargs))
 
 
-def restore_jobs(backup: Any, since: dt.datetime) -> dict[str, list[Restore]]:
-    """Source resource ARN -> successful restores (COMPLETED, validation not FAILED) created
-    after `since`; raises ClientError/BotoCoreError on a read error."""
-    out: dict[str, list[Restore]] = {}
-    for j in paginate(backup, "list_restore_jobs", "RestoreJobs", ByStatus="COMPLETED",
-                      ByCreatedAfter=since):
-        if j.get("ValidationStatus") == "FAILED" or not j.get("SourceResourceArn"):
-            continue
-        start, end = _utc(j.get("CreationDate")), _utc(j.get("CompletionDate"))
-        if start is None or end is None:
-            continue
-        out.setdefault(j["SourceResourceArn"], []).append(
-            Restore(end, (end - start).total_seconds() / 60,
-                    f"AWS Backup restore job {j.get('RestoreJobId')}"))
-    return out
+def jobs_unread(region: str | None, error: ReadError, account: str | None = None) -> str:
+    """Why a region's restore evidence is unknown, in one short line (the error's full text
+    goes to the finding's readErrors)."""
+    whose = f" of account {account}" if account else ""
+    return (f"AWS Backup restore jobs{whose} in {region} could not be read "
+            f"({error.operation}: {error.code})")
 
 
-def drill_restores(folder: Path) -> tuple[dict[str, list[Restore]], int]:
-    """Drill target (as given to `dr-audit drill`) -> verified restores; (.., files skipped)."""
-    out: dict[str, list[Restore]] = {}
-    skipped = 0
-    for f in sorted(folder.glob("drill-*.json")) if folder.is_dir() else ():
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+def drill_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
+    """Every drill entry of the history, oldest first, and how many were skipped. An entry
+    that cannot be read or is not a drill summary is skipped with a warning naming it."""
+    docs, skipped = store.read(lambda name: name.startswith("drill-"))
+    entries = []
+    for name, doc in docs:
+        if rev.valid_drill_entry(doc):
+            entries.append(doc)
+        else:
+            log.warning("--history: %s/%s: not a drill summary of %s; skipped",
+                        store.where.rstrip("/"), name, DRILL_HISTORY_SCHEMA)
             skipped += 1
-            continue
-        if not isinstance(doc, dict) or doc.get("schema") != DRILL_HISTORY_SCHEMA:
-            skipped += 1
-            continue
-        at, rto = _utc(doc.get("started")), doc.get("rto_seconds")
-        if doc.get("verified") is not True or at is None or not isinstance(rto, (int, float)) \
-                or isinstance(rto, bool) or not isinstance(doc.get("target"), str):
-            continue
-        out.setdefault(doc["target"], []).append(
-            Restore(at + dt.timedelta(seconds=rto), rto / 60,
-                    f"dr-audit drill {doc.get('run_id')}"))
-    return out, skipped
+    entries.sort(key=lambda d: d["started"])
+    return entries, skipped
 
 
 SERVICE = LiveService(

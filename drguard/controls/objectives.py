@@ -5,10 +5,10 @@ report read these)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from .. import frameworks as fw
+from .. import restore_evidence as rev
 from ..control import SINGLE_REGION, Control, Mapping, Param, days
 from ..facts import Resource
 from ..verdict import Remediation, Verdict
@@ -23,57 +23,74 @@ CROSS_ACCOUNT_CONTROLS = frozenset({CROSS_ACCOUNT, AIR_GAPPED})
 RTO_TAG = "dr:rto"
 
 
-@dataclass(frozen=True)
-class Restore:
-    """One successful restore of a resource: when it finished, how long it took, what says so."""
-
-    at: dt.datetime
-    minutes: float
-    evidence: str  # "dr-audit drill <run id>" or "AWS Backup restore job <id>"
-
-
 def target_rto(tags: dict[str, Any] | None, tier: str | None,
                tier_objectives: dict[str, Any] | None, default: float
-               ) -> tuple[float, str]:
-    """(target minutes, where it came from): the resource's dr:rto tag, else its tier's
-    targetRtoMinutes, else the control's parameter."""
+               ) -> tuple[float, str, str]:
+    """(target minutes, where it came from, "tag" | "tier" | "default"): the resource's dr:rto
+    tag, else its tier's targetRtoMinutes, else the control's parameter. A dr:rto tag that is
+    not a duration raises ValueError (its target is unknown, not the default)."""
     tag = (tags or {}).get(RTO_TAG)
-    if isinstance(tag, str):
-        try:
-            return parse_rpo(tag) * 60, f"tag {RTO_TAG}={tag}"
-        except ValueError:
-            pass
+    if isinstance(tag, str) and tag:
+        return parse_rpo(tag) * 60, f"tag {RTO_TAG}={tag}", "tag"
     minutes = (tier_objectives or {}).get("targetRtoMinutes")
     if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and tier:
-        return float(minutes), f"tier {tier}"
-    return float(default), "control default (targetRtoMinutes)"
+        return float(minutes), f"tier {tier}", "tier"
+    return float(default), "control default (targetRtoMinutes)", "default"
 
 
-def restore_objective(r: Resource, restores: list[Restore], target: float, target_from: str,
-                      max_age_days: float, now: dt.datetime) -> Verdict:
-    """The newest successful restore took <= target minutes and is younger than max_age_days."""
-    ev: dict[str, Any] = {"targetRtoMinutes": target, "targetFrom": target_from,
-                          "maxEvidenceAgeDays": max_age_days}
+def bad_rto_tag(r: Resource, tag: str) -> Verdict:
+    return Verdict("error", f"The tag {RTO_TAG}={tag!r} on {r.name} is not a duration (write it "
+                            "like 90m, 4h or 1d), so its target RTO is unknown.",
+                   {"tag": RTO_TAG, "value": tag})
+
+
+def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from: str,
+                      max_age_days: float, now: dt.datetime, drills_read: bool = True,
+                      target_source: str = "") -> Verdict:
+    """The newest successful restore took <= target minutes and is younger than max_age_days.
+
+    Known evidence that meets the objective passes even when another source was unread (a
+    proven restore stays proven); anything short of that with an unread source is `error`,
+    since the unread source may hold a newer restore."""
+    evidence: dict[str, Any] = {"targetRtoMinutes": target, "targetFrom": target_from,
+                                "maxEvidenceAgeDays": max_age_days}
+    if target_source:
+        evidence["targetSource"] = target_source
+    if ev.unknown:
+        evidence["unknownSources"] = list(ev.unknown)
     fix = Remediation(f"Restore {r.name} and time it: `dr-audit drill` (kept with --history) "
                       "or an AWS Backup restore test, within the target RTO.", "", None)
-    if not restores:
-        return Verdict("fail", f"{r.name} was never restored: no drill in the history and no "
-                               "completed AWS Backup restore job; its RTO "
-                               f"({target:g} min, {target_from}) is unproven.", ev, fix)
-    last = max(restores, key=lambda x: x.at)
-    age = (now - last.at).total_seconds() / 86400
-    ev.update(restoredAt=last.at.isoformat().replace("+00:00", "Z"),
-              restoreMinutes=round(last.minutes, 1), restoreEvidence=last.evidence,
-              evidenceAgeDays=round(age, 1))
-    if age > max_age_days:
-        return Verdict("fail", f"The last restore of {r.name} ({last.evidence}) is "
-                               f"{age:.0f} days old, over {max_age_days:g}.", ev, fix)
-    if last.minutes > target:
-        return Verdict("fail", f"The last restore of {r.name} took {last.minutes:.0f} min, "
-                               f"slower than its target RTO of {target:g} min ({target_from}).",
-                       ev, fix)
-    return Verdict.ok(f"{r.name} was restored in {last.minutes:.0f} min ({last.evidence}), "
-                      f"within {target:g} min ({target_from}).", **ev)
+    unread = "; ".join(ev.unknown)
+    last = ev.last
+    if last is None:
+        if ev.unknown:
+            return Verdict("error", f"The restore evidence of {r.name} is unknown: {unread}; "
+                                    "it may have been restored.", evidence, fix)
+        sources = ("no drill in the history and no completed AWS Backup restore job"
+                   if drills_read else "no completed AWS Backup restore job (drills not read: "
+                   "give --history where `dr-audit drill` keeps them)")
+        return Verdict("fail", f"{r.name} was never restored: {sources}; its RTO "
+                               f"({target:g} min, {target_from}) is unproven.", evidence, fix)
+    age_days = (now - last.at).total_seconds() / 86400
+    minutes = last.seconds / 60 if last.seconds is not None else None
+    evidence.update(restoredAt=last.at.isoformat().replace("+00:00", "Z"),
+                    restoreMinutes=round(minutes, 1) if minutes is not None else None,
+                    restoreEvidence=last.detail or last.source,
+                    evidenceAgeDays=round(age_days, 1))
+    if age_days > max_age_days:
+        gap = (f"The last restore of {r.name} ({last.detail}) is {age_days:.0f} days old, over "
+               f"{max_age_days:g}.")
+    elif minutes is None:
+        gap = f"The last restore of {r.name} ({last.detail}) did not record how long it took."
+    elif minutes > target:
+        gap = (f"The last restore of {r.name} took {minutes:.0f} min, slower than its target "
+               f"RTO of {target:g} min ({target_from}).")
+    else:
+        return Verdict.ok(f"{r.name} was restored in {minutes:.0f} min ({last.detail}), "
+                          f"within {target:g} min ({target_from}).", **evidence)
+    if ev.unknown:
+        return Verdict("error", f"{gap} A newer restore may exist: {unread}.", evidence, fix)
+    return Verdict("fail", gap, evidence, fix)
 
 
 CONTROLS: tuple[Control, ...] = (
