@@ -360,3 +360,40 @@ def test_merge_routes_the_merged_report(aws: AwsEndpoint, tmp_path: Path,
     (rest,) = hooks["default"].received
     assert named(json.dumps(rest)) == {"misc-backup", "payments-backup"}
     assert rest["text"].endswith(f"{report['summary']['gaps'] - gaps['team-data']} DR gaps")
+
+
+# ---- the nightly example -------------------------------------------------------------------
+
+def test_the_nightly_example_routes_by_owner_with_the_pack_thresholds() -> None:
+    from auditor.cli import build_parser
+    from drguard.settings import load_file
+    from tests.test_ci_examples import CI, _load, _run_steps, argv, dr_audit_commands
+
+    workflow = _load(CI / "nightly.yml")
+    commands = [(argv(c, env), env) for s, env in _run_steps(workflow)
+                for c in dr_audit_commands(s)]
+    scans = [(a, env) for a, env in commands if a[0] == "scan"]
+    drills = [a for a, _ in commands if a[:2] == ["drill", "next"]]
+    assert scans and drills
+    configs = {a[a.index("--config") + 1] for a in [*(a for a, _ in scans), *drills]}
+    assert configs == {".github/dr-audit.yaml"}
+    for args, _env in scans:  # the loop: backend, history in S3, owners and --notify
+        ns = build_parser().parse_args(args)
+        assert ns.backend == ["https://api.pulumi.com"] and ns.history.startswith("s3://")
+        assert ns.notify and ns.notify_on == "new-gaps"
+
+    audit = load_file(CI / "dr-audit.yaml")
+    pack = from_mapping(json.loads((CI / "dr-policy.json").read_text()), where="dr-policy.json")
+    assert audit.params == pack.params and audit.enabled == pack.enabled
+    assert audit.scope == pack.scope and audit.waivers == pack.waivers
+    assert {r.owner for r in audit.notify_routes} == {"team-payments", "team-data"}
+    assert {r.owner for r in audit.notify_routes} <= {
+        a["owner"] for a in audit.apps.applications.values()}
+    # every webhook a route reads is a secret in the job's environment, so the routes resolve
+    env = workflow["env"]
+    names = [r.target.split(":", 2)[2] for r in audit.notify_routes
+             if r.target.startswith("slack:env:")]
+    assert names and all(env[n] == f"${{{{ secrets.{n} }}}}" for n in names)
+    fake = {n: f"https://hooks.slack.example/services/T/B/{n}" for n in names}
+    routes = notify.resolve_routes(audit.notify_routes, fake, where="dr-audit.yaml")
+    assert [t.kind for _, t in routes] == ["slack", "sns", "slack"]
