@@ -20,7 +20,7 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,40 +279,54 @@ def _owner(f: Any) -> str | None:
     return owner if isinstance(owner, str) and owner else None
 
 
-def part(doc: dict[str, Any], keep: Callable[[str | None], bool]) -> dict[str, Any]:
-    """`doc` cut down to the findings whose owner `keep` accepts: its summary (counts, exit
-    code, completeness: a run that could not read everything is incomplete for every part)
-    and its baseline diff recomputed over them. A resolved gap belongs to the owner its
-    resource has now, else to the one it had in the baseline."""
+def parts(doc: dict[str, Any], owners: Iterable[str]) -> dict[str | None, dict[str, Any]]:
+    """`doc` cut into one document per owner in `owners`, plus (key None) one of the findings
+    of every other owner or none, in one pass over the findings. Each part has its own summary
+    (counts, exit code, completeness: a run that could not read everything is incomplete for
+    every part) and its baseline diff recomputed over its findings. A resolved gap belongs to
+    the owner its resource has now, else to the one it had in the baseline."""
     from drguard.findings import Finding
 
     from .reports._common import build_summary
 
+    keys: list[str | None] = [*dict.fromkeys(owners), None]
+    known = set(keys)
     rows = [f for f in doc.get("findings") or () if isinstance(f, dict)]
     now = {f.get("id"): _owner(f) for f in rows}
 
-    def mine(f: Any) -> bool:
-        return isinstance(f, dict) and keep(now.get(f.get("id"), _owner(f)))
+    def key(f: dict[str, Any]) -> str | None:
+        owner = now.get(f.get("id"), _owner(f))
+        return owner if owner in known else None
 
-    findings = [f for f in rows if mine(f)]
+    def split(items: Iterable[Any]) -> dict[str | None, list[dict[str, Any]]]:
+        out: dict[str | None, list[dict[str, Any]]] = {k: [] for k in keys}
+        for f in items:
+            if isinstance(f, dict):
+                out[key(f)].append(f)
+        return out
+
     summary = doc.get("summary") or {}
     run = doc.get("run") or {}
     diff = summary.get("diff") if isinstance(summary.get("diff"), dict) else None
-    cut: dict[str, Any] | None = None
-    if diff is not None:
-        lists = {k: [f for f in diff.get(k) or () if mine(f)]
-                 for k in ("new", "resolved", "still_failing")}
-        cut = {**diff, **lists,
-               "counts": {**(diff.get("counts") or {}),
-                          **{k: len(v) for k, v in lists.items()}}}
-        if isinstance(diff.get("new_by_severity"), dict):
-            cut["new_by_severity"] = {
-                sev: sum(1 for f in lists["new"] if f.get("severity") == sev)
-                for sev in diff["new_by_severity"]}
     fail_on = summary.get("fail_on") or run.get("fail_on")
-    out = build_summary([Finding.from_dict(f) for f in findings], cut,
-                        fail_on=fail_on if isinstance(fail_on, str) else None, run=run)
-    return {**doc, "summary": out, "findings": findings}
+    findings = split(rows)
+    lists = {name: split((diff or {}).get(name) or ())
+             for name in ("new", "resolved", "still_failing")}
+    result: dict[str | None, dict[str, Any]] = {}
+    for k in keys:
+        cut: dict[str, Any] | None = None
+        if diff is not None:
+            mine = {name: lists[name][k] for name in lists}
+            cut = {**diff, **mine, "counts": {**(diff.get("counts") or {}),
+                                              **{n: len(v) for n, v in mine.items()}}}
+            if isinstance(diff.get("new_by_severity"), dict):
+                cut["new_by_severity"] = {
+                    sev: sum(1 for f in mine["new"] if f.get("severity") == sev)
+                    for sev in diff["new_by_severity"]}
+        out = build_summary([Finding.from_dict(f) for f in findings[k]], cut,
+                            fail_on=fail_on if isinstance(fail_on, str) else None, run=run)
+        result[k] = {**doc, "summary": out, "findings": findings[k]}
+    return result
 
 
 def _code(doc: dict[str, Any]) -> int:
@@ -332,13 +346,11 @@ def plan(doc: dict[str, Any], routes: list[tuple[str, Target]], default: list[Ta
     by_owner: dict[str, list[Target]] = {}
     for owner, t in routes:
         by_owner.setdefault(owner, []).append(t)
-    out: list[tuple[str | None, list[Target], dict[str, Any], int]] = []
-    for owner, targets in by_owner.items():
-        mine = part(doc, lambda o, me=owner: o == me)
-        out.append((owner, targets, mine, _code(mine)))
+    cut = parts(doc, by_owner)
+    out: list[tuple[str | None, list[Target], dict[str, Any], int]] = [
+        (owner, targets, cut[owner], _code(cut[owner])) for owner, targets in by_owner.items()]
     if default:
-        rest = part(doc, lambda o: o not in by_owner)
-        out.append((None, default, rest, _code(rest)))
+        out.append((None, default, cut[None], _code(cut[None])))
     return out
 
 

@@ -54,7 +54,7 @@ def target_problem(value: str) -> str | None:
     if not sep or kind not in KINDS:
         return f"{redact(value)[:80]!r}: expected {FORMS}"
     if kind == "sns":
-        return None if SNS_ARN.match(rest) else f"sns:{rest[:120]}: not an SNS topic ARN"
+        return None if SNS_ARN.match(rest) else f"sns:{redact(rest)[:120]}: not an SNS topic ARN"
     if rest.startswith("env:"):
         name = rest[4:]
         return None if ENV_NAME.match(name) else \

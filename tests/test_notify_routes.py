@@ -296,6 +296,10 @@ def test_new_gaps_is_judged_per_route(aws: AwsEndpoint, tmp_path: Path,
     new = report["summary"]["diff"]["new"]
     assert new and {f["owner"] for f in new} == {"team-payments"}
     assert f"New since baseline ({len(new)})" in json.dumps(pay)
+    cut = notify.parts(report, ["team-payments", "team-data"])
+    assert [cut[k]["summary"]["diff"]["counts"]["new"] for k in cut] == [len(new), 0, 0]
+    assert sum(cut[k]["summary"]["diff"]["counts"]["still_failing"] for k in cut) == \
+        report["summary"]["diff"]["counts"]["still_failing"]
     assert hooks["data"].received == [] and hooks["default"].received == []
 
 
@@ -304,7 +308,7 @@ def test_new_gaps_is_judged_per_route(aws: AwsEndpoint, tmp_path: Path,
 def test_parts_add_up_to_the_report(aws: AwsEndpoint, tmp_path: Path) -> None:
     seed(aws)
     _, report = scan(aws, tmp_path / "r")
-    whole = notify.part(report, lambda owner: True)
+    whole = notify.parts(report, [])[None]  # no owner routed: one part, the whole report
     assert whole["summary"] == report["summary"] and whole["findings"] == report["findings"]
     routes = [("team-payments", notify.parse_target("sns:arn:aws:sns:us-east-1:123456789012:x"))]
     default = [notify.parse_target("slack:https://hooks.example/services/T/B/x")]
