@@ -36,10 +36,12 @@ def add_delivery_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--notify", action="append", default=[], metavar="TARGET",
                    help="slack:<webhook URL>, slack:env:NAME (URL read from the environment "
                         "variable NAME) or sns:<topic ARN>; repeatable. Webhook URLs are never "
-                        "printed")
+                        "printed. With the config's notify.routes, these get the findings no "
+                        "owner route takes")
     g.add_argument("--notify-on", choices=WHEN, default="always",
                    help="when to notify: always (default), new-gaps (new since --baseline, or "
-                        "any gap without one), failure (exit code not 0)")
+                        "any gap without one), failure (exit code not 0); with "
+                        "notify.routes, judged on each destination's own findings")
     g.add_argument("--report-url", metavar="URL",
                    help="link to the published report, shown in notifications")
 
