@@ -401,3 +401,18 @@ def test_the_nightly_example_routes_by_owner_with_the_pack_thresholds() -> None:
     fake = {n: f"https://hooks.slack.example/services/T/B/{n}" for n in names}
     routes = notify.resolve_routes(audit.notify_routes, fake, where="dr-audit.yaml")
     assert [t.kind for _, t in routes] == ["slack", "sns", "slack"]
+
+
+def test_an_incomplete_run_is_incomplete_for_every_owner() -> None:
+    """What the run could not read may be anyone's: no part of it is reported green."""
+    ok = {"id": "drg-ok", "control": "backup-bucket-versioning", "severity": "high",
+          "status": "pass", "source": "live", "account": "123456789012",
+          "region": "us-east-1", "resource": "arn:aws:s3:::fine", "message": "ok",
+          "owner": "team-ok"}
+    doc = {"run": {"fail_on": "high", "skipped": {"regions": 1}},
+           "summary": {"gaps": 0, "fail_on": "high", "exit_code": 3}, "findings": [ok]}
+    cut = notify.parts(doc, ["team-ok", "team-empty"])
+    for k in ("team-ok", "team-empty", None):
+        assert cut[k]["summary"]["incomplete"] and cut[k]["summary"]["exit_code"] == 3
+    c = notify.content(cut["team-ok"], 3, None, "team-ok")
+    assert "INCOMPLETE" in c["verdict"] and "no DR gap" in c["verdict"]
