@@ -11,6 +11,11 @@ A webhook URL is a secret: it is never printed, logged or put in an error messag
 are shown as `slack:env:NAME` or `slack:<webhook>`). `--notify-on` chooses when: `always`,
 `new-gaps` (gaps new since `--baseline`, or any gap without one) or `failure` (exit code not
 0). A notification that fails is a warning; it never changes the scan's exit code.
+
+Routes by owner (the config's `notify.routes`, drguard.notify_routes): each routed owner's
+targets get a message about that owner's findings only, the --notify targets one about the
+findings no route takes; each message's summary, diff and `--notify-on` decision are computed
+over its own findings.
 """
 
 from __future__ import annotations
@@ -268,8 +273,6 @@ class Outcome:
 
     target: str                  # its label (never a webhook)
     owner: str | None            # None: the --notify targets
-    findings: int                # how many findings its message covered
-    gaps: int
     status: str = "skipped"      # sent | failed | skipped (--notify-on said no)
     error: str | None = None     # redacted
 
@@ -363,13 +366,11 @@ def send_routed(routes: list[tuple[str, Target]], default: list[Target], doc: di
     still go out."""
     outcomes: list[Outcome] = []
     for owner, targets, part_doc, part_code in plan(doc, routes, default, code):
-        s = part_doc.get("summary") or {}
-        n, gaps = len(part_doc.get("findings") or ()), int(s.get("gaps") or 0)
-        go = should_notify(when, s, part_code)
+        go = should_notify(when, part_doc.get("summary") or {}, part_code)
         audience = owner if owner is not None else (UNROUTED if routes else None)
         c = content(part_doc, part_code, report_url, audience) if go else {}
         for t in targets:
-            o = Outcome(t.label, owner, n, gaps)
+            o = Outcome(t.label, owner)
             outcomes.append(o)
             if not go:
                 continue
@@ -401,10 +402,10 @@ def outcome_line(outcomes: list[Outcome], when: str) -> str:
     sent = [o for o in outcomes if o.status == "sent"]
     failed = [o for o in outcomes if o.status == "failed"]
     skipped = [o for o in outcomes if o.status == "skipped"]
-    parts = [f"{len(sent)} sent" + (f" ({grouped(sent)})" if sent else "")]
+    pieces = [f"{len(sent)} sent" + (f" ({grouped(sent)})" if sent else "")]
     if failed:
-        parts.append(f"{len(failed)} FAILED (" + "; ".join(
+        pieces.append(f"{len(failed)} FAILED (" + "; ".join(
             f"{name(o)}: {o.error}" for o in failed) + ")")
     if skipped:
-        parts.append(f"{len(skipped)} not needed by --notify-on {when} ({grouped(skipped)})")
-    return "notifications: " + ", ".join(parts)
+        pieces.append(f"{len(skipped)} not needed by --notify-on {when} ({grouped(skipped)})")
+    return "notifications: " + ", ".join(pieces)
