@@ -1,7 +1,9 @@
-"""What `dr-audit scan` does after writing its reports: `--security-hub` and `--notify`.
+"""What `dr-audit scan` does after writing its reports: `--security-hub` and `--notify`
+(with the config's `notify.routes`: each owner's findings to that owner's targets).
 
 Both are opt-in and run after the reports are on disk. Neither changes the exit code: a
-Security Hub import that fails is an error message, a notification that fails a warning.
+Security Hub import that fails is an error message, a notification that fails a warning (and
+the summary line names it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding
+from drguard.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,12 @@ def add_delivery_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--notify", action="append", default=[], metavar="TARGET",
                    help="slack:<webhook URL>, slack:env:NAME (URL read from the environment "
                         "variable NAME) or sns:<topic ARN>; repeatable. Webhook URLs are never "
-                        "printed")
+                        "printed. With the config's notify.routes, these get the findings no "
+                        "owner route takes")
     g.add_argument("--notify-on", choices=WHEN, default="always",
                    help="when to notify: always (default), new-gaps (new since --baseline, or "
-                        "any gap without one), failure (exit code not 0)")
+                        "any gap without one), failure (exit code not 0); with "
+                        "notify.routes, judged on each destination's own findings")
     g.add_argument("--report-url", metavar="URL",
                    help="link to the published report, shown in notifications")
 
@@ -49,6 +54,15 @@ def check_delivery(args: argparse.Namespace) -> None:
     url = getattr(args, "report_url", None)
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError(f"--report-url {url!r}: expected an http(s) URL")
+
+
+def check_routes(args: argparse.Namespace, settings: Settings) -> None:
+    """The config's owner routes, their webhooks read from the environment: a route that
+    cannot be used is a usage error, found before anything is scanned."""
+    from .notify import resolve_routes
+
+    where = str(getattr(args, "config", None) or "config")
+    args.notify_routes = resolve_routes(settings.notify_routes, where=where)
 
 
 def report_doc(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
@@ -67,7 +81,8 @@ def deliver(args: argparse.Namespace, aws: Any, findings: list[Finding], run: di
     if targets is None:
         check_delivery(args)
         targets = args.notify_targets
-    if not (args.security_hub or targets):
+    routes = getattr(args, "notify_routes", None) or []
+    if not (args.security_hub or targets or routes):
         return
     doc = report_doc(findings, run, paths, getattr(args, "baseline", None))
     merged = [Finding.from_dict(d) for d in doc.get("findings") or ()]
@@ -80,16 +95,20 @@ def deliver(args: argparse.Namespace, aws: Any, findings: list[Finding], run: di
         result = publish(aws, region, merged, doc.get("run") or run)
         level = "" if result.ok else "error: "
         print(f"dr-audit: {level}{result.line()}", file=sys.stderr)
-    if targets:
-        from .notify import send
+    if targets or routes:
+        from .notify import outcome_line, send_routed
         from .securityhub import narrow_session
 
         session = None
-        if any(t.kind == "sns" for t in targets):
+        if any(t.kind == "sns" for t in [*targets, *(t for _, t in routes)]):
             try:
                 session = narrow_session(aws, "sns", frozenset({"Publish"}))
             except Exception as e:  # noqa: BLE001 - a notification problem is a warning
                 log.warning("SNS notifications: no session (%s)", e)
-        # failures are logged as warnings (redacted) by send; the exit code stays
-        send(targets, doc, code, when=args.notify_on, report_url=args.report_url,
-             sns_session=session, endpoint_url=aws.endpoint_url, config=aws.config())
+        # each owner's findings to its routes, the rest to --notify; a failure is logged
+        # (redacted) and named in the summary line, and the exit code stays the audit's
+        outcomes = send_routed(routes, targets, doc, code, when=args.notify_on,
+                               report_url=args.report_url, sns_session=session,
+                               endpoint_url=aws.endpoint_url, config=aws.config())
+        if outcomes:
+            print(f"dr-audit: {outcome_line(outcomes, args.notify_on)}", file=sys.stderr)

@@ -11,6 +11,11 @@ A webhook URL is a secret: it is never printed, logged or put in an error messag
 are shown as `slack:env:NAME` or `slack:<webhook>`). `--notify-on` chooses when: `always`,
 `new-gaps` (gaps new since `--baseline`, or any gap without one) or `failure` (exit code not
 0). A notification that fails is a warning; it never changes the scan's exit code.
+
+Routes by owner (the config's `notify.routes`, drguard.notify_routes): each routed owner's
+targets get a message about that owner's findings only, the --notify targets one about the
+findings no route takes; each message's summary, diff and `--notify-on` decision are computed
+over its own findings.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from drguard.errors import ConfigError
+from drguard.notify_routes import HTTP_URL, Route, redact, target_problem
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +39,6 @@ TOP = 5
 TIMEOUT = 10.0
 SNS_SUBJECT_MAX = 100
 SNS_MESSAGE_MAX = 250_000
-_SNS_ARN = re.compile(r"^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_URL = re.compile(r"https?://[^\s'\"<>]+")
 
 
 @dataclass(frozen=True)
@@ -50,40 +53,36 @@ class Target:
     __str__ = __repr__
 
 
-def redact(text: str, *secrets: str) -> str:
-    """`text` without any of `secrets` and without any URL (webhooks are URLs)."""
-    for s in secrets:
-        if s:
-            text = text.replace(s, "<webhook>")
-    return _URL.sub("<url>", text)
-
-
-def parse_target(value: str, environ: dict[str, str] | None = None) -> Target:
-    """One --notify value; ConfigError (usage, exit 2) when it is not one, message redacted."""
+def parse_target(value: str, environ: Mapping[str, str] | None = None,
+                 where: str = "--notify") -> Target:
+    """One target (a --notify value, or a route's, `where` saying which); ConfigError (usage,
+    exit 2) when it is not one, message redacted."""
     env = os.environ if environ is None else environ
-    kind, sep, rest = value.partition(":")
-    if not sep or kind not in ("slack", "sns"):
-        raise ConfigError(f"--notify {redact(value)!r}: expected slack:<webhook URL>, "
-                          "slack:env:NAME or sns:<topic ARN>")
+    problem = target_problem(value)
+    if problem:
+        raise ConfigError(f"{where} {problem}")
+    kind, _, rest = value.partition(":")
     if kind == "sns":
-        if not _SNS_ARN.match(rest):
-            raise ConfigError(f"--notify sns:{rest}: not an SNS topic ARN")
         return Target("sns", rest, f"sns:{rest}")
-    if rest.startswith("env:"):
-        name = rest[4:]
-        if not _ENV_NAME.match(name):
-            raise ConfigError(f"--notify slack:env:{redact(name)}: not an environment variable "
-                              "name")
-        url = env.get(name, "")
-        if not url:
-            raise ConfigError(f"--notify slack:env:{name}: environment variable {name} is not "
-                              "set or empty")
-        label = f"slack:env:{name}"
-    else:
-        url, label = rest, "slack:<webhook>"
-    if not re.match(r"^https?://[^\s]+$", url):
-        raise ConfigError(f"--notify {label}: the webhook is not an http(s) URL")
-    return Target("slack", url, label)
+    if not rest.startswith("env:"):
+        return Target("slack", rest, "slack:<webhook>")
+    name = rest[4:]
+    url = env.get(name, "")
+    if not url:
+        raise ConfigError(f"{where} slack:env:{name}: environment variable {name} is not "
+                          "set or empty")
+    if not HTTP_URL.match(url):
+        raise ConfigError(f"{where} slack:env:{name}: the webhook is not an http(s) URL")
+    return Target("slack", url, f"slack:env:{name}")
+
+
+def resolve_routes(routes: Iterable[Route], environ: Mapping[str, str] | None = None,
+                   where: str = "config") -> list[tuple[str, Target]]:
+    """The config's owner routes with their targets read (webhooks from the environment);
+    ConfigError naming the route when one cannot be used."""
+    return [(r.owner, parse_target(r.target, environ,
+                                   where=f"{where}: notify.routes (owner {r.owner!r}):"))
+            for r in routes]
 
 
 def should_notify(when: str, summary: dict[str, Any], code: int) -> bool:
@@ -120,8 +119,10 @@ def verdict(summary: dict[str, Any], code: int) -> str:
     return f"{'FAIL' if code == 1 else 'INCOMPLETE' if code == 3 else 'OK'}: {text}"
 
 
-def content(doc: dict[str, Any], code: int, report_url: str | None) -> dict[str, Any]:
-    """What every message says: verdict, new, fixed, top 5 to fix, link."""
+def content(doc: dict[str, Any], code: int, report_url: str | None,
+            audience: str | None = None) -> dict[str, Any]:
+    """What every message says: verdict, new, fixed, top 5 to fix, link; `audience` names
+    whose findings these are (an owner) when the message holds only theirs."""
     summary = doc.get("summary") or {}
     findings = [f for f in doc.get("findings") or () if isinstance(f, dict)]
     diff = summary.get("diff") if isinstance(summary.get("diff"), dict) else None
@@ -141,6 +142,7 @@ def content(doc: dict[str, Any], code: int, report_url: str | None) -> dict[str,
         "top": top,
         "report_url": report_url,
         "accounts": len((doc.get("run") or {}).get("accounts") or ()),
+        "audience": audience,
     }
 
 
@@ -151,10 +153,18 @@ def _list(items: list[str], limit: int = 10) -> str:
     return "\n".join(shown) or "none"
 
 
+def _title(c: dict[str, Any]) -> str:
+    return "DR Guard nightly audit" + (f": {c['audience']}" if c.get("audience") else "")
+
+
+def _brand(c: dict[str, Any]) -> str:
+    return "DR Guard" + (f" ({c['audience']})" if c.get("audience") else "")
+
+
 def slack_message(c: dict[str, Any]) -> dict[str, Any]:
     """A Block Kit message (plus `text`, the notification's fallback)."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "DR Guard nightly audit"}},
+        {"type": "header", "text": {"type": "plain_text", "text": _title(c)[:150]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{c['verdict']}*"}},
     ]
     if c["baseline"]:
@@ -171,11 +181,11 @@ def slack_message(c: dict[str, Any]) -> dict[str, Any]:
         blocks.append({"type": "actions", "elements": [{
             "type": "button", "text": {"type": "plain_text", "text": "Open the report"},
             "url": c["report_url"]}]})
-    return {"text": f"DR Guard: {c['verdict']}", "blocks": blocks}
+    return {"text": f"{_brand(c)}: {c['verdict']}", "blocks": blocks}
 
 
 def sns_message(c: dict[str, Any]) -> tuple[str, str]:
-    subject = f"DR Guard: {c['verdict']}"[:SNS_SUBJECT_MAX]
+    subject = f"{_brand(c)}: {c['verdict']}"[:SNS_SUBJECT_MAX]
     lines = [c["verdict"], ""]
     if c["baseline"]:
         lines += [f"New since baseline ({len(c['new'])}):", _list(c["new"], 50), "",
@@ -212,31 +222,190 @@ def publish_sns(session: Any, arn: str, subject: str, text: str,
     session.client("sns", **kwargs).publish(TopicArn=arn, Subject=subject, Message=text)
 
 
+def _deliver(t: Target, c: dict[str, Any], sns_session: Any, endpoint_url: str | None,
+             config: Any) -> tuple[str | None, Any]:
+    """Send one message; (the failure, redacted, or None; the SNS session, made once)."""
+    try:
+        if t.kind == "slack":
+            post_slack(t.address, slack_message(c))
+        else:
+            if sns_session is None:
+                import boto3
+
+                sns_session = boto3.Session()
+            subject, text = sns_message(c)
+            publish_sns(sns_session, t.address, subject, text, endpoint_url, config)
+    except Exception as e:  # noqa: BLE001 - any failure is a warning, never the exit code
+        reason = e.reason if isinstance(e, urllib.error.URLError) and not isinstance(
+            e, urllib.error.HTTPError) else e
+        return redact(str(reason), t.address), sns_session
+    return None, sns_session
+
+
 def send(targets: list[Target], doc: dict[str, Any], code: int, *, when: str = "always",
          report_url: str | None = None, sns_session: Any = None,
-         endpoint_url: str | None = None, config: Any = None) -> list[str]:
+         endpoint_url: str | None = None, config: Any = None,
+         audience: str | None = None) -> list[str]:
     """Send to every target when `when` says so; the warnings (already logged, redacted)."""
     if not targets or not should_notify(when, doc.get("summary") or {}, code):
         return []
-    c = content(doc, code, report_url)
+    c = content(doc, code, report_url, audience)
     warnings: list[str] = []
     for t in targets:
-        try:
-            if t.kind == "slack":
-                post_slack(t.address, slack_message(c))
-            else:
-                if sns_session is None:
-                    import boto3
-
-                    sns_session = boto3.Session()
-                subject, text = sns_message(c)
-                publish_sns(sns_session, t.address, subject, text, endpoint_url, config)
-        except Exception as e:  # noqa: BLE001 - any failure is a warning, never the exit code
-            reason = e.reason if isinstance(e, urllib.error.URLError) and not isinstance(
-                e, urllib.error.HTTPError) else e
-            msg = f"notification to {t.label} failed: {redact(str(reason), t.address)}"
+        failure, sns_session = _deliver(t, c, sns_session, endpoint_url, config)
+        if failure is not None:
+            msg = f"notification to {t.label} failed: {failure}"
             log.warning("%s", msg)
             warnings.append(msg)
         else:
             log.info("notification sent to %s", t.label)
     return warnings
+
+
+# ---- routes by owner -----------------------------------------------------------------------
+
+UNROUTED = "findings without an owner route"
+
+
+@dataclass
+class Outcome:
+    """What became of one target's notification."""
+
+    target: str                  # its label (never a webhook)
+    owner: str | None            # None: the --notify targets
+    status: str = "skipped"      # sent | failed | skipped (--notify-on said no)
+    error: str | None = None     # redacted
+
+
+def _owner(f: Any) -> str | None:
+    owner = f.get("owner") if isinstance(f, dict) else None
+    return owner if isinstance(owner, str) and owner else None
+
+
+def parts(doc: dict[str, Any], owners: Iterable[str]) -> dict[str | None, dict[str, Any]]:
+    """`doc` cut into one document per owner in `owners`, plus (key None) one of the findings
+    of every other owner or none, in one pass over the findings. Each part has its own summary
+    (counts, exit code, completeness: a run that could not read everything is incomplete for
+    every part) and its baseline diff recomputed over its findings. A resolved gap belongs to
+    the owner its resource has now, else to the one it had in the baseline."""
+    from drguard.findings import Finding
+
+    from .reports._common import build_summary
+
+    keys: list[str | None] = [*dict.fromkeys(owners), None]
+    known = set(keys)
+    rows = [f for f in doc.get("findings") or () if isinstance(f, dict)]
+    now = {f.get("id"): _owner(f) for f in rows}
+
+    def key(f: dict[str, Any]) -> str | None:
+        owner = now.get(f.get("id"), _owner(f))
+        return owner if owner in known else None
+
+    def split(items: Iterable[Any]) -> dict[str | None, list[dict[str, Any]]]:
+        out: dict[str | None, list[dict[str, Any]]] = {k: [] for k in keys}
+        for f in items:
+            if isinstance(f, dict):
+                out[key(f)].append(f)
+        return out
+
+    summary = doc.get("summary") or {}
+    run = doc.get("run") or {}
+    diff = summary.get("diff") if isinstance(summary.get("diff"), dict) else None
+    fail_on = summary.get("fail_on") or run.get("fail_on")
+    findings = split(rows)
+    lists = {name: split((diff or {}).get(name) or ())
+             for name in ("new", "resolved", "still_failing")}
+    result: dict[str | None, dict[str, Any]] = {}
+    for k in keys:
+        cut: dict[str, Any] | None = None
+        if diff is not None:
+            mine = {name: lists[name][k] for name in lists}
+            cut = {**diff, **mine, "counts": {**(diff.get("counts") or {}),
+                                              **{n: len(v) for n, v in mine.items()}}}
+            if isinstance(diff.get("new_by_severity"), dict):
+                cut["new_by_severity"] = {
+                    sev: sum(1 for f in mine["new"] if f.get("severity") == sev)
+                    for sev in diff["new_by_severity"]}
+        out = build_summary([Finding.from_dict(f) for f in findings[k]], cut,
+                            fail_on=fail_on if isinstance(fail_on, str) else None, run=run)
+        result[k] = {**doc, "summary": out, "findings": findings[k]}
+    return result
+
+
+def _code(doc: dict[str, Any]) -> int:
+    s = doc.get("summary") or {}
+    if isinstance(s.get("exit_code"), int):
+        return int(s["exit_code"])
+    return 1 if s.get("gaps") else 3 if s.get("incomplete") else 0
+
+
+def plan(doc: dict[str, Any], routes: list[tuple[str, Target]], default: list[Target],
+         code: int) -> list[tuple[str | None, list[Target], dict[str, Any], int]]:
+    """(owner or None, targets, the findings they get as a document, its exit code) per
+    destination: each routed owner gets only its own findings; the --notify targets get the
+    findings no route takes (all of them, the report as is, when there are no routes)."""
+    if not routes:
+        return [(None, default, doc, code)] if default else []
+    by_owner: dict[str, list[Target]] = {}
+    for owner, t in routes:
+        by_owner.setdefault(owner, []).append(t)
+    cut = parts(doc, by_owner)
+    out: list[tuple[str | None, list[Target], dict[str, Any], int]] = [
+        (owner, targets, cut[owner], _code(cut[owner])) for owner, targets in by_owner.items()]
+    if default:
+        out.append((None, default, cut[None], _code(cut[None])))
+    return out
+
+
+def send_routed(routes: list[tuple[str, Target]], default: list[Target], doc: dict[str, Any],
+                code: int, *, when: str = "always", report_url: str | None = None,
+                sns_session: Any = None, endpoint_url: str | None = None,
+                config: Any = None) -> list[Outcome]:
+    """Each owner's findings to its routes, the rest to `default`; `when` is judged per
+    destination on its own findings. A target that fails is logged (redacted) and the others
+    still go out."""
+    outcomes: list[Outcome] = []
+    for owner, targets, part_doc, part_code in plan(doc, routes, default, code):
+        go = should_notify(when, part_doc.get("summary") or {}, part_code)
+        audience = owner if owner is not None else (UNROUTED if routes else None)
+        c = content(part_doc, part_code, report_url, audience) if go else {}
+        for t in targets:
+            o = Outcome(t.label, owner)
+            outcomes.append(o)
+            if not go:
+                continue
+            o.error, sns_session = _deliver(t, c, sns_session, endpoint_url, config)
+            o.status = "sent" if o.error is None else "failed"
+            who = f" ({owner})" if owner else ""
+            if o.error is None:
+                log.info("notification sent to %s%s", t.label, who)
+            else:
+                log.warning("notification to %s%s failed: %s", t.label, who, o.error)
+    return outcomes
+
+
+def outcome_line(outcomes: list[Outcome], when: str) -> str:
+    """One line for the run's summary: whose messages went out, which target failed and why
+    (by its label: never a webhook), which --notify-on held back."""
+    def who(o: Outcome) -> str:
+        return o.owner or ("other owners" if any(x.owner for x in outcomes) else "--notify")
+
+    def name(o: Outcome) -> str:
+        return f"{o.owner} -> {o.target}" if o.owner else o.target
+
+    def grouped(items: list[Outcome]) -> str:
+        counts: dict[str, int] = {}
+        for o in items:
+            counts[who(o)] = counts.get(who(o), 0) + 1
+        return ", ".join(f"{k} ({n} targets)" if n > 1 else k for k, n in counts.items())
+
+    sent = [o for o in outcomes if o.status == "sent"]
+    failed = [o for o in outcomes if o.status == "failed"]
+    skipped = [o for o in outcomes if o.status == "skipped"]
+    pieces = [f"{len(sent)} sent" + (f" ({grouped(sent)})" if sent else "")]
+    if failed:
+        pieces.append(f"{len(failed)} FAILED (" + "; ".join(
+            f"{name(o)}: {o.error}" for o in failed) + ")")
+    if skipped:
+        pieces.append(f"{len(skipped)} not needed by --notify-on {when} ({grouped(skipped)})")
+    return "notifications: " + ", ".join(pieces)

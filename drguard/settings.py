@@ -5,6 +5,7 @@ One loader, and one validation pass, for every config input users write:
   `{"all": "<level>", "<control-id>": {...} | "<level>", "dr-guard-settings": {...}}`
 - the auditor's config file (`dr-audit --config`):
   `{"controls": {"<control-id>": {...}}, "scope": {...}, "waivers": [...], "waiversFile": ...}`
+  (plus `tiers`, `applications`, `ownerTagKeys` and `notify: {routes: [{owner, target}]}`)
 - waiver files (`waiversFile`): `{"waivers": [...]}`
 
 Everything is checked before any work starts: the registry's JSON schemas, plus what a schema
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import applications as apps_mod
-from . import inputs
+from . import inputs, notify_routes
 from . import waivers as waivers_mod
 from .errors import ConfigError, Loc, type_name
 from .params import ENFORCEMENT_LEVELS, check_level, policy_loc, resolve
@@ -35,7 +36,7 @@ from .waivers import Waiver
 
 # Keys of the settings block besides the scope parameters.
 SETTINGS_EXTRA = ("waivers", "waiversFile")
-AUDITOR_KEYS = ("controls", "scope", "waivers", "waiversFile", *apps_mod.CONFIG_KEYS)
+AUDITOR_KEYS = ("controls", "scope", "waivers", "waiversFile", *apps_mod.CONFIG_KEYS, "notify")
 MAX_DEPTH = 32  # the deepest real config is 5 levels
 MAX_VALUES = 100_000  # values after expanding YAML aliases
 MAX_FILE_BYTES = 16 << 20
@@ -51,6 +52,8 @@ class Settings:
     scope: Scope = field(default_factory=Scope)
     waivers: list[Waiver] = field(default_factory=list)
     apps: apps_mod.Apps = field(default_factory=apps_mod.Apps)
+    # auditor only: findings of an owner go to that owner's notification targets
+    notify_routes: tuple[notify_routes.Route, ...] = ()
 
     def of(self, control_id: str) -> dict[str, Any]:
         return self.params[control_id]
@@ -243,6 +246,7 @@ def from_mapping(data: Any, base_dir: Path | None = None, where: str = "config")
         top_waivers = waivers_mod.parse(data.get("waivers"), where=root / "waivers")
         top_file = _waiver_file(data.get("waiversFile"), base_dir, root / "waiversFile")
         s.apps = apps_mod.parse(data, where)
+        s.notify_routes = notify_routes.parse(data.get("notify"), root / "notify")
     else:
         controls_loc = root
         all_level = _all_level(data.get("all"), root / "all")

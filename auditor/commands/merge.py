@@ -14,7 +14,7 @@ from drguard.findings import Finding
 
 from ..delivery import add_delivery_arguments
 from ..reports._common import not_read
-from .common import add_output_options, check_baseline
+from .common import add_output_options, check_baseline, load_settings
 from .summary import finish, write
 
 log = logging.getLogger(__name__)
@@ -229,11 +229,12 @@ def merge(loaded: list[tuple[Path, dict[str, Any], list[Finding]]] | list[Shard]
 
 def run(args: argparse.Namespace) -> int:
     from ..aws import AwsOptions
-    from ..delivery import check_delivery, deliver
+    from ..delivery import check_delivery, check_routes, deliver
     from ..reports.json_report import findings_of, load_report_doc
 
     check_baseline(args)
     check_delivery(args)
+    check_routes(args, load_settings(args))
     loaded = []
     for path in args.reports:
         doc = load_report_doc(path)  # ConfigError naming the file when it is not a report

@@ -19,7 +19,7 @@ from drguard.settings import Settings
 
 from .. import backends, managed, restore
 from ..aws import AwsOptions
-from ..delivery import add_delivery_arguments, check_delivery, deliver
+from ..delivery import add_delivery_arguments, check_delivery, check_routes, deliver
 from ..org import Shard
 from ..repo import project_backend
 from ..scan import ScanOptions, ScanResult, scan
@@ -220,6 +220,7 @@ def _say_applications(findings: list[Finding], run: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     _check(args)
     settings = load_settings(args)
+    check_routes(args, settings)
     if getattr(args, "framework", None):  # only the controls giving evidence for it
         settings.enabled &= frameworks.controls_for(frameworks.resolve(args.framework) or "",
                                                     CONTROLS)
