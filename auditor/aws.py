@@ -37,6 +37,10 @@ READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
 # whose only write is the result file in the workgroup's output location.
 ALLOWED_OPERATIONS = frozenset({"AssumeRole", "StartQueryExecution"})
 DEFAULT_REGION = "us-east-1"
+# What opening a session sends (the account id), and what --role-arn and --org assume; as
+# botocore names them (auditor.iam_policy turns them into IAM actions).
+CALLS = ("sts:GetCallerIdentity",)
+ASSUME_ROLE = "sts:AssumeRole"
 
 
 class MutatingCallError(RuntimeError):

@@ -34,6 +34,12 @@ from .window import FILE_STAMP, Window
 
 log = logging.getLogger(__name__)
 
+# What `logs --athena` sends: the table's location (Glue), then one query and its results.
+# Athena itself then reads the table's bucket and writes the results with the caller's rights
+# (auditor.iam_policy adds those).
+CALLS = ("glue:GetTable", "athena:StartQueryExecution", "athena:GetQueryExecution",
+         "athena:GetQueryResults")
+
 POLL_SECONDS = 1.0
 MAX_WAIT_SECONDS = 1800.0
 

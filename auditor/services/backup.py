@@ -118,4 +118,7 @@ SERVICE = LiveService(
         "aws-native:backup:BackupVault": DriftKind(names=("backupVaultName",), use_id=True,
                                                    **_KIND),
     },
+    calls=("backup:ListBackupVaults", "backup:ListTags", "backup:ListBackupPlans",
+           "backup:ListBackupSelections", "backup:GetBackupSelection",
+           "backup:DescribeBackupVault"),
 )

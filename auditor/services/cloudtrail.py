@@ -141,4 +141,6 @@ SERVICE = LiveService(
     regional_steps=(Step("cloudtrail", "cloudtrail:DescribeTrails", _describe),),
     phase=Phase(10, _phase),
     live=(Live((ENABLED, BUCKET_PROTECTED), _evaluate),),
+    calls=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
+           "cloudtrail:GetEventSelectors"),
 )

@@ -84,4 +84,6 @@ SERVICE = LiveService(
         "aws:dynamodb/table:Table": DriftKind(names=("name",), use_id=True, **_KIND),
         "aws-native:dynamodb:Table": DriftKind(names=("tableName",), use_id=True, **_KIND),
     },
+    calls=("dynamodb:ListTables", "dynamodb:DescribeTable",
+           "dynamodb:DescribeContinuousBackups", "dynamodb:ListTagsOfResource"),
 )

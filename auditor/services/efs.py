@@ -92,4 +92,5 @@ SERVICE = LiveService(
             arn=lambda r, a, n: f"arn:aws:elasticfilesystem:{r}:{a}:file-system/{n}",
             delete_event="DeleteFileSystem"),
     },
+    calls=("efs:DescribeFileSystems", "efs:DescribeBackupPolicy"),
 )

@@ -91,4 +91,5 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 SERVICE = LiveService(
     regional_steps=(Step("elasticache", "elasticache", _collect),),
     live=(Live((ctl.SNAPSHOT_RETENTION,), _evaluate),),
+    calls=("elasticache:DescribeCacheClusters", "elasticache:DescribeReplicationGroups"),
 )

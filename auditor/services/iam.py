@@ -103,4 +103,5 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 SERVICE = LiveService(
     global_steps=(Step("iam", "iam", _collect),),
     live=(Live((ROTATION,), _evaluate),),
+    calls=("iam:GetAccountSummary", "iam:ListUsers", "iam:ListAccessKeys"),
 )

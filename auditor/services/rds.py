@@ -248,4 +248,7 @@ SERVICE = LiveService(
         "aws-native:rds:DbCluster": DriftKind(names=("dbClusterIdentifier",), use_id=True,
                                               **_CLUSTER),
     },
+    calls=("rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots",
+           "rds:DescribeDBClusterSnapshots", "rds:DescribeDBInstanceAutomatedBackups",
+           "rds:DescribeExportTasks"),
 )

@@ -509,4 +509,8 @@ SERVICE = LiveService(
     phase=Phase(45, _phase),
     live=(Live((ctl.CROSS_ACCOUNT, ctl.AIR_GAPPED, ctl.DENY_DELETE, ctl.FREQUENCY, ctl.JOBS),
                _evaluate),),
+    calls=("backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",
+           "backup:GetBackupSelection", "backup:ListBackupJobs", "backup:ListCopyJobs",
+           "backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault",
+           "backup:GetBackupVaultAccessPolicy"),
 )

@@ -50,4 +50,5 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 SERVICE = LiveService(
     regional_steps=(Step("redshift", "redshift:DescribeClusters", _collect),),
     live=(Live((ctl.SNAPSHOT_RETENTION,), _evaluate),),
+    calls=("redshift:DescribeClusters",),
 )

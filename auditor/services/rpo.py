@@ -434,4 +434,6 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 SERVICE = LiveService(
     phase=Phase(40, _phase),  # after bucket discovery and backup scope (s3, order 20)
     live=(Live((RPO,), _evaluate),),
+    calls=("backup:ListRecoveryPointsByBackupVault", "dynamodb:DescribeContinuousBackups",
+           "dynamodb:ListBackups", "redshift:DescribeClusterSnapshots", "s3:ListObjectsV2"),
 )

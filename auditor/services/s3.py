@@ -571,4 +571,9 @@ SERVICE = LiveService(
         "aws:s3/bucketV2:BucketV2": DriftKind(names=("bucket",), use_id=True, **_KIND),
         "aws-native:s3:Bucket": DriftKind(names=("bucketName",), use_id=True, **_KIND),
     },
+    calls=("s3:ListBuckets", "s3:GetBucketLocation", "s3:HeadBucket", "s3:GetBucketTagging",
+           "s3:GetBucketVersioning", "s3:GetObjectLockConfiguration", "s3:GetBucketReplication",
+           "s3:GetPublicAccessBlock", "s3:GetBucketPolicyStatus",
+           "s3:GetBucketNotificationConfiguration", "s3:ListObjectVersions", "events:ListRules",
+           "events:ListTargetsByRule"),
 )
