@@ -155,7 +155,7 @@ def record_of(row: Mapping[str, Any]) -> dict[str, Any]:
 def ddl(table: Table, bucket: str, prefix: str = "", accounts: Iterable[str] = (),
         regions: Iterable[str] = (), org_id: str | None = None) -> str:
     """CREATE TABLE for a trail bucket with partition projection on account, region and day
-    (the standard CloudTrail table; README, "CloudTrail through Athena")."""
+    (the standard CloudTrail table; docs/scale.md, "Logs beyond one machine: Athena")."""
     base = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}AWSLogs/"
     base += f"{org_id}/" if org_id else ""
     # DDL is Hive's dialect: identifiers in backticks (queries use Trino's double quotes)
