@@ -111,6 +111,9 @@ _KIND: dict[str, Any] = dict(
 
 
 SERVICE = LiveService(
+    calls=("backup:ListBackupVaults", "backup:ListTags", "backup:ListBackupPlans",
+           "backup:ListBackupSelections", "backup:GetBackupSelection",
+           "backup:DescribeBackupVault"),
     regional_steps=(Step("backup", "backup:ListBackupVaults", _collect),),
     live=(Live((VAULT_LOCK,), _evaluate),),
     drift={
@@ -118,7 +121,4 @@ SERVICE = LiveService(
         "aws-native:backup:BackupVault": DriftKind(names=("backupVaultName",), use_id=True,
                                                    **_KIND),
     },
-    calls=("backup:ListBackupVaults", "backup:ListTags", "backup:ListBackupPlans",
-           "backup:ListBackupSelections", "backup:GetBackupSelection",
-           "backup:DescribeBackupVault"),
 )

@@ -138,9 +138,9 @@ def _describe(scanner: ScanContext, acct: Account, rs: RegionScan) -> list[dict[
 
 
 SERVICE = LiveService(
+    calls=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
+           "cloudtrail:GetEventSelectors"),
     regional_steps=(Step("cloudtrail", "cloudtrail:DescribeTrails", _describe),),
     phase=Phase(10, _phase),
     live=(Live((ENABLED, BUCKET_PROTECTED), _evaluate),),
-    calls=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
-           "cloudtrail:GetEventSelectors"),
 )

@@ -78,12 +78,12 @@ _KIND: dict[str, Any] = dict(
 
 
 SERVICE = LiveService(
+    calls=("dynamodb:ListTables", "dynamodb:DescribeTable",
+           "dynamodb:DescribeContinuousBackups", "dynamodb:ListTagsOfResource"),
     regional_steps=(Step("dynamodb", "dynamodb:ListTables", _collect),),
     live=(Live((RECOVERY,), _evaluate),),
     drift={
         "aws:dynamodb/table:Table": DriftKind(names=("name",), use_id=True, **_KIND),
         "aws-native:dynamodb:Table": DriftKind(names=("tableName",), use_id=True, **_KIND),
     },
-    calls=("dynamodb:ListTables", "dynamodb:DescribeTable",
-           "dynamodb:DescribeContinuousBackups", "dynamodb:ListTagsOfResource"),
 )

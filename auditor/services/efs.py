@@ -81,6 +81,7 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("efs:DescribeFileSystems", "efs:DescribeBackupPolicy"),
     regional_steps=(Step("efs", "efs:DescribeFileSystems", _collect),),
     live=(Live((ctl.BACKUP_ENABLED,), _evaluate),),
     drift={
@@ -92,5 +93,4 @@ SERVICE = LiveService(
             arn=lambda r, a, n: f"arn:aws:elasticfilesystem:{r}:{a}:file-system/{n}",
             delete_event="DeleteFileSystem"),
     },
-    calls=("efs:DescribeFileSystems", "efs:DescribeBackupPolicy"),
 )

@@ -74,6 +74,6 @@ def drill_restores(folder: Path) -> tuple[dict[str, list[Restore]], int]:
 
 
 SERVICE = LiveService(
-    live=(Live((RESTORE_CONTROL,), None),),
     calls=("backup:ListRestoreJobs",),
+    live=(Live((RESTORE_CONTROL,), None),),
 )

@@ -159,8 +159,8 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
-    phase=Phase(40, _phase),  # after the regional steps that list the snapshots
-    live=(Live((ctl.NOT_PUBLIC,), _evaluate),),
     calls=("rds:DescribeDBSnapshotAttributes", "rds:DescribeDBClusterSnapshotAttributes",
            "ec2:DescribeSnapshotAttribute"),
+    phase=Phase(40, _phase),  # after the regional steps that list the snapshots
+    live=(Live((ctl.NOT_PUBLIC,), _evaluate),),
 )
