@@ -270,6 +270,14 @@ def test_every_call_in_a_service_module_is_declared() -> None:
         assert found - declared == set(), m.__name__
 
 
+def test_every_drift_check_of_scan_state_is_declared() -> None:
+    from auditor.services import drift_kinds
+
+    declared = {c for svc in SERVICES for c in svc.calls}
+    for token, kind in drift_kinds().items():
+        assert kind.operation in declared, (token, kind.operation)
+
+
 def test_action_names_the_exceptions() -> None:
     assert iam_policy.action("s3:ListBuckets") == "s3:ListAllMyBuckets"
     assert iam_policy.action("s3:ListObjectsV2") == "s3:ListBucket"
