@@ -93,6 +93,26 @@ def test_the_readme_synopsis_names_every_command() -> None:
     assert {(name,) for name in _subparsers(build_parser())} <= shown
 
 
+def test_the_readme_synopsis_shows_every_option() -> None:
+    """Every option of every command (drill's are in docs/drills.md) is in the README, in its
+    synopsis or in the list of the config/output options the synopsis calls "same"."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown: dict[str, set[str]] = {}
+    for command in shown_commands(readme):
+        path, _ = resolve(command)
+        if path:
+            shown.setdefault(path[0], set()).update(OPTION.findall(command))
+    same = readme.split("Same config/output options:", 1)[1].split("\n\n", 1)[0]
+    shared = set(OPTION.findall(same))
+    for name, parser in _subparsers(build_parser()).items():
+        if name == "drill":
+            continue
+        options = {s for a in parser._actions for s in a.option_strings
+                   if s.startswith("--")} - {"--help"}
+        missing = options - shown.get(name, set()) - shared
+        assert not missing, f"README synopsis of `dr-audit {name}` lacks {sorted(missing)}"
+
+
 def test_the_extraction_sees_synopses_shell_lines_and_inline_code() -> None:
     text = ("```\ndr-audit scan  [--org --role-name NAME]\n               [--workers N]\n"
             "dr-audit demo  [--output-dir DIR]\n```\n\n```sh\npip install .\n"
