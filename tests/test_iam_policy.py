@@ -306,6 +306,9 @@ def test_iam_policy_command_prints_what_it_is_asked(capsys: pytest.CaptureFixtur
     assert res == {"arn:aws:s3:::my-trail", "arn:aws:s3:::my-trail/AWSLogs/o-1/*",
                    "arn:aws:s3:::my-state", "arn:aws:s3:::my-state/team/.pulumi/stacks/*",
                    "*", "arn:aws:iam::*:role/audit"}
+    assert main(["iam-policy", "--only", "--logs"]) == 0
+    got = capsys.readouterr()
+    assert "arn:aws:s3:::acme-cloudtrail-logs/*" in got.out and "no bucket given" in got.err
     assert main(["iam-policy", "--trust", ACCOUNT]) == 0
     (st,) = json.loads(capsys.readouterr().out)["Statement"]
     assert st["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}

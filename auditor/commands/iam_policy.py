@@ -16,7 +16,7 @@ HELP = ("Print the least-privilege IAM policy (JSON) of a read-only run: the sca
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--logs", metavar="s3://BUCKET[/PREFIX]", nargs="?",
-                   const="s3://acme-cloudtrail-logs/",
+                   const="",
                    help="also read the CloudTrail log files under this bucket and prefix "
                         "(`scan --logs`, `dr-audit logs`)")
     p.add_argument("--athena-output", metavar="s3://BUCKET[/PREFIX]",
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "results written here")
     p.add_argument("--workgroup", default="primary", help="Athena workgroup (default primary)")
     p.add_argument("--backend", metavar="s3://BUCKET[/PREFIX]", nargs="?",
-                   const="s3://acme-pulumi-state/",
+                   const="",
                    help="also read the stack checkpoints of this Pulumi state bucket "
                         "(`scan --backend`, or the stateBucket setting)")
     p.add_argument("--org", action="store_true",
@@ -52,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(str(e)) from None
         sys.stdout.write(iam_policy.dumps(doc))
         return 0
+    for flag, attr, example in (("--logs", "logs", iam_policy.EXAMPLE_TRAIL),
+                                ("--backend", "backend", iam_policy.EXAMPLE_STATE)):
+        if getattr(args, attr) == "":
+            print(f"dr-audit iam-policy: no bucket given to {flag}: the policy names the "
+                  f"demo's {example}; give {flag} s3://YOUR-BUCKET/PREFIX", file=sys.stderr)
+            setattr(args, attr, example)
     if args.athena_output and args.logs is None:
         raise ConfigError("--athena-output needs --logs s3://TRAIL-BUCKET")
     if args.only and args.logs is None and args.backend is None and not args.org:
