@@ -11,7 +11,7 @@ PACK_DIR ?= $(abspath ..)/dr-guard-policy-pack
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint typecheck bench policy-pack browser
+.PHONY: setup demo test test-plan lint typecheck bench policy-pack browser
 
 $(BIN)/python:
 	@echo "==> creating $(VENV) ($(PY) -m venv)"
@@ -49,12 +49,30 @@ demo: $(VENV)/.demo-deps
 	$(BIN)/dr-audit demo --output-dir dr-audit-report
 
 # The browser test (tests/test_browser_report.py) drives Debian's chromium through chromedriver.
+# DRGUARD_NO_BROWSER=1 installs nothing and skips that test.
+DRGUARD_NO_BROWSER ?=
+export DRGUARD_NO_BROWSER
 browser:
-	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
-	  echo "==> installing chromium and chromium-driver (apt-get)"; \
-	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+	@if [ "$(DRGUARD_NO_BROWSER)" = 1 ]; then \
+	  echo "==> DRGUARD_NO_BROWSER=1: not installing chromium; the browser test is skipped"; \
+	elif ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then \
+	  echo "==> installing chromium and chromium-driver (Debian packages: $(SUDO) apt-get install)"; \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; \
+	fi
 
-test: $(VENV)/.dev-deps browser
+# What `make test` is about to install, said before it installs anything.
+test-plan:
+	@echo "==> make test will:"
+	@if [ ! -f $(VENV)/.dev-deps ] || [ -n "$$(find requirements.txt requirements-auditor.txt \
+	      requirements-dev.txt pyproject.toml -newer $(VENV)/.dev-deps 2>/dev/null)" ]; then \
+	  echo "    - pip install the test requirements (requirements-dev.txt) into $(VENV)"; fi
+	@if [ "$(DRGUARD_NO_BROWSER)" != 1 ] && ! { command -v chromium >/dev/null 2>&1 && \
+	      command -v chromedriver >/dev/null 2>&1; }; then \
+	  echo "    - install Debian's chromium and chromium-driver with $(SUDO) apt-get, system-wide,"; \
+	  echo "      for the browser test (make test DRGUARD_NO_BROWSER=1 installs neither and skips it)"; fi
+	@echo "    - run ruff, mypy and pytest (-n 2)"
+
+test: test-plan $(VENV)/.dev-deps browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
@@ -66,17 +84,29 @@ lint: $(VENV)/.dev-deps
 typecheck: $(VENV)/.dev-deps
 	$(BIN)/mypy
 
-# Every benchmark, quick sizes; `make bench BENCH_ARGS=--full` for the big ones where a
-# benchmark has them (state: 50 and 200 MB). Figures are ratios to a floor in the same run.
+# Every script in benchmarks/, quick sizes; `make bench BENCH_ARGS=--full` for their full
+# sizes (state: 50 and 200 MB). Figures are ratios to a floor in the same run. A script that
+# is not a benchmark is named with the reason it is skipped; a failed one does not stop the
+# others, and the run ends with the list of failures (exit 1).
 BENCH_ARGS ?=
+FULL := $(filter --full,$(BENCH_ARGS))
 bench: $(VENV)/.dev-deps
-	$(BIN)/python benchmarks/startup.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/state_scale.py $(BENCH_ARGS)
-	$(BIN)/python benchmarks/policy_latency.py
-	$(BIN)/python benchmarks/scan_scale.py
-	$(BIN)/python benchmarks/logs_throughput.py
-	$(BIN)/python benchmarks/pack_footprint.py
-	$(BIN)/python benchmarks/org_scale.py --accounts 31
+	@failed=""; for f in benchmarks/*.py; do \
+	  args=""; \
+	  case "$$(basename $$f)" in \
+	    stack_program.py) echo "==> skipping $$f: not a benchmark (the Pulumi program that" \
+	                           "policy_latency.py and remediate_latency.py run)"; continue ;; \
+	    startup.py|state_scale.py) args="$(BENCH_ARGS)" ;; \
+	    org_scale.py) args="--accounts 31" ;; \
+	    backend_read.py) [ -n "$(FULL)" ] || args="--stacks 10 --resources 2000" ;; \
+	    repo_audit.py) [ -n "$(FULL)" ] || args="--stacks 100 --workflows 25 --updates 1000" ;; \
+	    soak.py) [ -n "$(FULL)" ] || args="--config 200 --state 300 --pack 250 --logs 250" ;; \
+	    soak_logs.py) [ -n "$(FULL)" ] || args="--inputs 500 --no-big" ;; \
+	  esac; \
+	  echo "==> $(BIN)/python $$f $$args"; \
+	  $(BIN)/python $$f $$args || failed="$$failed $$f"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "==> failed:$$failed"; exit 1; fi
 
 # The pack as `pulumi policy publish` should see it: PulumiPolicy.yaml, __main__.py,
 # requirements.txt, drguard/ and policypack/ (no tests, benchmarks, examples or venvs).

@@ -37,6 +37,10 @@ READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup")
 # whose only write is the result file in the workgroup's output location.
 ALLOWED_OPERATIONS = frozenset({"AssumeRole", "StartQueryExecution"})
 DEFAULT_REGION = "us-east-1"
+# What opening a session sends (the account id), and what --role-arn and --org assume; as
+# botocore names them (auditor.iam_policy turns them into IAM actions).
+CALLS = ("sts:GetCallerIdentity",)
+ASSUME_ROLE = "sts:AssumeRole"
 
 
 class MutatingCallError(RuntimeError):
@@ -133,10 +137,20 @@ class CallCounter:
         return {f"{s}:{o}": n for (s, o), n in self.calls.most_common()}
 
 
-def _before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+def _api_params(params: dict[str, Any], context: dict[str, Any] | None = None,
+                **_: Any) -> None:
+    """Keep the call's parameters as the caller gave them (before-call sees the serialized
+    request): observers are shown these."""
+    if context is not None:
+        context["dr_audit_params"] = dict(params)
+
+
+def _before_call(model: Any, params: dict[str, Any], context: dict[str, Any] | None = None,
+                 **_: Any) -> None:
     service, operation = model.service_model.service_name, model.name
+    given = (context or {}).get("dr_audit_params", params)
     for o in list(_observers):
-        o.on_call(service, operation, params)
+        o.on_call(service, operation, given)
     if not is_read_only(operation):
         raise MutatingCallError(f"refusing to call {service}:{operation}: the auditor only "
                                 "reads")
@@ -149,6 +163,7 @@ def _request_created(request: Any, operation_name: str, event_name: str = "", **
 
 
 def _instrument(session: botocore.session.Session) -> None:
+    session.register("before-parameter-build", _api_params, unique_id="dr-audit-params")
     session.register("before-call", _before_call, unique_id="dr-audit-guard")
     session.register("request-created", _request_created, unique_id="dr-audit-attempts")
 
@@ -156,6 +171,8 @@ def _instrument(session: botocore.session.Session) -> None:
 def guard_client(client: Any) -> Any:
     """Put the read-only guard (and the observers) on one client, whatever session made it
     (a caller's own boto3 session included); idempotent."""
+    client.meta.events.register("before-parameter-build", _api_params,
+                                unique_id="dr-audit-params")
     client.meta.events.register("before-call", _before_call, unique_id="dr-audit-guard")
     client.meta.events.register("request-created", _request_created,
                                 unique_id="dr-audit-attempts")

@@ -38,6 +38,9 @@ from drguard.stateindex import StateIndex
 log = logging.getLogger(__name__)
 
 STACKS_DIR = ".pulumi/stacks/"
+# What reading an s3:// backend sends: list the stack checkpoints, then fetch the latest of
+# each stack.
+S3_CALLS = ("s3:ListObjectsV2", "s3:GetObject")
 # where the resources are in a backend checkpoint file, and in a `pulumi stack export`
 CHECKPOINT_ITEMS = "checkpoint.latest.resources.item"
 EXPORT_ITEMS = "deployment.resources.item"

@@ -8,7 +8,10 @@ Each service module ends with one declaration, `SERVICE = LiveService(...)`:
 - `phase`: later collection that needs earlier results (trail details, bucket discovery and
   backup scope), run in `Phase.order`;
 - `live`: the live binding of each control the service judges, by control id;
-- `drift`: {Pulumi type token: `DriftKind`} for `scan --state` (resource-drift-deleted).
+- `drift`: {Pulumi type token: `DriftKind`} for `scan --state` (resource-drift-deleted);
+- `calls`: every AWS operation its steps, phase, bindings and drift checks send, as botocore
+  names them (`efs:DescribeBackupPolicy`): the scan's IAM policy is generated from them
+  (`auditor.iam_policy`), and a test fails on a call a scan makes that no service declares.
 `auditor.services` lists the service modules; `auditor.scan` lists none by name.
 
 A service is a leaf: it reads with the account it is handed and reports through the
@@ -162,3 +165,4 @@ class LiveService:
     phase: Phase | None = None
     live: tuple[Live, ...] = ()
     drift: Mapping[str, DriftKind] = field(default_factory=dict)
+    calls: tuple[str, ...] = ()

@@ -21,6 +21,12 @@ from .services import organizations as orgs
 
 log = logging.getLogger(__name__)
 
+# What --org sends from the account the scan runs in, beside the scan's own calls: the
+# organization's accounts and OU tree (read_org), then the role it assumes in each account.
+CALLS = ("organizations:ListAccounts", "organizations:ListRoots",
+         "organizations:ListOrganizationalUnitsForParent", "organizations:ListAccountsForParent",
+         aws.ASSUME_ROLE)
+
 Mapper = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], list[Any]]
 
 

@@ -39,6 +39,10 @@ from .org import Shard
 
 log = logging.getLogger(__name__)
 
+# The scan's own calls beside its services' (`LiveService.calls`): the enabled regions, when
+# --regions is not given.
+CALLS = ("ec2:DescribeRegions",)
+
 
 @dataclass
 class ScanOptions:

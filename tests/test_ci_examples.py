@@ -20,6 +20,7 @@ from policypack.config import check_pack_config
 CI = Path(__file__).resolve().parents[1] / "examples" / "ci"
 WORKFLOWS = sorted(CI.glob("*.yml"))
 SHELL_OPERATORS = {"||", "&&", ";", "|", ">", ">>", "<", "&"}
+ACTION_USES = re.compile(r"[\w-]+/dr-guard@")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -37,6 +38,18 @@ def _run_steps(doc: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
                 env = {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}
                 out.append((step["run"], {k: str(v) for k, v in env.items()}))
     return out
+
+
+def action_steps(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `with:` of every step that uses DR Guard's own action (action.yml)."""
+    return [step.get("with", {}) for job in doc["jobs"].values()
+            for step in job.get("steps", []) if ACTION_USES.match(step.get("uses", ""))]
+
+
+def action_argv(inputs: dict[str, Any]) -> list[str]:
+    """The dr-audit arguments the action builds from its inputs (split as action.yml does)."""
+    return [str(inputs["command"]), *shlex.split(str(inputs.get("args", ""))),
+            "--fail-on", str(inputs.get("fail-on", "high"))]
 
 
 def dr_audit_commands(script: str) -> list[str]:
@@ -89,11 +102,12 @@ def test_extraction_handles_continuations_and_operators() -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_every_dr_audit_invocation_parses(path: Path) -> None:
     parser = build_parser()
-    commands = [(c, env) for script, env in _run_steps(_load(path))
+    doc = _load(path)
+    commands = [argv(c, env) for script, env in _run_steps(doc)
                 for c in dr_audit_commands(script)]
+    commands += [action_argv(w) for w in action_steps(doc)]
     assert commands, f"{path.name} runs no dr-audit command"
-    for command, env in commands:
-        args = argv(command, env)
+    for args in commands:
         try:
             ns = parser.parse_args(args)
         except SystemExit as e:  # argparse exits on a bad command line
@@ -105,10 +119,12 @@ def test_pre_merge_and_nightly_do_what_they_say() -> None:
     pre, nightly = _load(CI / "pre-merge.yml"), _load(CI / "nightly.yml")
     pre_text = (CI / "pre-merge.yml").read_text()
     assert "pulumi preview" in pre_text and "--policy-pack-config" in pre_text
-    assert "GITHUB_STEP_SUMMARY" in pre_text and "upload-sarif" in pre_text
-    (state,) = [a for a in (argv(c, env) for s, env in _run_steps(pre)
-                            for c in dr_audit_commands(s)) if a[0] == "state"]
-    assert state[0] == "state" and "sarif" in state[state.index("--format") + 1]
+    action = (CI.parents[1] / "action.yml").read_text()  # what the action does for them
+    assert "GITHUB_STEP_SUMMARY" in action and "upload-sarif" in action
+    # the state, plan and repo checks are DR Guard's action: `uses:` and its inputs
+    (state,) = [w for w in action_steps(pre) if w["command"] == "state"]
+    assert state.get("upload-sarif", "true") == "true" and "--file" in state["args"]
+    assert {w["command"] for w in action_steps(pre)} == {"state", "plan", "repo"}
     scans = [a for a in (argv(c, env) for s, env in _run_steps(nightly)
                          for c in dr_audit_commands(s)) if a[0] not in ("repo", "drill")]
     assert scans and all(a[0] == "scan" and "--state" in a and "--logs" in a for a in scans)

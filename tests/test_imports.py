@@ -70,6 +70,7 @@ LAYERS: dict[str, int] = {
     "auditor.notify": 9,
     "auditor.delivery": 9,
     "auditor.demo_seed": 9,
+    "auditor.iam_policy": 9,
     "auditor.commands": 10,
     "auditor.cli": 10,
     "auditor.__main__": 10,

@@ -248,7 +248,7 @@ def test_logs_athena_usage_errors(argv, tmp_path, capsys):
 
 
 def test_readme_ddl_is_the_generated_one():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "scale.md").read_text()
     block = readme.split("```sql\n", 1)[1].split("```", 1)[0].rstrip()
     expected = athena.ddl(athena.Table("security", "cloudtrail"), "acme-org-trail",
                           accounts=["111122223333", "444455556666"],

@@ -57,7 +57,8 @@ def _imported(args: list[str], cwd: Path) -> set[str]:
     return set(json.loads(line.removeprefix("MODULES ")))
 
 
-@pytest.mark.parametrize("args", [["state", "--help"], ["plan", "--help"], ["repo", "--help"]])
+@pytest.mark.parametrize("args", [["state", "--help"], ["plan", "--help"], ["repo", "--help"],
+                                  ["iam-policy", "--help"]])
 def test_help_imports_no_heavy_package(args: list[str], tmp_path: Path) -> None:
     assert not _imported(args, tmp_path) & set(HEAVY)
 

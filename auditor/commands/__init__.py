@@ -10,11 +10,16 @@ import importlib.util
 from collections.abc import Iterator, Mapping
 from types import ModuleType
 
-_NAMES = ("scan", "logs", "state", "demo", "merge", "plan", "drill", "repo")
+_NAMES = ("scan", "logs", "state", "demo", "merge", "plan", "drill", "repo", "iam-policy")
+
+
+def _module(name: str) -> str:
+    """The module of a command: `iam-policy` lives in iam_policy.py."""
+    return f"{__name__}.{name.replace('-', '_')}"
 
 
 def _exists(name: str) -> bool:
-    return importlib.util.find_spec(f"{__name__}.{name}") is not None
+    return importlib.util.find_spec(_module(name)) is not None
 
 
 class _Commands(Mapping[str, ModuleType]):
@@ -27,7 +32,7 @@ class _Commands(Mapping[str, ModuleType]):
     def __getitem__(self, name: str) -> ModuleType:
         if name not in self._names:
             raise KeyError(name)
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(_module(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)

@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"files fetched and parsed in parallel (default {WORKERS})")
     athena = p.add_argument_group(
         "Athena", "query a CloudTrail table instead of reading files (for trail buckets too "
-        "large to stream; see the README for the table DDL)")
+        "large to stream; docs/scale.md has the table DDL)")
     athena.add_argument("--athena", action="store_true",
                         help="read the events through Athena instead of SOURCE files; without "
                              "--since, the last 24 hours (what the nightly job reads), so the "

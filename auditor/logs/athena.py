@@ -34,6 +34,12 @@ from .window import FILE_STAMP, Window
 
 log = logging.getLogger(__name__)
 
+# What `logs --athena` sends: the table's location (Glue), then one query and its results.
+# Athena itself then reads the table's bucket and writes the results with the caller's rights
+# (auditor.iam_policy adds those).
+CALLS = ("glue:GetTable", "athena:StartQueryExecution", "athena:GetQueryExecution",
+         "athena:GetQueryResults")
+
 POLL_SECONDS = 1.0
 MAX_WAIT_SECONDS = 1800.0
 
@@ -150,7 +156,7 @@ def record_of(row: Mapping[str, Any]) -> dict[str, Any]:
 def ddl(table: Table, bucket: str, prefix: str = "", accounts: Iterable[str] = (),
         regions: Iterable[str] = (), org_id: str | None = None) -> str:
     """CREATE TABLE for a trail bucket with partition projection on account, region and day
-    (the standard CloudTrail table; README, "CloudTrail through Athena")."""
+    (the standard CloudTrail table; docs/scale.md, "Logs beyond one machine: Athena")."""
     base = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}AWSLogs/"
     base += f"{org_id}/" if org_id else ""
     # DDL is Hive's dialect: identifiers in backticks (queries use Trino's double quotes)

@@ -34,6 +34,8 @@ from .window import Window
 log = logging.getLogger(__name__)
 
 WORKERS = 8
+# Beside the source's own reads (sources.CALLS): the trail bucket's region.
+CALLS = ("s3:HeadBucket",)
 DETAIL_CAP = 50  # skipped_detail entries kept (the counts are always complete)
 
 

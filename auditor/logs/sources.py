@@ -29,6 +29,9 @@ from .window import Window
 
 log = logging.getLogger(__name__)
 
+# What reading an s3:// source sends: list the log files, then fetch each one.
+CALLS = ("s3:ListObjectsV2", "s3:GetObject")
+
 SUFFIXES = (".json.gz", ".json")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")

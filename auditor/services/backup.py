@@ -111,6 +111,9 @@ _KIND: dict[str, Any] = dict(
 
 
 SERVICE = LiveService(
+    calls=("backup:ListBackupVaults", "backup:ListTags", "backup:ListBackupPlans",
+           "backup:ListBackupSelections", "backup:GetBackupSelection",
+           "backup:DescribeBackupVault"),
     regional_steps=(Step("backup", "backup:ListBackupVaults", _collect),),
     live=(Live((VAULT_LOCK,), _evaluate),),
     drift={

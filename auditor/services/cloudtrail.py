@@ -138,6 +138,8 @@ def _describe(scanner: ScanContext, acct: Account, rs: RegionScan) -> list[dict[
 
 
 SERVICE = LiveService(
+    calls=("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
+           "cloudtrail:GetEventSelectors"),
     regional_steps=(Step("cloudtrail", "cloudtrail:DescribeTrails", _describe),),
     phase=Phase(10, _phase),
     live=(Live((ENABLED, BUCKET_PROTECTED), _evaluate),),

@@ -78,6 +78,8 @@ _KIND: dict[str, Any] = dict(
 
 
 SERVICE = LiveService(
+    calls=("dynamodb:ListTables", "dynamodb:DescribeTable",
+           "dynamodb:DescribeContinuousBackups", "dynamodb:ListTagsOfResource"),
     regional_steps=(Step("dynamodb", "dynamodb:ListTables", _collect),),
     live=(Live((RECOVERY,), _evaluate),),
     drift={

@@ -144,6 +144,8 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeInstances",
+           "dlm:GetLifecyclePolicies", "dlm:GetLifecyclePolicy"),
     regional_steps=(Step("ec2", "ec2:DescribeVolumes", _collect),),
     live=(Live((COVERAGE,), _evaluate),),
 )

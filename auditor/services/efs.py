@@ -81,6 +81,7 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("efs:DescribeFileSystems", "efs:DescribeBackupPolicy"),
     regional_steps=(Step("efs", "efs:DescribeFileSystems", _collect),),
     live=(Live((ctl.BACKUP_ENABLED,), _evaluate),),
     drift={

@@ -89,6 +89,7 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("elasticache:DescribeCacheClusters", "elasticache:DescribeReplicationGroups"),
     regional_steps=(Step("elasticache", "elasticache", _collect),),
     live=(Live((ctl.SNAPSHOT_RETENTION,), _evaluate),),
 )

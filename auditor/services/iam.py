@@ -101,6 +101,7 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("iam:GetAccountSummary", "iam:ListUsers", "iam:ListAccessKeys"),
     global_steps=(Step("iam", "iam", _collect),),
     live=(Live((ROTATION,), _evaluate),),
 )

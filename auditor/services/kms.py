@@ -298,6 +298,7 @@ def _iso(value: Any) -> Any:
 
 
 SERVICE = LiveService(
+    calls=("kms:DescribeKey", "s3:GetBucketEncryption"),
     phase=Phase(45, _phase),  # after bucket scope (S3, PHASE 20): backup buckets are known
     # Once per run over every scanned account: a key shared by several accounts is one finding.
     live=(Live((ctl.KEY_USABLE,), _evaluate, per_account=False),),

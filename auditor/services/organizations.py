@@ -180,6 +180,10 @@ def _evaluate(scanner: ScanContext) -> None:
 
 
 SERVICE = LiveService(
+    calls=("organizations:DescribeOrganization", "organizations:ListAccounts",
+           "organizations:ListRoots", "organizations:ListOrganizationalUnitsForParent",
+           "organizations:ListAccountsForParent", "organizations:ListPolicies",
+           "organizations:DescribePolicy", "organizations:ListTargetsForPolicy"),
     # Judged from the management account: an account that could not be opened changes nothing.
     live=(Live((SCP_DENY,), _evaluate, per_account=False, on_account_error=False),),
 )

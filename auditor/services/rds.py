@@ -237,6 +237,9 @@ _CLUSTER: dict[str, Any] = dict(
 
 
 SERVICE = LiveService(
+    calls=("rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots",
+           "rds:DescribeDBClusterSnapshots", "rds:DescribeDBInstanceAutomatedBackups",
+           "rds:DescribeExportTasks"),
     regional_steps=(Step("rds", "rds", _collect),),
     live=(Live(_RDS, _evaluate),),
     drift={

@@ -505,6 +505,10 @@ def _found_by(scanner: ScanContext, a: AccountScan, arn: str, why: str) -> bool:
 
 
 SERVICE = LiveService(
+    calls=("backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",
+           "backup:GetBackupSelection", "backup:ListBackupJobs", "backup:ListCopyJobs",
+           "backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault",
+           "backup:GetBackupVaultAccessPolicy"),
     # after backup scope (s3, 20) and the services whose resources plans select
     phase=Phase(45, _phase),
     live=(Live((ctl.CROSS_ACCOUNT, ctl.AIR_GAPPED, ctl.DENY_DELETE, ctl.FREQUENCY, ctl.JOBS),

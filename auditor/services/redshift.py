@@ -48,6 +48,7 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("redshift:DescribeClusters",),
     regional_steps=(Step("redshift", "redshift:DescribeClusters", _collect),),
     live=(Live((ctl.SNAPSHOT_RETENTION,), _evaluate),),
 )

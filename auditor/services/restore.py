@@ -57,5 +57,6 @@ def drill_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
 
 
 SERVICE = LiveService(
+    calls=("backup:ListRestoreJobs",),
     live=(Live((RESTORE_CONTROL,), None),),
 )

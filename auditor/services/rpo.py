@@ -432,6 +432,8 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("backup:ListRecoveryPointsByBackupVault", "dynamodb:DescribeContinuousBackups",
+           "dynamodb:ListBackups", "redshift:DescribeClusterSnapshots", "s3:ListObjectsV2"),
     phase=Phase(40, _phase),  # after bucket discovery and backup scope (s3, order 20)
     live=(Live((RPO,), _evaluate),),
 )

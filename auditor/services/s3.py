@@ -562,6 +562,11 @@ _KIND: dict[str, Any] = dict(
 
 
 SERVICE = LiveService(
+    calls=("s3:ListBuckets", "s3:GetBucketLocation", "s3:HeadBucket", "s3:GetBucketTagging",
+           "s3:GetBucketVersioning", "s3:GetObjectLockConfiguration", "s3:GetBucketReplication",
+           "s3:GetPublicAccessBlock", "s3:GetBucketPolicyStatus",
+           "s3:GetBucketNotificationConfiguration", "s3:ListObjectVersions", "events:ListRules",
+           "events:ListTargetsByRule"),
     global_steps=(Step("s3", "s3:ListBuckets", _list),),
     regional_steps=(Step("events", "events:ListRules", _rules),),
     phase=Phase(20, _phase),  # after the trail details: trail destinations are backup buckets

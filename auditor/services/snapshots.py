@@ -159,6 +159,8 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 
 SERVICE = LiveService(
+    calls=("rds:DescribeDBSnapshotAttributes", "rds:DescribeDBClusterSnapshotAttributes",
+           "ec2:DescribeSnapshotAttribute"),
     phase=Phase(40, _phase),  # after the regional steps that list the snapshots
     live=(Live((ctl.NOT_PUBLIC,), _evaluate),),
 )
