@@ -6,6 +6,7 @@ endpoint URL, exactly as the auditor reaches AWS.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -21,6 +22,14 @@ log = logging.getLogger(__name__)
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
+# The moto server with its wall clock stopped (time-machine patches the C time functions, so
+# every datetime.now()/time.time() in moto sees the same instant; monotonic time still runs).
+_FROZEN_SERVER = """import datetime, sys, time_machine
+time_machine.travel(datetime.datetime.fromisoformat(sys.argv[1]), tick=False).start()
+from moto.server import main
+main(sys.argv[2:])
+"""
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -31,16 +40,25 @@ def free_port() -> int:
 class MotoServer:
     """`with MotoServer() as m: boto3.client("s3", endpoint_url=m.url)`."""
 
-    def __init__(self, port: int | None = None, startup_timeout: float = 30.0) -> None:
+    def __init__(self, port: int | None = None, startup_timeout: float = 30.0,
+                 clock: dt.datetime | None = None) -> None:
+        """`clock`: the emulator's wall clock stands still at that instant (every creation
+        time, lock date and deletion date it hands out), for runs that must repeat exactly."""
         self.port = port or free_port()
+        self.clock = clock
         self.url = f"http://127.0.0.1:{self.port}"
         self._timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MotoServer:
         env = {**os.environ, **CREDENTIALS}
+        argv = ["-H", "127.0.0.1", "-p", str(self.port)]
+        if self.clock is None:
+            cmd = [sys.executable, "-m", "moto.server", *argv]
+        else:
+            cmd = [sys.executable, "-c", _FROZEN_SERVER, self.clock.isoformat(), *argv]
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            cmd,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
@@ -58,6 +76,13 @@ class MotoServer:
     def reset(self) -> None:
         """Forget every resource (between tests)."""
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10):
+            pass
+
+    def seed_random(self, seed: int) -> None:
+        """Seed the emulator's id generator (account, key, plan ids...): the same calls in the
+        same order then make the same ids, so two runs of the demo give the same report."""
+        req = urllib.request.Request(f"{self.url}/moto-api/seed?a={int(seed)}", method="POST")
         with urllib.request.urlopen(req, timeout=10):
             pass
 
