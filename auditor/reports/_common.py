@@ -15,6 +15,8 @@ from drguard.findings import STATUSES, Finding, at_or_above, exit_code, summariz
 from drguard.registry import BY_ID, SEVERITY_ORDER
 from drguard.verdict import Remediation
 
+from .words import verdict
+
 SCHEMA_ID = "dr-audit/1"
 TOOL_NAME = "dr-audit"
 SEVERITIES_DESC: tuple[str, ...] = tuple(sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]))
@@ -230,6 +232,7 @@ def build_summary(findings: list[Finding], diff: dict[str, Any] | None = None,
     s["incomplete"] = bool(s["errors"] or unread)
     s["incomplete_parts"] = incomplete_parts(s["errors"], unread)
     s["exit_codes"] = {sev: exit_code(findings, sev, s["incomplete"]) for sev in SEVERITIES_DESC}
+    s["verdict"] = verdict(s)
     if fail_on in SEVERITY_ORDER:
         s["fail_on"] = fail_on
         s["exit_code"] = s["exit_codes"][fail_on]
