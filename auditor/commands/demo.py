@@ -22,7 +22,10 @@ from ..demo_seed import LOG_DAYS, DemoOrg, seed
 from ..emulator import CREDENTIALS, MotoServer
 from ..services import recovery, rpo
 from . import scan as scan_cmd
+from ..reports import outcome
+from ..reports._common import plural
 from .common import FORMATS
+from .summary import closing_lines
 
 HELP = ("Start the embedded AWS emulator, seed a small organization (two accounts, two "
         "regions, three days of CloudTrail logs), scan it in organization mode with its "
@@ -79,7 +82,7 @@ def _report_logs(findings: list[Finding], meta: dict[str, Any], demo: DemoOrg) -
     _say(f"read {meta.get('files', 0)} CloudTrail log files ({demo.log_records} events over "
          f"{LOG_DAYS} days; the {demo.digest_files} digest files are not logs and were left "
          f"aside) from s3://{demo.trail_bucket}/: {meta.get('events', 0)} changes broke a "
-         f"control, {meta.get('attempts', 0)} failed attempt(s)"
+         f"control, {plural(int(meta.get('attempts', 0)), 'attempt')} (refused calls)"
          + (f"; skipped {skipped}" if any(skipped.values()) else ""))
     linked = [f for f in findings if f.source == "live" and f.status == "fail" and f.event]
     gaps = sum(f.source == "live" and f.status == "fail" for f in findings)
@@ -146,13 +149,13 @@ def run(args: argparse.Namespace) -> int:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    counts: dict[str, int] = {}
-    for f in result.findings:
-        counts[f.status] = counts.get(f.status, 0) + 1
     _say(f"scanned accounts {demo.management} (management) and {demo.member} in "
-         f"{', '.join(demo.regions)}: " + ", ".join(f"{n} {s}" for s, n in
-                                                    sorted(counts.items())))
+         f"{', '.join(demo.regions)}")
     _report_logs(result.findings, result.run.get("logs") or {}, demo)
+    run_meta = {**result.run, "command": "demo"}
+    # the same words and counts as the reports (merged findings), critical gaps by name
+    for line in closing_lines(outcome(result.findings, run_meta), run_meta, result.findings):
+        print(line, file=sys.stderr, flush=True)
     for fmt, path in paths.items():
         if fmt != "html":
             _say(f"{fmt} report: {path}")

@@ -206,6 +206,21 @@ def incomplete_text(summary: dict[str, Any]) -> str:
     return "Run incomplete: " + ("; ".join(parts) if parts else "some data was not read") + "."
 
 
+def headline(summary: dict[str, Any]) -> str:
+    """The verdict every report and the terminal open with, e.g. `Gaps found: 52 gaps, 9
+    critical`, `Run incomplete: nothing failed in what was read`, `No gaps: nothing failed`."""
+    gaps = int(summary.get("gaps") or 0)
+    critical = int((summary.get("by_severity") or {}).get("critical", {}).get("fail", 0))
+    if gaps:
+        detail = plural(gaps, "gap") + (f", {critical} critical" if critical else "")
+    else:
+        detail = "nothing failed" + (" in what was read" if summary.get("incomplete") else "")
+    text = f"{str(summary.get('verdict') or verdict(summary)).capitalize()}: {detail}"
+    if gaps and summary.get("incomplete"):
+        text += "; run incomplete"
+    return text
+
+
 def build_summary(findings: list[Finding], diff: dict[str, Any] | None = None,
                   fail_on: str | None = None,
                   run: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -187,7 +187,7 @@ def build(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding])
         "automationDetails": {"id": f"{TOOL_NAME}/{command or 'run'}/"},
         "invocations": [invocation],
         "results": results,
-        "properties": {"summary": {k: summary[k] for k in ("total", "by_status", "gaps",
+        "properties": {"summary": {k: summary[k] for k in ("verdict", "total", "by_status", "gaps",
                                                            "errors", "attempts", "waived",
                                                            "incomplete", "not_read")
                                    if k in summary}},

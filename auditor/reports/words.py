@@ -12,10 +12,11 @@ PASSED/FAILED/WARNING/NOT_AVAILABLE; each also carries our status name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from drguard.findings import STATUSES
+from drguard.findings import STATUSES, Finding, merge
 
 GAPS_FOUND, INCOMPLETE, NO_GAPS = "gaps found", "run incomplete", "no gaps"
 VERDICTS: tuple[str, ...] = (GAPS_FOUND, INCOMPLETE, NO_GAPS)
@@ -25,7 +26,7 @@ STATUS_MEANING: dict[str, str] = {
     "pass": "the control is met",
     "waived": "not met, but a valid waiver accepts it",
     "error": "could not be checked (not read): never counted as pass",
-    "attempt": "a refused call in CloudTrail that would have broken the control; "
+    "attempt": "the call was refused; had it succeeded it would have broken the control; "
                "nothing changed",
 }
 assert tuple(STATUS_MEANING) == STATUSES
@@ -54,3 +55,20 @@ def severity_counts(by_severity: Mapping[str, Mapping[str, int]], order: tuple[s
     out."""
     return ", ".join(f"{by_severity[s]['fail']} {s}" for s in order
                      if by_severity.get(s, {}).get("fail"))
+
+
+def _short(resource: str) -> str:
+    return (re.split(r"::|[:/]", resource)[-1] or resource) if resource else "-"
+
+
+def critical_gaps(findings: Iterable[Finding]) -> list[str]:
+    """The critical gaps by name (`control on resource (account, region)`), one per gap as
+    the reports count them (merged), in a stable order."""
+    gaps = sorted((f for f in merge(findings) if f.status == "fail"
+                   and f.severity == "critical"),
+                  key=lambda f: (f.control, f.account or "", f.region or "", f.resource))
+    out = []
+    for f in gaps:
+        where = ", ".join(x for x in (f.account, f.region) if x)
+        out.append(f"{f.control} on {_short(f.resource)}" + (f" ({where})" if where else ""))
+    return out
