@@ -20,10 +20,10 @@ from drguard.settings import from_mapping
 
 from ..demo_seed import LOG_DAYS, DemoOrg, seed
 from ..emulator import CREDENTIALS, MotoServer
-from ..services import recovery, rpo
-from . import scan as scan_cmd
 from ..reports import outcome
 from ..reports._common import plural
+from ..services import recovery, rpo
+from . import scan as scan_cmd
 from .common import FORMATS
 from .summary import closing_lines
 

@@ -18,7 +18,6 @@ from drguard.frameworks import DISCLAIMER as FRAMEWORKS_NOTE
 from drguard.registry import BY_ID
 
 from . import rpo
-from .words import STATUS_MEANING
 from ._common import (
     SEVERITIES_DESC,
     clean_text,
@@ -32,6 +31,7 @@ from ._common import (
     waiver_expired,
 )
 from .templates import environment, when
+from .words import STATUS_MEANING
 
 __all__ = ["environment", "render", "when"]
 
@@ -206,6 +206,13 @@ def _view(f: Finding, names: dict[str, str]) -> dict[str, Any]:
             "fix": f.remediation or {}, "general_fix": info["remediation"]}
 
 
+def gap_title(f: Finding) -> str:
+    """The gap of a finding in a few words, from its evidence (Control.gap_title): "Backups
+    kept 1 day; needs 7", never the passing condition."""
+    c = BY_ID.get(f.control)
+    return c.gap_title(f.evidence) if c is not None else f"Not met: {f.control}"
+
+
 def fix_first(findings: list[Finding], names: dict[str, str], limit: int = FIX_FIRST,
               per_control: int = PER_CONTROL) -> list[dict[str, Any]]:
     """The gaps to fix first: severity, then what they expose; at most `per_control` of one
@@ -225,7 +232,8 @@ def fix_first(findings: list[Finding], names: dict[str, str], limit: int = FIX_F
             continue
         shown[f.control] = shown.get(f.control, 0) + 1
         info = control_info(f.control, f.severity)
-        out.append({"f": f, "title": info["title"], "exposes": exposure(f.control)[1],
+        out.append({"f": f, "title": gap_title(f), "control_title": info["title"],
+                    "exposes": exposure(f.control)[1],
                     "short": _short(f.resource), "account": account_label(f.account, names),
                     "fix": (f.remediation or {}).get("summary") or info["remediation"],
                     "more": 0})

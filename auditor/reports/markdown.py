@@ -17,9 +17,9 @@ from drguard.findings import Finding
 from drguard.frameworks import DISCLAIMER
 
 from ._common import SEVERITIES_DESC, event_value, headline, incomplete_text, plural
-from .words import STATUS_MEANING, severity_counts, status_counts
 from .escape import code, md
 from .templates import environment
+from .words import STATUS_MEANING, severity_counts, status_counts
 
 LIMIT = 60_000  # GitHub comments and job summaries stop at 65,536 characters
 GROUP_EXAMPLES = 3
@@ -127,7 +127,6 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     apps_lines, fw_lines = _applications(applications or [], frameworks or [])
     names: dict[str, str] = run.get("account_names") or {}
     st = summary["by_status"]
-    gaps = summary["gaps"]
     lines = [f"## DR Guard audit \u00b7 {md(headline(summary))}", ""]
     if summary.get("incomplete"):
         lines += [f"**{md(incomplete_text(summary))}** The counts below cover only what was "
