@@ -158,7 +158,7 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     elif not rows:
         lines.append("No gaps: every checked resource passed or is waived.")
     else:
-        head = "### Gaps" + (" and checks not made" if st["error"] else "")
+        head = "### Gaps" + (" and errors (checks not made)" if st["error"] else "")
         full = _gap_rows(rows, names)
         size = sum(len(x) + 1 for x in lines) + sum(len(x) + 1 for x in full)
         if size <= LIMIT:
