@@ -319,6 +319,14 @@ def test_html_counts_equal_the_lists(any_report: dict[str, Any]) -> None:
             label = bar.one(cls="bar-lbl").words()
             assert num(bar.one(cls="bar-val")) == sum(g["data-control"] == label
                                                       for g in gaps)
+    # each application's gaps are its findings' gaps, by severity
+    for tr in (page.by_id("applications").one("tbody").all("tr")
+               if page.all(id="applications") else []):
+        app = tr.attrs["data-app"]
+        mine = Counter(g["data-severity"] for g in gaps if g["data-app"] == app)
+        said = tr.all("td")[4].words()
+        want = ", ".join(f"{mine[s]} {s}" for s in SEVERITIES_DESC if mine[s]) or "none"
+        assert said == want, app
     # the section heading of the attempts says how many are listed
     if attempts:
         assert page.by_id("attempts").one("h2").words() == f"Attempts ({len(attempts)})"
