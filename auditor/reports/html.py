@@ -162,7 +162,7 @@ def _logs_line(meta: dict[str, Any]) -> str:
     if isinstance(meta.get("events"), int):
         bits.append(plural(meta["events"], "change") + " that broke a control")
     if meta.get("attempts"):
-        bits.append(plural(int(meta["attempts"]), "failed attempt"))
+        bits.append(plural(int(meta["attempts"]), "attempt") + " (refused calls)")
     return "; ".join(b for b in bits if b)
 
 
