@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from auditor.cli import main
+from auditor.commands.demo import DEMO_NOW
 from auditor.reports import FILENAMES, FORMATS, write_reports
 from auditor.reports._common import SEVERITIES_DESC, headline
 from auditor.reports.words import STATUS_MEANING, VERDICTS, critical_gaps, verdict
@@ -430,5 +431,5 @@ def test_two_demo_runs_write_the_same_reports(demo: dict[str, Any], tmp_path: Pa
     for fmt, path in demo["paths"].items():
         assert (out / path.name).read_bytes() == path.read_bytes(), fmt
     run = demo["report"]["run"]
-    assert run["started"] == run["finished"] == "2026-12-05T12:00:00+00:00"
+    assert run["started"] == run["finished"] == DEMO_NOW.isoformat()  # the stopped clock
     assert "127.0.0.1" not in json.dumps(run)  # no ephemeral emulator port

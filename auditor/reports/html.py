@@ -1,9 +1,11 @@
 """report.html: one self-contained page rendered from auditor/templates/ (autoescape on).
 
-Top down: the verdict (distinct gaps, critical count, complete or not), "Fix first", the
-changes since the baseline, the summary with small inline SVG charts (gaps by control and by
-account, stacked by severity; the trend over runs from --history), the findings (fails only
-until the reader asks for passes), and the run metadata, collapsed, at the bottom.
+Top down: the verdict (reports/words.py: distinct gaps, critical count, complete or not), the
+applications, "Fix first" (each titled by its gap), the changes since the baseline, the summary
+with charts drawn in HTML so they keep their text size on a phone (gaps by control and by
+account, stacked by severity; the trend over runs from --history), the findings (all but pass
+until the status filter says otherwise), the attempts on their own, and the run metadata,
+collapsed, at the bottom. Wide tables scroll inside their own box.
 """
 
 from __future__ import annotations
