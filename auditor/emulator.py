@@ -11,6 +11,7 @@ emulator can run a restore job.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -37,16 +37,22 @@ def free_port() -> int:
 class MotoServer:
     """`with MotoServer() as m: boto3.client("s3", endpoint_url=m.url)`."""
 
-    def __init__(self, port: int | None = None, startup_timeout: float = 30.0) -> None:
+    def __init__(self, port: int | None = None, startup_timeout: float = 30.0,
+                 clock: dt.datetime | None = None) -> None:
+        """`clock`: the emulator's wall clock stands still at that instant (every creation
+        time, lock date and deletion date it hands out), for runs that must repeat exactly."""
         self.port = port or free_port()
+        self.clock = clock
         self.url = f"http://127.0.0.1:{self.port}"
         self._timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> MotoServer:
         env = {**os.environ, **CREDENTIALS}
+        clock = ["--clock", self.clock.isoformat()] if self.clock is not None else []
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "auditor.emulator", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "auditor.emulator", *clock, "-H", "127.0.0.1",
+             "-p", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
@@ -64,6 +70,13 @@ class MotoServer:
     def reset(self) -> None:
         """Forget every resource (between tests)."""
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10):
+            pass
+
+    def seed_random(self, seed: int) -> None:
+        """Seed the emulator's id generator (account, key, plan ids...): the same calls in the
+        same order then make the same ids, so two runs of the demo give the same report."""
+        req = urllib.request.Request(f"{self.url}/moto-api/seed?a={int(seed)}", method="POST")
         with urllib.request.urlopen(req, timeout=10):
             pass
 
@@ -91,7 +104,14 @@ def _no_restore_jobs(_request: object, _full_url: str, _headers: object
 
 
 def serve(argv: list[str]) -> None:
-    """moto's server, plus the empty answers above (run in the child process)."""
+    """moto's server, plus the empty answers above (run in the child process). `--clock ISO`
+    first stops its wall clock at that instant: time-machine patches the C time functions, so
+    every datetime.now()/time.time() in moto sees the same instant (monotonic time still runs)."""
+    if argv[:1] == ["--clock"]:
+        import time_machine
+
+        time_machine.travel(dt.datetime.fromisoformat(argv[1]), tick=False).start()
+        argv = argv[2:]
     from moto.backup import urls as backup_urls
     from moto.server import main
 

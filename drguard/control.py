@@ -6,6 +6,7 @@ collects them. Nothing here names a control.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping as Mapping_
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -88,6 +89,10 @@ class Control:
     cannot_remediate: str | None = None
     # What a gap exposes (one of EXPOSURES); None ranks after them, by tier.
     exposure: str | None = None
+    # What a gap is, said as a gap (reports' "Fix first" titles): templates over the finding's
+    # evidence, the first whose every {field} is known wins; `{field|day}` says "1 day",
+    # "7 days", `{field|date}` the day of an ISO time. Without one that fits: "Not met: <title>".
+    gap: tuple[str, ...] = ()
 
     def remedy(self, specific: Remediation | None = None) -> dict[str, Any]:
         """The remediation every output shows: the rule's fix for one resource (`specific`),
@@ -99,6 +104,18 @@ class Control:
                 "pulumi": (r.pulumi or None) if r is not None else None,
                 "cli": r.cli if r is not None else None,
                 "why": self.why or None, "console": list(self.console)}
+
+    def gap_title(self, evidence: Mapping_[str, Any] | None = None) -> str:
+        """The gap in a few words, from this finding's evidence: "Backups kept 1 day; needs 7",
+        not the passing condition the title states."""
+        values = evidence or {}
+        for template in self.gap:
+            try:
+                return _FIELD.sub(lambda m: _gap_value(values, m.group(1), m.group(2)),
+                                  template)
+            except KeyError:
+                continue
+        return f"Not met: {self.title}"
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -112,6 +129,31 @@ class Control:
     def config_schema(self) -> dict[str, dict[str, Any]]:
         """JSON-schema properties of this control's parameters (pack `config_schema`)."""
         return {p.name: p.json_schema() for p in self.params}
+
+
+_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
+
+
+def _gap_value(values: Mapping_[str, Any], key: str, unit: str | None) -> str:
+    """One {field} of a gap template; KeyError when the evidence does not know it."""
+    v = values.get(key)
+    if v is None or v == "" or v == "unreadable" or isinstance(v, dict):
+        raise KeyError(key)
+    if isinstance(v, list | tuple | set | frozenset):
+        items = [str(x) for x in v]
+        if not items:
+            raise KeyError(key)
+        v = ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+    elif isinstance(v, bool):
+        v = "on" if v else "off"
+    elif isinstance(v, float):
+        v = f"{v:g}"
+    if unit == "date":  # an ISO time: its day is enough in a title
+        return str(v)[:10]
+    if unit is not None:
+        n = str(v)
+        return f"{n} {unit}" if n in ("1", "1.0") else f"{n} {unit}s"
+    return str(v)
 
 
 def remedy_text(r: Mapping_[str, Any], code: bool = True) -> str:

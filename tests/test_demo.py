@@ -163,7 +163,7 @@ def test_reports_show_the_culprits(demo: dict[str, Any]) -> None:
     for text in (_principal(demo["accounts"][MGMT], "assumed-role/Admin/bob"), "203.0.113.42",
                  f"arn:aws:sts::{member}:assumed-role/break-glass/dave", "198.51.100.200"):
         assert text in html, text
-    assert "Attempts from the logs (1)" in md and "legacy-ci" in md
+    assert "### Attempts (1)" in md and "legacy-ci" in md
 
 
 def test_seeded_trail_bucket_layout_and_digests(aws: Any) -> None:

@@ -446,3 +446,46 @@ def test_every_refused_call_is_its_own_attempt_beside_the_gap() -> None:
     merged = merge(fs + [Finding.from_dict(f.to_dict()) for f in fs])
     assert sorted(f.status for f in merged) == ["attempt", "attempt", "fail"]
     assert summarize(merged)["by_status"]["attempt"] == 2
+
+
+def test_one_attempt_per_refused_call_and_the_report_counts_them(tmp_path: Any) -> None:
+    """Every refused call is one attempt finding of its own, also when it would have broken two
+    controls (a vault lock removal) or when a successful call broke the same resource; the
+    report's attempt count is the number of refused calls read, and no attempt is folded into
+    another control's gap."""
+    import json
+
+    from auditor.cli import main
+    from auditor.logs import samples
+
+    t0 = dt.datetime(2024, 5, 2, 10, tzinfo=dt.UTC)
+    suspend = {"bucketName": BACKUP, "VersioningConfiguration": {"Status": "Suspended"}}
+    vault = {"backupVaultName": "vault-of-record"}
+    recs = [record("PutBucketVersioning", S3, suspend, time=t0, error_code="AccessDenied"),
+            record("PutBucketVersioning", S3, suspend, time=t0 + dt.timedelta(minutes=1)),
+            record("DeleteBackupVaultLockConfiguration", BK, vault,
+                   time=t0 + dt.timedelta(minutes=2), error_code="AccessDenied"),
+            record("DeleteBucket", S3, {"bucketName": BACKUP},
+                   time=t0 + dt.timedelta(minutes=3), error_code="AccessDenied")]
+    refused = [r["eventID"] for r in recs if r.get("errorCode")]
+    det = Detector(Settings())
+    all_hits = [h for r in recs for h in det.hits(r)]
+    assert detect.refused_calls(all_hits) == 3 < sum(h.status == "attempt" for h in all_hits)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.json.gz").write_bytes(samples.log_file(recs))
+    assert main(["logs", str(tmp_path / "logs"), "--output-dir", str(tmp_path / "out"),
+                 "--format", "json"]) in (0, 1)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    attempts = [f for f in report["findings"] if f["status"] == "attempt"]
+    assert sorted(f["event"]["eventId"] for f in attempts) == sorted(refused)
+    assert report["summary"]["attempts"] == report["summary"]["by_status"]["attempt"] == 3
+    assert report["run"]["attempts"] == 3
+    lock = next(f for f in attempts if f["event"]["eventName"].startswith("DeleteBackupVault"))
+    pair = sorted(["backup-vault-lock", "backup-air-gapped"], key=lambda c: (
+        -registry.SEVERITY_ORDER[registry.BY_ID[c].severity], c))  # most severe, then by id
+    assert lock["control"] == pair[0]
+    assert lock["evidence"]["wouldAlsoBreak"] == [pair[1]]
+    gaps = [f for f in report["findings"] if f["status"] == "fail"]
+    assert [f["event"]["eventId"] for f in gaps] == [recs[1]["eventID"]]
+    assert all(f["status"] == "attempt" for f in report["findings"]
+               if f["event"]["eventId"] in refused)

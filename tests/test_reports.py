@@ -387,7 +387,7 @@ def test_html_content(reports: dict[str, Path], findings: list[Finding]):
     order = [text.index(f'id="{i}"') for i in ("verdict", "incomplete", "fix-first", "summary",
                                                 "findings-section", "run")]
     assert order == sorted(order)
-    assert "4 gaps to fix, 2 critical." in text
+    assert "Gaps found: 4 gaps, 2 critical; run incomplete." in text
     assert "Run incomplete: 2 trail-files not read; 1 check could not be made." in text
     # run metadata: readable (no microseconds, no raw key names), collapsed at the bottom
     run_part = text[text.index('<details id="run"'):]
@@ -409,9 +409,12 @@ def test_html_content(reports: dict[str, Path], findings: list[Finding]):
         assert v in text, v
     # one tbody per finding, with filter data attributes
     bodies = [a for t, a in page.tags if t == "tbody" and "data-status" in a]
-    assert len(bodies) == len(merge(findings))
-    assert {b["id"] for b in bodies} == {f.id for f in merge(findings)}  # anchors = ids
-    assert {b["data-status"] for b in bodies} == {"fail", "pass", "waived", "error", "attempt"}
+    attempts = [a for t, a in page.tags if t == "li" and a.get("data-status") == "attempt"]
+    assert len(bodies) == sum(f.status != "attempt" for f in merge(findings))
+    assert len(attempts) == sum(f.status == "attempt" for f in merge(findings)) == 1
+    assert {b["id"] for b in bodies + attempts} == {f.id for f in merge(findings)}  # anchors
+    assert {b["data-status"] for b in bodies + attempts} == {"fail", "pass", "waived", "error",
+                                                        "attempt"}
     assert all(b["data-search"] == b["data-search"].lower() for b in bodies)
     # filter options are the distinct values seen
     options = [a.get("value") for t, a in page.tags if t == "option"]
@@ -542,8 +545,11 @@ def test_junit_structure_and_counts(reports: dict[str, Path], findings: list[Fin
     root = ET.parse(reports["junit"]).getroot()
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
+    # one suite per control with a fail/pass/waived/error finding, the refused calls on their
+    # own (never under the control they would have broken), the incomplete-run suite
     assert sorted(s.get("name") for s in suites) == sorted(
-        {f.control for f in findings} | {"dr-audit-run"})  # + the incomplete-run suite
+        {f.control for f in findings if f.status != "attempt"}
+        | {"dr-audit-run", "dr-audit-attempts"})
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for s in suites:
         cases = s.findall("testcase")
@@ -599,10 +605,11 @@ def test_junit_remediation_once(tmp_path: Path):
 
 def test_markdown(reports: dict[str, Path], findings: list[Finding]):
     text = reports["md"].read_text(encoding="utf-8")
-    assert text.startswith("## DR Guard audit: 4 gaps (run incomplete)\n")
+    assert text.startswith("## DR Guard audit \u00b7 Gaps found: 4 gaps, 2 critical; "
+                           "run incomplete\n")
     assert "**Run incomplete: 2 trail\\-files not read; 1 check could not be made.**" in text \
         or "**Run incomplete: 2 trail-files not read; 1 check could not be made.**" in text
-    assert ("**4 gaps** (2 critical, 2 high) · 2 passing checks · 1 waived · 1 check not made "
+    assert ("**4 fail** (2 critical, 2 high) · 2 pass · 1 waived · 1 error "
             "· 1 attempt") in text
     table = [ln for ln in text.splitlines() if ln.startswith("| ")]
     header = table[0]
@@ -622,14 +629,14 @@ def test_markdown(reports: dict[str, Path], findings: list[Finding]):
     assert f"`{findings[0].resource}`" in text
     assert "](" not in text and "http" not in text  # link-free
     assert "1 waived; 1 waiver expired" in text
-    assert "_2 passing checks not listed (see report.html)._" in text
-    assert "Attempts from the logs" in text  # a refused call is its own row, never merged
+    assert "_2 pass not listed (see report.html)._" in text
+    assert "### Attempts (1)" in text  # a refused call is its own row, never merged
 
 
 def test_markdown_no_gaps(tmp_path: Path):
     ok = [_f("rds-backup-retention", "db", "pass")]
     text = write_reports(ok, {"command": "state"}, tmp_path, ["md"])["md"].read_text()
-    assert "## DR Guard audit: no gaps" in text and "No gaps:" in text
+    assert "## DR Guard audit \u00b7 No gaps: nothing failed" in text and "No gaps:" in text
     assert "| severity |" not in text and "incomplete" not in text
 
 
@@ -664,8 +671,8 @@ def test_markdown_plurals_and_no_entities(tmp_path: Path):
     f = Finding("rds-backup-retention", "fail", "live", "arn:aws:rds:us-east-1:1:db:a",
                 "backupRetentionPeriod >= 1 day & < 7", "111111111111", "us-east-1")
     text = write_reports([f], {"command": "scan"}, tmp_path, ["md"])["md"].read_text()
-    assert text.startswith("## DR Guard audit: 1 gap\n")
-    assert "**1 gap** (1 high)" in text and "0 passing checks" in text
+    assert text.startswith("## DR Guard audit \u00b7 Gaps found: 1 gap\n")
+    assert "**1 fail** (1 high)" in text and "0 pass" in text
     assert "&gt;" not in text and "&amp;" not in text and "&lt;" not in text
     assert "\\>= 1 day \\& \\< 7" in text
 

@@ -103,9 +103,12 @@ def test_summary_counts_distinct_gaps_and_agrees_with_exit_code(capsys: pytest.C
     assert code == s["exit_code"] == 3
     assert out.getvalue() == "HTML report: r/report.html\n"
     lines = err.getvalue().splitlines()
-    assert lines[0] == "dr-audit scan: 1 gap (1 high) in 1 account x 1 region"
-    assert lines[1] == "dr-audit scan: Run incomplete: 2 log files not read."
-    assert lines[2] == "dr-audit scan: exit code 3 (fail on critical)"
+    assert lines[:5] == ["dr-audit scan: Gaps found: 1 gap; run incomplete",
+                         "dr-audit scan: gaps by severity: 0 critical, 1 high, 0 medium, 0 low",
+                         "dr-audit scan: 1 fail, 0 pass, 0 waived, 0 error, 0 attempt "
+                         "in 1 account x 1 region",
+                         "dr-audit scan: Run incomplete: 2 log files not read.",
+                         "dr-audit scan: exit code 3 (fail on critical)"]
     assert "json report: r/report.json" in lines
 
 
@@ -119,7 +122,10 @@ def test_incomplete_run_headline_in_every_format(tmp_path: Path) -> None:
     assert doc["summary"]["not_read"] == {"sources": 1, "noLogFiles": 1}
     text = "Run incomplete: 1 log source not read; no log file read."
     assert text in paths["html"].read_text()
-    assert paths["md"].read_text().startswith("## DR Guard audit: no gaps (run incomplete)")
+    assert paths["md"].read_text().startswith(
+        "## DR Guard audit \u00b7 Run incomplete: nothing failed in what was read")
+    assert doc["summary"]["verdict"] == "run incomplete"
+    assert 'data-verdict="run incomplete"' in paths["html"].read_text()
     assert text in paths["md"].read_text()
     sarif = json.loads(paths["sarif"].read_text())["runs"][0]["invocations"][0]
     assert sarif["executionSuccessful"] is False
@@ -146,7 +152,9 @@ def test_logs_command_prints_the_closing_summary(tmp_path: Path,
     assert code == doc["summary"]["exit_code"] == 1  # a high gap; incomplete too
     assert doc["summary"]["incomplete"] is True
     assert f"HTML report: {out / 'report.html'}" in captured.out
-    assert "dr-audit logs: 1 gap (1 critical)" in captured.err
+    assert "dr-audit logs: Gaps found: 1 gap, 1 critical; run incomplete" in captured.err
+    assert "dr-audit logs: gaps by severity: 1 critical, 0 high, 0 medium, 0 low" in captured.err
+    assert "dr-audit logs: critical: backup-bucket-versioning on nightly-backups" in captured.err
     assert "Run incomplete: 1 log file not read." in captured.err
     assert "exit code 1 (fail on high)" in captured.err
     assert f"json report: {out / 'report.json'}" in captured.err

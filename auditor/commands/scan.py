@@ -176,8 +176,10 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
             fail_on: str = "high", baseline: Path | None = None,
             args: argparse.Namespace | None = None,
             say: Callable[[str], None] | None = None,
+            run_overrides: dict[str, Any] | None = None,
             ) -> tuple[int, dict[str, Path], ScanResult]:
-    """Scan, write the reports; (exit code, report paths, result). `say` hears each phase."""
+    """Scan, write the reports; (exit code, report paths, result). `say` hears each phase;
+    `run_overrides` replace run metadata in the reports (the demo's passing emulator URL)."""
     from ..reports import outcome, write_reports
 
     result = scan(options, settings)
@@ -193,7 +195,7 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
                                     "applications": dict(settings.apps.applications)}
     if args is not None and getattr(args, "framework", None):
         result.run["framework"] = frameworks.resolve(args.framework)
-    run: dict[str, Any] = {**result.run, "fail_on": fail_on}
+    run: dict[str, Any] = {**result.run, "fail_on": fail_on, **(run_overrides or {})}
     if args is not None and getattr(args, "sarif_artifact", None):
         run["sarif_artifact"] = args.sarif_artifact
     if say:

@@ -18,7 +18,8 @@ from drguard.errors import ConfigError
 from drguard.findings import Finding
 
 from ..history_store import HistoryStore, history_arg, open_store
-from ..reports._common import SEVERITIES_DESC, incomplete_text, plural
+from ..reports._common import SEVERITIES_DESC, headline, incomplete_text, plural
+from ..reports.words import critical_gaps, status_counts
 
 
 def add_report_options(p: argparse.ArgumentParser) -> None:
@@ -83,25 +84,32 @@ def write(findings: list[Finding], run: dict[str, Any], args: argparse.Namespace
                          account_names=load_account_names(getattr(args, "account_names", None)))
 
 
-def closing_lines(summary: dict[str, Any], run: dict[str, Any]) -> list[str]:
-    """The summary a command prints when it ends (stderr)."""
+CRITICAL_LINES = 10  # critical gaps named on the terminal; the reports list every one
+
+
+def closing_lines(summary: dict[str, Any], run: dict[str, Any],
+                  findings: list[Finding] | None = None) -> list[str]:
+    """The summary a command prints when it ends (stderr): the verdict, the gaps by severity,
+    every status by its name, the critical gaps by name, completeness and the exit code."""
     name = f"dr-audit {run.get('command') or ''}".rstrip()
-    gaps = summary.get("gaps", 0)
-    by_sev = ", ".join(f"{summary['by_severity'][s]['fail']} {s}" for s in SEVERITIES_DESC
-                       if summary["by_severity"].get(s, {}).get("fail"))
-    st = summary["by_status"]
-    rest = [plural(st[k], w) + tail for k, w, tail in (
-        ("pass", "pass", ""), ("waived", "waived finding", ""), ("error", "check", " not made"),
-        ("attempt", "attempt", "")) if st.get(k)]
-    head = f"{name}: {plural(gaps, 'gap')}" + (f" ({by_sev})" if by_sev else "")
-    if rest:
-        head += "; " + ", ".join(rest)
+    lines = [f"{name}: {headline(summary)}"]
+    by_sev = summary.get("by_severity") or {}
+    if summary.get("gaps"):
+        lines.append(f"{name}: gaps by severity: " + ", ".join(
+            f"{by_sev.get(s, {}).get('fail', 0)} {s}" for s in SEVERITIES_DESC))
+    counts = status_counts(summary["by_status"])
     accounts, regions = run.get("accounts"), run.get("regions")
     if isinstance(accounts, list) and accounts:
-        head += f" in {plural(len(accounts), 'account')}"
+        counts += f" in {plural(len(accounts), 'account')}"
         if isinstance(regions, list) and regions:
-            head += f" x {plural(len(regions), 'region')}"
-    lines = [head]
+            counts += f" x {plural(len(regions), 'region')}"
+    lines.append(f"{name}: {counts}")
+    critical = critical_gaps(findings or [])
+    for text in critical[:CRITICAL_LINES]:
+        lines.append(f"{name}: critical: {text}")
+    if len(critical) > CRITICAL_LINES:
+        lines.append(f"{name}: critical: and {len(critical) - CRITICAL_LINES} more in the "
+                     "reports")
     if summary.get("incomplete"):
         lines.append(f"{name}: {incomplete_text(summary)}")
     if "exit_code" in summary:
@@ -118,7 +126,7 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
     out = out or sys.stdout
     err = err or sys.stderr
     summary = outcome(findings, run)
-    for line in closing_lines(summary, run):
+    for line in closing_lines(summary, run, findings):
         print(line, file=err)
     for fmt, path in paths.items():
         if fmt == "html":

@@ -28,7 +28,7 @@ from drguard.errors import ConfigError
 from drguard.settings import Settings
 
 from . import reader, records
-from .detect import TRAIL_BUCKET, Detector, Hit
+from .detect import TRAIL_BUCKET, Detector, Hit, refused_calls
 from .records import DOCUMENTS, IDENTITY, SCALARS
 from .window import FILE_STAMP, Window
 
@@ -338,7 +338,7 @@ def collect(options: AthenaOptions, window: Window, settings: Settings, session:
         meta["skipped_detail"].append({"path": meta["sources"][0], "reason": str(e)[:300]})
         log.warning("athena: %s", e)
     meta["events"] = sum(h.status == "fail" for h in hits)
-    meta["attempts"] = sum(h.status == "attempt" for h in hits)
+    meta["attempts"] = refused_calls(hits)
     meta["accounts"] = sorted({h.account for h in hits})
     meta["regions"] = sorted({h.region for h in hits})
     return hits, meta

@@ -130,16 +130,43 @@ class Detector:
                    message=text, event=event_of(record), evidence=evidence)
 
 
+def call_key(h: Hit) -> str:
+    """What tells one call from another: its CloudTrail event id, or (for a record without
+    one) its time, caller, name and resource."""
+    e = h.event
+    return str(e.get("eventId") or "\x1f".join(str(x) for x in (
+        e.get("time"), e.get("principal"), e.get("eventName"), h.resource)))
+
+
+def refused_calls(hits: Iterable[Hit]) -> int:
+    """The refused calls among `hits` (one call may have matched several controls): the
+    number of attempt findings they make."""
+    return len({call_key(h) for h in hits if h.status == "attempt"})
+
+
 def findings(hits: Iterable[Hit], settings: Settings,
              today: dt.date | None = None) -> list[Finding]:
     """One finding per (control, resource) a change broke: the most recent event, with the
     number of occurrences and the earlier ones in evidence; waivers applied. One finding per
-    refused call (an attempt), whatever else happened to the resource. Events in one total
-    order: time, then event id."""
+    refused call (an attempt), whatever else happened to the resource, also when the call
+    matched several controls. Events in one total order: time, then event id."""
     groups: dict[tuple[str, str, Literal["fail", "attempt"], str], list[Hit]] = {}
+    refused: dict[str, list[Hit]] = {}
     for h in hits:
-        call = str(h.event.get("eventId") or "") if h.status == "attempt" else ""
-        groups.setdefault((h.control, h.resource, h.status, call), []).append(h)
+        if h.status == "attempt":
+            refused.setdefault(call_key(h), []).append(h)
+        else:
+            groups.setdefault((h.control, h.resource, h.status, ""), []).append(h)
+    for call, same in refused.items():
+        # one refused call, one attempt: the first control it would have broken speaks for it
+        # (the most severe, then by id), the others are named in its evidence
+        same.sort(key=lambda h: (-registry.SEVERITY_ORDER.get(
+            registry.BY_ID[h.control].severity, 0), h.control))
+        head = same[0]
+        if len(same) > 1:
+            head.evidence = {**head.evidence,
+                             "wouldAlsoBreak": sorted({h.control for h in same[1:]})}
+        groups[(head.control, head.resource, "attempt", call)] = [head]
     out: list[Finding] = []
     for (control, resource, status, _call), group in sorted(groups.items()):
         group.sort(key=lambda h: (h.time, str(h.event.get("eventId") or "")))

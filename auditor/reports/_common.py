@@ -15,6 +15,8 @@ from drguard.findings import STATUSES, Finding, at_or_above, exit_code, summariz
 from drguard.registry import BY_ID, SEVERITY_ORDER
 from drguard.verdict import Remediation
 
+from .words import verdict
+
 SCHEMA_ID = "dr-audit/1"
 TOOL_NAME = "dr-audit"
 SEVERITIES_DESC: tuple[str, ...] = tuple(sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]))
@@ -204,6 +206,21 @@ def incomplete_text(summary: dict[str, Any]) -> str:
     return "Run incomplete: " + ("; ".join(parts) if parts else "some data was not read") + "."
 
 
+def headline(summary: dict[str, Any]) -> str:
+    """The verdict every report and the terminal open with, e.g. `Gaps found: 52 gaps, 9
+    critical`, `Run incomplete: nothing failed in what was read`, `No gaps: nothing failed`."""
+    gaps = int(summary.get("gaps") or 0)
+    critical = int((summary.get("by_severity") or {}).get("critical", {}).get("fail", 0))
+    if gaps:
+        detail = plural(gaps, "gap") + (f", {critical} critical" if critical else "")
+    else:
+        detail = "nothing failed" + (" in what was read" if summary.get("incomplete") else "")
+    text = f"{str(summary.get('verdict') or verdict(summary)).capitalize()}: {detail}"
+    if gaps and summary.get("incomplete"):
+        text += "; run incomplete"
+    return text
+
+
 def build_summary(findings: list[Finding], diff: dict[str, Any] | None = None,
                   fail_on: str | None = None,
                   run: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -230,6 +247,7 @@ def build_summary(findings: list[Finding], diff: dict[str, Any] | None = None,
     s["incomplete"] = bool(s["errors"] or unread)
     s["incomplete_parts"] = incomplete_parts(s["errors"], unread)
     s["exit_codes"] = {sev: exit_code(findings, sev, s["incomplete"]) for sev in SEVERITIES_DESC}
+    s["verdict"] = verdict(s)
     if fail_on in SEVERITY_ORDER:
         s["fail_on"] = fail_on
         s["exit_code"] = s["exit_codes"][fail_on]

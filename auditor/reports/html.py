@@ -1,9 +1,11 @@
 """report.html: one self-contained page rendered from auditor/templates/ (autoescape on).
 
-Top down: the verdict (distinct gaps, critical count, complete or not), "Fix first", the
-changes since the baseline, the summary with small inline SVG charts (gaps by control and by
-account, stacked by severity; the trend over runs from --history), the findings (fails only
-until the reader asks for passes), and the run metadata, collapsed, at the bottom.
+Top down: the verdict (reports/words.py: distinct gaps, critical count, complete or not), the
+applications, "Fix first" (each titled by its gap), the changes since the baseline, the summary
+with charts drawn in HTML so they keep their text size on a phone (gaps by control and by
+account, stacked by severity; the trend over runs from --history), the findings (all but pass
+until the status filter says otherwise), the attempts on their own, and the run metadata,
+collapsed, at the bottom. Wide tables scroll inside their own box.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ._common import (
     clean_text,
     control_info,
     event_fields,
+    headline,
     incomplete_text,
     plural,
     pretty,
@@ -30,11 +33,13 @@ from ._common import (
     waiver_expired,
 )
 from .templates import environment, when
+from .words import STATUS_MEANING
 
 __all__ = ["environment", "render", "when"]
 
-STATUS_LABELS = {"fail": "gaps", "pass": "passing", "waived": "waived",
-                 "error": "not checked", "attempt": "attempts (logs)"}
+# The statuses of the findings table; attempts (refused calls, nothing changed) have their own
+# section and are never listed under a control.
+TABLE_STATUSES = tuple(s for s in STATUSES if s != "attempt")
 FIX_FIRST = 10
 PER_CONTROL = 3
 
@@ -159,7 +164,7 @@ def _logs_line(meta: dict[str, Any]) -> str:
     if isinstance(meta.get("events"), int):
         bits.append(plural(meta["events"], "change") + " that broke a control")
     if meta.get("attempts"):
-        bits.append(plural(int(meta["attempts"]), "failed attempt"))
+        bits.append(plural(int(meta["attempts"]), "attempt") + " (refused calls)")
     return "; ".join(b for b in bits if b)
 
 
@@ -203,6 +208,13 @@ def _view(f: Finding, names: dict[str, str]) -> dict[str, Any]:
             "fix": f.remediation or {}, "general_fix": info["remediation"]}
 
 
+def gap_title(f: Finding) -> str:
+    """The gap of a finding in a few words, from its evidence (Control.gap_title): "Backups
+    kept 1 day; needs 7", never the passing condition."""
+    c = BY_ID.get(f.control)
+    return c.gap_title(f.evidence) if c is not None else f"Not met: {f.control}"
+
+
 def fix_first(findings: list[Finding], names: dict[str, str], limit: int = FIX_FIRST,
               per_control: int = PER_CONTROL) -> list[dict[str, Any]]:
     """The gaps to fix first: severity, then what they expose; at most `per_control` of one
@@ -222,7 +234,8 @@ def fix_first(findings: list[Finding], names: dict[str, str], limit: int = FIX_F
             continue
         shown[f.control] = shown.get(f.control, 0) + 1
         info = control_info(f.control, f.severity)
-        out.append({"f": f, "title": info["title"], "exposes": exposure(f.control)[1],
+        out.append({"f": f, "title": gap_title(f), "control_title": info["title"],
+                    "exposes": exposure(f.control)[1],
                     "short": _short(f.resource), "account": account_label(f.account, names),
                     "fix": (f.remediation or {}).get("summary") or info["remediation"],
                     "more": 0})
@@ -233,54 +246,35 @@ def fix_first(findings: list[Finding], names: dict[str, str], limit: int = FIX_F
     return out
 
 
-def _bar_chart(rows: list[tuple[str, dict[str, int]]], label_width: int = 190) -> dict[str, Any]:
-    """Geometry of a horizontal bar chart stacked by severity (rendered by the template)."""
-    bar_h, gap, width = 18, 6, 560
+def _bar_chart(rows: list[tuple[str, dict[str, int]]]) -> dict[str, Any]:
+    """A horizontal bar chart stacked by severity, drawn in HTML (templates/_macros): each bar's
+    length is its share of the longest, so it reads at any width, text at the page's size."""
     top = max([sum(c.values()) for _, c in rows] + [1])
-    scale = (width - label_width - 40) / top
     bars = []
-    for i, (label, counts) in enumerate(rows):
-        y = i * (bar_h + gap)
-        x = float(label_width)
-        segs = []
-        for s in SEVERITIES_DESC:
-            n = counts.get(s, 0)
-            if n:
-                w = n * scale
-                segs.append({"x": round(x, 1), "w": round(w, 1), "color": SEVERITY_COLORS[s],
-                             "n": n, "severity": s})
-                x += w
-        bars.append({"y": y, "label": label, "segs": segs, "total": sum(counts.values()),
-                     "end": round(x + 4, 1)})
-    return {"bars": bars, "width": width, "height": max(1, len(rows)) * (bar_h + gap),
-            "bar_h": bar_h, "label_width": label_width}
+    for label, counts in rows:
+        total = sum(counts.values())
+        segs = [{"n": counts[s], "severity": s, "color": SEVERITY_COLORS[s]}
+                for s in SEVERITIES_DESC if counts.get(s)]
+        bars.append({"label": label, "segs": segs, "total": total,
+                     "pct": round(100 * total / top, 1)})
+    return {"bars": bars}
 
 
 def _trend(points: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Geometry of the gaps-over-runs chart (stacked columns), or None with < 2 runs."""
+    """The gaps-over-runs chart (stacked columns drawn in HTML), or None with < 2 runs."""
     if len(points) < 2:
         return None
-    width, height, pad = 560, 140, 24
-    n = len(points)
     top = max([int(p.get("gaps", 0)) for p in points] + [1])
-    col = (width - 2 * pad) / n
     cols = []
-    for i, p in enumerate(points):
-        x = pad + i * col + col * 0.15
-        y = float(height - pad)
-        segs = []
+    for p in points:
         by = p.get("by_severity") or {}
-        for s in reversed(SEVERITIES_DESC):
-            v = int(by.get(s, 0) or 0)
-            if v:
-                h = v / top * (height - 2 * pad)
-                y -= h
-                segs.append({"y": round(y, 1), "h": round(h, 1), "color": SEVERITY_COLORS[s]})
-        cols.append({"x": round(x, 1), "w": round(col * 0.7, 1), "segs": segs,
-                     "gaps": int(p.get("gaps", 0)), "when": when(p.get("started")),
-                     "incomplete": bool(p.get("incomplete")), "label_y": round(y - 4, 1)})
-    return {"cols": cols, "width": width, "height": height, "base": height - pad,
-            "first": cols[0]["when"], "last": cols[-1]["when"]}
+        segs = [{"n": int(by.get(s, 0) or 0), "severity": s, "color": SEVERITY_COLORS[s]}
+                for s in SEVERITIES_DESC if int(by.get(s, 0) or 0)]
+        gaps = int(p.get("gaps", 0))
+        cols.append({"segs": segs, "gaps": gaps, "when": when(p.get("started")),
+                     "incomplete": bool(p.get("incomplete")),
+                     "pct": round(100 * gaps / top, 1)})
+    return {"cols": cols, "first": cols[0]["when"], "last": cols[-1]["when"]}
 
 
 def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding],
@@ -293,6 +287,8 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     control_rows = []
     by_control_sev: list[tuple[str, dict[str, int]]] = []
     for cid, counts in summary["by_control"].items():
+        if not any(counts[st] for st in TABLE_STATUSES):
+            continue  # only attempts: they are listed on their own, not under a control
         sev = next((f.severity for f in findings if f.control == cid), "")
         info = control_info(cid, sev)
         control_rows.append({"id": cid, "title": info["title"], "severity": info["severity"],
@@ -308,25 +304,31 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
             row = by_account_sev.setdefault(account_label(f.account, names), {})
             row[f.severity] = row.get(f.severity, 0) + 1
     account_rows = [{"id": a, "label": account_label(a if a != "-" else None, names),
-                     "counts": c} for a, c in summary["by_account"].items()]
-    passes = summary["by_status"]["pass"]
+                     "counts": c} for a, c in summary["by_account"].items()
+                    if any(c[st] for st in TABLE_STATUSES)]
     critical = summary["by_severity"].get("critical", {}).get("fail", 0)
     views = [_view(f, names) for f in findings]
+    table = [v for v in views if v["f"].status != "attempt"]
+    table_counts = {st: summary["by_status"][st] for st in TABLE_STATUSES}
     ctx = {
         "run": run, "summary": summary, "diff": summary.get("diff"),
-        "statuses": STATUSES, "status_labels": STATUS_LABELS, "severities": SEVERITIES_DESC,
+        "statuses": STATUSES, "table_statuses": TABLE_STATUSES,
+        "status_meaning": STATUS_MEANING, "table_counts": table_counts,
+        "severities": SEVERITIES_DESC,
         "severity_colors": SEVERITY_COLORS, "control_rows": control_rows,
-        "account_rows": account_rows, "critical": critical, "passes": passes,
+        "account_rows": account_rows, "critical": critical,
+        "headline": headline(summary),
         "incomplete": incomplete_text(summary), "run_rows": run_rows(run, summary),
         "fix_first": fix_first(findings, names),
-        "chart_controls": _bar_chart(by_control_sev, 240) if by_control_sev else None,
-        "chart_accounts": (_bar_chart(sorted(by_account_sev.items()), 230)
+        "chart_controls": _bar_chart(by_control_sev) if by_control_sev else None,
+        "chart_accounts": (_bar_chart(sorted(by_account_sev.items()))
                            if len(by_account_sev) > 1 else None),
         "trend": _trend(trend or []),
-        "filter_controls": sorted({f.control for f in findings}),
-        "filter_accounts": sorted({f.account or "-" for f in findings}),
+        "filter_controls": sorted({v["f"].control for v in table}),
+        "filter_accounts": sorted({v["f"].account or "-" for v in table}),
         "names": names,
-        "findings": views,
+        "findings": table,
+        "attempts": [v for v in views if v["f"].status == "attempt"],
         "rpo_rows": rpo.html_rows(views),
         "new_ids": {d.get("id") for d in (summary.get("diff") or {}).get("new", [])},
         "applications": applications or [], "frameworks": frameworks or [],

@@ -3,7 +3,8 @@
 A testcase is named `<resource> [<finding id>]` (classname = control id): findings are merged
 per (control, resource, account, region), so the id makes every name unique and stable.
 `fail` -> <failure type=severity>, `error` -> <error>, `waived` -> <skipped>,
-`attempt` -> passing case with <system-out> (informational), `pass` -> plain case.
+`attempt` -> a passing case with <system-out> (informational) in the suite
+`dr-audit-attempts`, never in a control's suite; `pass` -> plain case.
 An incomplete run (something not read) adds a suite `dr-audit-run` with one <error> case
 saying what was not read, so CI shows it.
 """
@@ -18,6 +19,7 @@ from drguard.control import remedy_text
 from drguard.findings import Finding
 
 from ._common import TOOL_NAME, control_info, incomplete_text, pretty, xml_text
+from .words import STATUS_MEANING
 
 
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: Any) -> ET.Element:
@@ -61,6 +63,9 @@ def _waiver_text(f: Finding) -> str:
             f"until {w.get('expires', '?')})")
 
 
+ATTEMPTS_SUITE = "dr-audit-attempts"
+
+
 def case_name(f: Finding) -> str:
     """`<resource> [<finding id>]`: readable, unique and stable across runs."""
     return f"{f.resource} [{f.id}]"
@@ -71,7 +76,9 @@ def build(run: dict[str, Any], findings: list[Finding],
     """The <testsuites> element for sorted `findings` (suites sorted by control id)."""
     suites: dict[str, list[Finding]] = {}
     for f in findings:
-        suites.setdefault(f.control, []).append(f)
+        if f.status != "attempt":  # refused calls: their own suite, under no control
+            suites.setdefault(f.control, []).append(f)
+    attempts = [f for f in findings if f.status == "attempt"]
     root = ET.Element("testsuites", {"name": TOOL_NAME})
     totals = Counter[str]()
     stamp = run.get("started")
@@ -99,10 +106,17 @@ def build(run: dict[str, Any], findings: list[Finding],
             elif f.status == "waived":
                 _el(case, "skipped", message=_waiver_text(f))
                 _el(case, "system-out", details)
-            elif f.status == "attempt":
-                _el(case, "system-out", "attempt (failed call, nothing changed): " + details)
         for k in ("tests", "failures", "errors", "skipped"):
             totals[k] += int(attrs[k])
+    if attempts:
+        suite = _el(root, "testsuite", name=ATTEMPTS_SUITE, tests=len(attempts), failures=0,
+                    errors=0, skipped=0, time="0")
+        for f in attempts:
+            case = _el(suite, "testcase", classname=ATTEMPTS_SUITE, name=case_name(f),
+                       time="0")
+            _el(case, "system-out", f"attempt ({STATUS_MEANING['attempt']}); would have "
+                                    f"broken {f.control}: {f.message}")
+        totals["tests"] += len(attempts)
     if summary and summary.get("incomplete"):
         text = incomplete_text(summary)
         suite = _el(root, "testsuite", name="dr-audit-run", tests=1, failures=0, errors=1,

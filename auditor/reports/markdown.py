@@ -16,9 +16,10 @@ from typing import Any
 from drguard.findings import Finding
 from drguard.frameworks import DISCLAIMER
 
-from ._common import SEVERITIES_DESC, event_value, incomplete_text, plural
+from ._common import SEVERITIES_DESC, event_value, headline, incomplete_text, plural
 from .escape import code, md
 from .templates import environment
+from .words import STATUS_MEANING, severity_counts, status_counts
 
 LIMIT = 60_000  # GitHub comments and job summaries stop at 65,536 characters
 GROUP_EXAMPLES = 3
@@ -126,21 +127,15 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     apps_lines, fw_lines = _applications(applications or [], frameworks or [])
     names: dict[str, str] = run.get("account_names") or {}
     st = summary["by_status"]
-    gaps = summary["gaps"]
-    title = plural(gaps, "gap") if gaps else "no gaps"
-    if summary.get("incomplete"):
-        title += " (run incomplete)"
-    lines = [f"## DR Guard audit: {title}", ""]
+    lines = [f"## DR Guard audit \u00b7 {md(headline(summary))}", ""]
     if summary.get("incomplete"):
         lines += [f"**{md(incomplete_text(summary))}** The counts below cover only what was "
                   "read.", ""]
     lines += [_header(run, names), ""]
-    by_sev = [f"{summary['by_severity'][s]['fail']} {s}" for s in SEVERITIES_DESC
-              if summary["by_severity"][s]["fail"]]
-    lines.append(" \u00b7 ".join([
-        f"**{plural(gaps, 'gap')}**" + (f" ({', '.join(by_sev)})" if by_sev else ""),
-        plural(st["pass"], "passing check"), f"{st['waived']} waived",
-        plural(st["error"], "check") + " not made", plural(st["attempt"], "attempt")]))
+    by_sev = severity_counts(summary["by_severity"], SEVERITIES_DESC)
+    lines.append(f"**{st['fail']} fail**" + (f" ({by_sev})" if by_sev else "") + " \u00b7 "
+                 + status_counts({k: v for k, v in st.items() if k != "fail"}, " \u00b7 ")
+                 .removeprefix("0 fail \u00b7 "))
     if "exit_code" in summary:
         lines += ["", f"Exit code {summary['exit_code']} (fail on {summary['fail_on']})."]
     if apps_lines:
@@ -163,7 +158,7 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     elif not rows:
         lines.append("No gaps: every checked resource passed or is waived.")
     else:
-        head = "### Gaps" + (" and checks not made" if st["error"] else "")
+        head = "### Gaps" + (" and errors (checks not made)" if st["error"] else "")
         full = _gap_rows(rows, names)
         size = sum(len(x) + 1 for x in lines) + sum(len(x) + 1 for x in full)
         if size <= LIMIT:
@@ -177,7 +172,7 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
             if left:
                 lines += ["", f"_{plural(left, 'more group')} left out for size._"]
     if st["pass"]:
-        lines += ["", f"_{plural(st['pass'], 'passing check')} not listed (see report.html)._"]
+        lines += ["", f"_{st['pass']} pass not listed (see report.html)._"]
     if st["waived"] or summary.get("expired_waivers"):
         text = f"{st['waived']} waived"
         if summary.get("expired_waivers"):
@@ -189,16 +184,15 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
         lines += ["", *fw_lines]
     attempts = [f for f in findings if f.status == "attempt"]
     if attempts:
-        lines += ["", f"### Attempts from the logs ({len(attempts)})", "",
-                  "Failed calls that would have broken a control (nothing changed).", "",
-                  _row(["control", "resource", "principal", "event", "time"]),
+        lines += ["", f"### Attempts ({len(attempts)})", "",
+                  f"One per refused call read in CloudTrail: {md(STATUS_MEANING['attempt'])}.",
+                  "", _row(["event", "resource", "principal", "time", "would have broken"]),
                   _row(["---"] * 5)]
         for f in attempts[:MAX_ATTEMPT_ROWS]:
             ev = f.event
-            lines.append(_row([code(f.control), code(f.resource),
+            lines.append(_row([code(event_value(ev, "event_name") or "-"), code(f.resource),
                                code(event_value(ev, "principal") or "-"),
-                               code(event_value(ev, "event_name") or "-"),
-                               md(_when(event_value(ev, "time") or "-"))]))
+                               md(_when(event_value(ev, "time") or "-")), code(f.control)]))
         if len(attempts) > MAX_ATTEMPT_ROWS:
             lines += ["", f"_{plural(len(attempts) - MAX_ATTEMPT_ROWS, 'more attempt')} in the "
                           "full report._"]

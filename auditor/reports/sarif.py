@@ -97,8 +97,8 @@ def _location(f: Finding, fallback: str | None = None) -> dict[str, Any]:
 
 def _message(f: Finding) -> str:
     where = " ".join(x for x in (f.account, f.region) if x)
-    prefix = {"attempt": "Attempt (failed call, nothing changed): ",
-              "error": "Could not be checked: "}.get(f.status, "")
+    prefix = {"attempt": "attempt (refused call, nothing changed): ",
+              "error": "error (could not be checked): "}.get(f.status, "")
     text = f"{prefix}{f.message or f.control}"
     fix = (f.remediation or {}).get("summary") if f.status in ("fail", "error") else None
     if fix:
@@ -187,7 +187,7 @@ def build(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding])
         "automationDetails": {"id": f"{TOOL_NAME}/{command or 'run'}/"},
         "invocations": [invocation],
         "results": results,
-        "properties": {"summary": {k: summary[k] for k in ("total", "by_status", "gaps",
+        "properties": {"summary": {k: summary[k] for k in ("verdict", "total", "by_status", "gaps",
                                                            "errors", "attempts", "waived",
                                                            "incomplete", "not_read")
                                    if k in summary}},

@@ -6,19 +6,18 @@
   if (!table || !form) { return; }
   var bodies = Array.prototype.slice.call(table.tBodies);
   var inputs = Array.prototype.slice.call(form.querySelectorAll("[data-filter]"));
-  var showPass = document.getElementById("show-pass");
   var shown = document.getElementById("shown");
 
   function apply() {
     var want = {};
     inputs.forEach(function (el) { want[el.getAttribute("data-filter")] = el.value; });
     var q = (want.q || "").trim().toLowerCase();
-    var passes = showPass.checked || want.status === "pass";
+    // "" = all but pass, "all" = every row, else one status: the option's count is the rows
+    var st = want.status;
     var n = 0;
     bodies.forEach(function (b) {
       var d = b.dataset;
-      var ok = (!want.status || d.status === want.status) &&
-        (passes || d.status !== "pass") &&
+      var ok = (st === "all" || (st ? d.status === st : d.status !== "pass")) &&
         (!want.severity || d.severity === want.severity) &&
         (!want.control || d.control === want.control) &&
         (!want.account || d.account === want.account) &&
@@ -31,10 +30,8 @@
   inputs.forEach(function (el) {
     el.addEventListener(el.tagName === "INPUT" ? "input" : "change", apply);
   });
-  showPass.addEventListener("change", apply);
   document.getElementById("reset").addEventListener("click", function () {
     inputs.forEach(function (el) { el.value = ""; });
-    showPass.checked = false;
     apply();
   });
 

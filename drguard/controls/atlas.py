@@ -40,6 +40,7 @@ def atlas(c: AtlasCluster) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="mongodb-atlas-backup",
+        gap=("Atlas cluster not backed up",),
         why="Without Cloud Backup an Atlas cluster has no snapshot to restore from.",
         console=(
             "Atlas UI: Database, select the cluster, Edit configuration.",

@@ -66,6 +66,11 @@ def vault_lock(v: Vault, params: dict[str, Any]) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="backup-vault-lock",
+        gap=(
+            "Vault lock keeps {minRetentionDays|day}; needs {required}",
+            "Vault not locked; needs a lock of {required|day}",
+            "Vault not locked",
+        ),
         why=("Without a vault lock, an administrator can delete recovery points or shorten their "
             "retention."),
         console=(

@@ -160,6 +160,7 @@ def trail_weakened(rp: Record, record: Record, params: Params, ctx: Context) -> 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="cloudtrail-enabled",
+        gap=("No multi-region trail is logging",),
         why=("Without a trail nobody can tell who deleted a backup or when, and the logs side of "
             "DR Guard has nothing to read."),
         console=(
@@ -191,6 +192,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="cloudtrail-bucket-protected",
+        gap=("Trail bucket {s3BucketName} can be erased", "Trail bucket can be erased"),
         why=("An attacker who can delete the trail's log objects erases the evidence of what they "
             "did."),
         console=(

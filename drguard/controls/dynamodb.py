@@ -83,6 +83,10 @@ def dynamodb(t: Table) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="dynamodb-recovery",
+        gap=(
+            "Table not recoverable: point-in-time recovery {pointInTimeRecoveryStatus}",
+            "Table not recoverable",
+        ),
         why=("Without point-in-time recovery a bad write or a delete cannot be undone; without "
             "deletion protection one call drops the table."),
         console=(

@@ -55,6 +55,7 @@ def ebs(v: Volume, params: dict[str, Any]) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="ebs-snapshot-coverage",
+        gap=("Volume not backed up within {maxSnapshotAgeHours} h", "Volume not backed up"),
         why="A volume no snapshot policy covers has no recovery point if it fails or is deleted.",
         console=(
             "EC2 console: Lifecycle Manager, Create lifecycle policy (EBS snapshot policy) "

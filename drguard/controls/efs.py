@@ -127,6 +127,7 @@ def backups_disabled(rp: Record, record: Record, params: Params, ctx: Context) -
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=BACKUP_ENABLED,
+        gap=("No backup covers the file system",),
         why=("A file system without backups is lost with everything in it when it is deleted or "
             "corrupted."),
         console=(

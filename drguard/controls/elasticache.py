@@ -151,6 +151,10 @@ def no_final_snapshot(rp: Record, record: Record, params: Params, ctx: Context) 
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=SNAPSHOT_RETENTION,
+        gap=(
+            "Snapshots kept {effectiveDays|day}; needs {minRetentionDays}",
+            "Snapshots not kept long enough",
+        ),
         why=("Without automatic snapshots a failed node or a bad write leaves nothing to restore "
             "the cache data from, and a delete without a final snapshot loses it."),
         console=(

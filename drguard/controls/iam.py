@@ -79,6 +79,7 @@ def root_access_key(rp: Record, record: Record, params: Params, ctx: Context) ->
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="iam-access-key-rotation",
+        gap=("Access key {ageDays|day} old; max {maxKeyAgeDays}", "Long-lived access key"),
         why="A long-lived access key is the usual way credentials that can destroy backups leak.",
         console=(
             "IAM console: Users, select the user, Security credentials.",

@@ -111,6 +111,7 @@ FIX = fix_key(Key(ref="arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID", name="KEY_ID",
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=KEY_USABLE,
+        gap=("Backup key {keyState}; needs Enabled", "Backup key not usable"),
         why=("A backup encrypted with a key that is deleted can never be decrypted again: "
              "scheduling the deletion of that one key destroys every copy it protects, in "
              "every region and vault, without touching the backups themselves."),

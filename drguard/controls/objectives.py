@@ -96,6 +96,7 @@ def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=RESTORE,
+        gap=("No restore proven within {targetRtoMinutes} min", "No restore proven"),
         why=("A backup nobody has restored is a hope, not a recovery plan: restores fail on "
              "missing permissions, keys, parameter groups or sheer size, and only a timed "
              "restore shows whether the target RTO can be met."),

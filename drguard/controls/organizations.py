@@ -225,6 +225,7 @@ def backup_scp(rp: Record, record: Record, params: Params, ctx: Context) -> bool
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="scp-deny-backup-deletion",
+        gap=("No SCP denies {missingActions}", "No SCP denies destroying backups"),
         why=("Without an SCP, an administrator of a member account (or an attacker holding such a "
             "role) can delete every backup in it."),
         console=(

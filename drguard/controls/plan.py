@@ -14,6 +14,7 @@ DESTROYS_DATA = "plan-destroys-data"
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=DESTROYS_DATA,
+        gap=("Change deletes or replaces stateful data",),
         why=("A replacement looks harmless in review but creates a new, empty resource and deletes "
             "the old one with its data."),
         console=(

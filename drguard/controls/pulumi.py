@@ -163,6 +163,7 @@ def managed_by_code(r: Resource, stack: str | None, urn: str | None,
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=PROTECT,
+        gap=("Not protected from pulumi destroy",),
         why=("An unprotected stateful resource is deleted, with its data, by `pulumi destroy` or "
             "by a change that forces a replacement."),
         console=(
@@ -188,6 +189,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="pulumi-state-backend",
+        gap=("State backend cannot be recovered",),
         why=("A lost or corrupted state file leaves Pulumi unable to manage (or to safely "
             "recreate) every resource of the stack."),
         console=(
@@ -205,6 +207,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="resource-drift-deleted",
+        gap=("Gone from the account; still in Pulumi state",),
         why=("A stateful resource in Pulumi state no longer exists: its data is gone unless a "
             "backup restores it."),
         console=(
@@ -231,6 +234,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=MANAGED,
+        gap=("Not managed by any Pulumi stack",),
         why=("A resource made by hand cannot be rebuilt from code after an accidental delete "
              "or the loss of the account: nobody knows its exact settings."),
         console=(

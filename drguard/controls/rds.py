@@ -304,6 +304,11 @@ def skips_final_snapshot(rp: Record, record: Record, params: Params, ctx: Contex
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="rds-backup-retention",
+        gap=(
+            "Backups kept {effectiveDays|day}; needs {minRetentionDays}",
+            "Backups kept {backupRetentionPeriod|day}; needs {minRetentionDays}",
+            "Backups not kept long enough",
+        ),
         why=("Automated backups are the point-in-time restore window: one day means yesterday's "
             "mistake found today cannot be undone."),
         console=(
@@ -337,6 +342,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-deletion-protection",
+        gap=("Deletion protection off",),
         why="Without deletion protection one API call (or a replacement) deletes the database.",
         console=(
             "RDS console: Databases, select the instance or cluster, Modify.",
@@ -362,6 +368,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-final-snapshot",
+        gap=("Deleting it leaves no final snapshot",),
         why=("A delete that skips the final snapshot, or deletes the automated backups, leaves "
             "nothing to restore."),
         console=(
@@ -394,6 +401,10 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="rds-cross-region-backup",
+        gap=(
+            "Newest copy in another region {achievedRpoHours} h old; max {maxSnapshotAgeHours}",
+            "No recovery point in a second region",
+        ),
         why=("A regional outage takes every recovery point that lives in the database's own "
             "region."),
         console=(

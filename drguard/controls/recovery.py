@@ -688,6 +688,7 @@ def _plan_resource(record: dict[str, Any]) -> str:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=CROSS_ACCOUNT,
+        gap=("No copy in another account",),
         why=("Every copy in the production account can be deleted by whoever owns that "
              "account: ransomware, a leaked CI key or an insider. Only a copy in another "
              "account survives them."),
@@ -725,6 +726,10 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=AIR_GAPPED,
+        gap=(
+            "Vault lock still removable until {lockDate|date}",
+            "Copy vault neither air-gapped nor locked",
+        ),
         why=("A vault an administrator can unlock or empty is not out of an attacker's reach; a "
              "compliance-mode Vault Lock past its grace time, or a logically air-gapped vault, "
              "cannot be emptied before its retention ends, not even by the root user."),
@@ -750,6 +755,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=DENY_DELETE,
+        gap=("Vault policy lets recovery points be deleted",),
         why=("Without an explicit deny, anyone with backup permissions can delete recovery "
              "points or shorten their lifecycle, and the vault's own policy can be rewritten."),
         console=(
@@ -776,6 +782,11 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=FREQUENCY,
+        gap=(
+            "Plan runs less often than every {maxIntervalHours} h or keeps under "
+            "{minRetentionDays|day}",
+            "Plan runs too rarely or keeps too briefly",
+        ),
         why=("A plan that runs too rarely loses more than the objective allows; one that keeps "
              "points too briefly leaves nothing to restore from when a problem is noticed late."),
         console=(
@@ -806,6 +817,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=JOBS,
+        gap=("Backup or copy jobs failed",),
         why=("A plan only protects data when its jobs succeed: a failed backup or copy job "
              "means the newest recovery point is older than everyone believes."),
         console=(

@@ -133,6 +133,10 @@ def skips_final_snapshot(rp: Record, record: Record, params: Params, ctx: Contex
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=SNAPSHOT_RETENTION,
+        gap=(
+            "Snapshots kept {effectiveDays|day}; needs {minRetentionDays}",
+            "Snapshots not kept long enough",
+        ),
         why=("Automated snapshots are the restore points of the warehouse; a delete without a "
             "final snapshot loses the data."),
         console=(

@@ -33,6 +33,7 @@ def _number(name: str, default: Any, description: str, minimum: float,
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=CONFIG_SECRETS,
+        gap=("Plaintext secret in stack config",),
         why=("A secret committed in plain text is readable by everyone with the repository, in "
             "every clone and in its history, for good."),
         console=(
@@ -65,6 +66,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=CI_CREDENTIALS,
+        gap=("CI reaches AWS with long-lived keys",),
         why=("Long-lived cloud keys stored as CI secrets leak with the CI system and cannot be "
             "scoped to one workflow run."),
         console=(
@@ -95,6 +97,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id=REVIEWED_DEPLOYS,
+        gap=("Stack updated outside a reviewed CI run",),
         why=("A deploy from a workstation bypasses review, so a destructive change reaches "
             "production unseen."),
         console=(

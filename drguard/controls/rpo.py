@@ -112,6 +112,11 @@ def rpo(r: RecoveryPoints, params: dict[str, Any]) -> Verdict:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=CONTROL_ID,
+        gap=(
+            "Newest recovery point {achievedRpoHours} h old; target {targetRpoHours} h",
+            "No recovery point; target {targetRpoHours} h",
+            "Recovery point older than the target",
+        ),
         why=("The newest recovery point is older than the objective: a failure now loses more data "
             "than the business agreed to."),
         console=(

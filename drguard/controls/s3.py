@@ -458,6 +458,7 @@ def alert_rule(rp: Record, record: Record, params: Params, ctx: Context) -> bool
 CONTROLS: tuple[Control, ...] = (
     Control(
         id="backup-bucket-versioning",
+        gap=("Versioning {versioning}; needs Enabled", "Versioning off"),
         why="Without versioning an overwrite or a delete in a backup bucket is permanent.",
         console=(
             "S3 console: Buckets, select the bucket, Properties.",
@@ -497,6 +498,10 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-object-lock",
+        gap=(
+            "Locked {mode} {days|day}; needs {allowedLockModes} {minLockDays|day}",
+            "No Object Lock",
+        ),
         why=("Without Object Lock anyone with delete rights (or stolen credentials) can erase "
             "every backup version."),
         console=(
@@ -552,6 +557,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-replication",
+        gap=("Not replicated to another region",),
         why="A regional outage takes the only copy of every backup in the bucket.",
         console=(
             "S3 console: create a versioned bucket in another region.",
@@ -577,6 +583,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-deletion-alerts",
+        gap=("Deletions alert no one",),
         why="Backups deleted without an alert are found missing only when a restore is needed.",
         console=(
             "S3 console: select the bucket, Properties, Event notifications, Create event "
@@ -616,6 +623,7 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         id="backup-bucket-public-access-block",
+        gap=("Public access not blocked",),
         why="A backup bucket that can be made public can leak every backup in it.",
         console=(
             "S3 console: select the bucket, Permissions.",

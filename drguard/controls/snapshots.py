@@ -157,6 +157,7 @@ def ebs_snapshot(record: dict[str, Any]) -> str:
 CONTROLS: tuple[Control, ...] = (
     Control(
         id=NOT_PUBLIC,
+        gap=("Restorable by {outside}", "Shared outside the Organization"),
         why=("A public snapshot, or one shared with an account you do not control, is a full "
              "copy of the data anyone with that access can restore: a leak, not a backup."),
         console=(

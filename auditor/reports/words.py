@@ -1,0 +1,74 @@
+"""The report's words: one name for each finding status and for the run's verdict, the same in
+every format (terminal, JSON, HTML, Markdown, SARIF, JUnit, OCSF, ASFF).
+
+A finding's status is named as the finding says it (`fail`, `pass`, `waived`, `error`,
+`attempt`): badges, filters, table heads and count lines all use those names, and
+`STATUS_MEANING` says once what each means. The run's verdict is one of `VERDICTS`: the
+headline of every report opens with it and report.json keeps it in `summary.verdict`.
+Formats with their own fixed vocabulary keep it beside ours: SARIF levels, JUnit
+<failure>/<error>/<skipped>, OCSF `status_code` PASS/FAIL and ASFF `Compliance.Status`
+PASSED/FAILED/WARNING/NOT_AVAILABLE; each also carries our status name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from drguard.findings import STATUSES, Finding, merge
+
+GAPS_FOUND, INCOMPLETE, NO_GAPS = "gaps found", "run incomplete", "no gaps"
+VERDICTS: tuple[str, ...] = (GAPS_FOUND, INCOMPLETE, NO_GAPS)
+
+STATUS_MEANING: dict[str, str] = {
+    "fail": "the control is not met: a gap to fix",
+    "pass": "the control is met",
+    "waived": "not met, but a valid waiver accepts it",
+    "error": "could not be checked (not read): never counted as pass",
+    "attempt": "the call was refused; had it succeeded it would have broken the control; "
+               "nothing changed",
+}
+assert tuple(STATUS_MEANING) == STATUSES
+
+
+def verdict(summary: Mapping[str, Any]) -> str:
+    """`gaps found` when any gap is open, else `run incomplete` when something was not read,
+    else `no gaps` (exit codes and --fail-on are reported beside it, not folded in)."""
+    if summary.get("gaps"):
+        return GAPS_FOUND
+    if summary.get("incomplete"):
+        return INCOMPLETE
+    return NO_GAPS
+
+
+def status_counts(by_status: Mapping[str, int], sep: str = ", ",
+                  skip_zero: bool = False) -> str:
+    """`52 fail, 68 pass, 0 waived, 0 error, 1 attempt`: every status by its name."""
+    return sep.join(f"{int(by_status.get(s, 0))} {s}" for s in STATUSES
+                    if by_status.get(s) or not skip_zero)
+
+
+def severity_counts(by_severity: Mapping[str, Mapping[str, int]], order: tuple[str, ...]
+                    ) -> str:
+    """`9 critical, 42 high, 1 medium`: the gaps by severity, most severe first, zeros left
+    out."""
+    return ", ".join(f"{by_severity[s]['fail']} {s}" for s in order
+                     if by_severity.get(s, {}).get("fail"))
+
+
+def _short(resource: str) -> str:
+    return (re.split(r"::|[:/]", resource)[-1] or resource) if resource else "-"
+
+
+def critical_gaps(findings: Iterable[Finding]) -> list[str]:
+    """The critical gaps by name (`control on resource (account, region)`), one per gap as
+    the reports count them (merged), in a stable order."""
+    gaps = sorted((f for f in merge(findings) if f.status == "fail"
+                   and f.severity == "critical"),
+                  key=lambda f: (f.control, f.account or "", f.region or "", f.resource))
+    out = []
+    for f in gaps:
+        where = ", ".join(x for x in (f.account, f.region) if x)
+        out.append(f"{f.control} on {_short(f.resource)}" + (f" ({where})" if where else ""))
+    return out
