@@ -10,6 +10,7 @@ from . import applications as apps_mod
 from . import waivers as waivers_mod
 from .findings import Finding
 from .settings import Settings
+from .verdict import Remediation
 
 if TYPE_CHECKING:
     from .facts import Resource
@@ -35,6 +36,8 @@ def remediation_dict(r: Any) -> dict[str, Any] | None:
     """A verdict's Remediation (summary, pulumi, cli) as the finding's JSON field."""
     if r is None:
         return None
+    if type(r) is Remediation:  # the common case: its three string fields, no deep copy
+        return {"summary": r.summary or "", "pulumi": r.pulumi or None, "cli": r.cli or None}
     d = dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type) \
         else dict(r)
     return {"summary": d.get("summary") or "", "pulumi": d.get("pulumi") or None,

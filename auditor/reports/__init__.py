@@ -70,8 +70,11 @@ def _prepare(findings: list[Finding], run: dict[str, Any],
 def outcome(findings: list[Finding], run: dict[str, Any]) -> dict[str, Any]:
     """The summary every report carries (distinct gaps, incomplete, exit_code when the run
     names `fail_on`): what a command prints and exits with."""
-    run_meta, ordered = _prepare(findings, run)
-    return build_summary(ordered, fail_on=run_meta.get("fail_on"), run=run_meta)
+    secrets = known()
+    redact(findings, secrets)
+    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+    # the counts need the merged findings only: not their order nor their full remediation
+    return build_summary(merge(findings), fail_on=run_meta.get("fail_on"), run=run_meta)
 
 
 def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[str],
@@ -105,7 +108,9 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
     doc["applications"] = applications_mod.applications(
         doc["findings"], objectives.get("tiers"), objectives.get("applications"))
     doc["frameworks"] = applications_mod.framework_rows(doc["findings"])
-    plain = [Finding.from_dict(d) for d in doc["findings"]]
+    # the other writers read Finding objects of the plain copy (not needed for json alone)
+    plain = [Finding.from_dict(d) for d in doc["findings"]] \
+        if any(f != "json" for f in formats) else []
     points = [*(trend or []), history_mod.entry(doc["run"], doc["summary"])]
     out: dict[str, str] = {}
     for fmt in dict.fromkeys(formats):
