@@ -107,7 +107,8 @@ def with_remedy(f: Finding) -> Finding:
     # call per finding)
     out = object.__new__(type(f))
     out.__dict__.update(f.__dict__)
-    out.remediation = {**full, **{k: v for k, v in r.items() if k not in full}}
+    extra = r.keys() - full.keys()
+    out.remediation = {**full, **{k: v for k, v in r.items() if k in extra}} if extra else full
     return out
 
 
