@@ -24,16 +24,18 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import ijson
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.errors import ConfigError
-from drguard.stateindex import StateIndex
+from drguard.stateindex import ARN_OUTPUTS, NAME_OUTPUTS, StateIndex
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,125 @@ def stack_of(key: str) -> str | None:
     return None
 
 
-def _items(stream: IO[bytes], gz: bool, prefix: str) -> Iterator[dict[str, Any]]:
-    body: Any = gzip.GzipFile(fileobj=stream, mode="rb") if gz else stream
+# A checkpoint up to this size (decompressed) is read at once and decoded by msgspec into
+# only the fields the index keeps (~10x faster than streaming it through ijson, which builds
+# every property of every resource); a larger one, or one msgspec cannot read as a
+# checkpoint, is streamed by ijson, so memory stays bounded whatever its size.
+WHOLE_LIMIT = 64 << 20
+_CHUNK = 1 << 20
+
+_Outputs = msgspec.defstruct("_Outputs", [(k, Any, None) for k in
+                                          dict.fromkeys((*ARN_OUTPUTS, *NAME_OUTPUTS))])
+
+
+class _Resource(msgspec.Struct):
+    urn: Any = None
+    type: Any = None
+    id: Any = None
+    custom: Any = None
+    external: Any = None
+    delete: Any = None
+    outputs: _Outputs | None = None  # type: ignore[valid-type]
+
+
+class _Resources(msgspec.Struct):
+    resources: list[_Resource] | None = None
+
+
+class _Checkpoint(msgspec.Struct):
+    latest: _Resources | None = None
+
+
+class _CheckpointFile(msgspec.Struct):
+    checkpoint: _Checkpoint | None = None
+
+
+class _ExportFile(msgspec.Struct):
+    deployment: _Resources | None = None
+
+
+_DECODERS = {CHECKPOINT_ITEMS: msgspec.json.Decoder(_CheckpointFile),
+             EXPORT_ITEMS: msgspec.json.Decoder(_ExportFile)}
+
+
+class _Replay:
+    """A stream that first gives back the chunks already read from `rest`, then the rest."""
+
+    def __init__(self, chunks: list[bytes], rest: IO[bytes]) -> None:
+        self._chunks = chunks[::-1]
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._chunks:
+            return self._rest.read(n)
+        if n == 0:
+            return b""  # ijson's probe for bytes or text
+        chunk = self._chunks.pop()
+        if 0 < n < len(chunk):
+            self._chunks.append(chunk[n:])
+            chunk = chunk[:n]
+        return chunk
+
+
+def _whole(stream: IO[bytes], gz: bool, limit: int) -> tuple[bytes | None, list[bytes]]:
+    """(the JSON text, the raw chunks read): the text is None when it is larger than `limit`
+    (or its gzip stream is not one complete member), and the stream then continues after the
+    chunks."""
+    chunks: list[bytes] = []
+    parts: list[bytes] = []
+    size = 0
+    inflate = zlib.decompressobj(31) if gz else None
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if inflate is not None:
+            if inflate.eof:
+                return None, chunks  # data after the first member: leave it to GzipFile
+            try:
+                chunk = inflate.decompress(chunk, limit + 1 - size)
+            except zlib.error:
+                return None, chunks  # not gzip: GzipFile raises its own error
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None, chunks
+    if inflate is not None and (not inflate.eof or inflate.unused_data):
+        return None, chunks  # truncated, or several members: GzipFile says which
+    return b"".join(parts), chunks
+
+
+def _decoded(text: bytes, prefix: str) -> list[dict[str, Any]] | None:
+    """The resources at `prefix` with the fields the index reads; None when msgspec does not
+    read the text as that shape (ijson then reads it as before, errors included)."""
+    try:
+        doc = _DECODERS[prefix].decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    body = doc.checkpoint.latest if isinstance(doc, _CheckpointFile) and doc.checkpoint \
+        else doc.deployment if isinstance(doc, _ExportFile) else None
+    out = []
+    for r in (body.resources if body is not None else None) or ():
+        o = r.outputs
+        outputs = {k: v for k in _Outputs.__struct_fields__
+                   if (v := getattr(o, k)) is not None} if o is not None else None
+        out.append({"urn": r.urn, "type": r.type, "id": r.id, "custom": r.custom,
+                    "external": r.external, "delete": r.delete, "outputs": outputs})
+    return out
+
+
+def _items(stream: IO[bytes], gz: bool, prefix: str,
+           limit: int = WHOLE_LIMIT) -> Iterator[dict[str, Any]]:
+    text, chunks = _whole(stream, gz, limit)
+    if text is not None:
+        resources = _decoded(text, prefix)
+        if resources is not None:
+            yield from resources
+            return
+    body: Any = _Replay(chunks, stream)
+    if gz:
+        body = gzip.GzipFile(fileobj=body, mode="rb")
     yield from ijson.items(body, prefix, use_float=True)
 
 
