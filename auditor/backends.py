@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from typing import IO, Any
 
 import ijson
 import msgspec
+import msgspec.structs
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.errors import ConfigError
@@ -174,26 +176,22 @@ def _whole(stream: IO[bytes], gz: bool, limit: int) -> tuple[bytes | None, list[
             return None, chunks
     if inflate is not None and (not inflate.eof or inflate.unused_data):
         return None, chunks  # truncated, or several members: GzipFile says which
-    return b"".join(parts), chunks
+    chunks.clear()  # the text is all that is needed now (memory)
+    text = b"".join(parts)
+    parts.clear()
+    return text, chunks
 
 
-def _decoded(text: bytes, prefix: str) -> list[dict[str, Any]] | None:
-    """The resources at `prefix` with the fields the index reads; None when msgspec does not
-    read the text as that shape (ijson then reads it as before, errors included)."""
+def _decoded(text: bytes, prefix: str) -> list[Any] | None:
+    """The resources at `prefix`, decoded into the fields the index reads; None when msgspec
+    does not read the text as that shape (ijson then reads it as before, errors included)."""
     try:
         doc = _DECODERS[prefix].decode(text)
     except (msgspec.DecodeError, RecursionError):
         return None
     body = doc.checkpoint.latest if isinstance(doc, _CheckpointFile) and doc.checkpoint \
         else doc.deployment if isinstance(doc, _ExportFile) else None
-    out = []
-    for r in (body.resources if body is not None else None) or ():
-        o = r.outputs
-        outputs = {k: v for k in _Outputs.__struct_fields__
-                   if (v := getattr(o, k)) is not None} if o is not None else None
-        out.append({"urn": r.urn, "type": r.type, "id": r.id, "custom": r.custom,
-                    "external": r.external, "delete": r.delete, "outputs": outputs})
-    return out
+    return (body.resources if body is not None else None) or []
 
 
 def _items(stream: IO[bytes], gz: bool, prefix: str,
@@ -201,9 +199,17 @@ def _items(stream: IO[bytes], gz: bool, prefix: str,
     text, chunks = _whole(stream, gz, limit)
     if text is not None:
         resources = _decoded(text, prefix)
-        if resources is not None:
-            yield from resources
+        if resources is None:  # the whole text, already inflated: ijson reads it as it was
+            yield from ijson.items(io.BytesIO(text), prefix, use_float=True)
             return
+        del text
+        for r in resources:
+            o = r.outputs
+            yield {"urn": r.urn, "type": r.type, "id": r.id, "custom": r.custom,
+                   "external": r.external, "delete": r.delete,
+                   # every field the index reads, the absent ones None
+                   "outputs": msgspec.structs.asdict(o) if o is not None else None}
+        return
     body: Any = _Replay(chunks, stream)
     if gz:
         body = gzip.GzipFile(fileobj=body, mode="rb")
