@@ -16,6 +16,7 @@ Checkpoints are streamed (ijson): only the few strings each resource is known by
 
 from __future__ import annotations
 
+import collections
 import functools
 import gzip
 import io
@@ -27,6 +28,7 @@ import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -95,6 +97,9 @@ def stack_of(key: str) -> str | None:
 # every property of every resource); a larger one, or one msgspec cannot read as a
 # checkpoint, is streamed by ijson, so memory stays bounded whatever its size.
 WHOLE_LIMIT = 64 << 20
+# S3 objects up to this size are fetched ahead, PREFETCH at a time (see read_s3).
+PREFETCH = 1
+PREFETCH_MAX = 16 << 20
 _CHUNK = 1 << 20
 
 _Outputs = msgspec.defstruct("_Outputs", [(k, Any, None) for k in
@@ -247,23 +252,57 @@ def read_s3(url: str, s3: Any, index: StateIndex, run: BackendRun) -> None:
     root = f"{prefix}/{STACKS_DIR}" if prefix else STACKS_DIR
     run.state_buckets.add(bucket)
     found: dict[str, tuple[Any, str]] = {}
+    sizes: dict[str, int] = {}
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
             for o in page.get("Contents") or ():
                 stack = stack_of(o["Key"])
                 if stack is not None:
                     _latest(found, stack, o.get("LastModified"), o["Key"])
+                    sizes[o["Key"]] = int(o.get("Size") or 0)
     except (ClientError, BotoCoreError) as e:
         code = e.response.get("Error", {}).get("Code") if isinstance(e, ClientError) else None
         run.unread.append(f"{url}: cannot list the stacks: {code or type(e).__name__}")
         return
     if not found:
         run.unread.append(f"{url}: no stack checkpoint under {root}")
-    for stack, (_, key) in sorted(found.items()):
-        def body(key: str = key) -> IO[bytes]:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"]
-        _index(index, run, stack, f"s3://{bucket}/{key}", body, key.endswith(".gz"),
-               CHECKPOINT_ITEMS)
+
+    def body(key: str) -> IO[bytes]:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]  # type: ignore[no-any-return]
+
+    def fetch(key: str) -> bytes:
+        with body(key) as stream:
+            return stream.read()  # type: ignore[no-any-return]
+
+    # The next checkpoints are fetched while one is indexed (the download waits on the
+    # network, the index on the CPU); only small ones, so memory stays bounded.
+    todo = [(stack, key) for stack, (_, key) in sorted(found.items())]
+    with ThreadPoolExecutor(PREFETCH, thread_name_prefix="backend-get") as pool:
+        ahead: collections.deque[tuple[str, str, Future[bytes] | None]] = collections.deque()
+        for stack, key in todo:
+            small = sizes.get(key, PREFETCH_MAX + 1) <= PREFETCH_MAX
+            ahead.append((stack, key, pool.submit(fetch, key) if small else None))
+            if len(ahead) > PREFETCH:
+                _index_next(index, run, bucket, ahead.popleft(), body)
+        while ahead:
+            _index_next(index, run, bucket, ahead.popleft(), body)
+
+
+def _index_next(index: StateIndex, run: BackendRun, bucket: str,
+                item: tuple[str, str, Future[bytes] | None],
+                body: Callable[[str], IO[bytes]]) -> None:
+    stack, key, fetched = item
+    opener: Callable[[], Any] = functools.partial(body, key) if fetched is None else \
+        functools.partial(_Fetched, fetched)
+    _index(index, run, stack, f"s3://{bucket}/{key}", opener, key.endswith(".gz"),
+           CHECKPOINT_ITEMS)
+
+
+class _Fetched(io.BytesIO):
+    """A prefetched object as a stream; a failed fetch raises its error here (in _index)."""
+
+    def __init__(self, fetched: Future[bytes]) -> None:
+        super().__init__(fetched.result())
 
 
 def read_file(url: str, index: StateIndex, run: BackendRun) -> None:
