@@ -3,8 +3,9 @@ serves; only the pack's entry point (`__main__.py`) hands these to `PolicyPack`.
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -26,10 +27,12 @@ from drguard.facts import Resource
 from drguard.registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Control
 from drguard.verdict import Verdict
 
-from . import config, engine_hooks
+from . import config, deploy_index, engine_hooks
 from .adapters import Res
-from .checks import CHECKS, ResourceCheck, StackCheck, build_model
-from .stack import StackModel
+
+if TYPE_CHECKING:
+    from .binding import ResourceCheck, StackCheck
+    from .stack import StackModel
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +112,17 @@ def _config_or_report(control_id: str, args: Any, report: ReportViolation) -> di
         return None
 
 
-def resource_policy(check: ResourceCheck) -> ResourceValidationPolicy:
-    control_id = check.control
+@functools.cache
+def _checks() -> dict[str, ResourceCheck | StackCheck]:
+    """Every deploy check by control: the services are imported on the first validation, not
+    while the pack starts (policypack.deploy_index says which controls have which check)."""
+    from .checks import CHECKS
+
+    return {c.control: c for c in CHECKS}
+
+
+def resource_policy(control_id: str, types: frozenset[str]) -> ResourceValidationPolicy:
     control = BY_ID[control_id]
-    types = check.types
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in types:  # the hot path: most resources are not ours
@@ -120,6 +130,7 @@ def resource_policy(check: ResourceCheck) -> ResourceValidationPolicy:
         params = _config_or_report(control_id, args, report)
         if params is None:
             return
+        check: Any = _checks()[control_id]
         result = check.run(Res.from_args(args), params)
         if result is None:
             return
@@ -133,14 +144,14 @@ def resource_policy(check: ResourceCheck) -> ResourceValidationPolicy:
     return ResourceValidationPolicy(validate=validate, **_metadata(control))
 
 
-def stack_policy(check: StackCheck) -> StackValidationPolicy:
-    control_id = check.control
+def stack_policy(control_id: str) -> StackValidationPolicy:
     control = BY_ID[control_id]
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         params = _config_or_report(control_id, args, report)
         if params is None:
             return
+        check: Any = _checks()[control_id]
         out = _Reporter(control_id, report)
         model = _shared_model(args.resources, out.scope)
         for fact, verdict in check.rule(model, params):
@@ -157,6 +168,8 @@ def _shared_model(resources: list[Any], scope: Any) -> StackModel:
     key = ("model", id(scope))
     if memo is not None and key in memo:
         return memo[key][1]
+    from .checks import build_model
+
     model = build_model((Res.from_args(r) for r in resources), scope)
     if memo is not None:
         memo[key] = (scope, model)
@@ -192,9 +205,9 @@ def settings_policy() -> StackValidationPolicy:
 def build() -> list[Any]:
     """Every policy of the pack, one per deploy-side check, plus the settings carrier."""
     out: list[Any] = [settings_policy()]
-    for check in CHECKS:
-        if isinstance(check, ResourceCheck):
-            out.append(resource_policy(check))
+    for control_id, kind, types in deploy_index.CHECKS:
+        if kind == "resource":
+            out.append(resource_policy(control_id, types))
         else:
-            out.append(stack_policy(check))
+            out.append(stack_policy(control_id))
     return out

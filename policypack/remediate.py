@@ -49,7 +49,7 @@ from drguard.control import BLOCKING_SEVERITIES
 from drguard.errors import ConfigError
 from drguard.registry import BY_ID
 
-from . import config, services
+from . import config
 from .fixers import (
     Fixer,
     Skip,
@@ -75,6 +75,8 @@ __all__ = ["Fixer", "Skip", "Target", "backup_bucket", "block_true", "cannot", "
 
 def fixes() -> dict[str, Fixer]:
     """Every control's remediation: the `remediations` of each service's DeployService."""
+    from . import services  # on first use: the pack starts serving without the services
+
     return services.CATALOG.remediations
 
 
