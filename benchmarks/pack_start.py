@@ -9,6 +9,7 @@ round so a busy machine slows both alike, and the figure is the ratio of the med
     python benchmarks/pack_start.py               # 15 rounds
     python benchmarks/pack_start.py --rounds 40
     python benchmarks/pack_start.py --importtime  # also: the slowest imports of our pack
+    python benchmarks/pack_start.py --also ../main  # and another checkout's pack, same rounds
 """
 
 from __future__ import annotations
@@ -87,11 +88,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--importtime", action="store_true")
+    ap.add_argument("--also", type=Path, action="append", default=[], metavar="CHECKOUT",
+                    help="also time the pack of another checkout (e.g. the code before a "
+                         "change), in the same rounds")
     args = ap.parse_args()
     n_resource, n_stack = policy_counts()
     ours_env = _env()
     noop_env = _env({"NOOP_POLICIES": str(n_resource), "NOOP_STACK_POLICIES": str(n_stack)})
     cases = {"dr-guard pack": (ROOT, ours_env), "no-op pack, same policies": (NOOP, noop_env)}
+    for other in args.also:
+        cases[f"dr-guard pack of {other}"] = (other.resolve(), ours_env)
     for pack, env in cases.values():  # bytecode compiled, page cache warm
         time_to_port(pack, env)
     times: dict[str, list[float]] = {name: [] for name in cases}
@@ -103,7 +109,7 @@ def main() -> None:
           f"policies; median of {args.rounds} interleaved rounds; {os.cpu_count()} cores")
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"  {name:<28} {med * 1e3:7.1f} ms  {med / base:5.2f}x  "
+        print(f"  {name:<40} {med * 1e3:7.1f} ms  {med / base:5.2f}x  "
               f"(min {min(ts) * 1e3:.0f}, max {max(ts) * 1e3:.0f})")
     if args.importtime:
         importtime(ROOT, ours_env)

@@ -15,13 +15,17 @@ import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drguard.params import policy_loc, resolve
 from drguard.registry import BY_ID, SETTINGS_POLICY
 from drguard.scope import Scope
-from drguard.settings import check_structure, load_settings_block
-from drguard.waivers import Waiver
+
+if TYPE_CHECKING:
+    from drguard.waivers import Waiver
+
+# drguard.settings (the config validation pass, YAML reading, waivers) is imported when a
+# config is first checked, not while the pack starts serving.
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,8 @@ def params_for(control_id: str, config: Mapping[str, Any] | None) -> dict[str, A
     key = (control_id, json.dumps(config or {}, sort_keys=True, default=str))
     hit = _params_cache.get(key)
     if hit is None:
+        from drguard.settings import check_structure
+
         values = dict(config) if isinstance(config, Mapping) else config
         check_structure(values, policy_loc(control_id))
         hit = resolve(control_id, values)
@@ -50,6 +56,8 @@ def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = 
                        ) -> None:
     """Validate and install the shared settings (raises ConfigError)."""
     global _settings
+    from drguard.settings import check_structure, load_settings_block
+
     loc = policy_loc(SETTINGS_POLICY)
     check_structure(block, loc)
     scope, waivers = load_settings_block(block, base_dir=base_dir, loc=loc)

@@ -20,7 +20,6 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from drguard import waivers as waivers_mod
 from drguard.control import BLOCKING_SEVERITIES, remedy_text
 from drguard.errors import ConfigError
 from drguard.facts import Resource
@@ -86,6 +85,8 @@ class _Reporter:
         message = verdict.message
         if verdict.remediation is not None:  # the fix for this resource, said once
             message = f"{message} Fix: {verdict.remediation.summary}"
+        from drguard import waivers as waivers_mod  # on first use (not at serve)
+
         match = waivers_mod.find(self.waivers, self.control_id, [fact.ref, fact.name],
                                  fact.tags, config.today())
         if match is not None:

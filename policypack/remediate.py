@@ -44,7 +44,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from drguard import waivers as waivers_mod
 from drguard.control import BLOCKING_SEVERITIES
 from drguard.errors import ConfigError
 from drguard.registry import BY_ID
@@ -119,6 +118,8 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
         if any(w.tags and w.control == control for w in waivers):
             return props, []
         tags = {}
+    from drguard import waivers as waivers_mod
+
     match = waivers_mod.find(waivers, control, [urn, name], tags, config.today())
     if match is not None and not match.expired:
         return props, []

@@ -1,5 +1,6 @@
 """The pack starts serving without importing its checks: policies are built from
-policypack.deploy_index, and each control's check is imported on its first validation."""
+policypack.deploy_index, and each control's check (and the config validation pass) is imported
+on its first use."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ import policypack.serve  # what the entry point imports
 policies = build()
 loaded = sorted(m for m in sys.modules if m.startswith(("policypack.services",
                                                         "policypack.checks",
-                                                        "policypack.stack")))
+                                                        "policypack.stack",
+                                                        "drguard.settings",
+                                                        "drguard.waivers")))
 names = [p.name for p in policies]
 print(json.dumps({"loaded": loaded, "names": names}))
 """
