@@ -17,15 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from drguard.params import policy_loc, resolve
-from drguard.registry import BY_ID, SETTINGS_POLICY
-from drguard.scope import Scope
-
 if TYPE_CHECKING:
+    from drguard.scope import Scope
     from drguard.waivers import Waiver
 
-# drguard.settings (the config validation pass, YAML reading, waivers) is imported when a
-# config is first checked, not while the pack starts serving.
+# The registry, drguard.params and drguard.settings (the config validation pass, YAML
+# reading, waivers) are imported when a config is first checked, not while the pack starts
+# serving.
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,7 @@ PACK_DIR = Path(__file__).resolve().parents[1]
 
 _lock = threading.Lock()
 _params_cache: dict[tuple[str, str], dict[str, Any]] = {}
-_settings: tuple[Scope, list[Waiver]] = (Scope(), [])
+_settings: tuple[Scope, list[Waiver]] | None = None  # the defaults until Configure sets them
 
 
 def params_for(control_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -42,6 +40,7 @@ def params_for(control_id: str, config: Mapping[str, Any] | None) -> dict[str, A
     key = (control_id, json.dumps(config or {}, sort_keys=True, default=str))
     hit = _params_cache.get(key)
     if hit is None:
+        from drguard.params import policy_loc, resolve
         from drguard.settings import check_structure
 
         values = dict(config) if isinstance(config, Mapping) else config
@@ -56,6 +55,8 @@ def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = 
                        ) -> None:
     """Validate and install the shared settings (raises ConfigError)."""
     global _settings
+    from drguard.params import policy_loc
+    from drguard.registry import SETTINGS_POLICY
     from drguard.settings import check_structure, load_settings_block
 
     loc = policy_loc(SETTINGS_POLICY)
@@ -66,6 +67,13 @@ def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = 
 
 
 def settings() -> tuple[Scope, list[Waiver]]:
+    global _settings
+    if _settings is None:
+        from drguard.scope import Scope
+
+        with _lock:
+            if _settings is None:
+                _settings = (Scope(), [])
     return _settings
 
 
@@ -77,6 +85,8 @@ def check_pack_config(config: Mapping[str, Any]) -> None:
     """Validate a whole pack config ({policy: properties}); raises ConfigError naming the
     policy, the path to the bad value and what was expected. Installs the settings block
     when all is well."""
+    from drguard.registry import BY_ID, SETTINGS_POLICY
+
     for name, props in config.items():
         if name in BY_ID:
             params_for(name, props)

@@ -46,7 +46,6 @@ from typing import Any
 
 from drguard.control import BLOCKING_SEVERITIES
 from drguard.errors import ConfigError
-from drguard.registry import BY_ID
 
 from . import config
 from .fixers import (
@@ -82,6 +81,8 @@ def fixes() -> dict[str, Fixer]:
 def cannot() -> dict[str, str]:
     """Control -> why a remediation cannot fix it (or fixes it only in part): each control's
     declared `cannot_remediate` (drguard.controls.<service>)."""
+    from drguard.registry import BY_ID
+
     return {c.id: c.cannot_remediate for c in BY_ID.values() if c.cannot_remediate}
 
 
@@ -90,6 +91,8 @@ def check_levels(levels: Mapping[str, str]) -> None:
     line). The level means "fix what you can, block on the rest", so on such a control it
     would only turn advice into a blocking violation; `"all": "remediate"`, which the engine
     expands to every policy, did exactly that without a word."""
+    from drguard.registry import BY_ID
+
     bad = sorted(cid for cid, level in levels.items()
                  if level == "remediate" and cid in BY_ID and cid not in fixes()
                  and BY_ID[cid].severity not in BLOCKING_SEVERITIES)
@@ -106,6 +109,8 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
               policy_config: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
     """One control's fix on one resource's wire-form inputs: (new props, changes made).
     No change (not applicable, waived, already passing, unknown or secret): (props, [])."""
+    from drguard.registry import BY_ID
+
     spec = fixes().get(control)
     if spec is None or type_ not in spec.types or control not in BY_ID:
         return props, []
@@ -137,6 +142,8 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
 def _remediate_rpc(servicer: Any, request: Any, sdk: Any) -> Any:
     """pulumi-policy's Remediate, for resource and stack policies alike, on the wire form."""
     from google.protobuf import struct_pb2
+
+    from drguard.registry import BY_ID
 
     proto = sdk.proto
     servicer._configure_runtime_settings()

@@ -10,19 +10,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-from policypack import deploy_index
+from policypack import deploy_index, policies
 from policypack.binding import ResourceCheck
 from policypack.checks import CHECKS
 
 ROOT = Path(__file__).resolve().parents[1]
+STALE = "policypack/deploy_index.json is stale: run `python -m policypack.policies`"
 
 
-def test_deploy_index_matches_the_services() -> None:
+def test_deploy_index_matches_the_declarations() -> None:
     want = [(c.control, "resource" if isinstance(c, ResourceCheck) else "stack",
              c.types if isinstance(c, ResourceCheck) else frozenset()) for c in CHECKS]
-    assert list(deploy_index.CHECKS) == want, \
-        "policypack/deploy_index.py is stale: run `python -m policypack.deploy_index`"
-    assert deploy_index.generate() == deploy_index.TABLE.read_text(encoding="utf-8")
+    assert list(deploy_index.CHECKS) == want, STALE
+    table = json.loads(deploy_index.TABLE.read_text(encoding="utf-8"))
+    assert table == json.loads(json.dumps(policies.index_table())), STALE
+
+
+def test_policies_from_the_table_equal_those_from_the_registry() -> None:
+    from drguard.registry import BY_ID
+
+    for control_id, _kind, _types in deploy_index.CHECKS:
+        from_table = policies._plain_metadata(policies._metadata_of(control_id))
+        declared = policies._plain_metadata(policies._metadata(BY_ID[control_id]))
+        assert from_table == declared, control_id
+    settings = policies.settings_policy()
+    assert settings.name == policies._settings_schema()["name"]
+    assert settings.config_schema.properties == policies._settings_schema()["config_schema"]
 
 
 def test_building_the_pack_imports_no_check_until_one_runs() -> None:
@@ -35,7 +48,9 @@ loaded = sorted(m for m in sys.modules if m.startswith(("policypack.services",
                                                         "policypack.checks",
                                                         "policypack.stack",
                                                         "drguard.settings",
-                                                        "drguard.waivers")))
+                                                        "drguard.waivers",
+                                                        "drguard.registry",
+                                                        "drguard.controls")))
 names = [p.name for p in policies]
 print(json.dumps({"loaded": loaded, "names": names}))
 """
@@ -48,8 +63,6 @@ print(json.dumps({"loaded": loaded, "names": names}))
 
 def test_a_policy_runs_its_check_on_first_use() -> None:
     from pulumi_policy import ResourceValidationPolicy
-
-    from policypack import policies
 
     policy = next(p for p in policies.build() if p.name == "rds-backup-retention")
     assert isinstance(policy, ResourceValidationPolicy)
