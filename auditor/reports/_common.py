@@ -37,11 +37,35 @@ def _default(o: Any) -> Any:
 
 def jsonable(value: Any) -> Any:
     """`value` as plain JSON data (datetimes, sets, paths... become strings or lists)."""
-    text = json.dumps(value, default=_default)
+    text = json.dumps(value, default=_default, separators=(",", ":"))  # compact: less to read
     try:  # the same data, read ~2x faster; what msgspec refuses (NaN, lone surrogates) the
         return msgspec.json.decode(text)  # stdlib reads as before
     except msgspec.DecodeError:
         return json.loads(text)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def is_plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is already what jsonable would return: dicts with str keys, lists,
+    and str/int/float/bool/None, exactly those types (no tuples, subclasses, datetimes...).
+    Such a value needs no round trip (which would copy every string of it)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > 100:
+        return False
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            if type(v) not in _SCALARS and not is_plain_json(v, depth + 1):
+                return False
+        return True
+    if kind is list:
+        return all(type(v) in _SCALARS or is_plain_json(v, depth + 1) for v in value)
+    return False
 
 
 def _has_surrogates(text: str) -> bool:
