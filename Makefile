@@ -76,6 +76,8 @@ bench: $(VENV)/.dev-deps
 	$(BIN)/python benchmarks/scan_scale.py
 	$(BIN)/python benchmarks/logs_throughput.py
 	$(BIN)/python benchmarks/pack_footprint.py
+	$(BIN)/python benchmarks/pack_start.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/backend_read.py --s3 $(BENCH_ARGS)
 	$(BIN)/python benchmarks/org_scale.py --accounts 31
 
 # The pack as `pulumi policy publish` should see it: PulumiPolicy.yaml, __main__.py,

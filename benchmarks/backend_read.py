@@ -9,8 +9,8 @@ process that only imports the modules) and the checkpoint bytes read; with --s3,
 floor of the same run: a fresh process that only downloads the same objects from the same
 server (the emulator shares the machine's cores, so its serving time is in both).
 
-    python benchmarks/backend_read.py                       # 50 x 10,000, file:// backend
-    python benchmarks/backend_read.py --s3                  # same, from the embedded moto S3
+    python benchmarks/backend_read.py                       # 10 x 2,000, file:// backend
+    python benchmarks/backend_read.py --full --s3           # 50 x 10,000 from the moto S3
     python benchmarks/backend_read.py --stacks 5 --resources 2000
 """
 
@@ -107,10 +107,14 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stacks", type=int, default=50)
-    ap.add_argument("--resources", type=int, default=10_000)
+    ap.add_argument("--stacks", type=int, default=10)
+    ap.add_argument("--resources", type=int, default=2_000)
+    ap.add_argument("--full", action="store_true",
+                    help="the big size: 50 checkpoints of 10,000 resources (~590 MB)")
     ap.add_argument("--s3", action="store_true", help="serve the backend from moto S3")
     a = ap.parse_args()
+    if a.full:
+        a.stacks, a.resources = 50, 10_000
     with tempfile.TemporaryDirectory(prefix="drg-backend-bench-") as tmp:
         t0 = time.perf_counter()
         size = write(Path(tmp), a.stacks, a.resources)

@@ -87,11 +87,14 @@ def importtime(pack: Path, env: dict[str, str], top: int = 15) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--full", action="store_true", help="more rounds (40)")
     ap.add_argument("--importtime", action="store_true")
     ap.add_argument("--also", type=Path, action="append", default=[], metavar="CHECKOUT",
                     help="also time the pack of another checkout (e.g. the code before a "
                          "change), in the same rounds")
     args = ap.parse_args()
+    if args.full:
+        args.rounds = 40
     n_resource, n_stack = policy_counts()
     ours_env = _env()
     noop_env = _env({"NOOP_POLICIES": str(n_resource), "NOOP_STACK_POLICIES": str(n_stack)})
