@@ -132,8 +132,9 @@ class _ExportFile(msgspec.Struct):
     deployment: _Resources | None = None
 
 
-_DECODERS = {CHECKPOINT_ITEMS: msgspec.json.Decoder(_CheckpointFile),
-             EXPORT_ITEMS: msgspec.json.Decoder(_ExportFile)}
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    CHECKPOINT_ITEMS: msgspec.json.Decoder(_CheckpointFile),
+    EXPORT_ITEMS: msgspec.json.Decoder(_ExportFile)}
 
 
 class _Replay:
@@ -268,11 +269,11 @@ def read_s3(url: str, s3: Any, index: StateIndex, run: BackendRun) -> None:
         run.unread.append(f"{url}: no stack checkpoint under {root}")
 
     def body(key: str) -> IO[bytes]:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"]  # type: ignore[no-any-return]
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]
 
     def fetch(key: str) -> bytes:
         with body(key) as stream:
-            return stream.read()  # type: ignore[no-any-return]
+            return stream.read()
 
     # The next checkpoints are fetched while one is indexed (the download waits on the
     # network, the index on the CPU); only small ones, so memory stays bounded.

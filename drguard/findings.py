@@ -80,7 +80,7 @@ class Finding:
         key = (self.control, self.resource, self.account, self.region)
         cached = self.__dict__.get("_id")
         if cached is not None and cached[0] == key:
-            return cached[1]
+            return str(cached[1])
         value = finding_id(*key)
         self.__dict__["_id"] = (key, value)
         return value
