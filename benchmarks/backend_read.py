@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,9 @@ def main() -> None:
     ap.add_argument("--full", action="store_true",
                     help="the big size: 50 checkpoints of 10,000 resources (~590 MB)")
     ap.add_argument("--s3", action="store_true", help="serve the backend from moto S3")
+    ap.add_argument("--also", type=Path, metavar="CHECKOUT",
+                    help="also read the backend with another checkout's reader (e.g. the code "
+                         "before a change), in the same run")
     a = ap.parse_args()
     if a.full:
         a.stacks, a.resources = 50, 10_000
@@ -143,6 +147,13 @@ def main() -> None:
             out = subprocess.run([sys.executable, "-c", CHILD, url, str(a.stacks),
                                   str(a.resources), endpoint or "-"],
                                  cwd=ROOT, capture_output=True, text=True, check=True)
+            also = None
+            if a.also is not None:
+                root = str(a.also.resolve())
+                also = json.loads(subprocess.run(
+                    [sys.executable, "-c", CHILD, url, str(a.stacks), str(a.resources),
+                     endpoint or "-"], cwd=root, capture_output=True, text=True, check=True,
+                    env={**os.environ, "PYTHONPATH": root}).stdout)
         finally:
             if server is not None:
                 server.__exit__(None, None, None)
@@ -151,6 +162,10 @@ def main() -> None:
               f"{r['found']} looked up and found, unread {len(r['unread'])}")
         print(f"wall {r['seconds']:.2f} s, cpu {r['cpu']:.2f} s, peak RSS "
               f"{r['peak_mb']:.0f} MB (imports alone {r['baseline_mb']:.0f} MB)")
+        if also is not None:
+            print(f"{a.also}: wall {also['seconds']:.2f} s, cpu {also['cpu']:.2f} s, peak RSS "
+                  f"{also['peak_mb']:.0f} MB, {also['resources']} resources indexed, unread "
+                  f"{len(also['unread'])}")
         if floor is not None:
             print(f"floor, only downloading the same objects from the same server: wall "
                   f"{floor['seconds']:.2f} s, cpu {floor['cpu']:.2f} s "
