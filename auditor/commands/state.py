@@ -33,11 +33,13 @@ def run(args: argparse.Namespace) -> int:
     # hold no reference cycles, so the cyclic collector would only rescan them, over and over
     # as they grow (about a third of the CPU time on a large export). Reference counting
     # still frees everything as usual.
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         return _run(args)
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
 def _run(args: argparse.Namespace) -> int:
