@@ -271,7 +271,12 @@ def build() -> list[Any]:
     return out
 
 
-if __name__ == "__main__":  # regenerate policypack/deploy_index.json
+def write_index() -> None:
+    """Regenerate policypack/deploy_index.json (also done by `python docs/gen_controls.py`)."""
     import json
 
     deploy_index.TABLE.write_text(json.dumps(index_table(), indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_index()

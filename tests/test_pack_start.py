@@ -15,7 +15,8 @@ from policypack.binding import ResourceCheck
 from policypack.checks import CHECKS
 
 ROOT = Path(__file__).resolve().parents[1]
-STALE = "policypack/deploy_index.json is stale: run `python -m policypack.policies`"
+STALE = ("policypack/deploy_index.json is stale: run `python docs/gen_controls.py` "
+         "(or `python -m policypack.policies`)")
 
 
 def test_deploy_index_matches_the_declarations() -> None:
