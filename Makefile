@@ -96,9 +96,9 @@ bench: $(VENV)/.dev-deps
 	  case "$$(basename $$f)" in \
 	    stack_program.py) echo "==> skipping $$f: not a benchmark (the Pulumi program that" \
 	                           "policy_latency.py and remediate_latency.py run)"; continue ;; \
-	    startup.py|state_scale.py) args="$(BENCH_ARGS)" ;; \
+	    startup.py|state_scale.py|pack_start.py) args="$(BENCH_ARGS)" ;; \
 	    org_scale.py) args="--accounts 31" ;; \
-	    backend_read.py) [ -n "$(FULL)" ] || args="--stacks 10 --resources 2000" ;; \
+	    backend_read.py) args="--s3 $(FULL)" ;; \
 	    repo_audit.py) [ -n "$(FULL)" ] || args="--stacks 100 --workflows 25 --updates 1000" ;; \
 	    soak.py) [ -n "$(FULL)" ] || args="--config 200 --state 300 --pack 250 --logs 250" ;; \
 	    soak_logs.py) [ -n "$(FULL)" ] || args="--inputs 500 --no-big" ;; \

@@ -16,24 +16,30 @@ Checkpoints are streamed (ijson): only the few strings each resource is known by
 
 from __future__ import annotations
 
+import collections
 import functools
 import gzip
+import io
 import json
 import logging
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import ijson
+import msgspec
+import msgspec.structs
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.errors import ConfigError
-from drguard.stateindex import StateIndex
+from drguard.stateindex import ARN_OUTPUTS, NAME_OUTPUTS, StateIndex
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +95,133 @@ def stack_of(key: str) -> str | None:
     return None
 
 
-def _items(stream: IO[bytes], gz: bool, prefix: str) -> Iterator[dict[str, Any]]:
-    body: Any = gzip.GzipFile(fileobj=stream, mode="rb") if gz else stream
+# A checkpoint up to this size (decompressed) is read at once and decoded by msgspec into
+# only the fields the index keeps (~10x faster than streaming it through ijson, which builds
+# every property of every resource); a larger one, or one msgspec cannot read as a
+# checkpoint, is streamed by ijson, so memory stays bounded whatever its size.
+WHOLE_LIMIT = 64 << 20
+# S3 objects up to this size are fetched ahead, PREFETCH at a time (see read_s3).
+PREFETCH = 1
+PREFETCH_MAX = 16 << 20
+_CHUNK = 1 << 20
+
+_Outputs = msgspec.defstruct("_Outputs", [(k, Any, None) for k in
+                                          dict.fromkeys((*ARN_OUTPUTS, *NAME_OUTPUTS))])
+
+
+class _Resource(msgspec.Struct):
+    urn: Any = None
+    type: Any = None
+    id: Any = None
+    custom: Any = None
+    external: Any = None
+    delete: Any = None
+    outputs: _Outputs | None = None  # type: ignore[valid-type]
+
+
+class _Resources(msgspec.Struct):
+    resources: list[_Resource] | None = None
+
+
+class _Checkpoint(msgspec.Struct):
+    latest: _Resources | None = None
+
+
+class _CheckpointFile(msgspec.Struct):
+    checkpoint: _Checkpoint | None = None
+
+
+class _ExportFile(msgspec.Struct):
+    deployment: _Resources | None = None
+
+
+_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    CHECKPOINT_ITEMS: msgspec.json.Decoder(_CheckpointFile),
+    EXPORT_ITEMS: msgspec.json.Decoder(_ExportFile)}
+
+
+class _Replay:
+    """A stream that first gives back the chunks already read from `rest`, then the rest."""
+
+    def __init__(self, chunks: list[bytes], rest: IO[bytes]) -> None:
+        self._chunks = chunks[::-1]
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._chunks:
+            return self._rest.read(n)
+        if n == 0:
+            return b""  # ijson's probe for bytes or text
+        chunk = self._chunks.pop()
+        if 0 < n < len(chunk):
+            self._chunks.append(chunk[n:])
+            chunk = chunk[:n]
+        return chunk
+
+
+def _whole(stream: IO[bytes], gz: bool, limit: int) -> tuple[bytes | None, list[bytes]]:
+    """(the JSON text, the raw chunks read): the text is None when it is larger than `limit`
+    (or its gzip stream is not one complete member), and the stream then continues after the
+    chunks."""
+    chunks: list[bytes] = []
+    parts: list[bytes] = []
+    size = 0
+    inflate = zlib.decompressobj(31) if gz else None
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if inflate is not None:
+            if inflate.eof:
+                return None, chunks  # data after the first member: leave it to GzipFile
+            try:
+                chunk = inflate.decompress(chunk, limit + 1 - size)
+            except zlib.error:
+                return None, chunks  # not gzip: GzipFile raises its own error
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None, chunks
+    if inflate is not None and (not inflate.eof or inflate.unused_data):
+        return None, chunks  # truncated, or several members: GzipFile says which
+    chunks.clear()  # the text is all that is needed now (memory)
+    text = b"".join(parts)
+    parts.clear()
+    return text, chunks
+
+
+def _decoded(text: bytes, prefix: str) -> list[Any] | None:
+    """The resources at `prefix`, decoded into the fields the index reads; None when msgspec
+    does not read the text as that shape (ijson then reads it as before, errors included)."""
+    try:
+        doc = _DECODERS[prefix].decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    body = doc.checkpoint.latest if isinstance(doc, _CheckpointFile) and doc.checkpoint \
+        else doc.deployment if isinstance(doc, _ExportFile) else None
+    return (body.resources if body is not None else None) or []
+
+
+def _items(stream: IO[bytes], gz: bool, prefix: str,
+           limit: int = WHOLE_LIMIT) -> Iterator[dict[str, Any]]:
+    text, chunks = _whole(stream, gz, limit)
+    if text is not None:
+        resources = _decoded(text, prefix)
+        if resources is None:  # the whole text, already inflated: ijson reads it as it was
+            yield from ijson.items(io.BytesIO(text), prefix, use_float=True)
+            return
+        del text
+        for r in resources:
+            o = r.outputs
+            yield {"urn": r.urn, "type": r.type, "id": r.id, "custom": r.custom,
+                   "external": r.external, "delete": r.delete,
+                   # every field the index reads, the absent ones None
+                   "outputs": msgspec.structs.asdict(o) if o is not None else None}
+        return
+    body: Any = _Replay(chunks, stream)
+    if gz:
+        body = gzip.GzipFile(fileobj=body, mode="rb")
     yield from ijson.items(body, prefix, use_float=True)
 
 
@@ -125,23 +256,57 @@ def read_s3(url: str, s3: Any, index: StateIndex, run: BackendRun) -> None:
     root = f"{prefix}/{STACKS_DIR}" if prefix else STACKS_DIR
     run.state_buckets.add(bucket)
     found: dict[str, tuple[Any, str]] = {}
+    sizes: dict[str, int] = {}
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
             for o in page.get("Contents") or ():
                 stack = stack_of(o["Key"])
                 if stack is not None:
                     _latest(found, stack, o.get("LastModified"), o["Key"])
+                    sizes[o["Key"]] = int(o.get("Size") or 0)
     except (ClientError, BotoCoreError) as e:
         code = e.response.get("Error", {}).get("Code") if isinstance(e, ClientError) else None
         run.unread.append(f"{url}: cannot list the stacks: {code or type(e).__name__}")
         return
     if not found:
         run.unread.append(f"{url}: no stack checkpoint under {root}")
-    for stack, (_, key) in sorted(found.items()):
-        def body(key: str = key) -> IO[bytes]:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"]
-        _index(index, run, stack, f"s3://{bucket}/{key}", body, key.endswith(".gz"),
-               CHECKPOINT_ITEMS)
+
+    def body(key: str) -> IO[bytes]:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]
+
+    def fetch(key: str) -> bytes:
+        with body(key) as stream:
+            return stream.read()
+
+    # The next checkpoints are fetched while one is indexed (the download waits on the
+    # network, the index on the CPU); only small ones, so memory stays bounded.
+    todo = [(stack, key) for stack, (_, key) in sorted(found.items())]
+    with ThreadPoolExecutor(PREFETCH, thread_name_prefix="backend-get") as pool:
+        ahead: collections.deque[tuple[str, str, Future[bytes] | None]] = collections.deque()
+        for stack, key in todo:
+            small = sizes.get(key, PREFETCH_MAX + 1) <= PREFETCH_MAX
+            ahead.append((stack, key, pool.submit(fetch, key) if small else None))
+            if len(ahead) > PREFETCH:
+                _index_next(index, run, bucket, ahead.popleft(), body)
+        while ahead:
+            _index_next(index, run, bucket, ahead.popleft(), body)
+
+
+def _index_next(index: StateIndex, run: BackendRun, bucket: str,
+                item: tuple[str, str, Future[bytes] | None],
+                body: Callable[[str], IO[bytes]]) -> None:
+    stack, key, fetched = item
+    opener: Callable[[], Any] = functools.partial(body, key) if fetched is None else \
+        functools.partial(_Fetched, fetched)
+    _index(index, run, stack, f"s3://{bucket}/{key}", opener, key.endswith(".gz"),
+           CHECKPOINT_ITEMS)
+
+
+class _Fetched(io.BytesIO):
+    """A prefetched object as a stream; a failed fetch raises its error here (in _index)."""
+
+    def __init__(self, fetched: Future[bytes]) -> None:
+        super().__init__(fetched.result())
 
 
 def read_file(url: str, index: StateIndex, run: BackendRun) -> None:

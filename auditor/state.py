@@ -503,6 +503,16 @@ def clean(value: Any, depth: int = 0) -> Any:
         return "unknown"
     if kind is float:
         return value if math.isfinite(value) else "unknown"
+    if kind is dict:  # evidence: mostly flat mappings of scalars, read inline (hot)
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            vk = type(v)
+            if vk is str:
+                v = "unknown" if v == UNKNOWN_VALUE else v
+            elif not (v is None or vk is int or vk is bool):
+                v = clean(v, depth + 1)
+            out[k if type(k) is str else str(k)] = v
+        return out
     if isinstance(value, dict):
         return {str(k): clean(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

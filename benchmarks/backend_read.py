@@ -5,10 +5,12 @@ Writes STACKS checkpoints of RESOURCES resources each in the self-managed backen
 inputs and outputs like a real checkpoint, about 1 KB), then in a fresh process reads them
 all into the index the way `scan --backend` does (auditor.backends.read) and looks up every
 resource once. Prints wall time, CPU time, peak RSS (the process, and the baseline of a
-process that only imports the modules) and the checkpoint bytes read.
+process that only imports the modules) and the checkpoint bytes read; with --s3, also the
+floor of the same run: a fresh process that only downloads the same objects from the same
+server (the emulator shares the machine's cores, so its serving time is in both).
 
-    python benchmarks/backend_read.py                       # 50 x 10,000, file:// backend
-    python benchmarks/backend_read.py --s3                  # same, from the embedded moto S3
+    python benchmarks/backend_read.py                       # 10 x 2,000, file:// backend
+    python benchmarks/backend_read.py --full --s3           # 50 x 10,000 from the moto S3
     python benchmarks/backend_read.py --stacks 5 --resources 2000
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -66,6 +69,23 @@ def write(root: Path, stacks: int, n: int) -> int:
     return total
 
 
+FLOOR = r"""
+import json, resource, sys, time
+import boto3
+url, endpoint = sys.argv[1], sys.argv[2]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+bucket = url.removeprefix("s3://")
+t0, c0 = time.perf_counter(), time.process_time()
+n = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for o in page.get("Contents") or ():
+        n += len(s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read())
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                  "bytes": n, "baseline_mb": base / 1024}))
+"""
+
 CHILD = r"""
 import json, resource, sys, time
 from auditor import backends
@@ -88,10 +108,17 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stacks", type=int, default=50)
-    ap.add_argument("--resources", type=int, default=10_000)
+    ap.add_argument("--stacks", type=int, default=10)
+    ap.add_argument("--resources", type=int, default=2_000)
+    ap.add_argument("--full", action="store_true",
+                    help="the big size: 50 checkpoints of 10,000 resources (~590 MB)")
     ap.add_argument("--s3", action="store_true", help="serve the backend from moto S3")
+    ap.add_argument("--also", type=Path, metavar="CHECKOUT",
+                    help="also read the backend with another checkout's reader (e.g. the code "
+                         "before a change), in the same run")
     a = ap.parse_args()
+    if a.full:
+        a.stacks, a.resources = 50, 10_000
     with tempfile.TemporaryDirectory(prefix="drg-backend-bench-") as tmp:
         t0 = time.perf_counter()
         size = write(Path(tmp), a.stacks, a.resources)
@@ -112,9 +139,21 @@ def main() -> None:
                 c.upload_file(str(f), "bench-state", f.relative_to(tmp).as_posix())
             url = "s3://bench-state"
         try:
+            floor = None
+            if server is not None:  # the download alone, same server, same run, first
+                floor = json.loads(subprocess.run(
+                    [sys.executable, "-c", FLOOR, url, endpoint], cwd=ROOT,
+                    capture_output=True, text=True, check=True).stdout)
             out = subprocess.run([sys.executable, "-c", CHILD, url, str(a.stacks),
                                   str(a.resources), endpoint or "-"],
                                  cwd=ROOT, capture_output=True, text=True, check=True)
+            also = None
+            if a.also is not None:
+                root = str(a.also.resolve())
+                also = json.loads(subprocess.run(
+                    [sys.executable, "-c", CHILD, url, str(a.stacks), str(a.resources),
+                     endpoint or "-"], cwd=root, capture_output=True, text=True, check=True,
+                    env={**os.environ, "PYTHONPATH": root}).stdout)
         finally:
             if server is not None:
                 server.__exit__(None, None, None)
@@ -123,6 +162,15 @@ def main() -> None:
               f"{r['found']} looked up and found, unread {len(r['unread'])}")
         print(f"wall {r['seconds']:.2f} s, cpu {r['cpu']:.2f} s, peak RSS "
               f"{r['peak_mb']:.0f} MB (imports alone {r['baseline_mb']:.0f} MB)")
+        if also is not None:
+            print(f"{a.also}: wall {also['seconds']:.2f} s, cpu {also['cpu']:.2f} s, peak RSS "
+                  f"{also['peak_mb']:.0f} MB, {also['resources']} resources indexed, unread "
+                  f"{len(also['unread'])}")
+        if floor is not None:
+            print(f"floor, only downloading the same objects from the same server: wall "
+                  f"{floor['seconds']:.2f} s, cpu {floor['cpu']:.2f} s "
+                  f"({floor['bytes'] / 1e6:.0f} MB); read / download wall: "
+                  f"{r['seconds'] / floor['seconds']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ RSS / file size beside it). CPU time, not wall: the machine may be shared.
     python benchmarks/state_scale.py               # 5, 20 MB
     python benchmarks/state_scale.py --full        # 5, 20, 50, 200 MB
     python benchmarks/state_scale.py --sizes 50 --keep /tmp/exports
+    python benchmarks/state_scale.py --also ../main   # the same exports through another checkout
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def export(target_bytes: int) -> dict[str, Any]:
                                          "resources": resources}}
 
 
-def run_cli(path: Path, out: Path) -> tuple[float, float, float, int, int]:
+def run_cli(path: Path, out: Path, root: Path = ROOT) -> tuple[float, float, float, int, int]:
     """(wall seconds, CPU seconds, peak RSS MiB, exit code, findings) of one `dr-audit state`
     process (CPU time too: the machine may be shared)."""
     code = ("import resource, sys; from auditor.cli import main; rc = main(sys.argv[1:]); "
@@ -98,7 +99,8 @@ def run_cli(path: Path, out: Path) -> tuple[float, float, float, int, int]:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code, "state", "--file", str(path),
                            "--output-dir", str(out), "--format", "json"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+                          cwd=root, capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(root)})
     wall = time.perf_counter() - t0
     usage = next((line.split()[1:] for line in proc.stderr.splitlines()
                   if line.startswith("RSS ")), ["0", "0"])
@@ -130,6 +132,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="5,20", help="export sizes in MB (default 5,20)")
     ap.add_argument("--full", action="store_true", help="the big sizes: 5, 20, 50, 200 MB")
     ap.add_argument("--keep", type=Path, help="write the exports here instead of a temp dir")
+    ap.add_argument("--also", type=Path, metavar="CHECKOUT",
+                    help="also run another checkout's dr-audit state (e.g. the code before a "
+                         "change) on each export, in the same run")
     args = ap.parse_args()
     if args.full:
         args.sizes = "5,20,50,200"
@@ -151,6 +156,12 @@ def main() -> None:
         print(f"{path.stat().st_size / 1e6:5.1f} {n:10,} {wall:7.1f} {cpu:6.1f} {rss:8.0f} "
               f"{findings:9,} {code:4} {load_cpu:10.2f} {fast_cpu:9.2f} {cpu / load_cpu:7.1f} "
               f"{rss / size:8.1f} {load_rss / size:13.1f}", flush=True)
+        if args.also is not None:
+            wall, cpu, rss, code, findings = run_cli(path, folder / f"also-{mb:g}",
+                                                     args.also.resolve())
+            print(f"{'':5} {'(--also)':>10} {wall:7.1f} {cpu:6.1f} {rss:8.0f} {findings:9,} "
+                  f"{code:4} {'':10} {'':9} {cpu / load_cpu:7.1f} {rss / size:8.1f}",
+                  flush=True)
         if not args.keep:
             path.unlink()
     print(f"(machine: {os.cpu_count()} cores; this process peak "

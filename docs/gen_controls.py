@@ -243,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     OUT.write_text(text, encoding="utf-8")
     print(f"wrote {OUT.relative_to(ROOT)} ({len(registry.CONTROLS)} controls)")
+    # the pack serves from a table of the same declarations: keep it current too
+    from policypack.policies import write_index
+
+    write_index()
+    print("wrote policypack/deploy_index.json")
     return 0
 
 

@@ -11,6 +11,7 @@ from . import waivers as waivers_mod
 from .controls.objectives import RTO_TAG
 from .findings import Finding
 from .settings import Settings
+from .verdict import Remediation
 
 if TYPE_CHECKING:
     from .facts import Resource
@@ -38,6 +39,8 @@ def remediation_dict(r: Any) -> dict[str, Any] | None:
     """A verdict's Remediation (summary, pulumi, cli) as the finding's JSON field."""
     if r is None:
         return None
+    if type(r) is Remediation:  # the common case: its three string fields, no deep copy
+        return {"summary": r.summary or "", "pulumi": r.pulumi or None, "cli": r.cli or None}
     d = dataclasses.asdict(r) if dataclasses.is_dataclass(r) and not isinstance(r, type) \
         else dict(r)
     return {"summary": d.get("summary") or "", "pulumi": d.get("pulumi") or None,
@@ -46,6 +49,8 @@ def remediation_dict(r: Any) -> dict[str, Any] | None:
 
 def apply_waiver(f: Finding, settings: Settings, refs: list[str | None],
                  tags: dict[str, str] | None, today: dt.date | None = None) -> None:
+    if not settings.waivers:  # the common case: nothing to match (find would say None)
+        return
     match = waivers_mod.find(settings.waivers, f.control, refs, tags, today)
     if match is None:
         return

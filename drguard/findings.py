@@ -78,7 +78,15 @@ class Finding:
             call = (event.get("eventId") or event.get("eventID") or event.get("event_id")
                     or event.get("time") or "")
             return finding_id(self.control, self.resource, self.account, self.region, str(call))
-        return finding_id(self.control, self.resource, self.account, self.region)
+        # Cached on the instance with the fields it hashes (a report asks several times;
+        # a changed field computes it again).
+        key = (self.control, self.resource, self.account, self.region)
+        cached = self.__dict__.get("_id")
+        if cached is not None and cached[0] == key:
+            return str(cached[1])
+        value = finding_id(*key)
+        self.__dict__["_id"] = (key, value)
+        return value
 
     @property
     def is_gap(self) -> bool:

@@ -29,6 +29,11 @@ class Managed:
     urn: str
 
 
+# type token -> ARN service, memoised (a stack has a few dozen types; a hostile one many)
+_SERVICES: dict[str, str] = {}
+_SERVICES_MAX = 4096
+
+
 def _service_of_type(token: str) -> str:
     parts = token.split(":")
     if len(parts) != 3 or parts[0] != "aws":
@@ -70,27 +75,39 @@ class StateIndex:
     def add(self, stack: str, r: Mapping[str, Any]) -> bool:
         """Index one checkpoint resource; False when it is not one Pulumi manages (a
         component, a provider, a `.get()` read, an old copy awaiting deletion)."""
-        if not isinstance(r, Mapping) or r.get("custom") is False or r.get("external") \
-                or r.get("delete"):
+        # hot (once per resource of every checkpoint): exact types checked first
+        if type(r) is not dict and not isinstance(r, Mapping):
             return False
-        urn, token = r.get("urn"), r.get("type")
+        get = r.get
+        if get("custom") is False or get("external") or get("delete"):
+            return False
+        urn, token = get("urn"), get("type")
         if not isinstance(urn, str) or not isinstance(token, str) \
                 or token.startswith("pulumi:"):
             return False
         where = Managed(stack, urn)
-        service = _service_of_type(token)
-        outputs = r.get("outputs")
-        outputs = outputs if isinstance(outputs, Mapping) else {}
+        service = _SERVICES.get(token)
+        if service is None:
+            service = _service_of_type(token)
+            if len(_SERVICES) < _SERVICES_MAX:
+                _SERVICES[token] = service
+        outputs = get("outputs")
+        if type(outputs) is not dict and not isinstance(outputs, Mapping):
+            outputs = {}
+        by_key = self._by_key
         for k in ARN_OUTPUTS:
             v = outputs.get(k)
             if isinstance(v, str) and v.startswith("arn:"):
                 for key in arn_keys(v):
-                    self._by_key.setdefault(key, where)
+                    by_key.setdefault(key, where)
         if service:
-            ids = [r.get("id"), *(outputs.get(k) for k in NAME_OUTPUTS)]
-            for v in ids:
+            v = get("id")
+            if isinstance(v, str) and v:
+                by_key.setdefault(f"{service}:{v}", where)
+            for k in NAME_OUTPUTS:
+                v = outputs.get(k)
                 if isinstance(v, str) and v:
-                    self._by_key.setdefault(f"{service}:{v}", where)
+                    by_key.setdefault(f"{service}:{v}", where)
         self.resources += 1
         return True
 

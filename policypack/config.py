@@ -15,13 +15,15 @@ import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drguard.params import policy_loc, resolve
-from drguard.registry import BY_ID, SETTINGS_POLICY
-from drguard.scope import Scope
-from drguard.settings import check_structure, load_settings_block
-from drguard.waivers import Waiver
+if TYPE_CHECKING:
+    from drguard.scope import Scope
+    from drguard.waivers import Waiver
+
+# The registry, drguard.params and drguard.settings (the config validation pass, YAML
+# reading, waivers) are imported when a config is first checked, not while the pack starts
+# serving.
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ PACK_DIR = Path(__file__).resolve().parents[1]
 
 _lock = threading.Lock()
 _params_cache: dict[tuple[str, str], dict[str, Any]] = {}
-_settings: tuple[Scope, list[Waiver]] = (Scope(), [])
+_settings: tuple[Scope, list[Waiver]] | None = None  # the defaults until Configure sets them
 
 
 def params_for(control_id: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -38,6 +40,9 @@ def params_for(control_id: str, config: Mapping[str, Any] | None) -> dict[str, A
     key = (control_id, json.dumps(config or {}, sort_keys=True, default=str))
     hit = _params_cache.get(key)
     if hit is None:
+        from drguard.params import policy_loc, resolve
+        from drguard.settings import check_structure
+
         values = dict(config) if isinstance(config, Mapping) else config
         check_structure(values, policy_loc(control_id))
         hit = resolve(control_id, values)
@@ -50,6 +55,10 @@ def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = 
                        ) -> None:
     """Validate and install the shared settings (raises ConfigError)."""
     global _settings
+    from drguard.params import policy_loc
+    from drguard.registry import SETTINGS_POLICY
+    from drguard.settings import check_structure, load_settings_block
+
     loc = policy_loc(SETTINGS_POLICY)
     check_structure(block, loc)
     scope, waivers = load_settings_block(block, base_dir=base_dir, loc=loc)
@@ -58,6 +67,13 @@ def set_settings_block(block: Mapping[str, Any] | None, base_dir: Path | None = 
 
 
 def settings() -> tuple[Scope, list[Waiver]]:
+    global _settings
+    if _settings is None:
+        from drguard.scope import Scope
+
+        with _lock:
+            if _settings is None:
+                _settings = (Scope(), [])
     return _settings
 
 
@@ -69,6 +85,8 @@ def check_pack_config(config: Mapping[str, Any]) -> None:
     """Validate a whole pack config ({policy: properties}); raises ConfigError naming the
     policy, the path to the bad value and what was expected. Installs the settings block
     when all is well."""
+    from drguard.registry import BY_ID, SETTINGS_POLICY
+
     for name, props in config.items():
         if name in BY_ID:
             params_for(name, props)

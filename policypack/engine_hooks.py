@@ -26,17 +26,24 @@ from collections.abc import Callable
 from typing import Any
 
 from drguard.errors import ConfigError
-from drguard.params import policy_loc
-from drguard.registry import SETTINGS_POLICY
 
 from . import wire
 from .config import check_pack_config
+
+# The registry (drguard.params, drguard.registry) is imported by the hooks when they first
+# run, not while the pack starts serving.
 
 log = logging.getLogger(__name__)
 
 _call = threading.local()
 # The wire's EnforcementLevel values (pulumi analyzer.proto).
 _LEVELS = {0: "advisory", 1: "mandatory", 2: "disabled", 3: "remediate"}
+
+
+def _settings_policy() -> str:
+    from drguard.registry import SETTINGS_POLICY
+
+    return SETTINGS_POLICY
 
 
 def _secrets() -> set[str]:
@@ -269,7 +276,7 @@ def _failed_response(servicer: Any, sdk: Any, e: BaseException) -> Any:
     log.debug("analysis failed", exc_info=True)
     response = sdk.proto.AnalyzeResponse()
     response.diagnostics.append(sdk.proto.AnalyzeDiagnostic(
-        policyName=SETTINGS_POLICY,
+        policyName=_settings_policy(),
         policyPackName=servicer._PolicyAnalyzerServicer__policy_pack_name,
         policyPackVersion=servicer._PolicyAnalyzerServicer__policy_pack_version,
         message=(f"DR Guard could not read the resources it was given ({type(e).__name__}); "
@@ -297,6 +304,8 @@ def install(check_levels: Callable[[dict[str, str]], None] = lambda _levels: Non
     def hooked_configure(self: Any, request: Any, context: Any) -> Any:
         error: str | None = None
         try:
+            from drguard.params import policy_loc
+
             config = {k: wire.plain(v.properties, policy_loc(k))
                       for k, v in request.policyConfig.items()}
             check_pack_config(config)

@@ -3,8 +3,9 @@ serves; only the pack's entry point (`__main__.py`) hands these to `PolicyPack`.
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -19,17 +20,23 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from drguard import waivers as waivers_mod
 from drguard.control import BLOCKING_SEVERITIES, remedy_text
 from drguard.errors import ConfigError
 from drguard.facts import Resource
-from drguard.registry import BY_ID, SCOPE_PARAMS, SETTINGS_POLICY, Control
 from drguard.verdict import Verdict
 
-from . import config, engine_hooks
+from . import config, deploy_index, engine_hooks
 from .adapters import Res
-from .checks import CHECKS, ResourceCheck, StackCheck, build_model
-from .stack import StackModel
+
+if TYPE_CHECKING:
+    from drguard.registry import Control
+
+    from .binding import ResourceCheck, StackCheck
+    from .stack import StackModel
+
+# The pack serves from policypack/deploy_index.json: each policy's metadata and which check it
+# runs, generated from the registry and the services (`python -m policypack.policies`). The
+# registry and the services are imported on first use, not while the pack starts.
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,33 @@ def default_enforcement(control: Control) -> EnforcementLevel:
     if control.severity in BLOCKING_SEVERITIES:
         return EnforcementLevel.MANDATORY
     return EnforcementLevel.ADVISORY
+
+
+def _metadata_of(control_id: str) -> dict[str, Any]:
+    """A policy's metadata from the generated table, as PolicyPack takes it (the registry's
+    declaration, read from the registry when the table does not have it)."""
+    plain = deploy_index.POLICIES.get(control_id)
+    if plain is None:
+        from drguard.registry import BY_ID
+
+        return _metadata(BY_ID[control_id])
+    framework = plain["framework"]
+    return {**plain, "enforcement_level": EnforcementLevel(plain["enforcement_level"]),
+            "config_schema": PolicyConfigSchema(plain["config_schema"]),
+            "severity": Severity(plain["severity"]),
+            "framework": PolicyComplianceFramework(**framework) if framework else None,
+            "tags": list(plain["tags"])}
+
+
+def _plain_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """`_metadata` as JSON data (for the generated table)."""
+    framework = meta["framework"]
+    return {**meta, "enforcement_level": meta["enforcement_level"].value,
+            "config_schema": meta["config_schema"].properties,
+            "severity": meta["severity"].value,
+            "framework": {k: getattr(framework, k) for k in
+                          ("name", "version", "reference", "specification")}
+            if framework is not None else None}
 
 
 def _metadata(control: Control) -> dict[str, Any]:
@@ -83,6 +117,8 @@ class _Reporter:
         message = verdict.message
         if verdict.remediation is not None:  # the fix for this resource, said once
             message = f"{message} Fix: {verdict.remediation.summary}"
+        from drguard import waivers as waivers_mod  # on first use (not at serve)
+
         match = waivers_mod.find(self.waivers, self.control_id, [fact.ref, fact.name],
                                  fact.tags, config.today())
         if match is not None:
@@ -109,17 +145,23 @@ def _config_or_report(control_id: str, args: Any, report: ReportViolation) -> di
         return None
 
 
-def resource_policy(check: ResourceCheck) -> ResourceValidationPolicy:
-    control_id = check.control
-    control = BY_ID[control_id]
-    types = check.types
+@functools.cache
+def _checks() -> dict[str, ResourceCheck | StackCheck]:
+    """Every deploy check by control: the services are imported on the first validation, not
+    while the pack starts (policypack.deploy_index says which controls have which check)."""
+    from .checks import CHECKS
 
+    return {c.control: c for c in CHECKS}
+
+
+def resource_policy(control_id: str, types: frozenset[str]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in types:  # the hot path: most resources are not ours
             return
         params = _config_or_report(control_id, args, report)
         if params is None:
             return
+        check: Any = _checks()[control_id]
         result = check.run(Res.from_args(args), params)
         if result is None:
             return
@@ -130,24 +172,22 @@ def resource_policy(check: ResourceCheck) -> ResourceValidationPolicy:
         out.emit(*result)
         out.finish()
 
-    return ResourceValidationPolicy(validate=validate, **_metadata(control))
+    return ResourceValidationPolicy(validate=validate, **_metadata_of(control_id))
 
 
-def stack_policy(check: StackCheck) -> StackValidationPolicy:
-    control_id = check.control
-    control = BY_ID[control_id]
-
+def stack_policy(control_id: str) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         params = _config_or_report(control_id, args, report)
         if params is None:
             return
+        check: Any = _checks()[control_id]
         out = _Reporter(control_id, report)
         model = _shared_model(args.resources, out.scope)
         for fact, verdict in check.rule(model, params):
             out.emit(fact, verdict)
         out.finish()
 
-    return StackValidationPolicy(validate=validate, **_metadata(control))
+    return StackValidationPolicy(validate=validate, **_metadata_of(control_id))
 
 
 def _shared_model(resources: list[Any], scope: Any) -> StackModel:
@@ -157,6 +197,8 @@ def _shared_model(resources: list[Any], scope: Any) -> StackModel:
     key = ("model", id(scope))
     if memo is not None and key in memo:
         return memo[key][1]
+    from .checks import build_model
+
     model = build_model((Res.from_args(r) for r in resources), scope)
     if memo is not None:
         memo[key] = (scope, model)
@@ -169,32 +211,72 @@ def settings_policy() -> StackValidationPolicy:
     The engine hands this config to this policy only, so it is read once, when Configure
     arrives (engine_hooks), where a bad block is refused; resource policies run before any
     stack policy, so installing it here would come too late and read waiversFile again."""
+    settings = deploy_index.SETTINGS or _settings_schema()
+
+    def validate(_args: StackValidationArgs, _report: ReportViolation) -> None:
+        return None
+
+    return StackValidationPolicy(
+        name=settings["name"],
+        description="DR Guard settings: backup-bucket scope rules and waivers.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(settings["config_schema"]),
+        display_name="DR Guard settings",
+        validate=validate,
+    )
+
+
+def _settings_schema() -> dict[str, Any]:
+    """The settings carrier's name and config schema, from the registry."""
+    from drguard.registry import SCOPE_PARAMS, SETTINGS_POLICY
+
     properties = {p.name: p.json_schema() for p in SCOPE_PARAMS}
     properties["waivers"] = {"type": "array", "items": {"type": "object"},
                              "description": "Waivers (control, resource glob or tags, reason, "
                                             "owner, expires)."}
     properties["waiversFile"] = {"type": "string",
                                  "description": "Path of a waiver YAML file."}
+    return {"name": SETTINGS_POLICY, "config_schema": properties}
 
-    def validate(_args: StackValidationArgs, _report: ReportViolation) -> None:
-        return None
 
-    return StackValidationPolicy(
-        name=SETTINGS_POLICY,
-        description="DR Guard settings: backup-bucket scope rules and waivers.",
-        enforcement_level=EnforcementLevel.ADVISORY,
-        config_schema=PolicyConfigSchema(properties),
-        display_name="DR Guard settings",
-        validate=validate,
-    )
+def index_table() -> dict[str, Any]:
+    """policypack/deploy_index.json, from the registry and the services' deploy checks."""
+    from drguard.registry import BY_ID
+
+    from .binding import ResourceCheck as Resource_
+    from .checks import CHECKS
+
+    rows = []
+    for c in CHECKS:
+        row: dict[str, Any] = {"control": c.control,
+                               "kind": "resource" if isinstance(c, Resource_) else "stack"}
+        if isinstance(c, Resource_):
+            row["types"] = sorted(c.types)
+        row["policy"] = _plain_metadata(_metadata(BY_ID[c.control]))
+        rows.append(row)
+    return {"settings": _settings_schema(), "checks": rows}
 
 
 def build() -> list[Any]:
     """Every policy of the pack, one per deploy-side check, plus the settings carrier."""
     out: list[Any] = [settings_policy()]
-    for check in CHECKS:
-        if isinstance(check, ResourceCheck):
-            out.append(resource_policy(check))
+    rows = deploy_index.CHECKS or tuple(  # without the table: from the checks themselves
+        (c["control"], c["kind"], frozenset(c.get("types") or ()))
+        for c in index_table()["checks"])
+    for control_id, kind, types in rows:
+        if kind == "resource":
+            out.append(resource_policy(control_id, types))
         else:
-            out.append(stack_policy(check))
+            out.append(stack_policy(control_id))
     return out
+
+
+def write_index() -> None:
+    """Regenerate policypack/deploy_index.json (also done by `python docs/gen_controls.py`)."""
+    import json
+
+    deploy_index.TABLE.write_text(json.dumps(index_table(), indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_index()

@@ -44,12 +44,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from drguard import waivers as waivers_mod
 from drguard.control import BLOCKING_SEVERITIES
 from drguard.errors import ConfigError
-from drguard.registry import BY_ID
 
-from . import config, services
+from . import config
 from .fixers import (
     Fixer,
     Skip,
@@ -75,12 +73,16 @@ __all__ = ["Fixer", "Skip", "Target", "backup_bucket", "block_true", "cannot", "
 
 def fixes() -> dict[str, Fixer]:
     """Every control's remediation: the `remediations` of each service's DeployService."""
+    from . import services  # on first use: the pack starts serving without the services
+
     return services.CATALOG.remediations
 
 
 def cannot() -> dict[str, str]:
     """Control -> why a remediation cannot fix it (or fixes it only in part): each control's
     declared `cannot_remediate` (drguard.controls.<service>)."""
+    from drguard.registry import BY_ID
+
     return {c.id: c.cannot_remediate for c in BY_ID.values() if c.cannot_remediate}
 
 
@@ -89,6 +91,8 @@ def check_levels(levels: Mapping[str, str]) -> None:
     line). The level means "fix what you can, block on the rest", so on such a control it
     would only turn advice into a blocking violation; `"all": "remediate"`, which the engine
     expands to every policy, did exactly that without a word."""
+    from drguard.registry import BY_ID
+
     bad = sorted(cid for cid, level in levels.items()
                  if level == "remediate" and cid in BY_ID and cid not in fixes()
                  and BY_ID[cid].severity not in BLOCKING_SEVERITIES)
@@ -105,6 +109,8 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
               policy_config: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
     """One control's fix on one resource's wire-form inputs: (new props, changes made).
     No change (not applicable, waived, already passing, unknown or secret): (props, [])."""
+    from drguard.registry import BY_ID
+
     spec = fixes().get(control)
     if spec is None or type_ not in spec.types or control not in BY_ID:
         return props, []
@@ -117,6 +123,8 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
         if any(w.tags and w.control == control for w in waivers):
             return props, []
         tags = {}
+    from drguard import waivers as waivers_mod
+
     match = waivers_mod.find(waivers, control, [urn, name], tags, config.today())
     if match is not None and not match.expired:
         return props, []
@@ -134,6 +142,8 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
 def _remediate_rpc(servicer: Any, request: Any, sdk: Any) -> Any:
     """pulumi-policy's Remediate, for resource and stack policies alike, on the wire form."""
     from google.protobuf import struct_pb2
+
+    from drguard.registry import BY_ID
 
     proto = sdk.proto
     servicer._configure_runtime_settings()

@@ -44,6 +44,11 @@ def raw(props: Any) -> Any:
 
 
 def val(v: Any) -> Any:
+    kind = type(v)
+    if kind is str:
+        return UNKNOWN if v in SENTINELS else v
+    if kind in _PLAIN:  # the common case (every stack-export value): nothing to unwrap
+        return v
     v = raw(v)
     if isinstance(v, str) and v in SENTINELS:
         return UNKNOWN
@@ -61,9 +66,19 @@ def get(props: Any, *path: str | int) -> Any:
                 return None
             cur = val(cur[key])
         else:
-            if not isinstance(cur, Mapping):
+            if type(cur) is dict:  # plain dicts first (the hot path of every check)
+                cur = cur.get(key)
+                kind = type(cur)
+                if kind is str:
+                    if cur in SENTINELS:
+                        cur = UNKNOWN
+                    continue
+                if kind not in _PLAIN:
+                    cur = val(cur)
+            elif isinstance(cur, Mapping):
+                cur = val(cur.get(key))
+            else:
                 return None
-            cur = val(cur.get(key))
         if cur is None:
             return None
     return cur

@@ -49,6 +49,7 @@ LAYERS: dict[str, int] = {
     "policypack": 4,  # the package, wire, adapters, config, service, stack, binding, fixers, ...
     "policypack.services": 5,
     "policypack.checks": 6,
+    "policypack.deploy_index": 6,
     "policypack.remediate": 6,
     "policypack.policies": 6,
     "policypack.serve": 6,

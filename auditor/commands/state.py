@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import sys
 from pathlib import Path
 
@@ -28,6 +29,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The run builds a few objects per property value and finding and frees them at exit; they
+    # hold no reference cycles, so the cyclic collector would only rescan them, over and over
+    # as they grow (about a third of the CPU time on a large export). Reference counting
+    # still frees everything as usual.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     check_baseline(args)
     started = dt.datetime.now(dt.UTC)

@@ -29,6 +29,7 @@ from . import json_report
 from ._common import (
     build_summary,
     dumps,
+    is_plain_json,
     jsonable,
     normalize_run,
     sorted_findings,
@@ -41,6 +42,7 @@ from .json_report import load_report, report_schema
 # asked for: jinja2 only when HTML or Markdown is written.
 
 log = logging.getLogger(__name__)
+_WRITE_SLICE = 1 << 20  # characters encoded and written at a time
 
 FORMATS: tuple[str, ...] = ("json", "html", "md", "sarif", "junit", "ocsf", "asff")
 FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md": "report.md",
@@ -70,8 +72,11 @@ def _prepare(findings: list[Finding], run: dict[str, Any],
 def outcome(findings: list[Finding], run: dict[str, Any]) -> dict[str, Any]:
     """The summary every report carries (distinct gaps, incomplete, exit_code when the run
     names `fail_on`): what a command prints and exits with."""
-    run_meta, ordered = _prepare(findings, run)
-    return build_summary(ordered, fail_on=run_meta.get("fail_on"), run=run_meta)
+    secrets = known()
+    redact(findings, secrets)
+    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+    # the counts need the merged findings only: not their order nor their full remediation
+    return build_summary(merge(findings), fail_on=run_meta.get("fail_on"), run=run_meta)
 
 
 def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[str],
@@ -99,13 +104,19 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
     summary = build_summary(ordered, changes, fail_on=run_meta.get("fail_on"), run=run_meta)
     # One plain-JSON copy of everything so every writer sees the same data.
     doc = json_report.build(run_meta, summary, ordered)
+    # The findings are usually plain JSON already (readers clean their evidence): then they
+    # are used as they are; a round trip would copy every string of every finding.
+    finding_docs = doc.pop("findings")
     doc = jsonable(doc)
+    doc["findings"] = finding_docs if is_plain_json(finding_docs) else jsonable(finding_docs)
     objectives: dict[str, Any] = run_meta["objectives"] \
         if isinstance(run_meta.get("objectives"), dict) else {}
     doc["applications"] = applications_mod.applications(
         doc["findings"], objectives.get("tiers"), objectives.get("applications"))
     doc["frameworks"] = applications_mod.framework_rows(doc["findings"])
-    plain = [Finding.from_dict(d) for d in doc["findings"]]
+    # the other writers read Finding objects of the plain copy (not needed for json alone)
+    plain = [Finding.from_dict(d) for d in doc["findings"]] \
+        if any(f != "json" for f in formats) else []
     points = [*(trend or []), history_mod.entry(doc["run"], doc["summary"])]
     out: dict[str, str] = {}
     for fmt in dict.fromkeys(formats):
@@ -161,7 +172,10 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
     paths: dict[str, Path] = {}
     for fmt, text in texts.items():
         path = out / FILENAMES[fmt]
-        path.write_text(text, encoding="utf-8", errors="replace")
+        with path.open("w", encoding="utf-8", errors="replace") as f:
+            # in slices: encoding a large report at once would hold a second copy of it
+            for i in range(0, len(text), _WRITE_SLICE):
+                f.write(text[i:i + _WRITE_SLICE])
         paths[fmt] = path
         log.info("wrote %s", path)
     if store is not None:

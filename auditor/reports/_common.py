@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
 from collections.abc import Iterable
 from typing import Any
+
+import msgspec
 
 from drguard import __version__
 from drguard.control import remedy_text
@@ -38,7 +39,47 @@ def _default(o: Any) -> Any:
 
 def jsonable(value: Any) -> Any:
     """`value` as plain JSON data (datetimes, sets, paths... become strings or lists)."""
-    return json.loads(json.dumps(value, default=_default))
+    text = json.dumps(value, default=_default, separators=(",", ":"))  # compact: less to read
+    try:  # the same data, read ~2x faster; what msgspec refuses (NaN, lone surrogates) the
+        return msgspec.json.decode(text)  # stdlib reads as before
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def is_plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is already what jsonable would return: dicts with str keys, lists,
+    and str/int/float/bool/None, exactly those types (no tuples, subclasses, datetimes...).
+    Such a value needs no round trip (which would copy every string of it)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth > 100:
+        return False
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            if type(v) not in _SCALARS and not is_plain_json(v, depth + 1):
+                return False
+        return True
+    if kind is list:
+        return all(type(v) in _SCALARS or is_plain_json(v, depth + 1) for v in value)
+    return False
+
+
+def _has_surrogates(text: str) -> bool:
+    """Whether `text` holds a lone surrogate (what UTF-8 cannot encode); O(1) for ASCII text,
+    a C-speed encode otherwise (a regex search over a large report costs ~10x more)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def dumps(value: Any, indent: int | None = 2) -> str:
@@ -48,7 +89,7 @@ def dumps(value: Any, indent: int | None = 2) -> str:
     seps = (",", ":") if indent is None else None
     text = json.dumps(value, indent=indent, separators=seps, ensure_ascii=False,
                       default=_default)
-    if _SURROGATES.search(text):
+    if _has_surrogates(text):
         text = json.dumps(value, indent=indent, separators=seps, ensure_ascii=True,
                           default=_default)
     return text
@@ -88,8 +129,13 @@ def with_remedy(f: Finding) -> Finding:
     r = f.remediation
     full = c.remedy(Remediation(str(r.get("summary") or ""), r.get("pulumi") or "",
                                 r.get("cli")))
-    return dataclasses.replace(f, remediation={**full, **{k: v for k, v in r.items()
-                                                          if k not in full}})
+    # a shallow copy, as dataclasses.replace makes, without re-running __init__ (hot: one
+    # call per finding)
+    out = object.__new__(type(f))
+    out.__dict__.update(f.__dict__)
+    extra = r.keys() - full.keys()
+    out.remediation = {**full, **{k: v for k, v in r.items() if k in extra}} if extra else full
+    return out
 
 
 def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
