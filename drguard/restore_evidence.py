@@ -36,6 +36,9 @@ DRILL_HISTORY_SCHEMA = "dr-audit-drill-history/1"
 TIER_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # the drill kinds whose restores are evidence for a bucket
 BUCKET_KINDS = frozenset({"s3", "state"})
+# a drill that finished later than this after "now" is no evidence: a wrong clock or a forged
+# entry would otherwise be a fresh restore for years
+CLOCK_SKEW = dt.timedelta(hours=1)
 
 
 def family(kind: str) -> str:
@@ -127,7 +130,10 @@ def parse_time(value: Any) -> dt.datetime | None:
             return None
     else:
         return None
-    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    try:
+        return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        return None
 
 
 def _seconds(value: Any) -> float | None:
@@ -137,15 +143,31 @@ def _seconds(value: Any) -> float | None:
     return v if math.isfinite(v) and 0 <= v < 1e9 else None
 
 
-def valid_drill_entry(doc: Any) -> bool:
-    """A drill history entry this version understands (schema, started, kind, target, and an
-    RTO that is absent or a finite number of seconds)."""
+def drill_finished(doc: Mapping[str, Any]) -> dt.datetime | None:
+    """When a drill entry's restore finished (started + its RTO); None when that is not a
+    time (unparsable, or beyond the calendar)."""
+    started = parse_time(doc.get("started"))
+    if started is None:
+        return None
+    try:
+        return started + dt.timedelta(seconds=_seconds(doc.get("rto_seconds")) or 0)
+    except OverflowError:
+        return None
+
+
+def valid_drill_entry(doc: Any, now: dt.datetime | None = None) -> bool:
+    """A drill history entry this version understands (schema, a `started` time, kind,
+    target, and an RTO that is absent or a finite number of seconds); given `now`, one that
+    did not finish in the future either."""
     if not isinstance(doc, dict) or doc.get("schema") != DRILL_HISTORY_SCHEMA:
         return False
     rto = doc.get("rto_seconds")
-    return (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
+    if not (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
             and isinstance(doc.get("target"), str)
-            and (rto is None or _seconds(rto) is not None))
+            and (rto is None or _seconds(rto) is not None)):
+        return False
+    finished = drill_finished(doc)
+    return finished is not None and (now is None or finished <= now + CLOCK_SKEW)
 
 
 def drill_subject(kind: str, target: str) -> str:
@@ -157,19 +179,19 @@ def drill_subject(kind: str, target: str) -> str:
     return target.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
-def from_drills(entries: Iterable[Mapping[str, Any]]
+def from_drills(entries: Iterable[Mapping[str, Any]], now: dt.datetime | None = None
                 ) -> dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]]:
     """Verified drills by (family, name): (restore, region, account) each, region and account
-    None when the entry does not say (it then matches any)."""
+    None when the entry does not say (it then matches any). Given `now`, a drill that
+    finished after it is left out."""
     out: dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]] = {}
     for e in entries:
-        if not valid_drill_entry(e) or e.get("outcome") != "verified":
+        if not valid_drill_entry(e, now) or e.get("outcome") != "verified":
             continue
-        started = parse_time(e.get("started"))
-        if started is None:
+        at = drill_finished(e)
+        if at is None:
             continue
         seconds = _seconds(e.get("rto_seconds"))
-        at = started + dt.timedelta(seconds=seconds or 0)
         r = Restore(at, DRILL, f"dr-audit drill {e.get('run_id') or ''}".strip(), seconds)
         region = e.get("source_region") or e.get("region")
         account = e.get("account")
@@ -199,10 +221,12 @@ def from_restore_jobs(jobs: Iterable[Mapping[str, Any]]) -> dict[str, list[Resto
 
 def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
            restore_jobs: Iterable[Mapping[str, Any]],
-           unknown: Mapping[str, str] | None = None) -> list[Evidence]:
+           unknown: Mapping[str, str] | None = None,
+           now: dt.datetime | None = None) -> list[Evidence]:
     """Evidence per resource: its newest successful restore. `unknown` maps a region ("*" for
-    every one) to why a source could not be read there (e.g. AWS Backup's restore jobs)."""
-    by_drill = from_drills(drills)
+    every one) to why a source could not be read there (e.g. AWS Backup's restore jobs);
+    given `now`, a drill that finished after it is no evidence."""
+    by_drill = from_drills(drills, now)
     by_arn = from_restore_jobs(restore_jobs)
     unknown = unknown or {}
     out = []

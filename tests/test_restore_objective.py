@@ -161,6 +161,47 @@ def test_drill_next_and_the_scan_read_the_same_evidence() -> None:
     assert judged([live(DB)], [], [other])[DB].status == "fail"
 
 
+@pytest.mark.parametrize("started, seconds", [
+    ("0001-01-01T00:00:00+01:00", 60),  # before year 1 in UTC
+    ("9999-12-31T23:00:00Z", 1e8),  # past year 9999 once the RTO is added
+    ("2026-12-05", 60),  # a date, midnight: a valid time
+])
+def test_a_drill_entry_beyond_the_calendar_is_skipped_not_a_crash(started: str,
+                                                                   seconds: float) -> None:
+    doc = {**entry("rds", "orders-db", seconds, 1), "started": started}
+    out = judged([live(DB)], [], [doc])[DB]
+    valid = started == "2026-12-05"
+    assert rev.valid_drill_entry(doc, NOW) is valid
+    assert out.status == ("pass" if valid else "fail"), out.message
+
+
+def test_a_drill_that_finishes_in_the_future_is_no_evidence() -> None:
+    """A forged entry, or one written on a runner whose clock is wrong, must not pass the
+    objective (for years) nor keep `drill next` away from the resource."""
+    future = entry("rds", "orders-db", 600, -30)  # 30 days from now
+    skewed = entry("rds", "reports", 600, -10 / 86400)  # 10 s ahead: clocks differ a little
+    out = judged([live(DB), live(OLD_DB)], [], [future, skewed])
+    assert out[DB].status == "fail" and "never restored" in out[DB].message
+    assert out[OLD_DB].status == "pass"
+    ev = rev.gather([rev.Resource("rds", "orders-db", "us-east-1", DB)], [future], [], now=NOW)
+    assert ev[0].missing
+
+
+def test_history_entries_that_end_in_the_future_are_skipped_and_named(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from auditor.history_store import DirStore
+    from auditor.services.restore import drill_entries
+
+    (tmp_path / "drill-a.json").write_text(json.dumps(entry("rds", "orders-db", 60, 1)))
+    (tmp_path / "drill-b.json").write_text(json.dumps(entry("rds", "orders-db", 60, -400)))
+    (tmp_path / "drill-c.json").write_text(json.dumps(
+        {**entry("rds", "orders-db", 1e8, 1), "started": "9999-12-31T23:00:00Z"}))
+    with caplog.at_level(logging.WARNING):
+        entries, skipped = drill_entries(DirStore(tmp_path), NOW)
+    assert [e["run_id"] for e in entries] == ["r-orders-db-1"] and skipped == 2
+    assert "drill-b.json" in caplog.text and "drill-c.json" in caplog.text
+
+
 # ---- the scan, end to end against moto ------------------------------------------------------
 
 def seed_dbs(aws: Any) -> None:

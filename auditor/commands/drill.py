@@ -283,7 +283,7 @@ def run_next(args: argparse.Namespace) -> int:
     if why:
         unknown[region] = why
     now = dt.datetime.now(dt.UTC)
-    evidence = rev.gather(found.resources, drills, jobs, unknown)
+    evidence = rev.gather(found.resources, drills, jobs, unknown, now)
     chosen = rev.pick(evidence, args.tier)
     for err in found.errors:
         print(f"dr-audit: drill next: could not list {err}", file=sys.stderr)
