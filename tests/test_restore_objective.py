@@ -347,3 +347,21 @@ def test_tier_without_cross_region_or_account_takes_those_controls_off() -> None
     for f in fs:
         f.tier = "critical"
     assert len(applicable(fs, s)) == 2
+
+
+@pytest.mark.parametrize("value", ["s3:/dr-history/nightly", "https://example.com/h",
+                                   "gs://bucket/h", "S3:/x"])
+def test_history_that_is_another_url_is_a_usage_error_not_a_local_folder(
+        value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    for argv in (["scan", "--history", value, "--output-dir", "out"],
+                 ["drill", "next", "--history", value, "--dry-run"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "neither a folder nor s3://BUCKET[/PREFIX]" in err and value in err
+    assert list(tmp_path.iterdir()) == []  # no folder named after the URL
+    from auditor.history_store import history_arg
+    assert history_arg("C:/history") == Path("C:/history")  # a drive letter is a folder
