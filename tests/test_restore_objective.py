@@ -365,3 +365,16 @@ def test_history_that_is_another_url_is_a_usage_error_not_a_local_folder(
     assert list(tmp_path.iterdir()) == []  # no folder named after the URL
     from auditor.history_store import history_arg
     assert history_arg("C:/history") == Path("C:/history")  # a drive letter is a folder
+
+
+def test_a_history_bucket_out_of_reach_costs_the_trend_not_the_scan(
+        aws: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The nightly scan ran for an hour: a missing (or denied) history bucket must not turn it
+    into exit 2 with no report; restore evidence from it is unknown, so error, never pass."""
+    seed_dbs(aws)
+    with caplog.at_level(logging.WARNING):
+        out = scan_rto(aws.url, tmp_path / "s", "--history", "s3://no-such-history/nightly")
+    assert {out[n]["status"] for n in ("orders-db", "legacy")} == {"error"}
+    assert "the drill history could not be read" in out["legacy"]["message"]
+    assert "the report shows no trend" in caplog.text
+    assert "this run was not added" in caplog.text
