@@ -96,10 +96,18 @@ class Evidence:
     resource: Resource
     last: Restore | None = None
     unknown: list[str] = field(default_factory=list)  # sources that could not be read
+    # the newest drill that did not verify a restore, when newer than `last`: no evidence, but
+    # a try (`pick` rotates past a resource whose drill fails every night)
+    failed: Restore | None = None
 
     @property
     def missing(self) -> bool:
         return self.last is None
+
+    @property
+    def tried(self) -> dt.datetime | None:
+        """When a restore of it was last tried, successful or not."""
+        return max((r.at for r in (self.last, self.failed) if r is not None), default=None)
 
     def describe(self, now: dt.datetime) -> str:
         if self.last is None:
@@ -107,6 +115,9 @@ class Evidence:
         else:
             text = (f"last restored {age(now - self.last.at)} ago "
                     f"({self.last.at:%Y-%m-%d %H:%M} UTC, {self.last.source})")
+        if self.failed is not None:
+            text += (f"; a drill {age(now - self.failed.at)} ago did not restore it "
+                     f"({self.failed.detail})")
         if self.unknown:
             text += "; unknown: " + "; ".join(self.unknown)
         return text
@@ -179,20 +190,24 @@ def drill_subject(kind: str, target: str) -> str:
     return target.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
-def from_drills(entries: Iterable[Mapping[str, Any]], now: dt.datetime | None = None
+def from_drills(entries: Iterable[Mapping[str, Any]], now: dt.datetime | None = None,
+                verified: bool = True
                 ) -> dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]]:
-    """Verified drills by (family, name): (restore, region, account) each, region and account
-    None when the entry does not say (it then matches any). Given `now`, a drill that
-    finished after it is left out."""
+    """Verified drills (`verified` False: the other drills, failed or not run) by (family,
+    name): (restore, region, account) each, region and account None when the entry does not
+    say (it then matches any). Given `now`, a drill that finished after it is left out."""
     out: dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]] = {}
     for e in entries:
-        if not valid_drill_entry(e, now) or e.get("outcome") != "verified":
+        if not valid_drill_entry(e, now) or (e.get("outcome") == "verified") != verified:
             continue
         at = drill_finished(e)
         if at is None:
             continue
         seconds = _seconds(e.get("rto_seconds"))
-        r = Restore(at, DRILL, f"dr-audit drill {e.get('run_id') or ''}".strip(), seconds)
+        detail = f"dr-audit drill {e.get('run_id') or ''}".strip()
+        if not verified:
+            detail += f", {str(e.get('outcome') or 'not verified')[:40]}"
+        r = Restore(at, DRILL, detail, seconds)
         region = e.get("source_region") or e.get("region")
         account = e.get("account")
         key = (family(e["kind"]), drill_subject(e["kind"], e["target"]))
@@ -226,18 +241,26 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
     """Evidence per resource: its newest successful restore. `unknown` maps a region ("*" for
     every one) to why a source could not be read there (e.g. AWS Backup's restore jobs);
     given `now`, a drill that finished after it is no evidence."""
+    drills = list(drills)
     by_drill = from_drills(drills, now)
+    tries = from_drills(drills, now, verified=False)
     by_arn = from_restore_jobs(restore_jobs)
     unknown = unknown or {}
     out = []
     for r in resources:
         # bucket names are global: a bucket's drill names where the bucket is, nothing more
         anywhere = r.region is None or r.key[0] == "bucket"
-        found = [x for x, region, account in by_drill.get(r.key, ())
-                 if (anywhere or region is None or region == r.region)
-                 and (account is None or r.account is None or account == r.account)]
-        found += by_arn.get(r.arn, []) if r.arn else []
+
+        def mine(table: dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]],
+                 r: Resource = r, anywhere: bool = anywhere) -> list[Restore]:
+            return [x for x, region, account in table.get(r.key, ())
+                    if (anywhere or region is None or region == r.region)
+                    and (account is None or r.account is None or account == r.account)]
+        found = mine(by_drill) + (by_arn.get(r.arn, []) if r.arn else [])
         ev = Evidence(r, max(found, key=lambda x: x.at, default=None))
+        failed = max(mine(tries), key=lambda x: x.at, default=None)
+        if failed is not None and (ev.last is None or failed.at > ev.last.at):
+            ev.failed = failed
         ev.unknown = [why for region, why in unknown.items()
                       if region == "*" or region == r.region]
         out.append(ev)
@@ -245,14 +268,16 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
 
 
 def pick(evidence: Iterable[Evidence], tier: str | None = None) -> Evidence | None:
-    """What to drill next: missing evidence first, then the oldest; ties by tier, then name.
-    `tier` keeps only the resources of that tier."""
+    """What to drill next: never tried first, then the one tried longest ago (its last
+    restore, or a later drill that failed: a resource whose drill fails every night must not
+    keep every other one from being drilled); ties by tier, then name. `tier` keeps only the
+    resources of that tier."""
     pool = [e for e in evidence if tier is None or e.resource.tier == tier]
     if not pool:
         return None
 
     def order(e: Evidence) -> tuple[int, float, int, str, str]:
-        when = e.last.at.timestamp() if e.last else 0.0
-        return (0 if e.missing else 1, when, TIER_ORDER.get(e.resource.tier or "", 9),
-                e.resource.kind, e.resource.name)
+        tried = e.tried
+        return (0 if tried is None else 1, tried.timestamp() if tried else 0.0,
+                TIER_ORDER.get(e.resource.tier or "", 9), e.resource.kind, e.resource.name)
     return min(pool, key=order)
