@@ -94,7 +94,8 @@ def test_drilled_passes_undrilled_fails_never_restored() -> None:
     table = out[TABLE]  # the validation-FAILED job does not count; 200 min within 480
     assert table.status == "pass" and table.evidence["restoreMinutes"] == 200
     assert table.evidence["restoreEvidence"].startswith("AWS Backup restore job")
-    assert out[OLD_DB].status == "fail" and "60 days old" in out[OLD_DB].message
+    assert out[OLD_DB].status == "fail" and "60 days old: older than the 35 days a restore " \
+        "counts for (maxEvidenceAgeDays)" in out[OLD_DB].message
     assert out[OLD_DB].evidence["targetSource"] == "default"
     assert out[LEGACY].status == "fail" and "never restored" in out[LEGACY].message
 

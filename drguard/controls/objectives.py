@@ -94,8 +94,9 @@ def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from:
                     restoreEvidence=last.detail or last.source,
                     evidenceAgeDays=round(age_days, 1))
     if age_days > max_age_days:
-        gap = (f"The last restore of {r.name} ({last.detail}) is {age_days:.0f} days old, over "
-               f"{max_age_days:g}.")
+        gap = (f"The last restore of {r.name} ({last.detail}) is {age_days:.0f} days old: "
+               f"older than the {max_age_days:g} days a restore counts for "
+               "(maxEvidenceAgeDays).")
     elif minutes is None:
         gap = f"The last restore of {r.name} ({last.detail}) did not record how long it took."
     elif minutes > target:
