@@ -96,8 +96,9 @@ class Evidence:
     resource: Resource
     last: Restore | None = None
     unknown: list[str] = field(default_factory=list)  # sources that could not be read
-    # the newest drill that did not verify a restore, when newer than `last`: no evidence, but
-    # a try (`pick` rotates past a resource whose drill fails every night)
+    # the newest drill that could not run (outcome "not-run": no recovery point, access
+    # denied, a restore AWS refused), when newer than `last`: no evidence, but a try, so `pick`
+    # rotates past a resource whose drill cannot run until someone fixes it
     failed: Restore | None = None
 
     @property
@@ -106,7 +107,7 @@ class Evidence:
 
     @property
     def tried(self) -> dt.datetime | None:
-        """When a restore of it was last tried, successful or not."""
+        """When a restore of it was last made or tried (a drill that could not run)."""
         return max((r.at for r in (self.last, self.failed) if r is not None), default=None)
 
     def describe(self, now: dt.datetime) -> str:
@@ -116,7 +117,7 @@ class Evidence:
             text = (f"last restored {age(now - self.last.at)} ago "
                     f"({self.last.at:%Y-%m-%d %H:%M} UTC, {self.last.source})")
         if self.failed is not None:
-            text += (f"; a drill {age(now - self.failed.at)} ago did not restore it "
+            text += (f"; a drill {age(now - self.failed.at)} ago could not run "
                      f"({self.failed.detail})")
         if self.unknown:
             text += "; unknown: " + "; ".join(self.unknown)
@@ -191,23 +192,20 @@ def drill_subject(kind: str, target: str) -> str:
 
 
 def from_drills(entries: Iterable[Mapping[str, Any]], now: dt.datetime | None = None,
-                verified: bool = True
+                outcome: str = "verified"
                 ) -> dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]]:
-    """Verified drills (`verified` False: the other drills, failed or not run) by (family,
-    name): (restore, region, account) each, region and account None when the entry does not
-    say (it then matches any). Given `now`, a drill that finished after it is left out."""
+    """The drills of that outcome (verified: restores; "not-run": tries) by (family, name):
+    (restore, region, account) each, region and account None when the entry does not say (it
+    then matches any). Given `now`, a drill that finished after it is left out."""
     out: dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]] = {}
     for e in entries:
-        if not valid_drill_entry(e, now) or (e.get("outcome") == "verified") != verified:
+        if not valid_drill_entry(e, now) or e.get("outcome") != outcome:
             continue
         at = drill_finished(e)
         if at is None:
             continue
         seconds = _seconds(e.get("rto_seconds"))
-        detail = f"dr-audit drill {e.get('run_id') or ''}".strip()
-        if not verified:
-            detail += f", {str(e.get('outcome') or 'not verified')[:40]}"
-        r = Restore(at, DRILL, detail, seconds)
+        r = Restore(at, DRILL, f"dr-audit drill {e.get('run_id') or ''}".strip(), seconds)
         region = e.get("source_region") or e.get("region")
         account = e.get("account")
         key = (family(e["kind"]), drill_subject(e["kind"], e["target"]))
@@ -243,7 +241,7 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
     given `now`, a drill that finished after it is no evidence."""
     drills = list(drills)
     by_drill = from_drills(drills, now)
-    tries = from_drills(drills, now, verified=False)
+    tries = from_drills(drills, now, outcome="not-run")
     by_arn = from_restore_jobs(restore_jobs)
     unknown = unknown or {}
     out = []
@@ -269,9 +267,9 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
 
 def pick(evidence: Iterable[Evidence], tier: str | None = None) -> Evidence | None:
     """What to drill next: never tried first, then the one tried longest ago (its last
-    restore, or a later drill that failed: a resource whose drill fails every night must not
-    keep every other one from being drilled); ties by tier, then name. `tier` keeps only the
-    resources of that tier."""
+    restore, or a later drill that could not run: a resource whose drill cannot run must not
+    keep every other one from being drilled night after night); ties by tier, then name.
+    `tier` keeps only the resources of that tier."""
     pool = [e for e in evidence if tier is None or e.resource.tier == tier]
     if not pool:
         return None

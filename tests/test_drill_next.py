@@ -176,9 +176,10 @@ def test_a_resource_whose_drill_cannot_run_does_not_starve_the_others(
                  "--history", str(hist), "--output-dir", str(tmp_path / "o"), *FAST])
     assert capsys.readouterr().out.startswith(
         "drill next: dynamodb carts (us-east-1): no restore evidence; chosen among 5 "
-        "candidate(s) as the one with no restore evidence and no drill tried")
+        "candidate(s) as the one with no restore evidence")
     assert code == 3 and report(tmp_path / "o")["drill"]["target"] == "carts"
     out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist))
     assert out.startswith("drill next: s3 nightly-dumps (us-east-1): last restored 5 days ago")
+    assert "as the one with the oldest restore evidence" in out.splitlines()[0]
     carts = next(line for line in out.splitlines() if line.split()[:2] == ["dynamodb", "carts"])
-    assert "no restore evidence; a drill 0 h ago did not restore it" in carts
+    assert "no restore evidence; a drill 0 h ago could not run" in carts

@@ -244,8 +244,9 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
     why = (f"{r.kind} {r.detail or r.name} ({r.region}"
            f"{f', tier {r.tier}' if r.tier else ''}): {chosen.describe(now)}; chosen among "
            f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one "
-           + ("with no restore evidence and no drill tried" if chosen.tried is None else
-              "whose last restore or drill attempt is the oldest"))
+           + ("with no restore evidence" if chosen.tried is None else
+              "tried longest ago (its last drill could not run)" if chosen.failed else
+              "with the oldest restore evidence"))
     return {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
             "candidates": [{"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
                             "region": e.resource.region, "tier": e.resource.tier,
