@@ -385,7 +385,8 @@ def test_the_fix_names_the_drill_of_each_kind_and_efs_goes_to_aws_backup() -> No
     efs = f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/fs-1234"
     out = judged([live(DB, "critical"), live(TABLE), live(efs), live(OLD_DB, "critical")], [],
                  [entry("rds", "reports", 95 * 60, 1)])
-    assert "`dr-audit drill rds --db orders-db --history" in out[DB].remediation["summary"]
+    assert "`dr-audit drill rds --db orders-db --region us-east-1 --history" in out[DB].\
+        remediation["summary"]
     assert "`dr-audit drill dynamodb --table sessions" in out[TABLE].remediation["summary"]
     efs_fix = out[efs].remediation["summary"]
     assert out[efs].status == "fail" and "AWS Backup restore testing plan" in efs_fix
@@ -393,4 +394,4 @@ def test_the_fix_names_the_drill_of_each_kind_and_efs_goes_to_aws_backup() -> No
     slow = out[OLD_DB]  # 95 min against the critical tier's 60: faster, or another target
     assert slow.status == "fail" and "took 95 min" in slow.message
     assert slow.remediation["summary"].startswith("Make the restore of reports faster")
-    assert "`dr-audit drill rds --db reports" in slow.remediation["summary"]
+    assert "`dr-audit drill rds --db reports --region us-east-1" in slow.remediation["summary"]

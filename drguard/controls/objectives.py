@@ -56,9 +56,10 @@ def restore_fix(r: Resource) -> str:
     if drill is None:
         return (f"Restore {r.name} with an AWS Backup restore testing plan that selects it "
                 "(`dr-audit drill` does not restore this kind), within the target RTO.")
-    return (f"Restore {r.name} and time it: `dr-audit drill {drill} {r.name} --history "
-            "DIR|s3://BUCKET/PREFIX` (the history the scan reads) or an AWS Backup restore "
-            "test, within the target RTO.")
+    where = f" --region {r.region}" if r.region and r.type != "AWS::S3::Bucket" else ""
+    return (f"Restore {r.name} and time it: `dr-audit drill {drill} {r.name}{where} --history "
+            "DIR|s3://BUCKET/PREFIX` (the history the scan reads, with credentials of its "
+            "account) or an AWS Backup restore test, within the target RTO.")
 
 
 def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from: str,
