@@ -183,3 +183,16 @@ def test_a_resource_whose_drill_cannot_run_does_not_starve_the_others(
     assert "as the one with the oldest restore evidence" in out.splitlines()[0]
     carts = next(line for line in out.splitlines() if line.split()[:2] == ["dynamodb", "carts"])
     assert "no restore evidence; a drill 0 h ago could not run" in carts
+
+
+def test_a_history_that_is_a_file_is_a_usage_error_before_anything_is_chosen(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    world(aws, tmp_path)
+    not_a_folder = tmp_path / "history.json"
+    not_a_folder.write_text("{}")
+    capsys.readouterr()
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--dry-run",
+                 "--history", str(not_a_folder), "--output-dir", str(tmp_path / "o")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""  # nothing chosen on an empty history
+    assert err.strip() == f"dr-audit: error: --history {not_a_folder}: not a folder"

@@ -257,6 +257,8 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
 def run_next(args: argparse.Namespace) -> int:
     """Choose what to drill (reads only), say why, then drill it like `drill KIND`."""
     settings = load_settings(args)
+    if isinstance(args.history, Path):  # before choosing: an unusable history is no evidence
+        drill_report.check_history_dir(args.history)
     options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
                          region=args.region)
     try:
