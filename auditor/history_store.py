@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,14 +209,23 @@ class S3Store:
         raise ConfigError(f"--history {self.where}: {name} and its variants already exist")
 
 
+# `scheme:/...`, two letters or more (a Windows drive, `C:/x`, is a folder)
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
+
+
 def history_arg(value: str) -> Path | str:
-    """argparse type of --history: a folder (Path) or an s3:// URL (str, checked)."""
+    """argparse type of --history: a folder (Path) or an s3:// URL (str, checked). Any other
+    URL (`s3:/b`, `https://...`, `gs://...`) is refused: taken as a folder, it would keep the
+    history in a local directory named `s3:` that a CI runner throws away."""
     if value.startswith("s3://"):
         try:
             parse_s3(value)
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
         return value
+    if _URL_LIKE.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a folder nor "
+                                         "s3://BUCKET[/PREFIX] (the only URL a history takes)")
     return Path(value)
 
 

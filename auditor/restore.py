@@ -96,7 +96,7 @@ def judge(live: list[Finding], settings: Settings, jobs_for: JobsFor,
         if error is not None:
             unknown["*" if region is None else region] = jobs_unread(region, error, account)
         resources = [r for r, _ in group]
-        evidence = rev.gather(resources, drills, jobs, unknown)
+        evidence = rev.gather(resources, drills, jobs, unknown, now)
         for ev, (_, f) in zip(evidence, group, strict=True):
             out.append(_finding(ev, f, settings, params, now, drills_read, error))
     return out
@@ -144,7 +144,7 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any,
         store = open_store(history, AwsOptions(profile=getattr(args, "profile", None),
                                                endpoint_url=getattr(args, "endpoint_url", None)))
         try:
-            drills, skipped = drill_entries(store)
+            drills, skipped = drill_entries(store, now)
         except ConfigError as e:
             drills_unknown = f"the drill history could not be read ({e})"
             log.warning("%s: %s", CONTROL, drills_unknown)

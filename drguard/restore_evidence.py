@@ -36,6 +36,9 @@ DRILL_HISTORY_SCHEMA = "dr-audit-drill-history/1"
 TIER_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # the drill kinds whose restores are evidence for a bucket
 BUCKET_KINDS = frozenset({"s3", "state"})
+# a drill that finished later than this after "now" is no evidence: a wrong clock or a forged
+# entry would otherwise be a fresh restore for years
+CLOCK_SKEW = dt.timedelta(hours=1)
 
 
 def family(kind: str) -> str:
@@ -93,10 +96,19 @@ class Evidence:
     resource: Resource
     last: Restore | None = None
     unknown: list[str] = field(default_factory=list)  # sources that could not be read
+    # the newest drill that could not run (outcome "not-run": no recovery point, access
+    # denied, a restore AWS refused), when newer than `last`: no evidence, but a try, so `pick`
+    # rotates past a resource whose drill cannot run until someone fixes it
+    failed: Restore | None = None
 
     @property
     def missing(self) -> bool:
         return self.last is None
+
+    @property
+    def tried(self) -> dt.datetime | None:
+        """When a restore of it was last made or tried (a drill that could not run)."""
+        return max((r.at for r in (self.last, self.failed) if r is not None), default=None)
 
     def describe(self, now: dt.datetime) -> str:
         if self.last is None:
@@ -104,6 +116,9 @@ class Evidence:
         else:
             text = (f"last restored {age(now - self.last.at)} ago "
                     f"({self.last.at:%Y-%m-%d %H:%M} UTC, {self.last.source})")
+        if self.failed is not None:
+            text += (f"; a drill {age(now - self.failed.at)} ago could not run "
+                     f"({self.failed.detail})")
         if self.unknown:
             text += "; unknown: " + "; ".join(self.unknown)
         return text
@@ -127,7 +142,10 @@ def parse_time(value: Any) -> dt.datetime | None:
             return None
     else:
         return None
-    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    try:
+        return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        return None
 
 
 def _seconds(value: Any) -> float | None:
@@ -137,15 +155,31 @@ def _seconds(value: Any) -> float | None:
     return v if math.isfinite(v) and 0 <= v < 1e9 else None
 
 
-def valid_drill_entry(doc: Any) -> bool:
-    """A drill history entry this version understands (schema, started, kind, target, and an
-    RTO that is absent or a finite number of seconds)."""
+def drill_finished(doc: Mapping[str, Any]) -> dt.datetime | None:
+    """When a drill entry's restore finished (started + its RTO); None when that is not a
+    time (unparsable, or beyond the calendar)."""
+    started = parse_time(doc.get("started"))
+    if started is None:
+        return None
+    try:
+        return started + dt.timedelta(seconds=_seconds(doc.get("rto_seconds")) or 0)
+    except OverflowError:
+        return None
+
+
+def valid_drill_entry(doc: Any, now: dt.datetime | None = None) -> bool:
+    """A drill history entry this version understands (schema, a `started` time, kind,
+    target, and an RTO that is absent or a finite number of seconds); given `now`, one that
+    did not finish in the future either."""
     if not isinstance(doc, dict) or doc.get("schema") != DRILL_HISTORY_SCHEMA:
         return False
     rto = doc.get("rto_seconds")
-    return (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
+    if not (isinstance(doc.get("started"), str) and isinstance(doc.get("kind"), str)
             and isinstance(doc.get("target"), str)
-            and (rto is None or _seconds(rto) is not None))
+            and (rto is None or _seconds(rto) is not None)):
+        return False
+    finished = drill_finished(doc)
+    return finished is not None and (now is None or finished <= now + CLOCK_SKEW)
 
 
 def drill_subject(kind: str, target: str) -> str:
@@ -157,19 +191,20 @@ def drill_subject(kind: str, target: str) -> str:
     return target.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
-def from_drills(entries: Iterable[Mapping[str, Any]]
+def from_drills(entries: Iterable[Mapping[str, Any]], now: dt.datetime | None = None,
+                outcome: str = "verified"
                 ) -> dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]]:
-    """Verified drills by (family, name): (restore, region, account) each, region and account
-    None when the entry does not say (it then matches any)."""
+    """The drills of that outcome (verified: restores; "not-run": tries) by (family, name):
+    (restore, region, account) each, region and account None when the entry does not say (it
+    then matches any). Given `now`, a drill that finished after it is left out."""
     out: dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]] = {}
     for e in entries:
-        if not valid_drill_entry(e) or e.get("outcome") != "verified":
+        if not valid_drill_entry(e, now) or e.get("outcome") != outcome:
             continue
-        started = parse_time(e.get("started"))
-        if started is None:
+        at = drill_finished(e)
+        if at is None:
             continue
         seconds = _seconds(e.get("rto_seconds"))
-        at = started + dt.timedelta(seconds=seconds or 0)
         r = Restore(at, DRILL, f"dr-audit drill {e.get('run_id') or ''}".strip(), seconds)
         region = e.get("source_region") or e.get("region")
         account = e.get("account")
@@ -199,21 +234,31 @@ def from_restore_jobs(jobs: Iterable[Mapping[str, Any]]) -> dict[str, list[Resto
 
 def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
            restore_jobs: Iterable[Mapping[str, Any]],
-           unknown: Mapping[str, str] | None = None) -> list[Evidence]:
+           unknown: Mapping[str, str] | None = None,
+           now: dt.datetime | None = None) -> list[Evidence]:
     """Evidence per resource: its newest successful restore. `unknown` maps a region ("*" for
-    every one) to why a source could not be read there (e.g. AWS Backup's restore jobs)."""
-    by_drill = from_drills(drills)
+    every one) to why a source could not be read there (e.g. AWS Backup's restore jobs);
+    given `now`, a drill that finished after it is no evidence."""
+    drills = list(drills)
+    by_drill = from_drills(drills, now)
+    tries = from_drills(drills, now, outcome="not-run")
     by_arn = from_restore_jobs(restore_jobs)
     unknown = unknown or {}
     out = []
     for r in resources:
         # bucket names are global: a bucket's drill names where the bucket is, nothing more
         anywhere = r.region is None or r.key[0] == "bucket"
-        found = [x for x, region, account in by_drill.get(r.key, ())
-                 if (anywhere or region is None or region == r.region)
-                 and (account is None or r.account is None or account == r.account)]
-        found += by_arn.get(r.arn, []) if r.arn else []
+
+        def mine(table: dict[tuple[str, str], list[tuple[Restore, str | None, str | None]]],
+                 r: Resource = r, anywhere: bool = anywhere) -> list[Restore]:
+            return [x for x, region, account in table.get(r.key, ())
+                    if (anywhere or region is None or region == r.region)
+                    and (account is None or r.account is None or account == r.account)]
+        found = mine(by_drill) + (by_arn.get(r.arn, []) if r.arn else [])
         ev = Evidence(r, max(found, key=lambda x: x.at, default=None))
+        failed = max(mine(tries), key=lambda x: x.at, default=None)
+        if failed is not None and (ev.last is None or failed.at > ev.last.at):
+            ev.failed = failed
         ev.unknown = [why for region, why in unknown.items()
                       if region == "*" or region == r.region]
         out.append(ev)
@@ -221,14 +266,16 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
 
 
 def pick(evidence: Iterable[Evidence], tier: str | None = None) -> Evidence | None:
-    """What to drill next: missing evidence first, then the oldest; ties by tier, then name.
+    """What to drill next: never tried first, then the one tried longest ago (its last
+    restore, or a later drill that could not run: a resource whose drill cannot run must not
+    keep every other one from being drilled night after night); ties by tier, then name.
     `tier` keeps only the resources of that tier."""
     pool = [e for e in evidence if tier is None or e.resource.tier == tier]
     if not pool:
         return None
 
     def order(e: Evidence) -> tuple[int, float, int, str, str]:
-        when = e.last.at.timestamp() if e.last else 0.0
-        return (0 if e.missing else 1, when, TIER_ORDER.get(e.resource.tier or "", 9),
-                e.resource.kind, e.resource.name)
+        tried = e.tried
+        return (0 if tried is None else 1, tried.timestamp() if tried else 0.0,
+                TIER_ORDER.get(e.resource.tier or "", 9), e.resource.kind, e.resource.name)
     return min(pool, key=order)

@@ -155,3 +155,44 @@ def test_an_s3_history_is_read_like_a_folder(aws: Any, tmp_path: Path,
     assert any(line.split()[:2] == ["rds", "orders"] and "last restored 0 h ago" in line
                for line in out.splitlines())
     assert "note: 1 history entry was skipped: not readable (s3://dr-history/nightly/" in out
+
+
+def test_a_resource_whose_drill_cannot_run_does_not_starve_the_others(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A table without point-in-time recovery cannot be drilled: it stays without evidence
+    (the scan keeps failing it) but the next night drills the resource tried longest ago."""
+    config = world(aws, tmp_path)
+    aws.client("dynamodb").create_table(
+        TableName="carts", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST")  # point-in-time recovery off
+    hist = tmp_path / "hist"
+    drilled(hist, "rds", "orders", 1)
+    drilled(hist, "s3", "s3://orders-backups", 2)
+    drilled(hist, "s3", "s3://nightly-dumps/dump.sql", 5)
+    drilled(hist, "state", "s3://pulumi-state organization/shop/prod", 3)
+    capsys.readouterr()
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--config", str(config),
+                 "--history", str(hist), "--output-dir", str(tmp_path / "o"), *FAST])
+    assert capsys.readouterr().out.startswith(
+        "drill next: dynamodb carts (us-east-1): no restore evidence; chosen among 5 "
+        "candidate(s) as the one with no restore evidence")
+    assert code == 3 and report(tmp_path / "o")["drill"]["target"] == "carts"
+    out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist))
+    assert out.startswith("drill next: s3 nightly-dumps (us-east-1): last restored 5 days ago")
+    assert "as the one with the oldest restore evidence" in out.splitlines()[0]
+    carts = next(line for line in out.splitlines() if line.split()[:2] == ["dynamodb", "carts"])
+    assert "no restore evidence; a drill 0 h ago could not run" in carts
+
+
+def test_a_history_that_is_a_file_is_a_usage_error_before_anything_is_chosen(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    world(aws, tmp_path)
+    not_a_folder = tmp_path / "history.json"
+    not_a_folder.write_text("{}")
+    capsys.readouterr()
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--dry-run",
+                 "--history", str(not_a_folder), "--output-dir", str(tmp_path / "o")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""  # nothing chosen on an empty history
+    assert err.strip() == f"dr-audit: error: --history {not_a_folder}: not a folder"

@@ -94,7 +94,8 @@ def test_drilled_passes_undrilled_fails_never_restored() -> None:
     table = out[TABLE]  # the validation-FAILED job does not count; 200 min within 480
     assert table.status == "pass" and table.evidence["restoreMinutes"] == 200
     assert table.evidence["restoreEvidence"].startswith("AWS Backup restore job")
-    assert out[OLD_DB].status == "fail" and "60 days old" in out[OLD_DB].message
+    assert out[OLD_DB].status == "fail" and "60 days old: older than the 35 days a restore " \
+        "counts for (maxEvidenceAgeDays)" in out[OLD_DB].message
     assert out[OLD_DB].evidence["targetSource"] == "default"
     assert out[LEGACY].status == "fail" and "never restored" in out[LEGACY].message
 
@@ -159,6 +160,47 @@ def test_drill_next_and_the_scan_read_the_same_evidence() -> None:
     # a drill of another account's "orders-db" is not evidence for this one
     other = {**drills[0], "account": "999999999999"}
     assert judged([live(DB)], [], [other])[DB].status == "fail"
+
+
+@pytest.mark.parametrize("started, seconds", [
+    ("0001-01-01T00:00:00+01:00", 60),  # before year 1 in UTC
+    ("9999-12-31T23:00:00Z", 1e8),  # past year 9999 once the RTO is added
+    ("2026-12-05", 60),  # a date, midnight: a valid time
+])
+def test_a_drill_entry_beyond_the_calendar_is_skipped_not_a_crash(started: str,
+                                                                   seconds: float) -> None:
+    doc = {**entry("rds", "orders-db", seconds, 1), "started": started}
+    out = judged([live(DB)], [], [doc])[DB]
+    valid = started == "2026-12-05"
+    assert rev.valid_drill_entry(doc, NOW) is valid
+    assert out.status == ("pass" if valid else "fail"), out.message
+
+
+def test_a_drill_that_finishes_in_the_future_is_no_evidence() -> None:
+    """A forged entry, or one written on a runner whose clock is wrong, must not pass the
+    objective (for years) nor keep `drill next` away from the resource."""
+    future = entry("rds", "orders-db", 600, -30)  # 30 days from now
+    skewed = entry("rds", "reports", 600, -10 / 86400)  # 10 s ahead: clocks differ a little
+    out = judged([live(DB), live(OLD_DB)], [], [future, skewed])
+    assert out[DB].status == "fail" and "never restored" in out[DB].message
+    assert out[OLD_DB].status == "pass"
+    ev = rev.gather([rev.Resource("rds", "orders-db", "us-east-1", DB)], [future], [], now=NOW)
+    assert ev[0].missing
+
+
+def test_history_entries_that_end_in_the_future_are_skipped_and_named(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from auditor.history_store import DirStore
+    from auditor.services.restore import drill_entries
+
+    (tmp_path / "drill-a.json").write_text(json.dumps(entry("rds", "orders-db", 60, 1)))
+    (tmp_path / "drill-b.json").write_text(json.dumps(entry("rds", "orders-db", 60, -400)))
+    (tmp_path / "drill-c.json").write_text(json.dumps(
+        {**entry("rds", "orders-db", 1e8, 1), "started": "9999-12-31T23:00:00Z"}))
+    with caplog.at_level(logging.WARNING):
+        entries, skipped = drill_entries(DirStore(tmp_path), NOW)
+    assert [e["run_id"] for e in entries] == ["r-orders-db-1"] and skipped == 2
+    assert "drill-b.json" in caplog.text and "drill-c.json" in caplog.text
 
 
 # ---- the scan, end to end against moto ------------------------------------------------------
@@ -306,3 +348,50 @@ def test_tier_without_cross_region_or_account_takes_those_controls_off() -> None
     for f in fs:
         f.tier = "critical"
     assert len(applicable(fs, s)) == 2
+
+
+@pytest.mark.parametrize("value", ["s3:/dr-history/nightly", "https://example.com/h",
+                                   "gs://bucket/h", "S3:/x"])
+def test_history_that_is_another_url_is_a_usage_error_not_a_local_folder(
+        value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    for argv in (["scan", "--history", value, "--output-dir", "out"],
+                 ["drill", "next", "--history", value, "--dry-run"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "neither a folder nor s3://BUCKET[/PREFIX]" in err and value in err
+    assert list(tmp_path.iterdir()) == []  # no folder named after the URL
+    from auditor.history_store import history_arg
+    assert history_arg("C:/history") == Path("C:/history")  # a drive letter is a folder
+
+
+def test_a_history_bucket_out_of_reach_costs_the_trend_not_the_scan(
+        aws: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The nightly scan ran for an hour: a missing (or denied) history bucket must not turn it
+    into exit 2 with no report; restore evidence from it is unknown, so error, never pass."""
+    seed_dbs(aws)
+    with caplog.at_level(logging.WARNING):
+        out = scan_rto(aws.url, tmp_path / "s", "--history", "s3://no-such-history/nightly")
+    assert {out[n]["status"] for n in ("orders-db", "legacy")} == {"error"}
+    assert "the drill history could not be read" in out["legacy"]["message"]
+    assert "the report shows no trend" in caplog.text
+    assert "this run was not added" in caplog.text
+
+
+def test_the_fix_names_the_drill_of_each_kind_and_efs_goes_to_aws_backup() -> None:
+    efs = f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/fs-1234"
+    out = judged([live(DB, "critical"), live(TABLE), live(efs), live(OLD_DB, "critical")], [],
+                 [entry("rds", "reports", 95 * 60, 1)])
+    assert "`dr-audit drill rds --db orders-db --region us-east-1 --history" in out[DB].\
+        remediation["summary"]
+    assert "`dr-audit drill dynamodb --table sessions" in out[TABLE].remediation["summary"]
+    efs_fix = out[efs].remediation["summary"]
+    assert out[efs].status == "fail" and "AWS Backup restore testing plan" in efs_fix
+    assert "does not restore this kind" in efs_fix
+    slow = out[OLD_DB]  # 95 min against the critical tier's 60: faster, or another target
+    assert slow.status == "fail" and "took 95 min" in slow.message
+    assert slow.remediation["summary"].startswith("Make the restore of reports faster")
+    assert "`dr-audit drill rds --db reports --region us-east-1" in slow.remediation["summary"]

@@ -243,8 +243,10 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
     pool = [e for e in evidence if tier is None or e.resource.tier == tier]
     why = (f"{r.kind} {r.detail or r.name} ({r.region}"
            f"{f', tier {r.tier}' if r.tier else ''}): {chosen.describe(now)}; chosen among "
-           f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one with "
-           f"{'no' if chosen.missing else 'the oldest'} restore evidence")
+           f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one "
+           + ("with no restore evidence" if chosen.tried is None else
+              "tried longest ago (its last drill could not run)" if chosen.failed else
+              "with the oldest restore evidence"))
     return {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
             "candidates": [{"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
                             "region": e.resource.region, "tier": e.resource.tier,
@@ -255,6 +257,8 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
 def run_next(args: argparse.Namespace) -> int:
     """Choose what to drill (reads only), say why, then drill it like `drill KIND`."""
     settings = load_settings(args)
+    if isinstance(args.history, Path):  # before choosing: an unusable history is no evidence
+        drill_report.check_history_dir(args.history)
     options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
                          region=args.region)
     try:
@@ -283,7 +287,7 @@ def run_next(args: argparse.Namespace) -> int:
     if why:
         unknown[region] = why
     now = dt.datetime.now(dt.UTC)
-    evidence = rev.gather(found.resources, drills, jobs, unknown)
+    evidence = rev.gather(found.resources, drills, jobs, unknown, now)
     chosen = rev.pick(evidence, args.tier)
     for err in found.errors:
         print(f"dr-audit: drill next: could not list {err}", file=sys.stderr)

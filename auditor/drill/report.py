@@ -88,6 +88,8 @@ def fmt_seconds(value: float | None) -> str:
 
 def check_history_dir(path: Path) -> None:
     """--history DIR must be a writable directory (created); ConfigError otherwise."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--history {path}: not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".dr-audit-write-test"

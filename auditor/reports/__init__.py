@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from drguard.errors import ConfigError
 from drguard.findings import Finding, merge
 from drguard.redact import Redactor, known, redact, scrub
 
@@ -161,11 +162,17 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
     `baseline` is a previous report.json: its diff goes into every format; a bad file raises
     drguard.errors.ConfigError naming it, before anything is written. `history` is a folder
     (or s3://BUCKET/PREFIX, or an open auditor.history_store) of run summaries: earlier ones
-    make the HTML trend, and this run's is added to it.
+    make the HTML trend, and this run's is added to it; a history that cannot be read or
+    added to is logged, and the reports are written all the same.
     `account_names` ({id: name}) adds to the names the run already knows (Organizations).
     """
     store = open_store(history) if history is not None else None
-    trend = history_mod.load(store) if store is not None else None
+    trend = None
+    if store is not None:
+        try:
+            trend = history_mod.load(store)
+        except ConfigError as e:  # a history out of reach costs the trend, not the reports
+            log.warning("%s; the report shows no trend", e)
     texts, entry = _render(findings, run, formats, baseline, trend, account_names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,5 +186,9 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
         paths[fmt] = path
         log.info("wrote %s", path)
     if store is not None:
-        history_mod.record(store, entry)
+        try:
+            history_mod.record(store, entry)
+        except (ConfigError, OSError) as e:  # the reports are written: this run is not kept
+            log.error("--history %s: this run was not added (%s)", store.where,
+                      getattr(e, "strerror", None) or e)
     return paths

@@ -40,17 +40,20 @@ def jobs_unread(region: str | None, error: ReadError, account: str | None = None
             f"({error.operation}: {error.code})")
 
 
-def drill_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
+def drill_entries(store: HistoryStore, now: dt.datetime | None = None
+                  ) -> tuple[list[dict[str, Any]], int]:
     """Every drill entry of the history, oldest first, and how many were skipped. An entry
-    that cannot be read or is not a drill summary is skipped with a warning naming it."""
+    that cannot be read, is not a drill summary or finished after `now` (default: the clock)
+    is skipped with a warning naming it."""
+    now = now or dt.datetime.now(dt.UTC)
     docs, skipped = store.read(lambda name: name.startswith("drill-"))
     entries = []
     for name, doc in docs:
-        if rev.valid_drill_entry(doc):
+        if rev.valid_drill_entry(doc, now):
             entries.append(doc)
         else:
-            log.warning("--history: %s/%s: not a drill summary of %s; skipped",
-                        store.where.rstrip("/"), name, DRILL_HISTORY_SCHEMA)
+            log.warning("--history: %s/%s: not a drill summary of %s (or it ends in the "
+                        "future); skipped", store.where.rstrip("/"), name, DRILL_HISTORY_SCHEMA)
             skipped += 1
     entries.sort(key=lambda d: d["started"])
     return entries, skipped

@@ -44,6 +44,24 @@ def bad_rto_tag(r: Resource, tag: str) -> Verdict:
                    {"tag": RTO_TAG, "value": tag})
 
 
+# the drill that restores each kind, and the option naming the resource
+_DRILLS = {"AWS::RDS::DBInstance": "rds --db", "AWS::RDS::DBCluster": "cluster --cluster",
+           "AWS::DynamoDB::Table": "dynamodb --table", "AWS::S3::Bucket": "s3 --bucket"}
+
+
+def restore_fix(r: Resource) -> str:
+    """How to give a resource restore evidence: the drill that restores its kind, else (EFS)
+    an AWS Backup restore test."""
+    drill = _DRILLS.get(r.type)
+    if drill is None:
+        return (f"Restore {r.name} with an AWS Backup restore testing plan that selects it "
+                "(`dr-audit drill` does not restore this kind), within the target RTO.")
+    where = f" --region {r.region}" if r.region and r.type != "AWS::S3::Bucket" else ""
+    return (f"Restore {r.name} and time it: `dr-audit drill {drill} {r.name}{where} --history "
+            "DIR|s3://BUCKET/PREFIX` (the history the scan reads, with credentials of its "
+            "account) or an AWS Backup restore test, within the target RTO.")
+
+
 def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from: str,
                       max_age_days: float, now: dt.datetime, drills_read: bool = True,
                       target_source: str = "") -> Verdict:
@@ -58,8 +76,7 @@ def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from:
         evidence["targetSource"] = target_source
     if ev.unknown:
         evidence["unknownSources"] = list(ev.unknown)
-    fix = Remediation(f"Restore {r.name} and time it: `dr-audit drill` (kept with --history) "
-                      "or an AWS Backup restore test, within the target RTO.", "", None)
+    fix = Remediation(restore_fix(r), "", None)
     unread = "; ".join(ev.unknown)
     last = ev.last
     if last is None:
@@ -78,13 +95,19 @@ def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from:
                     restoreEvidence=last.detail or last.source,
                     evidenceAgeDays=round(age_days, 1))
     if age_days > max_age_days:
-        gap = (f"The last restore of {r.name} ({last.detail}) is {age_days:.0f} days old, over "
-               f"{max_age_days:g}.")
+        gap = (f"The last restore of {r.name} ({last.detail}) is {age_days:.0f} days old: "
+               f"older than the {max_age_days:g} days a restore counts for "
+               "(maxEvidenceAgeDays).")
     elif minutes is None:
         gap = f"The last restore of {r.name} ({last.detail}) did not record how long it took."
     elif minutes > target:
         gap = (f"The last restore of {r.name} took {minutes:.0f} min, slower than its target "
                f"RTO of {target:g} min ({target_from}).")
+        how = restore_fix(r)
+        fix = Remediation(f"Make the restore of {r.name} faster (a larger instance class or "
+                          "throughput, a recovery point already in the region) or agree a "
+                          f"target it can meet ({RTO_TAG} tag or the tier's targetRtoMinutes), "
+                          f"then {how[0].lower()}{how[1:]}", "", None)
     else:
         return Verdict.ok(f"{r.name} was restored in {minutes:.0f} min ({last.detail}), "
                           f"within {target:g} min ({target_from}).", **evidence)
