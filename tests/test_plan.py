@@ -565,7 +565,7 @@ def test_check_backups_names_the_newest_backup(stacks, tmp_path, aws) -> None:  
 
 def test_pre_merge_example_runs_the_plan_check_and_keeps_one_comment() -> None:
     from auditor.cli import build_parser
-    from tests.test_ci_examples import CI, _load, _run_steps, argv, dr_audit_commands
+    from tests.test_ci_examples import CI, _load, action_argv, action_steps
 
     doc = _load(CI / "pre-merge.yml")
     job = doc["jobs"]["plan-check"]
@@ -573,10 +573,11 @@ def test_pre_merge_example_runs_the_plan_check_and_keeps_one_comment() -> None:
     scripts = [s["run"] for s in job["steps"] if "run" in s]
     preview = next(s for s in scripts if "pulumi preview" in s)
     assert "--json" in preview and "--show-sames" in preview and "preview.json" in preview
-    (cmd,) = [argv(c, env) for s, env in _run_steps({"jobs": {"j": job}, "env": doc["env"]})
-              for c in dr_audit_commands(s)]
-    ns = build_parser().parse_args(cmd)
-    assert ns.command == "plan" and str(ns.file) == "preview.json" and "md" in ns.format
+    (inputs,) = action_steps({"jobs": {"j": job}})  # the check is DR Guard's action
+    ns = build_parser().parse_args(action_argv(inputs))
+    assert ns.command == "plan" and str(ns.file) == "preview.json"
+    # the action writes Markdown by default (its `formats` input), which the comment posts
+    assert "md" in (inputs.get("formats") or "json,md,sarif").split(",")
     comment = next(s for s in job["steps"] if "github-script" in s.get("uses", ""))
     script = comment["with"]["script"]
     assert "report.md" in script and "updateComment" in script and "createComment" in script

@@ -214,15 +214,25 @@ def test_ci_examples_pass_dr_audit_repo(tmp_path: Path) -> None:
 
 
 def test_ci_examples_run_dr_audit_repo() -> None:
-    """pre-merge runs `dr-audit repo .`; nightly adds the stack's `--history`."""
+    """pre-merge runs `dr-audit repo .` (through the action); nightly adds the stack's
+    `--history`."""
     from auditor.cli import build_parser
-    from tests.test_ci_examples import _load, _run_steps, argv, dr_audit_commands
+    from tests.test_ci_examples import (
+        _load,
+        _run_steps,
+        action_argv,
+        action_steps,
+        argv,
+        dr_audit_commands,
+    )
 
     parser = build_parser()
     found = {}
     for name in ("pre-merge.yml", "nightly.yml"):
+        doc = _load(CI_EXAMPLES / name)
         runs = [parser.parse_args(argv(c, env)) for s, env in
-                _run_steps(_load(CI_EXAMPLES / name)) for c in dr_audit_commands(s)]
+                _run_steps(doc) for c in dr_audit_commands(s)]
+        runs += [parser.parse_args(action_argv(w)) for w in action_steps(doc)]
         (found[name],) = [ns for ns in runs if ns.command == "repo"]
         assert found[name].path == Path(".")
     assert found["pre-merge.yml"].stack_history == []
