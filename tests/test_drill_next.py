@@ -196,3 +196,24 @@ def test_a_history_that_is_a_file_is_a_usage_error_before_anything_is_chosen(
     out, err = capsys.readouterr()
     assert code == 2 and out == ""  # nothing chosen on an empty history
     assert err.strip() == f"dr-audit: error: --history {not_a_folder}: not a folder"
+
+
+def test_the_drill_is_timed_against_the_target_the_scan_judges(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --rto, the chosen resource's own target: its dr:rto tag, else its tier's."""
+    config = world(aws, tmp_path)
+    hist = tmp_path / "hist"
+    for kind, target in (("s3", "s3://orders-backups"), ("s3", "s3://nightly-dumps/dump.sql"),
+                         ("state", "s3://pulumi-state organization/shop/prod")):
+        drilled(hist, kind, target, 1)
+    out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist))
+    assert out.startswith("drill next: rds orders (us-east-1, tier critical)")
+    assert "  target: 60 min (tier critical)" in out.splitlines()
+    aws.client("rds").add_tags_to_resource(
+        ResourceName="arn:aws:rds:us-east-1:123456789012:db:orders",
+        Tags=[{"Key": "dr:rto", "Value": "2h"}])
+    out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist))
+    assert "  target: 120 min (tag dr:rto=2h)" in out.splitlines()
+    out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist),
+                     "--rto", "15")
+    assert not any(line.startswith("  target:") for line in out.splitlines())

@@ -69,7 +69,9 @@ def _formats(value: str) -> list[str]:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rto", type=_positive, metavar="MINUTES",
-                   help="target recovery time; slower is exit code 1")
+                   help="target recovery time; slower is exit code 1 (drill next: default the "
+                        "chosen resource's target, its dr:rto tag, else its tier's, else "
+                        "restore-time-objective's targetRtoMinutes)")
     p.add_argument("--endpoint-url", help="AWS-compatible endpoint (the moto server in tests)")
     p.add_argument("--profile", help="AWS profile (default: the standard boto3 chain)")
     p.add_argument("--region", help=f"region of the original when not in an ARN (default: the "
@@ -307,6 +309,10 @@ def run_next(args: argparse.Namespace) -> int:
     for line in found.notes:
         print(f"  note: {line}")
     r = chosen.resource
+    if args.rto is None and (r.kind, r.name) in found.targets:
+        # the drill is timed against the target the scan judges this resource by
+        args.rto, source = found.targets[(r.kind, r.name)]
+        print(f"  target: {args.rto:g} min ({source})")
     args.drill_kind = r.kind
     args.region = r.region
     args.next = explained

@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drguard import applications as apps_mod
 from drguard import restore_evidence as rev
 from drguard import waivers as waivers_mod
-from drguard.controls.objectives import RESTORE
+from drguard.controls.objectives import RESTORE, target_rto
 from drguard.settings import Settings
 
 from ..aws import paginate
@@ -60,6 +60,8 @@ class Found:
     left_out: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (kind, name) -> (target RTO minutes, where it came from), as the scan judges it
+    targets: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
 
 
 def _admit(found: Found, settings: Settings, kind: str, name: str, region: str, arn: str,
@@ -73,6 +75,13 @@ def _admit(found: Found, settings: Settings, kind: str, name: str, region: str, 
                               f"{match.waiver.expires} ({match.waiver.reason})")
         return
     tier = apps_mod.tier_of(tags, settings.apps)
+    try:
+        minutes, source, _ = target_rto(tags, tier, dict(settings.apps.objectives(tier)),
+                                        settings.of(RESTORE)["targetRtoMinutes"])
+    except ValueError:  # a dr:rto tag that is no duration: no target, as the scan says
+        pass
+    else:
+        found.targets[(kind, name)] = (minutes, source)
     found.resources.append(rev.Resource(kind, name, region, arn, tier.lower() if tier else None,
                                         account, detail))
 
