@@ -83,18 +83,28 @@ def judge(live: list[Finding], settings: Settings, jobs_for: JobsFor,
     if CONTROL not in settings.enabled:
         return []
     params = settings.of(CONTROL)
-    by_place: dict[tuple[str | None, str | None], list[tuple[rev.Resource, Finding]]] = {}
+    by_account: dict[str | None, list[tuple[rev.Resource, Finding]]] = {}
     for (arn, account), f in targets(live).items():
         r = rev.from_arn(arn, f.region, account, f.tier)
         if r is not None:
-            by_place.setdefault((account, f.region), []).append((r, f))
+            by_account.setdefault(account, []).append((r, f))
     out = []
-    for (account, region), group in by_place.items():
-        read = jobs_for(account, region)
-        error, jobs = (read, []) if isinstance(read, ReadError) else (None, read)
+    for account, group in by_account.items():
+        # a restore test may run in another region (the DR region's copy): every region the
+        # scan saw in this account counts, and one that cannot be read leaves each resource
+        # without a proven restore unknown
+        regions = sorted({f.region for f in live if f.account == account} |
+                         {f.region for _, f in group}, key=lambda x: x or "")
+        jobs: list[dict[str, Any]] = []
         unknown: dict[str, str] = {"*": drills_unknown} if drills_unknown else {}
-        if error is not None:
-            unknown["*" if region is None else region] = jobs_unread(region, error, account)
+        error: ReadError | None = None
+        for region in regions:
+            read = jobs_for(account, region)
+            if isinstance(read, ReadError):
+                error = error or read
+                unknown[f"*{region}"] = jobs_unread(region, read, account)
+            else:
+                jobs += read
         resources = [r for r, _ in group]
         evidence = rev.gather(resources, drills, jobs, unknown, now)
         for ev, (_, f) in zip(evidence, group, strict=True):

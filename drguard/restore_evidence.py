@@ -236,9 +236,9 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
            restore_jobs: Iterable[Mapping[str, Any]],
            unknown: Mapping[str, str] | None = None,
            now: dt.datetime | None = None) -> list[Evidence]:
-    """Evidence per resource: its newest successful restore. `unknown` maps a region ("*" for
-    every one) to why a source could not be read there (e.g. AWS Backup's restore jobs);
-    given `now`, a drill that finished after it is no evidence."""
+    """Evidence per resource: its newest successful restore. `unknown` maps a region (a key
+    starting with "*": every region) to why a source could not be read there (e.g. AWS
+    Backup's restore jobs); given `now`, a drill that finished after it is no evidence."""
     drills = list(drills)
     by_drill = from_drills(drills, now)
     tries = from_drills(drills, now, outcome="not-run")
@@ -260,7 +260,7 @@ def gather(resources: Iterable[Resource], drills: Iterable[Mapping[str, Any]],
         if failed is not None and (ev.last is None or failed.at > ev.last.at):
             ev.failed = failed
         ev.unknown = [why for region, why in unknown.items()
-                      if region == "*" or region == r.region]
+                      if region.startswith("*") or region == r.region]
         out.append(ev)
     return out
 

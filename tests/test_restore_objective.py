@@ -138,6 +138,25 @@ def test_unreadable_restore_jobs_are_error_unless_a_drill_proves_it() -> None:
         assert out[arn].evidence["readErrors"][0]["code"] == "404"
 
 
+def test_a_restore_test_in_another_region_of_the_account_counts() -> None:
+    """The DR region's restore of a copy proves the database; a region whose jobs cannot be
+    read leaves what is not proven unknown, whatever region the resource is in."""
+    west = Finding(ANY_CONTROL, "pass", "live", f"arn:aws:backup:us-west-2:{ACCOUNT}:"
+                   "backup-vault:dr", "ok", ACCOUNT, "us-west-2")
+    by_region: dict[str | None, list[dict[str, Any]] | ReadError] = {
+        "us-east-1": [], "us-west-2": [job(DB, 30, 1)]}
+    out = {f.resource: f for f in restore.judge(
+        [live(DB), live(LEGACY), west], from_mapping(CONFIG),
+        lambda a, r: by_region[r], [], NOW, drills_read=False)}
+    assert out[DB].status == "pass", out[DB].message
+    assert out[LEGACY].status == "fail" and "never restored" in out[LEGACY].message
+    by_region["us-west-2"] = ReadError("backup:ListRestoreJobs", "AccessDenied", "denied")
+    out = {f.resource: f for f in restore.judge(
+        [live(DB), live(LEGACY), west], from_mapping(CONFIG),
+        lambda a, r: by_region[r], [], NOW, drills_read=False)}
+    assert out[LEGACY].status == "error" and "us-west-2" in out[LEGACY].message
+
+
 def test_without_history_restore_jobs_alone_are_judged() -> None:
     out = judged([live(DB), live(LEGACY)], [job(DB, 30, 1)], [], drills_read=False)
     assert out[DB].status == "pass"
