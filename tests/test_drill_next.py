@@ -130,7 +130,7 @@ def test_tier_and_waivers_limit_the_buckets_too(
     hist = tmp_path / "hist"
     drilled(hist, "rds", "orders", 1)
     out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist),
-                     "--tier", "critical",
+                     "--tier", "Critical",  # tiers are compared in lower case
                      faults=[Fault("denied", "backup", "GET /restore-jobs/")])
     # orders-backups (critical, never restored) is waived: orders is the only critical one
     assert out.startswith("drill next: rds orders (us-east-1, tier critical): last restored")

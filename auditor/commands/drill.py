@@ -138,8 +138,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "of the region (scratch resources and waived ones left out), choose the "
                        "one with no restore evidence, else the oldest (drills in --history and "
                        "AWS Backup restore jobs alike), say why, and drill it.")
-    n.add_argument("--tier", help="only resources of this tier (the dr:tier tag, or the "
-                   "config's tier of the application their dr:app tag names)")
+    n.add_argument("--tier", type=str.lower,
+                   help="only resources of this tier (the dr:tier tag, or the config's tier of "
+                        "the application their dr:app tag names)")
     n.add_argument("--config", type=Path, help="YAML/JSON config: its waivers (control "
                    "restore-time-objective, or *) leave resources out; its backup-bucket scope "
                    "and stateBucket add buckets; its applications give tiers")
