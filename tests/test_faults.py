@@ -1,0 +1,209 @@
+"""Fail closed under transient faults, read by read.
+
+The demo's organization (two accounts, two regions) is seeded once into an emulator of this
+module's own; a clean `--org` scan records every read it makes. Then each read fails alone
+(all of its calls, answered 503, throttled or dropped, with one attempt: a call past its
+retries) and the scan must: not crash, keep every finding of the clean run for its (control,
+resource) with the same status or `error`, or cover it by an `error` finding of the control on
+a wildcard of that scope (or on the account, when the account could not be opened), and exit
+as `outputs.md` says (1 with gaps, else 3). The same invariant holds over whole scans with
+10-60% of all requests failing, for several seeds (DRG_FAULT_SEEDS raises the count).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+import pytest
+
+from auditor.aws import AwsOptions
+from auditor.demo_seed import DemoOrg, seed
+from auditor.emulator import CREDENTIALS, MotoServer
+from auditor.reports import outcome
+from auditor.scan import ScanOptions, ScanResult, scan
+from auditor.services import recovery, rpo
+from drguard.findings import Finding, at_or_above
+from drguard.settings import Settings, from_mapping
+from tests.fault_hook import Clean, FailOperation, Plan, RandomFaults, Replay, inject
+
+pytestmark = pytest.mark.slow
+
+# Every read a clean scan of the demo organization makes (test_every_read_is_listed keeps the
+# list whole: a new read fails it until it is added here, and so gets its own test).
+OPERATIONS = (
+    "backup:DescribeBackupVault", "backup:GetBackupPlan", "backup:GetBackupVaultAccessPolicy",
+    "backup:ListBackupPlans", "backup:ListBackupSelections", "backup:ListBackupVaults",
+    "backup:ListCopyJobs", "backup:ListRecoveryPointsByBackupVault", "backup:ListTags",
+    "cloudtrail:DescribeTrails", "cloudtrail:GetEventSelectors", "cloudtrail:GetTrailStatus",
+    "dynamodb:DescribeContinuousBackups", "dynamodb:DescribeTable", "dynamodb:ListBackups",
+    "dynamodb:ListTables", "dynamodb:ListTagsOfResource",
+    "ec2:DescribeSnapshots", "ec2:DescribeVolumes",
+    "efs:DescribeBackupPolicy", "efs:DescribeFileSystems",
+    "elasticache:DescribeCacheClusters", "elasticache:DescribeReplicationGroups",
+    "events:ListRules", "events:ListTargetsByRule",
+    "iam:GetAccountSummary", "iam:ListAccessKeys", "iam:ListUsers",
+    "kms:DescribeKey",
+    "organizations:DescribeOrganization", "organizations:DescribePolicy",
+    "organizations:ListAccounts", "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent", "organizations:ListPolicies",
+    "organizations:ListRoots", "organizations:ListTargetsForPolicy",
+    "rds:DescribeDBClusterSnapshotAttributes", "rds:DescribeDBClusterSnapshots",
+    "rds:DescribeDBClusters", "rds:DescribeDBInstanceAutomatedBackups",
+    "rds:DescribeDBInstances", "rds:DescribeDBSnapshotAttributes", "rds:DescribeDBSnapshots",
+    "rds:DescribeExportTasks",
+    "redshift:DescribeClusterSnapshots", "redshift:DescribeClusters",
+    "s3:GetBucketEncryption", "s3:GetBucketLocation", "s3:GetBucketNotificationConfiguration",
+    "s3:GetBucketPolicyStatus", "s3:GetBucketReplication", "s3:GetBucketTagging",
+    "s3:GetBucketVersioning", "s3:GetObjectLockConfiguration", "s3:GetPublicAccessBlock",
+    "s3:ListBuckets", "s3:ListObjectVersions", "s3:ListObjectsV2",
+    "sts:AssumeRole", "sts:GetCallerIdentity",
+)
+# Reads without which nothing can be scanned: the run stops before any check, with a clear
+# one-line error (exit 2), and reports nothing at all, so nothing green either.
+BEFORE_ANY_CHECK = {"sts:GetCallerIdentity": "cannot authenticate",
+                    "organizations:ListAccounts": "cannot list the organization's accounts",
+                    "organizations:DescribeOrganization":
+                        "cannot list the organization's accounts",
+                    "organizations:ListRoots": "cannot list the organization's accounts",
+                    "organizations:ListOrganizationalUnitsForParent":
+                        "cannot list the organization's accounts",
+                    "organizations:ListAccountsForParent":
+                        "cannot list the organization's accounts"}
+
+
+@dataclass
+class Demo:
+    url: str
+    org: DemoOrg
+    settings: Settings
+    now: dt.datetime
+    replay: Replay
+    clean: ScanResult | None = None
+    clean_plan: Plan | None = None
+
+    def scan(self, monkeypatch: Any, plan: Plan, **options: Any) -> ScanResult:
+        opts = ScanOptions(aws=AwsOptions(endpoint_url=self.url, max_attempts=1,
+                                          retry_mode="standard"),
+                           regions=list(self.org.regions), org=True,
+                           role_name=self.org.role_name, workers=4, now=self.now, **options)
+        with inject(monkeypatch, plan):
+            return scan(opts, self.settings)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    with pytest.MonkeyPatch.context() as mp, MotoServer() as server:
+        for k, v in CREDENTIALS.items():
+            mp.setenv(k, v)
+        for k in ("AWS_PROFILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"):
+            mp.delenv(k, raising=False)
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        org = seed(server.url)
+        settings = from_mapping({"scope": {"stateBucket": org.state_bucket},
+                                 "controls": {**rpo.EMULATOR_CONTROLS,
+                                              **recovery.EMULATOR_CONTROLS}})
+        d = Demo(server.url, org, settings, dt.datetime.now(dt.UTC), Replay())
+        d.clean_plan = Clean(d.replay)
+        d.clean = d.scan(mp, d.clean_plan)
+        yield d
+
+
+# ---- the invariant ------------------------------------------------------------------------
+
+def _account_down(f: Finding) -> bool:
+    return f.resource == f"arn:aws:iam::{f.account}:root" and "could not be scanned" in f.message
+
+
+def _covers(err: Finding, f: Finding) -> bool:
+    """An `error` finding of the same control that stands for `f`: on a wildcard of its
+    scope, or on its account when the account could not be opened."""
+    if err.control != f.control or err.account != f.account:
+        return False
+    return ("*" in err.resource and fnmatchcase(f.resource, err.resource)) or _account_down(err)
+
+
+def broken(clean: list[Finding], faulted: list[Finding]) -> list[str]:
+    """What breaks the invariant: a finding of the clean run that turned `pass` (or any other
+    status than its own or `error`) or that is gone without an `error` standing for it."""
+    by_key: dict[tuple[str, str | None, str], list[Finding]] = {}
+    for f in faulted:
+        by_key.setdefault((f.control, f.account, f.resource), []).append(f)
+    errors = [f for f in faulted if f.status == "error"]
+    out = []
+    for c in clean:
+        same = by_key.get((c.control, c.account, c.resource), [])
+        if same:
+            bad = [f.status for f in same if f.status not in (c.status, "error")]
+            if bad:
+                out.append(f"{c.control} {c.resource}: {c.status} -> {bad}")
+        elif not any(_covers(e, c) for e in errors):
+            out.append(f"{c.control} {c.resource} ({c.status}): gone")
+    return out
+
+
+def _exit_code(result: ScanResult) -> int:
+    return int(outcome(result.findings, {**result.run, "fail_on": "high"})["exit_code"])
+
+
+def _expected_exit(result: ScanResult) -> int:
+    gaps = any(f.is_gap and at_or_above(f.severity, "high") for f in result.findings)
+    return 1 if gaps else 3
+
+
+# ---- the clean run -------------------------------------------------------------------------
+
+def test_every_read_is_listed(demo: Demo) -> None:
+    assert demo.clean is not None and demo.clean_plan is not None
+    assert sorted(demo.clean_plan.seen) == sorted(OPERATIONS)
+    assert not [f for f in demo.clean.findings if f.status == "error"]
+    assert {f.status for f in demo.clean.findings} == {"pass", "fail"}
+    assert {f.account for f in demo.clean.findings} >= {demo.org.management, demo.org.member}
+
+
+# ---- each read failing alone ---------------------------------------------------------------
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_each_read_failing_fails_closed(demo: Demo, monkeypatch: pytest.MonkeyPatch,
+                                        operation: str) -> None:
+    assert demo.clean is not None
+    plan = FailOperation(operation, demo.replay)
+    if operation in BEFORE_ANY_CHECK:
+        from drguard.errors import ConfigError
+
+        with pytest.raises(ConfigError, match=BEFORE_ANY_CHECK[operation]):
+            demo.scan(monkeypatch, plan)
+        assert plan.failed[operation] >= 1
+        return
+    result = demo.scan(monkeypatch, plan)
+    assert plan.failed[operation] >= 1
+    assert broken(demo.clean.findings, result.findings) == []
+    errors = [f for f in result.findings if f.status == "error"]
+    assert errors, f"{operation} failed and nothing says so"
+    counted = result.run["skipped"]["operations"]
+    assert operation in counted or any(op.startswith(operation) for op in counted), counted
+    assert _exit_code(result) == _expected_exit(result)
+
+
+# ---- whole scans with a share of every request failing --------------------------------------
+
+_SEEDS = int(os.environ.get("DRG_FAULT_SEEDS", "2"))
+
+
+@pytest.mark.parametrize("rate", (0.1, 0.3, 0.6))
+@pytest.mark.parametrize("seed_", range(_SEEDS))
+def test_random_faults_only_move_findings_toward_error(demo: Demo,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       rate: float, seed_: int) -> None:
+    assert demo.clean is not None
+    plan = RandomFaults(seed_ * 1000 + int(rate * 100), rate, spare=frozenset(BEFORE_ANY_CHECK),
+                        replay=demo.replay)
+    result = demo.scan(monkeypatch, plan)
+    assert sum(plan.failed.values()) >= 1
+    assert broken(demo.clean.findings, result.findings) == []
+    assert _exit_code(result) == _expected_exit(result)
