@@ -123,9 +123,12 @@ def _account_down(f: Finding) -> bool:
 def _covers(err: Finding, f: Finding) -> bool:
     """An `error` finding of the same control that stands for `f`: on a wildcard of its
     scope, or on its account when the account could not be opened."""
-    if err.control != f.control or err.account != f.account:
+    if err.control != f.control:
         return False
-    return ("*" in err.resource and fnmatchcase(f.resource, err.resource)) or _account_down(err)
+    if "*" in err.resource and fnmatchcase(f.resource, err.resource):
+        # a wildcard over every account (":*:") stands for the others' resources too
+        return err.account == f.account or err.resource.split(":")[4:5] == ["*"]
+    return err.account == f.account and _account_down(err)
 
 
 def broken(clean: list[Finding], faulted: list[Finding]) -> list[str]:

@@ -130,7 +130,8 @@ OUT_OF_SCOPE_SKIPS = frozenset({"bucketsOutsideRegions"})
 ERROR_SKIPS = frozenset({"resources"})
 SKIP_WORDS: dict[str, str] = {"accounts": "account", "regions": "account region",
                               "sources": "log source", "files": "log file",
-                              "records": "log record", "resources": "resource"}
+                              "records": "log record", "resources": "resource",
+                              "calls": "AWS call"}
 
 
 def plural(n: int, word: str) -> str:

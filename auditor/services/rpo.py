@@ -27,7 +27,7 @@ from drguard.verdict import Remediation
 
 from ..aws import Account, paginate
 from ..collectors import UNIT_ERRORS, Errors, ReadError, age_hours, guarded
-from ..live import AccountScan, Live, LiveService, Phase, ScanContext
+from ..live import AccountScan, Live, LiveService, Phase, Read, ScanContext
 from . import s3 as s3svc
 from .rds import cross_region
 
@@ -37,6 +37,15 @@ RPO = ctl.CONTROL_ID
 # Settings for the embedded emulator (`dr-audit demo`): moto has no ListRecoveryPointsByBackupVault.
 EMULATOR_CONTROLS: dict[str, dict[str, Any]] = {RPO: {"awsBackupRecoveryPoints": False}}
 MAX_KEYS = 100_000
+_DBS, _CLUSTERS = "arn:aws:rds:{region}:{account}:db:*", "arn:aws:rds:{region}:{account}:cluster:*"
+# The listings of the databases, clusters and tables whose recovery points are judged (a failed
+# listing of instances or clusters leaves both unknown: either may hold the other's source).
+RECOVERABLE_READS = (
+    Read("rds:DescribeDBInstances", _DBS), Read("rds:DescribeDBInstances", _CLUSTERS),
+    Read("rds:DescribeDBClusters", _DBS), Read("rds:DescribeDBClusters", _CLUSTERS),
+    Read("dynamodb:ListTables", "arn:aws:dynamodb:{region}:{account}:table/*"),
+    Read("redshift:DescribeClusters", "arn:aws:redshift:{region}:{account}:cluster:*"),
+)
 
 
 @dataclass
@@ -433,5 +442,5 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
 
 SERVICE = LiveService(
     phase=Phase(40, _phase),  # after bucket discovery and backup scope (s3, order 20)
-    live=(Live((RPO,), _evaluate),),
+    live=(Live((RPO,), _evaluate, reads=(*s3svc.BUCKET_READS, *RECOVERABLE_READS)),),
 )

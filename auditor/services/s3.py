@@ -19,7 +19,7 @@ from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
 from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded, tag_dict
-from ..live import AccountScan, DriftKind, Live, LiveService, Phase, ScanContext, Step
+from ..live import AccountScan, DriftKind, Live, LiveService, Phase, Read, ScanContext, Step
 
 
 class TrailRead(Protocol):
@@ -458,6 +458,12 @@ def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
 
 # ---- live bindings ---------------------------------------------------------------------------
 
+# The reads that decide which buckets there are and which of them are backup buckets (trail
+# destinations, RDS export destinations): every control over backup buckets declares them.
+ALL_BUCKETS = "arn:aws:s3:::*"
+BUCKET_READS = (Read("s3:ListBuckets", ALL_BUCKETS), Read("cloudtrail:DescribeTrails", ALL_BUCKETS),
+                Read("rds:DescribeExportTasks", ALL_BUCKETS))
+
 _BUCKET = ("backup-bucket-versioning", "backup-bucket-object-lock",
            "backup-bucket-public-access-block", "backup-bucket-replication",
            "backup-bucket-deletion-alerts")
@@ -565,7 +571,7 @@ SERVICE = LiveService(
     global_steps=(Step("s3", "s3:ListBuckets", _list),),
     regional_steps=(Step("events", "events:ListRules", _rules),),
     phase=Phase(20, _phase),  # after the trail details: trail destinations are backup buckets
-    live=(Live(_BUCKET, _evaluate),),
+    live=(Live(_BUCKET, _evaluate, reads=BUCKET_READS),),
     drift={
         "aws:s3/bucket:Bucket": DriftKind(names=("bucket",), use_id=True, **_KIND),
         "aws:s3/bucketV2:BucketV2": DriftKind(names=("bucket",), use_id=True, **_KIND),
