@@ -281,6 +281,14 @@ class Scanner:
                 self.error(control, f"arn:aws:iam::{a.id}:root", a.target.name or a.id, a.id,
                            None, f"Account {a.id} could not be scanned: {err}.",
                            [err] if err else [])
+            # what its reads would have found in other accounts (a plan's copy vaults)
+            for read in b.reads:
+                if read.wildcard.split(":")[4:5] == ["*"]:
+                    for control in read.controls or b.controls:
+                        self.error(control, read.wildcard, read.wildcard, a.id, None,
+                                   f"Account {a.id} could not be scanned, and what it would "
+                                   f"show of other accounts is unknown: {err}.",
+                                   [err] if err else [])
 
     # ---- run metadata ----------------------------------------------------------------------
 

@@ -147,7 +147,9 @@ def _evaluate(scanner: ScanContext) -> None:
     params = scanner.settings.of(SCP_DENY)
     if st.view is None or st.error:
         for a in scanner.accounts:
-            if a.target.error is None:
+            # SCPs are read from the management account: one that could not be opened is
+            # judged too (it is `error` below when they could not be read)
+            if a.target.error is None or not st.not_in_org:
                 if st.not_in_org:
                     fact = Resource(ref=f"arn:aws:iam::{a.id}:root", name=f"account {a.id}",
                                     account=a.id)

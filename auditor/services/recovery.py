@@ -382,6 +382,10 @@ def _buckets(scanner: ScanContext, a: AccountScan) -> list[tuple[Protected, list
     out = []
     for read in s3svc.bucket_index(scanner).values():
         b = read.fact
+        why = s3svc.unjudged(scanner, read) if b.account == a.id else None
+        if why is not None:
+            scanner.error(ctl.CROSS_ACCOUNT, b.ref, b.name, a.id, b.region, *why)
+            continue
         if b.account != a.id or not b.scope_reasons or not s3svc.in_regions(scanner, read):
             continue
         p = Protected(ref=b.ref, name=b.name, type=b.type, account=a.id, region=b.region,

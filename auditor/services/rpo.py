@@ -365,6 +365,10 @@ def _buckets(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoin
     state = s3svc.state_location(scanner)
     for name, read in sorted(a.data.get("buckets", {}).items()):
         b = read.fact
+        why = s3svc.unjudged(scanner, read)
+        if why is not None:
+            scanner.error(RPO, b.ref, name, b.account, b.region, *why)
+            continue
         if not b.scope_reasons or not s3svc.in_regions(scanner, read) or not read.detailed:
             continue
         is_state = bool(b.is_state_bucket)
@@ -379,6 +383,9 @@ def _buckets(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoin
             if is_state:
                 # The checkpoint is the state: this copy misses no change.
                 age = 0.0 if b.versioning == "Enabled" else None
+                if b.versioning is UNKNOWN:  # whether it keeps its versions is unknown
+                    unread.append(f"versioning of {name}: "
+                                  f"{read.errors.get('versioning') or read.errors.get('details')}")
                 if age is not None:
                     points.append(_point("checkpoint version", b.region or "", mine.time,
                                          scanner.now, f"s3://{name}/{prefix}", age))

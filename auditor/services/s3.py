@@ -341,6 +341,23 @@ def in_regions(scanner: ScanContext, read: BucketRead) -> bool:
     return read.fact.region in scanner.regions
 
 
+def unjudged(scanner: ScanContext, read: BucketRead) -> tuple[str, list[ReadError]] | None:
+    """Why a bucket that may be a backup bucket of the scanned regions cannot be judged (its
+    tags, so whether it is one, or its region could not be read), or None. Every control over
+    backup buckets reports such a bucket `error` with this message and these errors."""
+    b = read.fact
+    if not b.scope_reasons:
+        err = read.errors.get("tags")
+        if err is not None and (b.region is None or in_regions(scanner, read)):
+            return (f"Could not tell whether {b.name!r} is a backup bucket: its tags could not "
+                    f"be read ({err}).", [err])
+        return None
+    if b.region is None:
+        err = read.errors.get("location")
+        return f"Backup bucket {b.name!r} could not be read: {err}.", [err] if err else []
+    return None
+
+
 def _account_of(scanner: ScanContext, read: BucketRead) -> AccountScan:
     return next(a for a in scanner.accounts if a.id == read.fact.account)
 
@@ -491,13 +508,23 @@ def _rules_of(b: Bucket) -> list[dict[str, Any]]:
     return b.replication if isinstance(b.replication, list) else []
 
 
-def _replication_verdict(b: Bucket) -> Verdict | None:
+def _replication_verdict(b: Bucket, unread_sources: list[ReadError]) -> Verdict | None:
     v = ctl.replication(b)
     if v is not None and v.status == "fail" and any(
             r.get("regionError") and r.get("status", "Enabled") == "Enabled"
             for r in _rules_of(b)):
         return Verdict("unknown", "", v.evidence)  # a destination's region is unreadable
+    if v is not None and v.status == "fail" and not b.replica_of and unread_sources:
+        # it may be the copy of a bucket whose replication rules could not be read
+        return Verdict("unknown", "", v.evidence)
     return v
+
+
+def _unread_replication(scanner: ScanContext) -> list[ReadError]:
+    """The replication reads that failed for backup buckets (their copies are unknown)."""
+    return [e for r in bucket_index(scanner).values()
+            if r.fact.scope_reasons and r.fact.replication is UNKNOWN
+            for e in (r.errors.get("replication") or r.errors.get("details"),) if e]
 
 
 def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
@@ -509,24 +536,18 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
                           [err])
         return
     targets = _target_lookup(scanner, a)
+    unread_sources = _unread_replication(scanner)
     trails = list(a.data.get("trails", {}).values())
     trails_unreadable = [rs.errors["cloudtrail"] for rs in a.regions.values()
                          if "cloudtrail" in rs.errors]
     for read in sorted(a.data.get("buckets", {}).values(), key=lambda r: r.name):
         b = read.fact
-        if not b.scope_reasons:
-            if "tags" in read.errors and (b.region is None or in_regions(scanner, read)):
-                for c in _BUCKET:
-                    scanner.error(c, b.ref, b.name, a.id, b.region,
-                                  f"Could not tell whether {b.name!r} is a backup bucket: its "
-                                  f"tags could not be read ({read.errors['tags']}).",
-                                  [read.errors["tags"]])
-            continue
-        if b.region is None:
-            err = read.errors.get("location")
+        why = unjudged(scanner, read)
+        if why is not None:
             for c in _BUCKET:
-                scanner.error(c, b.ref, b.name, a.id, None, f"Backup bucket {b.name!r} could "
-                              f"not be read: {err}.", [err] if err else [])
+                scanner.error(c, b.ref, b.name, a.id, b.region, *why)
+            continue
+        if not b.scope_reasons:
             continue
         if not in_regions(scanner, read):
             scanner.skipped["bucketsOutsideRegions"] += 1
@@ -544,8 +565,10 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
                     [errs.get("objectLock"), errs.get("details")])
         scanner.add(PUBLIC_ACCESS_BLOCK, b, ctl.public_access_block(b),
                     [errs.get("publicAccessBlock"), errs.get("details")])
-        scanner.add(REPLICATION, b, _replication_verdict(b),
+        rv = _replication_verdict(b, unread_sources)
+        scanner.add(REPLICATION, b, rv,
                     [errs.get("replication"), errs.get("details"),
+                     *(unread_sources if rv is not None and rv.status == "unknown" else ()),
                      *[ReadError(**r["regionError"]) for r in _rules_of(b)
                        if r.get("regionError")]])
         scanner.add(DELETION_ALERTS, b, ctl.deletion_alerts(b),
