@@ -50,7 +50,8 @@ def _answer(kind: str, service: str, operation: str, url: str) -> AWSResponse:
         raise ConnectionClosedError(endpoint_url=url)
     if kind == "503":
         return AWSResponse(url, 503, {}, _Body(b""))
-    status, headers, body = _error("throttle", service, operation)
+    status, headers, body = _error("denied" if kind == "denied" else "throttle", service,
+                                   operation)
     return AWSResponse(url, status, headers, _Body(body))
 
 
@@ -138,6 +139,21 @@ class FailOperation(Plan):
 
     def kind(self, op: str, request: Any, n: int) -> str | None:
         return KINDS[n % len(KINDS)] if op == self.operation else None
+
+
+class FailWhere(Plan):
+    """Every call of `operation` whose URL contains `url_contains` fails (a kind may be
+    given: "denied" answers AccessDenied in the service's protocol)."""
+
+    def __init__(self, operation: str, url_contains: str = "", kind: str | None = None,
+                 replay: Replay | None = None) -> None:
+        super().__init__(replay)
+        self.operation, self.url_contains, self.fixed = operation, url_contains, kind
+
+    def kind(self, op: str, request: Any, n: int) -> str | None:
+        if op != self.operation or self.url_contains not in request.url:
+            return None
+        return self.fixed or KINDS[n % len(KINDS)]
 
 
 class RandomFaults(Plan):

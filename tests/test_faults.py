@@ -13,6 +13,8 @@ as `outputs.md` says (1 with gaps, else 3). The same invariant holds over whole 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 
 from auditor.aws import AwsOptions
+from auditor.cli import main
 from auditor.demo_seed import DemoOrg, seed
 from auditor.emulator import CREDENTIALS, MotoServer
 from auditor.reports import outcome
@@ -29,7 +32,7 @@ from auditor.scan import ScanOptions, ScanResult, scan
 from auditor.services import recovery, rpo
 from drguard.findings import Finding, at_or_above
 from drguard.settings import Settings, from_mapping
-from tests.fault_hook import Clean, FailOperation, Plan, RandomFaults, Replay, inject
+from tests.fault_hook import Clean, FailOperation, FailWhere, Plan, RandomFaults, Replay, inject
 
 pytestmark = pytest.mark.slow
 
@@ -219,3 +222,137 @@ def test_random_faults_only_move_findings_toward_error(demo: Demo,
     assert sum(plan.failed.values()) >= 1
     assert broken(demo.clean.findings, result.findings) == []
     assert _exit_code(result) == _expected_exit(result)
+
+
+# ---- --org: an account whose role cannot be assumed -----------------------------------------
+
+def test_org_account_that_cannot_be_opened_is_error_and_the_others_unchanged(
+        demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert demo.clean is not None
+    member = demo.org.member
+    plan = FailWhere("sts:AssumeRole", kind="denied", replay=demo.replay)
+    result = demo.scan(monkeypatch, plan)
+    assert plan.failed["sts:AssumeRole"] == 1
+    assert broken(demo.clean.findings, result.findings) == []
+    # (SCP coverage is read from the management account: the member is still judged)
+    mine = [f for f in result.findings if f.account == member
+            and f.control != "scp-deny-backup-deletion"]
+    assert mine and {f.status for f in mine} == {"error"}
+    roots = [f for f in mine if f.resource == f"arn:aws:iam::{member}:root"]
+    assert roots and all("AccessDenied" in f.message for f in roots)
+    # every control judged in the member account by the clean run says error there
+    assert {f.control for f in demo.clean.findings if f.account == member} <= {
+        f.control for f in mine}
+    others = sorted((f.control, f.resource, f.status) for f in result.findings
+                    if f.account != member and f.resource.split(":")[4:5] != ["*"])
+    clean_others = sorted((f.control, f.resource, f.status) for f in demo.clean.findings
+                          if f.account != member)
+    # the management account is judged as before (a vault only the member's plan copies
+    # into is `error` under the wildcard of what that account would have shown)
+    assert [x for x in clean_others if x not in others] == [
+        x for x in clean_others if x[0] == "backup-air-gapped" and demo.org.management in x[1]]
+    assert result.run["account_status"][1]["status"] == "error" or any(
+        a["status"] == "error" and a["id"] == member for a in result.run["account_status"])
+    assert _exit_code(result) == 1
+
+
+# ---- through the command line: exit code and what the reports say ---------------------------
+
+def _cli(demo: Demo, monkeypatch: pytest.MonkeyPatch, plan: Plan, out: Any, *args: str) -> int:
+    """The command as a user runs it (the emulator answers every call: no replay)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+    cfg = out.parent / f"{out.name}.json"
+    cfg.write_text(json.dumps({"scope": {"stateBucket": demo.org.state_bucket},
+                               "controls": {**rpo.EMULATOR_CONTROLS,
+                                            **recovery.EMULATOR_CONTROLS}}))
+    with inject(monkeypatch, plan):
+        return main([*args, "--endpoint-url", demo.url, "--output-dir", str(out),
+                     "--config", str(cfg), "--format", "json,md,html"])
+
+
+def _scan_args(demo: Demo) -> list[str]:
+    return ["scan", "--org", "--role-name", demo.org.role_name,
+            "--regions", ",".join(demo.org.regions)]
+
+
+def test_failed_trail_listing_keeps_the_trail_bucket_gaps_as_errors(
+        demo: Demo, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """The trail bucket is a backup bucket because a trail writes to it: when the trails
+    cannot be listed, its gaps (and every bucket control's) are `error` over the buckets whose
+    scope could not be known, and the reports name the failed read and those controls."""
+    out = tmp_path / "r"
+    code = _cli(demo, monkeypatch, FailOperation("cloudtrail:DescribeTrails"),
+                out, *_scan_args(demo))
+    report = json.loads((out / "report.json").read_text())
+    assert code == report["summary"]["exit_code"] == 1
+    unknowable = report["run"]["skipped"]["unknowable"]["cloudtrail:DescribeTrails"]
+    assert {"backup-bucket-object-lock", "backup-bucket-versioning",
+            "backup-bucket-deletion-alerts", "backup-bucket-public-access-block",
+            "backup-bucket-replication", "recovery-point-objective",
+            "cloudtrail-bucket-protected", "cloudtrail-enabled"} <= set(unknowable)
+    wild = {f["control"] for f in report["findings"] if f["status"] == "error"
+            and f["resource"] == "arn:aws:s3:::*"}
+    assert {"backup-bucket-object-lock", "recovery-point-objective"} <= wild
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for text in (md, html):
+        assert "cloudtrail:DescribeTrails" in text and "recovery-point-objective" in text
+
+
+# ---- logs from S3: a listing or an object that fails ---------------------------------------
+
+@pytest.mark.parametrize("where", ["listing", "object"])
+def test_logs_with_a_failing_read_are_incomplete(demo: Demo, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Any, where: str) -> None:
+    source = f"s3://{demo.org.trail_bucket}/"
+    if where == "listing":
+        plan: Plan = FailOperation("s3:ListObjectsV2")
+    else:  # one log file of the member account (its objects' keys carry the account id)
+        plan = FailWhere("s3:GetObject", f"/{demo.org.member}/CloudTrail/us-west-2/")
+    out = tmp_path / where
+    code = _cli(demo, monkeypatch, plan, out, "logs", source)
+    report = json.loads((out / "report.json").read_text())
+    assert plan.failed, plan.seen
+    logs = report["run"]
+    assert report["summary"]["incomplete"] is True
+    assert code == report["summary"]["exit_code"] == (1 if report["summary"]["gaps"] else 3)
+    assert not [f for f in report["findings"] if f["status"] == "pass"]
+    if where == "listing":
+        assert logs["files"] == 0 and logs["skipped"]["sources"] >= 1
+        assert code == 3 and not report["findings"]
+    else:
+        assert logs["skipped"]["files"] == sum(plan.failed.values()) >= 1
+        assert logs["files"] > logs["skipped"]["files"]
+    assert "incomplete" in (out / "report.md").read_text().lower()
+
+
+# ---- state backends: a read that fails -----------------------------------------------------
+
+@pytest.mark.parametrize("read", ["s3:ListObjectsV2", "s3:GetObject"])
+def test_s3_state_backend_with_a_failing_read_is_incomplete(
+        demo: Demo, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, read: str) -> None:
+    plan = FailWhere(read, f"/{demo.org.state_bucket}")
+    out = tmp_path / "b"
+    code = _cli(demo, monkeypatch, plan, out, *_scan_args(demo),
+                "--backend", f"s3://{demo.org.state_bucket}")
+    report = json.loads((out / "report.json").read_text())
+    assert plan.failed[read] >= 1
+    assert report["run"]["backends"]["skipped"]["checkpoints"] >= 1
+    assert report["summary"]["incomplete"] is True
+    assert code == report["summary"]["exit_code"] == 1  # the demo's gaps
+
+
+def test_file_state_backend_with_an_unreadable_checkpoint_is_incomplete(
+        demo: Demo, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    stacks = tmp_path / "state" / ".pulumi" / "stacks" / "acme-platform"
+    stacks.mkdir(parents=True)
+    (stacks / "prod.json").write_text(json.dumps({"version": 3, "checkpoint": {
+        "stack": "organization/acme-platform/prod", "latest": {"resources": []}}}))
+    (stacks / "staging.json.gz").write_bytes(gzip.compress(b'{"version": 3, "checkp')[:-9])
+    out = tmp_path / "f"
+    code = _cli(demo, monkeypatch, Clean(), out, *_scan_args(demo),
+                "--backend", f"file://{tmp_path / 'state'}")
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["backends"]["skipped"]["checkpoints"] == 1
+    assert report["summary"]["incomplete"] is True and code == 1
