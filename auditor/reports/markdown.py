@@ -16,7 +16,7 @@ from typing import Any
 from drguard.findings import Finding
 from drguard.frameworks import DISCLAIMER
 
-from ._common import SEVERITIES_DESC, event_value, incomplete_text, plural
+from ._common import SEVERITIES_DESC, event_value, failed_reads, incomplete_text, plural
 from .escape import code, md
 from .templates import environment
 
@@ -134,6 +134,9 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     if summary.get("incomplete"):
         lines += [f"**{md(incomplete_text(summary))}** The counts below cover only what was "
                   "read.", ""]
+        reads = failed_reads(run)
+        if reads:
+            lines += [*(f"- {code(op)} {md(text)}" for op, text in reads), ""]
     lines += [_header(run, names), ""]
     by_sev = [f"{summary['by_severity'][s]['fail']} {s}" for s in SEVERITIES_DESC
               if summary["by_severity"][s]["fail"]]
