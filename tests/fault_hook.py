@@ -62,7 +62,7 @@ class Replay:
     only in their faults spends its time on the auditor instead of on the emulator."""
 
     def __init__(self) -> None:
-        self._answers: dict[tuple[str, str, str, str, bytes], tuple[int, dict[str, str], bytes]] = {}
+        self._answers: dict[tuple[str, ...], tuple[int, dict[str, str], bytes]] = {}
         self._lock = threading.Lock()
         self._http = URLLib3Session()
         self.sent = 0
@@ -72,7 +72,7 @@ class Replay:
         # account (access key) has its own answer
         who = _CREDENTIAL.search(str(request.headers.get("Authorization") or ""))
         key = (who.group(1) if who else "", str(request.headers.get("X-Amz-Target") or ""),
-               request.method, request.url, body)
+               request.method, request.url, body.hex())
         with self._lock:
             hit = self._answers.get(key)
         if hit is None:
@@ -169,8 +169,8 @@ class RandomFaults(Plan):
         if op in self.spare:
             return None
         target = request.headers.get("X-Amz-Target") or ""
-        digest = hashlib.sha256(f"{self.seed}|{op}|{target}|{request.method}|{request.url}|".encode()
-                                + _body(request)).digest()
+        head = f"{self.seed}|{op}|{target}|{request.method}|{request.url}|"
+        digest = hashlib.sha256(head.encode() + _body(request)).digest()
         if int.from_bytes(digest[:4], "big") / 2**32 >= self.rate:
             return None
         return KINDS[digest[4] % len(KINDS)]

@@ -203,8 +203,8 @@ def failed_reads(run: dict[str, Any] | None) -> list[tuple[str, str]]:
     skipped = (run or {}).get("skipped")
     if not isinstance(skipped, dict) or not isinstance(skipped.get("operations"), dict):
         return []
-    unknowable = skipped.get("unknowable") if isinstance(skipped.get("unknowable"), dict) \
-        else {}
+    found = skipped.get("unknowable")
+    unknowable: dict[str, Any] = found if isinstance(found, dict) else {}
     out = []
     for op, n in skipped["operations"].items():
         controls = [str(c) for c in unknowable.get(op) or ()]
