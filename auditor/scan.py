@@ -282,13 +282,12 @@ class Scanner:
                            None, f"Account {a.id} could not be scanned: {err}.",
                            [err] if err else [])
             # what its reads would have found in other accounts (a plan's copy vaults)
-            for read in b.reads:
-                if read.wildcard.split(":")[4:5] == ["*"]:
-                    for control in read.controls or b.controls:
-                        self.error(control, read.wildcard, read.wildcard, a.id, None,
-                                   f"Account {a.id} could not be scanned, and what it would "
-                                   f"show of other accounts is unknown: {err}.",
-                                   [err] if err else [])
+            wide = {(c, r.wildcard) for r in b.reads if r.wildcard.split(":")[4:5] == ["*"]
+                    for c in r.controls or b.controls}
+            for control, wildcard in sorted(wide):
+                self.error(control, wildcard, wildcard, a.id, None,
+                           f"Account {a.id} could not be scanned, and what it would show of "
+                           f"other accounts is unknown: {err}.", [err] if err else [])
 
     # ---- run metadata ----------------------------------------------------------------------
 

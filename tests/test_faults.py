@@ -205,6 +205,30 @@ def test_each_read_failing_fails_closed(demo: Demo, monkeypatch: pytest.MonkeyPa
     assert _exit_code(result) == _expected_exit(result)
 
 
+# The holes this suite found first: the achieved-RPO table lost a backup bucket whose region
+# could not be read, and every bucket when the listing failed; a failed trail listing made the
+# trail bucket (a backup bucket because the trail writes to it) vanish from every bucket check.
+@pytest.mark.parametrize("operation, control, resource", [
+    ("s3:GetBucketLocation", "recovery-point-objective", "arn:aws:s3:::acme-db-exports"),
+    ("s3:ListBuckets", "recovery-point-objective", "arn:aws:s3:::*"),
+    ("cloudtrail:DescribeTrails", "recovery-point-objective", "arn:aws:s3:::*"),
+    ("cloudtrail:DescribeTrails", "backup-bucket-object-lock", "arn:aws:s3:::*"),
+    ("cloudtrail:DescribeTrails", "cloudtrail-bucket-protected",
+     "arn:aws:cloudtrail:us-east-1:{management}:trail/*"),
+])
+def test_a_failed_read_is_error_where_it_was_needed(demo: Demo, monkeypatch: pytest.MonkeyPatch,
+                                                    operation: str, control: str,
+                                                    resource: str) -> None:
+    result = demo.scan(monkeypatch, FailOperation(operation, demo.replay))
+    ref = resource.format(management=demo.org.management)
+    hits = [f for f in result.findings if f.control == control and f.resource == ref
+            and f.account == demo.org.management]
+    assert [f.status for f in hits] == ["error"], [
+        (f.resource, f.status) for f in result.findings if f.control == control]
+    assert operation in hits[0].message
+    assert operation in {e["operation"] for e in hits[0].evidence["readErrors"]}
+
+
 # ---- whole scans with a share of every request failing --------------------------------------
 
 _SEEDS = int(os.environ.get("DRG_FAULT_SEEDS", "2"))
