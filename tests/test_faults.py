@@ -89,8 +89,9 @@ class Demo:
     clean: ScanResult | None = None
     clean_plan: Plan | None = None
 
-    def scan(self, monkeypatch: Any, plan: Plan, **options: Any) -> ScanResult:
-        opts = ScanOptions(aws=AwsOptions(endpoint_url=self.url, max_attempts=1,
+    def scan(self, monkeypatch: Any, plan: Plan, attempts: int = 1,
+             **options: Any) -> ScanResult:
+        opts = ScanOptions(aws=AwsOptions(endpoint_url=self.url, max_attempts=attempts,
                                           retry_mode="standard"),
                            regions=list(self.org.regions), org=True,
                            role_name=self.org.role_name, workers=4, now=self.now, **options)
@@ -229,6 +230,19 @@ def test_a_failed_read_is_error_where_it_was_needed(demo: Demo, monkeypatch: pyt
     assert operation in {e["operation"] for e in hits[0].evidence["readErrors"]}
 
 
+def test_a_fault_that_outlasts_the_retries_is_error(demo: Demo,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With retries on, every attempt of the call fails, then the call: the same `error`."""
+    assert demo.clean is not None
+    plan = FailOperation("s3:ListBuckets", demo.replay)
+    result = demo.scan(monkeypatch, plan, attempts=2)
+    # two accounts, two attempts each
+    assert plan.seen["s3:ListBuckets"] == plan.failed["s3:ListBuckets"] == 4
+    assert result.run["skipped"]["operations"]["s3:ListBuckets"] == 2  # calls, not attempts
+    assert broken(demo.clean.findings, result.findings) == []
+    assert {f.status for f in result.findings if f.resource == "arn:aws:s3:::*"} == {"error"}
+
+
 # ---- whole scans with a share of every request failing --------------------------------------
 
 _SEEDS = int(os.environ.get("DRG_FAULT_SEEDS", "2"))
@@ -282,7 +296,8 @@ def test_org_account_that_cannot_be_opened_is_error_and_the_others_unchanged(
 
 # ---- through the command line: exit code and what the reports say ---------------------------
 
-def _cli(demo: Demo, monkeypatch: pytest.MonkeyPatch, plan: Plan, out: Any, *args: str) -> int:
+def _cli(demo: Demo, monkeypatch: pytest.MonkeyPatch, plan: Plan, out: Any, *args: str,
+         formats: str = "json,md") -> int:
     """The command as a user runs it (the emulator answers every call: no replay)."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     monkeypatch.setenv("AWS_RETRY_MODE", "standard")
@@ -292,7 +307,7 @@ def _cli(demo: Demo, monkeypatch: pytest.MonkeyPatch, plan: Plan, out: Any, *arg
                                             **recovery.EMULATOR_CONTROLS}}))
     with inject(monkeypatch, plan):
         return main([*args, "--endpoint-url", demo.url, "--output-dir", str(out),
-                     "--config", str(cfg), "--format", "json,md,html"])
+                     "--config", str(cfg), "--format", formats])
 
 
 def _scan_args(demo: Demo) -> list[str]:
@@ -307,7 +322,7 @@ def test_failed_trail_listing_keeps_the_trail_bucket_gaps_as_errors(
     scope could not be known, and the reports name the failed read and those controls."""
     out = tmp_path / "r"
     code = _cli(demo, monkeypatch, FailOperation("cloudtrail:DescribeTrails"),
-                out, *_scan_args(demo))
+                out, *_scan_args(demo), formats="json,md,html")
     report = json.loads((out / "report.json").read_text())
     assert code == report["summary"]["exit_code"] == 1
     unknowable = report["run"]["skipped"]["unknowable"]["cloudtrail:DescribeTrails"]
@@ -360,7 +375,7 @@ def test_s3_state_backend_with_a_failing_read_is_incomplete(
     plan = FailWhere(read, f"/{demo.org.state_bucket}")
     out = tmp_path / "b"
     code = _cli(demo, monkeypatch, plan, out, *_scan_args(demo),
-                "--backend", f"s3://{demo.org.state_bucket}")
+                "--backend", f"s3://{demo.org.state_bucket}", formats="json")
     report = json.loads((out / "report.json").read_text())
     assert plan.failed[read] >= 1
     assert report["run"]["backends"]["skipped"]["checkpoints"] >= 1
@@ -377,7 +392,7 @@ def test_file_state_backend_with_an_unreadable_checkpoint_is_incomplete(
     (stacks / "staging.json.gz").write_bytes(gzip.compress(b'{"version": 3, "checkp')[:-9])
     out = tmp_path / "f"
     code = _cli(demo, monkeypatch, Clean(), out, *_scan_args(demo),
-                "--backend", f"file://{tmp_path / 'state'}")
+                "--backend", f"file://{tmp_path / 'state'}", formats="json")
     report = json.loads((out / "report.json").read_text())
     assert report["run"]["backends"]["skipped"]["checkpoints"] == 1
     assert report["summary"]["incomplete"] is True and code == 1
