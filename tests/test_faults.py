@@ -396,3 +396,22 @@ def test_file_state_backend_with_an_unreadable_checkpoint_is_incomplete(
     report = json.loads((out / "report.json").read_text())
     assert report["run"]["backends"]["skipped"]["checkpoints"] == 1
     assert report["summary"]["incomplete"] is True and code == 1
+
+
+def test_cloud_state_backend_that_cannot_be_reached_is_incomplete(
+        demo: Demo, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A Pulumi Cloud backend whose API drops the connection (nothing listens on the port):
+    the stacks cannot be listed, the run says so. (An export that fails on a live Pulumi
+    Cloud API: tests/test_backends.py.)"""
+    from auditor.emulator import free_port
+
+    monkeypatch.setenv("PULUMI_ACCESS_TOKEN", "pul-test-token")
+    url = f"http://127.0.0.1:{free_port()}"
+    out = tmp_path / "c"
+    code = _cli(demo, monkeypatch, Clean(), out, *_scan_args(demo), "--backend", url,
+                formats="json")
+    report = json.loads((out / "report.json").read_text())
+    backends = report["run"]["backends"]
+    assert any("cannot list the stacks" in u for u in backends["unread"]), backends
+    assert report["summary"]["incomplete"] is True and code == 1
+    assert "pul-test-token" not in (out / "report.json").read_text()
