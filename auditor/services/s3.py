@@ -521,10 +521,18 @@ def _replication_verdict(b: Bucket, unread_sources: list[ReadError]) -> Verdict 
 
 
 def _unread_replication(scanner: ScanContext) -> list[ReadError]:
-    """The replication reads that failed for backup buckets (their copies are unknown)."""
-    return [e for r in bucket_index(scanner).values()
-            if r.fact.scope_reasons and r.fact.replication is UNKNOWN
-            for e in (r.errors.get("replication") or r.errors.get("details"),) if e]
+    """Why the replication rules of some (possible) backup bucket are unknown: their read
+    failed, or the bucket itself could not be judged; any bucket may be its copy."""
+    out: list[ReadError] = []
+    for r in bucket_index(scanner).values():
+        why = unjudged(scanner, r)
+        if why is not None:
+            out += why[1]
+        elif r.fact.scope_reasons and r.fact.replication is UNKNOWN:
+            e = r.errors.get("replication") or r.errors.get("details")
+            if e is not None:
+                out.append(e)
+    return list(dict.fromkeys(out))
 
 
 def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
