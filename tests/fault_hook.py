@@ -3,7 +3,7 @@ auditor opens (the base session, each assumed-role session), in front of the mot
 
     plan = FailOperation("s3:GetBucketLocation")      # every call of one operation fails
     plan = RandomFaults(seed=7, rate=0.3)             # a share of all requests fails
-    with inject(monkeypatch, plan) as seen:
+    with inject(monkeypatch, plan):
         scan(...)
 
 A failing request is answered as AWS answers under stress, rotating over three kinds: HTTP 503
@@ -11,7 +11,10 @@ with an empty body (botocore's generic 5xx), a throttling error in the service's
 (`tests.faulty_proxy`), or a dropped connection (`ConnectionClosedError`). All three are
 retryable, so with retries on, a fault that lasts fails the call only once the retries are used
 up; the suites run with one attempt, which is what a call looks like past its retries.
-Everything else goes to the emulator unchanged. `seen` is every (service:Operation) sent.
+Everything else goes to the emulator unchanged, or, with a `Replay`, is answered with what
+the emulator answered the same request before (scans only read: a suite of scans that differ
+only in their faults then spends its time in the auditor, not in the emulator). `seen` counts
+every attempt by service:Operation, `failed` the attempts answered with a fault.
 """
 
 from __future__ import annotations

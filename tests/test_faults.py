@@ -7,7 +7,11 @@ retries) and the scan must: not crash, keep every finding of the clean run for i
 resource) with the same status or `error`, or cover it by an `error` finding of the control on
 a wildcard of that scope (or on the account, when the account could not be opened), and exit
 as `outputs.md` says (1 with gaps, else 3). The same invariant holds over whole scans with
-10-60% of all requests failing, for several seeds (DRG_FAULT_SEEDS raises the count).
+10-60% of all requests failing, for several seeds (DRG_FAULT_SEEDS raises the count: 2 by
+default). The faulted scans replay the emulator's answers to the requests that do not fail
+(`tests.fault_hook.Replay`); the command-line tests go to the emulator for every call. Then
+`--org` with a role that cannot be assumed, `logs` from S3 with a failing listing or object,
+and state backends (S3, file, Pulumi Cloud) that cannot be read.
 """
 
 from __future__ import annotations
