@@ -130,8 +130,7 @@ OUT_OF_SCOPE_SKIPS = frozenset({"bucketsOutsideRegions"})
 ERROR_SKIPS = frozenset({"resources"})
 SKIP_WORDS: dict[str, str] = {"accounts": "account", "regions": "account region",
                               "sources": "log source", "files": "log file",
-                              "records": "log record", "resources": "resource",
-                              "calls": "AWS call"}
+                              "records": "log record", "resources": "resource"}
 
 
 def plural(n: int, word: str) -> str:
@@ -190,6 +189,8 @@ def incomplete_parts(errors: int, unread: dict[str, int]) -> list[str]:
             continue
         if k == "noLogFiles":
             parts.append("no log file read")
+        elif k == "calls":
+            parts.append(f"{plural(n, 'AWS call')} failed")
         else:
             parts.append(f"{plural(n, _words(k))} not read")
     if errors:
