@@ -94,11 +94,12 @@ class Demo:
     clean_plan: Plan | None = None
 
     def scan(self, monkeypatch: Any, plan: Plan, attempts: int = 1,
-             **options: Any) -> ScanResult:
+             org: bool = True) -> ScanResult:
         opts = ScanOptions(aws=AwsOptions(endpoint_url=self.url, max_attempts=attempts,
                                           retry_mode="standard"),
-                           regions=list(self.org.regions), org=True,
-                           role_name=self.org.role_name, workers=4, now=self.now, **options)
+                           regions=list(self.org.regions), org=org,
+                           role_name=self.org.role_name if org else None, workers=4,
+                           now=self.now)
         with inject(monkeypatch, plan):
             return scan(opts, self.settings)
 
@@ -246,6 +247,30 @@ def test_a_fault_that_outlasts_the_retries_is_error(demo: Demo,
     assert result.run["skipped"]["operations"]["s3:ListBuckets"] == 2  # calls, not attempts
     assert broken(demo.clean.findings, result.findings) == []
     assert {f.status for f in result.findings if f.resource == "arn:aws:s3:::*"} == {"error"}
+
+
+_ORG_READS = [op for op in OPERATIONS if op.startswith("organizations:")]
+
+
+@pytest.fixture(scope="module")
+def single(demo: Demo) -> ScanResult:
+    """A clean scan of the management account alone (no --org)."""
+    with pytest.MonkeyPatch.context() as mp:
+        return demo.scan(mp, Clean(demo.replay), org=False)
+
+
+@pytest.mark.parametrize("operation", _ORG_READS)
+def test_single_account_scan_with_a_failed_organization_read(
+        demo: Demo, single: ScanResult, monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
+    """Without --org the management account still judges the SCPs of the other accounts:
+    when the organization cannot be read, they are `error` on every account's root."""
+    plan = FailOperation(operation, demo.replay)
+    result = demo.scan(monkeypatch, plan, org=False)
+    assert plan.failed[operation] >= 1
+    assert broken(single.findings, result.findings) == []
+    assert "arn:aws:iam::*:root" in {f.resource for f in result.findings
+                                     if f.control == "scp-deny-backup-deletion"
+                                     and f.status == "error"}
 
 
 # ---- whole scans with a share of every request failing --------------------------------------
