@@ -237,6 +237,63 @@ class AccountClock:
                                          "(--account-timeout)")
 
 
+# Error codes that answer "there is none" (no tag set, no lock, no policy...): a reply, not
+# a failed read.
+_ABSENT_MARKS = ("NotFound", "NoSuch", "NotInUse")
+
+
+class FailedReads:
+    """Every call of one account's clients that failed past its retries (an AWS error other
+    than "there is none", a 5xx, a dropped connection), by operation and region: what the
+    scan could not read, whatever the collector did with it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # (service:Operation, region) -> (calls failed, the first error: code, message)
+        self.by_read: dict[tuple[str, str], tuple[int, str, str]] = {}
+
+    def _add(self, service: str, event_name: str, context: Any, code: str,
+             message: str) -> None:
+        key = (f"{service}:{event_name.rsplit('.', 1)[-1]}",
+               str((context or {}).get("client_region") or ""))
+        with self._lock:
+            n, c, m = self.by_read.get(key, (0, code, message))
+            self.by_read[key] = (n + 1, c, m)
+
+    def watch(self, client: Any) -> None:
+        """Record the failed calls of `client` (first among the after-call handlers, so that
+        botocore's own, which may raise on a bad body, cannot hide one)."""
+        service = client.meta.service_model.service_name
+
+        def after_call(http_response: Any = None, parsed: Any = None, event_name: str = "",
+                       context: Any = None, **_: Any) -> None:
+            status = getattr(http_response, "status_code", 200)
+            if status < 300:
+                return
+            err = (parsed or {}).get("Error") or {}
+            code = str(err.get("Code") or status)
+            if status == 404 or any(mark in code for mark in _ABSENT_MARKS):
+                return
+            self._add(service, event_name, context, code, str(err.get("Message") or "")[:300])
+
+        def after_call_error(exception: BaseException | None = None, event_name: str = "",
+                             context: Any = None, **_: Any) -> None:
+            if exception is not None:
+                self._add(service, event_name, context, type(exception).__name__,
+                          str(exception)[:300])
+
+        client.meta.events.register_first("after-call", after_call)
+        client.meta.events.register_first("after-call-error", after_call_error)
+
+    def operations(self) -> dict[str, int]:
+        """Calls failed, by service:Operation."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for (op, _), (n, _, _) in self.by_read.items():
+                out[op] = out.get(op, 0) + n
+        return out
+
+
 class Account:
     """Clients for one account; safe to share between worker threads."""
 
@@ -247,6 +304,7 @@ class Account:
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self.clock = AccountClock()
+        self.failed = FailedReads()
 
     @property
     def root_arn(self) -> str:
@@ -263,6 +321,7 @@ class Account:
                 # looked up at call time: the scan gives the account its clock after opening
                 client.meta.events.register("before-call",
                                             lambda **kw: self.clock.check(**kw))
+                self.failed.watch(client)
                 self._clients[key] = client
             return self._clients[key]
 

@@ -124,13 +124,32 @@ class Live:
     `evaluate(context, account)` runs once per scanned account (`per_account`), else
     `evaluate(context)` once per run; None when another command judges the control (`scan
     --state`). `on_account_error`: an account that could not be opened gets an `error`
-    finding for each of these controls.
+    finding for each of these controls. `reads`: see below.
     """
 
     controls: tuple[str, ...]
     evaluate: Callable[..., None] | None
     per_account: bool = True
     on_account_error: bool = True
+    reads: tuple[Read, ...] = ()
+
+
+@dataclass(frozen=True)
+class Read:
+    """A read that decides WHICH resources a binding's controls judge (a listing, a read that
+    puts a bucket in backup scope), with the wildcard ARN of what a failed call of it leaves
+    unknown ("{account}" and "{region}" are filled in).
+
+    When a call of `operation` fails past its retries, the scan reports each of `controls`
+    (all of the binding's when empty) `error` on that wildcard, unless the binding already
+    said `error` there or named the failed read in an `error` of that control: a resource the
+    read would have shown is never just missing. What a read of one resource feeds, the
+    binding passes to `ScanContext.add` with the verdict.
+    """
+
+    operation: str  # service:Operation, as AWS names it
+    wildcard: str  # e.g. "arn:aws:rds:{region}:{account}:db:*"
+    controls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

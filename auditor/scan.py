@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -240,6 +241,39 @@ class Scanner:
         for b in bindings:
             if not b.per_account:
                 b.evaluate(self)  # type: ignore[misc]
+        self._fail_closed(live, bindings)
+
+    def _fail_closed(self, live: list[AccountScan], bindings: list[Any]) -> None:
+        """Every failed call of a read a binding declares (`Live.reads`) makes the controls it
+        feeds `error` on the wildcard that read covers, where no `error` of the binding covers
+        that wildcard already."""
+        said = {(f.control, f.account, f.resource) for f in self.findings
+                if f.status == "error"}
+        wild = [k for k in said if "*" in k[2]]
+
+        def covered(control: str, account: str, ref: str) -> bool:
+            return (control, account, ref) in said or any(
+                c == control and acc == account and fnmatchcase(ref, r) for c, acc, r in wild)
+
+        for a in live:
+            acct = a.target.account
+            if acct is None or not self.owns(a.id):
+                continue
+            for (op, region), (_, code, message) in sorted(acct.failed.by_read.items()):
+                err = ReadError(op, code, message)
+                for b in bindings:
+                    for read in b.reads:
+                        if read.operation != op:
+                            continue
+                        ref = read.wildcard.format(account=a.id, region=region)
+                        where = region if "{region}" in read.wildcard else None
+                        for control in read.controls or b.controls:
+                            if control in self.settings.enabled and \
+                                    not covered(control, a.id, ref):
+                                self.error(control, ref, ref, a.id, where,
+                                           f"Could not tell which resources to check "
+                                           f"({ref}): {err}.", [err])
+                                said.add((control, a.id, ref))
 
     def _account_failed(self, a: AccountScan, bindings: list[Any]) -> None:
         self.skipped["accounts"] += 1
@@ -251,6 +285,13 @@ class Scanner:
                 self.error(control, f"arn:aws:iam::{a.id}:root", a.target.name or a.id, a.id,
                            None, f"Account {a.id} could not be scanned: {err}.",
                            [err] if err else [])
+            # what its reads would have found in other accounts (a plan's copy vaults)
+            wide = {(c, r.wildcard) for r in b.reads if r.wildcard.split(":")[4:5] == ["*"]
+                    for c in r.controls or b.controls}
+            for control, wildcard in sorted(wide):
+                self.error(control, wildcard, wildcard, a.id, None,
+                           f"Account {a.id} could not be scanned, and what it would show of "
+                           f"other accounts is unknown: {err}.", [err] if err else [])
 
     # ---- run metadata ----------------------------------------------------------------------
 
@@ -264,11 +305,24 @@ class Scanner:
                 self.notes.append(f"account {a.id}: stopped after {clock.busy():.0f} s of "
                                   f"scanning (--account-timeout); what it did not read is "
                                   "`error`")
+        # failed calls by operation; a read error no call shows (a malformed reply, the
+        # account's time budget) counts once per check it made unknowable
         ops: dict[str, int] = {}
+        calls = 0
+        for a in self.accounts:
+            if a.target.account is not None:
+                for op, n in a.target.account.failed.operations().items():
+                    ops[op] = ops.get(op, 0) + n
+                    calls += n
+        unknowable: dict[str, set[str]] = {op: set() for op in ops}
+        by_finding: dict[str, int] = {}
         for f in self.findings:
             if f.status == "error":
                 for e in f.evidence.get("readErrors") or ():
-                    ops[e["operation"]] = ops.get(e["operation"], 0) + 1
+                    unknowable.setdefault(e["operation"], set()).add(f.control)
+                    by_finding[e["operation"]] = by_finding.get(e["operation"], 0) + 1
+        for op, n in by_finding.items():
+            ops.setdefault(op, n)
         return {
             "command": "scan", "tool_version": __version__,
             "started": started.isoformat(), "finished": finished.isoformat(),
@@ -282,7 +336,11 @@ class Scanner:
             **({"shard": str(self.o.shard)} if self.o.shard else {}),
             "skipped": {**self.skipped,
                         "resources": sum(1 for f in self.findings if f.status == "error"),
-                        "operations": dict(sorted(ops.items())), "notes": self.notes},
+                        "calls": calls,
+                        "operations": dict(sorted(ops.items())),
+                        # which controls each failed read left `error` (and where)
+                        "unknowable": {op: sorted(c) for op, c in sorted(unknowable.items())},
+                        "notes": self.notes},
         }
 
 

@@ -67,7 +67,7 @@ def _statuses(findings):
     (Fault("denied", "cloudtrail", "DescribeTrails"), "cloudtrail-enabled", ":root"),
     (Fault("denied", "cloudtrail", "GetTrailStatus"), "cloudtrail-enabled", ":root"),
     (Fault("denied", "iam", "ListUsers"), "iam-access-key-rotation", "user/*"),
-    (Fault("denied", "iam", "ListAccessKeys"), "iam-access-key-rotation", "user/ci"),
+    (Fault("denied", "iam", "ListAccessKeys"), "iam-access-key-rotation", "user/ci/access-key/*"),
     (Fault("denied", "iam", "GetAccountSummary"), "iam-access-key-rotation", ":root"),
     (Fault("denied", "dynamodb", "ListTables"), "dynamodb-recovery", "table/*"),
     (Fault("denied", "backup", None), "backup-vault-lock", "backup-vault:*"),

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from xml.etree.ElementTree import ParseError
 
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
@@ -21,9 +22,11 @@ from drguard.facts import UNKNOWN
 log = logging.getLogger(__name__)
 
 # Failures of a unit of work are not expected beyond AWS errors, but a malformed response
-# (KeyError/TypeError/ValueError) must still end as `error`, never as a crash or a pass.
-UNIT_ERRORS = (ClientError, BotoCoreError, ResponseParserError, KeyError, TypeError, ValueError,
-               AttributeError)
+# (KeyError/TypeError/ValueError) must still end as `error`, never as a crash or a pass. An
+# empty or cut-off body botocore's own handlers parse (e.g. a 503 without a body to
+# GetBucketLocation) raises the XML parser's ParseError.
+UNIT_ERRORS = (ClientError, BotoCoreError, ResponseParserError, ParseError, KeyError, TypeError,
+               ValueError, AttributeError)
 
 T = TypeVar("T")
 
@@ -65,7 +68,7 @@ def guarded(errors: Errors, key: str, operation: str, fn: Callable[..., Any],
     any other AWS error is recorded under `key` and gives UNKNOWN."""
     try:
         return fn()
-    except (ClientError, BotoCoreError, ResponseParserError) as e:  # an unparseable reply too
+    except (ClientError, BotoCoreError, ResponseParserError, ParseError) as e:  # unparseable too
         code = error_code(e)
         if absent and code in absent:
             return absent[code]

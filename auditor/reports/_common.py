@@ -237,11 +237,30 @@ def incomplete_parts(errors: int, unread: dict[str, int]) -> list[str]:
             continue
         if k == "noLogFiles":
             parts.append("no log file read")
+        elif k == "calls":
+            parts.append(f"{plural(n, 'AWS call')} failed")
         else:
             parts.append(f"{plural(n, _words(k))} not read")
     if errors:
         parts.append(f"{plural(errors, 'check')} could not be made")
     return parts
+
+
+def failed_reads(run: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(read, what its failure cost) for every read of the run that failed: how often, and
+    which controls it left `error` (run["skipped"]["operations"] and ["unknowable"])."""
+    skipped = (run or {}).get("skipped")
+    if not isinstance(skipped, dict) or not isinstance(skipped.get("operations"), dict):
+        return []
+    found = skipped.get("unknowable")
+    unknowable: dict[str, Any] = found if isinstance(found, dict) else {}
+    out = []
+    for op, n in skipped["operations"].items():
+        controls = [str(c) for c in unknowable.get(op) or ()]
+        what = (f"{', '.join(controls)} could not be checked" if controls
+                else "no check depended on it alone")
+        out.append((str(op), f"failed ({plural(int(n), 'time')}): {what}"))
+    return out
 
 
 def incomplete_text(summary: dict[str, Any]) -> str:

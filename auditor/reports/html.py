@@ -25,6 +25,7 @@ from ._common import (
     clean_text,
     control_info,
     event_fields,
+    failed_reads,
     headline,
     incomplete_text,
     plural,
@@ -135,6 +136,7 @@ def run_rows(run: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, st
         rows.append(("Exit code", str(summary["exit_code"])))
     if summary.get("incomplete"):
         rows.append(("Not read", "; ".join(summary.get("incomplete_parts") or [])))
+        rows += [(f"Failed read {op}", text) for op, text in failed_reads(run)]
     skipped: dict[str, Any] = run["skipped"] if isinstance(run.get("skipped"), dict) else {}
     notes: list[Any] = skipped["notes"] if isinstance(skipped.get("notes"), list) else []
     for note in notes:

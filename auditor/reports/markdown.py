@@ -16,7 +16,14 @@ from typing import Any
 from drguard.findings import Finding
 from drguard.frameworks import DISCLAIMER
 
-from ._common import SEVERITIES_DESC, event_value, headline, incomplete_text, plural
+from ._common import (
+    SEVERITIES_DESC,
+    event_value,
+    failed_reads,
+    headline,
+    incomplete_text,
+    plural,
+)
 from .escape import code, md
 from .templates import environment
 from .words import STATUS_MEANING, severity_counts, status_counts
@@ -131,6 +138,9 @@ def render(run: dict[str, Any], summary: dict[str, Any], findings: list[Finding]
     if summary.get("incomplete"):
         lines += [f"**{md(incomplete_text(summary))}** The counts below cover only what was "
                   "read.", ""]
+        reads = failed_reads(run)
+        if reads:
+            lines += [*(f"- {code(op)} {md(text)}" for op, text in reads), ""]
     lines += [_header(run, names), ""]
     by_sev = severity_counts(summary["by_severity"], SEVERITIES_DESC)
     lines.append(f"**{st['fail']} fail**" + (f" ({by_sev})" if by_sev else "") + " \u00b7 "

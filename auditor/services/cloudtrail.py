@@ -14,7 +14,7 @@ from drguard.verdict import Verdict
 
 from ..aws import Account
 from ..collectors import UNIT_ERRORS, Errors, ReadError, arn_account, guarded
-from ..live import AccountScan, Live, LiveService, Phase, RegionScan, ScanContext, Step
+from ..live import AccountScan, Live, LiveService, Phase, Read, RegionScan, ScanContext, Step
 from . import s3
 
 
@@ -142,5 +142,7 @@ SERVICE = LiveService(
            "cloudtrail:GetEventSelectors"),
     regional_steps=(Step("cloudtrail", "cloudtrail:DescribeTrails", _describe),),
     phase=Phase(10, _phase),
-    live=(Live((ENABLED, BUCKET_PROTECTED), _evaluate),),
+    live=(Live((ENABLED, BUCKET_PROTECTED), _evaluate, reads=(
+        Read("cloudtrail:DescribeTrails", "arn:aws:cloudtrail:{region}:{account}:trail/*",
+             (BUCKET_PROTECTED,)),)),),
 )

@@ -80,7 +80,7 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
                       None, f"The IAM users of account {a.id} could not be listed: {err}.",
                       [err])
     for user_arn, err in iam.user_errors.items():
-        scanner.error(ROTATION, user_arn, user_arn.split("/")[-1], a.id, None,
+        scanner.error(ROTATION, f"{user_arn}/access-key/*", user_arn.split("/")[-1], a.id, None,
                       f"The access keys of {user_arn} could not be listed: {err}.", [err])
     for k in iam.keys:
         scanner.add(ROTATION, k, ctl.access_key(k, params))

@@ -147,7 +147,9 @@ def _evaluate(scanner: ScanContext) -> None:
     params = scanner.settings.of(SCP_DENY)
     if st.view is None or st.error:
         for a in scanner.accounts:
-            if a.target.error is None:
+            # SCPs are read from the management account: one that could not be opened is
+            # judged too (it is `error` below when they could not be read)
+            if a.target.error is None or not st.not_in_org:
                 if st.not_in_org:
                     fact = Resource(ref=f"arn:aws:iam::{a.id}:root", name=f"account {a.id}",
                                     account=a.id)
@@ -161,6 +163,11 @@ def _evaluate(scanner: ScanContext) -> None:
                 else:
                     scanner.error(SCP_DENY, f"arn:aws:iam::{a.id}:root", f"account {a.id}",
                                   a.id, None, f"{st.error}.", st.read_errors or [])
+        if scanner.org_view is None and st.read_errors:
+            # scanning one account: the other accounts of its organization are judged from
+            # here too, and which they are is unknown
+            scanner.error(SCP_DENY, "arn:aws:iam::*:root", "the organization's accounts",
+                          scanner.base.id, None, f"{st.error}.", st.read_errors or [])
         return
     view = st.view
     for acct in sorted(view.active_accounts(), key=lambda x: x["Id"]):

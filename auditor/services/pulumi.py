@@ -46,6 +46,10 @@ def _evaluate(scanner: ScanContext) -> None:
                  if read.fact.region and not s3.in_regions(scanner, read) else
                  "could not be read")
         errs = list(read.errors.values()) if read is not None else []
+        if read is None:  # it may be in an account whose buckets could not be listed
+            errs = [a.errors["s3"] for a in scanner.accounts if "s3" in a.errors]
+            if errs:
+                where = "could not be looked for: the buckets of some accounts could not be listed"
         scanner.error(STATE_BACKEND, s3.bucket_arn(name), name,
                       read.fact.account if read else None, read.fact.region if read else None,
                       f"The Pulumi state bucket {name!r} ({state[2]}) {where}.", errs)

@@ -38,7 +38,8 @@ from drguard.facts import UNKNOWN
 
 from ..aws import paginate
 from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded
-from ..live import AccountScan, Live, LiveService, Phase, ScanContext
+from ..live import AccountScan, Live, LiveService, Phase, Read, ScanContext
+from . import rpo
 from . import s3 as s3svc
 from .backup import selection_covers
 
@@ -381,6 +382,10 @@ def _buckets(scanner: ScanContext, a: AccountScan) -> list[tuple[Protected, list
     out = []
     for read in s3svc.bucket_index(scanner).values():
         b = read.fact
+        why = s3svc.unjudged(scanner, read) if b.account == a.id else None
+        if why is not None:
+            scanner.error(ctl.CROSS_ACCOUNT, b.ref, b.name, a.id, b.region, *why)
+            continue
         if b.account != a.id or not b.scope_reasons or not s3svc.in_regions(scanner, read):
             continue
         p = Protected(ref=b.ref, name=b.name, type=b.type, account=a.id, region=b.region,
@@ -512,5 +517,15 @@ SERVICE = LiveService(
     # after backup scope (s3, 20) and the services whose resources plans select
     phase=Phase(45, _phase),
     live=(Live((ctl.CROSS_ACCOUNT, ctl.AIR_GAPPED, ctl.DENY_DELETE, ctl.FREQUENCY, ctl.JOBS),
-               _evaluate),),
+               _evaluate, reads=(
+                   *(Read(r.operation, r.wildcard, (ctl.CROSS_ACCOUNT,))
+                     for r in (*s3svc.BUCKET_READS, *rpo.RECOVERABLE_READS)),
+                   Read("efs:DescribeFileSystems",
+                        "arn:aws:elasticfilesystem:{region}:{account}:file-system/*",
+                        (ctl.CROSS_ACCOUNT,)),
+                   # the vaults judged are the ones plans copy into, in any account
+                   Read("backup:ListBackupPlans", "arn:aws:backup:*:*:backup-vault:*",
+                        (ctl.AIR_GAPPED,)),
+                   Read("backup:GetBackupPlan", "arn:aws:backup:*:*:backup-vault:*",
+                        (ctl.AIR_GAPPED,)))),),
 )

@@ -27,7 +27,7 @@ from drguard.verdict import Remediation
 
 from ..aws import Account, paginate
 from ..collectors import UNIT_ERRORS, Errors, ReadError, age_hours, guarded
-from ..live import AccountScan, Live, LiveService, Phase, ScanContext
+from ..live import AccountScan, Live, LiveService, Phase, Read, ScanContext
 from . import s3 as s3svc
 from .rds import cross_region
 
@@ -37,6 +37,15 @@ RPO = ctl.CONTROL_ID
 # Settings for the embedded emulator (`dr-audit demo`): moto has no ListRecoveryPointsByBackupVault.
 EMULATOR_CONTROLS: dict[str, dict[str, Any]] = {RPO: {"awsBackupRecoveryPoints": False}}
 MAX_KEYS = 100_000
+_DBS, _CLUSTERS = "arn:aws:rds:{region}:{account}:db:*", "arn:aws:rds:{region}:{account}:cluster:*"
+# The listings of the databases, clusters and tables whose recovery points are judged (a failed
+# listing of instances or clusters leaves both unknown: either may hold the other's source).
+RECOVERABLE_READS = (
+    Read("rds:DescribeDBInstances", _DBS), Read("rds:DescribeDBInstances", _CLUSTERS),
+    Read("rds:DescribeDBClusters", _DBS), Read("rds:DescribeDBClusters", _CLUSTERS),
+    Read("dynamodb:ListTables", "arn:aws:dynamodb:{region}:{account}:table/*"),
+    Read("redshift:DescribeClusters", "arn:aws:redshift:{region}:{account}:cluster:*"),
+)
 
 
 @dataclass
@@ -356,6 +365,10 @@ def _buckets(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoin
     state = s3svc.state_location(scanner)
     for name, read in sorted(a.data.get("buckets", {}).items()):
         b = read.fact
+        why = s3svc.unjudged(scanner, read)
+        if why is not None:
+            scanner.error(RPO, b.ref, name, b.account, b.region, *why)
+            continue
         if not b.scope_reasons or not s3svc.in_regions(scanner, read) or not read.detailed:
             continue
         is_state = bool(b.is_state_bucket)
@@ -370,6 +383,9 @@ def _buckets(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoin
             if is_state:
                 # The checkpoint is the state: this copy misses no change.
                 age = 0.0 if b.versioning == "Enabled" else None
+                if b.versioning is UNKNOWN:  # whether it keeps its versions is unknown
+                    unread.append(f"versioning of {name}: "
+                                  f"{read.errors.get('versioning') or read.errors.get('details')}")
                 if age is not None:
                     points.append(_point("checkpoint version", b.region or "", mine.time,
                                          scanner.now, f"s3://{name}/{prefix}", age))
@@ -435,5 +451,5 @@ SERVICE = LiveService(
     calls=("backup:ListRecoveryPointsByBackupVault", "dynamodb:DescribeContinuousBackups",
            "dynamodb:ListBackups", "redshift:DescribeClusterSnapshots", "s3:ListObjectsV2"),
     phase=Phase(40, _phase),  # after bucket discovery and backup scope (s3, order 20)
-    live=(Live((RPO,), _evaluate),),
+    live=(Live((RPO,), _evaluate, reads=(*s3svc.BUCKET_READS, *RECOVERABLE_READS)),),
 )

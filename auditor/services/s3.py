@@ -19,7 +19,7 @@ from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
 from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded, tag_dict
-from ..live import AccountScan, DriftKind, Live, LiveService, Phase, ScanContext, Step
+from ..live import AccountScan, DriftKind, Live, LiveService, Phase, Read, ScanContext, Step
 
 
 class TrailRead(Protocol):
@@ -341,6 +341,23 @@ def in_regions(scanner: ScanContext, read: BucketRead) -> bool:
     return read.fact.region in scanner.regions
 
 
+def unjudged(scanner: ScanContext, read: BucketRead) -> tuple[str, list[ReadError]] | None:
+    """Why a bucket that may be a backup bucket of the scanned regions cannot be judged (its
+    tags, so whether it is one, or its region could not be read), or None. Every control over
+    backup buckets reports such a bucket `error` with this message and these errors."""
+    b = read.fact
+    if not b.scope_reasons:
+        err = read.errors.get("tags")
+        if err is not None and (b.region is None or in_regions(scanner, read)):
+            return (f"Could not tell whether {b.name!r} is a backup bucket: its tags could not "
+                    f"be read ({err}).", [err])
+        return None
+    if b.region is None:
+        err = read.errors.get("location")
+        return f"Backup bucket {b.name!r} could not be read: {err}.", [err] if err else []
+    return None
+
+
 def _account_of(scanner: ScanContext, read: BucketRead) -> AccountScan:
     return next(a for a in scanner.accounts if a.id == read.fact.account)
 
@@ -458,6 +475,12 @@ def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
 
 # ---- live bindings ---------------------------------------------------------------------------
 
+# The reads that decide which buckets there are and which of them are backup buckets (trail
+# destinations, RDS export destinations): every control over backup buckets declares them.
+ALL_BUCKETS = "arn:aws:s3:::*"
+BUCKET_READS = (Read("s3:ListBuckets", ALL_BUCKETS), Read("cloudtrail:DescribeTrails", ALL_BUCKETS),
+                Read("rds:DescribeExportTasks", ALL_BUCKETS))
+
 _BUCKET = ("backup-bucket-versioning", "backup-bucket-object-lock",
            "backup-bucket-public-access-block", "backup-bucket-replication",
            "backup-bucket-deletion-alerts")
@@ -485,13 +508,31 @@ def _rules_of(b: Bucket) -> list[dict[str, Any]]:
     return b.replication if isinstance(b.replication, list) else []
 
 
-def _replication_verdict(b: Bucket) -> Verdict | None:
+def _replication_verdict(b: Bucket, unread_sources: list[ReadError]) -> Verdict | None:
     v = ctl.replication(b)
     if v is not None and v.status == "fail" and any(
             r.get("regionError") and r.get("status", "Enabled") == "Enabled"
             for r in _rules_of(b)):
         return Verdict("unknown", "", v.evidence)  # a destination's region is unreadable
+    if v is not None and v.status == "fail" and not b.replica_of and unread_sources:
+        # it may be the copy of a bucket whose replication rules could not be read
+        return Verdict("unknown", "", v.evidence)
     return v
+
+
+def _unread_replication(scanner: ScanContext) -> list[ReadError]:
+    """Why the replication rules of some (possible) backup bucket are unknown: their read
+    failed, or the bucket itself could not be judged; any bucket may be its copy."""
+    out: list[ReadError] = []
+    for r in bucket_index(scanner).values():
+        why = unjudged(scanner, r)
+        if why is not None:
+            out += why[1]
+        elif r.fact.scope_reasons and r.fact.replication is UNKNOWN:
+            e = r.errors.get("replication") or r.errors.get("details")
+            if e is not None:
+                out.append(e)
+    return list(dict.fromkeys(out))
 
 
 def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
@@ -503,24 +544,18 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
                           [err])
         return
     targets = _target_lookup(scanner, a)
+    unread_sources = _unread_replication(scanner)
     trails = list(a.data.get("trails", {}).values())
     trails_unreadable = [rs.errors["cloudtrail"] for rs in a.regions.values()
                          if "cloudtrail" in rs.errors]
     for read in sorted(a.data.get("buckets", {}).values(), key=lambda r: r.name):
         b = read.fact
-        if not b.scope_reasons:
-            if "tags" in read.errors and (b.region is None or in_regions(scanner, read)):
-                for c in _BUCKET:
-                    scanner.error(c, b.ref, b.name, a.id, b.region,
-                                  f"Could not tell whether {b.name!r} is a backup bucket: its "
-                                  f"tags could not be read ({read.errors['tags']}).",
-                                  [read.errors["tags"]])
-            continue
-        if b.region is None:
-            err = read.errors.get("location")
+        why = unjudged(scanner, read)
+        if why is not None:
             for c in _BUCKET:
-                scanner.error(c, b.ref, b.name, a.id, None, f"Backup bucket {b.name!r} could "
-                              f"not be read: {err}.", [err] if err else [])
+                scanner.error(c, b.ref, b.name, a.id, b.region, *why)
+            continue
+        if not b.scope_reasons:
             continue
         if not in_regions(scanner, read):
             scanner.skipped["bucketsOutsideRegions"] += 1
@@ -538,8 +573,10 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
                     [errs.get("objectLock"), errs.get("details")])
         scanner.add(PUBLIC_ACCESS_BLOCK, b, ctl.public_access_block(b),
                     [errs.get("publicAccessBlock"), errs.get("details")])
-        scanner.add(REPLICATION, b, _replication_verdict(b),
+        rv = _replication_verdict(b, unread_sources)
+        scanner.add(REPLICATION, b, rv,
                     [errs.get("replication"), errs.get("details"),
+                     *(unread_sources if rv is not None and rv.status == "unknown" else ()),
                      *[ReadError(**r["regionError"]) for r in _rules_of(b)
                        if r.get("regionError")]])
         scanner.add(DELETION_ALERTS, b, ctl.deletion_alerts(b),
@@ -570,7 +607,7 @@ SERVICE = LiveService(
     global_steps=(Step("s3", "s3:ListBuckets", _list),),
     regional_steps=(Step("events", "events:ListRules", _rules),),
     phase=Phase(20, _phase),  # after the trail details: trail destinations are backup buckets
-    live=(Live(_BUCKET, _evaluate),),
+    live=(Live(_BUCKET, _evaluate, reads=BUCKET_READS),),
     drift={
         "aws:s3/bucket:Bucket": DriftKind(names=("bucket",), use_id=True, **_KIND),
         "aws:s3/bucketV2:BucketV2": DriftKind(names=("bucket",), use_id=True, **_KIND),

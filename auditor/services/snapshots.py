@@ -19,7 +19,7 @@ from drguard.controls.snapshots import PUBLIC, Snapshot, SnapshotKind
 from drguard.facts import UNKNOWN
 
 from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded
-from ..live import AccountScan, Live, LiveService, Phase, ScanContext
+from ..live import AccountScan, Live, LiveService, Phase, Read, ScanContext
 
 if TYPE_CHECKING:
     from ..aws import Account
@@ -162,5 +162,9 @@ SERVICE = LiveService(
     calls=("rds:DescribeDBSnapshotAttributes", "rds:DescribeDBClusterSnapshotAttributes",
            "ec2:DescribeSnapshotAttribute"),
     phase=Phase(40, _phase),  # after the regional steps that list the snapshots
-    live=(Live((ctl.NOT_PUBLIC,), _evaluate),),
+    # the RDS snapshots of a region are known only when both listings are read
+    live=(Live((ctl.NOT_PUBLIC,), _evaluate, reads=tuple(
+        Read(op, f"arn:aws:rds:{{region}}:{{account}}:{kind}:*")
+        for op in ("rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots")
+        for kind in ("snapshot", "cluster-snapshot"))),),
 )
