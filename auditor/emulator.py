@@ -6,7 +6,7 @@ endpoint URL, exactly as the auditor reaches AWS.
 Where moto has no model for a read the auditor makes, the child answers it the way AWS answers
 an account that has none of those things (`python -m auditor.emulator` is moto's server with
 those routes added): AWS Backup's ListRestoreJobs is an empty list, since nothing in the
-emulator can run a restore job.
+emulator can run a restore job, and ListBackupSelections too, since it cannot create one.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from types import TracebackType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,13 @@ def _no_restore_jobs(_request: object, _full_url: str, _headers: object
     return 200, {"Content-Type": "application/json"}, json.dumps({"RestoreJobs": []})
 
 
+def _no_backup_selections(_request: object, _full_url: str, _headers: object
+                          ) -> tuple[int, dict[str, str], str]:
+    """backup:ListBackupSelections: moto cannot create a selection, so no plan has one (moto
+    itself answers the path with a 500, as a plan id it cannot parse)."""
+    return 200, {"Content-Type": "application/json"}, json.dumps({"BackupSelectionsList": []})
+
+
 def serve(argv: list[str]) -> None:
     """moto's server, plus the empty answers above (run in the child process). `--clock ISO`
     first stops its wall clock at that instant: time-machine patches the C time functions, so
@@ -116,6 +125,16 @@ def serve(argv: list[str]) -> None:
     from moto.server import main
 
     backup_urls.url_paths["{0}/restore-jobs/?$"] = _no_restore_jobs
+    # moto's "{0}/backup/plans/(?P<name>.+)/?$" takes the selections path too: answer it first
+    plan_path = "{0}/backup/plans/(?P<name>.+)/?$"
+    moto_plan = backup_urls.url_paths[plan_path]
+
+    def plan_or_selections(request: Any, full_url: str, headers: Any) -> Any:
+        if urllib.parse.urlsplit(full_url).path.rstrip("/").endswith("/selections"):
+            return _no_backup_selections(request, full_url, headers)
+        return moto_plan(request, full_url, headers)
+
+    backup_urls.url_paths[plan_path] = plan_or_selections
     main(argv)
 
 
