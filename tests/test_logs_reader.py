@@ -18,6 +18,7 @@ from auditor.logs.detect import Detector
 from auditor.logs.pipeline import collect
 from auditor.logs.window import Window
 from drguard.settings import Settings
+from tests.logs_scanners import both_scanners  # noqa: F401 - every test with each scanner
 
 T0 = dt.datetime(2024, 5, 2, 12, tzinfo=dt.UTC)
 MATCHER = reader.Matcher(Detector(Settings()).names)
@@ -249,3 +250,27 @@ def test_big_file_is_read_in_pieces_with_records_across_pieces(
         monkeypatch.setattr(reader, "LOOKAHEAD", look)
         res = reader.read("f.json.gz", data, MATCHER)
         assert ids(res) == naive(data) and not res.skipped and not res.full_parse
+
+
+def test_the_scanner_named_is_the_one_used() -> None:
+    """With hyperscan installed (and on) the fast path streams through it; else RE2 scans."""
+    assert (MATCHER.stream_db() is not None) == reader.STREAM_SCAN
+    recs = samples.mixed_records(random.Random(9), 300, T0, violation_rate=0.05)
+    data = samples.log_file(recs)
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == naive(data) and not res.full_parse
+
+
+@pytest.mark.parametrize("size", [10, 200, 5000, 300_000])
+def test_a_record_larger_than_the_first_window_is_placed(size: int) -> None:
+    """A hit far from its record's start or end: placed after widening, never lost."""
+    pad = "x" * size
+    recs = [samples.record("GetObject", "s3.amazonaws.com", {"bucketName": "a"}),
+            {**suspend(), "requestParameters": {"pad": pad, "bucketName": "nightly-backups",
+                                                "VersioningConfiguration":
+                                                    {"Status": "Suspended"}},
+             "additionalEventData": {"pad": pad}},
+            samples.record("GetObject", "s3.amazonaws.com", {"bucketName": "b"})]
+    data = gzip.compress(json.dumps({"Records": recs}).encode())
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == [recs[1]["eventID"]] and not res.skipped
