@@ -74,9 +74,9 @@ bench: $(VENV)/.dev-deps
 	$(BIN)/python benchmarks/state_scale.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/policy_latency.py
 	$(BIN)/python benchmarks/scan_scale.py
-	$(BIN)/python benchmarks/logs_throughput.py
+	$(BIN)/python benchmarks/logs_throughput.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/pack_footprint.py
-	$(BIN)/python benchmarks/org_scale.py --accounts 31
+	$(BIN)/python benchmarks/org_scale.py $(BENCH_ARGS)
 
 # The pack as `pulumi policy publish` should see it: PulumiPolicy.yaml, __main__.py,
 # requirements.txt, drguard/ and policypack/ (no tests, benchmarks, examples or venvs).

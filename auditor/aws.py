@@ -247,8 +247,8 @@ def share_models(core: botocore.session.Session) -> None:
         if not _ORIGINAL:
             creator = botocore.client.ClientCreator
             _ORIGINAL[:] = [creator._load_service_model, creator._create_client_class]
-            creator._load_service_model = _cached_model  # type: ignore[method-assign]
-            creator._create_client_class = _cached_class  # type: ignore[method-assign]
+            creator._load_service_model = _cached_model
+            creator._create_client_class = _cached_class
         if _LOADER is None:
             _LOADER = core.get_component("data_loader")
         core.register_component("data_loader", _LOADER)

@@ -1,6 +1,6 @@
 """CloudTrail reader throughput, before and after, against the inflate-only floor.
 
-    python benchmarks/logs_throughput.py [--events 1000000] [--dir DIR] [--keep]
+    python benchmarks/logs_throughput.py [--events N | --full] [--dir DIR] [--keep]
                                          [--repeat 3] [--before REF] [--workers N]
 
 The corpus (gzipped `{"Records":[...]}` files of 1-5k realistic records, ~0.1% violations and
@@ -292,7 +292,9 @@ def run_before(tree: Path, root: Path) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--events", type=int, help="events to generate (default 300,000; "
+                    "--full: 1,000,000)")
+    ap.add_argument("--full", action="store_true", help="the big size")
     ap.add_argument("--dir", type=Path, help="corpus folder (generated there if empty)")
     ap.add_argument("--keep", action="store_true", help="keep the generated corpus")
     ap.add_argument("--repeat", type=int, default=3, help="runs per variant (median shown)")
@@ -302,6 +304,7 @@ def main() -> int:
     ap.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.events = args.events or (1_000_000 if args.full else 300_000)
     if args.child:
         child(args.child, args.dir, args.out)
         return 0
