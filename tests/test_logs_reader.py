@@ -274,3 +274,22 @@ def test_a_record_larger_than_the_first_window_is_placed(size: int) -> None:
     data = gzip.compress(json.dumps({"Records": recs}).encode())
     res = reader.read("f.json.gz", data, MATCHER)
     assert ids(res) == [recs[1]["eventID"]] and not res.skipped
+
+
+@pytest.mark.parametrize("out_max", [3, 61, 4096])
+def test_tiny_pieces_lose_nothing(monkeypatch: pytest.MonkeyPatch, out_max: int) -> None:
+    """Inflated pieces of a few bytes: hits, records and a `\\u00XX` escape cut by piece
+    borders; the escape still sends the file to the record-by-record read."""
+    recs = samples.mixed_records(random.Random(6), 60, T0, violation_rate=0.3)
+    data = gzip.compress(json.dumps({"Records": recs}).encode())
+    monkeypatch.setattr(reader, "OUT_MAX", out_max)
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == naive(data) and len(res.records) > 5
+    assert not res.skipped and not res.full_parse
+    hidden = suspend()
+    text = json.dumps({"Records": [*recs, hidden]})
+    cut = text.rindex('"PutBucketVersioning"')
+    text = text[:cut] + '"PutBucket\\u0056ersioning"' + text[cut + len('"PutBucketVersioning"'):]
+    res = reader.read("f.json.gz", gzip.compress(text.encode()), MATCHER)
+    assert res.full_parse and ids(res)[-1] == hidden["eventID"]
+    assert ids(res)[:-1] == naive(data)

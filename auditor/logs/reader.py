@@ -547,8 +547,14 @@ class _Recent:
     def get(self, a: int, b: int) -> tuple[int, bytes]:
         """The bytes held in [a, b) (clipped to what is held) and where they start."""
         a, b = max(a, self.start), min(b, self.end)
-        out = [p[max(0, a - off):b - off] for off, p in self.parts
-               if off < b and off + len(p) > a]
+        out: list[bytes] = []
+        for off, p in reversed(self.parts):  # wanted near the end: stop at the range
+            if off >= b:
+                continue
+            if off + len(p) <= a:
+                break
+            out.append(p[max(0, a - off):b - off])
+        out.reverse()
         return a, out[0] if len(out) == 1 else b"".join(out)
 
 
