@@ -96,8 +96,8 @@ bench: $(VENV)/.dev-deps
 	  case "$$(basename $$f)" in \
 	    stack_program.py) echo "==> skipping $$f: not a benchmark (the Pulumi program that" \
 	                           "policy_latency.py and remediate_latency.py run)"; continue ;; \
-	    startup.py|state_scale.py|pack_start.py) args="$(BENCH_ARGS)" ;; \
-	    org_scale.py) args="--accounts 31" ;; \
+	    startup.py|state_scale.py|pack_start.py|logs_throughput.py|org_scale.py) \
+	      args="$(BENCH_ARGS)" ;; \
 	    backend_read.py) args="--s3 $(FULL)" ;; \
 	    repo_audit.py) [ -n "$(FULL)" ] || args="--stacks 100 --workflows 25 --updates 1000" ;; \
 	    soak.py) [ -n "$(FULL)" ] || args="--config 200 --state 300 --pack 250 --logs 250" ;; \

@@ -79,7 +79,7 @@ def open_account(base: aws.Account, account_id: str, name: str | None, role_name
         err = ReadError.of(f"sts:AssumeRole {arn}", e)
         log.warning("account %s: %s", account_id, err)
         return Target(account_id, name, error=err)
-    return Target(account_id, name, aws.Account(session, account_id, base.options))
+    return Target(account_id, name, aws.Account(session, account_id, base.options, base.pool))
 
 
 def read_org(base: aws.Account) -> orgs.OrgView:

@@ -61,6 +61,9 @@ class ScanOptions:
     account_timeout: float | None = 900.0
     # Units of one account scanned at once, so one account cannot take every worker
     per_account: int = 4
+    # Accounts whose clients are kept at once (0: twice the workers); the others' are dropped
+    # and made again when needed, so memory does not grow with the Organization
+    client_accounts: int = 0
 
 
 @dataclass
@@ -166,6 +169,8 @@ class Scanner:
     def run(self) -> ScanResult:
         started = dt.datetime.now(dt.UTC)
         base = self.base = aws.connect(self.o.aws)
+        # accounts holding clients at once: those the workers are on, and as many waiting
+        base.pool.capacity = self.o.client_accounts or max(4, 2 * self.o.workers)
         self.regions = list(self.o.regions or enabled_regions(base))
         with ThreadPoolExecutor(max_workers=max(1, self.o.workers),
                                 thread_name_prefix="dr-audit") as pool:

@@ -1,53 +1,55 @@
-"""How the Organization scan scales: N member accounts (default 200) x 2 regions, created through
-Organizations in the embedded emulator, each scanned through sts:AssumeRole, with a simulated
-network latency per request.
+"""How the Organization scan scales with the number of accounts, against bare boto3 making the
+same calls, in the same run.
 
-Prints, per worker count, the wall time, API calls per account and accounts per second; then,
-with the widest pool, the wall time for 1/4, 1/2 and all of the accounts (chosen with the same
-stable hash as `scan --shard`), and how far it is from linear in accounts.
+    .venv/bin/python benchmarks/org_scale.py [--sizes 10,31] [--full] [--latency-ms 20]
+                                             [--workers 8] [--repeat 3] [--tree DIR]
 
-    .venv/bin/python benchmarks/org_scale.py [--accounts 200] [--workers 8,16,32]
-                                             [--latency-ms 20]
+One emulator (its own process); the Organization grows to each size in turn (each member: one
+backup bucket and one database per region, 2 regions). Per size, interleaved --repeat times,
+each run in a fresh process (so peak RSS is that run's own):
+
+- ours: `scan --org` with --workers threads and a fixed latency per HTTP attempt; it records
+  every API call it makes (account, region, service, operation, parameters);
+- bare: plain boto3 making those same calls with the same latency: per account one
+  sts:AssumeRole and one boto3 session, a client per region x service made when first needed
+  and dropped with the account, accounts spread over the same number of threads (as a
+  hand-written boto3 loop or c7n-org would);
+- bare-shared: the same, its sessions sharing one botocore data loader (each JSON model read
+  once per process: the one saving plain botocore offers).
+
+Printed per size (median of the repeats): wall time, CPU per API call (process CPU / calls),
+peak RSS, and for ours the clients alive at the peak, the clients made, and how many times
+the busiest service's model was built (botocore ServiceModel) and read from JSON.
+`--tree DIR` runs `ours` from another checkout (e.g. the code before a change).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from auditor.aws import AwsOptions, CallCounter, observe  # noqa: E402
-from auditor.emulator import CREDENTIALS, MotoServer  # noqa: E402
-from auditor.org import Shard  # noqa: E402
-from auditor.scan import ScanOptions, scan  # noqa: E402
-from drguard.settings import Settings  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ["us-east-1", "us-west-2"]
 ROLE = "OrganizationAccountAccessRole"
+QUICK, FULL = [10, 31], [10, 31, 100, 200]
 
 
-class Latency:
-    """A fixed delay before every HTTP attempt, like the network to a real endpoint."""
-
-    def __init__(self, ms: float) -> None:
-        self.seconds = ms / 1000
-
-    def on_call(self, service: str, operation: str, params: dict[str, Any]) -> None:
-        pass
-
-    def on_attempt(self, service: str, operation: str) -> None:
-        time.sleep(self.seconds)
-
+# ---- the Organization --------------------------------------------------------------------
 
 def _member(url: str, account: str, service: str, region: str) -> Any:
+    import boto3
+
     sts = boto3.client("sts", region_name="us-east-1", endpoint_url=url)
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}",
                             RoleSessionName="seed")["Credentials"]
@@ -86,66 +88,270 @@ def _seed_account(url: str, account: str, i: int, keys: bool = False) -> None:
                                    DBSnapshotIdentifier=f"db-{i:03d}-manual")
 
 
-def seed(url: str, accounts: int, keys: bool = False) -> list[str]:
+def grow(url: str, ids: list[str], accounts: int, keys: bool = False) -> list[str]:
+    """Create the Organization (first call) and members up to `accounts`."""
+    import boto3
+
     org = boto3.client("organizations", region_name="us-east-1", endpoint_url=url)
-    org.create_organization(FeatureSet="ALL")
-    ids = [org.create_account(AccountName=f"member-{i:03d}",
+    if not ids:
+        org.create_organization(FeatureSet="ALL")
+    new = [org.create_account(AccountName=f"member-{i:03d}",
                               Email=f"member-{i:03d}@example.com")
-           ["CreateAccountStatus"]["AccountId"] for i in range(accounts)]
+           ["CreateAccountStatus"]["AccountId"] for i in range(len(ids), accounts)]
     with ThreadPoolExecutor(8) as pool:
-        for job in [pool.submit(_seed_account, url, a, i, keys) for i, a in enumerate(ids)]:
+        for job in [pool.submit(_seed_account, url, a, len(ids) + i, keys)
+                    for i, a in enumerate(new)]:
             job.result()
-    return ids
+    return ids + new
 
 
-def run(url: str, workers: int, latency_ms: float,
-        shard: Shard | None = None) -> tuple[float, CallCounter, int, int]:
-    counter = CallCounter()
-    opts = ScanOptions(aws=AwsOptions(endpoint_url=url), regions=REGIONS, workers=workers,
-                       org=True, role_name=ROLE, shard=shard)
-    with observe(counter), observe(Latency(latency_ms)):
-        t0 = time.perf_counter()
+# ---- the runs (each in its own process) ------------------------------------------------------
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_ours(url: str, workers: int, latency: float, record: Path | None) -> dict[str, Any]:
+    """`scan --org`, instrumented: calls (with account and region), clients, model builds."""
+    import weakref
+
+    import botocore.client
+    import botocore.loaders
+    import botocore.model
+
+    from auditor import aws
+    from auditor.scan import ScanOptions, scan
+    from drguard.settings import Settings
+
+    built: Counter[str] = Counter()
+    read: Counter[str] = Counter()
+    live: weakref.WeakSet[Any] = weakref.WeakSet()
+    made = [0, 0]  # clients made, most alive at once
+    calls: list[tuple[str, str, str, str, dict[str, Any]]] = []
+    owner: dict[int, str] = {}
+
+    model_init = botocore.model.ServiceModel.__init__
+
+    def counting_model(self: Any, model: Any, service_name: Any = None) -> None:
+        built[service_name or "?"] += 1
+        model_init(self, model, service_name)
+
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def counting_load(self: Any, file_path: str) -> Any:
+        if file_path.endswith(("service-2", "service-2.json")):
+            read[Path(file_path).parent.parent.name] += 1
+        return load_file(self, file_path)
+
+    client_init = botocore.client.BaseClient.__init__
+
+    def counting_client(self: Any, *a: Any, **kw: Any) -> None:
+        client_init(self, *a, **kw)
+        live.add(self)
+        made[0] += 1
+
+    account_init = aws.Account.__init__
+
+    def owning_account(self: Any, session: Any, account_id: str, *a: Any, **kw: Any) -> None:
+        account_init(self, session, account_id, *a, **kw)
+        owner[id(session.get_credentials())] = account_id
+
+    before_call = aws._before_call
+
+    def recording(model: Any, params: dict[str, Any], **kw: Any) -> None:
+        signer = kw.get("request_signer")
+        creds = getattr(signer, "_credentials", None)
+        calls.append((owner.get(id(creds), "?"), getattr(signer, "region_name", "") or "",
+                      model.service_model.service_name, model.name, dict(params)))
+        made[1] = max(made[1], len(live))
+        before_call(model, params, **kw)
+
+    def sleep(**_: Any) -> None:
+        time.sleep(latency)
+
+    botocore.model.ServiceModel.__init__ = counting_model  # type: ignore[method-assign]
+    botocore.loaders.JSONFileLoader.load_file = counting_load  # type: ignore[method-assign]
+    botocore.client.BaseClient.__init__ = counting_client  # type: ignore[method-assign]
+    aws.Account.__init__ = owning_account  # type: ignore[method-assign]
+    aws._before_call = recording  # registered by each session when it is made
+
+    class Latency:
+        def on_call(self, service: str, operation: str, params: dict[str, Any]) -> None:
+            pass
+
+        def on_attempt(self, service: str, operation: str) -> None:
+            sleep()
+
+    opts = ScanOptions(aws=aws.AwsOptions(endpoint_url=url), regions=REGIONS, workers=workers,
+                       org=True, role_name=ROLE)
+    with aws.observe(Latency()):
+        t0, c0 = time.perf_counter(), _cpu()
         result = scan(opts, Settings())
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
     scanned = sum(1 for a in result.run["account_status"] if a["status"] == "scanned")
-    return wall, counter, scanned, len(result.findings)
+    if record is not None:
+        record.write_text(json.dumps(calls, default=str))
+    return {"wall": wall, "cpu": cpu, "calls": len(calls), "rss": _peak_mb(),
+            "accounts": scanned, "findings": len(result.findings), "clients_made": made[0],
+            "clients_peak": made[1], "models_built": max(built.values(), default=0),
+            "models_read": max(read.values(), default=0),
+            "services": len(built)}
+
+
+def child_bare(url: str, workers: int, latency: float, record: Path,
+               shared: bool = False) -> dict[str, Any]:
+    """Plain boto3 making the calls `ours` recorded: per account one session (AssumeRole for
+    a member), clients made on first use and dropped with the account. `shared`: the account
+    sessions share one botocore data loader (each JSON model read once), the one trick plain
+    botocore offers for this."""
+    import boto3
+    import botocore.session
+    from botocore import xform_name
+
+    calls = json.loads(record.read_text())
+    base = boto3.Session(region_name="us-east-1")
+    me = base.client("sts", endpoint_url=url).get_caller_identity()["Account"]
+    by_account: dict[str, list[Any]] = {}
+    for account, region, service, operation, params in calls:
+        if (service, operation) == ("sts", "AssumeRole"):
+            continue  # made below, once per member
+        by_account.setdefault(account, []).append((region, service, operation, params))
+    count = [0]
+
+    def sleep(**_: Any) -> None:
+        time.sleep(latency)
+
+    def one(account: str, todo: list[Any]) -> int:
+        if account in (me, "?"):
+            session = base
+        else:
+            sts = base.client("sts", endpoint_url=url)
+            c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}",
+                                RoleSessionName="bare")["Credentials"]
+            core = botocore.session.Session()
+            if shared:
+                core.register_component("data_loader", base._session.get_component(
+                    "data_loader"))
+            session = boto3.Session(aws_access_key_id=c["AccessKeyId"],
+                                    aws_secret_access_key=c["SecretAccessKey"],
+                                    aws_session_token=c["SessionToken"],
+                                    region_name="us-east-1", botocore_session=core)
+        session.events.register("request-created", sleep)
+        clients: dict[tuple[str, str], Any] = {}
+        for region, service, operation, params in todo:
+            key = (service, region or "us-east-1")
+            if key not in clients:
+                clients[key] = session.client(service, region_name=key[1], endpoint_url=url)
+            try:
+                getattr(clients[key], xform_name(operation))(**params)
+            except Exception:  # noqa: BLE001 - a failed call is still a call (ours makes it too)
+                pass
+        return len(todo) + (account not in (me, "?"))
+
+    sleep()  # the caller-identity call above had no latency hook yet
+    t0, c0 = time.perf_counter(), _cpu()
+    with ThreadPoolExecutor(workers) as pool:
+        count[0] = sum(pool.map(lambda kv: one(*kv), by_account.items()))
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    return {"wall": wall, "cpu": cpu, "calls": count[0], "rss": _peak_mb()}
+
+
+def run_child(kind: str, url: str, a: argparse.Namespace, record: Path,
+              write: bool) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        out = Path(tmp.name)
+    tree = a.tree if kind == "ours" and a.tree else ROOT
+    cmd = [sys.executable, __file__, "--child", kind, "--url", url, "--workers",
+           str(a.workers), "--latency-ms", str(a.latency_ms), "--record", str(record),
+           "--out", str(out), "--tree", str(tree)] + (["--write-record"] if write else [])
+    try:
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(tree)})
+        return json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def _med(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--accounts", type=int, default=200)
-    ap.add_argument("--workers", default="8,16,32")
+    ap.add_argument("--sizes", help=f"member accounts per run (default {QUICK}; "
+                                    f"--full: {FULL})")
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--recovery-keys", action="store_true",
                     help="encrypt each database (and backup bucket) with a KMS key and add a "
                          "manual snapshot per database")
+    ap.add_argument("--tree", type=Path, help="run `ours` from this checkout")
+    ap.add_argument("--child", choices=["ours", "bare", "bare-shared"], help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap.add_argument("--record", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--write-record", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     a = ap.parse_args()
+
+    sys.path.insert(0, str(a.tree or ROOT))
+    from auditor.emulator import CREDENTIALS, MotoServer
+
     os.environ.update(CREDENTIALS)
-    with MotoServer() as server:
-        t0 = time.perf_counter()
-        seed(server.url, a.accounts, a.recovery_keys)
-        print(f"seeded an organization of {a.accounts} member accounts (+ management) x "
-              f"{len(REGIONS)} regions, 1 bucket and {len(REGIONS)} databases each, in "
-              f"{time.perf_counter() - t0:.1f} s; latency {a.latency_ms:g} ms per request")
-        print(f"{'workers':>7} {'accounts':>8} {'wall s':>8} {'calls/acct':>10} "
-              f"{'acct/s':>7} {'findings':>8}")
-        workers = [int(x) for x in a.workers.split(",")]
-        for w in workers:
-            wall, counter, scanned, n = run(server.url, w, a.latency_ms)
-            print(f"{w:>7} {scanned:>8} {wall:>8.2f} {counter.total / scanned:>10.1f} "
-                  f"{scanned / wall:>7.1f} {n:>8}")
-        w = max(workers)
-        print(f"\nlinearity in accounts ({w} workers; subsets chosen like --shard):")
-        rows = []
-        for shard in (Shard(1, 4), Shard(1, 2), None):
-            wall, counter, scanned, _ = run(server.url, w, a.latency_ms, shard)
-            rows.append((scanned, wall))
-            print(f"  {scanned:>4} accounts: {wall:6.2f} s ({wall / scanned * 1000:6.1f} ms "
-                  f"per account)")
-        (n0, t0_), (n1, t1) = rows[0], rows[-1]
-        ratio = (t1 / n1) / (t0_ / n0)
-        print(f"  time per account at {n1} vs {n0} accounts: {ratio:.2f}x "
-              f"({'linear' if ratio < 1.25 else 'NOT linear'} within 25%)")
+    if a.child:
+        latency = a.latency_ms / 1000
+        res = (child_ours(a.url, a.workers, latency, a.record if a.write_record else None)
+               if a.child == "ours" else
+               child_bare(a.url, a.workers, latency, a.record, a.child == "bare-shared"))
+        a.out.write_text(json.dumps(res))
+        return 0
+
+    sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else FULL if a.full else QUICK
+    rows = []
+    with MotoServer() as server, tempfile.TemporaryDirectory() as tmp:
+        ids: list[str] = []
+        print(f"{a.workers} workers, {len(REGIONS)} regions, {a.latency_ms:g} ms per request, "
+              f"median of {a.repeat} interleaved runs per size; {os.cpu_count()} CPUs "
+              "(the emulator shares them)")
+        print(f"{'members':>7} {'calls':>6} {'wall s':>20} {'CPU ms/call':>20} "
+              f"{'x bare':>11} {'peak RSS MB':>17} {'clients':>11} {'model':>9}")
+        print(f"{'':>7} {'':>6} {'ours/bare/bare-sh':>20} {'ours/bare/bare-sh':>20} "
+              f"{'bare/b-sh':>11} {'ours/bare/b-sh':>17} {'peak/made':>11} "
+              f"{'built/read':>9}")
+        for n in sizes:
+            t0 = time.perf_counter()
+            ids = grow(server.url, ids, n, a.recovery_keys)
+            seeded = time.perf_counter() - t0
+            record = Path(tmp, f"calls-{n}.json")
+            runs: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": [], "bare-shared": []}
+            for i in range(a.repeat):  # interleaved: load from others hits all alike
+                for kind, got in runs.items():
+                    got.append(run_child(kind, server.url, a, record, write=i == 0))
+            m = {kind: {k: _med(got, k) for k in ("wall", "cpu", "calls", "rss")}
+                 for kind, got in runs.items()}
+            o, b, bs = m["ours"], m["bare"], m["bare-shared"]
+            cpc = {kind: v["cpu"] / v["calls"] * 1000 for kind, v in m.items()}
+            first = runs["ours"][0]
+            rows.append((n, o, b, first))
+            print(f"{n:>7} {o['calls']:>6.0f} {o['wall']:>6.1f}/{b['wall']:>6.1f}/"
+                  f"{bs['wall']:>6.1f} {cpc['ours']:>6.2f}/{cpc['bare']:>6.2f}/"
+                  f"{cpc['bare-shared']:>6.2f} {cpc['ours'] / cpc['bare']:>5.2f}/"
+                  f"{cpc['ours'] / cpc['bare-shared']:>5.2f} {o['rss']:>5.0f}/{b['rss']:>5.0f}/"
+                  f"{bs['rss']:>5.0f} {first['clients_peak']:>5}/{first['clients_made']:>5} "
+                  f"{first['models_built']:>4}/{first['models_read']:>4}"
+                  f"   (seeded in {seeded:.0f} s)", flush=True)
+        if len(rows) > 1:
+            (n0, o0, _, _), (n1, o1, _, _) = rows[0], rows[-1]
+            print(f"\npeak RSS at {n1} members vs {n0}: {o1['rss'] / o0['rss']:.2f}x for "
+                  f"{n1 / n0:.1f}x the accounts; wall per account: "
+                  f"{o1['wall'] / n1 * 1000:.0f} vs {o0['wall'] / n0 * 1000:.0f} ms")
+        print("goals: CPU per call <= 1.15x bare boto3; peak RSS flat in accounts, <= 250 MB at "
+              "31; each service model built and read once per process")
     return 0
 
 

@@ -19,6 +19,7 @@ from auditor.logs.pipeline import collect
 from auditor.logs.window import Window
 from drguard.settings import Settings
 from tests.fuzzing import fuzz
+from tests.logs_scanners import both_scanners  # noqa: F401 - every test with each scanner
 
 T = dt.datetime(2024, 5, 2, 12, tzinfo=dt.UTC)
 BASES = [samples.violation(random.Random(i), T, samples.ACCOUNT, "us-east-1")

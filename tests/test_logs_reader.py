@@ -18,6 +18,7 @@ from auditor.logs.detect import Detector
 from auditor.logs.pipeline import collect
 from auditor.logs.window import Window
 from drguard.settings import Settings
+from tests.logs_scanners import both_scanners  # noqa: F401 - every test with each scanner
 
 T0 = dt.datetime(2024, 5, 2, 12, tzinfo=dt.UTC)
 MATCHER = reader.Matcher(Detector(Settings()).names)
@@ -249,3 +250,46 @@ def test_big_file_is_read_in_pieces_with_records_across_pieces(
         monkeypatch.setattr(reader, "LOOKAHEAD", look)
         res = reader.read("f.json.gz", data, MATCHER)
         assert ids(res) == naive(data) and not res.skipped and not res.full_parse
+
+
+def test_the_scanner_named_is_the_one_used() -> None:
+    """With hyperscan installed (and on) the fast path streams through it; else RE2 scans."""
+    assert (MATCHER.stream_db() is not None) == reader.STREAM_SCAN
+    recs = samples.mixed_records(random.Random(9), 300, T0, violation_rate=0.05)
+    data = samples.log_file(recs)
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == naive(data) and not res.full_parse
+
+
+@pytest.mark.parametrize("size", [10, 200, 5000, 300_000])
+def test_a_record_larger_than_the_first_window_is_placed(size: int) -> None:
+    """A hit far from its record's start or end: placed after widening, never lost."""
+    pad = "x" * size
+    recs = [samples.record("GetObject", "s3.amazonaws.com", {"bucketName": "a"}),
+            {**suspend(), "requestParameters": {"pad": pad, "bucketName": "nightly-backups",
+                                                "VersioningConfiguration":
+                                                    {"Status": "Suspended"}},
+             "additionalEventData": {"pad": pad}},
+            samples.record("GetObject", "s3.amazonaws.com", {"bucketName": "b"})]
+    data = gzip.compress(json.dumps({"Records": recs}).encode())
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == [recs[1]["eventID"]] and not res.skipped
+
+
+@pytest.mark.parametrize("out_max", [3, 61, 4096])
+def test_tiny_pieces_lose_nothing(monkeypatch: pytest.MonkeyPatch, out_max: int) -> None:
+    """Inflated pieces of a few bytes: hits, records and a `\\u00XX` escape cut by piece
+    borders; the escape still sends the file to the record-by-record read."""
+    recs = samples.mixed_records(random.Random(6), 60, T0, violation_rate=0.3)
+    data = gzip.compress(json.dumps({"Records": recs}).encode())
+    monkeypatch.setattr(reader, "OUT_MAX", out_max)
+    res = reader.read("f.json.gz", data, MATCHER)
+    assert ids(res) == naive(data) and len(res.records) > 5
+    assert not res.skipped and not res.full_parse
+    hidden = suspend()
+    text = json.dumps({"Records": [*recs, hidden]})
+    cut = text.rindex('"PutBucketVersioning"')
+    text = text[:cut] + '"PutBucket\\u0056ersioning"' + text[cut + len('"PutBucketVersioning"'):]
+    res = reader.read("f.json.gz", gzip.compress(text.encode()), MATCHER)
+    assert res.full_parse and ids(res)[-1] == hidden["eventID"]
+    assert ids(res)[:-1] == naive(data)
