@@ -1,5 +1,6 @@
 """The recoverability controls, live: moto serves backup vaults, vault locks and plans (and the
-databases and tables plans select); what it does not serve (selections, copy and backup job
+databases and tables plans select; the embedded emulator answers selections as none); what it
+does not serve or answers empty (selections, copy and backup job
 listings, vault access policies, recovery-point listings, logically air-gapped vaults) is a
 canned answer in the shape of botocore's service model (tests/faulty_proxy.py `reply`,
 timestamps as epoch seconds as the REST-JSON protocol sends them)."""
@@ -179,11 +180,16 @@ def test_live_moto_vault_lock_is_read(aws) -> None:  # noqa: ANN001
 
 
 def test_live_fails_closed(aws, monkeypatch) -> None:  # noqa: ANN001
-    """moto itself answers selections with 500 and has no job listings or vault policies:
-    every control they feed is `error`, naming the call; nothing passes from silence."""
+    """Selections that cannot be read (throttled past the retries), and what moto does not
+    serve (job listings, vault policies): every control they feed is `error`, naming the call;
+    nothing passes from silence."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     ids = _seed(aws)
-    findings = run_scan(aws, config={}, regions=[REGION], now=NOW).findings
+    throttled = [Fault("throttle", "backup", f"GET /backup/plans/{ids[p]}/selections/")
+                 for p in ("good", "weekly")]
+    with FaultyProxy(aws.url, throttled) as proxy:
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url,
+                            now=NOW).findings
     f = one(findings, CROSS_ACCOUNT, ids["db"])
     assert f.status == "error" and "backup:ListBackupSelections" in f.message
     f = one(findings, JOBS, ids["db"])
