@@ -67,8 +67,8 @@ def dry_run(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra
     with FaultyProxy(aws.url, faults) as proxy:
         code = main(["drill", "next", "--endpoint-url", proxy.url, "--dry-run",
                      "--output-dir", str(tmp_path / "out"), *extra])
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
     return out, {op for _, op in proxy.seen}
 
 
@@ -217,3 +217,28 @@ def test_the_drill_is_timed_against_the_target_the_scan_judges(
     out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist),
                      "--rto", "15")
     assert not any(line.startswith("  target:") for line in out.splitlines())
+
+
+def test_regions_choose_across_regions_and_drill_in_the_resources_own(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--regions: the never-restored backup bucket of the DR region wins over resources of the
+    main region drilled yesterday; without it, only --region's resources are candidates."""
+    config = world(aws, tmp_path)
+    hist = tmp_path / "hist"
+    for i, (kind, target) in enumerate((("rds", "orders"), ("s3", "s3://orders-backups"),
+                                        ("s3", "s3://nightly-dumps/dump.sql"),
+                                        ("state", "s3://pulumi-state organization/shop/prod"))):
+        drilled(hist, kind, target, 1 + i / 10)  # distinct days: distinct history files
+    west = create_bucket(aws.client("s3", "us-west-2"), "dr-copies", "us-west-2",
+                         tags={"dr:backup": "true"})
+    west.put_bucket_versioning(Bucket="dr-copies", VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"first copy", b"second copy"):  # an overwritten version to restore
+        west.put_object(Bucket="dr-copies", Key="dump.sql", Body=body)
+    out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist),
+                     "--region", "us-east-1")
+    assert "dr-copies" not in out
+    out, ops = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist),
+                       "--regions", "us-east-1,us-west-2")
+    assert out.startswith("drill next: s3 dr-copies (us-west-2): no restore evidence"), out
+    assert any(line.split()[:2] == ["rds", "orders"] for line in out.splitlines())
+    assert ops and all(op.startswith(READS) for op in ops), ops

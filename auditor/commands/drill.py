@@ -67,6 +67,13 @@ def _formats(value: str) -> list[str]:
     return items
 
 
+def _region_list(value: str) -> list[str]:
+    items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    if not items:
+        raise argparse.ArgumentTypeError("expected one or more regions, comma-separated")
+    return items
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rto", type=_positive, metavar="MINUTES",
                    help="target recovery time; slower is exit code 1 (drill next: default the "
@@ -135,12 +142,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "oldest",
                        description="Among the RDS instances, DB clusters, DynamoDB tables, "
                        "backup buckets and the Pulumi state backend (the stateBucket setting) "
-                       "of the region (scratch resources and waived ones left out), choose the "
-                       "one with no restore evidence, else the oldest (drills in --history and "
-                       "AWS Backup restore jobs alike), say why, and drill it.")
+                       "of the region or --regions (scratch resources and waived ones left "
+                       "out), choose the one with no restore evidence, else the oldest (drills "
+                       "in --history and AWS Backup restore jobs alike), say why, and drill it.")
     n.add_argument("--tier", type=str.lower,
                    help="only resources of this tier (the dr:tier tag, or the config's tier of "
                         "the application their dr:app tag names)")
+    n.add_argument("--regions", type=_region_list, metavar="R1,R2",
+                   help="choose among the resources of these regions (default: --region's); "
+                        "the chosen one is drilled in its own region")
     n.add_argument("--config", type=Path, help="YAML/JSON config: its waivers (control "
                    "restore-time-objective, or *) leave resources out; its backup-bucket scope "
                    "and stateBucket add buckets; its applications give tiers")
@@ -270,7 +280,8 @@ def run_next(args: argparse.Namespace) -> int:
         print(f"dr-audit: drill next: cannot read the account: {aws_error(e)}", file=sys.stderr)
         return EXIT_NOT_RUN
     region = args.region or reader.session.region_name or DEFAULT_REGION
-    found = drill_next.discover(reader, region, settings)
+    regions = args.regions or [region]
+    found = drill_next.discover_regions(reader, regions, settings)
     unknown: dict[str, str] = {}
     store = history_store(args)
     drills: list[dict[str, Any]] = []
@@ -286,16 +297,19 @@ def run_next(args: argparse.Namespace) -> int:
                 were = "entry was" if skipped == 1 else "entries were"
                 found.notes.append(f"{skipped} history {were} skipped: not readable "
                                    f"({store.where}; named in the log)")
-    jobs, why = drill_next.restore_jobs(reader, region)
-    if why:
-        unknown[region] = why
+    jobs: list[dict[str, Any]] = []
+    for r in regions:  # a restore test may run in another region (the DR region's copy)
+        read, why = drill_next.restore_jobs(reader, r)
+        jobs += read
+        if why:
+            unknown[f"*{r}"] = why
     now = dt.datetime.now(dt.UTC)
     evidence = rev.gather(found.resources, drills, jobs, unknown, now)
     chosen = rev.pick(evidence, args.tier)
     for err in found.errors:
         print(f"dr-audit: drill next: could not list {err}", file=sys.stderr)
     if chosen is None:
-        print(f"dr-audit: drill next: nothing to drill in {region}"
+        print(f"dr-audit: drill next: nothing to drill in {', '.join(regions)}"
               f"{f' with tier {args.tier}' if args.tier else ''} "
               f"({len(found.resources)} candidate(s), {len(found.left_out)} left out)",
               file=sys.stderr)

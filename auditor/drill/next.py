@@ -116,6 +116,20 @@ def discover(account: Any, region: str, settings: Settings,
     return found
 
 
+def discover_regions(account: Any, regions: list[str], settings: Settings,
+                     today: dt.date | None = None) -> Found:
+    """`discover` over several regions of one account, as one list of candidates."""
+    found = Found()
+    for region in regions:
+        part = discover(account, region, settings, today)
+        found.resources += part.resources
+        found.left_out += [x for x in part.left_out if x not in found.left_out]
+        found.errors += [x for x in part.errors if x not in found.errors]
+        found.notes += part.notes
+        found.targets.update(part.targets)
+    return found
+
+
 def _state_backend(settings: Settings) -> tuple[str, str] | None:
     """(bucket, prefix) of the stateBucket setting (a name or an s3:// URL), else None."""
     value = settings.scope.state_bucket
