@@ -37,7 +37,7 @@ def add_delivery_arguments(p: argparse.ArgumentParser) -> None:
                    help="slack:<webhook URL>, slack:env:NAME (URL read from the environment "
                         "variable NAME) or sns:<topic ARN>; repeatable. Webhook URLs are never "
                         "printed. With the config's notify.routes, these get the findings no "
-                        "owner route takes")
+                        "owner route takes; routes are used only when --notify is given")
     g.add_argument("--notify-on", choices=WHEN, default="always",
                    help="when to notify: always (default), new-gaps (new since --baseline, or "
                         "any gap without one), failure (exit code not 0); with "
@@ -57,10 +57,18 @@ def check_delivery(args: argparse.Namespace) -> None:
 
 
 def check_routes(args: argparse.Namespace, settings: Settings) -> None:
-    """The config's owner routes, their webhooks read from the environment: a route that
-    cannot be used is a usage error, found before anything is scanned."""
+    """The config's owner routes, their webhooks read from the environment, when the run
+    notifies (`--notify` given): a route that cannot be used is a usage error, found before
+    anything is scanned."""
     from .notify import resolve_routes
 
+    if not getattr(args, "notify", None):
+        # routes are where a notifying run sends each owner's findings; a run that was not
+        # asked to notify (a laptop run with the nightly's config) sends nothing
+        args.notify_routes = []
+        if settings.notify_routes:
+            log.info("notify.routes not used: no --notify target given")
+        return
     where = str(getattr(args, "config", None) or "config")
     args.notify_routes = resolve_routes(settings.notify_routes, where=where)
 

@@ -171,13 +171,31 @@ def test_a_route_whose_webhook_variable_is_unset_stops_the_scan_before_it_starts
     monkeypatch.delenv("NOWHERE_WEBHOOK", raising=False)
     config = write_config(tmp_path / "dr.json", [
         {"owner": "team-data", "target": "slack:env:NOWHERE_WEBHOOK"}])
+    monkeypatch.setenv("DEFAULT_WEBHOOK", "http://127.0.0.1:9/hook")
     code = main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1",
-                 "--config", str(config), "--output-dir", str(tmp_path / "out")])
+                 "--config", str(config), "--output-dir", str(tmp_path / "out"),
+                 "--notify", "slack:env:DEFAULT_WEBHOOK"])
     err = capsys.readouterr().err
     assert code == 2
     assert f"{config}: notify.routes (owner 'team-data'): slack:env:NOWHERE_WEBHOOK: " \
            "environment variable NOWHERE_WEBHOOK is not set" in err
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_routes_are_used_only_when_the_run_notifies(
+        aws: AwsEndpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        hooks: dict[str, Webhook], capsys: pytest.CaptureFixture[str]) -> None:
+    """A run without --notify (a laptop run with the nightly's config) sends nothing, even
+    when every route's webhook is set, and an unset one is no error then."""
+    seed(aws)
+    monkeypatch.delenv("NOWHERE_WEBHOOK", raising=False)
+    config = write_config(tmp_path / "dr.json", [
+        {"owner": "team-payments", "target": "slack:env:PAYMENTS_WEBHOOK"},
+        {"owner": "team-data", "target": "slack:env:NOWHERE_WEBHOOK"}])
+    code, _ = scan(aws, tmp_path / "r", "--config", str(config))
+    assert code == 1  # judged as always: gaps, no usage error
+    assert all(not h.received for h in hooks.values())
+    assert "notifications" not in capsys.readouterr().err
 
 
 # ---- a scan, delivered by owner ------------------------------------------------------------
@@ -279,10 +297,11 @@ def test_new_gaps_is_judged_per_route(aws: AwsEndpoint, tmp_path: Path,
     config = write_config(tmp_path / "dr.json", [
         {"owner": "team-payments", "target": "slack:env:PAYMENTS_WEBHOOK"},
         {"owner": "team-data", "target": "slack:env:DATA_WEBHOOK"}])
-    scan(aws, tmp_path / "night1", "--config", str(config))  # --notify-on always
+    scan(aws, tmp_path / "night1", "--config", str(config),
+         "--notify", "slack:env:DEFAULT_WEBHOOK")  # --notify-on always
     assert len(hooks["payments"].received) == len(hooks["data"].received) == 1
-    hooks["payments"].received.clear()
-    hooks["data"].received.clear()
+    for hook in hooks.values():
+        hook.received.clear()
     # night 2: payments has a new bucket with gaps; data's gaps are all old ones
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="payments-ledger-backup")
