@@ -542,28 +542,23 @@ def rule_problems(rule: PlanRule, params: Mapping[str, Any], year: int) -> tuple
                             f"{_plural(interval, 'hour') if math.isfinite(interval) else 'forever'}"
                             f" between backups (max {params['maxIntervalHours']})")
     minimum = params["minRetentionDays"]
-    keep = _days(rule.delete_after)
-    if keep is UNKNOWN:
-        unreadable.append("lifecycle")
-    elif keep is _BAD:
-        problems.append(f"rule {rule.name!r} has an unreadable lifecycle "
-                        f"{rule.delete_after!r}")
-    elif keep is not None and keep < minimum:
-        problems.append(f"rule {rule.name!r} keeps recovery points "
-                        f"{_plural(keep, 'day')} (min {minimum})")
+
+    def retention(value: Any, subject: str, kept: str, unread: str) -> None:
+        keep = _days(value)
+        if keep is UNKNOWN:
+            unreadable.append(unread)
+        elif keep is _BAD:
+            problems.append(f"{subject} has an unreadable lifecycle {value!r}")
+        elif keep is not None and keep < minimum:
+            problems.append(f"{subject} keeps {kept} {_plural(keep, 'day')} (min {minimum})")
+
+    retention(rule.delete_after, f"rule {rule.name!r}", "recovery points", "lifecycle")
     if rule.copies is UNKNOWN:
         unreadable.append("copy actions")
     else:
         for c in rule.copies:
-            copy_keep = _days(c.delete_after)
-            if copy_keep is UNKNOWN:
-                unreadable.append("copy lifecycle")
-            elif copy_keep is _BAD:
-                problems.append(f"rule {rule.name!r} copy to {c.destination} has an "
-                                f"unreadable lifecycle {c.delete_after!r}")
-            elif copy_keep is not None and copy_keep < minimum:
-                problems.append(f"rule {rule.name!r} copy to {c.destination} keeps it "
-                                f"{_plural(copy_keep, 'day')} (min {minimum})")
+            retention(c.delete_after, f"rule {rule.name!r} copy to {c.destination}", "it",
+                      "copy lifecycle")
     return problems, unreadable, ev
 
 
