@@ -88,13 +88,15 @@ def judge(live: list[Finding], settings: Settings, jobs_for: JobsFor,
         r = rev.from_arn(arn, f.region, account, f.tier)
         if r is not None:
             by_account.setdefault(account, []).append((r, f))
+    # a restore test may run in another region (the DR region's copy): every region the scan
+    # saw in an account counts, and one that cannot be read leaves each resource there
+    # without a proven restore unknown
+    seen: dict[str | None, set[str | None]] = {}
+    for f in live:
+        seen.setdefault(f.account, set()).add(f.region)
     out = []
     for account, group in by_account.items():
-        # a restore test may run in another region (the DR region's copy): every region the
-        # scan saw in this account counts, and one that cannot be read leaves each resource
-        # without a proven restore unknown
-        regions = sorted({f.region for f in live if f.account == account} |
-                         {f.region for _, f in group}, key=lambda x: x or "")
+        regions = sorted(seen[account], key=lambda x: x or "")
         jobs: list[dict[str, Any]] = []
         unknown: dict[str, str] = {"*": drills_unknown} if drills_unknown else {}
         error: ReadError | None = None
