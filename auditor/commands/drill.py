@@ -281,7 +281,7 @@ def run_next(args: argparse.Namespace) -> int:
         return EXIT_NOT_RUN
     region = args.region or reader.session.region_name or DEFAULT_REGION
     regions = args.regions or [region]
-    found = drill_next.discover_regions(reader, regions, settings)
+    found = drill_next.discover(reader, regions, settings)
     unknown: dict[str, str] = {}
     store = history_store(args)
     drills: list[dict[str, Any]] = []

@@ -86,11 +86,9 @@ def _admit(found: Found, settings: Settings, kind: str, name: str, region: str, 
                                         account, detail))
 
 
-def discover(account: Any, region: str, settings: Settings,
-             today: dt.date | None = None) -> Found:
-    """Every restorable resource of `region` that is in scope (reads only)."""
-    today = today or dt.date.today()
-    found = Found()
+def _databases(found: Found, account: Any, region: str, settings: Settings,
+               today: dt.date) -> None:
+    """RDS instances, DB clusters and DynamoDB tables of `region`."""
     owner = getattr(account, "id", None)
     rds = account.client("rds", region)
     try:
@@ -112,21 +110,17 @@ def discover(account: Any, region: str, settings: Settings,
             _admit(found, settings, "dynamodb", str(name), region, arn, tags, today, owner)
     except (ClientError, BotoCoreError) as e:
         found.errors.append(f"DynamoDB in {region}: {aws_error(e)}")
-    _buckets(found, account, region, settings, today, owner)
-    return found
 
 
-def discover_regions(account: Any, regions: list[str], settings: Settings,
-                     today: dt.date | None = None) -> Found:
-    """`discover` over several regions of one account, as one list of candidates."""
+def discover(account: Any, regions: list[str], settings: Settings,
+             today: dt.date | None = None) -> Found:
+    """Every restorable resource of `regions` in scope, as one list of candidates (reads
+    only; the buckets are listed once, whatever the number of regions)."""
+    today = today or dt.date.today()
     found = Found()
     for region in regions:
-        part = discover(account, region, settings, today)
-        found.resources += part.resources
-        found.left_out += [x for x in part.left_out if x not in found.left_out]
-        found.errors += [x for x in part.errors if x not in found.errors]
-        found.notes += part.notes
-        found.targets.update(part.targets)
+        _databases(found, account, region, settings, today)
+    _buckets(found, account, regions, settings, today, getattr(account, "id", None))
     return found
 
 
@@ -173,11 +167,11 @@ def newest_stack(s3: Any, bucket: str, prefix: str) -> str | None:
     return best[1] if best else None
 
 
-def _buckets(found: Found, account: Any, region: str, settings: Settings, today: dt.date,
-             owner: str | None) -> None:
-    """Backup buckets (drill s3) and the state backend (drill state) of `region`."""
+def _buckets(found: Found, account: Any, regions: list[str], settings: Settings,
+             today: dt.date, owner: str | None) -> None:
+    """Backup buckets (drill s3) and the state backend (drill state) of `regions`."""
     state = _state_backend(settings)
-    s3 = account.client("s3", region)
+    s3 = account.client("s3", regions[0])
     try:
         buckets = list(paginate(s3, "list_buckets", "Buckets"))
     except (ClientError, BotoCoreError) as e:
@@ -188,7 +182,8 @@ def _buckets(found: Found, account: Any, region: str, settings: Settings, today:
         if name.startswith(NAME_PREFIX):
             continue
         try:
-            if _bucket_region(s3, b) != region:
+            region = _bucket_region(s3, b)
+            if region not in regions:
                 continue
             tags = _bucket_tags(s3, name)
             arn = f"arn:aws:s3:::{name}"
