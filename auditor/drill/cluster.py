@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from ..aws import paginate
 from .guard import TAG_KEY, scratch_prefix
 from .plan import CannotRun, Context, Plan, VerificationFailed, error_code
-from .rds import FAILED_STATES, find_cluster, find_instance
+from .rds import FAILED_STATES, find_cluster, find_instance, ready
 
 log = logging.getLogger(__name__)
 
@@ -178,23 +178,13 @@ class ClusterDrill:
 
     @staticmethod
     def _cluster_state(rds: Any, name: str) -> tuple[bool, str]:
-        c = find_cluster(rds, name)
-        if c is None:
-            raise CannotRun(f"scratch cluster {name} disappeared while restoring")
-        state = str(c.get("Status") or "")
-        if state in FAILED_STATES:
-            raise CannotRun(f"restore of {name} ended in state {state!r}")
-        return state == "available", state
+        return ready(find_cluster(rds, name), "Status",
+                     f"scratch cluster {name} disappeared while restoring", f"restore of {name}")
 
     @staticmethod
     def _instance_state(rds: Any, name: str) -> tuple[bool, str]:
-        inst = find_instance(rds, name)
-        if inst is None:
-            raise CannotRun(f"scratch instance {name} disappeared while creating it")
-        state = str(inst.get("DBInstanceStatus") or "")
-        if state in FAILED_STATES:
-            raise CannotRun(f"instance {name} ended in state {state!r}")
-        return state == "available", state
+        return ready(find_instance(rds, name), "DBInstanceStatus",
+                     f"scratch instance {name} disappeared while creating it", f"instance {name}")
 
     @staticmethod
     def _settle(ctx: Context, what: str, read: Any, key: str) -> dict[str, Any] | None:

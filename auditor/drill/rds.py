@@ -87,6 +87,18 @@ def find_cluster(rds: Any, name: str) -> dict[str, Any] | None:
                          DBClusterIdentifier=name)
 
 
+def ready(found: dict[str, Any] | None, status_key: str, gone: str,
+          what: str) -> tuple[bool, str]:
+    """(available yet, its state) of a scratch resource being made; CannotRun(`gone`) when it
+    no longer exists, or when `what` ended in a failed state."""
+    if found is None:
+        raise CannotRun(gone)
+    state = str(found.get(status_key) or "")
+    if state in FAILED_STATES:
+        raise CannotRun(f"{what} ended in state {state!r}")
+    return state == "available", state
+
+
 @dataclass
 class RdsDrill:
     db: str
@@ -277,13 +289,9 @@ class RdsDrill:
     # ---- helpers ----------------------------------------------------------------------------
 
     def _instance_state(self, rds: Any, name: str) -> tuple[bool, str]:
-        inst = find_instance(rds, name)
-        if inst is None:
-            raise CannotRun(f"scratch instance {name} disappeared while restoring")
-        state = str(inst.get("DBInstanceStatus") or "")
-        if state in FAILED_STATES:
-            raise CannotRun(f"restore of {name} ended in state {state!r}")
-        return state == "available", state
+        return ready(find_instance(rds, name), "DBInstanceStatus",
+                     f"scratch instance {name} disappeared while restoring",
+                     f"restore of {name}")
 
     @staticmethod
     def _snapshot_state(rds: Any, snap_id: str) -> tuple[bool, str]:
