@@ -194,6 +194,55 @@ def test_reader_surfaces(doc: Any, fmt: str, raw: str | None, kind: str) -> None
     assert not problems, problems
 
 
+# ---- drill history: restore evidence ------------------------------------------------------
+
+DRILL_ENTRY = {"schema": "dr-audit-drill-history/1", "run_id": "r1", "kind": "rds",
+               "target": "orders", "region": "us-east-1", "started": "2026-12-01T10:00:00Z",
+               "rto_seconds": 600, "verified": True, "cleaned_up": True,
+               "outcome": "verified", "exit_code": 0}
+
+
+@fuzz(60)
+@given(edits=st.lists(st.tuples(st.sampled_from([*DRILL_ENTRY, "x"]), values), max_size=3),
+       whole=st.one_of(st.none(), values))
+def test_drill_history_entries_are_evidence_or_skipped(edits: list[tuple[str, Any]],
+                                                       whole: Any) -> None:
+    """A hostile drill entry in the history is skipped and counted; the valid one beside it
+    is still evidence, and judging never raises."""
+    import datetime as dt
+
+    from auditor.history_store import DirStore
+    from auditor.services.restore import drill_entries
+    from drguard import restore_evidence as rev
+
+    doc: Any = dict(DRILL_ENTRY, run_id="hostile")
+    for key, value in edits:
+        doc[key] = value
+    if whole is not None:
+        doc = whole
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "drill-a-good.json").write_text(json.dumps(DRILL_ENTRY))
+        try:
+            text = json.dumps(doc, allow_nan=True)
+        except (ValueError, RecursionError):
+            return
+        (Path(d) / "drill-b-hostile.json").write_text(text, errors="surrogatepass")
+        now = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
+
+        def run() -> Any:
+            entries, skipped = drill_entries(DirStore(Path(d)), now)
+            assert len(entries) + skipped == 2, (entries, skipped)
+            assert DRILL_ENTRY in entries
+            db = rev.Resource("rds", "orders", "us-east-1",
+                              "arn:aws:rds:us-east-1:123456789012:db:orders")
+            (ev,) = rev.gather([db], entries, [], {}, now)
+            assert ev.last is not None  # the valid drill is evidence, whatever is beside it
+            return rev.pick([ev])
+        judge(run, problems)
+    assert not problems, problems
+
+
 # ---- plan ---------------------------------------------------------------------------------
 
 PREVIEW = _preview()
