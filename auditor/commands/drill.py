@@ -36,6 +36,7 @@ from ..drill.rds import RdsDrill
 from ..drill.s3 import S3Drill
 from ..drill.state import StateDrill, parse_backend, parse_stack
 from ..history_store import history_arg
+from ..services.restore import drill_entries
 from .common import load_settings
 from .summary import history_store
 
@@ -289,7 +290,7 @@ def run_next(args: argparse.Namespace) -> int:
         unknown["*"] = "no --history given: earlier drills are not known"
     else:
         try:
-            drills, skipped = drill_report.load_entries(store)
+            drills, skipped = drill_entries(store)
         except ConfigError as e:  # the history cannot be listed: every drill is unknown
             unknown["*"] = f"the drill history could not be read ({e})"
         else:

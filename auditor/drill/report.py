@@ -106,14 +106,9 @@ def history_entry(section: dict[str, Any], started: str) -> dict[str, Any]:
     return {"schema": HISTORY_SCHEMA, "started": started, **{k: section.get(k) for k in keys}}
 
 
-def load_entries(store: HistoryStore) -> tuple[list[dict[str, Any]], int]:
-    """Every valid drill entry of the history, oldest first; and how many were skipped."""
-    return drill_entries(store)
-
-
 def load_history(store: HistoryStore, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
     """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped)."""
-    entries, skipped = load_entries(store)
+    entries, skipped = drill_entries(store)
     mine = [e for e in entries if e["kind"] == kind and e["target"] == target]
     return mine[-HISTORY_LIMIT:], skipped
 
