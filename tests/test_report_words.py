@@ -37,6 +37,7 @@ from auditor.reports._common import SEVERITIES_DESC, headline
 from auditor.reports.words import STATUS_MEANING, VERDICTS, critical_gaps, verdict
 from drguard.findings import STATUSES, Finding
 from drguard.registry import BY_ID, CONTROLS
+from tests import goldens
 
 pytestmark = pytest.mark.slow
 
@@ -433,3 +434,8 @@ def test_two_demo_runs_write_the_same_reports(demo: dict[str, Any], tmp_path: Pa
     run = demo["report"]["run"]
     assert run["started"] == run["finished"] == DEMO_NOW.isoformat()  # the stopped clock
     assert "127.0.0.1" not in json.dumps(run)  # no ephemeral emulator port
+
+
+def test_demo_report_equals_the_recorded_one(demo: dict[str, Any]) -> None:
+    """Speed-ups change no finding: the demo's report.json is the one recorded before them."""
+    goldens.assert_same("demo", 0, demo["report"])
