@@ -20,16 +20,15 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from drguard.control import BLOCKING_SEVERITIES, remedy_text
 from drguard.errors import ConfigError
-from drguard.facts import Resource
-from drguard.verdict import Verdict
 
 from . import config, deploy_index, engine_hooks
 from .adapters import Res
 
 if TYPE_CHECKING:
+    from drguard.facts import Resource
     from drguard.registry import Control
+    from drguard.verdict import Verdict
 
     from .binding import ResourceCheck, StackCheck
     from .stack import StackModel
@@ -46,6 +45,8 @@ _SEVERITY = {"low": Severity.LOW, "medium": Severity.MEDIUM, "high": Severity.HI
 
 def default_enforcement(control: Control) -> EnforcementLevel:
     """Mandatory for critical and high, advisory otherwise (overridable by config)."""
+    from drguard.control import BLOCKING_SEVERITIES
+
     if control.severity in BLOCKING_SEVERITIES:
         return EnforcementLevel.MANDATORY
     return EnforcementLevel.ADVISORY
@@ -79,6 +80,8 @@ def _plain_metadata(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metadata(control: Control) -> dict[str, Any]:
+    from drguard.control import remedy_text  # the registry's own, not needed to serve
+
     framework = None
     if control.mapping:
         framework = PolicyComplianceFramework(

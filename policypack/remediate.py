@@ -44,7 +44,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from drguard.control import BLOCKING_SEVERITIES
 from drguard.errors import ConfigError
 
 from . import config
@@ -91,6 +90,7 @@ def check_levels(levels: Mapping[str, str]) -> None:
     line). The level means "fix what you can, block on the rest", so on such a control it
     would only turn advice into a blocking violation; `"all": "remediate"`, which the engine
     expands to every policy, did exactly that without a word."""
+    from drguard.control import BLOCKING_SEVERITIES
     from drguard.registry import BY_ID
 
     bad = sorted(cid for cid, level in levels.items()
