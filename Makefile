@@ -94,6 +94,7 @@ bench: $(VENV)/.dev-deps
 	@failed=""; for f in benchmarks/*.py; do \
 	  args=""; \
 	  case "$$(basename $$f)" in \
+	    _*.py) continue ;; \
 	    stack_program.py) echo "==> skipping $$f: not a benchmark (the Pulumi program that" \
 	                           "policy_latency.py and remediate_latency.py run)"; continue ;; \
 	    startup.py|state_scale.py|pack_start.py|logs_throughput.py|org_scale.py) \

@@ -32,8 +32,11 @@ def _command_in(argv: Sequence[str]) -> str | None:
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; given `argv` that names a command, only that command's module is imported
     (the others get an empty parser: argparse never reads them), so a start pays for one
-    command's imports, not all of them."""
+    command's imports, not all of them; `argv` naming none and asking no help imports none."""
     selected = _command_in(argv) if argv is not None else None
+    # no command named and no help asked (`--version`, a usage error): no command is read
+    bare = argv is not None and selected is None and not any(
+        w in ("-h", "--help") for w in argv)
     parser = argparse.ArgumentParser(
         prog="dr-audit",
         description="Disaster-recovery compliance for AWS managed by Pulumi.")
@@ -42,7 +45,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                         help="more logging on stderr (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        if selected is not None and name != selected:
+        if bare or (selected is not None and name != selected):
             sub.add_parser(name)
             continue
         module = COMMANDS[name]

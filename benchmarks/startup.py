@@ -20,6 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _bytecode import compile_checkout  # noqa: E402
+
 STACK = "urn:pulumi:prod::app"
 
 
@@ -51,6 +55,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="more rounds (50)")
     args = ap.parse_args()
     rounds = 50 if args.full else args.rounds
+    compile_checkout(ROOT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     tmp = Path(tempfile.mkdtemp(prefix="dr-guard-startup-"))
     export = _small_export(tmp / "state.json")

@@ -24,7 +24,7 @@ from drguard.errors import ConfigError
 from ..history_store import HistoryStore
 from ..reports import render_reports
 from ..reports._common import dumps, jsonable
-from ..reports.templates import environment
+from ..reports.templates import text_environment
 from ..services.restore import DRILL_HISTORY_SCHEMA, drill_entries
 from .plan import EXIT_FAILED, EXIT_NOT_RUN, EXIT_OK
 
@@ -141,7 +141,7 @@ def chart(entries: list[dict[str, Any]], target: float | None) -> dict[str, Any]
 # ---- writing ----------------------------------------------------------------------------------
 
 def render_markdown(run: dict[str, Any]) -> str:
-    env = environment().overlay(autoescape=False)
+    env = text_environment()
     env.globals = {**env.globals, "fmt_seconds": fmt_seconds}
     return env.get_template("_drill.md.j2").render(run=run, drill=run["drill"])
 

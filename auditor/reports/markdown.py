@@ -25,7 +25,7 @@ from ._common import (
     plural,
 )
 from .escape import code, md
-from .templates import environment
+from .templates import text_environment
 from .words import STATUS_MEANING, severity_counts, status_counts
 
 LIMIT = 60_000  # GitHub comments and job summaries stop at 65,536 characters
@@ -112,7 +112,7 @@ def _grouped_rows(rows: list[Finding], budget: int) -> tuple[list[str], int]:
 
 def _partial(name: str, **ctx: Any) -> list[str]:
     """Lines of a Markdown partial (templates/_<name>.md.j2); values arrive escaped."""
-    text = environment().overlay(autoescape=False).get_template(f"_{name}.md.j2").render(ctx)
+    text = text_environment().get_template(f"_{name}.md.j2").render(ctx)
     return text.strip("\n").split("\n") if text.strip() else []
 
 

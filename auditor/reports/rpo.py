@@ -14,7 +14,7 @@ from typing import Any
 from drguard.controls.rpo import CONTROL_ID
 from drguard.findings import Finding
 
-from .templates import environment
+from .templates import text_environment
 
 MD_ROWS = 50
 _ORDER = {"fail": 0, "error": 1, "waived": 2, "pass": 3}
@@ -34,6 +34,6 @@ def markdown_table(findings: list[Finding]) -> str:
     """The achieved-RPO table of report.md; "" without RPO findings."""
     rows = [f for f in findings if is_row(f)]
     rows.sort(key=lambda f: (_ORDER.get(f.status, 4), f.resource))
-    env = environment().overlay(autoescape=False)
+    env = text_environment()
     return env.get_template("_rpo.md.j2").render(rows=rows[:MD_ROWS],
                                                  more=max(0, len(rows) - MD_ROWS))

@@ -4,12 +4,57 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
 from . import escape
 from ._common import plural
+
+log = logging.getLogger(__name__)
+
+
+class _SafeCache(jinja2.FileSystemBytecodeCache):
+    """jinja2's file cache of compiled templates, never fatal: an entry that cannot be read is
+    compiled again, one that cannot be written is not kept."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError, TypeError) as e:
+            log.debug("template cache entry %s unreadable (%s): compiled again", bucket.key, e)
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as e:
+            log.debug("template cache entry %s not written (%s)", bucket.key, e)
+
+
+def _cache(kind: str) -> jinja2.BytecodeCache | None:
+    """Where compiled templates are kept between runs (compiling them is most of the cost of
+    writing a small HTML or Markdown report): `$XDG_CACHE_HOME/dr-guard` or `~/.cache/dr-guard`,
+    one folder per escaping mode and jinja2 version, since both change the compiled code.
+    Only a folder this user owns and nobody else can write is used (its entries are code);
+    without one, templates are compiled each run."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "dr-guard" / f"templates-{kind}-jinja2-{jinja2.__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=stat.S_IRWXU)
+        st = os.lstat(folder)
+    except OSError:
+        return None
+    if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid()
+            or stat.S_IMODE(st.st_mode) & (stat.S_IWGRP | stat.S_IWOTH)
+            or not os.access(folder, os.W_OK)):
+        return None
+    return _SafeCache(str(folder))
 
 
 @functools.cache
@@ -17,7 +62,8 @@ def environment() -> jinja2.Environment:
     """The template environment: package templates, autoescape on, strict undefined."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("auditor", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             bytecode_cache=_cache("html"))
     env.filters["when"] = when
     env.filters["plural"] = plural
     # inert Markdown for the .md.j2 templates: identifiers as code spans, prose escaped and
@@ -26,6 +72,13 @@ def environment() -> jinja2.Environment:
     env.filters["md_text"] = escape.md
     env.filters["md"] = escape.md
     return env
+
+
+@functools.cache
+def text_environment() -> jinja2.Environment:
+    """The same templates and filters without HTML escaping (Markdown, plain text), with a
+    cache of its own: the same template compiles differently with escaping off."""
+    return environment().overlay(autoescape=False, bytecode_cache=_cache("text"))
 
 
 def when(value: Any) -> str:
