@@ -12,7 +12,6 @@ from drguard.errors import ConfigError
 from drguard.redact import forget
 
 from .commands import COMMANDS
-from .commands.common import check_output_dir
 
 log = logging.getLogger("auditor")
 
@@ -63,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     forget()  # secrets met by an earlier run in this process are not this run's
+    from .commands.common import check_output_dir  # the commands' shared part, once one runs
+
     try:
         # Before any AWS call or file read: an unusable --output-dir is a usage error.
         check_output_dir(getattr(args, "output_dir", None))
