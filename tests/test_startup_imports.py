@@ -20,8 +20,7 @@ HEAVY = ("boto3", "botocore", "jinja2", "jsonschema", "pulumi", "pulumi_policy",
 # Runs the CLI, then prints the top-level packages imported (also after SystemExit from --help).
 WRAPPER = """
 import atexit, json, sys
-atexit.register(lambda: print("MODULES " + json.dumps(sorted({m.split(".")[0] for m in
-                                                            sys.modules})), file=sys.stderr))
+atexit.register(lambda: print("MODULES " + json.dumps(sorted(sys.modules)), file=sys.stderr))
 from auditor.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -48,12 +47,17 @@ def _export(path: Path) -> Path:
 
 
 def _imported(args: list[str], cwd: Path) -> set[str]:
+    """The top-level packages a CLI run imported."""
+    return {m.split(".")[0] for m in _modules(args, cwd)}
+
+
+def _modules(args: list[str], cwd: Path, codes: tuple[int, ...] = (0, 1)) -> set[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", WRAPPER, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     line = next((x for x in proc.stderr.splitlines() if x.startswith("MODULES ")), None)
     assert line is not None, proc.stderr[-2000:]
-    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert proc.returncode in codes, proc.stderr[-2000:]
     return set(json.loads(line.removeprefix("MODULES ")))
 
 
@@ -61,6 +65,16 @@ def _imported(args: list[str], cwd: Path) -> set[str]:
                                   ["iam-policy", "--help"]])
 def test_help_imports_no_heavy_package(args: list[str], tmp_path: Path) -> None:
     assert not _imported(args, tmp_path) & set(HEAVY)
+
+
+@pytest.mark.parametrize(("args", "code"), [(["--version"], 0), ([], 2),
+                                            (["no-such-command"], 2)])
+def test_version_and_usage_errors_read_no_command(args: list[str], code: int,
+                                                  tmp_path: Path) -> None:
+    mods = _modules(args, tmp_path, codes=(code,))
+    assert not {m.split(".")[0] for m in mods} & set(HEAVY)
+    assert not {m for m in mods if m.startswith(("auditor.commands.", "drguard.registry",
+                                                  "drguard.controls", "auditor.reports"))}
 
 
 def test_state_without_html_or_markdown_imports_no_heavy_package(tmp_path: Path) -> None:
