@@ -13,19 +13,23 @@ each run in a fresh process (so peak RSS is that run's own):
 - bare: plain boto3 making those same calls with the same latency: per account one
   sts:AssumeRole and one boto3 session, a client per region x service made when first needed
   and dropped with the account, accounts spread over the same number of threads (as a
-  hand-written boto3 loop or c7n-org would);
+  hand-written boto3 loop would);
 - bare-shared: the same, its sessions sharing one botocore data loader (each JSON model read
   once per process: the one saving plain botocore offers);
 - c7n-org (with `--c7n-org PATH`, the `c7n-org` executable of its own venv, e.g.
   `python3.11 -m venv /tmp/c7n-venv && /tmp/c7n-venv/bin/pip install c7n-org==0.6.52`):
   `c7n-org run` over an accounts file of the same accounts (the management account and every
-  member through the same role) and both regions, with C7N_POLICY (buckets with their location,
-  tags, versioning, Object Lock, replication, public access block and encryption; databases,
-  their snapshots and cluster snapshots; DynamoDB tables; backup vaults and plans; trails) and
-  C7N_ORG_PARALLEL = --workers processes. The same latency is added to every HTTP attempt of
-  its clients and its API calls are counted, by a sitecustomize (C7N_SITECUSTOMIZE) put on its
-  PYTHONPATH: c7n-org itself is not changed. Its peak RSS is the sum over its processes (it
-  runs accounts in a process pool), sampled every 20 ms.
+  member through the same role) and both regions, with C7N_POLICY (the reads `scan --org`
+  makes: buckets with their location, tags, versioning, Object Lock, replication,
+  notifications, public access block and encryption; databases, clusters and their
+  snapshots; DynamoDB tables, their continuous backups and backups; EBS volumes and
+  snapshots; EFS; ElastiCache; Redshift; EventBridge rules; backup vaults and plans; trails;
+  IAM users), C7N_ORG_PARALLEL = --workers processes, and no resource cache. The same
+  latency is added to every HTTP attempt of its clients and its API calls are counted by a
+  sitecustomize (benchmarks/peer_hooks.py) on its PYTHONPATH: c7n-org itself is unchanged.
+  Its peak RSS is the sum over its processes (it runs account-regions in a process pool),
+  sampled every 20 ms. Ours is timed here as a whole process too (start-up included), with
+  the checkout's bytecode compiled first, as an installed package has it.
 
 Printed per size (median of the repeats): wall time, CPU per API call (process CPU / calls),
 peak RSS, and for ours the clients alive at the peak, the clients made, and how many times
@@ -50,6 +54,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import peer_hooks  # benchmarks/, next to this script
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ["us-east-1", "us-west-2"]
@@ -318,46 +324,6 @@ policies:
   - {name: users, resource: aws.iam-user}
 """
 
-C7N_SITECUSTOMIZE = """\
-# Loaded by every c7n-org process (PYTHONPATH): the benchmark's latency before every HTTP
-# attempt, as the other runs get, and one line per API call in DRG_BENCH_CALLS.
-import os
-import time
-
-_LATENCY = float(os.environ.get("DRG_BENCH_LATENCY", "0"))
-_CALLS = os.environ.get("DRG_BENCH_CALLS")
-
-
-def _sleep(**_):
-    time.sleep(_LATENCY)
-
-
-def _record(model, **_):
-    line = f"{model.service_model.service_name} {model.name}\\n".encode()
-    fd = os.open(_CALLS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
-
-
-def _install():
-    import botocore.session
-
-    init = botocore.session.Session.__init__
-
-    def session_init(self, *a, **kw):
-        init(self, *a, **kw)
-        if _LATENCY:
-            self.register("request-created", _sleep)
-        if _CALLS:
-            self.register("before-call", _record)
-
-    botocore.session.Session.__init__ = session_init
-
-
-_install()
-"""
 
 
 def c7n_files(folder: Path, url: str, members: list[str]) -> tuple[Path, Path, Path]:
@@ -374,10 +340,7 @@ def c7n_files(folder: Path, url: str, members: list[str]) -> tuple[Path, Path, P
                  "role": f"arn:aws:iam::{a}:role/{ROLE}"} for a in [me, *members]]
     (folder / "accounts.json").write_text(json.dumps({"accounts": accounts}))
     (folder / "policy.yml").write_text(C7N_POLICY)
-    site = folder / "site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(C7N_SITECUSTOMIZE)
-    return folder / "accounts.json", folder / "policy.yml", site
+    return folder / "accounts.json", folder / "policy.yml", peer_hooks.write_site(folder / "site")
 
 
 def _tree_rss_mb(root: int) -> float:
@@ -444,15 +407,14 @@ def run_c7n(exe: str, url: str, a: argparse.Namespace, files: tuple[Path, Path, 
     done.set()
     sampler.join()
     code = os.waitstatus_to_exitcode(status)
-    by_service: Counter[str] = Counter(
-        line.split()[0] for line in calls.read_text().splitlines()) if calls.exists() else Counter()
+    by_service = peer_hooks.calls_by_service(calls)
     errors = err.decode(errors="replace").count("Error running policy")
     if code or errors:
         tail = err.decode(errors="replace").strip().splitlines()[-3:]
         print(f"  c7n-org exited {code}, {errors} account-region errors: {tail}", flush=True)
     return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "calls": sum(by_service.values()),
-            "rss": max(peak[0], ru.ru_maxrss / 1024), "by_service": dict(by_service),
-            "code": code}
+            "rss": max(peak[0], ru.ru_maxrss / 1024), "rss_one": ru.ru_maxrss / 1024,
+            "by_service": dict(by_service), "code": code}
 
 
 def c7n_runs(path: str | None) -> str | None:
@@ -585,7 +547,8 @@ def main() -> int:
                          "cpu": _med(runs["ours"], "proc_cpu"), "rss": o["rss"],
                          "calls": o["calls"]}
                 peers.append((n, whole,
-                              {k: _med(c7n_got, k) for k in ("wall", "cpu", "calls", "rss")},
+                              {k: _med(c7n_got, k)
+                               for k in ("wall", "cpu", "calls", "rss", "rss_one")},
                               ours_ops, Counter(c7n_got[0]["by_service"])))
             print(f"{n:>7} {o['calls']:>6.0f} {o['wall']:>6.1f}/{b['wall']:>6.1f}/"
                   f"{bs['wall']:>6.1f} {cpc['ours']:>6.2f}/{cpc['bare']:>6.2f}/"
@@ -610,7 +573,8 @@ def main() -> int:
                 print(f"{n:>7} {o['wall']:>7.1f}/{c['wall']:>7.1f} {c['wall'] / o['wall']:>7.2f}x "
                       f"{o['cpu']:>7.1f}/{c['cpu']:>6.1f} {c['cpu'] / o['cpu']:>6.2f}x "
                       f"{o['rss']:>10.0f}/{c['rss']:>9.0f} {c['rss'] / o['rss']:>6.2f}x "
-                      f"{o['calls']:>7.0f}/{c['calls']:>6.0f}")
+                      f"{o['calls']:>7.0f}/{c['calls']:>6.0f}   (c7n-org's largest "
+                      f"process alone: {c['rss_one']:.0f} MB)")
             n, _, _, ours_ops, c7n_ops = peers[-1]
             print(f"API calls by service at {n} members (ours / c7n-org): " + ", ".join(
                 f"{svc} {ours_ops[svc]}/{c7n_ops[svc]}"

@@ -3,6 +3,7 @@ same emulator, same run.
 
     .venv/bin/python benchmarks/vs_prowler.py [--prowler /tmp/prowler-venv/bin/prowler]
                                               [--rounds 3] [--region us-east-1]
+                                              [--latency-ms 0]
 
 Prowler is not a dependency of this project: install it in a throwaway venv of its own, e.g.
 
@@ -15,16 +16,21 @@ and exits 0: benchmarks are not part of the test suite.
 One emulator (a moto server on loopback, its own process) holds one account (the emulator's
 default, 123456789012) with the 8 gaps of GAPS, each next to a compliant twin so a tool that
 flags everything is visible. Both tools reach it only through its endpoint and fake
-credentials (Prowler through `AWS_ENDPOINT_URL`, which boto3 honours for every client). Per
-round, interleaved (so load from other jobs hits both alike), each in a fresh process:
+credentials (Prowler through `AWS_ENDPOINT_URL`, which boto3 honours for every client). Both
+run with their bytecode compiled (pip compiled Prowler's; this checkout is compiled first,
+as an installed package would be) after one untimed warm-up run each. `--latency-ms` adds
+the same delay before every HTTP attempt of both, as the network to AWS would, through the
+sitecustomize of benchmarks/peer_hooks.py (which also counts each tool's API calls); 0, the
+default, is the bare emulator. Per round, interleaved (so load from other jobs hits both
+alike), each in a fresh process:
 
 - ours: `dr-audit scan --endpoint-url URL --regions REGION --format json` (every live control,
   not only the 8);
 - Prowler: `prowler aws --checks <the 8 of GAPS> --region REGION --output-formats json-ocsf`.
 
-Printed: wall, CPU (user + system of the process and its children) and peak RSS of each, the
-ratios (median of the rounds), and which seeded gaps each found (a FAIL on the seeded
-resource, and none on its compliant twin).
+Printed: wall, CPU (user + system of the process and its children), peak RSS and API calls
+of each, the ratios (median of the rounds), and which seeded gaps each found (a FAIL on the
+seeded resource, and none on its compliant twin).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import peer_hooks  # benchmarks/, next to this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -166,6 +174,7 @@ class Run:
     rss_mb: float
     code: int
     flagged: set[tuple[str, str]]  # (control or check, resource)
+    calls: int
     stderr: str = ""
 
 
@@ -183,11 +192,20 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, int
             err.decode(errors="replace")[-2000:])
 
 
-def run_ours(url: str, region: str, out: Path) -> Run:
+def hooked_env(base: dict[str, str], site: Path, latency_ms: float, calls: Path,
+               pythonpath: str = "") -> dict[str, str]:
+    calls.unlink(missing_ok=True)
+    env = {k: v for k, v in base.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(site), pythonpath) if p),
+            "DRG_BENCH_LATENCY": str(latency_ms / 1000), "DRG_BENCH_CALLS": str(calls)}
+
+
+def run_ours(url: str, region: str, out: Path, site: Path, latency_ms: float) -> Run:
     from auditor.emulator import CREDENTIALS
 
     shutil.rmtree(out, ignore_errors=True)
-    env = {**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)}
+    calls = out.with_suffix(".calls")
+    env = hooked_env({**os.environ, **CREDENTIALS}, site, latency_ms, calls, str(ROOT))
     env.pop("AWS_ENDPOINT_URL", None)
     cmd = [sys.executable, "-m", "auditor", "scan", "--endpoint-url", url, "--regions", region,
            "--format", "json", "--output-dir", str(out)]
@@ -197,11 +215,11 @@ def run_ours(url: str, region: str, out: Path) -> Run:
     if report.exists():
         for f in json.loads(report.read_text())["findings"]:
             if f["status"] == "fail":
-                res = f.get("resource") or ""
-                flagged.add((f["control"], res or f"account:{f.get('account')}"))
-                if f.get("account") and f["control"] == "cloudtrail-enabled":
-                    flagged.add((f["control"], f"account:{f['account']}"))
-    return Run(wall, cpu, rss, code, flagged, err)
+                flagged.add((f["control"], f.get("resource") or ""))
+                if f["control"] == "cloudtrail-enabled":  # an account-wide result
+                    flagged.add((f["control"], f"account:{f.get('account')}"))
+    n = sum(peer_hooks.calls_by_service(calls).values())
+    return Run(wall, cpu, rss, code, flagged, n, err)
 
 
 def prowler_env(url: str) -> dict[str, str]:
@@ -211,13 +229,16 @@ def prowler_env(url: str) -> dict[str, str]:
     return {**env, **CREDENTIALS, "AWS_ENDPOINT_URL": url}
 
 
-def run_prowler(prowler: str, url: str, region: str, checks: list[str], out: Path) -> Run:
+def run_prowler(prowler: str, url: str, region: str, checks: list[str], out: Path,
+                site: Path, latency_ms: float) -> Run:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    calls = out.with_suffix(".calls")
     cmd = [prowler, "aws", "--checks", *checks, "--region", region,
            "--output-formats", "json-ocsf", "--output-directory", str(out),
            "--output-filename", "prowler", "--no-banner"]
-    wall, cpu, rss, code, err = timed(cmd, prowler_env(url))
+    wall, cpu, rss, code, err = timed(cmd, hooked_env(prowler_env(url), site, latency_ms,
+                                                      calls))
     flagged: set[tuple[str, str]] = set()
     for path in out.rglob("*.ocsf.json"):
         for f in json.loads(path.read_text() or "[]"):
@@ -225,11 +246,11 @@ def run_prowler(prowler: str, url: str, region: str, checks: list[str], out: Pat
                 continue
             check = f.get("metadata", {}).get("event_code", "")
             for r in f.get("resources", []):
-                uid = r.get("uid", "")
-                flagged.add((check, uid))
-                if check.startswith("cloudtrail_"):  # an account-wide result
-                    flagged.add((check, f"account:{ACCOUNT}"))
-    return Run(wall, cpu, rss, code, flagged, err)
+                flagged.add((check, r.get("uid", "")))
+            if check.startswith("cloudtrail_"):  # an account-wide result
+                flagged.add((check, f"account:{ACCOUNT}"))
+    n = sum(peer_hooks.calls_by_service(calls).values())
+    return Run(wall, cpu, rss, code, flagged, n, err)
 
 
 def found(run: Run, key: str, gap: Gap) -> str:
@@ -261,6 +282,9 @@ def main() -> int:
     ap.add_argument("--prowler", help="the prowler executable (its own venv)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--latency-ms", type=float, default=0.0,
+                    help="delay before every HTTP attempt of both tools (default 0: the bare "
+                         "emulator)")
     a = ap.parse_args()
 
     from auditor.emulator import CREDENTIALS, MotoServer
@@ -270,16 +294,32 @@ def main() -> int:
     todo = gaps(a.region)
     checks = [g.check for g in todo]
     runs: dict[str, list[Run]] = {"ours": [], "prowler": []}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "auditor", "drguard"], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL,
+                   env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
     with MotoServer() as server, tempfile.TemporaryDirectory() as tmp:
         seed(server.url, a.region)
+        site = peer_hooks.write_site(Path(tmp, "site"))
+
+        def ours() -> Run:
+            return run_ours(server.url, a.region, Path(tmp, "ours"), site, a.latency_ms)
+
+        def theirs() -> Run:
+            assert prowler is not None
+            return run_prowler(prowler, server.url, a.region, checks, Path(tmp, "prowler"),
+                               site, a.latency_ms)
+
+        ours()  # warm-up (not timed): the file cache, and the emulator's first answers
+        if prowler:
+            theirs()
         print(f"seeded one account ({ACCOUNT}, {a.region}) with {len(todo)} gaps; "
-              f"{a.rounds} interleaved rounds, each tool in a fresh process; "
-              f"load average {os.getloadavg()[0]:.2f}")
+              f"{a.latency_ms:g} ms per request; {a.rounds} interleaved rounds after a "
+              f"warm-up, each tool in a fresh process; load average "
+              f"{os.getloadavg()[0]:.2f}")
         for i in range(a.rounds):
-            runs["ours"].append(run_ours(server.url, a.region, Path(tmp, "ours")))
+            runs["ours"].append(ours())
             if prowler:
-                runs["prowler"].append(run_prowler(prowler, server.url, a.region, checks,
-                                                   Path(tmp, "prowler")))
+                runs["prowler"].append(theirs())
             row = "  ".join(f"{k} {r[-1].wall:.2f} s wall, {r[-1].cpu:.2f} s CPU "
                             f"(exit {r[-1].code})" for k, r in runs.items() if r)
             print(f"round {i + 1}: {row}", flush=True)
@@ -288,11 +328,11 @@ def main() -> int:
     def med(kind: str, attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in runs[kind])
 
-    print(f"\n{'':<9} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12}")
+    print(f"\n{'':<9} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'API calls':>10}")
     for kind, got in runs.items():
         if got:
             print(f"{kind:<9} {med(kind, 'wall'):>8.2f} {med(kind, 'cpu'):>8.2f} "
-                  f"{med(kind, 'rss_mb'):>12.0f}")
+                  f"{med(kind, 'rss_mb'):>12.0f} {med(kind, 'calls'):>10.0f}")
     if runs["prowler"]:
         print(f"\nours faster than Prowler: {med('prowler', 'wall') / med('ours', 'wall'):.1f}x "
               f"wall, {med('prowler', 'cpu') / med('ours', 'cpu'):.1f}x CPU "
