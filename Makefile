@@ -85,7 +85,9 @@ typecheck: $(VENV)/.dev-deps
 	$(BIN)/mypy
 
 # Every script in benchmarks/, quick sizes; `make bench BENCH_ARGS=--full` for their full
-# sizes (state: 50 and 200 MB). Figures are ratios to a floor in the same run. A script that
+# sizes (state: 50 and 200 MB). The peers, each installed in a venv of its own, run when
+# named: PROWLER=/tmp/prowler-venv/bin/prowler, C7N_ORG=/tmp/c7n-venv/bin/c7n-org.
+# Figures are ratios to a floor in the same run. A script that
 # is not a benchmark is named with the reason it is skipped; a failed one does not stop the
 # others, and the run ends with the list of failures (exit 1).
 BENCH_ARGS ?=
@@ -97,8 +99,11 @@ bench: $(VENV)/.dev-deps
 	    _*.py) continue ;; \
 	    stack_program.py) echo "==> skipping $$f: not a benchmark (the Pulumi program that" \
 	                           "policy_latency.py and remediate_latency.py run)"; continue ;; \
-	    startup.py|state_scale.py|pack_start.py|logs_throughput.py|org_scale.py) \
-	      args="$(BENCH_ARGS)" ;; \
+	    peer_hooks.py) echo "==> skipping $$f: not a benchmark (the hooks vs_prowler.py and" \
+	                        "org_scale.py put in a peer tool's processes)"; continue ;; \
+	    startup.py|state_scale.py|pack_start.py|logs_throughput.py) args="$(BENCH_ARGS)" ;; \
+	    org_scale.py) args="$(BENCH_ARGS) $(if $(C7N_ORG),--c7n-org $(C7N_ORG))" ;; \
+	    vs_prowler.py) args="$(if $(PROWLER),--prowler $(PROWLER))" ;; \
 	    backend_read.py) args="--s3 $(FULL)" ;; \
 	    repo_audit.py) [ -n "$(FULL)" ] || args="--stacks 100 --workflows 25 --updates 1000" ;; \
 	    soak.py) [ -n "$(FULL)" ] || args="--config 200 --state 300 --pack 250 --logs 250" ;; \

@@ -190,10 +190,12 @@ class Scanner:
                 assert a.target.account is not None
                 a.target.account.clock = AccountClock(self.o.account_timeout,
                                                       self.o.per_account)
-            self.map("accounts", self._global_unit, [(a,) for a in live])
+            self._read("account reads", [(a, a) for a in live], services.global_steps())
             # region-major order: the pool moves across accounts instead of draining one
-            self.map("regions", self._region_unit,
-                     [(a, r) for r in self.regions for a in live])
+            self._read("region reads",
+                       [(a, a.regions.setdefault(r, RegionScan(r)))
+                        for r in self.regions for a in live],
+                       services.regional_steps())
             for phase in services.phases():
                 phase.run(self, live)
             self._evaluate(live)
@@ -206,23 +208,29 @@ class Scanner:
     def _map_accounts(self, fn: Callable[..., Any], items: Iterable[tuple[Any, ...]]) -> list[Any]:
         return self.map("open accounts", fn, items)
 
-    def _steps(self, steps: list[Step], acct: aws.Account, unit: AccountScan | RegionScan) -> None:
-        for step in steps:
+    def _read(self, label: str, units: list[tuple[AccountScan, AccountScan | RegionScan]],
+              steps: list[Step]) -> None:
+        """Every step of every unit (an account, or one of its regions) as its own task on
+        the pool: the steps read different services and none reads another's result, so a
+        scan of one account and region waits for its slowest service, not for their sum.
+        Results land in the unit in step order, as if the steps had run one after another."""
+        items = [(a, unit, step) for a, unit in units for step in steps]
+        for (_, unit, step), (ok, value) in zip(items, self.map(label, self._step, items),
+                                                strict=True):
+            if ok:
+                unit.data[step.key] = value
+            else:
+                unit.errors[step.key] = value
+
+    def _step(self, a: AccountScan, unit: AccountScan | RegionScan,
+              step: Step) -> tuple[bool, Any]:
+        acct = a.target.account
+        assert acct is not None
+        with acct.clock.unit():
             try:
-                unit.data[step.key] = step.collect(self, acct, unit)
+                return True, step.collect(self, acct, unit)
             except UNIT_ERRORS as e:
-                unit.errors[step.key] = ReadError.of(step.operation, e)
-
-    def _global_unit(self, a: AccountScan) -> None:
-        assert a.target.account is not None
-        with a.target.account.clock.unit():
-            self._steps(services.global_steps(), a.target.account, a)
-
-    def _region_unit(self, a: AccountScan, region: str) -> None:
-        assert a.target.account is not None
-        rs = a.regions.setdefault(region, RegionScan(region))
-        with a.target.account.clock.unit():
-            self._steps(services.regional_steps(), a.target.account, rs)
+                return False, ReadError.of(step.operation, e)
 
     @property
     def project_backend(self) -> str | None:

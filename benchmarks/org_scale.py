@@ -13,14 +13,30 @@ each run in a fresh process (so peak RSS is that run's own):
 - bare: plain boto3 making those same calls with the same latency: per account one
   sts:AssumeRole and one boto3 session, a client per region x service made when first needed
   and dropped with the account, accounts spread over the same number of threads (as a
-  hand-written boto3 loop or c7n-org would);
+  hand-written boto3 loop would);
 - bare-shared: the same, its sessions sharing one botocore data loader (each JSON model read
-  once per process: the one saving plain botocore offers).
+  once per process: the one saving plain botocore offers);
+- c7n-org (with `--c7n-org PATH`, the `c7n-org` executable of its own venv, e.g.
+  `python3.11 -m venv /tmp/c7n-venv && /tmp/c7n-venv/bin/pip install c7n-org==0.6.52`):
+  `c7n-org run` over an accounts file of the same accounts (the management account and every
+  member through the same role) and both regions, with C7N_POLICY (the reads `scan --org`
+  makes: buckets with their location, tags, versioning, Object Lock, replication,
+  notifications, public access block and encryption; databases, clusters and their
+  snapshots; DynamoDB tables, their continuous backups and backups; EBS volumes and
+  snapshots; EFS; ElastiCache; Redshift; EventBridge rules; backup vaults and plans; trails;
+  IAM users), C7N_ORG_PARALLEL = --workers processes, and no resource cache. The same
+  latency is added to every HTTP attempt of its clients and its API calls are counted by a
+  sitecustomize (benchmarks/peer_hooks.py) on its PYTHONPATH: c7n-org itself is unchanged.
+  Its peak RSS is the sum over its processes (it runs account-regions in a process pool),
+  sampled every 20 ms. Ours is timed here as a whole process too (start-up included), with
+  the checkout's bytecode compiled first, as an installed package has it.
 
 Printed per size (median of the repeats): wall time, CPU per API call (process CPU / calls),
 peak RSS, and for ours the clients alive at the peak, the clients made, and how many times
 the busiest service's model was built (botocore ServiceModel) and read from JSON.
-`--tree DIR` runs `ours` from another checkout (e.g. the code before a change).
+`--tree DIR` runs `ours` from another checkout (e.g. the code before a change). With
+`--c7n-org`, also printed: wall, CPU and peak RSS of ours against c7n-org, as ratios, and both
+tools' API calls by service.
 """
 
 from __future__ import annotations
@@ -38,6 +54,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import peer_hooks  # benchmarks/, next to this script
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ["us-east-1", "us-west-2"]
@@ -261,8 +279,177 @@ def child_bare(url: str, workers: int, latency: float, record: Path,
     return {"wall": wall, "cpu": cpu, "calls": count[0], "rss": _peak_mb()}
 
 
+# ---- c7n-org, as a peer -------------------------------------------------------------------
+
+C7N_POLICY = """\
+# The reads `scan --org` makes in each account and region, as c7n resources and filters.
+# Filters under `or` each see every resource, so every bucket and table gets every read.
+policies:
+  - name: backup-buckets
+    resource: aws.s3
+    query:
+      - augment-keys: [Location, Tags, Versioning, Replication, Notification]
+    filters:
+      - or:
+          - {type: lock-configuration, key: Rule.DefaultRetention.Days, value: absent}
+          - {type: check-public-block, BlockPublicAcls: false}
+          - {type: bucket-encryption, state: false}
+  - name: databases
+    resource: aws.rds
+    filters:
+      - or:
+          - {type: value, key: BackupRetentionPeriod, value: 7, op: lt}
+          - {type: value, key: DeletionProtection, value: false}
+  - {name: clusters, resource: aws.rds-cluster}
+  - {name: database-snapshots, resource: aws.rds-snapshot}
+  - {name: cluster-snapshots, resource: aws.rds-cluster-snapshot}
+  - name: tables
+    resource: aws.dynamodb-table
+    filters:
+      - {type: continuous-backup, key: PointInTimeRecoveryDescription.PointInTimeRecoveryStatus,
+         value: ENABLED, op: ne}
+  - {name: table-backups, resource: aws.dynamodb-backup}
+  - {name: volumes, resource: aws.ebs}
+  - name: volume-snapshots
+    resource: aws.ebs-snapshot
+    query: [{Name: owner-id, Values: ["{account_id}"]}]
+  - {name: file-systems, resource: aws.efs}
+  - {name: cache-groups, resource: aws.elasticache-group}
+  - {name: cache-clusters, resource: aws.cache-cluster}
+  - {name: warehouses, resource: aws.redshift}
+  - {name: alert-rules, resource: aws.event-rule}
+  - {name: vaults, resource: aws.backup-vault}
+  - {name: plans, resource: aws.backup-plan}
+  - {name: trails, resource: aws.cloudtrail}
+  - {name: users, resource: aws.iam-user}
+"""
+
+
+
+def c7n_files(folder: Path, url: str, members: list[str]) -> tuple[Path, Path, Path]:
+    """The accounts file (the management account and every member, each through ROLE:
+    c7n-org's accounts file wants a role or a profile for every account, so it makes one
+    AssumeRole more than ours, which reads the management account with the caller's own
+    credentials), the policy file and the sitecustomize folder."""
+    import boto3
+
+    me = boto3.client("sts", region_name="us-east-1",
+                      endpoint_url=url).get_caller_identity()["Account"]
+    folder.mkdir(parents=True, exist_ok=True)
+    accounts = [{"account_id": a, "name": f"account-{a}", "regions": REGIONS,
+                 "role": f"arn:aws:iam::{a}:role/{ROLE}"} for a in [me, *members]]
+    (folder / "accounts.json").write_text(json.dumps({"accounts": accounts}))
+    (folder / "policy.yml").write_text(C7N_POLICY)
+    return folder / "accounts.json", folder / "policy.yml", peer_hooks.write_site(folder / "site")
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of `root` and all its descendants (from /proc), MB."""
+    parents: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            parents.setdefault(ppid, []).append(int(d))
+    total, todo = 0, [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        pid = todo.pop()
+        todo.extend(parents.get(pid, []))
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 2**20
+
+
+def run_c7n(exe: str, url: str, a: argparse.Namespace, files: tuple[Path, Path, Path],
+            out: Path) -> dict[str, Any]:
+    """One `c7n-org run` in a fresh process tree: wall, CPU of the whole tree (its pool's
+    processes are waited for, so their CPU is in the rusage os.wait4 returns), peak RSS of
+    the tree (sampled: the sum of its processes), and its API calls by service."""
+    import shutil
+    import threading
+
+    from auditor.emulator import CREDENTIALS
+
+    accounts, policy, site = files
+    shutil.rmtree(out, ignore_errors=True)
+    cache = out.with_suffix(".cache")  # empty, and --cache-period 0: every run reads
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    calls = out.with_suffix(".calls")
+    calls.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
+    env.update(CREDENTIALS, AWS_ENDPOINT_URL=url, PYTHONPATH=str(site),
+               C7N_ORG_PARALLEL=str(a.workers), DRG_BENCH_LATENCY=str(a.latency_ms / 1000),
+               DRG_BENCH_CALLS=str(calls))
+    cmd = [exe, "run", "-c", str(accounts), "-u", str(policy), "-s", str(out),
+           "--cache-period", "0", "--cache-path", str(cache)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    code = os.waitstatus_to_exitcode(status)
+    by_service = peer_hooks.calls_by_service(calls)
+    errors = err.decode(errors="replace").count("Error running policy")
+    if code or errors:
+        tail = err.decode(errors="replace").strip().splitlines()[-3:]
+        print(f"  c7n-org exited {code}, {errors} account-region errors: {tail}", flush=True)
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "calls": sum(by_service.values()),
+            "rss": max(peak[0], ru.ru_maxrss / 1024), "rss_one": ru.ru_maxrss / 1024,
+            "by_service": dict(by_service), "code": code}
+
+
+def c7n_runs(path: str | None) -> str | None:
+    """The c7n-org executable if it answers --help, else None (with the reason printed)."""
+    if not path:
+        return None
+    import shutil
+
+    exe = shutil.which(path) or path
+    try:
+        subprocess.run([exe, "--help"], capture_output=True, timeout=120, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        print(f"c7n-org: {exe} does not run ({e}); comparing without it.")
+        return None
+    return exe
+
+
+def child_env(tree: Path) -> dict[str, str]:
+    """A child's environment: `tree` first on the path, and bytecode cached as an installed
+    package has it (pip compiles what it installs; PYTHONDONTWRITEBYTECODE would make every
+    run compile the checkout's modules again, which no installed tool pays)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": str(tree)}
+
+
+def compile_tree(tree: Path) -> None:
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "auditor", "drguard",
+                    "policypack"], cwd=tree, env=child_env(tree), check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def run_child(kind: str, url: str, a: argparse.Namespace, record: Path,
               write: bool) -> dict[str, Any]:
+    """One run in a fresh process. Besides what the child measures around its scan, the
+    whole process's wall and CPU (start-up and imports included), as for a peer tool."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         out = Path(tmp.name)
     tree = a.tree if kind == "ours" and a.tree else ROOT
@@ -270,8 +457,13 @@ def run_child(kind: str, url: str, a: argparse.Namespace, record: Path,
            str(a.workers), "--latency-ms", str(a.latency_ms), "--record", str(record),
            "--out", str(out), "--tree", str(tree)] + (["--write-record"] if write else [])
     try:
-        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(tree)})
-        return json.loads(out.read_text())
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=child_env(tree))
+        _, status, ru = os.wait4(proc.pid, 0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"{kind} run failed ({os.waitstatus_to_exitcode(status)})")
+        return {**json.loads(out.read_text()), "proc_wall": time.perf_counter() - t0,
+                "proc_cpu": ru.ru_utime + ru.ru_stime}
     finally:
         out.unlink(missing_ok=True)
 
@@ -292,6 +484,8 @@ def main() -> int:
                     help="encrypt each database (and backup bucket) with a KMS key and add a "
                          "manual snapshot per database")
     ap.add_argument("--tree", type=Path, help="run `ours` from this checkout")
+    ap.add_argument("--c7n-org", dest="c7n_org", metavar="PATH",
+                    help="also run this c7n-org executable (its own venv) as a peer")
     ap.add_argument("--child", choices=["ours", "bare", "bare-shared"], help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--record", type=Path, help=argparse.SUPPRESS)
@@ -312,6 +506,10 @@ def main() -> int:
         return 0
 
     sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else FULL if a.full else QUICK
+    c7n = c7n_runs(a.c7n_org)
+    for tree in {ROOT, a.tree or ROOT}:
+        compile_tree(tree)
+    peers: list[tuple[int, dict[str, Any], dict[str, Any], Counter[str], Counter[str]]] = []
     rows = []
     with MotoServer() as server, tempfile.TemporaryDirectory() as tmp:
         ids: list[str] = []
@@ -329,15 +527,29 @@ def main() -> int:
             seeded = time.perf_counter() - t0
             record = Path(tmp, f"calls-{n}.json")
             runs: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": [], "bare-shared": []}
+            files = c7n_files(Path(tmp, f"c7n-{n}"), server.url, ids) if c7n else None
+            c7n_got: list[dict[str, Any]] = []
             for i in range(a.repeat):  # interleaved: load from others hits all alike
                 for kind, got in runs.items():
                     got.append(run_child(kind, server.url, a, record, write=i == 0))
+                if c7n and files:
+                    c7n_got.append(run_c7n(c7n, server.url, a, files, Path(tmp, "c7n-out")))
             m = {kind: {k: _med(got, k) for k in ("wall", "cpu", "calls", "rss")}
                  for kind, got in runs.items()}
             o, b, bs = m["ours"], m["bare"], m["bare-shared"]
             cpc = {kind: v["cpu"] / v["calls"] * 1000 for kind, v in m.items()}
             first = runs["ours"][0]
             rows.append((n, o, b, first))
+            if c7n_got:
+                ours_ops: Counter[str] = Counter(
+                    c[2] for c in json.loads(record.read_text()))
+                whole = {"wall": _med(runs["ours"], "proc_wall"),
+                         "cpu": _med(runs["ours"], "proc_cpu"), "rss": o["rss"],
+                         "calls": o["calls"]}
+                peers.append((n, whole,
+                              {k: _med(c7n_got, k)
+                               for k in ("wall", "cpu", "calls", "rss", "rss_one")},
+                              ours_ops, Counter(c7n_got[0]["by_service"])))
             print(f"{n:>7} {o['calls']:>6.0f} {o['wall']:>6.1f}/{b['wall']:>6.1f}/"
                   f"{bs['wall']:>6.1f} {cpc['ours']:>6.2f}/{cpc['bare']:>6.2f}/"
                   f"{cpc['bare-shared']:>6.2f} {cpc['ours'] / cpc['bare']:>5.2f}/"
@@ -350,6 +562,24 @@ def main() -> int:
             print(f"\npeak RSS at {n1} members vs {n0}: {o1['rss'] / o0['rss']:.2f}x for "
                   f"{n1 / n0:.1f}x the accounts; wall per account: "
                   f"{o1['wall'] / n1 * 1000:.0f} vs {o0['wall'] / n0 * 1000:.0f} ms")
+        if peers:
+            print(f"\nagainst c7n-org ({a.workers} processes, the same latency, the same "
+                  f"accounts and regions; median of {a.repeat}; whole processes, start-up "
+                  "included, for both):")
+            print(f"{'members':>7} {'wall s ours/c7n':>16} {'x faster':>8} "
+                  f"{'CPU s ours/c7n':>15} {'x less':>7} {'peak RSS MB ours/c7n':>21} "
+                  f"{'x less':>7} {'calls ours/c7n':>15}")
+            for n, o, c, _, _ in peers:
+                print(f"{n:>7} {o['wall']:>7.1f}/{c['wall']:>7.1f} {c['wall'] / o['wall']:>7.2f}x "
+                      f"{o['cpu']:>7.1f}/{c['cpu']:>6.1f} {c['cpu'] / o['cpu']:>6.2f}x "
+                      f"{o['rss']:>10.0f}/{c['rss']:>9.0f} {c['rss'] / o['rss']:>6.2f}x "
+                      f"{o['calls']:>7.0f}/{c['calls']:>6.0f}   (c7n-org's largest "
+                      f"process alone: {c['rss_one']:.0f} MB)")
+            n, _, _, ours_ops, c7n_ops = peers[-1]
+            print(f"API calls by service at {n} members (ours / c7n-org): " + ", ".join(
+                f"{svc} {ours_ops[svc]}/{c7n_ops[svc]}"
+                for svc in sorted(set(ours_ops) | set(c7n_ops))))
+            print("goal: >= 2x faster than c7n-org at 31 accounts")
         print("goals: CPU per call <= 1.15x bare boto3; peak RSS flat in accounts, <= 250 MB at "
               "31; each service model built and read once per process")
     return 0
