@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import peer_hooks  # benchmarks/, next to this script
+from _bytecode import compile_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ["us-east-1", "us-west-2"]
@@ -440,12 +441,6 @@ def child_env(tree: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(tree)}
 
 
-def compile_tree(tree: Path) -> None:
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "auditor", "drguard",
-                    "policypack"], cwd=tree, env=child_env(tree), check=True,
-                   stdout=subprocess.DEVNULL)
-
-
 def run_child(kind: str, url: str, a: argparse.Namespace, record: Path,
               write: bool) -> dict[str, Any]:
     """One run in a fresh process. Besides what the child measures around its scan, the
@@ -508,7 +503,7 @@ def main() -> int:
     sizes = [int(x) for x in a.sizes.split(",")] if a.sizes else FULL if a.full else QUICK
     c7n = c7n_runs(a.c7n_org)
     for tree in {ROOT, a.tree or ROOT}:
-        compile_tree(tree)
+        compile_checkout(tree)
     peers: list[tuple[int, dict[str, Any], dict[str, Any], Counter[str], Counter[str]]] = []
     rows = []
     with MotoServer() as server, tempfile.TemporaryDirectory() as tmp:

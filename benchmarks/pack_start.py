@@ -22,11 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from _bytecode import compile_checkout  # benchmarks/, next to this script
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _bytecode import compile_checkout  # noqa: E402
-
 NOOP = ROOT / "tests" / "harness" / "noop_pack"
 
 

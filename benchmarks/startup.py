@@ -19,11 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bytecode import compile_checkout  # benchmarks/, next to this script
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _bytecode import compile_checkout  # noqa: E402
-
 STACK = "urn:pulumi:prod::app"
 
 

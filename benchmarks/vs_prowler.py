@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import peer_hooks  # benchmarks/, next to this script
+from _bytecode import compile_checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -294,9 +295,7 @@ def main() -> int:
     todo = gaps(a.region)
     checks = [g.check for g in todo]
     runs: dict[str, list[Run]] = {"ours": [], "prowler": []}
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "auditor", "drguard"], cwd=ROOT,
-                   check=True, stdout=subprocess.DEVNULL,
-                   env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+    compile_checkout(ROOT)
     with MotoServer() as server, tempfile.TemporaryDirectory() as tmp:
         seed(server.url, a.region)
         site = peer_hooks.write_site(Path(tmp, "site"))
