@@ -52,6 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     meta["sarif_artifact"] = args.sarif_artifact
     source = export.path
     del export  # the decoded export is not needed by the reports: free it first (memory)
-    paths = write(findings, meta, args)  # reports, with --history / --account-names
+    # the checks' evidence is cleaned to plain JSON (state.clean) and every other field of a
+    # state finding is text: report.json can be encoded by msgspec
+    paths = write(findings, meta, args, plain=True)  # reports, --history, --account-names
     print(f"dr-audit: {meta['resources']} resources in {source}", file=sys.stderr)
     return finish(findings, meta, paths)  # closing summary; the reports' exit code

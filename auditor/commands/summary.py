@@ -74,21 +74,24 @@ def history_store(args: argparse.Namespace) -> HistoryStore | None:
 
 
 def write(findings: list[Finding], run: dict[str, Any], args: argparse.Namespace,
-          baseline: Path | None = None) -> dict[str, Path]:
-    """write_reports with the output, baseline, history and account-name options of `args`."""
+          baseline: Path | None = None, plain: bool = False) -> dict[str, Path]:
+    """write_reports with the output, baseline, history and account-name options of `args`
+    (`plain`: see write_reports)."""
     from ..reports import write_reports
 
     return write_reports(findings, run, args.output_dir, args.format,
                          baseline if baseline is not None else getattr(args, "baseline", None),
                          history=history_store(args),
-                         account_names=load_account_names(getattr(args, "account_names", None)))
+                         account_names=load_account_names(getattr(args, "account_names", None)),
+                         plain=plain)
 
 
 CRITICAL_LINES = 10  # critical gaps named on the terminal; the reports list every one
 
 
 def closing_lines(summary: dict[str, Any], run: dict[str, Any],
-                  findings: list[Finding] | None = None) -> list[str]:
+                  findings: list[Finding] | None = None,
+                  critical: list[str] | None = None) -> list[str]:
     """The summary a command prints when it ends (stderr): the verdict, the gaps by severity,
     every status by its name, the critical gaps by name, completeness and the exit code."""
     name = f"dr-audit {run.get('command') or ''}".rstrip()
@@ -104,7 +107,8 @@ def closing_lines(summary: dict[str, Any], run: dict[str, Any],
         if isinstance(regions, list) and regions:
             counts += f" x {plural(len(regions), 'region')}"
     lines.append(f"{name}: {counts}")
-    critical = critical_gaps(findings or [])
+    if critical is None:  # unless the reports named them already
+        critical = critical_gaps(findings or [])
     for text in critical[:CRITICAL_LINES]:
         lines.append(f"{name}: critical: {text}")
     if len(critical) > CRITICAL_LINES:
@@ -125,8 +129,10 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
 
     out = out or sys.stdout
     err = err or sys.stderr
-    summary = outcome(findings, run)
-    for line in closing_lines(summary, run, findings):
+    # report.json written in pieces counted its summary and named its critical gaps: the
+    # same as outcome's (no baseline), without a second pass over the findings
+    summary = getattr(paths, "summary", None) or outcome(findings, run)
+    for line in closing_lines(summary, run, findings, getattr(paths, "critical", None)):
         print(line, file=err)
     for fmt, path in paths.items():
         if fmt == "html":

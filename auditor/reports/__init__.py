@@ -28,11 +28,13 @@ from . import applications as applications_mod
 from . import history as history_mod
 from . import json_report
 from ._common import (
+    Tally,
     build_summary,
     dumps,
     is_plain_json,
     jsonable,
     normalize_run,
+    sort_key,
     sorted_findings,
     with_remedy,
 )
@@ -50,8 +52,21 @@ FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md":
                              "sarif": "report.sarif", "junit": "report.junit.xml",
                              "ocsf": "report.ocsf.json", "asff": "report.asff.json"}
 
-__all__ = ["FILENAMES", "FORMATS", "diff", "load_report", "outcome", "render_reports",
-           "report_schema", "write_reports"]
+# Formats written in pieces, the findings one at a time (json_report.write_streamed), when
+# they are all that is asked: no other writer needs every finding at once.
+STREAMED = frozenset({"json"})
+
+__all__ = ["FILENAMES", "FORMATS", "STREAMED", "Written", "diff", "load_report", "outcome",
+           "render_reports", "report_schema", "write_reports"]
+
+
+class Written(dict[str, Path]):
+    """{format: path} of the reports written, and, when report.json was written in pieces,
+    its `summary` (outcome's) and `critical` gaps (words.critical_gaps's), so the closing
+    summary needs no second pass over the findings."""
+
+    summary: dict[str, Any] | None = None
+    critical: list[str] | None = None
 
 
 def _prepare(findings: list[Finding], run: dict[str, Any],
@@ -156,7 +171,8 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
 def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
                   formats: list[str], baseline: Path | None = None,
                   history: Path | str | HistoryStore | None = None,
-                  account_names: dict[str, str] | None = None) -> dict[str, Path]:
+                  account_names: dict[str, str] | None = None,
+                  plain: bool = False) -> Written:
     """Write the requested report files into `out_dir` (created); returns {format: path}.
 
     `baseline` is a previous report.json: its diff goes into every format; a bad file raises
@@ -165,6 +181,8 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
     make the HTML trend, and this run's is added to it; a history that cannot be read or
     added to is logged, and the reports are written all the same.
     `account_names` ({id: name}) adds to the names the run already knows (Organizations).
+    `plain`: the caller guarantees every finding holds plain JSON data only (str keys; str,
+    finite float, int, bool, None, list, dict): report.json is then encoded by msgspec.
     """
     store = open_store(history) if history is not None else None
     trend = None
@@ -173,18 +191,25 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
             trend = history_mod.load(store)
         except ConfigError as e:  # a history out of reach costs the trend, not the reports
             log.warning("%s; the report shows no trend", e)
-    texts, entry = _render(findings, run, formats, baseline, trend, account_names)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for fmt, text in texts.items():
-        path = out / FILENAMES[fmt]
-        with path.open("w", encoding="utf-8", errors="replace") as f:
-            # in slices: encoding a large report at once would hold a second copy of it
-            for i in range(0, len(text), _WRITE_SLICE):
-                f.write(text[i:i + _WRITE_SLICE])
-        paths[fmt] = path
-        log.info("wrote %s", path)
+    paths = Written()
+    if formats and set(formats) <= STREAMED and baseline is None:
+        out.mkdir(parents=True, exist_ok=True)
+        entry = _write_streamed(findings, run, out / FILENAMES["json"], account_names, plain,
+                                paths)
+        paths["json"] = out / FILENAMES["json"]
+        log.info("wrote %s", paths["json"])
+    else:
+        texts, entry = _render(findings, run, formats, baseline, trend, account_names)
+        out.mkdir(parents=True, exist_ok=True)
+        for fmt, text in texts.items():
+            path = out / FILENAMES[fmt]
+            with path.open("w", encoding="utf-8", errors="replace") as f:
+                # in slices: encoding a large report at once would hold a second copy of it
+                for i in range(0, len(text), _WRITE_SLICE):
+                    f.write(text[i:i + _WRITE_SLICE])
+            paths[fmt] = path
+            log.info("wrote %s", path)
     if store is not None:
         try:
             history_mod.record(store, entry)
@@ -192,3 +217,44 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
             log.error("--history %s: this run was not added (%s)", store.where,
                       getattr(e, "strerror", None) or e)
     return paths
+
+
+def _write_streamed(findings: list[Finding], run: dict[str, Any], path: Path,
+                    account_names: dict[str, str] | None, plain: bool,
+                    written: Written) -> dict[str, Any]:
+    """report.json as _render would make it (the same parsed JSON), written in pieces: the
+    summary is counted first, then each finding is completed, encoded and written in turn,
+    and what `applications` needs of it kept (frameworks need only the counts). No whole
+    text nor second copy of the findings is ever built. Returns the history entry; the
+    summary and critical gaps go into `written`."""
+    secrets = known()
+    redact(findings, secrets)
+    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+    names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
+             if isinstance(a, dict) and a.get("id") and a.get("name")}
+    names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
+    names.update({str(k): str(v) for k, v in (account_names or {}).items()})
+    if names:
+        run_meta["account_names"] = dict(sorted(names.items()))
+    merged = merge(findings)
+    tally = Tally()
+    for f in merged:
+        tally.add(f)
+    summary = tally.summary(None, fail_on=run_meta.get("fail_on"), run=run_meta)
+    head = jsonable({"schema": json_report.SCHEMA_ID, "run": run_meta, "summary": summary})
+    merged.sort(key=sort_key)
+    objectives: dict[str, Any] = run_meta["objectives"] \
+        if isinstance(run_meta.get("objectives"), dict) else {}
+    app_rows: list[dict[str, Any]] = []
+    critical: list[tuple[tuple[str, str, str, str], str]] = []
+    with path.open("wb") as out:
+        json_report.write_streamed(out, head, merged, plain, app_rows, critical)
+        del merged
+        tail = {"applications": applications_mod.applications(
+                    app_rows, objectives.get("tiers"), objectives.get("applications")),
+                "frameworks": applications_mod.framework_counts(tally.counts)}
+        out.write(b"," + dumps(tail, indent=None)[1:].encode("utf-8") + b"\n")
+    written.summary = head["summary"]
+    critical.sort(key=lambda kv: kv[0])
+    written.critical = [text for _, text in critical]
+    return history_mod.entry(head["run"], head["summary"])
