@@ -33,11 +33,11 @@ import math
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -47,7 +47,7 @@ from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
 from drguard.redact import Redactor as _Redactor
-from drguard.redact import redact, remember
+from drguard.redact import redact, redact_with, remember
 from drguard.redact import scrub as _scrub
 from drguard.settings import Settings
 from drguard.verdict import Verdict
@@ -524,13 +524,48 @@ def clean(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
-def _judge(resources: list[Any], settings: Settings,
-           today: dt.date | None) -> list[Finding]:
+class Sink(Protocol):
+    """Where evaluate puts findings as they are made (auditor.reports.Spool)."""
+
+    def add(self, f: Finding) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class Seen:
+    """What the run metadata reads of the findings: accounts, regions, errors."""
+
+    accounts: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
+    errors: int = 0
+
+    def add(self, f: Finding) -> None:
+        if f.account:
+            self.accounts.add(f.account)
+        if f.region:
+            self.regions.add(f.region)
+        if f.status == "error":
+            self.errors += 1
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> Seen:
+        seen = cls()
+        for f in findings:
+            seen.add(f)
+        return seen
+
+
+def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
+           emit: Callable[[Finding], None] | None = None) -> list[Finding]:
+    """The findings of `resources`; each handed to `emit` as it is made when given (then
+    none is returned)."""
     from policypack import checks
     from policypack.adapters import arn_account
 
     model = checks.build_model(resources, settings.scope)
     out: list[Finding] = []
+    keep = emit or out.append
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
         if control not in STATE_CONTROLS:
             continue
@@ -541,23 +576,45 @@ def _judge(resources: list[Any], settings: Settings,
         f.account = f.account or (arn_account(res.get("arn")) if res is not None else None) \
             or model.account
         f.evidence = clean(f.evidence)
-        out.append(f)
+        keep(f)
     return out
 
 
-def evaluate(export: Export, settings: Settings,
-             today: dt.date | None = None) -> list[Finding]:
+def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
+             sink: Sink | None = None, seen: Seen | None = None) -> list[Finding]:
     """Every deploy-side check on the export: one finding per (control, resource).
 
     A resource the checks fail on (a value of a shape no check expects) is left out, named in
     `export.skipped_detail` and counted (the run is then incomplete); the others are judged.
-    Secret values are redacted from every finding."""
+    Secret values are redacted from every finding.
+
+    `sink`: each finding goes there as it is made (redacted), none is returned, and `seen`
+    counts what run_meta reads of them: a run that keeps no finding alive."""
     resources = export.pack_resources()
+    emit: Callable[[Finding], None] | None = None
+    if sink is not None:
+        redactor = _Redactor(export.secrets) if export.secrets else None
+        tally = seen if seen is not None else Seen()
+
+        def emit(f: Finding) -> None:
+            if redactor is not None:
+                redact_with((f,), redactor)
+            tally.add(f)
+            sink.add(f)
+
+        def restart() -> None:
+            sink.reset()
+            tally.accounts.clear()
+            tally.regions.clear()
+            tally.errors = 0
+
     try:
-        out = _judge(resources, settings, today)
+        out = _judge(resources, settings, today, emit)
     except Exception as e:  # noqa: BLE001 - isolate the resource(s) the checks fail on
         log.warning("state: a check failed (%s); judging resources one by one to isolate it",
                     type(e).__name__)
+        if sink is not None:
+            restart()
         bad: dict[int, BaseException] = {}
         for r in resources:
             try:
@@ -566,10 +623,12 @@ def evaluate(export: Export, settings: Settings,
                 bad[id(r)] = err
         keep = [r for r in resources if id(r) not in bad]
         try:
-            out = _judge(keep, settings, today)
+            out = _judge(keep, settings, today, emit)
         except Exception as err:  # noqa: BLE001 - a failure only the whole stack shows
             bad.update({id(r): err for r in keep})
             out = []
+            if sink is not None:
+                restart()
         for r in resources:
             if id(r) in bad:
                 export.skipped_detail.append({
@@ -582,12 +641,13 @@ def evaluate(export: Export, settings: Settings,
     return out
 
 
-def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,
+def run_meta(export: Export, findings: Iterable[Finding] | Seen, started: dt.datetime,
              fail_on: str) -> dict[str, Any]:
-    """Report metadata of a `dr-audit state` run."""
+    """Report metadata of a `dr-audit state` run (`findings`, or what evaluate's `seen`
+    counted of them)."""
     from drguard import __version__
 
-    findings = list(findings)
+    seen = findings if isinstance(findings, Seen) else Seen.of(findings)
     project, stack = export.project_stack()
     notes = []
     if export.pending_operations:
@@ -600,10 +660,10 @@ def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,
         "deployment_version": export.version,
         "pulumi_version": export.manifest.get("version"),
         "resources": sum(1 for r in export.resources if not r.delete),
-        "accounts": sorted({f.account for f in findings if f.account}),
-        "regions": sorted({f.region for f in findings if f.region}),
+        "accounts": sorted(seen.accounts),
+        "regions": sorted(seen.regions),
         "fail_on": fail_on,
-        "skipped": {"resources": sum(1 for f in findings if f.status == "error"),
+        "skipped": {"resources": seen.errors,
                     "values": export.unreadable, "unjudgedResources": export.unjudged,
                     "notes": notes},
     }

@@ -32,11 +32,12 @@ def make(seed: int, n: int, plain: bool) -> list[Finding]:
     restore evidence, duplicates to merge, remediations, unicode and (`plain`=False) values
     the stdlib encoder needs a default for."""
     rng = random.Random(seed)
+    controls = rng.sample(CONTROLS, 12)  # few controls and resources: gaps seen twice merge
     out: list[Finding] = []
     for i in range(n):
-        c = rng.choice(CONTROLS)
+        c = rng.choice(controls)
         status = rng.choice(("fail", "fail", "pass", "error", "waived", "attempt"))
-        resource = f"urn:pulumi:prod::app::aws:s3/bucket:Bucket::b{rng.randrange(n // 2 + 1)}"
+        resource = f"urn:pulumi:prod::app::aws:s3/bucket:Bucket::b{rng.randrange(n // 20 + 1)}"
         evidence: dict[str, Any] = {"k": rng.randrange(100), "ünï": "桶", "big": 10**30,
                                     "nested": {"list": [1, 2.5, None, True]}}
         if rng.random() < 0.3:
@@ -94,13 +95,16 @@ def test_streamed_report_is_the_whole_text_report(tmp_path: Path, seed: int,
     assert written.summary == outcome(copy.deepcopy(findings), RUN) == doc["summary"]
     assert written.critical == critical_gaps(copy.deepcopy(findings))
     assert written.critical  # some critical gaps named
+    merged = merge(copy.deepcopy(findings))
+    assert len(doc["findings"]) == len(merged) < len(findings)  # some gaps were seen twice
+    assert any(len(f.get("sources") or ()) > 1 for f in doc["findings"])
 
 
 def test_a_large_report_is_written_in_pieces(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from auditor.reports import json_report
+    from auditor.reports import spool
 
-    monkeypatch.setattr(json_report, "_WRITE_BYTES", 4096)
+    monkeypatch.setattr(spool, "_WRITE_BYTES", 4096)
     sizes: list[int] = []
     real_open = Path.open
 

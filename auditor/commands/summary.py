@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from drguard import inputs
 from drguard.errors import ConfigError
@@ -20,6 +20,9 @@ from drguard.findings import Finding
 from ..history_store import HistoryStore, history_arg, open_store
 from ..reports._common import SEVERITIES_DESC, headline, incomplete_text, plural
 from ..reports.words import critical_gaps, status_counts
+
+if TYPE_CHECKING:
+    from ..reports.spool import Spool
 
 
 def add_report_options(p: argparse.ArgumentParser) -> None:
@@ -73,10 +76,10 @@ def history_store(args: argparse.Namespace) -> HistoryStore | None:
                                           region=getattr(args, "region", None)))
 
 
-def write(findings: list[Finding], run: dict[str, Any], args: argparse.Namespace,
+def write(findings: list[Finding] | Spool, run: dict[str, Any], args: argparse.Namespace,
           baseline: Path | None = None, plain: bool = False) -> dict[str, Path]:
     """write_reports with the output, baseline, history and account-name options of `args`
-    (`plain`: see write_reports)."""
+    (`plain`, a Spool: see write_reports)."""
     from ..reports import write_reports
 
     return write_reports(findings, run, args.output_dir, args.format,

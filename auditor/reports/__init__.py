@@ -28,18 +28,17 @@ from . import applications as applications_mod
 from . import history as history_mod
 from . import json_report
 from ._common import (
-    Tally,
     build_summary,
     dumps,
     is_plain_json,
     jsonable,
     normalize_run,
-    sort_key,
     sorted_findings,
     with_remedy,
 )
 from .diff import diff
 from .json_report import load_report, report_schema
+from .spool import Spool
 
 # The other writers (html, markdown, sarif, ...) are imported by _render when their format is
 # asked for: jinja2 only when HTML or Markdown is written.
@@ -56,8 +55,8 @@ FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md":
 # they are all that is asked: no other writer needs every finding at once.
 STREAMED = frozenset({"json"})
 
-__all__ = ["FILENAMES", "FORMATS", "STREAMED", "Written", "diff", "load_report", "outcome",
-           "render_reports", "report_schema", "write_reports"]
+__all__ = ["FILENAMES", "FORMATS", "STREAMED", "Spool", "Written", "diff", "load_report",
+           "outcome", "render_reports", "report_schema", "write_reports"]
 
 
 class Written(dict[str, Path]):
@@ -168,7 +167,7 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
     return out, points[-1]
 
 
-def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
+def write_reports(findings: list[Finding] | Spool, run: dict[str, Any], out_dir: Path,
                   formats: list[str], baseline: Path | None = None,
                   history: Path | str | HistoryStore | None = None,
                   account_names: dict[str, str] | None = None,
@@ -183,6 +182,8 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
     `account_names` ({id: name}) adds to the names the run already knows (Organizations).
     `plain`: the caller guarantees every finding holds plain JSON data only (str keys; str,
     finite float, int, bool, None, list, dict): report.json is then encoded by msgspec.
+    When only JSON is asked, without a baseline, report.json is written in pieces
+    (auditor.reports.spool); `findings` may then be a Spool the caller filled as it judged.
     """
     store = open_store(history) if history is not None else None
     trend = None
@@ -193,12 +194,22 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
             log.warning("%s; the report shows no trend", e)
     out = Path(out_dir)
     paths = Written()
-    if formats and set(formats) <= STREAMED and baseline is None:
+    if isinstance(findings, Spool) or (formats and set(formats) <= STREAMED
+                                        and baseline is None):
+        if isinstance(findings, Spool):
+            spool = findings
+            if not set(formats) <= STREAMED or baseline is not None:
+                raise ValueError("spooled findings make report.json only, without a baseline")
+        else:
+            spool = Spool(plain, out)
+            for finding in findings:
+                spool.add(finding)
         out.mkdir(parents=True, exist_ok=True)
-        entry = _write_streamed(findings, run, out / FILENAMES["json"], account_names, plain,
-                                paths)
-        paths["json"] = out / FILENAMES["json"]
-        log.info("wrote %s", paths["json"])
+        path = out / FILENAMES["json"]
+        doc_run, paths.summary, paths.critical = spool.write(path, run, account_names)
+        entry = history_mod.entry(doc_run, paths.summary)
+        paths["json"] = path
+        log.info("wrote %s", path)
     else:
         texts, entry = _render(findings, run, formats, baseline, trend, account_names)
         out.mkdir(parents=True, exist_ok=True)
@@ -217,44 +228,3 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
             log.error("--history %s: this run was not added (%s)", store.where,
                       getattr(e, "strerror", None) or e)
     return paths
-
-
-def _write_streamed(findings: list[Finding], run: dict[str, Any], path: Path,
-                    account_names: dict[str, str] | None, plain: bool,
-                    written: Written) -> dict[str, Any]:
-    """report.json as _render would make it (the same parsed JSON), written in pieces: the
-    summary is counted first, then each finding is completed, encoded and written in turn,
-    and what `applications` needs of it kept (frameworks need only the counts). No whole
-    text nor second copy of the findings is ever built. Returns the history entry; the
-    summary and critical gaps go into `written`."""
-    secrets = known()
-    redact(findings, secrets)
-    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
-    names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
-             if isinstance(a, dict) and a.get("id") and a.get("name")}
-    names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
-    names.update({str(k): str(v) for k, v in (account_names or {}).items()})
-    if names:
-        run_meta["account_names"] = dict(sorted(names.items()))
-    merged = merge(findings)
-    tally = Tally()
-    for f in merged:
-        tally.add(f)
-    summary = tally.summary(None, fail_on=run_meta.get("fail_on"), run=run_meta)
-    head = jsonable({"schema": json_report.SCHEMA_ID, "run": run_meta, "summary": summary})
-    merged.sort(key=sort_key)
-    objectives: dict[str, Any] = run_meta["objectives"] \
-        if isinstance(run_meta.get("objectives"), dict) else {}
-    app_rows: list[dict[str, Any]] = []
-    critical: list[tuple[tuple[str, str, str, str], str]] = []
-    with path.open("wb") as out:
-        json_report.write_streamed(out, head, merged, plain, app_rows, critical)
-        del merged
-        tail = {"applications": applications_mod.applications(
-                    app_rows, objectives.get("tiers"), objectives.get("applications")),
-                "frameworks": applications_mod.framework_counts(tally.counts)}
-        out.write(b"," + dumps(tail, indent=None)[1:].encode("utf-8") + b"\n")
-    written.summary = head["summary"]
-    critical.sort(key=lambda kv: kv[0])
-    written.critical = [text for _, text in critical]
-    return history_mod.entry(head["run"], head["summary"])

@@ -302,11 +302,16 @@ class Tally:
         # (status, severity, control, account or "-", source, expired waiver) -> findings
         self.counts: dict[tuple[str, str, str, str, str, bool], int] = {}
 
-    def add(self, f: Finding) -> None:
+    def add(self, f: Finding, n: int = 1) -> None:
+        """Count `f` (`n` = -1: take back a finding counted before)."""
         key = (f.status, f.severity, f.control, f.account or "-", f.source,
                bool(f.waiver and f.waiver.get("expired")))
         counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
+        total = counts.get(key, 0) + n
+        if total:
+            counts[key] = total
+        else:
+            del counts[key]
 
     def summary(self, diff: dict[str, Any] | None = None, fail_on: str | None = None,
                 run: dict[str, Any] | None = None) -> dict[str, Any]:

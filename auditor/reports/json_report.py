@@ -6,15 +6,13 @@ import functools
 import json
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
-
-import msgspec
+from typing import TYPE_CHECKING, Any
 
 from drguard import inputs
 from drguard.errors import ConfigError
 from drguard.findings import Finding
 
-from ._common import SCHEMA_ID, dumps, is_plain_json, jsonable, remedy_of
+from ._common import SCHEMA_ID, dumps
 
 if TYPE_CHECKING:
     import jsonschema
@@ -22,7 +20,6 @@ if TYPE_CHECKING:
 SCHEMA_RESOURCE = "report.schema.json"
 # A report of 100k findings is ~100 MB; evidence nests a few levels
 REPORT_LIMITS = inputs.Limits(max_bytes=512 << 20, max_depth=64)
-_WRITE_BYTES = 1 << 20  # encoded findings gathered before each write
 
 
 @functools.cache
@@ -46,58 +43,6 @@ def build(doc_run: dict[str, Any], summary: dict[str, Any],
     """The report document; `findings` must already be sorted."""
     return {"schema": SCHEMA_ID, "run": doc_run, "summary": summary,
             "findings": [f.to_dict() for f in findings]}
-
-
-def write_streamed(out: BinaryIO, head: dict[str, Any], findings: list[Finding], plain: bool,
-                   app_rows: list[dict[str, Any]],
-                   critical: list[tuple[tuple[str, str, str, str], str]]) -> None:
-    """report.json up to the end of its findings, written to `out` in pieces: `head` (schema,
-    run, summary, as plain JSON), then each finding (sorted, remediation completed) as it
-    would be in render's text: the same parsed JSON, never the whole text in memory.
-
-    `plain`: every finding holds plain JSON data only (see write_reports), so msgspec encodes
-    it (several times faster than the stdlib); a value it cannot write as UTF-8 (a lone
-    surrogate) falls back to the stdlib encoder, as does every finding when not `plain`.
-    What `applications` reads of each finding goes to `app_rows` (those that name one), and
-    the critical gaps (words.critical_line) to `critical`. The caller writes the rest."""
-    from .applications import app_row
-    from .words import critical_line
-
-    text = dumps(head, indent=None)
-    buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
-    size = 0
-    encode = msgspec.json.Encoder().encode if plain else None
-    first = True
-    for f in findings:
-        d = f.to_dict()
-        if f.remediation:
-            d["remediation"] = remedy_of(f)
-        piece: bytes | None = None
-        if encode is not None:
-            try:
-                piece = encode(d)
-            except (UnicodeEncodeError, TypeError, OverflowError):
-                piece = None
-        if piece is None:
-            if not is_plain_json(d):
-                d = jsonable(d)
-            piece = dumps(d, indent=None).encode("utf-8")
-        if d.get("application"):
-            app_rows.append(app_row(d))
-        if f.status == "fail" and f.severity == "critical":
-            critical.append(critical_line(f))
-        if first:
-            first = False
-        else:
-            buf.append(b",")
-        buf.append(piece)
-        size += len(piece)
-        if size >= _WRITE_BYTES:
-            out.write(b"".join(buf))
-            buf.clear()
-            size = 0
-    buf.append(b"]")
-    out.write(b"".join(buf))
 
 
 def render(doc: dict[str, Any]) -> str:

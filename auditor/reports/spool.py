@@ -1,0 +1,200 @@
+"""report.json from findings spooled as they are produced: a run that writes only JSON keeps
+no finding alive. Each finding is redacted, completed (remediation), encoded and appended to
+an unnamed temporary file in the output folder as it arrives; what the report needs besides
+its text is kept small: the summary's counts, its sort key and place in the file, the part
+`applications` reads and its critical-gap line. `write` then writes report.json in pieces:
+the head (schema, run, summary), the findings copied from the spool in report order, then
+applications and frameworks. The parsed document equals the one the whole-text writer makes
+of the same findings (tests/test_report_streamed.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from drguard.findings import Finding, merge
+from drguard.redact import Redactor, known, redact_with, scrub
+
+from . import applications as applications_mod
+from ._common import (
+    SCHEMA_ID,
+    Tally,
+    dumps,
+    is_plain_json,
+    jsonable,
+    normalize_run,
+    remedy_of,
+    sort_key,
+)
+from .words import critical_line
+
+_WRITE_BYTES = 1 << 20  # bytes gathered before each write
+
+# One spooled finding: (sort key, offset, length, what applications reads or None,
+# its critical-gap line or None)
+Record = tuple[tuple[Any, ...], int, int, dict[str, Any] | None,
+               tuple[tuple[str, str, str, str], str] | None]
+
+
+class Spool:
+    """Findings of one report, kept as encoded JSON in a temporary file (see module doc).
+
+    `plain`: every finding added holds plain JSON data only (str keys; str, finite float,
+    int, bool, None, list, dict), so msgspec encodes it; otherwise (and for what msgspec
+    cannot write as UTF-8: a lone surrogate) the stdlib encoder does, as the whole-text
+    writer would. `dir`: where the temporary file goes (the output folder: its disk)."""
+
+    def __init__(self, plain: bool = False, dir: Path | None = None) -> None:
+        self.plain = plain
+        self._encode = msgspec.json.Encoder().encode if plain else None
+        self._secrets = known()  # what the one redaction step before output removes
+        self._redactor = Redactor(self._secrets) if self._secrets else None
+        if dir is not None:
+            Path(dir).mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO = tempfile.TemporaryFile(dir=dir, prefix=".report-findings-")
+        self._buf: list[bytes] = []
+        self._buffered = 0
+        self._index: dict[str, int] = {}  # finding id -> its record
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every finding added (the caller judges again)."""
+        self._buf.clear()
+        self._buffered = 0
+        self._file.seek(0)
+        self._file.truncate()
+        self._size = 0
+        self.tally = Tally()
+        self._records: list[Record] = []
+        self._index = {}
+        self._groups: dict[str, list[Finding]] = {}  # ids added more than once: every copy
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, f: Finding) -> None:
+        """One finding, as produced (redacted here as write_reports redacts)."""
+        if self._redactor is not None:
+            redact_with((f,), self._redactor)
+        fid = f.id
+        at = self._index.get(fid)
+        if at is None:
+            self._index[fid] = len(self._records)
+            self._records.append(self._spool(f))
+            self.tally.add(f)
+            return
+        # The same gap again: merged as drguard.findings.merge merges a group (rare: one
+        # resource judged twice by a control). The first copy is read back from the spool.
+        group = self._groups.get(fid)
+        if group is None:
+            group = self._groups[fid] = [self._read(at)]
+        old = merge(group)[0]
+        group.append(f)
+        new = merge(group)[0]
+        self.tally.add(old, -1)
+        self.tally.add(new)
+        self._records[at] = self._spool(new)  # in the first copy's place (ties keep order)
+
+    def _doc(self, f: Finding) -> dict[str, Any]:
+        d = f.to_dict()
+        if f.remediation:
+            d["remediation"] = remedy_of(f)
+        return d
+
+    def _spool(self, f: Finding) -> Record:
+        d = self._doc(f)
+        piece: bytes | None = None
+        if self._encode is not None:
+            try:
+                piece = self._encode(d)
+            except (UnicodeEncodeError, TypeError, OverflowError):
+                piece = None
+        if piece is None:
+            if not is_plain_json(d):
+                d = jsonable(d)
+            piece = dumps(d, indent=None).encode("utf-8")
+        offset = self._size
+        self._buf.append(piece)
+        self._size += len(piece)
+        self._buffered += len(piece)
+        if self._buffered >= _WRITE_BYTES:
+            self._flush()
+        app = applications_mod.app_row(d) if d.get("application") else None
+        crit = critical_line(f) if f.status == "fail" and f.severity == "critical" else None
+        return (sort_key(f), offset, len(piece), app, crit)
+
+    def _flush(self) -> None:
+        if self._buf:
+            self._file.write(b"".join(self._buf))
+            self._buf.clear()
+            self._buffered = 0
+
+    def _read(self, at: int) -> Finding:
+        record = self._records[at]
+        self._flush()
+        self._file.flush()
+        data = os.pread(self._file.fileno(), record[2], record[1])
+        return Finding.from_dict(json.loads(data))  # what either encoder wrote (NaN...)
+
+    def write(self, path: Path, run: dict[str, Any],
+              account_names: dict[str, str] | None = None
+              ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        """Write report.json at `path`; returns (run metadata, summary, critical gaps) as the
+        report holds them. The spool is closed."""
+        secrets = self._secrets
+        run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+        names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
+                 if isinstance(a, dict) and a.get("id") and a.get("name")}
+        names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
+        names.update({str(k): str(v) for k, v in (account_names or {}).items()})
+        if names:
+            run_meta["account_names"] = dict(sorted(names.items()))
+        summary = self.tally.summary(None, fail_on=run_meta.get("fail_on"), run=run_meta)
+        head = jsonable({"schema": SCHEMA_ID, "run": run_meta, "summary": summary})
+        objectives: dict[str, Any] = head["run"]["objectives"] \
+            if isinstance(head["run"].get("objectives"), dict) else {}
+        records, self._records = self._records, []
+        records.sort(key=lambda r: r[0])
+        self._flush()
+        self._file.flush()
+        fd = self._file.fileno()
+        app_rows: list[dict[str, Any]] = []
+        critical: list[tuple[tuple[str, str, str, str], str]] = []
+        try:
+            with Path(path).open("wb") as out:
+                text = dumps(head, indent=None)
+                buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
+                size = 0
+                for i, (_key, offset, length, app, crit) in enumerate(records):
+                    if i:
+                        buf.append(b",")
+                    buf.append(os.pread(fd, length, offset))
+                    size += length
+                    if size >= _WRITE_BYTES:
+                        out.write(b"".join(buf))
+                        buf.clear()
+                        size = 0
+                    if app is not None:
+                        app_rows.append(app)
+                    if crit is not None:
+                        critical.append(crit)
+                buf.append(b"]")
+                out.write(b"".join(buf))
+                del records
+                tail = {"applications": applications_mod.applications(
+                            app_rows, objectives.get("tiers"), objectives.get("applications")),
+                        "frameworks": applications_mod.framework_counts(self.tally.counts)}
+                out.write(b"," + dumps(tail, indent=None)[1:].encode("utf-8") + b"\n")
+        finally:
+            self.close()
+        critical.sort(key=lambda kv: kv[0])
+        return head["run"], head["summary"], [text for _, text in critical]
