@@ -36,10 +36,16 @@ from .words import critical_line
 
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
 
-# One spooled finding: (sort key, offset, length, what applications reads or None,
-# its critical-gap line or None)
-Record = tuple[tuple[Any, ...], int, int, dict[str, Any] | None,
-               tuple[tuple[str, str, str, str], str] | None]
+# One spooled finding: (its order in the report, where its JSON is in the spool, its length)
+Record = tuple[tuple[Any, ...], int, int]
+
+
+def _order(f: Finding) -> tuple[Any, ...]:
+    """The finding's place in the report, as _common.sort_key orders it, without the message
+    where it cannot matter: merged findings differ in control, resource, account or region
+    (their id), except failed attempts (one per refused call), which keep it."""
+    key = sort_key(f)
+    return key if f.status == "attempt" else key[:-1]
 
 
 class Spool:
@@ -72,6 +78,9 @@ class Spool:
         self._size = 0
         self.tally = Tally()
         self._records: list[Record] = []
+        # what applications reads of a finding, and its critical-gap line: by record
+        self._apps: dict[int, dict[str, Any]] = {}
+        self._critical: dict[int, tuple[tuple[str, str, str, str], str]] = {}
         self._index = {}
         self._groups: dict[str, list[Finding]] = {}  # ids added more than once: every copy
 
@@ -88,8 +97,8 @@ class Spool:
         fid = f.id
         at = self._index.get(fid)
         if at is None:
-            self._index[fid] = len(self._records)
-            self._records.append(self._spool(f))
+            at = self._index[fid] = len(self._records)
+            self._records.append(self._spool(f, at))
             self.tally.add(f)
             return
         # The same gap again: merged as drguard.findings.merge merges a group (rare: one
@@ -102,7 +111,7 @@ class Spool:
         new = merge(group)[0]
         self.tally.add(old, -1)
         self.tally.add(new)
-        self._records[at] = self._spool(new)  # in the first copy's place (ties keep order)
+        self._records[at] = self._spool(new, at)  # in the first's place (ties keep order)
 
     def _doc(self, f: Finding) -> dict[str, Any]:
         d = f.to_dict()
@@ -110,7 +119,7 @@ class Spool:
             d["remediation"] = remedy_of(f)
         return d
 
-    def _spool(self, f: Finding) -> Record:
+    def _spool(self, f: Finding, at: int) -> Record:
         d = self._doc(f)
         piece: bytes | None = None
         if self._encode is not None:
@@ -128,9 +137,13 @@ class Spool:
         self._buffered += len(piece)
         if self._buffered >= _WRITE_BYTES:
             self._flush()
-        app = applications_mod.app_row(d) if d.get("application") else None
-        crit = critical_line(f) if f.status == "fail" and f.severity == "critical" else None
-        return (sort_key(f), offset, len(piece), app, crit)
+        self._apps.pop(at, None)
+        self._critical.pop(at, None)
+        if d.get("application"):
+            self._apps[at] = applications_mod.app_row(d)
+        if f.status == "fail" and f.severity == "critical":
+            self._critical[at] = critical_line(f)
+        return (_order(f), offset, len(piece))
 
     def _flush(self) -> None:
         if self._buf:
@@ -163,7 +176,9 @@ class Spool:
         objectives: dict[str, Any] = head["run"]["objectives"] \
             if isinstance(head["run"].get("objectives"), dict) else {}
         records, self._records = self._records, []
-        records.sort(key=lambda r: r[0])
+        keys = [r[0] for r in records]
+        order = sorted(range(len(records)), key=keys.__getitem__)
+        del keys
         self._flush()
         self._file.flush()
         fd = self._file.fileno()
@@ -174,8 +189,10 @@ class Spool:
                 text = dumps(head, indent=None)
                 buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
                 size = 0
-                for i, (_key, offset, length, app, crit) in enumerate(records):
-                    if i:
+                apps, crits = self._apps, self._critical
+                for n, i in enumerate(order):
+                    _key, offset, length = records[i]
+                    if n:
                         buf.append(b",")
                     buf.append(os.pread(fd, length, offset))
                     size += length
@@ -183,13 +200,13 @@ class Spool:
                         out.write(b"".join(buf))
                         buf.clear()
                         size = 0
-                    if app is not None:
-                        app_rows.append(app)
-                    if crit is not None:
-                        critical.append(crit)
+                    if i in apps:
+                        app_rows.append(apps[i])
+                    if i in crits:
+                        critical.append(crits[i])
                 buf.append(b"]")
                 out.write(b"".join(buf))
-                del records
+                del records, order
                 tail = {"applications": applications_mod.applications(
                             app_rows, objectives.get("tiers"), objectives.get("applications")),
                         "frameworks": applications_mod.framework_counts(self.tally.counts)}
