@@ -556,6 +556,21 @@ class Seen:
         return seen
 
 
+def _clean_own(evidence: dict[str, Any]) -> dict[str, Any]:
+    """clean() of a finding's own evidence mapping (a fresh dict of str keys, made for that
+    finding): its values cleaned where it is, without a copy of it (one per finding)."""
+    if type(evidence) is not dict or not all(type(k) is str for k in evidence):
+        return clean(evidence)
+    for k, v in evidence.items():
+        kind = type(v)
+        if kind is str:
+            if v == UNKNOWN_VALUE:
+                evidence[k] = "unknown"
+        elif not (v is None or kind is int or kind is bool):
+            evidence[k] = clean(v, 1)
+    return evidence
+
+
 def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
            emit: Callable[[Finding], None] | None = None) -> list[Finding]:
     """The findings of `resources`; each handed to `emit` as it is made when given (then
@@ -575,7 +590,7 @@ def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
         res = model.res_of.get(id(fact))
         f.account = f.account or (arn_account(res.get("arn")) if res is not None else None) \
             or model.account
-        f.evidence = clean(f.evidence)
+        f.evidence = _clean_own(f.evidence)
         keep(f)
     return out
 

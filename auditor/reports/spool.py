@@ -20,6 +20,7 @@ import msgspec
 
 from drguard.findings import Finding, merge
 from drguard.redact import Redactor, known, redact_with, scrub
+from drguard.registry import BY_ID
 
 from . import applications as applications_mod
 from ._common import (
@@ -35,6 +36,7 @@ from ._common import (
 from .words import critical_line
 
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
+_THREE = {"summary", "pulumi", "cli"}
 
 # One spooled finding: (its order in the report, where its JSON is in the spool, its length)
 Record = tuple[tuple[Any, ...], int, int]
@@ -66,6 +68,11 @@ class Spool:
         self._file: BinaryIO = tempfile.TemporaryFile(dir=dir, prefix=".report-findings-")
         self._buf: list[bytes] = []
         self._buffered = 0
+        # control id -> (why, console steps) of its remediation (Control.remedy)
+        self._fixed: dict[str, tuple[str | None, list[str]]] = {}
+        for c in BY_ID.values():
+            general = c.remedy()
+            self._fixed[c.id] = (general["why"], general["console"])
         self._index: dict[str, int] = {}  # finding id -> its record
         self.reset()
 
@@ -115,8 +122,16 @@ class Spool:
 
     def _doc(self, f: Finding) -> dict[str, Any]:
         d = f.to_dict()
-        if f.remediation:
-            d["remediation"] = remedy_of(f)
+        r = f.remediation
+        if r:
+            fixed = self._fixed.get(f.control)
+            if fixed is None or type(r) is not dict or len(r) != 3 or not r.keys() == _THREE:
+                d["remediation"] = remedy_of(f)
+            else:  # remedy_of of the common (summary, pulumi, cli) form, the control's why
+                why, console = fixed  # and console steps looked up once (hot)
+                d["remediation"] = {"summary": str(r["summary"] or ""),
+                                    "pulumi": r["pulumi"] or None, "cli": r["cli"],
+                                    "why": why, "console": console}
         return d
 
     def _spool(self, f: Finding, at: int) -> Record:
