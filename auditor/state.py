@@ -342,10 +342,17 @@ def _deployment(doc: Any, where: str) -> tuple[int, dict[str, Any]]:
 
 
 def _props(raw: dict[str, Any], key: str, label: str, where: str,
-           decoder: Decoder) -> dict[str, Any]:
+           decoder: Decoder, shadow: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decoded `inputs`/`outputs` mapping. `shadow`: the raw outputs, already decoded
+    without an unreadable value, over which these inputs are merged: an input equal to its
+    output is not decoded again (its value is the output's; decoding it would remember the
+    same secrets), only its place kept (None), so the merged mapping is the same."""
     value = raw.get(key)
     if value is None:
         return {}
+    if shadow is not None and type(value) is dict and SIG_KEY not in value:
+        return {k: None if k in shadow and shadow[k] == v else decoder.decode(v, 1)
+                for k, v in value.items()}
     decoded = decoder.decode(value)
     if isinstance(decoded, dict):
         return decoded
@@ -385,8 +392,12 @@ def _resource(i: int, raw: Any, version: int, where: str,
     for key, urns in deps.items():
         if not isinstance(urns, list) or not all(isinstance(u, str) for u in urns):
             raise _fail(where, f"{label}: propertyDependencies.{key} must be a list of URNs")
-    inputs = _props(raw, "inputs", label, where, decoder)
+    unread = decoder.unreadable
     outputs = _props(raw, "outputs", label, where, decoder)
+    raw_out = raw.get("outputs")
+    shadow = raw_out if decoder.unreadable == unread and type(raw_out) is dict \
+        and SIG_KEY not in raw_out else None
+    inputs = _props(raw, "inputs", label, where, decoder, shadow)
     secret_keys = raw.get("additionalSecretOutputs")
     if isinstance(secret_keys, list):
         for k in secret_keys:
