@@ -570,9 +570,11 @@ class Seen:
 def _clean_own(evidence: dict[str, Any]) -> dict[str, Any]:
     """clean() of a finding's own evidence mapping (a fresh dict of str keys, made for that
     finding): its values cleaned where it is, without a copy of it (one per finding)."""
-    if type(evidence) is not dict or not all(type(k) is str for k in evidence):
+    if type(evidence) is not dict:
         return clean(evidence)
     for k, v in evidence.items():
+        if type(k) is not str:  # what is cleaned already stays as it is: clean it all
+            return clean(evidence)
         kind = type(v)
         if kind is str:
             if v == UNKNOWN_VALUE:
