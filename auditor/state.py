@@ -95,7 +95,7 @@ class StateError(ConfigError):
     """The export cannot be read: the message names the file and what is wrong."""
 
 
-@dataclass
+@dataclass(slots=True)  # one per resource of the export: no __dict__ each (memory)
 class StateResource:
     """One resource of the export, values decoded (see module docstring)."""
 

@@ -16,7 +16,7 @@ from drguard.facts import UNKNOWN
 from .wire import PLAIN, SENTINELS, get, raw, tags, val
 
 
-@dataclass
+@dataclass(slots=True)  # one per resource of a stack: no __dict__ each (memory)
 class Res:
     """One resource as the engine describes it to the analyzer."""
 

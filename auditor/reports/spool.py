@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from array import array
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,8 +39,6 @@ from .words import critical_line
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
 _THREE = {"summary", "pulumi", "cli"}
 
-# One spooled finding: (its order in the report, where its JSON is in the spool, its length)
-Record = tuple[tuple[Any, ...], int, int]
 
 
 def _order(f: Finding) -> tuple[Any, ...]:
@@ -84,7 +83,11 @@ class Spool:
         self._file.truncate()
         self._size = 0
         self.tally = Tally()
-        self._records: list[Record] = []
+        # by record (one per finding id): its order in the report, and where its JSON is
+        # in the spool (offset, length: arrays, 16 bytes a record)
+        self._keys: list[tuple[Any, ...]] = []
+        self._offsets = array("Q")
+        self._lengths = array("Q")
         # what applications reads of a finding, and its critical-gap line: by record
         self._apps: dict[int, dict[str, Any]] = {}
         self._critical: dict[int, tuple[tuple[str, str, str, str], str]] = {}
@@ -104,8 +107,11 @@ class Spool:
         fid = f.id
         at = self._index.get(fid)
         if at is None:
-            at = self._index[fid] = len(self._records)
-            self._records.append(self._spool(f, at))
+            at = self._index[fid] = len(self._keys)
+            self._keys.append(())
+            self._offsets.append(0)
+            self._lengths.append(0)
+            self._spool(f, at)
             self.tally.add(f)
             return
         # The same gap again: merged as drguard.findings.merge merges a group (rare: one
@@ -118,7 +124,7 @@ class Spool:
         new = merge(group)[0]
         self.tally.add(old, -1)
         self.tally.add(new)
-        self._records[at] = self._spool(new, at)  # in the first's place (ties keep order)
+        self._spool(new, at)  # in the first's place (ties keep their order)
 
     def _doc(self, f: Finding) -> dict[str, Any]:
         d = f.to_dict()
@@ -134,7 +140,7 @@ class Spool:
                                     "why": why, "console": console}
         return d
 
-    def _spool(self, f: Finding, at: int) -> Record:
+    def _spool(self, f: Finding, at: int) -> None:
         d = self._doc(f)
         piece: bytes | None = None
         if self._encode is not None:
@@ -158,7 +164,9 @@ class Spool:
             self._apps[at] = applications_mod.app_row(d)
         if f.status == "fail" and f.severity == "critical":
             self._critical[at] = critical_line(f)
-        return (_order(f), offset, len(piece))
+        self._keys[at] = _order(f)
+        self._offsets[at] = offset
+        self._lengths[at] = len(piece)
 
     def _flush(self) -> None:
         if self._buf:
@@ -167,10 +175,9 @@ class Spool:
             self._buffered = 0
 
     def _read(self, at: int) -> Finding:
-        record = self._records[at]
         self._flush()
         self._file.flush()
-        data = os.pread(self._file.fileno(), record[2], record[1])
+        data = os.pread(self._file.fileno(), self._lengths[at], self._offsets[at])
         return Finding.from_dict(json.loads(data))  # what either encoder wrote (NaN...)
 
     def write(self, path: Path, run: dict[str, Any],
@@ -190,10 +197,10 @@ class Spool:
         head = jsonable({"schema": SCHEMA_ID, "run": run_meta, "summary": summary})
         objectives: dict[str, Any] = head["run"]["objectives"] \
             if isinstance(head["run"].get("objectives"), dict) else {}
-        records, self._records = self._records, []
-        keys = [r[0] for r in records]
-        order = sorted(range(len(records)), key=keys.__getitem__)
+        keys, self._keys = self._keys, []
+        order = sorted(range(len(keys)), key=keys.__getitem__)
         del keys
+        offsets, lengths = self._offsets, self._lengths
         self._flush()
         self._file.flush()
         fd = self._file.fileno()
@@ -206,7 +213,7 @@ class Spool:
                 size = 0
                 apps, crits = self._apps, self._critical
                 for n, i in enumerate(order):
-                    _key, offset, length = records[i]
+                    offset, length = offsets[i], lengths[i]
                     if n:
                         buf.append(b",")
                     buf.append(os.pread(fd, length, offset))
@@ -221,7 +228,7 @@ class Spool:
                         critical.append(crits[i])
                 buf.append(b"]")
                 out.write(b"".join(buf))
-                del records, order
+                del order
                 tail = {"applications": applications_mod.applications(
                             app_rows, objectives.get("tiers"), objectives.get("applications")),
                         "frameworks": applications_mod.framework_counts(self.tally.counts)}
