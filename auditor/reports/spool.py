@@ -21,7 +21,7 @@ import msgspec
 
 from drguard.findings import Finding, merge
 from drguard.redact import Redactor, known, redact_with, scrub
-from drguard.registry import BY_ID
+from drguard.registry import BY_ID, SEVERITY_ORDER
 
 from . import applications as applications_mod
 from ._common import (
@@ -34,10 +34,11 @@ from ._common import (
     remedy_of,
     sort_key,
 )
-from .words import critical_line
+from .words import critical_words
 
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
 _THREE = {"summary", "pulumi", "cli"}
+_CRITICAL = -SEVERITY_ORDER["critical"]  # the first field of a critical finding's order key
 
 
 
@@ -72,7 +73,8 @@ class Spool:
         for c in BY_ID.values():
             general = c.remedy()
             self._fixed[c.id] = (general["why"], general["console"])
-        self._index: dict[str, int] = {}  # finding id -> its record
+        self._attempts: dict[str, int] = {}  # a failed attempt's id -> its record
+        self._keys: list[tuple[Any, ...]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -85,46 +87,71 @@ class Spool:
         self.tally = Tally()
         # by record (one per finding id): its order in the report, and where its JSON is
         # in the spool (offset, length: arrays, 16 bytes a record)
-        self._keys: list[tuple[Any, ...]] = []
+        self._keys = []
         self._offsets = array("Q")
         self._lengths = array("Q")
-        # what applications reads of a finding, and its critical-gap line: by record
+        # what applications reads of a finding: by record, where it names one
         self._apps: dict[int, dict[str, Any]] = {}
-        self._critical: dict[int, tuple[tuple[str, str, str, str], str]] = {}
-        self._index = {}
-        self._groups: dict[str, list[Finding]] = {}  # ids added more than once: every copy
+        self._attempts = {}
+        self._groups: dict[str, list[Finding]] = {}  # attempts added more than once
 
     def close(self) -> None:
         self._file.close()
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._keys)
 
     def add(self, f: Finding) -> None:
-        """One finding, as produced (redacted here as write_reports redacts)."""
+        """One finding, as produced (redacted here as write_reports redacts). Gaps seen
+        twice are merged when the report is written (their order key names their id), but
+        failed attempts (whose id names the refused call) here."""
         if self._redactor is not None:
             redact_with((f,), self._redactor)
-        fid = f.id
-        at = self._index.get(fid)
-        if at is None:
-            at = self._index[fid] = len(self._keys)
-            self._keys.append(())
-            self._offsets.append(0)
-            self._lengths.append(0)
-            self._spool(f, at)
-            self.tally.add(f)
-            return
-        # The same gap again: merged as drguard.findings.merge merges a group (rare: one
-        # resource judged twice by a control). The first copy is read back from the spool.
-        group = self._groups.get(fid)
-        if group is None:
-            group = self._groups[fid] = [self._read(at)]
-        old = merge(group)[0]
-        group.append(f)
-        new = merge(group)[0]
-        self.tally.add(old, -1)
-        self.tally.add(new)
-        self._spool(new, at)  # in the first's place (ties keep their order)
+        at = None
+        if f.status == "attempt":
+            fid = f.id
+            at = self._attempts.get(fid)
+            if at is None:
+                self._attempts[fid] = len(self._keys)
+            else:  # merged as drguard.findings.merge merges a group, in the first's place
+                group = self._groups.get(fid)
+                if group is None:
+                    group = self._groups[fid] = [self._read(at)]
+                old = merge(group)[0]
+                group.append(f)
+                new = merge(group)[0]
+                self.tally.add(old, -1)
+                self.tally.add(new)
+                self._spool(new, at)
+                return
+        self._keys.append(())
+        self._offsets.append(0)
+        self._lengths.append(0)
+        self._spool(f, len(self._keys) - 1)
+        self.tally.add(f)
+
+    def _merge_gaps(self, keys: list[tuple[Any, ...] | None]) -> None:
+        """One record per gap (control, resource, account, region: its id): the copies of a
+        gap seen twice, read back from the spool and merged as drguard.findings.merge merges
+        a group (first seen first), take the first's place; the others' are emptied."""
+        gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == 7),
+                      key=lambda i: _gap(keys[i]))
+        run: list[int] = []
+        for i in [*gaps, -1]:
+            if run and (i < 0 or _gap(keys[i]) != _gap(keys[run[0]])):
+                if len(run) > 1:
+                    run.sort()
+                    copies = [self._read(j) for j in run]
+                    merged = merge(copies)[0]
+                    for c in copies:
+                        self.tally.add(c, -1)
+                    self.tally.add(merged)
+                    self._spool(merged, run[0])  # (keys is self._keys)
+                    for j in run[1:]:
+                        keys[j] = None
+                        self._apps.pop(j, None)
+                run = []
+            run.append(i)
 
     def _doc(self, f: Finding) -> dict[str, Any]:
         d = f.to_dict()
@@ -159,11 +186,8 @@ class Spool:
         if self._buffered >= _WRITE_BYTES:
             self._flush()
         self._apps.pop(at, None)
-        self._critical.pop(at, None)
         if d.get("application"):
             self._apps[at] = applications_mod.app_row(d)
-        if f.status == "fail" and f.severity == "critical":
-            self._critical[at] = critical_line(f)
         self._keys[at] = _order(f)
         self._offsets[at] = offset
         self._lengths[at] = len(piece)
@@ -185,6 +209,9 @@ class Spool:
               ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         """Write report.json at `path`; returns (run metadata, summary, critical gaps) as the
         report holds them. The spool is closed."""
+        keys: list[tuple[Any, ...] | None] = self._keys  # type: ignore[assignment]
+        self._merge_gaps(keys)
+        self._keys = []
         secrets = self._secrets
         run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
         names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
@@ -197,21 +224,26 @@ class Spool:
         head = jsonable({"schema": SCHEMA_ID, "run": run_meta, "summary": summary})
         objectives: dict[str, Any] = head["run"]["objectives"] \
             if isinstance(head["run"].get("objectives"), dict) else {}
-        keys, self._keys = self._keys, []
-        order = sorted(range(len(keys)), key=keys.__getitem__)
+        live = {i: k for i, k in enumerate(keys) if k is not None}
         del keys
+        order = sorted(live, key=live.__getitem__)
+        # the critical gaps, as words.critical_gaps names them, from their order keys:
+        # (-rank, control, resource, source, status, account, region)
+        critical = sorted(
+            ((k[1], k[5], k[6], k[2]), critical_words(k[1], k[2], k[5], k[6]))
+            for k in live.values() if k[0] == _CRITICAL and k[4] == "fail")
+        del live
         offsets, lengths = self._offsets, self._lengths
         self._flush()
         self._file.flush()
         fd = self._file.fileno()
         app_rows: list[dict[str, Any]] = []
-        critical: list[tuple[tuple[str, str, str, str], str]] = []
         try:
             with Path(path).open("wb") as out:
                 text = dumps(head, indent=None)
                 buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
                 size = 0
-                apps, crits = self._apps, self._critical
+                apps = self._apps
                 for n, i in enumerate(order):
                     offset, length = offsets[i], lengths[i]
                     if n:
@@ -224,8 +256,6 @@ class Spool:
                         size = 0
                     if i in apps:
                         app_rows.append(apps[i])
-                    if i in crits:
-                        critical.append(crits[i])
                 buf.append(b"]")
                 out.write(b"".join(buf))
                 del order
@@ -235,5 +265,10 @@ class Spool:
                 out.write(b"," + dumps(tail, indent=None)[1:].encode("utf-8") + b"\n")
         finally:
             self.close()
-        critical.sort(key=lambda kv: kv[0])
         return head["run"], head["summary"], [text for _, text in critical]
+
+
+def _gap(key: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    """(control, resource, account, region) of an order key: what a gap's id is made of."""
+    assert key is not None
+    return (key[1], key[2], key[5], key[6])

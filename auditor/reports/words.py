@@ -71,6 +71,12 @@ def critical_gaps(findings: Iterable[Finding]) -> list[str]:
 
 def critical_line(f: Finding) -> tuple[tuple[str, str, str, str], str]:
     """(sort key, words) of one critical gap, as critical_gaps lists it."""
-    where = ", ".join(x for x in (f.account, f.region) if x)
     return ((f.control, f.account or "", f.region or "", f.resource),
-            f"{f.control} on {_short(f.resource)}" + (f" ({where})" if where else ""))
+            critical_words(f.control, f.resource, f.account, f.region))
+
+
+def critical_words(control: str, resource: str, account: str | None,
+                   region: str | None) -> str:
+    """`control on resource (account, region)`: one critical gap named."""
+    where = ", ".join(x for x in (account, region) if x)
+    return f"{control} on {_short(resource)}" + (f" ({where})" if where else "")
