@@ -146,7 +146,7 @@ def main() -> None:
           f"{'CPU s':>6} {'RSS MiB':>8} {'json.load s':>11} {'msgspec s':>9} "
           f"{'x json.load':>11} {'x msgspec':>9} {'RSS/file':>8} {'load RSS/file':>13} "
           f"{'CPU s/MB':>8} {'RSS MiB/MB':>10}")
-    per_mb: list[tuple[float, float, float]] = []
+    per_mb: list[tuple[float, float, float]] = []  # (MB, state CPU s, state peak RSS MiB)
     for mb in (float(x) for x in args.sizes.split(",")):
         doc = export(int(mb * 1e6))
         path = folder / f"export-{mb:g}mb.json"
@@ -158,7 +158,7 @@ def main() -> None:
         fast_cpu, _ = run_floor(path, "msgspec")
         wall, cpu, rss, code, findings = run_cli(path, folder / f"out-{mb:g}")
         mbytes = path.stat().st_size / 1e6
-        per_mb.append((mbytes, cpu / mbytes, rss / mbytes))
+        per_mb.append((mbytes, cpu, rss))
         print(f"{mbytes:5.1f} {n:10,} {findings:9,} {code:4} {wall:7.1f} {cpu:6.1f} "
               f"{rss:8.0f} {load_cpu:11.2f} {fast_cpu:9.2f} {cpu / load_cpu:11.1f} "
               f"{cpu / fast_cpu:9.1f} {rss / size:8.1f} {load_rss / size:13.1f} "
@@ -171,13 +171,14 @@ def main() -> None:
                   f"{rss / size:8.1f}", flush=True)
         if not args.keep:
             path.unlink()
-    if len(per_mb) > 1:  # linear: the same CPU and memory per MB at every size
-        cpus = [c for _, c, _ in per_mb]
-        rsss = [r for _, _, r in per_mb]
-        print(f"linearity, largest/smallest export: CPU per MB x{cpus[-1] / cpus[0]:.2f} "
-              f"(range {min(cpus):.3f}-{max(cpus):.3f} s/MB), peak RSS per MB "
-              f"x{rsss[-1] / rsss[0]:.2f} (range {min(rsss):.2f}-{max(rsss):.2f} MiB/MB; "
-              "the interpreter's fixed ~30 MiB weighs most on the small sizes)")
+    if len(per_mb) > 1:  # linear: each further MB costs the same CPU and memory
+        steps = [f"{a[0]:.0f}->{b[0]:.0f} MB: {(b[1] - a[1]) / (b[0] - a[0]):.3f} CPU s/MB, "
+                 f"{(b[2] - a[2]) / (b[0] - a[0]):.2f} MiB/MB"
+                 for a, b in zip(per_mb, per_mb[1:], strict=False)]
+        cpus = [c / mb for mb, c, _ in per_mb]
+        print("linearity, per further MB: " + "; ".join(steps) +
+              f" (CPU s/MB overall {min(cpus):.3f}-{max(cpus):.3f}; the interpreter's fixed "
+              "~30 MiB and imports weigh most on the small sizes)")
     print(f"(machine: {os.cpu_count()} cores; this process peak "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
