@@ -172,3 +172,11 @@ def test_one_pass_summary_counts_as_before(seed: int) -> None:
     assert framework_counts(tally.counts) == framework_rows(rows)
     assert any(r["fail"] and r["pass"] for r in framework_rows(rows))
     assert set(BY_ID) >= {f.control for f in findings if f.control != "not-a-control"}
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_no_findings_streamed(tmp_path: Path, plain: bool) -> None:
+    written = write_reports([], RUN, tmp_path, ["json"], plain=plain)
+    whole = json.loads(render_reports([], RUN, ["json"])["json"])
+    assert _read(written["json"]) == whole and whole["findings"] == []
+    assert written.summary == whole["summary"] and written.critical == []
