@@ -51,7 +51,7 @@ FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md":
                              "sarif": "report.sarif", "junit": "report.junit.xml",
                              "ocsf": "report.ocsf.json", "asff": "report.asff.json"}
 
-# Formats written in pieces, the findings one at a time (json_report.write_streamed), when
+# Formats written in pieces, the findings one at a time (auditor.reports.spool), when
 # they are all that is asked: no other writer needs every finding at once.
 STREAMED = frozenset({"json"})
 
