@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding, merge
@@ -38,7 +38,9 @@ from ._common import (
 )
 from .diff import diff
 from .json_report import load_report, report_schema
-from .spool import Spool
+
+if TYPE_CHECKING:
+    from .spool import Spool
 
 # The other writers (html, markdown, sarif, ...) are imported by _render when their format is
 # asked for: jinja2 only when HTML or Markdown is written.
@@ -55,8 +57,8 @@ FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md":
 # they are all that is asked: no other writer needs every finding at once.
 STREAMED = frozenset({"json"})
 
-__all__ = ["FILENAMES", "FORMATS", "STREAMED", "Spool", "Written", "diff", "load_report",
-           "outcome", "render_reports", "report_schema", "write_reports"]
+__all__ = ["FILENAMES", "FORMATS", "STREAMED", "Written", "diff", "load_report", "outcome",
+           "render_reports", "report_schema", "write_reports"]
 
 
 class Written(dict[str, Path]):
@@ -192,6 +194,8 @@ def write_reports(findings: list[Finding] | Spool, run: dict[str, Any], out_dir:
             trend = history_mod.load(store)
         except ConfigError as e:  # a history out of reach costs the trend, not the reports
             log.warning("%s; the report shows no trend", e)
+    from .spool import Spool  # (tempfile and the rest: only when a report is written)
+
     out = Path(out_dir)
     paths = Written()
     if isinstance(findings, Spool) or (formats and set(formats) <= STREAMED
