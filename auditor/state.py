@@ -406,6 +406,8 @@ def _resource(i: int, raw: Any, version: int, where: str,
                 decoder.remember(inputs.get(k) if not isinstance(inputs, AllUnknown) else None)
     if isinstance(outputs, AllUnknown) or (isinstance(inputs, AllUnknown) and not outputs):
         props: dict[str, Any] = AllUnknown()
+    elif not inputs or list(inputs) == list(outputs):
+        props = outputs  # what the merge below would copy: the same keys, in the same order
     else:
         props = {**inputs, **outputs}
     return StateResource(urn=urn, type=type_, id=raw.get("id") or "",
