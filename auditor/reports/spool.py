@@ -1,11 +1,12 @@
 """report.json from findings spooled as they are produced: a run that writes only JSON keeps
 no finding alive. Each finding is redacted, completed (remediation), encoded and appended to
 an unnamed temporary file in the output folder as it arrives; what the report needs besides
-its text is kept small: the summary's counts, its sort key and place in the file, the part
-`applications` reads and its critical-gap line. `write` then writes report.json in pieces:
-the head (schema, run, summary), the findings copied from the spool in report order, then
-applications and frameworks. The parsed document equals the one the whole-text writer makes
-of the same findings (tests/test_report_streamed.py).
+its text is kept small: the summary's counts and, per finding, its order key (which also
+names its gap, and its critical-gap line) and place in the file, and the part `applications`
+reads where it names an application. `write` merges the gaps seen twice, then writes
+report.json in pieces: the head (schema, run, summary), the findings copied from the spool in
+report order, then applications and frameworks. The parsed document equals the one the
+whole-text writer makes of the same findings (tests/test_report_streamed.py).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from .words import critical_words
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
 _THREE = {"summary", "pulumi", "cli"}
 _CRITICAL = -SEVERITY_ORDER["critical"]  # the first field of a critical finding's order key
-
+_GAP_KEY = 7  # fields of the order key of a finding that is not a failed attempt
 
 
 def _order(f: Finding) -> tuple[Any, ...]:
@@ -107,7 +108,6 @@ class Spool:
         failed attempts (whose id names the refused call) here."""
         if self._redactor is not None:
             redact_with((f,), self._redactor)
-        at = None
         if f.status == "attempt":
             fid = f.id
             at = self._attempts.get(fid)
@@ -134,7 +134,7 @@ class Spool:
         """One record per gap (control, resource, account, region: its id): the copies of a
         gap seen twice, read back from the spool and merged as drguard.findings.merge merges
         a group (first seen first), take the first's place; the others' are emptied."""
-        gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == 7),
+        gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == _GAP_KEY),
                       key=lambda i: _gap(keys[i]))
         run: list[int] = []
         for i in [*gaps, -1]:
