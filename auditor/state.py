@@ -311,6 +311,88 @@ def loads(text: str) -> Any:
         return json.loads(_cap_depth(text, _PARSE_DEPTH), parse_int=_parse_int)
 
 
+# ---- a lean read of the common shape ----------------------------------------------------
+# `pulumi stack export` stores most resources' inputs as the same JSON as their outputs. The
+# export is first read with its resources' `inputs`/`outputs` left as JSON text (msgspec.Raw,
+# views of the file's text): each resource's inputs are decoded only when their text differs
+# from its outputs', else the two keys share one decoded mapping, which is what decoding the
+# same text twice gives (to the checks, the secrets found and the values counted unreadable).
+# The whole document of decoded inputs is never built: the peak of the read is lower by
+# about the inputs' share of the export. Anything else (a checkpoint file, a value msgspec
+# refuses, a shape this schema does not describe) is read by loads() as before.
+
+_U = msgspec.UNSET
+
+
+class _LeanResource(msgspec.Struct):
+    """The keys of a resource that _resource reads (others are not read: left out)."""
+
+    urn: Any = _U
+    type: Any = _U
+    id: Any = _U
+    custom: Any = _U
+    inputs: msgspec.Raw | msgspec.UnsetType = _U
+    outputs: msgspec.Raw | msgspec.UnsetType = _U
+    propertyDependencies: Any = _U  # noqa: N815 - the export's key
+    parent: Any = _U
+    provider: Any = _U
+    protect: Any = _U
+    external: Any = _U
+    delete: Any = _U
+    pendingReplacement: Any = _U  # noqa: N815
+    additionalSecretOutputs: Any = _U  # noqa: N815
+
+
+class _LeanDeployment(msgspec.Struct):
+    manifest: Any = _U
+    resources: list[_LeanResource] | None | msgspec.UnsetType = _U
+    pending_operations: Any = _U
+
+
+class _LeanExport(msgspec.Struct):
+    version: Any = _U
+    deployment: _LeanDeployment | msgspec.UnsetType = _U
+    checkpoint: Any = _U
+
+
+_LEAN = msgspec.json.Decoder(_LeanExport)
+_RESOURCE_KEYS = tuple(_LeanResource.__struct_fields__)
+
+
+def _lean_loads(text: str) -> dict[str, Any] | None:
+    """The export document as loads() reads it, by the lean read above; None when this
+    export is not of the shape it reads (the caller uses loads())."""
+    try:
+        lean = _LEAN.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    dep = lean.deployment
+    if lean.checkpoint is not _U or lean.version is _U or dep is _U:
+        return None
+    decode = msgspec.json.decode
+    resources: list[dict[str, Any]] | None = None
+    if isinstance(dep.resources, list):
+        resources = []
+        try:
+            for r in dep.resources:
+                raw = {k: v for k in _RESOURCE_KEYS if (v := getattr(r, k)) is not _U}
+                outputs, inputs = raw.get("outputs"), raw.get("inputs")
+                if outputs is not None:
+                    raw["outputs"] = decode(outputs)
+                if inputs is not None:
+                    raw["inputs"] = raw["outputs"] if inputs == outputs else decode(inputs)
+                resources.append(raw)
+        except (msgspec.DecodeError, RecursionError):
+            return None
+    deployment: dict[str, Any] = {}
+    for key in ("manifest", "resources", "pending_operations"):
+        value = resources if key == "resources" and resources is not None \
+            else getattr(dep, key)
+        if value is not _U:
+            deployment[key] = value
+    return {"version": lean.version, "deployment": deployment}
+
+
 def _fail(where: str, what: str) -> StateError:
     return StateError(f"{where}: not a usable stack export: {what}")
 
@@ -456,7 +538,9 @@ def load(path: str | Path) -> Export:
     except inputs.FileRefused as e:
         raise StateError(str(e)) from None
     try:
-        doc = loads(text)
+        doc = _lean_loads(text)
+        if doc is None:
+            doc = loads(text)
     except json.JSONDecodeError as e:
         raise _fail(str(p), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") \
             from None
