@@ -567,7 +567,9 @@ def export_stack(stack: str, cwd: Path | None = None, timeout: float = 300) -> E
         raise StateError(f"--stack {stack}: `pulumi stack export` exited with code "
                          f"{proc.returncode}: {last}")
     try:
-        doc = loads(proc.stdout)
+        doc = _lean_loads(proc.stdout)
+        if doc is None:
+            doc = loads(proc.stdout)
     except json.JSONDecodeError as e:
         raise _fail(f"pulumi stack export --stack {stack}", f"not valid JSON ({e.msg})") \
             from None
