@@ -133,9 +133,13 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
     out = out or sys.stdout
     err = err or sys.stderr
     # report.json written in pieces counted its summary and named its critical gaps: the
-    # same as outcome's (no baseline), without a second pass over the findings
-    summary = getattr(paths, "summary", None) or outcome(findings, run)
-    for line in closing_lines(summary, run, findings, getattr(paths, "critical", None)):
+    # same as outcome's (no baseline, the same --fail-on), without a second pass over the
+    # findings
+    summary = getattr(paths, "summary", None)
+    critical = getattr(paths, "critical", None)
+    if summary is None or summary.get("fail_on") != run.get("fail_on"):
+        summary, critical = outcome(findings, run), None
+    for line in closing_lines(summary, run, findings, critical):
         print(line, file=err)
     for fmt, path in paths.items():
         if fmt == "html":
