@@ -33,11 +33,11 @@ import math
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -47,7 +47,7 @@ from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
 from drguard.redact import Redactor as _Redactor
-from drguard.redact import redact, remember
+from drguard.redact import redact, redact_with, remember
 from drguard.redact import scrub as _scrub
 from drguard.settings import Settings
 from drguard.verdict import Verdict
@@ -95,7 +95,7 @@ class StateError(ConfigError):
     """The export cannot be read: the message names the file and what is wrong."""
 
 
-@dataclass
+@dataclass(slots=True)  # one per resource of the export: no __dict__ each (memory)
 class StateResource:
     """One resource of the export, values decoded (see module docstring)."""
 
@@ -311,6 +311,88 @@ def loads(text: str) -> Any:
         return json.loads(_cap_depth(text, _PARSE_DEPTH), parse_int=_parse_int)
 
 
+# ---- a lean read of the common shape ----------------------------------------------------
+# `pulumi stack export` stores most resources' inputs as the same JSON as their outputs. The
+# export is first read with its resources' `inputs`/`outputs` left as JSON text (msgspec.Raw,
+# views of the file's text): each resource's inputs are decoded only when their text differs
+# from its outputs', else the two keys share one decoded mapping, which is what decoding the
+# same text twice gives (to the checks, the secrets found and the values counted unreadable).
+# The whole document of decoded inputs is never built: the peak of the read is lower by
+# about the inputs' share of the export. Anything else (a checkpoint file, a value msgspec
+# refuses, a shape this schema does not describe) is read by loads() as before.
+
+_U = msgspec.UNSET
+
+
+class _LeanResource(msgspec.Struct):
+    """The keys of a resource that _resource reads (others are not read: left out)."""
+
+    urn: Any = _U
+    type: Any = _U
+    id: Any = _U
+    custom: Any = _U
+    inputs: msgspec.Raw | msgspec.UnsetType = _U
+    outputs: msgspec.Raw | msgspec.UnsetType = _U
+    propertyDependencies: Any = _U  # noqa: N815 - the export's key
+    parent: Any = _U
+    provider: Any = _U
+    protect: Any = _U
+    external: Any = _U
+    delete: Any = _U
+    pendingReplacement: Any = _U  # noqa: N815
+    additionalSecretOutputs: Any = _U  # noqa: N815
+
+
+class _LeanDeployment(msgspec.Struct):
+    manifest: Any = _U
+    resources: list[_LeanResource] | None | msgspec.UnsetType = _U
+    pending_operations: Any = _U
+
+
+class _LeanExport(msgspec.Struct):
+    version: Any = _U
+    deployment: _LeanDeployment | msgspec.UnsetType = _U
+    checkpoint: Any = _U
+
+
+_LEAN = msgspec.json.Decoder(_LeanExport)
+_RESOURCE_KEYS = tuple(_LeanResource.__struct_fields__)
+
+
+def _lean_loads(text: str) -> dict[str, Any] | None:
+    """The export document as loads() reads it, by the lean read above; None when this
+    export is not of the shape it reads (the caller uses loads())."""
+    try:
+        lean = _LEAN.decode(text)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    dep = lean.deployment
+    if lean.checkpoint is not _U or lean.version is _U or dep is _U:
+        return None
+    decode = msgspec.json.decode
+    resources: list[dict[str, Any]] | None = None
+    if isinstance(dep.resources, list):
+        resources = []
+        try:
+            for r in dep.resources:
+                raw = {k: v for k in _RESOURCE_KEYS if (v := getattr(r, k)) is not _U}
+                outputs, inputs = raw.get("outputs"), raw.get("inputs")
+                if outputs is not None:
+                    raw["outputs"] = decode(outputs)
+                if inputs is not None:
+                    raw["inputs"] = raw["outputs"] if inputs == outputs else decode(inputs)
+                resources.append(raw)
+        except (msgspec.DecodeError, RecursionError):
+            return None
+    deployment: dict[str, Any] = {}
+    for key in ("manifest", "resources", "pending_operations"):
+        value = resources if key == "resources" and resources is not None \
+            else getattr(dep, key)
+        if value is not _U:
+            deployment[key] = value
+    return {"version": lean.version, "deployment": deployment}
+
+
 def _fail(where: str, what: str) -> StateError:
     return StateError(f"{where}: not a usable stack export: {what}")
 
@@ -342,10 +424,17 @@ def _deployment(doc: Any, where: str) -> tuple[int, dict[str, Any]]:
 
 
 def _props(raw: dict[str, Any], key: str, label: str, where: str,
-           decoder: Decoder) -> dict[str, Any]:
+           decoder: Decoder, shadow: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decoded `inputs`/`outputs` mapping. `shadow`: the raw outputs, already decoded
+    without an unreadable value, over which these inputs are merged: an input equal to its
+    output is not decoded again (its value is the output's; decoding it would remember the
+    same secrets), only its place kept (None), so the merged mapping is the same."""
     value = raw.get(key)
     if value is None:
         return {}
+    if shadow is not None and type(value) is dict and SIG_KEY not in value:
+        return {k: None if k in shadow and shadow[k] == v else decoder.decode(v, 1)
+                for k, v in value.items()}
     decoded = decoder.decode(value)
     if isinstance(decoded, dict):
         return decoded
@@ -385,8 +474,12 @@ def _resource(i: int, raw: Any, version: int, where: str,
     for key, urns in deps.items():
         if not isinstance(urns, list) or not all(isinstance(u, str) for u in urns):
             raise _fail(where, f"{label}: propertyDependencies.{key} must be a list of URNs")
-    inputs = _props(raw, "inputs", label, where, decoder)
+    unread = decoder.unreadable
     outputs = _props(raw, "outputs", label, where, decoder)
+    raw_out = raw.get("outputs")
+    shadow = raw_out if decoder.unreadable == unread and type(raw_out) is dict \
+        and SIG_KEY not in raw_out else None
+    inputs = _props(raw, "inputs", label, where, decoder, shadow)
     secret_keys = raw.get("additionalSecretOutputs")
     if isinstance(secret_keys, list):
         for k in secret_keys:
@@ -395,6 +488,8 @@ def _resource(i: int, raw: Any, version: int, where: str,
                 decoder.remember(inputs.get(k) if not isinstance(inputs, AllUnknown) else None)
     if isinstance(outputs, AllUnknown) or (isinstance(inputs, AllUnknown) and not outputs):
         props: dict[str, Any] = AllUnknown()
+    elif not inputs or list(inputs) == list(outputs):
+        props = outputs  # what the merge below would copy: the same keys, in the same order
     else:
         props = {**inputs, **outputs}
     return StateResource(urn=urn, type=type_, id=raw.get("id") or "",
@@ -443,7 +538,9 @@ def load(path: str | Path) -> Export:
     except inputs.FileRefused as e:
         raise StateError(str(e)) from None
     try:
-        doc = loads(text)
+        doc = _lean_loads(text)
+        if doc is None:
+            doc = loads(text)
     except json.JSONDecodeError as e:
         raise _fail(str(p), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") \
             from None
@@ -470,7 +567,9 @@ def export_stack(stack: str, cwd: Path | None = None, timeout: float = 300) -> E
         raise StateError(f"--stack {stack}: `pulumi stack export` exited with code "
                          f"{proc.returncode}: {last}")
     try:
-        doc = loads(proc.stdout)
+        doc = _lean_loads(proc.stdout)
+        if doc is None:
+            doc = loads(proc.stdout)
     except json.JSONDecodeError as e:
         raise _fail(f"pulumi stack export --stack {stack}", f"not valid JSON ({e.msg})") \
             from None
@@ -524,13 +623,65 @@ def clean(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
-def _judge(resources: list[Any], settings: Settings,
-           today: dt.date | None) -> list[Finding]:
+class Sink(Protocol):
+    """Where evaluate puts findings as they are made (auditor.reports.Spool)."""
+
+    def add(self, f: Finding) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class Seen:
+    """What the run metadata reads of the findings: accounts, regions, errors."""
+
+    accounts: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
+    errors: int = 0
+
+    def add(self, f: Finding) -> None:
+        if f.account:
+            self.accounts.add(f.account)
+        if f.region:
+            self.regions.add(f.region)
+        if f.status == "error":
+            self.errors += 1
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> Seen:
+        seen = cls()
+        for f in findings:
+            seen.add(f)
+        return seen
+
+
+def _clean_own(evidence: dict[str, Any]) -> dict[str, Any]:
+    """clean() of a finding's own evidence mapping (a fresh dict of str keys, made for that
+    finding): its values cleaned where it is, without a copy of it (one per finding)."""
+    if type(evidence) is not dict:
+        return clean(evidence)
+    for k, v in evidence.items():
+        if type(k) is not str:  # what is cleaned already stays as it is: clean it all
+            return clean(evidence)
+        kind = type(v)
+        if kind is str:
+            if v == UNKNOWN_VALUE:
+                evidence[k] = "unknown"
+        elif not (v is None or kind is int or kind is bool):
+            evidence[k] = clean(v, 1)
+    return evidence
+
+
+def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
+           emit: Callable[[Finding], None] | None = None) -> list[Finding]:
+    """The findings of `resources`; each handed to `emit` as it is made when given (then
+    none is returned)."""
     from policypack import checks
     from policypack.adapters import arn_account
 
     model = checks.build_model(resources, settings.scope)
     out: list[Finding] = []
+    keep = emit or out.append
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
         if control not in STATE_CONTROLS:
             continue
@@ -540,24 +691,46 @@ def _judge(resources: list[Any], settings: Settings,
         res = model.res_of.get(id(fact))
         f.account = f.account or (arn_account(res.get("arn")) if res is not None else None) \
             or model.account
-        f.evidence = clean(f.evidence)
-        out.append(f)
+        f.evidence = _clean_own(f.evidence)
+        keep(f)
     return out
 
 
-def evaluate(export: Export, settings: Settings,
-             today: dt.date | None = None) -> list[Finding]:
+def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
+             sink: Sink | None = None, seen: Seen | None = None) -> list[Finding]:
     """Every deploy-side check on the export: one finding per (control, resource).
 
     A resource the checks fail on (a value of a shape no check expects) is left out, named in
     `export.skipped_detail` and counted (the run is then incomplete); the others are judged.
-    Secret values are redacted from every finding."""
+    Secret values are redacted from every finding.
+
+    `sink`: each finding goes there as it is made (redacted), none is returned, and `seen`
+    counts what run_meta reads of them: a run that keeps no finding alive."""
     resources = export.pack_resources()
+    emit: Callable[[Finding], None] | None = None
+    if sink is not None:
+        redactor = _Redactor(export.secrets) if export.secrets else None
+        tally = seen if seen is not None else Seen()
+
+        def emit(f: Finding) -> None:
+            if redactor is not None:
+                redact_with((f,), redactor)
+            tally.add(f)
+            sink.add(f)
+
+        def restart() -> None:
+            sink.reset()
+            tally.accounts.clear()
+            tally.regions.clear()
+            tally.errors = 0
+
     try:
-        out = _judge(resources, settings, today)
+        out = _judge(resources, settings, today, emit)
     except Exception as e:  # noqa: BLE001 - isolate the resource(s) the checks fail on
         log.warning("state: a check failed (%s); judging resources one by one to isolate it",
                     type(e).__name__)
+        if sink is not None:
+            restart()
         bad: dict[int, BaseException] = {}
         for r in resources:
             try:
@@ -566,10 +739,12 @@ def evaluate(export: Export, settings: Settings,
                 bad[id(r)] = err
         keep = [r for r in resources if id(r) not in bad]
         try:
-            out = _judge(keep, settings, today)
+            out = _judge(keep, settings, today, emit)
         except Exception as err:  # noqa: BLE001 - a failure only the whole stack shows
             bad.update({id(r): err for r in keep})
             out = []
+            if sink is not None:
+                restart()
         for r in resources:
             if id(r) in bad:
                 export.skipped_detail.append({
@@ -582,12 +757,13 @@ def evaluate(export: Export, settings: Settings,
     return out
 
 
-def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,
+def run_meta(export: Export, findings: Iterable[Finding] | Seen, started: dt.datetime,
              fail_on: str) -> dict[str, Any]:
-    """Report metadata of a `dr-audit state` run."""
+    """Report metadata of a `dr-audit state` run (`findings`, or what evaluate's `seen`
+    counted of them)."""
     from drguard import __version__
 
-    findings = list(findings)
+    seen = findings if isinstance(findings, Seen) else Seen.of(findings)
     project, stack = export.project_stack()
     notes = []
     if export.pending_operations:
@@ -600,10 +776,10 @@ def run_meta(export: Export, findings: Iterable[Finding], started: dt.datetime,
         "deployment_version": export.version,
         "pulumi_version": export.manifest.get("version"),
         "resources": sum(1 for r in export.resources if not r.delete),
-        "accounts": sorted({f.account for f in findings if f.account}),
-        "regions": sorted({f.region for f in findings if f.region}),
+        "accounts": sorted(seen.accounts),
+        "regions": sorted(seen.regions),
         "fail_on": fail_on,
-        "skipped": {"resources": sum(1 for f in findings if f.status == "error"),
+        "skipped": {"resources": seen.errors,
                     "values": export.unreadable, "unjudgedResources": export.unjudged,
                     "notes": notes},
     }

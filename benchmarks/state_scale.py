@@ -5,9 +5,11 @@ Generates v3 exports (`pulumi stack export` shape) where many resources share a 
 plus RDS instances, trails and padding, at several sizes; runs the real CLI
 (`dr-audit state --file X --format json`) once per size in a fresh process and prints wall
 time, peak RSS and findings, and the same figures of the floor in the same run: a fresh
-process that only `json.load`s the file (and one that `msgspec.json.decode`s it, the parser
-`dr-audit state` uses). Ratios: state CPU / json.load CPU, state RSS / file size (json.load's
-RSS / file size beside it). CPU time, not wall: the machine may be shared.
+process that only `json.load`s the file and one that only `msgspec.json.decode`s it (the
+parser `dr-audit state` uses). Ratios: state CPU / json.load CPU and / msgspec CPU, state peak
+RSS / file size (json.load's beside it), and per MB of export (CPU s/MB, RSS MiB/MB) with the
+largest/smallest ratio of each: linear growth keeps them flat. CPU time, not wall: the
+machine may be shared.
 
     python benchmarks/state_scale.py               # 5, 20 MB
     python benchmarks/state_scale.py --full        # 5, 20, 50, 200 MB
@@ -140,9 +142,11 @@ def main() -> None:
         args.sizes = "5,20,50,200"
     folder = args.keep or Path(tempfile.mkdtemp(prefix="dr-guard-state-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"{'MB':>5} {'resources':>10} {'wall s':>7} {'CPU s':>6} {'RSS MiB':>8} "
-          f"{'findings':>9} {'exit':>4} {'load CPU s':>10} {'msgspec s':>9} {'x load':>7} "
-          f"{'RSS/file':>8} {'load RSS/file':>13}")
+    print(f"{'MB':>5} {'resources':>10} {'findings':>9} {'exit':>4} {'wall s':>7} "
+          f"{'CPU s':>6} {'RSS MiB':>8} {'json.load s':>11} {'msgspec s':>9} "
+          f"{'x json.load':>11} {'x msgspec':>9} {'RSS/file':>8} {'load RSS/file':>13} "
+          f"{'CPU s/MB':>8} {'RSS MiB/MB':>10}")
+    per_mb: list[tuple[float, float, float]] = []  # (MB, state CPU s, state peak RSS MiB)
     for mb in (float(x) for x in args.sizes.split(",")):
         doc = export(int(mb * 1e6))
         path = folder / f"export-{mb:g}mb.json"
@@ -153,17 +157,28 @@ def main() -> None:
         load_cpu, load_rss = run_floor(path, "json.load")
         fast_cpu, _ = run_floor(path, "msgspec")
         wall, cpu, rss, code, findings = run_cli(path, folder / f"out-{mb:g}")
-        print(f"{path.stat().st_size / 1e6:5.1f} {n:10,} {wall:7.1f} {cpu:6.1f} {rss:8.0f} "
-              f"{findings:9,} {code:4} {load_cpu:10.2f} {fast_cpu:9.2f} {cpu / load_cpu:7.1f} "
-              f"{rss / size:8.1f} {load_rss / size:13.1f}", flush=True)
+        mbytes = path.stat().st_size / 1e6
+        per_mb.append((mbytes, cpu, rss))
+        print(f"{mbytes:5.1f} {n:10,} {findings:9,} {code:4} {wall:7.1f} {cpu:6.1f} "
+              f"{rss:8.0f} {load_cpu:11.2f} {fast_cpu:9.2f} {cpu / load_cpu:11.1f} "
+              f"{cpu / fast_cpu:9.1f} {rss / size:8.1f} {load_rss / size:13.1f} "
+              f"{cpu / mbytes:8.3f} {rss / mbytes:10.2f}", flush=True)
         if args.also is not None:
             wall, cpu, rss, code, findings = run_cli(path, folder / f"also-{mb:g}",
                                                      args.also.resolve())
-            print(f"{'':5} {'(--also)':>10} {wall:7.1f} {cpu:6.1f} {rss:8.0f} {findings:9,} "
-                  f"{code:4} {'':10} {'':9} {cpu / load_cpu:7.1f} {rss / size:8.1f}",
-                  flush=True)
+            print(f"{'':5} {'(--also)':>10} {findings:9,} {code:4} {wall:7.1f} {cpu:6.1f} "
+                  f"{rss:8.0f} {'':11} {'':9} {cpu / load_cpu:11.1f} {cpu / fast_cpu:9.1f} "
+                  f"{rss / size:8.1f}", flush=True)
         if not args.keep:
             path.unlink()
+    if len(per_mb) > 1:  # linear: each further MB costs the same CPU and memory
+        steps = [f"{a[0]:.0f}->{b[0]:.0f} MB: {(b[1] - a[1]) / (b[0] - a[0]):.3f} CPU s/MB, "
+                 f"{(b[2] - a[2]) / (b[0] - a[0]):.2f} MiB/MB"
+                 for a, b in zip(per_mb, per_mb[1:], strict=False)]
+        cpus = [c / mb for mb, c, _ in per_mb]
+        print("linearity, per further MB: " + "; ".join(steps) +
+              f" (CPU s/MB overall {min(cpus):.3f}-{max(cpus):.3f}; the interpreter's fixed "
+              "~30 MiB and imports weigh most on the small sizes)")
     print(f"(machine: {os.cpu_count()} cores; this process peak "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 

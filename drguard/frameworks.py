@@ -8,7 +8,7 @@ exposure (what its gap exposes), below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .control import DESTROYABLE, HYGIENE, SINGLE_REGION, UNSEEN, Control
@@ -62,19 +62,29 @@ def summarize(findings: Iterable[dict[str, Any]], controls: dict[str, Control]
               ) -> list[dict[str, Any]]:
     """report.json `frameworks[]`: pass/fail/error per requirement over the findings (a
     waived gap counts as pass: the exception is documented; an attempt counts as nothing)."""
-    rows: dict[Req, dict[str, Any]] = {}
+    counts: dict[tuple[str, Any], int] = {}
     for f in findings:
-        c = controls.get(f.get("control", ""))
-        raw = f.get("status")
+        key = (f.get("control", ""), f.get("status"))
+        counts[key] = counts.get(key, 0) + 1
+    return summarize_counts(counts, controls)
+
+
+def summarize_counts(counts: Mapping[tuple[str, Any], int], controls: dict[str, Control]
+                     ) -> list[dict[str, Any]]:
+    """summarize over {(control id, status): number of findings} (what a report written in
+    pieces keeps instead of its findings)."""
+    rows: dict[Req, dict[str, Any]] = {}
+    for (control, raw), n in counts.items():
+        c = controls.get(control)
         status = "pass" if raw == "waived" else raw
-        if c is None or status not in ("pass", "fail", "error"):
+        if c is None or status not in ("pass", "fail", "error") or n <= 0:
             continue
         for req in requirements(c):
             row = rows.setdefault(req, {"name": req[0], "requirement": req[1], "controls": [],
                                         "pass": 0, "fail": 0, "error": 0})
             if c.id not in row["controls"]:
                 row["controls"].append(c.id)
-            row[status] += 1
+            row[status] += n
     order = {f: i for i, f in enumerate(FRAMEWORKS)}
     return [{**r, "controls": sorted(r["controls"])} for _, r in
             sorted(rows.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]))]

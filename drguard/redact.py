@@ -101,7 +101,11 @@ def redact(findings: Iterable[Finding], secrets: set[str]) -> None:
     included)."""
     if not secrets:
         return
-    r = Redactor(secrets)
+    redact_with(findings, Redactor(secrets))
+
+
+def redact_with(findings: Iterable[Finding], r: Redactor) -> None:
+    """redact with a Redactor built once (a caller redacting findings one at a time)."""
     for f in findings:
         for fld in dataclasses.fields(f):
             if fld.name not in _OWN_FIELDS:

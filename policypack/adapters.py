@@ -13,10 +13,10 @@ from typing import Any
 
 from drguard.facts import UNKNOWN
 
-from .wire import get, raw, tags, val
+from .wire import PLAIN, SENTINELS, get, raw, tags, val
 
 
-@dataclass
+@dataclass(slots=True)  # one per resource of a stack: no __dict__ each (memory)
 class Res:
     """One resource as the engine describes it to the analyzer."""
 
@@ -30,7 +30,15 @@ class Res:
     property_deps: Mapping[str, list[str]] = field(default_factory=dict)
 
     def get(self, *path: str | int) -> Any:
-        return get(self.props, *path)
+        props = self.props
+        if len(path) == 1 and type(props) is dict and type(path[0]) is str:  # most reads
+            v = props.get(path[0])
+            kind = type(v)
+            if kind is str:
+                return UNKNOWN if v in SENTINELS else v
+            if kind in PLAIN or v is None:
+                return v
+        return get(props, *path)
 
     @property
     def region(self) -> Any:

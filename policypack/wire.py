@@ -27,6 +27,7 @@ SENTINELS = frozenset({UNKNOWN_STRING_VALUE, UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMB
 
 
 _PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
+PLAIN = _PLAIN  # the value types read as they are
 
 
 def raw(props: Any) -> Any:
@@ -57,7 +58,7 @@ def val(v: Any) -> Any:
 
 def get(props: Any, *path: str | int) -> Any:
     """props[path...]: None when absent, UNKNOWN when it (or a parent) is unknown."""
-    cur = val(props)
+    cur = props if type(props) is dict else val(props)
     for key in path:
         if cur is UNKNOWN:
             return UNKNOWN

@@ -83,3 +83,60 @@ def test_loads_matches_json_loads_where_msgspec_refuses() -> None:
     assert state.loads(deep) is not None  # nesting beyond both parsers' limits: capped, read
     with pytest.raises(json.JSONDecodeError):
         state.loads('{"a": }')
+
+
+def _nested(depth: int) -> object:
+    value: object = "leaf"
+    for _ in range(depth):
+        value = {"n": value}
+    return value
+
+
+def _lean_cases() -> dict[str, str]:
+    secret = {state.SIG_KEY: state.SECRET_SIG, "plaintext": json.dumps("hunter2-db-pass")}
+    same = {"bucket": "b", "tags": {"dr:backup": "true"}, "password": secret,
+            "deep": _nested(state.MAX_VALUE_DEPTH + 6), "big": 10**30}
+    doc = _export()
+    doc["deployment"]["resources"] += [
+        # inputs the same JSON as the outputs (shared), with a secret and an unreadable value
+        {**_res("aws:s3/bucket:Bucket", "same", same), "protect": True, "extra": [1]},
+        # inputs that differ (their own secret), inputs alone, outputs alone, null inputs
+        {**_res("aws:s3/bucket:Bucket", "differ", {"bucket": "d"}),
+         "inputs": {"bucket": "d", "acl": "private", "token": {
+             state.SIG_KEY: state.SECRET_SIG, "plaintext": json.dumps("input-only-secret")}}},
+        {"urn": f"{STACK}::aws:s3/bucket:Bucket::in", "type": "aws:s3/bucket:Bucket",
+         "custom": True, "inputs": {"bucket": "in"}, "additionalSecretOutputs": ["bucket"]},
+        {"urn": f"{STACK}::aws:s3/bucket:Bucket::out", "type": "aws:s3/bucket:Bucket",
+         "custom": True, "outputs": {"bucket": "out"}, "inputs": None, "delete": False},
+    ]
+    cases = {path.name: path.read_text() for path in sorted(DATA.glob("*.json"))}
+    golden = DATA.parent / "state-golden" / "export.json"
+    cases[golden.name] = golden.read_text()
+    cases["mixed"] = json.dumps(doc)
+    return cases
+
+
+def test_lean_read_equals_the_whole_read() -> None:
+    """Inputs left as text and shared with outputs of the same text: the resources, the
+    secrets remembered and the values counted unreadable are those of the whole read."""
+    for name, text in _lean_cases().items():
+        lean = state._lean_loads(text)
+        assert lean is not None, name  # the lean read is the one used
+        a, b = state.parse(lean, name), state.parse(state.loads(text), name)
+        assert [(r.urn, r.type, r.id, r.props, r.protect, r.delete, r.provider)
+                for r in a.resources] == \
+            [(r.urn, r.type, r.id, r.props, r.protect, r.delete, r.provider)
+             for r in b.resources], name
+        assert (a.secrets, a.unreadable, a.manifest, a.pending_operations) == \
+            (b.secrets, b.unreadable, b.manifest, b.pending_operations), name
+    mixed = state.parse(state._lean_loads(_lean_cases()["mixed"]) or {}, "mixed")
+    assert {"hunter2-db-pass", "input-only-secret", "in"} <= mixed.secrets
+    assert mixed.unreadable == 2  # the too-deep value, in the outputs and in the inputs
+
+
+def test_lean_read_leaves_other_shapes_to_the_whole_read() -> None:
+    checkpoint = json.dumps({"version": 3, "checkpoint": {"latest": _export()["deployment"]}})
+    for text in (checkpoint, '{"version": 3, "deployment": {"resources": [1]}}',
+                 '{"version": 3, "deployment": {"resources": [{"outputs": {"a": NaN}}]}}',
+                 '{"deployment": {}}', "[]", '{"version": 3, "deployment": null}'):
+        assert state._lean_loads(text) is None, text

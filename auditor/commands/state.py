@@ -8,7 +8,10 @@ import gc
 import sys
 from pathlib import Path
 
+from drguard.findings import Finding
+
 from .. import state
+from ..reports import STREAMED
 from .common import add_output_options, check_baseline, load_settings
 from .summary import finish, write
 
@@ -47,11 +50,24 @@ def _run(args: argparse.Namespace) -> int:
     check_baseline(args)
     started = dt.datetime.now(dt.UTC)
     export = state.load(args.file) if args.file is not None else state.export_stack(args.stack)
-    findings = state.evaluate(export, settings)
-    meta = state.run_meta(export, findings, started, args.fail_on)
+    spool = None
+    findings: list[Finding] = []
+    if set(args.format) <= STREAMED and args.baseline is None:
+        # report.json alone: each finding is encoded into it as it is made and none is kept
+        # (the checks' evidence is cleaned to plain JSON by state.clean and every other field
+        # of a state finding is text, so msgspec encodes them)
+        from ..reports.spool import Spool
+
+        spool = Spool(plain=True, dir=args.output_dir)
+        seen = state.Seen()
+        state.evaluate(export, settings, sink=spool, seen=seen)
+        meta = state.run_meta(export, seen, started, args.fail_on)
+    else:
+        findings = state.evaluate(export, settings)
+        meta = state.run_meta(export, findings, started, args.fail_on)
     meta["sarif_artifact"] = args.sarif_artifact
     source = export.path
     del export  # the decoded export is not needed by the reports: free it first (memory)
-    paths = write(findings, meta, args)  # reports, with --history / --account-names
+    paths = write(spool if spool is not None else findings, meta, args, plain=True)
     print(f"dr-audit: {meta['resources']} resources in {source}", file=sys.stderr)
     return finish(findings, meta, paths)  # closing summary; the reports' exit code

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from drguard import inputs
 from drguard.errors import ConfigError
@@ -20,6 +20,9 @@ from drguard.findings import Finding
 from ..history_store import HistoryStore, history_arg, open_store
 from ..reports._common import SEVERITIES_DESC, headline, incomplete_text, plural
 from ..reports.words import critical_gaps, status_counts
+
+if TYPE_CHECKING:
+    from ..reports.spool import Spool
 
 
 def add_report_options(p: argparse.ArgumentParser) -> None:
@@ -73,22 +76,25 @@ def history_store(args: argparse.Namespace) -> HistoryStore | None:
                                           region=getattr(args, "region", None)))
 
 
-def write(findings: list[Finding], run: dict[str, Any], args: argparse.Namespace,
-          baseline: Path | None = None) -> dict[str, Path]:
-    """write_reports with the output, baseline, history and account-name options of `args`."""
+def write(findings: list[Finding] | Spool, run: dict[str, Any], args: argparse.Namespace,
+          baseline: Path | None = None, plain: bool = False) -> dict[str, Path]:
+    """write_reports with the output, baseline, history and account-name options of `args`
+    (`plain`, a Spool: see write_reports)."""
     from ..reports import write_reports
 
     return write_reports(findings, run, args.output_dir, args.format,
                          baseline if baseline is not None else getattr(args, "baseline", None),
                          history=history_store(args),
-                         account_names=load_account_names(getattr(args, "account_names", None)))
+                         account_names=load_account_names(getattr(args, "account_names", None)),
+                         plain=plain)
 
 
 CRITICAL_LINES = 10  # critical gaps named on the terminal; the reports list every one
 
 
 def closing_lines(summary: dict[str, Any], run: dict[str, Any],
-                  findings: list[Finding] | None = None) -> list[str]:
+                  findings: list[Finding] | None = None,
+                  critical: list[str] | None = None) -> list[str]:
     """The summary a command prints when it ends (stderr): the verdict, the gaps by severity,
     every status by its name, the critical gaps by name, completeness and the exit code."""
     name = f"dr-audit {run.get('command') or ''}".rstrip()
@@ -104,7 +110,8 @@ def closing_lines(summary: dict[str, Any], run: dict[str, Any],
         if isinstance(regions, list) and regions:
             counts += f" x {plural(len(regions), 'region')}"
     lines.append(f"{name}: {counts}")
-    critical = critical_gaps(findings or [])
+    if critical is None:  # unless the reports named them already
+        critical = critical_gaps(findings or [])
     for text in critical[:CRITICAL_LINES]:
         lines.append(f"{name}: critical: {text}")
     if len(critical) > CRITICAL_LINES:
@@ -125,8 +132,14 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
 
     out = out or sys.stdout
     err = err or sys.stderr
-    summary = outcome(findings, run)
-    for line in closing_lines(summary, run, findings):
+    # report.json written in pieces counted its summary and named its critical gaps: the
+    # same as outcome's (no baseline, the same --fail-on), without a second pass over the
+    # findings
+    summary = getattr(paths, "summary", None)
+    critical = getattr(paths, "critical", None)
+    if summary is None or summary.get("fail_on") != run.get("fail_on"):
+        summary, critical = outcome(findings, run), None
+    for line in closing_lines(summary, run, findings, critical):
         print(line, file=err)
     for fmt, path in paths.items():
         if fmt == "html":

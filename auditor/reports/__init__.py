@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding, merge
@@ -39,6 +39,9 @@ from ._common import (
 from .diff import diff
 from .json_report import load_report, report_schema
 
+if TYPE_CHECKING:
+    from .spool import Spool
+
 # The other writers (html, markdown, sarif, ...) are imported by _render when their format is
 # asked for: jinja2 only when HTML or Markdown is written.
 
@@ -50,8 +53,21 @@ FILENAMES: dict[str, str] = {"json": "report.json", "html": "report.html", "md":
                              "sarif": "report.sarif", "junit": "report.junit.xml",
                              "ocsf": "report.ocsf.json", "asff": "report.asff.json"}
 
-__all__ = ["FILENAMES", "FORMATS", "diff", "load_report", "outcome", "render_reports",
-           "report_schema", "write_reports"]
+# Formats written in pieces, the findings one at a time (auditor.reports.spool), when
+# they are all that is asked: no other writer needs every finding at once.
+STREAMED = frozenset({"json"})
+
+__all__ = ["FILENAMES", "FORMATS", "STREAMED", "Written", "diff", "load_report", "outcome",
+           "render_reports", "report_schema", "write_reports"]
+
+
+class Written(dict[str, Path]):
+    """{format: path} of the reports written, and, when report.json was written in pieces,
+    its `summary` (outcome's) and `critical` gaps (words.critical_gaps's), so the closing
+    summary needs no second pass over the findings."""
+
+    summary: dict[str, Any] | None = None
+    critical: list[str] | None = None
 
 
 def _prepare(findings: list[Finding], run: dict[str, Any],
@@ -153,10 +169,11 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
     return out, points[-1]
 
 
-def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
+def write_reports(findings: list[Finding] | Spool, run: dict[str, Any], out_dir: Path,
                   formats: list[str], baseline: Path | None = None,
                   history: Path | str | HistoryStore | None = None,
-                  account_names: dict[str, str] | None = None) -> dict[str, Path]:
+                  account_names: dict[str, str] | None = None,
+                  plain: bool = False) -> Written:
     """Write the requested report files into `out_dir` (created); returns {format: path}.
 
     `baseline` is a previous report.json: its diff goes into every format; a bad file raises
@@ -165,6 +182,10 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
     make the HTML trend, and this run's is added to it; a history that cannot be read or
     added to is logged, and the reports are written all the same.
     `account_names` ({id: name}) adds to the names the run already knows (Organizations).
+    `plain`: the caller guarantees every finding holds plain JSON data only (str keys; str,
+    finite float, int, bool, None, list, dict): report.json is then encoded by msgspec.
+    When only JSON is asked, without a baseline, report.json is written in pieces
+    (auditor.reports.spool); `findings` may then be a Spool the caller filled as it judged.
     """
     store = open_store(history) if history is not None else None
     trend = None
@@ -173,18 +194,37 @@ def write_reports(findings: list[Finding], run: dict[str, Any], out_dir: Path,
             trend = history_mod.load(store)
         except ConfigError as e:  # a history out of reach costs the trend, not the reports
             log.warning("%s; the report shows no trend", e)
-    texts, entry = _render(findings, run, formats, baseline, trend, account_names)
+    from .spool import Spool  # (tempfile and the rest: only when a report is written)
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for fmt, text in texts.items():
-        path = out / FILENAMES[fmt]
-        with path.open("w", encoding="utf-8", errors="replace") as f:
-            # in slices: encoding a large report at once would hold a second copy of it
-            for i in range(0, len(text), _WRITE_SLICE):
-                f.write(text[i:i + _WRITE_SLICE])
-        paths[fmt] = path
+    paths = Written()
+    if isinstance(findings, Spool) or (formats and set(formats) <= STREAMED
+                                        and baseline is None):
+        if isinstance(findings, Spool):
+            spool = findings
+            if not set(formats) <= STREAMED or baseline is not None:
+                raise ValueError("spooled findings make report.json only, without a baseline")
+        else:
+            spool = Spool(plain, out)
+            for finding in findings:
+                spool.add(finding)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / FILENAMES["json"]
+        doc_run, paths.summary, paths.critical = spool.write(path, run, account_names)
+        entry = history_mod.entry(doc_run, paths.summary)
+        paths["json"] = path
         log.info("wrote %s", path)
+    else:
+        texts, entry = _render(findings, run, formats, baseline, trend, account_names)
+        out.mkdir(parents=True, exist_ok=True)
+        for fmt, text in texts.items():
+            path = out / FILENAMES[fmt]
+            with path.open("w", encoding="utf-8", errors="replace") as f:
+                # in slices: encoding a large report at once would hold a second copy of it
+                for i in range(0, len(text), _WRITE_SLICE):
+                    f.write(text[i:i + _WRITE_SLICE])
+            paths[fmt] = path
+            log.info("wrote %s", path)
     if store is not None:
         try:
             history_mod.record(store, entry)

@@ -12,7 +12,7 @@ import msgspec
 
 from drguard import __version__
 from drguard.control import remedy_text
-from drguard.findings import STATUSES, Finding, at_or_above, exit_code, summarize
+from drguard.findings import STATUSES, Finding, at_or_above
 from drguard.registry import BY_ID, SEVERITY_ORDER
 from drguard.verdict import Remediation
 
@@ -120,21 +120,28 @@ def sort_key(f: Finding) -> tuple[Any, ...]:
             f.account or "", f.region or "", f.message)
 
 
-def with_remedy(f: Finding) -> Finding:
-    """The finding with its remediation completed from its control's declaration (why it
-    matters, console steps), so every format shows the same fix."""
+def remedy_of(f: Finding) -> dict[str, Any] | None:
+    """The finding's remediation completed from its control's declaration (why it matters,
+    console steps), so every format shows the same fix."""
     c = BY_ID.get(f.control)
-    if c is None or not f.remediation:
-        return f
     r = f.remediation
+    if c is None or not r:
+        return r
     full = c.remedy(Remediation(str(r.get("summary") or ""), r.get("pulumi") or "",
                                 r.get("cli")))
+    extra = r.keys() - full.keys()
+    return {**full, **{k: v for k, v in r.items() if k in extra}} if extra else full
+
+
+def with_remedy(f: Finding) -> Finding:
+    """The finding with its remediation completed (remedy_of)."""
+    if not f.remediation or f.control not in BY_ID:
+        return f
     # a shallow copy, as dataclasses.replace makes, without re-running __init__ (hot: one
     # call per finding)
     out = object.__new__(type(f))
     out.__dict__.update(f.__dict__)
-    extra = r.keys() - full.keys()
-    out.remediation = {**full, **{k: v for k, v in r.items() if k in extra}} if extra else full
+    out.remediation = remedy_of(f)
     return out
 
 
@@ -286,39 +293,94 @@ def headline(summary: dict[str, Any]) -> str:
     return text
 
 
-def build_summary(findings: list[Finding], diff: dict[str, Any] | None = None,
+class Tally:
+    """The counts a report's summary is made of, added one finding at a time (a report
+    written in pieces never holds every finding): `summary()` equals what build_summary
+    returns for the same (merged) findings."""
+
+    def __init__(self) -> None:
+        # (status, severity, control, account or "-", source, expired waiver) -> findings
+        self.counts: dict[tuple[str, str, str, str, str, bool], int] = {}
+
+    def add(self, f: Finding, n: int = 1) -> None:
+        """Count `f` (`n` = -1: take back a finding counted before)."""
+        key = (f.status, f.severity, f.control, f.account or "-", f.source,
+               bool(f.waiver and f.waiver.get("expired")))
+        counts = self.counts
+        total = counts.get(key, 0) + n
+        if total:
+            counts[key] = total
+        else:
+            del counts[key]
+
+    def summary(self, diff: dict[str, Any] | None = None, fail_on: str | None = None,
+                run: dict[str, Any] | None = None) -> dict[str, Any]:
+        """drguard.findings.summarize plus exit-related counts, completeness and the diff."""
+        by_status = {s: 0 for s in STATUSES}
+        by_severity: dict[str, dict[str, int]] = {s: {"fail": 0, "total": 0}
+                                                  for s in SEVERITY_ORDER}
+        by_control: dict[str, dict[str, int]] = {}
+        by_account: dict[str, dict[str, int]] = {}
+        by_source: dict[str, dict[str, int]] = {}
+        total = expired = 0
+        gap_severities: dict[str, int] = {}
+        for (status, severity, control, account, source, is_expired), n in self.counts.items():
+            total += n
+            by_status[status] += n
+            by_severity[severity]["total"] += n
+            for bucket, key in ((by_control, control), (by_account, account),
+                                (by_source, source)):
+                row = bucket.get(key)
+                if row is None:
+                    row = bucket[key] = {st: 0 for st in STATUSES}
+                row[status] += n
+            if status == "fail":
+                by_severity[severity]["fail"] += n
+                gap_severities[severity] = gap_severities.get(severity, 0) + n
+            if is_expired:
+                expired += n
+        s: dict[str, Any] = {"total": total, "by_status": by_status, "by_severity": by_severity,
+                             "by_control": dict(sorted(by_control.items())),
+                             "by_account": dict(sorted(by_account.items()))}
+        s["by_source"] = dict(sorted(by_source.items()))
+        s["gaps"] = sum(gap_severities.values())
+        s["gaps_at_or_above"] = {
+            sev: sum(n for g, n in gap_severities.items()
+                     if g in SEVERITY_ORDER and at_or_above(g, sev))
+            for sev in SEVERITIES_DESC}
+        s["errors"] = by_status["error"]
+        s["attempts"] = by_status["attempt"]
+        s["waived"] = by_status["waived"]
+        s["expired_waivers"] = expired
+        unread = not_read(run)
+        s["not_read"] = unread
+        s["incomplete"] = bool(s["errors"] or unread)
+        s["incomplete_parts"] = incomplete_parts(s["errors"], unread)
+        # drguard.findings.exit_code over the counts: 1 for a gap at or above the threshold,
+        # else 3 when incomplete (errors included), else 0
+        s["exit_codes"] = {
+            sev: 1 if any(at_or_above(g, sev) for g in gap_severities)
+            else 3 if s["incomplete"] else 0
+            for sev in SEVERITIES_DESC}
+        s["verdict"] = verdict(s)
+        if fail_on in SEVERITY_ORDER:
+            s["fail_on"] = fail_on
+            s["exit_code"] = s["exit_codes"][fail_on]
+        if diff is not None:
+            s["diff"] = diff
+        return s
+
+
+def build_summary(findings: Iterable[Finding], diff: dict[str, Any] | None = None,
                   fail_on: str | None = None,
                   run: dict[str, Any] | None = None) -> dict[str, Any]:
     """drguard.findings.summarize plus exit-related counts, completeness (from the findings'
     errors and `run`'s skipped counts) and, when given, the baseline diff. `findings` are
     already merged (one per gap), so every count is of distinct gaps."""
-    s = summarize(findings)
-    by_source: dict[str, dict[str, int]] = {}
+    tally = Tally()
     for f in findings:
-        row = by_source.setdefault(f.source, {st: 0 for st in STATUSES})
-        row[f.status] += 1
-    s["by_source"] = dict(sorted(by_source.items()))
-    s["gaps"] = sum(1 for f in findings if f.is_gap)
-    s["gaps_at_or_above"] = {
-        sev: sum(1 for f in findings if f.is_gap and f.severity in SEVERITY_ORDER
-                 and at_or_above(f.severity, sev))
-        for sev in SEVERITIES_DESC}
-    s["errors"] = s["by_status"]["error"]
-    s["attempts"] = s["by_status"]["attempt"]
-    s["waived"] = s["by_status"]["waived"]
-    s["expired_waivers"] = sum(1 for f in findings if waiver_expired(f))
-    unread = not_read(run)
-    s["not_read"] = unread
-    s["incomplete"] = bool(s["errors"] or unread)
-    s["incomplete_parts"] = incomplete_parts(s["errors"], unread)
-    s["exit_codes"] = {sev: exit_code(findings, sev, s["incomplete"]) for sev in SEVERITIES_DESC}
-    s["verdict"] = verdict(s)
-    if fail_on in SEVERITY_ORDER:
-        s["fail_on"] = fail_on
-        s["exit_code"] = s["exit_codes"][fail_on]
-    if diff is not None:
-        s["diff"] = diff
-    return s
+        tally.add(f)
+    return tally.summary(diff, fail_on, run)
 
 
 # Logs events: the labels people read, and the key spellings the logs side may use.

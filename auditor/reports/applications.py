@@ -101,6 +101,32 @@ def framework_rows(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return frameworks.summarize(findings, BY_ID)
 
 
+def framework_counts(counts: Mapping[tuple[Any, ...], int]) -> list[dict[str, Any]]:
+    """framework_rows from a report's counts ({(status, severity, control, ...): findings},
+    reports._common.Tally), for a report that keeps no findings."""
+    pairs: dict[tuple[str, Any], int] = {}
+    for (status, _severity, control, *_rest), n in counts.items():
+        pairs[(control, status)] = pairs.get((control, status), 0) + n
+    return frameworks.summarize_counts(pairs, BY_ID)
+
+
+# What `applications` reads of a finding (the rest of it need not be kept).
+APP_KEYS: tuple[str, ...] = ("application", "tier", "owner", "status", "control", "resource",
+                             "severity")
+APP_EVIDENCE: tuple[str, ...] = ("achievedRpoHours", "restoredAt", "restoreMinutes",
+                                 "restoreEvidence")
+
+
+def app_row(f: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a finding's JSON `applications` reads (the same rows from it)."""
+    row = {k: f[k] for k in APP_KEYS if k in f}
+    ev = f.get("evidence")
+    if ev:
+        row["evidence"] = {k: ev[k] for k in APP_EVIDENCE if k in ev} \
+            if isinstance(ev, Mapping) else ev
+    return row
+
+
 def worst_line(rows: list[dict[str, Any]], limit: int = 3) -> str | None:
     """`worst applications: shop/prod 40/100 (1 critical, 2 high gaps), ...` (None if none)."""
     if not rows:

@@ -64,11 +64,19 @@ def _short(resource: str) -> str:
 def critical_gaps(findings: Iterable[Finding]) -> list[str]:
     """The critical gaps by name (`control on resource (account, region)`), one per gap as
     the reports count them (merged), in a stable order."""
-    gaps = sorted((f for f in merge(findings) if f.status == "fail"
-                   and f.severity == "critical"),
-                  key=lambda f: (f.control, f.account or "", f.region or "", f.resource))
-    out = []
-    for f in gaps:
-        where = ", ".join(x for x in (f.account, f.region) if x)
-        out.append(f"{f.control} on {_short(f.resource)}" + (f" ({where})" if where else ""))
-    return out
+    gaps = sorted((critical_line(f) for f in merge(findings) if f.status == "fail"
+                   and f.severity == "critical"), key=lambda kv: kv[0])
+    return [text for _, text in gaps]
+
+
+def critical_line(f: Finding) -> tuple[tuple[str, str, str, str], str]:
+    """(sort key, words) of one critical gap, as critical_gaps lists it."""
+    return ((f.control, f.account or "", f.region or "", f.resource),
+            critical_words(f.control, f.resource, f.account, f.region))
+
+
+def critical_words(control: str, resource: str, account: str | None,
+                   region: str | None) -> str:
+    """`control on resource (account, region)`: one critical gap named."""
+    where = ", ".join(x for x in (account, region) if x)
+    return f"{control} on {_short(resource)}" + (f" ({where})" if where else "")

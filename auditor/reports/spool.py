@@ -1,0 +1,274 @@
+"""report.json from findings spooled as they are produced: a run that writes only JSON keeps
+no finding alive. Each finding is redacted, completed (remediation), encoded and appended to
+an unnamed temporary file in the output folder as it arrives; what the report needs besides
+its text is kept small: the summary's counts and, per finding, its order key (which also
+names its gap, and its critical-gap line) and place in the file, and the part `applications`
+reads where it names an application. `write` merges the gaps seen twice, then writes
+report.json in pieces: the head (schema, run, summary), the findings copied from the spool in
+report order, then applications and frameworks. The parsed document equals the one the
+whole-text writer makes of the same findings (tests/test_report_streamed.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from array import array
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgspec
+
+from drguard.findings import Finding, merge
+from drguard.redact import Redactor, known, redact_with, scrub
+from drguard.registry import BY_ID, SEVERITY_ORDER
+
+from . import applications as applications_mod
+from ._common import (
+    SCHEMA_ID,
+    Tally,
+    dumps,
+    is_plain_json,
+    jsonable,
+    normalize_run,
+    remedy_of,
+    sort_key,
+)
+from .words import critical_words
+
+_WRITE_BYTES = 1 << 20  # bytes gathered before each write
+_THREE = {"summary", "pulumi", "cli"}
+_CRITICAL = -SEVERITY_ORDER["critical"]  # the first field of a critical finding's order key
+_GAP_KEY = 7  # fields of the order key of a finding that is not a failed attempt
+
+
+def _order(f: Finding) -> tuple[Any, ...]:
+    """The finding's place in the report, as _common.sort_key orders it, without the message
+    where it cannot matter: merged findings differ in control, resource, account or region
+    (their id), except failed attempts (one per refused call), which keep it."""
+    key = sort_key(f)
+    return key if f.status == "attempt" else key[:-1]
+
+
+class Spool:
+    """Findings of one report, kept as encoded JSON in a temporary file (see module doc).
+
+    `plain`: every finding added holds plain JSON data only (str keys; str, finite float,
+    int, bool, None, list, dict), so msgspec encodes it; otherwise (and for what msgspec
+    cannot write as UTF-8: a lone surrogate) the stdlib encoder does, as the whole-text
+    writer would. `dir`: where the temporary file goes (the output folder: its disk)."""
+
+    def __init__(self, plain: bool = False, dir: Path | None = None) -> None:
+        self.plain = plain
+        self._encode = msgspec.json.Encoder().encode if plain else None
+        self._secrets = known()  # what the one redaction step before output removes
+        self._redactor = Redactor(self._secrets) if self._secrets else None
+        if dir is not None:
+            Path(dir).mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO = tempfile.TemporaryFile(dir=dir, prefix=".report-findings-")
+        self._buf: list[bytes] = []
+        self._buffered = 0
+        # control id -> (why, console steps) of its remediation (Control.remedy)
+        self._fixed: dict[str, tuple[str | None, list[str]]] = {}
+        for c in BY_ID.values():
+            general = c.remedy()
+            self._fixed[c.id] = (general["why"], general["console"])
+        self._attempts: dict[str, int] = {}  # a failed attempt's id -> its record
+        self._keys: list[tuple[Any, ...]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every finding added (the caller judges again)."""
+        self._buf.clear()
+        self._buffered = 0
+        self._file.seek(0)
+        self._file.truncate()
+        self._size = 0
+        self.tally = Tally()
+        # by record (one per finding id): its order in the report, and where its JSON is
+        # in the spool (offset, length: arrays, 16 bytes a record)
+        self._keys = []
+        self._offsets = array("Q")
+        self._lengths = array("Q")
+        # what applications reads of a finding: by record, where it names one
+        self._apps: dict[int, dict[str, Any]] = {}
+        self._attempts = {}
+        self._groups: dict[str, list[Finding]] = {}  # attempts added more than once
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, f: Finding) -> None:
+        """One finding, as produced (redacted here as write_reports redacts). Gaps seen
+        twice are merged when the report is written (their order key names their id), but
+        failed attempts (whose id names the refused call) here."""
+        if self._redactor is not None:
+            redact_with((f,), self._redactor)
+        if f.status == "attempt":
+            fid = f.id
+            at = self._attempts.get(fid)
+            if at is None:
+                self._attempts[fid] = len(self._keys)
+            else:  # merged as drguard.findings.merge merges a group, in the first's place
+                group = self._groups.get(fid)
+                if group is None:
+                    group = self._groups[fid] = [self._read(at)]
+                old = merge(group)[0]
+                group.append(f)
+                new = merge(group)[0]
+                self.tally.add(old, -1)
+                self.tally.add(new)
+                self._spool(new, at)
+                return
+        self._keys.append(())
+        self._offsets.append(0)
+        self._lengths.append(0)
+        self._spool(f, len(self._keys) - 1)
+        self.tally.add(f)
+
+    def _merge_gaps(self, keys: list[tuple[Any, ...] | None]) -> None:
+        """One record per gap (control, resource, account, region: its id): the copies of a
+        gap seen twice, read back from the spool and merged as drguard.findings.merge merges
+        a group (first seen first), take the first's place; the others' are emptied."""
+        gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == _GAP_KEY),
+                      key=lambda i: _gap(keys[i]))
+        run: list[int] = []
+        for i in [*gaps, -1]:
+            if run and (i < 0 or _gap(keys[i]) != _gap(keys[run[0]])):
+                if len(run) > 1:
+                    run.sort()
+                    copies = [self._read(j) for j in run]
+                    merged = merge(copies)[0]
+                    for c in copies:
+                        self.tally.add(c, -1)
+                    self.tally.add(merged)
+                    self._spool(merged, run[0])  # (keys is self._keys)
+                    for j in run[1:]:
+                        keys[j] = None
+                        self._apps.pop(j, None)
+                run = []
+            run.append(i)
+
+    def _doc(self, f: Finding) -> dict[str, Any]:
+        d = f.to_dict()
+        r = f.remediation
+        if r:
+            fixed = self._fixed.get(f.control)
+            if fixed is None or type(r) is not dict or len(r) != 3 or not r.keys() == _THREE:
+                d["remediation"] = remedy_of(f)
+            else:  # remedy_of of the common (summary, pulumi, cli) form, the control's why
+                why, console = fixed  # and console steps looked up once (hot)
+                d["remediation"] = {"summary": str(r["summary"] or ""),
+                                    "pulumi": r["pulumi"] or None, "cli": r["cli"],
+                                    "why": why, "console": console}
+        return d
+
+    def _spool(self, f: Finding, at: int) -> None:
+        d = self._doc(f)
+        piece: bytes | None = None
+        if self._encode is not None:
+            try:
+                piece = self._encode(d)
+            except (UnicodeEncodeError, TypeError, OverflowError):
+                piece = None
+        if piece is None:
+            if not is_plain_json(d):
+                d = jsonable(d)
+            piece = dumps(d, indent=None).encode("utf-8")
+        offset = self._size
+        self._buf.append(piece)
+        self._size += len(piece)
+        self._buffered += len(piece)
+        if self._buffered >= _WRITE_BYTES:
+            self._flush()
+        self._apps.pop(at, None)
+        if d.get("application"):
+            self._apps[at] = applications_mod.app_row(d)
+        self._keys[at] = _order(f)
+        self._offsets[at] = offset
+        self._lengths[at] = len(piece)
+
+    def _flush(self) -> None:
+        if self._buf:
+            self._file.write(b"".join(self._buf))
+            self._buf.clear()
+            self._buffered = 0
+
+    def _read(self, at: int) -> Finding:
+        self._flush()
+        self._file.flush()
+        data = os.pread(self._file.fileno(), self._lengths[at], self._offsets[at])
+        return Finding.from_dict(json.loads(data))  # what either encoder wrote (NaN...)
+
+    def write(self, path: Path, run: dict[str, Any],
+              account_names: dict[str, str] | None = None
+              ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        """Write report.json at `path`; returns (run metadata, summary, critical gaps) as the
+        report holds them. The spool is closed."""
+        keys: list[tuple[Any, ...] | None] = self._keys  # type: ignore[assignment]
+        self._merge_gaps(keys)
+        self._keys = []
+        secrets = self._secrets
+        run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+        names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
+                 if isinstance(a, dict) and a.get("id") and a.get("name")}
+        names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
+        names.update({str(k): str(v) for k, v in (account_names or {}).items()})
+        if names:
+            run_meta["account_names"] = dict(sorted(names.items()))
+        summary = self.tally.summary(None, fail_on=run_meta.get("fail_on"), run=run_meta)
+        head = jsonable({"schema": SCHEMA_ID, "run": run_meta, "summary": summary})
+        objectives: dict[str, Any] = head["run"]["objectives"] \
+            if isinstance(head["run"].get("objectives"), dict) else {}
+        live = {i: k for i, k in enumerate(keys) if k is not None}
+        del keys
+        order = sorted(live, key=live.__getitem__)
+        # the critical gaps, as words.critical_gaps names them, from their order keys:
+        # (-rank, control, resource, source, status, account, region)
+        critical = sorted(
+            ((k[1], k[5], k[6], k[2]), critical_words(k[1], k[2], k[5], k[6]))
+            for k in live.values() if k[0] == _CRITICAL and k[4] == "fail")
+        del live
+        offsets, lengths = self._offsets, self._lengths
+        self._flush()
+        self._file.flush()
+        fd = self._file.fileno()
+        app_rows: list[dict[str, Any]] = []
+        try:
+            with Path(path).open("wb") as out:
+                text = dumps(head, indent=None)
+                buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
+                size = 0
+                apps = self._apps
+                for n, i in enumerate(order):
+                    offset, length = offsets[i], lengths[i]
+                    if n:
+                        buf.append(b",")
+                    buf.append(os.pread(fd, length, offset))
+                    size += length
+                    if size >= _WRITE_BYTES:
+                        out.write(b"".join(buf))
+                        buf.clear()
+                        size = 0
+                    if i in apps:
+                        app_rows.append(apps[i])
+                buf.append(b"]")
+                out.write(b"".join(buf))
+                del order
+                tail = {"applications": applications_mod.applications(
+                            app_rows, objectives.get("tiers"), objectives.get("applications")),
+                        "frameworks": applications_mod.framework_counts(self.tally.counts)}
+                out.write(b"," + dumps(tail, indent=None)[1:].encode("utf-8") + b"\n")
+        finally:
+            self.close()
+        return head["run"], head["summary"], [text for _, text in critical]
+
+
+def _gap(key: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    """(control, resource, account, region) of an order key: what a gap's id is made of."""
+    assert key is not None
+    return (key[1], key[2], key[5], key[6])
