@@ -93,10 +93,10 @@ def _work(name: str, blob: reader.Blob) -> reader.FileResult:
     assert _STATE is not None
     matcher, detector, window = _STATE
     res = reader.read(name, blob, matcher)
-    for where_, rec in res.records:
+    for i, (where_, rec) in enumerate(res.records):
         try:
             # what the detector sees: the same admission as an Athena row
-            matched, problem = records.examine(rec, window, detector)
+            matched, problem = records.examine(rec, window, detector, i in res.shallow)
             if problem:
                 res.skipped.append((where_, problem))
                 continue
