@@ -331,6 +331,7 @@ def main() -> int:
             names.remove("before")
             print(f"(no 'before' variant: git ref {args.before!r} not available)")
         runs: dict[str, list[dict]] = {n: [] for n in names}
+        load_before = os.getloadavg()
         for i in range(args.repeat):  # interleaved, so that load from others hits all alike
             for name in names:
                 if name == "naive" and i:
@@ -342,6 +343,7 @@ def main() -> int:
                    "all": [r["seconds"] for r in rs], "maxrss_mb": max(r["maxrss_mb"] for r in rs),
                    "child_maxrss_mb": max(r.get("child_maxrss_mb", 0) for r in rs),
                    "hits": rs[0]["hits"], "extra": rs[0]["extra"]} for n, rs in runs.items()}
+        load_after = os.getloadavg()
         cpus = os.cpu_count() or 1
         procs = min(args.workers, cpus)
         label = {"inflate-lib": f"inflate-{reader.INFLATE}",
@@ -349,7 +351,9 @@ def main() -> int:
                  "floor-all-cpus": f"inflate-{reader.INFLATE} x{procs}",
                  "ours": f"ours ({procs} procs)"}
         print(f"\n{manifest['events']:,} events, {manifest['files']} files, "
-              f"{cpus} CPUs; median of {args.repeat} (naive: 1 run)")
+              f"{cpus} CPUs; median of {args.repeat} (naive: 1 run); load average (1, 5, 15 "
+              f"min) {' '.join(f'{x:.2f}' for x in load_before)} before, "
+              f"{' '.join(f'{x:.2f}' for x in load_after)} after")
         print(f"{'variant':<22} {'seconds':>8} {'events/s':>12} {'CPU s':>7} {'ev/CPU-s':>10}"
               f" {'peak RSS':>9} {'child':>7}   runs (s)")
         for name, r in res.items():
@@ -379,6 +383,22 @@ def main() -> int:
               f"x{procs}; {rate['ours'] / rate['ours-1cpu']:.2f}x one process (the "
               f"{reader.INFLATE} floor itself: "
               f"{rate['floor-all-cpus'] / rate['inflate-lib']:.2f}x)")
+        ours1, ours_n = res["ours-1cpu"], res["ours"]
+        floor1, floor_n = res["inflate-lib"], res["floor-all-cpus"]
+        print(f"\n1 -> {procs} processes, wall s / CPU s (scaling = 1-process wall / "
+              f"{procs}-process wall):")
+        print(f"  ours              : {ours1['seconds']:.2f} / {ours1['cpu']:.2f} -> "
+              f"{ours_n['seconds']:.2f} / {ours_n['cpu']:.2f}   scaling "
+              f"{ours1['seconds'] / ours_n['seconds']:.2f}x")
+        print(f"  {reader.INFLATE} inflate floor: {floor1['seconds']:.2f} / {floor1['cpu']:.2f}"
+              f" -> {floor_n['seconds']:.2f} / {floor_n['cpu']:.2f}   scaling "
+              f"{floor1['seconds'] / floor_n['seconds']:.2f}x")
+        relative = (ours1["seconds"] / ours_n["seconds"]) / (
+            floor1["seconds"] / floor_n["seconds"])
+        print(f"  ours' scaling against the floor's own: {relative:.2f}"
+              f" (1.00: ours scales as inflating alone does); CPU added by the processes: "
+              f"ours {ours_n['cpu'] / ours1['cpu'] - 1:+.0%}, the floor "
+              f"{floor_n['cpu'] / floor1['cpu'] - 1:+.0%}")
         print(f"vs the new floor (inflate-only, {reader.INFLATE}): one CPU "
               f"{rate['ours-1cpu'] / rate['inflate-lib']:.0%} (per CPU-s "
               f"{per_cpu['ours-1cpu'] / per_cpu['inflate-lib']:.0%}), all CPUs "
