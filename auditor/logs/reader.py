@@ -660,8 +660,9 @@ def _nonblank(piece: bytes) -> int:
 
 def _escaped_alnum(recent: _Recent, piece: bytes) -> bool:
     """Whether `piece` (or an escape cut by its start) writes a letter or digit as `\\u00XX`.
-    One memchr per piece: most files hold no backslash at all."""
-    if piece.find(b"\\") >= 0 and _ESCAPED_ALNUM.search(piece):
+    One memchr per piece (most files hold no backslash at all), the regex from there on."""
+    first = piece.find(b"\\")
+    if first >= 0 and _ESCAPED_ALNUM.search(piece, first):
         return True
     if recent.parts:
         last = recent.parts[-1][1]
