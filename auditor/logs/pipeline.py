@@ -200,7 +200,7 @@ def results(objects: Iterable[LogObject], matcher: reader.Matcher, detector: Det
     # each file: its object, the future of its batch, its place in the batch, its blob
     parsing: deque[tuple[LogObject, Future[list[reader.FileResult]], int,
                          reader.Blob | None]] = deque()
-    batches: deque[Future[list[reader.FileResult]]] = deque()  # submitted, oldest first
+    batches: list[Future[list[reader.FileResult]]] = []  # submitted, not done
     try:
         with tempfile.TemporaryDirectory(prefix="dr-audit-logs-") as spool, \
                 ThreadPoolExecutor(workers, thread_name_prefix="dr-audit-logs") as io:
@@ -215,8 +215,9 @@ def results(objects: Iterable[LogObject], matcher: reader.Matcher, detector: Det
                         fetching.append((obj, done))
                     else:
                         fetching.append((obj, io.submit(_fetch, obj, Path(spool))))
-                while batches and batches[0].done():
-                    batches.popleft()
+                # done batches leave the count whatever their place: a process never waits
+                # for the oldest batch to be yielded (`cap` bounds what waits)
+                batches = [b for b in batches if not b.done()]
                 while fetching and len(batches) < parse_slots and len(parsing) < cap and (
                         fetching[0][1].done() or not parsing):
                     jobs: list[tuple[str, reader.Blob]] = []
