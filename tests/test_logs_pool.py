@@ -13,7 +13,7 @@ import pytest
 
 from auditor.logs import pipeline, samples
 from auditor.logs.pipeline import collect
-from auditor.logs.sources import parse_source
+from auditor.logs.sources import LocalSource
 from auditor.logs.window import Window
 from drguard.settings import Settings
 
@@ -60,7 +60,7 @@ def test_small_files_go_together_and_come_back_in_order(
         sizes = sum(Path(n).stat().st_size for n in batch)
         assert len(batch) == 1 or sizes <= pipeline.BATCH_BYTES
 
-    objects = (obj for n in names for obj in parse_source(n).objects(Window()))
+    objects = (obj for n in names for obj in LocalSource(Path(n)).objects(Window()))
     order = [r.name for r in pipeline.results(objects, *_state(), workers=2)]
     assert order == names
 

@@ -211,7 +211,7 @@ def results(objects: Iterable[LogObject], matcher: reader.Matcher, detector: Det
                     if obj is None:
                         exhausted = True
                     elif obj.local or obj.error:  # nothing to download
-                        done: Future[Any] = _done(_fetch(obj, Path(spool)))  # type: ignore
+                        done: Future[Any] = _done(_fetch(obj, Path(spool)))
                         fetching.append((obj, done))
                     else:
                         fetching.append((obj, io.submit(_fetch, obj, Path(spool))))
