@@ -290,6 +290,50 @@ def run_before(tree: Path, root: Path) -> dict:
         out.unlink(missing_ok=True)
 
 
+SCALING = ("inflate-lib", "floor-all-cpus", "ours-1cpu", "ours")
+
+
+def scaling(root: Path, events: int, repeat: int, workers: int) -> int:
+    """--scaling: only the floor and ours, on 1 and on N processes, interleaved, so that a
+    short quiet moment on a shared machine is enough; best and median of the repeats."""
+    from auditor.logs import reader
+
+    procs = min(workers, os.cpu_count() or 1)
+    runs: dict[str, list[dict]] = {n: [] for n in SCALING}
+    load_before = os.getloadavg()
+    for _ in range(repeat):
+        for name in SCALING:
+            runs[name].append(run_variant(name, root))
+    load_after = os.getloadavg()
+    print(f"\n{events:,} events; {repeat} interleaved runs each; load average (1, 5, 15 min) "
+          f"{' '.join(f'{x:.2f}' for x in load_before)} before, "
+          f"{' '.join(f'{x:.2f}' for x in load_after)} after")
+    label = {"inflate-lib": f"{reader.INFLATE} inflate, 1 process",
+             "floor-all-cpus": f"{reader.INFLATE} inflate, {procs} processes",
+             "ours-1cpu": "ours, 1 process", "ours": f"ours, {procs} processes"}
+    best = {n: min(r["seconds"] for r in rs) for n, rs in runs.items()}
+    med = {n: statistics.median(r["seconds"] for r in rs) for n, rs in runs.items()}
+    cpu = {n: statistics.median(r["cpu"] for r in rs) for n, rs in runs.items()}
+    print(f"{'variant':<28} {'best s':>7} {'median s':>9} {'CPU s':>6}   runs (s)")
+    for n in SCALING:
+        print(f"{label[n]:<28} {best[n]:7.2f} {med[n]:9.2f} {cpu[n]:6.2f}   "
+              + " ".join(f"{r['seconds']:.2f}" for r in runs[n]))
+    for what, t in (("best", best), ("median", med)):
+        ours_s, floor_s = t["ours-1cpu"] / t["ours"], t["inflate-lib"] / t["floor-all-cpus"]
+        print(f"{what:>6}: 1 -> {procs} processes: ours {ours_s:.2f}x, the floor {floor_s:.2f}x "
+              f"(ours' scaling / the floor's: {ours_s / floor_s:.2f}); ours vs the floor: "
+              f"{t['inflate-lib'] / t['ours-1cpu']:.2f}x on 1 process, "
+              f"{t['floor-all-cpus'] / t['ours']:.2f}x on {procs}")
+    print(f"per CPU-second, 1 process: ours {cpu['inflate-lib'] / cpu['ours-1cpu']:.2f}x the "
+          f"floor; CPU added by {procs} processes: ours "
+          f"{cpu['ours'] / cpu['ours-1cpu'] - 1:+.0%}, the floor "
+          f"{cpu['floor-all-cpus'] / cpu['inflate-lib'] - 1:+.0%}")
+    same = all(r["hits"] == runs["ours-1cpu"][0]["hits"] for r in runs["ours"] + runs["ours-1cpu"])
+    print(f"detections: {len(runs['ours'][0]['hits'])}, "
+          f"{'identical' if same else 'DIFFERENT'} on 1 and {procs} processes")
+    return 0 if same else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, help="events to generate (default 300,000; "
@@ -301,6 +345,8 @@ def main() -> int:
     ap.add_argument("--before", default=BEFORE_REF, help="git ref of the 'before' code "
                     "(empty: skip)")
     ap.add_argument("--workers", type=int, default=8, help="workers of the `ours` variant")
+    ap.add_argument("--scaling", action="store_true", help="only the isal floor and ours, on "
+                    "1 and on --workers processes (quick: for a quiet moment)")
     ap.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -325,12 +371,15 @@ def main() -> int:
                   f"({manifest['bytes_gz'] / 2**20:.0f} MiB gzipped) in "
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
         events = manifest["events"]
+        if args.scaling:
+            return scaling(root, events, args.repeat, args.workers)
         names = ["inflate-zlib", "inflate-lib", "floor-zlib-all-cpus", "floor-all-cpus",
                  "naive", "before", "ours-re2-1cpu", "ours-1cpu", "ours"]
         if tree is None:
             names.remove("before")
             print(f"(no 'before' variant: git ref {args.before!r} not available)")
         runs: dict[str, list[dict]] = {n: [] for n in names}
+        load_before = os.getloadavg()
         for i in range(args.repeat):  # interleaved, so that load from others hits all alike
             for name in names:
                 if name == "naive" and i:
@@ -342,6 +391,7 @@ def main() -> int:
                    "all": [r["seconds"] for r in rs], "maxrss_mb": max(r["maxrss_mb"] for r in rs),
                    "child_maxrss_mb": max(r.get("child_maxrss_mb", 0) for r in rs),
                    "hits": rs[0]["hits"], "extra": rs[0]["extra"]} for n, rs in runs.items()}
+        load_after = os.getloadavg()
         cpus = os.cpu_count() or 1
         procs = min(args.workers, cpus)
         label = {"inflate-lib": f"inflate-{reader.INFLATE}",
@@ -349,7 +399,9 @@ def main() -> int:
                  "floor-all-cpus": f"inflate-{reader.INFLATE} x{procs}",
                  "ours": f"ours ({procs} procs)"}
         print(f"\n{manifest['events']:,} events, {manifest['files']} files, "
-              f"{cpus} CPUs; median of {args.repeat} (naive: 1 run)")
+              f"{cpus} CPUs; median of {args.repeat} (naive: 1 run); load average (1, 5, 15 "
+              f"min) {' '.join(f'{x:.2f}' for x in load_before)} before, "
+              f"{' '.join(f'{x:.2f}' for x in load_after)} after")
         print(f"{'variant':<22} {'seconds':>8} {'events/s':>12} {'CPU s':>7} {'ev/CPU-s':>10}"
               f" {'peak RSS':>9} {'child':>7}   runs (s)")
         for name, r in res.items():
@@ -379,6 +431,22 @@ def main() -> int:
               f"x{procs}; {rate['ours'] / rate['ours-1cpu']:.2f}x one process (the "
               f"{reader.INFLATE} floor itself: "
               f"{rate['floor-all-cpus'] / rate['inflate-lib']:.2f}x)")
+        ours1, ours_n = res["ours-1cpu"], res["ours"]
+        floor1, floor_n = res["inflate-lib"], res["floor-all-cpus"]
+        print(f"\n1 -> {procs} processes, wall s / CPU s (scaling = 1-process wall / "
+              f"{procs}-process wall):")
+        print(f"  ours              : {ours1['seconds']:.2f} / {ours1['cpu']:.2f} -> "
+              f"{ours_n['seconds']:.2f} / {ours_n['cpu']:.2f}   scaling "
+              f"{ours1['seconds'] / ours_n['seconds']:.2f}x")
+        print(f"  {reader.INFLATE} inflate floor: {floor1['seconds']:.2f} / {floor1['cpu']:.2f}"
+              f" -> {floor_n['seconds']:.2f} / {floor_n['cpu']:.2f}   scaling "
+              f"{floor1['seconds'] / floor_n['seconds']:.2f}x")
+        relative = (ours1["seconds"] / ours_n["seconds"]) / (
+            floor1["seconds"] / floor_n["seconds"])
+        print(f"  ours' scaling against the floor's own: {relative:.2f}"
+              f" (1.00: ours scales as inflating alone does); CPU added by the processes: "
+              f"ours {ours_n['cpu'] / ours1['cpu'] - 1:+.0%}, the floor "
+              f"{floor_n['cpu'] / floor1['cpu'] - 1:+.0%}")
         print(f"vs the new floor (inflate-only, {reader.INFLATE}): one CPU "
               f"{rate['ours-1cpu'] / rate['inflate-lib']:.0%} (per CPU-s "
               f"{per_cpu['ours-1cpu'] / per_cpu['inflate-lib']:.0%}), all CPUs "

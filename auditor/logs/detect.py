@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from drguard import registry
-from drguard.detections import Context, Detection, account_of, bucket_name, index, short_name
+from drguard.detections import (
+    BucketScope,
+    Context,
+    Detection,
+    account_of,
+    bucket_name,
+    index,
+    short_name,
+)
 from drguard.evaluate import apply_waiver
 from drguard.findings import Finding
 from drguard.settings import Settings
@@ -64,13 +72,36 @@ def redact(value: Any) -> Any:
     return value
 
 
+class _RememberedScope:
+    """The backup-bucket scope, its answer for a bucket named in a record remembered (the same
+    few buckets come back in every file; the scope's patterns run in RE2 through Python)."""
+
+    LIMIT = 4096  # names remembered at most (a hostile log may name millions)
+
+    def __init__(self, scope: BucketScope) -> None:
+        self.scope = scope
+        self.known: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
+    def reasons(self, name: str | None, tags: Mapping[str, Any] | None,
+                auto: Iterable[str] = ()) -> list[str]:
+        if tags is not None or not isinstance(name, str):
+            return self.scope.reasons(name, tags, auto)
+        key = (name, tuple(auto))
+        got = self.known.get(key)
+        if got is None:
+            got = self.scope.reasons(name, None, key[1])
+            if len(self.known) < self.LIMIT:
+                self.known[key] = got
+        return list(got)
+
+
 class Detector:
     """The enabled controls' detections, indexed by (eventSource, eventName)."""
 
     def __init__(self, settings: Settings, extra_buckets: Mapping[str, str] | None = None,
                  controls: Iterable[registry.Control] = registry.CONTROLS) -> None:
         self.settings = settings
-        self.context = Context(settings.scope, dict(extra_buckets or {}))
+        self.context = Context(_RememberedScope(settings.scope), dict(extra_buckets or {}))
         self.index = index(c for c in controls if c.id in settings.enabled)
         self.names = frozenset(name for _, name in self.index)
 

@@ -3,10 +3,14 @@ findings.
 
 Listing and downloads run in the parent (threads: they wait on the network), through one
 read-only-guarded S3 client. Parsing and matching run in `min(workers, CPUs)` forked worker
-processes, each reading one file at a time in bounded memory (`reader`), and returning only the
-records that matched a detection. At most 2 x workers files are in flight; a download larger
-than `sources.IN_MEMORY` waits on disk, not in memory. Every record is judged on its own: one
-that cannot be read or judged is skipped and counted (file and index) in `skipped_detail`.
+processes, started before the listing, each reading one file at a time in bounded memory
+(`reader`), and returning only the records that matched a detection. Consecutive small files
+go to a process together (up to `BATCH_FILES` files and `BATCH_BYTES` bytes), so that many
+small files do not pay one hand-over each; results come back in listing order. At most
+max(2 x workers, `BATCH_FILES`) files are being fetched and 2 x processes batches parsed; a
+download larger than `sources.IN_MEMORY` waits on disk, not in memory. Every record is
+judged on its own: one that cannot be read or judged is skipped and counted (file and index)
+in `skipped_detail`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ WORKERS = 8
 # Beside the source's own reads (sources.CALLS): the trail bucket's region.
 CALLS = ("s3:HeadBucket",)
 DETAIL_CAP = 50  # skipped_detail entries kept (the counts are always complete)
+BATCH_FILES = 16  # files handed to a parse process at once, at most
+BATCH_BYTES = 1 << 20  # (gzipped) bytes handed to a parse process at once, beyond one file
 
 
 def s3_client(session: Any, bucket: str, endpoint_url: str | None, workers: int) -> Any:
@@ -93,10 +99,10 @@ def _work(name: str, blob: reader.Blob) -> reader.FileResult:
     assert _STATE is not None
     matcher, detector, window = _STATE
     res = reader.read(name, blob, matcher)
-    for where_, rec in res.records:
+    for i, (where_, rec) in enumerate(res.records):
         try:
             # what the detector sees: the same admission as an Athena row
-            matched, problem = records.examine(rec, window, detector)
+            matched, problem = records.examine(rec, window, detector, i in res.shallow)
             if problem:
                 res.skipped.append((where_, problem))
                 continue
@@ -110,10 +116,23 @@ def _work(name: str, blob: reader.Blob) -> reader.FileResult:
     return res
 
 
-def _done(value: reader.FileResult) -> Future[reader.FileResult]:
-    f: Future[reader.FileResult] = Future()
+def _work_many(jobs: list[tuple[str, reader.Blob]]) -> list[reader.FileResult]:
+    return [_work(name, blob) for name, blob in jobs]
+
+
+def _done(value: Any) -> Future[Any]:
+    f: Future[Any] = Future()
     f.set_result(value)
     return f
+
+
+def _size(blob: reader.Blob) -> int:
+    if isinstance(blob, bytes):
+        return len(blob)
+    try:
+        return blob.stat().st_size
+    except OSError:
+        return BATCH_BYTES  # alone: its reader will say what is wrong
 
 
 class _Parsers:
@@ -124,20 +143,22 @@ class _Parsers:
         reader.tune_malloc()  # inherited by the forked processes
         self.pool: Executor | None = None
         if procs > 1 and sys.platform.startswith("linux"):  # fork is safe there, not on macOS
-            # fork: the detector is inherited, not pickled; the processes start now, before
-            # the download threads exist
+            # compiled once here and inherited, not once per process
+            state[0].stream_db()
+            # fork: the detector is inherited, not pickled; the processes start now (the
+            # first submit forks them all), before the listing and the download threads
             self.pool = ProcessPoolExecutor(procs, multiprocessing.get_context("fork"),
                                             initializer=_init, initargs=state)
-            self.pool.submit(int).result()
+            self.pool.submit(int)
 
-    def submit(self, name: str, blob: reader.Blob) -> Future[reader.FileResult]:
+    def submit(self, jobs: list[tuple[str, reader.Blob]]) -> Future[list[reader.FileResult]]:
         if self.pool is not None:
             try:
-                return self.pool.submit(_work, name, blob)
+                return self.pool.submit(_work_many, jobs)
             except Exception as e:  # noqa: BLE001 - a broken pool: read inline from now on
                 log.warning("log reader processes failed (%s); reading in this process", e)
                 self.pool = None
-        return _done(_work(name, blob))
+        return _done(_work_many(jobs))
 
     def close(self) -> None:
         if self.pool is not None:
@@ -153,11 +174,11 @@ def _fetch(obj: LogObject, spool: Path) -> reader.Blob | reader.FileResult:
         return reader.FileResult(obj.name, error=f"cannot read: {e}")
 
 
-def _result(obj: LogObject, fut: Future[reader.FileResult],
+def _result(obj: LogObject, fut: Future[list[reader.FileResult]], index: int,
             blob: reader.Blob | None) -> reader.FileResult:
     try:
-        return fut.result()
-    except Exception as e:  # noqa: BLE001 - e.g. a worker killed: that file is not read
+        return fut.result()[index]
+    except Exception as e:  # noqa: BLE001 - e.g. a worker killed: its files are not read
         return reader.FileResult(obj.name, error=f"reader failed: {type(e).__name__}: {e}")
     finally:
         if isinstance(blob, Path) and not obj.local:
@@ -166,38 +187,65 @@ def _result(obj: LogObject, fut: Future[reader.FileResult],
 
 def results(objects: Iterable[LogObject], matcher: reader.Matcher, detector: Detector,
             window: Window, workers: int = WORKERS) -> Iterator[reader.FileResult]:
-    """Fetch (threads) and parse (processes) files, at most 2 x `workers` in flight, yielded
-    in listing order."""
+    """Fetch (threads) and parse (processes) files, at most 2 x `workers` being fetched and
+    2 x processes batches parsed, yielded in listing order."""
     workers = max(1, workers)
     procs = min(workers, os.cpu_count() or 1)
     parsers = _Parsers(procs, (matcher, detector, window))
-    limit = 2 * workers
+    limit = max(2 * workers, BATCH_FILES)
     parse_slots = 2 * max(1, procs)
+    cap = parse_slots * BATCH_FILES  # files parsed or waiting to be yielded, at most
     it = iter(objects)
     fetching: deque[tuple[LogObject, Future[reader.Blob | reader.FileResult]]] = deque()
-    parsing: deque[tuple[LogObject, Future[reader.FileResult], reader.Blob | None]] = deque()
+    # each file: its object, the future of its batch, its place in the batch, its blob
+    parsing: deque[tuple[LogObject, Future[list[reader.FileResult]], int,
+                         reader.Blob | None]] = deque()
+    batches: list[Future[list[reader.FileResult]]] = []  # submitted, not done
     try:
         with tempfile.TemporaryDirectory(prefix="dr-audit-logs-") as spool, \
                 ThreadPoolExecutor(workers, thread_name_prefix="dr-audit-logs") as io:
             exhausted = False
             while True:
-                while not exhausted and len(fetching) + len(parsing) < limit:
+                while not exhausted and len(fetching) < limit:
                     obj = next(it, None)
                     if obj is None:
                         exhausted = True
                     elif obj.local or obj.error:  # nothing to download
-                        done: Future[Any] = _done(_fetch(obj, Path(spool)))  # type: ignore
+                        done: Future[Any] = _done(_fetch(obj, Path(spool)))
                         fetching.append((obj, done))
                     else:
                         fetching.append((obj, io.submit(_fetch, obj, Path(spool))))
-                while fetching and len(parsing) < parse_slots and (
+                # done batches leave the count whatever their place: a process never waits
+                # for the oldest batch to be yielded (`cap` bounds what waits)
+                batches = [b for b in batches if not b.done()]
+                while fetching and len(batches) < parse_slots and len(parsing) < cap and (
                         fetching[0][1].done() or not parsing):
-                    obj, fut = fetching.popleft()
-                    got = fut.result()
-                    if isinstance(got, reader.FileResult):
-                        parsing.append((obj, _done(got), None))
-                    else:
-                        parsing.append((obj, parsers.submit(obj.name, got), got))
+                    jobs: list[tuple[str, reader.Blob]] = []
+                    members: list[tuple[LogObject, reader.Blob]] = []
+                    size = 0
+                    # the files fetched so far, in order, while they fit in one batch (the
+                    # first fetch waited for when there is nothing else to do)
+                    while fetching and (fetching[0][1].done() or not (jobs or parsing)):
+                        obj, fut = fetching[0]
+                        got = fut.result()
+                        if isinstance(got, reader.FileResult):
+                            if jobs:
+                                break  # after the batch, in order
+                            fetching.popleft()
+                            parsing.append((obj, _done([got]), 0, None))
+                            continue
+                        grown = size + _size(got)
+                        if jobs and (grown > BATCH_BYTES or len(jobs) >= BATCH_FILES):
+                            break
+                        fetching.popleft()
+                        jobs.append((obj.name, got))
+                        members.append((obj, got))
+                        size = grown
+                    if jobs:
+                        batch = parsers.submit(jobs)
+                        batches.append(batch)
+                        parsing.extend((obj, batch, i, blob)
+                                       for i, (obj, blob) in enumerate(members))
                 if parsing:
                     yield _result(*parsing.popleft())
                 elif exhausted and not fetching:

@@ -102,6 +102,16 @@ GZIP_WBITS = 31
 # (off: RE2 over a sliding buffer); tests read every file both ways.
 STREAM_SCAN = True
 NEAR = 1 << 12  # bytes around a hit tried first when placing its record
+PLAIN_MAX = 4000  # bytes: a record no longer is decoded with msgspec (`_decode_plain`)
+PLAIN_BRACKETS = 500  # brackets at most in such a record: far from the recursion limit
+_TRAILING = re.compile(r"JSON is malformed: trailing characters \(byte ([0-9]+)\)")
+try:
+    import msgspec
+
+    _msgspec_decode: Any = msgspec.json.Decoder().decode
+    _MsgspecDecodeError: type[Exception] = msgspec.DecodeError
+except ImportError:  # the json decoder does it all
+    _msgspec_decode, _MsgspecDecodeError = None, ValueError
 
 
 def tune_malloc() -> None:
@@ -186,6 +196,9 @@ class FileResult:
     # filled by the pipeline: (where, record, indexes of the detections it matched)
     hits: list[tuple[str, dict[str, Any], tuple[int, ...]]] = field(default_factory=list)
     candidates: int = 0
+    # indexes into `records` of the records `shape` needs not walk: decoded by msgspec (no
+    # number out of range) with fewer brackets than `MAX_DEPTH`
+    shallow: set[int] = field(default_factory=set)
 
     @property
     def bad_records(self) -> int:
@@ -377,6 +390,7 @@ def read(name: str, blob: Blob, matcher: Matcher) -> FileResult:
             res.full_parse = True
             res.records.clear()
             res.skipped.clear()
+            res.shallow.clear()
             _slow(name, blob, matcher, res)
     except _Damaged as e:
         res.error = str(e)
@@ -398,11 +412,12 @@ def event_ref(rec: dict[str, Any]) -> str:
     return f"eventID {eid[:80]}: " if isinstance(eid, str) else ""
 
 
-def judge(rec: dict[str, Any]) -> str | None:
-    """Why a candidate record cannot be judged, or None (depth: see `shape`)."""
+def judge(rec: dict[str, Any], timed: bool = False) -> str | None:
+    """Why a candidate record cannot be judged, or None (depth: see `shape`); `timed`: its
+    eventTime is known to parse."""
     if OVERFLOW_KEY in rec:
         return f"cannot be judged: number out of range ({rec[OVERFLOW_KEY]})"
-    return check(rec)
+    return check(rec, timed)
 
 
 def shape(rec: dict[str, Any]) -> str | None:
@@ -425,8 +440,8 @@ def shape(rec: dict[str, Any]) -> str | None:
     return None
 
 
-def check(rec: dict[str, Any]) -> str | None:
-    """Why a record cannot be used, or None."""
+def check(rec: dict[str, Any], timed: bool = False) -> str | None:
+    """Why a record cannot be used, or None (`timed`: its eventTime is known to parse)."""
     missing = [k for k in REQUIRED if not isinstance(rec.get(k), str) or not rec[k]]
     ui = rec.get("userIdentity")
     if not isinstance(ui, dict):
@@ -442,10 +457,11 @@ def check(rec: dict[str, Any]) -> str | None:
               if ui.get(k) is not None and not isinstance(ui[k], str)]
     if wrong:
         return "not a string: " + ", ".join(wrong)
-    try:
-        parse_time(rec["eventTime"])
-    except (ValueError, OverflowError):
-        return f"bad eventTime {rec['eventTime'][:60]!r}"
+    if not timed:
+        try:
+            parse_time(rec["eventTime"])
+        except (ValueError, OverflowError):
+            return f"bad eventTime {rec['eventTime'][:60]!r}"
     rp = rec.get("requestParameters")
     if rp is not None and not isinstance(rp, dict):
         return "requestParameters is not an object"
@@ -506,8 +522,10 @@ def _fast(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> bool:
                 found = _record_at(buf, hit.start(), lo)
                 if found is None:
                     return False
-                rec, start, lo = found
+                rec, start, lo, shallow = found
                 if matcher.wants(rec):
+                    if shallow:
+                        res.shallow.add(len(res.records))
                     res.records.append((f"byte {base + start}", rec))
             else:
                 # a match cut by the end of the buffer (only blanks make one that long)
@@ -558,7 +576,8 @@ class _Recent:
         return a, out[0] if len(out) == 1 else b"".join(out)
 
 
-def _place(recent: _Recent, pos: int, lo: int) -> tuple[dict[str, Any], int, int] | None:
+def _place(recent: _Recent, pos: int,
+           lo: int) -> tuple[dict[str, Any], int, int, bool] | None:
     """`_record_at` for the hit at offset `pos`, over a few KiB around it first (nearly every
     record is smaller), then over all that may hold it (`KEEP` back, everything ahead). A
     record placed in the small window is the one the large window gives: a JSON value that
@@ -568,8 +587,8 @@ def _place(recent: _Recent, pos: int, lo: int) -> tuple[dict[str, Any], int, int
         a, buf = recent.get(a, b)
         found = _record_at(buf, pos - a, max(lo - a, 0))
         if found is not None:
-            rec, start, end = found
-            return rec, a + start, a + end
+            rec, start, end, shallow = found
+            return rec, a + start, a + end, shallow
         if a <= floor and a + len(buf) >= recent.end:
             break  # the first window already held everything
     return None
@@ -615,8 +634,10 @@ def _fast_stream(name: str, blob: Blob, matcher: Matcher, res: FileResult, db: A
                     found = _place(recent, pos, lo)
                     if found is None:
                         return False
-                    rec, start, lo = found
+                    rec, start, lo, shallow = found
                     if matcher.wants(rec):
+                        if shallow:
+                            res.shallow.add(len(res.records))
                         res.records.append((f"byte {start}", rec))
                 del hits[:ready]
                 if text.eof:
@@ -639,8 +660,9 @@ def _nonblank(piece: bytes) -> int:
 
 def _escaped_alnum(recent: _Recent, piece: bytes) -> bool:
     """Whether `piece` (or an escape cut by its start) writes a letter or digit as `\\u00XX`.
-    One memchr per piece: most files hold no backslash at all."""
-    if piece.find(b"\\") >= 0 and _ESCAPED_ALNUM.search(piece):
+    One memchr per piece (most files hold no backslash at all), the regex from there on."""
+    first = piece.find(b"\\")
+    if first >= 0 and _ESCAPED_ALNUM.search(piece, first):
         return True
     if recent.parts:
         last = recent.parts[-1][1]
@@ -663,9 +685,11 @@ def _record_like(obj: Any) -> bool:
         "eventVersion" in obj or ("eventID" in obj and "eventTime" in obj))
 
 
-def _record_at(buf: bytes, pos: int, lo: int) -> tuple[dict[str, Any], int, int] | None:
-    """The record object enclosing byte `pos`, its start and end, searching back no further
-    than `lo`; None when it cannot be placed (damage, or a record too big for the buffer)."""
+def _record_at(buf: bytes, pos: int,
+               lo: int) -> tuple[dict[str, Any], int, int, bool] | None:
+    """The record object enclosing byte `pos`, its start and end, and whether it is shallow
+    (`FileResult.shallow`), searching back no further than `lo`; None when it cannot be
+    placed (damage, or a record too big for the buffer)."""
     c = pos
     while True:
         c = buf.rfind(b"{", lo, c)
@@ -679,15 +703,19 @@ def _record_at(buf: bytes, pos: int, lo: int) -> tuple[dict[str, Any], int, int]
         got = _decode_at(buf, c)
         if got is None:
             continue  # a brace inside a string, or damage: the record-by-record read will tell
-        obj, end = got
+        obj, end, shallow = got
         if _record_like(obj):
-            return (obj, c, end) if end > pos else None
+            return (obj, c, end, shallow) if end > pos else None
         # a nested object in an array (or a string's brace): keep walking out
 
 
-def _decode_at(buf: bytes, c: int) -> tuple[Any, int] | None:
-    """The JSON value at byte `c` and the byte where it ends, decoding only a window around
-    it; invalid UTF-8 inside it is replaced (U+FFFD) and counted."""
+def _decode_at(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
+    """The JSON value at byte `c`, the byte where it ends and whether it is shallow (see
+    `_decode_plain`), decoding only a window around it; invalid UTF-8 inside it is replaced
+    (U+FFFD) and counted."""
+    plain = _decode_plain(buf, c)
+    if plain is not None:
+        return plain
     width = 1 << 14
     while True:
         s = buf[c:c + width].decode("utf-8", "surrogateescape")
@@ -701,14 +729,52 @@ def _decode_at(buf: bytes, c: int) -> tuple[Any, int] | None:
             width *= 4
             continue
         if s.isascii():
-            return obj, c + end
+            return obj, c + end, False
         head = s[:end]
         try:
-            return obj, c + len(head.encode("utf-8"))
+            return obj, c + len(head.encode("utf-8")), False
         except UnicodeEncodeError:  # invalid bytes in the record (kept as surrogates)
             raw = head.encode("utf-8", "surrogateescape")
             obj, _ = _decode(raw.decode("utf-8", "drguard-replace"), 0)
-            return obj, c + len(raw)
+            return obj, c + len(raw), False
+
+
+def _decode_plain(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
+    """The object at byte `c` decoded by msgspec from the bytes (no text copy; ~3x faster
+    than `json` here), when that is exactly what `_decode` would give; None sends it to
+    `_decode`. msgspec refuses what `_decode` treats apart (invalid UTF-8, a lone surrogate,
+    NaN, a number out of range, deep nesting): those go to `_decode`. What it accepts and
+    `_decode` marks (an integer of more than 4,000 digits) cannot fit in `PLAIN_MAX` bytes,
+    and nesting deep enough to stop `json` cannot fit in `PLAIN_BRACKETS` brackets. Shallow:
+    no more brackets than `MAX_DEPTH`, so `shape` has nothing to find."""
+    if _msgspec_decode is None:
+        return None
+    stop = min(len(buf), c + PLAIN_MAX)
+    # first try up to the next record's first key: one decode when the guess is right (a
+    # JSON value decoded whole ends where a decode from its start stops, whatever follows)
+    nxt = buf.find(b'"eventVersion"', c + 2, stop)
+    guess = buf.rfind(b"}", c, nxt) + 1 if nxt > c else 0
+    view = memoryview(buf)
+    for end in (guess, stop) if c < guess < stop else (stop,):
+        try:
+            obj = _msgspec_decode(view[c:end])
+        except _MsgspecDecodeError as e:
+            trailing = _TRAILING.fullmatch(str(e))
+            if trailing is None:
+                continue  # cut short (the guess) or not plain: the whole window, then json
+            end = c + int(trailing[1]) - 1  # the byte after the value (and its blanks)
+            try:
+                obj = _msgspec_decode(view[c:end])
+            except (ValueError, RecursionError):
+                return None
+        except (ValueError, RecursionError):  # e.g. a number out of range, invalid UTF-8
+            return None
+        end = buf.rfind(b"}", c, end) + 1
+        brackets = buf.count(b"{", c, end) + buf.count(b"[", c, end)
+        if brackets > PLAIN_BRACKETS:
+            return None
+        return obj, end, brackets <= MAX_DEPTH
+    return None
 
 
 # ---- 2. record by record --------------------------------------------------------------------

@@ -85,7 +85,7 @@ def admit(rec: dict[str, Any], window: Window) -> tuple[bool, str | None]:
         return False, f"{reader.event_ref(rec)}bad eventTime {when[:60]!r}"
     if not window.contains(t):
         return False, None
-    problem = reader.judge(rec)
+    problem = reader.judge(rec, timed=True)
     if problem:
         return False, f"{reader.event_ref(rec)}{problem}"
     return True, None
@@ -97,16 +97,17 @@ def after_match(rec: dict[str, Any]) -> str | None:
     return f"{reader.event_ref(rec)}{problem}" if problem else None
 
 
-def examine(rec: dict[str, Any], window: Window,
-            detector: Detector) -> tuple[tuple[int, ...], str | None]:
+def examine(rec: dict[str, Any], window: Window, detector: Detector,
+            shallow: bool = False) -> tuple[tuple[int, ...], str | None]:
     """(the detections the record breaks, as `Detector.matching` gives them; why it is skipped
     and counted, or None). Both empty: not ours, or nothing broken. A predicate may raise on a
-    strange record: the caller skips and counts that record."""
+    strange record: the caller skips and counts that record. `shallow`: the reader knows
+    `after_match` has nothing to find (`FileResult.shallow`)."""
     ok, problem = admit(rec, window)
     if not ok:
         return (), problem
     matched = detector.matching(rec)
-    if matched:  # too deep to report or to send back: cannot be judged
+    if matched and not shallow:  # too deep to report or to send back: cannot be judged
         problem = after_match(rec)
         if problem:
             return (), problem
