@@ -78,3 +78,23 @@ def test_a_check_failing_part_way_is_judged_again_without_doubles(
     ids = [f["id"] for f in spooled["findings"]]
     assert len(ids) == len(set(ids)) > 10
     assert not any(f["resource"] == victim["urn"] for f in spooled["findings"])
+
+
+@pytest.mark.parametrize("formats", ["json", "json,sarif"])
+def test_a_secret_that_spells_part_of_fail_on_does_not_turn_gaps_into_a_pass(
+        formats: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Secrets are redacted from the run metadata too; a (hostile) export whose secret is
+    "igh" must not rewrite `fail_on: high` into text no severity matches: the summary would
+    then carry no exit code, the run would exit 0 and (streamed) print a summary of nothing."""
+    doc = json.loads(EXPORTS["export"].read_text())
+    victim = next(r for r in doc["deployment"]["resources"]
+                  if r.get("custom") and isinstance(r.get("outputs"), dict))
+    victim["outputs"]["note"] = {state.SIG_KEY: state.SECRET_SIG, "plaintext": '"igh"'}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc))
+    code, report, _ = _report(path, tmp_path / "out", formats)
+    err = capsys.readouterr().err
+    assert report["summary"]["gaps"] > 10
+    assert report["run"]["fail_on"] == "high"
+    assert report["summary"]["exit_code"] == 1 == code
+    assert "No gaps" not in err and "exit code 1 (fail on high)" in err

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding, merge
-from drguard.redact import Redactor, known, redact, scrub
+from drguard.redact import known, redact
 
 from ..history_store import HistoryStore, open_store
 from . import applications as applications_mod
@@ -32,7 +32,7 @@ from ._common import (
     dumps,
     is_plain_json,
     jsonable,
-    normalize_run,
+    redacted_run,
     sorted_findings,
     with_remedy,
 )
@@ -76,7 +76,7 @@ def _prepare(findings: list[Finding], run: dict[str, Any],
     secret the readers met redacted (the one redaction step before any output)."""
     secrets = known()
     redact(findings, secrets)
-    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+    run_meta = redacted_run(run, secrets)
     names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
              if isinstance(a, dict) and a.get("id") and a.get("name")}
     names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
@@ -91,7 +91,7 @@ def outcome(findings: list[Finding], run: dict[str, Any]) -> dict[str, Any]:
     names `fail_on`): what a command prints and exits with."""
     secrets = known()
     redact(findings, secrets)
-    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+    run_meta = redacted_run(run, secrets)
     # the counts need the merged findings only: not their order nor their full remediation
     return build_summary(merge(findings), fail_on=run_meta.get("fail_on"), run=run_meta)
 

@@ -13,6 +13,7 @@ import msgspec
 from drguard import __version__
 from drguard.control import remedy_text
 from drguard.findings import STATUSES, Finding, at_or_above
+from drguard.redact import Redactor, scrub
 from drguard.registry import BY_ID, SEVERITY_ORDER
 from drguard.verdict import Remediation
 
@@ -172,6 +173,17 @@ def normalize_run(run: dict[str, Any] | None) -> dict[str, Any]:
     if not isinstance(out, dict):
         out = {}
     out["tool_version"] = str(out.get("tool_version") or __version__)
+    return out
+
+
+def redacted_run(run: dict[str, Any] | None, secrets: set[str]) -> dict[str, Any]:
+    """normalize_run of `run` with every secret the readers met redacted, but for `fail_on`:
+    the threshold the user chose, no reader's text; a secret that spells part of it (`igh`)
+    would leave the summary without an exit code."""
+    out = normalize_run(scrub(run, Redactor(secrets)) if secrets and run else run)
+    fail_on = (run or {}).get("fail_on")
+    if isinstance(fail_on, str) and fail_on in SEVERITY_ORDER:
+        out["fail_on"] = fail_on
     return out
 
 

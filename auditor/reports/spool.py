@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from drguard.findings import Finding, merge
-from drguard.redact import Redactor, known, redact_with, scrub
+from drguard.redact import Redactor, known, redact_with
 from drguard.registry import BY_ID, SEVERITY_ORDER
 
 from . import applications as applications_mod
@@ -31,7 +31,7 @@ from ._common import (
     dumps,
     is_plain_json,
     jsonable,
-    normalize_run,
+    redacted_run,
     remedy_of,
     sort_key,
 )
@@ -213,7 +213,7 @@ class Spool:
         self._merge_gaps(keys)
         self._keys = []
         secrets = self._secrets
-        run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+        run_meta = redacted_run(run, secrets)
         names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
                  if isinstance(a, dict) and a.get("id") and a.get("name")}
         names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
