@@ -180,3 +180,24 @@ def test_no_findings_streamed(tmp_path: Path, plain: bool) -> None:
     whole = json.loads(render_reports([], RUN, ["json"])["json"])
     assert _read(written["json"]) == whole and whole["findings"] == []
     assert written.summary == whole["summary"] and written.critical == []
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), OSError(28, "No space left on device")])
+def test_a_write_stopped_part_way_leaves_no_partial_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: BaseException) -> None:
+    """report.json is written in pieces: stopped after its findings (Ctrl-C, a full disk),
+    the folder keeps the previous report whole and no piece of the new one."""
+    from auditor.reports import applications
+
+    before = write_reports(make(11, 200, True), RUN, tmp_path, ["json"], plain=True)
+    previous = before["json"].read_bytes()
+    assert json.loads(previous)["findings"]
+
+    def stopped(*a: Any, **k: Any) -> Any:  # the tail, after every finding was copied
+        raise stop
+
+    monkeypatch.setattr(applications, "framework_counts", stopped)
+    with pytest.raises(type(stop)):
+        write_reports(make(12, 200, True), RUN, tmp_path, ["json"], plain=True)
+    assert before["json"].read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]

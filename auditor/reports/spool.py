@@ -238,8 +238,13 @@ class Spool:
         self._file.flush()
         fd = self._file.fileno()
         app_rows: list[dict[str, Any]] = []
+        # the pieces go to a file of their own beside report.json, which takes its name once
+        # whole: a write stopped part-way (Ctrl-C, a full disk, an error) leaves no partial
+        # report, and the folder as it was
+        path = Path(path)
+        part = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.part")
         try:
-            with Path(path).open("wb") as out:
+            with part.open("wb") as out:
                 text = dumps(head, indent=None)
                 buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
                 size = 0
@@ -263,6 +268,10 @@ class Spool:
                             app_rows, objectives.get("tiers"), objectives.get("applications")),
                         "frameworks": applications_mod.framework_counts(self.tally.counts)}
                 out.write(b"," + dumps(tail, indent=None)[1:].encode("utf-8") + b"\n")
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         finally:
             self.close()
         return head["run"], head["summary"], [text for _, text in critical]
