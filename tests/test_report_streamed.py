@@ -201,3 +201,38 @@ def test_a_write_stopped_part_way_leaves_no_partial_report(
         write_reports(make(12, 200, True), RUN, tmp_path, ["json"], plain=True)
     assert before["json"].read_bytes() == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_attempts_sharing_an_id_merge_once(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused calls without an event id share one when they share a time (a log may hold
+    thousands): they merge into one finding as the whole-text writer merges them, each read
+    and merged once, not the group again for every copy (quadratic)."""
+    from auditor.reports import spool
+
+    control = CONTROLS[0].id
+    k = 300
+    findings = [Finding(control=control, status="attempt", source="logs",
+                        resource="arn:aws:s3:::bucket", message=f"refused {i}",
+                        account="111111111111", region="us-east-1",
+                        event={"time": "2026-01-01T00:00:00Z", "principal": f"p{i % 7}",
+                               "eventName": "DeleteBucket"})
+                for i in range(k)]
+    findings += make(13, 100, True)
+    assert len({f.id for f in findings[:k]}) == 1
+    merged: list[int] = []
+    real = spool.merge
+
+    def counting(group: Any) -> list[Finding]:
+        group = list(group)
+        merged.append(len(group))
+        return real(group)
+
+    monkeypatch.setattr(spool, "merge", counting)
+    whole = json.loads(render_reports(copy.deepcopy(findings), RUN, ["json"])["json"])
+    written = write_reports(copy.deepcopy(findings), RUN, tmp_path, ["json"], plain=True)
+    doc = _read(written["json"])
+    assert doc == whole
+    assert doc["summary"]["attempts"] == whole["summary"]["attempts"] >= 1
+    assert written.summary == doc["summary"]
+    assert sum(merged) <= 2 * len(findings)
