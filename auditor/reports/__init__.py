@@ -32,6 +32,7 @@ from ._common import (
     dumps,
     is_plain_json,
     jsonable,
+    name_accounts,
     redacted_run,
     sorted_findings,
     with_remedy,
@@ -77,12 +78,7 @@ def _prepare(findings: list[Finding], run: dict[str, Any],
     secrets = known()
     redact(findings, secrets)
     run_meta = redacted_run(run, secrets)
-    names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
-             if isinstance(a, dict) and a.get("id") and a.get("name")}
-    names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
-    names.update({str(k): str(v) for k, v in (account_names or {}).items()})
-    if names:
-        run_meta["account_names"] = dict(sorted(names.items()))
+    name_accounts(run_meta, account_names)
     return run_meta, sorted_findings(with_remedy(f) for f in merge(findings))
 
 

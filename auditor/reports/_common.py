@@ -187,6 +187,17 @@ def redacted_run(run: dict[str, Any] | None, secrets: set[str]) -> dict[str, Any
     return out
 
 
+def name_accounts(run_meta: dict[str, Any], account_names: dict[str, str] | None) -> None:
+    """The report's `account_names`: every name the run knows (its accounts' status, its
+    own) and `account_names` ({id: name}), sorted by id."""
+    names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
+             if isinstance(a, dict) and a.get("id") and a.get("name")}
+    names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
+    names.update({str(k): str(v) for k, v in (account_names or {}).items()})
+    if names:
+        run_meta["account_names"] = dict(sorted(names.items()))
+
+
 def waiver_expired(f: Finding) -> bool:
     return bool(f.waiver and f.waiver.get("expired"))
 

@@ -6,8 +6,8 @@ names its gap, and its critical-gap line) and place in the file, and the part `a
 reads where it names an application. `write` merges what was seen twice (one finding per
 id: gaps, failed attempts), then writes report.json in pieces: the head (schema, run,
 summary), the findings copied from the spool in report order, then applications and
-frameworks. The parsed document equals the one the
-whole-text writer makes of the same findings (tests/test_report_streamed.py).
+frameworks. The parsed document equals the one the whole-text writer makes of the same
+findings (tests/test_report_streamed.py).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ._common import (
     dumps,
     is_plain_json,
     jsonable,
+    name_accounts,
     redacted_run,
     remedy_of,
     sort_key,
@@ -218,12 +219,7 @@ class Spool:
         self._keys = []
         secrets = self._secrets
         run_meta = redacted_run(run, secrets)
-        names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
-                 if isinstance(a, dict) and a.get("id") and a.get("name")}
-        names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
-        names.update({str(k): str(v) for k, v in (account_names or {}).items()})
-        if names:
-            run_meta["account_names"] = dict(sorted(names.items()))
+        name_accounts(run_meta, account_names)
         summary = self.tally.summary(None, fail_on=run_meta.get("fail_on"), run=run_meta)
         head = jsonable({"schema": SCHEMA_ID, "run": run_meta, "summary": summary})
         objectives: dict[str, Any] = head["run"]["objectives"] \
