@@ -89,7 +89,8 @@ def outcome(findings: list[Finding], run: dict[str, Any]) -> dict[str, Any]:
     redact(findings, secrets)
     run_meta = redacted_run(run, secrets)
     # the counts need the merged findings only: not their order nor their full remediation
-    return build_summary(merge(findings), fail_on=run_meta.get("fail_on"), run=run_meta)
+    # (what was not read: counted from `run` itself, see redacted_run)
+    return build_summary(merge(findings), fail_on=run_meta.get("fail_on"), run=run)
 
 
 def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[str],
@@ -114,7 +115,8 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
         base_run, base_findings = load_report(Path(baseline))
         changes = {"baseline": {"path": str(baseline), "run": base_run},
                    **diff(merge(base_findings), ordered)}
-    summary = build_summary(ordered, changes, fail_on=run_meta.get("fail_on"), run=run_meta)
+    summary = build_summary(ordered, changes, fail_on=run_meta.get("fail_on"),
+                            run=run)  # (not read: counted from `run`, see redacted_run)
     # One plain-JSON copy of everything so every writer sees the same data.
     doc = json_report.build(run_meta, summary, ordered)
     # The findings are usually plain JSON already (readers clean their evidence): then they

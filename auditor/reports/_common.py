@@ -179,7 +179,9 @@ def normalize_run(run: dict[str, Any] | None) -> dict[str, Any]:
 def redacted_run(run: dict[str, Any] | None, secrets: set[str]) -> dict[str, Any]:
     """normalize_run of `run` with every secret the readers met redacted, but for `fail_on`:
     the threshold the user chose, no reader's text; a secret that spells part of it (`igh`)
-    would leave the summary without an exit code."""
+    would leave the summary without an exit code. A count equal to a secret number is
+    redacted too (`skipped.values: 1` when a secret is 1): the summary counts what was not
+    read from the run as the command made it, never from this copy."""
     out = normalize_run(scrub(run, Redactor(secrets)) if secrets and run else run)
     fail_on = (run or {}).get("fail_on")
     if isinstance(fail_on, str) and fail_on in SEVERITY_ORDER:

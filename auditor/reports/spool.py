@@ -220,7 +220,8 @@ class Spool:
         secrets = self._secrets
         run_meta = redacted_run(run, secrets)
         name_accounts(run_meta, account_names)
-        summary = self.tally.summary(None, fail_on=run_meta.get("fail_on"), run=run_meta)
+        summary = self.tally.summary(None, fail_on=run_meta.get("fail_on"),
+                                     run=run)  # (not read: counted from `run`: redacted_run)
         head = jsonable({"schema": SCHEMA_ID, "run": run_meta, "summary": summary})
         objectives: dict[str, Any] = head["run"]["objectives"] \
             if isinstance(head["run"].get("objectives"), dict) else {}
