@@ -180,3 +180,59 @@ def test_no_findings_streamed(tmp_path: Path, plain: bool) -> None:
     whole = json.loads(render_reports([], RUN, ["json"])["json"])
     assert _read(written["json"]) == whole and whole["findings"] == []
     assert written.summary == whole["summary"] and written.critical == []
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), OSError(28, "No space left on device")])
+def test_a_write_stopped_part_way_leaves_no_partial_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: BaseException) -> None:
+    """report.json is written in pieces: stopped after its findings (Ctrl-C, a full disk),
+    the folder keeps the previous report whole and no piece of the new one."""
+    from auditor.reports import applications
+
+    before = write_reports(make(11, 200, True), RUN, tmp_path, ["json"], plain=True)
+    previous = before["json"].read_bytes()
+    assert json.loads(previous)["findings"]
+
+    def stopped(*a: Any, **k: Any) -> Any:  # the tail, after every finding was copied
+        raise stop
+
+    monkeypatch.setattr(applications, "framework_counts", stopped)
+    with pytest.raises(type(stop)):
+        write_reports(make(12, 200, True), RUN, tmp_path, ["json"], plain=True)
+    assert before["json"].read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_attempts_sharing_an_id_merge_once(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused calls without an event id share one when they share a time (a log may hold
+    thousands): they merge into one finding as the whole-text writer merges them, each read
+    and merged once, not the group again for every copy (quadratic)."""
+    from auditor.reports import spool
+
+    control = CONTROLS[0].id
+    k = 300
+    findings = [Finding(control=control, status="attempt", source="logs",
+                        resource="arn:aws:s3:::bucket", message=f"refused {i}",
+                        account="111111111111", region="us-east-1",
+                        event={"time": "2026-01-01T00:00:00Z", "principal": f"p{i % 7}",
+                               "eventName": "DeleteBucket"})
+                for i in range(k)]
+    findings += make(13, 100, True)
+    assert len({f.id for f in findings[:k]}) == 1
+    merged: list[int] = []
+    real = spool.merge
+
+    def counting(group: Any) -> list[Finding]:
+        group = list(group)
+        merged.append(len(group))
+        return real(group)
+
+    monkeypatch.setattr(spool, "merge", counting)
+    whole = json.loads(render_reports(copy.deepcopy(findings), RUN, ["json"])["json"])
+    written = write_reports(copy.deepcopy(findings), RUN, tmp_path, ["json"], plain=True)
+    doc = _read(written["json"])
+    assert doc == whole
+    assert doc["summary"]["attempts"] == whole["summary"]["attempts"] >= 1
+    assert written.summary == doc["summary"]
+    assert sum(merged) <= 2 * len(findings)

@@ -6,6 +6,7 @@ again resource by resource."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,41 @@ def test_a_check_failing_part_way_is_judged_again_without_doubles(
     ids = [f["id"] for f in spooled["findings"]]
     assert len(ids) == len(set(ids)) > 10
     assert not any(f["resource"] == victim["urn"] for f in spooled["findings"])
+
+
+@pytest.mark.parametrize("formats", ["json", "json,sarif"])
+def test_a_secret_that_spells_part_of_fail_on_does_not_turn_gaps_into_a_pass(
+        formats: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Secrets are redacted from the run metadata too; a (hostile) export whose secret is
+    "igh" must not rewrite `fail_on: high` into text no severity matches: the summary would
+    then carry no exit code, the run would exit 0 and (streamed) print a summary of nothing."""
+    doc = json.loads(EXPORTS["export"].read_text())
+    victim = next(r for r in doc["deployment"]["resources"]
+                  if r.get("custom") and isinstance(r.get("outputs"), dict))
+    victim["outputs"]["note"] = {state.SIG_KEY: state.SECRET_SIG, "plaintext": '"igh"'}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc))
+    code, report, _ = _report(path, tmp_path / "out", formats)
+    err = capsys.readouterr().err
+    assert report["summary"]["gaps"] > 10
+    assert report["run"]["fail_on"] == "high"
+    assert report["summary"]["exit_code"] == 1 == code
+    assert "No gaps" not in err and "exit code 1 (fail on high)" in err
+
+
+@pytest.mark.parametrize("formats", ["json", "json,sarif"])
+def test_a_secret_equal_to_a_count_does_not_make_an_incomplete_run_complete(
+        formats: str, tmp_path: Path) -> None:
+    """A value that could not be read (NaN) makes the run incomplete (exit 3). A secret
+    whose plaintext is the number 1 is redacted from the run metadata where it stands as a
+    whole value: `skipped.values: 1` too; the summary still counts what was not read."""
+    outputs = {"size": math.nan, "replicas": {state.SIG_KEY: state.SECRET_SIG, "plaintext": "1"}}
+    doc = {"version": 3, "deployment": {"manifest": {"version": "v3.100.0"}, "resources": [
+        {"urn": "urn:pulumi:prod::app::pulumi:pulumi:Stack::app-prod",
+         "type": "pulumi:pulumi:Stack", "custom": False, "outputs": outputs}]}}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc))
+    code, report, _ = _report(path, tmp_path / "out", formats)
+    assert report["summary"]["not_read"] == {"values": 1}
+    assert report["summary"]["incomplete"] is True
+    assert report["summary"]["exit_code"] == 3 == code

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding, merge
-from drguard.redact import Redactor, known, redact, scrub
+from drguard.redact import known, redact
 
 from ..history_store import HistoryStore, open_store
 from . import applications as applications_mod
@@ -32,7 +32,8 @@ from ._common import (
     dumps,
     is_plain_json,
     jsonable,
-    normalize_run,
+    name_accounts,
+    redacted_run,
     sorted_findings,
     with_remedy,
 )
@@ -76,13 +77,8 @@ def _prepare(findings: list[Finding], run: dict[str, Any],
     secret the readers met redacted (the one redaction step before any output)."""
     secrets = known()
     redact(findings, secrets)
-    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
-    names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
-             if isinstance(a, dict) and a.get("id") and a.get("name")}
-    names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
-    names.update({str(k): str(v) for k, v in (account_names or {}).items()})
-    if names:
-        run_meta["account_names"] = dict(sorted(names.items()))
+    run_meta = redacted_run(run, secrets)
+    name_accounts(run_meta, account_names)
     return run_meta, sorted_findings(with_remedy(f) for f in merge(findings))
 
 
@@ -91,9 +87,10 @@ def outcome(findings: list[Finding], run: dict[str, Any]) -> dict[str, Any]:
     names `fail_on`): what a command prints and exits with."""
     secrets = known()
     redact(findings, secrets)
-    run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
+    run_meta = redacted_run(run, secrets)
     # the counts need the merged findings only: not their order nor their full remediation
-    return build_summary(merge(findings), fail_on=run_meta.get("fail_on"), run=run_meta)
+    # (what was not read: counted from `run` itself, see redacted_run)
+    return build_summary(merge(findings), fail_on=run_meta.get("fail_on"), run=run)
 
 
 def render_reports(findings: list[Finding], run: dict[str, Any], formats: list[str],
@@ -118,7 +115,8 @@ def _render(findings: list[Finding], run: dict[str, Any], formats: list[str],
         base_run, base_findings = load_report(Path(baseline))
         changes = {"baseline": {"path": str(baseline), "run": base_run},
                    **diff(merge(base_findings), ordered)}
-    summary = build_summary(ordered, changes, fail_on=run_meta.get("fail_on"), run=run_meta)
+    summary = build_summary(ordered, changes, fail_on=run_meta.get("fail_on"),
+                            run=run)  # (not read: counted from `run`, see redacted_run)
     # One plain-JSON copy of everything so every writer sees the same data.
     doc = json_report.build(run_meta, summary, ordered)
     # The findings are usually plain JSON already (readers clean their evidence): then they

@@ -13,6 +13,7 @@ import msgspec
 from drguard import __version__
 from drguard.control import remedy_text
 from drguard.findings import STATUSES, Finding, at_or_above
+from drguard.redact import Redactor, scrub
 from drguard.registry import BY_ID, SEVERITY_ORDER
 from drguard.verdict import Remediation
 
@@ -173,6 +174,30 @@ def normalize_run(run: dict[str, Any] | None) -> dict[str, Any]:
         out = {}
     out["tool_version"] = str(out.get("tool_version") or __version__)
     return out
+
+
+def redacted_run(run: dict[str, Any] | None, secrets: set[str]) -> dict[str, Any]:
+    """normalize_run of `run` with every secret the readers met redacted, but for `fail_on`:
+    the threshold the user chose, no reader's text; a secret that spells part of it (`igh`)
+    would leave the summary without an exit code. A count equal to a secret number is
+    redacted too (`skipped.values: 1` when a secret is 1): the summary counts what was not
+    read from the run as the command made it, never from this copy."""
+    out = normalize_run(scrub(run, Redactor(secrets)) if secrets and run else run)
+    fail_on = (run or {}).get("fail_on")
+    if isinstance(fail_on, str) and fail_on in SEVERITY_ORDER:
+        out["fail_on"] = fail_on
+    return out
+
+
+def name_accounts(run_meta: dict[str, Any], account_names: dict[str, str] | None) -> None:
+    """The report's `account_names`: every name the run knows (its accounts' status, its
+    own) and `account_names` ({id: name}), sorted by id."""
+    names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
+             if isinstance(a, dict) and a.get("id") and a.get("name")}
+    names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
+    names.update({str(k): str(v) for k, v in (account_names or {}).items()})
+    if names:
+        run_meta["account_names"] = dict(sorted(names.items()))
 
 
 def waiver_expired(f: Finding) -> bool:

@@ -3,10 +3,11 @@ no finding alive. Each finding is redacted, completed (remediation), encoded and
 an unnamed temporary file in the output folder as it arrives; what the report needs besides
 its text is kept small: the summary's counts and, per finding, its order key (which also
 names its gap, and its critical-gap line) and place in the file, and the part `applications`
-reads where it names an application. `write` merges the gaps seen twice, then writes
-report.json in pieces: the head (schema, run, summary), the findings copied from the spool in
-report order, then applications and frameworks. The parsed document equals the one the
-whole-text writer makes of the same findings (tests/test_report_streamed.py).
+reads where it names an application. `write` merges what was seen twice (one finding per
+id: gaps, failed attempts), then writes report.json in pieces: the head (schema, run,
+summary), the findings copied from the spool in report order, then applications and
+frameworks. The parsed document equals the one the whole-text writer makes of the same
+findings (tests/test_report_streamed.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from drguard.findings import Finding, merge
-from drguard.redact import Redactor, known, redact_with, scrub
+from drguard.redact import Redactor, known, redact_with
 from drguard.registry import BY_ID, SEVERITY_ORDER
 
 from . import applications as applications_mod
@@ -31,7 +32,8 @@ from ._common import (
     dumps,
     is_plain_json,
     jsonable,
-    normalize_run,
+    name_accounts,
+    redacted_run,
     remedy_of,
     sort_key,
 )
@@ -74,7 +76,7 @@ class Spool:
         for c in BY_ID.values():
             general = c.remedy()
             self._fixed[c.id] = (general["why"], general["console"])
-        self._attempts: dict[str, int] = {}  # a failed attempt's id -> its record
+        self._attempts: dict[str, int] = {}  # a failed attempt's id -> its first record
         self._keys: list[tuple[Any, ...]] = []
         self.reset()
 
@@ -94,7 +96,7 @@ class Spool:
         # what applications reads of a finding: by record, where it names one
         self._apps: dict[int, dict[str, Any]] = {}
         self._attempts = {}
-        self._groups: dict[str, list[Finding]] = {}  # attempts added more than once
+        self._groups: dict[str, list[int]] = {}  # records of attempts added more than once
 
     def close(self) -> None:
         self._file.close()
@@ -103,37 +105,33 @@ class Spool:
         return len(self._keys)
 
     def add(self, f: Finding) -> None:
-        """One finding, as produced (redacted here as write_reports redacts). Gaps seen
-        twice are merged when the report is written (their order key names their id), but
-        failed attempts (whose id names the refused call) here."""
+        """One finding, as produced (redacted here as write_reports redacts). Findings seen
+        twice are merged when the report is written: gaps by their order key (which names
+        their id), failed attempts (whose id names the refused call) by the records noted
+        here."""
         if self._redactor is not None:
             redact_with((f,), self._redactor)
+        at = len(self._keys)
         if f.status == "attempt":
             fid = f.id
-            at = self._attempts.get(fid)
-            if at is None:
-                self._attempts[fid] = len(self._keys)
-            else:  # merged as drguard.findings.merge merges a group, in the first's place
-                group = self._groups.get(fid)
-                if group is None:
-                    group = self._groups[fid] = [self._read(at)]
-                old = merge(group)[0]
-                group.append(f)
-                new = merge(group)[0]
-                self.tally.add(old, -1)
-                self.tally.add(new)
-                self._spool(new, at)
-                return
+            first = self._attempts.setdefault(fid, at)
+            if first != at:
+                self._groups.setdefault(fid, [first]).append(at)
         self._keys.append(())
         self._offsets.append(0)
         self._lengths.append(0)
-        self._spool(f, len(self._keys) - 1)
+        self._spool(f, at)
         self.tally.add(f)
+
+    def _merge_attempts(self, keys: list[tuple[Any, ...] | None]) -> None:
+        """One record per failed attempt seen more than once (its id), as _merge_gaps."""
+        for run in self._groups.values():
+            self._merge(keys, run)
+        self._groups = {}
 
     def _merge_gaps(self, keys: list[tuple[Any, ...] | None]) -> None:
         """One record per gap (control, resource, account, region: its id): the copies of a
-        gap seen twice, read back from the spool and merged as drguard.findings.merge merges
-        a group (first seen first), take the first's place; the others' are emptied."""
+        gap seen twice are merged (_merge)."""
         gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == _GAP_KEY),
                       key=lambda i: _gap(keys[i]))
         run: list[int] = []
@@ -141,17 +139,23 @@ class Spool:
             if run and (i < 0 or _gap(keys[i]) != _gap(keys[run[0]])):
                 if len(run) > 1:
                     run.sort()
-                    copies = [self._read(j) for j in run]
-                    merged = merge(copies)[0]
-                    for c in copies:
-                        self.tally.add(c, -1)
-                    self.tally.add(merged)
-                    self._spool(merged, run[0])  # (keys is self._keys)
-                    for j in run[1:]:
-                        keys[j] = None
-                        self._apps.pop(j, None)
+                    self._merge(keys, run)
                 run = []
             run.append(i)
+
+    def _merge(self, keys: list[tuple[Any, ...] | None], run: list[int]) -> None:
+        """The records `run` (ascending) of one id, read back from the spool and merged as
+        drguard.findings.merge merges a group (first seen first), take the first's place;
+        the others' are emptied."""
+        copies = [self._read(j) for j in run]
+        merged = merge(copies)[0]
+        for c in copies:
+            self.tally.add(c, -1)
+        self.tally.add(merged)
+        self._spool(merged, run[0])  # (keys is self._keys)
+        for j in run[1:]:
+            keys[j] = None
+            self._apps.pop(j, None)
 
     def _doc(self, f: Finding) -> dict[str, Any]:
         d = f.to_dict()
@@ -210,17 +214,14 @@ class Spool:
         """Write report.json at `path`; returns (run metadata, summary, critical gaps) as the
         report holds them. The spool is closed."""
         keys: list[tuple[Any, ...] | None] = self._keys  # type: ignore[assignment]
+        self._merge_attempts(keys)
         self._merge_gaps(keys)
         self._keys = []
         secrets = self._secrets
-        run_meta = normalize_run(scrub(run, Redactor(secrets)) if secrets else run)
-        names = {str(a.get("id")): str(a["name"]) for a in run_meta.get("account_status") or ()
-                 if isinstance(a, dict) and a.get("id") and a.get("name")}
-        names.update({str(k): str(v) for k, v in (run_meta.get("account_names") or {}).items()})
-        names.update({str(k): str(v) for k, v in (account_names or {}).items()})
-        if names:
-            run_meta["account_names"] = dict(sorted(names.items()))
-        summary = self.tally.summary(None, fail_on=run_meta.get("fail_on"), run=run_meta)
+        run_meta = redacted_run(run, secrets)
+        name_accounts(run_meta, account_names)
+        summary = self.tally.summary(None, fail_on=run_meta.get("fail_on"),
+                                     run=run)  # (not read: counted from `run`: redacted_run)
         head = jsonable({"schema": SCHEMA_ID, "run": run_meta, "summary": summary})
         objectives: dict[str, Any] = head["run"]["objectives"] \
             if isinstance(head["run"].get("objectives"), dict) else {}
@@ -238,8 +239,13 @@ class Spool:
         self._file.flush()
         fd = self._file.fileno()
         app_rows: list[dict[str, Any]] = []
+        # the pieces go to a file of their own beside report.json, which takes its name once
+        # whole: a write stopped part-way (Ctrl-C, a full disk, an error) leaves no partial
+        # report, and the folder as it was
+        path = Path(path)
+        part = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.part")
         try:
-            with Path(path).open("wb") as out:
+            with part.open("wb") as out:
                 text = dumps(head, indent=None)
                 buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
                 size = 0
@@ -263,6 +269,10 @@ class Spool:
                             app_rows, objectives.get("tiers"), objectives.get("applications")),
                         "frameworks": applications_mod.framework_counts(self.tally.counts)}
                 out.write(b"," + dumps(tail, indent=None)[1:].encode("utf-8") + b"\n")
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
         finally:
             self.close()
         return head["run"], head["summary"], [text for _, text in critical]
