@@ -117,3 +117,23 @@ def test_a_secret_equal_to_a_count_does_not_make_an_incomplete_run_complete(
     assert report["summary"]["not_read"] == {"values": 1}
     assert report["summary"]["incomplete"] is True
     assert report["summary"]["exit_code"] == 3 == code
+
+
+@pytest.mark.parametrize("code", [None, "1", True])
+def test_a_summary_without_its_exit_code_exits_as_incomplete(
+        code: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from auditor import reports
+    from auditor.commands import summary
+
+    real = reports.outcome
+
+    def lost(findings: Any, run: Any) -> dict[str, Any]:
+        out = dict(real(findings, run))
+        out.pop("exit_code")
+        if code is not None:
+            out["exit_code"] = code
+        return out
+
+    monkeypatch.setattr(reports, "outcome", lost)
+    assert summary.finish([], {"command": "state", "fail_on": "high"}, {}) == 3
+    assert "no exit code" in capsys.readouterr().err

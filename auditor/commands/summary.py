@@ -90,6 +90,7 @@ def write(findings: list[Finding] | Spool, run: dict[str, Any], args: argparse.N
 
 
 CRITICAL_LINES = 10  # critical gaps named on the terminal; the reports list every one
+EXIT_INCOMPLETE = 3
 
 
 def closing_lines(summary: dict[str, Any], run: dict[str, Any],
@@ -146,4 +147,10 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
             print(f"HTML report: {path}", file=out)
         else:
             print(f"{fmt} report: {path}", file=err)
-    return int(summary.get("exit_code", 0))
+    code = summary.get("exit_code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        # a summary that lost its verdict must not read as "no gaps": incomplete
+        print(f"dr-audit: error: the report's summary has no exit code ({code!r}); "
+              "exiting as incomplete", file=err)
+        return EXIT_INCOMPLETE
+    return code

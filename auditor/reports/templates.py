@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import os
 import stat
@@ -12,6 +13,8 @@ from typing import Any
 
 import jinja2
 import jinja2.bccache
+
+from drguard import __version__
 
 from . import escape
 from ._common import plural
@@ -37,6 +40,10 @@ class _SafeCache(jinja2.FileSystemBytecodeCache):
             log.debug("template cache entry %s not written (%s)", bucket.key, e)
 
 
+_OPTIONS: dict[str, Any] = {"undefined": jinja2.StrictUndefined, "trim_blocks": True,
+                            "lstrip_blocks": True, "keep_trailing_newline": True}
+
+
 def _cache(kind: str) -> jinja2.BytecodeCache | None:
     """Where compiled templates are kept between runs (compiling them is most of the cost of
     writing a small HTML or Markdown report): `$XDG_CACHE_HOME/dr-guard` or `~/.cache/dr-guard`,
@@ -44,7 +51,11 @@ def _cache(kind: str) -> jinja2.BytecodeCache | None:
     Only a folder this user owns and nobody else can write is used (its entries are code);
     without one, templates are compiled each run."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "dr-guard" / f"templates-{kind}-jinja2-{jinja2.__version__}"
+    # jinja2 keys an entry by template name and checks its source only: whatever else changes
+    # the compiled code (the options, jinja2, this package) names the folder
+    stamp = hashlib.sha256(repr((sorted((k, str(v)) for k, v in _OPTIONS.items()),
+                                 __version__)).encode()).hexdigest()[:12]
+    folder = Path(base) / "dr-guard" / f"templates-{kind}-jinja2-{jinja2.__version__}-{stamp}"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=stat.S_IRWXU)
         st = os.lstat(folder)
@@ -61,9 +72,7 @@ def _cache(kind: str) -> jinja2.BytecodeCache | None:
 def environment() -> jinja2.Environment:
     """The template environment: package templates, autoescape on, strict undefined."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("auditor", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             bytecode_cache=_cache("html"))
+                             autoescape=True, bytecode_cache=_cache("html"), **_OPTIONS)
     env.filters["when"] = when
     env.filters["plural"] = plural
     # inert Markdown for the .md.j2 templates: identifiers as code spans, prose escaped and
