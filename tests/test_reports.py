@@ -693,3 +693,26 @@ def test_markdown_baseline_line(tmp_path: Path, findings: list[Finding]):
     text = write_reports(findings, RUN, tmp_path / "n", ["md"], baseline=prev)["md"].read_text()
     assert "### Changes since the previous report" in text
     assert "1 new gap (1 high) · 0 fixed · 3 still open" in text
+
+
+def test_finding_ids_of_hostile_names_do_not_collide_and_others_keep_theirs() -> None:
+    import hashlib
+
+    # what the id has always been: the four parts joined by U+001F (baselines key on it)
+    arn = "arn:aws:rds:us-east-1:111111111111:db:orders"
+    joined = "\x1f".join(("rds-backup-retention", arn, "111111111111", "us-east-1"))
+    assert finding_id("rds-backup-retention", arn, "111111111111", "us-east-1") == \
+        "drg-" + hashlib.sha256(joined.encode()).hexdigest()[:20]
+    # names holding the separator (an attacker's URN, a forged awsRegion) could make two
+    # different gaps join to the same text, and merge them into one finding
+    a = finding_id("rds-backup-retention", "db\x1f111111111111", "us-east-1", None)
+    b = finding_id("rds-backup-retention", "db", "111111111111", "us-east-1")
+    c = finding_id("rds-backup-retention", "db", "111111111111\x1fus-east-1", None)
+    d = finding_id("rds-backup-retention", "db\x1e", "111111111111", "us-east-1")
+    e = finding_id("rds-backup-retention", "db", "111111111111", "us-east-1", attempt="\x1f")
+    assert len({a, b, c, d, e}) == 5
+    merged = merge([Finding("rds-backup-retention", "fail", "state", "db\x1f111111111111",
+                            "x", "us-east-1"),
+                    Finding("rds-backup-retention", "fail", "state", "db", "y",
+                            "111111111111", "us-east-1")])
+    assert len(merged) == 2
