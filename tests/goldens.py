@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-GOLDEN = ROOT / "data" / "state-golden"
+GOLDEN = ROOT / "data" / "goldens"
 STATE_CASES = {"export": GOLDEN / "export.json",
                "drifting": ROOT / "data" / "nasty-state" / "drifting-show-secrets.json"}
 # The demo runs on a stopped clock with fixed ids, so its whole report is stable but for how

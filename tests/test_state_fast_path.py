@@ -110,7 +110,7 @@ def _lean_cases() -> dict[str, str]:
          "custom": True, "outputs": {"bucket": "out"}, "inputs": None, "delete": False},
     ]
     cases = {path.name: path.read_text() for path in sorted(DATA.glob("*.json"))}
-    golden = DATA.parent / "state-golden" / "export.json"
+    golden = DATA.parent / "goldens" / "export.json"
     cases[golden.name] = golden.read_text()
     cases["mixed"] = json.dumps(doc)
     return cases

@@ -18,7 +18,7 @@ from auditor.reports.spool import Spool
 from drguard.findings import Finding
 
 ROOT = Path(__file__).resolve().parent
-EXPORTS = {"export": ROOT / "data" / "state-golden" / "export.json",
+EXPORTS = {"export": ROOT / "data" / "goldens" / "export.json",
            "drifting": ROOT / "data" / "nasty-state" / "drifting-show-secrets.json"}
 
 
