@@ -489,3 +489,26 @@ def test_one_attempt_per_refused_call_and_the_report_counts_them(tmp_path: Any) 
     assert [f["event"]["eventId"] for f in gaps] == [recs[1]["eventID"]]
     assert all(f["status"] == "attempt" for f in report["findings"]
                if f["event"]["eventId"] in refused)
+
+
+def test_remembered_scope_keeps_no_hostile_long_bucket_names() -> None:
+    """The scope's answer per bucket name is remembered, but a log can name huge buckets (a
+    record may hold megabytes): those names are not kept, so what the detector holds stays
+    small whatever the records, and the answers are the scope's own."""
+    import tracemalloc
+
+    det = Detector(Settings())
+    first = det.hits(s3("DeleteBucket"))  # remembered: the same answer the second time
+    assert det.hits(s3("DeleteBucket")) == first and first
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(64):
+            name = f"{i:04d}-backup-" + "x" * (1 << 18)  # 256 KiB each, 16 MiB in all
+            assert {h.control for h in det.hits(s3("DeleteBucket", name))} == \
+                {h.control for h in first}
+            assert not det.hits(s3("DeleteBucket", f"{i:04d}-" + "y" * (1 << 18)))
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1 << 20, kept

@@ -79,3 +79,38 @@ def _state() -> tuple[Any, Any, Window]:
 
     det = Detector(Settings())
     return reader.Matcher(det.names), det, Window()
+
+
+
+def test_a_file_whose_reader_raises_costs_that_file_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception reading one file of a batch skips and counts that file; the
+    files handed over with it are read, and one process gives what two give."""
+    from auditor.logs import reader
+
+    rng = random.Random(11)
+    (tmp_path / "all").mkdir()
+    (tmp_path / "others").mkdir()
+    for i in range(12):
+        data = samples.log_file(samples.mixed_records(rng, 10, T0, violation_rate=0.5))
+        (tmp_path / "all" / f"f{i:02d}.json.gz").write_bytes(data)
+        if i != 4:
+            (tmp_path / "others" / f"f{i:02d}.json.gz").write_bytes(data)
+    want, _ = collect([str(tmp_path / "others")], Window(), Settings(), workers=1)
+    assert len(want) > 10
+    real = reader.read
+
+    def read(name: str, blob: Any, matcher: Any) -> Any:
+        if name.endswith("f04.json.gz"):
+            raise RuntimeError("a reader bug")
+        return real(name, blob, matcher)
+
+    monkeypatch.setattr(reader, "read", read)  # inherited by the forked processes
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two processes even on a 1-CPU runner
+    for workers in (1, 2):
+        hits, meta = collect([str(tmp_path / "all")], Window(), Settings(), workers=workers)
+        assert meta["files"] == 12 and meta["skipped"]["files"] == 1, meta["skipped_detail"]
+        (entry,) = meta["skipped_detail"]
+        assert entry["path"].endswith("f04.json.gz")
+        assert "reader failed: RuntimeError: a reader bug" in entry["reason"]
+        assert [h.event["eventId"] for h in hits] == [h.event["eventId"] for h in want]

@@ -77,6 +77,8 @@ class _RememberedScope:
     few buckets come back in every file; the scope's patterns run in RE2 through Python)."""
 
     LIMIT = 4096  # names remembered at most (a hostile log may name millions)
+    LONGEST = 255  # characters of a name remembered (S3's own limit is 63; a record may hold
+    # a name of megabytes, and 4,096 of those would be gigabytes)
 
     def __init__(self, scope: BucketScope) -> None:
         self.scope = scope
@@ -84,7 +86,7 @@ class _RememberedScope:
 
     def reasons(self, name: str | None, tags: Mapping[str, Any] | None,
                 auto: Iterable[str] = ()) -> list[str]:
-        if tags is not None or not isinstance(name, str):
+        if tags is not None or not isinstance(name, str) or len(name) > self.LONGEST:
             return self.scope.reasons(name, tags, auto)
         key = (name, tuple(auto))
         got = self.known.get(key)

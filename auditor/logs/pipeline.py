@@ -117,7 +117,16 @@ def _work(name: str, blob: reader.Blob) -> reader.FileResult:
 
 
 def _work_many(jobs: list[tuple[str, reader.Blob]]) -> list[reader.FileResult]:
-    return [_work(name, blob) for name, blob in jobs]
+    """`_work` for each file of a batch: an unexpected failure costs its own file only (its
+    batch-mates are read), inline as in a process."""
+    out = []
+    for name, blob in jobs:
+        try:
+            out.append(_work(name, blob))
+        except Exception as e:  # noqa: BLE001 - skipped and counted as that file's error
+            out.append(reader.FileResult(name, error=f"reader failed: {type(e).__name__}: "
+                                                     f"{str(e)[:200]}"))
+    return out
 
 
 def _done(value: Any) -> Future[Any]:
