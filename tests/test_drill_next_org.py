@@ -120,6 +120,9 @@ def test_an_account_whose_role_cannot_be_assumed_is_named_and_the_choice_goes_on
                for e in d["next"]["read_errors"])
     # named on stderr; never a candidate (its resources are unknown, not "no evidence")
     assert f"account {ids['lab']} (lab) not read" in err
+    for name in ("drill.html", "drill.md"):  # and in the human reports
+        text = (tmp_path / "out" / name).read_text()
+        assert "Accounts not read" in text and ids["lab"] in text, name
     assert all(c["account"] != ids["lab"] for c in d["next"]["candidates"])
 
 

@@ -274,15 +274,15 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
            + ("with no restore evidence" if chosen.tried is None else
               "tried longest ago (its last drill could not run)" if chosen.failed else
               "with the oldest restore evidence"))
-    out = {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
-           "candidates": [{"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
-                           "region": e.resource.region, "tier": e.resource.tier,
-                           "evidence": e.describe(now)} for e in pool],
-           "left_out": found.left_out, "read_errors": found.errors, "notes": found.notes}
+    candidates: list[dict[str, Any]] = [
+        {"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
+         "region": e.resource.region, "tier": e.resource.tier, "evidence": e.describe(now),
+         **({"account": e.resource.account} if org else {})} for e in pool]
+    out: dict[str, Any] = {"why": why, "kind": r.kind, "target": r.name, "region": r.region,
+                           "tier": r.tier, "candidates": candidates, "left_out": found.left_out,
+                           "read_errors": found.errors, "notes": found.notes}
     if org:
         out["account"] = r.account
-        for c, e in zip(out["candidates"], pool, strict=True):
-            c["account"] = e.resource.account
     return out
 
 
