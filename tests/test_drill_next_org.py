@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from auditor.aws import CALLS as aws_calls
 from auditor.cli import main
+from auditor.commands.drill import ORG_CALLS
 from tests.faulty_proxy import Fault, FaultyProxy
 from tests.live_support import ACCOUNT
 from tests.test_drill import FAST, report, seed_db
@@ -145,7 +147,13 @@ def test_dry_run_names_the_chosen_account_and_only_reads(
     assert "rds:RestoreDBInstanceFromDBSnapshot" in out
     ops = {op for _, op in proxy.seen}
     assert ops and all(op.startswith(READS) for op in ops), ops
-    assert "ListAccounts" in ops
+    # what the account it runs in sends beside the drill's reads is what the command declares
+    # (and docs/drills.md lists as IAM actions)
+    sent = {f"{svc}:{op}" for svc, op in proxy.seen if svc in ("organizations", "sts")}
+    assert "organizations:ListAccounts" in sent and "sts:AssumeRole" in sent
+    assert sent <= set(ORG_CALLS) | set(aws_calls), sent
+    docs = (Path(__file__).parents[1] / "docs" / "drills.md").read_text()
+    assert all(f"`{c}`" in docs for c in ORG_CALLS)
     assert rds_names(prod) == prod_before
     assert not (tmp_path / "out" / "drill.json").exists()
 

@@ -52,6 +52,12 @@ HELP = ("Recovery drill: restore a backup (RDS snapshot or point in time, Aurora
         "that creates and deletes; originals are never changed.")
 
 
+# What `drill next --org` sends from the account it runs in, beside the drill's own reads:
+# the organization (DescribeOrganization first, as the scan reads it) and the role assumed in
+# each member (docs/drills.md lists them as IAM actions).
+ORG_CALLS = ("organizations:DescribeOrganization", *org.CALLS)
+
+
 def _positive(value: str) -> float:
     try:
         v = float(value)
