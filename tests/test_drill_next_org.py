@@ -172,3 +172,43 @@ def test_org_flags_are_checked_as_scan_checks_them(
                  "--output-dir", str(tmp_path), *argv])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_account_whose_reads_fail_is_named_and_the_choice_goes_on(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = make_org(aws)
+    seed_db(aws, "orders")
+    member_db(aws, ids["prod"], "ledger")
+    # the first account read is denied its DynamoDB tables: its RDS still counts, it is named
+    deny = Fault("denied", service="dynamodb", operation="ListTables", times=1)
+    capsys.readouterr()
+    with FaultyProxy(aws.url, [deny]) as proxy:
+        code = org_next(proxy.url, tmp_path, tmp_path / "hist", "--dry-run")
+    out, err = capsys.readouterr()
+    assert code == 0 and deny.hits == 1, out + err
+    named = [line for line in err.splitlines() if "could not list account" in line]
+    assert len(named) == 1 and "DynamoDB in us-east-1" in named[0] and "AccessDenied" in named[0]
+    assert any(f"account {i}:" in named[0] for i in (ACCOUNT, *ids.values()))
+    assert out.startswith("drill next: rds ") and "chosen among 2 candidate(s)" in out
+
+
+def test_shards_split_the_accounts_as_the_scan_does(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from auditor.org import Shard
+
+    ids = make_org(aws)
+    seed_db(aws, "orders")
+    for name in ("prod", "lab"):
+        member_db(aws, ids[name], f"{name}-db")
+    seen: dict[str, set[str]] = {}
+    for i in (1, 2):
+        capsys.readouterr()
+        code = org_next(aws.url, tmp_path, tmp_path / "hist", "--dry-run", "--shard", f"{i}/2")
+        out, err = capsys.readouterr()
+        assert code in (0, 3), out + err
+        seen[f"{i}/2"] = {a for a in (ACCOUNT, *ids.values()) if f"account {a})" in out
+                          or f"account {a}," in out}
+    for shard, accounts in seen.items():
+        assert accounts == {a for a in (ACCOUNT, *ids.values())
+                            if Shard.parse(shard).holds(a)}, shard
+    assert seen["1/2"] | seen["2/2"] == {ACCOUNT, *ids.values()}
