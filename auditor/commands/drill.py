@@ -24,6 +24,7 @@ from drguard import __version__
 from drguard import restore_evidence as rev
 from drguard.errors import ConfigError
 
+from .. import org
 from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, connect
 from ..drill import Context, DrillAccount, DrillGuard, Outcome, new_run_id
 from ..drill import next as drill_next
@@ -36,6 +37,8 @@ from ..drill.rds import RdsDrill
 from ..drill.s3 import S3Drill
 from ..drill.state import StateDrill, parse_backend, parse_stack
 from ..history_store import history_arg
+from ..live import Target
+from ..org import Shard
 from ..services.restore import drill_entries
 from .common import load_settings
 from .summary import history_store
@@ -47,6 +50,12 @@ HELP = ("Recovery drill: restore a backup (RDS snapshot or point in time, Aurora
         "into scratch resources named drguard-drill-<run id>, "
         "verify it, time it (achieved RTO) and delete the scratch resources. The only command "
         "that creates and deletes; originals are never changed.")
+
+
+# What `drill next --org` sends from the account it runs in, beside the drill's own reads:
+# the organization (DescribeOrganization first, as the scan reads it) and the role assumed in
+# each member (docs/drills.md lists them as IAM actions).
+ORG_CALLS = ("organizations:DescribeOrganization", *org.CALLS)
 
 
 def _positive(value: str) -> float:
@@ -155,6 +164,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--config", type=Path, help="YAML/JSON config: its waivers (control "
                    "restore-time-objective, or *) leave resources out; its backup-bucket scope "
                    "and stateBucket add buckets; its applications give tiers")
+    n.add_argument("--org", action="store_true",
+                   help="choose among the resources of every active account of the "
+                        "organization (needs --role-name), and drill in the chosen one's account")
+    n.add_argument("--role-name", help="role assumed in each account with --org, e.g. "
+                   "OrganizationAccountAccessRole (it needs the reads and the drill's writes)")
+    n.add_argument("--external-id", help="external id for the roles assumed")
+    n.add_argument("--shard", metavar="I/N",
+                   help="with --org: choose only among the I-th of N stable subsets of the "
+                        "accounts (by a hash of the account id, as `scan --shard`)")
     _common(n)
     s = sub.add_parser("state", help="restore the previous Pulumi checkpoint to a scratch key",
                        description="Restore the previous version of a stack's checkpoint "
@@ -252,25 +270,70 @@ def _confirm(plan: Plan) -> bool:
 
 
 def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_next.Found,
-             tier: str | None, now: dt.datetime) -> dict[str, Any]:
+             tier: str | None, now: dt.datetime, org: bool = False) -> dict[str, Any]:
     r = chosen.resource
     pool = [e for e in evidence if tier is None or e.resource.tier == tier]
     why = (f"{r.kind} {r.detail or r.name} ({r.region}"
+           f"{f', account {r.account}' if org else ''}"
            f"{f', tier {r.tier}' if r.tier else ''}): {chosen.describe(now)}; chosen among "
            f"{len(pool)} candidate(s){f' of tier {tier}' if tier else ''} as the one "
            + ("with no restore evidence" if chosen.tried is None else
               "tried longest ago (its last drill could not run)" if chosen.failed else
               "with the oldest restore evidence"))
-    return {"why": why, "kind": r.kind, "target": r.name, "region": r.region, "tier": r.tier,
-            "candidates": [{"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
-                            "region": e.resource.region, "tier": e.resource.tier,
-                            "evidence": e.describe(now)} for e in pool],
-            "left_out": found.left_out, "read_errors": found.errors, "notes": found.notes}
+    candidates: list[dict[str, Any]] = [
+        {"kind": e.resource.kind, "target": e.resource.detail or e.resource.name,
+         "region": e.resource.region, "tier": e.resource.tier, "evidence": e.describe(now),
+         **({"account": e.resource.account} if org else {})} for e in pool]
+    out: dict[str, Any] = {"why": why, "kind": r.kind, "target": r.name, "region": r.region,
+                           "tier": r.tier, "candidates": candidates, "left_out": found.left_out,
+                           "read_errors": found.errors, "notes": found.notes}
+    if org:
+        out["account"] = r.account
+    return out
+
+
+def _check_org_usage(args: argparse.Namespace) -> Shard | None:
+    """The --org flags of `drill next`, checked as `scan` checks them (ConfigError -> exit 2)."""
+    if args.org and not args.role_name:
+        raise ConfigError("--org needs --role-name NAME (the role to assume in each account)")
+    if args.role_name and not args.org:
+        raise ConfigError("--role-name is only used with --org")
+    if args.external_id and not args.org:
+        raise ConfigError("--external-id needs --org")
+    if args.shard is not None and not args.org:
+        raise ConfigError("--shard splits the accounts of --org; give --org too")
+    return Shard.parse(args.shard) if args.shard is not None else None
+
+
+def _serial(fn: Any, items: Any) -> list[Any]:
+    return [fn(*item) for item in items]
+
+
+def _accounts(args: argparse.Namespace, reader: Any,
+              shard: Shard | None) -> tuple[list[Target], list[dict[str, Any]]]:
+    """The accounts to choose among: the reader's alone, or (--org) every active account of
+    the organization, the role assumed in each member; and each one's status for the report."""
+    if not args.org:
+        return [Target(reader.id, None, reader)], []
+    view = org.read_org(reader)  # ConfigError (exit 2) when the organization cannot be listed
+    targets = org.open_accounts(reader, view, args.role_name, args.external_id, _serial, shard)
+    status = []
+    for t in targets:
+        entry: dict[str, Any] = {"id": t.id, "name": t.name,
+                                 "status": "error" if t.error else "read"}
+        if t.error is not None:
+            entry["error"] = " ".join(str(t.error).split())
+            print(f"dr-audit: drill next: account {t.id}"
+                  f"{f' ({t.name})' if t.name else ''} not read, its resources are not "
+                  f"candidates: {entry['error']}", file=sys.stderr)
+        status.append(entry)
+    return targets, status
 
 
 def run_next(args: argparse.Namespace) -> int:
     """Choose what to drill (reads only), say why, then drill it like `drill KIND`."""
     settings = load_settings(args)
+    shard = _check_org_usage(args)
     if isinstance(args.history, Path):  # before choosing: an unusable history is no evidence
         drill_report.check_history_dir(args.history)
     options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
@@ -282,56 +345,82 @@ def run_next(args: argparse.Namespace) -> int:
         return EXIT_NOT_RUN
     region = args.region or reader.session.region_name or DEFAULT_REGION
     regions = args.regions or [region]
-    found = drill_next.discover(reader, regions, settings)
-    unknown: dict[str, str] = {}
+    targets, account_status = _accounts(args, reader, shard)
+    history_unknown: dict[str, str] = {}
     store = history_store(args)
     drills: list[dict[str, Any]] = []
+    notes: list[str] = []
     if store is None:
-        unknown["*"] = "no --history given: earlier drills are not known"
+        history_unknown["*"] = "no --history given: earlier drills are not known"
     else:
         try:
             drills, skipped = drill_entries(store)
         except ConfigError as e:  # the history cannot be listed: every drill is unknown
-            unknown["*"] = f"the drill history could not be read ({e})"
+            history_unknown["*"] = f"the drill history could not be read ({e})"
         else:
             if skipped:  # skipped and counted, named in the log: not unknown evidence forever
                 were = "entry was" if skipped == 1 else "entries were"
-                found.notes.append(f"{skipped} history {were} skipped: not readable "
-                                   f"({store.where}; named in the log)")
-    jobs: list[dict[str, Any]] = []
-    for r in regions:  # a restore test may run in another region (the DR region's copy)
-        read, why = drill_next.restore_jobs(reader, r)
-        jobs += read
-        if why:
-            unknown[f"*{r}"] = why
+                notes.append(f"{skipped} history {were} skipped: not readable "
+                             f"({store.where}; named in the log)")
     now = dt.datetime.now(dt.UTC)
-    evidence = rev.gather(found.resources, drills, jobs, unknown, now)
+    found = drill_next.Found(notes=notes)
+    by_account: dict[str | None, drill_next.Found] = {}
+    evidence: list[rev.Evidence] = []
+    for target in targets:
+        if target.account is None:  # its role could not be assumed: no candidates, no evidence
+            found.errors.append(f"account {target.id}: {' '.join(str(target.error).split())}")
+            continue
+        mine = drill_next.discover(target.account, regions, settings)
+        unknown = dict(history_unknown)
+        jobs: list[dict[str, Any]] = []
+        for r in regions:  # a restore test may run in another region (the DR region's copy)
+            read, why = drill_next.restore_jobs(target.account, r)
+            jobs += read
+            if why:
+                unknown[f"*{r}"] = why
+        # per account: one account's unreadable restore jobs are unknown for its resources only
+        evidence += rev.gather(mine.resources, drills, jobs, unknown, now)
+        by_account[target.account.id] = mine
+        where = f"account {target.id}: " if args.org else ""
+        found.resources += mine.resources
+        found.left_out += [where + x for x in mine.left_out]
+        found.errors += [where + x for x in mine.errors]
+        found.notes += [where + x for x in mine.notes]
     chosen = rev.pick(evidence, args.tier)
     for err in found.errors:
         print(f"dr-audit: drill next: could not list {err}", file=sys.stderr)
     if chosen is None:
-        print(f"dr-audit: drill next: nothing to drill in {', '.join(regions)}"
+        accounts = f" of {len(targets)} account(s)" if args.org else ""
+        print(f"dr-audit: drill next: nothing to drill in {', '.join(regions)}{accounts}"
               f"{f' with tier {args.tier}' if args.tier else ''} "
               f"({len(found.resources)} candidate(s), {len(found.left_out)} left out)",
               file=sys.stderr)
         return EXIT_NOT_RUN
-    explained = _explain(chosen, evidence, found, args.tier, now)
+    explained = _explain(chosen, evidence, found, args.tier, now, args.org)
+    if args.org:
+        explained["accounts"] = account_status
     print(f"drill next: {explained['why']}")
     for c in explained["candidates"]:
         print(f"  {c['kind']:<9} {c['target']} ({c['region']}"
+              f"{', account ' + str(c['account']) if args.org else ''}"
               f"{', tier ' + c['tier'] if c['tier'] else ''}): {c['evidence']}")
     for line in found.left_out:
         print(f"  left out: {line}")
     for line in found.notes:
         print(f"  note: {line}")
     r = chosen.resource
-    if args.rto is None and (r.kind, r.name) in found.targets:
+    targets_of = by_account[r.account].targets
+    if args.rto is None and (r.kind, r.name) in targets_of:
         # the drill is timed against the target the scan judges this resource by
-        args.rto, source = found.targets[(r.kind, r.name)]
+        args.rto, source = targets_of[(r.kind, r.name)]
         print(f"  target: {args.rto:g} min ({source})")
     args.drill_kind = r.kind
     args.region = r.region
     args.next = explained
+    # a member account is drilled through the role assumed in it; the account the command
+    # runs in (the management account with --org) through its own credentials, as scan does
+    args.drill_role_arn = (org.role_arn(r.account, args.role_name)
+                           if args.org and r.account and r.account != reader.id else None)
     defaults: dict[str, dict[str, Any]] = {
         "rds": {"db": r.name, "source": "snapshot", "target_region": None,
                 "instance_class": None, "subnet_group": None, "security_group": [],
@@ -353,8 +442,10 @@ def run(args: argparse.Namespace) -> int:
     _check_usage(args)
     started = dt.datetime.now(dt.UTC)
     run_id = new_run_id(started)
+    role_arn = getattr(args, "drill_role_arn", None)
     options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
-                         region=args.region)
+                         region=args.region, role_arn=role_arn,
+                         external_id=getattr(args, "external_id", None) if role_arn else None)
     region = args.region or DEFAULT_REGION
     steps: list[Step] = []
     plan: Plan | None = None

@@ -37,7 +37,7 @@ from botocore.exceptions import ProfileNotFound
 
 from drguard.errors import ConfigError
 
-from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, is_read_only
+from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, base_session, is_read_only
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,9 @@ class DrillGuard:
 
 class DrillAccount:
     """Clients of the drill session (same shape as auditor.aws.Account: `.client(service,
-    region)` and `.id`), every one guarded by `guard`."""
+    region)` and `.id`), every one guarded by `guard`. With `options.role_arn` (`drill next
+    --org` in a member account) the session holds that role's credentials, assumed now and
+    refreshed like the scan's, and the guard is still the one session-wide check."""
 
     def __init__(self, options: AwsOptions, guard: DrillGuard) -> None:
         try:
@@ -236,6 +238,10 @@ class DrillAccount:
         except ProfileNotFound as e:
             raise ConfigError(str(e)) from None
         guard.install(core)
+        if options.role_arn:
+            # the assumed role's refreshable credentials, on this guarded session (no public
+            # setter; auditor.aws.assume_role does the same)
+            core._credentials = base_session(options).get_credentials()
         self.guard = guard
         self.options = options
         self.session = boto3.Session(botocore_session=core,
