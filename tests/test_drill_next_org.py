@@ -212,3 +212,41 @@ def test_shards_split_the_accounts_as_the_scan_does(
         assert accounts == {a for a in (ACCOUNT, *ids.values())
                             if Shard.parse(shard).holds(a)}, shard
     assert seen["1/2"] | seen["2/2"] == {ACCOUNT, *ids.values()}
+
+
+def test_accounts_are_read_side_by_side_and_the_choice_is_the_same_whatever_the_workers(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from auditor.drill import next as drill_next
+
+    ids = make_org(aws)
+    seed_db(aws, "orders")
+    hist = tmp_path / "hist"
+    member_db(aws, ids["prod"], "ledger")
+    drilled(hist, "ledger", ids["prod"], 3)
+    plans = {}
+    for workers in ("1", "4"):
+        capsys.readouterr()
+        assert org_next(aws.url, tmp_path, hist, "--dry-run", "--workers", workers) == 0
+        plans[workers] = run_ids(capsys.readouterr().out)
+    assert plans["1"] == plans["4"] and "account" in plans["1"]
+    # the three accounts' reads overlap: each waits until all three have begun
+    barrier = threading.Barrier(3)
+    real = drill_next.discover
+
+    def together(*args: Any, **kwargs: Any) -> Any:
+        barrier.wait(timeout=30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(drill_next, "discover", together)
+    assert org_next(aws.url, tmp_path, hist, "--dry-run", "--workers", "3") == 0
+    assert run_ids(capsys.readouterr().out) == plans["1"]
+
+
+def run_ids(text: str) -> str:
+    """A plan without its run id (the time and a random part) in scratch names."""
+    import re
+
+    return re.sub(r"\d{14}-[0-9a-f]{6}", "<run>", text)

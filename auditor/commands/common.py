@@ -17,6 +17,7 @@ from .summary import add_report_options, check_report_options
 # What --format writes when not given (ocsf and asff on request).
 DEFAULT_FORMATS = ("json", "html", "md", "sarif", "junit")
 DEFAULT_SARIF_ARTIFACT = "Pulumi.yaml"
+DEFAULT_WORKERS = 8  # accounts (x regions) read in parallel by scan and drill next --org
 
 
 def _formats(value: str) -> list[str]:

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from ..history_store import history_arg
 from ..live import Target
 from ..org import Shard
 from ..services.restore import drill_entries
-from .common import load_settings
+from .common import DEFAULT_WORKERS, load_settings
 from .summary import history_store
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument("--shard", metavar="I/N",
                    help="with --org: choose only among the I-th of N stable subsets of the "
                         "accounts (by a hash of the account id, as `scan --shard`)")
+    n.add_argument("--workers", type=_workers, default=DEFAULT_WORKERS,
+                   help=f"with --org: accounts opened and read in parallel (default "
+                        f"{DEFAULT_WORKERS}); the choice is the same whatever the number")
     _common(n)
     s = sub.add_parser("state", help="restore the previous Pulumi checkpoint to a scratch key",
                        description="Restore the previous version of a stack's checkpoint "
@@ -305,8 +309,27 @@ def _check_org_usage(args: argparse.Namespace) -> Shard | None:
     return Shard.parse(args.shard) if args.shard is not None else None
 
 
-def _serial(fn: Any, items: Any) -> list[Any]:
-    return [fn(*item) for item in items]
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to 64")
+    return n
+
+
+def _parallel(workers: int) -> Any:
+    """A mapper (as org.open_accounts takes) running each call on a pool of `workers` threads,
+    results in the order of the items."""
+    def mapper(fn: Any, items: Any) -> list[Any]:
+        items = list(items)
+        if workers <= 1 or len(items) <= 1:
+            return [fn(*item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(workers, len(items)),
+                                thread_name_prefix="dr-audit-drill") as pool:
+            return list(pool.map(lambda item: fn(*item), items))
+    return mapper
 
 
 def _accounts(args: argparse.Namespace, reader: Any,
@@ -316,7 +339,8 @@ def _accounts(args: argparse.Namespace, reader: Any,
     if not args.org:
         return [Target(reader.id, None, reader)], []
     view = org.read_org(reader)  # ConfigError (exit 2) when the organization cannot be listed
-    targets = org.open_accounts(reader, view, args.role_name, args.external_id, _serial, shard)
+    targets = org.open_accounts(reader, view, args.role_name, args.external_id,
+                                _parallel(args.workers), shard)
     status = []
     for t in targets:
         entry: dict[str, Any] = {"id": t.id, "name": t.name,
@@ -366,20 +390,31 @@ def run_next(args: argparse.Namespace) -> int:
     found = drill_next.Found(notes=notes)
     by_account: dict[str | None, drill_next.Found] = {}
     evidence: list[rev.Evidence] = []
-    for target in targets:
-        if target.account is None:  # its role could not be assumed: no candidates, no evidence
-            found.errors.append(f"account {target.id}: {' '.join(str(target.error).split())}")
-            continue
+    def read(target: Target) -> tuple[drill_next.Found, list[rev.Evidence]] | None:
+        """One account's candidates and their evidence (reads only), None when its role
+        could not be assumed."""
+        if target.account is None:
+            return None
         mine = drill_next.discover(target.account, regions, settings)
         unknown = dict(history_unknown)
         jobs: list[dict[str, Any]] = []
         for r in regions:  # a restore test may run in another region (the DR region's copy)
-            read, why = drill_next.restore_jobs(target.account, r)
-            jobs += read
+            got, why = drill_next.restore_jobs(target.account, r)
+            jobs += got
             if why:
                 unknown[f"*{r}"] = why
         # per account: one account's unreadable restore jobs are unknown for its resources only
-        evidence += rev.gather(mine.resources, drills, jobs, unknown, now)
+        return mine, rev.gather(mine.resources, drills, jobs, unknown, now)
+
+    # accounts read side by side, gathered in the organization's order: the same choice and
+    # the same report whatever the number of workers
+    for target, got in zip(targets, _parallel(args.workers)(read, [(t,) for t in targets]),
+                           strict=True):
+        if got is None or target.account is None:  # no candidates, no evidence
+            found.errors.append(f"account {target.id}: {' '.join(str(target.error).split())}")
+            continue
+        mine, theirs = got
+        evidence += theirs
         by_account[target.account.id] = mine
         where = f"account {target.id}: " if args.org else ""
         found.resources += mine.resources

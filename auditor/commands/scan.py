@@ -23,7 +23,7 @@ from ..delivery import add_delivery_arguments, check_delivery, check_routes, del
 from ..org import Shard
 from ..repo import project_backend
 from ..scan import ScanOptions, ScanResult, scan
-from .common import add_output_options, check_baseline, load_settings
+from .common import DEFAULT_WORKERS, add_output_options, check_baseline, load_settings
 from .summary import finish, history_store, load_account_names
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 HELP = ("Scan live AWS accounts (one, or a whole organization with --org) against the DR "
         "controls and write the reports.")
 
-DEFAULT_WORKERS = 8
 EXIT_INCOMPLETE = 3
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 
