@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -23,16 +21,13 @@ import pytest
 from auditor.cli import main
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
+from tests.browser import STICKING_OUT, chromium  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync")
 WIDTH, HEIGHT = 390, 844
 MIN_TEXT_PX = 12  # smallest legible text on a phone
 MIN_BAR_PX = 12
@@ -48,26 +43,11 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def phone() -> Iterator[Any]:
-    if os.environ.get("DRGUARD_NO_BROWSER") == "1":
-        pytest.skip("DRGUARD_NO_BROWSER=1")
-    if not (CHROMIUM and DRIVER):
-        pytest.fail("chromium and chromedriver are needed: `make test` installs them "
-                    "(apt-get install chromium chromium-driver), or set DRGUARD_NO_BROWSER=1")
-    profile = tempfile.mkdtemp(prefix="drguard-chromium-")
-    opts = webdriver.ChromeOptions()
-    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}"):
-        opts.add_argument(flag)
-    opts.binary_location = CHROMIUM
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 3, "mobile": True})
-    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
-    try:
+    with chromium(WIDTH, HEIGHT) as driver:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 3, "mobile": True})
+        driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _open(driver: Any, page: Path) -> None:
@@ -102,16 +82,7 @@ def test_the_page_never_scrolls_sideways(phone: Any, page: Path) -> None:
         phone.execute_script("arguments[0].open = true", d)
     Select(phone.find_element(By.CSS_SELECTOR, "[data-filter=status]")).select_by_value("all")
     assert phone.execute_script("return document.documentElement.scrollWidth") <= WIDTH
-    out = phone.execute_script("""
-        var w = document.documentElement.clientWidth, bad = [];
-        document.querySelectorAll('body *').forEach(function (e) {
-          var r = e.getBoundingClientRect();
-          var inside = e.parentElement && e.parentElement.closest('pre, .scroll');
-          if (r.width && r.right > w + 1 && !inside) {
-            bad.push(e.tagName + '.' + e.className + ' ' + Math.round(r.right));
-          }
-        });
-        return bad.slice(0, 10);""")
+    out = phone.execute_script(STICKING_OUT)
     assert out == []
     assert [e for e in phone.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
 

@@ -10,8 +10,6 @@ screenshots (1400 px and 390 px) there; they never go into git.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,14 +19,11 @@ from auditor.reports import write_reports
 from drguard.findings import Finding
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync")
+from tests.browser import STICKING_OUT, chromium  # noqa: E402
+
 A, B = "111111111111", "222222222222"
 LONG = "arn:aws:s3:::" + "a-very-long-backup-bucket-name-without-any-break-" * 4 + "end"
 
@@ -89,23 +84,8 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    if os.environ.get("DRGUARD_NO_BROWSER") == "1":
-        pytest.skip("DRGUARD_NO_BROWSER=1")
-    if not (CHROMIUM and DRIVER):
-        pytest.fail("chromium and chromedriver are needed: `make test` installs them "
-                    "(apt-get install chromium chromium-driver), or set DRGUARD_NO_BROWSER=1")
-    profile = tempfile.mkdtemp(prefix="drguard-chromium-")
-    opts = webdriver.ChromeOptions()
-    for flag in (*FLAGS, f"--user-data-dir={profile}", "--window-size=1400,1000"):
-        opts.add_argument(flag)
-    opts.binary_location = CHROMIUM
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER))
-    try:
+    with chromium(1400, 1000) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _open(driver: webdriver.Chrome, page: Path, width: int = 1400) -> None:
@@ -220,16 +200,7 @@ def test_nothing_overflows_at_390px(browser: webdriver.Chrome, page: Path,
     assert wide <= inner
     # and no single element sticks out past the right edge (wide tables scroll inside their
     # own box, which itself fits)
-    out = browser.execute_script("""
-        var w = document.documentElement.clientWidth, bad = [];
-        document.querySelectorAll('body *').forEach(function (e) {
-          var r = e.getBoundingClientRect();
-          var inside = e.parentElement && e.parentElement.closest('pre, .scroll');
-          if (r.width && r.right > w + 1 && !inside) {
-            bad.push(e.tagName + '.' + e.className + ' ' + Math.round(r.right));
-          }
-        });
-        return bad.slice(0, 10);""")
+    out = browser.execute_script(STICKING_OUT)
     assert out == []
     if not passes:
         _shot(browser, "report-390")
