@@ -204,6 +204,12 @@ class FileResult:
     def bad_records(self) -> int:
         return len(self.skipped)
 
+    def keep(self, where: str, rec: dict[str, Any], shallow: bool = False) -> None:
+        """A candidate record, and whether `shape` may skip walking it."""
+        if shallow:
+            self.shallow.add(len(self.records))
+        self.records.append((where, rec))
+
 
 class Matcher:
     """The set of watched event names, compiled once."""
@@ -524,9 +530,7 @@ def _fast(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> bool:
                     return False
                 rec, start, lo, shallow = found
                 if matcher.wants(rec):
-                    if shallow:
-                        res.shallow.add(len(res.records))
-                    res.records.append((f"byte {base + start}", rec))
+                    res.keep(f"byte {base + start}", rec, shallow)
             else:
                 # a match cut by the end of the buffer (only blanks make one that long)
                 cut = buf.rfind(_EVENT_NAME, last_end, limit)
@@ -636,9 +640,7 @@ def _fast_stream(name: str, blob: Blob, matcher: Matcher, res: FileResult, db: A
                         return False
                     rec, start, lo, shallow = found
                     if matcher.wants(rec):
-                        if shallow:
-                            res.shallow.add(len(res.records))
-                        res.records.append((f"byte {start}", rec))
+                        res.keep(f"byte {start}", rec, shallow)
                 del hits[:ready]
                 if text.eof:
                     break
@@ -848,7 +850,7 @@ def _slow(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> None:
             elif not isinstance(got, dict):
                 res.skipped.append((where, f"record is a {type(got).__name__}, not an object"))
             elif matcher.wants(got):
-                res.records.append((where, got))
+                res.keep(where, got)
             pos, want_value = int(end), False
     finally:
         text.close()
@@ -964,6 +966,6 @@ def _whole(first: str, text: _Text, matcher: Matcher, res: FileResult) -> None:
             if problem:
                 res.skipped.append((f"record {i}", f"{event_ref(rec)}{problem}"))
             else:
-                res.records.append((f"record {i}", rec))
+                res.keep(f"record {i}", rec)
     if text.damage:
         res.skipped.append((f"record {len(doc['Records'])}", text.damage))
