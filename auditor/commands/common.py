@@ -6,6 +6,7 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drguard.errors import ConfigError
 from drguard.registry import SEVERITY_ORDER
@@ -13,6 +14,9 @@ from drguard.settings import Settings, load_file
 
 from ..reports import FORMATS
 from .summary import add_report_options, check_report_options
+
+if TYPE_CHECKING:
+    from ..org import Shard
 
 # What --format writes when not given (ocsf and asff on request).
 DEFAULT_FORMATS = ("json", "html", "md", "sarif", "junit")
@@ -86,6 +90,25 @@ def check_baseline(args: argparse.Namespace) -> None:
     if args.baseline is not None and not args.baseline.exists():
         raise ConfigError(f"{args.baseline}: baseline report not found")
     check_report_options(args)
+
+
+def check_org_options(args: argparse.Namespace) -> Shard | None:
+    """`--org`, `--role-name`, `--external-id` and `--shard`, checked alike by every command
+    that takes them (ConfigError -> exit 2); the shard they ask for."""
+    from ..org import Shard  # boto3 behind it: not for the commands that never reach AWS
+
+    if args.org and not args.role_name:
+        raise ConfigError("--org needs --role-name NAME (the role to assume in each account)")
+    if args.role_name and not args.org:
+        raise ConfigError("--role-name is only used with --org")
+    has_role_arn = hasattr(args, "role_arn")
+    if args.external_id and not (args.org or (has_role_arn and args.role_arn)):
+        raise ConfigError(f"--external-id needs {'--role-arn or ' if has_role_arn else ''}--org")
+    if args.shard is None:
+        return None
+    if not args.org:
+        raise ConfigError("--shard splits the accounts of --org; give --org too")
+    return Shard.parse(args.shard)
 
 
 def load_settings(args: argparse.Namespace) -> Settings:

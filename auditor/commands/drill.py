@@ -41,7 +41,7 @@ from ..history_store import history_arg
 from ..live import Target
 from ..org import Shard
 from ..services.restore import drill_entries
-from .common import DEFAULT_WORKERS, load_settings
+from .common import DEFAULT_WORKERS, check_org_options, load_settings
 from .summary import history_store
 
 log = logging.getLogger(__name__)
@@ -296,19 +296,6 @@ def _explain(chosen: rev.Evidence, evidence: list[rev.Evidence], found: drill_ne
     return out
 
 
-def _check_org_usage(args: argparse.Namespace) -> Shard | None:
-    """The --org flags of `drill next`, checked as `scan` checks them (ConfigError -> exit 2)."""
-    if args.org and not args.role_name:
-        raise ConfigError("--org needs --role-name NAME (the role to assume in each account)")
-    if args.role_name and not args.org:
-        raise ConfigError("--role-name is only used with --org")
-    if args.external_id and not args.org:
-        raise ConfigError("--external-id needs --org")
-    if args.shard is not None and not args.org:
-        raise ConfigError("--shard splits the accounts of --org; give --org too")
-    return Shard.parse(args.shard) if args.shard is not None else None
-
-
 def _workers(value: str) -> int:
     try:
         n = int(value)
@@ -357,7 +344,7 @@ def _accounts(args: argparse.Namespace, reader: Any,
 def run_next(args: argparse.Namespace) -> int:
     """Choose what to drill (reads only), say why, then drill it like `drill KIND`."""
     settings = load_settings(args)
-    shard = _check_org_usage(args)
+    shard = check_org_options(args)
     if isinstance(args.history, Path):  # before choosing: an unusable history is no evidence
         drill_report.check_history_dir(args.history)
     options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,

@@ -23,7 +23,13 @@ from ..delivery import add_delivery_arguments, check_delivery, check_routes, del
 from ..org import Shard
 from ..repo import project_backend
 from ..scan import ScanOptions, ScanResult, scan
-from .common import DEFAULT_WORKERS, add_output_options, check_baseline, load_settings
+from .common import (
+    DEFAULT_WORKERS,
+    add_output_options,
+    check_baseline,
+    check_org_options,
+    load_settings,
+)
 from .summary import finish, history_store, load_account_names
 
 log = logging.getLogger(__name__)
@@ -90,12 +96,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if args.org and not args.role_name:
-        raise ConfigError("--org needs --role-name NAME (the role to assume in each account)")
-    if args.role_name and not args.org:
-        raise ConfigError("--role-name is only used with --org")
-    if args.external_id and not (args.role_arn or args.org):
-        raise ConfigError("--external-id needs --role-arn or --org")
+    check_org_options(args)
     if (args.since or args.until) and not args.logs:
         raise ConfigError("--since/--until apply to --logs; give --logs too")
     if args.logs:
@@ -104,10 +105,6 @@ def _check(args: argparse.Namespace) -> None:
         Window.parse(args.since, args.until)  # a bad date is a usage error before scanning
     if args.workers < 1:
         raise ConfigError("--workers must be at least 1")
-    if args.shard is not None:
-        if not args.org:
-            raise ConfigError("--shard splits the accounts of --org; give --org too")
-        Shard.parse(args.shard)
     if args.account_timeout < 0:
         raise ConfigError("--account-timeout must be 0 (no limit) or more seconds")
     check_baseline(args)
