@@ -50,15 +50,17 @@ def world(aws: Any, tmp_path: Path, waive: str | None = None) -> Path:
     return path
 
 
-def drilled(hist: Path, kind: str, target: str, days_ago: float) -> None:
+def drilled(hist: Path, kind: str, target: str, days_ago: float,
+            account: str | None = None) -> None:
+    """A verified drill of `target`, `days_ago` days ago (in `account` when given)."""
     started = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
     hist.mkdir(exist_ok=True)
-    run_id = f"{kind}-{days_ago}"
+    run_id = f"{account}-{target}" if account else f"{kind}-{days_ago}"
     (hist / f"drill-{run_id}.json").write_text(json.dumps({
         "schema": "dr-audit-drill-history/1", "started": started.isoformat(timespec="seconds"),
         "run_id": run_id, "kind": kind, "target": target, "region": "us-east-1",
-        "rto_seconds": 60, "verified": True, "cleaned_up": True, "outcome": "verified",
-        "exit_code": 0}))
+        **({"account": account} if account else {}), "rto_seconds": 60, "verified": True,
+        "cleaned_up": True, "outcome": "verified", "exit_code": 0}))
 
 
 def dry_run(aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str,

@@ -4,7 +4,6 @@ against the moto server over HTTP, with the Organization of the `scan --org` tes
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from auditor.commands.drill import ORG_CALLS
 from tests.faulty_proxy import Fault, FaultyProxy
 from tests.live_support import ACCOUNT
 from tests.test_drill import FAST, report, seed_db
+from tests.test_drill_next import drilled as next_drilled
 from tests.test_live_org import ROLE, make_org, member_client
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -26,14 +26,7 @@ READS = ("Describe", "Get", "List", "GET /", "HEAD /", "AssumeRole")
 
 def drilled(hist: Path, target: str, account: str, days_ago: float) -> None:
     """A verified rds drill of `target` in `account`, `days_ago` days ago."""
-    started = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
-    hist.mkdir(exist_ok=True)
-    run_id = f"{account}-{target}"
-    (hist / f"drill-{run_id}.json").write_text(json.dumps({
-        "schema": "dr-audit-drill-history/1", "started": started.isoformat(timespec="seconds"),
-        "run_id": run_id, "kind": "rds", "target": target, "region": "us-east-1",
-        "account": account, "rto_seconds": 60, "verified": True, "cleaned_up": True,
-        "outcome": "verified", "exit_code": 0}))
+    next_drilled(hist, "rds", target, days_ago, account)
 
 
 def member_db(aws: Any, account: str, name: str = "orders") -> Any:
