@@ -31,14 +31,20 @@ def moto_server() -> Iterator[MotoServer]:
         yield server
 
 
+def use_emulator_credentials(mp: pytest.MonkeyPatch, unset: tuple[str, ...] = ()) -> None:
+    """The emulator's dummy credentials in the environment, and no profile, config or
+    credentials file of the machine's (nor the variables in `unset`)."""
+    for k, v in CREDENTIALS.items():
+        mp.setenv(k, v)
+    for k in ("AWS_PROFILE", *unset):
+        mp.delenv(k, raising=False)
+    mp.setenv("AWS_CONFIG_FILE", os.devnull)
+    mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
 @pytest.fixture
 def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEndpoint]:
     """A clean emulated AWS for one test, with dummy credentials in the environment."""
     moto_server.reset()
-    for k, v in CREDENTIALS.items():
-        monkeypatch.setenv(k, v)
-    for k in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    use_emulator_credentials(monkeypatch)
     yield AwsEndpoint(moto_server.url)

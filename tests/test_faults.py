@@ -30,12 +30,13 @@ import pytest
 from auditor.aws import AwsOptions
 from auditor.cli import main
 from auditor.demo_seed import DemoOrg, seed
-from auditor.emulator import CREDENTIALS, MotoServer
+from auditor.emulator import MotoServer
 from auditor.reports import outcome
 from auditor.scan import ScanOptions, ScanResult, scan
 from auditor.services import recovery, rpo
 from drguard.findings import Finding, at_or_above
 from drguard.settings import Settings, from_mapping
+from tests.conftest import use_emulator_credentials
 from tests.fault_hook import Clean, FailOperation, FailWhere, Plan, RandomFaults, Replay, inject
 
 pytestmark = pytest.mark.slow
@@ -107,12 +108,7 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
     with pytest.MonkeyPatch.context() as mp, MotoServer() as server:
-        for k, v in CREDENTIALS.items():
-            mp.setenv(k, v)
-        for k in ("AWS_PROFILE", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"):
-            mp.delenv(k, raising=False)
-        mp.setenv("AWS_CONFIG_FILE", os.devnull)
-        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        use_emulator_credentials(mp, unset=("AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"))
         org = seed(server.url)
         settings = from_mapping({"scope": {"stateBucket": org.state_bucket},
                                  "controls": {**rpo.EMULATOR_CONTROLS,
