@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from auditor import usercache
 from auditor.reports import templates, write_reports
 from drguard.findings import Finding
 
@@ -117,3 +118,36 @@ def test_no_cache_folder_still_writes_reports(fresh: Path, tmp_path: Path,
     out = _write(tmp_path / "a")
     assert templates.environment().bytecode_cache is None
     assert b"Backups kept 1 day" in out["md"] and b"&lt;b&gt;" in out["html"]
+
+
+@pytest.mark.parametrize("mode, used", [(0o775, False), (0o777, False), (0o1777, True),
+                                        (0o755, True)])
+def test_a_folder_above_that_others_can_write_disables_the_cache(
+        fresh: Path, tmp_path: Path, mode: int, used: bool) -> None:
+    # another user able to write a parent could swap the private folder for one of theirs;
+    # the sticky bit (as on /tmp) keeps each entry to its owner
+    _write(tmp_path / "a")
+    planted = fresh / "dr-guard"
+    os.chmod(fresh, mode)
+    try:
+        _new_process()
+        assert (templates.environment().bytecode_cache is not None) is used
+        assert usercache.private_folder("x") is None if not used else planted.is_dir()
+        assert b"Backups kept 1 day &lt;b&gt;." in _write(tmp_path / "b")["html"]
+    finally:
+        os.chmod(fresh, 0o755)
+
+
+def test_a_folder_reached_through_a_link_is_judged_where_it_really_is(
+        fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "inner").mkdir()
+    os.chmod(shared, 0o777)  # writable by all, no sticky bit
+    link = tmp_path / "link"
+    link.symlink_to(shared / "inner")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(link))
+    _new_process()
+    assert usercache.private_folder("x") is None
+    assert templates.environment().bytecode_cache is None
+

@@ -6,9 +6,6 @@ import datetime as dt
 import functools
 import hashlib
 import logging
-import os
-import stat
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -16,6 +13,7 @@ import jinja2.bccache
 
 from drguard import __version__
 
+from .. import usercache
 from . import escape
 from ._common import plural
 
@@ -48,22 +46,14 @@ def _cache(kind: str) -> jinja2.BytecodeCache | None:
     """Where compiled templates are kept between runs (compiling them is most of the cost of
     writing a small HTML or Markdown report): `$XDG_CACHE_HOME/dr-guard` or `~/.cache/dr-guard`,
     one folder per escaping mode and jinja2 version, since both change the compiled code.
-    Only a folder this user owns and nobody else can write is used (its entries are code);
-    without one, templates are compiled each run."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    Only a folder no other user can write or swap is used (its entries are code:
+    `auditor.usercache`); without one, templates are compiled each run."""
     # jinja2 keys an entry by template name and checks its source only: whatever else changes
     # the compiled code (the options, jinja2, this package) names the folder
     stamp = hashlib.sha256(repr((sorted((k, str(v)) for k, v in _OPTIONS.items()),
                                  __version__)).encode()).hexdigest()[:12]
-    folder = Path(base) / "dr-guard" / f"templates-{kind}-jinja2-{jinja2.__version__}-{stamp}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=stat.S_IRWXU)
-        st = os.lstat(folder)
-    except OSError:
-        return None
-    if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid()
-            or stat.S_IMODE(st.st_mode) & (stat.S_IWGRP | stat.S_IWOTH)
-            or not os.access(folder, os.W_OK)):
+    folder = usercache.private_folder(f"templates-{kind}-jinja2-{jinja2.__version__}-{stamp}")
+    if folder is None:
         return None
     return _SafeCache(str(folder))
 
