@@ -564,9 +564,27 @@ static PyTypeObject NamesType = {
     .tp_new = PyType_GenericNew,
 };
 
+static PyObject *set_avx2(PyObject *Py_UNUSED(module), PyObject *arg) {
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    int was = use_avx2;
+#ifdef HAVE_AVX2_PATH
+    use_avx2 = on && __builtin_cpu_supports("avx2");
+#endif
+    return PyBool_FromLong(was);
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_avx2", set_avx2, METH_O,
+     "set_avx2(on) -> bool: scan with AVX2 (when the CPU has it) or with memchr and memmem "
+     "(tests run both); the previous setting."},
+    {NULL, NULL, 0, NULL}};
+
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, .m_name = "auditor.logs._native",
     .m_doc = "The CloudTrail reader's scan over inflated pieces, in C.", .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void) {
@@ -588,10 +606,6 @@ PyMODINIT_FUNC PyInit__native(void) {
     Py_INCREF(&StreamType);
     if (PyModule_AddObject(m, "Stream", (PyObject *)&StreamType) < 0) {
         Py_DECREF(&StreamType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    if (PyModule_AddIntConstant(m, "AVX2", use_avx2) < 0) {
         Py_DECREF(m);
         return NULL;
     }
