@@ -213,7 +213,7 @@ def scanner() -> str:
     -e .`; without it, hyperscan)."""
     from auditor.logs import reader
 
-    if reader._native is not None:
+    if reader.NativeNames is not None:
         return "the C extension (auditor/logs/_native.c)"
     return "hyperscan (the C extension is NOT built: pip install -e .)"
 

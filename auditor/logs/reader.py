@@ -106,9 +106,9 @@ GZIP_WBITS = 31
 STREAM_SCAN = True
 NATIVE = True
 try:
-    from . import _native  # type: ignore[attr-defined]
+    from ._native import Names as NativeNames
 except ImportError:  # not built (no C compiler at install): hyperscan, then RE2
-    _native = None
+    NativeNames = None
 NEAR = 1 << 12  # bytes around a hit tried first when placing its record
 PLAIN_MAX = 4000  # bytes: a record no longer is decoded with msgspec (`_decode_plain`)
 PLAIN_BRACKETS = 500  # brackets at most in such a record: far from the recursion limit
@@ -238,11 +238,11 @@ class Matcher:
     def native(self) -> Any:
         """The watched names for the C scan (`_native.Names`), or None when the extension is
         not built, or `STREAM_SCAN` or `NATIVE` is off."""
-        if not (STREAM_SCAN and NATIVE) or _native is None:
+        if not (STREAM_SCAN and NATIVE) or NativeNames is None:
             return None
         names = self.__dict__.get("_names")
         if names is None:
-            names = self._names = _native.Names(sorted(n.encode() for n in self.names))
+            names = self._names = NativeNames(sorted(n.encode() for n in self.names))
         return names
 
     def prepare(self) -> None:
