@@ -564,6 +564,82 @@ static PyTypeObject NamesType = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---- placing a record ------------------------------------------------------------------ */
+
+/* record_start(buf, pos, lo) -> int: the last `{` before `pos` (at or after `lo`) whose
+ * previous non-blank byte (after `lo`) is `[` or `,`: where a record of the Records array
+ * may start; -1 when there is none. As `reader._record_at` walks. */
+static PyObject *record_start(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos, lo;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &pos, &lo))
+        return NULL;
+    const unsigned char *b = view.buf;
+    Py_ssize_t n = view.len;
+    if (lo < 0)
+        lo = 0;
+    if (pos > n)
+        pos = n;
+    Py_ssize_t found = -1;
+    for (Py_ssize_t c = pos - 1; c >= lo; c--) {
+        if (b[c] != '{')
+            continue;
+        Py_ssize_t j = c - 1;
+        while (j > lo && is_ws(b[j]))
+            j--;
+        if (j >= lo && (b[j] == '[' || b[j] == ',')) {
+            found = c;
+            break;
+        }
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(found);
+}
+
+/* value_end(buf, c, limit) -> (end, brackets) | None: the end of the object or array that
+ * starts at buf[c], by its brackets outside strings, if it closes before `limit`; and the
+ * count of `{` and `[` bytes in buf[c:end] (in strings too, as bytes.count counts them). Exact
+ * for valid JSON; for anything else the decoder that follows says no. */
+static PyObject *value_end(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t c, limit;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &c, &limit))
+        return NULL;
+    const unsigned char *b = view.buf;
+    Py_ssize_t n = view.len;
+    if (limit > n)
+        limit = n;
+    Py_ssize_t end = -1, brackets = 0, depth = 0;
+    int in_string = 0;
+    for (Py_ssize_t i = c < 0 ? limit : c; i < limit; i++) {
+        unsigned char x = b[i];
+        if (x == '{' || x == '[')
+            brackets++;
+        if (in_string) {
+            if (x == '\\') {
+                if (++i < limit && (b[i] == '{' || b[i] == '['))
+                    brackets++; /* the escaped byte, counted as bytes.count counts it */
+            } else if (x == '"')
+                in_string = 0;
+            continue;
+        }
+        if (x == '"') {
+            in_string = 1;
+        } else if (x == '{' || x == '[') {
+            depth++;
+        } else if (x == '}' || x == ']') {
+            if (--depth == 0) {
+                end = i + 1;
+                break;
+            }
+        }
+    }
+    PyBuffer_Release(&view);
+    if (end < 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("nn", end, brackets);
+}
+
 static PyObject *set_avx2(PyObject *Py_UNUSED(module), PyObject *arg) {
     int on = PyObject_IsTrue(arg);
     if (on < 0)
@@ -576,6 +652,10 @@ static PyObject *set_avx2(PyObject *Py_UNUSED(module), PyObject *arg) {
 }
 
 static PyMethodDef module_methods[] = {
+    {"record_start", record_start, METH_VARARGS,
+     "record_start(buf, pos, lo) -> int: where the record holding byte pos may start, or -1."},
+    {"value_end", value_end, METH_VARARGS,
+     "value_end(buf, c, limit) -> (end, brackets) | None: the end of the JSON object at c."},
     {"set_avx2", set_avx2, METH_O,
      "set_avx2(on) -> bool: scan with AVX2 (when the CPU has it) or with memchr and memmem "
      "(tests run both); the previous setting."},

@@ -107,8 +107,10 @@ STREAM_SCAN = True
 NATIVE = True
 try:
     from ._native import Names as NativeNames
+    from ._native import record_start as _native_record_start
+    from ._native import value_end as _native_value_end
 except ImportError:  # not built (no C compiler at install): hyperscan, then RE2
-    NativeNames = None
+    NativeNames = _native_record_start = _native_value_end = None
 NEAR = 1 << 12  # bytes around a hit tried first when placing its record
 PLAIN_MAX = 4000  # bytes: a record no longer is decoded with msgspec (`_decode_plain`)
 PLAIN_BRACKETS = 500  # brackets at most in such a record: far from the recursion limit
@@ -749,16 +751,22 @@ def _record_at(buf: bytes, pos: int,
     (`FileResult.shallow`), searching back no further than `lo`; None when it cannot be
     placed (damage, or a record too big for the buffer)."""
     c = pos
+    native = NATIVE and _native_record_start is not None
     while True:
-        c = buf.rfind(b"{", lo, c)
-        if c < 0:
-            return None
-        j = c - 1
-        while j > lo and buf[j] in _BLANKS:
-            j -= 1
-        if j < lo or buf[j] not in b"[,":
-            continue  # an object value (`"key": {`), or a brace inside a string
-        got = _decode_at(buf, c)
+        if native:
+            c = _native_record_start(buf, c, lo)  # the same walk, in C
+            if c < 0:
+                return None
+        else:
+            c = buf.rfind(b"{", lo, c)
+            if c < 0:
+                return None
+            j = c - 1
+            while j > lo and buf[j] in _BLANKS:
+                j -= 1
+            if j < lo or buf[j] not in b"[,":
+                continue  # an object value (`"key": {`), or a brace inside a string
+        got = _decode_at(buf, c, native)
         if got is None:
             continue  # a brace inside a string, or damage: the record-by-record read will tell
         obj, end, shallow = got
@@ -767,11 +775,11 @@ def _record_at(buf: bytes, pos: int,
         # a nested object in an array (or a string's brace): keep walking out
 
 
-def _decode_at(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
+def _decode_at(buf: bytes, c: int, native: bool = False) -> tuple[Any, int, bool] | None:
     """The JSON value at byte `c`, the byte where it ends and whether it is shallow (see
     `_decode_plain`), decoding only a window around it; invalid UTF-8 inside it is replaced
-    (U+FFFD) and counted."""
-    plain = _decode_plain(buf, c)
+    (U+FFFD) and counted. `native`: the C extension finds where a plain record ends."""
+    plain = _decode_plain_native(buf, c) if native else _decode_plain(buf, c)
     if plain is not None:
         return plain
     width = 1 << 14
@@ -833,6 +841,25 @@ def _decode_plain(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
             return None
         return obj, end, brackets <= MAX_DEPTH
     return None
+
+
+def _decode_plain_native(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
+    """`_decode_plain`, with the end of the value found by its brackets in C: one msgspec
+    decode of exactly the value. The same answer: a valid JSON value ends where its brackets
+    close, and whatever is not valid fails the decode here as there (then `_decode`)."""
+    if _msgspec_decode is None:
+        return None
+    got = _native_value_end(buf, c, c + PLAIN_MAX)
+    if got is None:
+        return None  # not closed within PLAIN_MAX bytes (or not an object)
+    end, brackets = got
+    if brackets > PLAIN_BRACKETS:
+        return None
+    try:
+        obj = _msgspec_decode(memoryview(buf)[c:end])
+    except (ValueError, RecursionError, _MsgspecDecodeError):
+        return None
+    return obj, end, brackets <= MAX_DEPTH
 
 
 # ---- 2. record by record --------------------------------------------------------------------
