@@ -235,3 +235,66 @@ def test_mutated_files_read_the_same_with_every_scanner(path: str, seed: int,
     for blob in (gzip.compress(data, compresslevel=1), data):
         a, b, c = _each_scanner("f.json.gz" if blob is not data else "f.json", blob)
         assert a == b == c
+
+
+def py_record_start(buf: bytes, pos: int, lo: int) -> int:
+    """`reader._record_at`'s walk in Python: the last `{` before pos after `[` or `,`."""
+    c = pos
+    while True:
+        c = buf.rfind(b"{", lo, c)
+        if c < 0:
+            return -1
+        j = c - 1
+        while j > lo and buf[j] in b" \t\n\r":
+            j -= 1
+        if j >= lo and buf[j] in b"[,":
+            return c
+
+
+def py_value_end(buf: bytes, c: int, limit: int) -> tuple[int, int] | None:
+    depth, in_string, i = 0, False, c
+    while i < min(limit, len(buf)):
+        x = buf[i]
+        if in_string:
+            if x == 0x5C:
+                i += 1
+            elif x == 0x22:
+                in_string = False
+        elif x == 0x22:
+            in_string = True
+        elif x in b"{[":
+            depth += 1
+        elif x in b"}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1, buf.count(b"{", c, i + 1) + buf.count(b"[", c, i + 1)
+        i += 1
+    return None
+
+
+JSONISH = [b"{", b"}", b"[", b"]", b",", b":", b'"', b"\\", b'\\"', b"\\\\", b" ", b"\n", b"a",
+           b'"k"', b'"{["', b"1"]
+
+
+@given(st.lists(st.sampled_from(JSONISH), max_size=80), st.integers(0, 100),
+       st.integers(0, 100), st.integers(0, 120))
+@settings(max_examples=500, deadline=None)
+def test_placing_walks_as_the_python_does(tokens: list[bytes], pos: int, lo: int,
+                                          limit: int) -> None:
+    assert native is not None
+    buf = b"".join(tokens)
+    assert native.record_start(buf, pos, lo) == py_record_start(buf, min(pos, len(buf)), lo)
+    for c in [i for i, x in enumerate(buf) if x in b"{["][:5]:
+        assert native.value_end(buf, c, c + limit) == py_value_end(buf, c, c + limit)
+
+
+def test_a_valid_value_ends_where_json_says() -> None:
+    assert native is not None
+    rng = random.Random(3)
+    recs = samples.mixed_records(rng, 200, T0, violation_rate=0.2)
+    recs.append({"eventName": "x", "s": 'q"}]{[\\"', "n": [[{"a": "}"}], []], "e": {}})
+    text = json.dumps({"Records": recs}, separators=(",", ":")).encode()
+    decoder = json.JSONDecoder()
+    for c in (i for i, x in enumerate(text) if x == 0x7B and text[i - 1] in b"[,"):
+        _, end = decoder.raw_decode(text.decode(), c)  # ASCII: characters are bytes
+        assert native.value_end(text, c, len(text))[0] == end

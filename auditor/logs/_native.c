@@ -1,18 +1,27 @@
-/* The CloudTrail reader's scan in C: one pass over each inflated piece that finds
- * `"eventName"` `:` `"<a watched name>"` (any JSON whitespace around the colon) and any letter
- * or digit written as a `\u00XX` escape, exactly as the hyperscan pattern and the escape
- * regex of `reader.py` do, over the pieces of a file as one stream.
+/* The CloudTrail reader's hot loops in C (`auditor/logs/reader.py` keeps the same in Python,
+ * used when this extension is not built):
  *
- *   names = Names([b"StopLogging", ...])
- *   stream = names.stream()
- *   stream.feed(piece, hits) -> bool   # appends the stream offset after each match's
- *                                      # closing quote to `hits`, ascending; False: an
- *                                      # escaped letter or digit, or a match left open over
- *                                      # more than CARRY_MAX bytes (read record by record)
+ * 1. the scan: one pass over each inflated piece that finds `"eventName"` `:` `"<a watched
+ *    name>"` (any JSON whitespace around the colon) and any letter or digit written as a
+ *    `\u00XX` escape, exactly as the hyperscan pattern and the escape regex of `reader.py`
+ *    do, over the pieces of a file as one stream (AVX2 when the CPU has it, else the C
+ *    library's memchr and memmem):
  *
- * Every read is bounds-checked against the piece (or the small junction buffer built from
- * the end of the previous pieces and the start of this one). The GIL is held throughout: a
- * piece is at most a MiB and scanned in well under a millisecond.
+ *      names = Names([b"StopLogging", ...])
+ *      stream = names.stream()
+ *      stream.feed(piece, hits) -> bool  # appends the stream offset after each match's
+ *                                        # closing quote to `hits`, ascending; False: an
+ *                                        # escaped letter or digit, or a match left open
+ *                                        # over more than CARRY_MAX bytes (the reader then
+ *                                        # reads the file record by record)
+ *
+ * 2. placing a hit's record: `record_start` (the walk back to a `{` after `[` or `,`) and
+ *    `value_end` (where the object closes, by its brackets outside strings), so that msgspec
+ *    decodes exactly the record's bytes.
+ *
+ * Every read is bounds-checked against the buffer given (or the small junction buffer built
+ * from the end of the previous pieces and the start of this one). The GIL is held throughout
+ * (a piece is at most a MiB, scanned in well under a millisecond; PyMem_* needs it).
  */
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
