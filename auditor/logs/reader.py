@@ -46,7 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -226,16 +226,25 @@ class Matcher:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names = frozenset(names)
-        alt = "|".join(re.escape(n) for n in sorted(self.names, key=lambda n: (-len(n), n)))
-        source = rf"\"eventName\"{_WS}:{_WS}\"(?:{alt})\""
-        self.pattern = re.compile(source)
-        # the fast path scans bytes: RE2 when installed (~30% faster here than `re`). The
-        # second branch finds an eventName value written with an escape ("Stop\u004cogging"),
-        # which only the full decoder can read: the fast path then gives up on the file.
-        self.scanner: Any = _compile_bytes(
-            rf"\"eventName\"{_WS}:{_WS}\"(?:(?:{alt})\"|[^\"\\]*\\)".encode())
-        self._sources = [source.encode()]
+        self._alt = "|".join(re.escape(n)
+                             for n in sorted(self.names, key=lambda n: (-len(n), n)))
+        self._source = rf"\"eventName\"{_WS}:{_WS}\"(?:{self._alt})\""
+        self._sources = [self._source.encode()]
         self._local = threading.local()  # a hyperscan database's scratch is per thread
+
+    # compiled on first use: a run with the C scan needs neither
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self._source)
+
+    @cached_property
+    def scanner(self) -> Any:
+        """The fast path's byte scan without a stream scanner: RE2 when installed (~30%
+        faster here than `re`). The second branch finds an eventName value written with an
+        escape ("Stop\u004cogging"), which only the full decoder can read: the fast path
+        then gives up on the file."""
+        return _compile_bytes(
+            rf"\"eventName\"{_WS}:{_WS}\"(?:(?:{self._alt})\"|[^\"\\]*\\)".encode())
 
     def native(self) -> Any:
         """The watched names for the C scan (`_native.Names`), or None when the extension is
