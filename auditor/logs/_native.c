@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(DRGUARD_NO_AVX2)
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 #endif
@@ -252,6 +252,7 @@ static int scan_scalar(const unsigned char *b, Py_ssize_t from, Py_ssize_t n,
     return 0;
 }
 
+#ifdef HAVE_AVX2_PATH
 /* The same over b[0:n] for a long piece, looking at 2 bytes of the literal per position:
  * the bytes of "eventName" with few look-alikes nearby ('v' and 'N'), and backslashes. */
 #define ANCHOR1 2 /* 'v' */
@@ -284,7 +285,6 @@ static int on_candidates(const unsigned char *b, Py_ssize_t n, Py_ssize_t i, uin
     return 0;
 }
 
-#ifdef HAVE_AVX2_PATH
 __attribute__((target("avx2"))) static int scan_avx2(const unsigned char *b, Py_ssize_t n,
                                                      const NamesObject *t, long long base,
                                                      Hits *hits, Hits *open,
