@@ -13,8 +13,9 @@ made earlier. Variants, each in its own process (figures are the median of --rep
 - naive: `json.loads` of every file plus the detections, one CPU;
 - before: `collect` of the code at git REF (default: the commit before the streaming reader),
   one CPU, as that commit's own benchmark ran it; skipped when git or REF is not there;
-- ours-1cpu: `collect(workers=1)` pinned to one CPU (ours-re2-1cpu: the same with the RE2
-  scanner, as without hyperscan); ours: `collect` with --workers (parsing in one process per
+- ours-1cpu: `collect(workers=1)` pinned to one CPU, scanning with the C extension when it
+  is built (ours-hs-1cpu: the same with hyperscan, as without the extension; ours-re2-1cpu:
+  with RE2, as without either); ours: `collect` with --workers (parsing in one process per
   CPU), against both inflaters run on as many processes (`inflate-zlib xN`, `inflate-isal xN`).
 
 Peak RSS is `ru_maxrss` of the variant's process (and of its largest child). The run fails
@@ -181,20 +182,40 @@ def variant_ours(root: Path) -> tuple[int, list]:
     return _ours(root, int(os.environ.get("LOGS_BENCH_WORKERS", "8")))
 
 
-def variant_ours_re2_1cpu(root: Path) -> tuple[int, list]:
-    """One CPU, the fast path scanning with RE2 (as without hyperscan installed)."""
+def variant_ours_hs_1cpu(root: Path) -> tuple[int, list]:
+    """One CPU, the fast path scanning with hyperscan (as without the C extension built)."""
     from auditor.logs import reader
 
-    reader.STREAM_SCAN = False
+    reader.NATIVE = False
+    return _ours(root, 1)
+
+
+def variant_ours_re2_1cpu(root: Path) -> tuple[int, list]:
+    """One CPU, the fast path scanning with RE2 (as without the extension and hyperscan)."""
+    from auditor.logs import reader
+
+    reader.STREAM_SCAN = reader.NATIVE = False
     return _ours(root, 1)
 
 
 VARIANTS = {"inflate-zlib": variant_inflate_zlib, "inflate-lib": variant_inflate_lib,
             "floor-zlib-all-cpus": variant_floor_zlib_all_cpus,
             "floor-all-cpus": variant_floor_all_cpus, "naive": variant_naive,
-            "ours-re2-1cpu": variant_ours_re2_1cpu, "ours-1cpu": variant_ours_1cpu,
+            "ours-re2-1cpu": variant_ours_re2_1cpu, "ours-hs-1cpu": variant_ours_hs_1cpu,
+            "ours-1cpu": variant_ours_1cpu,
             "ours": variant_ours}
-ONE_CPU = {"inflate-zlib", "inflate-lib", "naive", "ours-1cpu", "ours-re2-1cpu"}
+ONE_CPU = {"inflate-zlib", "inflate-lib", "naive", "ours-1cpu", "ours-hs-1cpu",
+           "ours-re2-1cpu"}
+
+
+def scanner() -> str:
+    """The fast path's scanner in this checkout (the C extension is built by `pip install
+    -e .`; without it, hyperscan)."""
+    from auditor.logs import reader
+
+    if reader.NativeNames is not None:
+        return "the C extension (auditor/logs/_native.c)"
+    return "hyperscan (the C extension is NOT built: pip install -e .)"
 
 
 def _cpu() -> float:
@@ -307,7 +328,7 @@ def scaling(root: Path, events: int, repeat: int, workers: int) -> int:
     load_after = os.getloadavg()
     print(f"\n{events:,} events; {repeat} interleaved runs each; load average (1, 5, 15 min) "
           f"{' '.join(f'{x:.2f}' for x in load_before)} before, "
-          f"{' '.join(f'{x:.2f}' for x in load_after)} after")
+          f"{' '.join(f'{x:.2f}' for x in load_after)} after; ours scans with {scanner()}")
     label = {"inflate-lib": f"{reader.INFLATE} inflate, 1 process",
              "floor-all-cpus": f"{reader.INFLATE} inflate, {procs} processes",
              "ours-1cpu": "ours, 1 process", "ours": f"ours, {procs} processes"}
@@ -374,7 +395,7 @@ def main() -> int:
         if args.scaling:
             return scaling(root, events, args.repeat, args.workers)
         names = ["inflate-zlib", "inflate-lib", "floor-zlib-all-cpus", "floor-all-cpus",
-                 "naive", "before", "ours-re2-1cpu", "ours-1cpu", "ours"]
+                 "naive", "before", "ours-re2-1cpu", "ours-hs-1cpu", "ours-1cpu", "ours"]
         if tree is None:
             names.remove("before")
             print(f"(no 'before' variant: git ref {args.before!r} not available)")
@@ -401,7 +422,8 @@ def main() -> int:
         print(f"\n{manifest['events']:,} events, {manifest['files']} files, "
               f"{cpus} CPUs; median of {args.repeat} (naive: 1 run); load average (1, 5, 15 "
               f"min) {' '.join(f'{x:.2f}' for x in load_before)} before, "
-              f"{' '.join(f'{x:.2f}' for x in load_after)} after")
+              f"{' '.join(f'{x:.2f}' for x in load_after)} after; ours scans with "
+              f"{scanner()}")
         print(f"{'variant':<22} {'seconds':>8} {'events/s':>12} {'CPU s':>7} {'ev/CPU-s':>10}"
               f" {'peak RSS':>9} {'child':>7}   runs (s)")
         for name, r in res.items():
@@ -423,7 +445,8 @@ def main() -> int:
         print(f"  1 process : {rate['ours-1cpu']:12,.0f} ev/s = "
               f"{rate['ours-1cpu'] / rate['inflate-zlib']:.2f}x stdlib zlib inflate, "
               f"{rate['ours-1cpu'] / rate['inflate-lib']:.2f}x {reader.INFLATE} inflate "
-              f"(RE2 scanner instead of hyperscan: "
+              f"(hyperscan instead of the C scan: "
+              f"{rate['ours-hs-1cpu'] / rate['inflate-lib']:.2f}x, RE2: "
               f"{rate['ours-re2-1cpu'] / rate['inflate-lib']:.2f}x)")
         print(f"  {procs} processes: {rate['ours']:12,.0f} ev/s = "
               f"{rate['ours'] / rate['floor-zlib-all-cpus']:.2f}x zlib inflate x{procs}, "
@@ -456,7 +479,8 @@ def main() -> int:
         print(f"uncompressed size: {res['inflate-zlib']['extra'] / 2**30:.2f} GiB; files "
               f"read record by record: {res['ours']['extra']}")
         same = all(res[n]["hits"] == res["naive"]["hits"]
-                   for n in ("before", "ours-re2-1cpu", "ours-1cpu", "ours") if n in res)
+                   for n in ("before", "ours-re2-1cpu", "ours-hs-1cpu", "ours-1cpu", "ours")
+                   if n in res)
         print(f"detections: naive {len(res['naive']['hits'])}, ours {len(res['ours']['hits'])}"
               f" ({len(res['ours']['hits']) / events:.3%} of events): "
               f"{'identical' if same else 'DIFFERENT'} (naive, before, ours-1cpu, ours)")

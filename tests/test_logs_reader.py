@@ -252,13 +252,22 @@ def test_big_file_is_read_in_pieces_with_records_across_pieces(
         assert ids(res) == naive(data) and not res.skipped and not res.full_parse
 
 
-def test_the_scanner_named_is_the_one_used() -> None:
-    """With hyperscan installed (and on) the fast path streams through it; else RE2 scans."""
-    assert (MATCHER.stream_db() is not None) == reader.STREAM_SCAN
+def test_the_scanner_named_is_the_one_used(both_scanners: str,  # noqa: F811
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C scan when it is built (and on), else hyperscan's stream when it is installed
+    (and on), else RE2: each test of this module runs the scanner it names."""
+    assert (MATCHER.native() is not None) == (both_scanners == "native")
+    assert (MATCHER.stream_db() is not None) == (both_scanners != "re2")
+    used: list[str] = []
+    for scanner in ("native", "hyperscan"):
+        real = getattr(reader, f"_{scanner}_feed")
+        monkeypatch.setattr(reader, f"_{scanner}_feed",
+                            lambda *a, _real=real, _name=scanner: used.append(_name) or _real(*a))
     recs = samples.mixed_records(random.Random(9), 300, T0, violation_rate=0.05)
     data = samples.log_file(recs)
     res = reader.read("f.json.gz", data, MATCHER)
     assert ids(res) == naive(data) and not res.full_parse
+    assert used == ([] if both_scanners == "re2" else [both_scanners])
 
 
 @pytest.mark.parametrize("size", [10, 200, 5000, 300_000])

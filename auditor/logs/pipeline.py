@@ -153,7 +153,7 @@ class _Parsers:
         self.pool: Executor | None = None
         if procs > 1 and sys.platform.startswith("linux"):  # fork is safe there, not on macOS
             # compiled once here and inherited, not once per process
-            state[0].stream_db()
+            state[0].prepare()
             # fork: the detector is inherited, not pickled; the processes start now (the
             # first submit forks them all), before the listing and the download threads
             self.pool = ProcessPoolExecutor(procs, multiprocessing.get_context("fork"),

@@ -43,8 +43,10 @@ import sys
 import threading
 import zlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -98,9 +100,17 @@ INFLATER, INFLATE, _INFLATE_ERRORS = _inflate_module()
 IN_CHUNK = 1 << 16  # compressed bytes per inflate call (fits the cache; measured fastest)
 OUT_MAX = 1 << 20  # inflated bytes per call at most (a gzip bomb cannot blow past it)
 GZIP_WBITS = 31
-# The fast path scans the inflated pieces as one stream with hyperscan when it is installed
-# (off: RE2 over a sliding buffer); tests read every file both ways.
+# The fast path scans the inflated pieces as one stream: with the C extension when it is
+# built (`NATIVE`), else with hyperscan when it is installed (off: RE2 over a sliding
+# buffer); tests read every file all three ways.
 STREAM_SCAN = True
+NATIVE = True
+try:
+    from ._native import Names as NativeNames
+    from ._native import record_start as _native_record_start
+    from ._native import value_end as _native_value_end
+except ImportError:  # not built (no C compiler at install): hyperscan, then RE2
+    NativeNames = _native_record_start = _native_value_end = None
 NEAR = 1 << 12  # bytes around a hit tried first when placing its record
 PLAIN_MAX = 4000  # bytes: a record no longer is decoded with msgspec (`_decode_plain`)
 PLAIN_BRACKETS = 500  # brackets at most in such a record: far from the recursion limit
@@ -216,16 +226,40 @@ class Matcher:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names = frozenset(names)
-        alt = "|".join(re.escape(n) for n in sorted(self.names, key=lambda n: (-len(n), n)))
-        source = rf"\"eventName\"{_WS}:{_WS}\"(?:{alt})\""
-        self.pattern = re.compile(source)
-        # the fast path scans bytes: RE2 when installed (~30% faster here than `re`). The
-        # second branch finds an eventName value written with an escape ("Stop\u004cogging"),
-        # which only the full decoder can read: the fast path then gives up on the file.
-        self.scanner: Any = _compile_bytes(
-            rf"\"eventName\"{_WS}:{_WS}\"(?:(?:{alt})\"|[^\"\\]*\\)".encode())
-        self._sources = [source.encode()]
+        self._alt = "|".join(re.escape(n)
+                             for n in sorted(self.names, key=lambda n: (-len(n), n)))
+        self._source = rf"\"eventName\"{_WS}:{_WS}\"(?:{self._alt})\""
+        self._sources = [self._source.encode()]
         self._local = threading.local()  # a hyperscan database's scratch is per thread
+
+    # compiled on first use: a run with the C scan needs neither
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self._source)
+
+    @cached_property
+    def scanner(self) -> Any:
+        """The fast path's byte scan without a stream scanner: RE2 when installed (~30%
+        faster here than `re`). The second branch finds an eventName value written with an
+        escape ("Stop\u004cogging"), which only the full decoder can read: the fast path
+        then gives up on the file."""
+        return _compile_bytes(
+            rf"\"eventName\"{_WS}:{_WS}\"(?:(?:{self._alt})\"|[^\"\\]*\\)".encode())
+
+    def native(self) -> Any:
+        """The watched names for the C scan (`_native.Names`), or None when the extension is
+        not built, or `STREAM_SCAN` or `NATIVE` is off."""
+        if not (STREAM_SCAN and NATIVE) or NativeNames is None:
+            return None
+        names = self.__dict__.get("_names")
+        if names is None:
+            names = self._names = NativeNames(sorted(n.encode() for n in self.names))
+        return names
+
+    def prepare(self) -> None:
+        """Build the scanner the fast path will use (before forking: once, inherited)."""
+        if self.native() is None:
+            self.stream_db()
 
     def stream_db(self) -> Any:
         """This thread's hyperscan stream database of the watched names, or None when
@@ -241,6 +275,7 @@ class Matcher:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_local"] = None
+        state.pop("_names", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -491,9 +526,12 @@ def _start(text: _Text) -> str:
 def _fast(name: str, blob: Blob, matcher: Matcher, res: FileResult) -> bool:
     """Candidate records via a regex over the raw bytes + `raw_decode` of each candidate
     record only; False to ask for a record-by-record read."""
+    names = matcher.native()
+    if names is not None:
+        return _fast_stream(name, blob, matcher, res, partial(_native_feed, names))
     db = matcher.stream_db()
     if db is not None:
-        return _fast_stream(name, blob, matcher, res, db)
+        return _fast_stream(name, blob, matcher, res, partial(_hyperscan_feed, db))
     text = _Text(name, blob)
     try:
         buf = b""
@@ -598,14 +636,45 @@ def _place(recent: _Recent, pos: int,
     return None
 
 
-def _fast_stream(name: str, blob: Blob, matcher: Matcher, res: FileResult, db: Any) -> bool:
-    """The fast path with hyperscan: the inflated pieces are scanned as one stream, without
-    joining them; only the few KiB around each hit are copied and decoded."""
-    text = _Text(name, blob)
-    hits: list[int] = []
+Feed = Callable[[bytes], bool]
+
+
+@contextmanager
+def _native_feed(names: Any, _recent: _Recent, hits: list[int]) -> Iterator[Feed]:
+    """The C scan of one file's pieces (`_native.c`): match ends appended to `hits`; False
+    for a letter or digit written as an escape (the same test as `_escaped_alnum`), or a
+    match left open over more than a MiB of blanks."""
+    feed = names.stream().feed
+    yield lambda piece: feed(piece, hits)
+
+
+@contextmanager
+def _hyperscan_feed(db: Any, recent: _Recent, hits: list[int]) -> Iterator[Feed]:
+    """hyperscan's stream scan of one file's pieces, and the escape test per piece."""
 
     def on_match(_ident: int, _start: int, end: int, _flags: int, _ctx: Any) -> None:
         hits.append(end)
+
+    # the callback must outlive the stream (the binding keeps no reference to it)
+    with db.stream(match_event_handler=on_match) as stream:
+        scan = stream.scan
+
+        def feed(piece: bytes) -> bool:
+            if _escaped_alnum(recent, piece):
+                return False  # a name or key may be spelt with an escape
+            scan(piece)
+            return True
+
+        yield feed
+
+
+def _fast_stream(name: str, blob: Blob, matcher: Matcher, res: FileResult,
+                 scanner: Callable[[_Recent, list[int]], AbstractContextManager[Feed]]
+                 ) -> bool:
+    """The fast path over the inflated pieces scanned as one stream (C, or hyperscan),
+    without joining them; only the few KiB around each hit are copied and decoded."""
+    text = _Text(name, blob)
+    hits: list[int] = []
 
     try:
         pieces = text.next_pieces()
@@ -622,14 +691,12 @@ def _fast_stream(name: str, blob: Blob, matcher: Matcher, res: FileResult, db: A
             return True
         recent = _Recent()
         lo = head.end() - 1  # the '[' of the Records array, then the end of the last record
-        # the callback must outlive the stream (the binding keeps no reference to it)
-        with db.stream(match_event_handler=on_match) as stream:
+        with scanner(recent, hits) as feed:
             while True:
                 for piece in pieces:
-                    if _escaped_alnum(recent, piece):
-                        return False  # a name or key may be spelt with an escape
+                    if not feed(piece):
+                        return False  # e.g. a name or key may be spelt with an escape
                     recent.add(piece)
-                    stream.scan(piece)
                 ready = len(hits) if text.eof else _ready(hits, recent.end - LOOKAHEAD)
                 for end in hits[:ready]:
                     pos = end - 1  # the closing quote of the name: inside its record
@@ -693,16 +760,22 @@ def _record_at(buf: bytes, pos: int,
     (`FileResult.shallow`), searching back no further than `lo`; None when it cannot be
     placed (damage, or a record too big for the buffer)."""
     c = pos
+    native = NATIVE and _native_record_start is not None
     while True:
-        c = buf.rfind(b"{", lo, c)
-        if c < 0:
-            return None
-        j = c - 1
-        while j > lo and buf[j] in _BLANKS:
-            j -= 1
-        if j < lo or buf[j] not in b"[,":
-            continue  # an object value (`"key": {`), or a brace inside a string
-        got = _decode_at(buf, c)
+        if native:
+            c = _native_record_start(buf, c, lo)  # the same walk, in C
+            if c < 0:
+                return None
+        else:
+            c = buf.rfind(b"{", lo, c)
+            if c < 0:
+                return None
+            j = c - 1
+            while j > lo and buf[j] in _BLANKS:
+                j -= 1
+            if j < lo or buf[j] not in b"[,":
+                continue  # an object value (`"key": {`), or a brace inside a string
+        got = _decode_at(buf, c, native)
         if got is None:
             continue  # a brace inside a string, or damage: the record-by-record read will tell
         obj, end, shallow = got
@@ -711,11 +784,11 @@ def _record_at(buf: bytes, pos: int,
         # a nested object in an array (or a string's brace): keep walking out
 
 
-def _decode_at(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
+def _decode_at(buf: bytes, c: int, native: bool = False) -> tuple[Any, int, bool] | None:
     """The JSON value at byte `c`, the byte where it ends and whether it is shallow (see
     `_decode_plain`), decoding only a window around it; invalid UTF-8 inside it is replaced
-    (U+FFFD) and counted."""
-    plain = _decode_plain(buf, c)
+    (U+FFFD) and counted. `native`: the C extension finds where a plain record ends."""
+    plain = _decode_plain_native(buf, c) if native else _decode_plain(buf, c)
     if plain is not None:
         return plain
     width = 1 << 14
@@ -777,6 +850,25 @@ def _decode_plain(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
             return None
         return obj, end, brackets <= MAX_DEPTH
     return None
+
+
+def _decode_plain_native(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
+    """`_decode_plain`, with the end of the value found by its brackets in C: one msgspec
+    decode of exactly the value. The same answer: a valid JSON value ends where its brackets
+    close, and whatever is not valid fails the decode here as there (then `_decode`)."""
+    if _msgspec_decode is None:
+        return None
+    got = _native_value_end(buf, c, c + PLAIN_MAX)
+    if got is None:
+        return None  # not closed within PLAIN_MAX bytes (or not an object)
+    end, brackets = got
+    if brackets > PLAIN_BRACKETS:
+        return None
+    try:
+        obj = _msgspec_decode(memoryview(buf)[c:end])
+    except (ValueError, RecursionError, _MsgspecDecodeError):
+        return None
+    return obj, end, brackets <= MAX_DEPTH
 
 
 # ---- 2. record by record --------------------------------------------------------------------
