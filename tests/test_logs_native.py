@@ -163,6 +163,24 @@ def test_blanks_over_pieces(path: str) -> None:
     assert stop is not None and stop >= 1 and all(not h for h in got)
 
 
+
+def test_names_beyond_the_table_fall_back_to_another_scanner() -> None:
+    """More watched names than the C table holds (or longer ones) is not an error: the file
+    is scanned by hyperscan or RE2 and the same records come out."""
+    rng = random.Random(11)
+    recs = samples.mixed_records(rng, 300, T0, violation_rate=0.2)
+    data = samples.log_file(recs)
+    many = NAMES + [f"Extra{i}" for i in range(200)]
+    wide = NAMES + ["X" * 300]
+    base = reader.read("f.json.gz", data, reader.Matcher(NAMES))
+    assert base.records
+    for names in (many, wide):
+        matcher = reader.Matcher(names)
+        assert matcher.native() is None
+        got = reader.read("f.json.gz", data, matcher)
+        assert [r for _, r in got.records] == [r for _, r in base.records]
+
+
 def test_names_are_checked() -> None:
     assert native is not None
     with pytest.raises(ValueError):

@@ -251,9 +251,14 @@ class Matcher:
         not built, or `STREAM_SCAN` or `NATIVE` is off."""
         if not (STREAM_SCAN and NATIVE) or NativeNames is None:
             return None
-        names = self.__dict__.get("_names")
-        if names is None:
-            names = self._names = NativeNames(sorted(n.encode() for n in self.names))
+        names = self.__dict__.get("_names", False)
+        if names is False:
+            try:
+                names = NativeNames(sorted(n.encode() for n in self.names))
+            except ValueError as e:  # more names, or longer ones, than its table holds
+                log.debug("C scan not used (%s): hyperscan or RE2 instead", e)
+                names = None
+            self._names = names
         return names
 
     def prepare(self) -> None:
