@@ -43,6 +43,7 @@ import msgspec
 
 from drguard import inputs, registry
 from drguard.errors import ConfigError
+from drguard.evaluate import STATUS as _STATUS
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
@@ -50,7 +51,7 @@ from drguard.redact import Redactor as _Redactor
 from drguard.redact import redact, redact_with, remember
 from drguard.redact import scrub as _scrub
 from drguard.settings import Settings
-from drguard.verdict import Verdict
+from drguard.verdict import Remediation, Verdict
 from policypack.wire import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, UNKNOWN_STRING_VALUE
 
 log = logging.getLogger(__name__)
@@ -667,24 +668,104 @@ def _clean_own(evidence: dict[str, Any]) -> dict[str, Any]:
         if kind is str:
             if v == UNKNOWN_VALUE:
                 evidence[k] = "unknown"
+        elif kind is list:  # a list of plain scalars cleans to a copy of itself (hot)
+            for x in v:
+                xk = type(x)
+                if xk is str:
+                    if x == UNKNOWN_VALUE:
+                        break
+                elif not (x is None or xk is int or xk is bool):
+                    break
+            else:
+                evidence[k] = v.copy()
+                continue
+            evidence[k] = clean(v, 1)
         elif not (v is None or kind is int or kind is bool):
             evidence[k] = clean(v, 1)
     return evidence
 
 
+class PlainSink(Sink, Protocol):
+    """A sink that also takes a finding as its fields (auditor.reports.Spool.add_plain)."""
+
+    def add_plain(self, control: str, status: str, source: str, resource: str, message: str,
+                  account: str | None, region: str | None, evidence: dict[str, Any],
+                  remedy: tuple[Any, Any, Any] | None, owner: str | None = None,
+                  tier: str | None = None) -> bool: ...
+
+
+class _Blank:
+    """What applications.from_tags fills of a new finding."""
+
+    __slots__ = ("application", "owner", "tier")
+
+    def __init__(self) -> None:
+        self.application: str | None = None
+        self.owner: str | None = None
+        self.tier: str | None = None
+
+
 def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
-           emit: Callable[[Finding], None] | None = None) -> list[Finding]:
+           emit: Callable[[Finding], None] | None = None,
+           plain: PlainSink | None = None, seen: Seen | None = None) -> list[Finding]:
     """The findings of `resources`; each handed to `emit` as it is made when given (then
-    none is returned)."""
+    none is returned).
+
+    `plain` (with `emit`, when nothing is redacted and no waiver is set): each finding of
+    the common kind goes there as its fields, as `finding` would make them, without a
+    Finding (counted in `seen`); the others go to `emit`."""
+    from drguard import applications as apps_mod
     from policypack import checks
     from policypack.adapters import arn_account
 
     model = checks.build_model(resources, settings.scope)
     out: list[Finding] = []
     keep = emit or out.append
+    apps = getattr(settings, "apps", None) or apps_mod.Apps()
+    # tags none of which names an application, owner or tier: what from_tags makes of them
+    app_keys = frozenset((apps_mod.APP_TAG, apps_mod.TIER_TAG, *apps.owner_tag_keys))
+    untagged = _Blank()
+    apps_mod.from_tags(untagged, None, apps)
+    quick = plain is not None and seen is not None and emit is not None \
+        and not settings.waivers
+    remedy: tuple[Any, Any, Any] | None
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
         if control not in STATE_CONTROLS:
             continue
+        if quick:
+            assert plain is not None and seen is not None
+            tags = fact.tags
+            named = untagged
+            if tags and (type(tags) is not dict or not app_keys.isdisjoint(tags)):
+                named = _Blank()
+                apps_mod.from_tags(named, tags, apps)
+            status = verdict.status
+            rem = verdict.remediation
+            if status == "unknown":
+                message = _offline(verdict.message)
+                remedy = None
+            else:
+                message = verdict.message
+                remedy = None if rem is None else (rem.summary or "", rem.pulumi or None,
+                                                   rem.cli or None)
+            if named.application is None and (rem is None or status == "unknown"
+                                              or type(rem) is Remediation):
+                account = fact.account
+                if not account:
+                    res = model.res_of.get(id(fact))
+                    account = (arn_account(res.get("arn")) if res is not None else None) \
+                        or model.account
+                status = _STATUS[status]
+                evidence = _clean_own({**fact.evidence, **verdict.evidence})
+                if plain.add_plain(control, status, "state", fact.ref, message, account,
+                                   fact.region, evidence, remedy, named.owner, named.tier):
+                    if account:
+                        seen.accounts.add(account)
+                    if fact.region:
+                        seen.regions.add(fact.region)
+                    if status == "error":
+                        seen.errors += 1
+                    continue
         if verdict.status == "unknown":
             verdict = Verdict("unknown", _offline(verdict.message), verdict.evidence)
         f = finding(control, fact, verdict, "state", settings, today)
@@ -708,9 +789,13 @@ def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
     counts what run_meta reads of them: a run that keeps no finding alive."""
     resources = export.pack_resources()
     emit: Callable[[Finding], None] | None = None
+    plain: PlainSink | None = None
+    tally: Seen | None = None
     if sink is not None:
         redactor = _Redactor(export.secrets) if export.secrets else None
         tally = seen if seen is not None else Seen()
+        if redactor is None and hasattr(sink, "add_plain"):
+            plain = sink  # type: ignore[assignment]
 
         def emit(f: Finding) -> None:
             if redactor is not None:
@@ -719,13 +804,14 @@ def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
             sink.add(f)
 
         def restart() -> None:
+            assert sink is not None and tally is not None
             sink.reset()
             tally.accounts.clear()
             tally.regions.clear()
             tally.errors = 0
 
     try:
-        out = _judge(resources, settings, today, emit)
+        out = _judge(resources, settings, today, emit, plain, tally)
     except Exception as e:  # noqa: BLE001 - isolate the resource(s) the checks fail on
         log.warning("state: a check failed (%s); judging resources one by one to isolate it",
                     type(e).__name__)
@@ -739,7 +825,7 @@ def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
                 bad[id(r)] = err
         keep = [r for r in resources if id(r) not in bad]
         try:
-            out = _judge(keep, settings, today, emit)
+            out = _judge(keep, settings, today, emit, plain, tally)
         except Exception as err:  # noqa: BLE001 - a failure only the whole stack shows
             bad.update({id(r): err for r in keep})
             out = []

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _bytecode import compile_checkout  # benchmarks/, next to this script
+
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "urn:pulumi:prod::big"
 PROVIDER = f"{STACK}::pulumi:providers:aws::default_7_51_1"
@@ -140,6 +142,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.full:
         args.sizes = "5,20,50,200"
+    compile_checkout(ROOT)  # an install runs from bytecode (see _bytecode.py)
+    if args.also is not None:
+        compile_checkout(args.also.resolve())
     folder = args.keep or Path(tempfile.mkdtemp(prefix="dr-guard-state-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"{'MB':>5} {'resources':>10} {'findings':>9} {'exit':>4} {'wall s':>7} "

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from drguard.findings import Finding, merge
+from drguard.findings import Finding, finding_id, merge
 from drguard.redact import Redactor, known, redact_with
 from drguard.registry import BY_ID, SEVERITY_ORDER
 
@@ -42,7 +42,42 @@ from .words import critical_words
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
 _THREE = {"summary", "pulumi", "cli"}
 _CRITICAL = -SEVERITY_ORDER["critical"]  # the first field of a critical finding's order key
+_GAP_STATUS = frozenset(("pass", "fail", "error"))  # what add_plain writes
 _GAP_KEY = 7  # fields of the order key of a finding that is not a failed attempt
+
+
+class _Remedy(msgspec.Struct):
+    """A finding's remediation as the report writes it (Spool._doc's common form); why and
+    console are the control's, encoded once."""
+
+    summary: Any
+    pulumi: Any
+    cli: Any
+    why: msgspec.Raw
+    console: msgspec.Raw
+
+
+class _Doc(msgspec.Struct):
+    """A finding's JSON as Finding.to_dict writes it when it has no sources beyond its own,
+    no event(s), no waiver, no stack/urn/application: the same keys in the same order.
+    Control and severity are encoded once per control."""
+
+    id: Any
+    control: msgspec.Raw
+    severity: msgspec.Raw
+    status: Any
+    source: Any
+    account: Any
+    region: Any
+    resource: Any
+    message: Any
+    evidence: Any
+    remediation: Any
+    application: None
+    stack: None
+    urn: None
+    owner: Any
+    tier: Any
 
 
 def _order(f: Finding) -> tuple[Any, ...]:
@@ -76,6 +111,8 @@ class Spool:
         for c in BY_ID.values():
             general = c.remedy()
             self._fixed[c.id] = (general["why"], general["console"])
+        # control id -> what add_plain writes of it (see _constants)
+        self._constants: dict[str, tuple[Any, ...]] = {}
         self._attempts: dict[str, int] = {}  # a failed attempt's id -> its first record
         self._keys: list[tuple[Any, ...]] = []
         self.reset()
@@ -122,6 +159,58 @@ class Spool:
         self._lengths.append(0)
         self._spool(f, at)
         self.tally.add(f)
+
+    def add_plain(self, control: str, status: str, source: str, resource: str, message: str,
+                  account: str | None, region: str | None, evidence: dict[str, Any],
+                  remedy: tuple[Any, Any, Any] | None, owner: str | None = None,
+                  tier: str | None = None) -> bool:
+        """add() of the finding these fields make (`Finding(control, status, source,
+        resource, message, account, region, evidence, remediation={summary, pulumi, cli} of
+        `remedy`, owner, tier)`, nothing else set), without the Finding: the same record,
+        order key and counts. False, with nothing added, where add() is needed: a spool that
+        redacts or is not plain, a status that is not a gap's (pass, fail, error), a control
+        not declared, or a field msgspec cannot write (the stdlib encoder's)."""
+        if self._redactor is not None or self._encode is None or status not in _GAP_STATUS:
+            return False
+        const = self._constants.get(control)
+        if const is None:
+            if control not in BY_ID:
+                return False
+            const = self._constants[control] = self._constants_of(control)
+        rank, severity, control_raw, severity_raw, why, console = const
+        summary, pulumi, cli = remedy if remedy is not None else (None, None, None)
+        doc = _Doc(finding_id(control, resource, account, region), control_raw, severity_raw,
+                   status, source, account, region, resource, message, evidence,
+                   None if remedy is None else _Remedy(str(summary or ""), pulumi or None,
+                                                       cli, why, console),
+                   None, None, None, owner, tier)
+        try:
+            piece = self._encode(doc)
+        except (UnicodeEncodeError, TypeError, OverflowError):
+            return False
+        self._keys.append((rank, control, resource, source, status, account or "",
+                           region or ""))
+        self._offsets.append(self._size)
+        self._lengths.append(len(piece))
+        self._buf.append(piece)
+        self._size += len(piece)
+        self._buffered += len(piece)
+        if self._buffered >= _WRITE_BYTES:
+            self._flush()
+        counts = self.tally.counts
+        key = (status, severity, control, account or "-", source, False)
+        counts[key] = counts.get(key, 0) + 1
+        return True
+
+    def _constants_of(self, control: str) -> tuple[Any, ...]:
+        """(order rank, severity, and as JSON: control, severity, remediation why and console)
+        of a declared control."""
+        encode = msgspec.json.Encoder().encode
+        severity = BY_ID[control].severity
+        why, console = self._fixed[control]
+        return (-SEVERITY_ORDER.get(severity, -1), severity, msgspec.Raw(encode(control)),
+                msgspec.Raw(encode(severity)), msgspec.Raw(encode(why)),
+                msgspec.Raw(encode(console)))
 
     def _merge_attempts(self, keys: list[tuple[Any, ...] | None]) -> None:
         """One record per failed attempt seen more than once (its id), as _merge_gaps."""
