@@ -394,6 +394,112 @@ def _lean_loads(text: str) -> dict[str, Any] | None:
     return {"version": lean.version, "deployment": deployment}
 
 
+# ---- a typed read of the common shape --------------------------------------------------
+# The lean read's structs with the types _resource accepts: msgspec checks them as it reads
+# (what does not match: the lean read above, whose _resource names what is wrong). A
+# resource whose properties' text holds nothing the value walk (Decoder.decode) changes or
+# counts is built from msgspec's values as they are: that walk would return an equal copy
+# (see _walk_free). The others go through _resource as before.
+
+class _TypedResource(msgspec.Struct):
+    urn: str
+    type: str
+    id: str | None = None
+    custom: bool | None = None
+    inputs: msgspec.Raw | msgspec.UnsetType = _U
+    outputs: msgspec.Raw | msgspec.UnsetType = _U
+    propertyDependencies: dict[str, list[str]] | None = None  # noqa: N815
+    parent: str | None = None
+    provider: str | None = None
+    protect: bool | None = None
+    external: bool | None = None
+    delete: bool | None = None
+    pendingReplacement: bool | None = None  # noqa: N815
+    additionalSecretOutputs: Any = _U  # noqa: N815
+
+
+class _TypedDeployment(msgspec.Struct):
+    manifest: dict[str, Any] | None = None
+    resources: list[_TypedResource] | None = None
+    pending_operations: list[Any] | None = None
+
+
+class _TypedExport(msgspec.Struct):
+    version: int
+    deployment: _TypedDeployment
+    checkpoint: msgspec.Raw | msgspec.UnsetType = _U
+
+
+_SIG_BYTES = SIG_KEY.encode()
+_NULL = b"null"
+
+
+def _walk_free(text: bytes) -> bool:
+    """Whether Decoder.decode returns an equal copy of msgspec's value of this property text,
+    remembering no secret and counting nothing unreadable: the text holds no signature key
+    (secrets, resource references, big integers: the key can only be spelt literally or with
+    a \\u escape), no \\u escape at all (which could spell it, or the NUL of the too-deep
+    marker), and fewer than MAX_VALUE_DEPTH brackets (nothing nested past the walk's depth
+    limit, counting brackets in strings too). msgspec reads no NaN, infinity, out-of-range
+    number or integer too long for Python (the whole read is refused then), so every other
+    value is one the walk keeps."""
+    return _SIG_BYTES not in text and b"\\u" not in text \
+        and text.count(b"{") + text.count(b"[") < MAX_VALUE_DEPTH
+
+
+def _typed_parse(text: str | bytes, where: str) -> Export | None:
+    """parse(loads(text), where) for an export of the common shape, by the typed read above;
+    None where it is not of that shape (or anything is wrong: the caller's read says what)."""
+    decode = msgspec.json.decode
+    try:
+        doc = decode(text, type=_TypedExport)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    version, dep = doc.version, doc.deployment
+    if doc.checkpoint is not _U or type(version) is not int \
+            or version not in SUPPORTED_VERSIONS:
+        return None
+    decoder = Decoder()
+    resources: list[StateResource] = []
+    try:
+        for i, r in enumerate(dep.resources or ()):
+            urn, type_ = r.urn, r.type
+            if not type_ or not urn.startswith("urn:pulumi:") or urn.count("::") < 3:
+                return None
+            outputs = None if r.outputs is _U else bytes(r.outputs)
+            inputs = None if r.inputs is _U else bytes(r.inputs)
+            if outputs == _NULL:
+                outputs = None
+            if inputs == _NULL:
+                inputs = None
+            if (outputs is not None and (outputs[:1] != b"{" or not _walk_free(outputs))) \
+                    or (inputs is not None and inputs != outputs
+                        and (inputs[:1] != b"{" or not _walk_free(inputs))) \
+                    or r.additionalSecretOutputs not in (_U, None):
+                raw = {k: v for k in _RESOURCE_KEYS if (v := getattr(r, k)) is not _U
+                       and v is not None and k not in ("inputs", "outputs")}
+                if outputs is not None:
+                    raw["outputs"] = decode(outputs)
+                if inputs is not None:
+                    raw["inputs"] = raw["outputs"] if inputs == outputs else decode(inputs)
+                resources.append(_resource(i, raw, version, where, decoder))
+                continue
+            props: dict[str, Any] = decode(outputs) if outputs is not None else {}
+            if inputs is not None and inputs != outputs:  # else _resource's inputs: {} or
+                merged = decode(inputs)                   # the outputs' keys, in order
+                if merged and list(merged) != list(props):
+                    props = {**merged, **props}
+            deps = r.propertyDependencies
+            resources.append(StateResource(
+                urn=urn, type=type_, id=r.id or "", custom=bool(r.custom), props=props,
+                protect=bool(r.protect), external=bool(r.external), delete=bool(r.delete),
+                pending_replacement=bool(r.pendingReplacement), parent=r.parent or "",
+                provider=r.provider or "", property_deps=deps if deps and version >= 3 else {}))
+    except (msgspec.DecodeError, RecursionError, StateError):
+        return None
+    return _export(where, version, resources, dep.manifest, dep.pending_operations, decoder)
+
+
 def _fail(where: str, what: str) -> StateError:
     return StateError(f"{where}: not a usable stack export: {what}")
 
@@ -512,6 +618,13 @@ def parse(doc: Any, where: str) -> Export:
         raise _fail(where, "'deployment.resources' must be a list")
     decoder = Decoder()
     resources = [_resource(i, r, version, where, decoder) for i, r in enumerate(raw)]
+    return _export(where, version, resources, dep.get("manifest"),
+                   dep.get("pending_operations"), decoder)
+
+
+def _export(where: str, version: int, resources: list[StateResource], manifest: Any,
+            pending: Any, decoder: Decoder) -> Export:
+    """The Export of validated resources (StateError on the rest of the document)."""
     seen: set[str] = set()
     for r in resources:
         if r.delete:
@@ -519,10 +632,9 @@ def parse(doc: Any, where: str) -> Export:
         if r.urn in seen:
             raise _fail(where, f"the urn {r.urn!r} appears twice")
         seen.add(r.urn)
-    manifest = dep.get("manifest")
     if manifest is not None and not isinstance(manifest, dict):
         raise _fail(where, "'deployment.manifest' must be an object")
-    pending = dep.get("pending_operations") or []
+    pending = pending or []
     if not isinstance(pending, list):
         raise _fail(where, "'deployment.pending_operations' must be a list")
     remember(*decoder.secrets)  # redacted from every report of this run, whatever the path
@@ -538,6 +650,9 @@ def load(path: str | Path) -> Export:
         text = inputs.read_text(p, "stack export", EXPORT_LIMITS)
     except inputs.FileRefused as e:
         raise StateError(str(e)) from None
+    typed = _typed_parse(text, str(p))
+    if typed is not None:
+        return typed
     try:
         doc = _lean_loads(text)
         if doc is None:
@@ -567,6 +682,9 @@ def export_stack(stack: str, cwd: Path | None = None, timeout: float = 300) -> E
         last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
         raise StateError(f"--stack {stack}: `pulumi stack export` exited with code "
                          f"{proc.returncode}: {last}")
+    typed = _typed_parse(proc.stdout, f"pulumi stack export --stack {stack}")
+    if typed is not None:
+        return typed
     try:
         doc = _lean_loads(proc.stdout)
         if doc is None:
