@@ -190,11 +190,12 @@ class Spool:
             return False
         self._keys.append((rank, control, resource, source, status, account or "",
                            region or ""))
+        size = len(piece) + 1
         self._offsets.append(self._size)
-        self._lengths.append(len(piece))
-        self._buf.append(piece)
-        self._size += len(piece)
-        self._buffered += len(piece)
+        self._lengths.append(size)
+        self._buf += (b",", piece)
+        self._size += size
+        self._buffered += size
         if self._buffered >= _WRITE_BYTES:
             self._flush()
         counts = self.tally.counts
@@ -221,6 +222,10 @@ class Spool:
     def _merge_gaps(self, keys: list[tuple[Any, ...] | None]) -> None:
         """One record per gap (control, resource, account, region: its id): the copies of a
         gap seen twice are merged (_merge)."""
+        ids = [(k[1], k[2], k[5], k[6]) for k in keys if k is not None and len(k) == _GAP_KEY]
+        if len(set(ids)) == len(ids):  # no gap seen twice (the common case): nothing to do
+            return
+        del ids
         gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == _GAP_KEY),
                       key=lambda i: _gap(keys[i]))
         run: list[int] = []
@@ -273,9 +278,10 @@ class Spool:
                 d = jsonable(d)
             piece = dumps(d, indent=None).encode("utf-8")
         offset = self._size
-        self._buf.append(piece)
-        self._size += len(piece)
-        self._buffered += len(piece)
+        size = len(piece) + 1
+        self._buf += (b",", piece)
+        self._size += size
+        self._buffered += size
         if self._buffered >= _WRITE_BYTES:
             self._flush()
         self._apps.pop(at, None)
@@ -283,7 +289,7 @@ class Spool:
             self._apps[at] = applications_mod.app_row(d)
         self._keys[at] = _order(f)
         self._offsets[at] = offset
-        self._lengths[at] = len(piece)
+        self._lengths[at] = size
 
     def _flush(self) -> None:
         if self._buf:
@@ -294,7 +300,7 @@ class Spool:
     def _read(self, at: int) -> Finding:
         self._flush()
         self._file.flush()
-        data = os.pread(self._file.fileno(), self._lengths[at], self._offsets[at])
+        data = os.pread(self._file.fileno(), self._lengths[at] - 1, self._offsets[at] + 1)
         return Finding.from_dict(json.loads(data))  # what either encoder wrote (NaN...)
 
     def write(self, path: Path, run: dict[str, Any],
@@ -336,23 +342,26 @@ class Spool:
         try:
             with part.open("wb") as out:
                 text = dumps(head, indent=None)
-                buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
-                size = 0
+                out.write(text[:-1].encode("utf-8") + b',"findings":[')
+                # each record is stored after its comma: records next to each other in the
+                # spool and in the report (findings made in report order) are copied in one
+                # read, up to _WRITE_BYTES; the first record's comma is left out
+                start = end = -1
+                skip = 1
                 apps = self._apps
-                for n, i in enumerate(order):
-                    offset, length = offsets[i], lengths[i]
-                    if n:
-                        buf.append(b",")
-                    buf.append(os.pread(fd, length, offset))
-                    size += length
-                    if size >= _WRITE_BYTES:
-                        out.write(b"".join(buf))
-                        buf.clear()
-                        size = 0
+                for i in order:
+                    offset = offsets[i]
+                    if offset != end or end - start >= _WRITE_BYTES:
+                        if end > start:
+                            out.write(os.pread(fd, end - start - skip, start + skip))
+                            skip = 0
+                        start = end = offset
+                    end += lengths[i]
                     if i in apps:
                         app_rows.append(apps[i])
-                buf.append(b"]")
-                out.write(b"".join(buf))
+                if end > start:
+                    out.write(os.pread(fd, end - start - skip, start + skip))
+                out.write(b"]")
                 del order
                 tail = {"applications": applications_mod.applications(
                             app_rows, objectives.get("tiers"), objectives.get("applications")),
