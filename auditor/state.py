@@ -156,12 +156,20 @@ class Export:
         from policypack.adapters import Res
 
         out = []
+        providers: dict[str, Any] = {}  # provider reference -> its outputs (one look-up each)
         for r in self.resources:
             if r.delete:  # an old copy awaiting deletion after a replacement
                 continue
-            out.append(Res(type=r.type, urn=r.urn, name=r.name, props=r.props,
-                           protect=r.protect, provider_props=self.provider_props(r),
-                           property_deps=r.property_deps))
+            provider = r.provider
+            if provider:
+                if provider in providers:
+                    provider_props = providers[provider]
+                else:
+                    provider_props = providers[provider] = self.provider_props(r)
+            else:
+                provider_props = None
+            out.append(Res(r.type, r.urn, r.name, r.props, r.protect, provider_props,
+                           r.property_deps))
         return out
 
 
@@ -812,6 +820,9 @@ class PlainSink(Sink, Protocol):
                   tier: str | None = None) -> bool: ...
 
 
+_NO_ACCOUNT = object()
+
+
 class _Blank:
     """What applications.from_tags fills of a new finding."""
 
@@ -847,6 +858,8 @@ def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
     quick = plain is not None and seen is not None and emit is not None \
         and not settings.waivers
     remedy: tuple[Any, Any, Any] | None
+    res_of = model.res_of
+    accounts: dict[int, Any] = {}  # id(resource) -> the account its ARN names, else the stack's
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
         if control not in STATE_CONTROLS:
             continue
@@ -858,21 +871,26 @@ def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
                 named = _Blank()
                 apps_mod.from_tags(named, tags, apps)
             status = verdict.status
-            rem = verdict.remediation
-            if status == "unknown":
-                message = _offline(verdict.message)
-                remedy = None
-            else:
-                message = verdict.message
-                remedy = None if rem is None else (rem.summary or "", rem.pulumi or None,
-                                                   rem.cli or None)
-            if named.application is None and (rem is None or status == "unknown"
-                                              or type(rem) is Remediation):
+            rem = getattr(verdict, "remediation", None)
+            if named.application is None and (rem is None or type(rem) is Remediation
+                                              or status == "unknown"):
+                if status == "unknown":
+                    message = _offline(verdict.message)
+                    remedy = None
+                else:
+                    message = verdict.message
+                    remedy = None if rem is None else (rem.summary or "", rem.pulumi or None,
+                                                       rem.cli or None)
                 account = fact.account
                 if not account:
-                    res = model.res_of.get(id(fact))
-                    account = (arn_account(res.get("arn")) if res is not None else None) \
-                        or model.account
+                    res = res_of.get(id(fact))
+                    if res is None:
+                        account = model.account
+                    else:  # one ARN read per resource (its checks' findings share it)
+                        account = accounts.get(id(res), _NO_ACCOUNT)
+                        if account is _NO_ACCOUNT:
+                            account = accounts[id(res)] = arn_account(res.get("arn")) \
+                                or model.account
                 status = _STATUS[status]
                 evidence = _clean_own({**fact.evidence, **verdict.evidence})
                 if plain.add_plain(control, status, "state", fact.ref, message, account,
