@@ -891,15 +891,15 @@ def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
                         if account is _NO_ACCOUNT:
                             account = accounts[id(res)] = arn_account(res.get("arn")) \
                                 or model.account
-                status = _STATUS[status]
+                made = _STATUS[status]
                 evidence = _clean_own({**fact.evidence, **verdict.evidence})
-                if plain.add_plain(control, status, "state", fact.ref, message, account,
+                if plain.add_plain(control, made, "state", fact.ref, message, account,
                                    fact.region, evidence, remedy, named.owner, named.tier):
                     if account:
                         seen.accounts.add(account)
                     if fact.region:
                         seen.regions.add(fact.region)
-                    if status == "error":
+                    if made == "error":
                         seen.errors += 1
                     continue
         if verdict.status == "unknown":

