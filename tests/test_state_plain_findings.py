@@ -148,3 +148,42 @@ def test_plain_findings_write_the_report_the_findings_write(
     assert any(f["tier"] == "silver" for f in findings)
     assert any(f["status"] == "error" for f in findings)
     assert any(f["application"] == "shop/prod" for f in findings)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_add_plain_writes_what_add_writes(seed: int, tmp_path: Path) -> None:
+    """Spool.add_plain of a finding's fields, and add() of the finding, interleaved as a run
+    makes them (gaps seen twice merged, lone surrogates, unknown controls, every status):
+    the same report.json, byte for byte."""
+    from drguard.redact import forget
+    from tests.test_report_streamed import RUN, make
+
+    forget()  # no secret of an earlier test: the spool would redact (and add_plain refuse)
+    findings = make(seed, 400, plain=True)
+    texts = []
+    for use_plain in (True, False):
+        spool = Spool(plain=True, dir=tmp_path)
+        taken = 0
+        for f in copy.deepcopy(findings):
+            r = f.remediation
+            fits = f.status in ("pass", "fail", "error") and f.waiver is None \
+                and f.application is None and f.event is None and not f.events \
+                and f.sources == [f.source] and f.stack is None and f.urn is None \
+                and (r is None or list(r) == ["summary", "pulumi", "cli"])
+            if use_plain and fits and spool.add_plain(
+                    f.control, f.status, f.source, f.resource, f.message, f.account,
+                    f.region, f.evidence,
+                    None if r is None else (r["summary"], r["pulumi"], r["cli"]),
+                    f.owner, f.tier):
+                taken += 1
+                continue
+            spool.add(f)
+        assert taken > 50 if use_plain else taken == 0
+        out = tmp_path / f"report-{use_plain}.json"
+        spool.write(out, copy.deepcopy(RUN))
+        texts.append(out.read_bytes())
+    assert texts[0] == texts[1]
+    doc = json.loads(texts[0])
+    ids = [f["id"] for f in doc["findings"]]
+    assert len(ids) == len(set(ids))
+    assert len(ids) < len(findings)  # gaps seen twice were merged
