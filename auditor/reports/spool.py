@@ -98,14 +98,15 @@ class Spool:
 
     def __init__(self, plain: bool = False, dir: Path | None = None) -> None:
         self.plain = plain
-        self._encode = msgspec.json.Encoder().encode if plain else None
+        encoder = msgspec.json.Encoder()
+        self._encode = encoder.encode if plain else None
+        self._encode_into = encoder.encode_into
         self._secrets = known()  # what the one redaction step before output removes
         self._redactor = Redactor(self._secrets) if self._secrets else None
         if dir is not None:
             Path(dir).mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = tempfile.TemporaryFile(dir=dir, prefix=".report-findings-")
-        self._buf: list[bytes] = []
-        self._buffered = 0
+        self._buf = bytearray()  # records not yet written to the file, each after its comma
         # control id -> (why, console steps) of its remediation (Control.remedy)
         self._fixed: dict[str, tuple[str | None, list[str]]] = {}
         for c in BY_ID.values():
@@ -120,7 +121,6 @@ class Spool:
     def reset(self) -> None:
         """Forget every finding added (the caller judges again)."""
         self._buf.clear()
-        self._buffered = 0
         self._file.seek(0)
         self._file.truncate()
         self._size = 0
@@ -184,19 +184,21 @@ class Spool:
                    None if remedy is None else _Remedy(str(summary or ""), pulumi or None,
                                                        cli, why, console),
                    None, None, None, owner, tier)
+        buf = self._buf
+        start = len(buf)
+        buf += b","
         try:
-            piece = self._encode(doc)
+            self._encode_into(doc, buf, -1)
         except (UnicodeEncodeError, TypeError, OverflowError):
+            del buf[start:]
             return False
         self._keys.append((rank, control, resource, source, status, account or "",
                            region or ""))
-        size = len(piece) + 1
+        size = len(buf) - start
         self._offsets.append(self._size)
         self._lengths.append(size)
-        self._buf += (b",", piece)
         self._size += size
-        self._buffered += size
-        if self._buffered >= _WRITE_BYTES:
+        if len(buf) >= _WRITE_BYTES:
             self._flush()
         counts = self.tally.counts
         key = (status, severity, control, account or "-", source, False)
@@ -279,10 +281,10 @@ class Spool:
             piece = dumps(d, indent=None).encode("utf-8")
         offset = self._size
         size = len(piece) + 1
-        self._buf += (b",", piece)
+        self._buf += b","
+        self._buf += piece
         self._size += size
-        self._buffered += size
-        if self._buffered >= _WRITE_BYTES:
+        if len(self._buf) >= _WRITE_BYTES:
             self._flush()
         self._apps.pop(at, None)
         if d.get("application"):
@@ -293,9 +295,8 @@ class Spool:
 
     def _flush(self) -> None:
         if self._buf:
-            self._file.write(b"".join(self._buf))
+            self._file.write(self._buf)
             self._buf.clear()
-            self._buffered = 0
 
     def _read(self, at: int) -> Finding:
         self._flush()
