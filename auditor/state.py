@@ -43,6 +43,7 @@ import msgspec
 
 from drguard import inputs, registry
 from drguard.errors import ConfigError
+from drguard.evaluate import STATUS as _STATUS
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
@@ -50,7 +51,7 @@ from drguard.redact import Redactor as _Redactor
 from drguard.redact import redact, redact_with, remember
 from drguard.redact import scrub as _scrub
 from drguard.settings import Settings
-from drguard.verdict import Verdict
+from drguard.verdict import Remediation, Verdict
 from policypack.wire import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY, UNKNOWN_STRING_VALUE
 
 log = logging.getLogger(__name__)
@@ -155,12 +156,20 @@ class Export:
         from policypack.adapters import Res
 
         out = []
+        providers: dict[str, Any] = {}  # provider reference -> its outputs (one look-up each)
         for r in self.resources:
             if r.delete:  # an old copy awaiting deletion after a replacement
                 continue
-            out.append(Res(type=r.type, urn=r.urn, name=r.name, props=r.props,
-                           protect=r.protect, provider_props=self.provider_props(r),
-                           property_deps=r.property_deps))
+            provider = r.provider
+            if provider:
+                if provider in providers:
+                    provider_props = providers[provider]
+                else:
+                    provider_props = providers[provider] = self.provider_props(r)
+            else:
+                provider_props = None
+            out.append(Res(r.type, r.urn, r.name, r.props, r.protect, provider_props,
+                           r.property_deps))
         return out
 
 
@@ -393,6 +402,112 @@ def _lean_loads(text: str) -> dict[str, Any] | None:
     return {"version": lean.version, "deployment": deployment}
 
 
+# ---- a typed read of the common shape --------------------------------------------------
+# The lean read's structs with the types _resource accepts: msgspec checks them as it reads
+# (what does not match: the lean read above, whose _resource names what is wrong). A
+# resource whose properties' text holds nothing the value walk (Decoder.decode) changes or
+# counts is built from msgspec's values as they are: that walk would return an equal copy
+# (see _walk_free). The others go through _resource as before.
+
+class _TypedResource(msgspec.Struct):
+    urn: str
+    type: str
+    id: str | None = None
+    custom: bool | None = None
+    inputs: msgspec.Raw | msgspec.UnsetType = _U
+    outputs: msgspec.Raw | msgspec.UnsetType = _U
+    propertyDependencies: dict[str, list[str]] | None = None  # noqa: N815
+    parent: str | None = None
+    provider: str | None = None
+    protect: bool | None = None
+    external: bool | None = None
+    delete: bool | None = None
+    pendingReplacement: bool | None = None  # noqa: N815
+    additionalSecretOutputs: Any = _U  # noqa: N815
+
+
+class _TypedDeployment(msgspec.Struct):
+    manifest: dict[str, Any] | None = None
+    resources: list[_TypedResource] | None = None
+    pending_operations: list[Any] | None = None
+
+
+class _TypedExport(msgspec.Struct):
+    version: int
+    deployment: _TypedDeployment
+    checkpoint: msgspec.Raw | msgspec.UnsetType = _U
+
+
+_SIG_BYTES = SIG_KEY.encode()
+_NULL = b"null"
+
+
+def _walk_free(text: bytes) -> bool:
+    """Whether Decoder.decode returns an equal copy of msgspec's value of this property text,
+    remembering no secret and counting nothing unreadable: the text holds no signature key
+    (secrets, resource references, big integers: the key can only be spelt literally or with
+    a \\u escape), no \\u escape at all (which could spell it, or the NUL of the too-deep
+    marker), and fewer than MAX_VALUE_DEPTH brackets (nothing nested past the walk's depth
+    limit, counting brackets in strings too). msgspec reads no NaN, infinity, out-of-range
+    number or integer too long for Python (the whole read is refused then), so every other
+    value is one the walk keeps."""
+    return _SIG_BYTES not in text and b"\\u" not in text \
+        and text.count(b"{") + text.count(b"[") < MAX_VALUE_DEPTH
+
+
+def _typed_parse(text: str | bytes, where: str) -> Export | None:
+    """parse(loads(text), where) for an export of the common shape, by the typed read above;
+    None where it is not of that shape (or anything is wrong: the caller's read says what)."""
+    decode = msgspec.json.decode
+    try:
+        doc = decode(text, type=_TypedExport)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    version, dep = doc.version, doc.deployment
+    if doc.checkpoint is not _U or type(version) is not int \
+            or version not in SUPPORTED_VERSIONS:
+        return None
+    decoder = Decoder()
+    resources: list[StateResource] = []
+    try:
+        for i, r in enumerate(dep.resources or ()):
+            urn, type_ = r.urn, r.type
+            if not type_ or not urn.startswith("urn:pulumi:") or urn.count("::") < 3:
+                return None
+            outputs = None if r.outputs is _U else bytes(r.outputs)
+            inputs = None if r.inputs is _U else bytes(r.inputs)
+            if outputs == _NULL:
+                outputs = None
+            if inputs == _NULL:
+                inputs = None
+            if (outputs is not None and (outputs[:1] != b"{" or not _walk_free(outputs))) \
+                    or (inputs is not None and inputs != outputs
+                        and (inputs[:1] != b"{" or not _walk_free(inputs))) \
+                    or r.additionalSecretOutputs not in (_U, None):
+                raw = {k: v for k in _RESOURCE_KEYS if (v := getattr(r, k)) is not _U
+                       and v is not None and k not in ("inputs", "outputs")}
+                if outputs is not None:
+                    raw["outputs"] = decode(outputs)
+                if inputs is not None:
+                    raw["inputs"] = raw["outputs"] if inputs == outputs else decode(inputs)
+                resources.append(_resource(i, raw, version, where, decoder))
+                continue
+            props: dict[str, Any] = decode(outputs) if outputs is not None else {}
+            if inputs is not None and inputs != outputs:  # else _resource's inputs: {} or
+                merged = decode(inputs)                   # the outputs' keys, in order
+                if merged and list(merged) != list(props):
+                    props = {**merged, **props}
+            deps = r.propertyDependencies
+            resources.append(StateResource(
+                urn=urn, type=type_, id=r.id or "", custom=bool(r.custom), props=props,
+                protect=bool(r.protect), external=bool(r.external), delete=bool(r.delete),
+                pending_replacement=bool(r.pendingReplacement), parent=r.parent or "",
+                provider=r.provider or "", property_deps=deps if deps and version >= 3 else {}))
+    except (msgspec.DecodeError, RecursionError, StateError):
+        return None
+    return _export(where, version, resources, dep.manifest, dep.pending_operations, decoder)
+
+
 def _fail(where: str, what: str) -> StateError:
     return StateError(f"{where}: not a usable stack export: {what}")
 
@@ -511,6 +626,13 @@ def parse(doc: Any, where: str) -> Export:
         raise _fail(where, "'deployment.resources' must be a list")
     decoder = Decoder()
     resources = [_resource(i, r, version, where, decoder) for i, r in enumerate(raw)]
+    return _export(where, version, resources, dep.get("manifest"),
+                   dep.get("pending_operations"), decoder)
+
+
+def _export(where: str, version: int, resources: list[StateResource], manifest: Any,
+            pending: Any, decoder: Decoder) -> Export:
+    """The Export of validated resources (StateError on the rest of the document)."""
     seen: set[str] = set()
     for r in resources:
         if r.delete:
@@ -518,10 +640,9 @@ def parse(doc: Any, where: str) -> Export:
         if r.urn in seen:
             raise _fail(where, f"the urn {r.urn!r} appears twice")
         seen.add(r.urn)
-    manifest = dep.get("manifest")
     if manifest is not None and not isinstance(manifest, dict):
         raise _fail(where, "'deployment.manifest' must be an object")
-    pending = dep.get("pending_operations") or []
+    pending = pending or []
     if not isinstance(pending, list):
         raise _fail(where, "'deployment.pending_operations' must be a list")
     remember(*decoder.secrets)  # redacted from every report of this run, whatever the path
@@ -537,6 +658,9 @@ def load(path: str | Path) -> Export:
         text = inputs.read_text(p, "stack export", EXPORT_LIMITS)
     except inputs.FileRefused as e:
         raise StateError(str(e)) from None
+    typed = _typed_parse(text, str(p))
+    if typed is not None:
+        return typed
     try:
         doc = _lean_loads(text)
         if doc is None:
@@ -566,6 +690,9 @@ def export_stack(stack: str, cwd: Path | None = None, timeout: float = 300) -> E
         last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
         raise StateError(f"--stack {stack}: `pulumi stack export` exited with code "
                          f"{proc.returncode}: {last}")
+    typed = _typed_parse(proc.stdout, f"pulumi stack export --stack {stack}")
+    if typed is not None:
+        return typed
     try:
         doc = _lean_loads(proc.stdout)
         if doc is None:
@@ -667,24 +794,114 @@ def _clean_own(evidence: dict[str, Any]) -> dict[str, Any]:
         if kind is str:
             if v == UNKNOWN_VALUE:
                 evidence[k] = "unknown"
+        elif kind is list:  # a list of plain scalars cleans to a copy of itself (hot)
+            for x in v:
+                xk = type(x)
+                if xk is str:
+                    if x == UNKNOWN_VALUE:
+                        break
+                elif not (x is None or xk is int or xk is bool):
+                    break
+            else:
+                evidence[k] = v.copy()
+                continue
+            evidence[k] = clean(v, 1)
         elif not (v is None or kind is int or kind is bool):
             evidence[k] = clean(v, 1)
     return evidence
 
 
+class PlainSink(Sink, Protocol):
+    """A sink that also takes a finding as its fields (auditor.reports.Spool.add_plain)."""
+
+    def add_plain(self, control: str, status: str, source: str, resource: str, message: str,
+                  account: str | None, region: str | None, evidence: dict[str, Any],
+                  remedy: tuple[Any, Any, Any] | None, owner: str | None = None,
+                  tier: str | None = None) -> bool: ...
+
+
+_NO_ACCOUNT = object()
+
+
+class _Blank:
+    """What applications.from_tags fills of a new finding."""
+
+    __slots__ = ("application", "owner", "tier")
+
+    def __init__(self) -> None:
+        self.application: str | None = None
+        self.owner: str | None = None
+        self.tier: str | None = None
+
+
 def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
-           emit: Callable[[Finding], None] | None = None) -> list[Finding]:
+           emit: Callable[[Finding], None] | None = None,
+           plain: PlainSink | None = None, seen: Seen | None = None) -> list[Finding]:
     """The findings of `resources`; each handed to `emit` as it is made when given (then
-    none is returned)."""
+    none is returned).
+
+    `plain` (with `emit`, when nothing is redacted and no waiver is set): each finding of
+    the common kind goes there as its fields, as `finding` would make them, without a
+    Finding (counted in `seen`); the others go to `emit`."""
+    from drguard import applications as apps_mod
     from policypack import checks
     from policypack.adapters import arn_account
 
     model = checks.build_model(resources, settings.scope)
     out: list[Finding] = []
     keep = emit or out.append
+    apps = getattr(settings, "apps", None) or apps_mod.Apps()
+    # tags none of which names an application, owner or tier: what from_tags makes of them
+    app_keys = frozenset((apps_mod.APP_TAG, apps_mod.TIER_TAG, *apps.owner_tag_keys))
+    untagged = _Blank()
+    apps_mod.from_tags(untagged, None, apps)
+    quick = plain is not None and seen is not None and emit is not None \
+        and not settings.waivers
+    remedy: tuple[Any, Any, Any] | None
+    res_of = model.res_of
+    accounts: dict[int, Any] = {}  # id(resource) -> the account its ARN names, else the stack's
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
         if control not in STATE_CONTROLS:
             continue
+        if quick:
+            assert plain is not None and seen is not None
+            tags = fact.tags
+            named = untagged
+            if tags and (type(tags) is not dict or not app_keys.isdisjoint(tags)):
+                named = _Blank()
+                apps_mod.from_tags(named, tags, apps)
+            status = verdict.status
+            rem = getattr(verdict, "remediation", None)
+            if named.application is None and (rem is None or type(rem) is Remediation
+                                              or status == "unknown"):
+                if status == "unknown":
+                    message = _offline(verdict.message)
+                    remedy = None
+                else:
+                    message = verdict.message
+                    remedy = None if rem is None else (rem.summary or "", rem.pulumi or None,
+                                                       rem.cli or None)
+                account = fact.account
+                if not account:
+                    res = res_of.get(id(fact))
+                    if res is None:
+                        account = model.account
+                    else:  # one ARN read per resource (its checks' findings share it)
+                        account = accounts.get(id(res), _NO_ACCOUNT)
+                        if account is _NO_ACCOUNT:
+                            account = accounts[id(res)] = arn_account(res.get("arn")) \
+                                or model.account
+                made = _STATUS[status]
+                evidence = _clean_own({**fact.evidence, **verdict.evidence})
+                if plain.add_plain(control, made, "state", fact.ref, message, account,
+                                   fact.region, evidence, remedy, named.owner, named.tier):
+                    if account:
+                        seen.accounts.add(account)
+                    if fact.region:
+                        seen.regions.add(fact.region)
+                    if made == "error":
+                        seen.errors += 1
+                    continue
         if verdict.status == "unknown":
             verdict = Verdict("unknown", _offline(verdict.message), verdict.evidence)
         f = finding(control, fact, verdict, "state", settings, today)
@@ -708,9 +925,13 @@ def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
     counts what run_meta reads of them: a run that keeps no finding alive."""
     resources = export.pack_resources()
     emit: Callable[[Finding], None] | None = None
+    plain: PlainSink | None = None
+    tally: Seen | None = None
     if sink is not None:
         redactor = _Redactor(export.secrets) if export.secrets else None
         tally = seen if seen is not None else Seen()
+        if redactor is None and hasattr(sink, "add_plain"):
+            plain = sink  # type: ignore[assignment]
 
         def emit(f: Finding) -> None:
             if redactor is not None:
@@ -719,13 +940,14 @@ def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
             sink.add(f)
 
         def restart() -> None:
+            assert sink is not None and tally is not None
             sink.reset()
             tally.accounts.clear()
             tally.regions.clear()
             tally.errors = 0
 
     try:
-        out = _judge(resources, settings, today, emit)
+        out = _judge(resources, settings, today, emit, plain, tally)
     except Exception as e:  # noqa: BLE001 - isolate the resource(s) the checks fail on
         log.warning("state: a check failed (%s); judging resources one by one to isolate it",
                     type(e).__name__)
@@ -739,7 +961,7 @@ def evaluate(export: Export, settings: Settings, today: dt.date | None = None,
                 bad[id(r)] = err
         keep = [r for r in resources if id(r) not in bad]
         try:
-            out = _judge(keep, settings, today, emit)
+            out = _judge(keep, settings, today, emit, plain, tally)
         except Exception as err:  # noqa: BLE001 - a failure only the whole stack shows
             bad.update({id(r): err for r in keep})
             out = []

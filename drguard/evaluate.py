@@ -17,13 +17,14 @@ if TYPE_CHECKING:
     from .facts import Resource
     from .verdict import Verdict
 
-_STATUS = {"pass": "pass", "fail": "fail", "unknown": "error", "error": "error"}
+# a verdict's status -> its finding's
+STATUS = {"pass": "pass", "fail": "fail", "unknown": "error", "error": "error"}
 
 
 def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
             settings: Settings, today: dt.date | None = None) -> Finding:
     """A finding for `fact`; a fail covered by an unexpired waiver becomes `waived`."""
-    f = Finding(control=control_id, status=_STATUS[verdict.status], source=source,  # type: ignore[arg-type]
+    f = Finding(control=control_id, status=STATUS[verdict.status], source=source,  # type: ignore[arg-type]
                 resource=fact.ref, message=verdict.message, account=fact.account,
                 region=fact.region, evidence={**fact.evidence, **verdict.evidence},
                 remediation=remediation_dict(getattr(verdict, "remediation", None)))

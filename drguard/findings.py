@@ -31,13 +31,12 @@ def finding_id(control: str, resource: str, account: str | None, region: str | N
     parts: tuple[str, ...] = (control, resource, account or "", region or "")
     if attempt is not None:
         parts += ("attempt", attempt)
-    if any("\x1f" in p or "\x1e" in p for p in parts):
+    text = "\x1f".join(parts)
+    if "\x1e" in text or text.count("\x1f") != len(parts) - 1:
         # a name holding the separator (hostile input) could make two gaps' joins equal:
         # those parts are written unambiguously instead (U+001E, then JSON, which writes
         # both characters escaped); every other gap keeps the id it always had
         text = "\x1e" + json.dumps(parts, ensure_ascii=False)
-    else:
-        text = "\x1f".join(parts)
     data = text.encode("utf-8", "surrogatepass")
     return ID_PREFIX + hashlib.sha256(data).hexdigest()[:20]
 

@@ -29,16 +29,16 @@ class Res:
     # property name -> URNs it depends on (AnalyzeStack only)
     property_deps: Mapping[str, list[str]] = field(default_factory=dict)
 
-    def get(self, *path: str | int) -> Any:
+    def get(self, key: str | int, *path: str | int) -> Any:
         props = self.props
-        if len(path) == 1 and type(props) is dict and type(path[0]) is str:  # most reads
-            v = props.get(path[0])
+        if not path and type(props) is dict and type(key) is str:  # most reads
+            v = props.get(key)
             kind = type(v)
             if kind is str:
                 return UNKNOWN if v in SENTINELS else v
             if kind in PLAIN or v is None:
                 return v
-        return get(props, *path)
+        return get(props, key, *path)
 
     @property
     def region(self) -> Any:

@@ -106,6 +106,15 @@ def boolean(v: Any) -> Any:
 def tags(props: Any, key: str = "tags") -> dict[str, str]:
     """Tags as a dict, from the aws map form or the aws-native [{key, value}] list form."""
     t = get(props, key)
+    if type(t) is dict:  # plain text tags (every stack export's): read inline (hot)
+        out: dict[str, str] = {}
+        for k, v in t.items():
+            if type(v) is str and type(k) is str:
+                if v not in SENTINELS:
+                    out[k] = v
+            elif (v := val(v)) is not UNKNOWN:
+                out[str(k)] = str(v)
+        return out
     if isinstance(t, Mapping):
         return {str(k): str(val(v)) for k, v in t.items() if val(v) is not UNKNOWN}
     if isinstance(t, list):

@@ -52,7 +52,7 @@ def _run(path: Path, out: Path) -> tuple[int, str, dict]:
 
 
 def _stdlib_only() -> types.SimpleNamespace:
-    def refuse(_: object) -> None:
+    def refuse(_: object, **__: object) -> None:
         raise msgspec.DecodeError("refused")
 
     return types.SimpleNamespace(json=types.SimpleNamespace(decode=refuse),

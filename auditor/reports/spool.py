@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from drguard.findings import Finding, merge
+from drguard.findings import Finding, finding_id, merge
 from drguard.redact import Redactor, known, redact_with
 from drguard.registry import BY_ID, SEVERITY_ORDER
 
@@ -42,7 +42,42 @@ from .words import critical_words
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
 _THREE = {"summary", "pulumi", "cli"}
 _CRITICAL = -SEVERITY_ORDER["critical"]  # the first field of a critical finding's order key
+_GAP_STATUS = frozenset(("pass", "fail", "error"))  # what add_plain writes
 _GAP_KEY = 7  # fields of the order key of a finding that is not a failed attempt
+
+
+class _Remedy(msgspec.Struct):
+    """A finding's remediation as the report writes it (Spool._doc's common form); why and
+    console are the control's, encoded once."""
+
+    summary: Any
+    pulumi: Any
+    cli: Any
+    why: msgspec.Raw
+    console: msgspec.Raw
+
+
+class _Doc(msgspec.Struct):
+    """A finding's JSON as Finding.to_dict writes it when it has no sources beyond its own,
+    no event(s), no waiver, no stack/urn/application: the same keys in the same order.
+    Control and severity are encoded once per control."""
+
+    id: Any
+    control: msgspec.Raw
+    severity: msgspec.Raw
+    status: Any
+    source: Any
+    account: Any
+    region: Any
+    resource: Any
+    message: Any
+    evidence: Any
+    remediation: Any
+    application: None
+    stack: None
+    urn: None
+    owner: Any
+    tier: Any
 
 
 def _order(f: Finding) -> tuple[Any, ...]:
@@ -63,19 +98,22 @@ class Spool:
 
     def __init__(self, plain: bool = False, dir: Path | None = None) -> None:
         self.plain = plain
-        self._encode = msgspec.json.Encoder().encode if plain else None
+        encoder = msgspec.json.Encoder()
+        self._encode = encoder.encode if plain else None
+        self._encode_into = encoder.encode_into
         self._secrets = known()  # what the one redaction step before output removes
         self._redactor = Redactor(self._secrets) if self._secrets else None
         if dir is not None:
             Path(dir).mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = tempfile.TemporaryFile(dir=dir, prefix=".report-findings-")
-        self._buf: list[bytes] = []
-        self._buffered = 0
+        self._buf = bytearray()  # records not yet written to the file, each after its comma
         # control id -> (why, console steps) of its remediation (Control.remedy)
         self._fixed: dict[str, tuple[str | None, list[str]]] = {}
         for c in BY_ID.values():
             general = c.remedy()
             self._fixed[c.id] = (general["why"], general["console"])
+        # control id -> what add_plain writes of it (see _constants)
+        self._constants: dict[str, tuple[Any, ...]] = {}
         self._attempts: dict[str, int] = {}  # a failed attempt's id -> its first record
         self._keys: list[tuple[Any, ...]] = []
         self.reset()
@@ -83,7 +121,6 @@ class Spool:
     def reset(self) -> None:
         """Forget every finding added (the caller judges again)."""
         self._buf.clear()
-        self._buffered = 0
         self._file.seek(0)
         self._file.truncate()
         self._size = 0
@@ -123,6 +160,61 @@ class Spool:
         self._spool(f, at)
         self.tally.add(f)
 
+    def add_plain(self, control: str, status: str, source: str, resource: str, message: str,
+                  account: str | None, region: str | None, evidence: dict[str, Any],
+                  remedy: tuple[Any, Any, Any] | None, owner: str | None = None,
+                  tier: str | None = None) -> bool:
+        """add() of the finding these fields make (`Finding(control, status, source,
+        resource, message, account, region, evidence, remediation={summary, pulumi, cli} of
+        `remedy`, owner, tier)`, nothing else set), without the Finding: the same record,
+        order key and counts. False, with nothing added, where add() is needed: a spool that
+        redacts or is not plain, a status that is not a gap's (pass, fail, error), a control
+        not declared, or a field msgspec cannot write (the stdlib encoder's)."""
+        if self._redactor is not None or self._encode is None or status not in _GAP_STATUS:
+            return False
+        const = self._constants.get(control)
+        if const is None:
+            if control not in BY_ID:
+                return False
+            const = self._constants[control] = self._constants_of(control)
+        rank, severity, control_raw, severity_raw, why, console = const
+        summary, pulumi, cli = remedy if remedy is not None else (None, None, None)
+        doc = _Doc(finding_id(control, resource, account, region), control_raw, severity_raw,
+                   status, source, account, region, resource, message, evidence,
+                   None if remedy is None else _Remedy(str(summary or ""), pulumi or None,
+                                                       cli, why, console),
+                   None, None, None, owner, tier)
+        buf = self._buf
+        start = len(buf)
+        buf += b","
+        try:
+            self._encode_into(doc, buf, -1)
+        except (UnicodeEncodeError, TypeError, OverflowError):
+            del buf[start:]
+            return False
+        self._keys.append((rank, control, resource, source, status, account or "",
+                           region or ""))
+        size = len(buf) - start
+        self._offsets.append(self._size)
+        self._lengths.append(size)
+        self._size += size
+        if len(buf) >= _WRITE_BYTES:
+            self._flush()
+        counts = self.tally.counts
+        key = (status, severity, control, account or "-", source, False)
+        counts[key] = counts.get(key, 0) + 1
+        return True
+
+    def _constants_of(self, control: str) -> tuple[Any, ...]:
+        """(order rank, severity, and as JSON: control, severity, remediation why and console)
+        of a declared control."""
+        encode = msgspec.json.Encoder().encode
+        severity = BY_ID[control].severity
+        why, console = self._fixed[control]
+        return (-SEVERITY_ORDER.get(severity, -1), severity, msgspec.Raw(encode(control)),
+                msgspec.Raw(encode(severity)), msgspec.Raw(encode(why)),
+                msgspec.Raw(encode(console)))
+
     def _merge_attempts(self, keys: list[tuple[Any, ...] | None]) -> None:
         """One record per failed attempt seen more than once (its id), as _merge_gaps."""
         for run in self._groups.values():
@@ -132,6 +224,10 @@ class Spool:
     def _merge_gaps(self, keys: list[tuple[Any, ...] | None]) -> None:
         """One record per gap (control, resource, account, region: its id): the copies of a
         gap seen twice are merged (_merge)."""
+        ids = [(k[1], k[2], k[5], k[6]) for k in keys if k is not None and len(k) == _GAP_KEY]
+        if len(set(ids)) == len(ids):  # no gap seen twice (the common case): nothing to do
+            return
+        del ids
         gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == _GAP_KEY),
                       key=lambda i: _gap(keys[i]))
         run: list[int] = []
@@ -184,28 +280,28 @@ class Spool:
                 d = jsonable(d)
             piece = dumps(d, indent=None).encode("utf-8")
         offset = self._size
-        self._buf.append(piece)
-        self._size += len(piece)
-        self._buffered += len(piece)
-        if self._buffered >= _WRITE_BYTES:
+        size = len(piece) + 1
+        self._buf += b","
+        self._buf += piece
+        self._size += size
+        if len(self._buf) >= _WRITE_BYTES:
             self._flush()
         self._apps.pop(at, None)
         if d.get("application"):
             self._apps[at] = applications_mod.app_row(d)
         self._keys[at] = _order(f)
         self._offsets[at] = offset
-        self._lengths[at] = len(piece)
+        self._lengths[at] = size
 
     def _flush(self) -> None:
         if self._buf:
-            self._file.write(b"".join(self._buf))
+            self._file.write(self._buf)
             self._buf.clear()
-            self._buffered = 0
 
     def _read(self, at: int) -> Finding:
         self._flush()
         self._file.flush()
-        data = os.pread(self._file.fileno(), self._lengths[at], self._offsets[at])
+        data = os.pread(self._file.fileno(), self._lengths[at] - 1, self._offsets[at] + 1)
         return Finding.from_dict(json.loads(data))  # what either encoder wrote (NaN...)
 
     def write(self, path: Path, run: dict[str, Any],
@@ -247,23 +343,26 @@ class Spool:
         try:
             with part.open("wb") as out:
                 text = dumps(head, indent=None)
-                buf: list[bytes] = [text[:-1].encode("utf-8"), b',"findings":[']
-                size = 0
+                out.write(text[:-1].encode("utf-8") + b',"findings":[')
+                # each record is stored after its comma: records next to each other in the
+                # spool and in the report (findings made in report order) are copied in one
+                # read, up to _WRITE_BYTES; the first record's comma is left out
+                start = end = -1
+                skip = 1
                 apps = self._apps
-                for n, i in enumerate(order):
-                    offset, length = offsets[i], lengths[i]
-                    if n:
-                        buf.append(b",")
-                    buf.append(os.pread(fd, length, offset))
-                    size += length
-                    if size >= _WRITE_BYTES:
-                        out.write(b"".join(buf))
-                        buf.clear()
-                        size = 0
+                for i in order:
+                    offset = offsets[i]
+                    if offset != end or end - start >= _WRITE_BYTES:
+                        if end > start:
+                            out.write(os.pread(fd, end - start - skip, start + skip))
+                            skip = 0
+                        start = end = offset
+                    end += lengths[i]
                     if i in apps:
                         app_rows.append(apps[i])
-                buf.append(b"]")
-                out.write(b"".join(buf))
+                if end > start:
+                    out.write(os.pread(fd, end - start - skip, start + skip))
+                out.write(b"]")
                 del order
                 tail = {"applications": applications_mod.applications(
                             app_rows, objectives.get("tiers"), objectives.get("applications")),

@@ -4,6 +4,7 @@ access block, deletion alerts), rules and log detections."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 import shlex
@@ -101,9 +102,18 @@ def plural_days(n: Any) -> str:
 
 def _names(b: Bucket) -> tuple[str, str, str]:
     """(bucket name as a Python literal, as a shell word, a Pulumi logical name)."""
-    name = b.name if isinstance(b.name, str) else "my-backup-bucket"
+    name = b.name
+    if type(name) is str:  # a bucket's remediations spell its name several times
+        return _spelt(name)
+    return _spell(name if isinstance(name, str) else "my-backup-bucket")
+
+
+def _spell(name: str) -> tuple[str, str, str]:
     logical = re.sub(r"[^0-9a-zA-Z.-]+", "-", name).strip("-") or "bucket"
     return json.dumps(name), shlex.quote(name), logical
+
+
+_spelt = functools.lru_cache(maxsize=4096)(_spell)
 
 
 def _known(b: Bucket, cli: str) -> str | None:
