@@ -14,6 +14,8 @@ import gzip
 import json
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -304,6 +306,25 @@ def test_placing_walks_as_the_python_does(tokens: list[bytes], pos: int, lo: int
     assert native.record_start(buf, pos, lo) == py_record_start(buf, min(pos, len(buf)), lo)
     for c in [i for i, x in enumerate(buf) if x in b"{["][:5]:
         assert native.value_end(buf, c, c + limit) == py_value_end(buf, c, c + limit)
+
+
+def test_placing_takes_any_position() -> None:
+    """Positions from the ends of the integer range find nothing (and do not crash: run in
+    a child process, so that a crash fails this test only)."""
+    code = ("from auditor.logs import _native as n\n"
+            "lo, hi = -2**63, 2**63 - 1\n"
+            "for buf in (b'', b'[{', b'[{}]'):\n"
+            "    for pos in (lo, lo + 1, -1, hi, hi - 1):\n"
+            "        for low in (lo, -1, 0, hi):\n"
+            "            start = 1 if buf and pos > 1 and low <= 0 else -1\n"
+            "            assert n.record_start(buf, pos, low) == start, (buf, pos, low)\n"
+            "            assert n.value_end(buf, pos, low) is None, (buf, pos, low)\n"
+            "            end = (4, 2) if buf == b'[{}]' and low == 0 and pos > 3 else None\n"
+            "            assert n.value_end(buf, low, pos) == end, (buf, low, pos)\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr[-2000:]
 
 
 def test_a_valid_value_ends_where_json_says() -> None:
