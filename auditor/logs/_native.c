@@ -589,6 +589,8 @@ static PyObject *record_start(PyObject *Py_UNUSED(module), PyObject *args) {
         lo = 0;
     if (pos > n)
         pos = n;
+    if (pos < lo) /* nothing to walk (and `pos - 1` below cannot overflow) */
+        pos = lo;
     Py_ssize_t found = -1;
     for (Py_ssize_t c = pos - 1; c >= lo; c--) {
         if (b[c] != '{')
