@@ -647,8 +647,7 @@ Feed = Callable[[bytes], bool]
 @contextmanager
 def _native_feed(names: Any, _recent: _Recent, hits: list[int]) -> Iterator[Feed]:
     """The C scan of one file's pieces (`_native.c`): match ends appended to `hits`; False
-    for a letter or digit written as an escape (the same test as `_escaped_alnum`), or a
-    match left open over more than a MiB of blanks."""
+    for a letter or digit written as an escape (the same test as `_escaped_alnum`)."""
     feed = names.stream().feed
     yield lambda piece: feed(piece, hits)
 
