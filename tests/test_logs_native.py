@@ -14,6 +14,8 @@ import gzip
 import json
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -148,8 +150,7 @@ def test_real_files_cut_anywhere(path: str) -> None:
 
 
 def test_blanks_over_pieces(path: str) -> None:
-    """A match spread over many pieces by blanks; given up (False: read record by record)
-    only past a MiB still open."""
+    """A match spread over many pieces by blanks."""
     name = NAMES[0].encode()
     for blanks in (0, 1, 4095, 4096, 4097, 70_000, 400_000):
         stream = b'[{"eventName"' + b" " * blanks + b":" + b"\n" * blanks + b'"' + name + b'"}]'
@@ -157,11 +158,44 @@ def test_blanks_over_pieces(path: str) -> None:
         for cuts in (splits(rng, len(stream)), list(range(1, len(stream) + 1, 3000)) +
                      [len(stream)]):
             check(stream, cuts)
-    stream = b'"eventName"' + b" " * (1 << 21) + b':"' + name + b'"'
-    cuts = list(range(1 << 20, len(stream), 1 << 20)) + [len(stream)]
-    got, stop = scanned(stream, cuts)
-    assert stop is not None and stop >= 1 and all(not h for h in got)
 
+
+def test_a_match_open_over_megabytes_scans_as_the_regex(path: str) -> None:
+    """A match held open by megabytes of blanks, in pieces of a MiB, of 4 KiB and of one
+    byte: the same matches as the regex (a stream scanner keeps its state, not the bytes)."""
+    name = NAMES[0].encode()
+    for tail in (b':"' + name + b'"', b':"' + name + b'x"', b'x'):
+        stream = b'[{"eventName"' + b" " * (1 << 21) + b"\n" * 5000 + tail + b"}]"
+        big = list(range(1 << 20, len(stream), 1 << 20))
+        small = list(range(big[-1] + 1, big[-1] + 5000)) + list(range(big[-1] + 5000,
+                                                                         len(stream), 4096))
+        for cuts in (big + [len(stream)], big + small + [len(stream)]):
+            check(stream, cuts)
+
+
+def _members(*parts: bytes) -> bytes:
+    return b"".join(gzip.compress(p, compresslevel=1, mtime=0) for p in parts)
+
+
+def test_a_match_open_over_many_gzip_members_reads_as_with_the_others(path: str) -> None:
+    """Each gzip member is a piece of its own: a file of many small members holds a match
+    open over thousands of pieces. The C scan reads it as hyperscan does, fast path included;
+    RE2's sliding buffer holds a record that starts over a MiB back, the streams give it to
+    the record-by-record read: the same records and skips."""
+    pytest.importorskip("hyperscan")
+    rng = random.Random(5)
+    recs = samples.mixed_records(rng, 20, T0, violation_rate=0.5)
+    text = json.dumps({"Records": recs}, separators=(",", ":")).encode()
+    at = text.index(b'"eventName"', len(text) // 2) + len(b'"eventName"')
+    for name in (b"NotWatched", b"StopLogging"):
+        rest = text[at:]
+        rest = b':"' + name + rest[rest.index(b'"', 2):]
+        data = _members(text[:at], *[b" "] * 3000, *[b"\t" * 4096] * 300, rest)
+        a, b, c = _each_scanner("f.json.gz", data)
+        assert a == b
+        assert a[0] == c[0] and a[2:4] == c[2:4]  # error, skips, replacements
+        assert [r for _, r in a[5]] == [r for _, r in c[5]]  # the records (not their place)
+        assert a[0] is None and a[5]  # read, with records
 
 
 def test_names_beyond_the_table_fall_back_to_another_scanner() -> None:
@@ -304,6 +338,25 @@ def test_placing_walks_as_the_python_does(tokens: list[bytes], pos: int, lo: int
     assert native.record_start(buf, pos, lo) == py_record_start(buf, min(pos, len(buf)), lo)
     for c in [i for i, x in enumerate(buf) if x in b"{["][:5]:
         assert native.value_end(buf, c, c + limit) == py_value_end(buf, c, c + limit)
+
+
+def test_placing_takes_any_position() -> None:
+    """Positions from the ends of the integer range find nothing (and do not crash: run in
+    a child process, so that a crash fails this test only)."""
+    code = ("from auditor.logs import _native as n\n"
+            "lo, hi = -2**63, 2**63 - 1\n"
+            "for buf in (b'', b'[{', b'[{}]'):\n"
+            "    for pos in (lo, lo + 1, -1, hi, hi - 1):\n"
+            "        for low in (lo, -1, 0, hi):\n"
+            "            start = 1 if buf and pos > 1 and low <= 0 else -1\n"
+            "            assert n.record_start(buf, pos, low) == start, (buf, pos, low)\n"
+            "            assert n.value_end(buf, pos, low) is None, (buf, pos, low)\n"
+            "            end = (4, 2) if buf == b'[{}]' and low == 0 and pos > 3 else None\n"
+            "            assert n.value_end(buf, low, pos) == end, (buf, low, pos)\n"
+            "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr[-2000:]
 
 
 def test_a_valid_value_ends_where_json_says() -> None:

@@ -11,16 +11,18 @@
  *      stream = names.stream()
  *      stream.feed(piece, hits) -> bool  # appends the stream offset after each match's
  *                                        # closing quote to `hits`, ascending; False: an
- *                                        # escaped letter or digit, or a match left open
- *                                        # over more than CARRY_MAX bytes (the reader then
- *                                        # reads the file record by record)
+ *                                        # escaped letter or digit (the reader then reads
+ *                                        # the file record by record)
+ *
+ *    A match cut by the end of a piece is carried on as its state (how far it got, and the
+ *    name's bytes so far), not as the bytes it spans: each piece is read once whatever the
+ *    blanks a match holds and the pieces they come in (each gzip member is a piece).
  *
  * 2. placing a hit's record: `record_start` (the walk back to a `{` after `[` or `,`) and
  *    `value_end` (where the object closes, by its brackets outside strings), so that msgspec
  *    decodes exactly the record's bytes.
  *
- * Every read is bounds-checked against the buffer given (or the small junction buffer built
- * from the end of the previous pieces and the start of this one). The GIL is held throughout
+ * Every read is bounds-checked against the buffer given. The GIL is held throughout
  * (a piece is at most a MiB, scanned in well under a millisecond; PyMem_* needs it).
  */
 #define _GNU_SOURCE /* memmem */
@@ -40,10 +42,8 @@ static const unsigned char LIT[] = "\"eventName\"";
 #define NOMATCH (-1)
 #define TABLE 256    /* hash slots (a power of two, over twice the names) */
 #define MAX_NAME 255 /* bytes: a longer watched name is refused */
-#define MAX_PENDING 8
-#define CARRY_MAX (1 << 20)
-#define JUNCTION 4096 /* bytes of a new piece tried first for a match left open */
-#define ESC_LEN 6     /* \u00XX */
+#define MAX_PENDING 8 /* open matches at once (a stream's end holds at most two) */
+#define ESC_LEN 6       /* \u00XX */
 
 /* ---- the watched names ---------------------------------------------------------------- */
 
@@ -193,6 +193,63 @@ static inline int escaped_alnum(const unsigned char *b, Py_ssize_t i) {
     return b[i + 1] == 'u' && b[i + 2] == '0' && b[i + 3] == '0' && hexlike(b[i + 4], b[i + 5]);
 }
 
+/* A match cut by the end of a piece, as `match_at` left it: the next piece goes on from it. */
+enum { IN_LITERAL, BEFORE_COLON, AFTER_COLON, IN_NAME };
+
+typedef struct {
+    int stage;
+    int k; /* IN_LITERAL: bytes of the literal matched; IN_NAME: bytes of the name read */
+    unsigned char name[MAX_NAME];
+} Open;
+
+/* `match_at` from where `m` stopped, over b[0:n]: the offset after the closing quote,
+ * NOMATCH, or NEED (then `m` holds how far it got). */
+static Py_ssize_t match_on(Open *m, const unsigned char *b, Py_ssize_t n, const NamesObject *t) {
+    Py_ssize_t p = 0;
+    switch (m->stage) {
+    case IN_LITERAL:
+        for (; m->k < LIT_LEN; m->k++, p++) {
+            if (p >= n)
+                return NEED;
+            if (b[p] != LIT[m->k])
+                return NOMATCH;
+        }
+        m->stage = BEFORE_COLON;
+        /* fall through */
+    case BEFORE_COLON:
+        while (p < n && is_ws(b[p]))
+            p++;
+        if (p >= n)
+            return NEED;
+        if (b[p] != ':')
+            return NOMATCH;
+        p++;
+        m->stage = AFTER_COLON;
+        /* fall through */
+    case AFTER_COLON:
+        while (p < n && is_ws(b[p]))
+            p++;
+        if (p >= n)
+            return NEED;
+        if (b[p] != '"')
+            return NOMATCH;
+        p++;
+        m->stage = IN_NAME;
+        m->k = 0;
+        /* fall through */
+    default:
+        /* the name's bytes so far are kept (at most maxlen <= MAX_NAME of them) */
+        for (; p < n && b[p] != '"'; p++) {
+            if (m->k >= t->maxlen)
+                return NOMATCH;
+            m->name[m->k++] = b[p];
+        }
+        if (p >= n)
+            return NEED;
+        return names_has(t, m->name, m->k) ? p + 1 : NOMATCH;
+    }
+}
+
 /* ---- a file's stream ------------------------------------------------------------------ */
 
 typedef struct {
@@ -201,11 +258,8 @@ typedef struct {
     long long offset;   /* stream offset of the next piece's first byte */
     unsigned char tail[ESC_LEN - 1]; /* the stream's last bytes (an escape cut by a piece) */
     int ntail;
-    unsigned char *carry; /* the stream from carry_start up to `offset`: open matches */
-    Py_ssize_t ncarry, capcarry;
-    long long carry_start;
-    long long pending[MAX_PENDING]; /* stream offsets of the literals of open matches */
-    int npending;
+    Open open[MAX_PENDING]; /* the matches cut by the end of the stream so far */
+    int nopen;
     int failed;
 } StreamObject;
 
@@ -356,120 +410,56 @@ static int cmp_ll(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int carry_set(StreamObject *s, const unsigned char *a, Py_ssize_t na,
-                     const unsigned char *b, Py_ssize_t nb) {
-    Py_ssize_t need = na + nb;
-    if (need > CARRY_MAX)
-        return 1;
-    if (need > s->capcarry) {
-        unsigned char *c = PyMem_Malloc((size_t)need);
-        if (c == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (na)
-            memcpy(c, a, (size_t)na);
-        PyMem_Free(s->carry);
-        s->carry = c;
-        s->capcarry = need;
-    } else if (na) {
-        memmove(s->carry, a, (size_t)na);
-    }
-    if (nb)
-        memcpy(s->carry + na, b, (size_t)nb);
-    s->ncarry = need;
-    return 0;
-}
-
-/* The work of `feed`: 1 (an escape, or too long an open match), 0, -1 (a Python error). */
+/* The work of `feed`: 1 (an escaped letter or digit, or more open matches than kept), 0,
+ * -1 (a Python error). The stream changes only when it returns 0. */
 static int feed(StreamObject *s, const unsigned char *b, Py_ssize_t n, Hits *hits) {
     const NamesObject *t = s->names;
     long long base = s->offset;
     Hits open = {NULL, 0, 0};
-    unsigned char *junction = NULL;
-    int rc = 0;
+    Open next[MAX_PENDING];
+    int nnext = 0, rc = 0;
 
     /* an escape that starts in the previous pieces and ends in this one */
     if (s->ntail) {
         unsigned char j[2 * ESC_LEN];
         Py_ssize_t take = n < ESC_LEN ? n : ESC_LEN;
         memcpy(j, s->tail, (size_t)s->ntail);
-        memcpy(j + s->ntail, b, (size_t)take);
+        if (take)
+            memcpy(j + s->ntail, b, (size_t)take);
         for (int i = 0; i < s->ntail; i++)
             if (j[i] == '\\' && i + ESC_LEN <= s->ntail + take && escaped_alnum(j, i))
                 return 1;
     }
 
-    /* matches left open by the previous pieces: over their end and this piece's start */
-    long long keep[MAX_PENDING];
-    int nkeep = 0;
-    if (s->npending) {
-        Py_ssize_t take = n < JUNCTION ? n : JUNCTION;
-        for (int pass = 0; pass < 2; pass++) {
-            Py_ssize_t nj = s->ncarry + take;
-            junction = PyMem_Malloc((size_t)nj);
-            if (junction == NULL) {
-                PyErr_NoMemory();
-                return -1;
+    /* the matches left open by the previous pieces go on over this one */
+    for (int k = 0; k < s->nopen; k++) {
+        next[nnext] = s->open[k];
+        Py_ssize_t r = match_on(&next[nnext], b, n, t);
+        if (r >= 0) {
+            if (hits_add(hits, base + r) < 0) {
+                rc = -1;
+                goto done;
             }
-            memcpy(junction, s->carry, (size_t)s->ncarry);
-            memcpy(junction + s->ncarry, b, (size_t)take);
-            int undecided = 0;
-            for (int k = 0; k < s->npending; k++) {
-                Py_ssize_t r = match_at(junction, nj, (Py_ssize_t)(s->pending[k] - s->carry_start), t);
-                if (r == NEED)
-                    undecided = 1;
-            }
-            if (!undecided || take == n || pass == 1) {
-                for (int k = 0; k < s->npending; k++) {
-                    Py_ssize_t r = match_at(junction, nj,
-                                            (Py_ssize_t)(s->pending[k] - s->carry_start), t);
-                    if (r >= 0) {
-                        if (hits_add(hits, s->carry_start + r) < 0) {
-                            rc = -1;
-                            goto done;
-                        }
-                    } else if (r == NEED) {
-                        keep[nkeep++] = s->pending[k];
-                    }
-                }
-                break;
-            }
-            PyMem_Free(junction);
-            junction = NULL;
-            take = n; /* a rare long run of blanks: the whole piece */
+        } else if (r == NEED) {
+            nnext++;
         }
     }
 
     rc = scan_piece(b, n, t, base, hits, &open);
     if (rc)
         goto done;
-
-    /* what stays open, from its earliest literal */
-    if (nkeep + open.n > MAX_PENDING) {
+    if (nnext + open.n > MAX_PENDING) {
         rc = 1;
         goto done;
     }
-    if (nkeep) {
-        long long from = keep[0];
-        Py_ssize_t skip = (Py_ssize_t)(from - s->carry_start);
-        rc = carry_set(s, s->carry + skip, s->ncarry - skip, b, n);
-        if (rc)
-            goto done;
-        s->carry_start = from;
-    } else if (open.n) {
-        Py_ssize_t at = (Py_ssize_t)(open.v[0] - base);
-        rc = carry_set(s, NULL, 0, b + at, n - at);
-        if (rc)
-            goto done;
-        s->carry_start = open.v[0];
-    } else {
-        s->ncarry = 0;
+    for (Py_ssize_t k = 0; k < open.n; k++) {
+        Py_ssize_t at = (Py_ssize_t)(open.v[k] - base);
+        next[nnext] = (Open){IN_LITERAL, 0, {0}};
+        if (match_on(&next[nnext], b + at, n - at, t) == NEED) /* as match_at said */
+            nnext++;
     }
-    for (Py_ssize_t k = 0; k < open.n; k++)
-        keep[nkeep++] = open.v[k];
-    memcpy(s->pending, keep, sizeof(long long) * (size_t)nkeep);
-    s->npending = nkeep;
+    memcpy(s->open, next, sizeof(Open) * (size_t)nnext);
+    s->nopen = nnext;
 
     /* the stream's last bytes, for an escape cut by the next piece */
     if (n >= ESC_LEN - 1) {
@@ -478,7 +468,8 @@ static int feed(StreamObject *s, const unsigned char *b, Py_ssize_t n, Hits *hit
     } else {
         unsigned char j[2 * ESC_LEN];
         memcpy(j, s->tail, (size_t)s->ntail);
-        memcpy(j + s->ntail, b, (size_t)n);
+        if (n)
+            memcpy(j + s->ntail, b, (size_t)n);
         int all = s->ntail + (int)n;
         int keepn = all < ESC_LEN - 1 ? all : ESC_LEN - 1;
         memcpy(s->tail, j + all - keepn, (size_t)keepn);
@@ -486,7 +477,6 @@ static int feed(StreamObject *s, const unsigned char *b, Py_ssize_t n, Hits *hit
     }
     s->offset += n;
 done:
-    PyMem_Free(junction);
     PyMem_Free(open.v);
     return rc;
 }
@@ -523,7 +513,6 @@ static PyObject *stream_feed(StreamObject *s, PyObject *args) {
 
 static void stream_dealloc(StreamObject *s) {
     Py_XDECREF(s->names);
-    PyMem_Free(s->carry);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
 
@@ -550,10 +539,7 @@ static PyObject *names_stream(NamesObject *self, PyObject *Py_UNUSED(ignored)) {
     s->names = self;
     s->offset = 0;
     s->ntail = 0;
-    s->carry = NULL;
-    s->ncarry = s->capcarry = 0;
-    s->carry_start = 0;
-    s->npending = 0;
+    s->nopen = 0;
     s->failed = 0;
     return (PyObject *)s;
 }
@@ -589,6 +575,8 @@ static PyObject *record_start(PyObject *Py_UNUSED(module), PyObject *args) {
         lo = 0;
     if (pos > n)
         pos = n;
+    if (pos < lo) /* nothing to walk (and `pos - 1` below cannot overflow) */
+        pos = lo;
     Py_ssize_t found = -1;
     for (Py_ssize_t c = pos - 1; c >= lo; c--) {
         if (b[c] != '{')

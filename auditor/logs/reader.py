@@ -113,6 +113,7 @@ except ImportError:  # not built (no C compiler at install): hyperscan, then RE2
     NativeNames = _native_record_start = _native_value_end = None
 NEAR = 1 << 12  # bytes around a hit tried first when placing its record
 PLAIN_MAX = 4000  # bytes: a record no longer is decoded with msgspec (`_decode_plain`)
+DECODE_WINDOW = 1 << 14  # bytes `_decode_at` decodes with json first (x4 while a value is cut)
 PLAIN_BRACKETS = 500  # brackets at most in such a record: far from the recursion limit
 _TRAILING = re.compile(r"JSON is malformed: trailing characters \(byte ([0-9]+)\)")
 try:
@@ -647,8 +648,7 @@ Feed = Callable[[bytes], bool]
 @contextmanager
 def _native_feed(names: Any, _recent: _Recent, hits: list[int]) -> Iterator[Feed]:
     """The C scan of one file's pieces (`_native.c`): match ends appended to `hits`; False
-    for a letter or digit written as an escape (the same test as `_escaped_alnum`), or a
-    match left open over more than a MiB of blanks."""
+    for a letter or digit written as an escape (the same test as `_escaped_alnum`)."""
     feed = names.stream().feed
     yield lambda piece: feed(piece, hits)
 
@@ -796,15 +796,15 @@ def _decode_at(buf: bytes, c: int, native: bool = False) -> tuple[Any, int, bool
     plain = _decode_plain_native(buf, c) if native else _decode_plain(buf, c)
     if plain is not None:
         return plain
-    width = 1 << 14
+    width = DECODE_WINDOW
     while True:
         s = buf[c:c + width].decode("utf-8", "surrogateescape")
         try:
             obj, end = _decode(s, 0)
         except RecursionError:
             return None
-        except ValueError:
-            if c + width >= len(buf):
+        except ValueError as e:
+            if c + width >= len(buf) or not _cut_short(e, len(s)):
                 return None
             width *= 4
             continue
@@ -817,6 +817,17 @@ def _decode_at(buf: bytes, c: int, native: bool = False) -> tuple[Any, int, bool
             raw = head.encode("utf-8", "surrogateescape")
             obj, _ = _decode(raw.decode("utf-8", "drguard-replace"), 0)
             return obj, c + len(raw), False
+
+
+def _cut_short(e: ValueError, n: int) -> bool:
+    """Whether a decode of `n` characters may have failed for the window's end: the error
+    lies in its last few characters (a literal, number or escape cut) or a string runs
+    past it. Any other error is in characters a wider window holds the same, and it fails
+    there the same way (so a record stuffed with `,{` costs one window per brace, not the
+    whole buffer per brace)."""
+    if not isinstance(e, json.JSONDecodeError):
+        return True
+    return e.pos >= n - 16 or e.msg.startswith("Unterminated string")
 
 
 def _decode_plain(buf: bytes, c: int) -> tuple[Any, int, bool] | None:
