@@ -89,3 +89,67 @@ def test_stopping_early_decodes_what_widening_decodes(monkeypatch: pytest.Monkey
                 m.setattr(reader, "_cut_short", _always_widen)
                 want = reader._decode_at(buf, c, native)
             assert repr(got) == repr(want), (buf[c:c + 80], bits)
+
+
+# ---- the record-by-record read, after damage -------------------------------------------------
+
+def _read(data: bytes) -> reader.FileResult:
+    return reader.read("f.json", data, reader.Matcher(["StopLogging", "DeleteTrail"]))
+
+
+def _stuffed(n: int, k: int, piece: bytes) -> bytes:
+    """`n` damaged records (a missing colon), each with `piece` repeated `k` times in a
+    string, then one good record that must still be read."""
+    bad = b'{"eventVersion" "1.08","x":"' + piece * k + b'","eventName":"StopLogging"}'
+    good = (b'{"eventVersion":"1.08","eventTime":"2024-05-01T00:00:00Z","eventName":'
+            b'"DeleteTrail","eventID":"e9","eventSource":"cloudtrail.amazonaws.com",'
+            b'"awsRegion":"us-east-1"}')
+    return b'{"Records":[' + b",".join([bad] * n + [good]) + b"]}"
+
+
+def test_braces_inside_damaged_records_are_not_each_decoded_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After damage, each `,{` is tried in a small window first: only one that may start a
+    record costs a decode of the whole buffer (whose error counts every line before it)."""
+    calls: list[int] = []
+    element = reader._element
+
+    def spy(b: Any, pos: int) -> Any:
+        calls.append(pos)
+        return element(b, pos)
+
+    monkeypatch.setattr(reader, "_element", spy)
+    res = _read(_stuffed(20, 2_000, b',{"x'))
+    assert [r["eventID"] for _, r in res.records] == ["e9"]
+    assert len(res.skipped) == 20
+    assert len(calls) < 100  # one per record, not one per brace (40,000)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=st.lists(st.sampled_from([b',{"x', b",{", b'},{"eventTime" x', b',{"a":1}',
+                                        b",  {\n", b'\\"', b"]", b"[{", b",{}"]),
+                       min_size=1, max_size=40),
+       n=st.integers(1, 4), window=st.sampled_from([8, 64, 4096]))
+def test_resynchronising_with_the_window_reads_what_decoding_whole_reads(
+        pieces: list[bytes], n: int, window: int) -> None:
+    data = _stuffed(n, 3, b"".join(pieces))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reader, "RESYNC_WINDOW", window)
+        got = _read(data)
+        mp.setattr(reader, "_fails_in_window", lambda text, pos: False)
+        whole = _read(data)
+    assert got.records == whole.records
+    assert got.skipped == whole.skipped
+    assert got.error == whole.error
+
+
+def test_a_file_of_endless_damaged_records_is_cut_and_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "RESYNC_COUNTED_MAX", 10)
+    res = _read(_stuffed(1, 50, b'},{"eventTime" x'))
+    assert len(res.skipped) == 12  # the first damaged record, 10 counted, then the cut
+    assert res.skipped[-1][1] == "more than 10 damaged records in this file: the rest of " \
+                                 "it is not read"
+    assert res.records == []  # the good record after them is not read, and that is said
+    few = _read(_stuffed(1, 5, b'},{"eventTime" x'))
+    assert len(few.skipped) == 6 and [r["eventID"] for _, r in few.records] == ["e9"]

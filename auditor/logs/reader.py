@@ -114,6 +114,8 @@ except ImportError:  # not built (no C compiler at install): hyperscan, then RE2
 NEAR = 1 << 12  # bytes around a hit tried first when placing its record
 PLAIN_MAX = 4000  # bytes: a record no longer is decoded with msgspec (`_decode_plain`)
 DECODE_WINDOW = 1 << 14  # bytes `_decode_at` decodes with json first (x4 while a value is cut)
+RESYNC_WINDOW = 1 << 12  # characters tried first at each `,{` after damage
+RESYNC_COUNTED_MAX = 1024  # damaged records counted while resynchronising, per file
 PLAIN_BRACKETS = 500  # brackets at most in such a record: far from the recursion limit
 _TRAILING = re.compile(r"JSON is malformed: trailing characters \(byte ([0-9]+)\)")
 try:
@@ -896,6 +898,7 @@ class _Buffer:
         self.text = text
         self.buf = buf
         self.base = 0  # offset of buf[0] in the file's text
+        self.counted = 0  # damaged records met while resynchronising
 
     def fill(self, pos: int) -> int:
         """Read more text, dropping what lies before `pos` once it is large: the new `pos`,
@@ -1030,14 +1033,41 @@ def _resync(b: _Buffer, pos: int, index: int, res: FileResult) -> tuple[int, int
             p = new
             continue
         gap = m.end() - 1 - m.start()  # the comma and blanks before the brace
-        start, got, why = _element(b, m.end() - 1)
+        brace = m.end() - 1
+        counted = _RECORD_START.match(b.buf, brace) and \
+            b.buf[max(0, brace - gap - 64):brace - gap].rstrip().endswith("}")
+        if not counted and _fails_in_window(b.buf, brace):
+            p = brace + 1  # a `,{` inside a string or damage: no record starts here
+            continue
+        if counted:
+            # its reason is json's whole-buffer error (its line and column): bounded per file
+            b.counted += 1
+            if b.counted > RESYNC_COUNTED_MAX:
+                res.skipped.append((f"record {index}", f"more than {RESYNC_COUNTED_MAX:,} "
+                                    "damaged records in this file: the rest of it is not read"))
+                return -1, index + 1
+        start, got, why = _element(b, brace)
         if got is not _BAD and _record_like(got):
             return start, index
-        if got is _BAD and _RECORD_START.match(b.buf, start) and \
-                b.buf[max(0, start - gap - 64):start - gap].rstrip().endswith("}"):
+        if got is _BAD and counted:
             res.skipped.append((f"record {index}", str(why)))
             index += 1
         p = start + 1
+
+
+def _fails_in_window(text: str, pos: int) -> bool:
+    """Whether the value at `pos` surely does not decode: it fails within the first
+    `RESYNC_WINDOW` characters for a reason more text cannot change (`_cut_short`). A
+    record stuffed with `,{` then costs a small window per brace, not a decode of the whole
+    buffer (json counts the lines up to every error)."""
+    window = text[pos:pos + RESYNC_WINDOW]
+    try:
+        _decode(window, 0)
+    except RecursionError:
+        return False
+    except ValueError as e:
+        return not _cut_short(e, len(window))
+    return False
 
 
 # ---- 3. whole -------------------------------------------------------------------------------
