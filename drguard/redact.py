@@ -10,6 +10,9 @@ wherever it sits. Readers may also redact their own findings at once (`redact`).
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
+import shlex
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -40,14 +43,28 @@ def forget() -> None:
     _KNOWN.clear()
 
 
+_PLAIN_TEXT = re.compile(r"[ !#-&(-\[\]-~]*")  # printable ASCII but quotes and backslash
+
+
+def _spellings(secret: str) -> tuple[str, ...]:
+    """The secret, and where it holds a quote, a backslash or a character outside printable
+    ASCII, the other ways a finding spells it: as Python writes it in a message (`{name!r}`)
+    or a snippet, as JSON (both ways), as a shell word (a remediation's CLI)."""
+    if _PLAIN_TEXT.fullmatch(secret):
+        return (secret,)
+    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1],
+             json.dumps(secret, ensure_ascii=False)[1:-1], shlex.quote(secret)}
+    return tuple(f for f in forms if f)
+
+
 class Redactor:
     """Replaces secret plaintexts: whole values of any length, and inside text those of at
     least MIN_REDACTED_LEN characters (one RE2 pass over each string, linear)."""
 
     def __init__(self, secrets: set[str]) -> None:
         self.secrets = secrets
-        long = sorted((s for s in secrets if len(s) >= MIN_REDACTED_LEN), key=len,
-                      reverse=True)
+        long = sorted({f for s in secrets if len(s) >= MIN_REDACTED_LEN
+                       for f in _spellings(s)}, key=len, reverse=True)
         self.pattern: Any = None
         self.fallback: list[str] = []
         self.long = long
