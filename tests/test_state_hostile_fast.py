@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from tests.test_state_hostile import BASE, FORMATS, _res, _secret
 
 
 def _spellings(secret: str) -> set[str]:
-    """The secret as text and as Python, JSON and a shell would write it."""
+    """The secret as text, as Python, JSON and a shell would write it, and as the Pulumi
+    logical name a remediation snippet makes of it."""
     forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1],
-             json.dumps(secret, ensure_ascii=False)[1:-1], shlex.quote(secret)}
+             json.dumps(secret, ensure_ascii=False)[1:-1], shlex.quote(secret),
+             re.sub(r"[^0-9a-zA-Z.-]+", "-", secret).strip("-")}
     return forms | {html.escape(f) for f in forms}
 
 
@@ -39,7 +42,8 @@ def _strings(value: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("secret", ["SECRET\\back", "SECRET\nline", "SECRET'quote",
-                                    'SECRET"dq', "SECRET\ud800lone", "SECRET\tcaf\u00e9"])
+                                    'SECRET"dq', "SECRET\ud800lone", "SECRET\tcaf\u00e9",
+                                    "SECRET pass!word"])
 def test_escaped_spellings_of_a_secret_never_reach_a_report(tmp_path: Path, secret: str,
                                                              capsys: pytest.CaptureFixture[str]
                                                              ) -> None:
@@ -67,3 +71,5 @@ def test_escaped_spellings_are_redacted_and_plain_secrets_as_before() -> None:
     assert r.text("pa\\ss") == "[secret]"
     assert r.text("x plain-secret y") == "x [secret] y"
     assert Redactor({"plain-secret"}).long == ["plain-secret"]  # nothing added for plain text
+    assert Redactor({"a b!c"}).text("aws.s3.Bucket('a-b-c-lock')") == "aws.s3.Bucket('[secret]-lock')"
+    assert Redactor({"a!"}).long == ["a!"]  # a logical name shorter than 3: not redacted
