@@ -44,16 +44,26 @@ def forget() -> None:
 
 
 _PLAIN_TEXT = re.compile(r"[ !#-&(-\[\]-~]*")  # printable ASCII but quotes and backslash
+_NAME_TEXT = re.compile(r"[0-9a-zA-Z.-]*")
+_NOT_NAME = re.compile(r"[^0-9a-zA-Z.-]+")
 
 
 def _spellings(secret: str) -> tuple[str, ...]:
-    """The secret, and where it holds a quote, a backslash or a character outside printable
-    ASCII, the other ways a finding spells it: as Python writes it in a message (`{name!r}`)
-    or a snippet, as JSON (both ways), as a shell word (a remediation's CLI)."""
-    if _PLAIN_TEXT.fullmatch(secret):
+    """The secret, and the other ways a finding spells it: where it holds a quote, a
+    backslash or a character outside printable ASCII, as Python writes it in a message
+    (`{name!r}`) or a snippet, as JSON (both ways), as a shell word (a remediation's CLI);
+    where it holds a character a Pulumi logical name does not, as the logical name a
+    remediation snippet makes of it (drguard.controls.s3: every other run of characters
+    a dash)."""
+    if _NAME_TEXT.fullmatch(secret):
         return (secret,)
-    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1],
-             json.dumps(secret, ensure_ascii=False)[1:-1], shlex.quote(secret)}
+    forms = {secret}
+    logical = _NOT_NAME.sub("-", secret).strip("-")
+    if len(logical) >= MIN_REDACTED_LEN:
+        forms.add(logical)
+    if not _PLAIN_TEXT.fullmatch(secret):
+        forms.update((repr(secret)[1:-1], json.dumps(secret)[1:-1],
+                      json.dumps(secret, ensure_ascii=False)[1:-1], shlex.quote(secret)))
     return tuple(f for f in forms if f)
 
 
