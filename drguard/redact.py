@@ -16,6 +16,8 @@ import shlex
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .verdict import logical_name
+
 if TYPE_CHECKING:
     from .findings import Finding
 
@@ -45,7 +47,6 @@ def forget() -> None:
 
 _PLAIN_TEXT = re.compile(r"[ !#-&(-\[\]-~]*")  # printable ASCII but quotes and backslash
 _NAME_TEXT = re.compile(r"[0-9a-zA-Z.-]*")
-_NOT_NAME = re.compile(r"[^0-9a-zA-Z.-]+")
 
 
 def _spellings(secret: str) -> tuple[str, ...]:
@@ -53,12 +54,11 @@ def _spellings(secret: str) -> tuple[str, ...]:
     backslash or a character outside printable ASCII, as Python writes it in a message
     (`{name!r}`) or a snippet, as JSON (both ways), as a shell word (a remediation's CLI);
     where it holds a character a Pulumi logical name does not, as the logical name a
-    remediation snippet makes of it (drguard.controls.s3: every other run of characters
-    a dash)."""
+    remediation snippet makes of it (`drguard.verdict.logical_name`)."""
     if _NAME_TEXT.fullmatch(secret):
         return (secret,)
     forms = {secret}
-    logical = _NOT_NAME.sub("-", secret).strip("-")
+    logical = logical_name(secret)
     if len(logical) >= MIN_REDACTED_LEN:
         forms.add(logical)
     if not _PLAIN_TEXT.fullmatch(secret):

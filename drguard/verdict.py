@@ -7,6 +7,7 @@ verdicts into policy violations, the auditor into findings.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -54,3 +55,12 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+_NOT_NAME = re.compile(r"[^0-9a-zA-Z.-]+")
+
+
+def logical_name(name: str) -> str:
+    """The Pulumi logical name a remediation snippet makes of a resource's name (every run of
+    other characters a dash); redaction hides this spelling of a secret name too."""
+    return _NOT_NAME.sub("-", name).strip("-")

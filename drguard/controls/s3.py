@@ -6,7 +6,6 @@ from __future__ import annotations
 import fnmatch
 import functools
 import json
-import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from ..detections import (
     to_int,
 )
 from ..facts import UNKNOWN, OnDelete, Resource, is_unknown, retention_days
-from ..verdict import Remediation, Verdict, show
+from ..verdict import Remediation, Verdict, logical_name, show
 
 
 @dataclass
@@ -109,7 +108,7 @@ def _names(b: Bucket) -> tuple[str, str, str]:
 
 
 def _spell(name: str) -> tuple[str, str, str]:
-    logical = re.sub(r"[^0-9a-zA-Z.-]+", "-", name).strip("-") or "bucket"
+    logical = logical_name(name) or "bucket"
     return json.dumps(name), shlex.quote(name), logical
 
 
