@@ -11,8 +11,19 @@ import boto3
 import pytest
 
 from auditor.emulator import CREDENTIALS, MotoServer
+from drguard import redact
 
 pytest_plugins = ["tests.harness.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_from_earlier_tests() -> Iterator[None]:
+    """Secrets a reader remembers live for the process (each CLI run starts by forgetting
+    them); a test that reads an export without the CLI must not redact the next test's
+    reports."""
+    redact.forget()
+    yield
+    redact.forget()
 
 
 @dataclass
