@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +44,11 @@ def test_the_extension_is_built() -> None:
     """`pip install -e .` (make setup, make demo) compiles it; CI must notice when not."""
     assert native is not None, "auditor/logs/_native.c is not built: pip install -e ."
     assert reader.Matcher(NAMES).native() is not None
+    # an edit of the C file is tested only once it is built again
+    source = Path(reader.__file__).with_name("_native.c")
+    built = Path(native.__file__)
+    assert built.stat().st_mtime >= source.stat().st_mtime, \
+        f"{built.name} is older than {source.name}: pip install -e . to rebuild it"
 
 
 @pytest.fixture(params=["avx2", "portable"])
