@@ -143,40 +143,6 @@ static inline int is_ws(unsigned char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* The match whose literal starts at b[i]: the offset after its closing quote, NOMATCH, or
- * NEED when b ends before it is decided. */
-static Py_ssize_t match_at(const unsigned char *b, Py_ssize_t n, Py_ssize_t i,
-                           const NamesObject *t) {
-    Py_ssize_t p = i;
-    for (int k = 0; k < LIT_LEN; k++, p++) {
-        if (p >= n)
-            return NEED;
-        if (b[p] != LIT[k])
-            return NOMATCH;
-    }
-    while (p < n && is_ws(b[p]))
-        p++;
-    if (p >= n)
-        return NEED;
-    if (b[p] != ':')
-        return NOMATCH;
-    p++;
-    while (p < n && is_ws(b[p]))
-        p++;
-    if (p >= n)
-        return NEED;
-    if (b[p] != '"')
-        return NOMATCH;
-    Py_ssize_t s = ++p;
-    while (p < n && p - s <= t->maxlen && b[p] != '"')
-        p++;
-    if (p - s > t->maxlen)
-        return NOMATCH;
-    if (p >= n)
-        return NEED;
-    return names_has(t, b + s, p - s) ? p + 1 : NOMATCH;
-}
-
 static inline int hexlike(unsigned char x, unsigned char y) {
     /* \u00XX for a letter or digit: 3[0-9], [46][1-9a-fA-F], [57][0-9aA] */
     if (x == '3')
@@ -237,17 +203,33 @@ static Py_ssize_t match_on(Open *m, const unsigned char *b, Py_ssize_t n, const 
         m->stage = IN_NAME;
         m->k = 0;
         /* fall through */
-    default:
-        /* the name's bytes so far are kept (at most maxlen <= MAX_NAME of them) */
-        for (; p < n && b[p] != '"'; p++) {
-            if (m->k >= t->maxlen)
+    default: {
+        /* the name, read where it lies; only a piece's end makes its bytes so far kept (at
+         * most maxlen <= MAX_NAME in all) for the next piece */
+        Py_ssize_t s = p, room = t->maxlen - m->k;
+        for (; p < n && b[p] != '"'; p++)
+            if (p - s >= room)
                 return NOMATCH;
-            m->name[m->k++] = b[p];
-        }
+        if (p < n && m->k == 0)
+            return names_has(t, b + s, p - s) ? p + 1 : NOMATCH;
+        memcpy(m->name + m->k, b + s, (size_t)(p - s));
+        m->k += (int)(p - s);
         if (p >= n)
             return NEED;
         return names_has(t, m->name, m->k) ? p + 1 : NOMATCH;
     }
+    }
+}
+
+/* The match whose literal starts at b[i]: the offset after its closing quote, NOMATCH, or
+ * NEED when b ends before it is decided. */
+static Py_ssize_t match_at(const unsigned char *b, Py_ssize_t n, Py_ssize_t i,
+                           const NamesObject *t) {
+    Open m;
+    m.stage = IN_LITERAL; /* the name buffer is written before it is read */
+    m.k = 0;
+    Py_ssize_t r = match_on(&m, b + i, n - i, t);
+    return r >= 0 ? i + r : r;
 }
 
 /* ---- a file's stream ------------------------------------------------------------------ */
