@@ -13,9 +13,8 @@ parser `dr-audit state` uses). Ratios: state CPU / json.load CPU and / msgspec C
 RSS / file size (json.load's beside it), and per MB of export (CPU s/MB, RSS MiB/MB) with the
 largest/smallest ratio of each: linear growth keeps them flat; last, the two goals at 20 MB
 (CPU <= 4x json.load's, peak RSS <= 6x the file) of each shape, with the load average. CPU
-time, not wall:
-the machine may be shared. The checkout is compiled first (an install runs from bytecode),
-and each child's peak memory is its own high-water mark (VmHWM).
+time, not wall: the machine may be shared. The checkout is compiled first (an install runs
+from bytecode), and each child's peak memory is its own high-water mark (VmHWM).
 
     python benchmarks/state_scale.py               # 5, 20 MB, both shapes
     python benchmarks/state_scale.py --shape pulumi --sizes 20
