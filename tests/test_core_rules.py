@@ -139,6 +139,18 @@ def test_versioning_object_lock_implies_versioning_but_suspended_fails() -> None
     assert s3.versioning(Bucket(ref="u", name="logs")) is None  # out of scope
 
 
+def test_replication_names_each_destination_once() -> None:
+    # several rules (prefixes) copying to one bucket: the message names it once
+    same = [{"status": "Enabled", "bucket": "copy", "region": "us-east-1"}] * 3
+    within = s3.replication(_bucket(region="us-east-1", replication=same))
+    assert within is not None and within.status == "fail"
+    assert "replicates only within us-east-1 (copy (us-east-1)); that" in within.message
+    unplaced = [{"status": "Enabled", "bucket": "far"}] * 2 + \
+        [{"status": "Enabled", "bucket": "other"}]
+    unknown = s3.replication(_bucket(region="us-east-1", replication=unplaced))
+    assert unknown is not None and "replicates to far, other, whose region" in unknown.message
+
+
 def test_object_lock_mode_days_and_missing_rule() -> None:
     no_rule = s3.object_lock(_bucket(object_lock_enabled=True), DEFAULTS_LOCK)
     assert no_rule.status == "fail" and "no default retention" in no_rule.message

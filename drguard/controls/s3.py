@@ -332,7 +332,7 @@ def replication(b: Bucket) -> Verdict | None:
                                "only copy.", ev, fix_replication(b))
     unplaced = [r for r in rules if not r.get("region")]
     if unplaced:
-        names = ", ".join(str(r.get("bucket")) for r in unplaced)
+        names = ", ".join(dict.fromkeys(str(r.get("bucket")) for r in unplaced))  # each once
         fix = Remediation(
             f"Declare the destination bucket {names} with its regional provider in this stack "
             "(so its region is known), or waive this check for the bucket.",
@@ -342,7 +342,7 @@ def replication(b: Bucket) -> Verdict | None:
         return Verdict("fail", f"{_label(b)} replicates to {names}, whose region is not known "
                                "(the bucket is not declared alongside it), so a copy in another "
                                "region cannot be confirmed.", ev, fix)
-    dest = ", ".join(f"{r.get('bucket')} ({r.get('region')})" for r in rules)
+    dest = ", ".join(dict.fromkeys(f"{r.get('bucket')} ({r.get('region')})" for r in rules))
     return Verdict("fail", f"{_label(b)} replicates only within {b.region} ({dest}); that "
                            "does not survive a regional outage.", ev, fix_replication(b))
 
