@@ -18,12 +18,13 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 # The runtime and the demo extra: exact pins, then the project itself (no dependencies; its
-# install compiles auditor/logs/_native.c, so an edit of that file installs it again),
+# install compiles auditor/logs/_native.c and auditor/_state_scan.c, so an edit of either
+# installs it again),
 # installed with uv (from PyPI, pinned): the same versions pip resolves, in seconds instead of
 # a minute or more; pip takes over if uv cannot be installed.
 UV_VERSION := 0.13.8
 $(VENV)/.demo-deps: $(BIN)/python requirements.txt requirements-auditor.txt pyproject.toml \
-                    auditor/logs/_native.c
+                    auditor/logs/_native.c auditor/_state_scan.c
 	@echo "==> installing uv $(UV_VERSION) into $(VENV) (a fast installer for the next step)"
 	-$(PIP) install -q uv==$(UV_VERSION)
 	@echo "==> installing dr-audit's runtime and demo emulator (requirements-auditor.txt)"
@@ -38,7 +39,7 @@ $(VENV)/.demo-deps: $(BIN)/python requirements.txt requirements-auditor.txt pypr
 
 # Tests, examples and benchmarks (what CI runs): pip, everything in requirements-dev.txt.
 $(VENV)/.dev-deps: $(BIN)/python requirements.txt requirements-auditor.txt requirements-dev.txt \
-                   pyproject.toml auditor/logs/_native.c
+                   pyproject.toml auditor/logs/_native.c auditor/_state_scan.c
 	@echo "==> installing test and development requirements (requirements-dev.txt)"
 	$(PIP) install -q -r requirements-dev.txt
 	$(PIP) install -q --no-deps -e .
@@ -66,8 +67,9 @@ browser:
 test-plan:
 	@echo "==> make test will:"
 	@if [ ! -f $(VENV)/.dev-deps ] || [ -n "$$(find requirements.txt requirements-auditor.txt \
-	      requirements-dev.txt pyproject.toml auditor/logs/_native.c -newer $(VENV)/.dev-deps 2>/dev/null)" ]; then \
-	  echo "    - pip install the test requirements (requirements-dev.txt) and the project (compiling auditor/logs/_native.c) into $(VENV)"; fi
+	      requirements-dev.txt pyproject.toml auditor/logs/_native.c auditor/_state_scan.c \
+	      -newer $(VENV)/.dev-deps 2>/dev/null)" ]; then \
+	  echo "    - pip install the test requirements (requirements-dev.txt) and the project (compiling its C extensions) into $(VENV)"; fi
 	@if [ "$(DRGUARD_NO_BROWSER)" != 1 ] && ! { command -v chromium >/dev/null 2>&1 && \
 	      command -v chromedriver >/dev/null 2>&1; }; then \
 	  echo "    - install Debian's chromium and chromium-driver with $(SUDO) apt-get, system-wide,"; \

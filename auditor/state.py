@@ -31,7 +31,6 @@ import json
 import logging
 import math
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -439,7 +438,7 @@ class _TypedExport(msgspec.Struct):
 
 
 _SIG_BYTES = SIG_KEY.encode()
-_NULL = b"null"
+_NULL_RAW = msgspec.Raw(b"null")
 
 
 def _walk_free(text: bytes) -> bool:
@@ -453,6 +452,19 @@ def _walk_free(text: bytes) -> bool:
     value is one the walk keeps."""
     return _SIG_BYTES not in text and b"\\u" not in text \
         and text.count(b"{") + text.count(b"[") < MAX_VALUE_DEPTH
+
+
+try:  # the same check in C over msgspec's Raw text, without a copy (auditor/_state_scan.c)
+    from ._state_scan import plain as _plain_native
+except ImportError:  # not built (no C compiler at install): the Python check on a copy
+    _plain_native = None
+
+
+def _plain(text: msgspec.Raw) -> bool:
+    """_walk_free of a property's text as msgspec's Raw holds it."""
+    if _plain_native is not None:
+        return bool(_plain_native(text, _SIG_BYTES, MAX_VALUE_DEPTH))
+    return _walk_free(bytes(text))
 
 
 def _typed_parse(text: str | bytes, where: str) -> Export | None:
@@ -474,15 +486,11 @@ def _typed_parse(text: str | bytes, where: str) -> Export | None:
             urn, type_ = r.urn, r.type
             if not type_ or not urn.startswith("urn:pulumi:") or urn.count("::") < 3:
                 return None
-            outputs = None if r.outputs is _U else bytes(r.outputs)
-            inputs = None if r.inputs is _U else bytes(r.inputs)
-            if outputs == _NULL:
-                outputs = None
-            if inputs == _NULL:
-                inputs = None
-            if (outputs is not None and (outputs[:1] != b"{" or not _walk_free(outputs))) \
+            outputs = None if r.outputs is _U or r.outputs == _NULL_RAW else r.outputs
+            inputs = None if r.inputs is _U or r.inputs == _NULL_RAW else r.inputs
+            if (outputs is not None and (memoryview(outputs)[:1] != b"{" or not _plain(outputs))) \
                     or (inputs is not None and inputs != outputs
-                        and (inputs[:1] != b"{" or not _walk_free(inputs))) \
+                        and (memoryview(inputs)[:1] != b"{" or not _plain(inputs))) \
                     or r.additionalSecretOutputs not in (_U, None):
                 raw = {k: v for k in _RESOURCE_KEYS if (v := getattr(r, k)) is not _U
                        and v is not None and k not in ("inputs", "outputs")}
@@ -675,6 +683,8 @@ def load(path: str | Path) -> Export:
 def export_stack(stack: str, cwd: Path | None = None, timeout: float = 300) -> Export:
     """`pulumi stack export --stack <stack>`, parsed (StateError without the Pulumi CLI or
     when the command fails)."""
+    import shutil
+
     exe = shutil.which("pulumi")
     if exe is None:
         raise StateError(f"--stack {stack}: the Pulumi CLI (`pulumi`) is not installed or not "

@@ -82,8 +82,20 @@ def test_state_without_html_or_markdown_imports_no_heavy_package(tmp_path: Path)
     mods = _imported(["state", "--file", str(export), "--output-dir", str(tmp_path / "out"),
                       "--format", "json,sarif,junit"], tmp_path)
     assert not mods & set(HEAVY)
+    assert "yaml" not in mods  # no YAML read: no config, no waivers
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["findings"]  # the controls ran: the check above is not of an empty run
+
+
+def test_state_imports_yaml_for_a_yaml_config(tmp_path: Path) -> None:
+    export = _export(tmp_path / "state.json")
+    (tmp_path / "dr.yaml").write_text("rds-backup-retention:\n  minRetentionDays: 1\n")
+    mods = _imported(["state", "--file", str(export), "--output-dir", str(tmp_path / "out"),
+                      "--format", "json", "--config", str(tmp_path / "dr.yaml")], tmp_path)
+    assert "yaml" in mods
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    rds = [f for f in report["findings"] if f["control"] == "rds-backup-retention"]
+    assert [f["status"] for f in rds] == ["pass"]  # the YAML was read: 1 day is enough now
 
 
 def test_state_imports_jinja2_only_for_html(tmp_path: Path) -> None:
