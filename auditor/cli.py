@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -56,7 +57,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(argv)
+    # the command's imports make many objects and no garbage worth a collection: the cyclic
+    # collector would only rescan the new modules' objects, over and over (~7% of the imports)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        parser = build_parser(argv)
+    finally:
+        if collecting:
+            gc.enable()
     args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
