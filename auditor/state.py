@@ -438,6 +438,7 @@ class _TypedExport(msgspec.Struct):
 
 
 _SIG_BYTES = SIG_KEY.encode()
+_BOM = b"\xef\xbb\xbf"
 _NULL_RAW = msgspec.Raw(b"null")
 
 
@@ -473,7 +474,7 @@ def _typed_parse(text: str | bytes, where: str) -> Export | None:
     decode = msgspec.json.decode
     try:
         doc = decode(text, type=_TypedExport)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     version, dep = doc.version, doc.deployment
     if doc.checkpoint is not _U or type(version) is not int \
@@ -511,7 +512,7 @@ def _typed_parse(text: str | bytes, where: str) -> Export | None:
                 protect=bool(r.protect), external=bool(r.external), delete=bool(r.delete),
                 pending_replacement=bool(r.pendingReplacement), parent=r.parent or "",
                 provider=r.provider or "", property_deps=deps if deps and version >= 3 else {}))
-    except (msgspec.DecodeError, RecursionError, StateError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, StateError):
         return None
     return _export(where, version, resources, dep.manifest, dep.pending_operations, decoder)
 
@@ -663,12 +664,25 @@ def load(path: str | Path) -> Export:
     """Read and validate an export file."""
     p = Path(path)
     try:
-        text = inputs.read_text(p, "stack export", EXPORT_LIMITS)
+        data = inputs.read_bytes(p, "stack export", EXPORT_LIMITS)
     except inputs.FileRefused as e:
         raise StateError(str(e)) from None
-    typed = _typed_parse(text, str(p))
-    if typed is not None:
-        return typed
+    bom = data.startswith(_BOM)
+    if not bom:
+        # the bytes as they are: msgspec checks the UTF-8 of all it reads (a NUL byte is not
+        # JSON either); what it refuses is read again below, as text, which says what is wrong
+        typed = _typed_parse(data, str(p))
+        if typed is not None:
+            return typed
+    try:
+        text = inputs.decode(data, str(p), "stack export")
+    except inputs.FileRefused as e:
+        raise StateError(str(e)) from None
+    del data
+    if bom:  # (the text without its BOM: the typed read, as for any other file)
+        typed = _typed_parse(text, str(p))
+        if typed is not None:
+            return typed
     try:
         doc = _lean_loads(text)
         if doc is None:

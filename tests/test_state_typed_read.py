@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -185,3 +186,40 @@ def test_duplicate_urns_are_refused_by_both_reads() -> None:
     with pytest.raises(state.StateError) as whole:
         state.parse(json.loads(json.dumps(doc)), "x")
     assert str(typed.value) == str(whole.value)
+
+
+@pytest.mark.parametrize("where", ["urn", "an output", "an input only", "a tag key",
+                                   "the manifest"])
+@pytest.mark.parametrize("bad", [b"\xff", b"\xed\xa0\x80", b"\xc0\x80", b"\x00"])
+def test_bytes_that_are_not_utf8_text_are_named(where: str, bad: bytes,
+                                                tmp_path: Path) -> None:
+    """The typed read takes the file's bytes as they are; what is not UTF-8 text (or holds a
+    NUL) anywhere is refused with the text reader's one line, never read or crashed on."""
+    marker = "MARK"
+    doc = _export()
+    bucket = doc["deployment"]["resources"][1]
+    if where == "urn":
+        bucket["urn"] += marker
+    elif where == "an output":
+        bucket["outputs"]["bucket"] = marker
+    elif where == "an input only":
+        bucket["inputs"] = {**bucket["outputs"], "extra": marker}
+    elif where == "a tag key":
+        bucket["outputs"]["tags"][marker] = "x"
+    else:
+        doc["deployment"]["manifest"]["version"] = marker
+    path = tmp_path / "export.json"
+    path.write_bytes(json.dumps(doc).encode().replace(marker.encode(), b"a" + bad + b"b"))
+    with pytest.raises(state.StateError) as refused:
+        state.load(path)
+    kind = "is binary (NUL bytes)" if bad == b"\x00" else "is not UTF-8 text"
+    assert str(refused.value).startswith(f"{path}: stack export {kind}"), refused.value
+
+
+def test_a_bom_changes_nothing(tmp_path: Path) -> None:
+    text = json.dumps(_export()).encode()
+    plain, bom = tmp_path / "plain.json", tmp_path / "bom.json"
+    plain.write_bytes(text)
+    bom.write_bytes(b"\xef\xbb\xbf" + text)
+    assert _fields(state.load(bom)) == _fields(state.load(plain))
+    assert _fields(state.load(plain)) == _fields(state.parse(json.loads(text), "x"))
