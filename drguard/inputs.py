@@ -103,8 +103,12 @@ def read_bytes(path: str | Path, what: str = "file", limits: Limits = DEFAULT,
                                  f"({st.st_size} bytes); refused")
         os.set_blocking(fd, True)
         chunks, total = [], 0
+        # the size fstat gave in one read (then one more to see the end): a single chunk is
+        # the file's bytes as they are, not copied again by the join below
+        step = max(st.st_size + 1, 1 << 20)
         while total <= limits.max_bytes:
-            chunk = os.read(fd, min(1 << 20, limits.max_bytes + 1 - total))
+            chunk = os.read(fd, min(step, limits.max_bytes + 1 - total))
+            step = 1 << 20
             if not chunk:
                 break
             chunks.append(chunk)

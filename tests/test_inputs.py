@@ -35,6 +35,21 @@ def test_only_regular_files_are_opened(tmp_path: Path) -> None:
     refused(lambda: inputs.load("bad\x00name", "report"), "cannot read report")
 
 
+def test_whole_files_are_read_whatever_their_stated_size(tmp_path: Path) -> None:
+    """A file is read in one go at its stated size, and on to its real end: a larger file
+    (several reads), and one whose stated size is 0 (as /proc states it) are read whole."""
+    data = bytes(range(256)) * (3 << 12) + b"end"  # 3 MiB and a bit
+    f = tmp_path / "big.bin"
+    f.write_bytes(data)
+    assert inputs.read_bytes(f, gunzip=False) == data
+    status = Path("/proc/self/status")
+    if status.exists():
+        assert status.stat().st_size == 0
+        assert b"VmRSS" in inputs.read_bytes(status, gunzip=False)
+    refused(lambda: inputs.read_bytes(f, limits=inputs.Limits(max_bytes=1 << 20)),
+            "larger than")
+
+
 def test_size_and_gzip_bounds(tmp_path: Path) -> None:
     big = tmp_path / "big.json"
     big.write_text("[" + "1," * 600 + "1]")
