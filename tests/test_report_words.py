@@ -439,3 +439,16 @@ def test_two_demo_runs_write_the_same_reports(demo: dict[str, Any], tmp_path: Pa
 def test_demo_report_equals_the_recorded_one(demo: dict[str, Any]) -> None:
     """Speed-ups change no finding: the demo's report.json is the one recorded before them."""
     goldens.assert_same("demo", 0, demo["report"])
+
+
+def test_named_gaps_read_as_the_list_they_stand_for() -> None:
+    from auditor.reports.words import NamedGaps, critical_words
+
+    keys = [("c1", "111", "eu-west-1", "arn:aws:s3:::a"), ("c1", "", "", "urn:pulumi:s::p::t::b"),
+            ("c2", "222", "", "arn:aws:rds:us-east-1:222:db:x")]
+    named = NamedGaps(keys)
+    whole = [critical_words(c, r, a, g) for c, a, g, r in keys]
+    assert len(named) == 3 and list(named) == whole and named == whole
+    assert named[0] == "c1 on a (111, eu-west-1)" and named[-1] == whole[-1]  # names shortened
+    assert named[:2] == whole[:2] and named[5:] == []
+    assert named != "".join(whole) and named != whole[:2] and NamedGaps([]) == []

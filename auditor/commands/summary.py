@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -95,7 +96,7 @@ EXIT_INCOMPLETE = 3
 
 def closing_lines(summary: dict[str, Any], run: dict[str, Any],
                   findings: list[Finding] | None = None,
-                  critical: list[str] | None = None) -> list[str]:
+                  critical: Sequence[str] | None = None) -> list[str]:
     """The summary a command prints when it ends (stderr): the verdict, the gaps by severity,
     every status by its name, the critical gaps by name, completeness and the exit code."""
     name = f"dr-audit {run.get('command') or ''}".rstrip()

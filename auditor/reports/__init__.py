@@ -16,6 +16,7 @@ endpoint_url, skipped, sources, optionally fail_on...); unknown keys are kept an
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,7 @@ class Written(dict[str, Path]):
     summary needs no second pass over the findings."""
 
     summary: dict[str, Any] | None = None
-    critical: list[str] | None = None
+    critical: Sequence[str] | None = None
 
 
 def _prepare(findings: list[Finding], run: dict[str, Any],

@@ -37,7 +37,7 @@ from ._common import (
     remedy_of,
     sort_key,
 )
-from .words import critical_words
+from .words import NamedGaps
 
 _WRITE_BYTES = 1 << 20  # bytes gathered before each write
 _THREE = {"summary", "pulumi", "cli"}
@@ -134,6 +134,10 @@ class Spool:
         self._apps: dict[int, dict[str, Any]] = {}
         self._attempts = {}
         self._groups: dict[str, list[int]] = {}  # records of attempts added more than once
+        # (control, resource, account, region) of every gap record: fewer ids than records
+        # is a gap seen twice (what _merge_gaps then merges)
+        self._gap_ids: set[tuple[str, str, str, str]] = set()
+        self._gap_records = 0
 
     def close(self) -> None:
         self._file.close()
@@ -158,6 +162,10 @@ class Spool:
         self._offsets.append(0)
         self._lengths.append(0)
         self._spool(f, at)
+        key = self._keys[at]
+        if len(key) == _GAP_KEY:
+            self._gap_ids.add((key[1], key[2], key[5], key[6]))
+            self._gap_records += 1
         self.tally.add(f)
 
     def add_plain(self, control: str, status: str, source: str, resource: str, message: str,
@@ -192,8 +200,10 @@ class Spool:
         except (UnicodeEncodeError, TypeError, OverflowError):
             del buf[start:]
             return False
-        self._keys.append((rank, control, resource, source, status, account or "",
-                           region or ""))
+        account, region = account or "", region or ""
+        self._keys.append((rank, control, resource, source, status, account, region))
+        self._gap_ids.add((control, resource, account, region))
+        self._gap_records += 1
         size = len(buf) - start
         self._offsets.append(self._size)
         self._lengths.append(size)
@@ -224,10 +234,8 @@ class Spool:
     def _merge_gaps(self, keys: list[tuple[Any, ...] | None]) -> None:
         """One record per gap (control, resource, account, region: its id): the copies of a
         gap seen twice are merged (_merge)."""
-        ids = [(k[1], k[2], k[5], k[6]) for k in keys if k is not None and len(k) == _GAP_KEY]
-        if len(set(ids)) == len(ids):  # no gap seen twice (the common case): nothing to do
+        if len(self._gap_ids) == self._gap_records:  # no gap seen twice (the common case)
             return
-        del ids
         gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == _GAP_KEY),
                       key=lambda i: _gap(keys[i]))
         run: list[int] = []
@@ -306,7 +314,7 @@ class Spool:
 
     def write(self, path: Path, run: dict[str, Any],
               account_names: dict[str, str] | None = None
-              ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+              ) -> tuple[dict[str, Any], dict[str, Any], NamedGaps]:
         """Write report.json at `path`; returns (run metadata, summary, critical gaps) as the
         report holds them. The spool is closed."""
         keys: list[tuple[Any, ...] | None] = self._keys  # type: ignore[assignment]
@@ -326,9 +334,8 @@ class Spool:
         order = sorted(live, key=live.__getitem__)
         # the critical gaps, as words.critical_gaps names them, from their order keys:
         # (-rank, control, resource, source, status, account, region)
-        critical = sorted(
-            ((k[1], k[5], k[6], k[2]), critical_words(k[1], k[2], k[5], k[6]))
-            for k in live.values() if k[0] == _CRITICAL and k[4] == "fail")
+        critical = NamedGaps(sorted((k[1], k[5], k[6], k[2]) for k in live.values()
+                                    if k[0] == _CRITICAL and k[4] == "fail"))
         del live
         offsets, lengths = self._offsets, self._lengths
         self._flush()
@@ -374,7 +381,7 @@ class Spool:
             raise
         finally:
             self.close()
-        return head["run"], head["summary"], [text for _, text in critical]
+        return head["run"], head["summary"], critical
 
 
 def _gap(key: tuple[Any, ...] | None) -> tuple[Any, ...]:

@@ -13,8 +13,8 @@ PASSED/FAILED/WARNING/NOT_AVAILABLE; each also carries our status name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, overload
 
 from drguard.findings import STATUSES, Finding, merge
 
@@ -67,6 +67,36 @@ def critical_gaps(findings: Iterable[Finding]) -> list[str]:
     gaps = sorted((critical_line(f) for f in merge(findings) if f.status == "fail"
                    and f.severity == "critical"), key=lambda kv: kv[0])
     return [text for _, text in gaps]
+
+
+class NamedGaps(Sequence[str]):
+    """critical_gaps's list made from the gaps' sort keys, (control, account, region,
+    resource), in that order: each gap is named when it is read (a closing summary reads
+    the first ten of what can be thousands)."""
+
+    def __init__(self, keys: list[tuple[str, str, str, str]]) -> None:
+        self._keys = keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [critical_words(k[0], k[3], k[1], k[2]) for k in self._keys[i]]
+        k = self._keys[i]
+        return critical_words(k[0], k[3], k[1], k[2])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and not isinstance(other, str) \
+            and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def critical_line(f: Finding) -> tuple[tuple[str, str, str, str], str]:
