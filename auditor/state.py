@@ -504,7 +504,7 @@ def _typed_parse(text: str | bytes, where: str) -> Export | None:
             props: dict[str, Any] = decode(outputs) if outputs is not None else {}
             if inputs is not None and inputs != outputs:  # else _resource's inputs: {} or
                 merged = decode(inputs)                   # the outputs' keys, in order
-                if merged and list(merged) != list(props):
+                if merged and (len(merged) != len(props) or list(merged) != list(props)):
                     props = {**merged, **props}
             deps = r.propertyDependencies
             resources.append(StateResource(
