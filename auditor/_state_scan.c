@@ -33,8 +33,10 @@ static PyObject *plain(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     }
     const unsigned char *s = text.buf;
     Py_ssize_t n = text.len;
-    int ok = 1;
-    if (key.len > 0 && key.len <= n && memmem(s, (size_t)n, key.buf, (size_t)key.len) != NULL)
+    /* as in Python: no count is below a limit <= 0, and every text holds the empty key */
+    int ok = limit > 0;
+    if (key.len == 0 ||
+        (key.len <= n && memmem(s, (size_t)n, key.buf, (size_t)key.len) != NULL))
         ok = 0;
     Py_ssize_t brackets = 0;
     for (Py_ssize_t i = 0; ok && i < n; i++) {

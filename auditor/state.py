@@ -438,7 +438,6 @@ class _TypedExport(msgspec.Struct):
 
 
 _SIG_BYTES = SIG_KEY.encode()
-_BOM = b"\xef\xbb\xbf"
 _NULL_RAW = msgspec.Raw(b"null")
 
 
@@ -667,10 +666,11 @@ def load(path: str | Path) -> Export:
         data = inputs.read_bytes(p, "stack export", EXPORT_LIMITS)
     except inputs.FileRefused as e:
         raise StateError(str(e)) from None
-    bom = data.startswith(_BOM)
-    if not bom:
-        # the bytes as they are: msgspec checks the UTF-8 of all it reads (a NUL byte is not
-        # JSON either); what it refuses is read again below, as text, which says what is wrong
+    ascii_only = data.isascii()
+    if ascii_only:
+        # the bytes as they are: ASCII is UTF-8 text, and msgspec refuses a NUL (not JSON);
+        # what it refuses is read again below, as text, which says what is wrong. (Any other
+        # file is decoded first: msgspec checks the UTF-8 of only the fields it reads.)
         typed = _typed_parse(data, str(p))
         if typed is not None:
             return typed
@@ -679,7 +679,7 @@ def load(path: str | Path) -> Export:
     except inputs.FileRefused as e:
         raise StateError(str(e)) from None
     del data
-    if bom:  # (the text without its BOM: the typed read, as for any other file)
+    if not ascii_only:  # (a BOM, or text beyond ASCII: the typed read of the decoded text)
         typed = _typed_parse(text, str(p))
         if typed is not None:
             return typed

@@ -67,6 +67,10 @@ def test_random_texts_agree() -> None:
     assert native.plain(b"", sig, 1) is True
     assert native.plain(b"ab\\", sig, 5) is True  # a backslash at the very end
     assert native.plain(sig, sig, 5) is False
+    for text, key, limit in ((b"abc", sig, 0), (b"", sig, -5), (b"abc", b"", 64), (b"", b"", 1)):
+        expected = key not in text and b"\\u" not in text \
+            and text.count(b"{") + text.count(b"[") < limit
+        assert expected is False and native.plain(text, key, limit) is False, (text, key, limit)
 
 
 def test_bad_arguments_are_refused() -> None:
@@ -86,8 +90,20 @@ def test_the_typed_read_is_the_same_either_way(check: str,
         monkeypatch.setattr(state, "_plain_native", None)
     elif native is None:
         pytest.fail("the C extension is not built")
+    said: list[bool] = []
+    check_text = state._plain
+
+    def spy(text: msgspec.Raw) -> bool:
+        said.append(check_text(text))
+        return said[-1]
+
+    monkeypatch.setattr(state, "_plain", spy)
+    typed_used = 0
     for name, text in _typed_cases().items():
         typed = state._typed_parse(text, name)
         whole = state.parse(state.loads(text), name)
         if typed is not None:
+            typed_used += 1
             assert _fields(typed) == _fields(whole), name
+    # both answers were given and acted on: texts taken as decoded, and texts walked
+    assert typed_used > 100 and said.count(True) > 50 and said.count(False) > 20

@@ -189,7 +189,8 @@ def test_duplicate_urns_are_refused_by_both_reads() -> None:
 
 
 @pytest.mark.parametrize("where", ["urn", "an output", "an input only", "a tag key",
-                                   "the manifest"])
+                                   "the manifest", "a field the read skips",
+                                   "a deployment field the read skips"])
 @pytest.mark.parametrize("bad", [b"\xff", b"\xed\xa0\x80", b"\xc0\x80", b"\x00"])
 def test_bytes_that_are_not_utf8_text_are_named(where: str, bad: bytes,
                                                 tmp_path: Path) -> None:
@@ -206,14 +207,28 @@ def test_bytes_that_are_not_utf8_text_are_named(where: str, bad: bytes,
         bucket["inputs"] = {**bucket["outputs"], "extra": marker}
     elif where == "a tag key":
         bucket["outputs"]["tags"][marker] = "x"
-    else:
+    elif where == "the manifest":
         doc["deployment"]["manifest"]["version"] = marker
+    elif where == "a field the read skips":
+        bucket["created"] = marker
+    else:
+        doc["deployment"]["secrets_providers"] = {"type": marker}
     path = tmp_path / "export.json"
     path.write_bytes(json.dumps(doc).encode().replace(marker.encode(), b"a" + bad + b"b"))
     with pytest.raises(state.StateError) as refused:
         state.load(path)
     kind = "is binary (NUL bytes)" if bad == b"\x00" else "is not UTF-8 text"
     assert str(refused.value).startswith(f"{path}: stack export {kind}"), refused.value
+
+
+def test_text_beyond_ascii_reads_as_its_escaped_form(tmp_path: Path) -> None:
+    doc = _export()
+    doc["deployment"]["resources"][1]["outputs"]["tags"]["owner"] = "Zo\u00eb \u6771\U0001f600"
+    raw, escaped = tmp_path / "utf8.json", tmp_path / "ascii.json"
+    raw.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    escaped.write_text(json.dumps(doc), encoding="ascii")
+    assert not raw.read_bytes().isascii()
+    assert _fields(state.load(raw)) == _fields(state.load(escaped))
 
 
 def test_a_bom_changes_nothing(tmp_path: Path) -> None:

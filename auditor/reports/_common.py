@@ -23,9 +23,9 @@ SCHEMA_ID = "dr-audit/1"
 TOOL_NAME = "dr-audit"
 SEVERITIES_DESC: tuple[str, ...] = tuple(sorted(SEVERITY_ORDER, key=lambda s: -SEVERITY_ORDER[s]))
 
-# Characters XML 1.0 cannot carry (and lone surrogates, which no UTF-8 file can).
-# What XML 1.0 cannot hold: the complement of its Char production, spelt as the few ranges it
-# leaves out (the negated form compiles ~20x slower, paid at every start)
+# Characters XML 1.0 cannot carry (and lone surrogates, which no UTF-8 file can): the
+# complement of its Char production, spelt as the few ranges it leaves out (the negated form
+# compiles ~20x slower, paid at every start)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
