@@ -134,10 +134,7 @@ class Spool:
         self._apps: dict[int, dict[str, Any]] = {}
         self._attempts = {}
         self._groups: dict[str, list[int]] = {}  # records of attempts added more than once
-        # (control, resource, account, region) of every gap record: fewer ids than records
-        # is a gap seen twice (what _merge_gaps then merges)
-        self._gap_ids: set[tuple[str, str, str, str]] = set()
-        self._gap_records = 0
+        self._gap_records = 0  # records of gaps (not failed attempts) added
 
     def close(self) -> None:
         self._file.close()
@@ -162,9 +159,7 @@ class Spool:
         self._offsets.append(0)
         self._lengths.append(0)
         self._spool(f, at)
-        key = self._keys[at]
-        if len(key) == _GAP_KEY:
-            self._gap_ids.add((key[1], key[2], key[5], key[6]))
+        if len(self._keys[at]) == _GAP_KEY:
             self._gap_records += 1
         self.tally.add(f)
 
@@ -202,7 +197,6 @@ class Spool:
             return False
         account, region = account or "", region or ""
         self._keys.append((rank, control, resource, source, status, account, region))
-        self._gap_ids.add((control, resource, account, region))
         self._gap_records += 1
         size = len(buf) - start
         self._offsets.append(self._size)
@@ -234,7 +228,10 @@ class Spool:
     def _merge_gaps(self, keys: list[tuple[Any, ...] | None]) -> None:
         """One record per gap (control, resource, account, region: its id): the copies of a
         gap seen twice are merged (_merge)."""
-        if len(self._gap_ids) == self._gap_records:  # no gap seen twice (the common case)
+        # no gap seen twice (the common case): nothing to do. (The ids are gathered here, when
+        # the export is freed, not as records come: they would add to the run's peak memory.)
+        if len({(k[1], k[2], k[5], k[6]) for k in keys
+                if k is not None and len(k) == _GAP_KEY}) == self._gap_records:
             return
         gaps = sorted((i for i, k in enumerate(keys) if k is not None and len(k) == _GAP_KEY),
                       key=lambda i: _gap(keys[i]))
