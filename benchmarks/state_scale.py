@@ -16,7 +16,8 @@ largest/smallest ratio of each: linear growth keeps them flat; last, the two goa
 time, not wall: the machine may be shared. The checkout is compiled first (an install runs
 from bytecode), and each child's peak memory is its own high-water mark (VmHWM).
 
-    python benchmarks/state_scale.py               # 5, 20 MB, both shapes
+    python benchmarks/state_scale.py               # 5, 20 MB, both shapes, medians of 3 runs
+    python benchmarks/state_scale.py --sizes 20 --repeat 7
     python benchmarks/state_scale.py --shape pulumi --sizes 20
     python benchmarks/state_scale.py --full        # 5, 20, 50, 200 MB
     python benchmarks/state_scale.py --sizes 50 --keep /tmp/exports
@@ -30,10 +31,12 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +207,13 @@ PARSERS = {"json.load": ("", "json.load(open(sys.argv[1], encoding='utf-8'))"),
            "msgspec": (", msgspec", "msgspec.json.decode(open(sys.argv[1], 'rb').read())")}
 
 
+def median_of(n: int, run: Callable[..., tuple[Any, ...]], *args: Any) -> tuple[Any, ...]:
+    """Field by field, the median of `n` runs (a process's CPU time moves by ~10% from run
+    to run on a shared machine; a ratio of two single runs twice that)."""
+    runs = [run(*args) for _ in range(max(1, n))]
+    return tuple(statistics.median_low(field) for field in zip(*runs, strict=True))
+
+
 def run_floor(path: Path, parser: str) -> tuple[float, float]:
     """(parse CPU seconds, peak RSS MiB) of a fresh process that only parses the file."""
     imp, call = PARSERS[parser]
@@ -221,6 +231,9 @@ def main() -> None:
                     help="export shapes, comma-separated: pulumi (resources with every "
                          "property, as pulumi-aws writes them) and dense (only the properties "
                          "the controls read); default both")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each process per size (default 3; --full: 1); each figure "
+                         "is the median of its runs, the floors' too")
     ap.add_argument("--keep", type=Path, help="write the exports here instead of a temp dir")
     ap.add_argument("--also", type=Path, metavar="CHECKOUT",
                     help="also run another checkout's dr-audit state (e.g. the code before a "
@@ -228,6 +241,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.full:
         args.sizes = "5,20,50,200"
+        if "--repeat" not in sys.argv:
+            args.repeat = 1
     compile_checkout(ROOT)  # an install runs from bytecode (see _bytecode.py)
     if args.also is not None:
         compile_checkout(args.also.resolve())
@@ -257,9 +272,10 @@ def run_shape(shape: str, sizes: list[float], folder: Path, args: argparse.Names
         n = len(doc["deployment"]["resources"])
         del doc
         size = path.stat().st_size / 2**20
-        load_cpu, load_rss = run_floor(path, "json.load")
-        fast_cpu, _ = run_floor(path, "msgspec")
-        wall, cpu, rss, code, findings = run_cli(path, folder / f"out-{shape}-{mb:g}")
+        load_cpu, load_rss = median_of(args.repeat, run_floor, path, "json.load")
+        fast_cpu, _ = median_of(args.repeat, run_floor, path, "msgspec")
+        wall, cpu, rss, code, findings = median_of(args.repeat, run_cli, path,
+                                                   folder / f"out-{shape}-{mb:g}")
         mbytes = path.stat().st_size / 1e6
         per_mb.append((mbytes, cpu, rss))
         goals.append((mbytes, cpu / load_cpu, rss / size))
@@ -268,8 +284,9 @@ def run_shape(shape: str, sizes: list[float], folder: Path, args: argparse.Names
               f"{cpu / fast_cpu:9.1f} {rss / size:8.1f} {load_rss / size:13.1f} "
               f"{cpu / mbytes:8.3f} {rss / mbytes:10.2f}", flush=True)
         if args.also is not None:
-            wall, cpu, rss, code, findings = run_cli(path, folder / f"also-{shape}-{mb:g}",
-                                                     args.also.resolve())
+            wall, cpu, rss, code, findings = median_of(
+                args.repeat, run_cli, path, folder / f"also-{shape}-{mb:g}",
+                args.also.resolve())
             print(f"{'':6} {'':5} {'(--also)':>10} {findings:9,} {code:4} {wall:7.1f} {cpu:6.1f} "
                   f"{rss:8.0f} {'':11} {'':9} {cpu / load_cpu:11.1f} {cpu / fast_cpu:9.1f} "
                   f"{rss / size:8.1f}", flush=True)
