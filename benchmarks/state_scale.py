@@ -31,6 +31,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -255,8 +256,12 @@ def main() -> None:
           f"{'CPU s':>6} {'RSS MiB':>8} {'json.load s':>11} {'msgspec s':>9} "
           f"{'x json.load':>11} {'x msgspec':>9} {'RSS/file':>8} {'load RSS/file':>13} "
           f"{'CPU s/MB':>8} {'RSS MiB/MB':>10}")
-    for shape in shapes:
-        run_shape(shape, [float(x) for x in args.sizes.split(",")], folder, args)
+    try:
+        for shape in shapes:
+            run_shape(shape, [float(x) for x in args.sizes.split(",")], folder, args)
+    finally:
+        if not args.keep:  # the reports written (up to hundreds of MB)
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"(machine: {os.cpu_count()} cores; this process peak "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
