@@ -27,40 +27,19 @@ import os
 import re
 import stat
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-
-MAX_BYTES = 16 << 20
-MAX_DEPTH = 64
-MAX_INT_DIGITS = 30
-MAX_VALUES = 1_000_000
-
-
-class FileRefused(ConfigError):
-    """A file that is not read; the message is `<file>: <reason>` on one line."""
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
-
-
-def _refuse(where: str, reason: str) -> FileRefused:
-    return FileRefused(one_line(f"{where}: {reason}", 600))
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int = MAX_BYTES
-    max_depth: int = MAX_DEPTH
-    max_int_digits: int = MAX_INT_DIGITS
-    max_values: int = MAX_VALUES
-
-
-DEFAULT = Limits()
+from .input_bounds import DEFAULT as DEFAULT
+from .input_bounds import MAX_BYTES as MAX_BYTES
+from .input_bounds import MAX_DEPTH as MAX_DEPTH
+from .input_bounds import MAX_INT_DIGITS as MAX_INT_DIGITS
+from .input_bounds import MAX_VALUES as MAX_VALUES
+from .input_bounds import Duplicate as Duplicate
+from .input_bounds import FileRefused as FileRefused
+from .input_bounds import Limits as Limits
+from .input_bounds import _LongInt, _path_of, _Refusal, _refuse
+from .input_bounds import one_line as one_line
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -195,21 +174,8 @@ def json_depth_exceeds(text: str, limit: int) -> bool:
     return False
 
 
-class _Refusal(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
 def _no_constant(name: str) -> Any:
     raise _Refusal(f"{name} is not a number we accept (NaN and Infinity are refused)")
-
-
-class _LongInt:
-    """Stands for an integer literal past the bound until its path is known."""
-
-    def __init__(self, digits: int) -> None:
-        self.digits = digits
-        self.line = 0
 
 
 def _int_parser(max_digits: int, found: list[_LongInt]) -> Any:
@@ -219,20 +185,6 @@ def _int_parser(max_digits: int, found: list[_LongInt]) -> Any:
             return found[-1]
         return int(text)
     return parse
-
-
-def _path_of(doc: Any, target: object) -> str:
-    """Dotted path of `target` inside `doc` (iterative)."""
-    stack: list[tuple[Any, str]] = [(doc, "")]
-    while stack:
-        value, at = stack.pop()
-        if value is target:
-            return at or "(top level)"
-        if isinstance(value, dict):
-            stack.extend((v, f"{at}.{k}" if at else str(k)) for k, v in value.items())
-        elif isinstance(value, list):
-            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
-    return "(top level)"
 
 
 def _float(text: str) -> float:
@@ -282,13 +234,6 @@ def parse_json(text: str, where: str, what: str = "file", limits: Limits = DEFAU
 
 
 # ---- YAML (drguard.inputs_yaml: PyYAML is imported by the reads that need it) --------------
-
-@dataclass
-class Duplicate:
-    key: str
-    line: int        # 1-based line of the later occurrence
-    first_line: int
-
 
 def parse_yaml(text: str, where: str, what: str = "file", limits: Limits = DEFAULT,
                duplicates: list[Duplicate] | None = None) -> Any:

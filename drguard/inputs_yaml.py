@@ -10,7 +10,16 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .inputs import DEFAULT, Duplicate, Limits, _LongInt, _path_of, _Refusal, _refuse, one_line
+from .input_bounds import (
+    DEFAULT,
+    Duplicate,
+    Limits,
+    _LongInt,
+    _path_of,
+    _Refusal,
+    _refuse,
+    one_line,
+)
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
