@@ -688,7 +688,7 @@ def load(path: str | Path) -> Export:
         if doc is None:
             doc = loads(text)
     except json.JSONDecodeError as e:
-        raise _fail(str(p), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") \
+        raise _fail(str(p), f"not valid JSON ({e.msg}: line {e.lineno} column {e.colno})") \
             from None
     del text  # not needed once decoded: freed before the resources are built (peak memory)
     return parse(doc, str(p))
@@ -884,6 +884,7 @@ def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
     remedy: tuple[Any, Any, Any] | None
     res_of = model.res_of
     accounts: dict[int, Any] = {}  # id(resource) -> the account its ARN names, else the stack's
+    by_urn: dict[str, Any] | None = None  # URN -> resource, when a waiver may name an ARN
     for control, fact, verdict in checks.evaluate(resources, settings, model=model):
         if control not in STATE_CONTROLS:
             continue
@@ -928,8 +929,14 @@ def _judge(resources: list[Any], settings: Settings, today: dt.date | None,
                     continue
         if verdict.status == "unknown":
             verdict = Verdict("unknown", _offline(verdict.message), verdict.evidence)
-        f = finding(control, fact, verdict, "state", settings, today)
         res = model.res_of.get(id(fact))
+        also = None
+        if settings.waivers:  # a waiver may name the resource's ARN, which the export records
+            if by_urn is None:
+                by_urn = {r.urn: r for r in model.resources}
+            arn = (res or by_urn.get(fact.ref) or {}).get("arn")  # (a check's own fact)
+            also = arn if isinstance(arn, str) else None
+        f = finding(control, fact, verdict, "state", settings, today, also=also)
         f.account = f.account or (arn_account(res.get("arn")) if res is not None else None) \
             or model.account
         f.evidence = _clean_own(f.evidence)

@@ -49,7 +49,8 @@ def _time(cmd: list[str], env: dict[str, str]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=15,
+                    help="rounds of each command, interleaved (default 15; --full: 50)")
     ap.add_argument("--full", action="store_true", help="more rounds (50)")
     args = ap.parse_args()
     rounds = 50 if args.full else args.rounds

@@ -22,8 +22,11 @@ STATUS = {"pass": "pass", "fail": "fail", "unknown": "error", "error": "error"}
 
 
 def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
-            settings: Settings, today: dt.date | None = None) -> Finding:
-    """A finding for `fact`; a fail covered by an unexpired waiver becomes `waived`."""
+            settings: Settings, today: dt.date | None = None,
+            also: str | None = None) -> Finding:
+    """A finding for `fact`; a fail covered by an unexpired waiver becomes `waived`. A
+    waiver's `resource` glob is matched with the fact's ref (ARN, or URN) and name, and with
+    `also` when given (a stack export's resource: its ARN, beside the URN)."""
     f = Finding(control=control_id, status=STATUS[verdict.status], source=source,  # type: ignore[arg-type]
                 resource=fact.ref, message=verdict.message, account=fact.account,
                 region=fact.region, evidence={**fact.evidence, **verdict.evidence},
@@ -32,7 +35,8 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
     rto = fact.tags.get(RTO_TAG) if isinstance(fact.tags, dict) else None
     f.rto_tag = rto if isinstance(rto, str) and rto else None
     if f.status == "fail":
-        apply_waiver(f, settings, refs=[fact.ref, fact.name], tags=fact.tags, today=today)
+        apply_waiver(f, settings, refs=[fact.ref, fact.name, also], tags=fact.tags,
+                     today=today)
     return f
 
 

@@ -220,7 +220,7 @@ def parse_json(text: str, where: str, what: str = "file", limits: Limits = DEFAU
     except _Refusal as e:
         raise _refuse(where, f"{e.reason}; {what} refused") from None
     except json.JSONDecodeError as e:
-        raise _refuse(where, f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") \
+        raise _refuse(where, f"not valid JSON: {e.msg}: line {e.lineno} column {e.colno}") \
             from None
     except RecursionError:  # defensive: the depth scan runs first
         raise _refuse(where, f"nested too deeply; {what} refused") from None

@@ -197,5 +197,5 @@ def test_damaged_state_stops_the_scan_before_it_starts(aws, tmp_path, capsys) ->
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err == (f"dr-audit: error: {bad}: not a usable stack export: not valid JSON "
-                   "(Expecting value at line 1 column 45)")
+                   "(Expecting value: line 1 column 45)")
     assert not (tmp_path / "out").exists()

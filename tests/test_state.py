@@ -175,7 +175,7 @@ def _damaged(doc: dict) -> dict[str, tuple[object, str]]:
     text = json.dumps(doc)
     return {
         "truncated": (text[: len(text) // 2], "not valid JSON (Unterminated string"),
-        "empty": ("", "not valid JSON (Expecting value at line 1 column 1)"),
+        "empty": ("", "not valid JSON (Expecting value: line 1 column 1)"),
         "newer": (edit(lambda d: d.update(version=4)),
                   "deployment version 4 is not supported (newer than this dr-audit "
                   "understands; upgrade dr-audit)"),
@@ -299,3 +299,29 @@ def test_replaced_copies_awaiting_deletion_are_ignored(exports, tmp_path) -> Non
     assert code == 0
     assert report["run"]["resources"] == len(exports["dr-ready-stack"]["deployment"]
                                              ["resources"])
+
+
+def test_a_waiver_may_name_the_arn_a_stack_export_records(exports, tmp_path) -> None:  # noqa: ANN001
+    """A state finding's resource is the URN, but the export records the ARN too: a waiver
+    written for the live scan (an ARN glob) waives the same gap in `dr-audit state`."""
+    doc = copy.deepcopy(exports["dr-ready-stack"])
+    db = _res(doc, "orders-db")
+    db["outputs"]["deletionProtection"] = False
+    db["outputs"]["arn"] = "arn:aws:rds:us-east-1:123456789012:db:scratch-orders"
+    path = _write(tmp_path, doc)
+    code, report = _run(path, tmp_path / "a")
+    (gap,) = [f for f in report["findings"] if f["control"] == "rds-deletion-protection"
+                  and f["resource"].endswith("::orders-db")]
+    assert code == 1 and gap["status"] == "fail" and gap["resource"].startswith("urn:")
+    for glob, waived in (("arn:aws:rds:*:*:db:scratch-*", True), ("arn:aws:rds:*:*:db:prod-*",
+                                                                   False)):
+        config = tmp_path / "dr-audit.yaml"
+        config.write_text(f"waivers:\n  - control: rds-deletion-protection\n"
+                          f"    resource: '{glob}'\n    reason: scratch databases\n"
+                          "    owner: platform\n    expires: 2999-03-31\n")
+        out = tmp_path / glob.replace("*", "x").replace(":", "_")
+        _, report = _run(path, out, "--config", str(config))
+        (gap,) = [f for f in report["findings"] if f["control"] == "rds-deletion-protection"
+                  and f["resource"].endswith("::orders-db")]
+        assert gap["status"] == ("waived" if waived else "fail"), glob
+        assert gap["account"] == "123456789012"
