@@ -140,6 +140,11 @@ def decode(data: bytes, where: str, what: str = "file") -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # what Windows PowerShell's `>` writes
+            raise _refuse(where, f"{what} is not UTF-8 text: it is UTF-16 (a PowerShell `>` "
+                                 "redirect writes UTF-16; write the file with the tool's own "
+                                 "option instead, e.g. `pulumi stack export --file`, or save "
+                                 "it as UTF-8)") from None
         line = data.count(b"\n", 0, e.start) + 1
         raise _refuse(where, f"{what} is not UTF-8 text (byte 0x{data[e.start]:02x} at line "
                              f"{line}, offset {e.start})") from None

@@ -116,3 +116,17 @@ def test_schema_errors_are_one_line(tmp_path: Path) -> None:
     refused(lambda: inputs.load(path, "thing", schema=schema), str(path), "a.b", "integer")
     path.write_text('{"a": {"b": 3}}')
     assert inputs.load(path, schema=schema) == {"a": {"b": 3}}
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path: Path) -> None:
+    """A PowerShell `>` redirect writes UTF-16 with a byte-order mark: said in words."""
+    for encoding in ("utf-16", "utf-16-be"):
+        path = tmp_path / f"{encoding}.json"
+        bom = b"\xfe\xff" if encoding == "utf-16-be" else b""
+        path.write_bytes(bom + '{"version": 3}'.encode(encoding))
+        assert path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+        refused(lambda p=path: inputs.load(p, "stack export"), str(path),
+                "stack export is not UTF-8 text: it is UTF-16", "pulumi stack export --file")
+    plain = tmp_path / "latin1.json"
+    plain.write_bytes(b'{"a": "caf\xe9"}')  # another encoding: the byte is named, as before
+    refused(lambda: inputs.load(plain, "report"), "not UTF-8 text (byte 0xe9 at line 1")

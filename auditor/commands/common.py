@@ -39,9 +39,11 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", type=Path, help="previous report.json to diff against")
     p.add_argument("--fail-on", choices=list(SEVERITY_ORDER), default="high",
                    help="lowest severity of an unwaived gap that makes the exit code 1")
-    p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
+    p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"),
+                   help="folder the reports are written to (default: dr-audit-report)")
     p.add_argument("--format", type=_formats, default=list(DEFAULT_FORMATS),
-                   help=f"comma-separated subset of {','.join(FORMATS)}")
+                   help=f"comma-separated subset of {','.join(FORMATS)} "
+                        f"(default: {','.join(DEFAULT_FORMATS)})")
     p.add_argument("--sarif-artifact", default=DEFAULT_SARIF_ARTIFACT, metavar="PATH",
                    help="repository file SARIF results point at when a finding has no file of "
                         "its own; GitHub code scanning needs one "
