@@ -159,6 +159,17 @@ static inline int escaped_alnum(const unsigned char *b, Py_ssize_t i) {
     return b[i + 1] == 'u' && b[i + 2] == '0' && b[i + 3] == '0' && hexlike(b[i + 4], b[i + 5]);
 }
 
+/* Past any JSON whitespace from b[p], the byte `c`: the offset after it, NOMATCH (another
+ * byte), or NEED (the piece ends first). */
+static inline Py_ssize_t take_after_ws(const unsigned char *b, Py_ssize_t n, Py_ssize_t p,
+                                       unsigned char c) {
+    while (p < n && is_ws(b[p]))
+        p++;
+    if (p >= n)
+        return NEED;
+    return b[p] == c ? p + 1 : NOMATCH;
+}
+
 /* A match cut by the end of a piece, as `match_at` left it: the next piece goes on from it. */
 enum { IN_LITERAL, BEFORE_COLON, AFTER_COLON, IN_NAME };
 
@@ -183,23 +194,13 @@ static Py_ssize_t match_on(Open *m, const unsigned char *b, Py_ssize_t n, const 
         m->stage = BEFORE_COLON;
         /* fall through */
     case BEFORE_COLON:
-        while (p < n && is_ws(b[p]))
-            p++;
-        if (p >= n)
-            return NEED;
-        if (b[p] != ':')
-            return NOMATCH;
-        p++;
+        if ((p = take_after_ws(b, n, p, ':')) < 0)
+            return p;
         m->stage = AFTER_COLON;
         /* fall through */
     case AFTER_COLON:
-        while (p < n && is_ws(b[p]))
-            p++;
-        if (p >= n)
-            return NEED;
-        if (b[p] != '"')
-            return NOMATCH;
-        p++;
+        if ((p = take_after_ws(b, n, p, '"')) < 0)
+            return p;
         m->stage = IN_NAME;
         m->k = 0;
         /* fall through */
