@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .verdict import logical_name
+from .verdict import NOT_NAME, logical_name
 
 if TYPE_CHECKING:
     from .findings import Finding
@@ -46,7 +46,6 @@ def forget() -> None:
 
 
 _PLAIN_TEXT = re.compile(r"[ !#-&(-\[\]-~]*")  # printable ASCII but quotes and backslash
-_NAME_TEXT = re.compile(r"[0-9a-zA-Z.-]*")
 
 
 def _spellings(secret: str) -> tuple[str, ...]:
@@ -55,7 +54,7 @@ def _spellings(secret: str) -> tuple[str, ...]:
     (`{name!r}`) or a snippet, as JSON (both ways), as a shell word (a remediation's CLI);
     where it holds a character a Pulumi logical name does not, as the logical name a
     remediation snippet makes of it (`drguard.verdict.logical_name`)."""
-    if _NAME_TEXT.fullmatch(secret):
+    if NOT_NAME.search(secret) is None:  # only characters a logical name keeps
         return (secret,)
     forms = {secret}
     logical = logical_name(secret)

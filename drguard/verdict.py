@@ -57,10 +57,10 @@ def show(value: Any) -> str:
     return str(value)
 
 
-_NOT_NAME = re.compile(r"[^0-9a-zA-Z.-]+")
+NOT_NAME = re.compile(r"[^0-9a-zA-Z.-]+")  # what a logical name made by logical_name lacks
 
 
 def logical_name(name: str) -> str:
     """The Pulumi logical name a remediation snippet makes of a resource's name (every run of
     other characters a dash); redaction hides this spelling of a secret name too."""
-    return _NOT_NAME.sub("-", name).strip("-")
+    return NOT_NAME.sub("-", name).strip("-")
