@@ -59,7 +59,7 @@ def _r(type_: str, name: str, outputs: dict[str, Any], **extra: Any) -> dict[str
 _ZERO = (("Sequence[", list), ("Mapping[", dict), ("_builtins.str", str), ("_builtins.bool", bool),
          ("_builtins.int", int), ("_builtins.float", float))
 _GETTER = re.compile(r'@pulumi\.getter(?:\(name="(\w+)"\))?\n(?:    @[^\n]*\n)*'
-                     r'    def \w+\(self\) -> pulumi\.Output\[(.*?)\]:\n')
+                     r'    def (\w+)\(self\) -> pulumi\.Output\[(.*?)\]:\n')
 _TIMEOUTS = ('{"e2bfb730-ecaa-11e6-8f88-34363bc7c4c0":{"create":2400000000000,'
              '"delete":3600000000000,"update":4800000000000},"schema_version":"2"}')
 
@@ -71,13 +71,12 @@ def _sdk_outputs(type_: str) -> dict[str, Any]:
 
     import pulumi_aws
 
-    module, _, name = type_.split(":")[1].partition("/")
-    cls = getattr(getattr(pulumi_aws, module), name.split(":")[0][0].upper()
-                  + name.split(":")[0][1:])
+    _, path, class_name = type_.split(":")  # aws:s3/bucket:Bucket -> pulumi_aws.s3.Bucket
+    cls = getattr(getattr(pulumi_aws, path.partition("/")[0]), class_name)
     outputs: dict[str, Any] = {}
     for m in _GETTER.finditer(inspect.getsource(cls)):
-        prop = m.group(1) or m.group(0).split("def ")[1].split("(")[0]
-        declared = m.group(2).removeprefix("Optional[")
+        prop = m.group(1) or m.group(2)  # the camelCase name, else the method's
+        declared = m.group(3).removeprefix("Optional[")
         outputs[prop] = next((kind() for prefix, kind in _ZERO if declared.startswith(prefix)),
                              None)
     return outputs
