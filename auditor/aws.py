@@ -25,7 +25,7 @@ import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 import boto3
@@ -35,6 +35,7 @@ from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshabl
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from drguard.errors import ConfigError
+from drguard.records import record
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"environment variable {name} must be an integer") from None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AwsOptions:
     """How to reach AWS. Retry mode and attempts honour AWS_RETRY_MODE / AWS_MAX_ATTEMPTS."""
 

@@ -29,7 +29,7 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +39,7 @@ import msgspec.structs
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.errors import ConfigError
+from drguard.records import record
 from drguard.stateindex import ARN_OUTPUTS, NAME_OUTPUTS, StateIndex
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ TOKEN_ENV = "PULUMI_ACCESS_TOKEN"
 CLOUD_TIMEOUT = 60.0
 
 
-@dataclass
+@record
 class BackendRun:
     """What the backends gave: run-info for the reports (`run["backends"]`)."""
 

@@ -16,10 +16,11 @@ import json
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
+
+from drguard.records import record
 
 from .logs import samples
 
@@ -32,7 +33,7 @@ _PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": 
         "RestrictPublicBuckets": True}
 
 
-@dataclass
+@record
 class DemoOrg:
     management: str
     member: str
@@ -359,7 +360,7 @@ _XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _S3, _RDS = "s3.amazonaws.com", "rds.amazonaws.com"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Actor:
     """Who called: an assumed role session (role set) or an IAM user, from where, with what."""
 
@@ -383,7 +384,7 @@ DAVE = _Actor("break-glass", "dave", "203.0.113.77",
 LEGACY_CI = _Actor(None, "legacy-ci", "198.51.100.200", _OLD_CLI)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Planted:
     """One event of the story, `hours_ago` before the seed's `now`."""
 

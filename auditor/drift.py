@@ -18,7 +18,6 @@ import logging
 import shlex
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +26,7 @@ from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import Resource
 from drguard.findings import Finding
+from drguard.records import record
 from drguard.settings import Settings
 from drguard.verdict import Remediation, Verdict
 
@@ -53,7 +53,7 @@ def delete_events() -> frozenset[str]:
 AccountFor = Callable[[str | None], "aws.Account | None"]
 
 
-@dataclass
+@record
 class Target:
     """One stateful resource of the export, located."""
 

@@ -17,12 +17,13 @@ import argparse
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from drguard import inputs
 from drguard.errors import ConfigError
+from drguard.records import record
 
 if TYPE_CHECKING:
     from .aws import AwsOptions
@@ -52,7 +53,7 @@ class HistoryStore(Protocol):
     def append(self, name: str, doc_text: str) -> str: ...
 
 
-@dataclass
+@record
 class DirStore:
     """--history DIR: one file per run."""
 
@@ -107,7 +108,7 @@ def parse_s3(url: str) -> tuple[str, str]:
     return bucket, f"{prefix}/" if prefix else ""
 
 
-@dataclass
+@record
 class AppendGuard:
     """Reads, and `s3:PutObject` of a new key under `bucket/prefix`; anything else refused."""
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from drguard.records import record
 
 from . import aws, backends, org, scan
 from .logs import athena, pipeline, sources
@@ -92,7 +93,7 @@ def scan_calls() -> list[str]:
     return sorted(found)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bucket:
     """An s3://BUCKET[/PREFIX] location."""
 

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from drguard.records import record
 
 from .aws import Account
 from .collectors import ReadError
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from drguard.verdict import Verdict
 
 
-@dataclass
+@record
 class Target:
     """An account to scan: its clients, or why it could not be opened."""
 
@@ -45,7 +47,7 @@ class Target:
     error: ReadError | None = None
 
 
-@dataclass
+@record
 class RegionScan:
     """What the regional steps read in one account x region: data and errors by step key."""
 
@@ -54,7 +56,7 @@ class RegionScan:
     errors: dict[str, ReadError] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class AccountScan:
     """What the steps read in one account: global data and errors, and each region's."""
 
@@ -108,7 +110,7 @@ class ScanContext(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Step:
     """One collection call: its result goes to `data[key]`, its failure to `errors[key]`."""
 
@@ -117,7 +119,7 @@ class Step:
     collect: Callable[..., Any]  # (context, account, unit) -> value; unit: AccountScan|RegionScan
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Live:
     """The live binding of one or more controls of a service.
 
@@ -134,7 +136,7 @@ class Live:
     reads: tuple[Read, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Read:
     """A read that decides WHICH resources a binding's controls judge (a listing, a read that
     puts a bucket in backup scope), with the wildcard ARN of what a failed call of it leaves
@@ -152,7 +154,7 @@ class Read:
     controls: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DriftKind:
     """How to tell whether one kind of stateful resource still exists (`scan --state`)."""
 
@@ -167,7 +169,7 @@ class DriftKind:
     delete_event: str  # the CloudTrail event that deletes it (links a deletion to who did it)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Phase:
     """Collection after the steps, in `order` across services: `run(context, accounts)`."""
 
@@ -175,7 +177,7 @@ class Phase:
     run: Callable[[ScanContext, list[AccountScan]], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LiveService:
     """Everything one service module declares for the live side: its `SERVICE`."""
 

@@ -26,11 +26,11 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from drguard.errors import ConfigError
 from drguard.notify_routes import HTTP_URL, Route, redact, target_problem
+from drguard.records import record
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ SNS_SUBJECT_MAX = 100
 SNS_MESSAGE_MAX = 250_000
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Target:
     kind: str            # "slack" | "sns"
     address: str         # webhook URL (secret) or topic ARN
@@ -267,7 +267,7 @@ def send(targets: list[Target], doc: dict[str, Any], code: int, *, when: str = "
 UNROUTED = "findings without an owner route"
 
 
-@dataclass
+@record
 class Outcome:
     """What became of one target's notification."""
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.errors import ConfigError
+from drguard.records import record
 
 from . import aws
 from .collectors import ReadError
@@ -30,7 +30,7 @@ CALLS = ("organizations:ListAccounts", "organizations:ListRoots",
 Mapper = Callable[[Callable[..., Any], Iterable[tuple[Any, ...]]], list[Any]]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Shard:
     """`--shard I/N`: the I-th of N stable, disjoint subsets of the organization's accounts.
 

@@ -18,7 +18,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import field
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -29,6 +29,7 @@ from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN, Resource
 from drguard.findings import Finding
+from drguard.records import record
 from drguard.settings import Settings
 from drguard.verdict import Verdict
 
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 CALLS = ("ec2:DescribeRegions",)
 
 
-@dataclass
+@record
 class ScanOptions:
     aws: aws.AwsOptions = field(default_factory=aws.AwsOptions)
     regions: list[str] | None = None
@@ -66,7 +67,7 @@ class ScanOptions:
     client_accounts: int = 0
 
 
-@dataclass
+@record
 class ScanResult:
     findings: list[Finding]
     run: dict[str, Any]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.findings import Finding
+from drguard.records import record
 
 from .aws import AwsOptions, MutatingCallError, base_session, caller_account, is_read_only
 from .reports import asff
@@ -77,7 +78,7 @@ def client(options: AwsOptions, region: str) -> tuple[Any, str]:
                           config=options.config()), account
 
 
-@dataclass
+@record
 class SyncResult:
     created: int = 0
     updated: int = 0

@@ -33,7 +33,7 @@ import math
 import re
 import subprocess
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,7 @@ from drguard.evaluate import STATUS as _STATUS
 from drguard.evaluate import finding
 from drguard.facts import UNKNOWN
 from drguard.findings import Finding
+from drguard.records import record
 from drguard.redact import Redactor as _Redactor
 from drguard.redact import redact, redact_with, remember
 from drguard.redact import scrub as _scrub
@@ -95,7 +96,7 @@ class StateError(ConfigError):
     """The export cannot be read: the message names the file and what is wrong."""
 
 
-@dataclass(slots=True)  # one per resource of the export: no __dict__ each (memory)
+@record(slots=True)  # one per resource of the export: no __dict__ each (memory)
 class StateResource:
     """One resource of the export, values decoded (see module docstring)."""
 
@@ -117,7 +118,7 @@ class StateResource:
         return self.urn.rsplit("::", 1)[-1]
 
 
-@dataclass
+@record
 class Export:
     path: str
     version: int
@@ -782,7 +783,7 @@ class Sink(Protocol):
     def reset(self) -> None: ...
 
 
-@dataclass
+@record
 class Seen:
     """What the run metadata reads of the findings: accounts, regions, errors."""
 

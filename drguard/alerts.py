@@ -10,11 +10,12 @@ substring: a rule that matches `PutObject` only does not count.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from . import eventpattern
 from .facts import UNKNOWN
+from .records import record
 
 ALL_REMOVALS = frozenset({"s3:ObjectRemoved:*", "s3:*"})
 EACH_REMOVAL = frozenset({"s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"})
@@ -25,7 +26,7 @@ NOTIFY = (("sns", "TopicConfigurations", "TopicArn"),
           ("lambda", "LambdaFunctionConfigurations", "LambdaFunctionArn"))
 
 
-@dataclass
+@record
 class Rule:
     """An EventBridge rule on the bucket's region's default bus."""
 
@@ -37,7 +38,7 @@ class Rule:
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-@dataclass
+@record
 class Trail:
     """A trail reduced to what the alert path needs: does it log the bucket's write data
     events (True/False/UNKNOWN) while logging."""
@@ -46,7 +47,7 @@ class Trail:
     logs_writes: Any
 
 
-@dataclass
+@record
 class Alerts:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -20,10 +20,11 @@ Config (top-level keys of the auditor's config):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .errors import ConfigError
+from .records import record
 
 APP_TAG = "dr:app"
 TIER_TAG = "dr:tier"
@@ -50,7 +51,7 @@ SCHEMA: dict[str, Any] = {
     }}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Apps:
     """The config's tiers, applications and owner tag keys."""
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping as Mapping_
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from .detections import Detection
+from .records import record
 from .verdict import Remediation
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -32,7 +33,7 @@ DEPLOY: frozenset[str] = frozenset({"deploy", "state"})
 ALL_SOURCES: frozenset[str] = frozenset({"deploy", "state", "live", "logs"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Param:
     """A control parameter: its name (camelCase, as users write it), default and JSON schema."""
 
@@ -45,7 +46,7 @@ class Param:
         return {**self.schema, "description": self.description, "default": self.default}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Mapping:
     """The AWS Config managed rule / Security Hub controls a control lines up with."""
 
@@ -62,7 +63,7 @@ class Mapping:
         return ", ".join(self.aws_config + self.security_hub)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Control:
     id: str
     title: str

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal, Protocol
+
+from .records import record
 
 S3 = "s3.amazonaws.com"
 RDS = "rds.amazonaws.com"
@@ -52,7 +54,7 @@ class BucketScope(Protocol):
                 auto: Iterable[str] = ()) -> list[str]: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Context:
     """What a predicate may need besides the record: scope rules and known backup buckets."""
 
@@ -74,7 +76,7 @@ Predicate = Callable[[Record, Record, Params, Context], bool]
 ResourceOf = Callable[[dict[str, Any]], str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Detection:
     """One row of the audit-log table, bound to the control it is declared on.
 

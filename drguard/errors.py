@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from .records import record
 
 
 class ConfigError(ValueError):
@@ -43,7 +44,7 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Loc:
     """Where a value sits: the file or policy it came from and the path inside it.
 

@@ -11,8 +11,10 @@ already resolved that default where it matters) or `UNKNOWN` (not yet known duri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final, TypeGuard
+
+from .records import record
 
 
 class _Unknown:
@@ -53,7 +55,7 @@ def retention_days(days: Any, years: Any) -> int | None:
     return days if whole(days) else None
 
 
-@dataclass
+@record
 class OnDelete:
     """What keeps a stateful resource's data when it is deleted or replaced, as its service
     declares it (`Resource.on_delete`): `noun` names the kind ("Redshift cluster"), `saves`
@@ -92,7 +94,7 @@ def final_snapshot_on_delete(d: OnDelete, skip: Any, ident: Any, replace: bool) 
         d.lost.append("whether a final snapshot is taken is unknown in this preview")
 
 
-@dataclass
+@record
 class Resource:
     """What every fact has: where it is and how to name it in a message."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
+from .records import record
 from .registry import BY_ID, SEVERITY_ORDER
 
 Status = Literal["fail", "pass", "waived", "error", "attempt"]
@@ -41,7 +42,7 @@ def finding_id(control: str, resource: str, account: str | None, region: str | N
     return ID_PREFIX + hashlib.sha256(data).hexdigest()[:20]
 
 
-@dataclass
+@record
 class Finding:
     control: str
     status: Status

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from . import patterns
+from .records import record
 
 # Condition keys naming the calling principal: a negated condition on one of them exempts that
 # principal (break-glass) and still denies everyone else.
@@ -24,7 +25,7 @@ NEGATED_OPERATORS = ("arnnotlike", "arnnotequals", "stringnotlike", "stringnoteq
                      "stringnotequalsignorecase")
 
 
-@dataclass
+@record
 class PolicyAnalysis:
     """What a document denies among `required`, and why other statements did not count."""
 

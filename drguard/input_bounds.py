@@ -4,10 +4,10 @@ of a value refused part-way. `drguard.inputs` re-exports the public names."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
+from .records import record
 
 MAX_BYTES = 16 << 20
 MAX_DEPTH = 64
@@ -28,7 +28,7 @@ def _refuse(where: str, reason: str) -> FileRefused:
     return FileRefused(one_line(f"{where}: {reason}", 600))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Limits:
     max_bytes: int = MAX_BYTES
     max_depth: int = MAX_DEPTH
@@ -65,7 +65,7 @@ def _path_of(doc: Any, target: object) -> str:
     return "(top level)"
 
 
-@dataclass
+@record
 class Duplicate:
     key: str
     line: int        # 1-based line of the later occurrence

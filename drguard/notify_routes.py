@@ -17,10 +17,10 @@ inline is shown as `slack:<webhook>`). Reading the environment is the auditor's 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import Loc, type_name
+from .records import record
 
 KINDS = ("slack", "sns")
 FORMS = "slack:<webhook URL>, slack:env:NAME or sns:<topic ARN>"
@@ -62,7 +62,7 @@ def target_problem(value: str) -> str | None:
     return None if HTTP_URL.match(rest) else "slack:<webhook>: the webhook is not an http(s) URL"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Route:
     """Findings whose `owner` is `owner` go to `target` (a target string, maybe a secret)."""
 

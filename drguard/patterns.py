@@ -10,11 +10,12 @@ that says why. Inline flags such as `(?i)` keep working.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import re2
+
+from .records import record
 
 # Bytes of compiled program one pattern may use (RE2's default is 8 MiB).
 MAX_MEM = 8 << 20
@@ -102,7 +103,7 @@ def _compile(source: str, shown: str) -> Any:
         raise PatternError(f"cannot compile: {_reason(e)}") from None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Regex:
     """A user regular expression (RE2 syntax), searched anywhere in the text."""
 
@@ -113,7 +114,7 @@ class Regex:
         return self._compiled.search(_text(text)) is not None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Glob:
     """A user glob: `*` any run of characters (`/` included), `?` one character, `[seq]`,
     `[!seq]`; everything else literal; case-sensitive (fnmatch.fnmatchcase's rules)."""

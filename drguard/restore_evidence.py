@@ -26,8 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from .records import record
 
 DRILL = "drill"
 BACKUP_RESTORE_JOB = "aws-backup-restore-job"
@@ -46,7 +48,7 @@ def family(kind: str) -> str:
     return "bucket" if kind in BUCKET_KINDS else kind
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resource:
     """A stateful resource that can be restored (and, for most kinds, drilled)."""
 
@@ -81,7 +83,7 @@ def from_arn(arn: str, region: str | None = None, account: str | None = None,
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Restore:
     """One successful restore of a resource."""
 
@@ -91,7 +93,7 @@ class Restore:
     seconds: float | None = None  # how long the restore took, when known
 
 
-@dataclass
+@record
 class Evidence:
     resource: Resource
     last: Restore | None = None

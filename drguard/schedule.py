@@ -20,8 +20,9 @@ import calendar
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from .records import record
 
 HORIZON_YEARS = 28  # the Gregorian weekday/leap pattern repeats every 28 years in 1901-2099
 
@@ -33,7 +34,7 @@ class ScheduleError(ValueError):
     """A schedule expression that cannot be read (named in the message)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Schedule:
     expression: str
     max_interval_hours: float  # math.inf: it stops or never runs
@@ -123,7 +124,7 @@ def _values(field: str, lo: int, hi: int, what: str,
     return frozenset(out)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _DayRule:
     """Which days of a month run: plain values, or the special forms."""
 

@@ -4,15 +4,16 @@ state bucket, or a relation only the caller sees (a trail or replication destina
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from . import patterns
 from .errors import Loc
 from .params import policy_loc, resolve_settings
+from .records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Scope:
     tag_key: str = "dr:backup"
     tag_value: str = "true"

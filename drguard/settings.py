@@ -21,7 +21,7 @@ lists are used (merged, scope's first), and so are both `waiversFile`s.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from . import inputs, notify_routes
 from . import waivers as waivers_mod
 from .errors import ConfigError, Loc, type_name
 from .params import ENFORCEMENT_LEVELS, check_level, policy_loc, resolve
+from .records import record
 from .registry import BY_ID, CONTROLS, SETTINGS_POLICY
 from .scope import Scope
 from .waivers import Waiver
@@ -44,7 +45,7 @@ MAX_INT = 10 ** 18
 _SCALARS = (str, int, float, bool, type(None))
 
 
-@dataclass
+@record
 class Settings:
     params: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {c.id: c.defaults() for c in CONTROLS})

@@ -8,8 +8,9 @@ only the few strings each resource is known by. No I/O here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from .records import record
 
 # Output properties that hold a resource's physical name (bucket, table, DB identifier, ...).
 NAME_OUTPUTS: tuple[str, ...] = ("bucket", "name", "identifier", "clusterIdentifier",
@@ -21,7 +22,7 @@ ARN_OUTPUTS: tuple[str, ...] = ("arn", "dbInstanceArn", "dbClusterArn")
 _ARN_SERVICE = {"efs": "elasticfilesystem", "docdb": "rds", "neptune": "rds"}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Managed:
     """Where a resource is managed: `project/stack` and its URN."""
 

@@ -8,15 +8,16 @@ verdicts into policy violations, the auditor into findings.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from .facts import UNKNOWN
+from .records import record
 
 VerdictStatus = Literal["pass", "fail", "unknown", "error"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Remediation:
     """How to fix a failing control: one sentence, the Pulumi (Python) code, an AWS CLI call."""
 
@@ -25,7 +26,7 @@ class Remediation:
     cli: str | None = None
 
 
-@dataclass
+@record
 class Verdict:
     status: VerdictStatus
     message: str

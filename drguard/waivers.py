@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from . import patterns
 from .errors import Loc, type_name
+from .records import record
 from .registry import BY_ID
 
 REQUIRED = ("control", "reason", "owner", "expires")
@@ -17,7 +18,7 @@ OPTIONAL = ("resource", "tags")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Waiver:
     control: str
     reason: str
@@ -138,7 +139,7 @@ def parse(entries: Any, where: str | Loc = "waivers") -> list[Waiver]:
     return [_one(e, Loc(f"{loc}: waiver #{i + 1}")) for i, e in enumerate(entries)]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WaiverMatch:
     waiver: Waiver
     expired: bool

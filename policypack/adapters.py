@@ -8,15 +8,16 @@ Every adapter reads the raw wire properties (camelCase, unknown sentinels) throu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.facts import UNKNOWN
+from drguard.records import record
 
 from .wire import PLAIN, SENTINELS, get, raw, tags, val
 
 
-@dataclass(slots=True)  # one per resource of a stack: no __dict__ each (memory)
+@record(slots=True)  # one per resource of a stack: no __dict__ each (memory)
 class Res:
     """One resource as the engine describes it to the analyzer."""
 

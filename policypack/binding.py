@@ -8,10 +8,10 @@ stack checks need relations between resources (split S3 resources, trail destina
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from drguard.facts import Resource
+from drguard.records import record
 from drguard.verdict import Verdict
 
 from .adapters import Res
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 Judged = tuple[Resource, Verdict | None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ResourceCheck:
     control: str
     types: frozenset[str]
@@ -38,7 +38,7 @@ class ResourceCheck:
         return fact, self.rule(fact, params)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StackCheck:
     control: str
     rule: Callable[[StackModel, dict[str, Any]], Iterable[Judged]]

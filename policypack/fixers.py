@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from drguard.records import record
 
 from . import config
 from .wire import SECRET_SIG, SENTINELS, SIG_KEY
@@ -48,7 +49,7 @@ def false(v: Any) -> bool:
     return v is False or (isinstance(v, str) and v.lower() == "false")
 
 
-@dataclass
+@record
 class Target:
     """One resource being remediated: its wire-form inputs, edited in place."""
 
@@ -115,7 +116,7 @@ def identifier(t: Target, prop: str) -> str:
 Fix = Callable[[Target, Mapping[str, Any]], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fixer:
     """A control's remediation, declared beside its deploy binding: the resource types whose
     own inputs it rewrites, and the fix (which edits a Target, or raises Skip)."""

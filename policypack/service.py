@@ -21,14 +21,15 @@ optional:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any
 
+from drguard.records import record
 from drguard.registry import CONTROLS
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Link:
     """A service's link step: `run(model, linked, scope)`, in `order` across services."""
 
@@ -36,7 +37,7 @@ class Link:
     run: Callable[..., None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DeployService:
     """Everything one service module declares for the deploy side: its `SERVICE`."""
 

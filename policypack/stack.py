@@ -15,10 +15,11 @@ the model stays linear in the number of resources.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.facts import UNKNOWN
+from drguard.records import record
 from drguard.scope import Scope
 
 from .adapters import Res, arn_account
@@ -27,7 +28,7 @@ from .service import Catalog
 _EMPTY = Catalog(())
 
 
-@dataclass
+@record
 class StackModel:
     # model kind (e.g. "buckets") -> facts of that kind; also readable as `model.buckets`
     facts: dict[str, list[Any]] = field(default_factory=dict)

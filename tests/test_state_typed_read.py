@@ -238,3 +238,18 @@ def test_a_bom_changes_nothing(tmp_path: Path) -> None:
     bom.write_bytes(b"\xef\xbb\xbf" + text)
     assert _fields(state.load(bom)) == _fields(state.load(plain))
     assert _fields(state.load(plain)) == _fields(state.parse(json.loads(text), "x"))
+
+
+def test_inputs_merge_as_the_whole_read_merges() -> None:
+    """Inputs under outputs: keys in the inputs' order, then the outputs' own; the
+    outputs' values win; values only the inputs hold are kept (nested ones included)."""
+    doc = json.dumps(_export())[:-3] + (
+        ', {"urn": "' + f"{STACK}::aws:s3/bucket:Bucket::v" + '", "type": '
+        '"aws:s3/bucket:Bucket", "custom": true, "outputs": {"b": 2, "a": 1, "z": [1]}, '
+        '"inputs": {"c": {"d": [true, null]}, "a": 9, "__defaults": ["a"]}}]}}')
+    typed = state._typed_parse(doc, "x")
+    assert typed is not None
+    props = typed.resources[-1].props
+    assert list(props.items()) == [("c", {"d": [True, None]}), ("a", 1),
+                                   ("__defaults", ["a"]), ("b", 2), ("z", [1])]
+    assert _fields(typed) == _fields(state.parse(state.loads(doc), "x"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from xml.etree.ElementTree import ParseError
 
@@ -18,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from drguard.facts import UNKNOWN
+from drguard.records import record
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ UNIT_ERRORS = (ClientError, BotoCoreError, ResponseParserError, ParseError, KeyE
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReadError:
     """An AWS call that failed: what was asked, the error code and message."""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from drguard.errors import ConfigError
 from drguard.findings import Finding
+from drguard.records import record
 
 from ..delivery import add_delivery_arguments
 from ..reports._common import not_read
@@ -43,7 +44,7 @@ IDENTITY = ("command", "tool_version", "mode", "endpoint_url", "principal_accoun
 MAX_NOTES = 200
 
 
-@dataclass
+@record
 class Shard:
     path: Path
     run: dict[str, Any]

@@ -18,10 +18,11 @@ Cleanup deletes the instance, then the cluster, neither with a final snapshot.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from drguard.records import record
 
 from ..aws import paginate
 from .guard import TAG_KEY, scratch_prefix
@@ -45,7 +46,7 @@ def _arn_parts(cluster: str) -> tuple[str | None, str]:
     return None, cluster
 
 
-@dataclass
+@record
 class ClusterDrill:
     cluster: str
     region: str

@@ -13,10 +13,11 @@ on every path (a table still `CREATING` is waited for first: DynamoDB refuses to
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from drguard.records import record
 
 from .guard import scratch_prefix
 from .plan import CannotRun, Context, Plan, VerificationFailed, error_code
@@ -53,7 +54,7 @@ def count_items(ddb: Any, name: str) -> int:
     return total
 
 
-@dataclass
+@record
 class DynamoDrill:
     table: str
     region: str

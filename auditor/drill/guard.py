@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -36,6 +36,7 @@ import botocore.session
 from botocore.exceptions import ProfileNotFound
 
 from drguard.errors import ConfigError
+from drguard.records import record
 
 from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, base_session, is_read_only
 
@@ -50,7 +51,7 @@ def scratch_prefix(run_id: str) -> str:
     return f"{NAME_PREFIX}{run_id}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Call:
     """A mutating call the guard let through (or refused)."""
 
@@ -167,7 +168,7 @@ def _is_read(service: str, operation: str) -> bool:
     return is_read_only(operation) or (service, operation) in READS
 
 
-@dataclass
+@record
 class DrillGuard:
     """Lets reads through, and the drill's own writes on the scratch names of `run_id`."""
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +32,7 @@ from drguard import applications as apps_mod
 from drguard import restore_evidence as rev
 from drguard import waivers as waivers_mod
 from drguard.controls.objectives import RESTORE, target_rto
+from drguard.records import record
 from drguard.settings import Settings
 
 from ..aws import paginate
@@ -52,7 +53,7 @@ def _tags(tag_list: Any) -> dict[str, str]:
             if isinstance(t, Mapping)}
 
 
-@dataclass
+@record
 class Found:
     """The candidates of a region, and what was left out and why."""
 

@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from drguard.records import record
 
 from ..aws import MutatingCallError
 
@@ -56,7 +58,7 @@ def error_code(exc: BaseException) -> str:
         else ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PlannedCall:
     """One mutating API call the drill would make (what --dry-run prints)."""
 
@@ -71,7 +73,7 @@ class PlannedCall:
                 f"{json.dumps(self.params, sort_keys=True, default=str)}  # {self.why}")
 
 
-@dataclass
+@record
 class Plan:
     """What `prepare` found (shown in the report) and the calls `execute` will make."""
 
@@ -96,7 +98,7 @@ class Plan:
         return "\n".join(lines)
 
 
-@dataclass
+@record
 class Step:
     name: str
     seconds: float = 0.0
@@ -111,7 +113,7 @@ class Step:
         return d
 
 
-@dataclass
+@record
 class Cleanup:
     """LIFO stack of (description, action); every action runs, each retried a few times."""
 
@@ -147,7 +149,7 @@ class Cleanup:
         return not self.left
 
 
-@dataclass
+@record
 class Context:
     """What a drill's `execute` works with."""
 
@@ -251,7 +253,7 @@ class Drill(Protocol):
     def rto_seconds(self, ctx: Context) -> float | None: ...
 
 
-@dataclass
+@record
 class Outcome:
     """How a run ended."""
 

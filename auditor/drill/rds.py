@@ -24,10 +24,11 @@ import os
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from drguard.records import record
 
 from ..aws import paginate
 from .guard import TAG_KEY, scratch_prefix
@@ -99,7 +100,7 @@ def ready(found: dict[str, Any] | None, status_key: str, gone: str,
     return state == "available", state
 
 
-@dataclass
+@record
 class RdsDrill:
     db: str
     region: str  # the instance's region when `db` is not an ARN

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
+
+from drguard.records import record
 
 from .guard import TAG_KEY, scratch_prefix
 from .plan import CannotRun, Context, Plan, VerificationFailed, error_code
@@ -164,7 +165,7 @@ def previous_version(versions: list[dict[str, Any]]) -> tuple[dict[str, Any] | N
 
 # ---- the drill --------------------------------------------------------------------------------
 
-@dataclass
+@record
 class S3Drill:
     bucket: str
     key: str | None = None

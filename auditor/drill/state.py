@@ -26,8 +26,9 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from drguard.records import record
 
 from ..state import StateError, parse
 from .plan import SKIPPED, CannotRun, Context, Plan, VerificationFailed
@@ -152,7 +153,7 @@ def compare(previous: dict[str, str], current: dict[str, str], limit: int = 20
             "different_ids": len(changed), "different_ids_urns": changed[:limit]}
 
 
-@dataclass
+@record
 class StateDrill:
     backend: str
     stack: str

@@ -21,10 +21,11 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.errors import ConfigError
+from drguard.records import record
 from drguard.settings import Settings
 
 from . import reader, records
@@ -82,7 +83,7 @@ def _day(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y/%m/%d")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Table:
     database: str
     table: str
@@ -200,7 +201,7 @@ TBLPROPERTIES (
 )"""
 
 
-@dataclass
+@record
 class AthenaOptions:
     database: str
     table: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from drguard import registry
@@ -19,6 +19,7 @@ from drguard.detections import (
 )
 from drguard.evaluate import apply_waiver
 from drguard.findings import Finding
+from drguard.records import record
 from drguard.settings import Settings
 
 from .window import parse_time
@@ -29,7 +30,7 @@ HISTORY = 10  # earlier events kept in a finding's evidence
 # why a bucket the logs are read from is a backup bucket (files and Athena alike)
 TRAIL_BUCKET = "CloudTrail log bucket (read as a logs source)"
 
-@dataclass
+@record
 class Hit:
     """One record that breaks (status fail) or tried to break (status attempt) a control."""
 

@@ -45,10 +45,12 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from drguard.records import record
 
 from .window import parse_time
 
@@ -195,7 +197,7 @@ def _count_replacements(e: UnicodeError) -> tuple[str, int]:
 codecs.register_error("drguard-replace", _count_replacements)
 
 
-@dataclass
+@record
 class FileResult:
     """What one file gave: candidate records (watched eventName, fields checked) with where
     they are in the file, the records skipped (where, why), or why the whole file was."""

@@ -19,11 +19,11 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from drguard.errors import ConfigError
+from drguard.records import record
 
 from .window import Window
 
@@ -48,7 +48,7 @@ class SourceError(Exception):
     """A source that cannot be listed (missing bucket, access denied, ...)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LogObject:
     """One log file: a display name (path or s3:// URI) and how to get it: `fetch(spool)`
     gives its bytes, or a path (the local file itself, or a download spooled under `spool`).
@@ -72,7 +72,7 @@ def is_log_name(name: str) -> bool:
 
 # ---- local --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalSource:
     path: Path
 
@@ -121,7 +121,7 @@ def _local_in_window(path: Path, window: Window) -> bool:
 
 # ---- S3 -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class S3Source:
     bucket: str
     prefix: str = ""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 from drguard.errors import ConfigError
+from drguard.records import record
 
 UTC = dt.UTC
 # CloudTrail delivers most files minutes after their events, some hours late; the folder date and
@@ -48,7 +48,7 @@ def parse_bound(value: str | None, option: str, end: bool = False) -> dt.datetim
                           "(YYYY-MM-DDTHH:MM:SSZ)") from None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Window:
     """[since, until): either bound may be open; `slack`: how late a delivery is still read."""
 

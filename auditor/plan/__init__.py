@@ -42,7 +42,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from drguard.errors import ConfigError
 from drguard.evaluate import apply_waiver, finding
 from drguard.facts import UNKNOWN, Resource
 from drguard.findings import Finding
+from drguard.records import record
 from drguard.redact import remember
 from drguard.settings import Settings
 from drguard.verdict import Verdict
@@ -98,7 +99,7 @@ class PlanError(ConfigError):
     """The document cannot be read: one line naming the file and what is wrong (exit 2)."""
 
 
-@dataclass
+@record
 class State:
     """One `oldState` / `newState` (ResourceV3), values ready for the checks."""
 
@@ -122,7 +123,7 @@ class State:
         return self.raw_inputs.get(key)
 
 
-@dataclass
+@record
 class Step:
     index: int
     op: str
@@ -141,7 +142,7 @@ class Step:
         return _urn_type(self.urn)
 
 
-@dataclass
+@record
 class Preview:
     path: str
     steps: list[Step]
@@ -382,7 +383,7 @@ def load(path: str | Path) -> Preview:
 
 # ---- judging ----------------------------------------------------------------------------
 
-@dataclass
+@record
 class _Pack:
     """The deploy-side pieces the plan reuses (policy pack adapters, stack model, checks)."""
 

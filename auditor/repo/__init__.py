@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from drguard.controls.repo import CI_CREDENTIALS, CONFIG_SECRETS, REVIEWED_DEPLO
 from drguard.evaluate import finding
 from drguard.facts import Resource
 from drguard.findings import Finding
+from drguard.records import record
 from drguard.registry import BY_ID
 from drguard.settings import Settings
 from drguard.verdict import Verdict
@@ -43,13 +44,13 @@ _PROJECT_FILE = re.compile(r"^Pulumi\.ya?ml$")
 _WORKFLOW = re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HistoryInput:
     stack: str       # label used in findings: the STACK of STACK=FILE, else the file's stem
     path: Path
 
 
-@dataclass
+@record
 class RepoOptions:
     root: Path
     histories: list[HistoryInput] = field(default_factory=list)

@@ -38,11 +38,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import re2
 
+from drguard.records import record
 from drguard.redact import REDACTED, remember
 from drguard.verdict import Remediation, Verdict
 
@@ -163,14 +164,14 @@ def is_secure(value: Any) -> bool:
         isinstance(value["secure"], str)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Plaintext:
     key: str       # full key path, e.g. "payments:db.password" or "payments:hosts[0]"
     line: int
     reason: str    # why it counts as a secret (never the value)
 
 
-@dataclass
+@record
 class StackConfig:
     """What the check needs from one Pulumi.<stack>.yaml (or Pulumi.yaml project config)."""
 

@@ -23,7 +23,7 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from drguard import inputs
+from drguard.records import record
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class RepoInputError(ValueError):
     """A repository file cannot be used; the message is one line naming why."""
 
 
-@dataclass
+@record
 class Skips:
     """What a run did not read: counts by kind, and capped (path, reason) details."""
 
@@ -62,7 +63,7 @@ class Skips:
         log.warning("%s: skipped: %s", path, reason)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RepoFile:
     rel: str      # POSIX path relative to the repository root (what reports show)
     path: Path    # what is opened: the file itself or, for an in-repository link, its target

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from drguard import inputs
+from drguard.records import record
 from drguard.verdict import Remediation, Verdict
 
 from .files import RepoInputError, Skips
@@ -44,7 +45,7 @@ MAX_HISTORY_BYTES = 64 << 20
 DEFAULT_KINDS = ("update", "destroy", "refresh", "import", "resource-import")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Update:
     version: int
     kind: str

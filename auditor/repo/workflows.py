@@ -23,9 +23,10 @@ boolean true; both spellings are accepted. Values are never copied into findings
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
+from drguard.records import record
 from drguard.verdict import Remediation, Verdict
 
 from .files import line_of
@@ -59,7 +60,7 @@ def id_token_write(permissions: Any) -> bool:
     return False
 
 
-@dataclass
+@record
 class JobCheck:
     workflow: str             # the workflow's name (or its file)
     rel: str

@@ -3,13 +3,14 @@ the bindings of cloudtrail-enabled and cloudtrail-bucket-protected."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard import eventpattern
 from drguard.controls import cloudtrail as ctl
 from drguard.controls.cloudtrail import Trail
 from drguard.facts import UNKNOWN, Resource
+from drguard.records import record
 from drguard.verdict import Verdict
 
 from ..aws import Account
@@ -18,7 +19,7 @@ from ..live import AccountScan, Live, LiveService, Phase, Read, RegionScan, Scan
 from . import s3
 
 
-@dataclass
+@record
 class TrailRead:
     fact: Trail
     event_selectors: Any = UNKNOWN  # EventSelectors, or UNKNOWN

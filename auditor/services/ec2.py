@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.controls import ec2 as ctl
 from drguard.controls.ec2 import Volume
 from drguard.facts import UNKNOWN
+from drguard.records import record
 
 from ..aws import Account, paginate
 from ..collectors import Errors, age_hours, guarded, tag_dict
@@ -16,7 +17,7 @@ from ..live import AccountScan, Live, LiveService, RegionScan, ScanContext, Step
 from . import backup
 
 
-@dataclass
+@record
 class Ec2Region:
     volumes: list[Volume] = field(default_factory=list)
     # the account's own snapshots (DescribeSnapshots, owner self), or UNKNOWN

@@ -3,11 +3,12 @@ them (efs-backup-enabled), and how `scan --state` tells a file system still exis
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from drguard.controls import efs as ctl
 from drguard.controls.efs import FileSystem
 from drguard.facts import UNKNOWN
+from drguard.records import record
 
 from ..aws import Account, paginate
 from ..collectors import Errors, ReadError, guarded, tag_dict
@@ -15,7 +16,7 @@ from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanCo
 from . import backup
 
 
-@dataclass
+@record
 class EfsRegion:
     file_systems: list[FileSystem] = field(default_factory=list)
     errors: Errors = field(default_factory=dict)  # per-file-system keys: "policy:<id>"

@@ -4,12 +4,13 @@ delete call: live judges retention alone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.controls import elasticache as ctl
 from drguard.controls.elasticache import Cache
 from drguard.facts import UNKNOWN
+from drguard.records import record
 
 from ..aws import Account, paginate
 from ..collectors import Errors, guarded
@@ -19,7 +20,7 @@ _LISTINGS = (("groups", "replication groups", "replicationgroup"),
              ("clusters", "cache clusters", "cluster"))
 
 
-@dataclass
+@record
 class CacheRegion:
     caches: list[Cache] = field(default_factory=list)
     errors: Errors = field(default_factory=dict)  # "groups" / "clusters": a listing failed

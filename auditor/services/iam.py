@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.controls import iam as ctl
 from drguard.controls.iam import AccessKey
 from drguard.facts import UNKNOWN, Resource
+from drguard.records import record
 from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
@@ -16,7 +17,7 @@ from ..collectors import Errors, ReadError, guarded
 from ..live import AccountScan, Live, LiveService, ScanContext, Step
 
 
-@dataclass
+@record
 class IamRead:
     keys: list[AccessKey] = field(default_factory=list)
     root_keys: Any = UNKNOWN  # AccountAccessKeysPresent, or UNKNOWN

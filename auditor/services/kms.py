@@ -19,12 +19,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import kms as ctl
 from drguard.controls.kms import Key
 from drguard.facts import UNKNOWN, Resource
+from drguard.records import record
 
 from ..collectors import UNIT_ERRORS, ReadError, arn_account, arn_region, guarded
 from ..live import AccountScan, Live, LiveService, Phase, ScanContext
@@ -52,7 +53,7 @@ _KEY_REF = re.compile(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+|"
                       r"|[0-9a-f]{32}|alias/.+)$")
 
 
-@dataclass
+@record
 class Use:
     """One resource encrypted with a key."""
 
@@ -62,7 +63,7 @@ class Use:
     account: str  # the scanned account that found it (whose session describes the key)
 
 
-@dataclass
+@record
 class KmsRun:
     """What the phase found: uses by key, the answers, the errors that hide keys."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drguard.controls import organizations as ctl
 from drguard.controls.organizations import Scp, fix_scp
 from drguard.facts import Resource
+from drguard.records import record
 from drguard.verdict import Remediation, Verdict
 
 from ..aws import Account, paginate
@@ -20,7 +21,7 @@ from ..live import Live, LiveService, ScanContext
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
 
 
-@dataclass
+@record
 class OrgView:
     id: str
     management_account: str
@@ -97,7 +98,7 @@ def scps(account: Account) -> list[Scp]:
     return out
 
 
-@dataclass
+@record
 class OrgState:
     """What SCP coverage can be judged on: the org view, or why not (fail or error)."""
 

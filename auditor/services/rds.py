@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.controls import rds as ctl
 from drguard.controls.rds import Database
 from drguard.facts import UNKNOWN
+from drguard.records import record
 from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
@@ -18,7 +19,7 @@ from ..collectors import Errors, ReadError, age_hours, arn_region, guarded, tag_
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 
-@dataclass
+@record
 class RdsRegion:
     region: str
     databases: list[Database] = field(default_factory=list)

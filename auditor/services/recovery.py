@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard.controls import recovery as ctl
@@ -35,6 +35,7 @@ from drguard.controls.recovery import (
 )
 from drguard.detections import short_name
 from drguard.facts import UNKNOWN
+from drguard.records import record
 
 from ..aws import paginate
 from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded
@@ -53,14 +54,14 @@ _KEY = "recovery"
 _NOT_FOUND = {"ResourceNotFoundException": None}
 
 
-@dataclass
+@record
 class PlanRead:
     plan: BackupPlan
     selections: Any = field(default_factory=list)  # [(name, selection dict)] | UNKNOWN
     error: ReadError | None = None  # why the selections are unknown
 
 
-@dataclass
+@record
 class RegionRecovery:
     """What one account x region holds for these controls (UNKNOWN where a read failed)."""
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from drguard import applications as apps_mod
 from drguard.controls import rpo as ctl
 from drguard.controls.rpo import RecoveryPoints
 from drguard.facts import UNKNOWN
+from drguard.records import record
 from drguard.verdict import Remediation
 
 from ..aws import Account, paginate
@@ -48,7 +49,7 @@ RECOVERABLE_READS = (
 )
 
 
-@dataclass
+@record
 class RegionPoints:
     """What one account x region adds for the RPO (UNKNOWN where a listing failed)."""
 
@@ -59,7 +60,7 @@ class RegionPoints:
     errors: Errors = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Newest:
     """The newest object of a bucket (or under a prefix)."""
 

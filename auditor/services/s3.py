@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -15,6 +15,7 @@ from drguard.controls import s3 as ctl
 from drguard.controls.cloudtrail import Trail
 from drguard.controls.s3 import Bucket
 from drguard.facts import UNKNOWN, retention_days
+from drguard.records import record
 from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
@@ -36,7 +37,7 @@ _PAB_KEYS = {"BlockPublicAcls": "blockPublicAcls", "BlockPublicPolicy": "blockPu
              "RestrictPublicBuckets": "restrictPublicBuckets"}
 
 
-@dataclass
+@record
 class BucketRead:
     """One bucket as read: the fact plus raw settings other controls look at."""
 
@@ -254,7 +255,7 @@ def event_targets(account: Account, region: str, rule: str) -> list[dict[str, An
 TargetLookup = Callable[[str, str], tuple[Any, ReadError | None]]
 
 
-@dataclass
+@record
 class AlertCheck:
     alerts: Any = field(default_factory=list)  # list of {"kind", "detail"} or UNKNOWN
     notes: list[str] = field(default_factory=list)

@@ -11,12 +11,13 @@ manual snapshot (automated ones cannot be shared) and DescribeSnapshotAttribute
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import snapshots as ctl
 from drguard.controls.snapshots import PUBLIC, Snapshot, SnapshotKind
 from drguard.facts import UNKNOWN
+from drguard.records import record
 
 from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded
 from ..live import AccountScan, Live, LiveService, Phase, Read, ScanContext
@@ -28,7 +29,7 @@ _TYPES = {"db-snapshot": "AWS::RDS::DBSnapshot", "cluster-snapshot": "AWS::RDS::
           "ebs-snapshot": "AWS::EC2::Snapshot"}
 
 
-@dataclass
+@record
 class SnapshotRegion:
     snapshots: list[Snapshot] = field(default_factory=list)
     errors: Errors = field(default_factory=dict)  # per snapshot: "attr:<arn>"

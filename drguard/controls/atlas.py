@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from ..control import DEPLOY, DESTROYABLE, Control
 from ..facts import UNKNOWN, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict, show
 
 
-@dataclass
+@record
 class AtlasCluster(Resource):
     cloud_backup: Any = None
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, Control, days
 from ..detections import BACKUP, backup_resource, on
 from ..facts import UNKNOWN, OnDelete, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 
-@dataclass
+@record
 class Vault(Resource):
     """An AWS Backup vault."""
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from ..control import UNSEEN, ConfigMapping, Control
 from ..detections import CLOUDTRAIL, Context, Params, Record, cloudtrail_trail, is_false, on
 from ..facts import UNKNOWN, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict, show
 from .s3 import Bucket
 
 
-@dataclass
+@record
 class Trail(Resource):
     multi_region: Any = None
     logging: Any = None

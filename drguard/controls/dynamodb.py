@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, Control
 from ..facts import UNKNOWN, OnDelete, Resource, unknown_or_off
+from ..records import record
 from ..verdict import Remediation, Verdict, show
 
 
-@dataclass
+@record
 class Table(Resource):
     """A DynamoDB table."""
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, Control, hours
 from ..facts import UNKNOWN, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 
-@dataclass
+@record
 class Volume(Resource):
     """An EBS volume and how it is backed up."""
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from ..control import DESTROYABLE, ConfigMapping, Control
 from ..detections import Context, Params, Record, get_in, named_arn, on, request_parameters
 from ..facts import UNKNOWN, OnDelete, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict, show
 
 EFS = "elasticfilesystem.amazonaws.com"
 BACKUP_ENABLED = "efs-backup-enabled"
 
 
-@dataclass
+@record
 class FileSystem(Resource):
     """An EFS file system with its backup policy (a split resource at deploy time)."""
 

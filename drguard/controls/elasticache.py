@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from .. import typed
 from ..control import DESTROYABLE, ConfigMapping, Control, days
 from ..detections import Context, Params, Record, named_arn, on, request_parameters, to_int
 from ..facts import UNKNOWN, OnDelete, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 ELASTICACHE = "elasticache.amazonaws.com"
@@ -20,7 +20,7 @@ SNAPSHOT_RETENTION = "elasticache-snapshot-retention"
 SNAPSHOT_ENGINES = frozenset({"redis", "valkey"})
 
 
-@dataclass
+@record
 class Cache(Resource):
     """An ElastiCache replication group or a cache cluster."""
 

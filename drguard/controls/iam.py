@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from ..control import HYGIENE, ConfigMapping, Control, days
 from ..detections import IAM, Context, Params, Record, get_in, iam_root, on
 from ..facts import Resource
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 
-@dataclass
+@record
 class AccessKey(Resource):
     user: Any = None
     active: Any = None

@@ -9,12 +9,13 @@ encrypted with it (`Key.encrypts`); the rule is the same on every side.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..control import DESTROYABLE, ConfigMapping, Control
 from ..detections import get_in, named_arn, on, request_parameters
 from ..facts import UNKNOWN, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict, show
 
 KMS = "kms.amazonaws.com"
@@ -24,7 +25,7 @@ KEY_USABLE = "backup-kms-key-usable"
 USABLE_STATES = frozenset({"Enabled"})
 
 
-@dataclass
+@record
 class Key(Resource):
     """A KMS key (deploy: `aws:kms/key:Key`, `aws:kms/replicaKey:ReplicaKey`; live: DescribeKey)
     and the recovery data it encrypts."""

@@ -6,13 +6,13 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from .. import iampolicy
 from ..control import UNSEEN, Control, strings
 from ..detections import ORGANIZATIONS, Context, Params, Record, get_in, on, organizations_policy
 from ..facts import Resource
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 # Destructive actions an SCP must deny (the default of scp-deny-backup-deletion's parameter).
@@ -31,7 +31,7 @@ BACKUP_DELETION_ACTIONS: list[str] = [
 ]
 
 
-@dataclass
+@record
 class Scp(Resource):
     """An Organizations service control policy."""
 

@@ -4,19 +4,19 @@ resources recorded in state still exist."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from .. import frameworks as fw
 from ..control import DEPLOY, DESTROYABLE, Control, Mapping
 from ..detections import DYNAMODB, S3, dynamodb_table, on, s3_bucket
 from ..facts import UNKNOWN, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict, show
 from .s3 import FLAGS, Bucket
 
 PROTECT = "stateful-resource-protect"
 
-@dataclass
+@record
 class StateBackend(Resource):
     """The Pulumi state bucket, as read live."""
 

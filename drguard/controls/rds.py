@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from .. import typed
@@ -23,11 +23,12 @@ from ..detections import (
     to_int,
 )
 from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete, unknown_or_off
+from ..records import record
 from ..verdict import Remediation, Verdict, show
 from .s3 import DR_REGION
 
 
-@dataclass
+@record
 class Database(Resource):
     """An RDS DB instance, or an Aurora/Multi-AZ, DocumentDB or Neptune DB cluster."""
 

@@ -28,7 +28,7 @@ import json
 import math
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from .. import iampolicy
@@ -45,6 +45,7 @@ from ..detections import (
     s3_bucket,
 )
 from ..facts import UNKNOWN, Resource
+from ..records import record
 from ..schedule import ScheduleError
 from ..schedule import parse as parse_schedule
 from ..verdict import Remediation, Verdict
@@ -77,7 +78,7 @@ def _plural(n: float, unit: str) -> str:
 
 # ---- facts ----------------------------------------------------------------------------------
 
-@dataclass
+@record
 class CopyAction:
     destination: Any  # vault ARN | UNKNOWN
     delete_after: Any = None  # days | None (kept forever) | UNKNOWN
@@ -87,7 +88,7 @@ class CopyAction:
         return UNKNOWN if self.destination is UNKNOWN else arn_account(self.destination)
 
 
-@dataclass
+@record
 class PlanRule:
     name: str
     schedule: Any = None  # expression | None (AWS default) | UNKNOWN
@@ -95,7 +96,7 @@ class PlanRule:
     copies: Any = field(default_factory=list)  # [CopyAction] | UNKNOWN
 
 
-@dataclass
+@record
 class BackupPlan(Resource):
     """An AWS Backup plan and its rules (UNKNOWN when they are not known yet)."""
 
@@ -103,7 +104,7 @@ class BackupPlan(Resource):
     as_of: dt.date = field(default_factory=lambda: dt.date(2026, 1, 1))
 
 
-@dataclass
+@record
 class Link:
     """A copy action that protects a resource: the plan, the selection that selects the
     resource, the rule, and where the copy goes."""
@@ -114,7 +115,7 @@ class Link:
     copy: CopyAction
 
 
-@dataclass
+@record
 class Protected(Resource):
     """Recovery data (database, table, file system, backup bucket) and its cross-account
     copies. `links` are the copy actions of the plans whose selections select it."""
@@ -134,7 +135,7 @@ class Protected(Resource):
     as_of: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
 
-@dataclass
+@record
 class CopyVault(Resource):
     """A vault that holds cross-account copies."""
 
@@ -148,14 +149,14 @@ class CopyVault(Resource):
     as_of: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
 
-@dataclass
+@record
 class VaultPolicy(Resource):
     """A backup vault and its access policy (None: no policy)."""
 
     policy: Any = None  # JSON text or mapping | None | UNKNOWN
 
 
-@dataclass
+@record
 class Job:
     kind: str  # "backup" | "copy"
     state: str
@@ -164,7 +165,7 @@ class Job:
     message: str = ""
 
 
-@dataclass
+@record
 class JobHistory(Resource):
     """The backup and copy jobs of one resource in the window (UNKNOWN: unread)."""
 

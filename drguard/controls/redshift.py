@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from .. import typed
 from ..control import DESTROYABLE, ConfigMapping, Control, days
 from ..detections import Context, Params, Record, is_true, named_arn, on, request_parameters, to_int
 from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 REDSHIFT = "redshift.amazonaws.com"
@@ -20,7 +20,7 @@ SNAPSHOT_RETENTION = "redshift-snapshot-retention"
 AWS_DEFAULT_RETENTION = 1  # days, when automatedSnapshotRetentionPeriod is unset
 
 
-@dataclass
+@record
 class Warehouse(Resource):
     """A provisioned Redshift cluster."""
 

@@ -10,11 +10,12 @@ judges the newest one against the target RPO: the `targetRpoHours` parameter, or
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..control import SINGLE_REGION, Control, flag, hours
 from ..facts import Resource
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 CONTROL_ID = "recovery-point-objective"
@@ -31,7 +32,7 @@ def parse_rpo(value: str) -> float:
     return float(m.group(1)) * _UNIT_HOURS[m.group(2).lower()]
 
 
-@dataclass
+@record
 class RecoveryPoints(Resource):
     """A resource that can be restored, and its newest recovery points.
 

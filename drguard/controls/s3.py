@@ -8,7 +8,7 @@ import functools
 import json
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..control import (
@@ -38,10 +38,11 @@ from ..detections import (
     to_int,
 )
 from ..facts import UNKNOWN, OnDelete, Resource, is_unknown, retention_days
+from ..records import record
 from ..verdict import Remediation, Verdict, logical_name, show
 
 
-@dataclass
+@record
 class Bucket(Resource):
     """An S3 bucket with its split configuration resources folded in."""
 

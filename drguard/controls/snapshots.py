@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from ..control import DESTROYABLE, ConfigMapping, Control, Param
@@ -34,6 +34,7 @@ from ..detections import (
     request_parameters,
 )
 from ..facts import UNKNOWN, Resource
+from ..records import record
 from ..verdict import Remediation, Verdict
 
 EC2 = "ec2.amazonaws.com"
@@ -45,7 +46,7 @@ _LABEL = {"db-snapshot": "RDS snapshot", "cluster-snapshot": "RDS cluster snapsh
           "ebs-snapshot": "EBS snapshot"}
 
 
-@dataclass
+@record
 class Snapshot(Resource):
     """A manual RDS (instance or cluster) snapshot or an EBS snapshot, and who may restore it."""
 

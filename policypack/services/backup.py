@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from drguard.controls import backup as ctl
 from drguard.controls.backup import Vault
 from drguard.facts import UNKNOWN
+from drguard.records import record
 from drguard.scope import Scope
 
 from ..adapters import Res, arn_region, base, items, maps, strings
@@ -122,7 +122,7 @@ def vault(r: Res) -> Vault | None:
     return v
 
 
-@dataclass
+@record
 class _Plan:
     res: Res
     name: str

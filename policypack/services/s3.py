@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from drguard import alerts, eventpattern
@@ -19,6 +18,7 @@ from drguard.controls import s3 as ctl
 from drguard.controls.cloudtrail import Trail
 from drguard.controls.s3 import Bucket
 from drguard.facts import UNKNOWN, retention_days
+from drguard.records import record
 from drguard.scope import Scope
 
 from ..adapters import Res, base, each, has_unknown, items, maps, or_default, strings
@@ -288,7 +288,7 @@ def _native_filter(rules: Any) -> Any:
                                     for f in xs]}}
 
 
-@dataclass
+@record
 class _Repl:
     """One replication rule of a bucket, resolved to its destination."""
 
