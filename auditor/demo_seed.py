@@ -35,6 +35,8 @@ _PAB = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": 
 
 @record
 class DemoOrg:
+    """The demo's seeded organization: accounts, regions, role and state bucket."""
+
     management: str
     member: str
     regions: tuple[str, str]

@@ -43,6 +43,8 @@ SNS_MESSAGE_MAX = 250_000
 
 @record(frozen=True)
 class Target:
+    """Where a notification goes (a Slack webhook or an SNS topic), never printed."""
+
     kind: str            # "slack" | "sns"
     address: str         # webhook URL (secret) or topic ARN
     label: str           # what may be printed

@@ -48,6 +48,8 @@ CALLS = ("ec2:DescribeRegions",)
 
 @record
 class ScanOptions:
+    """What `dr-audit scan` reads: credentials, regions, organization mode, workers."""
+
     aws: aws.AwsOptions = field(default_factory=aws.AwsOptions)
     regions: list[str] | None = None
     org: bool = False
@@ -69,6 +71,8 @@ class ScanOptions:
 
 @record
 class ScanResult:
+    """A scan's findings and run metadata."""
+
     findings: list[Finding]
     run: dict[str, Any]
     session: Any = None  # the base boto3 session (read-only guarded), for --logs

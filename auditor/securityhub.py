@@ -80,6 +80,8 @@ def client(options: AwsOptions, region: str) -> tuple[Any, str]:
 
 @record
 class SyncResult:
+    """What a Security Hub import created, updated, archived or failed to send."""
+
     created: int = 0
     updated: int = 0
     archived: int = 0

@@ -120,6 +120,8 @@ class StateResource:
 
 @record
 class Export:
+    """A stack export as read: its resources and what could not be read of it."""
+
     path: str
     version: int
     resources: list[StateResource]

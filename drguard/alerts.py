@@ -49,6 +49,8 @@ class Trail:
 
 @record
 class Alerts:
+    """The deletion alerts found for one bucket, with notes and whether any is unknown."""
+
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unknown: bool = False

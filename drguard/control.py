@@ -65,6 +65,8 @@ class Mapping:
 
 @record(frozen=True)
 class Control:
+    """One control as the registry declares it: id, severity, parameters and defaults."""
+
     id: str
     title: str
     severity: Severity

@@ -44,6 +44,8 @@ def finding_id(control: str, resource: str, account: str | None, region: str | N
 
 @record
 class Finding:
+    """One (control, resource) judgement, the same shape from every source."""
+
     control: str
     status: Status
     source: str

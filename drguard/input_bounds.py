@@ -30,6 +30,8 @@ def _refuse(where: str, reason: str) -> FileRefused:
 
 @record(frozen=True)
 class Limits:
+    """How large and deep an input file may be before it is refused."""
+
     max_bytes: int = MAX_BYTES
     max_depth: int = MAX_DEPTH
     max_int_digits: int = MAX_INT_DIGITS
@@ -67,6 +69,8 @@ def _path_of(doc: Any, target: object) -> str:
 
 @record
 class Duplicate:
+    """A key written twice in one mapping of an input file."""
+
     key: str
     line: int        # 1-based line of the later occurrence
     first_line: int

@@ -95,6 +95,8 @@ class Restore:
 
 @record
 class Evidence:
+    """A resource's restores: the newest proof, the newest failed try, what was unread."""
+
     resource: Resource
     last: Restore | None = None
     unknown: list[str] = field(default_factory=list)  # sources that could not be read

@@ -36,6 +36,8 @@ class ScheduleError(ValueError):
 
 @record(frozen=True)
 class Schedule:
+    """A backup schedule expression and the longest interval between two of its runs."""
+
     expression: str
     max_interval_hours: float  # math.inf: it stops or never runs
 

@@ -15,6 +15,8 @@ from .records import record
 
 @record(frozen=True)
 class Scope:
+    """Which buckets hold backups: a tag, name patterns, the Pulumi state bucket."""
+
     tag_key: str = "dr:backup"
     tag_value: str = "true"
     # User regular expressions, matched by RE2 (drguard.patterns): linear time, always.

@@ -47,6 +47,8 @@ _SCALARS = (str, int, float, bool, type(None))
 
 @record
 class Settings:
+    """A run's configuration: parameters, enabled controls, scope, waivers, apps."""
+
     params: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {c.id: c.defaults() for c in CONTROLS})
     enabled: set[str] = field(default_factory=lambda: {c.id for c in CONTROLS})

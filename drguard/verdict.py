@@ -28,6 +28,8 @@ class Remediation:
 
 @record
 class Verdict:
+    """A rule's judgement of one fact: status, message, the values read, and the fix."""
+
     status: VerdictStatus
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)

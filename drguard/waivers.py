@@ -20,6 +20,8 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @record(frozen=True)
 class Waiver:
+    """An accepted exception: a control, what it covers, why, who, until when."""
+
     control: str
     reason: str
     owner: str
@@ -141,6 +143,8 @@ def parse(entries: Any, where: str | Loc = "waivers") -> list[Waiver]:
 
 @record(frozen=True)
 class WaiverMatch:
+    """The waiver that covers a finding, and whether it has expired."""
+
     waiver: Waiver
     expired: bool
 

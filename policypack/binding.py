@@ -24,6 +24,8 @@ Judged = tuple[Resource, Verdict | None]
 
 @record(frozen=True)
 class ResourceCheck:
+    """A control judged on one resource at a time, by its type."""
+
     control: str
     types: frozenset[str]
     adapter: Callable[[Res], Any]
@@ -40,6 +42,8 @@ class ResourceCheck:
 
 @record(frozen=True)
 class StackCheck:
+    """A control judged on the whole stack model (relations between resources)."""
+
     control: str
     rule: Callable[[StackModel, dict[str, Any]], Iterable[Judged]]
 

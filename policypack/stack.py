@@ -30,6 +30,8 @@ _EMPTY = Catalog(())
 
 @record
 class StackModel:
+    """The facts of one stack, their resources, and the indexes the link steps share."""
+
     # model kind (e.g. "buckets") -> facts of that kind; also readable as `model.buckets`
     facts: dict[str, list[Any]] = field(default_factory=dict)
     # linked resource kind -> number of resources of that kind not linked to their target

@@ -133,8 +133,9 @@ def test_subclass_compares_its_own_and_inherited_fields() -> None:
 
 def test_the_product_declares_records_not_dataclasses() -> None:
     """Every dataclass of the product's packages is a record (the cost this module removes
-    comes back with each plain one)."""
-    plain = []
+    comes back with each plain one), with a docstring of its own (without one, dataclass
+    writes one from inspect.signature, ~0.1 ms a class at every start)."""
+    plain, undocumented = [], []
     for pkg in ("drguard", "policypack", "auditor"):
         root = importlib.import_module(pkg)
         for info in pkgutil.walk_packages(root.__path__, pkg + "."):
@@ -149,4 +150,9 @@ def test_the_product_declares_records_not_dataclasses() -> None:
                         and "__dataclass_fields__" in obj.__dict__ \
                         and "__record_compared__" not in obj.__dict__:
                     plain.append(f"{mod.__name__}.{obj.__qualname__}")
+                if isinstance(obj, type) and obj.__module__ == mod.__name__ \
+                        and "__record_compared__" in obj.__dict__ \
+                        and (obj.__doc__ or "").startswith(obj.__name__ + "("):
+                    undocumented.append(f"{mod.__name__}.{obj.__qualname__}")
     assert plain == []
+    assert undocumented == []

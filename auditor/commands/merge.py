@@ -46,6 +46,8 @@ MAX_NOTES = 200
 
 @record
 class Shard:
+    """One shard's report.json as read for `dr-audit merge`."""
+
     path: Path
     run: dict[str, Any]
     findings: list[Finding]

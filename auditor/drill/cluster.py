@@ -48,6 +48,8 @@ def _arn_parts(cluster: str) -> tuple[str | None, str]:
 
 @record
 class ClusterDrill:
+    """A restore drill of an Aurora/RDS cluster from a snapshot or a point in time."""
+
     cluster: str
     region: str
     source: str = "snapshot"  # or "pitr"

@@ -56,6 +56,8 @@ def count_items(ddb: Any, name: str) -> int:
 
 @record
 class DynamoDrill:
+    """A restore drill of a DynamoDB table, checked on a sample of items."""
+
     table: str
     region: str
     sample: int = 20

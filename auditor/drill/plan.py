@@ -100,6 +100,8 @@ class Plan:
 
 @record
 class Step:
+    """One step of a drill: what it did, how long it took, how it ended."""
+
     name: str
     seconds: float = 0.0
     status: str = OK

@@ -102,6 +102,8 @@ def ready(found: dict[str, Any] | None, status_key: str, gone: str,
 
 @record
 class RdsDrill:
+    """A restore drill of an RDS instance from a snapshot or a point in time."""
+
     db: str
     region: str  # the instance's region when `db` is not an ARN
     source: str = "snapshot"  # or "pitr"

@@ -167,6 +167,8 @@ def previous_version(versions: list[dict[str, Any]]) -> tuple[dict[str, Any] | N
 
 @record
 class S3Drill:
+    """A restore drill of objects from a backup bucket into a scratch bucket."""
+
     bucket: str
     key: str | None = None
     sample: int = 3

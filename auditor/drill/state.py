@@ -155,6 +155,8 @@ def compare(previous: dict[str, str], current: dict[str, str], limit: int = 20
 
 @record
 class StateDrill:
+    """A drill of a stack checkpoint's previous version on a versioned S3 backend."""
+
     backend: str
     stack: str
     scratch_bucket: str | None = None

@@ -85,6 +85,8 @@ def _day(t: dt.datetime) -> str:
 
 @record(frozen=True)
 class Table:
+    """An Athena table of CloudTrail logs, by database and name."""
+
     database: str
     table: str
 
@@ -203,6 +205,8 @@ TBLPROPERTIES (
 
 @record
 class AthenaOptions:
+    """Where and how `dr-audit logs --athena` queries the CloudTrail table."""
+
     database: str
     table: str
     workgroup: str = "primary"

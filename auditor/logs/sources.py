@@ -74,6 +74,8 @@ def is_log_name(name: str) -> bool:
 
 @record(frozen=True)
 class LocalSource:
+    """CloudTrail log files in a local folder."""
+
     path: Path
 
     def __str__(self) -> str:
@@ -123,6 +125,8 @@ def _local_in_window(path: Path, window: Window) -> bool:
 
 @record(frozen=True)
 class S3Source:
+    """CloudTrail log files under an S3 prefix."""
+
     bucket: str
     prefix: str = ""
 

@@ -125,6 +125,8 @@ class State:
 
 @record
 class Step:
+    """One step of a `pulumi preview --json`: the operation and the resource's states."""
+
     index: int
     op: str
     urn: str
@@ -144,6 +146,8 @@ class Step:
 
 @record
 class Preview:
+    """A `pulumi preview --json` as read: its steps and what went wrong in it."""
+
     path: str
     steps: list[Step]
     change_summary: dict[str, int] = field(default_factory=dict)

@@ -46,12 +46,16 @@ _WORKFLOW = re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")
 
 @record(frozen=True)
 class HistoryInput:
+    """A stack's update history file given to `dr-audit repo`, and its label."""
+
     stack: str       # label used in findings: the STACK of STACK=FILE, else the file's stem
     path: Path
 
 
 @record
 class RepoOptions:
+    """What `dr-audit repo` reads: the repository, update histories, branch, exclusions."""
+
     root: Path
     histories: list[HistoryInput] = field(default_factory=list)
     since: dt.datetime | None = None

@@ -166,6 +166,8 @@ def is_secure(value: Any) -> bool:
 
 @record(frozen=True)
 class Plaintext:
+    """A stack config value that looks like a secret kept in plaintext (never the value)."""
+
     key: str       # full key path, e.g. "payments:db.password" or "payments:hosts[0]"
     line: int
     reason: str    # why it counts as a secret (never the value)

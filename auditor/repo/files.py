@@ -65,6 +65,8 @@ class Skips:
 
 @record(frozen=True)
 class RepoFile:
+    """A file of the repository: the path reports show and the path opened."""
+
     rel: str      # POSIX path relative to the repository root (what reports show)
     path: Path    # what is opened: the file itself or, for an in-repository link, its target
 

@@ -47,6 +47,8 @@ DEFAULT_KINDS = ("update", "destroy", "refresh", "import", "resource-import")
 
 @record(frozen=True)
 class Update:
+    """One update of a stack's history: kind, start, result and environment."""
+
     version: int
     kind: str
     start: dt.datetime

@@ -62,6 +62,8 @@ def id_token_write(permissions: Any) -> bool:
 
 @record
 class JobCheck:
+    """A CI workflow job as checked: where it is, how it reaches AWS, what is wrong."""
+
     workflow: str             # the workflow's name (or its file)
     rel: str
     job: str

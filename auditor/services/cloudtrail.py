@@ -21,6 +21,8 @@ from . import s3
 
 @record
 class TrailRead:
+    """A trail as read: its fact, its event selectors, and what could not be read."""
+
     fact: Trail
     event_selectors: Any = UNKNOWN  # EventSelectors, or UNKNOWN
     advanced_selectors: Any = UNKNOWN

@@ -19,6 +19,8 @@ from . import backup
 
 @record
 class Ec2Region:
+    """One region's EBS volumes and snapshots, and what could not be read."""
+
     volumes: list[Volume] = field(default_factory=list)
     # the account's own snapshots (DescribeSnapshots, owner self), or UNKNOWN
     snapshots: Any = field(default_factory=list)

@@ -18,6 +18,8 @@ from . import backup
 
 @record
 class EfsRegion:
+    """One region's EFS file systems, and what could not be read."""
+
     file_systems: list[FileSystem] = field(default_factory=list)
     errors: Errors = field(default_factory=dict)  # per-file-system keys: "policy:<id>"
 

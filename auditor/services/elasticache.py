@@ -22,6 +22,8 @@ _LISTINGS = (("groups", "replication groups", "replicationgroup"),
 
 @record
 class CacheRegion:
+    """One region's ElastiCache clusters and groups, and what could not be read."""
+
     caches: list[Cache] = field(default_factory=list)
     errors: Errors = field(default_factory=dict)  # "groups" / "clusters": a listing failed
 

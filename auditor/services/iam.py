@@ -19,6 +19,8 @@ from ..live import AccountScan, Live, LiveService, ScanContext, Step
 
 @record
 class IamRead:
+    """The account's access keys and root keys, and what could not be read."""
+
     keys: list[AccessKey] = field(default_factory=list)
     root_keys: Any = UNKNOWN  # AccountAccessKeysPresent, or UNKNOWN
     errors: Errors = field(default_factory=dict)

@@ -23,6 +23,8 @@ SCP_TYPE = "SERVICE_CONTROL_POLICY"
 
 @record
 class OrgView:
+    """An AWS Organization as read: its accounts and the tree of OUs above them."""
+
     id: str
     management_account: str
     accounts: list[dict[str, Any]] = field(default_factory=list)  # Id, Name, Status/State, Arn

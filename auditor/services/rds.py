@@ -21,6 +21,8 @@ from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanCo
 
 @record
 class RdsRegion:
+    """One region's databases and automated backups, and what could not be read."""
+
     region: str
     databases: list[Database] = field(default_factory=list)
     # DB ARN -> {"resource_id", "replications": [automated-backup ARNs in other regions]}

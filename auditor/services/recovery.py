@@ -56,6 +56,8 @@ _NOT_FOUND = {"ResourceNotFoundException": None}
 
 @record
 class PlanRead:
+    """A backup plan as read, its selections, and why they are unknown if they are."""
+
     plan: BackupPlan
     selections: Any = field(default_factory=list)  # [(name, selection dict)] | UNKNOWN
     error: ReadError | None = None  # why the selections are unknown

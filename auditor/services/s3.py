@@ -257,6 +257,8 @@ TargetLookup = Callable[[str, str], tuple[Any, ReadError | None]]
 
 @record
 class AlertCheck:
+    """The deletion alerts found for a bucket, with notes and read errors."""
+
     alerts: Any = field(default_factory=list)  # list of {"kind", "detail"} or UNKNOWN
     notes: list[str] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)

@@ -31,6 +31,8 @@ _TYPES = {"db-snapshot": "AWS::RDS::DBSnapshot", "cluster-snapshot": "AWS::RDS::
 
 @record
 class SnapshotRegion:
+    """One region's snapshots and their sharing, and what could not be read."""
+
     snapshots: list[Snapshot] = field(default_factory=list)
     errors: Errors = field(default_factory=dict)  # per snapshot: "attr:<arn>"
 

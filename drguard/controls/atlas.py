@@ -14,6 +14,8 @@ from ..verdict import Remediation, Verdict, show
 
 @record
 class AtlasCluster(Resource):
+    """A MongoDB Atlas cluster: whether cloud backup is on."""
+
     cloud_backup: Any = None
 
 

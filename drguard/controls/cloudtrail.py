@@ -17,6 +17,8 @@ from .s3 import Bucket
 
 @record
 class Trail(Resource):
+    """A CloudTrail trail: where and what it logs."""
+
     multi_region: Any = None
     logging: Any = None
     log_validation: Any = None

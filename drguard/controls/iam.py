@@ -15,6 +15,8 @@ from ..verdict import Remediation, Verdict
 
 @record
 class AccessKey(Resource):
+    """An IAM access key: its user, whether it is active, and its age."""
+
     user: Any = None
     active: Any = None
     age_days: Any = None

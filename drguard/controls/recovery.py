@@ -80,6 +80,8 @@ def _plural(n: float, unit: str) -> str:
 
 @record
 class CopyAction:
+    """A backup rule's copy to another vault, and how long the copy is kept."""
+
     destination: Any  # vault ARN | UNKNOWN
     delete_after: Any = None  # days | None (kept forever) | UNKNOWN
 
@@ -90,6 +92,8 @@ class CopyAction:
 
 @record
 class PlanRule:
+    """One rule of an AWS Backup plan: schedule, retention and copy actions."""
+
     name: str
     schedule: Any = None  # expression | None (AWS default) | UNKNOWN
     delete_after: Any = None  # days | None (kept forever) | UNKNOWN
@@ -158,6 +162,8 @@ class VaultPolicy(Resource):
 
 @record
 class Job:
+    """A completed (or failed) backup or copy job."""
+
     kind: str  # "backup" | "copy"
     state: str
     when: dt.datetime  # completion (or creation) time

@@ -124,6 +124,8 @@ def vault(r: Res) -> Vault | None:
 
 @record
 class _Plan:
+    """An AWS Backup plan of the stack and the regions its copies go to."""
+
     res: Res
     name: str
     copy_regions: list[Any]  # regions (str) or UNKNOWN
