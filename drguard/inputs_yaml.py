@@ -5,6 +5,7 @@ by the runs that read YAML."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import yaml
@@ -112,16 +113,62 @@ def compose_yaml(text: str, where: str, what: str = "file", limits: Limits = DEF
     except _Refusal as e:
         raise _refuse(where, f"{e.reason}; {what} refused") from None
     except yaml.YAMLError as e:
-        raise _refuse(where, f"not valid YAML: {_yaml_reason(e)}") from None
+        raise _refuse(where, f"not valid YAML: {_yaml_reason(e, text)}") from None
     except RecursionError:  # defensive: the depth scan runs first
         raise _refuse(where, f"nested too deeply; {what} refused") from None
 
 
-def _yaml_reason(e: yaml.YAMLError) -> str:
-    first = str(e).splitlines()[0] if str(e) else type(e).__name__
-    mark = getattr(e, "problem_mark", None)
-    return first + (f" at line {mark.line + 1} column {mark.column + 1}"
-                    if mark is not None else "")
+def _yaml_reason(e: yaml.YAMLError, text: str) -> str:
+    return syntax_problem(e, text) if isinstance(e, yaml.MarkedYAMLError) \
+        else one_line(str(e), 200) or type(e).__name__
+
+
+def _at(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+_ALIAS = re.compile(r"\*([^\s,\[\]{}]{1,80})")
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a new line
+
+
+def _line_at(text: str, mark: Any) -> str:
+    lines = _BREAK.split(text, maxsplit=mark.line + 1)
+    return lines[mark.line] if mark.line < len(lines) else ""
+
+
+def _char_at(text: str, mark: Any) -> str:
+    line = _line_at(text, mark)
+    return line[mark.column] if mark.column < len(line) else ""
+
+
+def syntax_problem(e: yaml.MarkedYAMLError, text: str) -> str:
+    """`line L, column C: <problem> (<context> that starts at line L, column C)`: the problem
+    first (PyYAML's own message opens with its context, e.g. "while scanning a quoted
+    scalar", which says where the parser was, not what is wrong), on one line, the same
+    words from the pure-Python parser and from libyaml where they agree."""
+    problem = " ".join((e.problem or "").split()).removeprefix("but ")
+    mark = e.problem_mark
+    char = _char_at(text, mark) if mark is not None else ""
+    if problem.startswith("mapping values are not allowed"):  # libyaml: "in this context"
+        problem = ("mapping values are not allowed here (a key indented deeper than the one "
+                   "above it, or an unquoted value holding ': '?)")
+    elif "cannot start any token" in problem and char == "\t":
+        problem = "a tab character; YAML indents with spaces, not tabs"
+    elif problem == "found character that cannot start any token" and char:  # libyaml
+        problem = f"found character {char!r} that cannot start any token"
+    elif problem == "found undefined alias" and mark is not None:  # libyaml: no name
+        name = _ALIAS.match(_line_at(text, mark), mark.column)
+        problem += f" {name.group(1)!r}" if name else ""
+    if e.context and not problem.startswith("a tab"):
+        context = " ".join(e.context.split())
+        if e.context_mark is not None and context.startswith("while ") and (
+                mark is None or (e.context_mark.line, e.context_mark.column)
+                != (mark.line, mark.column)):
+            context += f" that starts at {_at(e.context_mark)}"
+        if not context.startswith("while scanning for the next token"):
+            problem = f"{problem} ({context})" if problem else context
+    problem = one_line(problem or type(e).__name__, 300)
+    return f"{_at(mark)}: {problem}" if mark is not None else problem
 
 
 def construct_yaml(node: Node | None, where: str, what: str = "file",
@@ -198,7 +245,7 @@ def construct_yaml(node: Node | None, where: str, what: str = "file",
     except _Refusal as e:
         raise _refuse(where, f"{e.reason}; {what} refused") from None
     except yaml.YAMLError as e:
-        raise _refuse(where, f"not valid YAML: {_yaml_reason(e)}") from None
+        raise _refuse(where, f"not valid YAML: {_yaml_reason(e, '')}") from None
     except (ValueError, OverflowError) as e:  # a scalar PyYAML cannot build
         raise _refuse(where, f"not valid YAML: {one_line(str(e), 200)}") from None
     finally:

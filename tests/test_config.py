@@ -144,6 +144,45 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys, name, content, frag
     assert not (tmp_path / "out" / "report.json").exists()
 
 
+# Broken YAML: the message says the problem and where it is (line, column), whatever the
+# YAML library's context line (e.g. "while scanning a quoted scalar") would have said first.
+BROKEN_YAML = [
+    ("indent.yaml", "controls:\n  rds-backup-retention: 1\n    minRetentionDays: 7\n",
+     "line 3, column 21: mapping values are not allowed"),
+    ("quote.yaml", "scope:\n  stateBucket: 'state\n",
+     "line 3, column 1: found unexpected end of stream (while scanning a quoted scalar that "
+     "starts at line 2, column 16)"),
+    ("dquote.yaml", 'scope:\n  stateBucket: "state\n', "found unexpected end of stream"),
+    ("tab.yaml", "scope:\n\tstateBucket: x\n",
+     "line 2, column 1: a tab character; YAML indents with spaces, not tabs"),
+    ("flow.yaml", "scope:\n  backupBucketPatterns: [a, b\n",
+     "(while parsing a flow sequence that starts at line 2, column 25)"),
+    ("dedent.yaml", "controls:\n    rds-backup-retention: {}\n  - x\n",
+     "line 3, column 3:"),
+    ("colon.yaml", "controls:\n  rds-backup-retention\nscope: {}\nwaivers\n",
+     "could not find expected ':'"),
+    ("two-docs.yaml", "controls: {}\n---\nscope: {}\n",
+     "line 2, column 1: found another document (expected a single document in the stream)"),
+    ("dup.yaml", "scope: {}\nscope: {}\n", "duplicate key 'scope' at line 2 (first at line 1)"),
+]
+
+
+@pytest.mark.parametrize("name, text, fragment", BROKEN_YAML, ids=[c[0] for c in BROKEN_YAML])
+def test_broken_yaml_says_the_problem_and_where(tmp_path, capsys, name, text,  # noqa: ANN001
+                                                fragment) -> None:
+    path = _write(tmp_path, name, text)
+    code, err = _cli(tmp_path, capsys, path)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(f"dr-audit: error: {path}: "), err
+    assert fragment in err, err
+    assert "while scanning for" not in err and not err.split(": ", 3)[-1].startswith("while")
+    # the same file as a waiver file: named, with the same words
+    waivers = _write(tmp_path, "waivers-" + name, text)
+    cfg = _write(tmp_path, "dr.yaml", {"waiversFile": waivers.name})
+    code, err = _cli(tmp_path, capsys, cfg)
+    assert code == 2 and err.startswith(f"dr-audit: error: {waivers}: ") and fragment in err, err
+
+
 def test_waiver_file_problems_name_the_waiver_file(tmp_path, capsys) -> None:  # noqa: ANN001
     waivers = _write(tmp_path, "waivers.yaml", {"waivers": [{**WAIVER, "expires": "2027-13-01"}]})
     cfg = _write(tmp_path, "dr.yaml", {"waiversFile": "waivers.yaml"})

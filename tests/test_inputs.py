@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from drguard import inputs
 from drguard.inputs import FileRefused
@@ -97,6 +98,28 @@ def test_yaml_refusals_name_the_file_and_the_reason(tmp_path: Path, text: str,
     path = tmp_path / "in.yaml"
     path.write_text(text)
     refused(lambda: inputs.load(path, "config"), str(path), fragment)
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, getattr(yaml, "CSafeLoader", None)],
+                         ids=["python", "libyaml"])
+def test_yaml_syntax_errors_say_the_problem_first_with_either_parser(loader: object) -> None:
+    """PyYAML's message opens with its context ("while scanning a quoted scalar"); ours says
+    the problem and where, then the context, whichever parser (pure Python or libyaml) ran."""
+    if loader is None:
+        pytest.skip("PyYAML without libyaml")
+    from drguard.inputs_yaml import syntax_problem
+
+    for text, expected in [
+            ("a:\n  b: 1\n    c: 2\n", "line 3, column 6: mapping values are not allowed"),
+            ("a: 'x\n", "line 2, column 1: found unexpected end of stream (while scanning a "
+                        "quoted scalar that starts at line 1, column 4)"),
+            ("a:\n\tb: 1\n", "line 2, column 1: a tab character; YAML indents with spaces, "
+                            "not tabs"),
+            ("a: 1\n---\nb: 2\n", "line 2, column 1: found another document (expected a "
+                                  "single document in the stream)")]:
+        with pytest.raises(yaml.MarkedYAMLError) as e:
+            yaml.load(text, Loader=loader)  # noqa: S506 - the safe loaders only
+        assert syntax_problem(e.value, text).startswith(expected), syntax_problem(e.value, text)
 
 
 def test_yaml_reads_what_users_write(tmp_path: Path) -> None:

@@ -61,6 +61,10 @@ def test_recursive_alias_and_deep_nesting_are_refused() -> None:
     ("Pulumi.bin.yaml", b"\x7fELF\x02\x01\x01\x00\x00\x00" * 10, "binary file"),
     ("Pulumi.latin1.yaml", "config:\n  app:name: caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ("Pulumi.broken.yaml", "config:\n  app:a: [unclosed\n", "not valid YAML"),
+    # the problem and where, not the parser's context first
+    ("Pulumi.quote.yaml", "config:\n  app:a: 'unclosed\n",
+     "not valid YAML: line 3, column 1: found unexpected end of stream (while scanning a "
+     "quoted scalar that starts at line 2, column 10)"),
     ("Pulumi.list.yaml", "- just\n- a list\n", "not a YAML mapping"),
     (".github/workflows/bomb.yml", BILLION_LAUGHS, "alias bomb"),
     (".github/workflows/notes.yml", "title: not a workflow\n", "not a GitHub Actions workflow"),

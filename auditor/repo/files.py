@@ -31,6 +31,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from drguard import inputs
+from drguard.inputs_yaml import syntax_problem
 from drguard.records import record
 
 log = logging.getLogger(__name__)
@@ -243,13 +244,13 @@ def load_yaml(text: str, max_nodes: int = MAX_YAML_NODES) -> Any:
     try:
         _check_depth(text, MAX_YAML_DEPTH)
     except yaml.YAMLError as e:
-        raise RepoInputError(f"not valid YAML: {_one_line(e)}") from None
+        raise RepoInputError(f"not valid YAML: {_one_line(e, text)}") from None
     loader = _Loader(text)
     try:
         try:
             node = loader.get_single_node()
         except yaml.YAMLError as e:
-            raise RepoInputError(f"not valid YAML: {_one_line(e)}") from None
+            raise RepoInputError(f"not valid YAML: {_one_line(e, text)}") from None
         except RecursionError:
             raise RepoInputError("YAML nested too deeply") from None
         if node is None:
@@ -269,9 +270,11 @@ def load_yaml(text: str, max_nodes: int = MAX_YAML_NODES) -> Any:
         loader.dispose()
 
 
-def _one_line(e: Exception) -> str:
-    text = " ".join(str(e).split())
-    return text[:300]
+def _one_line(e: Exception, text: str = "") -> str:
+    """The problem, and where: the same words as a config's (drguard.inputs_yaml)."""
+    if isinstance(e, yaml.MarkedYAMLError):
+        return syntax_problem(e, text)
+    return " ".join(str(e).split())[:300]
 
 
 def _hashable(value: Any) -> Any:
