@@ -6,7 +6,7 @@ What a parser accepts is not what we accept. Every file is:
   socket or a folder is refused by name, never waited on);
 - read up to a size bound (gzip is recognised by its magic bytes and inflated up to the same
   bound, so a small bomb cannot grow past it);
-- decoded as UTF-8 (a byte-order mark is allowed);
+- decoded as UTF-8 (a byte-order mark is allowed; a second one is refused by name);
 - parsed with the nesting depth bounded before the parser runs (a linear scan for JSON, the
   composer's own counter for YAML), so no recursion limit is ever reached;
 - refused on `NaN`/`Infinity`, on integers longer than `max_int_digits`, on keys that are not
@@ -136,7 +136,7 @@ def _gunzip(data: bytes, where: str, what: str, limit: int) -> bytes:
 
 
 def decode(data: bytes, where: str, what: str = "file") -> str:
-    """UTF-8 text (a BOM allowed); NUL bytes refused (binary, or a truncated write)."""
+    """UTF-8 text (one BOM allowed); NUL bytes refused (binary, or a truncated write)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -148,9 +148,19 @@ def decode(data: bytes, where: str, what: str = "file") -> str:
         line = data.count(b"\n", 0, e.start) + 1
         raise _refuse(where, f"{what} is not UTF-8 text (byte 0x{data[e.start]:02x} at line "
                              f"{line}, offset {e.start})") from None
+    if text[:1] == "\ufeff":
+        # one BOM is the encoding's mark; a second is text, which JSON refuses and YAML reads
+        # into the first key (`\ufeffcontrols`, unknown): say so rather than either
+        marks = len(text) - len(text.lstrip("\ufeff")) + 1
+        raise _refuse(where, f"{what} starts with {_COUNT.get(marks, marks)} byte-order marks "
+                             "(U+FEFF), a tool added one more; save it as UTF-8 with one at "
+                             "most (an editor's \"UTF-8\" or \"UTF-8 without BOM\")")
     if "\x00" in text:
         raise _refuse(where, f"{what} is binary (NUL bytes), not text")
     return text
+
+
+_COUNT = {2: "two", 3: "three"}
 
 
 def read_text(path: str | Path, what: str = "file", limits: Limits = DEFAULT) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,13 +25,24 @@ DEFAULT_SARIF_ARTIFACT = "Pulumi.yaml"
 DEFAULT_WORKERS = 8  # accounts (x regions) read in parallel by scan and drill next --org
 
 
-def _formats(value: str) -> list[str]:
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in items if v not in FORMATS]
-    if bad or not items:
-        raise argparse.ArgumentTypeError(
-            f"unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)}")
-    return items
+def format_list(choices: Sequence[str], default: Sequence[str]) -> Callable[[str], list[str]]:
+    """The argparse type of a --format option: a comma-separated subset of `choices`; an
+    empty list or an unknown name is a usage error (exit 2) saying what to give instead."""
+    def parse(value: str) -> list[str]:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(
+                f"no format given ({value!r}); name one or more of {','.join(choices)}, "
+                f"comma-separated, or leave --format out for {','.join(default)}")
+        bad = [v for v in items if v not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                f"unknown format(s) {', '.join(bad)}; choose from {', '.join(choices)}")
+        return items
+    return parse
+
+
+_formats = format_list(FORMATS, DEFAULT_FORMATS)
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:

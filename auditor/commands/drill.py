@@ -41,7 +41,7 @@ from ..history_store import history_arg
 from ..live import Target
 from ..org import Shard
 from ..services.restore import drill_entries
-from .common import DEFAULT_WORKERS, check_org_options, load_settings
+from .common import DEFAULT_WORKERS, check_org_options, format_list, load_settings
 from .summary import history_store
 
 log = logging.getLogger(__name__)
@@ -69,15 +69,6 @@ def _positive(value: str) -> float:
     return v
 
 
-def _formats(value: str) -> list[str]:
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in items if v not in drill_report.FORMATS]
-    if bad or not items:
-        raise argparse.ArgumentTypeError(f"unknown format(s) {', '.join(bad) or '(none)'}; "
-                                         f"choose from {','.join(drill_report.FORMATS)}")
-    return items
-
-
 def _region_list(value: str) -> list[str]:
     items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
     if not items:
@@ -98,7 +89,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="print the plan (the API calls it would make) and stop")
     p.add_argument("--yes", action="store_true", help="do not ask before acting")
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"))
-    p.add_argument("--format", type=_formats, default=list(drill_report.FORMATS),
+    p.add_argument("--format", type=format_list(drill_report.FORMATS, drill_report.FORMATS),
+                   default=list(drill_report.FORMATS),
                    help=f"comma-separated subset of {','.join(drill_report.FORMATS)}")
     p.add_argument("--history", type=history_arg, metavar="DIR|s3://BUCKET/PREFIX",
                    help="keep each drill's summary here (S3: one new object per run); the "

@@ -1,0 +1,56 @@
+"""What a new user meets at the command line: usage errors that say what is wrong and what to
+do, on one line of their own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+
+EMPTY_EXPORT = {"version": 3, "deployment": {"manifest": {}, "resources": []}}
+
+
+def _export(tmp_path: Path) -> Path:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(EMPTY_EXPORT))
+    return path
+
+
+@pytest.mark.parametrize("command, value", [
+    (["state", "--file", "X"], ""), (["state", "--file", "X"], " , "),
+    (["drill", "s3", "--bucket", "b"], ""),
+])
+def test_an_empty_format_list_is_a_usage_error_saying_what_to_do(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str],
+        value: str) -> None:
+    args = [str(_export(tmp_path)) if a == "X" else a for a in command]
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--format", value, "--output-dir", str(tmp_path / "out")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    error = [line for line in err.splitlines() if "error:" in line]
+    assert len(error) == 1, err
+    assert "argument --format: no format given" in error[0], err
+    assert "unknown" not in error[0] and "(none)" not in error[0]
+    # what to do: the formats to choose from, and that leaving it out gives the default
+    assert "json" in error[0] and "leave --format out" in error[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_with_two_byte_order_marks_is_named_with_what_to_do(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bom = b"\xef\xbb\xbf"
+    export = tmp_path / "bom-export.json"
+    export.write_bytes(bom + bom + json.dumps(EMPTY_EXPORT).encode())
+    config = tmp_path / "dr.yaml"
+    config.write_bytes(bom + bom + b"controls: {}\n")
+    for args, named in ((["--file", str(export)], export),
+                        (["--file", str(_export(tmp_path)), "--config", str(config)], config)):
+        code = main(["state", *args, "--output-dir", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert err.count("\n") == 1 and err.startswith(f"dr-audit: error: {named}: "), err
+        assert "two byte-order marks" in err and "save it as UTF-8" in err, err
