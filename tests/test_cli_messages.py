@@ -54,3 +54,42 @@ def test_a_file_with_two_byte_order_marks_is_named_with_what_to_do(
         assert code == 2, err
         assert err.count("\n") == 1 and err.startswith(f"dr-audit: error: {named}: "), err
         assert "two byte-order marks" in err and "save it as UTF-8" in err, err
+
+
+# ---- which stream: the report paths on stdout (what a script reads), the rest on stderr ------
+
+LABELS = {"json": "JSON", "html": "HTML", "md": "Markdown", "sarif": "SARIF", "junit": "JUnit",
+          "ocsf": "OCSF", "asff": "ASFF"}
+NAMES = {"json": "report.json", "html": "report.html", "md": "report.md",
+         "sarif": "report.sarif", "junit": "report.junit.xml", "ocsf": "report.ocsf.json",
+         "asff": "report.asff.json"}
+
+
+def _streams(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
+    code = main(args)
+    got = capsys.readouterr()
+    return code, got.out, got.err
+
+
+@pytest.mark.parametrize("formats", ["json", "json,html,md,sarif,junit,ocsf,asff"])
+@pytest.mark.parametrize("command", ["state", "plan", "repo"])
+def test_report_paths_go_to_stdout_and_the_summary_to_stderr(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+        formats: str) -> None:
+    out = tmp_path / "out"
+    source = {"state": ["--file", str(_export(tmp_path))],
+              "plan": ["--file", str(tmp_path / "preview.json")],
+              "repo": [str(tmp_path / "infra")]}[command]
+    (tmp_path / "preview.json").write_text('{"steps": []}')
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "Pulumi.yaml").write_text("name: x\nruntime: python\n")
+    code, stdout, stderr = _streams(capsys, [command, *source, "--output-dir", str(out),
+                                             "--format", formats])
+    assert code == 0, stderr
+    wanted = formats.split(",")
+    # stdout: one line per report written, `<FORMAT> report: <path>`, and nothing else
+    assert stdout.splitlines() == [f"{LABELS[f]} report: {out / NAMES[f]}" for f in wanted]
+    assert all((out / NAMES[f]).is_file() for f in wanted)
+    # stderr: the closing summary (human words), never a report path
+    assert stderr.strip(), stderr
+    assert " report: " not in stderr and str(out) not in stderr, stderr

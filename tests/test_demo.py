@@ -78,6 +78,9 @@ def test_demo_writes_every_report(demo: dict[str, Any]) -> None:
     out: Path = demo["out"]
     assert demo["code"] == 0
     assert f"HTML report: {out / 'report.html'}" in demo["stdout"]
+    # every report's path on stdout, none on stderr (its phases and summary)
+    assert f"JSON report: {out / 'report.json'}" in demo["stdout"].splitlines()
+    assert "report: " not in demo["stderr"]
     for name in ("report.json", "report.html", "report.md", "report.sarif", "report.junit.xml"):
         assert (out / name).stat().st_size > 0
     report = demo["report"]

@@ -101,7 +101,8 @@ def test_summary_counts_distinct_gaps_and_agrees_with_exit_code(capsys: pytest.C
     code = finish([a, b], run, {"html": Path("r/report.html"), "json": Path("r/report.json")},
                   out, err)
     assert code == s["exit_code"] == 3
-    assert out.getvalue() == "HTML report: r/report.html\n"
+    # the report paths, all of them, on stdout (what a script reads); the summary on stderr
+    assert out.getvalue() == "HTML report: r/report.html\nJSON report: r/report.json\n"
     lines = err.getvalue().splitlines()
     assert lines[:5] == ["dr-audit scan: Gaps found: 1 gap; run incomplete",
                          "dr-audit scan: gaps by severity: 0 critical, 1 high, 0 medium, 0 low",
@@ -109,7 +110,7 @@ def test_summary_counts_distinct_gaps_and_agrees_with_exit_code(capsys: pytest.C
                          "in 1 account x 1 region",
                          "dr-audit scan: Run incomplete: 2 log files not read.",
                          "dr-audit scan: exit code 3 (fail on critical)"]
-    assert "json report: r/report.json" in lines
+    assert not any("report: " in line for line in lines)
 
 
 def test_incomplete_run_headline_in_every_format(tmp_path: Path) -> None:
@@ -157,7 +158,8 @@ def test_logs_command_prints_the_closing_summary(tmp_path: Path,
     assert "dr-audit logs: critical: backup-bucket-versioning on nightly-backups" in captured.err
     assert "Run incomplete: 1 log file not read." in captured.err
     assert "exit code 1 (fail on high)" in captured.err
-    assert f"json report: {out / 'report.json'}" in captured.err
+    assert f"JSON report: {out / 'report.json'}" in captured.out
+    assert "report: " not in captured.err
 
 
 def test_history_keeps_a_summary_per_run_and_feeds_the_trend(tmp_path: Path) -> None:

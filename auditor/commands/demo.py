@@ -30,7 +30,7 @@ from ..reports._common import plural
 from ..services import recovery, rpo
 from . import scan as scan_cmd
 from .common import FORMATS
-from .summary import closing_lines
+from .summary import closing_lines, print_paths
 
 HELP = ("Start the embedded AWS emulator, seed a small organization (two accounts, two "
         "regions, three days of CloudTrail logs), scan it in organization mode with its "
@@ -189,10 +189,7 @@ def run(args: argparse.Namespace) -> int:
     # the same words and counts as the reports (merged findings), critical gaps by name
     for line in closing_lines(outcome(result.findings, run_meta), run_meta, result.findings):
         print(line, file=sys.stderr, flush=True)
-    for fmt, path in paths.items():
-        if fmt != "html":
-            _say(f"{fmt} report: {path}")
-    print(f"HTML report: {paths['html']}")
+    print_paths(paths)
     if code:
         _say(f"a scan would exit {code} here (the demo plants gaps on purpose)")
     return 0

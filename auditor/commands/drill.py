@@ -42,7 +42,7 @@ from ..live import Target
 from ..org import Shard
 from ..services.restore import drill_entries
 from .common import DEFAULT_WORKERS, check_org_options, format_list, load_settings
-from .summary import history_store
+from .summary import history_store, print_paths
 
 log = logging.getLogger(__name__)
 
@@ -553,8 +553,5 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
     paths = drill_report.write(meta, args.output_dir, args.format)
     print(f"dr-audit: drill {args.drill_kind} {section['target']}: {section['summary']} "
           f"(exit code {code})", file=sys.stderr)
-    for fmt in ("html", "md", "json"):
-        if fmt in paths:
-            print(f"{fmt.upper() if fmt != 'md' else 'Markdown'} report: {paths[fmt]}")
-            break
+    print_paths(paths)
     return code

@@ -11,7 +11,7 @@ from drguard.findings import exit_code
 
 from .. import plan
 from .common import add_output_options, check_baseline, load_settings
-from .summary import write
+from .summary import print_paths, write
 
 HELP = ("Check the output of `pulumi preview --json` before merge: every step that deletes or "
         "replaces a stateful resource (plan-destroys-data), and the deploy-side DR controls "
@@ -55,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"dr-audit: {len(preview.steps)} steps in {preview.path}: {len(findings)} findings "
           f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'none'})",
           file=sys.stderr)
-    if "md" in paths:
-        print(f"Markdown report: {paths['md']}")
+    print_paths(paths)
     code = exit_code(findings, args.fail_on)
     if code == 0 and plan.incomplete(preview):
         return EXIT_INCOMPLETE

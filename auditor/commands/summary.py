@@ -126,10 +126,23 @@ def closing_lines(summary: dict[str, Any], run: dict[str, Any],
     return lines
 
 
+# How a report is named where its path is printed: `HTML report: dr-audit-report/report.html`
+LABELS = {"json": "JSON", "html": "HTML", "md": "Markdown", "sarif": "SARIF", "junit": "JUnit",
+          "ocsf": "OCSF", "asff": "ASFF"}
+
+
+def print_paths(paths: dict[str, Path], out: TextIO | None = None) -> None:
+    """One line per report written, in the order written, on stdout: the one output a script
+    reads (`<FORMAT> report: <path>`); progress and the summary go to stderr."""
+    out = out or sys.stdout
+    for fmt, path in paths.items():
+        print(f"{LABELS.get(fmt, fmt)} report: {path}", file=out)
+
+
 def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
            out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Print the closing summary (stderr) and report paths (stdout: `HTML report: PATH`, the
-    others on stderr); return the exit code of the reports' summary (needs run["fail_on"])."""
+    """Print the closing summary (stderr) and the report paths (stdout, print_paths); return
+    the exit code of the reports' summary (needs run["fail_on"])."""
     from ..reports import outcome
 
     out = out or sys.stdout
@@ -143,11 +156,7 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
         summary, critical = outcome(findings, run), None
     for line in closing_lines(summary, run, findings, critical):
         print(line, file=err)
-    for fmt, path in paths.items():
-        if fmt == "html":
-            print(f"HTML report: {path}", file=out)
-        else:
-            print(f"{fmt} report: {path}", file=err)
+    print_paths(paths, out)
     code = summary.get("exit_code")
     if not isinstance(code, int) or isinstance(code, bool):
         # a summary that lost its verdict must not read as "no gaps": incomplete
