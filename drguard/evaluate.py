@@ -37,6 +37,8 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
     if f.status == "fail":
         apply_waiver(f, settings, refs=[fact.ref, fact.name, also], tags=fact.tags,
                      today=today)
+    elif f.status == "pass" and settings.waivers:  # judged (an error says nothing)
+        settings.waiver_use.judged.add(control_id)
     return f
 
 
@@ -56,9 +58,12 @@ def apply_waiver(f: Finding, settings: Settings, refs: list[str | None],
                  tags: dict[str, str] | None, today: dt.date | None = None) -> None:
     if not settings.waivers:  # the common case: nothing to match (find would say None)
         return
+    use = settings.waiver_use
+    use.judged.add(f.control)
     match = waivers_mod.find(settings.waivers, f.control, refs, tags, today)
     if match is None:
         return
+    use.record(match)  # counted here, where it applies: the run's end names the unused ones
     f.waiver = {**match.waiver.to_dict(), "expired": match.expired}
     if match.expired:
         f.message += match.expiry_note()

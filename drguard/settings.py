@@ -57,6 +57,9 @@ class Settings:
     apps: apps_mod.Apps = field(default_factory=apps_mod.Apps)
     # auditor only: findings of an owner go to that owner's notification targets
     notify_routes: tuple[notify_routes.Route, ...] = ()
+    # auditor only: what the waivers met in this run (drguard.evaluate records it)
+    waiver_use: waivers_mod.Usage = field(default_factory=waivers_mod.Usage, compare=False,
+                                          repr=False)
 
     def of(self, control_id: str) -> dict[str, Any]:
         return self.params[control_id]

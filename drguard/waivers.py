@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import field
@@ -12,6 +13,8 @@ from . import patterns
 from .errors import Loc, type_name
 from .records import record
 from .registry import BY_ID
+
+log = logging.getLogger(__name__)
 
 REQUIRED = ("control", "reason", "owner", "expires")
 OPTIONAL = ("resource", "tags")
@@ -28,9 +31,21 @@ class Waiver:
     expires: dt.date
     resource: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # where it was declared (`dr.yaml: waivers: waiver #2`): named in warnings, not in reports
+    where: str = field(default="", compare=False)
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
+
+    def describe(self) -> str:
+        """One line naming the waiver: where it was declared, then what it covers."""
+        covers = [f"control {self.control}"]
+        if self.resource is not None:
+            covers.append(f"resource {self.resource!r}")
+        if self.tags:
+            covers.append("tags " + ", ".join(f"{k}={v}" for k, v in self.tags.items()))
+        text = f"{', '.join(covers)}, owner {self.owner}, expires {self.expires}"
+        return f"{self.where} ({text})" if self.where else f"waiver ({text})"
 
     def matches(self, control: str, refs: Iterable[str | None],
                 tags: Mapping[str, Any] | None) -> bool:
@@ -127,7 +142,7 @@ def _one(e: Any, loc: Loc) -> Waiver:
         raise loc.error("needs 'resource' (a glob) or 'tags'")
     return Waiver(control=control, reason=_text(e, "reason", loc),
                   owner=_text(e, "owner", loc), expires=parse_date(e["expires"], loc),
-                  resource=resource, tags=clean_tags)
+                  resource=resource, tags=clean_tags, where=str(loc))
 
 
 def parse(entries: Any, where: str | Loc = "waivers") -> list[Waiver]:
@@ -165,3 +180,46 @@ def find(waivers: Iterable[Waiver], control: str, refs: Iterable[str | None],
                 return WaiverMatch(w, False)
             expired = expired or w
     return WaiverMatch(expired, True) if expired else None
+
+
+class Usage:
+    """What the waivers of one run met, recorded where each finding is judged
+    (drguard.evaluate), so the run can name the stale ones when it ends without matching
+    anything again: the controls judged (a pass or a fail found), the waivers that waived a
+    finding, and the expired ones a finding named as expired."""
+
+    __slots__ = ("expired", "judged", "waived")
+
+    def __init__(self) -> None:
+        # (set.add is atomic: the scan's threads record into one Usage)
+        self.judged: set[str] = set()
+        self.waived: set[int] = set()
+        self.expired: set[int] = set()
+
+    def record(self, match: WaiverMatch) -> None:
+        (self.expired if match.expired else self.waived).add(id(match.waiver))
+
+    def unused(self, waivers: Iterable[Waiver], today: dt.date | None = None) -> list[str]:
+        """One line per waiver of a control this run judged that waived none of its findings
+        (the gap fixed, the resource renamed or gone). An expired waiver a finding already
+        named as expired is left out (the report says so); one that met nothing is named,
+        with its expiry. A waiver of a control the run did not judge (another command's, or
+        no resource of its kind) says nothing about itself: left out."""
+        today = today or dt.date.today()
+        out = []
+        for w in waivers:
+            if id(w) in self.waived or id(w) in self.expired:
+                continue
+            judged = bool(self.judged) if w.control == "*" else w.control in self.judged
+            if not judged:
+                continue
+            note = f" (expired on {w.expires})" if w.expired(today) else ""
+            out.append(f"{w.describe()} waived no finding in this run{note}: if the gap it "
+                       "covered is gone, remove it")
+        return out
+
+
+def warn_unused(waivers: Iterable[Waiver], use: Usage, today: dt.date | None = None) -> None:
+    """One warning (stderr, through logging) per waiver Usage.unused names."""
+    for line in use.unused(waivers, today):
+        log.warning("%s", line)

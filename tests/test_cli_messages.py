@@ -93,3 +93,38 @@ def test_report_paths_go_to_stdout_and_the_summary_to_stderr(
     # stderr: the closing summary (human words), never a report path
     assert stderr.strip(), stderr
     assert " report: " not in stderr and str(out) not in stderr, stderr
+
+
+def test_a_stale_waiver_is_one_warning_line_on_stderr_not_stdout(tmp_path: Path) -> None:
+    """In a real process (pytest captures logging in its own): the warning is one stderr line
+    naming the waiver; stdout still holds only the report paths."""
+    import datetime as dt
+    import os
+    import subprocess
+    import sys
+
+    from auditor.logs.samples import log_file, record
+
+    logs = tmp_path / "trail"
+    logs.mkdir()
+    (logs / "a.json.gz").write_bytes(log_file([record(
+        "PutBucketVersioning", "s3.amazonaws.com",
+        {"bucketName": "nightly-backups", "VersioningConfiguration": {"Status": "Suspended"}},
+        time=dt.datetime(2024, 5, 2, 9, tzinfo=dt.UTC), account="111122223333")]))
+    cfg = tmp_path / "dr.yaml"
+    cfg.write_text("waivers:\n" + "".join(
+        f"  - {{control: backup-bucket-versioning, resource: '{glob}', reason: r, owner: o, "
+        "expires: 2999-01-01}\n" for glob in ("*nightly-*", "*weekly-*")))
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "auditor", "logs", str(logs), "--config", str(cfg),
+         "--output-dir", str(out), "--format", "json"], capture_output=True, text=True,
+        check=False, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"JSON report: {out / 'report.json'}\n"
+    warned = [line for line in done.stderr.splitlines() if "waived no finding" in line]
+    assert warned == [
+        f"dr-audit: WARNING drguard.waivers: {cfg}: waivers: waiver #2 (control "
+        "backup-bucket-versioning, resource '*weekly-*', owner o, expires 2999-01-01) waived "
+        "no finding in this run: if the gap it covered is gone, remove it"], done.stderr

@@ -257,6 +257,26 @@ def test_waivers_apply_until_they_expire(aws, tmp_path):
     assert _cli(aws, tmp_path / "again", "--config", str(cfg), "--fail-on", "critical") == 1
 
 
+def test_scan_names_the_waivers_that_waived_nothing(aws, tmp_path, caplog):
+    """Counted where the scan's findings are made (its threads share one count): the waiver
+    that waived the gap is quiet, the one for a bucket that no longer has the gap is named."""
+    bucket(aws, "scratch-backup")
+    cfg = tmp_path / "dr.yaml"
+    cfg.write_text(yaml.safe_dump({**EMULATOR_CONFIG, "waivers": [
+        {"control": "backup-bucket-versioning", "resource": f"arn:aws:s3:::{name}",
+         "reason": "rebuilt nightly", "owner": "platform-team", "expires": "2999-01-01"}
+        for name in ("scratch-*", "retired-backup")]}))
+    _cli(aws, tmp_path / "out", "--config", str(cfg))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["status"] for f in report["findings"]
+            if f["control"] == "backup-bucket-versioning"] == ["waived"]
+    warned = [r.getMessage() for r in caplog.records if "waived no finding" in r.getMessage()]
+    assert warned == [f"{cfg}: waivers: waiver #2 (control backup-bucket-versioning, resource "
+                      "'arn:aws:s3:::retired-backup', owner platform-team, expires 2999-01-01) "
+                      "waived no finding in this run: if the gap it covered is gone, remove "
+                      "it"], warned
+
+
 def test_scan_with_logs_links_failures_to_events(aws, tmp_path):
     from auditor.logs import samples
 

@@ -162,6 +162,27 @@ def test_logs_command_prints_the_closing_summary(tmp_path: Path,
     assert "report: " not in captured.err
 
 
+def test_logs_command_names_the_waivers_that_waived_nothing(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    logs = tmp_path / "trail"
+    logs.mkdir()
+    (logs / "a.json.gz").write_bytes(log_file([versioning("nightly-backups", 9)]))
+    cfg = tmp_path / "dr.yaml"
+    cfg.write_text("waivers:\n" + "".join(
+        f"  - {{control: backup-bucket-versioning, resource: '{glob}', reason: r, "
+        f"owner: o, expires: 2999-01-01}}\n" for glob in ("*nightly-*", "*weekly-*"))
+        + "  - {control: rds-deletion-protection, resource: '*', reason: r, owner: o, "
+          "expires: 2999-01-01}\n")
+    code = main(["logs", str(logs), "--output-dir", str(tmp_path / "out"), "--format", "json",
+                 "--config", str(cfg)])
+    assert code == 0  # the one gap is waived
+    warned = [r.getMessage() for r in caplog.records if "waived no finding" in r.getMessage()]
+    # the control the logs judged: its stale waiver named; a control no event touched: quiet
+    assert len(warned) == 1 and warned[0].startswith(
+        f"{cfg}: waivers: waiver #2 (control backup-bucket-versioning, resource "
+        "'*weekly-*'"), warned
+
+
 def test_history_keeps_a_summary_per_run_and_feeds_the_trend(tmp_path: Path) -> None:
     folder = tmp_path / "history"
     gap = live("backup-bucket-versioning", BUCKET)

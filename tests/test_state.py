@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import stat
 import sys
@@ -285,6 +286,79 @@ def test_waivers_and_fail_on_apply_to_state_findings(exports, tmp_path) -> None:
     assert code == 0
     assert [f["status"] for f in report["findings"]
             if f["control"] == "iam-access-key-rotation"] == ["waived"]
+
+
+def _waiver(control: str = "rds-deletion-protection", **extra: object) -> dict[str, object]:
+    return {"control": control, "reason": "r", "owner": "platform", "expires": "2999-03-31",
+            **extra}
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The stale-waiver warnings of the run (stderr outside pytest, which captures logging)."""
+    found = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+             and "waived no finding" in r.getMessage()]
+    caplog.clear()
+    return found
+
+
+@pytest.mark.parametrize("formats", ["json", "json,md"])  # report.json streamed, and not
+def test_a_waiver_that_waived_nothing_is_named_on_stderr(exports, tmp_path, caplog,  # noqa: ANN001
+                                                         formats) -> None:
+    """A waiver of a control the run judged that waived none of its findings is stale (the
+    gap was fixed, the resource renamed or gone): one warning line each, naming it and where
+    it was declared. The report itself is unchanged."""
+    doc = copy.deepcopy(exports["dr-ready-stack"])
+    _res(doc, "orders-db")["outputs"]["deletionProtection"] = False
+    path = _write(tmp_path, doc)
+    (tmp_path / "waivers.yaml").write_text(json.dumps({"waivers": [
+        _waiver(resource="*orders-db"),                       # waives the gap: quiet
+        _waiver(resource="*gone-db*"),                        # matches nothing: named
+        _waiver("*", tags={"team": "nobody"}),                # matches nothing: named
+        _waiver("backup-jobs-healthy", resource="*"),         # not a state control: quiet
+        _waiver("mongodb-atlas-backup", resource="*"),  # no such resource here: quiet
+    ]}))
+    config = tmp_path / "dr.yaml"
+    config.write_text("waiversFile: waivers.yaml\nwaivers:\n"
+                      "  - {control: rds-backup-retention, resource: '*old-db', reason: r,\n"
+                      "     owner: dba, expires: 2999-01-31}\n")
+    out = tmp_path / "out"
+    code, report = _run(path, out, "--config", str(config), "--format", formats)
+    assert code == 0
+    assert [f["status"] for f in report["findings"] if f["control"] ==
+            "rds-deletion-protection" and f["resource"].endswith("::orders-db")] == ["waived"]
+    warned = "\n".join(_warnings(caplog))
+    assert len(warned.splitlines()) == 3, warned
+    where = tmp_path / "waivers.yaml"
+    assert f"{where}: waivers: waiver #2 (control rds-deletion-protection, resource " \
+           "'*gone-db*', owner platform, expires 2999-03-31)" in warned, warned
+    assert f"{where}: waivers: waiver #3 (control *, tags team=nobody," in warned, warned
+    assert f"{config}: waivers: waiver #1 (control rds-backup-retention, resource '*old-db'" \
+        in warned, warned
+    # every waiver matched: no warning
+    (tmp_path / "waivers.yaml").write_text(json.dumps({"waivers": [
+        _waiver(resource="*orders-db")]}))
+    config.write_text("waiversFile: waivers.yaml\n")
+    _run(path, tmp_path / "all", "--config", str(config), "--format", formats)
+    assert _warnings(caplog) == []
+
+
+def test_an_expired_waiver_is_reported_once(exports, tmp_path, caplog) -> None:  # noqa: ANN001
+    """An expired waiver that met its gap is already named by the report (the finding says it
+    expired): no second warning. One that met nothing is named once, with its expiry."""
+    doc = copy.deepcopy(exports["dr-ready-stack"])
+    _res(doc, "orders-db")["outputs"]["deletionProtection"] = False
+    path = _write(tmp_path, doc)
+    config = tmp_path / "dr.yaml"
+    config.write_text(json.dumps({"waivers": [
+        _waiver(resource="*orders-db", expires="2020-01-31"),
+        _waiver(resource="*gone-db", expires="2020-01-31")]}))
+    code, report = _run(path, tmp_path / "out", "--config", str(config))
+    (gap,) = [f for f in report["findings"] if f["control"] == "rds-deletion-protection"
+              and f["resource"].endswith("::orders-db")]
+    assert code == 1 and gap["status"] == "fail" and "expired on 2020-01-31" in gap["message"]
+    warned = _warnings(caplog)
+    assert len(warned) == 1 and "waiver #2" in warned[0] and "expired on 2020-01-31" \
+        in warned[0], warned
 
 
 def test_replaced_copies_awaiting_deletion_are_ignored(exports, tmp_path) -> None:  # noqa: ANN001

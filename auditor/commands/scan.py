@@ -16,6 +16,7 @@ from drguard.errors import ConfigError
 from drguard.findings import Finding
 from drguard.registry import CONTROLS
 from drguard.settings import Settings
+from drguard.waivers import warn_unused
 
 from .. import backends, managed, restore
 from ..aws import AwsOptions
@@ -225,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
     code, paths, result = execute(options_from(args), settings, args.output_dir, args.format,
                                   args.fail_on, args.baseline, args)
     _say_applications(result.findings, result.run)
+    warn_unused(settings.waivers, settings.waiver_use)  # (counted as the findings were made)
     finish(result.findings, {**result.run, "fail_on": args.fail_on}, paths)
     deliver(args, options_from(args).aws, result.findings,
             {**result.run, "fail_on": args.fail_on}, paths, code)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from drguard.findings import Finding
+from drguard.waivers import warn_unused
 
 from .. import state
 from ..reports import STREAMED
@@ -70,4 +71,5 @@ def _run(args: argparse.Namespace) -> int:
     del export  # the decoded export is not needed by the reports: free it first (memory)
     paths = write(spool if spool is not None else findings, meta, args, plain=True)
     print(f"dr-audit: {meta['resources']} resources in {source}", file=sys.stderr)
+    warn_unused(settings.waivers, settings.waiver_use)  # (counted as the findings were made)
     return finish(findings, meta, paths)  # closing summary; the reports' exit code
