@@ -15,6 +15,8 @@ from typing import Any
 
 from drguard import applications as apps_mod
 from drguard.controls.pulumi import managed_by_code
+from drguard.controls.rpo import CONTROL_ID as RPO
+from drguard.controls.rpo import RecoveryPoints, rpo
 from drguard.evaluate import finding
 from drguard.facts import Resource
 from drguard.findings import Finding
@@ -92,6 +94,7 @@ def judge(live: list[Finding], index: StateIndex, run: backends.BackendRun,
         out = finding(CONTROL, fact, verdict, "live", settings, today)
         # what the resource's tags said, as read by the finding it was found through
         out.application, out.owner, out.tier = f.application, f.owner, f.tier
+        out.tag_owner, out.tag_tier = f.tag_owner, f.tag_tier
         seen[key] = out
     return list(seen.values())
 
@@ -130,7 +133,28 @@ def attribute(findings: list[Finding], index: StateIndex | None, settings: Setti
     manages; the rest keep what their tags and the config said."""
     if index is None:
         return
-    for f in findings:
+    for i, f in enumerate(findings):
         hit = index.lookup(f.resource) if f.resource.startswith("arn:") else None
         if hit is not None:
             apps_mod.managed_by(f, hit.stack, hit.urn, settings.apps)
+            findings[i] = retarget(f, settings)
+
+
+def retarget(f: Finding, settings: Settings) -> Finding:
+    """A finding judged against its tier's objectives before the checkpoint named its
+    application (the recovery point objective), judged again against the tier now known:
+    the tier a report shows is the one its verdict used."""
+    fact = f.fact
+    if not isinstance(fact, RecoveryPoints) or f.control != RPO or \
+            f.tier == apps_mod.tier_of(fact.tags, settings.apps):
+        return f
+    from .scan import clean
+
+    params = apps_mod.with_tier(settings.of(RPO), "targetRpoHours", fact.tags, settings.apps,
+                                tier=f.tier)
+    out = finding(RPO, fact, rpo(fact, params), f.source, settings)
+    out.evidence = clean(out.evidence)
+    out.application, out.stack, out.urn = f.application, f.stack, f.urn
+    out.owner, out.tier = f.owner, f.tier
+    out.tag_owner, out.tag_tier = f.tag_owner, f.tag_tier
+    return out

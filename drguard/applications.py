@@ -95,14 +95,24 @@ def from_tags(f: Any, tags: Mapping[str, Any] | None, apps: Apps) -> None:
     """Fill a new finding's application, owner and tier from the resource's tags and the
     config (a checkpoint match, applied later by `managed_by`, takes the application)."""
     f.application = f.application or _tag(tags, APP_TAG)
-    f.owner = f.owner or next((v for k in apps.owner_tag_keys if (v := _tag(tags, k))), None)
-    f.tier = f.tier or _tag(tags, TIER_TAG)
+    owner, tier = tagged(tags, apps)
+    f.owner = f.owner or owner
+    f.tier = f.tier or tier
     _from_config(f, apps)
 
 
+def tagged(tags: Mapping[str, Any] | None, apps: Apps) -> tuple[str | None, str | None]:
+    """(owner, tier) the resource's own tags say."""
+    return (next((v for k in apps.owner_tag_keys if (v := _tag(tags, k))), None),
+            _tag(tags, TIER_TAG))
+
+
 def managed_by(f: Any, stack: str, urn: str, apps: Apps) -> None:
-    """The checkpoint that manages the finding's resource names its application."""
+    """The checkpoint that manages the finding's resource names its application: its owner
+    and tier are the resource's own tags, else that application's config (never the config
+    of an application a `dr:app` tag named)."""
     f.application, f.stack, f.urn = stack, stack, urn
+    f.owner, f.tier = getattr(f, "tag_owner", None), getattr(f, "tag_tier", None)
     _from_config(f, apps)
 
 
@@ -120,10 +130,11 @@ def tier_of(tags: Mapping[str, Any] | None, apps: Apps) -> str | None:
 
 
 def with_tier(params: Mapping[str, Any], key: str, tags: Mapping[str, Any] | None,
-              apps: Apps) -> dict[str, Any]:
-    """`params` with `key` taken from the resource's tier objectives when its tier sets it;
-    `targetFrom` says where the value in force came from."""
-    tier = tier_of(tags, apps)
+              apps: Apps, tier: str | None = None) -> dict[str, Any]:
+    """`params` with `key` taken from the resource's tier objectives (of `tier` when given,
+    else the tier its tags say) when that tier sets it; `targetFrom` says where the value in
+    force came from."""
+    tier = tier or tier_of(tags, apps)
     value = apps.objectives(tier).get(key)
     if value is None:
         return {**params, "targetFrom": key}

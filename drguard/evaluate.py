@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from . import applications as apps_mod
 from . import waivers as waivers_mod
 from .controls.objectives import RTO_TAG
+from .controls.rpo import RecoveryPoints
 from .findings import Finding
 from .settings import Settings
 from .verdict import Remediation
@@ -31,9 +32,13 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
                 resource=fact.ref, message=verdict.message, account=fact.account,
                 region=fact.region, evidence={**fact.evidence, **verdict.evidence},
                 remediation=remediation_dict(getattr(verdict, "remediation", None)))
-    apps_mod.from_tags(f, fact.tags, getattr(settings, "apps", None) or apps_mod.Apps())
+    apps = getattr(settings, "apps", None) or apps_mod.Apps()
+    apps_mod.from_tags(f, fact.tags, apps)
+    f.tag_owner, f.tag_tier = apps_mod.tagged(fact.tags, apps)
     rto = fact.tags.get(RTO_TAG) if isinstance(fact.tags, dict) else None
     f.rto_tag = rto if isinstance(rto, str) and rto else None
+    if isinstance(fact, RecoveryPoints):  # judged again once a checkpoint names its tier
+        f.fact = fact
     if f.status == "fail":
         apply_waiver(f, settings, refs=[fact.ref, fact.name, also], tags=fact.tags,
                      today=today)

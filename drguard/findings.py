@@ -72,6 +72,12 @@ class Finding:
     # the resource's `dr:rto` tag as its fact was read (restore-time-objective's target);
     # not part of the finding's JSON
     rto_tag: str | None = field(default=None, repr=False, compare=False)
+    # what the resource's own tags said of its owner and tier (a checkpoint's application
+    # replaces only what the config said), and the fact a verdict judged against the tier's
+    # objectives is judged again from once the tier is known; neither in the JSON
+    tag_owner: str | None = field(default=None, repr=False, compare=False)
+    tag_tier: str | None = field(default=None, repr=False, compare=False)
+    fact: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.severity:
@@ -220,6 +226,7 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
         head = group[0]
         merged = Finding.from_dict(head.to_dict())
         merged.evidence, merged.rto_tag = dict(head.evidence), head.rto_tag
+        merged.tag_owner, merged.tag_tier = head.tag_owner, head.tag_tier
         for other in group[1:]:
             absorb(merged, other)
         out.append(merged)

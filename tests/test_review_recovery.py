@@ -1,0 +1,73 @@
+"""Adversarial review of applications, objectives and recoverability: each test pins a path
+where what was unknown, partial or hostile could have been reported as fine."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditor.cli import main
+from auditor.commands import scan as scan_cmd
+
+from .test_backends import ACCOUNT, REGION, seed_live, seed_state_bucket
+
+
+def _scan(aws: Any, out: Path, *extra: str) -> dict[str, Any]:
+    main(["scan", "--endpoint-url", aws.url, "--regions", REGION, "--output-dir", str(out),
+          "--format", "json", *extra])
+    return json.loads((out / "report.json").read_text())
+
+
+def test_rpo_target_is_the_tier_of_the_application_whose_stack_manages_it(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `orders` table is in no tier by tag, but the checkpoint of shop/prod manages it and
+    the config puts shop/prod in a tier with a 1 h RPO: that is the target, as the finding's
+    tier says, not the control's 24 h default."""
+    seed_live(aws)
+    aws.client("dynamodb").create_backup(TableName="orders", BackupName="orders-now")
+    # the scan's injectable clock, two hours on: the backup is then 2 h old
+    options_from = scan_cmd.options_from
+    monkeypatch.setattr(scan_cmd, "options_from", lambda args: dataclasses.replace(
+        options_from(args), now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)))
+    config = tmp_path / "dr.yaml"
+    config.write_text("tiers:\n  critical: {targetRpoHours: 1}\n"
+                      "applications:\n  shop/prod: {tier: critical}\n")
+    report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
+                   seed_state_bucket(aws))
+    rpo = next(f for f in report["findings"] if f["control"] == "recovery-point-objective"
+               and f["resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders")
+    assert (rpo["application"], rpo["tier"]) == ("shop/prod", "critical")
+    assert rpo["evidence"]["targetFrom"] == "tier critical", rpo["evidence"]
+    assert rpo["evidence"]["targetRpoHours"] == 1
+    assert rpo["status"] == "fail", rpo["message"]
+    assert rpo["remediation"] and rpo["remediation"]["summary"]
+
+
+def test_a_dr_app_tag_does_not_lend_its_tier_to_a_resource_a_stack_manages(
+        aws: Any, tmp_path: Path) -> None:
+    """The checkpoint names the application, so the tier and owner in force are that
+    application's (after the resource's own dr:tier / owner tags): a `dr:app` tag naming a
+    laxer application (anyone with tag rights can write one) must not lend it its tier, which
+    would take the cross-account controls off a critical database."""
+    seed_live(aws)
+    aws.client("dynamodb").tag_resource(
+        ResourceArn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders",
+        Tags=[{"Key": "dr:app", "Value": "sandbox"}])
+    config = tmp_path / "dr.yaml"
+    config.write_text(
+        "tiers:\n  critical: {targetRtoMinutes: 60, crossAccount: true}\n"
+        "  scratch: {crossAccount: false}\n"
+        "applications:\n  shop/prod: {tier: critical, owner: team-shop}\n"
+        "  sandbox: {tier: scratch, owner: nobody}\n")
+    report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
+                   seed_state_bucket(aws))
+    mine = [f for f in report["findings"]
+            if f["resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"]
+    assert {(f["application"], f["tier"], f["owner"]) for f in mine} == {
+        ("shop/prod", "critical", "team-shop")}
+    assert "backup-cross-account-copy" in {f["control"] for f in mine}
