@@ -71,3 +71,34 @@ def test_a_dr_app_tag_does_not_lend_its_tier_to_a_resource_a_stack_manages(
     assert {(f["application"], f["tier"], f["owner"]) for f in mine} == {
         ("shop/prod", "critical", "team-shop")}
     assert "backup-cross-account-copy" in {f["control"] for f in mine}
+
+
+
+def test_the_key_of_a_copy_destination_vault_is_judged_without_org(aws: Any) -> None:
+    """The vault of record in the backup account is encrypted with a KMS key of the production
+    account (it answers EncryptionKeyArn when asked from here): that key is recovery data's,
+    so its scheduled deletion (the production admin's ransomware move, destroying every
+    cross-account copy) is a critical gap even when the scan covers production alone."""
+    from drguard.controls.kms import KEY_USABLE
+    from tests.controls.test_backup_recovery_live import (
+        NOW,
+        REGION,
+        VAULTS,
+        _faults,
+        _seed,
+    )
+    from tests.faulty_proxy import FaultyProxy
+    from tests.live_support import one, run_scan
+
+    ids = _seed(aws)
+    kms = aws.client("kms", REGION)
+    meta = kms.create_key(Description="copies")["KeyMetadata"]
+    kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=7)
+    key = meta["Arn"]
+    vaults = {**VAULTS, "vault-of-record": {**VAULTS["vault-of-record"],
+                                            "EncryptionKeyArn": key}}
+    with FaultyProxy(aws.url, _faults(ids, [], [], vaults)) as proxy:
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url,
+                            now=NOW).findings
+    f = one(findings, KEY_USABLE, key)
+    assert f.status == "fail" and "vault-of-record" in f.message, f.message

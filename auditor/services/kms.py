@@ -3,8 +3,10 @@
 
 The keys come from what the other steps already read, by one convention: a fact whose
 `evidence["kmsKeyId"]` is set (databases, DynamoDB tables, EFS file systems, backup vaults in
-every scanned account, so copy destinations too under `--org`) or a normalised record with a
-`kmsKeyId` (RDS snapshots and replicated automated backups, in every scanned region). The only
+every scanned account) or a normalised record with a `kmsKeyId` (RDS snapshots and replicated
+automated backups, in every scanned region), and the EncryptionKeyArn of every vault that
+receives cross-account copies (auditor.services.recovery describes them, in an account the scan
+does not cover too). The only
 new reads are `s3:GetBucketEncryption` of each backup bucket (and the state bucket) and one
 `kms:DescribeKey` per distinct key: the run keeps one answer per key ARN, however many
 resources, regions or accounts use it.
@@ -40,7 +42,8 @@ FEEDS = frozenset({
     "rds", "rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots",
     "rds:DescribeDBClusterSnapshots", "rds:DescribeDBInstanceAutomatedBackups",
     "dynamodb:ListTables", "dynamodb:DescribeTable", "efs:DescribeFileSystems",
-    "backup:ListBackupVaults", "redshift:DescribeClusters", "s3:GetBucketEncryption"})
+    "backup:ListBackupVaults", "backup:DescribeBackupVault", "redshift:DescribeClusters",
+    "s3:GetBucketEncryption"})
 # How the error findings name what a region step (auditor.services.*) holds; every step's
 # data is searched for key references.
 SOURCES = {"rds": "RDS databases and snapshots", "dynamodb": "DynamoDB tables",
@@ -176,6 +179,25 @@ def _gather(scanner: ScanContext, live: list[AccountScan], run: KmsRun) -> None:
                     _note_use(run, ref, what, label, a.id, region)
                 if errors:
                     _hide(run, a.id, region, f"{what} in {region}", list(errors))
+    _copy_vaults(scanner, run)
+
+
+def _copy_vaults(scanner: ScanContext, run: KmsRun) -> None:
+    """The keys of the vaults that receive cross-account copies (auditor.services.recovery
+    described them): without --org the destination account is not scanned, and its vault may
+    well be encrypted with a key of the production account, whose admin can delete it."""
+    shared = scanner.shared.get("recovery") or {}
+    asked = shared.get("askedBy") or {}
+    for arn, ((got, err), _why, _foreign) in sorted((shared.get("vaults") or {}).items()):
+        account, region = asked.get(arn), arn_region(arn)
+        if not account:
+            continue
+        name = arn.rsplit(":", 1)[-1]
+        if got is UNKNOWN:
+            _hide(run, account, region, f"copy destination vault {name}", [err])
+        elif isinstance(got, dict) and isinstance(got.get("EncryptionKeyArn"), str):
+            _note_use(run, got["EncryptionKeyArn"], arn, f"copy destination vault {name!r}",
+                      account, region)
 
 
 def _bucket_unit(scanner: ScanContext, a: AccountScan, read: Any) -> tuple[Any, Any]:

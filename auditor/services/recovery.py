@@ -243,6 +243,9 @@ def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
     scanner.shared[_KEY] = {
         "vaults": {k: (described[i], vaults[k][3], vaults[k][2]) for i, k in enumerate(keys)},
         "points": dict(zip(pkeys, listed, strict=True)),
+        # the scanned account that asked about each vault (auditor.services.kms judges the
+        # key that encrypts the copies through it)
+        "askedBy": {k: vaults[k][0].id for k in keys},
     }
 
 
@@ -517,8 +520,9 @@ SERVICE = LiveService(
            "backup:GetBackupSelection", "backup:ListBackupJobs", "backup:ListCopyJobs",
            "backup:ListRecoveryPointsByBackupVault", "backup:DescribeBackupVault",
            "backup:GetBackupVaultAccessPolicy"),
-    # after backup scope (s3, 20) and the services whose resources plans select
-    phase=Phase(45, _phase),
+    # after backup scope (s3, 20) and the services whose resources plans select; before
+    # the KMS keys (45), which include the keys of the copy destination vaults
+    phase=Phase(44, _phase),
     live=(Live((ctl.CROSS_ACCOUNT, ctl.AIR_GAPPED, ctl.DENY_DELETE, ctl.FREQUENCY, ctl.JOBS),
                _evaluate, reads=(
                    *(Read(r.operation, r.wildcard, (ctl.CROSS_ACCOUNT,))
