@@ -102,3 +102,31 @@ def test_the_key_of_a_copy_destination_vault_is_judged_without_org(aws: Any) -> 
                             now=NOW).findings
     f = one(findings, KEY_USABLE, key)
     assert f.status == "fail" and "vault-of-record" in f.message, f.message
+
+
+def test_application_rows_do_not_call_unread_or_missing_evidence_fine() -> None:
+    """An application whose one database is copied to another account and whose other one
+    could not be checked is not isolated "yes": unknown. And its worst RPO is not the one
+    database that has recovery points when the other has none, or could not be read."""
+    from auditor.reports.applications import applications
+
+    def row(control: str, status: str, resource: str, **evidence: Any) -> dict[str, Any]:
+        return {"application": "shop/prod", "control": control, "status": status,
+                "resource": resource, "severity": "high", "evidence": evidence}
+
+    rows = [row("backup-cross-account-copy", "pass", "arn:db1"),
+            row("backup-cross-account-copy", "error", "arn:db2"),
+            row("backup-air-gapped", "pass", "arn:vault"),
+            row("recovery-point-objective", "pass", "arn:db1", achievedRpoHours=2.0),
+            row("recovery-point-objective", "fail", "arn:db2", achievedRpoHours=None)]
+    (app,) = applications(rows)
+    assert app["isolation"]["cross_account"] is None
+    assert app["isolation"]["air_gapped"] is True
+    assert app["rpo"]["worst_achieved_hours"] is None
+    # a failure still says no, whatever else could not be read
+    (app,) = applications([*rows, row("backup-cross-account-copy", "fail", "arn:db3")])
+    assert app["isolation"]["cross_account"] is False
+    # every resource with a recovery point: the worst is the oldest
+    (app,) = applications([rows[3], row("recovery-point-objective", "fail", "arn:db2",
+                                        achievedRpoHours=30.0)])
+    assert app["rpo"]["worst_achieved_hours"] == 30.0

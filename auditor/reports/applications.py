@@ -8,7 +8,7 @@ from typing import Any
 
 from drguard import frameworks
 from drguard.control import SINGLE_REGION
-from drguard.controls import objectives, recovery
+from drguard.controls import objectives, recovery, rpo
 from drguard.controls import pulumi as pulumi_controls
 from drguard.registry import BY_ID
 
@@ -20,6 +20,7 @@ MANAGED = pulumi_controls.MANAGED
 CROSS_ACCOUNT = recovery.CROSS_ACCOUNT
 AIR_GAPPED = recovery.AIR_GAPPED
 RESTORE = objectives.RESTORE
+RPO = rpo.CONTROL_ID
 
 
 def score(gaps: Mapping[str, int], errors: int) -> int:
@@ -29,12 +30,27 @@ def score(gaps: Mapping[str, int], errors: int) -> int:
 
 
 def _isolation(rows: list[dict[str, Any]], pred: Any) -> bool | None:
-    """True when every judged finding of the matching controls passed, False when one
-    failed, None when none judged it."""
-    judged = [f for f in rows if pred(f) and f.get("status") in ("pass", "waived", "fail")]
-    if not judged:
+    """False when a finding of the matching controls failed; else None when none judged it
+    or one could not be checked (what was not read is never called isolated); else True."""
+    mine = [f.get("status") for f in rows if pred(f)]
+    if "fail" in mine:
+        return False
+    if "error" in mine or not any(s in ("pass", "waived") for s in mine):
         return None
-    return all(f["status"] != "fail" for f in judged)
+    return True
+
+
+def _worst_rpo(rows: list[dict[str, Any]]) -> float | None:
+    """The oldest newest-recovery-point of the application's resources; None when one of
+    them has no recovery point or could not be read (its age is unknown, not the best)."""
+    ages = []
+    for f in rows:
+        a = _num((f.get("evidence") or {}).get("achievedRpoHours"))
+        if a is not None:
+            ages.append(a)
+        elif f.get("control") == RPO:
+            return None
+    return max(ages) if ages else None
 
 
 def _num(v: Any) -> float | None:
@@ -69,8 +85,6 @@ def applications(findings: Iterable[dict[str, Any]],
                 gaps[f.get("severity") or "low"] = gaps.get(f.get("severity") or "low", 0) + 1
             elif f.get("status") == "error":
                 errors += 1
-        achieved = [a for f in rows if (a := _num((f.get("evidence") or {}).get(
-            "achievedRpoHours"))) is not None]
         restores = [f for f in rows if f.get("control") == RESTORE]
         last = max(((f.get("evidence") or {}) for f in restores),
                    key=lambda e: str(e.get("restoredAt") or ""), default={})
@@ -79,7 +93,7 @@ def applications(findings: Iterable[dict[str, Any]],
             "resources": len({f.get("resource") for f in rows}),
             "gaps": gaps,
             "rpo": {"target_hours": _num(objectives.get("targetRpoHours")),
-                    "worst_achieved_hours": max(achieved) if achieved else None},
+                    "worst_achieved_hours": _worst_rpo(rows)},
             "rto": {"target_minutes": _num(objectives.get("targetRtoMinutes")),
                     "last_restore_minutes": _num(last.get("restoreMinutes")),
                     "last_restore_at": last.get("restoredAt"),
