@@ -91,14 +91,18 @@ def judge(live: list[Finding], settings: Settings, jobs_for: JobsFor,
     # a restore test may run in another region (the DR region's copy): every region the scan
     # saw in an account counts, and one that cannot be read leaves each resource there
     # without a proven restore unknown
-    seen: dict[str | None, set[str | None]] = {}
+    # (an account-wide finding, such as the root user's keys, has no region: none to read)
+    seen: dict[str | None, set[str]] = {}
     for f in live:
-        seen.setdefault(f.account, set()).add(f.region)
+        if f.region:
+            seen.setdefault(f.account, set()).add(f.region)
     out = []
     for account, group in by_account.items():
-        regions = sorted(seen[account], key=lambda x: x or "")
+        regions = sorted(seen.get(account, set()) | {r.region for r, _ in group if r.region})
         jobs: list[dict[str, Any]] = []
         unknown: dict[str, str] = {"*": drills_unknown} if drills_unknown else {}
+        if not regions:
+            unknown["*?"] = "the region of its AWS Backup restore jobs is unknown"
         error: ReadError | None = None
         for region in regions:
             read = jobs_for(account, region)

@@ -130,3 +130,24 @@ def test_application_rows_do_not_call_unread_or_missing_evidence_fine() -> None:
     (app,) = applications([rows[3], row("recovery-point-objective", "fail", "arn:db2",
                                         achievedRpoHours=30.0)])
     assert app["rpo"]["worst_achieved_hours"] == 30.0
+
+
+
+def test_restore_evidence_reads_the_scanned_regions_only(aws: Any, tmp_path: Path) -> None:
+    """Account-wide findings (the root user's access keys) have no region, which is no region
+    to read restore jobs in: it used to read the session's default region (us-east-1) besides
+    the one scanned, and where that region is denied (an SCP limiting regions) every restore
+    verdict of the account became `error`."""
+    from tests.faulty_proxy import FaultyProxy
+
+    aws.client("dynamodb", "us-west-2").create_table(
+        TableName="orders", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    with FaultyProxy(aws.url, []) as proxy:
+        main(["scan", "--endpoint-url", proxy.url, "--regions", "us-west-2", "--output-dir",
+              str(tmp_path / "r"), "--format", "json"])
+    assert proxy.seen.count(("backup", "GET /restore-jobs/")) == 1
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    (rto,) = [f for f in report["findings"] if f["control"] == "restore-time-objective"]
+    assert rto["status"] == "fail" and "never restored" in rto["message"]
