@@ -151,3 +151,26 @@ def test_restore_evidence_reads_the_scanned_regions_only(aws: Any, tmp_path: Pat
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     (rto,) = [f for f in report["findings"] if f["control"] == "restore-time-objective"]
     assert rto["status"] == "fail" and "never restored" in rto["message"]
+
+
+def test_a_hostile_stack_name_cannot_write_to_the_terminal_or_the_ci_log(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stack names come from the state backend's keys (or folder names): whoever can write
+    the state bucket names them. The `worst applications` line shows one without its control
+    characters: no terminal escape, no new line starting a CI workflow command."""
+    seed_live(aws)
+    hostile = "p\x1b]0;pwned\x07\x1b[2J\n::add-mask::dr-audit"
+    stacks = tmp_path / "state" / ".pulumi" / "stacks" / hostile
+    stacks.mkdir(parents=True)
+    (stacks / "prod.json").write_text(json.dumps({"version": 3, "checkpoint": {"latest": {
+        "resources": [{"urn": "urn:pulumi:prod::p::aws:dynamodb/table:Table::orders",
+                       "type": "aws:dynamodb/table:Table", "custom": True, "id": "orders",
+                       "outputs": {"name": "orders", "arn": f"arn:aws:dynamodb:{REGION}:"
+                                                            f"{ACCOUNT}:table/orders"}}]}}}))
+    report = _scan(aws, tmp_path / "r", "--backend", f"file://{tmp_path / 'state'}")
+    assert f"{hostile}/prod" in {a["name"] for a in report["applications"]}  # kept as is
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if "worst applications" in x]
+    assert "\x1b" not in err and "\x07" not in err
+    assert not any(x.startswith("::") for x in err.splitlines())
+    assert "\\x1b]0;pwned" in line

@@ -141,6 +141,15 @@ def app_row(f: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+def shown(name: str) -> str:
+    """A name as a terminal line shows it: its characters that are not printable (escapes,
+    new lines, bidirectional controls) written as Python escapes. Stack names come from the
+    state backend's keys, which whoever can write the state bucket chooses."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
+
+
 def worst_line(rows: list[dict[str, Any]], limit: int = 3) -> str | None:
     """`worst applications: shop/prod 40/100 (1 critical, 2 high gaps), ...` (None if none)."""
     if not rows:
@@ -148,6 +157,7 @@ def worst_line(rows: list[dict[str, Any]], limit: int = 3) -> str | None:
     parts = []
     for a in rows[:limit]:
         gaps = ", ".join(f"{n} {sev}" for sev, n in a["gaps"].items() if n)
-        parts.append(f"{a['name']} {a['score']}/100" + (f" ({gaps} gaps)" if gaps else ""))
+        parts.append(f"{shown(a['name'])} {a['score']}/100" + (f" ({gaps} gaps)" if gaps
+                                                               else ""))
     more = f" (+{len(rows) - limit} more)" if len(rows) > limit else ""
     return "worst applications: " + "; ".join(parts) + more
