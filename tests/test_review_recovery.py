@@ -174,3 +174,29 @@ def test_a_hostile_stack_name_cannot_write_to_the_terminal_or_the_ci_log(
     assert "\x1b" not in err and "\x07" not in err
     assert not any(x.startswith("::") for x in err.splitlines())
     assert "\\x1b]0;pwned" in line
+
+
+def test_a_backup_bucket_listed_in_part_is_never_judged_stale(
+        aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bucket larger than the listing cap is read in part (lexicographic order: dated keys
+    come oldest first). What was read can prove a fresh object, never the lack of one: an old
+    newest object in the part read is `error`, not "older than the target RPO"."""
+    from auditor.services import rpo as rpo_svc
+    from tests.faulty_proxy import Fault, FaultyProxy
+    from tests.live_support import bucket, one, run_scan
+
+    bucket(aws, "db-backups", versioned=True)
+    monkeypatch.setattr(rpo_svc, "MAX_KEYS", 2)
+    old = ("<Contents><Key>2020/{0}</Key><LastModified>2020-01-01T00:00:00.000Z</LastModified>"
+           "<ETag>&quot;x&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass>"
+           "</Contents>")
+    page = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult '
+            'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>db-backups</Name><Prefix>'
+            "</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true"
+            "</IsTruncated><NextContinuationToken>next</NextContinuationToken>"
+            + old.format("a") + old.format("b") + "</ListBucketResult>")
+    with FaultyProxy(aws.url, [Fault("reply", "s3", "ListObjects", reply=page)]) as proxy:
+        findings = run_scan(aws, regions=[REGION], endpoint=proxy.url).findings
+    f = one(findings, "recovery-point-objective", ":::db-backups")
+    assert f.status == "error", f.message
+    assert "beyond the first 2" in f.message

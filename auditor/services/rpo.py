@@ -167,7 +167,7 @@ def newest_object(account: Account, bucket: str, region: str | None, prefix: str
 
 def _bucket_unit(scanner: ScanContext, acct: Account, name: str, region: str | None,
                  prefix: str) -> Newest:
-    return newest_object(acct, name, region, prefix)
+    return newest_object(acct, name, region, prefix, MAX_KEYS)
 
 
 def _phase(scanner: ScanContext, live: list[AccountScan]) -> None:
@@ -393,7 +393,7 @@ def _buckets(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoin
             else:
                 points.append(_point("newest object", b.region or "", mine.time, scanner.now,
                                      f"s3://{name}"))
-            if not mine.complete and not points:
+            if not mine.complete:  # a fresh object proves the RPO; an old one proves nothing
                 unread.append(f"objects of {name} beyond the first {MAX_KEYS}")
         for r in b.replication if isinstance(b.replication, list) else ():
             dest = by_name.get(r.get("bucket", ""))
