@@ -329,6 +329,21 @@ def read_file(url: str, index: StateIndex, run: BackendRun) -> None:
                path.endswith(".gz"), CHECKPOINT_ITEMS)
 
 
+class _SameOrigin(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the same scheme, host and port: urllib would otherwise send
+    the Authorization header (the Pulumi token) wherever the answer points."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int,
+                         msg: str, headers: Any, newurl: str) -> urllib.request.Request | None:
+        old, new = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
+            return None  # urllib then raises the 3xx as an HTTPError: the read fails
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameOrigin)
+
+
 class _Cloud:
     """The Pulumi Cloud REST API, read-only: GET only."""
 
@@ -341,7 +356,7 @@ class _Cloud:
     def open(self, path: str, query: dict[str, str] | None = None) -> IO[bytes]:
         url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
         req = urllib.request.Request(url, headers=self._headers, method="GET")
-        return urllib.request.urlopen(req, timeout=CLOUD_TIMEOUT)  # noqa: S310 (https/http)
+        return _OPENER.open(req, timeout=CLOUD_TIMEOUT)  # noqa: S310 (https/http)
 
     def stacks(self, org: str | None) -> Iterator[tuple[str, str, str]]:
         """(org, project, stack) of every stack the token sees, across every page."""

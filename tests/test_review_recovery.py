@@ -200,3 +200,53 @@ def test_a_backup_bucket_listed_in_part_is_never_judged_stale(
     f = one(findings, "recovery-point-objective", ":::db-backups")
     assert f.status == "error", f.message
     assert "beyond the first 2" in f.message
+
+
+def test_the_pulumi_token_never_follows_a_redirect_to_another_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pulumi Cloud URL (self-hosted: maybe in the very account under audit) that answers a
+    redirect to another host gets no token there: the export is unread, the token stays."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from auditor import backends
+
+    heard: list[str | None] = []
+
+    class Catcher(BaseHTTPRequestHandler):
+        def log_message(self, *a: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            heard.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    catcher = ThreadingHTTPServer(("127.0.0.1", 0), Catcher)
+    elsewhere = f"http://127.0.0.1:{catcher.server_address[1]}"
+
+    class Redirector(BaseHTTPRequestHandler):
+        def log_message(self, *a: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", elsewhere.replace("127.0.0.1", "localhost")
+                             + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    cloud = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    for server in (catcher, cloud):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{cloud.server_address[1]}"
+        _, run = backends.read([url], lambda: None, env={"PULUMI_ACCESS_TOKEN": "pul-secret"})
+    finally:
+        for server in (catcher, cloud):
+            server.shutdown()
+            server.server_close()
+    assert heard == []
+    assert run.unread and "302" in run.unread[0]
