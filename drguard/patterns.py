@@ -221,6 +221,18 @@ def iam_wildcard(pattern: str) -> Glob | None:
 
 
 @lru_cache(maxsize=4096)
+def value_wildcard(pattern: str) -> Glob | None:
+    """A wildcard of a value AWS compares case-sensitively (`*` any run, `?` one character):
+    an AWS Backup selection's resource ARNs and StringLike tag conditions; under RE2, None
+    when RE2 cannot compile it (it then matches nothing)."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else _literal(c) for c in pattern)
+    try:
+        return Glob(pattern, _compile(f"(?s)\\A(?:{body})\\z", pattern))
+    except PatternError:
+        return None
+
+
+@lru_cache(maxsize=4096)
 def event_wildcard(pattern: str) -> Glob | None:
     """An EventBridge `wildcard` (`*` any run, `\\` escapes the next character) under RE2;
     None when RE2 cannot compile it (it then matches nothing)."""

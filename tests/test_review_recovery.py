@@ -250,3 +250,27 @@ def test_the_pulumi_token_never_follows_a_redirect_to_another_host(
             server.server_close()
     assert heard == []
     assert run.unread and "302" in run.unread[0]
+
+
+def test_a_backup_selection_tag_condition_is_case_sensitive_as_in_aws(aws: Any) -> None:
+    """AWS Backup matches a selection's StringLike tag condition case-sensitively: a file
+    system tagged backup=yes is not selected by `StringLike backup=Yes`. Whoever can tag it
+    can take it out of the plan that way; it must not still count as covered."""
+    from tests.controls.test_backup_recovery_live import _selections
+    from tests.faulty_proxy import FaultyProxy
+    from tests.live_support import one, run_scan
+
+    efs = aws.client("efs", REGION)
+    fs = efs.create_file_system(CreationToken="shared", Tags=[{"Key": "backup",
+                                                               "Value": "yes"}])
+    bk = aws.client("backup", REGION)
+    bk.create_backup_vault(BackupVaultName="local")
+    plan = bk.create_backup_plan(BackupPlan={"BackupPlanName": "tagged", "Rules": [{
+        "RuleName": "daily", "TargetBackupVaultName": "local",
+        "ScheduleExpression": "cron(0 5 ? * * *)"}]})["BackupPlanId"]
+    faults = _selections(plan, ("by-tag", {"Resources": ["*"], "Conditions": {
+        "StringLike": [{"ConditionKey": "aws:ResourceTag/backup", "ConditionValue": "Yes"}]}}))
+    with FaultyProxy(aws.url, faults) as proxy:
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url).findings
+    f = one(findings, "efs-backup-enabled", fs["FileSystemId"])
+    assert f.status == "fail", f.message

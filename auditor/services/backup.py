@@ -8,7 +8,7 @@ from typing import Any
 
 from drguard.controls import backup as ctl
 from drguard.controls.backup import Vault
-from drguard.iampolicy import action_matches
+from drguard.patterns import value_wildcard
 
 from ..aws import Account, paginate
 from ..collectors import Errors, ReadError, guarded
@@ -58,18 +58,23 @@ def _condition_holds(op: str, cond: dict[str, Any], tags: Mapping[str, str]) -> 
     key = str(cond.get("ConditionKey", "")).removeprefix("aws:ResourceTag/")
     value, want = tags.get(key), str(cond.get("ConditionValue", ""))
     like = op.endswith("Like")
-    hit = value is not None and (action_matches(want, value) if like else value == want)
+    hit = value is not None and (_like(want, value) if like else value == want)
     return not hit if op.startswith("StringNot") else hit
+
+def _like(pattern: Any, value: str) -> bool:
+    """AWS Backup's wildcard match: case-sensitive, as AWS compares ARNs and tag values."""
+    glob = value_wildcard(pattern) if isinstance(pattern, str) else None
+    return glob is not None and glob.match(value)
+
 
 def selection_covers(sel: Mapping[str, Any], arn: str, tags: Mapping[str, str]) -> bool:
     """AWS Backup resource assignment: (Resources or ListOfTags), minus NotResources, and
     every Conditions entry."""
-    by_arn = any(action_matches(p, arn) for p in sel.get("Resources") or ())
+    by_arn = any(_like(p, arn) for p in sel.get("Resources") or ())
     by_tag = any(t.get("ConditionType", "STRINGEQUALS") == "STRINGEQUALS"
                  and tags.get(t.get("ConditionKey", "")) == t.get("ConditionValue")
                  for t in sel.get("ListOfTags") or ())
-    if not (by_arn or by_tag) or any(action_matches(p, arn) for p in sel.get("NotResources")
-                                     or ()):
+    if not (by_arn or by_tag) or any(_like(p, arn) for p in sel.get("NotResources") or ()):
         return False
     return all(_condition_holds(op, c, tags) for op, conds in (sel.get("Conditions") or {}).items()
                for c in conds or ())
