@@ -274,3 +274,25 @@ def test_a_backup_selection_tag_condition_is_case_sensitive_as_in_aws(aws: Any) 
         findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url).findings
     f = one(findings, "efs-backup-enabled", fs["FileSystemId"])
     assert f.status == "fail", f.message
+
+
+def test_drill_next_reads_every_page_of_a_tables_tags(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DynamoDB answers a table's tags a page at a time: a dr:rto past the first page is
+    still the table's target."""
+    ddb = aws.client("dynamodb", REGION)
+    arn = ddb.create_table(TableName="orders", BillingMode="PAY_PER_REQUEST",
+                           KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}]
+                           )["TableDescription"]["TableArn"]
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": f"k{i:02}", "Value": "v"}
+                                            for i in range(12)])
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "dr:rto", "Value": "2h"}])
+    ddb.update_continuous_backups(TableName="orders", PointInTimeRecoverySpecification={
+        "PointInTimeRecoveryEnabled": True})
+    capsys.readouterr()
+    code = main(["drill", "next", "--endpoint-url", aws.url, "--dry-run", "--regions", REGION,
+                 "--output-dir", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "  target: 120 min (tag dr:rto=2h)" in out.splitlines(), out

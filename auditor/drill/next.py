@@ -107,7 +107,8 @@ def _databases(found: Found, account: Any, region: str, settings: Settings,
     try:
         for name in paginate(ddb, "list_tables", "TableNames"):
             arn = str(ddb.describe_table(TableName=name)["Table"].get("TableArn") or "")
-            tags = _tags(ddb.list_tags_of_resource(ResourceArn=arn).get("Tags")) if arn else {}
+            tags = _tags(paginate(ddb, "list_tags_of_resource", "Tags", ResourceArn=arn)) \
+                if arn else {}
             _admit(found, settings, "dynamodb", str(name), region, arn, tags, today, owner)
     except (ClientError, BotoCoreError) as e:
         found.errors.append(f"DynamoDB in {region}: {aws_error(e)}")
