@@ -150,8 +150,7 @@ def retarget(f: Finding, settings: Settings) -> Finding:
         return f
     from .scan import clean
 
-    params = apps_mod.with_tier(settings.of(RPO), "targetRpoHours", fact.tags, settings.apps,
-                                tier=f.tier)
+    params = apps_mod.tier_params(settings.of(RPO), "targetRpoHours", f.tier, settings.apps)
     out = finding(RPO, fact, rpo(fact, params), f.source, settings)
     out.evidence = clean(out.evidence)
     out.application, out.stack, out.urn = f.application, f.stack, f.urn

@@ -130,11 +130,15 @@ def tier_of(tags: Mapping[str, Any] | None, apps: Apps) -> str | None:
 
 
 def with_tier(params: Mapping[str, Any], key: str, tags: Mapping[str, Any] | None,
-              apps: Apps, tier: str | None = None) -> dict[str, Any]:
-    """`params` with `key` taken from the resource's tier objectives (of `tier` when given,
-    else the tier its tags say) when that tier sets it; `targetFrom` says where the value in
-    force came from."""
-    tier = tier or tier_of(tags, apps)
+              apps: Apps) -> dict[str, Any]:
+    """`params` with `key` taken from the resource's tier objectives when its tier sets it;
+    `targetFrom` says where the value in force came from."""
+    return tier_params(params, key, tier_of(tags, apps), apps)
+
+
+def tier_params(params: Mapping[str, Any], key: str, tier: str | None,
+                apps: Apps) -> dict[str, Any]:
+    """`params` with `key` taken from `tier`'s objectives when it sets it."""
     value = apps.objectives(tier).get(key)
     if value is None:
         return {**params, "targetFrom": key}

@@ -296,3 +296,28 @@ def test_drill_next_reads_every_page_of_a_tables_tags(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "  target: 120 min (tag dr:rto=2h)" in out.splitlines(), out
+
+
+def test_rpo_target_follows_the_checkpoint_application_not_a_dr_app_tag(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`orders` says dr:app=payments (a critical application) but shop/prod manages it, and
+    shop/prod has no tier: its finding has no tier, and its RPO is judged as that says (the
+    default), never against a tier the finding does not show."""
+    seed_live(aws)
+    ddb = aws.client("dynamodb")
+    ddb.create_backup(TableName="orders", BackupName="orders-now")
+    ddb.tag_resource(ResourceArn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders",
+                     Tags=[{"Key": "dr:app", "Value": "payments"}])
+    options_from = scan_cmd.options_from
+    monkeypatch.setattr(scan_cmd, "options_from", lambda args: dataclasses.replace(
+        options_from(args), now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)))
+    config = tmp_path / "dr.yaml"
+    config.write_text("tiers:\n  critical: {targetRpoHours: 1}\n"
+                      "applications:\n  payments: {tier: critical}\n")
+    report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
+                   seed_state_bucket(aws))
+    rpo = next(f for f in report["findings"] if f["control"] == "recovery-point-objective"
+               and f["resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders")
+    assert (rpo["application"], rpo["tier"]) == ("shop/prod", None)
+    assert rpo["evidence"]["targetFrom"] == "targetRpoHours", rpo["evidence"]
+    assert rpo["status"] == "pass", rpo["message"]
