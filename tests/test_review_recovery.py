@@ -321,3 +321,26 @@ def test_rpo_target_follows_the_checkpoint_application_not_a_dr_app_tag(
     assert (rpo["application"], rpo["tier"]) == ("shop/prod", None)
     assert rpo["evidence"]["targetFrom"] == "targetRpoHours", rpo["evidence"]
     assert rpo["status"] == "pass", rpo["message"]
+
+
+def test_an_application_whose_restore_evidence_is_unknown_is_not_never_restored(
+        tmp_path: Path) -> None:
+    """Restore jobs that could not be read make restore-time-objective `error`, never "never
+    restored"; the application's row says the same (unknown), in every format."""
+    from auditor.reports import write_reports
+    from drguard.findings import Finding
+
+    f = Finding("restore-time-objective", "error", "live",
+                f"arn:aws:rds:{REGION}:{ACCOUNT}:db:orders",
+                "The restore evidence of orders is unknown: AWS Backup restore jobs in "
+                "us-east-1 could not be read; it may have been restored.", ACCOUNT, REGION,
+                evidence={"targetRtoMinutes": 60})
+    f.application = "shop/prod"
+    run = {"command": "scan", "started": "2026-12-01T00:00:00+00:00", "fail_on": "high"}
+    paths = write_reports([f], run, tmp_path, ["json", "md", "html"])
+    (app,) = json.loads(paths["json"].read_text())["applications"]
+    assert app["rto"]["last_restore_minutes"] is None
+    assert app["rto"]["evidence"] and "unknown" in app["rto"]["evidence"]
+    for fmt in ("md", "html"):
+        text = paths[fmt].read_text()
+        assert "never restored" not in text, fmt

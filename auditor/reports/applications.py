@@ -21,6 +21,9 @@ CROSS_ACCOUNT = recovery.CROSS_ACCOUNT
 AIR_GAPPED = recovery.AIR_GAPPED
 RESTORE = objectives.RESTORE
 RPO = rpo.CONTROL_ID
+# rto.evidence of an application none of whose restores is known while one could not be
+# checked (the reports then say "unknown", not "never restored")
+UNKNOWN_RESTORE = "unknown: restore evidence could not be read"
 
 
 def score(gaps: Mapping[str, int], errors: int) -> int:
@@ -88,6 +91,9 @@ def applications(findings: Iterable[dict[str, Any]],
         restores = [f for f in rows if f.get("control") == RESTORE]
         last = max(((f.get("evidence") or {}) for f in restores),
                    key=lambda e: str(e.get("restoredAt") or ""), default={})
+        if not last.get("restoredAt") and any(f.get("status") == "error" for f in restores):
+            # no restore known, and one could not be checked: unknown, never "never restored"
+            last = {"restoreEvidence": UNKNOWN_RESTORE}
         out.append({
             "name": name, "tier": tier, "owner": owner,
             "resources": len({f.get("resource") for f in rows}),
