@@ -344,3 +344,47 @@ def test_an_application_whose_restore_evidence_is_unknown_is_not_never_restored(
     for fmt in ("md", "html"):
         text = paths[fmt].read_text()
         assert "never restored" not in text, fmt
+
+
+def test_an_old_copy_in_one_account_is_no_proof_while_another_destination_is_unread(
+        aws: Any) -> None:
+    """A database copied to two other accounts: the copy to the unscanned one is 40 h old
+    (a COMPLETED copy job), the recovery points of the scanned one cannot be read. The fresh
+    copy may be there: `error`, not a fail saying the newest copy is 40 h old."""
+    from drguard.controls.recovery import CROSS_ACCOUNT
+    from tests.controls.recovery_programs import OTHER
+    from tests.controls.test_backup_recovery_live import NOW, _selections
+    from tests.faulty_proxy import Fault, FaultyProxy
+    from tests.live_support import one, run_scan
+    from tests.test_live_org import ROLE, make_org, member_client
+
+    ids = make_org(aws)
+    prod = ids["prod"]
+    dest = f"arn:aws:backup:{REGION}:{prod}:backup-vault:vault-of-record"
+    away = f"arn:aws:backup:{REGION}:{OTHER}:backup-vault:elsewhere"
+    member_client(aws, prod, "backup").create_backup_vault(BackupVaultName="vault-of-record")
+    db = aws.client("rds", REGION).create_db_instance(
+        DBInstanceIdentifier="orders", Engine="postgres", DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20, MasterUsername="app", MasterUserPassword="pw-Zq81-secret",
+        BackupRetentionPeriod=7)["DBInstance"]["DBInstanceArn"]
+    bk = aws.client("backup", REGION)
+    bk.create_backup_vault(BackupVaultName="local")
+    plan = bk.create_backup_plan(BackupPlan={"BackupPlanName": "two-copies", "Rules": [{
+        "RuleName": "daily", "TargetBackupVaultName": "local",
+        "ScheduleExpression": "rate(1 day)", "Lifecycle": {"DeleteAfterDays": 35},
+        "CopyActions": [{"DestinationBackupVaultArn": dest},
+                        {"DestinationBackupVaultArn": away}]}]})["BackupPlanId"]
+    copy = {"AccountId": ACCOUNT, "CopyJobId": "copy-40", "ResourceArn": db,
+            "DestinationBackupVaultArn": away, "State": "COMPLETED",
+            "CreationDate": (NOW - dt.timedelta(hours=41)).timestamp(),
+            "CompletionDate": (NOW - dt.timedelta(hours=40)).timestamp()}
+    faults = _selections(plan, ("all-dbs", {"Resources": [db]}))
+    faults += [Fault("denied", "backup", "GET /backup-vaults/vault-of-record/recovery-points/"),
+               Fault("reply", "backup", "GET /copy-jobs/", reply={"CopyJobs": [copy]}),
+               Fault("reply", "backup", "GET /backup-jobs/", reply={"BackupJobs": []})]
+    with FaultyProxy(aws.url, faults) as proxy:
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url, now=NOW,
+                            org=True, role_name=ROLE).findings
+    f = one(findings, CROSS_ACCOUNT, db)
+    assert f.status == "error", f.message
+    assert "ListRecoveryPointsByBackupVault" in json.dumps(f.evidence.get("readErrors"))

@@ -325,8 +325,13 @@ def _copied(scanner: ScanContext, a: AccountScan, arn: str, links: list[Link],
                             "destination": j.get("DestinationBackupVaultArn")}
         if seen is not None and (owner not in out or out[owner]["when"] < seen["when"]):
             out[owner] = seen
-    if unknown and not out:
-        return UNKNOWN, errs
+    if unknown:
+        # a destination that could not be read may hold the fresh copy: only a copy known to
+        # be within maxCopyAgeHours decides without it
+        max_age = scanner.settings.of(ctl.CROSS_ACCOUNT)["maxCopyAgeHours"]
+        if not any((scanner.now - v["when"]).total_seconds() / 3600 <= max_age
+                   for v in out.values()):
+            return UNKNOWN, errs
     return out, errs
 
 
