@@ -13,6 +13,7 @@ from drguard.errors import ConfigError
 from drguard.redact import forget
 
 from .commands import COMMANDS
+from .terminal import EscapingFormatter, shown
 
 log = logging.getLogger("auditor")
 
@@ -68,8 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.enable()
     args = parser.parse_args(argv)  # exits 2 on usage errors, as argparse does
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="dr-audit: %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter("dr-audit: %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     forget()  # secrets met by an earlier run in this process are not this run's
     from .commands.common import check_output_dir  # the commands' shared part, once one runs
 
@@ -78,7 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output_dir(getattr(args, "output_dir", None))
         return int(args._run(args))
     except ConfigError as e:
-        # a name read from a hostile file may hold a lone surrogate: shown escaped
-        text = str(e).encode("utf-8", "backslashreplace").decode("utf-8")
-        print(f"dr-audit: error: {text}", file=sys.stderr)
+        # a name read from a hostile file may hold control characters or a lone surrogate
+        print(f"dr-audit: error: {shown(str(e))}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,7 @@ from drguard.waivers import warn_unused
 
 from .. import state
 from ..reports import STREAMED
+from ..terminal import shown
 from .common import add_output_options, check_baseline, load_settings
 from .summary import finish, write
 
@@ -70,6 +71,6 @@ def _run(args: argparse.Namespace) -> int:
     source = export.path
     del export  # the decoded export is not needed by the reports: free it first (memory)
     paths = write(spool if spool is not None else findings, meta, args, plain=True)
-    print(f"dr-audit: {meta['resources']} resources in {source}", file=sys.stderr)
+    print(f"dr-audit: {meta['resources']} resources in {shown(str(source))}", file=sys.stderr)
     warn_unused(settings.waivers, settings.waiver_use)  # (counted as the findings were made)
     return finish(findings, meta, paths)  # closing summary; the reports' exit code

@@ -21,6 +21,7 @@ from drguard.findings import Finding
 from ..history_store import HistoryStore, history_arg, open_store
 from ..reports._common import SEVERITIES_DESC, headline, incomplete_text, plural
 from ..reports.words import critical_gaps, status_counts
+from ..terminal import shown
 
 if TYPE_CHECKING:
     from ..reports.spool import Spool
@@ -155,7 +156,7 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
     if summary is None or summary.get("fail_on") != run.get("fail_on"):
         summary, critical = outcome(findings, run), None
     for line in closing_lines(summary, run, findings, critical):
-        print(line, file=err)
+        print(shown(line), file=err)  # names gaps and files: input's words
     print_paths(paths, out)
     code = summary.get("exit_code")
     if not isinstance(code, int) or isinstance(code, bool):

@@ -12,6 +12,8 @@ from drguard.controls import objectives, recovery, rpo
 from drguard.controls import pulumi as pulumi_controls
 from drguard.registry import BY_ID
 
+from ..terminal import shown
+
 # Score: 100 minus these points per distinct failing (control, resource), minus ERROR_POINTS
 # per check that could not be made; never below 0. Documented in docs/applications.md.
 GAP_POINTS: dict[str, int] = {"critical": 25, "high": 10, "medium": 4, "low": 1}
@@ -145,15 +147,6 @@ def app_row(f: Mapping[str, Any]) -> dict[str, Any]:
         row["evidence"] = {k: ev[k] for k in APP_EVIDENCE if k in ev} \
             if isinstance(ev, Mapping) else ev
     return row
-
-
-def shown(name: str) -> str:
-    """A name as a terminal line shows it: its characters that are not printable (escapes,
-    new lines, bidirectional controls) written as Python escapes. Stack names come from the
-    state backend's keys, which whoever can write the state bucket chooses."""
-    if name.isprintable():
-        return name
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 def worst_line(rows: list[dict[str, Any]], limit: int = 3) -> str | None:

@@ -1,0 +1,25 @@
+"""What reaches a terminal or a CI log: text that names things an attacker may have written
+(stack names from a state bucket's keys, file and bucket names, values in a stack export), with
+the characters that are not printable shown as escapes. A terminal escape could rewrite the
+screen, and a new line could start a CI workflow command (`::add-mask::`, `::error::`)."""
+
+from __future__ import annotations
+
+import logging
+
+
+def shown(text: str) -> str:
+    """`text` with each character that is not printable (escapes, new lines, bidirectional
+    controls, lone surrogates) written as its Python escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class EscapingFormatter(logging.Formatter):
+    """A log line's message as `shown` writes it (a traceback, when one is logged, is kept as
+    it is: it is ours, not input's)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = shown(record.message)
+        return super().formatMessage(record)

@@ -1,0 +1,48 @@
+"""What reaches the terminal or a CI log names things an attacker may have written (file
+names, stack names, values in an export): their control characters are shown as escapes, so
+no terminal escape runs and no new line starts a CI workflow command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from auditor.terminal import shown
+
+HOSTILE = "x\x1b]0;pwned\x07\x1b[2J\n::add-mask::y"
+
+
+def test_shown_escapes_what_is_not_printable() -> None:
+    assert shown("backup-bucket prod/é") == "backup-bucket prod/é"
+    assert shown(HOSTILE) == "x\\x1b]0;pwned\\x07\\x1b[2J\\n::add-mask::y"
+    assert shown("a\u202eb\ud800c\td") == "a\\u202eb\\ud800c\\td"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auditor", *args], capture_output=True,
+                          text=True, errors="surrogateescape", check=False, timeout=120)
+
+
+def _clean(stderr: str) -> None:
+    assert "\x1b" not in stderr and "\x07" not in stderr
+    assert not any(line.startswith("::") for line in stderr.splitlines())
+
+
+def test_a_logged_warning_shows_a_hostile_file_name_escaped(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / f"AWSLogs-{HOSTILE}.json.gz").write_bytes(b"not gzip")
+    proc = _cli("logs", str(logs), "--format", "json", "--output-dir", str(tmp_path / "out"))
+    assert proc.returncode == 3, proc.stderr
+    _clean(proc.stderr)
+    assert "AWSLogs-x\\x1b]0;pwned" in proc.stderr  # named, escaped: not dropped
+
+
+def test_an_error_line_shows_a_hostile_file_name_escaped(tmp_path: Path) -> None:
+    export = tmp_path / f"{HOSTILE}.json"
+    export.write_text("{not json")
+    proc = _cli("state", "--file", str(export), "--output-dir", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    _clean(proc.stderr)
+    assert "pwned\\x07" in proc.stderr
