@@ -20,6 +20,7 @@ import collections
 import functools
 import gzip
 import io
+import ipaddress
 import json
 import logging
 import os
@@ -78,10 +79,25 @@ def check_url(url: str) -> str:
         return url
     if p.scheme == "file" and (p.path or p.netloc):
         return url
-    if p.scheme in ("https", "http") and p.netloc:
+    if p.scheme == "https" and p.netloc:
         return url
+    if p.scheme == "http" and p.netloc:
+        if _loopback(p.hostname):
+            return url
+        raise ConfigError(f"--backend {url!r}: plain http would send the Pulumi access token "
+                          "unencrypted across the network; use https:// (http is taken for "
+                          "a loopback address only)")
     raise ConfigError(f"--backend {url!r}: expected s3://BUCKET[/PREFIX], file://DIR or "
                       "https://api.pulumi.com (or a self-hosted Pulumi Cloud URL)")
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def stack_of(key: str) -> str | None:

@@ -19,6 +19,7 @@ import pytest
 from auditor import aws as aws_mod
 from auditor import backends
 from auditor.cli import main
+from drguard.errors import ConfigError
 from drguard.stateindex import StateIndex
 
 ACCOUNT = "123456789012"
@@ -426,3 +427,24 @@ def test_framework_narrows_the_scan(aws, tmp_path) -> None:  # noqa: ANN001
         frameworks.ISO, CONTROLS)
     assert main(["scan", "--endpoint-url", aws.url, "--framework", "pci",
                  "--output-dir", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize("url", ["http://pulumi.example.com", "http://10.0.0.5:8080/api",
+                                 "http://127.0.0.1.example.com"])
+def test_a_plain_http_backend_off_loopback_is_refused(url: str) -> None:
+    """The Pulumi access token goes in a header: over plain http it would cross the network
+    in clear. Refused before anything is read; a loopback address (a local test server) is
+    taken."""
+    with pytest.raises(ConfigError, match="plain http would send the Pulumi access token"):
+        backends.check_url(url)
+    for ok in ("http://127.0.0.1:8080", "http://localhost:1/x", "http://[::1]:9",
+               "https://pulumi.example.com"):
+        assert backends.check_url(ok) == ok
+
+
+def test_scan_refuses_a_plain_http_backend_as_a_usage_error(tmp_path: Path,
+                                                            capsys: Any) -> None:
+    code = main(["scan", "--backend", "http://pulumi.example.com",
+                 "--output-dir", str(tmp_path)])
+    assert code == 2
+    assert "use https://" in capsys.readouterr().err
