@@ -91,14 +91,17 @@ def _tag(tags: Mapping[str, Any] | None, key: str) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
-def from_tags(f: Any, tags: Mapping[str, Any] | None, apps: Apps) -> None:
+def from_tags(f: Any, tags: Mapping[str, Any] | None, apps: Apps) -> tuple[str | None,
+                                                                             str | None]:
     """Fill a new finding's application, owner and tier from the resource's tags and the
-    config (a checkpoint match, applied later by `managed_by`, takes the application)."""
+    config (a checkpoint match, applied later by `managed_by`, takes the application);
+    returns (owner, tier) as the tags alone say (`tagged`)."""
     f.application = f.application or _tag(tags, APP_TAG)
     owner, tier = tagged(tags, apps)
     f.owner = f.owner or owner
     f.tier = f.tier or tier
     _from_config(f, apps)
+    return owner, tier
 
 
 def tagged(tags: Mapping[str, Any] | None, apps: Apps) -> tuple[str | None, str | None]:

@@ -33,8 +33,7 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
                 region=fact.region, evidence={**fact.evidence, **verdict.evidence},
                 remediation=remediation_dict(getattr(verdict, "remediation", None)))
     apps = getattr(settings, "apps", None) or apps_mod.Apps()
-    apps_mod.from_tags(f, fact.tags, apps)
-    f.tag_owner, f.tag_tier = apps_mod.tagged(fact.tags, apps)
+    f.tag_owner, f.tag_tier = apps_mod.from_tags(f, fact.tags, apps)
     rto = fact.tags.get(RTO_TAG) if isinstance(fact.tags, dict) else None
     f.rto_tag = rto if isinstance(rto, str) and rto else None
     if isinstance(fact, RecoveryPoints):  # judged again once a checkpoint names its tier

@@ -13,6 +13,7 @@ kept. `dataclasses.fields`, `replace` and `asdict` work as on any dataclass.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import reprlib
 from collections.abc import Callable
@@ -59,6 +60,7 @@ def _make(cls: type[_T], frozen: bool, slots: bool) -> type[_T]:
         out.__repr__ = _repr  # type: ignore[method-assign]
     if not explicit_hash:  # as dataclass(eq=True): hashable by value when frozen, else not
         out.__hash__ = _hash if frozen else None  # type: ignore[method-assign,assignment]
+    abc.update_abstractmethods(out)  # an abstract __hash__ (say) of a base is now defined
     return out
 
 

@@ -156,3 +156,17 @@ def test_the_product_declares_records_not_dataclasses() -> None:
                     undocumented.append(f"{mod.__name__}.{obj.__qualname__}")
     assert plain == []
     assert undocumented == []
+
+
+def test_a_base_with_abstract_methods_is_completed_as_dataclass_completes_it() -> None:
+    import collections.abc
+
+    @dataclass(frozen=True)
+    class StdKey(collections.abc.Hashable):
+        a: int
+
+    @record(frozen=True)
+    class RecKey(collections.abc.Hashable):
+        a: int
+
+    assert hash(RecKey(1)) == hash(StdKey(1)) and RecKey(1) == RecKey(1)
