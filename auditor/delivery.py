@@ -19,6 +19,8 @@ from drguard.errors import ConfigError
 from drguard.findings import Finding
 from drguard.settings import Settings
 
+from .terminal import shown
+
 log = logging.getLogger(__name__)
 
 
@@ -102,7 +104,7 @@ def deliver(args: argparse.Namespace, aws: Any, findings: list[Finding], run: di
             or aws.region or "us-east-1"
         result = publish(aws, region, merged, doc.get("run") or run)
         level = "" if result.ok else "error: "
-        print(f"dr-audit: {level}{result.line()}", file=sys.stderr)
+        print(shown(f"dr-audit: {level}{result.line()}"), file=sys.stderr)
     if targets or routes:
         from .notify import outcome_line, send_routed
         from .securityhub import narrow_session
@@ -119,4 +121,4 @@ def deliver(args: argparse.Namespace, aws: Any, findings: list[Finding], run: di
                                report_url=args.report_url, sns_session=session,
                                endpoint_url=aws.endpoint_url, config=aws.config())
         if outcomes:
-            print(f"dr-audit: {outcome_line(outcomes, args.notify_on)}", file=sys.stderr)
+            print(shown(f"dr-audit: {outcome_line(outcomes, args.notify_on)}"), file=sys.stderr)

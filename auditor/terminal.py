@@ -23,3 +23,8 @@ class EscapingFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         record.message = shown(record.message)
         return super().formatMessage(record)
+
+
+def shown_lines(text: str) -> str:
+    """`shown` of each line of a text of several lines (its own new lines kept)."""
+    return "\n".join(shown(line) for line in text.split("\n"))

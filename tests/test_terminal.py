@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from auditor.terminal import shown
+from auditor.terminal import shown, shown_lines
 
 HOSTILE = "x\x1b]0;pwned\x07\x1b[2J\n::add-mask::y"
 
@@ -46,3 +46,17 @@ def test_an_error_line_shows_a_hostile_file_name_escaped(tmp_path: Path) -> None
     assert proc.returncode == 2, proc.stderr
     _clean(proc.stderr)
     assert "pwned\\x07" in proc.stderr
+
+
+def test_shown_lines_keeps_its_own_new_lines_only() -> None:
+    assert shown_lines("plan:\n  step \x1b[2J one\n") == "plan:\n  step \\x1b[2J one\n"
+
+
+def test_the_plan_summary_shows_a_hostile_preview_name_escaped(tmp_path: Path) -> None:
+    preview = tmp_path / f"preview-{HOSTILE}.json"
+    preview.write_text('{"steps": []}')
+    proc = _cli("plan", "--file", str(preview), "--format", "json",
+                "--output-dir", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    _clean(proc.stderr)
+    assert "0 steps in" in proc.stderr and "pwned\\x07" in proc.stderr

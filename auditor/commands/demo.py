@@ -28,6 +28,7 @@ from ..emulator import CREDENTIALS, MotoServer
 from ..reports import outcome
 from ..reports._common import plural
 from ..services import recovery, rpo
+from ..terminal import shown
 from . import scan as scan_cmd
 from .common import FORMATS
 from .summary import closing_lines, print_paths
@@ -188,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     run_meta = {**result.run, "command": "demo"}
     # the same words and counts as the reports (merged findings), critical gaps by name
     for line in closing_lines(outcome(result.findings, run_meta), run_meta, result.findings):
-        print(line, file=sys.stderr, flush=True)
+        print(shown(line), file=sys.stderr, flush=True)
     print_paths(paths)
     if code:
         _say(f"a scan would exit {code} here (the demo plants gaps on purpose)")

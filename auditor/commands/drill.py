@@ -41,6 +41,7 @@ from ..history_store import history_arg
 from ..live import Target
 from ..org import Shard
 from ..services.restore import drill_entries
+from ..terminal import shown, shown_lines
 from .common import DEFAULT_WORKERS, check_org_options, format_list, load_settings
 from .summary import history_store, print_paths
 
@@ -254,7 +255,7 @@ def _confirm(plan: Plan) -> bool:
               "without --yes when stdin is not a terminal (use --dry-run to see the plan)",
               file=sys.stderr)
         return False
-    print(plan.text(), file=sys.stderr)
+    print(shown_lines(plan.text()), file=sys.stderr)
     try:
         answer = input("Run this drill? [y/N] ")
     except EOFError:
@@ -326,9 +327,9 @@ def _accounts(args: argparse.Namespace, reader: Any,
                                  "status": "error" if t.error else "read"}
         if t.error is not None:
             entry["error"] = " ".join(str(t.error).split())
-            print(f"dr-audit: drill next: account {t.id}"
-                  f"{f' ({t.name})' if t.name else ''} not read, its resources are not "
-                  f"candidates: {entry['error']}", file=sys.stderr)
+            print(shown(f"dr-audit: drill next: account {t.id}"
+                        f"{f' ({t.name})' if t.name else ''} not read, its resources are not "
+                        f"candidates: {entry['error']}"), file=sys.stderr)
         status.append(entry)
     return targets, status
 
@@ -344,7 +345,8 @@ def run_next(args: argparse.Namespace) -> int:
     try:
         reader = connect(options)
     except (ClientError, BotoCoreError) as e:
-        print(f"dr-audit: drill next: cannot read the account: {aws_error(e)}", file=sys.stderr)
+        print(shown(f"dr-audit: drill next: cannot read the account: {aws_error(e)}"),
+              file=sys.stderr)
         return EXIT_NOT_RUN
     region = args.region or reader.session.region_name or DEFAULT_REGION
     regions = args.regions or [region]
@@ -402,7 +404,7 @@ def run_next(args: argparse.Namespace) -> int:
         found.notes += [where + x for x in mine.notes]
     chosen = rev.pick(evidence, args.tier)
     for err in found.errors:
-        print(f"dr-audit: drill next: could not list {err}", file=sys.stderr)
+        print(shown(f"dr-audit: drill next: could not list {err}"), file=sys.stderr)
     if chosen is None:
         accounts = f" of {len(targets)} account(s)" if args.org else ""
         print(f"dr-audit: drill next: nothing to drill in {', '.join(regions)}{accounts}"
@@ -413,15 +415,15 @@ def run_next(args: argparse.Namespace) -> int:
     explained = _explain(chosen, evidence, found, args.tier, now, args.org)
     if args.org:
         explained["accounts"] = account_status
-    print(f"drill next: {explained['why']}")
+    print(shown(f"drill next: {explained['why']}"))
     for c in explained["candidates"]:
-        print(f"  {c['kind']:<9} {c['target']} ({c['region']}"
-              f"{', account ' + str(c['account']) if args.org else ''}"
-              f"{', tier ' + c['tier'] if c['tier'] else ''}): {c['evidence']}")
+        print(shown(f"  {c['kind']:<9} {c['target']} ({c['region']}"
+                    f"{', account ' + str(c['account']) if args.org else ''}"
+                    f"{', tier ' + c['tier'] if c['tier'] else ''}): {c['evidence']}"))
     for line in found.left_out:
-        print(f"  left out: {line}")
+        print(shown(f"  left out: {line}"))
     for line in found.notes:
-        print(f"  note: {line}")
+        print(shown(f"  note: {line}"))
     r = chosen.resource
     targets_of = by_account[r.account].targets
     if args.rto is None and (r.kind, r.name) in targets_of:
@@ -478,7 +480,7 @@ def run(args: argparse.Namespace) -> int:
         steps.append(Step("find the recovery point", time.monotonic() - t0, FAILED, reason))
         outcome = Outcome("not-run", reason, failed_step="find the recovery point")
     if plan is not None and args.dry_run:
-        print(plan.text())
+        print(shown_lines(plan.text()))
         print(f"dry run: nothing was created (run id would be {run_id})", file=sys.stderr)
         return EXIT_OK
     if outcome is None and plan is not None:
@@ -494,7 +496,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         assert outcome is not None
         if args.dry_run:
-            print(f"dr-audit: drill cannot run: {outcome.error}", file=sys.stderr)
+            print(shown(f"dr-audit: drill cannot run: {outcome.error}"), file=sys.stderr)
             return EXIT_NOT_RUN
         rto, result, calls = None, {}, []
     return _finish(args, run_id, started, account_id, region, plan, steps, outcome, rto,
@@ -551,7 +553,7 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
             "accounts": [account_id] if account_id else [], "regions": [section["region"]],
             "endpoint_url": args.endpoint_url, "drill": section}
     paths = drill_report.write(meta, args.output_dir, args.format)
-    print(f"dr-audit: drill {args.drill_kind} {section['target']}: {section['summary']} "
-          f"(exit code {code})", file=sys.stderr)
+    print(shown(f"dr-audit: drill {args.drill_kind} {section['target']}: {section['summary']} "
+                f"(exit code {code})"), file=sys.stderr)
     print_paths(paths)
     return code

@@ -10,6 +10,7 @@ from pathlib import Path
 from drguard.findings import exit_code
 
 from .. import plan
+from ..terminal import shown
 from .common import add_output_options, check_baseline, load_settings
 from .summary import print_paths, write
 
@@ -52,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.status] = counts.get(f.status, 0) + 1
-    print(f"dr-audit: {len(preview.steps)} steps in {preview.path}: {len(findings)} findings "
-          f"({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'none'})",
+    print(shown(f"dr-audit: {len(preview.steps)} steps in {preview.path}: {len(findings)} "
+                f"findings ({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'none'})"),
           file=sys.stderr)
     print_paths(paths)
     code = exit_code(findings, args.fail_on)
