@@ -67,8 +67,8 @@ class BackendRun:
     state_buckets: set[str] = field(default_factory=set)
 
     def to_run(self) -> dict[str, Any]:
-        return {"urls": list(self.urls), "stacks": self.stacks, "resources": self.resources,
-                "unread": list(self.unread),
+        return {"urls": [_public(u) for u in self.urls], "stacks": self.stacks,
+                "resources": self.resources, "unread": list(self.unread),
                 "skipped": {"checkpoints": len(self.unread)}}
 
 
@@ -84,11 +84,19 @@ def check_url(url: str) -> str:
     if p.scheme == "http" and p.netloc:
         if _loopback(p.hostname):
             return url
-        raise ConfigError(f"--backend {url!r}: plain http would send the Pulumi access token "
-                          "unencrypted across the network; use https:// (http is taken for "
-                          "a loopback address only)")
-    raise ConfigError(f"--backend {url!r}: expected s3://BUCKET[/PREFIX], file://DIR or "
-                      "https://api.pulumi.com (or a self-hosted Pulumi Cloud URL)")
+        raise ConfigError(f"--backend {_public(url)!r}: plain http would send the Pulumi "
+                          "access token unencrypted across the network; use https:// (http "
+                          "is taken for a loopback address only)")
+    raise ConfigError(f"--backend {_public(url)!r}: expected s3://BUCKET[/PREFIX], file://DIR "
+                      "or https://api.pulumi.com (or a self-hosted Pulumi Cloud URL)")
+
+
+def _public(url: str) -> str:
+    """`url` as an error may print it: without a user name or password before the host."""
+    p = urllib.parse.urlsplit(url)
+    if "@" not in p.netloc:
+        return url
+    return urllib.parse.urlunsplit(p._replace(netloc="***@" + p.netloc.rsplit("@", 1)[1]))
 
 
 def _loopback(host: str | None) -> bool:
@@ -358,6 +366,9 @@ class _SameOrigin(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_SameOrigin)
+# Plain http is taken for a loopback address only (check_url): never through a proxy, which
+# would carry the token in clear across the network.
+_DIRECT = urllib.request.build_opener(_SameOrigin, urllib.request.ProxyHandler({}))
 
 
 class _Cloud:
@@ -365,6 +376,7 @@ class _Cloud:
 
     def __init__(self, base: str, token: str) -> None:
         self.base = base.rstrip("/")
+        self._opener = _DIRECT if base.lower().startswith("http:") else _OPENER
         self._headers = {"Authorization": f"token {token}",
                          "Accept": "application/vnd.pulumi+8",
                          "Content-Type": "application/json"}
@@ -372,7 +384,7 @@ class _Cloud:
     def open(self, path: str, query: dict[str, str] | None = None) -> IO[bytes]:
         url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
         req = urllib.request.Request(url, headers=self._headers, method="GET")
-        return _OPENER.open(req, timeout=CLOUD_TIMEOUT)  # noqa: S310 (https/http)
+        return self._opener.open(req, timeout=CLOUD_TIMEOUT)  # noqa: S310 (https/http)
 
     def stacks(self, org: str | None) -> Iterator[tuple[str, str, str]]:
         """(org, project, stack) of every stack the token sees, across every page."""
@@ -399,8 +411,9 @@ def read_cloud(url: str, org: str | None, index: StateIndex, run: BackendRun,
                env: dict[str, str] | None = None) -> None:
     env = dict(os.environ) if env is None else env
     token = env.get(TOKEN_ENV)
+    label = _public(url)  # what the report and the log may name
     if not token:
-        run.unread.append(f"{url}: {TOKEN_ENV} is not set")
+        run.unread.append(f"{label}: {TOKEN_ENV} is not set")
         return
     base = url.rstrip("/")
     if urllib.parse.urlparse(base).netloc == "app.pulumi.com":
@@ -409,12 +422,12 @@ def read_cloud(url: str, org: str | None, index: StateIndex, run: BackendRun,
     try:
         stacks = list(cloud.stacks(org))
     except (OSError, ValueError) as e:
-        run.unread.append(f"{url}: cannot list the stacks: {_why(e)}")
+        run.unread.append(f"{label}: cannot list the stacks: {_why(e)}")
         return
     for o, project, stack in stacks:
         path = "/api/stacks/" + "/".join(urllib.parse.quote(x, safe="") for x in
                                           (o, project, stack)) + "/export"
-        _index(index, run, f"{project}/{stack}", f"{url} {o}/{project}/{stack}",
+        _index(index, run, f"{project}/{stack}", f"{label} {o}/{project}/{stack}",
                functools.partial(_HttpStream, cloud, path), False, EXPORT_ITEMS)
 
 

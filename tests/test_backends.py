@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -448,3 +451,28 @@ def test_scan_refuses_a_plain_http_backend_as_a_usage_error(tmp_path: Path,
                  "--output-dir", str(tmp_path)])
     assert code == 2
     assert "use https://" in capsys.readouterr().err
+
+
+def test_a_user_and_password_in_a_backend_url_are_never_printed(pulumi_cloud) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError) as refused:
+        backends.check_url("http://me:s3cret@pulumi.example.com")
+    assert "s3cret" not in str(refused.value) and "***@pulumi.example.com" in str(refused.value)
+    url, _ = pulumi_cloud
+    secret_url = url.replace("http://", "http://me:s3cret@")
+    _, run = backends.read([secret_url], lambda: None, env={})  # no token: named unread
+    assert "s3cret" not in json.dumps(run.to_run()) and run.unread
+
+
+def test_a_loopback_http_backend_is_read_directly_not_through_a_proxy(pulumi_cloud) -> None:  # noqa: ANN001
+    """http is taken for a loopback address only, and then never through a proxy (the token
+    would cross the network in clear): an http_proxy that cannot be reached changes nothing."""
+    url, _ = pulumi_cloud
+    code = ("import json, sys; from auditor import backends; "
+            "_, run = backends.read([sys.argv[1]], lambda: None); "
+            "print(json.dumps(run.to_run()))")
+    env = {**os.environ, "http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+           "no_proxy": "", "NO_PROXY": "", "PULUMI_ACCESS_TOKEN": TOKEN}
+    proc = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True,
+                          env=env, check=True, timeout=120)
+    run = json.loads(proc.stdout)
+    assert run["unread"] == [] and run["stacks"] == 3
