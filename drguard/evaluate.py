@@ -41,8 +41,9 @@ def finding(control_id: str, fact: Resource, verdict: Verdict, source: str,
     if f.status == "fail":
         apply_waiver(f, settings, refs=[fact.ref, fact.name, also], tags=fact.tags,
                      today=today)
-    elif f.status == "pass" and settings.waivers:  # judged (an error says nothing)
-        settings.waiver_use.judged.add(control_id)
+    elif settings.waivers:  # a pass: judged; an error: its waivers cannot be told stale
+        use = settings.waiver_use
+        (use.judged if f.status == "pass" else use.errored).add(control_id)
     return f
 
 

@@ -188,11 +188,12 @@ class Usage:
     anything again: the controls judged (a pass or a fail found), the waivers that waived a
     finding, and the expired ones a finding named as expired."""
 
-    __slots__ = ("expired", "judged", "waived")
+    __slots__ = ("errored", "expired", "judged", "waived")
 
     def __init__(self) -> None:
         # (set.add is atomic: the scan's threads record into one Usage)
         self.judged: set[str] = set()
+        self.errored: set[str] = set()  # controls with a resource that could not be read
         self.waived: set[int] = set()
         self.expired: set[int] = set()
 
@@ -204,13 +205,17 @@ class Usage:
         (the gap fixed, the resource renamed or gone). An expired waiver a finding already
         named as expired is left out (the report says so); one that met nothing is named,
         with its expiry. A waiver of a control the run did not judge (another command's, or
-        no resource of its kind) says nothing about itself: left out."""
+        no resource of its kind), or of one with a resource it could not read (the waived
+        one, maybe), says nothing about itself: left out."""
         today = today or dt.date.today()
         out = []
         for w in waivers:
             if id(w) in self.waived or id(w) in self.expired:
                 continue
-            judged = bool(self.judged) if w.control == "*" else w.control in self.judged
+            if w.control == "*":
+                judged = bool(self.judged) and not self.errored
+            else:
+                judged = w.control in self.judged and w.control not in self.errored
             if not judged:
                 continue
             note = f" (expired on {w.expires})" if w.expired(today) else ""

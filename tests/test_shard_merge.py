@@ -197,3 +197,18 @@ def test_account_clock_counts_busy_time_not_queueing():
         with pytest.raises(AccountTimeout):
             spent.check()
     assert spent.expired
+
+
+def test_one_shard_names_no_waiver_as_stale(aws, tmp_path, caplog):
+    """A shard reads part of the organization: a waiver it met nothing for may cover another
+    shard's resource, so only an unsharded scan names it."""
+    ids = make_org(aws)
+    for account in ids.values():
+        member_client(aws, account, "s3").create_bucket(Bucket=f"backup-{account}")
+    cfg = tmp_path / "dr.yaml"
+    cfg.write_text("waivers:\n  - {control: backup-bucket-versioning, resource: "
+                   "'arn:aws:s3:::retired-*', reason: r, owner: o, expires: 2999-01-01}\n")
+    _scan(aws, tmp_path / "shard", "--shard", "1/2", "--config", str(cfg))
+    assert not [r for r in caplog.records if "waived no finding" in r.getMessage()]
+    _scan(aws, tmp_path / "whole", "--config", str(cfg))
+    assert [r for r in caplog.records if "waived no finding" in r.getMessage()]

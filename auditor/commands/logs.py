@@ -12,7 +12,6 @@ from typing import Any
 from drguard import __version__
 from drguard.errors import ConfigError
 from drguard.settings import Settings
-from drguard.waivers import warn_unused
 
 from ..logs import detect
 from ..logs.pipeline import WORKERS, collect
@@ -138,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
                 fail_on=args.fail_on, endpoint_url=args.endpoint_url)
     meta["sarif_artifact"] = args.sarif_artifact
     paths = write(findings, meta, args)  # reports, with --history / --account-names
-    warn_unused(settings.waivers, settings.waiver_use)  # (counted as the findings were made)
     # closing summary and report paths, as scan and state; the exit code is the reports'
     # (gaps, errors, anything not read or no log file at all: incomplete, 3)
     return finish(findings, meta, paths)
