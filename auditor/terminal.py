@@ -6,6 +6,7 @@ screen, and a new line could start a CI workflow command (`::add-mask::`, `::err
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 
 def shown(text: str) -> str:
@@ -17,12 +18,17 @@ def shown(text: str) -> str:
 
 
 class EscapingFormatter(logging.Formatter):
-    """A log line's message as `shown` writes it (a traceback, when one is logged, is kept as
-    it is: it is ours, not input's)."""
+    """A log line's message as `shown` writes it. A logged traceback keeps its lines, each
+    indented and shown: its last line is the exception's message, which may quote input
+    (an AWS error, a key), new lines included."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         record.message = shown(record.message)
         return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return "\n".join("  " + shown(line)
+                         for line in super().formatException(ei).splitlines())
 
 
 def shown_lines(text: str) -> str:

@@ -60,3 +60,22 @@ def test_the_plan_summary_shows_a_hostile_preview_name_escaped(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     _clean(proc.stderr)
     assert "0 steps in" in proc.stderr and "pwned\\x07" in proc.stderr
+
+
+def test_a_logged_traceback_cannot_start_a_line_nor_write_escapes() -> None:
+    import logging
+
+    from auditor.terminal import EscapingFormatter
+
+    try:
+        raise ValueError(f"bad key {HOSTILE}")
+    except ValueError:
+        import sys as _sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "drill failed", None,
+                                   _sys.exc_info())
+    text = EscapingFormatter("dr-audit: %(message)s").format(record)
+    assert text.startswith("dr-audit: drill failed\n  Traceback")
+    _clean(text)
+    assert all(line.startswith("  ") for line in text.splitlines()[1:])
+    assert "ValueError: bad key x\\x1b]0;pwned" in text
