@@ -61,6 +61,7 @@ def _condition_holds(op: str, cond: dict[str, Any], tags: Mapping[str, str]) -> 
     hit = value is not None and (_like(want, value) if like else value == want)
     return not hit if op.startswith("StringNot") else hit
 
+
 def _like(pattern: Any, value: str) -> bool:
     """AWS Backup's wildcard match: case-sensitive, as AWS compares ARNs and tag values."""
     glob = value_wildcard(pattern) if isinstance(pattern, str) else None
