@@ -23,6 +23,23 @@ def _scan(aws: Any, out: Path, *extra: str) -> dict[str, Any]:
     return json.loads((out / "report.json").read_text())
 
 
+def _orders_rpo_two_hours_on(aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             critical_app: str) -> dict[str, Any]:
+    """The `orders` table's recovery-point-objective finding of a scan two hours on (the
+    scan's injectable clock: a backup made now is then 2 h old), with the state bucket's
+    checkpoints read and a config putting `critical_app` in a tier with a 1 h RPO."""
+    options_from = scan_cmd.options_from
+    monkeypatch.setattr(scan_cmd, "options_from", lambda args: dataclasses.replace(
+        options_from(args), now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)))
+    config = tmp_path / "dr.yaml"
+    config.write_text("tiers:\n  critical: {targetRpoHours: 1}\n"
+                      f"applications:\n  {critical_app}: {{tier: critical}}\n")
+    report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
+                   seed_state_bucket(aws))
+    return next(f for f in report["findings"] if f["control"] == "recovery-point-objective"
+                and f["resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders")
+
+
 def test_rpo_target_is_the_tier_of_the_application_whose_stack_manages_it(
         aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The `orders` table is in no tier by tag, but the checkpoint of shop/prod manages it and
@@ -30,17 +47,7 @@ def test_rpo_target_is_the_tier_of_the_application_whose_stack_manages_it(
     tier says, not the control's 24 h default."""
     seed_live(aws)
     aws.client("dynamodb").create_backup(TableName="orders", BackupName="orders-now")
-    # the scan's injectable clock, two hours on: the backup is then 2 h old
-    options_from = scan_cmd.options_from
-    monkeypatch.setattr(scan_cmd, "options_from", lambda args: dataclasses.replace(
-        options_from(args), now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)))
-    config = tmp_path / "dr.yaml"
-    config.write_text("tiers:\n  critical: {targetRpoHours: 1}\n"
-                      "applications:\n  shop/prod: {tier: critical}\n")
-    report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
-                   seed_state_bucket(aws))
-    rpo = next(f for f in report["findings"] if f["control"] == "recovery-point-objective"
-               and f["resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders")
+    rpo = _orders_rpo_two_hours_on(aws, tmp_path, monkeypatch, "shop/prod")
     assert (rpo["application"], rpo["tier"]) == ("shop/prod", "critical")
     assert rpo["evidence"]["targetFrom"] == "tier critical", rpo["evidence"]
     assert rpo["evidence"]["targetRpoHours"] == 1
@@ -308,16 +315,7 @@ def test_rpo_target_follows_the_checkpoint_application_not_a_dr_app_tag(
     ddb.create_backup(TableName="orders", BackupName="orders-now")
     ddb.tag_resource(ResourceArn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders",
                      Tags=[{"Key": "dr:app", "Value": "payments"}])
-    options_from = scan_cmd.options_from
-    monkeypatch.setattr(scan_cmd, "options_from", lambda args: dataclasses.replace(
-        options_from(args), now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)))
-    config = tmp_path / "dr.yaml"
-    config.write_text("tiers:\n  critical: {targetRpoHours: 1}\n"
-                      "applications:\n  payments: {tier: critical}\n")
-    report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
-                   seed_state_bucket(aws))
-    rpo = next(f for f in report["findings"] if f["control"] == "recovery-point-objective"
-               and f["resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders")
+    rpo = _orders_rpo_two_hours_on(aws, tmp_path, monkeypatch, "payments")
     assert (rpo["application"], rpo["tier"]) == ("shop/prod", None)
     assert rpo["evidence"]["targetFrom"] == "targetRpoHours", rpo["evidence"]
     assert rpo["status"] == "pass", rpo["message"]
