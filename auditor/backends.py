@@ -74,7 +74,10 @@ class BackendRun:
 
 def check_url(url: str) -> str:
     """A usage error (ConfigError) for a URL no reader takes."""
-    p = urllib.parse.urlparse(url)
+    try:
+        p = urllib.parse.urlparse(url)
+    except ValueError as e:  # e.g. an unclosed [ in the host
+        raise ConfigError(f"--backend {_public(url)!r}: not a URL ({e})") from None
     if p.scheme == "s3" and p.netloc:
         return url
     if p.scheme == "file" and (p.path or p.netloc):
@@ -92,11 +95,16 @@ def check_url(url: str) -> str:
 
 
 def _public(url: str) -> str:
-    """`url` as an error may print it: without a user name or password before the host."""
-    p = urllib.parse.urlsplit(url)
-    if "@" not in p.netloc:
+    """`url` as an error may print it: without a user name or password before the host
+    (read as text: the URL may not parse)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
         return url
-    return urllib.parse.urlunsplit(p._replace(netloc="***@" + p.netloc.rsplit("@", 1)[1]))
+    return f"{scheme}{sep}***@{authority.rsplit('@', 1)[1]}{rest[end:]}"
 
 
 def _loopback(host: str | None) -> bool:
