@@ -41,7 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.errors import ConfigError
 from drguard.records import record
-from drguard.stateindex import ARN_OUTPUTS, NAME_OUTPUTS, StateIndex
+from drguard.stateindex import ARN_OUTPUTS, NAME_OUTPUTS, PLACE_OUTPUTS, StateIndex
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,9 @@ PREFETCH = 1
 PREFETCH_MAX = 16 << 20
 _CHUNK = 1 << 20
 
-_Outputs = msgspec.defstruct("_Outputs", [(k, Any, None) for k in
-                                          dict.fromkeys((*ARN_OUTPUTS, *NAME_OUTPUTS))])
+_Outputs = msgspec.defstruct("_Outputs", [(k, Any, None) for k in dict.fromkeys(
+    (*ARN_OUTPUTS, *NAME_OUTPUTS, *PLACE_OUTPUTS))])
+_Inputs = msgspec.defstruct("_Inputs", [(k, Any, None) for k in PLACE_OUTPUTS])
 
 
 class _Resource(msgspec.Struct):
@@ -149,7 +150,9 @@ class _Resource(msgspec.Struct):
     custom: Any = None
     external: Any = None
     delete: Any = None
+    provider: Any = None
     outputs: _Outputs | None = None  # type: ignore[valid-type]
+    inputs: _Inputs | None = None  # type: ignore[valid-type]
 
 
 class _Resources(msgspec.Struct):
@@ -246,11 +249,12 @@ def _items(stream: IO[bytes], gz: bool, prefix: str,
             return
         del text
         for r in resources:
-            o = r.outputs
+            o, i = r.outputs, r.inputs
             yield {"urn": r.urn, "type": r.type, "id": r.id, "custom": r.custom,
-                   "external": r.external, "delete": r.delete,
+                   "external": r.external, "delete": r.delete, "provider": r.provider,
                    # every field the index reads, the absent ones None
-                   "outputs": msgspec.structs.asdict(o) if o is not None else None}
+                   "outputs": msgspec.structs.asdict(o) if o is not None else None,
+                   "inputs": msgspec.structs.asdict(i) if i is not None else None}
         return
     body: Any = _Replay(chunks, stream)
     if gz:

@@ -1,13 +1,22 @@
 """Which Pulumi stack manages a resource: an index from ARNs and physical ids to stack and URN.
 
 Fed one checkpoint resource at a time (a dict as Pulumi writes it: `urn`, `type`, `id`,
-`custom`, `external`, `delete`, `outputs`), so a reader can stream a large checkpoint and keep
-only the few strings each resource is known by. No I/O here.
+`custom`, `external`, `delete`, `provider`, `outputs`, and a provider's `inputs`), so a
+reader can stream a large checkpoint and keep only the few strings each resource is known by.
+No I/O here.
+
+A live resource is found by its ARN, else by its service and physical name. A name is not
+unique across accounts and regions (staging and production often name their tables alike),
+so a name match counts only where the checkpoint does not place the resource elsewhere: its
+own ARN, its `region` output, and its provider's region and account (the account read from
+the ARNs of the provider's other resources) must agree with the live ARN where they are known.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import field
 from typing import Any
 
 from .records import record
@@ -17,17 +26,46 @@ NAME_OUTPUTS: tuple[str, ...] = ("bucket", "name", "identifier", "clusterIdentif
                                  "tableName", "replicationGroupId", "clusterId",
                                  "fileSystemId", "backupVaultName")
 ARN_OUTPUTS: tuple[str, ...] = ("arn", "dbInstanceArn", "dbClusterArn")
+# Other outputs the index reads: where the resource (or, for a provider, its resources) live.
+PLACE_OUTPUTS: tuple[str, ...] = ("region",)
 
 # Pulumi module (`aws:<module>/...`) -> the service part of the ARNs AWS gives its resources.
 _ARN_SERVICE = {"efs": "elasticfilesystem", "docdb": "rds", "neptune": "rds"}
+_PROVIDER_TYPE = "pulumi:providers:aws"
+
+
+class _Provider:
+    """The account and region of one provider's resources, as far as the checkpoint tells
+    (the account is learnt from the ARNs of resources added later)."""
+
+    __slots__ = ("account", "region")
+
+    def __init__(self) -> None:
+        self.account: str | None = None
+        self.region: str | None = None
+
+
+_NOWHERE = _Provider()  # a resource without a provider the checkpoint names
 
 
 @record(frozen=True, slots=True)
 class Managed:
-    """Where a resource is managed: `project/stack` and its URN."""
+    """Where a resource is managed: `project/stack` and its URN; and, not compared, where the
+    checkpoint places it (its own account and region, else its provider's; None: not known)."""
 
     stack: str
     urn: str
+    account: str | None = field(default=None, compare=False, repr=False)
+    region: str | None = field(default=None, compare=False, repr=False)
+    provider: _Provider = field(default=_NOWHERE, compare=False, repr=False)
+
+    def place(self) -> tuple[str | None, str | None]:
+        """(account, region) of the resource, as far as its checkpoint tells."""
+        return (self.account or self.provider.account, self.region or self.provider.region)
+
+
+def _all(found: Managed | list[Managed]) -> list[Managed]:
+    return found if isinstance(found, list) else [found]
 
 
 # type token -> ARN service, memoised (a stack has a few dozen types; a hostile one many)
@@ -53,11 +91,17 @@ def arn_keys(arn: str) -> tuple[str, ...]:
     return (arn, f"{service}:{name}") if name else (arn,)
 
 
+def _text(v: Any) -> str | None:
+    return sys.intern(v) if isinstance(v, str) and v and len(v) <= 64 else None
+
+
 class StateIndex:
     """ARN / `service:physical-id` -> Managed, over every checkpoint read."""
 
     def __init__(self) -> None:
-        self._by_key: dict[str, Managed] = {}
+        self._by_arn: dict[str, Managed] = {}
+        self._by_name: dict[str, Managed | list[Managed]] = {}
+        self._providers: dict[str, _Provider] = {}  # the stack being read: reference -> it
         self.stacks: list[str] = []
         self.resources = 0
 
@@ -66,12 +110,21 @@ class StateIndex:
 
     def add_stack(self, stack: str, resources: Iterable[Mapping[str, Any]]) -> int:
         """Index one stack's current checkpoint; the number of managed resources indexed."""
+        self._providers = {}  # provider references are the stack's own
         n = 0
         for r in resources:
             if self.add(stack, r):
                 n += 1
         self.stacks.append(stack)
         return n
+
+    def _provider(self, ref: Any) -> _Provider:
+        if not isinstance(ref, str) or not ref:
+            return _NOWHERE
+        p = self._providers.get(ref)
+        if p is None:
+            p = self._providers[ref] = _Provider()
+        return p
 
     def add(self, stack: str, r: Mapping[str, Any]) -> bool:
         """Index one checkpoint resource; False when it is not one Pulumi manages (a
@@ -80,13 +133,15 @@ class StateIndex:
         if type(r) is not dict and not isinstance(r, Mapping):
             return False
         get = r.get
+        urn, token = get("urn"), get("type")
+        if token == _PROVIDER_TYPE:  # where its resources live, unless they say otherwise
+            self._add_provider(r)
+            return False
         if get("custom") is False or get("external") or get("delete"):
             return False
-        urn, token = get("urn"), get("type")
         if not isinstance(urn, str) or not isinstance(token, str) \
                 or token.startswith("pulumi:"):
             return False
-        where = Managed(stack, urn)
         service = _SERVICES.get(token)
         if service is None:
             service = _service_of_type(token)
@@ -95,27 +150,79 @@ class StateIndex:
         outputs = get("outputs")
         if type(outputs) is not dict and not isinstance(outputs, Mapping):
             outputs = {}
-        by_key = self._by_key
-        for k in ARN_OUTPUTS:
-            v = outputs.get(k)
-            if isinstance(v, str) and v.startswith("arn:"):
-                for key in arn_keys(v):
-                    by_key.setdefault(key, where)
+        arns = [v for k in ARN_OUTPUTS
+                if isinstance(v := outputs.get(k), str) and v.startswith("arn:")]
+        account = region = None
+        names: list[str] = []
+        for arn in arns:
+            parts = arn.split(":", 5)
+            if len(parts) == 6:
+                account = account or _text(parts[4])
+                region = region or _text(parts[3])
+                name = parts[5].replace(":", "/").rsplit("/", 1)[-1]
+                if name:
+                    names.append(f"{parts[2]}:{name}")
+        provider = self._provider(get("provider"))
+        if account is not None and provider.account is None and provider is not _NOWHERE:
+            provider.account = account
+        where = Managed(stack, urn, account, region or _text(outputs.get("region")), provider)
+        for arn in arns:
+            self._by_arn.setdefault(arn, where)
         if service:
-            v = get("id")
-            if isinstance(v, str) and v:
-                by_key.setdefault(f"{service}:{v}", where)
-            for k in NAME_OUTPUTS:
-                v = outputs.get(k)
+            for v in (get("id"), *(outputs.get(k) for k in NAME_OUTPUTS)):
                 if isinstance(v, str) and v:
-                    by_key.setdefault(f"{service}:{v}", where)
+                    names.append(f"{service}:{v}")
+        by_name = self._by_name
+        for key in names:
+            old = by_name.get(key)
+            if old is None:  # one resource a name (nearly every name): no list of one
+                by_name[key] = where
+            elif isinstance(old, list):
+                if old[-1] is not where:
+                    old.append(where)
+            elif old is not where:  # (a resource's id, name and ARN often spell one key)
+                by_name[key] = [old, where]
         self.resources += 1
         return True
 
+    def _add_provider(self, r: Mapping[str, Any]) -> None:
+        urn, rid = r.get("urn"), r.get("id")
+        if not isinstance(urn, str) or not isinstance(rid, str):
+            return
+        provider = self._provider(f"{urn}::{rid}")
+        for props in (r.get("outputs"), r.get("inputs")):
+            if isinstance(props, Mapping) and provider.region is None:
+                provider.region = _text(props.get("region"))
+
     def lookup(self, arn: str) -> Managed | None:
         """The stack managing the live resource `arn`, or None."""
-        for key in arn_keys(arn):
-            hit = self._by_key.get(key)
-            if hit is not None:
-                return hit
-        return None
+        hit = self._by_arn.get(arn)
+        if hit is not None:
+            return hit
+        keys = arn_keys(arn)
+        found = self._by_name.get(keys[1]) if len(keys) > 1 else None
+        if found is None:
+            return None
+        parts = arn.split(":", 5)
+        live = (parts[4] or None, parts[3] or None) if len(parts) == 6 else (None, None)
+        best: Managed | None = None
+        best_score = -1
+        for where in _all(found):
+            score = 0
+            for seen, known in zip(live, where.place(), strict=True):
+                if seen is not None and known is not None:
+                    if seen != known:
+                        break
+                    score += 1
+            else:
+                if score > best_score:  # the first read wins a tie
+                    best, best_score = where, score
+        return best
+
+    def entries(self) -> list[tuple[Any, ...]]:
+        """Every key with what it resolves to (for a name: where the checkpoint places it),
+        sorted: two indexes of the same checkpoints compare equal."""
+        out: list[tuple[Any, ...]] = [(k, m.stack, m.urn) for k, m in self._by_arn.items()]
+        for k, found in self._by_name.items():
+            out.extend((k, m.stack, m.urn, *m.place()) for m in _all(found))
+        return sorted(out, key=repr)

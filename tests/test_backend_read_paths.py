@@ -46,6 +46,16 @@ def _odd_resources() -> list[dict[str, Any]]:
          "custom": True, "id": "db-1", "outputs": {"identifier": "prod-db",
                                                    "arn": "arn:aws:rds:us-east-1:1:db:prod-db",
                                                    "allocatedStorage": 2**63 - 1}},
+        # providers place the resources they manage: region from their inputs or outputs
+        {"urn": f"{STACK}::pulumi:providers:aws::west", "type": "pulumi:providers:aws",
+         "custom": True, "id": "w1", "inputs": {"region": "us-west-2"}, "outputs": {}},
+        {"urn": f"{STACK}::pulumi:providers:aws::odd", "type": "pulumi:providers:aws",
+         "custom": True, "id": "o1", "outputs": {"region": ["not", "text"]}},
+        {**_res(8), "provider": f"{STACK}::pulumi:providers:aws::west::w1",
+         "outputs": {"name": "t8"}},
+        {**_res(9), "provider": f"{STACK}::pulumi:providers:aws::odd::o1",
+         "outputs": {"name": "t9", "region": 5}},
+        {**_res(10), "provider": 17, "outputs": {"name": "t10", "region": "eu-west-1"}},
     ]
 
 
@@ -67,7 +77,7 @@ def _index(items: Any) -> StateIndex:
 
 
 def _same(a: StateIndex, b: StateIndex) -> None:
-    assert a._by_key == b._by_key  # noqa: SLF001 - the whole index, key by key
+    assert a.entries() == b.entries()  # the whole index, key by key
     assert (a.resources, a.stacks) == (b.resources, b.stacks)
 
 
@@ -137,3 +147,15 @@ def test_whole_read_takes_integers_beyond_64_bits() -> None:
     data = _checkpoint([big])
     index = _index(backends._items(io.BytesIO(data), False, backends.CHECKPOINT_ITEMS))
     assert index.resources == 1 and index.lookup(big["outputs"]["arn"]) is not None
+
+
+def test_providers_place_what_both_reads_index() -> None:
+    """The entries the two reads agree on do place the resources (not both empty)."""
+    data = _checkpoint(_odd_resources())
+    entries = _index(backends._items(io.BytesIO(data), False,
+                                     backends.CHECKPOINT_ITEMS)).entries()
+    placed = {e[0]: e[3:] for e in entries if len(e) == 5}
+    assert placed["dynamodb:t8"] == (None, "us-west-2")  # its provider's region
+    assert placed["dynamodb:t9"] == (None, None)  # nothing readable places it
+    assert placed["dynamodb:t10"] == (None, "eu-west-1")  # its own region output
+    assert placed["dynamodb:t1"] == ("123456789012", "us-east-1")  # its ARN

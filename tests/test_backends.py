@@ -184,8 +184,10 @@ def test_index_skips_components_providers_reads_and_pending_deletes() -> None:
             rid="old-b", delete=True)]
     assert idx.add_stack("shop/prod", rs) == 2
     assert idx.lookup("arn:aws:s3:::app-data").stack == "shop/prod"
-    # by physical id when the live ARN differs from the recorded one (another account)
-    assert idx.lookup("arn:aws:dynamodb:eu-west-1:999999999999:table/orders") is not None
+    # a table of the same name in another account or region is another table
+    assert idx.lookup("arn:aws:dynamodb:eu-west-1:999999999999:table/orders") is None
+    assert idx.lookup(f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/orders") is None
+    assert idx.lookup(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders") is not None
     assert idx.lookup(f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/shared-lookup") is None
     assert idx.lookup("arn:aws:s3:::old-b") is None
     # the same name under another service is not a match
