@@ -23,8 +23,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from drguard import applications as apps_mod
 from drguard import restore_evidence as rev
-from drguard.controls.objectives import RTO_TAG, bad_rto_tag, restore_objective, target_rto
+from drguard.controls.objectives import (
+    RTO_TAG,
+    UndefinedTier,
+    bad_rto_tag,
+    restore_objective,
+    target_rto,
+    undefined_tier,
+)
 from drguard.errors import ConfigError
 from drguard.evaluate import finding
 from drguard.facts import Resource
@@ -124,10 +132,13 @@ def _finding(ev: rev.Evidence, f: Finding, settings: Settings, params: dict[str,
     fact = Resource(ref=f.resource, name=r.name, type=stateful_type(f.resource) or "",
                     account=f.account, region=f.region,
                     tags={RTO_TAG: f.rto_tag} if f.rto_tag else {})
+    undefined = apps_mod.undefined_tier(f.tier, settings.apps)
     try:
         target, source, kind = target_rto(fact.tags, f.tier,
                                           dict(settings.apps.objectives(f.tier)),
-                                          params["targetRtoMinutes"])
+                                          params["targetRtoMinutes"], undefined)
+    except UndefinedTier:
+        verdict = undefined_tier(fact, f.tier, undefined or "")
     except ValueError:
         verdict = bad_rto_tag(fact, f.rto_tag or "")
     else:

@@ -139,12 +139,25 @@ def with_tier(params: Mapping[str, Any], key: str, tags: Mapping[str, Any] | Non
     return tier_params(params, key, tier_of(tags, apps), apps)
 
 
+def undefined_tier(tier: str | None, apps: Apps) -> str | None:
+    """Why the objectives of `tier` are unknown: it is not one of the tiers the config
+    defines (a typo in a `dr:tier` tag, or a tier nobody defined); None when it is defined,
+    when there is none, or when the config defines no tiers (the tag is then only a label)."""
+    if tier is None or not apps.tiers or tier in apps.tiers:
+        return None
+    return (f"its tier {tier!r} is not one of the tiers the config defines "
+            f"({', '.join(sorted(apps.tiers))})")
+
+
 def tier_params(params: Mapping[str, Any], key: str, tier: str | None,
                 apps: Apps) -> dict[str, Any]:
-    """`params` with `key` taken from `tier`'s objectives when it sets it."""
+    """`params` with `key` taken from `tier`'s objectives when it sets it; a tier the config
+    does not define is named in `tierUndefined` (the target in force is then unknown)."""
     value = apps.objectives(tier).get(key)
     if value is None:
-        return {**params, "targetFrom": key}
+        why = undefined_tier(tier, apps)
+        return {**params, "targetFrom": key} if why is None else \
+            {**params, "targetFrom": f"tier {tier}", "tierUndefined": why}
     return {**params, key: value, "targetFrom": f"tier {tier}"}
 
 

@@ -414,3 +414,42 @@ def test_the_fix_names_the_drill_of_each_kind_and_efs_goes_to_aws_backup() -> No
     assert slow.status == "fail" and "took 95 min" in slow.message
     assert slow.remediation["summary"].startswith("Make the restore of reports faster")
     assert "`dr-audit drill rds --db reports --region us-east-1" in slow.remediation["summary"]
+
+
+# ---- a tier the config does not define ------------------------------------------------------
+
+def test_a_tier_the_config_does_not_define_leaves_the_target_unknown(aws: Any,
+                                                                     tmp_path: Path) -> None:
+    """`dr:tier=critcal` (a typo) on a database while the config defines `critical` and
+    `standard`: its target RTO and RPO are unknown, so both verdicts are `error`, never the
+    control defaults (a 4 h RTO and a 24 h RPO that nobody chose for it)."""
+    aws.client("rds").create_db_instance(
+        DBInstanceIdentifier="billing-db", DBInstanceClass="db.t4g.medium", Engine="postgres",
+        AllocatedStorage=20, MasterUsername="app", MasterUserPassword="password-123",
+        Tags=[{"Key": "dr:tier", "Value": "critcal"}])
+    config = tmp_path / "tiers.json"
+    config.write_text(json.dumps({"tiers": {"critical": {"targetRtoMinutes": 60,
+                                                         "targetRpoHours": 1},
+                                            "standard": {"targetRtoMinutes": 480}}}))
+    main(["scan", "--endpoint-url", aws.url, "--regions", "us-east-1", "--output-dir",
+          str(tmp_path / "out"), "--format", "json", "--config", str(config)])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    mine = {f["control"]: f for f in report["findings"]
+            if f["resource"].endswith(":db:billing-db")}
+    for control in ("restore-time-objective", "recovery-point-objective"):
+        f = mine[control]
+        assert f["status"] == "error", (control, f["message"])
+        assert "'critcal' is not one of the tiers the config defines (critical, standard)" \
+            in f["message"]
+        assert f["tier"] == "critcal"
+
+
+def test_an_undefined_tier_is_only_a_label_without_tiers_and_a_tag_still_wins() -> None:
+    """Without tiers in the config a `dr:tier` tag sets no objective (the defaults apply, as
+    before); with them, the resource's own dr:rto tag is still the target in force."""
+    out = judged([live(DB, tier="gold")], [], [], config={"tiers": {}})
+    assert out[DB].evidence["targetSource"] == "default"
+    out = judged([live(DB, tier="gold", rto_tag="2h")], [], [])
+    assert out[DB].status == "fail" and out[DB].evidence["targetSource"] == "tag"
+    out = judged([live(DB, tier="gold")], [], [])
+    assert out[DB].status == "error" and "'gold' is not one of the tiers" in out[DB].message

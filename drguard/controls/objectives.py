@@ -23,15 +23,22 @@ CROSS_ACCOUNT_CONTROLS = frozenset({CROSS_ACCOUNT, AIR_GAPPED})
 RTO_TAG = "dr:rto"
 
 
+class UndefinedTier(ValueError):
+    """The resource's tier is not one the config defines: its target is unknown."""
+
+
 def target_rto(tags: dict[str, Any] | None, tier: str | None,
-               tier_objectives: dict[str, Any] | None, default: float
-               ) -> tuple[float, str, str]:
+               tier_objectives: dict[str, Any] | None, default: float,
+               undefined: str | None = None) -> tuple[float, str, str]:
     """(target minutes, where it came from, "tag" | "tier" | "default"): the resource's dr:rto
     tag, else its tier's targetRtoMinutes, else the control's parameter. A dr:rto tag that is
-    not a duration raises ValueError (its target is unknown, not the default)."""
+    not a duration raises ValueError, and a tier the config does not define (`undefined`
+    says why) UndefinedTier: the target is then unknown, not the default."""
     tag = (tags or {}).get(RTO_TAG)
     if isinstance(tag, str) and tag:
         return parse_rpo(tag) * 60, f"tag {RTO_TAG}={tag}", "tag"
+    if undefined:
+        raise UndefinedTier(undefined)
     minutes = (tier_objectives or {}).get("targetRtoMinutes")
     if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and tier:
         return float(minutes), f"tier {tier}", "tier"
@@ -42,6 +49,12 @@ def bad_rto_tag(r: Resource, tag: str) -> Verdict:
     return Verdict("error", f"The tag {RTO_TAG}={tag!r} on {r.name} is not a duration (write it "
                             "like 90m, 4h or 1d), so its target RTO is unknown.",
                    {"tag": RTO_TAG, "value": tag})
+
+
+def undefined_tier(r: Resource, tier: str | None, why: str) -> Verdict:
+    return Verdict("error", f"The target RTO of {r.name} is unknown: {why} (tag it with one of "
+                            f"them, or with {RTO_TAG}, or define the tier).",
+                   {"targetFrom": f"tier {tier}"})
 
 
 # the drill that restores each kind, and the option naming the resource

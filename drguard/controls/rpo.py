@@ -71,6 +71,11 @@ def rpo(r: RecoveryPoints, params: dict[str, Any]) -> Verdict:
             return Verdict("error", f"The tag {RPO_TAG}={tag!r} on {what} is not a duration "
                            "(write it like 30m, 4h, 2d or 1w), so its target RPO is unknown.",
                            {"tag": RPO_TAG, "value": tag})
+    elif params.get("tierUndefined"):
+        return Verdict("error", f"The target RPO of {what} is unknown: "
+                       f"{params['tierUndefined']} (tag it with one of them, or with "
+                       f"{RPO_TAG}, or define the tier).",
+                       {"targetFrom": params.get("targetFrom")})
     else:
         # the tier's objective when the resource's tier sets one (drguard.applications)
         target = float(params["targetRpoHours"])
