@@ -90,7 +90,7 @@ def judge(live: list[Finding], index: StateIndex, run: backends.BackendRun,
         fact = Resource(ref=f.resource, name=name, type=kind, account=f.account,
                         region=f.region)
         verdict = managed_by_code(fact, hit.stack if hit else None, hit.urn if hit else None,
-                                  run.urls)
+                                  run.urls, run.unread)
         out = finding(CONTROL, fact, verdict, "live", settings, today)
         # what the resource's tags said, as read by the finding it was found through
         out.application, out.owner, out.tier = f.application, f.owner, f.tier

@@ -4,6 +4,7 @@ resources recorded in state still exist."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .. import frameworks as fw
@@ -143,13 +144,19 @@ MANAGED = "resource-managed-by-code"
 
 
 def managed_by_code(r: Resource, stack: str | None, urn: str | None,
-                    backends: list[str]) -> Verdict:
+                    backends: list[str], unread: Sequence[str] = ()) -> Verdict:
     """A stateful resource found live is managed by a Pulumi stack (its ARN or physical id is
-    in a current checkpoint of the backends read)."""
-    ev = {"backends": list(backends)}
+    in a current checkpoint of the backends read). In no checkpoint read while some could not
+    be read (`unread`): unknown, since an unread one may manage it."""
+    ev: dict[str, Any] = {"backends": list(backends)}
     if stack is not None:
         return Verdict.ok(f"{r.name} is managed by the Pulumi stack {stack} ({urn}).",
                           stack=stack, urn=urn, **ev)
+    if unread:
+        ev["unread"] = list(unread)
+        return Verdict("error", f"{r.name} is in no Pulumi stack read, but {len(unread)} "
+                                "checkpoint(s) or backend(s) could not be read (see "
+                                "run.backends.unread): one of them may manage it.", ev)
     return Verdict("fail", f"{r.name} is managed by no Pulumi stack in the "
                            f"{len(backends)} backend(s) read: it cannot be rebuilt from code.",
                    ev, Remediation(
@@ -248,7 +255,9 @@ CONTROLS: tuple[Control, ...] = (
         description="Every stateful resource found live (databases, tables, file systems, "
                     "buckets, backup vaults) appears in a current checkpoint of a Pulumi "
                     "state backend (`--backend`, `stateBucket`): what no stack manages "
-                    "cannot be rebuilt from code. Not judged when no backend was read.",
+                    "cannot be rebuilt from code. Not judged when no backend was read; "
+                    "`error` for a resource in no checkpoint read while a checkpoint or "
+                    "backend could not be read (it may manage the resource).",
         remediation="`pulumi import` the resource into the stack of its application.",
         sources=frozenset({"live"}),
         mapping=Mapping(frameworks=((fw.NIST, "CM-8"), (fw.NIST, "CP-10"), (fw.ISO, "A.8.32"),
