@@ -394,7 +394,8 @@ def test_applications_and_frameworks_in_report(aws, tmp_path, capsys) -> None:  
     assert set(apps) == {"shop/prod", "shop/dev"}
     for a in apps.values():
         assert set(a) == APP_KEYS
-        assert set(a["rpo"]) == {"target_hours", "worst_achieved_hours"}
+        assert set(a["rpo"]) == {"target_hours", "worst_achieved_hours",
+                                 "without_recovery_point", "unknown"}
         assert set(a["rto"]) == {"target_minutes", "last_restore_minutes", "last_restore_at",
                                  "evidence"}
         assert set(a["isolation"]) == {"cross_region", "cross_account", "air_gapped"}

@@ -191,3 +191,14 @@ def test_seeded_trail_bucket_layout_and_digests(aws: Any) -> None:
     hits, meta = collect([f"s3://{TRAIL_BUCKET}/"], Window(), Settings(), endpoint_url=aws.url)
     assert meta["files"] == org.log_files and meta["skipped"]["files"] == 0
     assert meta["records_decoded"] >= len(hits) >= 10
+
+
+def test_applications_say_none_where_a_resource_has_no_recovery_point(
+        demo: dict[str, Any]) -> None:
+    """prod's workloads-backup-archive bucket has no recovery point at all: its worst achieved
+    RPO is "none", the worst case, never "unknown" (nothing was unread)."""
+    report = json.loads((demo["out"] / "report.json").read_text())
+    prod = next(a for a in report["applications"] if a["name"].endswith("/prod"))
+    assert prod["rpo"]["without_recovery_point"] == 1 and prod["rpo"]["unknown"] == 0
+    for name in ("report.html", "report.md"):
+        assert "1.0 h / none for 1 resource" in (demo["out"] / name).read_text(), name

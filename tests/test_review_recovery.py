@@ -130,6 +130,12 @@ def test_application_rows_do_not_call_unread_or_missing_evidence_fine() -> None:
     assert app["isolation"]["cross_account"] is None
     assert app["isolation"]["air_gapped"] is True
     assert app["rpo"]["worst_achieved_hours"] is None
+    # db2 has no recovery point at all: the worst case, counted as such (not "unknown")
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (1, 0)
+    unread = row("recovery-point-objective", "error", "arn:db2", achievedRpoHours=None)
+    (app,) = applications([*rows[:4], unread])
+    assert app["rpo"]["worst_achieved_hours"] is None
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (0, 1)
     # a failure still says no, whatever else could not be read
     (app,) = applications([*rows, row("backup-cross-account-copy", "fail", "arn:db3")])
     assert app["isolation"]["cross_account"] is False

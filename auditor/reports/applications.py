@@ -45,17 +45,23 @@ def _isolation(rows: list[dict[str, Any]], pred: Any) -> bool | None:
     return True
 
 
-def _worst_rpo(rows: list[dict[str, Any]]) -> float | None:
-    """The oldest newest-recovery-point of the application's resources; None when one of
-    them has no recovery point or could not be read (its age is unknown, not the best)."""
-    ages = []
+def _rpo(rows: list[dict[str, Any]], target: float | None) -> dict[str, Any]:
+    """The application's RPO row: its target; the oldest newest-recovery-point of its
+    resources (None when one of them has none or could not be read: its age is not the
+    best); how many resources have no recovery point at all, and how many could not be read."""
+    ages: list[float] = []
+    none: set[str] = set()
+    unknown: set[str] = set()
     for f in rows:
         a = _num((f.get("evidence") or {}).get("achievedRpoHours"))
         if a is not None:
             ages.append(a)
         elif f.get("control") == RPO:
-            return None
-    return max(ages) if ages else None
+            (none if f.get("status") in ("fail", "waived") else unknown).add(
+                str(f.get("resource")))
+    return {"target_hours": target,
+            "worst_achieved_hours": None if none or unknown or not ages else max(ages),
+            "without_recovery_point": len(none), "unknown": len(unknown - none)}
 
 
 def _num(v: Any) -> float | None:
@@ -100,8 +106,7 @@ def applications(findings: Iterable[dict[str, Any]],
             "name": name, "tier": tier, "owner": owner,
             "resources": len({f.get("resource") for f in rows}),
             "gaps": gaps,
-            "rpo": {"target_hours": _num(objectives.get("targetRpoHours")),
-                    "worst_achieved_hours": _worst_rpo(rows)},
+            "rpo": _rpo(rows, _num(objectives.get("targetRpoHours"))),
             "rto": {"target_minutes": _num(objectives.get("targetRtoMinutes")),
                     "last_restore_minutes": _num(last.get("restoreMinutes")),
                     "last_restore_at": last.get("restoredAt"),
