@@ -512,3 +512,29 @@ def test_remembered_scope_keeps_no_hostile_long_bucket_names() -> None:
     finally:
         tracemalloc.stop()
     assert kept < 1 << 20, kept
+
+
+def test_destination_accounts_catch_a_copy_redirected_to_another_account() -> None:
+    """An intruder keeps a cross-account copy but points it at an account they control:
+    without destinationAccounts any other account counts (no gap); pinned to the backup
+    account, the redirect is a gap of backup-cross-account-copy, for plans and replication."""
+    vault = "arn:aws:backup:us-west-2:{}:backup-vault:vault-of-record"
+    plan = record("UpdateBackupPlan", BK, {"backupPlanId": "plan-1", "backupPlan": {
+        "backupPlanName": "nightly", "rules": [{
+            "ruleName": "daily", "targetBackupVaultName": "prod",
+            "copyActions": [{"destinationBackupVaultArn": vault.format("999988887777")}]}]}})
+    replication = s3("PutBucketReplication", ReplicationConfiguration={"Rule": [{
+        "Status": "Enabled", "Destination": {
+            "Bucket": "arn:aws:s3:::exfil", "Account": "999988887777",
+            "AccessControlTranslation": {"Owner": "Destination"}}}]}, replication="")
+    pinned = from_mapping({"controls": {"backup-cross-account-copy": {
+        "destinationAccounts": ["444455556666"]}}})
+    assert ("backup-cross-account-copy", FAIL) not in hits(plan)
+    assert ("backup-cross-account-copy", FAIL) not in hits(replication)
+    assert ("backup-cross-account-copy", FAIL) in hits(plan, pinned)
+    assert ("backup-cross-account-copy", FAIL) in hits(replication, pinned)
+    # the pinned account itself: no gap
+    to_backup = {**plan, "requestParameters": {**plan["requestParameters"], "backupPlan": {
+        "backupPlanName": "nightly", "rules": [{"ruleName": "daily", "copyActions": [
+            {"destinationBackupVaultArn": vault.format("444455556666")}]}]}}}
+    assert ("backup-cross-account-copy", FAIL) not in hits(to_backup, pinned)

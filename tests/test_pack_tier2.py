@@ -364,3 +364,22 @@ def test_a_region_unknown_at_preview_is_said_not_decided(analyzer, capture) -> N
     run = run_stack(analyzer, done)
     assert _urns(run, "rds-cross-region-backup") == {done.get("env-db-env")["urn"],
                                                      done.get("env-db-alone")["urn"]}
+
+
+def test_destination_accounts_pin_where_copies_must_go(analyzer, capture) -> None:  # noqa: ANN001
+    """dr-ready-stack copies to its backup account (111122223333). Pinned to that account, it
+    still passes; pinned to another one (the vault account an intruder would not control),
+    every copy it makes is one that does not count, and the policy says where they go."""
+    cap = capture("examples/dr-ready-stack", preview=False, **DB_SECRET)
+    try:
+        analyzer.configure({"backup-cross-account-copy": {
+            "destinationAccounts": ["111122223333"]}})
+        assert run_stack(analyzer, cap).by_policy("backup-cross-account-copy") == []
+        analyzer.configure({"backup-cross-account-copy": {
+            "destinationAccounts": ["444455556666"]}})
+        found = run_stack(analyzer, cap).by_policy("backup-cross-account-copy")
+        assert found and all(d.enforcement_level == "mandatory" for d in found)
+        assert all("account 111122223333, which is not one of destinationAccounts "
+                   "(444455556666)" in d.message for d in found), [d.message for d in found]
+    finally:
+        analyzer.configure()

@@ -32,7 +32,7 @@ from dataclasses import field
 from typing import Any
 
 from .. import iampolicy
-from ..control import DESTROYABLE, Control, days, hours, strings
+from ..control import DESTROYABLE, Control, Param, days, hours, strings
 from ..control import Mapping as Refs
 from ..detections import (
     BACKUP,
@@ -308,8 +308,28 @@ def _kind(p: Protected) -> str:
     return p.kind[:1].upper() + p.kind[1:]
 
 
+def destinations(params: Mapping[str, Any]) -> frozenset[str]:
+    """The accounts a copy must go to (`destinationAccounts`); empty: any other account."""
+    return frozenset(str(a) for a in params.get("destinationAccounts") or ())
+
+
+def _counts(account: Any, own: str | None, allowed: frozenset[str]) -> bool:
+    """A copy into `account` counts as a copy in another account: not the resource's own,
+    and one of `destinationAccounts` when that is set."""
+    return isinstance(account, str) and bool(account) and account != own \
+        and (not allowed or account in allowed)
+
+
+def _not_allowed(accounts: Iterable[Any], allowed: frozenset[str]) -> str:
+    return (f"account {', '.join(sorted({str(a) for a in accounts}))}, which is not one of "
+            f"destinationAccounts ({', '.join(sorted(allowed))})")
+
+
 def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | None:
     ev: dict[str, Any] = {"account": p.account}
+    allowed = destinations(params)
+    if allowed:
+        ev["destinationAccounts"] = sorted(allowed)
     if p.kind == "backup bucket" and p.replica_of:
         return None
     if p.kind == "backup bucket":
@@ -318,7 +338,7 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
             return Verdict.unknown(f"The replication of {p.name!r}", **ev)
         rules = p.replication or []
         good = [r for r in rules if r.get("status") == "Enabled" and r.get("owner") == "Destination"
-                and isinstance(r.get("account"), str) and r.get("account") != p.account]
+                and _counts(r.get("account"), p.account, allowed)]
         if good and p.account is not None:
             r = good[0]
             return Verdict.ok(f"Backup bucket {p.name!r} replicates to bucket {r['bucket']} in "
@@ -332,7 +352,11 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
             return Verdict.unknown(f"The replication destination account of {p.name!r}", **ev)
         foreign = [r for r in rules if isinstance(r.get("account"), str)
                    and r.get("account") != p.account]
-        why = ("its cross-account replication leaves the replicas owned by this account "
+        elsewhere = [r["account"] for r in foreign if not _counts(r["account"], p.account,
+                                                                  allowed)]
+        why = (f"it replicates only to {_not_allowed(elsewhere, allowed)}"
+               if elsewhere and len(elsewhere) == len(foreign) else
+               "its cross-account replication leaves the replicas owned by this account "
                "(accessControlTranslation owner is not Destination)" if foreign else
                "no replication rule writes to another account")
         return Verdict("fail", f"Backup bucket {p.name!r} has no copy in another AWS account: "
@@ -347,9 +371,15 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
         return Verdict.unknown(f"The copy destination of the plans that select {p.name!r}", **ev)
     if p.account is None and p.links:
         return Verdict.unknown(f"The account of {p.name!r}", **ev)
-    cross = [k for k in p.links if k.copy.account and k.copy.account != p.account]
+    cross = [k for k in p.links if _counts(k.copy.account, p.account, allowed)]
+    elsewhere = [k for k in p.links if k.copy.account and k.copy.account != p.account
+                 and k not in cross]
     if not cross:
-        if p.links:
+        if elsewhere:
+            to = _not_allowed((k.copy.account for k in elsewhere), allowed)
+            why = (f"its backup plans copy only to {to} ("
+                   + "; ".join(_link_text(k) for k in elsewhere) + ")")
+        elif p.links:
             why = ("its backup plans copy only within its own account (" +
                    "; ".join(_link_text(k) for k in p.links) + ")")
         elif p.selected_by:
@@ -627,28 +657,29 @@ def _plan_rules(rp: Mapping[str, Any]) -> list[dict[str, Any]]:
         if isinstance(plan, dict) else []
 
 
-def drops_cross_account_copy(rp: dict[str, Any], record: dict[str, Any], _params: Any,
-                              _ctx: Any) -> bool:
+def drops_cross_account_copy(rp: dict[str, Any], record: dict[str, Any],
+                             params: Mapping[str, Any], _ctx: Any) -> bool:
     if record.get("eventName") == "DeleteBackupPlan":
         return True
     own = str(record.get("recipientAccountId") or get_in(record, "userIdentity", "accountId"))
-    return not any(arn_account(c.get("destinationBackupVaultArn")) not in (None, own)
+    allowed = destinations(params)
+    return not any(_counts(arn_account(c.get("destinationBackupVaultArn")), own, allowed)
                    for r in _plan_rules(rp) for c in as_list(r.get("copyActions"))
                    if isinstance(c, dict))
 
 
-def replication_not_cross_account_owned(rp: dict[str, Any], record: dict[str, Any], _params: Any,
-                                   _ctx: Any) -> bool:
+def replication_not_cross_account_owned(rp: dict[str, Any], record: dict[str, Any],
+                                        params: Mapping[str, Any], _ctx: Any) -> bool:
     if record.get("eventName") == "DeleteBucketReplication":
         return True
     own = str(record.get("recipientAccountId") or get_in(record, "userIdentity", "accountId"))
+    allowed = destinations(params)
     cfg = rp.get("ReplicationConfiguration") or {}
     for rule in as_list(get_in(cfg, "Rule")):
         dest = get_in(rule, "Destination") or {}
-        account = get_in(dest, "Account")
-        if get_in(rule, "Status") == "Enabled" and isinstance(account, str) \
-                and account != own and get_in(dest, "AccessControlTranslation", "Owner") \
-                == "Destination":
+        if get_in(rule, "Status") == "Enabled" \
+                and _counts(get_in(dest, "Account"), own, allowed) \
+                and get_in(dest, "AccessControlTranslation", "Owner") == "Destination":
             return False
     return True
 
@@ -714,7 +745,14 @@ CONTROLS: tuple[Control, ...] = (
                     "resource; replicate backup buckets to another account with "
                     "accessControlTranslation owner Destination.",
         params=(hours("maxCopyAgeHours", 26, "Newest cross-account copy allowed, in hours "
-                                             "(live)."),),
+                                             "(live)."),
+                Param("destinationAccounts", [], {"type": "array", "uniqueItems": True,
+                                                  "items": {"type": "string",
+                                                            "pattern": "^[0-9]{12}$"}},
+                      "AWS account ids the copies must go to (your backup or vault "
+                      "accounts); empty: any account other than the resource's own. Set, a "
+                      "copy redirected to any other account (one an intruder controls) no "
+                      "longer counts.")),
         detections=(
             on(BACKUP, "UpdateBackupPlan", "DeleteBackupPlan", resource=_plan_resource,
                when=drops_cross_account_copy,

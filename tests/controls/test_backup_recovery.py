@@ -44,7 +44,7 @@ def test_declarations() -> None:
         c = BY_ID[cid]
         assert (c.severity, c.tier) == (sev, tier)
     assert BY_ID[JOBS].sources == frozenset({"live"}) and not BY_ID[JOBS].detections
-    assert BY_ID[CROSS_ACCOUNT].defaults() == {"maxCopyAgeHours": 26}
+    assert BY_ID[CROSS_ACCOUNT].defaults() == {"maxCopyAgeHours": 26, "destinationAccounts": []}
     assert BY_ID[AIR_GAPPED].defaults() == {"minRetentionDays": 7}
     assert BY_ID[DENY_DELETE].defaults() == {"allowedPrincipals": []}
     assert BY_ID[FREQUENCY].defaults() == {"maxIntervalHours": 24, "minRetentionDays": 35}

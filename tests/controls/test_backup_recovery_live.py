@@ -273,3 +273,20 @@ def test_org_scan_evidence_is_the_recovery_point_in_the_destination(aws) -> None
     assert f.status == "fail" and "50.0 h old" in f.message
     f = one(findings, AIR_GAPPED, dest)
     assert f.status == "pass" and f.account == prod and "compliance" in f.message
+
+
+def test_live_copies_count_only_into_destination_accounts(aws) -> None:  # noqa: ANN001
+    """The database's copy job to OTHER completed 2 h ago: a pass, unless destinationAccounts
+    names other accounts only (the backup account), when that copy does not count."""
+    ids = _seed(aws)
+    copies = [_copy(ids["db"], 2)]
+    for pinned, status in (([OTHER], "pass"), (["444455556666"], "fail")):
+        with FaultyProxy(aws.url, _faults(ids, copies, [], VAULTS)) as proxy:
+            findings = run_scan(aws, config={"controls": {CROSS_ACCOUNT: {
+                "destinationAccounts": pinned}}}, regions=[REGION], endpoint=proxy.url,
+                now=NOW).findings
+        f = one(findings, CROSS_ACCOUNT, ids["db"])
+        assert f.status == status, f.message
+        assert f.evidence["destinationAccounts"] == pinned
+    assert f"copy only to account {OTHER}, which is not one of destinationAccounts " \
+           "(444455556666)" in f.message
