@@ -200,17 +200,23 @@ class Usage:
     def record(self, match: WaiverMatch) -> None:
         (self.expired if match.expired else self.waived).add(id(match.waiver))
 
-    def unused(self, waivers: Iterable[Waiver], today: dt.date | None = None) -> list[str]:
+    def unused(self, waivers: Iterable[Waiver], today: dt.date | None = None,
+               accounts: Iterable[str] | None = None,
+               regions: Iterable[str] | None = None) -> list[str]:
         """One line per waiver of a control this run judged that waived none of its findings
         (the gap fixed, the resource renamed or gone). An expired waiver a finding already
         named as expired is left out (the report says so); one that met nothing is named,
         with its expiry. A waiver of a control the run did not judge (another command's, or
         no resource of its kind), or of one with a resource it could not read (the waived
-        one, maybe), says nothing about itself: left out."""
+        one, maybe), says nothing about itself: left out. So is a waiver whose resource is an
+        ARN naming an account or region outside the ones the run read (`accounts`, `regions`;
+        None: not narrowed), whose resource the run could not meet."""
         today = today or dt.date.today()
         out = []
+        scope = (None if accounts is None else set(accounts),
+                 None if regions is None else set(regions))
         for w in waivers:
-            if id(w) in self.waived or id(w) in self.expired:
+            if id(w) in self.waived or id(w) in self.expired or not _within(w, *scope):
                 continue
             if w.control == "*":
                 judged = bool(self.judged) and not self.errored
@@ -224,7 +230,24 @@ class Usage:
         return out
 
 
-def warn_unused(waivers: Iterable[Waiver], use: Usage, today: dt.date | None = None) -> None:
+def _within(w: Waiver, accounts: set[str] | None, regions: set[str] | None) -> bool:
+    """Whether the resource of `w` can be in the accounts and regions read: an ARN glob whose
+    account or region part is spelt out (no wildcard) names where its resource is."""
+    if w.resource is None or not w.resource.startswith("arn:"):
+        return True
+    parts = w.resource.split(":", 5)
+    if len(parts) < 6:
+        return True
+    for part, read in ((parts[4], accounts), (parts[3], regions)):
+        if read is not None and part and not any(c in part for c in "*?[") \
+                and part not in read:
+            return False
+    return True
+
+
+def warn_unused(waivers: Iterable[Waiver], use: Usage, today: dt.date | None = None,
+                accounts: Iterable[str] | None = None,
+                regions: Iterable[str] | None = None) -> None:
     """One warning (stderr, through logging) per waiver Usage.unused names."""
-    for line in use.unused(waivers, today):
+    for line in use.unused(waivers, today, accounts, regions):
         log.warning("%s", line)

@@ -227,7 +227,10 @@ def run(args: argparse.Namespace) -> int:
                                   args.fail_on, args.baseline, args)
     _say_applications(result.findings, result.run)
     if not args.shard:  # one shard sees part of the organization: its waivers' gaps elsewhere
-        warn_unused(settings.waivers, settings.waiver_use)  # (counted as findings were made)
+        # (counted as findings were made; a waiver of a resource in an account or region
+        # this scan did not read is not called unused)
+        warn_unused(settings.waivers, settings.waiver_use,
+                    accounts=result.run.get("accounts"), regions=result.run.get("regions"))
     finish(result.findings, {**result.run, "fail_on": args.fail_on}, paths)
     deliver(args, options_from(args).aws, result.findings,
             {**result.run, "fail_on": args.fail_on}, paths, code)
