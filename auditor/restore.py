@@ -40,6 +40,7 @@ from drguard.findings import Finding
 from drguard.registry import BY_ID
 from drguard.settings import Settings
 
+from . import history_key
 from .collectors import ReadError
 from .history_store import open_store
 from .managed import stateful_type
@@ -171,7 +172,9 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any,
         store = open_store(history, AwsOptions(profile=getattr(args, "profile", None),
                                                endpoint_url=getattr(args, "endpoint_url", None)))
         try:
-            drills, skipped = drill_entries(store, now)
+            drills, skipped = drill_entries(store, now,
+                                            history_key.from_arg(getattr(args, "history_key",
+                                                                         None)))
         except ConfigError as e:
             drills_unknown = f"the drill history could not be read ({e})"
             log.warning("%s: %s", CONTROL, drills_unknown)

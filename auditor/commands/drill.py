@@ -25,7 +25,7 @@ from drguard import __version__
 from drguard import restore_evidence as rev
 from drguard.errors import ConfigError
 
-from .. import org
+from .. import history_key, org
 from ..aws import DEFAULT_REGION, AwsOptions, MutatingCallError, connect
 from ..drill import Context, DrillAccount, DrillGuard, Outcome, new_run_id
 from ..drill import next as drill_next
@@ -43,7 +43,7 @@ from ..org import Shard
 from ..services.restore import drill_entries
 from ..terminal import shown, shown_lines
 from .common import DEFAULT_WORKERS, check_org_options, format_list, load_settings
-from .summary import history_store, print_paths
+from .summary import add_history_key, check_history_key, history_store, print_paths
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--history", type=history_arg, metavar="DIR|s3://BUCKET/PREFIX",
                    help="keep each drill's summary here (S3: one new object per run); the "
                    "report shows RTO over time, `drill next` reads it as restore evidence")
+    add_history_key(p)
     p.add_argument("--poll-seconds", type=_positive, default=15.0,
                    help="seconds between status checks while waiting (default 15)")
     p.add_argument("--wait-minutes", type=_positive, default=120.0,
@@ -228,6 +229,7 @@ def _target(args: argparse.Namespace) -> str:
 
 def _check_usage(args: argparse.Namespace) -> None:
     """Usage errors found before any AWS call (ConfigError -> exit 2)."""
+    check_history_key(args)
     try:
         if args.drill_kind == "state":
             parse_backend(args.backend)
@@ -338,6 +340,7 @@ def run_next(args: argparse.Namespace) -> int:
     """Choose what to drill (reads only), say why, then drill it like `drill KIND`."""
     settings = load_settings(args)
     shard = check_org_options(args)
+    check_history_key(args)  # a usage error before any read
     if isinstance(args.history, Path):  # before choosing: an unusable history is no evidence
         drill_report.check_history_dir(args.history)
     options = AwsOptions(profile=args.profile, endpoint_url=args.endpoint_url,
@@ -359,7 +362,7 @@ def run_next(args: argparse.Namespace) -> int:
         history_unknown["*"] = "no --history given: earlier drills are not known"
     else:
         try:
-            drills, skipped = drill_entries(store)
+            drills, skipped = drill_entries(store, key=history_key.from_arg(args.history_key))
         except ConfigError as e:  # the history cannot be listed: every drill is unknown
             history_unknown["*"] = f"the drill history could not be read ({e})"
         else:
@@ -536,9 +539,10 @@ def _finish(args: argparse.Namespace, run_id: str, started: dt.datetime, account
     if store is not None:
         entry = drill_report.history_entry(section, started.isoformat(timespec="seconds"))
         try:
-            drill_report.save_history(store, entry)
+            key = history_key.from_arg(args.history_key)
+            drill_report.save_history(store, entry, key)
             entries, skipped = drill_report.load_history(store, args.drill_kind,
-                                                         section["target"])
+                                                         section["target"], key)
         except ConfigError as e:  # the drill happened: its report is still written
             log.error("%s", e)
             entries, skipped = [], 0

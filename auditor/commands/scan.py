@@ -31,7 +31,7 @@ from .common import (
     check_org_options,
     load_settings,
 )
-from .summary import finish, history_store, load_account_names
+from .summary import add_history_key, finish, history_store, load_account_names
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def _regions(value: str) -> list[str]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regions", type=_regions, metavar="R1,R2",
                    help="regions to scan (default: the account's enabled regions)")
+    add_history_key(p)
     p.add_argument("--endpoint-url", help="AWS-compatible endpoint for every client")
     p.add_argument("--profile", help="AWS profile (default: the standard boto3 chain)")
     p.add_argument("--role-arn", help="role to assume first (e.g. an audit role)")

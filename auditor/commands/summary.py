@@ -64,6 +64,27 @@ def check_report_options(args: argparse.Namespace) -> None:
     if isinstance(history, Path) and history.exists() and not history.is_dir():
         raise ConfigError(f"--history {history}: not a folder")
     load_account_names(getattr(args, "account_names", None))
+    check_history_key(args)
+
+
+def add_history_key(p: argparse.ArgumentParser) -> None:
+    """--history-key, for the commands that write or read drill history (drill, scan)."""
+    p.add_argument("--history-key", metavar="env:NAME",
+                   help="sign drill history entries with the key in environment variable "
+                        "NAME (HMAC-SHA256), and take as evidence only entries it signed: "
+                        "whoever can write the history store cannot forge a drill. Keep the "
+                        "key where the drills and scans run, not in the accounts they judge")
+
+
+def check_history_key(args: argparse.Namespace) -> None:
+    """--history-key names a usable key, and a --history to sign or read."""
+    from .. import history_key
+
+    key = getattr(args, "history_key", None)
+    history_key.from_arg(key)
+    if key is not None and getattr(args, "history", None) is None:
+        raise ConfigError("--history-key: give --history too (the store whose drill entries "
+                          "it signs and checks)")
 
 
 def history_store(args: argparse.Namespace) -> HistoryStore | None:

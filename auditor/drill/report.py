@@ -21,6 +21,7 @@ from typing import Any
 
 from drguard.errors import ConfigError
 
+from .. import history_key
 from ..history_store import HistoryStore
 from ..reports import render_reports
 from ..reports._common import dumps, jsonable
@@ -106,14 +107,19 @@ def history_entry(section: dict[str, Any], started: str) -> dict[str, Any]:
     return {"schema": HISTORY_SCHEMA, "started": started, **{k: section.get(k) for k in keys}}
 
 
-def load_history(store: HistoryStore, kind: str, target: str) -> tuple[list[dict[str, Any]], int]:
-    """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped)."""
-    entries, skipped = drill_entries(store)
+def load_history(store: HistoryStore, kind: str, target: str, key: bytes | None = None
+                 ) -> tuple[list[dict[str, Any]], int]:
+    """(entries of this kind and target, oldest first, at most HISTORY_LIMIT; files skipped;
+    given `key`, only the entries it signed)."""
+    entries, skipped = drill_entries(store, key=key)
     mine = [e for e in entries if e["kind"] == kind and e["target"] == target]
     return mine[-HISTORY_LIMIT:], skipped
 
 
-def save_history(store: HistoryStore, entry: dict[str, Any]) -> str:
+def save_history(store: HistoryStore, entry: dict[str, Any], key: bytes | None = None) -> str:
+    """Keep `entry` in the history, signed when a `--history-key` key is given."""
+    if key is not None:
+        entry = history_key.sign(entry, key)
     return store.append(f"drill-{entry['run_id']}.json", dumps(entry) + "\n")
 
 

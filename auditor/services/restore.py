@@ -12,6 +12,7 @@ from typing import Any
 from drguard import restore_evidence as rev
 from drguard.controls import objectives as ctl
 
+from .. import history_key
 from ..aws import paginate
 from ..collectors import ReadError
 from ..history_store import HistoryStore
@@ -40,16 +41,21 @@ def jobs_unread(region: str | None, error: ReadError, account: str | None = None
             f"({error.operation}: {error.code})")
 
 
-def drill_entries(store: HistoryStore, now: dt.datetime | None = None
-                  ) -> tuple[list[dict[str, Any]], int]:
+def drill_entries(store: HistoryStore, now: dt.datetime | None = None,
+                  key: bytes | None = None) -> tuple[list[dict[str, Any]], int]:
     """Every drill entry of the history, oldest first, and how many were skipped. An entry
-    that cannot be read, is not a drill summary or finished after `now` (default: the clock)
-    is skipped with a warning naming it."""
+    that cannot be read, is not a drill summary or finished after `now` (default: the clock),
+    or (given the `--history-key` key) is not signed by that key, is skipped with a warning
+    naming it."""
     now = now or dt.datetime.now(dt.UTC)
     docs, skipped = store.read(lambda name: name.startswith("drill-"))
     entries = []
     for name, doc in docs:
-        if rev.valid_drill_entry(doc, now):
+        if key is not None and not history_key.verified(doc, key):
+            log.warning("--history: %s/%s: not signed by --history-key (unsigned, altered or "
+                        "signed with another key); skipped", store.where.rstrip("/"), name)
+            skipped += 1
+        elif rev.valid_drill_entry(doc, now):
             entries.append(doc)
         else:
             log.warning("--history: %s/%s: not a drill summary of %s (or it ends in the "
