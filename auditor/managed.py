@@ -122,6 +122,18 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any) -> list
     return judge(result.findings, index, run, settings)
 
 
+def tier_tags_overriding(findings: list[Finding], settings: Settings) -> list[str]:
+    """The resources whose `dr:tier` tag names another tier than the config gives their
+    application: the tag decides (it may lower the objectives, or take the cross-region and
+    cross-account controls off), and a tag is something anyone with tag rights can write."""
+    out: dict[str, None] = {}
+    for f in findings:
+        conf = settings.apps.applications.get(f.application or "", {}).get("tier")
+        if f.tag_tier and conf and f.tag_tier != conf:
+            out.setdefault(f"{f.resource} (dr:tier={f.tag_tier}; {f.application}: {conf})")
+    return list(out)
+
+
 def applicable(findings: list[Finding], settings: Settings) -> list[Finding]:
     """Without the findings of controls their tier takes off (crossRegion/crossAccount:
     false)."""

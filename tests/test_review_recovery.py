@@ -80,6 +80,27 @@ def test_a_dr_app_tag_does_not_lend_its_tier_to_a_resource_a_stack_manages(
     assert "backup-cross-account-copy" in {f["control"] for f in mine}
 
 
+def test_a_dr_tier_tag_overriding_the_configured_tier_is_named(aws: Any, tmp_path: Path) -> None:
+    """The tag decides the tier (as the config's documentation says), but a tag anyone with
+    tag rights can write that lowers a critical database to `scratch` takes the cross-account
+    controls off it: the run names every such resource, in the report's notes."""
+    seed_live(aws)
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"
+    aws.client("dynamodb").tag_resource(ResourceArn=table,
+                                        Tags=[{"Key": "dr:tier", "Value": "scratch"}])
+    config = tmp_path / "dr.yaml"
+    config.write_text(
+        "tiers:\n  critical: {crossAccount: true}\n  scratch: {crossAccount: false}\n"
+        "applications:\n  shop/prod: {tier: critical}\n")
+    report = _scan(aws, tmp_path / "r", "--config", str(config), "--backend",
+                   seed_state_bucket(aws))
+    mine = [f for f in report["findings"] if f["resource"] == table]
+    assert {f["tier"] for f in mine} == {"scratch"}  # the tag decided
+    assert "backup-cross-account-copy" not in {f["control"] for f in mine}
+    notes = [n for n in report["run"]["skipped"]["notes"] if n.startswith("tiers:")]
+    assert len(notes) == 1 and f"{table} (dr:tier=scratch; shop/prod: critical)" in notes[0]
+
+
 
 def test_the_key_of_a_copy_destination_vault_is_judged_without_org(aws: Any) -> None:
     """The vault of record in the backup account is encrypted with a KMS key of the production

@@ -186,6 +186,7 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
             say("reading CloudTrail logs...")
         result.findings += _extra_findings(args, settings, result)
         managed.attribute(result.findings, getattr(result, "index", None), settings)
+        _note_tier_tags(result, settings)
         result.findings = managed.applicable(result.findings, settings)
         result.findings += restore.scan_hook(args, settings, result)
     if settings.apps.tiers or settings.apps.applications:
@@ -204,6 +205,19 @@ def execute(options: ScanOptions, settings: Settings, output_dir: Path, formats:
     # the reports' own summary decides (gaps, errors, anything not read: COMMON run-info)
     code = int(outcome(result.findings, run).get("exit_code", 0))
     return code, paths, result
+
+
+def _note_tier_tags(result: ScanResult, settings: Settings) -> None:
+    """Name, in the run's notes and on stderr, the resources whose dr:tier tag overrode the
+    tier the config gives their application."""
+    over = managed.tier_tags_overriding(result.findings, settings)
+    if over:
+        shown_ = ", ".join(over[:5]) + (f" and {len(over) - 5} more" if len(over) > 5 else "")
+        note = (f"tiers: {len(over)} resource(s) carry a dr:tier tag other than the tier the "
+                f"config gives their application, and the tag decided their objectives and "
+                f"which controls apply (check that nobody lowered them): {shown_}")
+        result.run["skipped"].setdefault("notes", []).append(note)
+        log.warning("%s", note)
 
 
 def _say_applications(findings: list[Finding], run: dict[str, Any]) -> None:
