@@ -60,6 +60,9 @@ JOBS = "backup-jobs-healthy"
 DEFAULT_SCHEDULE = "cron(0 5 ? * * *)"
 PROTECTED_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
                      "backup:PutBackupVaultAccessPolicy")
+# What the policy a remediation writes denies: the actions the control requires, and deleting
+# the policy itself (else an admin deletes it, then the recovery points).
+FIX_DENIED_ACTIONS = (*PROTECTED_ACTIONS, "backup:DeleteBackupVaultAccessPolicy")
 BAD_JOB_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
 AIR_GAPPED_TYPE = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
 
@@ -248,7 +251,7 @@ def fix_air_gapped(v: CopyVault, minimum: int) -> Remediation:
 
 def deny_delete_policy(allowed: Iterable[str]) -> dict[str, Any]:
     stmt: dict[str, Any] = {"Sid": "DenyRecoveryPointDeletion", "Effect": "Deny",
-                            "Principal": {"AWS": "*"}, "Action": list(PROTECTED_ACTIONS),
+                            "Principal": {"AWS": "*"}, "Action": list(FIX_DENIED_ACTIONS),
                             "Resource": "*"}
     allowed = list(allowed)
     if allowed:
@@ -260,7 +263,8 @@ def fix_deny_delete(v: VaultPolicy, allowed: Iterable[str]) -> Remediation:
     doc = json.dumps(deny_delete_policy(allowed))
     return Remediation(
         f"Give vault {v.name} an access policy that denies deleting recovery points, changing "
-        "their lifecycle and changing the policy to every principal but the allowed ones.",
+        "their lifecycle and changing or deleting the policy to every principal but the "
+        "allowed ones.",
         f"aws.backup.VaultPolicy(\"{v.name}-deny-delete\", backup_vault_name={_py(v.name)},\n"
         f"    policy=json.dumps({deny_delete_policy(allowed)!r}))",
         f"aws backup put-backup-vault-access-policy --backup-vault-name {shlex.quote(v.name)} "

@@ -350,3 +350,17 @@ def test_logs(rec: dict[str, Any], expected: set[tuple[str, str]]) -> None:
         assert h.resource.startswith("arn:aws:")
         if h.status == "attempt":
             assert h.message.startswith("Refused")
+
+
+@pytest.mark.parametrize("allowed", [[], ["arn:aws:iam::111122223333:role/backup-admin"]])
+def test_the_fixed_policy_passes_and_cannot_be_deleted_either(allowed: list[str]) -> None:
+    """The policy the remediation writes passes the control, and also denies deleting the
+    policy itself: else an admin deletes the policy, then the recovery points."""
+    v = VaultPolicy(ref="v", name="v", policy=None)
+    fix = ctl.deny_delete(v, {"allowedPrincipals": allowed}).remediation
+    assert fix is not None and fix.cli is not None
+    doc = json.loads(fix.cli.split("--policy ", 1)[1].strip("'"))
+    assert ctl.deny_delete(VaultPolicy(ref="v", name="v", policy=doc),
+                           {"allowedPrincipals": allowed}).status == "pass"
+    assert "backup:DeleteBackupVaultAccessPolicy" in doc["Statement"][0]["Action"]
+    assert "deleting the policy" in fix.summary
