@@ -5,7 +5,8 @@ Pulumi SDKs call each type's properties. Used by tests/test_property_names.py.
 `policypack.wire`, `policypack.fixers` they call) with a small abstract interpreter. It starts at
 every place the stack model and the remediation call into a service: each adapter of `facts` and
 of a `ResourceCheck` on each of its tokens, each `link` step, `StackCheck` rule and `arns`
-function, and each `Fixer` on each of its tokens. A resource value knows its one type token, so
+function, and each `Fixer` on each of its tokens (with the tags `policypack.remediate` matches
+tag waivers against). A resource value knows its one type token, so
 `r.type == ...`, `r.type in TYPES`, `.startswith("aws-native")` and the `native = ...` flags
 built from them decide branches exactly as they would run; a resource whose token is one of
 several (an item of `linked[kind]`, `model.res_of[id(fact)]`, `model.resources`) forks the rest
@@ -281,6 +282,7 @@ class Interp:
 
     # -- entry points ------------------------------------------------------------------------
     def run(self) -> Reads:
+        from policypack import remediate
         from policypack.binding import ResourceCheck, StackCheck
 
         model, linked = Obj("model"), Obj("linked")
@@ -300,6 +302,8 @@ class Interp:
             for fx in s.remediations:
                 for t in fx.types:
                     self.call(C(fx.fix), [R(t, target=True), U])
+                    # the tags a waiver by tag is matched against before the fix
+                    self.call(C(remediate.resource_tags), [C(t), P(t, ())])
         return self.reads
 
     # -- reads ---------------------------------------------------------------------------------

@@ -120,6 +120,7 @@ def test_the_collector_sees_the_reads_it_is_meant_to(reads: propnames.Reads) -> 
         ("aws-native:backup:BackupSelection", ("backupSelection", "selectionName")),
         ("aws:redshift/cluster:Cluster", ("automatedSnapshotRetentionPeriod",)),  # a fixer
         ("aws:efs/backupPolicy:BackupPolicy", ("fileSystemId",)),  # model.deps in a link
+        ("aws-native:dynamodb:GlobalTable", ("replicas", "[]", "tags")),  # remediation's tags
     ]:
         assert (token, path) in found, (token, path)
     # branches on the type are followed as they run: no aws-native name on a pulumi-aws type
@@ -200,3 +201,15 @@ def test_native_selection_is_named_by_its_selection_name(analyzer, capture) -> N
     run = run_stack(analyzer, capture(native_tagged, preview=False))
     (d,) = [d for d in run.by_policy("backup-cross-account-copy") if "ledger-db" in d.urn]
     assert "ledger-weekly/ledger-databases" in d.message, d.message
+
+
+def test_remediation_leaves_a_global_table_waived_by_its_replicas_tags(analyzer, capture) -> None:  # noqa: ANN001
+    from tests.test_remediate import REMEDIATE_ALL
+
+    table = capture(native_tagged, preview=False).get("ledger-table")
+    analyzer.configure(REMEDIATE_ALL)
+    assert "dynamodb-recovery" in {r["policy_name"] for r in analyzer.remediate(table)
+                                   .remediations}
+    analyzer.configure({**REMEDIATE_ALL, **_tag_waivers()})
+    rr = analyzer.remediate(table)
+    assert "dynamodb-recovery" not in {r["policy_name"] for r in rr.remediations}
