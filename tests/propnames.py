@@ -99,6 +99,13 @@ class T:
 
 
 @dataclass(frozen=True)
+class D:
+    """A list or dict the code filled (append, item assignment) with `elem` values."""
+
+    elem: Any
+
+
+@dataclass(frozen=True)
 class Alt:
     """One of several values."""
 
@@ -134,6 +141,8 @@ def key(v: Any) -> Any:
         return ("T", tuple(key(x) for x in v.items))
     if isinstance(v, L):
         return ("L", key(v.elem))
+    if isinstance(v, D):
+        return ("D", key(v.elem))
     if isinstance(v, Obj):
         return ("O", v.kind, key(v.arg))
     if isinstance(v, Fn):
@@ -179,7 +188,7 @@ def elem(v: Any) -> Any:
     def one(x: Any) -> Any:
         if isinstance(x, P):
             return P(x.token, (*x.path, ELEM))
-        if isinstance(x, L):
+        if isinstance(x, L | D):
             return x.elem
         if isinstance(x, T):
             return alt(x.items)
@@ -198,7 +207,7 @@ def resources(v: Any) -> list[Any]:
 class Reads:
     # (token, path) -> where in the code (module.function:line)
     found: dict[tuple[str, tuple[str, ...]], set[str]] = field(default_factory=dict)
-    dynamic: set[str] = field(default_factory=set)  # reads whose key is not known
+    dynamic: set[str] = field(default_factory=set)  # where a key was not known (module.function)
 
     def add(self, token: str, path: tuple[str, ...], where: str) -> None:
         self.found.setdefault((token, path), set()).add(where)
@@ -321,7 +330,7 @@ class Interp:
             out = []
             for kk in options(k):
                 if not isinstance(kk, C):
-                    self.reads.dynamic.add(self.where)
+                    self.reads.dynamic.add(self.where.split(":")[0])
                     continue
                 if isinstance(kk.v, int) and not isinstance(kk.v, bool):
                     step = ELEM
@@ -534,8 +543,8 @@ class Interp:
                     vals = []
                 out += [_wrap(e) for e in vals]
             else:
-                item = elem(x)
-                out += list(options(item)) if len(resources(item)) > 1 else [item]
+                item = elem(x)  # each alternative apart: a tuple's parts stay together
+                out += list(options(item))
         return out or [U]
 
     def do_import(self, st: ast.Import | ast.ImportFrom, env: dict[str, Any]) -> None:
@@ -567,8 +576,19 @@ class Interp:
                     parts[i].append(items[i])
             for t, p in zip(target.elts, parts, strict=True):
                 self.assign(t, alt(p), env)
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            self.eval(target.slice, env)
+            self.fill(target.value.id, v, env)
         elif isinstance(target, ast.Attribute | ast.Subscript):
             self.eval(target.value, env)
+
+    def fill(self, name: str, v: Any, env: dict[str, Any]) -> None:
+        """`name[...] = v` / `name.append(v)` on a list or dict the function made."""
+        cur = self.lookup(name, env)
+        if not any(isinstance(x, D) or (isinstance(x, C) and isinstance(x.v, list | dict))
+                   for x in options(cur)):
+            return
+        env[name] = D(alt([*(x.elem for x in options(cur) if isinstance(x, D)), v]))
 
     # -- expressions -----------------------------------------------------------------------------
     def lookup(self, name: str, env: dict[str, Any]) -> Any:
@@ -597,6 +617,10 @@ class Interp:
             return amap(self.eval(e.value, env), lambda r: self.attr(r, e.attr))
         if isinstance(e, ast.Subscript):
             base = self.eval(e.value, env)
+            if isinstance(e.slice, ast.Slice):  # a part of a list: the same items
+                for x in (e.slice.lower, e.slice.upper, e.slice.step):
+                    self.eval(x, env)
+                return amap(base, lambda b: b if isinstance(b, P) else U)
             idx = self.eval(e.slice, env)
             return amap(base, lambda b: self.subscript(b, idx))
         if isinstance(e, ast.Call):
@@ -714,6 +738,11 @@ class Interp:
             args = [U if isinstance(a, ast.Starred) else v for a, v in zip(e.args, args,
                                                                              strict=True)]
         if isinstance(e.func, ast.Attribute):
+            if isinstance(e.func.value, ast.Name) and e.func.attr in ("append", "add") \
+                    and args:
+                self.fill(e.func.value.id, args[0], env)
+            elif isinstance(e.func.value, ast.Name) and e.func.attr == "extend" and args:
+                self.fill(e.func.value.id, elem(args[0]), env)
             recv = self.eval(e.func.value, env)
             return amap(recv, lambda r: self.method(r, e.func.attr, args, kwargs))
         return self.call(self.eval(e.func, env), args, kwargs)
@@ -763,7 +792,7 @@ class Interp:
                 return b.items[idx.v]
             except IndexError:
                 return U
-        if isinstance(b, L):
+        if isinstance(b, L | D):
             return b.elem
         if isinstance(b, Obj):
             return self.method(b, "get", [idx], {})
@@ -815,8 +844,13 @@ class Interp:
             if fn is not None:
                 return self.call(C(fn), args, kwargs)
             return U
-        if isinstance(r, Fn):
-            return U
+        if isinstance(r, D):
+            if name in ("get", "pop", "setdefault"):
+                return r.elem
+            if name == "values":
+                return L(r.elem)
+            if name == "items":
+                return L(T((U, r.elem)))
         return U
 
 

@@ -35,6 +35,8 @@ _BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws-native:s3:B
 EXPECTED: dict[tuple[str, str], str] = {
     ("*", "region"): "Res.region: the resource's own region output where the type has one, "
                      "else its provider's region",
+    ("*", "arn"): "ARN probe (arn, dbInstanceArn, dbClusterArn) over every fact: most "
+                  "aws-native types name it otherwise or have none",
     ("*", "dbInstanceArn"): "ARN probe (arn, dbInstanceArn, dbClusterArn) over every fact: "
                             "aws-native RDS names its ARN output so",
     ("*", "dbClusterArn"): "ARN probe (arn, dbInstanceArn, dbClusterArn) over every fact: "
@@ -105,7 +107,9 @@ def test_every_property_read_is_named_so_by_the_sdk(reads: propnames.Reads) -> N
 
 
 def test_the_collector_sees_the_reads_it_is_meant_to(reads: propnames.Reads) -> None:
-    """What the check rests on: nested reads, per-token branches, helpers, fixers, links."""
+    """What the check rests on: nested reads, per-token branches, helpers, fixers, links;
+    and no read whose key it could not tell (such a read would go unchecked)."""
+    assert reads.dynamic == set()
     found = reads.found
     for token, path in [
         ("aws:rds/instance:Instance", ("backupRetentionPeriod",)),  # adapter, per token
