@@ -4,7 +4,7 @@ read it from, per the pulumi_aws / pulumi_aws_native / pulumi_mongodbatlas SDKs.
 A misspelt name, or a name another type or provider uses, reads None without a word, and the
 check then passes or fails for the wrong reason. `tests.propnames.collect` finds what the
 adapters read statically (its docstring says what it follows and what it cannot see: reads
-through facts it lost track of, keys computed at run time, `policypack.stack` itself);
+through values it lost track of, keys computed at run time, `policypack.stack` itself);
 `tests.propnames.check_path` resolves each (token, path) against the SDK: top-level names from
 the resource class's getters and its `*Args` class, nested names through the `outputs` /
 `_inputs` classes the getter annotations name (list items too); below a map, `Any` or a type
@@ -28,7 +28,7 @@ from tests.harness.analyzer import run_stack
 _NATIVE_FIELD_OPS = ("startsWiths", "endsWiths", "notStartsWiths", "notEndsWiths")
 _AWS_FIELD_OPS = ("startsWith", "endsWith", "notStartsWith", "notEndsWith")
 _SEL = "advancedEventSelectors.[].fieldSelectors.[]."
-_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws-native:s3:Bucket")
+_AWS_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 
 # (token, dotted path: "[]" steps into list items) -> why reading it is right. "*" as the token:
 # any token whose SDK lacks the name.
@@ -81,7 +81,7 @@ EXPECTED: dict[tuple[str, str], str] = {
                     ("aws:s3/bucketReplicationConfig:BucketReplicationConfig",
                      "rules.[].destinations"))},
     **{(t, "notificationConfiguration"): "aws-native's inline notifications, read on every "
-       "bucket; pulumi-aws keeps them in BucketNotification (None here)" for t in _BUCKETS[:2]},
+       "bucket; pulumi-aws keeps them in BucketNotification (None here)" for t in _AWS_BUCKETS},
 }
 
 
