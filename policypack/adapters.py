@@ -60,13 +60,16 @@ class Res:
                    property_deps={k: [d.urn for d in v] for k, v in deps.items()})
 
 
-def base(r: Res, name: Any) -> dict[str, Any]:
+def base(r: Res, name: Any, tags_key: str | None = "tags") -> dict[str, Any]:
+    """The fields every fact has. `tags_key`: the property holding the type's tags (aws-native
+    names some after the type, e.g. backupVaultTags); None: the caller fills them."""
     if name is None or name is UNKNOWN:
         name = r.name
     region = r.region
     return {"ref": r.urn, "name": str(name), "type": r.type,
             "region": region if isinstance(region, str) else None,
-            "tags": tags(r.props), "protect": r.protect}
+            "tags": tags(r.props, tags_key) if tags_key is not None else {},
+            "protect": r.protect}
 
 
 def items(v: Any) -> Any:

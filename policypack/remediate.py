@@ -105,6 +105,23 @@ def check_levels(levels: Mapping[str, str]) -> None:
             "give these controls their own level")
 
 
+def resource_tags(type_: str, props: Mapping[str, Any]) -> dict[str, str]:
+    """A resource's tags from its wire-form inputs, where the deploy adapters read them
+    (Skip when unknown or secret). An aws-native global table has tags only on its replicas."""
+    if type_ == "aws-native:dynamodb:GlobalTable":
+        replicas = props.get("replicas")
+        if untouchable(replicas):
+            raise Skip
+        out: dict[str, str] = {}
+        for x in replicas if isinstance(replicas, list) else ():
+            if untouchable(x):
+                raise Skip
+            if isinstance(x, Mapping):
+                out.update(tags_of(x.get("tags")))
+        return out
+    return tags_of(props.get("tags"))
+
+
 def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, Any],
               policy_config: Mapping[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
     """One control's fix on one resource's wire-form inputs: (new props, changes made).
@@ -118,7 +135,7 @@ def remediate(control: str, type_: str, urn: str, name: str, props: dict[str, An
     target = Target(type=type_, urn=urn, name=name, props=copy.deepcopy(props), changes=[])
     _scope, waivers = config.settings()
     try:
-        tags = tags_of(props.get("tags"))
+        tags = resource_tags(type_, props)
     except Skip:  # unknown or secret tags: only a waiver by tag could depend on them
         if any(w.tags and w.control == control for w in waivers):
             return props, []

@@ -67,6 +67,13 @@ def plan_name(r: Res) -> str:
     return n if isinstance(n, str) else r.name
 
 
+def selection_name(r: Res) -> str:
+    """A selection's AWS name (aws-native: inside backupSelection), else its logical name."""
+    n = r.get("backupSelection", "selectionName") if r.type.startswith("aws-native") \
+        else r.get("name")
+    return n if isinstance(n, str) else r.name
+
+
 def selection(r: Res) -> dict[str, Any]:
     """{"plan": id, "resources", "not_resources", "tags": [(op, key, value)], "conditions":
     [(op, key, value)]} of an AWS Backup selection (AWS semantics: resources OR tags, then
@@ -109,7 +116,7 @@ def vault(r: Res) -> Vault | None:
     if r.type not in VAULT_TYPES:
         return None
     if r.type == "aws-native:backup:BackupVault":
-        v = Vault(**base(r, r.get("backupVaultName")))
+        v = Vault(**base(r, r.get("backupVaultName"), "backupVaultTags"))
         lock = r.get("lockConfiguration")
         v.lock_min_retention_days = UNKNOWN if lock is UNKNOWN else \
             num(get(lock, "minRetentionDays")) if lock is not None else None

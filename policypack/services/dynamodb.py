@@ -14,7 +14,7 @@ from ..adapters import Res, base, items
 from ..binding import ResourceCheck
 from ..fixers import Fixer, Target, block_true, untouchable
 from ..service import DeployService
-from ..wire import boolean, get
+from ..wire import boolean, get, tags
 
 if TYPE_CHECKING:
     from ..stack import StackModel
@@ -47,11 +47,24 @@ def table(r: Res) -> Table | None:
             pitr = _all(boolean(get(x, "pointInTimeRecoverySpecification",
                                     "pointInTimeRecoveryEnabled")) for x in replicas)
             dp = _all(boolean(get(x, "deletionProtectionEnabled")) for x in replicas)
-        return Table(**base(r, r.get("tableName")), pitr=pitr, deletion_protection=dp,
+        return Table(**{**base(r, r.get("tableName"), None), "tags": _replica_tags(r, replicas)},
+                     pitr=pitr, deletion_protection=dp,
                      props={"pitr": "replicas[].pointInTimeRecoverySpecification."
                                     "pointInTimeRecoveryEnabled",
                             "deletion_protection": "replicas[].deletionProtectionEnabled"})
     return None
+
+
+def _replica_tags(r: Res, replicas: Any) -> dict[str, str]:
+    """A global table's tags: aws-native has none on the table, only on each replica; the
+    replica in the resource's own region wins a key several replicas set."""
+    if replicas is UNKNOWN:
+        return {}
+    region = r.region
+    out: dict[str, str] = {}
+    for x in sorted(replicas, key=lambda x: get(x, "region") == region):  # own region last
+        out.update(tags(x))
+    return out
 
 
 def _all(values: Any) -> Any:

@@ -21,7 +21,7 @@ from drguard.scope import Scope
 from ..adapters import Res, base
 from ..binding import Judged, StackCheck, unlinked_guard
 from ..service import DeployService, Link
-from ..wire import get, tags
+from ..wire import get
 
 if TYPE_CHECKING:
     from ..stack import StackModel
@@ -42,8 +42,7 @@ def file_system(r: Res) -> FileSystem | None:
     if r.type not in FILE_SYSTEM_TYPES:
         return None
     if r.type.startswith("aws-native"):
-        fs = FileSystem(**{**base(r, r.get("fileSystemId")),
-                           "tags": tags(r.props, "fileSystemTags")},
+        fs = FileSystem(**base(r, r.get("fileSystemId"), "fileSystemTags"),
                         backup_policy=_status(r.get("backupPolicy")),
                         props={"backup_policy": "backupPolicy.status"})
     else:

@@ -46,6 +46,7 @@ from .backup import (
     _tag_holds,
     plan_name,
     selection,
+    selection_name,
 )
 from .s3 import bucket_for
 
@@ -81,7 +82,8 @@ def _copies(rule: Any, native: bool) -> Any:
 def backup_plan(r: Res, today: dt.date) -> BackupPlan:
     native = r.type.startswith("aws-native")
     raw_rules = items(r.get("backupPlan", "backupPlanRule") if native else r.get("rules"))
-    plan = BackupPlan(**base(r, plan_name(r)), as_of=today)
+    plan = BackupPlan(**base(r, plan_name(r), "backupPlanTags" if native else "tags"),
+                      as_of=today)
     if raw_rules is UNKNOWN or UNKNOWN in raw_rules:
         plan.rules = UNKNOWN
         return plan
@@ -208,7 +210,7 @@ def _protected(m: StackModel, linked: dict[str, list[Res]], plans: dict[str, Any
         if plan is None:
             m.count_unlinked(UNLINKED_SELECTION)
             continue
-        sel_name = r.get("name") if isinstance(r.get("name"), str) else r.name
+        sel_name = selection_name(r)
         for f, _ in cands:
             if not _selects(m, r, sel, f):
                 continue
