@@ -538,3 +538,25 @@ def test_destination_accounts_catch_a_copy_redirected_to_another_account() -> No
         "backupPlanName": "nightly", "rules": [{"ruleName": "daily", "copyActions": [
             {"destinationBackupVaultArn": vault.format("444455556666")}]}]}}}
     assert ("backup-cross-account-copy", FAIL) not in hits(to_backup, pinned)
+
+def test_one_event_delivered_twice_is_one_change(tmp_path: Any) -> None:
+    """An organization trail and the account's own trail both deliver the same event (same
+    eventID): read from both buckets it is still one change, and a refused call one attempt
+    that would not 'also break' its own control."""
+    from auditor.logs import run_logs, samples
+
+    t0 = dt.datetime(2024, 5, 2, 10, tzinfo=dt.UTC)
+    suspend = {"bucketName": BACKUP, "VersioningConfiguration": {"Status": "Suspended"}}
+    changed = record("PutBucketVersioning", S3, suspend, time=t0)
+    refused = record("DeleteBucket", S3, {"bucketName": BACKUP},
+                     time=t0 + dt.timedelta(minutes=1), error_code="AccessDenied")
+    for trail in ("org-trail", "account-trail"):
+        (tmp_path / trail).mkdir()
+        (tmp_path / trail / "a.json.gz").write_bytes(samples.log_file([changed, refused]))
+    fs, meta = run_logs([str(tmp_path / "org-trail"), str(tmp_path / "account-trail")],
+                        None, None, Settings(), workers=1)
+    (gap,) = [f for f in fs if f.status == "fail"]
+    assert gap.evidence["occurrences"] == 1 and "earlierEvents" not in gap.evidence
+    (attempt,) = [f for f in fs if f.status == "attempt"]
+    assert "wouldAlsoBreak" not in attempt.evidence
+    assert meta["events"] == 1 and meta["attempts"] == 1

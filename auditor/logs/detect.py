@@ -172,6 +172,31 @@ def call_key(h: Hit) -> str:
         e.get("time"), e.get("principal"), e.get("eventName"), h.resource)))
 
 
+def _same_event(h: Hit) -> tuple[str, str, str]:
+    """What makes two hits one: the control, the resource and every field of the event
+    (a delivery repeated word for word, never two calls that merely share an id)."""
+    return h.control, h.resource, repr(sorted((k, str(v)) for k, v in h.event.items()))
+
+
+def distinct(hits: Iterable[Hit]) -> list[Hit]:
+    """`hits` without repeats: the same event read twice (an organization trail and the
+    account's own trail both deliver it, word for word, same eventID) is one change, or one
+    refused call."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for h in hits:
+        key = _same_event(h)
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out
+
+
+def changes(hits: Iterable[Hit]) -> int:
+    """The changes among `hits` that broke a control (a repeated delivery counted once)."""
+    return len({_same_event(h) for h in hits if h.status == "fail"})
+
+
 def refused_calls(hits: Iterable[Hit]) -> int:
     """The refused calls among `hits` (one call may have matched several controls): the
     number of attempt findings they make."""
@@ -186,7 +211,7 @@ def findings(hits: Iterable[Hit], settings: Settings,
     matched several controls. Events in one total order: time, then event id."""
     groups: dict[tuple[str, str, Literal["fail", "attempt"], str], list[Hit]] = {}
     refused: dict[str, list[Hit]] = {}
-    for h in hits:
+    for h in distinct(hits):
         if h.status == "attempt":
             refused.setdefault(call_key(h), []).append(h)
         else:

@@ -31,7 +31,7 @@ from drguard.findings import Finding
 from drguard.settings import Settings
 
 from . import detect, reader, records
-from .detect import TRAIL_BUCKET, Detector, Hit, refused_calls
+from .detect import TRAIL_BUCKET, Detector, Hit, changes, refused_calls
 from .sources import LocalSource, LogObject, S3Source, Source, SourceError, parse_source, where
 from .window import Window
 
@@ -341,7 +341,7 @@ def collect(sources: Iterable[str], window: Window, settings: Settings,
                         "; ".join(f"{w}: {r}" for w, r in res.skipped[:5]))
             for where_, reason in res.skipped:
                 run.skip("records", res.name, reason, record=where_)
-    run.meta["events"] = sum(h.status == "fail" for h in hits)
+    run.meta["events"] = changes(hits)
     run.meta["attempts"] = refused_calls(hits)
     if run.meta["files"] == 0:
         log.warning("no CloudTrail log file found in %s: the run is incomplete",
