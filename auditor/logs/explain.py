@@ -61,7 +61,7 @@ def explain(findings: list[Finding], events: Iterable[Hit]) -> dict[str, Finding
                                            ()) if _same_place(f, h)])
         by_acct = False
         if not hits:
-            hits = by_account.get((f.control, f.account or ""))
+            hits = by_account.get((f.control, f.account or ""), [])
             by_acct = True
         if not hits:
             continue
