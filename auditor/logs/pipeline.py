@@ -362,7 +362,7 @@ def _objects(sources: list[Source], window: Window, endpoint_url: str | None, wo
             if session is None:
                 session = logs_session(endpoint_url)
             yield from src.objects(window, s3_client(session, src.bucket, endpoint_url,
-                                                     workers))
+                                                     workers), folder_error)
         except (SourceError, OSError) as e:
             run.skip("sources", str(src), str(e))
         except Exception as e:  # noqa: BLE001 - e.g. no credentials: report, go on
