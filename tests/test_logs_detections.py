@@ -560,3 +560,18 @@ def test_one_event_delivered_twice_is_one_change(tmp_path: Any) -> None:
     (attempt,) = [f for f in fs if f.status == "attempt"]
     assert "wouldAlsoBreak" not in attempt.evidence
     assert meta["events"] == 1 and meta["attempts"] == 1
+
+
+def test_a_caller_from_another_account_is_named_with_its_account() -> None:
+    """A cross-account call (userIdentity type AWSAccount, no ARN): the principal names the
+    calling account, not only an opaque principal id."""
+    caller = {"type": "AWSAccount", "principalId": "AIDAEXAMPLEEXAMPLE:ops",
+              "accountId": "999988887777"}
+    rec = record("DeleteBackupVault", BK, {"backupVaultName": "vault-of-record"},
+                 user=caller, account="111122223333")
+    rec["recipientAccountId"] = "111122223333"
+    (h, *_) = Detector(Settings()).hits(rec)
+    assert "999988887777" in h.event["principal"] and "AIDAEXAMPLEEXAMPLE" in h.event["principal"]
+    assert h.account == "111122223333"  # the account the vault is in
+    # a principal with an ARN is named by it, as before
+    assert detect.principal({"userIdentity": identity()}).startswith("arn:aws:sts::")

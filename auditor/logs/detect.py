@@ -47,13 +47,17 @@ class Hit:
 
 
 def principal(record: Mapping[str, Any]) -> str:
-    """userIdentity.arn, else `type:principalId` (or the invoking service)."""
+    """userIdentity.arn, else `type:principalId` (or the invoking service), with the calling
+    account when it is not part of that (a cross-account caller, type AWSAccount, has no
+    ARN: its account is who acted)."""
     ui = record.get("userIdentity")
     ui = ui if isinstance(ui, dict) else {}
     if ui.get("arn"):
         return str(ui["arn"])
     who = ui.get("principalId") or ui.get("invokedBy") or ui.get("accountId") or "?"
-    return f"{ui.get('type') or 'Unknown'}:{who}"
+    acct = ui.get("accountId")
+    where = f" (account {acct})" if acct and str(acct) not in str(who) else ""
+    return f"{ui.get('type') or 'Unknown'}:{who}{where}"
 
 
 def event_of(record: Mapping[str, Any]) -> dict[str, Any]:
