@@ -273,3 +273,19 @@ def test_a_denied_prefix_is_counted_and_the_rest_of_the_source_is_read(
     assert len(hits) == sum(A2 in k for k in trail_bucket)
     assert meta["skipped"]["sources"] >= 1
     assert any(A1 in d["path"] for d in meta["skipped_detail"])
+
+
+def test_a_source_that_gives_no_file_is_not_read(aws: Any, trail_bucket: dict,
+                                                 tmp_path: Path) -> None:
+    """Two trail sources, the second with a mistyped prefix: the first one's files do not make
+    the run look complete; the empty source is counted as not read (exit 3 without gaps)."""
+    (tmp_path / "one.json.gz").write_bytes(samples.log_file([samples.record(
+        "ListBuckets", "s3.amazonaws.com", {}, time=at(2))]))
+    typo = f"s3://{BUCKET}/AWSLog/"
+    hits, meta = collect([str(tmp_path), typo], Window(), Settings(), endpoint_url=aws.url)
+    assert meta["files"] == 1 and meta["skipped"]["sources"] == 1
+    assert [d["path"] for d in meta["skipped_detail"]] == [typo]
+    code = main(["logs", str(tmp_path), typo, "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path / "out"), "--format", "json"])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["incomplete"] is True and code == 3
