@@ -575,3 +575,17 @@ def test_a_caller_from_another_account_is_named_with_its_account() -> None:
     assert h.account == "111122223333"  # the account the vault is in
     # a principal with an ARN is named by it, as before
     assert detect.principal({"userIdentity": identity()}).startswith("arn:aws:sts::")
+
+
+@pytest.mark.parametrize("code", ["Success", "success", " ", ""])
+def test_an_error_code_that_says_success_is_a_change_not_an_attempt(code: str) -> None:
+    """Log pipelines that normalise records (and Sigma's rules after them) write a successful
+    call as errorCode "Success"; an empty errorCode is no error either. Such a call changed
+    the bucket: a gap (exit 1), never a refused attempt (exit 0)."""
+    rec = record("PutBucketVersioning", S3, {"bucketName": BACKUP,
+                                             "VersioningConfiguration": {"Status": "Suspended"}})
+    rec["errorCode"] = code
+    found = Detector(Settings()).hits(rec)
+    assert [(h.control, h.status) for h in found] == [("backup-bucket-versioning", "fail")]
+    (f,) = detect.findings(found, Settings())
+    assert not f.message.startswith("Refused") and exit_code([f]) == 1

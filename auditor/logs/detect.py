@@ -60,6 +60,16 @@ def principal(record: Mapping[str, Any]) -> str:
     return f"{ui.get('type') or 'Unknown'}:{who}{where}"
 
 
+def refusal(record: Mapping[str, Any]) -> str | None:
+    """Why the call was refused (its errorCode), or None when it went through: no errorCode,
+    an empty one, or "Success" (what log pipelines that normalise records write for a call
+    that worked: such a call changed the resource, it is no attempt)."""
+    code = record.get("errorCode")
+    if not isinstance(code, str) or not code.strip() or code.strip().lower() == "success":
+        return None
+    return code
+
+
 def event_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"time": record.get("eventTime"), "principal": principal(record),
             "sourceIp": record.get("sourceIPAddress"), "eventName": record.get("eventName"),
@@ -149,7 +159,7 @@ class Detector:
              params: Mapping[str, Any]) -> Hit:
         resource = det.resource(record)
         who = principal(record)
-        error = record.get("errorCode")
+        error = refusal(record)
         text = det.render(record, params, who, short_name(resource))
         if error:  # the fix is the finding's remediation, not part of the message
             # the template says what the call would have done; say first that it did not
