@@ -289,3 +289,19 @@ def test_a_source_that_gives_no_file_is_not_read(aws: Any, trail_bucket: dict,
                  "--output-dir", str(tmp_path / "out"), "--format", "json"])
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["incomplete"] is True and code == 3
+
+
+def test_a_linked_folder_in_a_local_source_is_read(tmp_path: Path) -> None:
+    """A local source whose trails are linked in (`logs/trail-b -> /mnt/trail-b`) reads the
+    linked folder's files too, once, even when the links make a loop."""
+    real = tmp_path / "elsewhere" / "trail-b"
+    real.mkdir(parents=True)
+    (real / "b.json.gz").write_bytes(samples.log_file([suspend(at(2), A2, "us-west-2")]))
+    src = tmp_path / "logs"
+    src.mkdir()
+    (src / "a.json.gz").write_bytes(samples.log_file([suspend(at(2), A1, "us-east-1")]))
+    (src / "trail-b").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(src, target_is_directory=True)
+    hits, meta = collect([str(src)], Window(), Settings(), workers=1)
+    assert sorted(h.account for h in hits) == [A1, A2]
+    assert meta["files"] == 2

@@ -92,7 +92,16 @@ class LocalSource:
             if on_error:
                 on_error(str(e.filename or self.path), f"cannot list: {e.strerror or e}")
 
-        for root, dirs, files in os.walk(self.path, onerror=failed):
+        # linked folders are followed (a trail synced elsewhere and linked in is part of the
+        # source; not following it would leave it unread without a word), each real folder
+        # walked once, so links that make a loop end
+        seen: set[str] = set()
+        for root, dirs, files in os.walk(self.path, onerror=failed, followlinks=True):
+            real = os.path.realpath(root)
+            if real in seen:
+                dirs[:] = []
+                continue
+            seen.add(real)
             dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest")
             for f in sorted(files):
                 p = Path(root, f)
