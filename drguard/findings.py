@@ -210,7 +210,8 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
     """One finding per id (control, resource, account, region), in first-seen order.
 
     The finding that speaks for a group comes from the source that sees the resource now
-    (live, then state, deploy, logs), then the worst status; the others' events and views are
+    (live, then state, deploy, logs), then the worst status; an `error` (a read that failed
+    sees nothing) gives way to a `fail` of another source. The others' events and views are
     merged into it (see `absorb`). Inputs are not modified.
     """
     groups: dict[str, list[Finding]] = {}
@@ -224,11 +225,16 @@ def merge(findings: Iterable[Finding]) -> list[Finding]:
         group = sorted(group, key=lambda f: (_SOURCE_RANK.get(f.source, 9),
                                              _STATUS_RANK.get(f.status, 9)))
         head = group[0]
+        if head.status == "error":
+            # a read that failed does not see the resource now: a gap another source found
+            # (e.g. the logs show who broke it) speaks for it, never "could not be checked"
+            head = next((f for f in group if f.status == "fail"), head)
         merged = Finding.from_dict(head.to_dict())
         merged.evidence, merged.rto_tag = dict(head.evidence), head.rto_tag
         merged.tag_owner, merged.tag_tier = head.tag_owner, head.tag_tier
-        for other in group[1:]:
-            absorb(merged, other)
+        for other in group:
+            if other is not head:
+                absorb(merged, other)
         out.append(merged)
     return out
 

@@ -538,3 +538,54 @@ def test_destination_accounts_catch_a_copy_redirected_to_another_account() -> No
         "backupPlanName": "nightly", "rules": [{"ruleName": "daily", "copyActions": [
             {"destinationBackupVaultArn": vault.format("444455556666")}]}]}}}
     assert ("backup-cross-account-copy", FAIL) not in hits(to_backup, pinned)
+
+def test_one_event_delivered_twice_is_one_change(tmp_path: Any) -> None:
+    """An organization trail and the account's own trail both deliver the same event (same
+    eventID): read from both buckets it is still one change, and a refused call one attempt
+    that would not 'also break' its own control."""
+    from auditor.logs import run_logs, samples
+
+    t0 = dt.datetime(2024, 5, 2, 10, tzinfo=dt.UTC)
+    suspend = {"bucketName": BACKUP, "VersioningConfiguration": {"Status": "Suspended"}}
+    changed = record("PutBucketVersioning", S3, suspend, time=t0)
+    refused = record("DeleteBucket", S3, {"bucketName": BACKUP},
+                     time=t0 + dt.timedelta(minutes=1), error_code="AccessDenied")
+    for trail in ("org-trail", "account-trail"):
+        (tmp_path / trail).mkdir()
+        (tmp_path / trail / "a.json.gz").write_bytes(samples.log_file([changed, refused]))
+    fs, meta = run_logs([str(tmp_path / "org-trail"), str(tmp_path / "account-trail")],
+                        None, None, Settings(), workers=1)
+    (gap,) = [f for f in fs if f.status == "fail"]
+    assert gap.evidence["occurrences"] == 1 and "earlierEvents" not in gap.evidence
+    (attempt,) = [f for f in fs if f.status == "attempt"]
+    assert "wouldAlsoBreak" not in attempt.evidence
+    assert meta["events"] == 1 and meta["attempts"] == 1
+
+
+def test_a_caller_from_another_account_is_named_with_its_account() -> None:
+    """A cross-account call (userIdentity type AWSAccount, no ARN): the principal names the
+    calling account, not only an opaque principal id."""
+    caller = {"type": "AWSAccount", "principalId": "AIDAEXAMPLEEXAMPLE:ops",
+              "accountId": "999988887777"}
+    rec = record("DeleteBackupVault", BK, {"backupVaultName": "vault-of-record"},
+                 user=caller, account="111122223333")
+    rec["recipientAccountId"] = "111122223333"
+    (h, *_) = Detector(Settings()).hits(rec)
+    assert "999988887777" in h.event["principal"] and "AIDAEXAMPLEEXAMPLE" in h.event["principal"]
+    assert h.account == "111122223333"  # the account the vault is in
+    # a principal with an ARN is named by it, as before
+    assert detect.principal({"userIdentity": identity()}).startswith("arn:aws:sts::")
+
+
+@pytest.mark.parametrize("code", ["Success", "success", " ", ""])
+def test_an_error_code_that_says_success_is_a_change_not_an_attempt(code: str) -> None:
+    """Log pipelines that normalise records (and Sigma's rules after them) write a successful
+    call as errorCode "Success"; an empty errorCode is no error either. Such a call changed
+    the bucket: a gap (exit 1), never a refused attempt (exit 0)."""
+    rec = record("PutBucketVersioning", S3, {"bucketName": BACKUP,
+                                             "VersioningConfiguration": {"Status": "Suspended"}})
+    rec["errorCode"] = code
+    found = Detector(Settings()).hits(rec)
+    assert [(h.control, h.status) for h in found] == [("backup-bucket-versioning", "fail")]
+    (f,) = detect.findings(found, Settings())
+    assert not f.message.startswith("Refused") and exit_code([f]) == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from auditor.logs import Detector, explain
+from auditor.logs import Detector, detect, explain
+from auditor.logs.explain import fold
 from auditor.logs.samples import record
 from drguard.findings import Finding
 from drguard.settings import Settings
@@ -59,3 +60,22 @@ def test_resource_scoped_controls_do_not_link_by_account() -> None:
     same = live("rds-deletion-protection", f"arn:aws:rds:us-east-1:{A}:db:orders")
     explain([f, same], hit_list(mod))
     assert f.event is None and same.event is not None
+
+
+def test_a_same_named_resource_in_another_region_does_not_explain_the_gap() -> None:
+    """A database `orders` in eu-west-1 and one in us-east-1 are two resources: the change
+    to one never explains (nor swallows the logs row of) the gap of the other."""
+    mod = record("ModifyDBInstance", "rds.amazonaws.com",
+                 {"dBInstanceIdentifier": "orders", "deletionProtection": False}, account=A,
+                 region="eu-west-1")
+    found = hit_list(mod)
+    f = live("rds-deletion-protection", f"arn:aws:rds:us-east-1:{A}:db:orders")
+    used = explain([f], found)
+    assert f.event is None and used == {}
+    rest = fold([f], detect.findings(found, Settings()), used)
+    assert [r.resource for r in rest] == [f"arn:aws:rds:eu-west-1:{A}:db:orders"]
+    # a cluster and an instance of the same name in the same region still link by name
+    same = live("rds-deletion-protection", f"arn:aws:rds:eu-west-1:{A}:cluster:orders")
+    same.region = "eu-west-1"
+    explain([same], found)
+    assert same.event is not None and same.event["eventId"] == mod["eventID"]

@@ -234,3 +234,74 @@ def test_scan_with_unreadable_logs_is_incomplete(aws: Any, tmp_path: Path) -> No
     assert doc["run"]["logs"]["files"] == 0 and doc["run"]["logs"]["skipped"]["sources"] == 1
     assert doc["summary"]["incomplete"] is True and code == doc["summary"]["exit_code"]
     assert code in (1, 3)
+
+
+def test_a_listing_cut_short_makes_the_run_incomplete(aws: Any, trail_bucket: dict) -> None:
+    """A store that says a listing is truncated but gives no token to go on (an S3-compatible
+    endpoint's bug): what it listed is read, and the source is counted as not fully read."""
+    session = boto3.Session(region_name="us-east-1")
+
+    def cut(parsed: dict[str, Any], **_: Any) -> None:
+        if parsed.get("Contents"):
+            parsed["IsTruncated"] = True
+            parsed.pop("NextContinuationToken", None)
+
+    session.events.register("after-call.s3.ListObjectsV2", cut)
+    hits, meta = collect([f"s3://{BUCKET}"], Window(), Settings(), endpoint_url=aws.url,
+                         session=session)
+    assert hits and meta["skipped"]["sources"] >= 1
+    assert any("truncated" in d["reason"] for d in meta["skipped_detail"])
+
+
+def test_a_denied_prefix_is_counted_and_the_rest_of_the_source_is_read(
+        aws: Any, trail_bucket: dict) -> None:
+    """Listing one account's folder is denied (a bucket policy on s3:prefix): that folder is
+    counted as not read, and every other account of the same bucket is still read."""
+    from botocore.exceptions import ClientError
+
+    session = boto3.Session(region_name="us-east-1")
+
+    def deny(params: dict[str, Any], **_: Any) -> None:
+        if f"/{A1}/" in params.get("Prefix", ""):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}},
+                              "ListObjectsV2")
+
+    session.events.register("before-parameter-build.s3.ListObjectsV2", deny)
+    hits, meta = collect([f"s3://{BUCKET}"], Window(), Settings(), endpoint_url=aws.url,
+                         session=session)
+    assert {h.account for h in hits} == {A2}
+    assert len(hits) == sum(A2 in k for k in trail_bucket)
+    assert meta["skipped"]["sources"] >= 1
+    assert any(A1 in d["path"] for d in meta["skipped_detail"])
+
+
+def test_a_source_that_gives_no_file_is_not_read(aws: Any, trail_bucket: dict,
+                                                 tmp_path: Path) -> None:
+    """Two trail sources, the second with a mistyped prefix: the first one's files do not make
+    the run look complete; the empty source is counted as not read (exit 3 without gaps)."""
+    (tmp_path / "one.json.gz").write_bytes(samples.log_file([samples.record(
+        "ListBuckets", "s3.amazonaws.com", {}, time=at(2))]))
+    typo = f"s3://{BUCKET}/AWSLog/"
+    hits, meta = collect([str(tmp_path), typo], Window(), Settings(), endpoint_url=aws.url)
+    assert meta["files"] == 1 and meta["skipped"]["sources"] == 1
+    assert [d["path"] for d in meta["skipped_detail"]] == [typo]
+    code = main(["logs", str(tmp_path), typo, "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path / "out"), "--format", "json"])
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["incomplete"] is True and code == 3
+
+
+def test_a_linked_folder_in_a_local_source_is_read(tmp_path: Path) -> None:
+    """A local source whose trails are linked in (`logs/trail-b -> /mnt/trail-b`) reads the
+    linked folder's files too, once, even when the links make a loop."""
+    real = tmp_path / "elsewhere" / "trail-b"
+    real.mkdir(parents=True)
+    (real / "b.json.gz").write_bytes(samples.log_file([suspend(at(2), A2, "us-west-2")]))
+    src = tmp_path / "logs"
+    src.mkdir()
+    (src / "a.json.gz").write_bytes(samples.log_file([suspend(at(2), A1, "us-east-1")]))
+    (src / "trail-b").symlink_to(real, target_is_directory=True)
+    (real / "loop").symlink_to(src, target_is_directory=True)
+    hits, meta = collect([str(src)], Window(), Settings(), workers=1)
+    assert sorted(h.account for h in hits) == [A1, A2]
+    assert meta["files"] == 2

@@ -88,6 +88,23 @@ def test_merge_keeps_the_current_view_and_every_event() -> None:
     assert changed.events == [] and pass_now.events == []  # inputs untouched
 
 
+def test_a_gap_the_logs_prove_is_not_hidden_by_a_live_read_that_failed() -> None:
+    """Live could not read the bucket (error: it does not see the resource now); the logs
+    show who suspended its versioning. The gap speaks for the merged finding (exit 1, not 3),
+    with the failed live read kept in its evidence."""
+    unread = live("backup-bucket-versioning", BUCKET, "error")
+    gap = logs_findings(hits(versioning("nightly-backups", 9)), Settings())
+    (one,) = merge([unread, *gap])
+    assert one.status == "fail" and one.source == "logs" and one.event is not None
+    assert one.evidence["otherSources"]["live"]["status"] == "error"
+    assert outcome([unread, *gap], {"fail_on": "high"})["exit_code"] == 1
+    # nothing but an error and a pass: still an error, never green
+    state_pass = Finding("backup-bucket-versioning", "pass", "state", BUCKET, "m", A,
+                         "us-east-1")
+    (still,) = merge([unread, state_pass])
+    assert still.status == "error"
+
+
 def test_summary_counts_distinct_gaps_and_agrees_with_exit_code(capsys: pytest.CaptureFixture
                                                                  [str]) -> None:
     a = live("rds-deletion-protection", "arn:db")

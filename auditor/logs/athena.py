@@ -29,7 +29,7 @@ from drguard.records import record
 from drguard.settings import Settings
 
 from . import reader, records
-from .detect import TRAIL_BUCKET, Detector, Hit, refused_calls
+from .detect import TRAIL_BUCKET, Detector, Hit, changes, refused_calls
 from .records import DOCUMENTS, IDENTITY, SCALARS
 from .window import FILE_STAMP, Window
 
@@ -342,7 +342,7 @@ def collect(options: AthenaOptions, window: Window, settings: Settings, session:
         meta["skipped"]["sources"] += 1
         meta["skipped_detail"].append({"path": meta["sources"][0], "reason": str(e)[:300]})
         log.warning("athena: %s", e)
-    meta["events"] = sum(h.status == "fail" for h in hits)
+    meta["events"] = changes(hits)
     meta["attempts"] = refused_calls(hits)
     meta["accounts"] = sorted({h.account for h in hits})
     meta["regions"] = sorted({h.region for h in hits})

@@ -47,13 +47,27 @@ class Hit:
 
 
 def principal(record: Mapping[str, Any]) -> str:
-    """userIdentity.arn, else `type:principalId` (or the invoking service)."""
+    """userIdentity.arn, else `type:principalId` (or the invoking service), with the calling
+    account when it is not part of that (a cross-account caller, type AWSAccount, has no
+    ARN: its account is who acted)."""
     ui = record.get("userIdentity")
     ui = ui if isinstance(ui, dict) else {}
     if ui.get("arn"):
         return str(ui["arn"])
     who = ui.get("principalId") or ui.get("invokedBy") or ui.get("accountId") or "?"
-    return f"{ui.get('type') or 'Unknown'}:{who}"
+    acct = ui.get("accountId")
+    where = f" (account {acct})" if acct and str(acct) not in str(who) else ""
+    return f"{ui.get('type') or 'Unknown'}:{who}{where}"
+
+
+def refusal(record: Mapping[str, Any]) -> str | None:
+    """Why the call was refused (its errorCode), or None when it went through: no errorCode,
+    an empty one, or "Success" (what log pipelines that normalise records write for a call
+    that worked: such a call changed the resource, it is no attempt)."""
+    code = record.get("errorCode")
+    if not isinstance(code, str) or not code.strip() or code.strip().lower() == "success":
+        return None
+    return code
 
 
 def event_of(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,7 +159,7 @@ class Detector:
              params: Mapping[str, Any]) -> Hit:
         resource = det.resource(record)
         who = principal(record)
-        error = record.get("errorCode")
+        error = refusal(record)
         text = det.render(record, params, who, short_name(resource))
         if error:  # the fix is the finding's remediation, not part of the message
             # the template says what the call would have done; say first that it did not
@@ -172,6 +186,31 @@ def call_key(h: Hit) -> str:
         e.get("time"), e.get("principal"), e.get("eventName"), h.resource)))
 
 
+def _same_event(h: Hit) -> tuple[str, str, str]:
+    """What makes two hits one: the control, the resource and every field of the event
+    (a delivery repeated word for word, never two calls that merely share an id)."""
+    return h.control, h.resource, repr(sorted((k, str(v)) for k, v in h.event.items()))
+
+
+def distinct(hits: Iterable[Hit]) -> list[Hit]:
+    """`hits` without repeats: the same event read twice (an organization trail and the
+    account's own trail both deliver it, word for word, same eventID) is one change, or one
+    refused call."""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for h in hits:
+        key = _same_event(h)
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out
+
+
+def changes(hits: Iterable[Hit]) -> int:
+    """The changes among `hits` that broke a control (a repeated delivery counted once)."""
+    return len({_same_event(h) for h in hits if h.status == "fail"})
+
+
 def refused_calls(hits: Iterable[Hit]) -> int:
     """The refused calls among `hits` (one call may have matched several controls): the
     number of attempt findings they make."""
@@ -186,7 +225,7 @@ def findings(hits: Iterable[Hit], settings: Settings,
     matched several controls. Events in one total order: time, then event id."""
     groups: dict[tuple[str, str, Literal["fail", "attempt"], str], list[Hit]] = {}
     refused: dict[str, list[Hit]] = {}
-    for h in hits:
+    for h in distinct(hits):
         if h.status == "attempt":
             refused.setdefault(call_key(h), []).append(h)
         else:

@@ -18,12 +18,25 @@ def _event_id(event: dict[str, Any] | None) -> str | None:
     return str(v) if v else None
 
 
+def _region(arn: str) -> str:
+    """The region field of an ARN ("" for a global resource, or for what is not an ARN)."""
+    parts = arn.split(":", 5)
+    return parts[3] if arn.startswith("arn:") and len(parts) == 6 else ""
+
+
+def _same_place(f: Finding, h: Hit) -> bool:
+    """Whether a hit linked by resource name may be about the finding's resource: a name is
+    unique only within a region (`orders` in two regions is two databases)."""
+    here, there = _region(f.resource) or (f.region or ""), _region(h.resource)
+    return not here or not there or here == there
+
+
 def explain(findings: list[Finding], events: Iterable[Hit]) -> dict[str, Finding]:
     """Attach to each `fail` finding the changes that explain it: `events` (newest first) and
     `event` (the newest). Returns {event id: the finding it explains}.
 
     A hit explains a finding when both name the same control and, in this order:
-    - the same resource (same ARN, or same account and same resource name), or
+    - the same resource (same ARN, or same account, region and resource name), or
     - the same account, for detections of account-wide settings (`links_by="account"`:
       trails, SCPs, alert rules, root keys); those events also name their `resource`.
     Only changes count (hit status `fail`), never failed attempts. Findings without such an
@@ -44,10 +57,11 @@ def explain(findings: list[Finding], events: Iterable[Hit]) -> dict[str, Finding
         if f.status != "fail":
             continue
         hits = (by_arn.get((f.control, f.resource))
-                or by_name.get((f.control, f.account or "", short_name(f.resource))))
+                or [h for h in by_name.get((f.control, f.account or "", short_name(f.resource)),
+                                           ()) if _same_place(f, h)])
         by_acct = False
         if not hits:
-            hits = by_account.get((f.control, f.account or ""))
+            hits = by_account.get((f.control, f.account or ""), [])
             by_acct = True
         if not hits:
             continue

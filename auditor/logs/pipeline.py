@@ -31,7 +31,7 @@ from drguard.findings import Finding
 from drguard.settings import Settings
 
 from . import detect, reader, records
-from .detect import TRAIL_BUCKET, Detector, Hit, refused_calls
+from .detect import TRAIL_BUCKET, Detector, Hit, changes, refused_calls
 from .sources import LocalSource, LogObject, S3Source, Source, SourceError, parse_source, where
 from .window import Window
 
@@ -276,6 +276,7 @@ class _Run:
             "skipped_detail": [], "utf8_replaced": 0, "inflate": reader.INFLATE}
         self.accounts: set[str] = set()
         self.regions: set[str] = set()
+        self.empty: list[str] = []  # sources that listed no log file and failed nowhere
 
     def skip(self, kind: str, name: str, reason: str, record: str | None = None) -> None:
         self.meta["skipped"][kind] += 1
@@ -341,11 +342,17 @@ def collect(sources: Iterable[str], window: Window, settings: Settings,
                         "; ".join(f"{w}: {r}" for w, r in res.skipped[:5]))
             for where_, reason in res.skipped:
                 run.skip("records", res.name, reason, record=where_)
-    run.meta["events"] = sum(h.status == "fail" for h in hits)
+    run.meta["events"] = changes(hits)
     run.meta["attempts"] = refused_calls(hits)
     if run.meta["files"] == 0:
         log.warning("no CloudTrail log file found in %s: the run is incomplete",
                     ", ".join(run.meta["sources"]))
+    else:
+        # a SOURCE that gave nothing (a mistyped prefix, another layout) was not read: the
+        # other sources' files never make it look read (no file at all is `noLogFiles`)
+        for name in run.empty:
+            run.skip("sources", name, "no CloudTrail log file found"
+                     + (" in the window" if window.since or window.until else ""))
     return hits, run.done()
 
 
@@ -355,18 +362,24 @@ def _objects(sources: list[Source], window: Window, endpoint_url: str | None, wo
         run.skip("sources", path, reason)
 
     for src in sources:
+        failed, listed = run.meta["skipped"]["sources"], 0
         try:
             if isinstance(src, LocalSource):
-                yield from src.objects(window, folder_error)
-                continue
-            if session is None:
-                session = logs_session(endpoint_url)
-            yield from src.objects(window, s3_client(session, src.bucket, endpoint_url,
-                                                     workers))
+                objs = src.objects(window, folder_error)
+            else:
+                if session is None:
+                    session = logs_session(endpoint_url)
+                objs = src.objects(window, s3_client(session, src.bucket, endpoint_url,
+                                                     workers), folder_error)
+            for obj in objs:
+                listed += 1
+                yield obj
         except (SourceError, OSError) as e:
             run.skip("sources", str(src), str(e))
         except Exception as e:  # noqa: BLE001 - e.g. no credentials: report, go on
             run.skip("sources", str(src), f"{type(e).__name__}: {e}")
+        if not listed and run.meta["skipped"]["sources"] == failed:
+            run.empty.append(str(src))
 
 
 def run_logs(sources: Iterable[str], since: dt.datetime | None, until: dt.datetime | None,

@@ -92,7 +92,16 @@ class LocalSource:
             if on_error:
                 on_error(str(e.filename or self.path), f"cannot list: {e.strerror or e}")
 
-        for root, dirs, files in os.walk(self.path, onerror=failed):
+        # linked folders are followed (a trail synced elsewhere and linked in is part of the
+        # source; not following it would leave it unread without a word), each real folder
+        # walked once, so links that make a loop end
+        seen: set[str] = set()
+        for root, dirs, files in os.walk(self.path, onerror=failed, followlinks=True):
+            real = os.path.realpath(root)
+            if real in seen:
+                dirs[:] = []
+                continue
+            seen.add(real)
             dirs[:] = sorted(d for d in dirs if d != "CloudTrail-Digest")
             for f in sorted(files):
                 p = Path(root, f)
@@ -133,13 +142,16 @@ class S3Source:
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
-    def objects(self, window: Window, client: Any) -> Iterator[LogObject]:
-        """The log files of the window, listed lazily (one page at a time)."""
+    def objects(self, window: Window, client: Any,
+                on_error: Callable[[str, str], None] | None = None) -> Iterator[LogObject]:
+        """The log files of the window, listed lazily (one page at a time). A folder that
+        cannot be listed (or whose listing ends cut short) goes to `on_error` and the walk
+        goes on with the others; without `on_error`, SourceError stops it."""
         if self.prefix.endswith(SUFFIXES):
             yield _s3(client, self.bucket, self.prefix)
             return
         prefix = self.prefix.rstrip("/") + "/" if self.prefix.strip("/") else ""
-        walker = _Walker(client, self.bucket, window)
+        walker = _Walker(client, self.bucket, window, on_error)
         yield from walker.walk(prefix, _level(prefix), 0)
 
 
@@ -190,28 +202,43 @@ def download(body: Any, spool: Path) -> Blob:
 class _Walker:
     MAX_TOP_DEPTH = 3  # custom trail prefixes above AWSLogs/
 
-    def __init__(self, client: Any, bucket: str, window: Window) -> None:
+    def __init__(self, client: Any, bucket: str, window: Window,
+                 on_error: Callable[[str, str], None] | None = None) -> None:
         self.client = client
         self.bucket = bucket
         self.window = window
         self.open = window.since is None and window.until is None
+        self.on_error = on_error
 
     def _pages(self, **kw: Any) -> Iterator[dict[str, Any]]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        where = f"s3://{self.bucket}/{kw.get('Prefix', '')}"
+        last: dict[str, Any] = {}
         try:
             paginator = self.client.get_paginator("list_objects_v2")
-            yield from paginator.paginate(Bucket=self.bucket, **kw)
+            for last in paginator.paginate(Bucket=self.bucket, **kw):
+                yield last
         except (ClientError, BotoCoreError) as e:
-            raise SourceError(f"s3://{self.bucket}/{kw.get('Prefix', '')}: cannot list: "
-                              f"{e}") from None
+            raise SourceError(f"{where}: cannot list: {e}") from None
+        # the paginator stops quietly on a truncated page without a token to go on
+        if last.get("IsTruncated"):
+            raise SourceError(f"{where}: listing truncated (no continuation token): the "
+                              "rest of it is not read")
 
-    def children(self, prefix: str) -> list[str]:
-        out: list[str] = []
+    def _guarded(self, prefix: str, listing: Iterator[LogObject]) -> Iterator[LogObject]:
+        """`listing`, a SourceError handed to `on_error` (the rest of the walk goes on)."""
+        try:
+            yield from listing
+        except SourceError as e:
+            if self.on_error is None:
+                raise
+            self.on_error(f"s3://{self.bucket}/{prefix}", str(e))
+
+    def children(self, prefix: str) -> Iterator[str]:
         for page in self._pages(Prefix=prefix, Delimiter="/"):
-            out += [cp["Prefix"][len(prefix):].rstrip("/")
-                    for cp in page.get("CommonPrefixes", ())]
-        return out
+            for cp in page.get("CommonPrefixes", ()):
+                yield cp["Prefix"][len(prefix):].rstrip("/")
 
     def files(self, prefix: str) -> Iterator[LogObject]:
         for page in self._pages(Prefix=prefix):
@@ -223,12 +250,20 @@ class _Walker:
     def walk(self, prefix: str, level: str, depth: int,
              date: tuple[int, ...] = ()) -> Iterator[LogObject]:
         if level == "files" or (self.open and level == "regions"):
-            yield from self.files(prefix)
+            yield from self._guarded(prefix, self.files(prefix))
             return
         if self.open and level == "account":
-            yield from self.files(prefix + "CloudTrail/")
+            yield from self._guarded(prefix, self.files(prefix + "CloudTrail/"))
             return
-        for name in self.children(prefix):
+        names: list[str] = []
+        try:
+            for name in self.children(prefix):
+                names.append(name)
+        except SourceError as e:
+            if self.on_error is None:
+                raise
+            self.on_error(f"s3://{self.bucket}/{prefix}", str(e))  # the names listed: walked
+        for name in names:
             nxt = self._next(level, name, depth, date)
             if nxt is not None:
                 lvl, d = nxt
