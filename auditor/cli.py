@@ -51,6 +51,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             continue
         module = COMMANDS[name]
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        # also after the command (`dr-audit state -v ...`), where CI wrappers append options
+        p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                       help="more logging on stderr (-vv for debug)")
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -72,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(EscapingFormatter("dr-audit: %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
+    if level < logging.INFO:
+        # the AWS SDK's own debug lines are the wire: request headers with the session token,
+        # STS answers with secret keys. -vv is the product's debug, not the SDK's.
+        for name in ("botocore", "boto3", "urllib3", "s3transfer"):
+            logging.getLogger(name).setLevel(logging.INFO)
     forget()  # secrets met by an earlier run in this process are not this run's
     from .commands.common import check_output_dir  # the commands' shared part, once one runs
 

@@ -6,7 +6,23 @@ screen, and a new line could start a CI workflow command (`::add-mask::`, `::err
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
+
+# AWS credentials as the SDK's debug lines spell them (an STS response body, request headers,
+# a signed request's credential scope and signature): never written to a log.
+_CREDENTIALS = re.compile(
+    r"(?P<k>(?:SecretAccessKey|SessionToken|AccessKeyId|[Ss]ecret_?[Aa]ccess_?[Kk]ey"
+    r"|[Ss]ession_?[Tt]oken|[Xx]-[Aa]mz-[Ss]ecurity-[Tt]oken)['\"]?\s*[:=>]\s*b?['\"]?)"
+    r"[^'\"<\s,}&]+"
+    r"|(?P<s>(?:Credential|Signature)=)[^,\s'\"&]+")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with what looks like an AWS credential replaced by `[secret]`."""
+    if "ecret" not in text and "oken" not in text and "=" not in text and "Key" not in text:
+        return text
+    return _CREDENTIALS.sub(lambda m: (m.group("k") or m.group("s")) + "[secret]", text)
 
 
 def shown(text: str) -> str:
@@ -23,11 +39,11 @@ class EscapingFormatter(logging.Formatter):
     (an AWS error, a key), new lines included."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
-        record.message = shown(record.message)
+        record.message = shown(without_credentials(record.message))
         return super().formatMessage(record)
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
-        return "\n".join("  " + shown(line)
+        return "\n".join("  " + shown(without_credentials(line))
                          for line in super().formatException(ei).splitlines())
 
 
