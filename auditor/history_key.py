@@ -4,8 +4,9 @@ A drill's history entry is restore evidence: `scan` passes `restore-time-objecti
 can write the history store (an admin of the account that holds the bucket) could otherwise
 write a drill that never ran. With a key, `dr-audit drill` signs each entry it keeps
 (HMAC-SHA256 over the entry's canonical JSON, in its `signature` field), and `scan`, `drill
-next` and the drill report read only entries whose signature is valid: an unsigned or altered
-entry is skipped, named in the log and counted, never evidence. Keep the key where the
+next` and the drill report take as evidence only entries whose signature is valid: an altered
+entry (or one signed with another key) is skipped, named in the log and counted; an unsigned
+one is left out of the evidence and named in the run's notes. Keep the key where the
 drills and the nightly scan run (a CI secret), not in the accounts they judge.
 
 The key is read from an environment variable (`env:NAME`), never from the command line,
@@ -38,7 +39,7 @@ def from_arg(value: str | None, env: dict[str, str] | None = None) -> bytes | No
     key = (os.environ if env is None else env).get(name, "")
     if len(key) < MIN_LENGTH:
         raise ConfigError(f"--history-key env:{name}: environment variable {name} is "
-                          + ("not set" if not key else
+                          + ("not set or empty" if not key else
                              f"shorter than {MIN_LENGTH} characters"))
     return key.encode("utf-8", "surrogatepass")
 

@@ -45,7 +45,7 @@ from .collectors import ReadError
 from .history_store import open_store
 from .managed import stateful_type
 from .services.pulumi import STATE_BACKEND
-from .services.restore import RESTORE_CONTROL, drill_entries, jobs_unread, restore_jobs
+from .services.restore import RESTORE_CONTROL, jobs_unread, read_drills, restore_jobs
 
 log = logging.getLogger(__name__)
 
@@ -172,18 +172,16 @@ def scan_hook(args: argparse.Namespace, settings: Settings, result: Any,
         store = open_store(history, AwsOptions(profile=getattr(args, "profile", None),
                                                endpoint_url=getattr(args, "endpoint_url", None)))
         try:
-            drills, skipped = drill_entries(store, now,
-                                            history_key.from_arg(getattr(args, "history_key",
-                                                                         None)))
+            history_read = read_drills(store, now,
+                                       history_key.from_arg(getattr(args, "history_key", None)))
         except ConfigError as e:
             drills_unknown = f"the drill history could not be read ({e})"
             log.warning("%s: %s", CONTROL, drills_unknown)
         else:
-            if skipped:
-                result.run["skipped"]["drillHistoryFiles"] = skipped
-                notes.append(f"{CONTROL}: {skipped} drill history entr"
-                             f"{'y' if skipped == 1 else 'ies'} of {store.where} could not be "
-                             "read and were skipped (named in the log)")
+            drills = history_read.entries
+            if history_read.not_read:
+                result.run["skipped"]["drillHistoryFiles"] = history_read.not_read
+            notes.extend(f"{CONTROL}: {n}" for n in history_read.notes(store.where))
     session = getattr(result, "session", None)
     principal = result.run.get("principal_account")
     read: dict[tuple[str | None, str | None], list[dict[str, Any]] | ReadError] = {}

@@ -156,7 +156,8 @@ def test_an_s3_history_is_read_like_a_folder(aws: Any, tmp_path: Path,
     assert out.startswith("drill next: rds reports (us-east-1): no restore evidence")
     assert any(line.split()[:2] == ["rds", "orders"] and "last restored 0 h ago" in line
                for line in out.splitlines())
-    assert "note: 1 history entry was skipped: not readable (s3://dr-history/nightly/" in out
+    assert "note: drill history s3://dr-history/nightly/: 1 entry could not be read (named in " \
+           "the log): not evidence" in out
 
 
 def test_a_resource_whose_drill_cannot_run_does_not_starve_the_others(

@@ -39,7 +39,7 @@ def test_signature_round_trip_and_what_breaks_it() -> None:
 @pytest.mark.parametrize("value, env, why", [
     ("s3cr3t-value-in-the-argv", {}, "give env:NAME"),
     ("env:", {}, "give env:NAME"),
-    ("env:DR_KEY", {}, "DR_KEY is not set"),
+    ("env:DR_KEY", {}, "DR_KEY is not set or empty"),
     ("env:DR_KEY", {"DR_KEY": "short"}, "shorter than 16 characters"),
 ])
 def test_the_key_comes_from_the_environment_only(value: str, env: dict[str, str],
@@ -60,7 +60,7 @@ def test_usage_errors_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixt
     monkeypatch.delenv("DR_KEY")
     code = main(["scan", "--endpoint-url", "http://127.0.0.1:9", "--history", str(tmp_path),
                  "--history-key", "env:DR_KEY", "--output-dir", str(out)])
-    assert code == 2 and "environment variable DR_KEY is not set" in capsys.readouterr().err
+    assert code == 2 and "environment variable DR_KEY is not set or empty" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -89,10 +89,39 @@ def test_only_signed_drills_are_evidence(aws: Any, tmp_path: Path,
         out = scan_rto(aws.url, tmp_path / "s", *signing)
     assert out["orders-db"]["status"] == "pass", out["orders-db"]["message"]
     assert out["legacy"]["status"] == "fail" and "never restored" in out["legacy"]["message"]
-    assert out["_run"]["skipped"]["drillHistoryFiles"] == 2
-    assert "drill-forged-1.json: not signed by --history-key" in caplog.text
-    assert "drill-forged-2.json: not signed by --history-key" in caplog.text
+    # the altered one is tampering: skipped, named and counted (the run is incomplete); the
+    # unsigned one is no evidence, named in the notes (entries kept before the key was used
+    # must not make every later run incomplete)
+    assert out["_run"]["skipped"]["drillHistoryFiles"] == 1
+    assert "drill-forged-1.json: its signature does not verify" in caplog.text
+    notes = out["_run"]["skipped"]["notes"]
+    assert any("drill-forged-1.json: signature does not verify" in n for n in notes), notes
+    assert any("1 entry without a signature" in n and "drill-forged-2.json" in n
+               for n in notes), notes
     assert KEY not in caplog.text
-    # without the key the history is read as before: the forgery would count (why the key)
-    assert scan_rto(aws.url, tmp_path / "s2", "--history", str(history))["legacy"][
-        "status"] == "pass"
+    # without the key every entry counts, the forgeries too (why the key), and the run says
+    # that the history holds signed entries nobody checked
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        out = scan_rto(aws.url, tmp_path / "s2", "--history", str(history))
+    assert out["legacy"]["status"] == "pass"
+    assert "holds signed drill entries, but no --history-key was given" in caplog.text
+    assert any("signed, but no --history-key was given" in n
+               for n in out["_run"]["skipped"]["notes"])
+
+
+def test_turning_the_key_on_keeps_older_entries_out_without_an_incomplete_run(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A history kept before --history-key was used: its entries are no evidence once the key
+    is given, but they are not damage either: the run is not incomplete for them."""
+    monkeypatch.setenv("DR_KEY", KEY)
+    seed_dbs(aws)
+    history = tmp_path / "history"
+    code = main(["drill", "rds", "--db", "orders-db", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path / "d"), "--history", str(history), *FAST])
+    assert code == 0
+    out = scan_rto(aws.url, tmp_path / "s", "--history", str(history),
+                   "--history-key", "env:DR_KEY")
+    assert "drillHistoryFiles" not in out["_run"]["skipped"]
+    assert out["orders-db"]["status"] == "fail"  # the unsigned drill is not evidence
+    assert any("without a signature" in n for n in out["_run"]["skipped"]["notes"])

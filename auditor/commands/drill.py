@@ -40,7 +40,7 @@ from ..drill.state import StateDrill, parse_backend, parse_stack
 from ..history_store import history_arg
 from ..live import Target
 from ..org import Shard
-from ..services.restore import drill_entries
+from ..services.restore import read_drills
 from ..terminal import shown, shown_lines
 from .common import DEFAULT_WORKERS, check_org_options, format_list, load_settings
 from .summary import add_history_key, check_history_key, history_store, print_paths
@@ -362,14 +362,12 @@ def run_next(args: argparse.Namespace) -> int:
         history_unknown["*"] = "no --history given: earlier drills are not known"
     else:
         try:
-            drills, skipped = drill_entries(store, key=history_key.from_arg(args.history_key))
+            history_read = read_drills(store, key=history_key.from_arg(args.history_key))
         except ConfigError as e:  # the history cannot be listed: every drill is unknown
             history_unknown["*"] = f"the drill history could not be read ({e})"
-        else:
-            if skipped:  # skipped and counted, named in the log: not unknown evidence forever
-                were = "entry was" if skipped == 1 else "entries were"
-                notes.append(f"{skipped} history {were} skipped: not readable "
-                             f"({store.where}; named in the log)")
+        else:  # skipped and counted, named: not unknown evidence forever
+            drills = history_read.entries
+            notes.extend(history_read.notes(store.where))
     now = dt.datetime.now(dt.UTC)
     found = drill_next.Found(notes=notes)
     by_account: dict[str | None, drill_next.Found] = {}

@@ -53,7 +53,6 @@ def _regions(value: str) -> list[str]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regions", type=_regions, metavar="R1,R2",
                    help="regions to scan (default: the account's enabled regions)")
-    add_history_key(p)
     p.add_argument("--endpoint-url", help="AWS-compatible endpoint for every client")
     p.add_argument("--profile", help="AWS profile (default: the standard boto3 chain)")
     p.add_argument("--role-arn", help="role to assume first (e.g. an audit role)")
@@ -94,6 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "of the log window (default: everything)")
     p.add_argument("--until", help="with --logs: last day (inclusive) or time of the window")
     add_output_options(p)
+    add_history_key(p)  # (after --history)
     add_delivery_arguments(p)
 
 

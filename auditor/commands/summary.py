@@ -70,8 +70,9 @@ def check_report_options(args: argparse.Namespace) -> None:
 def add_history_key(p: argparse.ArgumentParser) -> None:
     """--history-key, for the commands that write or read drill history (drill, scan)."""
     p.add_argument("--history-key", metavar="env:NAME",
-                   help="sign drill history entries with the key in environment variable "
-                        "NAME (HMAC-SHA256), and take as evidence only entries it signed: "
+                   help="with --history: sign drill history entries with the key in "
+                        "environment variable NAME (HMAC-SHA256), and take as evidence only "
+                        "entries it signed: "
                         "whoever can write the history store cannot forge a drill. Keep the "
                         "key where the drills and scans run, not in the accounts they judge")
 
