@@ -77,7 +77,13 @@ def _check(owner: str, params: Iterable[Param], values: Any, loc: Loc,
                 where = loc / name
                 for p in err.absolute_path:
                     where = where / p
-                raise where.error(_short(err.message))
+                hint = ""
+                if err.validator == "type" and isinstance(err.instance, int) \
+                        and "pattern" in (err.schema if isinstance(err.schema, dict) else {}):
+                    # YAML reads 222222222222 as a number, and 011111111111 as octal
+                    hint = (": write account ids in quotes, e.g. '111122223333': unquoted, YAML "
+                            "reads them as numbers (and those starting with 0 as octal)")
+                raise where.error(_short(err.message) + hint)
         except (ValueError, RecursionError) as e:  # e.g. an integer too long to print
             if isinstance(e, ConfigError):
                 raise

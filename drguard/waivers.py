@@ -117,7 +117,11 @@ def _one(e: Any, loc: Loc) -> Waiver:
     if not isinstance(control, str):
         raise (loc / "control").expected("a control id (a string, or '*')", control)
     if control != "*" and control not in BY_ID:
-        raise (loc / "control").error(f"unknown control {control[:80]!r}")
+        import difflib
+
+        near = difflib.get_close_matches(control[:200], list(BY_ID), n=1)
+        hint = f"did you mean {near[0]!r}?" if near else "docs/controls.md lists them, or '*'"
+        raise (loc / "control").error(f"unknown control {control[:80]!r} ({hint})")
     resource = e.get("resource")
     if resource in (None, ""):
         resource = None

@@ -127,6 +127,13 @@ CASES = [
      ["unknown control 'rds-backup-retentoin'", "did you mean 'rds-backup-retention'"]),
     ("missing-file.yaml", {"waiversFile": "nope/waivers.yaml"},
      ["waiversFile", "cannot read waiver file"]),
+    ("waiver-control.yaml", {"waivers": [{"control": "rds-deletion-protecton", "resource": "x",
+                                          "reason": "r", "owner": "o",
+                                          "expires": "2999-01-01"}]},
+     ["unknown control 'rds-deletion-protecton'", "did you mean 'rds-deletion-protection'"]),
+    ("account-unquoted.yaml", "controls:\n  backup-cross-account-copy:\n"
+     "    destinationAccounts: [011111111111]\n",
+     ["destinationAccounts[0]", "1227133513 is not of type 'string'", "in quotes", "octal"]),
 ]
 
 

@@ -208,28 +208,31 @@ def _py(s: str) -> str:
     return json.dumps(s)
 
 
-def fix_cross_account(p: Protected) -> Remediation:
+def fix_cross_account(p: Protected, allowed: frozenset[str] = frozenset()) -> Remediation:
+    """Copy into another account: one of `allowed` (destinationAccounts) when set."""
+    account = min(allowed) if allowed else "BACKUP_ACCOUNT_ID"
+    where = (f"account {account} (destinationAccounts)" if allowed else "another account")
     if p.kind == "backup bucket":
         return Remediation(
-            f"Replicate backup bucket {p.name} to a bucket in another account, with the "
+            f"Replicate backup bucket {p.name} to a bucket in {where}, with the "
             "replicas owned by that account.",
             f"aws.s3.BucketReplicationConfig(\"{p.name}-cross-account\", bucket={_py(p.name)},\n"
             "    role=replication_role.arn,\n"
             "    rules=[{\"id\": \"cross-account\", \"status\": \"Enabled\", \"destination\": {\n"
             "        \"bucket\": \"arn:aws:s3:::BACKUP_ACCOUNT_BUCKET\", "
-            "\"account\": \"BACKUP_ACCOUNT_ID\",\n"
+            f"\"account\": \"{account}\",\n"
             "        \"access_control_translation\": {\"owner\": \"Destination\"}}}])",
             f"aws s3api put-bucket-replication --bucket {shlex.quote(p.name)} "
             "--replication-configuration file://cross-account-replication.json")
     target = _py(p.arn) if isinstance(p.arn, str) else "resource.arn"
     return Remediation(
-        f"Add a copy action to a vault in another AWS account to a backup plan that selects "
-        f"{p.name} (and a selection for it if none does).",
+        f"Add a copy action to a vault in {where if allowed else 'another AWS account'} to a "
+        f"backup plan that selects {p.name} (and a selection for it if none does).",
         "aws.backup.Plan(\"cross-account\", rules=[{\n"
         "    \"rule_name\": \"daily\", \"target_vault_name\": vault.name,\n"
         "    \"schedule\": \"cron(0 5 ? * * *)\", \"lifecycle\": {\"delete_after\": 35},\n"
         "    \"copy_actions\": [{\"destination_vault_arn\": "
-        "\"arn:aws:backup:REGION:BACKUP_ACCOUNT_ID:backup-vault:NAME\",\n"
+        f"\"arn:aws:backup:REGION:{account}:backup-vault:NAME\",\n"
         "                      \"lifecycle\": {\"delete_after\": 35}}]}])\n"
         f"aws.backup.Selection(\"{p.name}-backup\", plan_id=plan.id, "
         f"iam_role_arn=backup_role.arn,\n    resources=[{target}])",
@@ -358,13 +361,17 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
                    and r.get("account") != p.account]
         elsewhere = [r["account"] for r in foreign if not _counts(r["account"], p.account,
                                                                   allowed)]
-        why = (f"it replicates only to {_not_allowed(elsewhere, allowed)}"
-               if elsewhere and len(elsewhere) == len(foreign) else
-               "its cross-account replication leaves the replicas owned by this account "
+        if elsewhere and len(elsewhere) == len(foreign):
+            return Verdict("fail", f"Backup bucket {p.name!r} has no copy in an account of "
+                                   f"destinationAccounts: it replicates only to "
+                                   f"{_not_allowed(elsewhere, allowed)}, one nobody listed "
+                                   "(maybe one an intruder controls).", ev,
+                           fix_cross_account(p, allowed))
+        why = ("its cross-account replication leaves the replicas owned by this account "
                "(accessControlTranslation owner is not Destination)" if foreign else
                "no replication rule writes to another account")
         return Verdict("fail", f"Backup bucket {p.name!r} has no copy in another AWS account: "
-                               f"{why}.", ev, fix_cross_account(p))
+                               f"{why}.", ev, fix_cross_account(p, allowed))
     if p.links is UNKNOWN:
         return Verdict.unknown(f"The backup plans that select {p.name!r}", **ev)
     ev["selectedBy"] = p.selected_by
@@ -381,9 +388,12 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
     if not cross:
         if elsewhere:
             to = _not_allowed((k.copy.account for k in elsewhere), allowed)
-            why = (f"its backup plans copy only to {to} ("
-                   + "; ".join(_link_text(k) for k in elsewhere) + ")")
-        elif p.links:
+            return Verdict("fail", f"{_kind(p)} {p.name!r} has no copy in an account of "
+                                   f"destinationAccounts: its backup plans copy only to {to}, "
+                                   "one nobody listed (maybe one an intruder controls) ("
+                                   + "; ".join(_link_text(k) for k in elsewhere) + ").",
+                           ev, fix_cross_account(p, allowed))
+        if p.links:
             why = ("its backup plans copy only within its own account (" +
                    "; ".join(_link_text(k) for k in p.links) + ")")
         elif p.selected_by:
@@ -392,7 +402,7 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
             why = "no AWS Backup selection selects it"
         return Verdict("fail", f"{_kind(p)} {p.name!r} has no copy in another AWS account: "
                                f"{why}. Whoever controls this account can delete every copy.",
-                       ev, fix_cross_account(p))
+                       ev, fix_cross_account(p, allowed))
     if p.copied is None:  # deploy side: the configuration is what can be judged
         return Verdict.ok(f"{_kind(p)} {p.name!r} is copied to another account: "
                           f"{_link_text(cross[0])}.", **ev)
@@ -412,7 +422,7 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
     when = (f"the newest is {newest['ageHours']} h old" if newest else "none was found")
     return Verdict("fail", f"{_kind(p)} {p.name!r} is set to be copied to another account "
                            f"({_link_text(cross[0])}) but no copy completed within "
-                           f"{max_age} h: {when}.", ev, fix_cross_account(p))
+                           f"{max_age} h: {when}.", ev, fix_cross_account(p, allowed))
 
 
 def air_gapped(v: CopyVault, params: Mapping[str, Any]) -> Verdict:

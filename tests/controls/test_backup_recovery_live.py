@@ -290,3 +290,6 @@ def test_live_copies_count_only_into_destination_accounts(aws) -> None:  # noqa:
         assert f.evidence["destinationAccounts"] == pinned
     assert f"copy only to account {OTHER}, which is not one of destinationAccounts " \
            "(444455556666)" in f.message
+    assert "has no copy in an account of destinationAccounts" in f.message
+    assert f.remediation is not None and ":444455556666:backup-vault:" in f.remediation["pulumi"]
+    assert "in account 444455556666 (destinationAccounts)" in f.remediation["summary"]
