@@ -60,7 +60,8 @@ def test_usage_errors_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixt
     monkeypatch.delenv("DR_KEY")
     code = main(["scan", "--endpoint-url", "http://127.0.0.1:9", "--history", str(tmp_path),
                  "--history-key", "env:DR_KEY", "--output-dir", str(out)])
-    assert code == 2 and "environment variable DR_KEY is not set or empty" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "environment variable DR_KEY is not set or empty" in err
     assert not out.exists()
 
 
