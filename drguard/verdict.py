@@ -49,6 +49,11 @@ class Verdict:
                               "known yet); it will be checked on update.", evidence)
 
 
+def plural_days(n: Any) -> str:
+    """`1 day`, `7 days`."""
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def show(value: Any) -> str:
     """A fact value as a message shows it: unknown, unset, true/false or the value."""
     if value is UNKNOWN:

@@ -414,7 +414,7 @@ def _buckets(scanner: ScanContext, a: AccountScan, regions: dict[str, RegionPoin
         fact = RecoveryPoints(ref=b.ref, name=name, type="AWS::S3::Bucket", account=b.account,
                               region=b.region, tags=b.tags)
         fix = Remediation(
-            f"The backups written to {name} stopped: check the job that writes them"
+            f"The backups written to {name} stopped: check the job that writes them."
             if not is_state else f"Turn on versioning of {name} and replicate it to another "
             "region so every checkpoint has a copy.",
             "# no resource property: the job that writes the backups has not run within the "

@@ -13,7 +13,7 @@ from ..control import DESTROYABLE, ConfigMapping, Control, days
 from ..detections import Context, Params, Record, named_arn, on, request_parameters, to_int
 from ..facts import UNKNOWN, OnDelete, Resource
 from ..records import record
-from ..verdict import Remediation, Verdict
+from ..verdict import Remediation, Verdict, plural_days
 
 ELASTICACHE = "elasticache.amazonaws.com"
 SNAPSHOT_RETENTION = "elasticache-snapshot-retention"
@@ -67,14 +67,14 @@ def fix(c: Cache, minimum: int) -> Remediation:
     keep = max(minimum, 1)
     if c.kind == "cluster":
         return Remediation(
-            f"Keep automatic snapshots of cache cluster {name} for {keep} days and take a "
+            f"Keep automatic snapshots of cache cluster {name} for {plural_days(keep)} and take a "
             "final snapshot when it is deleted.",
             f"aws.elasticache.Cluster({json.dumps(name)}, ...,\n"
             f"    snapshot_retention_limit={keep}, final_snapshot_identifier=\"{name}-final\")",
             f"aws elasticache modify-cache-cluster --cache-cluster-id {shlex.quote(name)} "
             f"--snapshot-retention-limit {keep} --apply-immediately")
     return Remediation(
-        f"Keep automatic snapshots of replication group {name} for {keep} days and take a "
+        f"Keep automatic snapshots of replication group {name} for {plural_days(keep)} and take a "
         "final snapshot when it is deleted.",
         f"aws.elasticache.ReplicationGroup({json.dumps(name)}, ...,\n"
         f"    snapshot_retention_limit={keep}, final_snapshot_identifier=\"{name}-final\")",

@@ -24,7 +24,7 @@ from ..detections import (
 )
 from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete, unknown_or_off
 from ..records import record
-from ..verdict import Remediation, Verdict, show
+from ..verdict import Remediation, Verdict, plural_days, show
 from .s3 import DR_REGION
 
 
@@ -98,7 +98,7 @@ def fix_retention(db: Database, minimum: int) -> Remediation:
     cls, name, modify, ident = _db(db)
     days = min(max(minimum, 1), 35)
     return Remediation(
-        f"Keep automated backups of {name} for {days} days (backup_retention_period; AWS "
+        f"Keep automated backups of {name} for {plural_days(days)} (backup_retention_period; AWS "
         "allows up to 35).",
         f"{cls}({json.dumps(name)}, ...,\n    backup_retention_period={days})",
         f"{modify} {ident} --backup-retention-period {days} --apply-immediately")
@@ -185,8 +185,8 @@ def backup_retention(db: Database, params: dict[str, Any]) -> Verdict | None:
     evidence = {"backupRetentionPeriod": value, "effectiveDays": effective,
                 "minRetentionDays": minimum}
     if effective >= minimum:
-        return Verdict("pass", f"{_label(db)} keeps automated backups for {effective} days.",
-                       evidence)
+        return Verdict("pass", f"{_label(db)} keeps automated backups for "
+                               f"{plural_days(effective)}.", evidence)
     why = (f"{prop} is unset, so AWS keeps backups for {AWS_DEFAULT_RETENTION} day"
            if value is None else f"{prop} is {effective} day{'s' if effective != 1 else ''}")
     if effective == 0:

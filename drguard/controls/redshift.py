@@ -13,7 +13,7 @@ from ..control import DESTROYABLE, ConfigMapping, Control, days
 from ..detections import Context, Params, Record, is_true, named_arn, on, request_parameters, to_int
 from ..facts import UNKNOWN, OnDelete, Resource, final_snapshot_on_delete
 from ..records import record
-from ..verdict import Remediation, Verdict
+from ..verdict import Remediation, Verdict, plural_days
 
 REDSHIFT = "redshift.amazonaws.com"
 SNAPSHOT_RETENTION = "redshift-snapshot-retention"
@@ -50,8 +50,8 @@ def fix(wh: Warehouse, minimum: int) -> Remediation:
     name = wh.name if isinstance(wh.name, str) else "warehouse"
     keep = min(max(minimum, 1), 35)
     return Remediation(
-        f"Keep automated snapshots of Redshift cluster {name} for {keep} days (AWS allows up "
-        "to 35) and take a final snapshot when it is deleted.",
+        f"Keep automated snapshots of Redshift cluster {name} for {plural_days(keep)} (AWS "
+        "allows up to 35) and take a final snapshot when it is deleted.",
         f"aws.redshift.Cluster({json.dumps(name)}, ...,\n"
         f"    automated_snapshot_retention_period={keep},\n"
         f"    skip_final_snapshot=False, final_snapshot_identifier=\"{name}-final\")",

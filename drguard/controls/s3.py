@@ -39,7 +39,7 @@ from ..detections import (
 )
 from ..facts import UNKNOWN, OnDelete, Resource, is_unknown, retention_days
 from ..records import record
-from ..verdict import Remediation, Verdict, logical_name, show
+from ..verdict import Remediation, Verdict, logical_name, plural_days, show
 
 
 @record
@@ -95,11 +95,6 @@ DR_REGION = {"us-east-1": "us-west-2", "us-east-2": "us-west-2", "us-west-1": "u
              "ap-northeast-1": "ap-northeast-3", "ca-central-1": "us-east-1"}
 
 
-def plural_days(n: Any) -> str:
-    """`1 day`, `7 days`."""
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
 def _names(b: Bucket) -> tuple[str, str, str]:
     """(bucket name as a Python literal, as a shell word, a Pulumi logical name)."""
     name = b.name
@@ -148,7 +143,7 @@ def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediatio
     if enable:
         versioned = b.versioning == "Enabled"
         summary = (f"Turn Object Lock on for bucket {b.name} with a default retention of {mode} "
-                   f"mode for {days} days" + ("" if versioned else
+                   f"mode for {plural_days(days)}" + ("" if versioned else
                                              " (enable versioning first: Object Lock needs it)")
                    + "; S3 allows this on the existing bucket.")
         if not versioned:
@@ -159,8 +154,8 @@ def fix_object_lock(b: Bucket, mode: str, days: int, enable: bool) -> Remediatio
                    "days, so every new object is locked.")
     else:
         summary = (f"Raise the default retention of bucket {b.name} from {b.lock_mode} "
-                   f"{plural_days(b.lock_days)} to {mode} mode for {days} days (new objects; "
-                   "existing versions keep their own retention).")
+                   f"{plural_days(b.lock_days)} to {mode} mode for {plural_days(days)} (new "
+                   "objects; existing versions keep their own retention).")
     return Remediation(summary, pulumi, _known(b, cli))
 
 
