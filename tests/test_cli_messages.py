@@ -40,6 +40,15 @@ def test_an_empty_format_list_is_a_usage_error_saying_what_to_do(
     assert not (tmp_path / "out").exists()
 
 
+def test_format_and_fail_on_take_any_case(tmp_path: Path) -> None:
+    """`--format MD,Markdown,SARIF` and `--fail-on CRITICAL` are what a user means."""
+    code = main(["state", "--file", str(_export(tmp_path)), "--format", "MD,Markdown,SARIF",
+                 "--fail-on", "CRITICAL", "--output-dir", str(tmp_path / "out")])
+    assert code in (0, 1)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.md",
+                                                                    "report.sarif"]
+
+
 def test_a_file_with_two_byte_order_marks_is_named_with_what_to_do(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bom = b"\xef\xbb\xbf"

@@ -29,7 +29,9 @@ def format_list(choices: Sequence[str], default: Sequence[str]) -> Callable[[str
     """The argparse type of a --format option: a comma-separated subset of `choices`; an
     empty list or an unknown name is a usage error (exit 2) saying what to give instead."""
     def parse(value: str) -> list[str]:
-        items = [v.strip() for v in value.split(",") if v.strip()]
+        aliases = {"markdown": "md"}
+        items = [aliases.get(v.strip().lower(), v.strip().lower())
+                 for v in value.split(",") if v.strip()]
         if not items:
             raise argparse.ArgumentTypeError(
                 f"no format given ({value!r}); name one or more of {','.join(choices)}, "
@@ -49,7 +51,7 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML/JSON config: control parameters, scope "
                    "rules, waivers (same names as the policy pack's config)")
     p.add_argument("--baseline", type=Path, help="previous report.json to diff against")
-    p.add_argument("--fail-on", choices=list(SEVERITY_ORDER), default="high",
+    p.add_argument("--fail-on", choices=list(SEVERITY_ORDER), default="high", type=str.lower,
                    help="lowest severity of an unwaived gap that makes the exit code 1")
     p.add_argument("--output-dir", type=Path, default=Path("dr-audit-report"),
                    help="folder the reports are written to (default: dr-audit-report)")
