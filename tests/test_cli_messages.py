@@ -49,6 +49,19 @@ def test_format_and_fail_on_take_any_case(tmp_path: Path) -> None:
                                                                     "report.sarif"]
 
 
+def test_reports_an_earlier_run_left_in_the_folder_are_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI step uploading the folder would publish them as this run's."""
+    out = tmp_path / "out"
+    main(["state", "--file", str(_export(tmp_path)), "--output-dir", str(out)])
+    capsys.readouterr()
+    main(["state", "--file", str(_export(tmp_path)), "--output-dir", str(out),
+          "--format", "md"])
+    err = capsys.readouterr().err
+    assert f"note: report.json, report.html, report.sarif, report.junit.xml in {out} are " \
+           "from an earlier run (not written by this one)" in err, err
+
+
 def test_a_file_with_two_byte_order_marks_is_named_with_what_to_do(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bom = b"\xef\xbb\xbf"

@@ -162,6 +162,18 @@ def print_paths(paths: dict[str, Path], out: TextIO | None = None) -> None:
         print(f"{LABELS.get(fmt, fmt)} report: {path}", file=out)
 
 
+def earlier_reports(paths: dict[str, Path]) -> list[str]:
+    """The report files of the output folder this run did not write (earlier runs' formats)."""
+    from ..reports import FILENAMES
+
+    if not paths:
+        return []
+    folder = next(iter(paths.values())).parent
+    written = {p.name for p in paths.values()}
+    return [name for name in FILENAMES.values()
+            if name not in written and (folder / name).is_file()]
+
+
 def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
            out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Print the closing summary (stderr) and the report paths (stdout, print_paths); return
@@ -179,6 +191,10 @@ def finish(findings: list[Finding], run: dict[str, Any], paths: dict[str, Path],
         summary, critical = outcome(findings, run), None
     for line in closing_lines(summary, run, findings, critical):
         print(shown(line), file=err)  # names gaps and files: input's words
+    stale = earlier_reports(paths)
+    if stale:  # a CI step that uploads the folder would publish them as this run's
+        print(shown(f"dr-audit: note: {', '.join(stale)} in {next(iter(paths.values())).parent}"
+                    " are from an earlier run (not written by this one)"), file=err)
     print_paths(paths, out)
     code = summary.get("exit_code")
     if not isinstance(code, int) or isinstance(code, bool):
