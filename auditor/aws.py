@@ -152,12 +152,18 @@ def _api_params(params: dict[str, Any], context: dict[str, Any] | None = None,
         context["dr_audit_params"] = dict(params)
 
 
-def _before_call(model: Any, params: dict[str, Any], context: dict[str, Any] | None = None,
+def _notify_call(model: Any, params: dict[str, Any], context: dict[str, Any] | None = None,
                  **_: Any) -> None:
     service, operation = model.service_model.service_name, model.name
     given = (context or {}).get("dr_audit_params", params)
     for o in list(_observers):
         o.on_call(service, operation, given)
+
+
+def _before_call(model: Any, params: dict[str, Any], context: dict[str, Any] | None = None,
+                 **_: Any) -> None:
+    _notify_call(model, params, context)
+    service, operation = model.service_model.service_name, model.name
     if not is_read_only(operation):
         raise MutatingCallError(f"refusing to call {service}:{operation}: the auditor only "
                                 "reads")
@@ -173,6 +179,17 @@ def _instrument(session: botocore.session.Session) -> None:
     session.register("before-parameter-build", _api_params, unique_id="dr-audit-params")
     session.register("before-call", _before_call, unique_id="dr-audit-guard")
     session.register("request-created", _request_created, unique_id="dr-audit-attempts")
+
+
+def observed_client(client: Any) -> Any:
+    """Show one client's calls to the observers, without the read-only guard: for a writer
+    guarded by its own rules (the --history store), whose calls a run's permissions need."""
+    client.meta.events.register("before-parameter-build", _api_params,
+                                unique_id="dr-audit-params")
+    client.meta.events.register("before-call", _notify_call, unique_id="dr-audit-observe")
+    client.meta.events.register("request-created", _request_created,
+                                unique_id="dr-audit-attempts")
+    return client
 
 
 def guard_client(client: Any) -> Any:

@@ -151,14 +151,14 @@ class S3Store:
         import boto3  # only when the history is in S3
         import botocore.session
 
-        from .aws import DEFAULT_REGION
+        from .aws import DEFAULT_REGION, observed_client
 
         core = botocore.session.Session(profile=options.profile)
         self.guard.install(core)
         session = boto3.Session(botocore_session=core, region_name=options.region
                                 or core.get_config_variable("region") or DEFAULT_REGION)
-        self.client = session.client("s3", endpoint_url=options.endpoint_url,
-                                     config=options.config())
+        self.client = observed_client(session.client("s3", endpoint_url=options.endpoint_url,
+                                                     config=options.config()))
 
     def read(self, accept: Accept = accept_all, limit: int = MAX_OBJECTS) -> tuple[
             list[tuple[str, Any]], int]:

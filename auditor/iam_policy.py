@@ -72,6 +72,7 @@ EXAMPLE_TRAIL = "s3://acme-cloudtrail-logs/"
 EXAMPLE_STATE = "s3://acme-pulumi-state/"
 EXAMPLE_ATHENA_OUTPUT = "s3://acme-athena-results/dr-audit/"
 EXAMPLE_ROLE = "dr-audit-scan"
+EXAMPLE_HISTORY = "s3://acme-dr-evidence/dr-guard/payments/"
 
 
 def action(call: str) -> str | None:
@@ -188,6 +189,17 @@ def backend_statements(state: str = EXAMPLE_STATE) -> list[dict[str, Any]]:
                          under=backends.STACKS_DIR)
 
 
+def history_statements(history: str = EXAMPLE_HISTORY) -> list[dict[str, Any]]:
+    """`--history s3://BUCKET/PREFIX` (scan, drill, drill next): list and read what is under
+    the prefix, and add one new object per run there (the store's own guard allows nothing
+    else: auditor.history_store)."""
+    bucket = Bucket.parse(history, "--history")
+    return [_statement("HistoryRead", ["s3:ListBucket"], bucket.arn,
+                       {"StringLike": {"s3:prefix": [f"{bucket.prefix}*"]}}),
+            _statement("HistoryReadAndAppend", ["s3:GetObject", "s3:PutObject"],
+                       bucket.objects())]
+
+
 def org_statements(role_name: str = EXAMPLE_ROLE) -> list[dict[str, Any]]:
     calls = [c for c in org.CALLS if c != aws.ASSUME_ROLE]
     role = org.role_arn("*", role_name)
@@ -216,7 +228,7 @@ def document(statements: list[dict[str, Any]]) -> dict[str, Any]:
 
 def policy(scan_reads: bool = True, logs: str | None = None, athena_output: str | None = None,
            workgroup: str = "primary", backend: str | None = None,
-           org_role: str | None = None) -> dict[str, Any]:
+           org_role: str | None = None, history: str | None = None) -> dict[str, Any]:
     """One policy for what a run needs: the scan's reads, and the trail bucket (with
     `athena_output`: the Athena query), the state bucket and the organization when asked."""
     out: list[dict[str, Any]] = scan_statements() if scan_reads else []
@@ -227,6 +239,8 @@ def policy(scan_reads: bool = True, logs: str | None = None, athena_output: str 
         out += backend_statements(backend)
     if org_role is not None:
         out += org_statements(org_role)
+    if history is not None:
+        out += history_statements(history)
     return document(out)
 
 
@@ -236,7 +250,8 @@ def examples() -> dict[str, dict[str, Any]]:
             "logs-policy.json": document(logs_statements()),
             "logs-athena-policy.json": document(athena_statements()),
             "backend-policy.json": document(backend_statements()),
-            "org-policy.json": document(org_statements())}
+            "org-policy.json": document(org_statements()),
+            "history-policy.json": document(history_statements())}
 
 
 def dumps(doc: dict[str, Any]) -> str:

@@ -80,10 +80,22 @@ def allowed(doc: dict[str, Any], service: str, operation: str, params: dict[str,
     for st in doc["Statement"]:
         acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
         res = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        if st["Effect"] == "Allow" and act in acts and "Condition" not in st \
+        if st["Effect"] == "Allow" and act in acts and _conditions_hold(st, params) \
                 and any(fnmatch.fnmatchcase(arn, r) for r in res):
             return True
     return False
+
+
+def _conditions_hold(st: dict[str, Any], params: dict[str, Any]) -> bool:
+    """The one condition the generated policies use (StringLike on s3:prefix); any other
+    condition is taken as not holding."""
+    cond = st.get("Condition")
+    if cond is None:
+        return True
+    if set(cond) != {"StringLike"} or set(cond["StringLike"]) != {"s3:prefix"}:
+        return False
+    return any(fnmatch.fnmatchcase(params.get("Prefix", ""), p)
+               for p in cond["StringLike"]["s3:prefix"])
 
 
 def refused(doc: dict[str, Any], rec: Recorder) -> list[str]:
@@ -173,6 +185,20 @@ def test_scan_with_backend_is_allowed_by_the_backend_policy(demo) -> None:  # no
     assert got and all(".pulumi/stacks/" in k for k in got)
     assert refused(iam_policy.policy(backend=state), rec) == []
     assert refused(iam_policy.policy(), rec)  # the checkpoints are not the scan's to read
+
+
+def test_scan_with_history_is_allowed_by_the_history_policy(demo) -> None:  # noqa: ANN001
+    import boto3
+
+    boto3.client("s3", endpoint_url=demo["url"], region_name="us-east-1").create_bucket(
+        Bucket="dr-evidence")
+    history = "s3://dr-evidence/nightly/payments"
+    rec = run(demo, scan_argv(demo, "--history", history))
+    assert {"s3:ListObjectsV2", "s3:PutObject"} <= rec.names()
+    assert refused(iam_policy.policy(history=history), rec) == []
+    assert refused(iam_policy.policy(), rec)  # the history is not the scan's to read or write
+    # scoped to the prefix: the same store under another prefix is refused
+    assert refused(iam_policy.policy(history="s3://dr-evidence/elsewhere/"), rec)
 
 
 def test_the_state_bucket_setting_reads_through_the_backend_policy(demo) -> None:  # noqa: ANN001

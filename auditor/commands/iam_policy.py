@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    const="",
                    help="also read the stack checkpoints of this Pulumi state bucket "
                         "(`scan --backend`, or the stateBucket setting)")
+    p.add_argument("--history", metavar="s3://BUCKET/PREFIX", nargs="?", const="",
+                   help="also keep run and drill summaries here (`scan`/`drill --history`): "
+                        "list and read under the prefix, add one new object per run")
     p.add_argument("--org", action="store_true",
                    help="the policy of the account `scan --org` runs from: list the "
                         "organization and assume --role-name in every account (each of "
@@ -38,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(the account or principal that runs dr-audit)")
     p.add_argument("--external-id", help="with --trust: require this external id")
     p.add_argument("--only", action="store_true",
-                   help="only the statements --logs/--backend/--org add, without the scan's "
+                   help="only the statements --logs/--backend/--history/--org add, without "
+                        "the scan's "
                         "reads (to attach beside the scan policy)")
 
 
@@ -53,20 +57,23 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(iam_policy.dumps(doc))
         return 0
     for flag, attr, example in (("--logs", "logs", iam_policy.EXAMPLE_TRAIL),
-                                ("--backend", "backend", iam_policy.EXAMPLE_STATE)):
+                                ("--backend", "backend", iam_policy.EXAMPLE_STATE),
+                                ("--history", "history", iam_policy.EXAMPLE_HISTORY)):
         if getattr(args, attr) == "":
             print(f"dr-audit iam-policy: no bucket given to {flag}: the policy names the "
                   f"demo's {example}; give {flag} s3://YOUR-BUCKET/PREFIX", file=sys.stderr)
             setattr(args, attr, example)
     if args.athena_output and args.logs is None:
         raise ConfigError("--athena-output needs --logs s3://TRAIL-BUCKET")
-    if args.only and args.logs is None and args.backend is None and not args.org:
-        raise ConfigError("--only needs --logs, --backend or --org")
+    if args.only and args.logs is None and args.backend is None and not args.org \
+            and args.history is None:
+        raise ConfigError("--only needs --logs, --backend, --history or --org")
     try:
         doc = iam_policy.policy(scan_reads=not args.only, logs=args.logs,
                                 athena_output=args.athena_output, workgroup=args.workgroup,
                                 backend=args.backend,
-                                org_role=args.role_name if args.org else None)
+                                org_role=args.role_name if args.org else None,
+                                history=args.history)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     sys.stdout.write(iam_policy.dumps(doc))
