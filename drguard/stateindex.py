@@ -211,7 +211,7 @@ class StateIndex:
                 continue
             where = Managed(stack, urn, (_text(parts[4]) if len(parts) == 6 else None)
                             or account, region, provider)
-            if parts:
+            if parts and isinstance(arn, str):
                 self._by_arn.setdefault(arn, where)
             self._add_names(names, where)
 
