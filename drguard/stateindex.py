@@ -10,6 +10,7 @@ unique across accounts and regions (staging and production often name their tabl
 so a name match counts only where the checkpoint does not place the resource elsewhere: its
 own ARN, its `region` output, and its provider's region and account (the account read from
 the ARNs of the provider's other resources) must agree with the live ARN where they are known.
+A DynamoDB table's replicas are live tables of its name in their own regions.
 """
 
 from __future__ import annotations
