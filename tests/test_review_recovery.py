@@ -136,7 +136,7 @@ def test_application_rows_do_not_call_unread_or_missing_evidence_fine() -> None:
     """An application whose one database is copied to another account and whose other one
     could not be checked is not isolated "yes": unknown. And its worst RPO is not the one
     database that has recovery points when the other has none, or could not be read."""
-    from auditor.reports.applications import applications
+    from auditor.reports.applications import app_row, applications
 
     def row(control: str, status: str, resource: str, **evidence: Any) -> dict[str, Any]:
         return {"application": "shop/prod", "control": control, "status": status,
@@ -157,6 +157,16 @@ def test_application_rows_do_not_call_unread_or_missing_evidence_fine() -> None:
     (app,) = applications([*rows[:4], unread])
     assert app["rpo"]["worst_achieved_hours"] is None
     assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (0, 1)
+    # recovery points of unknown age (none with a creation time) are not "none": unknown
+    aged = row("recovery-point-objective", "fail", "arn:db2", achievedRpoHours=None,
+               recoveryPoints=3)
+    (app,) = applications([*rows[:4], aged])
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (0, 1)
+    (app,) = applications([app_row(f) for f in [*rows[:4], aged]])  # (as a report keeps it)
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (0, 1)
+    (app,) = applications([*rows[:4], {**aged, "evidence": {"achievedRpoHours": None,
+                                                             "recoveryPoints": 0}}])
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (1, 0)
     # a failure still says no, whatever else could not be read
     (app,) = applications([*rows, row("backup-cross-account-copy", "fail", "arn:db3")])
     assert app["isolation"]["cross_account"] is False
