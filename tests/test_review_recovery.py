@@ -102,6 +102,32 @@ def test_a_dr_tier_tag_overriding_the_configured_tier_is_named(aws: Any, tmp_pat
 
 
 
+def test_every_resource_a_dr_tier_tag_moved_is_named_in_the_notes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The notes name every such resource (the report is where they are looked up); the
+    stderr warning names a few and counts the rest."""
+    import logging
+
+    from auditor.scan import ScanResult
+    from drguard.findings import Finding
+    from drguard.settings import from_mapping
+
+    settings = from_mapping({"tiers": {"critical": {}, "scratch": {}},
+                             "applications": {"shop/prod": {"tier": "critical"}}})
+    findings = []
+    for i in range(8):
+        f = Finding("rds-deletion-protection", "pass", "live", f"arn:aws:rds:{REGION}:"
+                    f"{ACCOUNT}:db:db{i}", "ok", ACCOUNT, REGION)
+        f.application, f.tier, f.tag_tier = "shop/prod", "scratch", "scratch"
+        findings.append(f)
+    result = ScanResult(findings, {"skipped": {}})
+    with caplog.at_level(logging.WARNING):
+        scan_cmd._note_tier_tags(result, settings)  # noqa: SLF001
+    (note,) = result.run["skipped"]["notes"]
+    assert all(f"db:db{i} (dr:tier=scratch; shop/prod: critical)" in note for i in range(8))
+    assert "db:db7" not in caplog.text and "and 3 more" in caplog.text
+
+
 def test_the_key_of_a_copy_destination_vault_is_judged_without_org(aws: Any) -> None:
     """The vault of record in the backup account is encrypted with a KMS key of the production
     account (it answers EncryptionKeyArn when asked from here): that key is recovery data's,
