@@ -72,8 +72,12 @@ class BackendRun:
     unread: list[str] = field(default_factory=list)  # "<where>: <why>", never a token
     state_buckets: set[str] = field(default_factory=set)
 
+    def public_urls(self) -> list[str]:
+        """The backend URLs as a report may name them (no user name or password)."""
+        return [_public(u) for u in self.urls]
+
     def to_run(self) -> dict[str, Any]:
-        return {"urls": [_public(u) for u in self.urls], "stacks": self.stacks,
+        return {"urls": self.public_urls(), "stacks": self.stacks,
                 "resources": self.resources, "unread": list(self.unread),
                 "skipped": {"checkpoints": len(self.unread)}}
 
