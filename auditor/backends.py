@@ -41,7 +41,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from drguard.errors import ConfigError
 from drguard.records import record
-from drguard.stateindex import ARN_OUTPUTS, NAME_OUTPUTS, PLACE_OUTPUTS, StateIndex
+from drguard.stateindex import (
+    ARN_OUTPUTS,
+    NAME_OUTPUTS,
+    PLACE_OUTPUTS,
+    REPLICA_OUTPUTS,
+    StateIndex,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +72,12 @@ class BackendRun:
     unread: list[str] = field(default_factory=list)  # "<where>: <why>", never a token
     state_buckets: set[str] = field(default_factory=set)
 
+    def public_urls(self) -> list[str]:
+        """The backend URLs as a report may name them (no user name or password)."""
+        return [_public(u) for u in self.urls]
+
     def to_run(self) -> dict[str, Any]:
-        return {"urls": [_public(u) for u in self.urls], "stacks": self.stacks,
+        return {"urls": self.public_urls(), "stacks": self.stacks,
                 "resources": self.resources, "unread": list(self.unread),
                 "skipped": {"checkpoints": len(self.unread)}}
 
@@ -139,7 +149,7 @@ PREFETCH_MAX = 16 << 20
 _CHUNK = 1 << 20
 
 _Outputs = msgspec.defstruct("_Outputs", [(k, Any, None) for k in dict.fromkeys(
-    (*ARN_OUTPUTS, *NAME_OUTPUTS, *PLACE_OUTPUTS))])
+    (*ARN_OUTPUTS, *NAME_OUTPUTS, *PLACE_OUTPUTS, *REPLICA_OUTPUTS))])
 _Inputs = msgspec.defstruct("_Inputs", [(k, Any, None) for k in PLACE_OUTPUTS])
 
 
@@ -240,8 +250,9 @@ def _decoded(text: bytes, prefix: str) -> list[Any] | None:
 
 
 def _items(stream: IO[bytes], gz: bool, prefix: str,
-           limit: int = WHOLE_LIMIT) -> Iterator[dict[str, Any]]:
-    text, chunks = _whole(stream, gz, limit)
+           limit: int | None = None) -> Iterator[dict[str, Any]]:
+    # WHOLE_LIMIT read now, not when defined: a test sets it to take the streaming path
+    text, chunks = _whole(stream, gz, WHOLE_LIMIT if limit is None else limit)
     if text is not None:
         resources = _decoded(text, prefix)
         if resources is None:  # the whole text, already inflated: ijson reads it as it was

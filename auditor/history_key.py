@@ -67,4 +67,6 @@ def verified(entry: Any, key: bytes) -> bool:
         want = hmac.new(key, _canonical(entry), hashlib.sha256).hexdigest()
     except (TypeError, ValueError, RecursionError):  # not JSON as the drill wrote it
         return False
-    return hmac.compare_digest(sig[len(PREFIX):], want)
+    # as bytes: compare_digest refuses non-ASCII text, and the writer of the store chose it
+    return hmac.compare_digest(sig[len(PREFIX):].encode("utf-8", "surrogatepass"),
+                               want.encode())

@@ -76,6 +76,7 @@ def judge(live: list[Finding], index: StateIndex, run: backends.BackendRun,
     if CONTROL not in settings.enabled:
         return []
     seen: dict[tuple[str, str | None], Finding] = {}
+    urls = run.public_urls()  # a URL may carry a password: the findings name it without
     for f in live:
         key = (f.resource, f.account)
         if f.source != "live" or key in seen:
@@ -90,7 +91,7 @@ def judge(live: list[Finding], index: StateIndex, run: backends.BackendRun,
         fact = Resource(ref=f.resource, name=name, type=kind, account=f.account,
                         region=f.region)
         verdict = managed_by_code(fact, hit.stack if hit else None, hit.urn if hit else None,
-                                  run.urls, run.unread)
+                                  urls, run.unread)
         out = finding(CONTROL, fact, verdict, "live", settings, today)
         # what the resource's tags said, as read by the finding it was found through
         out.application, out.owner, out.tier = f.application, f.owner, f.tier

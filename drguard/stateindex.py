@@ -10,6 +10,7 @@ unique across accounts and regions (staging and production often name their tabl
 so a name match counts only where the checkpoint does not place the resource elsewhere: its
 own ARN, its `region` output, and its provider's region and account (the account read from
 the ARNs of the provider's other resources) must agree with the live ARN where they are known.
+A DynamoDB table's replicas are live tables of its name in their own regions.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ NAME_OUTPUTS: tuple[str, ...] = ("bucket", "name", "identifier", "clusterIdentif
 ARN_OUTPUTS: tuple[str, ...] = ("arn", "dbInstanceArn", "dbClusterArn")
 # Other outputs the index reads: where the resource (or, for a provider, its resources) live.
 PLACE_OUTPUTS: tuple[str, ...] = ("region",)
+# A DynamoDB global table's replicas: one resource, a live table of its name in each region.
+REPLICA_OUTPUTS: tuple[str, ...] = ("replicas",)
+_REPLICAS_MAX = 64
 
 # Pulumi module (`aws:<module>/...`) -> the service part of the ARNs AWS gives its resources.
 _ARN_SERVICE = {"efs": "elasticfilesystem", "docdb": "rds", "neptune": "rds"}
@@ -172,6 +176,13 @@ class StateIndex:
             for v in (get("id"), *(outputs.get(k) for k in NAME_OUTPUTS)):
                 if isinstance(v, str) and v:
                     names.append(f"{service}:{v}")
+        self._add_names(names, where)
+        if service == "dynamodb" or token.startswith("aws-native:dynamodb:"):
+            self._add_replicas(stack, urn, names, account, provider, outputs.get("replicas"))
+        self.resources += 1
+        return True
+
+    def _add_names(self, names: Iterable[str], where: Managed) -> None:
         by_name = self._by_name
         for key in names:
             old = by_name.get(key)
@@ -182,8 +193,28 @@ class StateIndex:
                     old.append(where)
             elif old is not where:  # (a resource's id, name and ARN often spell one key)
                 by_name[key] = [old, where]
-        self.resources += 1
-        return True
+
+    def _add_replicas(self, stack: str, urn: str, names: list[str], account: str | None,
+                      provider: _Provider, replicas: Any) -> None:
+        """A global table's replicas (pulumi-aws `replicas[].regionName`/`arn`, aws-native
+        `replicas[].region`) are live tables of its name in other regions, managed by it."""
+        if not isinstance(replicas, list):
+            return
+        for rep in replicas[:_REPLICAS_MAX]:
+            if not isinstance(rep, Mapping):
+                continue
+            arn = rep.get("arn")
+            parts = arn.split(":", 5) if isinstance(arn, str) and arn.startswith("arn:") \
+                else []
+            region = _text(rep.get("regionName")) or _text(rep.get("region")) \
+                or (_text(parts[3]) if len(parts) == 6 else None)
+            if region is None:
+                continue
+            where = Managed(stack, urn, (_text(parts[4]) if len(parts) == 6 else None)
+                            or account, region, provider)
+            if parts and isinstance(arn, str):
+                self._by_arn.setdefault(arn, where)
+            self._add_names(names, where)
 
     def _add_provider(self, r: Mapping[str, Any]) -> None:
         urn, rid = r.get("urn"), r.get("id")

@@ -485,3 +485,23 @@ def test_a_loopback_http_backend_is_read_directly_not_through_a_proxy(pulumi_clo
                           env=env, check=True, timeout=120)
     run = json.loads(proc.stdout)
     assert run["unread"] == [] and run["stacks"] == 3
+
+
+@pytest.mark.parametrize("unread", [[], ["https://***@pulumi.example.com acme/dev: HTTP 500"]])
+def test_a_backend_url_with_credentials_is_not_in_the_findings(unread: list[str]) -> None:
+    """A backend URL may carry a user name and password (https://user:token@host): the
+    resource-managed-by-code findings name the backends read without them, as the run does."""
+    from auditor import managed
+    from drguard.findings import Finding
+    from drguard.settings import Settings
+
+    secret = "pul-s3cr3t-token"
+    run = backends.BackendRun(urls=[f"https://ci:{secret}@pulumi.example.com"],
+                              unread=list(unread))
+    live = Finding("rds-backup-retention", "pass", "live",
+                   "arn:aws:rds:us-east-1:111111111111:db:x", "ok", account="111111111111",
+                   region="us-east-1")
+    (f,) = managed.judge([live], StateIndex(), run, Settings())
+    assert f.status == ("error" if unread else "fail")
+    assert secret not in json.dumps(f.to_dict())
+    assert f.evidence["backends"] == ["https://***@pulumi.example.com"]

@@ -222,6 +222,24 @@ def test_the_drill_is_timed_against_the_target_the_scan_judges(
     assert not any(line.startswith("  target:") for line in out.splitlines())
 
 
+def test_a_tier_the_config_does_not_define_sets_no_target(
+        aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """dr:tier=critcal (a typo) while the config defines tiers: the scan calls its target RTO
+    unknown, so the drill is not timed against the control default either."""
+    config = world(aws, tmp_path)
+    aws.client("rds").add_tags_to_resource(
+        ResourceName="arn:aws:rds:us-east-1:123456789012:db:orders",
+        Tags=[{"Key": "dr:tier", "Value": "critcal"}])
+    hist = tmp_path / "hist"
+    for i, (kind, target) in enumerate((("s3", "s3://orders-backups"),
+                                        ("s3", "s3://nightly-dumps/dump.sql"),
+                                        ("state", "s3://pulumi-state organization/shop/prod"))):
+        drilled(hist, kind, target, 1 + i / 10)  # distinct days: distinct history files
+    out, _ = dry_run(aws, tmp_path, capsys, "--config", str(config), "--history", str(hist))
+    assert out.startswith("drill next: rds orders (us-east-1, tier critcal)"), out
+    assert not any(line.startswith("  target:") for line in out.splitlines()), out
+
+
 def test_regions_choose_across_regions_and_drill_in_the_resources_own(
         aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--regions: the never-restored backup bucket of the DR region wins over resources of the

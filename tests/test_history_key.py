@@ -36,6 +36,16 @@ def test_signature_round_trip_and_what_breaks_it() -> None:
     assert not history_key.verified({**signed, "rto_seconds": float("nan")}, key)
 
 
+@pytest.mark.parametrize("signature", ["hmac-sha256:" + "é" * 64, "hmac-sha256:\udcff",
+                                       "hmac-sha256:" + "0" * 10_000])
+def test_a_signature_of_any_text_is_refused_not_a_crash(signature: str) -> None:
+    """Whoever writes the history chooses the signature: a non-ASCII one (which
+    hmac.compare_digest refuses to compare as text) must be a forgery, not a traceback."""
+    key = KEY.encode()
+    signed = history_key.sign({"schema": "x", "run_id": "r1"}, key)
+    assert not history_key.verified({**signed, "signature": signature}, key)
+
+
 @pytest.mark.parametrize("value, env, why", [
     ("s3cr3t-value-in-the-argv", {}, "give env:NAME"),
     ("env:", {}, "give env:NAME"),

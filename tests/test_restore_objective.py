@@ -453,3 +453,16 @@ def test_an_undefined_tier_is_only_a_label_without_tiers_and_a_tag_still_wins() 
     assert out[DB].status == "fail" and out[DB].evidence["targetSource"] == "tag"
     out = judged([live(DB, tier="gold")], [], [])
     assert out[DB].status == "error" and "'gold' is not one of the tiers" in out[DB].message
+
+
+def test_an_undefined_tier_keeps_the_restore_it_knows() -> None:
+    """The target is unknown, not the restore: the finding (error) still records the last
+    restore, so the application row says it took 45 min, not "unknown"."""
+    from auditor.reports.applications import applications
+
+    out = judged([live(DB, tier="gold")], [], [entry("rds", "orders-db", 45 * 60, 3)])
+    f = out[DB]
+    assert f.status == "error" and "'gold' is not one of the tiers" in f.message
+    assert f.evidence["restoreMinutes"] == 45 and f.evidence["restoredAt"]
+    (row,) = applications([{**f.to_dict(), "application": "shop/prod"}])
+    assert row["rto"]["last_restore_minutes"] == 45

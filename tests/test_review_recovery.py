@@ -102,6 +102,32 @@ def test_a_dr_tier_tag_overriding_the_configured_tier_is_named(aws: Any, tmp_pat
 
 
 
+def test_every_resource_a_dr_tier_tag_moved_is_named_in_the_notes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The notes name every such resource (the report is where they are looked up); the
+    stderr warning names a few and counts the rest."""
+    import logging
+
+    from auditor.scan import ScanResult
+    from drguard.findings import Finding
+    from drguard.settings import from_mapping
+
+    settings = from_mapping({"tiers": {"critical": {}, "scratch": {}},
+                             "applications": {"shop/prod": {"tier": "critical"}}})
+    findings = []
+    for i in range(8):
+        f = Finding("rds-deletion-protection", "pass", "live", f"arn:aws:rds:{REGION}:"
+                    f"{ACCOUNT}:db:db{i}", "ok", ACCOUNT, REGION)
+        f.application, f.tier, f.tag_tier = "shop/prod", "scratch", "scratch"
+        findings.append(f)
+    result = ScanResult(findings, {"skipped": {}})
+    with caplog.at_level(logging.WARNING):
+        scan_cmd._note_tier_tags(result, settings)  # noqa: SLF001
+    (note,) = result.run["skipped"]["notes"]
+    assert all(f"db:db{i} (dr:tier=scratch; shop/prod: critical)" in note for i in range(8))
+    assert "db:db7" not in caplog.text and "and 3 more" in caplog.text
+
+
 def test_the_key_of_a_copy_destination_vault_is_judged_without_org(aws: Any) -> None:
     """The vault of record in the backup account is encrypted with a KMS key of the production
     account (it answers EncryptionKeyArn when asked from here): that key is recovery data's,
@@ -136,7 +162,7 @@ def test_application_rows_do_not_call_unread_or_missing_evidence_fine() -> None:
     """An application whose one database is copied to another account and whose other one
     could not be checked is not isolated "yes": unknown. And its worst RPO is not the one
     database that has recovery points when the other has none, or could not be read."""
-    from auditor.reports.applications import applications
+    from auditor.reports.applications import app_row, applications
 
     def row(control: str, status: str, resource: str, **evidence: Any) -> dict[str, Any]:
         return {"application": "shop/prod", "control": control, "status": status,
@@ -157,6 +183,16 @@ def test_application_rows_do_not_call_unread_or_missing_evidence_fine() -> None:
     (app,) = applications([*rows[:4], unread])
     assert app["rpo"]["worst_achieved_hours"] is None
     assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (0, 1)
+    # recovery points of unknown age (none with a creation time) are not "none": unknown
+    aged = row("recovery-point-objective", "fail", "arn:db2", achievedRpoHours=None,
+               recoveryPoints=3)
+    (app,) = applications([*rows[:4], aged])
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (0, 1)
+    (app,) = applications([app_row(f) for f in [*rows[:4], aged]])  # (as a report keeps it)
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (0, 1)
+    (app,) = applications([*rows[:4], {**aged, "evidence": {"achievedRpoHours": None,
+                                                             "recoveryPoints": 0}}])
+    assert (app["rpo"]["without_recovery_point"], app["rpo"]["unknown"]) == (1, 0)
     # a failure still says no, whatever else could not be read
     (app,) = applications([*rows, row("backup-cross-account-copy", "fail", "arn:db3")])
     assert app["isolation"]["cross_account"] is False

@@ -132,3 +132,48 @@ def test_a_hand_made_database_named_like_a_staging_one_is_managed_by_no_stack(
                     region="us-east-1") for account in (PROD, STAGING)]
     got = {f.account: f.status for f in managed.judge(live, index, run, Settings())}
     assert got == {PROD: "fail", STAGING: "pass"}
+
+
+def test_a_global_tables_replicas_are_managed_by_its_stack() -> None:
+    """A table with `replicas` has one Pulumi resource and a live table in each replica region
+    (under the same name): each replica is managed by the stack, and the name in a region the
+    table does not replicate to is still no match."""
+    arn = f"arn:aws:dynamodb:us-east-1:{PROD}:table/orders"
+    replica = f"arn:aws:dynamodb:us-west-2:{PROD}:table/orders"
+    index = _index(("shop/prod", [
+        _provider("prod", "us-east-1"),
+        _res("prod", "aws:dynamodb/table:Table", "orders",
+             {"name": "orders", "arn": arn,
+              "replicas": [{"regionName": "us-west-2", "arn": replica},
+                           {"regionName": "eu-west-1"}, "junk", {"regionName": 7}]},
+             "orders")]))
+    for live in (arn, replica, f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders"):
+        hit = index.lookup(live)
+        assert hit is not None and hit.stack == "shop/prod", live
+    assert index.lookup(f"arn:aws:dynamodb:ap-south-1:{PROD}:table/orders") is None
+    assert index.lookup(f"arn:aws:dynamodb:us-west-2:{STAGING}:table/orders") is None
+    # aws-native: its replicas name their region (`region`), the stack's table its ARN
+    index = _index(("shop/native", [_res(
+        "native", "aws-native:dynamodb:GlobalTable", "orders",
+        {"arn": arn, "replicas": [{"region": "us-east-1"}, {"region": "us-west-2"}]},
+        "orders")]))
+    assert index.lookup(replica).stack == "shop/native"
+    assert index.lookup(f"arn:aws:dynamodb:eu-west-1:{PROD}:table/orders") is None
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_replicas_are_read_by_the_backend_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 whole: bool) -> None:
+    if not whole:
+        monkeypatch.setattr(backends, "WHOLE_LIMIT", 10)
+    stacks = tmp_path / ".pulumi" / "stacks" / "shop"
+    stacks.mkdir(parents=True)
+    table = _res("prod", "aws:dynamodb/table:Table", "orders",
+                 {"name": "orders", "arn": f"arn:aws:dynamodb:us-east-1:{PROD}:table/orders",
+                  "replicas": [{"regionName": "us-west-2"}]}, "orders")
+    (stacks / "prod.json").write_text(json.dumps({"version": 3, "checkpoint": {
+        "stack": "organization/shop/prod",
+        "latest": {"resources": [_provider("prod", "us-east-1"), table]}}}))
+    index, run = backends.read([f"file://{tmp_path}"], lambda: None)
+    assert run.unread == []
+    assert index.lookup(f"arn:aws:dynamodb:us-west-2:{PROD}:table/orders") is not None

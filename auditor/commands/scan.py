@@ -212,12 +212,14 @@ def _note_tier_tags(result: ScanResult, settings: Settings) -> None:
     tier the config gives their application."""
     over = managed.tier_tags_overriding(result.findings, settings)
     if over:
-        shown_ = ", ".join(over[:5]) + (f" and {len(over) - 5} more" if len(over) > 5 else "")
-        note = (f"tiers: {len(over)} resource(s) carry a dr:tier tag other than the tier the "
+        head = (f"tiers: {len(over)} resource(s) carry a dr:tier tag other than the tier the "
                 f"config gives their application, and the tag decided their objectives and "
-                f"which controls apply (check that nobody lowered them): {shown_}")
-        result.run["skipped"].setdefault("notes", []).append(note)
-        log.warning("%s", note)
+                f"which controls apply (check that nobody lowered them): ")
+        # the report names every one (where they are looked up); the terminal a few
+        result.run["skipped"].setdefault("notes", []).append(head + ", ".join(over))
+        log.warning("%s%s", head, ", ".join(over[:5])
+                    + (f" and {len(over) - 5} more (the report's notes name them)"
+                       if len(over) > 5 else ""))
 
 
 def _say_applications(findings: list[Finding], run: dict[str, Any]) -> None:

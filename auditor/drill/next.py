@@ -78,8 +78,10 @@ def _admit(found: Found, settings: Settings, kind: str, name: str, region: str, 
     tier = apps_mod.tier_of(tags, settings.apps)
     try:
         minutes, source, _ = target_rto(tags, tier, dict(settings.apps.objectives(tier)),
-                                        settings.of(RESTORE)["targetRtoMinutes"])
-    except ValueError:  # a dr:rto tag that is no duration: no target, as the scan says
+                                        settings.of(RESTORE)["targetRtoMinutes"],
+                                        apps_mod.undefined_tier(tier, settings.apps))
+    except ValueError:  # a dr:rto tag that is no duration, or a tier the config does not
+        # define (UndefinedTier): no target, as the scan says
         pass
     else:
         found.targets[(kind, name)] = (minutes, source)

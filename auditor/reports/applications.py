@@ -48,16 +48,20 @@ def _isolation(rows: list[dict[str, Any]], pred: Any) -> bool | None:
 def _rpo(rows: list[dict[str, Any]], target: float | None) -> dict[str, Any]:
     """The application's RPO row: its target; the oldest newest-recovery-point of its
     resources (None when one of them has none or could not be read: its age is not the
-    best); how many resources have no recovery point at all, and how many could not be read."""
+    best); how many resources have no recovery point at all, and how many could not be read
+    or have recovery points of no known age."""
     ages: list[float] = []
     none: set[str] = set()
     unknown: set[str] = set()
     for f in rows:
-        a = _num((f.get("evidence") or {}).get("achievedRpoHours"))
+        ev = f.get("evidence") or {}
+        a = _num(ev.get("achievedRpoHours"))
         if a is not None:
             ages.append(a)
         elif f.get("control") == RPO:
-            (none if f.get("status") in ("fail", "waived") else unknown).add(
+            # a gap with recovery points, none of a known age, has some: its age is unknown
+            found = _num(ev.get("recoveryPoints"))
+            (none if f.get("status") in ("fail", "waived") and not found else unknown).add(
                 str(f.get("resource")))
     return {"target_hours": target,
             "worst_achieved_hours": None if none or unknown or not ages else max(ages),
@@ -140,8 +144,8 @@ def framework_counts(counts: Mapping[tuple[Any, ...], int]) -> list[dict[str, An
 # What `applications` reads of a finding (the rest of it need not be kept).
 APP_KEYS: tuple[str, ...] = ("application", "tier", "owner", "status", "control", "resource",
                              "severity")
-APP_EVIDENCE: tuple[str, ...] = ("achievedRpoHours", "restoredAt", "restoreMinutes",
-                                 "restoreEvidence")
+APP_EVIDENCE: tuple[str, ...] = ("achievedRpoHours", "recoveryPoints", "restoredAt",
+                                 "restoreMinutes", "restoreEvidence")
 
 
 def app_row(f: Mapping[str, Any]) -> dict[str, Any]:

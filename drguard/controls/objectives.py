@@ -51,10 +51,24 @@ def bad_rto_tag(r: Resource, tag: str) -> Verdict:
                    {"tag": RTO_TAG, "value": tag})
 
 
-def undefined_tier(r: Resource, tier: str | None, why: str) -> Verdict:
+def undefined_tier(r: Resource, tier: str | None, why: str,
+                   ev: rev.Evidence | None = None, now: dt.datetime | None = None) -> Verdict:
+    """Its target is unknown; the last restore `ev` knows is still recorded (the reports say
+    how long it took)."""
+    evidence: dict[str, Any] = {"targetFrom": f"tier {tier}"}
+    if ev is not None and ev.last is not None and now is not None:
+        evidence.update(_last_restore(ev.last, now))
     return Verdict("error", f"The target RTO of {r.name} is unknown: {why} (tag it with one of "
-                            f"them, or with {RTO_TAG}, or define the tier).",
-                   {"targetFrom": f"tier {tier}"})
+                            f"them, or with {RTO_TAG}, or define the tier).", evidence)
+
+
+def _last_restore(last: rev.Restore, now: dt.datetime) -> dict[str, Any]:
+    """The evidence fields of the restore `last`."""
+    minutes = last.seconds / 60 if last.seconds is not None else None
+    return {"restoredAt": last.at.isoformat().replace("+00:00", "Z"),
+            "restoreMinutes": round(minutes, 1) if minutes is not None else None,
+            "restoreEvidence": last.detail or last.source,
+            "evidenceAgeDays": round((now - last.at).total_seconds() / 86400, 1)}
 
 
 # the drill that restores each kind, and the option naming the resource
@@ -103,10 +117,7 @@ def restore_objective(r: Resource, ev: rev.Evidence, target: float, target_from:
                                f"({target:g} min, {target_from}) is unproven.", evidence, fix)
     age_days = (now - last.at).total_seconds() / 86400
     minutes = last.seconds / 60 if last.seconds is not None else None
-    evidence.update(restoredAt=last.at.isoformat().replace("+00:00", "Z"),
-                    restoreMinutes=round(minutes, 1) if minutes is not None else None,
-                    restoreEvidence=last.detail or last.source,
-                    evidenceAgeDays=round(age_days, 1))
+    evidence.update(_last_restore(last, now))
     if age_days > max_age_days:
         gap = (f"The last restore of {r.name} ({last.detail}) is {age_days:.0f} days old: "
                f"older than the {max_age_days:g} days a restore counts for "
