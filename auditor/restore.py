@@ -139,7 +139,8 @@ def _finding(ev: rev.Evidence, f: Finding, settings: Settings, params: dict[str,
                                           dict(settings.apps.objectives(f.tier)),
                                           params["targetRtoMinutes"], undefined)
     except UndefinedTier:
-        verdict = undefined_tier(fact, f.tier, undefined or "", ev, now)
+        verdict = undefined_tier(fact, f.tier, undefined or "", ev, now,
+                                 params["maxEvidenceAgeDays"], drills_read)
     except ValueError:
         verdict = bad_rto_tag(fact, f.rto_tag or "")
     else:

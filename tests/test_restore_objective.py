@@ -421,8 +421,10 @@ def test_the_fix_names_the_drill_of_each_kind_and_efs_goes_to_aws_backup() -> No
 def test_a_tier_the_config_does_not_define_leaves_the_target_unknown(aws: Any,
                                                                      tmp_path: Path) -> None:
     """`dr:tier=critcal` (a typo) on a database while the config defines `critical` and
-    `standard`: its target RTO and RPO are unknown, so both verdicts are `error`, never the
-    control defaults (a 4 h RTO and a 24 h RPO that nobody chose for it)."""
+    `standard`: its target RTO and RPO are unknown, never the control defaults (a 4 h RTO and
+    a 24 h RPO that nobody chose for it). Its recovery points make the RPO `error` (which
+    target they meet is unknown); never restored, its RTO is a gap whatever the target (a tag
+    nobody defined must not turn a gap into "could not be checked")."""
     aws.client("rds").create_db_instance(
         DBInstanceIdentifier="billing-db", DBInstanceClass="db.t4g.medium", Engine="postgres",
         AllocatedStorage=20, MasterUsername="app", MasterUserPassword="password-123",
@@ -436,12 +438,14 @@ def test_a_tier_the_config_does_not_define_leaves_the_target_unknown(aws: Any,
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     mine = {f["control"]: f for f in report["findings"]
             if f["resource"].endswith(":db:billing-db")}
-    for control in ("restore-time-objective", "recovery-point-objective"):
+    for control, status in (("restore-time-objective", "fail"),
+                            ("recovery-point-objective", "error")):
         f = mine[control]
-        assert f["status"] == "error", (control, f["message"])
+        assert f["status"] == status, (control, f["message"])
         assert "'critcal' is not one of the tiers the config defines (critical, standard)" \
             in f["message"]
         assert f["tier"] == "critcal"
+    assert "never restored" in mine["restore-time-objective"]["message"]
 
 
 def test_an_undefined_tier_is_only_a_label_without_tiers_and_a_tag_still_wins() -> None:
@@ -451,8 +455,14 @@ def test_an_undefined_tier_is_only_a_label_without_tiers_and_a_tag_still_wins() 
     assert out[DB].evidence["targetSource"] == "default"
     out = judged([live(DB, tier="gold", rto_tag="2h")], [], [])
     assert out[DB].status == "fail" and out[DB].evidence["targetSource"] == "tag"
-    out = judged([live(DB, tier="gold")], [], [])
+    out = judged([live(DB, tier="gold")], [], [])  # never restored: a gap whatever the target
+    assert out[DB].status == "fail" and "'gold' is not one of the tiers" in out[DB].message
+    restored = [job(DB, 30, 2)]  # restored 2 days ago: whether in time depends on the target
+    out = judged([live(DB, tier="gold")], restored, [])
     assert out[DB].status == "error" and "'gold' is not one of the tiers" in out[DB].message
+    old = [job(DB, 30, 90)]  # 90 days ago: too old to count, whatever the target
+    out = judged([live(DB, tier="gold")], old, [])
+    assert out[DB].status == "fail" and "whatever its target RTO" in out[DB].message
 
 
 def test_an_undefined_tier_keeps_the_restore_it_knows() -> None:
@@ -466,3 +476,25 @@ def test_an_undefined_tier_keeps_the_restore_it_knows() -> None:
     assert f.evidence["restoreMinutes"] == 45 and f.evidence["restoredAt"]
     (row,) = applications([{**f.to_dict(), "application": "shop/prod"}])
     assert row["rto"]["last_restore_minutes"] == 45
+
+
+def test_an_undefined_tier_leaves_a_resource_without_recovery_points_a_gap() -> None:
+    """No recovery point at all: a gap whatever the target RPO; some points: which target
+    they meet is unknown (error)."""
+    from drguard.applications import with_tier
+    from drguard.controls.rpo import RecoveryPoints, rpo
+
+    apps = from_mapping({"tiers": {"critical": {"targetRpoHours": 1}}}).apps
+    params = with_tier({"targetRpoHours": 24}, "targetRpoHours", {"dr:tier": "critcal"}, apps)
+
+    def judged(points: list[dict[str, Any]]) -> Any:
+        r = RecoveryPoints(ref="arn:aws:rds:us-east-1:1:db:x", name="x", region="us-east-1",
+                           tags={"dr:tier": "critcal"})
+        r.label, r.points, r.unread = "RDS DB instance", points, []
+        return rpo(r, params)
+
+    none = judged([])
+    assert none.status == "fail" and "whatever its target RPO" in none.message
+    some = judged([{"kind": "snapshot", "region": "us-east-1", "time": "2026-12-05T07:00:00Z",
+                    "age_hours": 5.0, "source": "s"}])
+    assert some.status == "error" and "'critcal' is not one of the tiers" in some.message

@@ -52,12 +52,31 @@ def bad_rto_tag(r: Resource, tag: str) -> Verdict:
 
 
 def undefined_tier(r: Resource, tier: str | None, why: str,
-                   ev: rev.Evidence | None = None, now: dt.datetime | None = None) -> Verdict:
-    """Its target is unknown; the last restore `ev` knows is still recorded (the reports say
-    how long it took)."""
+                   ev: rev.Evidence | None = None, now: dt.datetime | None = None,
+                   max_age_days: float | None = None, drills_read: bool = True) -> Verdict:
+    """Its target is unknown: `error`, the last restore `ev` knows still recorded (the reports
+    say how long it took); but a gap no target could close (never restored, or the last
+    restore too old to count), every source read, stays a gap: a tag naming a tier nobody
+    defined must not turn a gap into "could not be checked"."""
     evidence: dict[str, Any] = {"targetFrom": f"tier {tier}"}
-    if ev is not None and ev.last is not None and now is not None:
-        evidence.update(_last_restore(ev.last, now))
+    if ev is not None and now is not None:
+        if ev.last is not None:
+            evidence.update(_last_restore(ev.last, now))
+        if not ev.unknown:
+            fix = Remediation(restore_fix(r), "", None)
+            if ev.last is None:
+                sources = ("no drill in the history and no completed AWS Backup restore job"
+                           if drills_read else "no completed AWS Backup restore job (drills "
+                           "not read: give --history where `dr-audit drill` keeps them)")
+                return Verdict("fail", f"{r.name} was never restored: {sources}; whatever its "
+                                       f"target RTO ({why}), it is unproven.", evidence, fix)
+            age_days = evidence["evidenceAgeDays"]
+            if max_age_days is not None and age_days > max_age_days:
+                return Verdict("fail", f"The last restore of {r.name} ({ev.last.detail}) is "
+                                       f"{age_days:.0f} days old: older than the "
+                                       f"{max_age_days:g} days a restore counts for "
+                                       f"(maxEvidenceAgeDays), whatever its target RTO "
+                                       f"({why}).", evidence, fix)
     return Verdict("error", f"The target RTO of {r.name} is unknown: {why} (tag it with one of "
                             f"them, or with {RTO_TAG}, or define the tier).", evidence)
 

@@ -72,10 +72,14 @@ def rpo(r: RecoveryPoints, params: dict[str, Any]) -> Verdict:
                            "(write it like 30m, 4h, 2d or 1w), so its target RPO is unknown.",
                            {"tag": RPO_TAG, "value": tag})
     elif params.get("tierUndefined"):
-        return Verdict("error", f"The target RPO of {what} is unknown: "
-                       f"{params['tierUndefined']} (tag it with one of them, or with "
-                       f"{RPO_TAG}, or define the tier).",
-                       {"targetFrom": params.get("targetFrom")})
+        why = params["tierUndefined"]
+        ev0: dict[str, Any] = {"targetFrom": params.get("targetFrom"),
+                               "recoveryPoints": len(r.points)}
+        if not r.points and not r.unread:  # a gap no target could close stays a gap
+            return Verdict("fail", f"{what} has no recovery point at all: nothing to restore "
+                           f"from, whatever its target RPO ({why}).", ev0, r.fix)
+        return Verdict("error", f"The target RPO of {what} is unknown: {why} (tag it with "
+                       f"one of them, or with {RPO_TAG}, or define the tier).", ev0)
     else:
         # the tier's objective when the resource's tier sets one (drguard.applications)
         target = float(params["targetRpoHours"])
