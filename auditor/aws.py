@@ -181,26 +181,25 @@ def _instrument(session: botocore.session.Session) -> None:
     session.register("request-created", _request_created, unique_id="dr-audit-attempts")
 
 
-def observed_client(client: Any) -> Any:
-    """Show one client's calls to the observers, without the read-only guard: for a writer
-    guarded by its own rules (the --history store), whose calls a run's permissions need."""
+def _hook(client: Any, before_call: Any, unique_id: str) -> Any:
     client.meta.events.register("before-parameter-build", _api_params,
                                 unique_id="dr-audit-params")
-    client.meta.events.register("before-call", _notify_call, unique_id="dr-audit-observe")
+    client.meta.events.register("before-call", before_call, unique_id=unique_id)
     client.meta.events.register("request-created", _request_created,
                                 unique_id="dr-audit-attempts")
     return client
+
+
+def observed_client(client: Any) -> Any:
+    """Show one client's calls to the observers, without the read-only guard: for a writer
+    guarded by its own rules (the --history store), whose calls a run's permissions need."""
+    return _hook(client, _notify_call, "dr-audit-observe")
 
 
 def guard_client(client: Any) -> Any:
     """Put the read-only guard (and the observers) on one client, whatever session made it
     (a caller's own boto3 session included); idempotent."""
-    client.meta.events.register("before-parameter-build", _api_params,
-                                unique_id="dr-audit-params")
-    client.meta.events.register("before-call", _before_call, unique_id="dr-audit-guard")
-    client.meta.events.register("request-created", _request_created,
-                                unique_id="dr-audit-attempts")
-    return client
+    return _hook(client, _before_call, "dr-audit-guard")
 
 
 # ---- shared service models and client classes ------------------------------------------------
