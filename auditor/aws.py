@@ -476,8 +476,9 @@ class Account:
         self.pool = pool or ClientPool()
 
     @property
-    def root_arn(self) -> str:
-        return f"arn:aws:iam::{self.id}:root"
+    def region(self) -> str:
+        """The region the account's clients default to (its partition's)."""
+        return self.options.region or self.session.region_name or DEFAULT_REGION
 
     def client(self, service: str, region: str | None = None) -> Any:
         region = region or self.options.region or self.session.region_name or DEFAULT_REGION

@@ -110,6 +110,11 @@ class ScanContext(Protocol):
         ...
 
 
+def base_region(scanner: ScanContext) -> str | None:
+    """The region the scan's own account defaults to (the partition of what it names)."""
+    return scanner.base.region if scanner.base is not None else None
+
+
 @record(frozen=True)
 class Step:
     """One collection call: its result goes to `data[key]`, its failure to `errors[key]`."""

@@ -89,6 +89,30 @@ def tag_dict(items: Any, key: str = "Key", value: str = "Value") -> dict[str, st
     return {str(t[key]): str(t.get(value, "")) for t in items or () if key in t}
 
 
+# Region prefixes of the partitions other than `aws` (the ARNs a scan spells itself: buckets,
+# and resources the drift check looks for, must name the account's partition).
+_PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"),
+               ("us-iso-", "aws-iso"), ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f"))
+
+
+def partition_of(region: str | None) -> str:
+    """The ARN partition of a region (`aws` when not known)."""
+    for prefix, partition in _PARTITIONS:
+        if region and region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+def root_arn(account: str, region: str | None = None) -> str:
+    """An account's root ARN (what account-wide findings name), in `region`'s partition."""
+    return f"arn:{partition_of(region)}:iam::{account}:root"
+
+
+def bucket_arn(name: str, region: str | None = None) -> str:
+    """A bucket's ARN, in the partition of `region` (any region of its account's)."""
+    return f"arn:{partition_of(region)}:s3:::{name}"
+
+
 def arn_region(arn: str) -> str | None:
     parts = arn.split(":")
     return parts[3] or None if len(parts) > 3 else None

@@ -36,7 +36,7 @@ from drguard.records import record
 from drguard.settings import Settings
 
 from ..aws import paginate
-from ..collectors import ReadError
+from ..collectors import ReadError, bucket_arn
 from ..services import restore as restore_service
 from .guard import NAME_PREFIX
 from .plan import aws_error, error_code
@@ -190,7 +190,7 @@ def _buckets(found: Found, account: Any, regions: list[str], settings: Settings,
             if region not in regions:
                 continue
             tags = _bucket_tags(s3, name)
-            arn = f"arn:aws:s3:::{name}"
+            arn = bucket_arn(name, region)
             if state is not None and name == state[0]:
                 url = f"s3://{name}" + (f"/{state[1]}" if state[1] else "")
                 stack = newest_stack(s3, name, state[1])

@@ -20,6 +20,7 @@ from drguard.errors import ConfigError
 from drguard.findings import Finding
 
 from ..aws import DEFAULT_REGION, Account, AwsOptions, connect, paginate
+from ..collectors import bucket_arn
 from . import CONTROL
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def lookup(acct: Account, type_: str, name: str, region: str,
     elif type_ in DYNAMODB:
         finders.append(lambda: _dynamodb(acct, region, name))
     if arn is None and type_.startswith(("aws:s3/", "aws-native:s3:")):
-        arn = f"arn:aws:s3:::{name}"
+        arn = bucket_arn(name, region)
     if arn is not None:
         finders.append(lambda: _aws_backup(acct, region, arn))
     for find in finders:

@@ -11,7 +11,7 @@ from drguard.controls.backup import Vault
 from drguard.patterns import value_wildcard
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, guarded
+from ..collectors import Errors, ReadError, guarded, partition_of
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 
@@ -112,7 +112,7 @@ _KIND: dict[str, Any] = dict(
     label="AWS Backup vault", service="backup", operation="backup:DescribeBackupVault",
     call=lambda c, n: c.describe_backup_vault(BackupVaultName=n),
     gone=frozenset({"ResourceNotFoundException"}),
-    arn=lambda r, a, n: f"arn:aws:backup:{r}:{a}:backup-vault:{n}",
+    arn=lambda r, a, n: f"arn:{partition_of(r)}:backup:{r}:{a}:backup-vault:{n}",
     delete_event="DeleteBackupVault")
 
 

@@ -14,8 +14,18 @@ from drguard.records import record
 from drguard.verdict import Verdict
 
 from ..aws import Account
-from ..collectors import UNIT_ERRORS, Errors, ReadError, arn_account, guarded
-from ..live import AccountScan, Live, LiveService, Phase, Read, RegionScan, ScanContext, Step
+from ..collectors import UNIT_ERRORS, Errors, ReadError, arn_account, guarded, root_arn
+from ..live import (
+    AccountScan,
+    Live,
+    LiveService,
+    Phase,
+    Read,
+    RegionScan,
+    ScanContext,
+    Step,
+    base_region,
+)
 from . import s3
 
 
@@ -104,8 +114,8 @@ def _evaluate(scanner: ScanContext, a: AccountScan) -> None:
     facts = [t.fact for t in trails.values()]
     unreadable = [rs.errors["cloudtrail"] for rs in a.regions.values()
                   if "cloudtrail" in rs.errors]
-    root = Resource(ref=f"arn:aws:iam::{a.id}:root", name=f"account {a.id}", account=a.id,
-                    type="AWS::::Account")
+    root = Resource(ref=root_arn(a.id, base_region(scanner)), name=f"account {a.id}",
+                    account=a.id, type="AWS::::Account")
     v = ctl.account(facts)
     if v.status == "fail":
         unsure = [e for t in trails.values() if t.fact.logging is UNKNOWN

@@ -9,7 +9,7 @@ from drguard.controls.dynamodb import Table
 from drguard.facts import UNKNOWN
 
 from ..aws import Account, paginate
-from ..collectors import Errors, guarded, tag_dict
+from ..collectors import Errors, guarded, partition_of, tag_dict
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 
@@ -74,7 +74,8 @@ _KIND: dict[str, Any] = dict(
     label="DynamoDB table", service="dynamodb", operation="dynamodb:DescribeTable",
     call=lambda c, n: c.describe_table(TableName=n),
     gone=frozenset({"ResourceNotFoundException"}),
-    arn=lambda r, a, n: f"arn:aws:dynamodb:{r}:{a}:table/{n}", delete_event="DeleteTable")
+    arn=lambda r, a, n: f"arn:{partition_of(r)}:dynamodb:{r}:{a}:table/{n}",
+    delete_event="DeleteTable")
 
 
 SERVICE = LiveService(

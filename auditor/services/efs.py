@@ -11,7 +11,7 @@ from drguard.facts import UNKNOWN
 from drguard.records import record
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, guarded, tag_dict
+from ..collectors import Errors, ReadError, guarded, partition_of, tag_dict
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 from . import backup
 
@@ -33,7 +33,7 @@ def collect(account: Account, region: str) -> EfsRegion:
     for raw in paginate(efs, "describe_file_systems", "FileSystems"):
         fid = raw["FileSystemId"]
         arn = raw.get("FileSystemArn") or \
-            f"arn:aws:elasticfilesystem:{region}:{account.id}:file-system/{fid}"
+            f"arn:{partition_of(region)}:elasticfilesystem:{region}:{account.id}:file-system/{fid}"
         tags = tag_dict(raw.get("Tags"))
         # PolicyNotFound: automatic backups were never turned on (off).
         policy = guarded(out.errors, f"policy:{arn}", "efs:DescribeBackupPolicy",
@@ -93,7 +93,8 @@ SERVICE = LiveService(
             names=(), use_id=True,  # the resource id is the file system id (fs-...)
             call=lambda c, n: c.describe_file_systems(FileSystemId=n),
             gone=frozenset({"FileSystemNotFound"}),
-            arn=lambda r, a, n: f"arn:aws:elasticfilesystem:{r}:{a}:file-system/{n}",
+            arn=lambda r, a, n: f"arn:{partition_of(r)}:elasticfilesystem:{r}:{a}:"
+                                f"file-system/{n}",
             delete_event="DeleteFileSystem"),
     },
 )

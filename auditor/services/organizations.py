@@ -15,8 +15,8 @@ from drguard.records import record
 from drguard.verdict import Remediation, Verdict
 
 from ..aws import Account, paginate
-from ..collectors import ReadError, error_code
-from ..live import Live, LiveService, ScanContext
+from ..collectors import ReadError, error_code, root_arn
+from ..live import Live, LiveService, ScanContext, base_region
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
 
@@ -154,8 +154,8 @@ def _evaluate(scanner: ScanContext) -> None:
             # judged too (it is `error` below when they could not be read)
             if a.target.error is None or not st.not_in_org:
                 if st.not_in_org:
-                    fact = Resource(ref=f"arn:aws:iam::{a.id}:root", name=f"account {a.id}",
-                                    account=a.id)
+                    fact = Resource(ref=root_arn(a.id, base_region(scanner)),
+                                    name=f"account {a.id}", account=a.id)
                     fix = fix_scp(a.id, params["requiredDenyActions"])
                     scanner.add(SCP_DENY, fact, Verdict(
                         "fail", f"Account {a.id} is not in an AWS Organization, so no SCP can "
@@ -164,7 +164,8 @@ def _evaluate(scanner: ScanContext) -> None:
                                     + fix.summary[0].lower() + fix.summary[1:],
                                     fix.pulumi, None)))  # no root to attach to yet
                 else:
-                    scanner.error(SCP_DENY, f"arn:aws:iam::{a.id}:root", f"account {a.id}",
+                    scanner.error(SCP_DENY, root_arn(a.id, base_region(scanner)),
+                                  f"account {a.id}",
                                   a.id, None, f"{st.error}.", st.read_errors or [])
         if scanner.org_view is None and st.read_errors:
             # scanning one account: the other accounts of its organization are judged from
@@ -179,7 +180,7 @@ def _evaluate(scanner: ScanContext) -> None:
         if not scanner.owns(acct["Id"]):
             continue  # another --shard judges it
         label = f"account {acct['Id']}" + (f" ({acct['Name']})" if acct.get("Name") else "")
-        fact = Resource(ref=f"arn:aws:iam::{acct['Id']}:root", name=label,
+        fact = Resource(ref=root_arn(acct["Id"], base_region(scanner)), name=label,
                         account=acct["Id"], type="AWS::Organizations::Account")
         v = ctl.coverage(acct["Id"], view.path(acct["Id"]), view.scps, params,
                          view.scp_enabled, label)

@@ -15,7 +15,15 @@ from drguard.records import record
 from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, age_hours, arn_region, guarded, tag_dict
+from ..collectors import (
+    Errors,
+    ReadError,
+    age_hours,
+    arn_region,
+    guarded,
+    partition_of,
+    tag_dict,
+)
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 
@@ -230,12 +238,13 @@ _CLUSTER_GONE = frozenset({"DBClusterNotFoundFault", "DBClusterNotFound"})
 _INSTANCE: dict[str, Any] = dict(
     label="RDS DB instance", service="rds", operation="rds:DescribeDBInstances",
     call=lambda c, n: c.describe_db_instances(DBInstanceIdentifier=n),
-    gone=_RDS_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:db:{n}",
+    gone=_RDS_GONE, arn=lambda r, a, n: f"arn:{partition_of(r)}:rds:{r}:{a}:db:{n}",
     delete_event="DeleteDBInstance")
 _CLUSTER: dict[str, Any] = dict(
     label="RDS DB cluster", service="rds", operation="rds:DescribeDBClusters",
     call=lambda c, n: c.describe_db_clusters(DBClusterIdentifier=n),
-    gone=_CLUSTER_GONE, arn=lambda r, a, n: f"arn:aws:rds:{r}:{a}:cluster:{n}",
+    gone=_CLUSTER_GONE,
+    arn=lambda r, a, n: f"arn:{partition_of(r)}:rds:{r}:{a}:cluster:{n}",
     delete_event="DeleteDBCluster")
 
 

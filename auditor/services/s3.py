@@ -19,7 +19,7 @@ from drguard.records import record
 from drguard.verdict import Verdict
 
 from ..aws import Account, paginate
-from ..collectors import UNIT_ERRORS, Errors, ReadError, guarded, tag_dict
+from ..collectors import UNIT_ERRORS, Errors, ReadError, bucket_arn, guarded, tag_dict
 from ..live import AccountScan, DriftKind, Live, LiveService, Phase, Read, ScanContext, Step
 
 
@@ -53,10 +53,6 @@ class BucketRead:
         return self.fact.name
 
 
-def bucket_arn(name: str) -> str:
-    return f"arn:aws:s3:::{name}"
-
-
 def normalize_region(constraint: str | None) -> str:
     if not constraint:
         return "us-east-1"
@@ -81,7 +77,8 @@ def region_of(account: Account, name: str) -> tuple[str | None, ReadError | None
 def discover(account: Account, listed: dict[str, Any]) -> BucketRead:
     """Region (from ListBuckets' BucketRegion, else GetBucketLocation) and tags."""
     name = listed["Name"]
-    b = Bucket(ref=bucket_arn(name), name=name, type="AWS::S3::Bucket", account=account.id)
+    b = Bucket(ref=bucket_arn(name, account.region), name=name, type="AWS::S3::Bucket",
+               account=account.id)
     read = BucketRead(b)
     region = listed.get("BucketRegion")
     if not region:
@@ -370,7 +367,8 @@ def _discover_unit(scanner: ScanContext, a: AccountScan, listed: dict[str, Any])
     try:
         return discover(a.target.account, listed)
     except UNIT_ERRORS as e:
-        read = BucketRead(Bucket(ref=bucket_arn(listed["Name"]), name=listed["Name"],
+        read = BucketRead(Bucket(ref=bucket_arn(listed["Name"], a.target.account.region),
+                                 name=listed["Name"],
                                  account=a.id))
         read.errors["location"] = ReadError.of("s3", e)
         return read
@@ -598,7 +596,7 @@ _S3_GONE = frozenset({"404", "NoSuchBucket", "NotFound"})
 _KIND: dict[str, Any] = dict(
     label="S3 bucket", service="s3", operation="s3:HeadBucket",
     call=lambda c, n: c.head_bucket(Bucket=n), gone=_S3_GONE,
-    arn=lambda r, a, n: f"arn:aws:s3:::{n}", delete_event="DeleteBucket")
+    arn=lambda r, a, n: bucket_arn(n, r), delete_event="DeleteBucket")
 
 
 SERVICE = LiveService(
