@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import field
 from typing import Any
 
+from .arns import partition_of
 from .records import record
 
 # Output properties that hold a resource's physical name (bucket, table, DB identifier, ...).
@@ -62,10 +63,14 @@ class Managed:
     account: str | None = field(default=None, compare=False, repr=False)
     region: str | None = field(default=None, compare=False, repr=False)
     provider: _Provider = field(default=_NOWHERE, compare=False, repr=False)
+    partition: str | None = field(default=None, compare=False, repr=False)  # its ARN's
 
-    def place(self) -> tuple[str | None, str | None]:
-        """(account, region) of the resource, as far as its checkpoint tells."""
-        return (self.account or self.provider.account, self.region or self.provider.region)
+    def place(self) -> tuple[str | None, str | None, str | None]:
+        """(account, region, partition) of the resource, as far as its checkpoint tells (a
+        bucket's ARN names no account nor region, but its partition)."""
+        region = self.region or self.provider.region
+        return (self.account or self.provider.account, region,
+                self.partition or (partition_of(region) if region else None))
 
 
 def _all(found: Managed | list[Managed]) -> list[Managed]:
@@ -156,20 +161,22 @@ class StateIndex:
             outputs = {}
         arns = [v for k in ARN_OUTPUTS
                 if isinstance(v := outputs.get(k), str) and v.startswith("arn:")]
-        account = region = None
+        account = region = partition = None
         names: list[str] = []
         for arn in arns:
             parts = arn.split(":", 5)
             if len(parts) == 6:
                 account = account or _text(parts[4])
                 region = region or _text(parts[3])
+                partition = partition or _text(parts[1])
                 name = parts[5].replace(":", "/").rsplit("/", 1)[-1]
                 if name:
                     names.append(f"{parts[2]}:{name}")
         provider = self._provider(get("provider"))
         if account is not None and provider.account is None and provider is not _NOWHERE:
             provider.account = account
-        where = Managed(stack, urn, account, region or _text(outputs.get("region")), provider)
+        where = Managed(stack, urn, account, region or _text(outputs.get("region")), provider,
+                        partition)
         for arn in arns:
             self._by_arn.setdefault(arn, where)
         if service:
@@ -211,7 +218,8 @@ class StateIndex:
             if region is None:
                 continue
             where = Managed(stack, urn, (_text(parts[4]) if len(parts) == 6 else None)
-                            or account, region, provider)
+                            or account, region, provider,
+                            _text(parts[1]) if len(parts) == 6 else None)
             if parts and isinstance(arn, str):
                 self._by_arn.setdefault(arn, where)
             self._add_names(names, where)
@@ -235,7 +243,8 @@ class StateIndex:
         if found is None:
             return None
         parts = arn.split(":", 5)
-        live = (parts[4] or None, parts[3] or None) if len(parts) == 6 else (None, None)
+        live = (parts[4] or None, parts[3] or None, parts[1] or None) if len(parts) == 6 \
+            else (None, None, None)
         best: Managed | None = None
         best_score = -1
         for where in _all(found):

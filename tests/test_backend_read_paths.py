@@ -154,7 +154,7 @@ def test_providers_place_what_both_reads_index() -> None:
     data = _checkpoint(_odd_resources())
     entries = _index(backends._items(io.BytesIO(data), False,
                                      backends.CHECKPOINT_ITEMS)).entries()
-    placed = {e[0]: e[3:] for e in entries if len(e) == 5}
+    placed = {e[0]: e[3:5] for e in entries if len(e) == 6}
     assert placed["dynamodb:t8"] == (None, "us-west-2")  # its provider's region
     assert placed["dynamodb:t9"] == (None, None)  # nothing readable places it
     assert placed["dynamodb:t10"] == (None, "eu-west-1")  # its own region output

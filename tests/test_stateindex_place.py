@@ -177,3 +177,18 @@ def test_replicas_are_read_by_the_backend_reader(tmp_path: Path, monkeypatch: py
     index, run = backends.read([f"file://{tmp_path}"], lambda: None)
     assert run.unread == []
     assert index.lookup(f"arn:aws:dynamodb:us-west-2:{PROD}:table/orders") is not None
+
+
+def test_a_bucket_of_another_partition_is_another_bucket() -> None:
+    """Bucket names are unique within a partition only: `x` in China is not the `x` a
+    checkpoint of the aws partition manages (its ARN says, or its region)."""
+    index = _index(("shop/prod", [
+        _provider("prod", "us-east-1"),
+        _res("prod", "aws:s3/bucket:Bucket", "b", {"bucket": "x", "arn": "arn:aws:s3:::x"},
+             "x"),
+        _res("prod", "aws:s3/bucket:Bucket", "c", {"bucket": "y", "region": "cn-north-1"},
+             "y")]))
+    assert index.lookup("arn:aws:s3:::x") is not None
+    assert index.lookup("arn:aws-cn:s3:::x") is None
+    assert index.lookup("arn:aws-cn:s3:::y") is not None  # placed in China by its region
+    assert index.lookup("arn:aws:s3:::y") is None

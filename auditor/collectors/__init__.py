@@ -16,6 +16,7 @@ from xml.etree.ElementTree import ParseError
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from drguard.arns import partition_of
 from drguard.facts import UNKNOWN
 from drguard.records import record
 
@@ -87,20 +88,6 @@ def age_hours(when: Any, now: dt.datetime) -> float | None:
 
 def tag_dict(items: Any, key: str = "Key", value: str = "Value") -> dict[str, str]:
     return {str(t[key]): str(t.get(value, "")) for t in items or () if key in t}
-
-
-# Region prefixes of the partitions other than `aws` (the ARNs a scan spells itself: buckets,
-# and resources the drift check looks for, must name the account's partition).
-_PARTITIONS = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"),
-               ("us-iso-", "aws-iso"), ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f"))
-
-
-def partition_of(region: str | None) -> str:
-    """The ARN partition of a region (`aws` when not known)."""
-    for prefix, partition in _PARTITIONS:
-        if region and region.startswith(prefix):
-            return partition
-    return "aws"
 
 
 def root_arn(account: str, region: str | None = None) -> str:
