@@ -1035,3 +1035,18 @@ def test_guard_refuses_scratch_keys_that_climb_out_of_the_prefix() -> None:
                                              "TaggingDirective": "REPLACE", "Tagging": tagging})
     guard.check("s3", "DeleteObject", {"Bucket": "data", "Key": f"{guard.prefix}/a..b/.x"})
     assert [c.allowed for c in guard.calls] == [False] * 8 + [True]
+
+
+def test_s3_drill_of_a_key_with_dot_dot_segments_restores_it_under_the_prefix(
+        aws: Any, tmp_path: Path) -> None:
+    s3 = create_bucket(aws.client("s3"), "odd-keys", "us-east-1")
+    s3.put_bucket_versioning(Bucket="odd-keys", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="odd-keys", Key="../up/x", Body=b"one")
+    s3.put_object(Bucket="odd-keys", Key="../up/x", Body=b"two")
+    before = versions(s3, "odd-keys")
+    code = main(["drill", "s3", "--bucket", "odd-keys", "--key", "../up/x", "--endpoint-url",
+                 aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert d["cleaned_up"] and not d.get("left_behind")
+    assert versions(s3, "odd-keys") == before
