@@ -1016,3 +1016,37 @@ def test_drill_next_report_says_why_it_was_chosen(aws: Any, tmp_path: Path) -> N
     md, html = (tmp_path / "drill.md").read_text(), (tmp_path / "drill.html").read_text()
     assert "Chosen by `drill next`: dynamodb carts (us-east-1): no restore evidence" in md
     assert "no --history given" in md and "Chosen by <code>drill next</code>" in html
+
+
+def test_guard_refuses_scratch_keys_that_climb_out_of_the_prefix() -> None:
+    # S3 stores `..` literally, but a path-normalising proxy or client between the drill and
+    # S3 would turn `<prefix>/../victim` into `victim`: the guard must not rely on either.
+    from auditor.drill.guard import DrillGuard
+
+    guard = DrillGuard("20261201000000-abcdef")
+    tagging = f"dr%3Adrill={guard.run_id}"
+    for key in (f"{guard.prefix}/../victim", f"{guard.prefix}/a/../../victim",
+                f"{guard.prefix}/..", f"{guard.prefix}/x/.."):
+        with pytest.raises(MutatingCallError):
+            guard.check("s3", "DeleteObject", {"Bucket": "data", "Key": key})
+        with pytest.raises(MutatingCallError):
+            guard.check("s3", "CopyObject", {"Bucket": "data", "Key": key,
+                                             "CopySource": {"Bucket": "data", "Key": "k"},
+                                             "TaggingDirective": "REPLACE", "Tagging": tagging})
+    guard.check("s3", "DeleteObject", {"Bucket": "data", "Key": f"{guard.prefix}/a..b/.x"})
+    assert [c.allowed for c in guard.calls] == [False] * 8 + [True]
+
+
+def test_s3_drill_of_a_key_with_dot_dot_segments_restores_it_under_the_prefix(
+        aws: Any, tmp_path: Path) -> None:
+    s3 = create_bucket(aws.client("s3"), "odd-keys", "us-east-1")
+    s3.put_bucket_versioning(Bucket="odd-keys", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="odd-keys", Key="../up/x", Body=b"one")
+    s3.put_object(Bucket="odd-keys", Key="../up/x", Body=b"two")
+    before = versions(s3, "odd-keys")
+    code = main(["drill", "s3", "--bucket", "odd-keys", "--key", "../up/x", "--endpoint-url",
+                 aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert d["cleaned_up"] and not d.get("left_behind")
+    assert versions(s3, "odd-keys") == before

@@ -14,8 +14,9 @@ parameters name a scratch resource of this run:
   skip the final snapshot; the one cluster modification turns deletion protection off;
 - DynamoDB point-in-time restores and table deletes: the table name is a scratch name
   (RestoreTableToPointInTime takes no tags; the name carries the run id);
-- S3 copies and deletes: the key starts with `drguard-drill-<run id>/`, a copy replaces the
-  tags with `dr:drill=<run id>` and sets no Object Lock (a locked copy could not be deleted).
+- S3 copies and deletes: the key starts with `drguard-drill-<run id>/` (no `..` segment), a
+  copy replaces the tags with `dr:drill=<run id>` and sets no Object Lock (a locked copy
+  could not be deleted).
 
 Anything else (another name, another operation, the original's name) raises
 `auditor.aws.MutatingCallError` before the request is built or sent. The check runs on the
@@ -184,7 +185,9 @@ class DrillGuard:
         return name.startswith(self.prefix + "-")
 
     def is_scratch_key(self, key: str) -> bool:
-        return key.startswith(self.prefix + "/")
+        # No `..` segment: a proxy or client that normalises the path would otherwise turn
+        # `<prefix>/../key` into a key outside the scratch prefix.
+        return key.startswith(self.prefix + "/") and ".." not in key.split("/")
 
     def has_tag_list(self, tags: Any) -> bool:
         return any(isinstance(t, dict) and t.get("Key") == TAG_KEY and t.get("Value") == self.run_id

@@ -72,7 +72,9 @@ def check_scratch_bucket(s3: Any, bucket: str) -> None:
 
 def scratch_key(run_id: str, key: str) -> str:
     out = f"{scratch_prefix(run_id)}/{key}"
-    if len(out.encode()) > MAX_KEY:
+    # A `..` segment could climb out of the prefix behind a normalising proxy: the guard
+    # refuses such keys, so they are named by their hash, as over-long ones are.
+    if len(out.encode()) > MAX_KEY or ".." in key.split("/"):
         out = f"{scratch_prefix(run_id)}/{hashlib.sha256(key.encode()).hexdigest()}"
     return out
 
