@@ -49,6 +49,17 @@ class Verdict:
                               "known yet); it will be checked on update.", evidence)
 
 
+def plural(n: int, word: str) -> str:
+    """`1 day`, `2 days`, `3 log files`."""
+    if n == 1:
+        return f"1 {word}"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{n} {word[:-1]}ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return f"{n} {word}es"
+    return f"{n} {word}s"
+
+
 def plural_days(n: Any) -> str:
     """`1 day`, `7 days`."""
     return f"{n} day" if n == 1 else f"{n} days"

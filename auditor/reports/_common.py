@@ -15,7 +15,7 @@ from drguard.control import remedy_text
 from drguard.findings import STATUSES, Finding, at_or_above
 from drguard.redact import Redactor, scrub
 from drguard.registry import BY_ID, SEVERITY_ORDER
-from drguard.verdict import Remediation
+from drguard.verdict import Remediation, plural
 
 from .words import verdict
 
@@ -213,17 +213,6 @@ ERROR_SKIPS = frozenset({"resources"})
 SKIP_WORDS: dict[str, str] = {"accounts": "account", "regions": "account region",
                               "sources": "log source", "files": "log file",
                               "records": "log record", "resources": "resource"}
-
-
-def plural(n: int, word: str) -> str:
-    """`1 day`, `2 days`, `3 log files`."""
-    if n == 1:
-        return f"1 {word}"
-    if word.endswith("y") and word[-2:-1] not in "aeiou":
-        return f"{n} {word[:-1]}ies"
-    if word.endswith(("s", "x", "ch", "sh")):
-        return f"{n} {word}es"
-    return f"{n} {word}s"
 
 
 def _words(key: str) -> str:

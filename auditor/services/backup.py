@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drguard.arns import partition_of
 from drguard.controls import backup as ctl
 from drguard.controls.backup import Vault
 from drguard.patterns import value_wildcard
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, guarded, partition_of
+from ..collectors import Errors, ReadError, guarded
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drguard.arns import partition_of
 from drguard.controls import dynamodb as ctl
 from drguard.controls.dynamodb import Table
 from drguard.facts import UNKNOWN
 
 from ..aws import Account, paginate
-from ..collectors import Errors, guarded, partition_of, tag_dict
+from ..collectors import Errors, guarded, tag_dict
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import field
 
+from drguard.arns import partition_of
 from drguard.controls import efs as ctl
 from drguard.controls.efs import FileSystem
 from drguard.facts import UNKNOWN
 from drguard.records import record
 
 from ..aws import Account, paginate
-from ..collectors import Errors, ReadError, guarded, partition_of, tag_dict
+from ..collectors import Errors, ReadError, guarded, tag_dict
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 from . import backup
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import field
 from typing import Any
 
+from drguard.arns import partition_of
 from drguard.controls import rds as ctl
 from drguard.controls.rds import Database
 from drguard.facts import UNKNOWN
@@ -21,7 +22,6 @@ from ..collectors import (
     age_hours,
     arn_region,
     guarded,
-    partition_of,
     tag_dict,
 )
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step

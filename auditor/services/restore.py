@@ -13,6 +13,7 @@ from typing import Any
 from drguard import restore_evidence as rev
 from drguard.controls import objectives as ctl
 from drguard.records import record
+from drguard.verdict import plural
 
 from .. import history_key
 from ..aws import paginate
@@ -70,26 +71,22 @@ class DrillHistory:
             if self.skipped:
                 whys = "; ".join(f"{name}: {why}" for name, why in self.skipped[:5])
                 more = f"; and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
-                parts.append(f"{_entries(len(self.skipped))} skipped ({whys}{more})")
+                parts.append(f"{plural(len(self.skipped), 'entry')} skipped ({whys}{more})")
             if self.unreadable:
-                parts.append(f"{_entries(self.unreadable)} could not be read (named in the "
+                parts.append(f"{plural(self.unreadable, 'entry')} could not be read (named in the "
                              "log)")
             out.append(f"drill history {where}: " + "; ".join(parts) + ": not evidence")
         if self.unsigned:
             names = ", ".join(self.unsigned[:5]) + (
                 f" and {len(self.unsigned) - 5} more" if len(self.unsigned) > 5 else "")
-            out.append(f"drill history {where}: {_entries(len(self.unsigned))} without a "
+            out.append(f"drill history {where}: {plural(len(self.unsigned), 'entry')} without a "
                        "signature, not evidence under --history-key (kept before the key was "
                        f"used, or by someone without it): {names}")
         if self.signed:
-            out.append(f"drill history {where}: {_entries(self.signed)} signed, but no "
+            out.append(f"drill history {where}: {plural(self.signed, 'entry')} signed, but no "
                        "--history-key was given: every entry, signed or not, counted as "
                        "evidence")
         return out
-
-
-def _entries(n: int) -> str:
-    return f"{n} entry" if n == 1 else f"{n} entries"
 
 
 def read_drills(store: HistoryStore, now: dt.datetime | None = None,
