@@ -430,3 +430,43 @@ def test_a_lone_surrogate_in_a_refusal_is_shown_escaped(tmp_path: Path,
                     capsys, problems)
     assert not problems and code == 2 and one_line_naming(err, path), err
     assert "\\ud800" in err
+
+
+@fuzz(60)
+@given(edits=st.lists(st.tuples(st.sampled_from([*DRILL_ENTRY, "signature", "x"]), values),
+                      max_size=3),
+       whole=st.one_of(st.none(), values))
+def test_signed_history_never_takes_a_hostile_entry(edits: list[tuple[str, Any]],
+                                                    whole: Any) -> None:
+    """With --history-key, a hostile entry (any signature field, any shape) is never evidence
+    and never raises; the entry the key signed beside it still is."""
+    import datetime as dt
+
+    from auditor import history_key
+    from auditor.history_store import DirStore
+    from auditor.services.restore import read_drills
+
+    key = b"fuzz-key-0123456789abcdef"
+    good = history_key.sign(dict(DRILL_ENTRY), key)
+    doc: Any = dict(good, run_id="hostile")
+    for k, value in edits:
+        doc[k] = value
+    if whole is not None:
+        doc = whole
+    if doc == good:  # the edits gave back the signed entry itself: a true copy, not hostile
+        return
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "drill-a-good.json").write_text(json.dumps(good))
+        try:
+            text = json.dumps(doc, allow_nan=True)
+        except (ValueError, RecursionError):
+            return
+        (Path(d) / "drill-b-hostile.json").write_text(text, errors="surrogatepass")
+
+        def run() -> Any:
+            h = read_drills(DirStore(Path(d)), dt.datetime(2026, 12, 5, tzinfo=dt.UTC), key)
+            assert h.entries == [good], h
+            return h
+        judge(run, problems)
+    assert not problems, problems
