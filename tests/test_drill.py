@@ -582,6 +582,78 @@ def test_s3_drill_one_key_into_a_scratch_bucket_when_the_bucket_locks(aws: Any,
     assert versions(s3, "scratch") == []
 
 
+def replicate(s3: Any, bucket: str, rule: dict[str, Any]) -> None:
+    s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration={
+        "Role": "arn:aws:iam::123456789012:role/replication",
+        "Rules": [{"ID": "r", "Priority": 1, "DeleteMarkerReplication": {"Status": "Disabled"},
+                   "Destination": {"Bucket": "arn:aws:s3:::replica", "Account": "210987654321"},
+                   **rule}]})
+
+
+# (The emulator keeps a rule's status but not its filter: which filters take the copies is
+# tested on the rules as the API returns them, below.)
+@pytest.mark.parametrize("rule, refused", [
+    ({"Status": "Enabled", "Filter": {}}, True),  # every new object is replicated
+    ({"Status": "Disabled", "Filter": {}}, False),
+])
+def test_s3_drill_refuses_to_copy_into_a_bucket_that_replicates_the_copies(
+        aws: Any, tmp_path: Path, rule: dict[str, Any], refused: bool) -> None:
+    """A scratch copy a replication rule takes would reach the replica (often locked, in
+    another account), where the drill could not delete it."""
+    s3 = create_bucket(aws.client("s3"), "replicated", "us-east-1")
+    s3.put_bucket_versioning(Bucket="replicated", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="replicated", Key="db/a.bin", Body=b"one")
+    s3.put_object(Bucket="replicated", Key="db/a.bin", Body=b"two")
+    replicate(s3, "replicated", rule)
+    create_bucket(s3, "scratch", "us-east-1")
+    args = ["drill", "s3", "--bucket", "replicated", "--key", "db/a.bin", "--endpoint-url",
+            aws.url, *FAST]
+    code = main([*args, "--output-dir", str(tmp_path / "a")])
+    d = report(tmp_path / "a")["drill"]
+    if refused:
+        assert code == 3, d
+        assert "replicat" in d["error"] and "give --scratch-bucket" in d["error"], d["error"]
+        assert main([*args, "--scratch-bucket", "scratch",
+                     "--output-dir", str(tmp_path / "b")]) == 0
+    else:
+        assert code == 0, d
+
+
+@pytest.mark.parametrize("rule, takes", [
+    ({"Status": "Enabled", "Filter": {}}, True),
+    ({"Status": "Enabled", "Filter": {"Prefix": ""}}, True),
+    ({"Status": "Enabled", "Filter": {"Prefix": "drguard-"}}, True),
+    ({"Status": "Enabled", "Filter": {"Prefix": "drguard-drill-r1/db/"}}, True),  # some copies
+    ({"Status": "Enabled", "Filter": {"Prefix": "db/"}}, False),
+    ({"Status": "Enabled", "Prefix": "drguard"}, True),  # the configuration's first version
+    ({"Status": "Enabled", "Prefix": "logs/"}, False),
+    ({"Status": "Enabled", "Filter": {"Tag": {"Key": "class", "Value": "keep"}}}, False),
+    ({"Status": "Enabled", "Filter": {"Tag": {"Key": "dr:drill", "Value": "r1"}}}, True),
+    ({"Status": "Enabled", "Filter": {"And": {"Prefix": "", "Tags": [
+        {"Key": "dr:drill", "Value": "r1"}, {"Key": "class", "Value": "keep"}]}}}, False),
+    ({"Status": "Enabled", "Filter": {"And": {"Prefix": "drg", "Tags": [
+        {"Key": "dr:drill", "Value": "r1"}]}}}, True),
+    ({"Status": "Disabled", "Filter": {}}, False),
+    ({"Status": "Enabled", "Filter": "garbage"}, True),  # unreadable: taken as replicating
+    ("garbage", True),
+])
+def test_which_replication_rules_take_the_scratch_copies(rule: Any, takes: bool) -> None:
+    from auditor.drill.s3 import _rule_takes
+
+    assert _rule_takes(rule, "drguard-drill-r1/", {"dr:drill": "r1"}) is takes
+
+
+def test_state_drill_refuses_a_state_bucket_that_replicates_the_copy(aws: Any,
+                                                                     tmp_path: Path) -> None:
+    s3 = state_bucket(aws, [deployment(n=1), deployment(n=2)])
+    replicate(s3, "pulumi-state", {"Status": "Enabled", "Filter": {"Prefix": ""}})
+    code = main(["drill", "state", "--backend", "s3://pulumi-state", "--stack",
+                 "organization/shop/prod", "--endpoint-url", aws.url,
+                 "--output-dir", str(tmp_path), *FAST])
+    assert code == 3
+    assert "replicat" in report(tmp_path)["drill"]["error"]
+
+
 def test_s3_drill_without_anything_to_restore_cannot_run(aws: Any, tmp_path: Path) -> None:
     s3 = create_bucket(aws.client("s3"), "plain", "us-east-1")
     s3.put_object(Bucket="plain", Key="x", Body=b"x")

@@ -179,7 +179,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--backend", required=True, metavar="s3://BUCKET[/PREFIX]")
     s.add_argument("--stack", required=True, metavar="ORG/PROJECT/STACK")
     s.add_argument("--scratch-bucket", help="copy there instead of the state bucket (needed "
-                   "when the state bucket locks new objects by default)")
+                   "when the state bucket locks or replicates new objects)")
     _common(s)
     o = sub.add_parser("s3", help="restore earlier object versions to a scratch prefix",
                        description="Restore the previous version of a deleted or overwritten "
@@ -191,7 +191,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--sample", type=int, default=3, help="how many objects without --key "
                    "(default 3)")
     o.add_argument("--scratch-bucket", help="copy there instead (needed when the bucket locks "
-                   "new objects by default)")
+                   "or replicates new objects)")
     _common(o)
 
 

@@ -8,9 +8,11 @@ of the bucket. Each earlier version is copied (server side, `CopyObject` with it
 `--scratch-bucket`. Verification compares the copy's size with the version's, and the SHA-256
 of both bodies. Each copy is deleted by version id (no delete marker is left behind).
 
-A bucket with a default Object Lock retention would lock the copies, so the drill refuses to
-copy into it (give `--scratch-bucket`). Objects over 5 GiB (the CopyObject limit) are skipped.
-The achieved RTO is the time from the first copy until every copy is verified.
+A bucket with a default Object Lock retention would lock the copies, and one whose replication
+rules take new objects under the scratch prefix would copy them to its replica, out of the
+drill's reach: the drill refuses to copy into either (give `--scratch-bucket`). Objects over
+5 GiB (the CopyObject limit) are skipped. The achieved RTO is the time from the first copy
+until every copy is verified.
 """
 
 from __future__ import annotations
@@ -62,12 +64,62 @@ def default_lock(s3: Any, bucket: str) -> dict[str, Any] | None:
     return (conf.get("Rule") or {}).get("DefaultRetention") or None
 
 
-def check_scratch_bucket(s3: Any, bucket: str) -> None:
+def _rule_takes(rule: dict[str, Any], prefix: str, tags: dict[str, str]) -> bool:
+    """Whether an enabled replication rule can replicate a new object whose key starts with
+    `prefix` and whose tags are exactly `tags`. What cannot be read is taken as a match."""
+    if not isinstance(rule, dict):
+        return True
+    if rule.get("Status") != "Enabled":
+        return False
+    flt = rule.get("Filter")
+    if flt is None:  # the first version of the configuration: a prefix on the rule itself
+        flt = {"Prefix": rule.get("Prefix") or ""}
+    if not isinstance(flt, dict):
+        return True
+    both: dict[str, Any] = flt["And"] if isinstance(flt.get("And"), dict) else flt
+    wanted = both.get("Tags") or ([both["Tag"]] if isinstance(both.get("Tag"), dict) else [])
+    rule_prefix = both.get("Prefix") or ""
+    if not isinstance(rule_prefix, str) or not isinstance(wanted, list):
+        return True
+    if not (prefix.startswith(rule_prefix) or rule_prefix.startswith(prefix)):
+        return False
+    return all(isinstance(t, dict) and tags.get(str(t.get("Key"))) == t.get("Value")
+               for t in wanted)
+
+
+def replicated_by(s3: Any, bucket: str, prefix: str, tags: dict[str, str]) -> list[str]:
+    """The ids of the bucket's replication rules that would copy a new object under `prefix`
+    tagged `tags` to another bucket (None: no rule; unreadable rules count as copying)."""
+    try:
+        conf = s3.get_bucket_replication(Bucket=bucket).get("ReplicationConfiguration") or {}
+    except ClientError as e:
+        if error_code(e) == "ReplicationConfigurationNotFoundError":
+            return []
+        raise CannotRun(f"could not read the replication configuration of bucket {bucket} "
+                        f"({error_code(e)}): a scratch copy there could reach its replicas; "
+                        "give --scratch-bucket (a bucket that does not replicate, in the same "
+                        "region)") from None
+    rules = conf.get("Rules") or []
+    rules = rules if isinstance(rules, list) else [rules]
+    return [str(r.get("ID") or f"#{i + 1}") if isinstance(r, dict) else f"#{i + 1}"
+            for i, r in enumerate(rules) if _rule_takes(r, prefix, tags)]
+
+
+def check_scratch_bucket(s3: Any, bucket: str, run_id: str) -> None:
+    """Refuse a scratch bucket where the copies would outlive the drill: one that locks new
+    objects, or one that replicates them (the replica, often locked and in another account,
+    keeps a copy the drill cannot delete)."""
     lock = default_lock(s3, bucket)
     if lock:
         raise CannotRun(f"bucket {bucket} locks new objects by default ({lock}): a scratch copy "
                         "there could not be deleted; give --scratch-bucket (a bucket without "
                         "default retention, in the same region)")
+    rules = replicated_by(s3, bucket, scratch_prefix(run_id) + "/", {TAG_KEY: run_id})
+    if rules:
+        raise CannotRun(f"bucket {bucket} replicates new objects (rule {', '.join(rules)}): "
+                        "a scratch copy there would reach its replica, where the drill could "
+                        "not delete it; give --scratch-bucket (a bucket that does not replicate "
+                        "and has no default retention, in the same region)")
 
 
 def scratch_key(run_id: str, key: str) -> str:
@@ -192,7 +244,7 @@ class S3Drill:
         scratch_bucket = self.scratch_bucket or self.bucket
         if scratch_bucket != self.bucket and bucket_region(s3, scratch_bucket) != region:
             raise CannotRun(f"--scratch-bucket {scratch_bucket} is not in {region}")
-        check_scratch_bucket(s3, scratch_bucket)
+        check_scratch_bucket(s3, scratch_bucket, self.run_id)
         if self.key is not None:
             versions = versions_of(s3, self.bucket, self.key, exact=self.key)
             chosen, why = previous_version(versions.get(self.key, []))

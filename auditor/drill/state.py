@@ -195,7 +195,7 @@ class StateDrill:
             plan.notes.append("the checkpoint is deleted (a delete marker is current): this "
                               "restore is the recovery")
         scratch_bucket = self.scratch_bucket or bucket
-        check_scratch_bucket(s3, scratch_bucket)
+        check_scratch_bucket(s3, scratch_bucket, self.run_id)
         dest = scratch_key(self.run_id, key)
         params = copy_params(self.run_id, bucket, key, chosen["VersionId"], scratch_bucket, dest)
         plan.call("s3", region, "CopyObject", "restore the previous checkpoint to a scratch "
