@@ -119,6 +119,8 @@ def _replication(resp: Any) -> Any:
         rules.append({"id": r.get("ID"), "status": r.get("Status"),
                       "bucket": arn.split(":::", 1)[-1], "account": dest.get("Account"),
                       "owner": (dest.get("AccessControlTranslation") or {}).get("Owner"),
+                      "replicaKey": (dest.get("EncryptionConfiguration") or {}).get(
+                          "ReplicaKmsKeyID"),
                       "region": None})
     return rules
 

@@ -131,7 +131,8 @@ class Protected(Resource):
     arn: Any = None
     links: Any = field(default_factory=list)  # [Link] | UNKNOWN
     selected_by: list[str] = field(default_factory=list)  # "plan/selection" without copies
-    replication: Any = None  # buckets: [{"bucket", "account", "owner", "status"}] | UNKNOWN
+    # buckets: [{"bucket", "account", "owner", "status", "replicaKey"}] | UNKNOWN
+    replication: Any = None
     # buckets: the backup buckets that replicate into this one (it is a copy: the source is
     # judged, not the copy)
     replica_of: list[Any] = field(default_factory=list)
@@ -208,20 +209,26 @@ def _py(s: str) -> str:
     return json.dumps(s)
 
 
-def fix_cross_account(p: Protected, allowed: frozenset[str] = frozenset()) -> Remediation:
-    """Copy into another account: one of `allowed` (destinationAccounts) when set."""
+def fix_cross_account(p: Protected, allowed: frozenset[str] = frozenset(),
+                      keyed_here: bool = False) -> Remediation:
+    """Copy into another account: one of `allowed` (destinationAccounts) when set.
+    `keyed_here`: the replicas must be encrypted with a key of the destination account."""
     account = min(allowed) if allowed else "BACKUP_ACCOUNT_ID"
     where = (f"account {account} (destinationAccounts)" if allowed else "another account")
     if p.kind == "backup bucket":
+        key = (f",\n        \"encryption_configuration\": {{\"replica_kms_key_id\": "
+               f"\"arn:aws:kms:REGION:{account}:key/KEY_ID\"}}" if keyed_here else "")
         return Remediation(
             f"Replicate backup bucket {p.name} to a bucket in {where}, with the "
-            "replicas owned by that account.",
+            "replicas owned by that account"
+            + (" and encrypted with a KMS key of that account." if keyed_here else "."),
             f"aws.s3.BucketReplicationConfig(\"{p.name}-cross-account\", bucket={_py(p.name)},\n"
             "    role=replication_role.arn,\n"
             "    rules=[{\"id\": \"cross-account\", \"status\": \"Enabled\", \"destination\": {\n"
             "        \"bucket\": \"arn:aws:s3:::BACKUP_ACCOUNT_BUCKET\", "
             f"\"account\": \"{account}\",\n"
-            "        \"access_control_translation\": {\"owner\": \"Destination\"}}}])",
+            "        \"access_control_translation\": {\"owner\": \"Destination\"}"
+            f"{key}}}}}])",
             f"aws s3api put-bucket-replication --bucket {shlex.quote(p.name)} "
             "--replication-configuration file://cross-account-replication.json")
     target = _py(p.arn) if isinstance(p.arn, str) else "resource.arn"
@@ -332,6 +339,27 @@ def _not_allowed(accounts: Iterable[Any], allowed: frozenset[str]) -> str:
             f"destinationAccounts ({', '.join(sorted(allowed))})")
 
 
+def replica_key_account(key: Any) -> Any:
+    """The account of the KMS key a replication rule encrypts its replicas with: None when
+    the rule names none (the destination bucket's own encryption applies), "" for a key id or
+    alias name (KMS resolves those in the account that replicates: the source), UNKNOWN when
+    unknown."""
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str):
+        return UNKNOWN
+    return arn_account(key) or ""
+
+
+def _keyed_here(rule: Mapping[str, Any], own: str | None) -> Any:
+    """True when the replicas of `rule` are encrypted with a key of the source account `own`
+    (whose admin can disable or delete it, and every replica with it); UNKNOWN if unknown."""
+    acct = replica_key_account(rule.get("replicaKey"))
+    if acct is UNKNOWN:
+        return UNKNOWN
+    return acct is not None and (acct == "" or acct == own)
+
+
 def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | None:
     ev: dict[str, Any] = {"account": p.account}
     allowed = destinations(params)
@@ -344,8 +372,10 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
         if p.replication is UNKNOWN:
             return Verdict.unknown(f"The replication of {p.name!r}", **ev)
         rules = p.replication or []
-        good = [r for r in rules if r.get("status") == "Enabled" and r.get("owner") == "Destination"
-                and _counts(r.get("account"), p.account, allowed)]
+        owned = [r for r in rules if r.get("status") == "Enabled"
+                 and r.get("owner") == "Destination"
+                 and _counts(r.get("account"), p.account, allowed)]
+        good = [r for r in owned if _keyed_here(r, p.account) is False]
         if good and p.account is not None:
             r = good[0]
             return Verdict.ok(f"Backup bucket {p.name!r} replicates to bucket {r['bucket']} in "
@@ -357,6 +387,16 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
                 r.get("account") is UNKNOWN or r.get("owner") is UNKNOWN
                 or r.get("status") is UNKNOWN for r in maybe)):
             return Verdict.unknown(f"The replication destination account of {p.name!r}", **ev)
+        if any(_keyed_here(r, p.account) is UNKNOWN for r in owned):
+            return Verdict.unknown(f"The key that encrypts the replicas of {p.name!r}", **ev)
+        if owned:
+            r = owned[0]
+            return Verdict("fail", f"Backup bucket {p.name!r} has no copy out of this account's "
+                                   f"reach: it replicates to bucket {r['bucket']} in account "
+                                   f"{r['account']}, but encrypts the replicas with KMS key "
+                                   f"{r['replicaKey']} of this account: whoever controls this "
+                                   "account can disable or delete that key, and every replica "
+                                   "with it.", ev, fix_cross_account(p, allowed, keyed_here=True))
         foreign = [r for r in rules if isinstance(r.get("account"), str)
                    and r.get("account") != p.account]
         elsewhere = [r["account"] for r in foreign if not _counts(r["account"], p.account,
@@ -693,7 +733,9 @@ def replication_not_cross_account_owned(rp: dict[str, Any], record: dict[str, An
         dest = get_in(rule, "Destination") or {}
         if get_in(rule, "Status") == "Enabled" \
                 and _counts(get_in(dest, "Account"), own, allowed) \
-                and get_in(dest, "AccessControlTranslation", "Owner") == "Destination":
+                and get_in(dest, "AccessControlTranslation", "Owner") == "Destination" \
+                and _keyed_here({"replicaKey": get_in(dest, "EncryptionConfiguration",
+                                                      "ReplicaKmsKeyID")}, own) is False:
             return False
     return True
 
@@ -754,7 +796,8 @@ CONTROLS: tuple[Control, ...] = (
                     "copy action to a vault of another account (live: a COMPLETED copy job, or "
                     "with --org a recovery point in the destination vault, within "
                     "maxCopyAgeHours); for a backup bucket, replication to a bucket of another "
-                    "account owned by that account.",
+                    "account owned by that account, its replicas not encrypted with a KMS key "
+                    "of the bucket's own account (whose admin could delete the key).",
         remediation="Add a copy action to a vault in another account to a plan that selects the "
                     "resource; replicate backup buckets to another account with "
                     "accessControlTranslation owner Destination.",

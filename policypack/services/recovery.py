@@ -125,8 +125,19 @@ def _replication(m: StackModel, linked: dict[str, list[Res]]) -> dict[int, Any]:
             out.setdefault(id(b), []).append({
                 "id": get(rule, "id"), "status": "Enabled" if status is None else status,
                 "bucket": get(dest, "bucket"), "account": get(dest, "account"),
-                "owner": get(dest, "accessControlTranslation", "owner")})
+                "owner": get(dest, "accessControlTranslation", "owner"),
+                # pulumi-aws BucketReplicationConfig and aws-native; an inline rule of a
+                # Bucket or BucketV2 names the key on its destination
+                "replicaKey": _replica_key(dest)})
     return out
+
+
+def _replica_key(dest: Any) -> Any:
+    """The KMS key a rule's destination encrypts its replicas with (pulumi-aws
+    BucketReplicationConfig and aws-native name it under encryptionConfiguration; an inline
+    rule of a Bucket or BucketV2 on the destination itself)."""
+    key = get(dest, "encryptionConfiguration", "replicaKmsKeyId")
+    return get(dest, "replicaKmsKeyId") if key is None else key
 
 
 # ---- the link step ---------------------------------------------------------------------------
