@@ -126,13 +126,15 @@ def _walk(value: Any, found: list[tuple[str, str, str]], errors: list[ReadError]
 
 
 def bucket_key(account: Account, region: str | None, name: str,
-               errors: dict[str, ReadError]) -> Any:
+               errors: dict[str, ReadError], resp: Any = UNKNOWN) -> Any:
     """The SSE-KMS key of a bucket's default encryption (None: SSE-S3 or the AWS managed
-    aws/s3 key, neither of which can be deleted or disabled), or UNKNOWN."""
-    s3 = account.client("s3", region)
-    resp = guarded(errors, name, "s3:GetBucketEncryption",
-                   lambda: s3.get_bucket_encryption(Bucket=name),
-                   absent={"ServerSideEncryptionConfigurationNotFoundError": None})
+    aws/s3 key, neither of which can be deleted or disabled), or UNKNOWN. `resp`: the
+    GetBucketEncryption answer when the bucket's reads already hold it."""
+    if resp is UNKNOWN:
+        s3 = account.client("s3", region)
+        resp = guarded(errors, name, "s3:GetBucketEncryption",
+                       lambda: s3.get_bucket_encryption(Bucket=name),
+                       absent={"ServerSideEncryptionConfigurationNotFoundError": None})
     if resp is UNKNOWN or resp is None:
         return resp
     for rule in (resp.get("ServerSideEncryptionConfiguration") or {}).get("Rules") or ():
@@ -205,8 +207,11 @@ def _copy_vaults(scanner: ScanContext, run: KmsRun) -> None:
 def _bucket_unit(scanner: ScanContext, a: AccountScan, read: Any) -> tuple[Any, Any]:
     errors: dict[str, ReadError] = {}
     assert a.target.account is not None
+    if read.detailed and "encryption" in read.errors:  # the bucket's reads asked already
+        return UNKNOWN, read.errors["encryption"]
     try:
-        key = bucket_key(a.target.account, read.fact.region, read.name, errors)
+        key = bucket_key(a.target.account, read.fact.region, read.name, errors,
+                         read.encryption if read.detailed else UNKNOWN)
     except UNIT_ERRORS as e:
         errors[read.name] = ReadError.of("s3:GetBucketEncryption", e)
         key = UNKNOWN

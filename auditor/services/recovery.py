@@ -404,8 +404,8 @@ def _buckets(scanner: ScanContext, a: AccountScan) -> list[tuple[Protected, list
                       replication=b.replication if b.replication is UNKNOWN else [
                           {**r, "bucket": r.get("bucket"), "owner": r.get("owner")}
                           for r in b.replication or ()],
-                      replica_of=list(b.replica_of))
-        out.append((p, [read.errors.get("replication")]))
+                      replica_of=list(b.replica_of), sse=b.sse)
+        out.append((p, [read.errors.get("replication"), read.errors.get("encryption")]))
     return out
 
 

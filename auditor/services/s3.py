@@ -46,6 +46,8 @@ class BucketRead:
     notifications: Any = UNKNOWN  # GetBucketNotificationConfiguration, or UNKNOWN
     policy_public: Any = None  # GetBucketPolicyStatus IsPublic (state bucket only)
     checkpoints: Any = None  # {key: versions} (state bucket only)
+    # GetBucketEncryption as answered (None: no configuration), UNKNOWN when unread
+    encryption: Any = UNKNOWN
     detailed: bool = False
 
     @property
@@ -121,8 +123,22 @@ def _replication(resp: Any) -> Any:
                       "owner": (dest.get("AccessControlTranslation") or {}).get("Owner"),
                       "replicaKey": (dest.get("EncryptionConfiguration") or {}).get(
                           "ReplicaKmsKeyID"),
+                      "kmsObjects": ((r.get("SourceSelectionCriteria") or {}).get(
+                          "SseKmsEncryptedObjects") or {}).get("Status"),
                       "region": None})
     return rules
+
+
+def sse_of(resp: Any) -> Any:
+    """The default encryption algorithm of a GetBucketEncryption answer: an SSE-KMS one when
+    any rule names one, else the first rule's; None without a configuration."""
+    if resp is UNKNOWN or resp is None:
+        return resp
+    names = [str((rule.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm"))
+             for rule in (resp.get("ServerSideEncryptionConfiguration") or {}).get("Rules") or ()
+             if isinstance(rule, dict)
+             and (rule.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm")]
+    return next((a for a in names if a.startswith("aws:kms")), names[0] if names else None)
 
 
 def _pab(resp: Any) -> Any:
@@ -153,6 +169,11 @@ def read_details(account: Account, read: BucketRead, state_prefix: str | None = 
         errors, "replication", "s3:GetBucketReplication",
         lambda: s3.get_bucket_replication(Bucket=name),
         absent={"ReplicationConfigurationNotFoundError": None}))
+    read.encryption = guarded(
+        errors, "encryption", "s3:GetBucketEncryption",
+        lambda: s3.get_bucket_encryption(Bucket=name),
+        absent={"ServerSideEncryptionConfigurationNotFoundError": None})
+    b.sse = sse_of(read.encryption)
     notif = guarded(errors, "notifications", "s3:GetBucketNotificationConfiguration",
                     lambda: s3.get_bucket_notification_configuration(Bucket=name))
     if isinstance(notif, dict):
@@ -604,7 +625,7 @@ _KIND: dict[str, Any] = dict(
 SERVICE = LiveService(
     calls=("s3:ListBuckets", "s3:GetBucketLocation", "s3:HeadBucket", "s3:GetBucketTagging",
            "s3:GetBucketVersioning", "s3:GetObjectLockConfiguration", "s3:GetBucketReplication",
-           "s3:GetPublicAccessBlock", "s3:GetBucketPolicyStatus",
+           "s3:GetPublicAccessBlock", "s3:GetBucketEncryption", "s3:GetBucketPolicyStatus",
            "s3:GetBucketNotificationConfiguration", "s3:ListObjectVersions", "events:ListRules",
            "events:ListTargetsByRule"),
     global_steps=(Step("s3", "s3:ListBuckets", _list),),

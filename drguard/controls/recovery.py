@@ -131,8 +131,9 @@ class Protected(Resource):
     arn: Any = None
     links: Any = field(default_factory=list)  # [Link] | UNKNOWN
     selected_by: list[str] = field(default_factory=list)  # "plan/selection" without copies
-    # buckets: [{"bucket", "account", "owner", "status", "replicaKey"}] | UNKNOWN
+    # buckets: [{"bucket", "account", "owner", "status", "replicaKey", "kmsObjects"}] | UNKNOWN
     replication: Any = None
+    sse: Any = None  # buckets: the default encryption's algorithm (Bucket.sse)
     # buckets: the backup buckets that replicate into this one (it is a copy: the source is
     # judged, not the copy)
     replica_of: list[Any] = field(default_factory=list)
@@ -210,21 +211,26 @@ def _py(s: str) -> str:
 
 
 def fix_cross_account(p: Protected, allowed: frozenset[str] = frozenset(),
-                      keyed_here: bool = False) -> Remediation:
+                      keyed_here: bool = False, kms_objects: bool = False) -> Remediation:
     """Copy into another account: one of `allowed` (destinationAccounts) when set.
-    `keyed_here`: the replicas must be encrypted with a key of the destination account."""
+    `keyed_here`: the replicas must be encrypted with a key of the destination account;
+    `kms_objects`: the rule must opt in to replicating SSE-KMS objects."""
     account = min(allowed) if allowed else "BACKUP_ACCOUNT_ID"
     where = (f"account {account} (destinationAccounts)" if allowed else "another account")
     if p.kind == "backup bucket":
         key = (f",\n        \"encryption_configuration\": {{\"replica_kms_key_id\": "
                f"\"arn:aws:kms:REGION:{account}:key/KEY_ID\"}}" if keyed_here else "")
+        opt_in = ("\n        \"source_selection_criteria\": {\"sse_kms_encrypted_objects\": "
+                  "{\"status\": \"Enabled\"}}," if kms_objects else "")
         return Remediation(
             f"Replicate backup bucket {p.name} to a bucket in {where}, with the "
             "replicas owned by that account"
-            + (" and encrypted with a KMS key of that account." if keyed_here else "."),
+            + (" and encrypted with a KMS key of that account" if keyed_here else "")
+            + (", SSE-KMS objects included." if kms_objects else "."),
             f"aws.s3.BucketReplicationConfig(\"{p.name}-cross-account\", bucket={_py(p.name)},\n"
             "    role=replication_role.arn,\n"
-            "    rules=[{\"id\": \"cross-account\", \"status\": \"Enabled\", \"destination\": {\n"
+            "    rules=[{\"id\": \"cross-account\", \"status\": \"Enabled\","
+            f"{opt_in} \"destination\": {{\n"
             "        \"bucket\": \"arn:aws:s3:::BACKUP_ACCOUNT_BUCKET\", "
             f"\"account\": \"{account}\",\n"
             "        \"access_control_translation\": {\"owner\": \"Destination\"}"
@@ -360,6 +366,26 @@ def _keyed_here(rule: Mapping[str, Any], own: str | None) -> Any:
     return acct is not None and (acct == "" or acct == own)
 
 
+def kms_by_default(sse: Any) -> Any:
+    """Whether a bucket's default encryption is SSE-KMS (or DSSE-KMS); UNKNOWN if unknown."""
+    if sse is UNKNOWN:
+        return UNKNOWN
+    return isinstance(sse, str) and sse.startswith("aws:kms")
+
+
+def _skips_kms_objects(rule: Mapping[str, Any], sse: Any) -> Any:
+    """True when `rule` leaves out the objects the bucket encrypts by default: S3 replicates
+    SSE-KMS objects only for a rule that opts in (sourceSelectionCriteria
+    sseKmsEncryptedObjects Enabled). UNKNOWN if either side is unknown."""
+    opted = rule.get("kmsObjects")
+    if opted == "Enabled":
+        return False
+    kms = kms_by_default(sse)
+    if kms is UNKNOWN or (kms and opted is UNKNOWN):
+        return UNKNOWN
+    return kms
+
+
 def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | None:
     ev: dict[str, Any] = {"account": p.account}
     allowed = destinations(params)
@@ -375,7 +401,9 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
         owned = [r for r in rules if r.get("status") == "Enabled"
                  and r.get("owner") == "Destination"
                  and _counts(r.get("account"), p.account, allowed)]
-        good = [r for r in owned if _keyed_here(r, p.account) is False]
+        copying = [r for r in owned if _skips_kms_objects(r, p.sse) is not True]
+        good = [r for r in copying if _keyed_here(r, p.account) is False
+                and _skips_kms_objects(r, p.sse) is False]
         if good and p.account is not None:
             r = good[0]
             return Verdict.ok(f"Backup bucket {p.name!r} replicates to bucket {r['bucket']} in "
@@ -387,10 +415,24 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
                 r.get("account") is UNKNOWN or r.get("owner") is UNKNOWN
                 or r.get("status") is UNKNOWN for r in maybe)):
             return Verdict.unknown(f"The replication destination account of {p.name!r}", **ev)
-        if any(_keyed_here(r, p.account) is UNKNOWN for r in owned):
+        if any(_skips_kms_objects(r, p.sse) is UNKNOWN for r in owned):
+            ev["defaultEncryption"] = p.sse
+            return Verdict.unknown(f"Whether the replication of {p.name!r} copies the objects "
+                                   "it encrypts with SSE-KMS", **ev)
+        if any(_keyed_here(r, p.account) is UNKNOWN for r in copying):
             return Verdict.unknown(f"The key that encrypts the replicas of {p.name!r}", **ev)
-        if owned:
+        if owned and not copying:
             r = owned[0]
+            ev["defaultEncryption"] = p.sse
+            return Verdict("fail", f"Backup bucket {p.name!r} has no copy in another AWS "
+                                   f"account: its replication to bucket {r['bucket']} in account "
+                                   f"{r['account']} leaves out SSE-KMS objects (no "
+                                   "sourceSelectionCriteria sseKmsEncryptedObjects Enabled), "
+                                   f"and the bucket encrypts every new object with {p.sse} by "
+                                   "default: none of them is replicated.", ev,
+                           fix_cross_account(p, allowed, keyed_here=True, kms_objects=True))
+        if copying:
+            r = copying[0]
             return Verdict("fail", f"Backup bucket {p.name!r} has no copy out of this account's "
                                    f"reach: it replicates to bucket {r['bucket']} in account "
                                    f"{r['account']}, but encrypts the replicas with KMS key "
@@ -797,7 +839,9 @@ CONTROLS: tuple[Control, ...] = (
                     "with --org a recovery point in the destination vault, within "
                     "maxCopyAgeHours); for a backup bucket, replication to a bucket of another "
                     "account owned by that account, its replicas not encrypted with a KMS key "
-                    "of the bucket's own account (whose admin could delete the key).",
+                    "of the bucket's own account (whose admin could delete the key), and, when "
+                    "the bucket encrypts with SSE-KMS by default, a rule that replicates "
+                    "SSE-KMS objects.",
         remediation="Add a copy action to a vault in another account to a plan that selects the "
                     "resource; replicate backup buckets to another account with "
                     "accessControlTranslation owner Destination.",

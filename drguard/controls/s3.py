@@ -55,6 +55,9 @@ class Bucket(Resource):
     # Tier 2
     public_access_block: Any = None  # dict of the four flags, or None when absent
     replication: Any = None  # list of {"bucket", "region", "status"} or None
+    # The algorithm of the default encryption: "AES256", "aws:kms", "aws:kms:dsse", None (none
+    # declared: S3 encrypts with SSE-S3) or UNKNOWN
+    sse: Any = None
     deletion_alerts: Any = None  # list of {"kind", "detail"} found, or None when unknown/absent
     is_state_bucket: bool = False
     # Backup buckets that replicate into this one: list of {"bucket", "region"}. A bucket that

@@ -28,15 +28,13 @@ from ..adapters import Res, base
 from ..binding import Judged, StackCheck
 from ..service import DeployService, Link
 from ..wire import val
+from .s3 import SSE_TYPES
 
 if TYPE_CHECKING:
     from ..stack import StackModel
 
 KEY_TYPES = frozenset({"aws:kms/key:Key", "aws-native:kms:Key"})
 REPLICA_TYPES = frozenset({"aws:kms/replicaKey:ReplicaKey", "aws-native:kms:ReplicaKey"})
-SSE_TYPES = frozenset({
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"})
 UNLINKED = "kms-key-reference"
 
 # type token -> the top-level properties that hold a key of the data it stores.

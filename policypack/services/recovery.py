@@ -100,7 +100,7 @@ def _replication(m: StackModel, linked: dict[str, list[Res]]) -> dict[int, Any]:
     """Backup buckets' replication rules with account and replica owner: id(bucket) -> list
     (UNKNOWN when a rule list is unknown)."""
     out: dict[int, Any] = {}
-    sources: list[tuple[Any, Any]] = []
+    sources: list[tuple[Any, Any, str]] = []
     for b in m.buckets:
         r = m.res_of[id(b)]
         if r.type == "aws:s3/bucketV2:BucketV2":
@@ -109,12 +109,12 @@ def _replication(m: StackModel, linked: dict[str, list[Res]]) -> dict[int, Any]:
         else:
             rules = r.get("replicationConfiguration", "rules")
         if rules is not None:
-            sources.append((b, rules))
+            sources.append((b, rules, r.type))
     for r in linked.get("replication", ()):
         b = bucket_for(m, r, "bucket")
         if b is not None:
-            sources.append((b, r.get("rules")))
-    for b, rules in sources:
+            sources.append((b, r.get("rules"), r.type))
+    for b, rules, token in sources:
         got = maps(rules)
         if got is UNKNOWN or out.get(id(b)) is UNKNOWN:
             out[id(b)] = UNKNOWN
@@ -126,10 +126,22 @@ def _replication(m: StackModel, linked: dict[str, list[Res]]) -> dict[int, Any]:
                 "id": get(rule, "id"), "status": "Enabled" if status is None else status,
                 "bucket": get(dest, "bucket"), "account": get(dest, "account"),
                 "owner": get(dest, "accessControlTranslation", "owner"),
-                # pulumi-aws BucketReplicationConfig and aws-native; an inline rule of a
-                # Bucket or BucketV2 names the key on its destination
-                "replicaKey": _replica_key(dest)})
+                "replicaKey": _replica_key(dest), "kmsObjects": _kms_objects(rule, token)})
     return out
+
+
+def _kms_objects(rule: Any, token: str) -> Any:
+    """"Enabled" when a replication rule opts in to replicating SSE-KMS objects, else what it
+    says (None when absent). BucketReplicationConfig and aws-native write a status; the
+    inline rules of a Bucket (one block) and a BucketV2 (lists of blocks) an `enabled` flag."""
+    if token == "aws:s3/bucketV2:BucketV2":
+        enabled = get(rule, "sourceSelectionCriterias", 0, "sseKmsEncryptedObjects", 0,
+                      "enabled")
+    elif token == "aws:s3/bucket:Bucket":
+        enabled = get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "enabled")
+    else:
+        return get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "status")
+    return enabled if enabled is UNKNOWN else "Enabled" if enabled is True else None
 
 
 def _replica_key(dest: Any) -> Any:
@@ -244,7 +256,7 @@ def _protected(m: StackModel, linked: dict[str, list[Res]], plans: dict[str, Any
         arn = m.arn_of(b)
         facts.append(Protected(ref=b.ref, name=b.name, type=b.type, region=b.region,
                                tags=b.tags, account=_account(m, b), kind="backup bucket", arn=arn,
-                               replication=repl.get(id(b), []),
+                               replication=repl.get(id(b), []), sse=b.sse,
                                replica_of=list(b.replica_of)))
     m.index[_KEY + ":protected"] = facts
 
@@ -322,7 +334,9 @@ def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
 
 def _cross_account(model: StackModel, params: dict) -> Iterable[Judged]:
     for p in model.index.get(_KEY + ":protected", ()):
-        yield p, unlinked_guard(model, UNLINKED_SELECTION, ctl.cross_account_copy(p, params))
+        # a bucket's encryption set by a resource not linked yet may be SSE-KMS
+        kinds = (UNLINKED_SELECTION, "sse") if p.kind == "backup bucket" else UNLINKED_SELECTION
+        yield p, unlinked_guard(model, kinds, ctl.cross_account_copy(p, params))
 
 
 def _air_gapped(model: StackModel, params: dict) -> Iterable[Judged]:
@@ -344,7 +358,7 @@ def _frequency(model: StackModel, params: dict) -> Iterable[Judged]:
 _TYPES_READ = {
     ctl.CROSS_ACCOUNT: BACKUP_PLAN_TYPES | BACKUP_SELECTION_TYPES | rds.DATABASE_TYPES
     | dynamodb.TABLE_TYPES | efs.FILE_SYSTEM_TYPES | redshift.CLUSTER_TYPES | s3.BUCKET_TYPES
-    | s3.REPLICATION_TYPES,
+    | s3.REPLICATION_TYPES | s3.SSE_TYPES,
     ctl.AIR_GAPPED: VAULT_TYPES | VAULT_LOCK_TYPES | VAULT_POLICY_TYPES | BACKUP_PLAN_TYPES,
     ctl.DENY_DELETE: VAULT_TYPES | VAULT_POLICY_TYPES,
     ctl.FREQUENCY: BACKUP_PLAN_TYPES,

@@ -48,6 +48,11 @@ LOCK_TYPES = frozenset({"aws:s3/bucketObjectLockConfiguration:BucketObjectLockCo
 PAB_TYPES = frozenset({"aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"})
 
 
+SSE_TYPES = frozenset({
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"})
+
+
 REPLICATION_TYPES = frozenset({"aws:s3/bucketReplicationConfig:BucketReplicationConfig"})
 
 
@@ -92,6 +97,7 @@ def bucket(r: Res) -> Bucket | None:
         pab = r.get("publicAccessBlockConfiguration")
         if pab is not None:
             b.public_access_block = public_access_block(pab)
+        b.sse = sse_algorithm(r.get("bucketEncryption"))
         return b
     # pulumi-aws: objectLockEnabled (v6 BucketV2, v7 Bucket) or the deprecated inline blocks.
     b.force_destroy = boolean(r.get("forceDestroy"))
@@ -106,6 +112,8 @@ def bucket(r: Res) -> Bucket | None:
         if rule is None:  # BucketV2 shape: rules[0].defaultRetentions[0]
             rule = get(lock, "rules", 0, "defaultRetentions", 0)
         b.lock_mode, b.lock_days = retention(rule)
+    b.sse = sse_algorithm(r.get("serverSideEncryptionConfigurations" if t == V6_BUCKET
+                                else "serverSideEncryptionConfiguration"))
     versioning = r.get("versioning")
     if versioning is None:
         versioning = r.get("versionings", 0)
@@ -115,6 +123,29 @@ def bucket(r: Res) -> Bucket | None:
     elif enabled is True:
         b.versioning = "Enabled"
     return b
+
+
+def sse_algorithm(config: Any, depth: int = 0) -> Any:
+    """The default encryption algorithm in a raw encryption configuration, whatever its shape
+    (inline blocks of Bucket and BucketV2, the split resource's rules, aws-native's
+    bucketEncryption): an SSE-KMS one when any rule names one, else the first found, None when
+    none is, UNKNOWN when one is unknown."""
+    config = val(config)
+    if config is UNKNOWN:
+        return UNKNOWN
+    found: list[Any] = []
+    if isinstance(config, Mapping) and depth < 8:
+        for k, v in config.items():
+            if k == "sseAlgorithm":
+                found.append(val(v))
+            else:
+                found.append(sse_algorithm(v, depth + 1))
+    elif isinstance(config, list) and depth < 8:
+        found = [sse_algorithm(v, depth + 1) for v in config]
+    if any(a is UNKNOWN for a in found):
+        return UNKNOWN
+    names = [a for a in found if isinstance(a, str)]
+    return next((a for a in names if a.startswith("aws:kms")), names[0] if names else None)
 
 
 def public_access_block(props: Any) -> dict[str, Any]:
@@ -364,6 +395,8 @@ def _fold(b: Bucket, r: Res) -> None:
         b.props["lock_rule"] = f"{r.type.split(':')[-1]} {r.name!r} rule.defaultRetention"
     elif r.type in PAB_TYPES:
         b.public_access_block = public_access_block(r.props)
+    elif r.type in SSE_TYPES:
+        b.sse = sse_algorithm(r.get("rules"))
 
 
 def _replication(m: StackModel, configs: Iterable[Res]) -> list[_Repl]:
@@ -592,7 +625,8 @@ def _link(m: StackModel, linked: dict[str, list[Res]], scope: Scope) -> None:
         target = bucket_for(m, r, "bucket")
         if target is None:
             m.count_unlinked("versioning" if r.type in VERSIONING_TYPES else
-                             "lock" if r.type in LOCK_TYPES else "pab")
+                             "lock" if r.type in LOCK_TYPES else
+                             "sse" if r.type in SSE_TYPES else "pab")
             continue
         _fold(target, r)
     repl = _replication(m, linked.get("replication", ()))
@@ -669,7 +703,7 @@ def fix_versioning(t: Target, _params: Mapping[str, Any]) -> None:
 
 SERVICE = DeployService(
     facts={t: ("buckets", bucket) for t in BUCKET_TYPES},
-    linked={**{t: "split" for t in VERSIONING_TYPES | LOCK_TYPES | PAB_TYPES},
+    linked={**{t: "split" for t in VERSIONING_TYPES | LOCK_TYPES | PAB_TYPES | SSE_TYPES},
             **{t: "replication" for t in REPLICATION_TYPES},
             **{t: "notification" for t in NOTIFICATION_TYPES},
             **{t: "rule" for t in EVENT_RULE_TYPES},

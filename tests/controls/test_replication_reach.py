@@ -1,8 +1,10 @@
-"""backup-cross-account-copy and the key of the replicas: a backup bucket replicated to another
-account, with the replicas owned there, is still no copy out of the production account's reach
-when they are encrypted with a KMS key of the production account (its admin disables or
-deletes the key, and every replica is unreadable). Live (moto), deploy (the real pack over
-gRPC) and CloudTrail, one rule."""
+"""backup-cross-account-copy and what a bucket's replication really copies. A backup bucket
+replicated to another account, with the replicas owned there, is still no copy out of the
+production account's reach when the replicas are encrypted with a KMS key of the production
+account (its admin disables or deletes the key, and every replica is unreadable), and no copy
+at all when the bucket encrypts its objects with SSE-KMS by default and the rule does not opt
+in to replicating SSE-KMS objects (S3 then replicates none of them). Live (moto), deploy (the
+real pack over gRPC) and CloudTrail, one rule."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from auditor.logs.samples import ACCOUNT as LOG_ACCOUNT
 from auditor.logs.samples import record
 from drguard.controls.recovery import CROSS_ACCOUNT
 from tests.controls.recovery_programs import OTHER, ROLE
+from tests.faulty_proxy import Fault, FaultyProxy
 from tests.harness.analyzer import run_stack
 from tests.live_support import ACCOUNT, bucket, one, run_scan
 
@@ -22,7 +25,7 @@ THERE_KEY = f"arn:aws:kms:us-east-1:{OTHER}:key/1234abcd-12ab-34cd-56ef-12345678
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-def _replicate(s3: Any, name: str, key: str | None) -> None:
+def _replicate(s3: Any, name: str, key: str | None = None) -> None:
     dest: dict[str, Any] = {"Bucket": "arn:aws:s3:::backups-of-record", "Account": OTHER,
                             "AccessControlTranslation": {"Owner": "Destination"}}
     if key is not None:
@@ -120,3 +123,95 @@ def test_logs_flag_a_replication_rekeyed_into_the_source_account(key: str | None
     rec = record("PutBucketReplication", "s3.amazonaws.com", _put(key))
     hits = {(h.control, h.status) for h in Detector(Settings()).hits(rec)}
     assert ((CROSS_ACCOUNT, "fail") in hits) is flagged
+
+
+def _encrypt(s3: Any, name: str, algorithm: str = "aws:kms") -> None:
+    default: dict[str, Any] = {"SSEAlgorithm": algorithm}
+    if algorithm != "AES256":
+        default["KMSMasterKeyID"] = THERE_KEY
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": default}]})
+
+
+# What S3 answers for a rule that opts in to SSE-KMS objects (the emulator keeps no
+# SourceSelectionCriteria: it is served here as S3 writes it).
+OPTED_IN = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ReplicationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+<Role>arn:aws:iam::{ACCOUNT}:role/replication</Role><Rule><ID>to-backup-account</ID>
+<Priority>1</Priority><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>
+<SourceSelectionCriteria><SseKmsEncryptedObjects><Status>Enabled</Status>
+</SseKmsEncryptedObjects></SourceSelectionCriteria>
+<Destination><Bucket>arn:aws:s3:::backups-of-record</Bucket><Account>{OTHER}</Account>
+<AccessControlTranslation><Owner>Destination</Owner></AccessControlTranslation>
+<EncryptionConfiguration><ReplicaKmsKeyID>{THERE_KEY}</ReplicaKmsKeyID>
+</EncryptionConfiguration></Destination>
+<DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication></Rule>
+</ReplicationConfiguration>"""
+
+
+def test_live_kms_objects_left_out_of_the_replication_are_no_copy(aws: Any) -> None:
+    for name in ("kms-backup", "sse-s3-backup", "opted-in-backup", "unread-backup"):
+        s3 = bucket(aws, name, versioned=True)
+        _replicate(s3, name, THERE_KEY)
+        _encrypt(s3, name, "AES256" if name == "sse-s3-backup" else "aws:kms")
+    faults = [Fault("reply", "s3", "GetBucketReplication", body_contains="",
+                    reply=OPTED_IN)]
+    with FaultyProxy(aws.url, [Fault("denied", "s3", "GetBucketEncryption")]) as proxy:
+        denied = run_scan(aws, regions=["us-east-1"], endpoint=proxy.url).findings
+    findings = run_scan(aws, regions=["us-east-1"]).findings
+    f = one(findings, CROSS_ACCOUNT, "kms-backup")
+    assert f.status == "fail", f.message
+    assert "leaves out SSE-KMS objects" in f.message and "aws:kms" in f.message
+    assert f.evidence["defaultEncryption"] == "aws:kms"
+    assert f.remediation is not None and "sse_kms_encrypted_objects" in f.remediation["pulumi"]
+    assert one(findings, CROSS_ACCOUNT, "sse-s3-backup").status == "pass"
+    # the encryption could not be read: whether the objects are replicated is not known
+    f = one(denied, CROSS_ACCOUNT, "unread-backup")
+    assert f.status == "error" and "GetBucketEncryption" in f.message, f.message
+    # a rule that opts in copies them
+    with FaultyProxy(aws.url, faults) as proxy:
+        opted = run_scan(aws, regions=["us-east-1"], endpoint=proxy.url).findings
+    f = one(opted, CROSS_ACCOUNT, "opted-in-backup")
+    assert f.status == "pass", f.message
+    # the key check reads the bucket's encryption once, with the bucket's other settings
+    assert sum(1 for s in proxy.seen if s == ("s3", "GetBucketEncryption")) == 4
+
+
+def _kms_default(opt_in: bool) -> None:
+    """A backup bucket encrypted with SSE-KMS by default, replicated to the backup account
+    (replicas owned and keyed there), opting in to SSE-KMS objects or not."""
+    import pulumi
+    import pulumi_aws as aws
+
+    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        "backups-primary-sse", bucket=bucket.id, rules=[{
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": THERE_KEY}}])
+    rule: dict[str, Any] = {
+        "id": "to-backup-account", "status": "Enabled",
+        "destination": {"bucket": "arn:aws:s3:::backups-of-record", "account": OTHER,
+                        "access_control_translation": {"owner": "Destination"},
+                        "encryption_configuration": {"replica_kms_key_id": THERE_KEY}}}
+    if opt_in:
+        rule["source_selection_criteria"] = {"sse_kms_encrypted_objects": {"status": "Enabled"}}
+    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
+                                   rules=[rule])
+
+
+def kms_left_out() -> None:
+    _kms_default(opt_in=False)
+
+
+def kms_opted_in() -> None:
+    _kms_default(opt_in=True)
+
+
+def test_pack_kms_objects_left_out_of_the_replication_are_no_copy(analyzer, capture) -> None:  # noqa: ANN001
+    run = run_stack(analyzer, capture(kms_left_out, preview=False))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "leaves out SSE-KMS objects" in d.message
+    assert run_stack(analyzer, capture(kms_opted_in, preview=False)).by_policy(
+        CROSS_ACCOUNT) == []
