@@ -6,7 +6,7 @@ The keys come from what the other steps already read, by one convention: a fact 
 every scanned account) or a normalised record with a `kmsKeyId` (RDS snapshots and replicated
 automated backups, in every scanned region), and the EncryptionKeyArn of every vault that
 receives cross-account copies (auditor.services.recovery describes them, in an account the scan
-does not cover too). The only
+does not cover too) and the replica key of every backup bucket's replication rules. The only
 new reads are `s3:GetBucketEncryption` of each backup bucket (and the state bucket) and one
 `kms:DescribeKey` per distinct key: the run keeps one answer per key ARN, however many
 resources, regions or accounts use it.
@@ -230,6 +230,11 @@ def _buckets(scanner: ScanContext, live: list[AccountScan], run: KmsRun) -> None
         elif key:
             _note_use(run, key, read.fact.ref, f"backup bucket {read.name!r}", a.id,
                       read.fact.region)
+        # the key its replication encrypts the replicas with (a copy destination's)
+        for rule in read.fact.replication if isinstance(read.fact.replication, list) else ():
+            if isinstance(rule, dict) and isinstance(rule.get("replicaKey"), str):
+                _note_use(run, rule["replicaKey"], read.fact.ref,
+                          f"replicas of backup bucket {read.name!r}", a.id, read.fact.region)
 
 
 def _describe_unit(scanner: ScanContext, run: KmsRun, arn: str,

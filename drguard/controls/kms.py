@@ -129,7 +129,8 @@ CONTROLS: tuple[Control, ...] = (
         tier=1,
         description="Every KMS key that encrypts recovery data (database storage and "
                     "snapshots, DynamoDB tables, EFS file systems, backup vaults, SSE-KMS of "
-                    "backup buckets and the state bucket, copy destinations) is Enabled, not "
+                    "backup buckets and the state bucket, copy destinations: copy vaults and "
+                    "the replicas of backup buckets) is Enabled, not "
                     "PendingDeletion or Disabled: deleting the key destroys every backup it "
                     "encrypts.",
         remediation="Cancel the key's scheduled deletion (aws kms cancel-key-deletion) and "

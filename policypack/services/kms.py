@@ -9,7 +9,7 @@ by the key's ARN or id as a string. What holds recovery data: a stateful fact of
 `stateful()`), an EBS volume, and the copies in `COPIES` (snapshot copies, replicated automated
 backups). A bucket's SSE-KMS key is set on its split
 `aws:s3/bucketServerSideEncryptionConfiguration` resource, linked to the bucket like the other
-split S3 resources. A key property still unknown without a dependency may name a key of this
+split S3 resources; the key its replicas are encrypted with on the BucketReplicationConfig. A key property still unknown without a dependency may name a key of this
 stack: a disabled key nobody seems to use is then "unknown", not skipped.
 """
 
@@ -27,8 +27,8 @@ from drguard.verdict import Verdict
 from ..adapters import Res, base
 from ..binding import Judged, StackCheck
 from ..service import DeployService, Link
-from ..wire import val
-from .s3 import SSE_TYPES
+from ..wire import get, val
+from .s3 import REPLICATION_TYPES, SSE_TYPES
 
 if TYPE_CHECKING:
     from ..stack import StackModel
@@ -56,6 +56,8 @@ KEY_PROPS: dict[str, tuple[str, ...]] = {
     "aws-native:efs:FileSystem": ("kmsKeyId",),
     "aws-native:backup:BackupVault": ("encryptionKeyArn",),
     **{t: ("rules",) for t in SSE_TYPES},
+    # the key a cross-account replication encrypts the replicas with: a copy destination's
+    **{t: ("rules",) for t in REPLICATION_TYPES},
 }
 # Copies of recovery data that are resources of their own (no fact): always recovery data.
 COPIES = frozenset({
@@ -99,7 +101,7 @@ def _holder(m: StackModel, r: Res) -> tuple[Any, bool]:
     """(the fact whose data `r`'s key encrypts, whether that is recovery data)."""
     if r.type in COPIES:
         return None, True
-    if r.type in SSE_TYPES:
+    if r.type in SSE_TYPES or r.type in REPLICATION_TYPES:
         from drguard.controls.s3 import Bucket
 
         deps = m.deps(r, "bucket", Bucket)
@@ -111,6 +113,16 @@ def _holder(m: StackModel, r: Res) -> tuple[Any, bool]:
     from drguard.controls.ec2 import Volume
 
     return fact, isinstance(fact, Volume) or fact.stateful()
+
+
+def _replica_keys(r: Res) -> list[Any]:
+    """The replica keys a BucketReplicationConfig names (its other strings are bucket and
+    role ARNs: an unknown one of those says nothing about keys)."""
+    rules = r.get("rules")
+    if rules is UNKNOWN:
+        return [UNKNOWN]
+    return [get(rule, "destination", "encryptionConfiguration", "replicaKmsKeyId")
+            for rule in (rules if isinstance(rules, list) else [])]
 
 
 def _link(m: StackModel, _linked: dict[str, list[Res]], _scope: Scope) -> None:
@@ -138,7 +150,8 @@ def _link(m: StackModel, _linked: dict[str, list[Res]], _scope: Scope) -> None:
             for urn in r.property_deps.get(prop, ()):
                 if urn in by_urn:
                     used[id(by_urn[urn])] = by_urn[urn]
-            for s in _strings(r.get(prop)):
+            for s in _strings(_replica_keys(r) if r.type in REPLICATION_TYPES
+                              else r.get(prop)):
                 if s is UNKNOWN:
                     unknown = True
                 elif s in by_ref:

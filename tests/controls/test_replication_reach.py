@@ -215,3 +215,47 @@ def test_pack_kms_objects_left_out_of_the_replication_are_no_copy(analyzer, capt
     assert "leaves out SSE-KMS objects" in d.message
     assert run_stack(analyzer, capture(kms_opted_in, preview=False)).by_policy(
         CROSS_ACCOUNT) == []
+
+
+# ---- backup-kms-key-usable: the replica key encrypts a copy destination -------------------
+
+def test_live_a_disabled_replica_key_fails_the_key_check(aws: Any) -> None:
+    """The replicas of a backup bucket are recovery data: a disabled key that encrypts them
+    makes them unreadable, wherever the key lives."""
+    kms = aws.client("kms", "us-east-1")
+    meta = kms.create_key(Description="replicas")["KeyMetadata"]
+    kms.disable_key(KeyId=meta["KeyId"])
+    key = meta["Arn"]
+    _replicate(bucket(aws, "replicated-backup", versioned=True), "replicated-backup", key)
+    findings = run_scan(aws, regions=["us-east-1"]).findings
+    f = one(findings, "backup-kms-key-usable", key)
+    assert f.status == "fail" and "disabled" in f.message, f.message
+    assert "replicas of backup bucket 'replicated-backup'" in f.message
+
+
+def disabled_replica_key() -> None:
+    """A backup bucket replicated to the backup account with its replicas encrypted by a
+    key of this stack that is disabled."""
+    import pulumi
+    import pulumi_aws as aws
+
+    key = aws.kms.Key("replicas", is_enabled=False)
+    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
+                                   rules=[{"id": "to-backup-account", "status": "Enabled",
+                                           "destination": {
+                                               "bucket": "arn:aws:s3:::backups-of-record",
+                                               "account": OTHER,
+                                               "access_control_translation": {
+                                                   "owner": "Destination"},
+                                               "encryption_configuration": {
+                                                   "replica_kms_key_id": key.arn}}}])
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_a_disabled_replica_key_fails_the_key_check(analyzer, capture,  # noqa: ANN001
+                                                         preview: bool) -> None:
+    run = run_stack(analyzer, capture(disabled_replica_key, preview=preview))
+    (d,) = run.by_policy("backup-kms-key-usable")
+    assert d.enforcement_level == "mandatory", d.message
+    assert "BucketReplicationConfig 'backups-primary" in d.message
