@@ -9,8 +9,9 @@ by the key's ARN or id as a string. What holds recovery data: a stateful fact of
 `stateful()`), an EBS volume, and the copies in `COPIES` (snapshot copies, replicated automated
 backups). A bucket's SSE-KMS key is set on its split
 `aws:s3/bucketServerSideEncryptionConfiguration` resource, linked to the bucket like the other
-split S3 resources; the key its replicas are encrypted with on the BucketReplicationConfig. A key property still unknown without a dependency may name a key of this
-stack: a disabled key nobody seems to use is then "unknown", not skipped.
+split S3 resources; the key its replicas are encrypted with on its BucketReplicationConfig. A
+key property still unknown without a dependency may name a key of this stack: a disabled key
+nobody seems to use is then "unknown", not skipped.
 """
 
 from __future__ import annotations
