@@ -442,6 +442,13 @@ def test_guard_refuses_anything_but_the_drills_own_calls(aws: Any) -> None:
                                     Tagging=f"dr%3Adrill={guard.run_id}",
                                     ObjectLockMode="COMPLIANCE",
                                     ObjectLockRetainUntilDate="2030-01-01T00:00:00Z"),
+            lambda: s3g.create_bucket(Bucket="not-a-scratch-bucket"),
+            lambda: s3g.create_bucket(Bucket=f"{guard.prefix}-copies",
+                                      ObjectLockEnabledForBucket=True),
+            lambda: s3g.put_bucket_tagging(Bucket="data", Tagging={"TagSet": tag}),
+            lambda: s3g.put_bucket_tagging(Bucket=f"{guard.prefix}-copies",
+                                           Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}),
+            lambda: s3g.delete_bucket(Bucket="data"),
         ]
         for call in refused:
             with pytest.raises(MutatingCallError):
@@ -451,10 +458,14 @@ def test_guard_refuses_anything_but_the_drills_own_calls(aws: Any) -> None:
                         CopySource={"Bucket": "data", "Key": "k"}, TaggingDirective="REPLACE",
                         Tagging=f"dr%3Adrill={guard.run_id}")
         s3g.delete_object(Bucket="data", Key=f"{guard.prefix}/k")
+        s3g.create_bucket(Bucket=f"{guard.prefix}-copies")
+        s3g.put_bucket_tagging(Bucket=f"{guard.prefix}-copies", Tagging={"TagSet": tag})
+        s3g.delete_bucket(Bucket=f"{guard.prefix}-copies")
         assert rds.describe_db_instances()["DBInstances"]
     sent = {op for _, op in proxy.seen}
     assert sent.isdisjoint({"DeleteDBInstance", "ModifyDBInstance", "CreateDBSnapshot",
                             "PutObject", "RestoreDBInstanceFromDBSnapshot"})
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"data"}
     assert [c.allowed for c in guard.calls].count(False) == len(refused)
     assert rds_world(aws) == before
     assert [k for k, *_ in versions(s3, "data")] == ["k"]
@@ -573,13 +584,25 @@ def test_s3_drill_one_key_into_a_scratch_bucket_when_the_bucket_locks(aws: Any,
     before = versions(s3, "locked-backups")
     args = ["drill", "s3", "--bucket", "locked-backups", "--key", "a.bin", "--endpoint-url",
             aws.url, *FAST]
-    assert main([*args, "--output-dir", str(tmp_path / "a")]) == 3
-    assert "give --scratch-bucket" in report(tmp_path / "a")["drill"]["error"]
     assert main([*args, "--scratch-bucket", "scratch", "--output-dir", str(tmp_path / "b")]) == 0
     d = report(tmp_path / "b")["drill"]
     assert d["checks"][0]["expected"] == 3 and all(c["ok"] for c in d["checks"])
     assert versions(s3, "locked-backups") == before
     assert versions(s3, "scratch") == []
+    # without --scratch-bucket the copies go to a scratch bucket the drill makes and deletes
+    assert main([*args, "--output-dir", str(tmp_path / "a")]) == 0
+    d = report(tmp_path / "a")["drill"]
+    made = [c["target"] for c in d["calls"] if c["operation"] == "CreateBucket"]
+    assert len(made) == 1 and made[0].startswith("s3://drguard-drill-"), d["calls"]
+    assert [c["operation"] for c in d["calls"]] == [
+        "CreateBucket", "PutBucketTagging", "CopyObject", "DeleteObject", "DeleteBucket"]
+    assert all(c["ok"] for c in d["checks"]) and d["cleaned_up"]
+    assert versions(s3, "locked-backups") == before
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"locked-backups", "scratch"}
+    # a --scratch-bucket that would keep the copies is refused
+    assert main([*args, "--scratch-bucket", "locked-backups",
+                 "--output-dir", str(tmp_path / "c")]) == 3
+    assert "outlive the drill" in report(tmp_path / "c")["drill"]["error"]
 
 
 def replicate(s3: Any, bucket: str, rule: dict[str, Any]) -> None:
@@ -596,10 +619,11 @@ def replicate(s3: Any, bucket: str, rule: dict[str, Any]) -> None:
     ({"Status": "Enabled", "Filter": {}}, True),  # every new object is replicated
     ({"Status": "Disabled", "Filter": {}}, False),
 ])
-def test_s3_drill_refuses_to_copy_into_a_bucket_that_replicates_the_copies(
+def test_s3_drill_never_copies_into_a_bucket_that_replicates_the_copies(
         aws: Any, tmp_path: Path, rule: dict[str, Any], refused: bool) -> None:
     """A scratch copy a replication rule takes would reach the replica (often locked, in
-    another account), where the drill could not delete it."""
+    another account), where the drill could not delete it: the drill copies into a scratch
+    bucket of its own instead, and refuses such a --scratch-bucket."""
     s3 = create_bucket(aws.client("s3"), "replicated", "us-east-1")
     s3.put_bucket_versioning(Bucket="replicated", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="replicated", Key="db/a.bin", Body=b"one")
@@ -608,15 +632,22 @@ def test_s3_drill_refuses_to_copy_into_a_bucket_that_replicates_the_copies(
     create_bucket(s3, "scratch", "us-east-1")
     args = ["drill", "s3", "--bucket", "replicated", "--key", "db/a.bin", "--endpoint-url",
             aws.url, *FAST]
+    before = versions(s3, "replicated")
     code = main([*args, "--output-dir", str(tmp_path / "a")])
     d = report(tmp_path / "a")["drill"]
-    if refused:
-        assert code == 3, d
-        assert "replicat" in d["error"] and "give --scratch-bucket" in d["error"], d["error"]
-        assert main([*args, "--scratch-bucket", "scratch",
-                     "--output-dir", str(tmp_path / "b")]) == 0
+    assert code == 0, d
+    copied_to = {c["target"].split("/")[2] for c in d["calls"] if c["operation"] == "CopyObject"}
+    if refused:  # the copy goes to the drill's own scratch bucket, deleted after
+        assert copied_to != {"replicated"} and all(
+            b.startswith("drguard-drill-") for b in copied_to), d["calls"]
+        assert any("replicates new objects" in n for n in d["notes"]), d["notes"]
+        assert main([*args, "--scratch-bucket", "replicated",
+                     "--output-dir", str(tmp_path / "b")]) == 3
+        assert "replicates new objects" in report(tmp_path / "b")["drill"]["error"]
     else:
-        assert code == 0, d
+        assert copied_to == {"replicated"}
+    assert versions(s3, "replicated") == before
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"replicated", "scratch"}
 
 
 @pytest.mark.parametrize("rule, takes", [
@@ -643,15 +674,18 @@ def test_which_replication_rules_take_the_scratch_copies(rule: Any, takes: bool)
     assert _rule_takes(rule, "drguard-drill-r1/", {"dr:drill": "r1"}) is takes
 
 
-def test_state_drill_refuses_a_state_bucket_that_replicates_the_copy(aws: Any,
-                                                                     tmp_path: Path) -> None:
+def test_state_drill_of_a_replicating_state_bucket_copies_into_its_own_bucket(
+        aws: Any, tmp_path: Path) -> None:
     s3 = state_bucket(aws, [deployment(n=1), deployment(n=2)])
     replicate(s3, "pulumi-state", {"Status": "Enabled", "Filter": {"Prefix": ""}})
     code = main(["drill", "state", "--backend", "s3://pulumi-state", "--stack",
                  "organization/shop/prod", "--endpoint-url", aws.url,
                  "--output-dir", str(tmp_path), *FAST])
-    assert code == 3
-    assert "replicat" in report(tmp_path)["drill"]["error"]
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert [c["operation"] for c in d["calls"]] == [
+        "CreateBucket", "PutBucketTagging", "CopyObject", "DeleteObject", "DeleteBucket"]
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"pulumi-state"}
 
 
 def test_s3_drill_without_anything_to_restore_cannot_run(aws: Any, tmp_path: Path) -> None:

@@ -178,8 +178,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "deployment, compare it with the current one, time it, delete it.")
     s.add_argument("--backend", required=True, metavar="s3://BUCKET[/PREFIX]")
     s.add_argument("--stack", required=True, metavar="ORG/PROJECT/STACK")
-    s.add_argument("--scratch-bucket", help="copy there instead of the state bucket (needed "
-                   "when the state bucket locks or replicates new objects)")
+    s.add_argument("--scratch-bucket", help="copy there instead of the state bucket (default: "
+                   "the state bucket, or a scratch bucket the drill makes when the state bucket "
+                   "locks or replicates new objects)")
     _common(s)
     o = sub.add_parser("s3", help="restore earlier object versions to a scratch prefix",
                        description="Restore the previous version of a deleted or overwritten "
@@ -190,8 +191,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "or overwritten objects)")
     o.add_argument("--sample", type=int, default=3, help="how many objects without --key "
                    "(default 3)")
-    o.add_argument("--scratch-bucket", help="copy there instead (needed when the bucket locks "
-                   "or replicates new objects)")
+    o.add_argument("--scratch-bucket", help="copy there instead (default: the bucket, or a "
+                   "scratch bucket the drill makes when the bucket locks or replicates new "
+                   "objects)")
     _common(o)
 
 

@@ -16,7 +16,10 @@ parameters name a scratch resource of this run:
   (RestoreTableToPointInTime takes no tags; the name carries the run id);
 - S3 copies and deletes: the key starts with `drguard-drill-<run id>/` (no `..` segment), a
   copy replaces the tags with `dr:drill=<run id>` and sets no Object Lock (a locked copy
-  could not be deleted).
+  could not be deleted);
+- the drill's own scratch bucket (`drguard-drill-<run id>-copies`, made when the bucket it
+  restores from would keep the copies: it locks or replicates new objects): created without
+  Object Lock, tagged `dr:drill=<run id>`, deleted.
 
 Anything else (another name, another operation, the original's name) raises
 `auditor.aws.MutatingCallError` before the request is built or sent. The check runs on the
@@ -141,6 +144,18 @@ def _s3_delete(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
     return target, None
 
 
+def _s3_bucket(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
+    """The drill's own scratch bucket: created without Object Lock, tagged, deleted."""
+    name = str(params.get("Bucket") or "")
+    if not g.is_scratch_id(name):
+        return f"s3://{name}", "not this drill's scratch bucket"
+    if params.get("ObjectLockEnabledForBucket"):
+        return f"s3://{name}", "a scratch bucket never locks its objects"
+    if "Tagging" in params and not g.has_tag_list((params.get("Tagging") or {}).get("TagSet")):
+        return f"s3://{name}", f"its tags must carry {TAG_KEY}={g.run_id}"
+    return f"s3://{name}", None
+
+
 # (service, operation) -> check. Nothing else that writes is ever sent.
 RULES: dict[tuple[str, str], Check] = {
     ("rds", "RestoreDBInstanceFromDBSnapshot"): _ident("DBInstanceIdentifier", tags=True),
@@ -158,6 +173,9 @@ RULES: dict[tuple[str, str], Check] = {
     ("dynamodb", "DeleteTable"): _ident("TableName"),
     ("s3", "CopyObject"): _s3_copy,
     ("s3", "DeleteObject"): _s3_delete,
+    ("s3", "CreateBucket"): _s3_bucket,
+    ("s3", "PutBucketTagging"): _s3_bucket,
+    ("s3", "DeleteBucket"): _s3_bucket,
 }
 
 

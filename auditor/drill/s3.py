@@ -10,8 +10,9 @@ of both bodies. Each copy is deleted by version id (no delete marker is left beh
 
 A bucket with a default Object Lock retention would lock the copies, and one whose replication
 rules take new objects under the scratch prefix would copy them to its replica, out of the
-drill's reach: the drill refuses to copy into either (give `--scratch-bucket`). Objects over
-5 GiB (the CopyObject limit) are skipped. The achieved RTO is the time from the first copy
+drill's reach: the copies then go to a scratch bucket the drill creates and deletes (or to
+`--scratch-bucket`, refused when it would keep them too). Objects over 5 GiB (the CopyObject
+limit) are skipped. The achieved RTO is the time from the first copy
 until every copy is verified.
 """
 
@@ -105,21 +106,65 @@ def replicated_by(s3: Any, bucket: str, prefix: str, tags: dict[str, str]) -> li
             for i, r in enumerate(rules) if _rule_takes(r, prefix, tags)]
 
 
-def check_scratch_bucket(s3: Any, bucket: str, run_id: str) -> None:
-    """Refuse a scratch bucket where the copies would outlive the drill: one that locks new
-    objects, or one that replicates them (the replica, often locked and in another account,
-    keeps a copy the drill cannot delete)."""
+def keeps_copies(s3: Any, bucket: str, run_id: str) -> str | None:
+    """Why a scratch copy in `bucket` would outlive the drill, or None: the bucket locks new
+    objects (the copy could not be deleted), or replicates them (the replica, often locked
+    and in another account, keeps a copy the drill cannot delete)."""
     lock = default_lock(s3, bucket)
     if lock:
-        raise CannotRun(f"bucket {bucket} locks new objects by default ({lock}): a scratch copy "
-                        "there could not be deleted; give --scratch-bucket (a bucket without "
-                        "default retention, in the same region)")
+        return f"locks new objects by default ({lock})"
     rules = replicated_by(s3, bucket, scratch_prefix(run_id) + "/", {TAG_KEY: run_id})
     if rules:
-        raise CannotRun(f"bucket {bucket} replicates new objects (rule {', '.join(rules)}): "
-                        "a scratch copy there would reach its replica, where the drill could "
-                        "not delete it; give --scratch-bucket (a bucket that does not replicate "
-                        "and has no default retention, in the same region)")
+        return f"replicates new objects (rule {', '.join(rules)})"
+    return None
+
+
+def own_bucket(run_id: str) -> str:
+    """The scratch bucket a drill creates for its copies (a scratch name of the run)."""
+    return f"{scratch_prefix(run_id)}-copies"
+
+
+def choose_scratch(s3: Any, plan: Plan, bucket: str, given: str | None, region: str,
+                   run_id: str) -> tuple[str, bool]:
+    """(where the copies go, whether the drill creates that bucket). `given`
+    (--scratch-bucket) must be in `region` and let the copies be deleted; without it, the
+    bucket restored from, unless it would keep them: then a scratch bucket of the run."""
+    if given is not None:
+        if given != bucket and bucket_region(s3, given) != region:
+            raise CannotRun(f"--scratch-bucket {given} is not in {region}")
+        why = keeps_copies(s3, given, run_id)
+        if why:
+            raise CannotRun(f"--scratch-bucket {given} {why}: a scratch copy there would "
+                            "outlive the drill; give a bucket that neither locks nor "
+                            "replicates new objects, or leave --scratch-bucket out (the drill "
+                            "then makes a scratch bucket of its own)")
+        return given, False
+    why = keeps_copies(s3, bucket, run_id)
+    if why is None:
+        return bucket, False
+    name = own_bucket(run_id)
+    plan.notes.append(f"bucket {bucket} {why}: a copy there would outlive the drill, so the "
+                      f"copies go to a scratch bucket the drill creates and deletes, {name}")
+    create: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    plan.call("s3", region, "CreateBucket", "a scratch bucket for the copies", **create)
+    plan.call("s3", region, "PutBucketTagging", "tag the scratch bucket", Bucket=name,
+              Tagging={"TagSet": [{"Key": TAG_KEY, "Value": run_id}]})
+    return name, True
+
+
+def make_bucket(ctx: Context, s3: Any) -> None:
+    """Create the scratch bucket the plan asks for (its deletion is the last cleanup)."""
+    create = next((c for c in ctx.plan.calls if c.operation == "CreateBucket"), None)
+    if create is None:
+        return
+    name = str(create.params["Bucket"])
+    with ctx.step(f"create scratch bucket {name}"):
+        s3.create_bucket(**create.params)
+        ctx.cleanup.add(f"delete bucket {name}", lambda: s3.delete_bucket(Bucket=name))
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": TAG_KEY,
+                                                                "Value": ctx.run_id}]})
 
 
 def scratch_key(run_id: str, key: str) -> str:
@@ -241,10 +286,8 @@ class S3Drill:
         if not status:
             raise CannotRun(f"bucket {self.bucket} has never had versioning: no earlier "
                             "version of any object to restore")
-        scratch_bucket = self.scratch_bucket or self.bucket
-        if scratch_bucket != self.bucket and bucket_region(s3, scratch_bucket) != region:
-            raise CannotRun(f"--scratch-bucket {scratch_bucket} is not in {region}")
-        check_scratch_bucket(s3, scratch_bucket, self.run_id)
+        scratch_bucket, own = choose_scratch(s3, plan, self.bucket, self.scratch_bucket, region,
+                                             self.run_id)
         if self.key is not None:
             versions = versions_of(s3, self.bucket, self.key, exact=self.key)
             chosen, why = previous_version(versions.get(self.key, []))
@@ -270,6 +313,9 @@ class S3Drill:
         for it in items:
             plan.call("s3", region, "DeleteObject", "cleanup, on every path",
                       Bucket=scratch_bucket, Key=it["dest"], VersionId="<version of the copy>")
+        if own:
+            plan.call("s3", region, "DeleteBucket", "cleanup, on every path",
+                      Bucket=scratch_bucket)
         plan.found["objects"] = [{k: it[k] for k in ("key", "version", "why", "size")}
                                  for it in items]
         plan.data.update(region=region, items=items, scratch_bucket=scratch_bucket)
@@ -296,6 +342,7 @@ class S3Drill:
         copies: dict[str, str | None] = {}
         checks: list[dict[str, Any]] = []
         ctx.result["checks"] = checks
+        make_bucket(ctx, s3)
         ctx.mark("start")
         for it in data["items"]:
             dest = it["dest"]

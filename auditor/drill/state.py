@@ -34,9 +34,10 @@ from ..state import StateError, parse
 from .plan import SKIPPED, CannotRun, Context, Plan, VerificationFailed
 from .s3 import (
     bucket_region,
-    check_scratch_bucket,
+    choose_scratch,
     copy_params,
     delete_scratch,
+    make_bucket,
     previous_version,
     scratch_key,
     versions_of,
@@ -194,14 +195,17 @@ class StateDrill:
         if current is None:
             plan.notes.append("the checkpoint is deleted (a delete marker is current): this "
                               "restore is the recovery")
-        scratch_bucket = self.scratch_bucket or bucket
-        check_scratch_bucket(s3, scratch_bucket, self.run_id)
+        scratch_bucket, own = choose_scratch(s3, plan, bucket, self.scratch_bucket, region,
+                                             self.run_id)
         dest = scratch_key(self.run_id, key)
         params = copy_params(self.run_id, bucket, key, chosen["VersionId"], scratch_bucket, dest)
         plan.call("s3", region, "CopyObject", "restore the previous checkpoint to a scratch "
                   "key", **params)
         plan.call("s3", region, "DeleteObject", "cleanup, on every path",
                   Bucket=scratch_bucket, Key=dest, VersionId="<version of the copy>")
+        if own:
+            plan.call("s3", region, "DeleteBucket", "cleanup, on every path",
+                      Bucket=scratch_bucket)
         plan.data.update(bucket=bucket, key=key, region=region, project=project, stack=stack,
                          version=chosen["VersionId"], size=chosen.get("Size"),
                          current=current["VersionId"] if current else None,
@@ -215,6 +219,7 @@ class StateDrill:
         if int(d.get("size") or 0) > MAX_CHECKPOINT_BYTES:
             raise CannotRun(f"the checkpoint is {d['size']} bytes; over the "
                             f"{MAX_CHECKPOINT_BYTES} bytes this drill reads")
+        make_bucket(ctx, s3)
         ctx.mark("start")
         with ctx.step("restore previous checkpoint to scratch key"):
             ctx.cleanup.add(f"delete s3://{d['scratch_bucket']}/{d['dest']}",
