@@ -688,6 +688,20 @@ def test_state_drill_of_a_replicating_state_bucket_copies_into_its_own_bucket(
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"pulumi-state"}
 
 
+def test_a_bucket_whose_replication_cannot_be_read_gets_copies_in_the_drills_own_bucket(
+        aws: Any, tmp_path: Path) -> None:
+    s3 = state_bucket(aws, [deployment(n=1), deployment(n=2)])
+    with FaultyProxy(aws.url, [Fault("denied", "s3", "GetBucketReplication")]) as proxy:
+        code = main(["drill", "state", "--backend", "s3://pulumi-state", "--stack",
+                     "organization/shop/prod", "--endpoint-url", proxy.url,
+                     "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 0, d
+    assert any("may replicate new objects" in n and "AccessDenied" in n for n in d["notes"])
+    assert [c["operation"] for c in d["calls"]][0] == "CreateBucket"
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"pulumi-state"}
+
+
 def test_s3_drill_without_anything_to_restore_cannot_run(aws: Any, tmp_path: Path) -> None:
     s3 = create_bucket(aws.client("s3"), "plain", "us-east-1")
     s3.put_object(Bucket="plain", Key="x", Body=b"x")

@@ -12,8 +12,8 @@ A bucket with a default Object Lock retention would lock the copies, and one who
 rules take new objects under the scratch prefix would copy them to its replica, out of the
 drill's reach: the copies then go to a scratch bucket the drill creates and deletes (or to
 `--scratch-bucket`, refused when it would keep them too). Objects over 5 GiB (the CopyObject
-limit) are skipped. The achieved RTO is the time from the first copy
-until every copy is verified.
+limit) are skipped. The achieved RTO is the time from the first copy until every copy is
+verified.
 """
 
 from __future__ import annotations
@@ -90,16 +90,14 @@ def _rule_takes(rule: dict[str, Any], prefix: str, tags: dict[str, str]) -> bool
 
 def replicated_by(s3: Any, bucket: str, prefix: str, tags: dict[str, str]) -> list[str]:
     """The ids of the bucket's replication rules that would copy a new object under `prefix`
-    tagged `tags` to another bucket (None: no rule; unreadable rules count as copying)."""
+    tagged `tags` to another bucket (a rule that cannot be read counts as one that does);
+    ClientError when the configuration cannot be read."""
     try:
         conf = s3.get_bucket_replication(Bucket=bucket).get("ReplicationConfiguration") or {}
     except ClientError as e:
         if error_code(e) == "ReplicationConfigurationNotFoundError":
             return []
-        raise CannotRun(f"could not read the replication configuration of bucket {bucket} "
-                        f"({error_code(e)}): a scratch copy there could reach its replicas; "
-                        "give --scratch-bucket (a bucket that does not replicate, in the same "
-                        "region)") from None
+        raise
     rules = conf.get("Rules") or []
     rules = rules if isinstance(rules, list) else [rules]
     return [str(r.get("ID") or f"#{i + 1}") if isinstance(r, dict) else f"#{i + 1}"
@@ -110,10 +108,16 @@ def keeps_copies(s3: Any, bucket: str, run_id: str) -> str | None:
     """Why a scratch copy in `bucket` would outlive the drill, or None: the bucket locks new
     objects (the copy could not be deleted), or replicates them (the replica, often locked
     and in another account, keeps a copy the drill cannot delete)."""
-    lock = default_lock(s3, bucket)
+    try:
+        lock = default_lock(s3, bucket)
+    except ClientError as e:  # what cannot be read may lock them
+        return f"may lock new objects (its Object Lock configuration: {error_code(e)})"
     if lock:
         return f"locks new objects by default ({lock})"
-    rules = replicated_by(s3, bucket, scratch_prefix(run_id) + "/", {TAG_KEY: run_id})
+    try:
+        rules = replicated_by(s3, bucket, scratch_prefix(run_id) + "/", {TAG_KEY: run_id})
+    except ClientError as e:
+        return f"may replicate new objects (its replication configuration: {error_code(e)})"
     if rules:
         return f"replicates new objects (rule {', '.join(rules)})"
     return None
