@@ -131,6 +131,19 @@ def test_scp_content_is_parsed_and_must_be_attached(analyzer, capture, mode) -> 
     assert org.diagnostics == []
 
 
+def test_scp_break_glass_a_member_admin_can_create_fails(analyzer, capture, mode) -> None:  # noqa: ANN001
+    """A break-glass exemption counts only when a member account's admin cannot become the
+    exempted role; the fix keeps the break-glass and guards it."""
+    run = run_stack(analyzer, capture(programs.scp_takeover_break_glass, preview=mode))
+    (d,) = run.by_policy("scp-deny-backup-deletion")
+    assert d.enforcement_level == "mandatory"
+    assert ("Statement DenyBackupDestruction of SCP break-glass-scp exempts "
+            "arn:aws:iam::*:role/BreakGlass, which an admin of a covered account can create or "
+            "take over: also deny iam:CreateRole, iam:UpdateAssumeRolePolicy, "
+            "iam:AttachRolePolicy, iam:PutRolePolicy on it to every other principal.") \
+        in d.message
+
+
 def test_required_actions_are_a_parameter(analyzer, capture) -> None:  # noqa: ANN001
     cap = capture(programs.scp_partial, preview=False)
     analyzer.configure({"scp-deny-backup-deletion": {
