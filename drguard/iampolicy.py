@@ -128,11 +128,13 @@ def statements(document: Any) -> list[dict[str, Any]]:
 
 
 def _as_list(value: Any) -> list[str]:
+    """A policy element that is one value or a list of them, as strings (a hostile document's
+    number or object is one value that matches nothing, not an error)."""
     if value is None:
         return []
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
 
 
 def _covers_every_resource(pattern: str, service: str) -> bool:

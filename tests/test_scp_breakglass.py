@@ -233,3 +233,21 @@ def test_declared_side_uses_the_policy_arn_for_the_management_account():
     res = scp_rule.declared([unknown], _params())
     assert res is not None and res[1].status == "fail"
     assert f"arn:aws:iam::{MGMT}:role/BreakGlass" in res[1].message
+
+
+@pytest.mark.parametrize("statement", [
+    {"Effect": "Deny", "Action": "*", "Resource": 5},
+    {"Effect": "Deny", "Action": 5, "Resource": "*"},
+    deny({"ArnNotLike": {"aws:PrincipalArn": 5}}),
+    deny({"ArnNotLike": {"aws:PrincipalArn": {"a": BG}}}),
+    deny({"Bool": {"aws:PrincipalIsAWSService": False}}),
+])
+def test_odd_values_in_a_policy_are_judged_not_raised(statement):
+    """A document with a number or object where IAM expects strings is judged (such values
+    match nothing), never an exception out of the rule."""
+    d = doc(statement, {**guard(BG), "Resource": 7})
+    a = judged(d)
+    assert a.denied <= set(REQ)
+    v = scp_rule.coverage(MEMBER, [MEMBER, "r-root"],
+                          [Scp(ref="p", name="p", document=d, targets=["r-root"])], _params())
+    assert v.status in ("pass", "fail")

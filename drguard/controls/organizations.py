@@ -317,7 +317,9 @@ CONTROLS: tuple[Control, ...] = (
             "AWS Organizations console (management account): Policies, Service control policies "
             "(enable them if asked).",
             "Create policy deny-backup-destruction denying every action of requiredDenyActions on "
-            "\"*\" (or edit the existing one).",
+            "\"*\" (or edit the existing one). To keep a break-glass role, exempt its exact ARN "
+            "(ArnNotLike aws:PrincipalArn, no wildcard in the name) and add a second Deny "
+            "statement of breakGlassGuardActions on that ARN with the same exemption.",
             "Targets, Attach: the Root (or every OU that holds member accounts).",
         ),
         cannot_remediate=("an SCP's statements are a policy decision, not a setting."),
@@ -326,9 +328,21 @@ CONTROLS: tuple[Control, ...] = (
         exposure=UNSEEN,
         tier=2,
         description="An attached Organizations SCP covering every member account denies the "
-                    "destructive actions on backup data.",
+                    "destructive actions on backup data, to every principal an administrator "
+                    "of that account could become. A Deny statement may exempt break-glass "
+                    "principals by aws:PrincipalArn: the exemption counts only when it names "
+                    "IAM roles or users exactly (no wildcard in the name) and the SCPs over "
+                    "the account also deny everyone else breakGlassGuardActions on those ARNs "
+                    "(so no member admin can create the role, rewrite its trust policy or give "
+                    "the user credentials), or when it names principals of another account "
+                    "(an SCP governs only the principals of the accounts it covers; on the "
+                    "deploy side, of the management account named by the SCP's ARN). "
+                    "Exemptions by aws:PrincipalAccount of a covered account, aws:PrincipalType, "
+                    "aws:PrincipalTag, aws:SourceIdentity, aws:userid or aws:username never "
+                    "count: such an admin can make, tag or name a principal to match them.",
         remediation="Attach an SCP (root, OU or account) whose Deny statement lists every "
-                    "action of requiredDenyActions.",
+                    "action of requiredDenyActions; to keep a break-glass, exempt its exact "
+                    "role ARN and deny everyone else breakGlassGuardActions on it.",
         params=(
             strings("requiredDenyActions", BACKUP_DELETION_ACTIONS,
                      "Actions the SCP must deny.", min_items=1),
