@@ -85,6 +85,7 @@ class Takeover:
     value: str
     reason: str
     guardable: bool = False
+    key: str = "aws:PrincipalArn"  # the condition key, as written
 
 
 @record
@@ -179,7 +180,8 @@ def _who(p: Principals, account_pattern: str) -> str:
     if p.account is not None:
         return f"account {p.account}"
     if not _wild(account_pattern) and account_pattern:
-        return f"account {account_pattern} (unless it is the management account)"
+        return f"account {account_pattern}" + (
+            "" if p.management else " (unless it is the management account)")
     return "a covered account"
 
 
@@ -220,11 +222,27 @@ def _exempts_only(stmt: dict[str, Any], allowed: set[str], p: Principals) -> boo
                 continue
             if k != "aws:principalarn" or op_base not in NEGATED_OPERATORS:
                 return False
-            for v in _as_list(values):
-                arn = _iam_arn(v)
-                if v not in allowed and (arn is None or _reaches(arn[1], p)):
-                    return False
+            if not all(_same_principals_here(v, allowed, p) for v in _as_list(values)):
+                return False
     return True
+
+
+def _same_principals_here(value: str, allowed: set[str], p: Principals) -> bool:
+    """Whether a guard's exempted ARN exempts, among the principals governed here, only
+    break-glass principals (`allowed`) or nobody."""
+    if value in allowed:
+        return True
+    arn = _iam_arn(value)
+    if arn is None or _wild(arn[2]):
+        return False
+    if not _reaches(arn[1], p):
+        return True
+    if p.account is None:
+        return False
+    # within the judged account, both ARNs name the same role or user
+    return any(a is not None and a[2] == arn[2] and _value_matches(a[1], p.account)
+               and _part_covered(a[0], arn[0])
+               for a in map(_iam_arn, allowed))
 
 
 def _guard_missing(value: str, arn: tuple[str, str, str], allowed: set[str],
@@ -314,7 +332,7 @@ def _condition_problems(condition: Any, p: Principals) -> tuple[str | None, list
             for v in _as_list(values):
                 found = _exemption(principal_key, key, v, allowed, p)
                 if found is not None:
-                    takeovers.append(Takeover("", v, found[0], found[1]))
+                    takeovers.append(Takeover("", v, found[0], found[1], key))
     return None, takeovers
 
 
@@ -372,7 +390,7 @@ def analyze(document: Any, required: Iterable[str],
         hits = {a for a in required if _denies(stmt, a)}
         if takeovers:
             if hits:
-                out.takeovers += [Takeover(sid, t.value, t.reason, t.guardable)
+                out.takeovers += [Takeover(sid, t.value, t.reason, t.guardable, t.key)
                                   for t in takeovers]
                 out.ignored.append({"statement": sid,
                                     "reason": "; ".join(t.reason for t in takeovers)})

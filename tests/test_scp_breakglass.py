@@ -137,6 +137,15 @@ def test_a_guard_must_deny_every_takeover_action_to_everyone_else(bad_guard, why
     assert a.denied == set() and why in a.ignored[0]["reason"], a.ignored
 
 
+def test_a_guard_may_exempt_the_same_role_written_for_any_account():
+    member_bg = f"arn:aws:iam::{MEMBER}:role/BreakGlass"
+    d = doc(deny({"ArnNotLike": {"aws:PrincipalArn": member_bg}}), guard(BG))
+    assert counts(judged(d))
+    other_role = guard(BG, exempt=[member_bg, "arn:aws:iam::*:role/Admin"])
+    assert not counts(judged(doc(deny({"ArnNotLike": {"aws:PrincipalArn": member_bg}}),
+                                 other_role)))
+
+
 def test_a_guard_on_one_account_protects_that_account_only():
     member_bg = f"arn:aws:iam::{MEMBER}:role/BreakGlass"
     d = doc(deny({"ArnNotLike": {"aws:PrincipalArn": BG}}), guard(member_bg, exempt=BG))
@@ -178,6 +187,13 @@ def test_coverage_fails_and_says_which_exemption_and_how_to_fix():
             "iam:UpdateAssumeRolePolicy, iam:AttachRolePolicy, iam:PutRolePolicy on it to "
             "every other principal.") in v.message
     assert "keeping the break-glass exemption of " + BG in v.remediation.summary
+    tag = Scp(ref="p", name="tagged", targets=["r-root"], document=doc(
+        deny({"StringNotEquals": {"aws:PrincipalTag/team": "ops"}})))
+    v = scp_rule.coverage(MEMBER, [MEMBER, "r-root"], [tag], _params())
+    assert "exempts aws:PrincipalTag/team ops: an admin of account 111111111111 can tag" in \
+        v.message
+    assert ("without the exemption of aws:PrincipalTag/team ops (an admin of a member account "
+            "could use it)") in v.remediation.summary
 
 
 def _fixed_document(remediation):

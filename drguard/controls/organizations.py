@@ -87,10 +87,12 @@ def fix_document(actions: Sequence[str], break_glass: Sequence[str] = (),
 
 def fix_scp(target: str, actions: Sequence[str], enable: bool = False,
             break_glass: Sequence[str] = (),
-            guard_actions: Sequence[str] = iampolicy.TAKEOVER_ACTIONS) -> Remediation:
+            guard_actions: Sequence[str] = iampolicy.TAKEOVER_ACTIONS,
+            dropped: Sequence[str] = ()) -> Remediation:
     """An SCP denying `actions`, attached to `target` (the organization root when known, else
     an OU or the account), that keeps the break-glass exemption of the `break_glass` ARNs and
-    keeps them out of a member admin's reach (fix_document). The CLI script is idempotent: it
+    keeps them out of a member admin's reach (fix_document); `dropped`: the exemptions it does
+    not keep (no SCP can keep them out of that reach). The CLI script is idempotent: it
     reuses the policy of that name (setting its content) or creates it, and attaches it only
     where it is not attached."""
     doc = json.dumps(fix_document(actions, break_glass, guard_actions), indent=4)
@@ -102,6 +104,9 @@ def fix_scp(target: str, actions: Sequence[str], enable: bool = False,
         kept = (f", keeping the break-glass exemption of {', '.join(break_glass)} and denying "
                 f"{', '.join(guarded)} on {'them' if len(break_glass) > 1 else 'it'} to every "
                 "other principal")
+    if dropped:
+        kept += (f", without the exemption of {', '.join(dropped)} (an admin of a member "
+                 "account could use it)")
     summary = (("Enable service control policies on the root, then a" if enable else "A")
                + f"ttach an SCP denying {', '.join(actions)} to {where}{kept}"
                + (" (it covers every member account)." if target.startswith("r-")
@@ -160,10 +165,16 @@ def principals(account: str | None, scps: Sequence[Scp], params: dict[str, Any],
                                          iampolicy.TAKEOVER_ACTIONS)))
 
 
-def _break_glass(analyses: Iterable[tuple[Scp, iampolicy.PolicyAnalysis]]) -> list[str]:
-    """The exactly named break-glass roles and users the SCPs exempt, for the fix to keep."""
-    return sorted({t.value for _, a in analyses for t in a.takeovers if t.guardable}
+def _break_glass(analyses: Iterable[tuple[Scp, iampolicy.PolicyAnalysis]]
+                 ) -> tuple[list[str], list[str]]:
+    """(the exactly named break-glass roles and users the SCPs exempt, for the fix to keep;
+    the exemptions it drops, as `key value`)."""
+    analyses = list(analyses)
+    keep = sorted({t.value for _, a in analyses for t in a.takeovers if t.guardable}
                   | {v for _, a in analyses for v in a.break_glass})
+    drop = sorted({t.value if t.key.lower() == "aws:principalarn" else f"{t.key} {t.value}"
+                   for _, a in analyses for t in a.takeovers if not t.guardable})
+    return keep, drop
 
 
 def coverage(account_id: str, path: Sequence[str], scps: Iterable[Scp],
@@ -199,12 +210,12 @@ def coverage(account_id: str, path: Sequence[str], scps: Iterable[Scp],
     ev = {"account": account_id, "scpsConsidered": considered, "missingActions": missing,
           "requiredDenyActions": required, "scpPolicyTypeEnabled": scp_enabled}
     fix_target = _root(path) or account_id
-    bg = _break_glass(analyses)
+    bg, dropped = _break_glass(analyses)
     if not scp_enabled:
         return Verdict("fail", f"Service control policies are not enabled in the "
                                f"organization, so nothing stops {who} from destroying backups.",
                        ev, fix_scp(fix_target, required, enable=True, break_glass=bg,
-                                   guard_actions=guard_actions))
+                                   guard_actions=guard_actions, dropped=dropped))
     names = ", ".join(sorted({c["scp"] for c in considered})) or "none"
     if not missing:
         return Verdict.ok(f"SCPs attached to {who} ({names}) deny all {len(required)} "
@@ -213,7 +224,8 @@ def coverage(account_id: str, path: Sequence[str], scps: Iterable[Scp],
                   for scp, a in analyses for t in a.takeovers)
     return Verdict("fail", f"{who[0].upper()}{who[1:]} is not covered: no attached SCP denies "
                            f"{', '.join(missing)} (SCPs considered: {names}).{why}", ev,
-                   fix_scp(fix_target, required, break_glass=bg, guard_actions=guard_actions))
+                   fix_scp(fix_target, required, break_glass=bg, guard_actions=guard_actions,
+                           dropped=dropped))
 
 
 def _target_label(target: str) -> str:
