@@ -296,6 +296,18 @@ def _arn_takeover(value: str, allowed: set[str], p: Principals) -> tuple[str, bo
             f"{', '.join(missing)} on it to every other principal", True)
 
 
+def _ignoring_case(value: str, p: Principals) -> tuple[str, bool] | None:
+    """An ARN exempted ignoring case: a guard names one spelling, and a member admin can create
+    the role or user under another where it does not exist yet."""
+    arn = _iam_arn(value)
+    if arn is not None and not _reaches(arn[1], p):
+        return None
+    account = arn[1] if arn is not None else "*"
+    return (f"exempts {value} ignoring case: an admin of {_who(p, account)} can create a role "
+            "or user whose name differs only in case, which no guard on one spelling stops; "
+            "use ArnNotLike", False)
+
+
 def _aws_service_clause(op: str, key: str, values: Any) -> bool:
     """`Bool aws:PrincipalIsAWSService false`: the deny spares AWS services acting for you."""
     return key == "aws:principalisawsservice" and op == "bool" \
@@ -330,7 +342,9 @@ def _condition_problems(condition: Any, p: Principals) -> tuple[str | None, list
                     continue
                 return f"condition {operator} on {key} limits when the deny applies", []
             for v in _as_list(values):
-                found = _exemption(principal_key, key, v, allowed, p)
+                found = (_ignoring_case(v, p) if op_base == "stringnotequalsignorecase"
+                         and principal_key == "aws:principalarn"
+                         else _exemption(principal_key, key, v, allowed, p))
                 if found is not None:
                     takeovers.append(Takeover("", v, found[0], found[1], key))
     return None, takeovers

@@ -66,6 +66,7 @@ def counts(a):
     ({"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:sts::{MEMBER}:federated-user/bg"}},
      "not an IAM role or user"),
     ({"ArnNotLike": {"aws:PrincipalArn": BG}}, "iam:CreateRole"),
+    ({"StringNotEqualsIgnoreCase": {"aws:PrincipalArn": BG}}, "differs only in case"),
     ({"ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{MEMBER}:role/BreakGlass"}},
      "iam:CreateRole"),
     ({"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{MEMBER}:user/bg"}},
@@ -114,6 +115,8 @@ def test_unknown_account_exemptions_count_only_for_the_management_account():
 def test_guarded_break_glass_counts():
     cond = {"ArnNotLike": {"aws:PrincipalArn": BG}}
     assert counts(judged(doc(deny(cond), guard(BG))))
+    ignoring_case = {"StringNotEqualsIgnoreCase": {"aws:PrincipalArn": BG}}
+    assert not counts(judged(doc(deny(ignoring_case), guard(BG))))
     assert counts(judged(doc(deny(cond), guard(BG)), account=None))
     # the guard may live in another SCP attached over the account
     assert counts(judged(doc(deny(cond)), guards=[guard(BG)]))
