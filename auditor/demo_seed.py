@@ -98,6 +98,9 @@ def _organization(s: _Seeder) -> tuple[str, str, str]:
                                 Email="aws+workloads@acme.example")["CreateAccountStatus"]
     member_id = member["AccountId"]
     org.move_account(AccountId=member_id, SourceParentId=root, DestinationParentId=ou)
+    # A planted gap: besides leaving CloudTrail out, the break-glass exemption is not guarded
+    # (nothing denies iam:CreateRole on it), so an admin of the member account can create a
+    # role named break-glass and act as it: scp-deny-backup-deletion counts none of it.
     policy = {"Version": "2012-10-17", "Statement": [{
         "Sid": "ProtectBackups", "Effect": "Deny",
         "Action": ["s3:DeleteBucket", "s3:PutBucketVersioning",

@@ -57,6 +57,16 @@ def scp_not_action() -> None:
     aws.organizations.PolicyAttachment("read-only-scp-root", policy_id=p.id, target_id="r-a1b2")
 
 
+def scp_takeover_break_glass() -> None:
+    """Denies every required action but exempts a role any member account admin can create
+    (nothing denies iam:CreateRole on it), attached to the root: fails."""
+    p = aws.organizations.Policy("break-glass-scp", content=_deny(
+        BACKUP_DELETION_ACTIONS,
+        Condition={"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/BreakGlass"}}))
+    aws.organizations.PolicyAttachment("break-glass-scp-root", policy_id=p.id,
+                                       target_id="r-a1b2")
+
+
 def atlas_clusters() -> None:
     """MongoDB Atlas: one cluster with cloud backup, two without."""
     common = {"project_id": "5f0c0ffee0c0ffee0c0ffee0", "provider_name": "AWS",

@@ -25,8 +25,17 @@ def _policy(org, name, statements, target):
     org.attach_policy(PolicyId=pid["Policy"]["PolicySummary"]["Id"], TargetId=target)
 
 
-def make_org(aws):
-    """root -> workloads -> team (prod account); root -> sandbox (lab account)."""
+BREAK_GLASS = "arn:aws:iam::*:role/break-glass"
+NOT_BREAK_GLASS = {"ArnNotLike": {"aws:PrincipalArn": BREAK_GLASS}}
+# Nobody but the break-glass role may create it, rewrite its trust or change its policies.
+GUARD = {"Sid": "ProtectBreakGlass", "Effect": "Deny", "Resource": BREAK_GLASS,
+         "Action": ["iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy",
+                    "iam:PutRolePolicy"], "Condition": NOT_BREAK_GLASS}
+
+
+def make_org(aws, guard_break_glass=True):
+    """root -> workloads -> team (prod account); root -> sandbox (lab account). The
+    workloads SCP exempts a break-glass role, guarded unless `guard_break_glass` is false."""
     org = aws.client("organizations")
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
@@ -43,8 +52,8 @@ def make_org(aws):
         ids[name] = acct["CreateAccountStatus"]["AccountId"]
         org.move_account(AccountId=ids[name], SourceParentId=root, DestinationParentId=ou)
     _policy(org, "protect-backups", [{
-        "Effect": "Deny", "Action": BACKUP_DELETION_ACTIONS, "Resource": "*",
-        "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/break-glass"}}}],
+        "Sid": "ProtectBackups", "Effect": "Deny", "Action": BACKUP_DELETION_ACTIONS,
+        "Resource": "*", "Condition": NOT_BREAK_GLASS}] + ([GUARD] if guard_break_glass else []),
         workloads)
     _policy(org, "no-s3-deletes", [{"Effect": "Deny", "Action": "s3:Delete*",
                                     "Resource": "arn:aws:s3:::*"}], root)
@@ -98,6 +107,28 @@ def test_org_scan_covers_every_account_and_judges_scps(aws):
     assert "cloudtrail:StopLogging" in lab.message
     # SCPs never apply to the management account: no finding for it.
     assert not pick(findings, "scp-deny-backup-deletion", f"{ACCOUNT}:root")
+
+
+def test_org_scp_break_glass_a_member_admin_can_create_fails(aws):
+    """The same SCP, but nothing stops an admin of prod from creating a role named break-glass
+    (or rewriting the trust of the existing one) and destroying backups as it."""
+    ids = make_org(aws, guard_break_glass=False)
+    findings = run_scan(aws, regions=["us-east-1"], org=True, role_name=ROLE).findings
+    prod = one(findings, "scp-deny-backup-deletion", f"{ids['prod']}:root")
+    assert prod.status == "fail"
+    # the root SCP still denies the S3 deletes on every bucket
+    assert set(prod.evidence["missingActions"]) == set(BACKUP_DELETION_ACTIONS) - {
+        "s3:DeleteBucket", "s3:DeleteObjectVersion"}
+    assert (f"Statement ProtectBackups of SCP protect-backups exempts {BREAK_GLASS}, which an "
+            f"admin of account {ids['prod']} can create or take over: also deny iam:CreateRole, "
+            "iam:UpdateAssumeRolePolicy, iam:AttachRolePolicy, iam:PutRolePolicy on it to every "
+            "other principal.") in prod.message
+    (ignored,) = [s for c in prod.evidence["scpsConsidered"] if c["scp"] == "protect-backups"
+                  for s in c["ignoredStatements"]]
+    assert ignored["statement"] == "ProtectBackups" and "iam:CreateRole" in ignored["reason"]
+    # the fix keeps the break-glass and guards it
+    assert "keeping the break-glass exemption of " + BREAK_GLASS in prod.remediation["summary"]
+    assert '"ProtectBreakGlassRoles"' in prod.remediation["cli"]
 
 
 def test_org_one_broken_account_others_complete(aws, tmp_path, capsys):

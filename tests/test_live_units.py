@@ -55,8 +55,11 @@ def test_allow_statements_and_json_text():
 
 
 @pytest.mark.parametrize("condition, counts", [
-    ({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/break-glass"}}, True),
-    ({"StringNotEqualsIfExists": {"aws:PrincipalTag/role": "break-glass"}}, True),
+    # a break-glass counts only when no member account admin can become it (test_scp_breakglass)
+    ({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/break-glass"}}, False),
+    ({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::999999999999:role/break-glass"}},
+     False),
+    ({"StringNotEqualsIfExists": {"aws:PrincipalTag/role": "break-glass"}}, False),
     ({"Bool": {"aws:PrincipalIsAWSService": "false"}}, True),
     ({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/dev"}}, False),
     ({"StringEquals": {"aws:RequestedRegion": "us-east-1"}}, False),

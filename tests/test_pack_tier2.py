@@ -131,6 +131,19 @@ def test_scp_content_is_parsed_and_must_be_attached(analyzer, capture, mode) -> 
     assert org.diagnostics == []
 
 
+def test_scp_break_glass_a_member_admin_can_create_fails(analyzer, capture, mode) -> None:  # noqa: ANN001
+    """A break-glass exemption counts only when a member account's admin cannot become the
+    exempted role; the fix keeps the break-glass and guards it."""
+    run = run_stack(analyzer, capture(programs.scp_takeover_break_glass, preview=mode))
+    (d,) = run.by_policy("scp-deny-backup-deletion")
+    assert d.enforcement_level == "mandatory"
+    assert ("Statement DenyBackupDestruction of SCP break-glass-scp exempts "
+            "arn:aws:iam::*:role/BreakGlass, which an admin of a covered account can create or "
+            "take over: also deny iam:CreateRole, iam:UpdateAssumeRolePolicy, "
+            "iam:AttachRolePolicy, iam:PutRolePolicy on it to every other principal.") \
+        in d.message
+
+
 def test_required_actions_are_a_parameter(analyzer, capture) -> None:  # noqa: ANN001
     cap = capture(programs.scp_partial, preview=False)
     analyzer.configure({"scp-deny-backup-deletion": {
@@ -299,6 +312,34 @@ def test_scp_attached_to_an_ou_created_alongside_counts_as_attached() -> None:
                                 ["requiredDenyActions"])))
     assert full.status == "pass" and "attached to target (pending wl) only" in \
         full.evidence["note"]
+
+
+def test_scp_break_glass_in_the_management_account_counts_once_its_arn_is_known() -> None:
+    """Deploy side: the accounts under the root are unknown, but the SCP's ARN names the
+    management account, which no SCP governs: a break-glass role there is out of reach of
+    every member admin. Before the SCP exists (no ARN) that account is unknown: it fails."""
+    mgmt = "999999999999"
+    bg = f"arn:aws:iam::{mgmt}:role/BreakGlass"
+    doc = json.dumps({"Statement": [{
+        "Effect": "Deny", "Action": BY_ID["scp-deny-backup-deletion"].defaults()[
+            "requiredDenyActions"], "Resource": "*",
+        "Condition": {"ArnNotLike": {"aws:PrincipalArn": bg}}}]})
+
+    def verdict(props: dict):  # noqa: ANN202
+        policy = _res("aws:organizations/policy:Policy", "p", {"content": doc, **props})
+        att = _res("aws:organizations/policyAttachment:PolicyAttachment", "a",
+                   {"policyId": UNKNOWN_STRING, "targetId": "r-a1b2"},
+                   {"policyId": [policy.urn]})
+        (v,) = [v for c, _, v in evaluate([policy, att], Settings())
+                if c == "scp-deny-backup-deletion"]
+        return v
+
+    arn = f"arn:aws:organizations::{mgmt}:policy/o-a1b2/service_control_policy/p-1"
+    assert verdict({"arn": arn}).status == "pass"
+    unknown = verdict({})
+    assert unknown.status == "fail"
+    assert (f"exempts {bg}, which an admin of account {mgmt} (unless it is the management "
+            "account) can create or take over") in unknown.message
 
 
 def test_rule_index_answers_like_every_rule() -> None:

@@ -95,7 +95,7 @@ def scps(account: Account) -> list[Scp]:
         else:
             evidence = {}
         out.append(Scp(ref=p["Arn"], name=p.get("Name", p["Id"]), type=SCP_TYPE,
-                       document=document, targets=targets,
+                       document=document, targets=targets, arn=p["Arn"],
                        evidence={"id": p["Id"], "awsManaged": p.get("AwsManaged"), **evidence}))
     return out
 
@@ -183,7 +183,7 @@ def _evaluate(scanner: ScanContext) -> None:
         fact = Resource(ref=root_arn(acct["Id"], base_region(scanner)), name=label,
                         account=acct["Id"], type="AWS::Organizations::Account")
         v = ctl.coverage(acct["Id"], view.path(acct["Id"]), view.scps, params,
-                         view.scp_enabled, label)
+                         view.scp_enabled, label, management=view.management_account)
         v.evidence["path"] = [view.label(t) for t in view.path(acct["Id"])]
         scanner.add(SCP_DENY, fact, v)
     scanner.notes.append(f"{SCP_DENY}: management account {view.management_account} not "

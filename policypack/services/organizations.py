@@ -34,6 +34,8 @@ def scp(r: Res) -> Scp | None:
     if kind is not None and kind is not UNKNOWN and kind != "SERVICE_CONTROL_POLICY":
         return None
     s = Scp(**base(r, r.get("name")))
+    arn = r.get("arn")
+    s.arn = arn if isinstance(arn, str) else None
     content = r.get("content")
     if has_unknown(content):
         s.document = UNKNOWN
