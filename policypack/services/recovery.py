@@ -267,12 +267,14 @@ def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
                     destinations[c.destination] = f"copy destination of plan {p.name!r}"
     for v in m.vaults:
         policy, pres = policies.get(id(v), (None, None))
+        arn = m.arn_of(v)
+        # whose recovery points a Resource pattern must name: the vault's ARN tells, else the
+        # stack's account (unknown in a preview: then only a wildcard covers them)
         vp = VaultPolicy(ref=v.ref, name=v.name, type=v.type, region=v.region, tags=v.tags,
-                         policy=policy)
+                         account=arn_account(arn) or m.account, policy=policy)
         if pres is not None:
             vp.evidence["policyResource"] = pres.urn
         out.append(vp)
-        arn = m.arn_of(v)
         why = ""
         if v.type.endswith("LogicallyAirGappedVault"):
             why = "logically air-gapped vault"

@@ -109,3 +109,25 @@ def recovery_bad() -> None:
     aws.backup.VaultPolicy("vault-of-record-policy", backup_vault_name=record.name,
                            policy=json.dumps({"Version": "2012-10-17",
                                               "Statement": [ACCEPT_COPIES]}))
+
+
+def vault_policies_hostile() -> None:
+    """Vault access policies an admin of the account could write that look like the deny but
+    leave the recovery points deletable: a deny on this account's AWS Backup recovery points
+    only (not the vault, not EBS/RDS points), a wildcard action (vault access policies do not
+    support them); and a sound twin."""
+    import pulumi
+    import pulumi_aws as aws
+
+    keep = pulumi.ResourceOptions(protect=True)
+    stmt = DENY["Statement"][0]
+    variants = {
+        "sound": DENY,
+        "rp-only": {**DENY, "Statement": [{
+            **stmt, "Resource": "arn:aws:backup:us-east-1:123456789012:recovery-point:*"}]},
+        "wildcard": {**DENY, "Statement": [{**stmt, "Action": "backup:*"}]},
+    }
+    for name, doc in variants.items():
+        v = aws.backup.Vault(name, name=name, opts=keep)
+        aws.backup.VaultPolicy(f"{name}-policy", backup_vault_name=v.name,
+                               policy=json.dumps(doc))
