@@ -120,13 +120,24 @@ def vault(r: Res) -> Vault | None:
         lock = r.get("lockConfiguration")
         v.lock_min_retention_days = UNKNOWN if lock is UNKNOWN else \
             num(get(lock, "minRetentionDays")) if lock is not None else None
+        if lock is not None:
+            _lock_mode(v, UNKNOWN if lock is UNKNOWN else num(get(lock, "changeableForDays")))
         v.props["lock"] = "lockConfiguration.minRetentionDays"
         return v
     v = Vault(**base(r, r.get("name")))
     if r.type.endswith("LogicallyAirGappedVault"):
         # Logically air-gapped vaults are always locked (compliance mode) for minRetentionDays.
         v.lock_min_retention_days = num(r.get("minRetentionDays"))
+        v.lock_mode = "compliance"
     return v
+
+
+def _lock_mode(v: Vault, grace: Any) -> None:
+    """A lock with a grace time (changeableForDays) is in compliance mode; without one, in
+    governance mode."""
+    v.changeable_for_days = grace
+    v.lock_mode = UNKNOWN if grace is UNKNOWN else \
+        "compliance" if grace is not None else "governance"
 
 
 @record
@@ -273,6 +284,7 @@ def _vault_locks(m: StackModel, locks: Iterable[Res]) -> None:
             m.unlinked_if_unknown(r, "vault-lock", "backupVaultName")
             continue
         v.lock_min_retention_days = num(r.get("minRetentionDays"))
+        _lock_mode(v, num(r.get("changeableForDays")))
         v.props["lock"] = f"VaultLockConfiguration {r.name!r} minRetentionDays"
         v.evidence.setdefault("configuredBy", []).append(r.urn)
 

@@ -131,3 +131,22 @@ def vault_policies_hostile() -> None:
         v = aws.backup.Vault(name, name=name, opts=keep)
         aws.backup.VaultPolicy(f"{name}-policy", backup_vault_name=v.name,
                                policy=json.dumps(doc))
+
+
+def vault_locks_admin() -> None:
+    """Vault locks an admin of the account can or cannot remove: governance mode (no
+    changeableForDays) on pulumi-aws and on aws-native, and a compliance-mode twin of each."""
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws_native as native
+
+    keep = pulumi.ResourceOptions(protect=True)
+    for name, grace in (("governance", None), ("compliance", 3)):
+        v = aws.backup.Vault(f"{name}-vault", name=f"{name}-vault", opts=keep)
+        aws.backup.VaultLockConfiguration(f"{name}-vault-lock", backup_vault_name=v.name,
+                                          min_retention_days=35, changeable_for_days=grace)
+        lock: dict = {"min_retention_days": 35}
+        if grace:
+            lock["changeable_for_days"] = grace
+        native.backup.BackupVault(f"native-{name}", backup_vault_name=f"native-{name}",
+                                  lock_configuration=lock, opts=keep)

@@ -7,14 +7,18 @@ moto does not serve as canned answers (tests/faulty_proxy.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import shlex
 from typing import Any
 
 import pytest
 
+from drguard.controls import backup as backup_ctl
 from drguard.controls import recovery as ctl
+from drguard.controls.backup import Vault
 from drguard.controls.recovery import DENY_DELETE, VaultPolicy
-from tests.controls.recovery_programs import DENY, vault_policies_hostile
+from tests.controls.recovery_programs import DENY, vault_locks_admin, vault_policies_hostile
 from tests.faulty_proxy import Fault, FaultyProxy
 from tests.harness.analyzer import run_stack
 from tests.live_support import ACCOUNT, one, run_scan
@@ -24,6 +28,8 @@ ARN = f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:vault"
 RP_ONLY = f"arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:*"
 FOREIGN_RP = f"arn:aws:backup:{REGION}:999999999999:recovery-point:*"
 ALL_THREE = list(ctl.PROTECTED_ACTIONS)
+VAULT_LOCK = "backup-vault-lock"
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def _doc(**stmt: Any) -> dict[str, Any]:
@@ -123,3 +129,89 @@ def test_live_hostile_vault_policies_fail(aws) -> None:  # noqa: ANN001
         f = one(findings, DENY_DELETE, f"backup-vault:{name}")
         assert f.status == "fail", (name, f.message)
         assert why in f.message or why in json.dumps(f.evidence), (name, f.message)
+
+
+# ---- backup-vault-lock: a lock an admin can remove does not protect --------------------------
+
+LOCK = {"minRetentionDays": 7}
+
+
+@pytest.mark.parametrize("vault,why", [
+    # governance mode: DeleteBackupVaultLockConfiguration, then DeleteRecoveryPoint
+    (Vault(ref="v", name="v", lock_min_retention_days=35, lock_mode="governance"),
+     "governance mode"),
+    # compliance mode, still in its grace time (live: the lock date is ahead)
+    (Vault(ref="v", name="v", lock_min_retention_days=35, lock_mode="compliance",
+           lock_date=NOW + dt.timedelta(days=2), as_of=NOW), "grace time"),
+], ids=["governance", "grace time"])
+def test_removable_vault_lock_fails(vault: Vault, why: str) -> None:
+    v = backup_ctl.vault_lock(vault, LOCK)
+    assert v.status == "fail", v.message
+    assert why in v.message
+    assert v.remediation is not None
+    if vault.lock_mode == "governance":  # put it again, in compliance mode
+        assert "--changeable-for-days 3" in str(v.remediation.cli)
+        assert "--min-retention-days 35" in str(v.remediation.cli)
+    else:  # putting it again would restart the grace time: wait
+        assert v.remediation.cli is None and "Nothing to change" in v.remediation.summary
+
+
+def test_short_lock_in_grace_time_is_raised_not_waited_for() -> None:
+    vault = Vault(ref="v", name="v", lock_min_retention_days=1, lock_mode="compliance",
+                  lock_date=NOW + dt.timedelta(days=2), as_of=NOW)
+    v = backup_ctl.vault_lock(vault, LOCK)
+    assert v.status == "fail" and "only 1 day, below 7" in v.message and "grace" in v.message
+    assert v.remediation is not None and "--min-retention-days 7" in str(v.remediation.cli)
+
+
+def test_permanent_vault_lock_passes() -> None:
+    past = Vault(ref="v", name="v", lock_min_retention_days=35, lock_mode="compliance",
+                 lock_date=NOW - dt.timedelta(days=2), as_of=NOW)
+    assert backup_ctl.vault_lock(past, LOCK).status == "pass"
+    deploy = Vault(ref="v", name="v", lock_min_retention_days=35, lock_mode="compliance",
+                   changeable_for_days=3)
+    v = backup_ctl.vault_lock(deploy, LOCK)
+    assert v.status == "pass" and "immutable 3 days after" in v.message
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_governance_vault_lock_is_a_violation(analyzer, capture, preview) -> None:  # noqa: ANN001
+    cap = capture(vault_locks_admin, preview=preview)
+    run = run_stack(analyzer, cap)
+    got = {d.urn: d for d in run.by_policy(VAULT_LOCK)}
+    for name in ("governance-vault", "native-governance"):
+        d = got.get(cap.get(name)["urn"])
+        assert d is not None and d.enforcement_level == "mandatory", (name, d)
+        assert "governance mode" in d.message, d.message
+    for name in ("compliance-vault", "native-compliance"):
+        assert cap.get(name)["urn"] not in got, got[cap.get(name)["urn"]].message
+
+
+def test_live_removable_vault_locks_fail_and_the_fix_passes(aws) -> None:  # noqa: ANN001
+    """moto's own ListBackupVaults: a governance lock and a compliance lock in its grace time
+    fail; the CLI fix applied to the governance vault passes once its grace time is over."""
+    bk = aws.client("backup", REGION)
+    bk.create_backup_vault(BackupVaultName="governance")
+    bk.put_backup_vault_lock_configuration(BackupVaultName="governance", MinRetentionDays=35)
+    bk.create_backup_vault(BackupVaultName="compliance")
+    bk.put_backup_vault_lock_configuration(BackupVaultName="compliance", MinRetentionDays=35,
+                                           ChangeableForDays=3)
+    findings = run_scan(aws, regions=[REGION], now=NOW).findings
+    f = one(findings, VAULT_LOCK, "backup-vault:governance")
+    assert f.status == "fail" and "governance mode" in f.message, f.message
+    f = one(findings, VAULT_LOCK, "backup-vault:compliance")
+    assert f.status == "fail" and "grace time" in f.message, f.message
+    # the fix, as its CLI line says, on the governance vault
+    gov = one(findings, VAULT_LOCK, "backup-vault:governance").remediation
+    assert gov is not None
+    argv = shlex.split(gov["cli"])
+    assert argv[:3] == ["aws", "backup", "put-backup-vault-lock-configuration"]
+    opts = dict(zip(argv[3::2], argv[4::2], strict=True))
+    bk.put_backup_vault_lock_configuration(
+        BackupVaultName=opts["--backup-vault-name"],
+        MinRetentionDays=int(opts["--min-retention-days"]),
+        ChangeableForDays=int(opts["--changeable-for-days"]))
+    later = run_scan(aws, regions=[REGION], now=NOW + dt.timedelta(days=4)).findings
+    for name in ("governance", "compliance"):
+        f = one(later, VAULT_LOCK, f"backup-vault:{name}")
+        assert f.status == "pass" and "compliance mode" in f.message, f.message
