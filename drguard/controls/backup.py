@@ -26,6 +26,8 @@ class Vault(Resource):
     lock_date: Any = None  # live: when a compliance lock became (or becomes) immutable
     changeable_for_days: Any = None  # deploy: the grace time of a compliance lock
     as_of: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    # deploy: the lock resource judged when several write this vault's lock (the weakest)
+    lock_by: str = ""
 
     def stateful(self) -> bool:
         return True
@@ -105,8 +107,10 @@ def vault_lock(v: Vault, params: dict[str, Any]) -> Verdict:
                 f"Nothing to change on vault {v.name}: its compliance-mode lock becomes "
                 f"permanent on {_day(v.lock_date)} (putting it again would restart the grace "
                 "time). Until then, watch for DeleteBackupVaultLockConfiguration on it.", "")
-        return Verdict("fail", f"Backup vault {v.name!r} lock {'; it '.join(problems)}.", ev,
-                       fix)
+        which = (f" (VaultLockConfiguration {v.lock_by!r}, the weakest of the locks written "
+                 "for this vault: AWS keeps whichever is applied last)") if v.lock_by else ""
+        return Verdict("fail", f"Backup vault {v.name!r} lock{which} "
+                               f"{'; it '.join(problems)}.", ev, fix)
     if v.lock_date is None:  # deploy: immutable once its grace time has passed
         when = (f"{v.changeable_for_days} days after it is applied"
                 if v.changeable_for_days is not None else "from the start (air-gapped vault)")

@@ -162,6 +162,9 @@ class VaultPolicy(Resource):
     """A backup vault and its access policy (None: no policy)."""
 
     policy: Any = None  # JSON text or mapping | None | UNKNOWN
+    # deploy: (resource name, policy) of each VaultPolicy resource for this vault when there
+    # are several; AWS keeps whichever is applied last, so each must pass
+    writers: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @record
@@ -611,7 +614,28 @@ def _statement_denies(v: VaultPolicy, s: Mapping[str, Any], allowed: list[str],
     return denied, "; ".join(why) or None
 
 
+_RANK = {"fail": 0, "error": 1, "unknown": 2}
+
+
 def deny_delete(v: VaultPolicy, params: Mapping[str, Any]) -> Verdict:
+    if len(v.writers) < 2:
+        return _deny_delete(v, params)
+    judged = [(name, _deny_delete(VaultPolicy(ref=v.ref, name=v.name, type=v.type,
+                                              account=v.account, region=v.region,
+                                              tags=v.tags, policy=policy), params))
+              for name, policy in v.writers]
+    name, worst = min(judged, key=lambda j: _RANK.get(j[1].status, 3))
+    worst.evidence["policyResource"] = name
+    worst.evidence["policyResources"] = [n for n, _ in v.writers]
+    if worst.status == "pass":
+        return worst
+    worst.message = (f"{worst.message[:-1]} (VaultPolicy {name!r}, one of "
+                     f"{len(v.writers)} for this vault: AWS keeps whichever is applied last, so "
+                     "each must pass).")
+    return worst
+
+
+def _deny_delete(v: VaultPolicy, params: Mapping[str, Any]) -> Verdict:
     allowed = list(params["allowedPrincipals"])
     ev: dict[str, Any] = {"allowedPrincipals": allowed}
     if v.policy is UNKNOWN:

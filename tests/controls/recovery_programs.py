@@ -150,3 +150,21 @@ def vault_locks_admin() -> None:
             lock["changeable_for_days"] = grace
         native.backup.BackupVault(f"native-{name}", backup_vault_name=f"native-{name}",
                                   lock_configuration=lock, opts=keep)
+
+
+def vault_written_twice() -> None:
+    """Two VaultPolicy resources and two VaultLockConfiguration resources for one vault: AWS
+    keeps whichever is applied last, which the program does not decide. The weak one is
+    registered first, the sound one last."""
+    import pulumi
+    import pulumi_aws as aws
+
+    v = aws.backup.Vault("twice", name="twice", opts=pulumi.ResourceOptions(protect=True))
+    weak = {**DENY, "Statement": [{**DENY["Statement"][0], "Action": "backup:*"}]}
+    aws.backup.VaultPolicy("twice-weak-policy", backup_vault_name=v.name,
+                           policy=json.dumps(weak))
+    aws.backup.VaultPolicy("twice-policy", backup_vault_name=v.name, policy=json.dumps(DENY))
+    aws.backup.VaultLockConfiguration("twice-weak-lock", backup_vault_name=v.name,
+                                      min_retention_days=35)
+    aws.backup.VaultLockConfiguration("twice-lock", backup_vault_name=v.name,
+                                      min_retention_days=35, changeable_for_days=3)

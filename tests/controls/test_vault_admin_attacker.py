@@ -18,7 +18,12 @@ from drguard.controls import backup as backup_ctl
 from drguard.controls import recovery as ctl
 from drguard.controls.backup import Vault
 from drguard.controls.recovery import DENY_DELETE, VaultPolicy
-from tests.controls.recovery_programs import DENY, vault_locks_admin, vault_policies_hostile
+from tests.controls.recovery_programs import (
+    DENY,
+    vault_locks_admin,
+    vault_policies_hostile,
+    vault_written_twice,
+)
 from tests.faulty_proxy import Fault, FaultyProxy
 from tests.harness.analyzer import run_stack
 from tests.live_support import ACCOUNT, one, run_scan
@@ -215,3 +220,16 @@ def test_live_removable_vault_locks_fail_and_the_fix_passes(aws) -> None:  # noq
     for name in ("governance", "compliance"):
         f = one(later, VAULT_LOCK, f"backup-vault:{name}")
         assert f.status == "pass" and "compliance mode" in f.message, f.message
+
+
+# ---- one vault written twice: AWS keeps whichever is applied last -----------------------------
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_weakest_of_two_policies_or_locks_is_judged(analyzer, capture, preview) -> None:  # noqa: ANN001
+    cap = capture(vault_written_twice, preview=preview)
+    run = run_stack(analyzer, cap)
+    urn = cap.get("twice")["urn"]
+    for control, why in ((DENY_DELETE, "wildcard"), (VAULT_LOCK, "governance mode")):
+        got = [d for d in run.by_policy(control) if d.urn == urn]
+        assert got and got[0].enforcement_level == "mandatory", (control, got)
+        assert why in got[0].message and "twice-weak-" in got[0].message, got[0].message
