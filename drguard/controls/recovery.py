@@ -588,16 +588,18 @@ def _statement_denies(v: VaultPolicy, s: Mapping[str, Any], allowed: list[str],
         return set(), f"exempts {', '.join(extra)} (not in allowedPrincipals)"
     if "NotResource" in s:
         return set(), "NotResource exempts resources"
+    why: list[str] = []
     if "NotAction" in s:
         nots = _strs(s["NotAction"])
         if _wildcards(nots):
             return set(), (f"NotAction has wildcards ({', '.join(_wildcards(nots))}), which "
                            "vault access policies do not support")
         named = {a for a in actions if not _names(nots, a)}
+        if kept := [a for a in actions if a not in named]:
+            why = [f"NotAction leaves {', '.join(kept)} out of the deny"]
     else:
         named = {a for a in actions if _names(_strs(s.get("Action")), a)}
     denied = {a for a in named if _covers(s, _targets(v, a))}
-    why: list[str] = []
     if wild := [w for w in _wildcards(_strs(s.get("Action"))) if any(
             iampolicy.action_matches(w, a) for a in actions if a not in named)]:
         why.append(f"Action wildcards ({', '.join(wild)}) do not count: vault access policies "

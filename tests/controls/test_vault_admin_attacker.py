@@ -233,3 +233,39 @@ def test_pack_weakest_of_two_policies_or_locks_is_judged(analyzer, capture, prev
         got = [d for d in run.by_policy(control) if d.urn == urn]
         assert got and got[0].enforcement_level == "mandatory", (control, got)
         assert why in got[0].message and "twice-weak-" in got[0].message, got[0].message
+
+
+# ---- what already failed, and must keep failing ------------------------------------------------
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/ops-admin"
+
+
+@pytest.mark.parametrize("doc", [
+    _doc(Principal={"AWS": ROLE}),
+    {"Version": "2012-10-17", "Statement": [{k: v for k, v in {
+        **DENY["Statement"][0], "NotPrincipal": {"AWS": ROLE}}.items() if k != "Principal"}]},
+    _doc(Condition={"StringNotEquals": {"aws:PrincipalTag/team": "platform"}}),
+    _doc(Condition={"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"}}),
+    _doc(Condition={"StringNotEquals": {"aws:PrincipalAccount": ACCOUNT}}),
+    _doc(Condition={"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
+    _doc(Condition={"Bool": {"aws:ViaAWSService": "false"}}),
+    _doc(Condition={"ArnNotLike": {"aws:PrincipalArn": [ROLE, 5]}}),
+    _doc(NotResource=RP_ONLY),
+    _doc(NotAction=ALL_THREE[0]),
+    _doc(Resource=5),
+], ids=["one role", "NotPrincipal", "PrincipalTag", "every role of the account",
+        "PrincipalAccount", "SourceIp", "ViaAWSService", "exemption not a string",
+        "NotResource", "NotAction", "Resource not a string"])
+def test_narrowed_deny_keeps_failing(doc: Any) -> None:
+    v = ctl.deny_delete(_policy(doc), {"allowedPrincipals": []})
+    assert v.status == "fail", v.message
+    assert "statement DenyDelete:" in v.message, v.message
+
+
+def test_live_refused_vault_policy_read_is_an_error(aws) -> None:  # noqa: ANN001
+    aws.client("backup", REGION).create_backup_vault(BackupVaultName="guarded")
+    faults = [Fault("denied", "backup", "GET /backup-vaults/guarded/access-policy")]
+    with FaultyProxy(aws.url, faults) as proxy:
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url).findings
+    f = one(findings, DENY_DELETE, "backup-vault:guarded")
+    assert f.status == "error" and "backup:GetBackupVaultAccessPolicy" in f.message, f.message
