@@ -59,11 +59,12 @@ JOBS = "backup-jobs-healthy"
 
 # AWS Backup's schedule when a rule sets none (daily at 05:00 UTC).
 DEFAULT_SCHEDULE = "cron(0 5 ? * * *)"
+# What a vault's policy must deny: the three the spec names, and deleting the policy itself
+# (else an admin deletes it, then the recovery points: the deny only stands while it does).
 PROTECTED_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
-                     "backup:PutBackupVaultAccessPolicy")
-# What the policy a remediation writes denies: the actions the control requires, and deleting
-# the policy itself (else an admin deletes it, then the recovery points).
-FIX_DENIED_ACTIONS = (*PROTECTED_ACTIONS, "backup:DeleteBackupVaultAccessPolicy")
+                     "backup:PutBackupVaultAccessPolicy", "backup:DeleteBackupVaultAccessPolicy")
+# What the policy a remediation writes denies.
+FIX_DENIED_ACTIONS = PROTECTED_ACTIONS
 BAD_JOB_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
 AIR_GAPPED_TYPE = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
 
@@ -937,18 +938,24 @@ CONTROLS: tuple[Control, ...] = (
              "points or shorten their lifecycle, and the vault's own policy can be rewritten."),
         console=(
             "AWS Backup console: Backup vaults, select the vault, Access policy, Edit: add a "
-            "Deny of backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and "
-            "backup:PutBackupVaultAccessPolicy for every principal but the allowed ones.",
+            "Deny of backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle, "
+            "backup:PutBackupVaultAccessPolicy and backup:DeleteBackupVaultAccessPolicy, "
+            "Principal \"*\", Resource \"*\", for every principal but the allowed ones.",
         ),
         cannot_remediate="a vault access policy is a resource of its own (VaultPolicy).",
         title="Backup vault policies deny deleting recovery points",
         severity="high", tier=2, exposure=DESTROYABLE,
         mapping=Refs(aws_config=("backup-recovery-point-manual-deletion-disabled",)),
         description="Each backup vault's access policy denies backup:DeleteRecoveryPoint, "
-                    "backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy "
-                    "to every principal except allowedPrincipals. No policy fails.",
+                    "backup:UpdateRecoveryPointLifecycle, backup:PutBackupVaultAccessPolicy and "
+                    "backup:DeleteBackupVaultAccessPolicy (else an admin deletes the policy, "
+                    "then the recovery points) to every principal except allowedPrincipals, "
+                    "naming each action (vault access policies do not support wildcards in "
+                    "Action) for every resource (\"*\": recovery points of EBS, EC2 and RDS "
+                    "have those services' ARNs). No policy fails.",
         remediation="Add an aws.backup.VaultPolicy with a Deny statement for those actions, "
-                    "Principal *, exempting only allowedPrincipals by aws:PrincipalArn.",
+                    "Principal *, Resource *, exempting only allowedPrincipals by "
+                    "aws:PrincipalArn.",
         params=(strings("allowedPrincipals", [], "Principal ARN globs the deny may exempt."),),
         detections=(
             on(BACKUP, "PutBackupVaultAccessPolicy", "DeleteBackupVaultAccessPolicy",

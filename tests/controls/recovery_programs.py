@@ -12,7 +12,8 @@ SAME_VAULT = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-west"
 DENY = {"Version": "2012-10-17", "Statement": [{
     "Sid": "DenyDelete", "Effect": "Deny", "Principal": {"AWS": "*"},
     "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
-               "backup:PutBackupVaultAccessPolicy"], "Resource": "*"}]}
+               "backup:PutBackupVaultAccessPolicy", "backup:DeleteBackupVaultAccessPolicy"],
+    "Resource": "*"}]}
 ACCEPT_COPIES = {"Sid": "AcceptCopies", "Effect": "Allow",
                  "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
                  "Action": "backup:CopyIntoBackupVault", "Resource": "*"}

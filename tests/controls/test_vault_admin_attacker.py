@@ -32,7 +32,7 @@ REGION = "us-east-1"
 ARN = f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:vault"
 RP_ONLY = f"arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:*"
 FOREIGN_RP = f"arn:aws:backup:{REGION}:999999999999:recovery-point:*"
-ALL_THREE = list(ctl.PROTECTED_ACTIONS)
+REQUIRED = list(ctl.PROTECTED_ACTIONS)
 VAULT_LOCK = "backup-vault-lock"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -55,7 +55,8 @@ HOSTILE = [
     # vault access policies do not support wildcards in Action (AWS Backup developer guide)
     ("wildcard action", _doc(Action="backup:*"), [], "wildcard"),
     ("wildcard actions", _doc(Action=["backup:Delete*", "backup:Update*",
-                                      "backup:PutBackupVaultAccessPolicy"]), [], "wildcard"),
+                                      "backup:PutBackupVaultAccessPolicy",
+                                      "backup:DeleteBackupVaultAccessPolicy"]), [], "wildcard"),
     # `bg?` allows one character after bg; the policy exempts every role starting bg
     ("exemption wider than allowedPrincipals",
      _doc(Condition={"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/bg*"}}),
@@ -79,7 +80,7 @@ def test_hostile_vault_policy_fails(doc: Any, allowed: list[str], why: str) -> N
     (_doc(), []),
     (_doc(Resource=["*"]), []),
     (_doc(Resource="arn:aws:*:*:*:*"), []),
-    (_doc(Action=[a.lower() for a in ALL_THREE]), []),
+    (_doc(Action=[a.lower() for a in REQUIRED]), []),
     # the exact principal allowed, and a narrower glob than the one allowed
     (_doc(Condition={"ArnNotLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/bgx"}}),
      [f"arn:aws:iam::{ACCOUNT}:role/bg?"]),
@@ -87,8 +88,8 @@ def test_hostile_vault_policy_fails(doc: Any, allowed: list[str], why: str) -> N
      [f"arn:aws:iam::{ACCOUNT}:role/bg-*"]),
     # two statements: one for the recovery points (every ARN), one for the vault
     ({"Version": "2012-10-17", "Statement": [
-        {**DENY["Statement"][0], "Sid": "Points", "Action": ALL_THREE[:2]},
-        {**DENY["Statement"][0], "Sid": "Vault", "Action": ALL_THREE[2], "Resource": ARN}]},
+        {**DENY["Statement"][0], "Sid": "Points", "Action": REQUIRED[:2]},
+        {**DENY["Statement"][0], "Sid": "Vault", "Action": REQUIRED[2:], "Resource": ARN}]},
      []),
 ])
 def test_sound_vault_policy_still_passes(doc: Any, allowed: list[str]) -> None:
@@ -251,7 +252,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/ops-admin"
     _doc(Condition={"Bool": {"aws:ViaAWSService": "false"}}),
     _doc(Condition={"ArnNotLike": {"aws:PrincipalArn": [ROLE, 5]}}),
     _doc(NotResource=RP_ONLY),
-    _doc(NotAction=ALL_THREE[0]),
+    _doc(NotAction=REQUIRED[0]),
     _doc(Resource=5),
 ], ids=["one role", "NotPrincipal", "PrincipalTag", "every role of the account",
         "PrincipalAccount", "SourceIp", "ViaAWSService", "exemption not a string",
@@ -269,3 +270,28 @@ def test_live_refused_vault_policy_read_is_an_error(aws) -> None:  # noqa: ANN00
         findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url).findings
     f = one(findings, DENY_DELETE, "backup-vault:guarded")
     assert f.status == "error" and "backup:GetBackupVaultAccessPolicy" in f.message, f.message
+
+
+# ---- the policy itself: an admin who may delete it deletes it, then the recovery points --------
+
+THREE = ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
+         "backup:PutBackupVaultAccessPolicy"]
+
+
+def test_policy_that_can_be_deleted_fails() -> None:
+    v = ctl.deny_delete(_policy(_doc(Action=THREE)), {"allowedPrincipals": []})
+    assert v.status == "fail", v.message
+    assert "backup:DeleteBackupVaultAccessPolicy" in v.message
+    assert v.remediation is not None and v.remediation.cli is not None
+    fixed = json.loads(v.remediation.cli.split("--policy ", 1)[1].strip("'"))
+    assert ctl.deny_delete(_policy(fixed), {"allowedPrincipals": []}).status == "pass"
+
+
+def test_live_policy_that_can_be_deleted_fails(aws) -> None:  # noqa: ANN001
+    aws.client("backup", REGION).create_backup_vault(BackupVaultName="three")
+    faults = [Fault("reply", "backup", "GET /backup-vaults/three/access-policy", reply={
+        "BackupVaultName": "three", "Policy": json.dumps(_doc(Action=THREE))})]
+    with FaultyProxy(aws.url, faults) as proxy:
+        findings = run_scan(aws, config={}, regions=[REGION], endpoint=proxy.url).findings
+    f = one(findings, DENY_DELETE, "backup-vault:three")
+    assert f.status == "fail" and "backup:DeleteBackupVaultAccessPolicy" in f.message, f.message
