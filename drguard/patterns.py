@@ -221,6 +221,20 @@ def iam_wildcard(pattern: str) -> Glob | None:
 
 
 @lru_cache(maxsize=4096)
+def iam_wildcard_within(outer: str) -> Glob | None:
+    """A test whether an IAM wildcard (`*`, `?`, case-insensitive) covers every text another
+    IAM wildcard matches: match the inner one as text. Literals of `outer` match only
+    themselves, its `*` anything (an inner `*` or `?` included), its `?` one character but
+    never an inner `*` (which stands for any run). Sound, not complete: "not within" may be
+    said of a pattern that is. None when RE2 cannot compile it (it then covers nothing)."""
+    body = "".join(".*" if c == "*" else "[^*]" if c == "?" else _literal(c) for c in outer)
+    try:
+        return Glob(outer, _compile(f"(?is)\\A(?:{body})\\z", outer))
+    except PatternError:
+        return None
+
+
+@lru_cache(maxsize=4096)
 def value_wildcard(pattern: str) -> Glob | None:
     """A wildcard of a value AWS compares case-sensitively (`*` any run, `?` one character):
     an AWS Backup selection's resource ARNs and StringLike tag conditions; under RE2, None

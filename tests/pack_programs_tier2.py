@@ -168,7 +168,7 @@ def tier3_resources() -> None:
                        opts=pulumi.ResourceOptions(protect=True))
     locked = aws.backup.Vault("locked-vault", opts=pulumi.ResourceOptions(protect=True))
     aws.backup.VaultLockConfiguration("locked-vault-lock", backup_vault_name=locked.name,
-                                      min_retention_days=30)
+                                      min_retention_days=30, changeable_for_days=3)
     short = aws.backup.Vault("short-vault", opts=pulumi.ResourceOptions(protect=True))
     aws.backup.VaultLockConfiguration("short-vault-lock", backup_vault_name=short.name,
                                       min_retention_days=1)

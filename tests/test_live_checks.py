@@ -388,11 +388,14 @@ def test_dynamodb_recovery(aws):
 def test_backup_vault_lock(aws):
     backup = aws.client("backup")
     backup.create_backup_vault(BackupVaultName="locked")
-    backup.put_backup_vault_lock_configuration(BackupVaultName="locked", MinRetentionDays=30)
+    backup.put_backup_vault_lock_configuration(BackupVaultName="locked", MinRetentionDays=30,
+                                               ChangeableForDays=3)
     backup.create_backup_vault(BackupVaultName="short")
     backup.put_backup_vault_lock_configuration(BackupVaultName="short", MinRetentionDays=3)
     backup.create_backup_vault(BackupVaultName="open")
-    findings = run_scan(aws, regions=["us-east-1"]).findings
+    # past the compliance lock's grace time (moto dates it from the wall clock)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)
+    findings = run_scan(aws, regions=["us-east-1"], now=later).findings
     assert one(findings, "backup-vault-lock", "vault:locked").status == "pass"
     assert "below 7" in one(findings, "backup-vault-lock", "vault:short").message
     assert one(findings, "backup-vault-lock", "vault:open").status == "fail"

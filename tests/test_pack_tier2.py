@@ -260,12 +260,17 @@ def test_aws_native_inline_settings_and_default_dlm_policy() -> None:
          "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": True}},
         {"region": "us-west-2", "deletionProtectionEnabled": True}]})
     vault = _res("aws-native:backup:BackupVault", "v", {
-        "backupVaultName": "vault", "lockConfiguration": {"minRetentionDays": 30.0}})
+        "backupVaultName": "vault", "lockConfiguration": {"minRetentionDays": 30.0,
+                                                          "changeableForDays": 3.0}})
     volume = _res("aws:ebs/volume:Volume", "vol", {"size": 10.0})
     dlm = _res("aws:dlm/lifecyclePolicy:LifecyclePolicy", "d", {"defaultPolicy": "VOLUME"})
     resources = [table, vault, volume, dlm]
     assert _verdicts(resources, "dynamodb-recovery") == {"orders": "fail"}
     assert _verdicts(resources, "backup-vault-lock") == {"vault": "pass"}
+    # without a grace time the lock is in governance mode: an admin removes it
+    governance = _res("aws-native:backup:BackupVault", "v", {
+        "backupVaultName": "vault", "lockConfiguration": {"minRetentionDays": 30.0}})
+    assert _verdicts([governance], "backup-vault-lock") == {"vault": "fail"}
     assert _verdicts(resources, "ebs-snapshot-coverage") == {"vol": "pass"}
     elsewhere = _res("aws:dlm/lifecyclePolicy:LifecyclePolicy", "d", {"defaultPolicy": "VOLUME"},
                      region="eu-west-1")

@@ -3,6 +3,7 @@ other services ask about (is this resource covered by a backup plan?)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,9 @@ from ..aws import Account, paginate
 from ..collectors import Errors, ReadError, guarded
 from ..live import AccountScan, DriftKind, Live, LiveService, RegionScan, ScanContext, Step
 
+# What ListBackupVaults calls a logically air-gapped vault (compliance-locked from the start).
+AIR_GAPPED = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
+
 
 def collect(account: Account, region: str, errors: Errors) -> list[Vault]:
     """Vaults of the region; raises on a listing error, records tag errors in `errors`."""
@@ -25,10 +29,16 @@ def collect(account: Account, region: str, errors: Errors) -> list[Vault]:
         tags: Any = guarded(errors, f"tags:{arn}", "backup:ListTags",
                             lambda a=arn: backup.list_tags(ResourceArn=a).get("Tags") or {})
         locked = v.get("Locked") is True or v.get("MinRetentionDays") is not None
+        # A lock date is set for a compliance-mode lock only (when it becomes immutable);
+        # logically air-gapped vaults are compliance-locked from the start.
+        compliance = v.get("LockDate") is not None or v.get("VaultType") == AIR_GAPPED
+        lock_date = v.get("LockDate")
         out.append(Vault(
             ref=arn, name=v["BackupVaultName"], type="AWS::Backup::BackupVault",
             account=account.id, region=region, tags=tags if isinstance(tags, dict) else {},
             lock_min_retention_days=v.get("MinRetentionDays") if locked else None,
+            lock_mode=("compliance" if compliance else "governance") if locked else None,
+            lock_date=lock_date if isinstance(lock_date, dt.datetime) else None,
             evidence={"locked": v.get("Locked"), "minRetentionDays": v.get("MinRetentionDays"),
                       "maxRetentionDays": v.get("MaxRetentionDays"),
                       "lockDate": v["LockDate"].isoformat() if v.get("LockDate") else None,
@@ -91,6 +101,7 @@ def _collect(scanner: ScanContext, acct: Account, rs: RegionScan) -> list[Vault]
     errs: dict[str, ReadError] = {}
     vaults = collect(acct, rs.region, errs)
     for v in vaults:
+        v.as_of = scanner.now
         if f"tags:{v.ref}" in errs:
             v.evidence["readErrors"] = [errs[f"tags:{v.ref}"].to_dict()]
     return vaults

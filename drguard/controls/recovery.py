@@ -31,7 +31,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import field
 from typing import Any
 
-from .. import iampolicy
+from .. import iampolicy, patterns
+from ..arns import partition_of
 from ..control import DESTROYABLE, Control, Param, days, hours, strings
 from ..control import Mapping as Refs
 from ..detections import (
@@ -58,11 +59,12 @@ JOBS = "backup-jobs-healthy"
 
 # AWS Backup's schedule when a rule sets none (daily at 05:00 UTC).
 DEFAULT_SCHEDULE = "cron(0 5 ? * * *)"
+# What a vault's policy must deny: the three the spec names, and deleting the policy itself
+# (else an admin deletes it, then the recovery points: the deny only stands while it does).
 PROTECTED_ACTIONS = ("backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
-                     "backup:PutBackupVaultAccessPolicy")
-# What the policy a remediation writes denies: the actions the control requires, and deleting
-# the policy itself (else an admin deletes it, then the recovery points).
-FIX_DENIED_ACTIONS = (*PROTECTED_ACTIONS, "backup:DeleteBackupVaultAccessPolicy")
+                     "backup:PutBackupVaultAccessPolicy", "backup:DeleteBackupVaultAccessPolicy")
+# What the policy a remediation writes denies.
+FIX_DENIED_ACTIONS = PROTECTED_ACTIONS
 BAD_JOB_STATES = frozenset({"FAILED", "ABORTED", "EXPIRED", "PARTIAL"})
 AIR_GAPPED_TYPE = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
 
@@ -163,6 +165,9 @@ class VaultPolicy(Resource):
     """A backup vault and its access policy (None: no policy)."""
 
     policy: Any = None  # JSON text or mapping | None | UNKNOWN
+    # deploy: (resource name, policy) of each VaultPolicy resource for this vault when there
+    # are several; AWS keeps whichever is applied last, so each must pass
+    writers: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @record
@@ -551,7 +556,14 @@ def _principal_is_everyone(stmt: Mapping[str, Any]) -> bool:
     p = stmt.get("Principal")
     if p == "*":
         return True
-    return isinstance(p, Mapping) and "*" in iampolicy._as_list(p.get("AWS"))
+    return isinstance(p, Mapping) and "*" in _strs(p.get("AWS"))
+
+
+def _strs(value: Any) -> list[str]:
+    """A policy element's values (one string or a list); what is not a string is dropped."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _exemptions(stmt: Mapping[str, Any]) -> list[str] | None:
@@ -567,20 +579,148 @@ def _exemptions(stmt: Mapping[str, Any]) -> list[str] | None:
         if not isinstance(clauses, Mapping):
             return None
         for key, values in clauses.items():
-            if key.lower() != "aws:principalarn":
+            if key.lower() != "aws:principalarn" or not _strs(values) \
+                    or len(_strs(values)) != (len(values) if isinstance(values, list) else 1):
                 return None
-            out += iampolicy._as_list(values)
+            out += _strs(values)
     return out
 
 
-def _covers_recovery_points(stmt: Mapping[str, Any]) -> bool:
-    if "NotResource" in stmt:
+def _within_allowed(exempt: str, allowed: Iterable[str]) -> bool:
+    """Whether every principal the exemption pattern matches is matched by an allowed glob
+    (`role/bg?` allows `role/bgx`, not `role/bg*`)."""
+    for a in allowed:
+        glob = patterns.iam_wildcard_within(a)
+        if glob is not None and glob.match(exempt):
+            return True
+    return False
+
+
+# What a vault's recovery points are called: AWS Backup's own ARN for the resource types it
+# fully manages, the snapshot or image of the source service for the others (EBS, EC2, RDS,
+# Aurora...). A deny must name them all, so only a pattern matching every one of these counts.
+_POINT_ARNS = ("arn:{p}:backup:{r}:{a}:recovery-point:0a1b2c3d-aaaa-bbbb-cccc-0123456789ab",
+               "arn:{p}:ec2:{r}::snapshot/snap-0123456789abcdef0",
+               "arn:{p}:ec2:{r}::image/ami-0123456789abcdef0",
+               "arn:{p}:rds:{r}:{a}:snapshot:awsbackup:job-0a1b2c3d",
+               "arn:{p}:rds:{r}:{a}:cluster-snapshot:awsbackup:job-0a1b2c3d",
+               "arn:{p}:fsx:{r}:{a}:backup/backup-0123456789abcdef0",
+               "arn:{p}:redshift:{r}:{a}:snapshot:cluster/awsbackup:job-0a1b2c3d")
+# PutBackupVaultAccessPolicy (and DeleteBackupVaultAccessPolicy) act on the vault itself.
+_VAULT_ACTIONS = frozenset({"backup:putbackupvaultaccesspolicy",
+                            "backup:deletebackupvaultaccesspolicy"})
+# Where the vault's region or account is not known (a preview), a pattern naming one cannot
+# be told to be this vault's: only a wildcard matches these.
+_NO_REGION, _NO_ACCOUNT = "region-not-known", "account-not-known"
+
+
+def _targets(v: VaultPolicy, action: str) -> list[str]:
+    """The ARNs `action` may act on in vault `v`."""
+    region = v.region if isinstance(v.region, str) and v.region else _NO_REGION
+    account = v.account if isinstance(v.account, str) and v.account else _NO_ACCOUNT
+    fill = {"p": partition_of(region), "r": region, "a": account}
+    if action.lower() in _VAULT_ACTIONS:
+        return [f"arn:{fill['p']}:backup:{region}:{account}:backup-vault:{v.name}"]
+    return [t.format(**fill) for t in _POINT_ARNS]
+
+
+def _arn_like(pattern: str, arn: str) -> bool:
+    """IAM's match of a Resource pattern: `*` alone matches anything; otherwise each of the
+    six colon-separated parts is matched on its own (a wildcard does not run across a colon
+    of the first five), case-sensitively."""
+    pattern = pattern.strip()
+    if pattern == "*":
+        return True
+    want, have = pattern.split(":", 5), arn.split(":", 5)
+    if len(want) != 6:
         return False
-    return any(r.strip() == "*" or r.strip().endswith(":recovery-point:*")
-               for r in iampolicy._as_list(stmt.get("Resource")))
+    for w, h in zip(want, have, strict=True):
+        glob = patterns.value_wildcard(w)
+        if glob is None or not glob.match(h):
+            return False
+    return True
+
+
+def _covers(stmt: Mapping[str, Any], targets: list[str]) -> bool:
+    resources = _strs(stmt.get("Resource"))
+    return all(any(_arn_like(r, t) for r in resources) for t in targets)
+
+
+def _names(patterns_: list[str], action: str) -> bool:
+    """AWS Backup vault access policies do not support wildcards in Action: only an action
+    named in full (case-insensitively) is denied."""
+    return any(p.strip().lower() == action.lower() for p in patterns_)
+
+
+def _wildcards(patterns_: list[str]) -> list[str]:
+    return [p for p in patterns_ if "*" in p or "?" in p]
+
+
+def _statement_denies(v: VaultPolicy, s: Mapping[str, Any], allowed: list[str],
+                      actions: tuple[str, ...]) -> tuple[set[str], str | None]:
+    """(the actions of `actions` a Deny statement denies to every principal but `allowed`,
+    why it denies fewer of them)."""
+    if "NotPrincipal" in s or not _principal_is_everyone(s):
+        return set(), "does not apply to every principal (Principal must be \"*\")"
+    exempt = _exemptions(s)
+    if exempt is None:
+        return set(), ("a condition limits when it applies (only a negated aws:PrincipalArn "
+                       "condition naming allowedPrincipals may)")
+    extra = [e for e in exempt if not _within_allowed(e, allowed)]
+    if extra:
+        return set(), f"exempts {', '.join(extra)} (not in allowedPrincipals)"
+    if "NotResource" in s:
+        return set(), "NotResource exempts resources"
+    why: list[str] = []
+    if "NotAction" in s:
+        nots = _strs(s["NotAction"])
+        if _wildcards(nots):
+            return set(), (f"NotAction has wildcards ({', '.join(_wildcards(nots))}), which "
+                           "vault access policies do not support")
+        named = {a for a in actions if not _names(nots, a)}
+        if kept := [a for a in actions if a not in named]:
+            why = [f"NotAction leaves {', '.join(kept)} out of the deny"]
+    else:
+        named = {a for a in actions if _names(_strs(s.get("Action")), a)}
+    denied = {a for a in named if _covers(s, _targets(v, a))}
+    if wild := [w for w in _wildcards(_strs(s.get("Action"))) if any(
+            iampolicy.action_matches(w, a) for a in actions if a not in named)]:
+        why.append(f"Action wildcards ({', '.join(wild)}) do not count: vault access policies "
+                   "do not support them, name each action")
+    if short := [a for a in actions if a in named - denied]:
+        points = [a for a in short if a.lower() not in _VAULT_ACTIONS]
+        vault = [a for a in short if a.lower() in _VAULT_ACTIONS]
+        if points:
+            why.append(f"Resource does not cover every recovery point of the vault (AWS Backup, "
+                       f"EBS, EC2 and RDS ARNs alike) for {', '.join(points)}: use \"*\"")
+        if vault:
+            why.append(f"Resource does not cover the vault itself for {', '.join(vault)}: "
+                       "use \"*\"")
+    return denied, "; ".join(why) or None
+
+
+_RANK = {"fail": 0, "error": 1, "unknown": 2}
 
 
 def deny_delete(v: VaultPolicy, params: Mapping[str, Any]) -> Verdict:
+    if len(v.writers) < 2:
+        return _deny_delete(v, params)
+    judged = [(name, _deny_delete(VaultPolicy(ref=v.ref, name=v.name, type=v.type,
+                                              account=v.account, region=v.region,
+                                              tags=v.tags, policy=policy), params))
+              for name, policy in v.writers]
+    name, worst = min(judged, key=lambda j: _RANK.get(j[1].status, 3))
+    worst.evidence["policyResource"] = name
+    worst.evidence["policyResources"] = [n for n, _ in v.writers]
+    if worst.status == "pass":
+        return worst
+    worst.message = (f"{worst.message[:-1]} (VaultPolicy {name!r}, one of "
+                     f"{len(v.writers)} for this vault: AWS keeps whichever is applied last, so "
+                     "each must pass).")
+    return worst
+
+
+def _deny_delete(v: VaultPolicy, params: Mapping[str, Any]) -> Verdict:
     allowed = list(params["allowedPrincipals"])
     ev: dict[str, Any] = {"allowedPrincipals": allowed}
     if v.policy is UNKNOWN:
@@ -600,43 +740,24 @@ def deny_delete(v: VaultPolicy, params: Mapping[str, Any]) -> Verdict:
         if s.get("Effect") != "Deny":
             continue
         sid = str(s.get("Sid") or f"#{i + 1}")
-        exempt = _exemptions(s)
-        if "NotPrincipal" in s or not _principal_is_everyone(s):
-            ignored.append({"statement": sid, "reason": "does not apply to every principal"})
-            continue
-        if exempt is None:
-            ignored.append({"statement": sid, "reason": "a condition limits when it applies"})
-            continue
-        extra = [e for e in exempt
-                 if not any(iampolicy.action_matches(a, e) for a in allowed)]
-        if extra:
-            ignored.append({"statement": sid,
-                            "reason": f"exempts {', '.join(extra)} (not in allowedPrincipals)"})
-            continue
-        if not _covers_recovery_points(s):
-            ignored.append({"statement": sid, "reason": "Resource does not cover every "
-                                                        "recovery point"})
-            continue
-        for a in PROTECTED_ACTIONS:
-            if "NotAction" in s:
-                hit = not any(iampolicy.action_matches(p, a)
-                              for p in iampolicy._as_list(s["NotAction"]))
-            else:
-                hit = any(iampolicy.action_matches(p, a)
-                          for p in iampolicy._as_list(s.get("Action")))
-            if hit:
-                denied.add(a)
-                ev.setdefault("deniedBy", {})[a] = sid
+        hits, why = _statement_denies(v, s, allowed, PROTECTED_ACTIONS)
+        if why:
+            ignored.append({"statement": sid, "reason": why})
+        for a in sorted(hits - denied):
+            ev.setdefault("deniedBy", {})[a] = sid
+        denied |= hits
     missing = [a for a in PROTECTED_ACTIONS if a not in denied]
     ev.update(missing=missing, ignoredStatements=ignored)
     if missing:
+        because = "".join(f"; statement {x['statement']}: {x['reason']}" for x in ignored)
         return Verdict("fail", f"Backup vault {v.name!r}'s access policy does not deny "
                                f"{', '.join(missing)} to every principal"
-                               f"{' but ' + ', '.join(allowed) if allowed else ''}.", ev,
-                       fix_deny_delete(v, allowed))
+                               f"{' but ' + ', '.join(allowed) if allowed else ''}{because}.",
+                       ev, fix_deny_delete(v, allowed))
+    by = sorted(set(ev["deniedBy"].values()))
     return Verdict.ok(f"Backup vault {v.name!r}'s access policy denies deleting and expiring "
-                      f"recovery points and changing the policy (statement "
-                      f"{ev['deniedBy'][PROTECTED_ACTIONS[0]]}).", **ev)
+                      f"recovery points and changing the policy (statement"
+                      f"{'s' if len(by) > 1 else ''} {', '.join(by)}).", **ev)
 
 
 def _days(v: Any) -> Any:
@@ -786,7 +907,10 @@ def removes_vault_deny(rp: dict[str, Any], record: dict[str, Any], params: Mappi
                   _ctx: Any) -> bool:
     if record.get("eventName") == "DeleteBackupVaultAccessPolicy":
         return True
-    v = VaultPolicy(ref="", name=str(rp.get("backupVaultName")), policy=rp.get("policy"))
+    region, account = record.get("awsRegion"), record.get("recipientAccountId")
+    v = VaultPolicy(ref="", name=str(rp.get("backupVaultName")), policy=rp.get("policy"),
+                    region=region if isinstance(region, str) else None,
+                    account=account if isinstance(account, str) else None)
     return deny_delete(v, params).status != "pass"
 
 
@@ -901,18 +1025,24 @@ CONTROLS: tuple[Control, ...] = (
              "points or shorten their lifecycle, and the vault's own policy can be rewritten."),
         console=(
             "AWS Backup console: Backup vaults, select the vault, Access policy, Edit: add a "
-            "Deny of backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle and "
-            "backup:PutBackupVaultAccessPolicy for every principal but the allowed ones.",
+            "Deny of backup:DeleteRecoveryPoint, backup:UpdateRecoveryPointLifecycle, "
+            "backup:PutBackupVaultAccessPolicy and backup:DeleteBackupVaultAccessPolicy, "
+            "Principal \"*\", Resource \"*\", for every principal but the allowed ones.",
         ),
         cannot_remediate="a vault access policy is a resource of its own (VaultPolicy).",
         title="Backup vault policies deny deleting recovery points",
         severity="high", tier=2, exposure=DESTROYABLE,
         mapping=Refs(aws_config=("backup-recovery-point-manual-deletion-disabled",)),
         description="Each backup vault's access policy denies backup:DeleteRecoveryPoint, "
-                    "backup:UpdateRecoveryPointLifecycle and backup:PutBackupVaultAccessPolicy "
-                    "to every principal except allowedPrincipals. No policy fails.",
+                    "backup:UpdateRecoveryPointLifecycle, backup:PutBackupVaultAccessPolicy and "
+                    "backup:DeleteBackupVaultAccessPolicy (else an admin deletes the policy, "
+                    "then the recovery points) to every principal except allowedPrincipals, "
+                    "naming each action (vault access policies do not support wildcards in "
+                    "Action) for every resource (\"*\": recovery points of EBS, EC2 and RDS "
+                    "have those services' ARNs). No policy fails.",
         remediation="Add an aws.backup.VaultPolicy with a Deny statement for those actions, "
-                    "Principal *, exempting only allowedPrincipals by aws:PrincipalArn.",
+                    "Principal *, Resource *, exempting only allowedPrincipals by "
+                    "aws:PrincipalArn.",
         params=(strings("allowedPrincipals", [], "Principal ARN globs the deny may exempt."),),
         detections=(
             on(BACKUP, "PutBackupVaultAccessPolicy", "DeleteBackupVaultAccessPolicy",

@@ -51,14 +51,15 @@ BACKUP_VAULT_ARN = config.get("backupVaultArn") or \
 BACKUP_ACCOUNT = BACKUP_VAULT_ARN.split(":")[4]
 BACKUP_ACCOUNT_BUCKET = config.get("backupAccountBucketArn") or \
     "arn:aws:s3:::backups-of-record-111122223333"
-# Nobody deletes recovery points, shortens their lifecycle or changes this policy.
+# Nobody deletes recovery points, shortens their lifecycle, or changes or deletes this policy.
 DENY_RECOVERY_POINT_DELETION = json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Sid": "DenyRecoveryPointDeletion", "Effect": "Deny",
                    "Principal": {"AWS": "*"},
                    "Action": ["backup:DeleteRecoveryPoint",
                               "backup:UpdateRecoveryPointLifecycle",
-                              "backup:PutBackupVaultAccessPolicy"],
+                              "backup:PutBackupVaultAccessPolicy",
+                              "backup:DeleteBackupVaultAccessPolicy"],
                    "Resource": "*"}],
 })
 

@@ -120,13 +120,24 @@ def vault(r: Res) -> Vault | None:
         lock = r.get("lockConfiguration")
         v.lock_min_retention_days = UNKNOWN if lock is UNKNOWN else \
             num(get(lock, "minRetentionDays")) if lock is not None else None
+        if lock is not None:
+            _lock_mode(v, UNKNOWN if lock is UNKNOWN else num(get(lock, "changeableForDays")))
         v.props["lock"] = "lockConfiguration.minRetentionDays"
         return v
     v = Vault(**base(r, r.get("name")))
     if r.type.endswith("LogicallyAirGappedVault"):
         # Logically air-gapped vaults are always locked (compliance mode) for minRetentionDays.
         v.lock_min_retention_days = num(r.get("minRetentionDays"))
+        v.lock_mode = "compliance"
     return v
+
+
+def _lock_mode(v: Vault, grace: Any) -> None:
+    """A lock with a grace time (changeableForDays) is in compliance mode; without one, in
+    governance mode."""
+    v.changeable_for_days = grace
+    v.lock_mode = UNKNOWN if grace is UNKNOWN else \
+        "compliance" if grace is not None else "governance"
 
 
 @record
@@ -262,7 +273,22 @@ def _selected(m: StackModel, r: Res, sel: dict[str, Any]) -> list[Any]:
     return out
 
 
+def _lock_strength(r: Res) -> tuple[int, float]:
+    """Governance mode, then a grace time not known yet, then compliance; within each, the
+    shorter (or unknown) minimum retention first."""
+    grace, keep = num(r.get("changeableForDays")), num(r.get("minRetentionDays"))
+    mode = 0 if grace is None else 1 if grace is UNKNOWN else 2
+    return mode, keep if isinstance(keep, int | float) else -1.0
+
+
+def weakest_lock(r: Res, other: Res | None) -> Res:
+    """Of two VaultLockConfiguration resources for one vault, the one to judge: AWS keeps
+    whichever is applied last, which the program does not decide, so the weaker."""
+    return r if other is None or _lock_strength(r) < _lock_strength(other) else other
+
+
 def _vault_locks(m: StackModel, locks: Iterable[Res]) -> None:
+    chosen: dict[int, tuple[Vault, Res]] = {}
     for r in locks:
         deps = m.deps(r, "backupVaultName", Vault)
         v = deps[0] if deps else None
@@ -272,9 +298,15 @@ def _vault_locks(m: StackModel, locks: Iterable[Res]) -> None:
         if v is None:
             m.unlinked_if_unknown(r, "vault-lock", "backupVaultName")
             continue
-        v.lock_min_retention_days = num(r.get("minRetentionDays"))
-        v.props["lock"] = f"VaultLockConfiguration {r.name!r} minRetentionDays"
         v.evidence.setdefault("configuredBy", []).append(r.urn)
+        prev = chosen.get(id(v))
+        chosen[id(v)] = v, weakest_lock(r, prev[1] if prev else None)
+    for v, r in chosen.values():
+        v.lock_min_retention_days = num(r.get("minRetentionDays"))
+        _lock_mode(v, num(r.get("changeableForDays")))
+        v.props["lock"] = f"VaultLockConfiguration {r.name!r} minRetentionDays"
+        if len(v.evidence["configuredBy"]) > 1:
+            v.lock_by = r.name
 
 
 def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:

@@ -47,6 +47,7 @@ from .backup import (
     plan_name,
     selection,
     selection_name,
+    weakest_lock,
 )
 from .s3 import bucket_for
 
@@ -264,6 +265,7 @@ def _protected(m: StackModel, linked: dict[str, list[Res]], plans: dict[str, Any
 def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
     by_name = {v.name: v for v in m.vaults}
     policies: dict[int, Any] = {}
+    writers: dict[int, list[tuple[str, Any]]] = {}
     for r in linked.get("vault-policy", ()):
         deps = m.deps(r, "backupVaultName", Vault)
         name = r.get("backupVaultName")
@@ -272,6 +274,7 @@ def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
             m.unlinked_if_unknown(r, UNLINKED_POLICY, "backupVaultName")
             continue
         policies[id(v)] = (r.get("policy"), r)
+        writers.setdefault(id(v), []).append((r.name, r.get("policy")))
     out: list[VaultPolicy] = []
     copy_vaults: list[CopyVault] = []
     locks: dict[int, Res] = {}
@@ -280,7 +283,7 @@ def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
         name = r.get("backupVaultName")
         v = deps[0] if deps else by_name.get(name) if isinstance(name, str) else None
         if v is not None:
-            locks[id(v)] = r
+            locks[id(v)] = weakest_lock(r, locks.get(id(v)))
     destinations: dict[str, str] = {}
     for p in m.index.get(_KEY + ":plans", ()):
         for rule in p.rules if p.rules is not UNKNOWN else ():
@@ -290,12 +293,15 @@ def _vaults(m: StackModel, linked: dict[str, list[Res]]) -> None:
                     destinations[c.destination] = f"copy destination of plan {p.name!r}"
     for v in m.vaults:
         policy, pres = policies.get(id(v), (None, None))
+        arn = m.arn_of(v)
+        # whose recovery points a Resource pattern must name: the vault's ARN tells, else the
+        # stack's account (unknown in a preview: then only a wildcard covers them)
         vp = VaultPolicy(ref=v.ref, name=v.name, type=v.type, region=v.region, tags=v.tags,
-                         policy=policy)
+                         account=arn_account(arn) or m.account, policy=policy,
+                         writers=writers.get(id(v), []))
         if pres is not None:
             vp.evidence["policyResource"] = pres.urn
         out.append(vp)
-        arn = m.arn_of(v)
         why = ""
         if v.type.endswith("LogicallyAirGappedVault"):
             why = "logically air-gapped vault"

@@ -12,7 +12,8 @@ SAME_VAULT = "arn:aws:backup:us-west-2:123456789012:backup-vault:dr-west"
 DENY = {"Version": "2012-10-17", "Statement": [{
     "Sid": "DenyDelete", "Effect": "Deny", "Principal": {"AWS": "*"},
     "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
-               "backup:PutBackupVaultAccessPolicy"], "Resource": "*"}]}
+               "backup:PutBackupVaultAccessPolicy", "backup:DeleteBackupVaultAccessPolicy"],
+    "Resource": "*"}]}
 ACCEPT_COPIES = {"Sid": "AcceptCopies", "Effect": "Allow",
                  "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
                  "Action": "backup:CopyIntoBackupVault", "Resource": "*"}
@@ -109,3 +110,62 @@ def recovery_bad() -> None:
     aws.backup.VaultPolicy("vault-of-record-policy", backup_vault_name=record.name,
                            policy=json.dumps({"Version": "2012-10-17",
                                               "Statement": [ACCEPT_COPIES]}))
+
+
+def vault_policies_hostile() -> None:
+    """Vault access policies an admin of the account could write that look like the deny but
+    leave the recovery points deletable: a deny on this account's AWS Backup recovery points
+    only (not the vault, not EBS/RDS points), a wildcard action (vault access policies do not
+    support them); and a sound twin."""
+    import pulumi
+    import pulumi_aws as aws
+
+    keep = pulumi.ResourceOptions(protect=True)
+    stmt = DENY["Statement"][0]
+    variants = {
+        "sound": DENY,
+        "rp-only": {**DENY, "Statement": [{
+            **stmt, "Resource": "arn:aws:backup:us-east-1:123456789012:recovery-point:*"}]},
+        "wildcard": {**DENY, "Statement": [{**stmt, "Action": "backup:*"}]},
+    }
+    for name, doc in variants.items():
+        v = aws.backup.Vault(name, name=name, opts=keep)
+        aws.backup.VaultPolicy(f"{name}-policy", backup_vault_name=v.name,
+                               policy=json.dumps(doc))
+
+
+def vault_locks_admin() -> None:
+    """Vault locks an admin of the account can or cannot remove: governance mode (no
+    changeableForDays) on pulumi-aws and on aws-native, and a compliance-mode twin of each."""
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws_native as native
+
+    keep = pulumi.ResourceOptions(protect=True)
+    for name, grace in (("governance", None), ("compliance", 3)):
+        v = aws.backup.Vault(f"{name}-vault", name=f"{name}-vault", opts=keep)
+        aws.backup.VaultLockConfiguration(f"{name}-vault-lock", backup_vault_name=v.name,
+                                          min_retention_days=35, changeable_for_days=grace)
+        lock: dict = {"min_retention_days": 35}
+        if grace:
+            lock["changeable_for_days"] = grace
+        native.backup.BackupVault(f"native-{name}", backup_vault_name=f"native-{name}",
+                                  lock_configuration=lock, opts=keep)
+
+
+def vault_written_twice() -> None:
+    """Two VaultPolicy resources and two VaultLockConfiguration resources for one vault: AWS
+    keeps whichever is applied last, which the program does not decide. The weak one is
+    registered first, the sound one last."""
+    import pulumi
+    import pulumi_aws as aws
+
+    v = aws.backup.Vault("twice", name="twice", opts=pulumi.ResourceOptions(protect=True))
+    weak = {**DENY, "Statement": [{**DENY["Statement"][0], "Action": "backup:*"}]}
+    aws.backup.VaultPolicy("twice-weak-policy", backup_vault_name=v.name,
+                           policy=json.dumps(weak))
+    aws.backup.VaultPolicy("twice-policy", backup_vault_name=v.name, policy=json.dumps(DENY))
+    aws.backup.VaultLockConfiguration("twice-weak-lock", backup_vault_name=v.name,
+                                      min_retention_days=35)
+    aws.backup.VaultLockConfiguration("twice-lock", backup_vault_name=v.name,
+                                      min_retention_days=35, changeable_for_days=3)

@@ -174,7 +174,8 @@ def _deny(stmt: dict[str, Any] | None = None, **extra: Any) -> str:
     (_deny(), [], "pass", "DenyDelete"),
     (None, [], "fail", "no access policy"),
     (_deny(Action="backup:Delete*"), [], "fail", "UpdateRecoveryPointLifecycle"),
-    (_deny(Action="backup:*"), [], "pass", ""),
+    # vault access policies do not support wildcards in Action: only named actions count
+    (_deny(Action="backup:*"), [], "fail", "do not support"),
     (_deny(Principal={"AWS": "arn:aws:iam::123456789012:root"}), [], "fail", "DeleteRecovery"),
     (_deny(Condition={"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/breakglass"}}),
      [], "fail", "exempts"),
@@ -185,7 +186,8 @@ def _deny(stmt: dict[str, Any] | None = None, **extra: Any) -> str:
     (_deny(Resource="arn:aws:backup:us-east-1:123456789012:recovery-point:abc"), [], "fail",
      "Resource"),
     (_deny(Effect="Allow"), [], "fail", "does not deny"),
-    (_deny(NotAction="backup:List*"), [], "pass", ""),
+    (_deny(NotAction="backup:List*"), [], "fail", "do not support"),
+    (_deny(NotAction="backup:ListRecoveryPointsByBackupVault"), [], "pass", ""),
     ("{not json", [], "error", "cannot be read"),
 ])
 def test_deny_delete(policy: Any, allowed: list[str], status: str, why: str) -> None:
