@@ -702,6 +702,44 @@ def test_a_bucket_whose_replication_cannot_be_read_gets_copies_in_the_drills_own
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"pulumi-state"}
 
 
+def locked_bucket(aws: Any, name: str = "locked-backups") -> Any:
+    """A bucket that locks new objects by default, with an overwritten object a.bin."""
+    s3 = create_bucket(aws.client("s3"), name, "us-east-1", lock=True)
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE",
+                                                                      "Days": 1}}})
+    s3.put_object(Bucket=name, Key="a.bin", Body=b"one")
+    s3.put_object(Bucket=name, Key="a.bin", Body=b"two")
+    return s3
+
+
+SCRATCH_BUCKET_PUT = r"PUT /drguard-drill-[0-9]+-[0-9a-f]+-copies/?"
+
+
+@pytest.mark.parametrize("fault, failed_step", [
+    # the bucket is made but the answer is lost (every retry too): it exists, unknown to us
+    (Fault("lost", "s3", operation_re=SCRATCH_BUCKET_PUT), "create scratch bucket"),
+    # it is never made: its deletion finds nothing, which is no leftover
+    (Fault("denied", "s3", operation_re=SCRATCH_BUCKET_PUT), "create scratch bucket"),
+    # a copy fails after the bucket was made: the bucket is still deleted
+    (Fault("denied", "s3", operation_re=r"PUT /drguard-drill-[^/]+-copies/.+"), "restore a.bin"),
+])
+def test_the_drills_own_scratch_bucket_is_deleted_on_every_failure_path(
+        aws: Any, tmp_path: Path, fault: Fault, failed_step: str) -> None:
+    s3 = locked_bucket(aws)
+    before = versions(s3, "locked-backups")
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        code = main(["drill", "s3", "--bucket", "locked-backups", "--key", "a.bin",
+                     "--endpoint-url", proxy.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert proxy.injected, proxy.seen
+    assert code == 3, d
+    assert d["failed_step"].startswith(failed_step), d
+    assert d["cleaned_up"] and not d["left_behind"], d
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"locked-backups"}
+    assert versions(s3, "locked-backups") == before
+
+
 def test_s3_drill_without_anything_to_restore_cannot_run(aws: Any, tmp_path: Path) -> None:
     s3 = create_bucket(aws.client("s3"), "plain", "us-east-1")
     s3.put_object(Bucket="plain", Key="x", Body=b"x")
