@@ -702,6 +702,38 @@ def test_a_bucket_whose_replication_cannot_be_read_gets_copies_in_the_drills_own
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"pulumi-state"}
 
 
+def test_guard_lets_the_scratch_bucket_be_made_only_private_and_unlocked(aws: Any) -> None:
+    """The drill makes its own bucket with a name and a region, nothing else: an ACL, a grant
+    or an object ownership setting could open the copies of backup data to others."""
+    from auditor.aws import AwsOptions
+    from auditor.drill.guard import DrillAccount, DrillGuard
+
+    guard = DrillGuard("20261201000000-abcdef")
+    mine = f"{guard.prefix}-copies"
+    other = "drguard-drill-20261201000001-abcdef-copies"  # another run's
+    create_bucket(aws.client("s3"), other, "us-east-1")
+    with FaultyProxy(aws.url) as proxy:
+        s3g = DrillAccount(AwsOptions(endpoint_url=proxy.url), guard).client("s3")
+        refused = [
+            lambda: s3g.create_bucket(Bucket=mine, ACL="public-read"),
+            lambda: s3g.create_bucket(Bucket=mine, GrantRead="uri=http://acs.amazonaws.com/"
+                                      "groups/global/AllUsers"),
+            lambda: s3g.create_bucket(Bucket=mine, GrantFullControl="id=0123456789abcdef"),
+            lambda: s3g.create_bucket(Bucket=mine, ObjectOwnership="ObjectWriter"),
+            lambda: s3g.delete_bucket(Bucket=other),
+            lambda: s3g.put_bucket_tagging(Bucket=other, Tagging={"TagSet": [
+                {"Key": "dr:drill", "Value": guard.run_id}]}),
+        ]
+        for call in refused:
+            with pytest.raises(MutatingCallError):
+                call()
+        s3g.create_bucket(Bucket=mine, CreateBucketConfiguration={
+            "LocationConstraint": "eu-west-1"})
+    assert [c.allowed for c in guard.calls] == [False] * len(refused) + [True]
+    assert [op for _, op in proxy.seen if op.startswith("PUT") or op.startswith("DELETE")] \
+        == [f"PUT /{mine}"]
+
+
 def locked_bucket(aws: Any, name: str = "locked-backups") -> Any:
     """A bucket that locks new objects by default, with an overwritten object a.bin."""
     s3 = create_bucket(aws.client("s3"), name, "us-east-1", lock=True)
