@@ -129,7 +129,8 @@ def sse_algorithm(config: Any, depth: int = 0) -> Any:
     """The default encryption algorithm in a raw encryption configuration, whatever its shape
     (inline blocks of Bucket and BucketV2, the split resource's rules, aws-native's
     bucketEncryption): an SSE-KMS one when any rule names one, else the first found, None when
-    none is, UNKNOWN when one is unknown."""
+    none is, UNKNOWN when one is unknown. The key and the bucket-key flag say nothing about the
+    algorithm: a key this stack creates (unknown in a preview) leaves it known."""
     config = val(config)
     if config is UNKNOWN:
         return UNKNOWN
@@ -138,14 +139,19 @@ def sse_algorithm(config: Any, depth: int = 0) -> Any:
         for k, v in config.items():
             if k == "sseAlgorithm":
                 found.append(val(v))
-            else:
+            elif k not in _NOT_ALGORITHM:
                 found.append(sse_algorithm(v, depth + 1))
     elif isinstance(config, list) and depth < 8:
         found = [sse_algorithm(v, depth + 1) for v in config]
-    if any(a is UNKNOWN for a in found):
-        return UNKNOWN
     names = [a for a in found if isinstance(a, str)]
-    return next((a for a in names if a.startswith("aws:kms")), names[0] if names else None)
+    kms = next((a for a in names if a.startswith("aws:kms")), None)
+    if kms is None and any(a is UNKNOWN for a in found):
+        return UNKNOWN
+    return kms or (names[0] if names else None)
+
+
+# Siblings of the algorithm in every shape (pulumi-aws, aws-native) that never hold one.
+_NOT_ALGORITHM = frozenset({"kmsMasterKeyId", "bucketKeyEnabled"})
 
 
 def public_access_block(props: Any) -> dict[str, Any]:

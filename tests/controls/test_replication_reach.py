@@ -259,3 +259,40 @@ def test_pack_a_disabled_replica_key_fails_the_key_check(analyzer, capture,  # n
     (d,) = run.by_policy("backup-kms-key-usable")
     assert d.enforcement_level == "mandatory", d.message
     assert "BucketReplicationConfig 'backups-primary" in d.message
+
+
+def kms_left_out_key_of_the_stack() -> None:
+    """SSE-KMS by default with a key this stack creates (its ARN unknown in a preview), and a
+    cross-account rule that does not opt in to SSE-KMS objects."""
+    import pulumi
+    import pulumi_aws as aws
+
+    # an existing topic: its ARN names the stack's account in a preview too
+    aws.sns.Topic.get("alerts", "alerts", arn="arn:aws:sns:us-east-1:123456789012:alerts")
+    key = aws.kms.Key("backups")
+    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "backups-primary-sse", bucket=bucket.id, rules=[{
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+            "bucket_key_enabled": True}])
+    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
+                                   rules=[{"id": "to-backup-account", "status": "Enabled",
+                                           "destination": {
+                                               "bucket": "arn:aws:s3:::backups-of-record",
+                                               "account": OTHER,
+                                               "access_control_translation": {
+                                                   "owner": "Destination"},
+                                               "encryption_configuration": {
+                                                   "replica_kms_key_id": THERE_KEY}}}])
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_kms_by_default_is_known_while_the_key_is_not(analyzer, capture,  # noqa: ANN001
+                                                           preview: bool) -> None:
+    """The algorithm says SSE-KMS whatever the key turns out to be: a preview fails the rule
+    that leaves SSE-KMS objects out as an update does, not "unknown"."""
+    run = run_stack(analyzer, capture(kms_left_out_key_of_the_stack, preview=preview))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "leaves out SSE-KMS objects" in d.message, d.message
