@@ -124,10 +124,23 @@ def _replication(m: StackModel, linked: dict[str, list[Res]]) -> dict[int, Any]:
             status = get(rule, "status")
             out.setdefault(id(b), []).append({
                 "id": get(rule, "id"), "status": "Enabled" if status is None else status,
-                "bucket": get(dest, "bucket"), "account": get(dest, "account"),
-                "owner": get(dest, "accessControlTranslation", "owner"),
+                "bucket": get(dest, "bucket"), "account": _dest_account(dest),
+                "owner": _dest_owner(dest),
                 "replicaKey": _replica_key(dest), "kmsObjects": _kms_objects(rule, token)})
     return out
+
+
+def _dest_account(dest: Any) -> Any:
+    """The account a rule replicates to: `account` in BucketReplicationConfig and aws-native,
+    `accountId` in the inline rules of a pulumi-aws Bucket or BucketV2."""
+    account = get(dest, "account")
+    return get(dest, "accountId") if account is None else account
+
+
+def _dest_owner(dest: Any) -> Any:
+    """The replicas' owner override: one block, or (inline rules of a BucketV2) a list."""
+    owner = get(dest, "accessControlTranslation", "owner")
+    return get(dest, "accessControlTranslations", 0, "owner") if owner is None else owner
 
 
 def _kms_objects(rule: Any, token: str) -> Any:

@@ -296,3 +296,66 @@ def test_pack_kms_by_default_is_known_while_the_key_is_not(analyzer, capture,  #
     (d,) = run.by_policy(CROSS_ACCOUNT)
     assert d.enforcement_level == "mandatory", d.message
     assert "leaves out SSE-KMS objects" in d.message, d.message
+
+
+def _inline(v6: bool, opt_in: bool) -> None:
+    """A backup bucket with inline encryption (SSE-KMS) and inline replication to the backup
+    account (replicas owned and keyed there): pulumi-aws Bucket's single blocks, or BucketV2's
+    lists of blocks; the destination account is `account_id` in both."""
+    import pulumi
+    import pulumi_aws as aws
+
+    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+
+    def one(block: dict[str, Any]) -> Any:
+        return [block] if v6 else block
+
+    dest = {"bucket": "arn:aws:s3:::backups-of-record", "account_id": OTHER,
+            "access_control_translation" + ("s" if v6 else ""): one({"owner": "Destination"}),
+            "replica_kms_key_id": THERE_KEY}
+    rule: dict[str, Any] = {"id": "to-backup-account", "status": "Enabled"}
+    if opt_in:
+        rule["source_selection_criteria" + ("s" if v6 else "")] = one(
+            {"sse_kms_encrypted_objects": one({"enabled": True})})
+    sse = {"apply_server_side_encryption_by_default" + ("s" if v6 else ""): one(
+        {"sse_algorithm": "aws:kms", "kms_master_key_id": THERE_KEY})}
+    protect = pulumi.ResourceOptions(protect=True)
+    if v6:
+        rule["destinations"] = [dest]
+        aws.s3.BucketV2("backups-primary", opts=protect,
+                        server_side_encryption_configurations=[{"rules": [sse]}],
+                        replication_configurations=[{"role": ROLE, "rules": [rule]}])
+    else:
+        rule["destination"] = dest
+        aws.s3.Bucket("backups-primary", opts=protect,
+                      server_side_encryption_configuration={"rule": sse},
+                      replication_configuration={"role": ROLE, "rules": [rule]})
+
+
+def inline_v7_opted_in() -> None:
+    _inline(v6=False, opt_in=True)
+
+
+def inline_v7_left_out() -> None:
+    _inline(v6=False, opt_in=False)
+
+
+def inline_v6_opted_in() -> None:
+    _inline(v6=True, opt_in=True)
+
+
+def inline_v6_left_out() -> None:
+    _inline(v6=True, opt_in=False)
+
+
+@pytest.mark.parametrize("opted, left_out", [(inline_v7_opted_in, inline_v7_left_out),
+                                             (inline_v6_opted_in, inline_v6_left_out)],
+                         ids=["Bucket", "BucketV2"])
+def test_pack_inline_replication_to_another_account(analyzer, capture,  # noqa: ANN001
+                                                    opted: Any, left_out: Any) -> None:
+    """Inline rules name the destination account `accountId` and, on BucketV2, the owner
+    override in a list: a rule that copies everything, owned and keyed there, is a copy."""
+    run = run_stack(analyzer, capture(opted, preview=False))
+    assert run.by_policy(CROSS_ACCOUNT) == [], [d.message for d in run.by_policy(CROSS_ACCOUNT)]
+    (d,) = run_stack(analyzer, capture(left_out, preview=False)).by_policy(CROSS_ACCOUNT)
+    assert "leaves out SSE-KMS objects" in d.message, d.message
