@@ -359,3 +359,67 @@ def test_pack_inline_replication_to_another_account(analyzer, capture,  # noqa: 
     assert run.by_policy(CROSS_ACCOUNT) == [], [d.message for d in run.by_policy(CROSS_ACCOUNT)]
     (d,) = run_stack(analyzer, capture(left_out, preview=False)).by_policy(CROSS_ACCOUNT)
     assert "leaves out SSE-KMS objects" in d.message, d.message
+
+
+def _disabled_inline_replica_key(shape: str) -> None:
+    """A backup bucket whose inline replication rule encrypts the replicas with a key of this
+    stack that is disabled: pulumi-aws Bucket, BucketV2, aws-native Bucket."""
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws_native as native
+
+    key = aws.kms.Key("replicas", is_enabled=False)
+    protect = pulumi.ResourceOptions(protect=True)
+    if shape == "native":
+        native.s3.Bucket("backups-primary", opts=protect, replication_configuration={
+            "role": ROLE, "rules": [{"id": "to-backup-account", "status": "Enabled",
+                                     "destination": {
+                                         "bucket": "arn:aws:s3:::backups-of-record",
+                                         "account": OTHER,
+                                         "access_control_translation": {"owner": "Destination"},
+                                         "encryption_configuration": {
+                                             "replica_kms_key_id": key.arn}}}]})
+    elif shape == "v6":
+        aws.s3.BucketV2("backups-primary", opts=protect, replication_configurations=[{
+            "role": ROLE, "rules": [{"id": "to-backup-account", "status": "Enabled",
+                                     "destinations": [{
+                                         "bucket": "arn:aws:s3:::backups-of-record",
+                                         "account_id": OTHER,
+                                         "access_control_translations": [{
+                                             "owner": "Destination"}],
+                                         "replica_kms_key_id": key.arn}]}]}])
+    else:
+        aws.s3.Bucket("backups-primary", opts=protect, replication_configuration={
+            "role": ROLE, "rules": [{"id": "to-backup-account", "status": "Enabled",
+                                     "destination": {
+                                         "bucket": "arn:aws:s3:::backups-of-record",
+                                         "account_id": OTHER,
+                                         "access_control_translation": {"owner": "Destination"},
+                                         "replica_kms_key_id": key.arn}}]})
+
+
+def disabled_inline_replica_key_v7() -> None:
+    _disabled_inline_replica_key("v7")
+
+
+def disabled_inline_replica_key_v6() -> None:
+    _disabled_inline_replica_key("v6")
+
+
+def disabled_inline_replica_key_native() -> None:
+    _disabled_inline_replica_key("native")
+
+
+@pytest.mark.parametrize("program", [disabled_inline_replica_key_v7,
+                                     disabled_inline_replica_key_v6,
+                                     disabled_inline_replica_key_native],
+                         ids=["Bucket", "BucketV2", "aws-native"])
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_a_disabled_inline_replica_key_fails_the_key_check(
+        analyzer, capture, program: Any, preview: bool) -> None:  # noqa: ANN001
+    """The replica key named in a bucket's own (inline) replication rules is a key of
+    recovery data as much as the one on a BucketReplicationConfig."""
+    run = run_stack(analyzer, capture(program, preview=preview))
+    (d,) = run.by_policy("backup-kms-key-usable")
+    assert d.enforcement_level == "mandatory", d.message
+    assert "backups-primary" in d.message, d.message
