@@ -8,9 +8,9 @@ operation (X-Amz-Target, the query `Action`, or the S3 sub-resource of a GET) an
 the request body (`operation_re`: a regular expression the whole operation must match, e.g.
 an S3 PUT to a bucket whose name is not known in advance); it answers AccessDenied (`denied`),
 throttling (`throttle`: HTTP 400 Throttling/ThrottlingException, HTTP 503 SlowDown for S3), a
-canned JSON body (`reply`, for JSON APIs the emulator lacks) or, after forwarding the request (S3 only),
-HTTP 500 InternalError (`lost`: the request took effect, its answer never arrived) for the first
-`times` matches (every match when `times` is None).
+canned JSON body (`reply`, for JSON APIs the emulator lacks) or, for S3, after forwarding the
+request, HTTP 500 InternalError (`lost`: the request took effect, its answer never arrived) for
+the first `times` matches (every match when `times` is None).
 Everything else is forwarded unchanged. `seen` records every (service, operation) that went
 through.
 """
