@@ -347,9 +347,12 @@ def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
 
 def _cross_account(model: StackModel, params: dict) -> Iterable[Judged]:
     for p in model.index.get(_KEY + ":protected", ()):
-        # a bucket's encryption set by a resource not linked yet may be SSE-KMS
-        kinds = (UNLINKED_SELECTION, "sse") if p.kind == "backup bucket" else UNLINKED_SELECTION
-        yield p, unlinked_guard(model, kinds, ctl.cross_account_copy(p, params))
+        v = ctl.cross_account_copy(p, params)
+        # an encryption set by a resource not linked yet may change the bucket's default: only
+        # the verdict that rests on it (SSE-KMS objects left out) waits for it
+        rests_on_sse = v is not None and "defaultEncryption" in v.evidence
+        kinds = (UNLINKED_SELECTION, "sse") if rests_on_sse else UNLINKED_SELECTION
+        yield p, unlinked_guard(model, kinds, v)
 
 
 def _air_gapped(model: StackModel, params: dict) -> Iterable[Judged]:

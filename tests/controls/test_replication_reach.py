@@ -423,3 +423,51 @@ def test_pack_a_disabled_inline_replica_key_fails_the_key_check(
     (d,) = run.by_policy("backup-kms-key-usable")
     assert d.enforcement_level == "mandatory", d.message
     assert "backups-primary" in d.message, d.message
+
+
+def no_replication_and_a_foreign_sse() -> None:
+    """A backup bucket with no replication at all, and the default encryption of a bucket
+    this stack does not hold (named by a literal): the latter cannot change the verdict."""
+    import pulumi
+    import pulumi_aws as aws
+
+    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+    aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "logs-sse", bucket="another-teams-logs", rules=[{
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}])
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_an_unlinked_encryption_only_defers_the_kms_objects_verdict(  # noqa: ANN001
+        analyzer, capture, preview: bool) -> None:
+    """An encryption configuration whose bucket is not (yet) known may make a bucket's default
+    SSE-KMS or not: only the verdict that rests on it waits. A bucket with no cross-account
+    replication at all fails whatever it encrypts with."""
+    run = run_stack(analyzer, capture(no_replication_and_a_foreign_sse, preview=preview))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "no replication rule writes to another account" in d.message, d.message
+
+
+def no_replication_and_an_unknown_sse() -> None:
+    """A backup bucket with no replication at all, and an encryption configuration whose
+    bucket is not known in a preview (and is no bucket of the stack's by dependency)."""
+    import pulumi
+    import pulumi_aws as aws
+
+    # an existing topic: its ARN names the stack's account in a preview too
+    aws.sns.Topic.get("alerts", "alerts", arn="arn:aws:sns:us-east-1:123456789012:alerts")
+    aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    somewhere = aws.sns.Topic("somewhere")
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "elsewhere-sse", bucket=somewhere.id, rules=[{
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}}])
+
+
+def test_pack_an_unknown_encryption_target_only_defers_the_kms_objects_verdict(  # noqa: ANN001
+        analyzer, capture) -> None:
+    run = run_stack(analyzer, capture(no_replication_and_an_unknown_sse, preview=True))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "no replication rule writes to another account" in d.message, d.message
