@@ -772,6 +772,23 @@ def test_the_drills_own_scratch_bucket_is_deleted_on_every_failure_path(
     assert versions(s3, "locked-backups") == before
 
 
+def test_an_interrupted_drill_deletes_its_own_scratch_bucket(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = locked_bucket(aws)
+
+    def ctrl_c(*_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("auditor.drill.s3.sha256_of", ctrl_c)  # while verifying the copy
+    code = main(["drill", "s3", "--bucket", "locked-backups", "--key", "a.bin",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and d["outcome"] == "interrupted", d
+    assert [c["operation"] for c in d["calls"]][-2:] == ["DeleteObject", "DeleteBucket"]
+    assert d["cleaned_up"] and {b["Name"] for b in s3.list_buckets()["Buckets"]} == {
+        "locked-backups"}
+
+
 def test_s3_drill_without_anything_to_restore_cannot_run(aws: Any, tmp_path: Path) -> None:
     s3 = create_bucket(aws.client("s3"), "plain", "us-east-1")
     s3.put_object(Bucket="plain", Key="x", Body=b"x")
