@@ -753,6 +753,10 @@ SCRATCH_BUCKET_PUT = r"PUT /drguard-drill-[0-9]+-[0-9a-f]+-copies/?"
     (Fault("lost", "s3", operation_re=SCRATCH_BUCKET_PUT), "create scratch bucket"),
     # it is never made: its deletion finds nothing, which is no leftover
     (Fault("denied", "s3", operation_re=SCRATCH_BUCKET_PUT), "create scratch bucket"),
+    # a drill policy of before the scratch bucket (no CreateBucket, no DeleteBucket): S3
+    # refused to make it, so there is nothing to delete and nothing left behind
+    (Fault("denied", "s3", operation_re=r"(PUT|DELETE) /drguard-drill-[0-9]+-[0-9a-f]+-copies/?"),
+     "create scratch bucket"),
     # a copy fails after the bucket was made: the bucket is still deleted
     (Fault("denied", "s3", operation_re=r"PUT /drguard-drill-[^/]+-copies/.+"), "restore a.bin"),
 ])

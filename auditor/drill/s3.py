@@ -176,8 +176,18 @@ def make_bucket(ctx: Context, s3: Any) -> None:
     with ctx.step(f"create scratch bucket {name}"):
         # on the cleanup stack before the call: a lost answer or a signal right after the
         # bucket is made must not leave it behind
-        ctx.cleanup.add(f"delete bucket {name}", lambda: delete_bucket(s3, name))
-        s3.create_bucket(**create.params)
+        refused: list[str] = []  # S3 refused the create: no bucket of ours to delete
+        ctx.cleanup.add(f"delete bucket {name}",
+                        lambda: None if refused else delete_bucket(s3, name))
+        try:
+            s3.create_bucket(**create.params)
+        except ClientError as e:
+            # a 4xx answer is S3 refusing (access denied, the name another account's), unless
+            # it says an earlier attempt whose answer was lost made the bucket after all
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if 400 <= status < 500 and error_code(e) != "BucketAlreadyOwnedByYou":
+                refused.append(error_code(e))
+            raise
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": TAG_KEY,
                                                                 "Value": ctx.run_id}]})
 
