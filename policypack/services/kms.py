@@ -52,7 +52,7 @@ KEY_PROPS: dict[str, tuple[str, ...]] = {
     "aws:s3/bucket:Bucket": ("serverSideEncryptionConfiguration", "replicationConfiguration"),
     "aws:s3/bucketV2:BucketV2": ("serverSideEncryptionConfigurations",
                                  "replicationConfigurations"),
-    "aws-native:s3:Bucket": ("replicationConfiguration",),
+    "aws-native:s3:Bucket": ("bucketEncryption", "replicationConfiguration"),
     "aws-native:rds:DbInstance": ("kmsKeyId",),
     "aws-native:rds:DbCluster": ("kmsKeyId",),
     "aws-native:dynamodb:Table": ("sseSpecification",),

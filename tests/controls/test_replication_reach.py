@@ -471,3 +471,26 @@ def test_pack_an_unknown_encryption_target_only_defers_the_kms_objects_verdict( 
     (d,) = run.by_policy(CROSS_ACCOUNT)
     assert d.enforcement_level == "mandatory", d.message
     assert "no replication rule writes to another account" in d.message, d.message
+
+
+def disabled_native_sse_key() -> None:
+    """An aws-native backup bucket encrypted by default with a key of this stack that is
+    disabled."""
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws_native as native
+
+    key = aws.kms.Key("backups", is_enabled=False)
+    native.s3.Bucket("backups-primary", opts=pulumi.ResourceOptions(protect=True),
+                     bucket_encryption={"server_side_encryption_configuration": [{
+                         "server_side_encryption_by_default": {
+                             "sse_algorithm": "aws:kms", "kms_master_key_id": key.arn}}]})
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_a_disabled_key_of_an_aws_native_bucket_fails_the_key_check(  # noqa: ANN001
+        analyzer, capture, preview: bool) -> None:
+    run = run_stack(analyzer, capture(disabled_native_sse_key, preview=preview))
+    (d,) = run.by_policy("backup-kms-key-usable")
+    assert d.enforcement_level == "mandatory", d.message
+    assert "backups-primary" in d.message, d.message
