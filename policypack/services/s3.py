@@ -627,12 +627,16 @@ def _trail_view(m: StackModel, t: Trail) -> tuple[Trail, Any]:
 def _link(m: StackModel, linked: dict[str, list[Res]], scope: Scope) -> None:
     """Split resources, replication, backup scope (needs trails), then deletion alerts."""
     m.index[_BY_NAME] = {b.name: b for b in m.buckets if b.evidence.get("name_known")}
+    # a known name that is none of the stack's buckets is another bucket's setting, unless
+    # a bucket of the stack has a name not known yet (it may be that one)
+    names_unknown = any(not b.evidence.get("name_known") for b in m.buckets)
     for r in linked.get("split", ()):
         target = bucket_for(m, r, "bucket")
         if target is None:
-            m.count_unlinked("versioning" if r.type in VERSIONING_TYPES else
-                             "lock" if r.type in LOCK_TYPES else
-                             "sse" if r.type in SSE_TYPES else "pab")
+            if names_unknown or not isinstance(r.get("bucket"), str):
+                m.count_unlinked("versioning" if r.type in VERSIONING_TYPES else
+                                 "lock" if r.type in LOCK_TYPES else
+                                 "sse" if r.type in SSE_TYPES else "pab")
             continue
         _fold(target, r)
     repl = _replication(m, linked.get("replication", ()))

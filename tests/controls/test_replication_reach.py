@@ -494,3 +494,45 @@ def test_pack_a_disabled_key_of_an_aws_native_bucket_fails_the_key_check(  # noq
     (d,) = run.by_policy("backup-kms-key-usable")
     assert d.enforcement_level == "mandatory", d.message
     assert "backups-primary" in d.message, d.message
+
+
+def split_settings_of_a_bucket_outside_the_stack() -> None:
+    """A backup bucket that is not versioned and encrypts with SSE-KMS by default, replicated
+    to the backup account without opting in to SSE-KMS objects; and the versioning and
+    encryption of another team's bucket, named by a literal: no bucket of this stack."""
+    import pulumi
+    import pulumi_aws as aws
+
+    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "backups-primary-sse", bucket=bucket.id, rules=[{
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": THERE_KEY}}])
+    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
+                                   rules=[{"id": "to-backup-account", "status": "Enabled",
+                                           "destination": {
+                                               "bucket": "arn:aws:s3:::backups-of-record",
+                                               "account": OTHER,
+                                               "access_control_translation": {
+                                                   "owner": "Destination"},
+                                               "encryption_configuration": {
+                                                   "replica_kms_key_id": THERE_KEY}}}])
+    aws.s3.BucketVersioningV2("logs-versioning", bucket="another-teams-logs",
+                              versioning_configuration={"status": "Enabled"})
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "logs-sse", bucket="another-teams-logs", rules=[{
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}])
+
+
+def test_pack_settings_of_a_bucket_outside_the_stack_change_no_verdict(  # noqa: ANN001
+        analyzer, capture) -> None:
+    """A split resource that names a bucket outside the stack by a literal configures none of
+    the stack's buckets: an update fails the backup bucket's gaps, it does not defer them."""
+    run = run_stack(analyzer, capture(split_settings_of_a_bucket_outside_the_stack,
+                                      preview=False))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "leaves out SSE-KMS objects" in d.message, d.message
+    (d,) = run.by_policy("backup-bucket-versioning")
+    assert d.enforcement_level == "mandatory", d.message
