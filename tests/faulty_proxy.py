@@ -5,9 +5,12 @@
 
 A fault matches on the service (signing name from the SigV4 credential scope), optionally the
 operation (X-Amz-Target, the query `Action`, or the S3 sub-resource of a GET) and a substring of
-the request body; it answers AccessDenied (`denied`), throttling (`throttle`: HTTP 400
-Throttling/ThrottlingException, HTTP 503 SlowDown for S3) or a canned JSON body (`reply`, for
-JSON APIs the emulator lacks) for the first `times` matches (every match when `times` is None).
+the request body (`operation_re`: a regular expression the whole operation must match, e.g.
+an S3 PUT to a bucket whose name is not known in advance); it answers AccessDenied (`denied`),
+throttling (`throttle`: HTTP 400 Throttling/ThrottlingException, HTTP 503 SlowDown for S3), a
+canned JSON body (`reply`, for JSON APIs the emulator lacks) or, for S3, after forwarding the
+request, HTTP 500 InternalError (`lost`: the request took effect, its answer never arrived) for
+the first `times` matches (every match when `times` is None).
 Everything else is forwarded unchanged. `seen` records every (service, operation) that went
 through.
 """
@@ -38,16 +41,19 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "serv
 @dataclass
 class Fault:
     kind: str  # "denied" | "throttle" | "missing" (404 ResourceNotFoundException) | "reply"
-    # (answer 200 with `reply` as JSON)
+    # (answer 200 with `reply` as JSON) | "lost" (forward, then answer 500 InternalError)
     service: str
     operation: str | None = None
     body_contains: str | None = None
     times: int | None = None
     hits: int = 0
     reply: dict | str | None = None  # str: an XML body, for query APIs
+    operation_re: str | None = None
 
     def wants(self, service: str, operation: str, body: str) -> bool:
         if service != self.service or (self.operation and operation != self.operation):
+            return False
+        if self.operation_re and not re.fullmatch(self.operation_re, operation):
             return False
         if self.body_contains and self.body_contains not in body:
             return False
@@ -81,6 +87,11 @@ def _error(kind: str, service: str, operation: str) -> tuple[int, dict[str, str]
     denied = kind == "denied"
     message = (f"User is not authorized to perform: {service}:{operation}" if denied
                else "Rate exceeded")
+    if kind == "lost" and service == "s3":
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code>"
+                "<Message>We encountered an internal error.</Message>"
+                "<RequestId>faulty</RequestId></Error>")
+        return 500, {"Content-Type": "application/xml"}, body.encode()
     if service == "s3":
         code, status = ("AccessDenied", 403) if denied else ("SlowDown", 503)
         body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code>"
@@ -150,6 +161,9 @@ class FaultyProxy:
                 elif fault and fault.kind == "reply":
                     status, out_headers = 200, {"Content-Type": "application/json"}
                     body = json.dumps(fault.reply or {}).encode()
+                elif fault and fault.kind == "lost":
+                    proxy._forward(self.command, self.path, dict(self.headers), raw)
+                    status, out_headers, body = _error(fault.kind, service, op)
                 elif fault:
                     status, out_headers, body = _error(fault.kind, service, op)
                 else:

@@ -702,6 +702,97 @@ def test_a_bucket_whose_replication_cannot_be_read_gets_copies_in_the_drills_own
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"pulumi-state"}
 
 
+def test_guard_lets_the_scratch_bucket_be_made_only_private_and_unlocked(aws: Any) -> None:
+    """The drill makes its own bucket with a name and a region, nothing else: an ACL, a grant
+    or an object ownership setting could open the copies of backup data to others."""
+    from auditor.aws import AwsOptions
+    from auditor.drill.guard import DrillAccount, DrillGuard
+
+    guard = DrillGuard("20261201000000-abcdef")
+    mine = f"{guard.prefix}-copies"
+    other = "drguard-drill-20261201000001-abcdef-copies"  # another run's
+    create_bucket(aws.client("s3"), other, "us-east-1")
+    with FaultyProxy(aws.url) as proxy:
+        s3g = DrillAccount(AwsOptions(endpoint_url=proxy.url), guard).client("s3")
+        refused = [
+            lambda: s3g.create_bucket(Bucket=mine, ACL="public-read"),
+            lambda: s3g.create_bucket(Bucket=mine, GrantRead="uri=http://acs.amazonaws.com/"
+                                      "groups/global/AllUsers"),
+            lambda: s3g.create_bucket(Bucket=mine, GrantFullControl="id=0123456789abcdef"),
+            lambda: s3g.create_bucket(Bucket=mine, ObjectOwnership="ObjectWriter"),
+            lambda: s3g.delete_bucket(Bucket=other),
+            lambda: s3g.put_bucket_tagging(Bucket=other, Tagging={"TagSet": [
+                {"Key": "dr:drill", "Value": guard.run_id}]}),
+        ]
+        for call in refused:
+            with pytest.raises(MutatingCallError):
+                call()
+        s3g.create_bucket(Bucket=mine, CreateBucketConfiguration={
+            "LocationConstraint": "eu-west-1"})
+    assert [c.allowed for c in guard.calls] == [False] * len(refused) + [True]
+    assert [op for _, op in proxy.seen if op.startswith("PUT") or op.startswith("DELETE")] \
+        == [f"PUT /{mine}"]
+
+
+def locked_bucket(aws: Any, name: str = "locked-backups") -> Any:
+    """A bucket that locks new objects by default, with an overwritten object a.bin."""
+    s3 = create_bucket(aws.client("s3"), name, "us-east-1", lock=True)
+    s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE",
+                                                                      "Days": 1}}})
+    s3.put_object(Bucket=name, Key="a.bin", Body=b"one")
+    s3.put_object(Bucket=name, Key="a.bin", Body=b"two")
+    return s3
+
+
+SCRATCH_BUCKET_PUT = r"PUT /drguard-drill-[0-9]+-[0-9a-f]+-copies/?"
+
+
+@pytest.mark.parametrize("fault, failed_step", [
+    # the bucket is made but the answer is lost (every retry too): it exists, unknown to us
+    (Fault("lost", "s3", operation_re=SCRATCH_BUCKET_PUT), "create scratch bucket"),
+    # it is never made: its deletion finds nothing, which is no leftover
+    (Fault("denied", "s3", operation_re=SCRATCH_BUCKET_PUT), "create scratch bucket"),
+    # a drill policy of before the scratch bucket (no CreateBucket, no DeleteBucket): S3
+    # refused to make it, so there is nothing to delete and nothing left behind
+    (Fault("denied", "s3", operation_re=r"(PUT|DELETE) /drguard-drill-[0-9]+-[0-9a-f]+-copies/?"),
+     "create scratch bucket"),
+    # a copy fails after the bucket was made: the bucket is still deleted
+    (Fault("denied", "s3", operation_re=r"PUT /drguard-drill-[^/]+-copies/.+"), "restore a.bin"),
+])
+def test_the_drills_own_scratch_bucket_is_deleted_on_every_failure_path(
+        aws: Any, tmp_path: Path, fault: Fault, failed_step: str) -> None:
+    s3 = locked_bucket(aws)
+    before = versions(s3, "locked-backups")
+    with FaultyProxy(aws.url, [fault]) as proxy:
+        code = main(["drill", "s3", "--bucket", "locked-backups", "--key", "a.bin",
+                     "--endpoint-url", proxy.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert proxy.injected, proxy.seen
+    assert code == 3, d
+    assert d["failed_step"].startswith(failed_step), d
+    assert d["cleaned_up"] and not d["left_behind"], d
+    assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"locked-backups"}
+    assert versions(s3, "locked-backups") == before
+
+
+def test_an_interrupted_drill_deletes_its_own_scratch_bucket(
+        aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s3 = locked_bucket(aws)
+
+    def ctrl_c(*_: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("auditor.drill.s3.sha256_of", ctrl_c)  # while verifying the copy
+    code = main(["drill", "s3", "--bucket", "locked-backups", "--key", "a.bin",
+                 "--endpoint-url", aws.url, "--output-dir", str(tmp_path), *FAST])
+    d = report(tmp_path)["drill"]
+    assert code == 3 and d["outcome"] == "interrupted", d
+    assert [c["operation"] for c in d["calls"]][-2:] == ["DeleteObject", "DeleteBucket"]
+    assert d["cleaned_up"] and {b["Name"] for b in s3.list_buckets()["Buckets"]} == {
+        "locked-backups"}
+
+
 def test_s3_drill_without_anything_to_restore_cannot_run(aws: Any, tmp_path: Path) -> None:
     s3 = create_bucket(aws.client("s3"), "plain", "us-east-1")
     s3.put_object(Bucket="plain", Key="x", Body=b"x")

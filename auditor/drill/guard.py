@@ -18,8 +18,9 @@ parameters name a scratch resource of this run:
   copy replaces the tags with `dr:drill=<run id>` and sets no Object Lock (a locked copy
   could not be deleted);
 - the drill's own scratch bucket (`drguard-drill-<run id>-copies`, made when the bucket it
-  restores from would keep the copies: it locks or replicates new objects): created without
-  Object Lock, tagged `dr:drill=<run id>`, deleted.
+  restores from would keep the copies: it locks or replicates new objects): created with a
+  name and a region only (no Object Lock, ACL, grant or ownership setting), tagged
+  `dr:drill=<run id>`, deleted.
 
 Anything else (another name, another operation, the original's name) raises
 `auditor.aws.MutatingCallError` before the request is built or sent. The check runs on the
@@ -151,6 +152,13 @@ def _s3_bucket(g: DrillGuard, params: dict[str, Any]) -> tuple[str, str | None]:
         return f"s3://{name}", "not this drill's scratch bucket"
     if params.get("ObjectLockEnabledForBucket"):
         return f"s3://{name}", "a scratch bucket never locks its objects"
+    # a name and a region, nothing else: an ACL, a grant or an ownership setting could open
+    # the copies of backup data to others
+    extra = sorted(k for k in params if k.startswith(("ACL", "Grant", "ObjectOwnership")))
+    extra += [f"CreateBucketConfiguration.{k}" for k in sorted(
+        set(params.get("CreateBucketConfiguration") or ()) - {"LocationConstraint"})]
+    if extra:
+        return f"s3://{name}", f"a scratch bucket is made with no {', '.join(extra)}"
     if "Tagging" in params and not g.has_tag_list((params.get("Tagging") or {}).get("TagSet")):
         return f"s3://{name}", f"its tags must carry {TAG_KEY}={g.run_id}"
     return f"s3://{name}", None

@@ -158,6 +158,15 @@ def choose_scratch(s3: Any, plan: Plan, bucket: str, given: str | None, region: 
     return name, True
 
 
+def delete_bucket(s3: Any, name: str) -> None:
+    """Delete the drill's own scratch bucket; one that was never made (or is gone) is done."""
+    try:
+        s3.delete_bucket(Bucket=name)
+    except ClientError as e:
+        if error_code(e) not in ("NoSuchBucket", "404"):
+            raise
+
+
 def make_bucket(ctx: Context, s3: Any) -> None:
     """Create the scratch bucket the plan asks for (its deletion is the last cleanup)."""
     create = next((c for c in ctx.plan.calls if c.operation == "CreateBucket"), None)
@@ -165,8 +174,20 @@ def make_bucket(ctx: Context, s3: Any) -> None:
         return
     name = str(create.params["Bucket"])
     with ctx.step(f"create scratch bucket {name}"):
-        s3.create_bucket(**create.params)
-        ctx.cleanup.add(f"delete bucket {name}", lambda: s3.delete_bucket(Bucket=name))
+        # on the cleanup stack before the call: a lost answer or a signal right after the
+        # bucket is made must not leave it behind
+        refused: list[str] = []  # S3 refused the create: no bucket of ours to delete
+        ctx.cleanup.add(f"delete bucket {name}",
+                        lambda: None if refused else delete_bucket(s3, name))
+        try:
+            s3.create_bucket(**create.params)
+        except ClientError as e:
+            # a 4xx answer is S3 refusing (access denied, the name another account's), unless
+            # it says an earlier attempt whose answer was lost made the bucket after all
+            status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if 400 <= status < 500 and error_code(e) != "BucketAlreadyOwnedByYou":
+                refused.append(error_code(e))
+            raise
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": TAG_KEY,
                                                                 "Value": ctx.run_id}]})
 

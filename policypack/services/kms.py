@@ -49,8 +49,10 @@ KEY_PROPS: dict[str, tuple[str, ...]] = {
     "aws:efs/fileSystem:FileSystem": ("kmsKeyId",),
     "aws:backup/vault:Vault": ("kmsKeyArn",),
     "aws:ebs/volume:Volume": ("kmsKeyId",),
-    "aws:s3/bucket:Bucket": ("serverSideEncryptionConfiguration",),
-    "aws:s3/bucketV2:BucketV2": ("serverSideEncryptionConfigurations",),
+    "aws:s3/bucket:Bucket": ("serverSideEncryptionConfiguration", "replicationConfiguration"),
+    "aws:s3/bucketV2:BucketV2": ("serverSideEncryptionConfigurations",
+                                 "replicationConfigurations"),
+    "aws-native:s3:Bucket": ("bucketEncryption", "replicationConfiguration"),
     "aws-native:rds:DbInstance": ("kmsKeyId",),
     "aws-native:rds:DbCluster": ("kmsKeyId",),
     "aws-native:dynamodb:Table": ("sseSpecification",),
@@ -116,14 +118,36 @@ def _holder(m: StackModel, r: Res) -> tuple[Any, bool]:
     return fact, isinstance(fact, Volume) or fact.stateful()
 
 
+# properties that hold replication rules: only their replica keys are keys (the other strings
+# are bucket and role ARNs: an unknown one of those says nothing about keys)
+REPLICATION_PROPS = frozenset({"rules", "replicationConfiguration", "replicationConfigurations"})
+
+
 def _replica_keys(r: Res) -> list[Any]:
-    """The replica keys a BucketReplicationConfig names (its other strings are bucket and
-    role ARNs: an unknown one of those says nothing about keys)."""
-    rules = r.get("rules")
+    """The replica keys the replication rules of `r` name: a BucketReplicationConfig's rules,
+    or a bucket's inline ones (pulumi-aws Bucket: one block, its destination naming
+    replicaKmsKeyId; BucketV2: lists of blocks; aws-native: encryptionConfiguration)."""
+    if r.type == "aws:s3/bucketV2:BucketV2":
+        v6 = r.get("replicationConfigurations")
+        if v6 is UNKNOWN or get(v6, 0, "rules") is UNKNOWN:
+            return [UNKNOWN]
+        return [get(rule, "destinations", 0, "replicaKmsKeyId")
+                for rule in _list(get(v6, 0, "rules"))]
+    if r.type == "aws:s3/bucket:Bucket":
+        v7 = r.get("replicationConfiguration", "rules")
+        if v7 is UNKNOWN:
+            return [UNKNOWN]
+        return [get(rule, "destination", "replicaKmsKeyId") for rule in _list(v7)]
+    rules = (r.get("replicationConfiguration", "rules") if r.type == "aws-native:s3:Bucket"
+             else r.get("rules") if r.type in REPLICATION_TYPES else [])
     if rules is UNKNOWN:
         return [UNKNOWN]
     return [get(rule, "destination", "encryptionConfiguration", "replicaKmsKeyId")
-            for rule in (rules if isinstance(rules, list) else [])]
+            for rule in _list(rules)]
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
 
 
 def _link(m: StackModel, _linked: dict[str, list[Res]], _scope: Scope) -> None:
@@ -151,8 +175,9 @@ def _link(m: StackModel, _linked: dict[str, list[Res]], _scope: Scope) -> None:
             for urn in r.property_deps.get(prop, ()):
                 if urn in by_urn:
                     used[id(by_urn[urn])] = by_urn[urn]
-            for s in _strings(_replica_keys(r) if r.type in REPLICATION_TYPES
-                              else r.get(prop)):
+            replication = prop in REPLICATION_PROPS and (
+                r.type in REPLICATION_TYPES or prop != "rules")
+            for s in _strings(_replica_keys(r) if replication else r.get(prop)):
                 if s is UNKNOWN:
                     unknown = True
                 elif s in by_ref:

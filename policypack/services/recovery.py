@@ -125,10 +125,23 @@ def _replication(m: StackModel, linked: dict[str, list[Res]]) -> dict[int, Any]:
             status = get(rule, "status")
             out.setdefault(id(b), []).append({
                 "id": get(rule, "id"), "status": "Enabled" if status is None else status,
-                "bucket": get(dest, "bucket"), "account": get(dest, "account"),
-                "owner": get(dest, "accessControlTranslation", "owner"),
+                "bucket": get(dest, "bucket"), "account": _dest_account(dest),
+                "owner": _dest_owner(dest),
                 "replicaKey": _replica_key(dest), "kmsObjects": _kms_objects(rule, token)})
     return out
+
+
+def _dest_account(dest: Any) -> Any:
+    """The account a rule replicates to: `account` in BucketReplicationConfig and aws-native,
+    `accountId` in the inline rules of a pulumi-aws Bucket or BucketV2."""
+    account = get(dest, "account")
+    return get(dest, "accountId") if account is None else account
+
+
+def _dest_owner(dest: Any) -> Any:
+    """The replicas' owner override: one block, or (inline rules of a BucketV2) a list."""
+    owner = get(dest, "accessControlTranslation", "owner")
+    return get(dest, "accessControlTranslations", 0, "owner") if owner is None else owner
 
 
 def _kms_objects(rule: Any, token: str) -> Any:
@@ -340,9 +353,12 @@ def _link(m: StackModel, linked: dict[str, list[Res]], _scope: Scope) -> None:
 
 def _cross_account(model: StackModel, params: dict) -> Iterable[Judged]:
     for p in model.index.get(_KEY + ":protected", ()):
-        # a bucket's encryption set by a resource not linked yet may be SSE-KMS
-        kinds = (UNLINKED_SELECTION, "sse") if p.kind == "backup bucket" else UNLINKED_SELECTION
-        yield p, unlinked_guard(model, kinds, ctl.cross_account_copy(p, params))
+        v = ctl.cross_account_copy(p, params)
+        # an encryption set by a resource not linked yet may change the bucket's default: only
+        # the verdict that rests on it (SSE-KMS objects left out) waits for it
+        rests_on_sse = v is not None and "defaultEncryption" in v.evidence
+        kinds = (UNLINKED_SELECTION, "sse") if rests_on_sse else UNLINKED_SELECTION
+        yield p, unlinked_guard(model, kinds, v)
 
 
 def _air_gapped(model: StackModel, params: dict) -> Iterable[Judged]:

@@ -129,7 +129,8 @@ def sse_algorithm(config: Any, depth: int = 0) -> Any:
     """The default encryption algorithm in a raw encryption configuration, whatever its shape
     (inline blocks of Bucket and BucketV2, the split resource's rules, aws-native's
     bucketEncryption): an SSE-KMS one when any rule names one, else the first found, None when
-    none is, UNKNOWN when one is unknown."""
+    none is, UNKNOWN when one is unknown. The key and the bucket-key flag say nothing about the
+    algorithm: a key this stack creates (unknown in a preview) leaves it known."""
     config = val(config)
     if config is UNKNOWN:
         return UNKNOWN
@@ -138,14 +139,19 @@ def sse_algorithm(config: Any, depth: int = 0) -> Any:
         for k, v in config.items():
             if k == "sseAlgorithm":
                 found.append(val(v))
-            else:
+            elif k not in _NOT_ALGORITHM:
                 found.append(sse_algorithm(v, depth + 1))
     elif isinstance(config, list) and depth < 8:
         found = [sse_algorithm(v, depth + 1) for v in config]
-    if any(a is UNKNOWN for a in found):
-        return UNKNOWN
     names = [a for a in found if isinstance(a, str)]
-    return next((a for a in names if a.startswith("aws:kms")), names[0] if names else None)
+    kms = next((a for a in names if a.startswith("aws:kms")), None)
+    if kms is None and any(a is UNKNOWN for a in found):
+        return UNKNOWN
+    return kms or (names[0] if names else None)
+
+
+# Siblings of the algorithm in every shape (pulumi-aws, aws-native) that never hold one.
+_NOT_ALGORITHM = frozenset({"kmsMasterKeyId", "bucketKeyEnabled"})
 
 
 def public_access_block(props: Any) -> dict[str, Any]:
@@ -621,12 +627,16 @@ def _trail_view(m: StackModel, t: Trail) -> tuple[Trail, Any]:
 def _link(m: StackModel, linked: dict[str, list[Res]], scope: Scope) -> None:
     """Split resources, replication, backup scope (needs trails), then deletion alerts."""
     m.index[_BY_NAME] = {b.name: b for b in m.buckets if b.evidence.get("name_known")}
+    # a known name that is none of the stack's buckets is another bucket's setting, unless
+    # a bucket of the stack has a name not known yet (it may be that one)
+    names_unknown = any(not b.evidence.get("name_known") for b in m.buckets)
     for r in linked.get("split", ()):
         target = bucket_for(m, r, "bucket")
         if target is None:
-            m.count_unlinked("versioning" if r.type in VERSIONING_TYPES else
-                             "lock" if r.type in LOCK_TYPES else
-                             "sse" if r.type in SSE_TYPES else "pab")
+            if names_unknown or not isinstance(r.get("bucket"), str):
+                m.count_unlinked("versioning" if r.type in VERSIONING_TYPES else
+                                 "lock" if r.type in LOCK_TYPES else
+                                 "sse" if r.type in SSE_TYPES else "pab")
             continue
         _fold(target, r)
     repl = _replication(m, linked.get("replication", ()))

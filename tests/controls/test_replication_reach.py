@@ -259,3 +259,280 @@ def test_pack_a_disabled_replica_key_fails_the_key_check(analyzer, capture,  # n
     (d,) = run.by_policy("backup-kms-key-usable")
     assert d.enforcement_level == "mandatory", d.message
     assert "BucketReplicationConfig 'backups-primary" in d.message
+
+
+def kms_left_out_key_of_the_stack() -> None:
+    """SSE-KMS by default with a key this stack creates (its ARN unknown in a preview), and a
+    cross-account rule that does not opt in to SSE-KMS objects."""
+    import pulumi
+    import pulumi_aws as aws
+
+    # an existing topic: its ARN names the stack's account in a preview too
+    aws.sns.Topic.get("alerts", "alerts", arn="arn:aws:sns:us-east-1:123456789012:alerts")
+    key = aws.kms.Key("backups")
+    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "backups-primary-sse", bucket=bucket.id, rules=[{
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+            "bucket_key_enabled": True}])
+    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
+                                   rules=[{"id": "to-backup-account", "status": "Enabled",
+                                           "destination": {
+                                               "bucket": "arn:aws:s3:::backups-of-record",
+                                               "account": OTHER,
+                                               "access_control_translation": {
+                                                   "owner": "Destination"},
+                                               "encryption_configuration": {
+                                                   "replica_kms_key_id": THERE_KEY}}}])
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_kms_by_default_is_known_while_the_key_is_not(analyzer, capture,  # noqa: ANN001
+                                                           preview: bool) -> None:
+    """The algorithm says SSE-KMS whatever the key turns out to be: a preview fails the rule
+    that leaves SSE-KMS objects out as an update does, not "unknown"."""
+    run = run_stack(analyzer, capture(kms_left_out_key_of_the_stack, preview=preview))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "leaves out SSE-KMS objects" in d.message, d.message
+
+
+def _inline(v6: bool, opt_in: bool) -> None:
+    """A backup bucket with inline encryption (SSE-KMS) and inline replication to the backup
+    account (replicas owned and keyed there): pulumi-aws Bucket's single blocks, or BucketV2's
+    lists of blocks; the destination account is `account_id` in both."""
+    import pulumi
+    import pulumi_aws as aws
+
+    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+
+    def one(block: dict[str, Any]) -> Any:
+        return [block] if v6 else block
+
+    dest = {"bucket": "arn:aws:s3:::backups-of-record", "account_id": OTHER,
+            "access_control_translation" + ("s" if v6 else ""): one({"owner": "Destination"}),
+            "replica_kms_key_id": THERE_KEY}
+    rule: dict[str, Any] = {"id": "to-backup-account", "status": "Enabled"}
+    if opt_in:
+        rule["source_selection_criteria" + ("s" if v6 else "")] = one(
+            {"sse_kms_encrypted_objects": one({"enabled": True})})
+    sse = {"apply_server_side_encryption_by_default" + ("s" if v6 else ""): one(
+        {"sse_algorithm": "aws:kms", "kms_master_key_id": THERE_KEY})}
+    protect = pulumi.ResourceOptions(protect=True)
+    if v6:
+        rule["destinations"] = [dest]
+        aws.s3.BucketV2("backups-primary", opts=protect,
+                        server_side_encryption_configurations=[{"rules": [sse]}],
+                        replication_configurations=[{"role": ROLE, "rules": [rule]}])
+    else:
+        rule["destination"] = dest
+        aws.s3.Bucket("backups-primary", opts=protect,
+                      server_side_encryption_configuration={"rule": sse},
+                      replication_configuration={"role": ROLE, "rules": [rule]})
+
+
+def inline_v7_opted_in() -> None:
+    _inline(v6=False, opt_in=True)
+
+
+def inline_v7_left_out() -> None:
+    _inline(v6=False, opt_in=False)
+
+
+def inline_v6_opted_in() -> None:
+    _inline(v6=True, opt_in=True)
+
+
+def inline_v6_left_out() -> None:
+    _inline(v6=True, opt_in=False)
+
+
+@pytest.mark.parametrize("opted, left_out", [(inline_v7_opted_in, inline_v7_left_out),
+                                             (inline_v6_opted_in, inline_v6_left_out)],
+                         ids=["Bucket", "BucketV2"])
+def test_pack_inline_replication_to_another_account(analyzer, capture,  # noqa: ANN001
+                                                    opted: Any, left_out: Any) -> None:
+    """Inline rules name the destination account `accountId` and, on BucketV2, the owner
+    override in a list: a rule that copies everything, owned and keyed there, is a copy."""
+    run = run_stack(analyzer, capture(opted, preview=False))
+    assert run.by_policy(CROSS_ACCOUNT) == [], [d.message for d in run.by_policy(CROSS_ACCOUNT)]
+    (d,) = run_stack(analyzer, capture(left_out, preview=False)).by_policy(CROSS_ACCOUNT)
+    assert "leaves out SSE-KMS objects" in d.message, d.message
+
+
+def _disabled_inline_replica_key(shape: str) -> None:
+    """A backup bucket whose inline replication rule encrypts the replicas with a key of this
+    stack that is disabled: pulumi-aws Bucket, BucketV2, aws-native Bucket."""
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws_native as native
+
+    key = aws.kms.Key("replicas", is_enabled=False)
+    protect = pulumi.ResourceOptions(protect=True)
+    if shape == "native":
+        native.s3.Bucket("backups-primary", opts=protect, replication_configuration={
+            "role": ROLE, "rules": [{"id": "to-backup-account", "status": "Enabled",
+                                     "destination": {
+                                         "bucket": "arn:aws:s3:::backups-of-record",
+                                         "account": OTHER,
+                                         "access_control_translation": {"owner": "Destination"},
+                                         "encryption_configuration": {
+                                             "replica_kms_key_id": key.arn}}}]})
+    elif shape == "v6":
+        aws.s3.BucketV2("backups-primary", opts=protect, replication_configurations=[{
+            "role": ROLE, "rules": [{"id": "to-backup-account", "status": "Enabled",
+                                     "destinations": [{
+                                         "bucket": "arn:aws:s3:::backups-of-record",
+                                         "account_id": OTHER,
+                                         "access_control_translations": [{
+                                             "owner": "Destination"}],
+                                         "replica_kms_key_id": key.arn}]}]}])
+    else:
+        aws.s3.Bucket("backups-primary", opts=protect, replication_configuration={
+            "role": ROLE, "rules": [{"id": "to-backup-account", "status": "Enabled",
+                                     "destination": {
+                                         "bucket": "arn:aws:s3:::backups-of-record",
+                                         "account_id": OTHER,
+                                         "access_control_translation": {"owner": "Destination"},
+                                         "replica_kms_key_id": key.arn}}]})
+
+
+def disabled_inline_replica_key_v7() -> None:
+    _disabled_inline_replica_key("v7")
+
+
+def disabled_inline_replica_key_v6() -> None:
+    _disabled_inline_replica_key("v6")
+
+
+def disabled_inline_replica_key_native() -> None:
+    _disabled_inline_replica_key("native")
+
+
+@pytest.mark.parametrize("program", [disabled_inline_replica_key_v7,
+                                     disabled_inline_replica_key_v6,
+                                     disabled_inline_replica_key_native],
+                         ids=["Bucket", "BucketV2", "aws-native"])
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_a_disabled_inline_replica_key_fails_the_key_check(
+        analyzer, capture, program: Any, preview: bool) -> None:  # noqa: ANN001
+    """The replica key named in a bucket's own (inline) replication rules is a key of
+    recovery data as much as the one on a BucketReplicationConfig."""
+    run = run_stack(analyzer, capture(program, preview=preview))
+    (d,) = run.by_policy("backup-kms-key-usable")
+    assert d.enforcement_level == "mandatory", d.message
+    assert "backups-primary" in d.message, d.message
+
+
+def no_replication_and_a_foreign_sse() -> None:
+    """A backup bucket with no replication at all, and the default encryption of a bucket
+    this stack does not hold (named by a literal): the latter cannot change the verdict."""
+    import pulumi
+    import pulumi_aws as aws
+
+    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+    aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "logs-sse", bucket="another-teams-logs", rules=[{
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}])
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_an_unlinked_encryption_only_defers_the_kms_objects_verdict(  # noqa: ANN001
+        analyzer, capture, preview: bool) -> None:
+    """An encryption configuration whose bucket is not (yet) known may make a bucket's default
+    SSE-KMS or not: only the verdict that rests on it waits. A bucket with no cross-account
+    replication at all fails whatever it encrypts with."""
+    run = run_stack(analyzer, capture(no_replication_and_a_foreign_sse, preview=preview))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "no replication rule writes to another account" in d.message, d.message
+
+
+def no_replication_and_an_unknown_sse() -> None:
+    """A backup bucket with no replication at all, and an encryption configuration whose
+    bucket is not known in a preview (and is no bucket of the stack's by dependency)."""
+    import pulumi
+    import pulumi_aws as aws
+
+    # an existing topic: its ARN names the stack's account in a preview too
+    aws.sns.Topic.get("alerts", "alerts", arn="arn:aws:sns:us-east-1:123456789012:alerts")
+    aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    somewhere = aws.sns.Topic("somewhere")
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "elsewhere-sse", bucket=somewhere.id, rules=[{
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"}}])
+
+
+def test_pack_an_unknown_encryption_target_only_defers_the_kms_objects_verdict(  # noqa: ANN001
+        analyzer, capture) -> None:
+    run = run_stack(analyzer, capture(no_replication_and_an_unknown_sse, preview=True))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "no replication rule writes to another account" in d.message, d.message
+
+
+def disabled_native_sse_key() -> None:
+    """An aws-native backup bucket encrypted by default with a key of this stack that is
+    disabled."""
+    import pulumi
+    import pulumi_aws as aws
+    import pulumi_aws_native as native
+
+    key = aws.kms.Key("backups", is_enabled=False)
+    native.s3.Bucket("backups-primary", opts=pulumi.ResourceOptions(protect=True),
+                     bucket_encryption={"server_side_encryption_configuration": [{
+                         "server_side_encryption_by_default": {
+                             "sse_algorithm": "aws:kms", "kms_master_key_id": key.arn}}]})
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_a_disabled_key_of_an_aws_native_bucket_fails_the_key_check(  # noqa: ANN001
+        analyzer, capture, preview: bool) -> None:
+    run = run_stack(analyzer, capture(disabled_native_sse_key, preview=preview))
+    (d,) = run.by_policy("backup-kms-key-usable")
+    assert d.enforcement_level == "mandatory", d.message
+    assert "backups-primary" in d.message, d.message
+
+
+def split_settings_of_a_bucket_outside_the_stack() -> None:
+    """A backup bucket that is not versioned and encrypts with SSE-KMS by default, replicated
+    to the backup account without opting in to SSE-KMS objects; and the versioning and
+    encryption of another team's bucket, named by a literal: no bucket of this stack."""
+    import pulumi
+    import pulumi_aws as aws
+
+    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "backups-primary-sse", bucket=bucket.id, rules=[{
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": THERE_KEY}}])
+    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
+                                   rules=[{"id": "to-backup-account", "status": "Enabled",
+                                           "destination": {
+                                               "bucket": "arn:aws:s3:::backups-of-record",
+                                               "account": OTHER,
+                                               "access_control_translation": {
+                                                   "owner": "Destination"},
+                                               "encryption_configuration": {
+                                                   "replica_kms_key_id": THERE_KEY}}}])
+    aws.s3.BucketVersioningV2("logs-versioning", bucket="another-teams-logs",
+                              versioning_configuration={"status": "Enabled"})
+    aws.s3.BucketServerSideEncryptionConfigurationV2(
+        "logs-sse", bucket="another-teams-logs", rules=[{
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}])
+
+
+def test_pack_settings_of_a_bucket_outside_the_stack_change_no_verdict(  # noqa: ANN001
+        analyzer, capture) -> None:
+    """A split resource that names a bucket outside the stack by a literal configures none of
+    the stack's buckets: an update fails the backup bucket's gaps, it does not defer them."""
+    run = run_stack(analyzer, capture(split_settings_of_a_bucket_outside_the_stack,
+                                      preview=False))
+    (d,) = run.by_policy(CROSS_ACCOUNT)
+    assert d.enforcement_level == "mandatory", d.message
+    assert "leaves out SSE-KMS objects" in d.message, d.message
+    (d,) = run.by_policy("backup-bucket-versioning")
+    assert d.enforcement_level == "mandatory", d.message
