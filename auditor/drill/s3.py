@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from botocore.exceptions import ClientError
 
 from drguard.records import record
+from drguard.verdict import plural, plural_days
 
 from .guard import TAG_KEY, scratch_prefix
 from .plan import CannotRun, Context, Plan, VerificationFailed, error_code
@@ -113,7 +114,9 @@ def keeps_copies(s3: Any, bucket: str, run_id: str) -> str | None:
     except ClientError as e:  # what cannot be read may lock them
         return f"may lock new objects (its Object Lock configuration: {error_code(e)})"
     if lock:
-        return f"locks new objects by default ({lock})"
+        span = plural_days(lock["Days"]) if lock.get("Days") else \
+            plural(int(lock.get("Years") or 0), "year")
+        return f"locks new objects by default ({lock.get('Mode')}, {span})"
     try:
         rules = replicated_by(s3, bucket, scratch_prefix(run_id) + "/", {TAG_KEY: run_id})
     except ClientError as e:

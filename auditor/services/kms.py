@@ -219,6 +219,7 @@ def _bucket_unit(scanner: ScanContext, a: AccountScan, read: Any) -> tuple[Any, 
 
 
 def _buckets(scanner: ScanContext, live: list[AccountScan], run: KmsRun) -> None:
+    scanned = {a.id for a in live}
     units = [(scanner, a, read) for a in live
              for read in a.data.get("buckets", {}).values()
              if read.fact.scope_reasons and read.fact.region in scanner.regions
@@ -230,10 +231,13 @@ def _buckets(scanner: ScanContext, live: list[AccountScan], run: KmsRun) -> None
         elif key:
             _note_use(run, key, read.fact.ref, f"backup bucket {read.name!r}", a.id,
                       read.fact.region)
-        # the key its replication encrypts the replicas with (a copy destination's)
+        # the key its replication encrypts the replicas with (a copy destination's), when it
+        # is a key of a scanned account: one of an account the scan does not cover is that
+        # account's to judge (scan it too), and its policy need not let this one describe it
         for rule in read.fact.replication if isinstance(read.fact.replication, list) else ():
-            if isinstance(rule, dict) and isinstance(rule.get("replicaKey"), str):
-                _note_use(run, rule["replicaKey"], read.fact.ref,
+            key = rule.get("replicaKey") if isinstance(rule, dict) else None
+            if isinstance(key, str) and (arn_account(key) or a.id) in scanned:
+                _note_use(run, key, read.fact.ref,
                           f"replicas of backup bucket {read.name!r}", a.id, read.fact.region)
 
 

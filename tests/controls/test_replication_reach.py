@@ -233,6 +233,17 @@ def test_live_a_disabled_replica_key_fails_the_key_check(aws: Any) -> None:
     assert "replicas of backup bucket 'replicated-backup'" in f.message
 
 
+def test_live_a_replica_key_of_an_account_not_scanned_is_not_judged_here(aws: Any) -> None:
+    """The backup account's key is that account's to judge (scan it too): from here its policy
+    need not even allow a DescribeKey, and the correct setup must not read as an error."""
+    _replicate(bucket(aws, "keyed-there-backup", versioned=True), "keyed-there-backup",
+               THERE_KEY)
+    findings = run_scan(aws, regions=["us-east-1"]).findings
+    assert [f for f in findings if f.control == "backup-kms-key-usable"
+            and f.resource == THERE_KEY] == []
+    assert one(findings, CROSS_ACCOUNT, "keyed-there-backup").status == "pass"
+
+
 def disabled_replica_key() -> None:
     """A backup bucket replicated to the backup account with its replicas encrypted by a
     key of this stack that is disabled."""
