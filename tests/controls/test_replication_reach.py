@@ -54,41 +54,48 @@ def test_live_replicas_keyed_in_the_source_account_are_no_copy(aws: Any) -> None
     assert "KMS key 1234abcd" in one(findings, CROSS_ACCOUNT, "keyed-by-id-backup").message
 
 
-def keyed_here() -> None:
-    """A backup bucket replicated to the backup account, replicas owned there, but
-    encrypted with a key of this account."""
+def _replicated(replica_key: Any, sse_key: Any = None, opt_in: bool = False,
+                topic: str | None = "new", sse_v2: bool = False) -> Any:
+    """A backup bucket replicated to the backup account, replicas owned there and encrypted
+    with `replica_key`; with `sse_key`, SSE-KMS by default with that key (the split
+    resource, its V2 type with a bucket key when `sse_v2`), the rule opting in to SSE-KMS
+    objects or not. `topic`: a topic whose ARN names the stack's account ("new", or
+    "existing": known in a preview too). Returns the bucket."""
     import pulumi
     import pulumi_aws as aws
 
-    aws.sns.Topic("alerts")  # an ARN that names the stack's account
+    if topic == "new":
+        aws.sns.Topic("alerts")
+    elif topic == "existing":
+        aws.sns.Topic.get("alerts", "alerts", arn="arn:aws:sns:us-east-1:123456789012:alerts")
     bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
+    if sse_key is not None:
+        sse = aws.s3.BucketServerSideEncryptionConfigurationV2 if sse_v2 else \
+            aws.s3.BucketServerSideEncryptionConfiguration
+        sse("backups-primary-sse", bucket=bucket.id, rules=[{
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": sse_key},
+            **({"bucket_key_enabled": True} if sse_v2 else {})}])
+    rule: dict[str, Any] = {
+        "id": "to-backup-account", "status": "Enabled",
+        "destination": {"bucket": "arn:aws:s3:::backups-of-record", "account": OTHER,
+                        "access_control_translation": {"owner": "Destination"},
+                        "encryption_configuration": {"replica_kms_key_id": replica_key}}}
+    if opt_in:
+        rule["source_selection_criteria"] = {"sse_kms_encrypted_objects": {"status": "Enabled"}}
     aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
-                                   rules=[{"id": "to-backup-account", "status": "Enabled",
-                                           "destination": {
-                                               "bucket": "arn:aws:s3:::backups-of-record",
-                                               "account": OTHER,
-                                               "access_control_translation": {
-                                                   "owner": "Destination"},
-                                               "encryption_configuration": {
-                                                   "replica_kms_key_id": HERE_KEY}}}])
+                                   rules=[rule])
+    return bucket
+
+
+def keyed_here() -> None:
+    """Replicas encrypted with a key of this account."""
+    _replicated(HERE_KEY)
 
 
 def keyed_there() -> None:
-    """The same, the replicas encrypted with a key of the backup account."""
-    import pulumi
-    import pulumi_aws as aws
-
-    aws.sns.Topic("alerts")  # an ARN that names the stack's account
-    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
-    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
-                                   rules=[{"id": "to-backup-account", "status": "Enabled",
-                                           "destination": {
-                                               "bucket": "arn:aws:s3:::backups-of-record",
-                                               "account": OTHER,
-                                               "access_control_translation": {
-                                                   "owner": "Destination"},
-                                               "encryption_configuration": {
-                                                   "replica_kms_key_id": THERE_KEY}}}])
+    """Replicas encrypted with a key of the backup account."""
+    _replicated(THERE_KEY)
 
 
 def test_pack_replicas_keyed_in_the_source_account_are_no_copy(analyzer, capture) -> None:  # noqa: ANN001
@@ -177,35 +184,13 @@ def test_live_kms_objects_left_out_of_the_replication_are_no_copy(aws: Any) -> N
     assert sum(1 for s in proxy.seen if s == ("s3", "GetBucketEncryption")) == 4
 
 
-def _kms_default(opt_in: bool) -> None:
-    """A backup bucket encrypted with SSE-KMS by default, replicated to the backup account
-    (replicas owned and keyed there), opting in to SSE-KMS objects or not."""
-    import pulumi
-    import pulumi_aws as aws
-
-    aws.sns.Topic("alerts")  # an ARN that names the stack's account
-    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        "backups-primary-sse", bucket=bucket.id, rules=[{
-            "apply_server_side_encryption_by_default": {
-                "sse_algorithm": "aws:kms", "kms_master_key_id": THERE_KEY}}])
-    rule: dict[str, Any] = {
-        "id": "to-backup-account", "status": "Enabled",
-        "destination": {"bucket": "arn:aws:s3:::backups-of-record", "account": OTHER,
-                        "access_control_translation": {"owner": "Destination"},
-                        "encryption_configuration": {"replica_kms_key_id": THERE_KEY}}}
-    if opt_in:
-        rule["source_selection_criteria"] = {"sse_kms_encrypted_objects": {"status": "Enabled"}}
-    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
-                                   rules=[rule])
-
-
 def kms_left_out() -> None:
-    _kms_default(opt_in=False)
+    """SSE-KMS by default; the rule does not opt in to SSE-KMS objects."""
+    _replicated(THERE_KEY, sse_key=THERE_KEY)
 
 
 def kms_opted_in() -> None:
-    _kms_default(opt_in=True)
+    _replicated(THERE_KEY, sse_key=THERE_KEY, opt_in=True)
 
 
 def test_pack_kms_objects_left_out_of_the_replication_are_no_copy(analyzer, capture) -> None:  # noqa: ANN001
@@ -245,22 +230,10 @@ def test_live_a_replica_key_of_an_account_not_scanned_is_not_judged_here(aws: An
 
 
 def disabled_replica_key() -> None:
-    """A backup bucket replicated to the backup account with its replicas encrypted by a
-    key of this stack that is disabled."""
-    import pulumi
+    """The replicas encrypted by a key of this stack that is disabled."""
     import pulumi_aws as aws
 
-    key = aws.kms.Key("replicas", is_enabled=False)
-    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
-    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
-                                   rules=[{"id": "to-backup-account", "status": "Enabled",
-                                           "destination": {
-                                               "bucket": "arn:aws:s3:::backups-of-record",
-                                               "account": OTHER,
-                                               "access_control_translation": {
-                                                   "owner": "Destination"},
-                                               "encryption_configuration": {
-                                                   "replica_kms_key_id": key.arn}}}])
+    _replicated(aws.kms.Key("replicas", is_enabled=False).arn, topic=None)
 
 
 @pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
@@ -275,27 +248,9 @@ def test_pack_a_disabled_replica_key_fails_the_key_check(analyzer, capture,  # n
 def kms_left_out_key_of_the_stack() -> None:
     """SSE-KMS by default with a key this stack creates (its ARN unknown in a preview), and a
     cross-account rule that does not opt in to SSE-KMS objects."""
-    import pulumi
     import pulumi_aws as aws
 
-    # an existing topic: its ARN names the stack's account in a preview too
-    aws.sns.Topic.get("alerts", "alerts", arn="arn:aws:sns:us-east-1:123456789012:alerts")
-    key = aws.kms.Key("backups")
-    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
-    aws.s3.BucketServerSideEncryptionConfigurationV2(
-        "backups-primary-sse", bucket=bucket.id, rules=[{
-            "apply_server_side_encryption_by_default": {
-                "sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
-            "bucket_key_enabled": True}])
-    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
-                                   rules=[{"id": "to-backup-account", "status": "Enabled",
-                                           "destination": {
-                                               "bucket": "arn:aws:s3:::backups-of-record",
-                                               "account": OTHER,
-                                               "access_control_translation": {
-                                                   "owner": "Destination"},
-                                               "encryption_configuration": {
-                                                   "replica_kms_key_id": THERE_KEY}}}])
+    _replicated(THERE_KEY, sse_key=aws.kms.Key("backups").arn, topic="existing", sse_v2=True)
 
 
 @pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
@@ -511,24 +466,9 @@ def split_settings_of_a_bucket_outside_the_stack() -> None:
     """A backup bucket that is not versioned and encrypts with SSE-KMS by default, replicated
     to the backup account without opting in to SSE-KMS objects; and the versioning and
     encryption of another team's bucket, named by a literal: no bucket of this stack."""
-    import pulumi
     import pulumi_aws as aws
 
-    aws.sns.Topic("alerts")  # an ARN that names the stack's account
-    bucket = aws.s3.BucketV2("backups-primary", opts=pulumi.ResourceOptions(protect=True))
-    aws.s3.BucketServerSideEncryptionConfigurationV2(
-        "backups-primary-sse", bucket=bucket.id, rules=[{
-            "apply_server_side_encryption_by_default": {
-                "sse_algorithm": "aws:kms", "kms_master_key_id": THERE_KEY}}])
-    aws.s3.BucketReplicationConfig("backups-primary-replication", bucket=bucket.id, role=ROLE,
-                                   rules=[{"id": "to-backup-account", "status": "Enabled",
-                                           "destination": {
-                                               "bucket": "arn:aws:s3:::backups-of-record",
-                                               "account": OTHER,
-                                               "access_control_translation": {
-                                                   "owner": "Destination"},
-                                               "encryption_configuration": {
-                                                   "replica_kms_key_id": THERE_KEY}}}])
+    _replicated(THERE_KEY, sse_key=THERE_KEY, sse_v2=True)
     aws.s3.BucketVersioningV2("logs-versioning", bucket="another-teams-logs",
                               versioning_configuration={"status": "Enabled"})
     aws.s3.BucketServerSideEncryptionConfigurationV2(
