@@ -50,6 +50,7 @@ from ..records import record
 from ..schedule import ScheduleError
 from ..schedule import parse as parse_schedule
 from ..verdict import Remediation, Verdict
+from .s3 import skips_kms_objects
 
 CROSS_ACCOUNT = "backup-cross-account-copy"
 AIR_GAPPED = "backup-air-gapped"
@@ -371,26 +372,6 @@ def _keyed_here(rule: Mapping[str, Any], own: str | None) -> Any:
     return acct is not None and (acct == "" or acct == own)
 
 
-def kms_by_default(sse: Any) -> Any:
-    """Whether a bucket's default encryption is SSE-KMS (or DSSE-KMS); UNKNOWN if unknown."""
-    if sse is UNKNOWN:
-        return UNKNOWN
-    return isinstance(sse, str) and sse.startswith("aws:kms")
-
-
-def _skips_kms_objects(rule: Mapping[str, Any], sse: Any) -> Any:
-    """True when `rule` leaves out the objects the bucket encrypts by default: S3 replicates
-    SSE-KMS objects only for a rule that opts in (sourceSelectionCriteria
-    sseKmsEncryptedObjects Enabled). UNKNOWN if either side is unknown."""
-    opted = rule.get("kmsObjects")
-    if opted == "Enabled":
-        return False
-    kms = kms_by_default(sse)
-    if kms is UNKNOWN or (kms and opted is UNKNOWN):
-        return UNKNOWN
-    return kms
-
-
 def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | None:
     ev: dict[str, Any] = {"account": p.account}
     allowed = destinations(params)
@@ -406,9 +387,9 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
         owned = [r for r in rules if r.get("status") == "Enabled"
                  and r.get("owner") == "Destination"
                  and _counts(r.get("account"), p.account, allowed)]
-        copying = [r for r in owned if _skips_kms_objects(r, p.sse) is not True]
+        copying = [r for r in owned if skips_kms_objects(r, p.sse) is not True]
         good = [r for r in copying if _keyed_here(r, p.account) is False
-                and _skips_kms_objects(r, p.sse) is False]
+                and skips_kms_objects(r, p.sse) is False]
         if good and p.account is not None:
             r = good[0]
             return Verdict.ok(f"Backup bucket {p.name!r} replicates to bucket {r['bucket']} in "
@@ -420,7 +401,7 @@ def cross_account_copy(p: Protected, params: Mapping[str, Any]) -> Verdict | Non
                 r.get("account") is UNKNOWN or r.get("owner") is UNKNOWN
                 or r.get("status") is UNKNOWN for r in maybe)):
             return Verdict.unknown(f"The replication destination account of {p.name!r}", **ev)
-        if any(_skips_kms_objects(r, p.sse) is UNKNOWN for r in owned):
+        if any(skips_kms_objects(r, p.sse) is UNKNOWN for r in owned):
             ev["defaultEncryption"] = p.sse
             return Verdict.unknown(f"Whether the replication of {p.name!r} copies the objects "
                                    "it encrypts with SSE-KMS", **ev)

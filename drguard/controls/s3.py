@@ -174,14 +174,21 @@ def fix_public_access_block(b: Bucket) -> Remediation:
                "BlockPublicPolicy=true,RestrictPublicBuckets=true"))
 
 
-def fix_replication(b: Bucket) -> Remediation:
+def fix_replication(b: Bucket, kms_objects: bool = False) -> Remediation:
     py, sh, var = _names(b)
     here = b.region if isinstance(b.region, str) else None
     there = DR_REGION.get(here or "", "us-west-2" if here != "us-west-2" else "us-east-1")
     replica = f"{b.name}-{there}" if isinstance(b.name, str) else "my-backup-bucket-replica"
+    opt_in = ("            \"source_selection_criteria\": {\"sse_kms_encrypted_objects\": "
+              "{\"status\": \"Enabled\"}},\n" if kms_objects else "")
+    key = (",\n                            \"encryption_configuration\": "
+           f"{{\"replica_kms_key_id\": \"arn:aws:kms:{there}:ACCOUNT_ID:key/KEY_ID\"}}"
+           if kms_objects else "")
     return Remediation(
         f"Replicate bucket {b.name} to a versioned bucket in another region (e.g. {replica} in "
-        f"{there}), so a regional outage does not take its only copy.",
+        f"{there}), so a regional outage does not take its only copy"
+        + (", SSE-KMS objects included (with a key of that region for the replicas)."
+           if kms_objects else "."),
         f"dr = aws.Provider(\"dr\", region=\"{there}\")\n"
         f"replica = aws.s3.Bucket(\"{var}-replica\", bucket=\"{replica}\",\n"
         "    opts=pulumi.ResourceOptions(provider=dr))\n"
@@ -192,7 +199,8 @@ def fix_replication(b: Bucket) -> Remediation:
         "    role=replication_role.arn,  # an IAM role S3 can assume to copy objects\n"
         "    rules=[{\"id\": \"dr-copy\", \"status\": \"Enabled\", \"filter\": {},\n"
         "            \"delete_marker_replication\": {\"status\": \"Disabled\"},\n"
-        "            \"destination\": {\"bucket\": replica.arn}}])",
+        f"{opt_in}"
+        f"            \"destination\": {{\"bucket\": replica.arn{key}}}}}])",
         # The destination bucket and a role S3 can assume must exist first: one CLI line
         # cannot create them safely (the declared console steps and the Pulumi code do).
         None)
@@ -300,6 +308,26 @@ def public_access_block(b: Bucket) -> Verdict | None:
     return Verdict.ok(f"{_label(b)} blocks all public access.", **ev)
 
 
+def kms_by_default(sse: Any) -> Any:
+    """Whether a bucket's default encryption is SSE-KMS (or DSSE-KMS); UNKNOWN if unknown."""
+    if sse is UNKNOWN:
+        return UNKNOWN
+    return isinstance(sse, str) and sse.startswith("aws:kms")
+
+
+def skips_kms_objects(rule: dict[str, Any], sse: Any) -> Any:
+    """True when `rule` leaves out the objects the bucket encrypts by default: S3 replicates
+    SSE-KMS objects only for a rule that opts in (sourceSelectionCriteria
+    sseKmsEncryptedObjects Enabled). UNKNOWN if either side is unknown."""
+    opted = rule.get("kmsObjects")
+    if opted == "Enabled":
+        return False
+    kms = kms_by_default(sse)
+    if kms is UNKNOWN or (kms and opted is UNKNOWN):
+        return UNKNOWN
+    return kms
+
+
 def replication(b: Bucket) -> Verdict | None:
     """Enabled replication to a bucket in another region; a bucket that is itself the
     cross-region copy of a backup bucket (`replica_of`) needs none of its own."""
@@ -316,14 +344,26 @@ def replication(b: Bucket) -> Verdict | None:
     if any(is_unknown(r.get("region")) for r in rules) or (rules and is_unknown(b.region)):
         return Verdict.unknown(f"The destination region of {_label(b)}", **ev)
     other = [r for r in rules if r.get("region") and r["region"] != b.region]
-    if other:
-        return Verdict.ok(f"{_label(b)} replicates to {other[0]['bucket']} in "
-                          f"{other[0]['region']}.", **ev)
+    copying = [r for r in other if skips_kms_objects(r, b.sse) is False]
+    if copying:
+        return Verdict.ok(f"{_label(b)} replicates to {copying[0]['bucket']} in "
+                          f"{copying[0]['region']}.", **ev)
     sources = [s for s in b.replica_of
                if s.get("region") and b.region and s["region"] != b.region]
     if sources:
         return Verdict.ok(f"{_label(b)} is the cross-region copy of {sources[0]['bucket']} "
                           f"({sources[0]['region']}).", **ev)
+    if other:
+        ev["defaultEncryption"] = b.sse
+        if any(skips_kms_objects(r, b.sse) is UNKNOWN for r in other):
+            return Verdict.unknown(f"Whether the replication of {_label(b)} copies the objects "
+                                   "it encrypts with SSE-KMS", **ev)
+        r = other[0]
+        return Verdict("fail", f"{_label(b)} replicates to {r['bucket']} in {r['region']}, but "
+                               "leaves out SSE-KMS objects (no sourceSelectionCriteria "
+                               f"sseKmsEncryptedObjects Enabled) while the bucket encrypts every "
+                               f"new object with {b.sse} by default: none of them is "
+                               "replicated.", ev, fix_replication(b, kms_objects=True))
     if pending:
         return Verdict.unknown(f"The status of the replication rules of {_label(b)}", **ev)
     if not rules:
@@ -578,7 +618,9 @@ CONTROLS: tuple[Control, ...] = (
         severity="high",
         exposure=SINGLE_REGION,
         tier=2,
-        description="Backup buckets replicate to a bucket in a different region.",
+        description="Backup buckets replicate to a bucket in a different region (a bucket that "
+                    "encrypts with SSE-KMS by default, with a rule that replicates SSE-KMS "
+                    "objects).",
         remediation="Add an aws.s3.BucketReplicationConfig whose rule destination bucket lives "
                     "in another region (a provider with another region).",
         mapping=ConfigMapping(("S3_BUCKET_CROSS_REGION_REPLICATION_ENABLED",), ("S3.7",)),

@@ -49,7 +49,7 @@ from .backup import (
     selection_name,
     weakest_lock,
 )
-from .s3 import bucket_for
+from .s3 import bucket_for, kms_objects
 
 if TYPE_CHECKING:
     from ..stack import StackModel
@@ -127,7 +127,7 @@ def _replication(m: StackModel, linked: dict[str, list[Res]]) -> dict[int, Any]:
                 "id": get(rule, "id"), "status": "Enabled" if status is None else status,
                 "bucket": get(dest, "bucket"), "account": _dest_account(dest),
                 "owner": _dest_owner(dest),
-                "replicaKey": _replica_key(dest), "kmsObjects": _kms_objects(rule, token)})
+                "replicaKey": _replica_key(dest), "kmsObjects": kms_objects(rule, token)})
     return out
 
 
@@ -142,20 +142,6 @@ def _dest_owner(dest: Any) -> Any:
     """The replicas' owner override: one block, or (inline rules of a BucketV2) a list."""
     owner = get(dest, "accessControlTranslation", "owner")
     return get(dest, "accessControlTranslations", 0, "owner") if owner is None else owner
-
-
-def _kms_objects(rule: Any, token: str) -> Any:
-    """"Enabled" when a replication rule opts in to replicating SSE-KMS objects, else what it
-    says (None when absent). BucketReplicationConfig and aws-native write a status; the
-    inline rules of a Bucket (one block) and a BucketV2 (lists of blocks) an `enabled` flag."""
-    if token == "aws:s3/bucketV2:BucketV2":
-        enabled = get(rule, "sourceSelectionCriterias", 0, "sseKmsEncryptedObjects", 0,
-                      "enabled")
-    elif token == "aws:s3/bucket:Bucket":
-        enabled = get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "enabled")
-    else:
-        return get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "status")
-    return enabled if enabled is UNKNOWN else "Enabled" if enabled is True else None
 
 
 def _replica_key(dest: Any) -> Any:

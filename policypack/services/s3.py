@@ -161,16 +161,31 @@ def public_access_block(props: Any) -> dict[str, Any]:
     return {f: boolean(get(props, f)) for f in flags}
 
 
-def replication_rules(rules: Any) -> Any:
-    """[{"id", "status", "dest"}] of a replication rule list (dest: destination bucket ARN
-    or name as written, possibly UNKNOWN); UNKNOWN when the list is unknown."""
+def kms_objects(rule: Any, token: str) -> Any:
+    """"Enabled" when a replication rule opts in to replicating SSE-KMS objects, else what it
+    says (None when absent). BucketReplicationConfig and aws-native write a status; the
+    inline rules of a Bucket (one block) and a BucketV2 (lists of blocks) an `enabled` flag."""
+    if token == "aws:s3/bucketV2:BucketV2":
+        enabled = get(rule, "sourceSelectionCriterias", 0, "sseKmsEncryptedObjects", 0,
+                      "enabled")
+    elif token == "aws:s3/bucket:Bucket":
+        enabled = get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "enabled")
+    else:
+        return get(rule, "sourceSelectionCriteria", "sseKmsEncryptedObjects", "status")
+    return enabled if enabled is UNKNOWN else "Enabled" if enabled is True else None
+
+
+def replication_rules(rules: Any, token: str) -> Any:
+    """[{"id", "status", "dest", "kmsObjects"}] of a replication rule list of a resource of
+    type `token` (dest: destination bucket ARN or name as written, possibly UNKNOWN);
+    UNKNOWN when the list is unknown."""
     rules = items(rules)
     if rules is UNKNOWN:
         return UNKNOWN
     out: list[dict[str, Any]] = []
     for rule in rules:
         if rule is UNKNOWN:
-            out.append({"id": None, "status": UNKNOWN, "dest": UNKNOWN})
+            out.append({"id": None, "status": UNKNOWN, "dest": UNKNOWN, "kmsObjects": UNKNOWN})
             continue
         if not isinstance(rule, Mapping):
             continue
@@ -179,7 +194,7 @@ def replication_rules(rules: Any) -> Any:
             dest = get(rule, "destinations", 0, "bucket")
         status = get(rule, "status")
         out.append({"id": get(rule, "id"), "status": "Enabled" if status is None else status,
-                    "dest": dest})
+                    "dest": dest, "kmsObjects": kms_objects(rule, token)})
     return out
 
 
@@ -190,14 +205,15 @@ def inline_replication(r: Res) -> tuple[Any, str | None]:
         if cfg is UNKNOWN:
             return UNKNOWN, "replicationConfigurations"
         rules = get(cfg, 0, "rules")
-        return (replication_rules(rules), "replicationConfigurations") if rules is not None \
-            else (None, None)
+        if rules is None:
+            return None, None
+        return replication_rules(rules, r.type), "replicationConfigurations"
     cfg = r.get("replicationConfiguration")
     if cfg is None:
         return None, None
     if cfg is UNKNOWN:
         return UNKNOWN, "replicationConfiguration"
-    return replication_rules(get(cfg, "rules")), "replicationConfiguration"
+    return replication_rules(get(cfg, "rules"), r.type), "replicationConfiguration"
 
 
 def _filter_rules(prefix: Any, suffix: Any) -> list[dict[str, Any]]:
@@ -420,7 +436,7 @@ def _replication(m: StackModel, configs: Iterable[Res]) -> list[_Repl]:
         if b is None:
             m.unlinked_if_unknown(r, "replication", "bucket")
             continue
-        sources.append((b, replication_rules(r.get("rules")), r, "rules"))
+        sources.append((b, replication_rules(r.get("rules"), r.type), r, "rules"))
     out: list[_Repl] = []
     for b, rules, r, prop in sources:
         if rules is UNKNOWN or b.replication is UNKNOWN:
@@ -432,7 +448,7 @@ def _replication(m: StackModel, configs: Iterable[Res]) -> list[_Repl]:
         for rule in rules:
             dest, region, name = _destination(m, rule["dest"], deps)
             entry = {"id": rule["id"], "status": rule["status"], "bucket": name,
-                     "region": region, "via": r.urn}
+                     "region": region, "via": r.urn, "kmsObjects": rule["kmsObjects"]}
             b.replication.append(entry)
             out.append(_Repl(b, dest, entry))
     return out

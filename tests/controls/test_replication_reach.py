@@ -18,7 +18,7 @@ from drguard.controls.recovery import CROSS_ACCOUNT
 from tests.controls.recovery_programs import OTHER, ROLE
 from tests.faulty_proxy import Fault, FaultyProxy
 from tests.harness.analyzer import run_stack
-from tests.live_support import ACCOUNT, bucket, one, run_scan
+from tests.live_support import ACCOUNT, bucket, one, replicate, run_scan
 
 HERE_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 THERE_KEY = f"arn:aws:kms:us-east-1:{OTHER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -487,3 +487,62 @@ def test_pack_settings_of_a_bucket_outside_the_stack_change_no_verdict(  # noqa:
     assert "leaves out SSE-KMS objects" in d.message, d.message
     (d,) = run.by_policy("backup-bucket-versioning")
     assert d.enforcement_level == "mandatory", d.message
+
+
+# ---- backup-bucket-replication: the cross-region copy leaves SSE-KMS objects out too ------
+
+def test_live_cross_region_replication_that_leaves_kms_objects_out_is_no_copy(aws: Any) -> None:
+    bucket(aws, "dr-copies", region="us-west-2", versioned=True)
+    for name, algorithm in (("kms-regional-backup", "aws:kms"), ("s3-regional-backup", "AES256")):
+        s3 = bucket(aws, name, versioned=True)
+        replicate(s3, name, "dr-copies")
+        _encrypt(s3, name, algorithm)
+    findings = run_scan(aws, regions=["us-east-1", "us-west-2"]).findings
+    f = one(findings, "backup-bucket-replication", "kms-regional-backup")
+    assert f.status == "fail", f.message
+    assert "leaves out SSE-KMS objects" in f.message and "dr-copies in us-west-2" in f.message
+    assert f.remediation is not None and "sse_kms_encrypted_objects" in f.remediation["pulumi"]
+    assert one(findings, "backup-bucket-replication", "s3-regional-backup").status == "pass"
+
+
+def _regional(opt_in: bool) -> None:
+    """A backup bucket encrypted with SSE-KMS by default, replicated to a bucket of another
+    region declared alongside it, opting in to SSE-KMS objects or not."""
+    import pulumi
+    import pulumi_aws as aws
+
+    src = aws.s3.BucketV2("ledger-backups", opts=pulumi.ResourceOptions(protect=True))
+    dest = aws.s3.BucketV2("ledger-backups-eu", region="eu-west-1")
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        "ledger-backups-sse", bucket=src.id, rules=[{
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms", "kms_master_key_id": HERE_KEY}}])
+    rule: dict[str, Any] = {"id": "eu", "status": "Enabled", "filter": {},
+                            "delete_marker_replication": {"status": "Disabled"},
+                            "destination": {"bucket": dest.arn}}
+    if opt_in:
+        rule["source_selection_criteria"] = {"sse_kms_encrypted_objects": {"status": "Enabled"}}
+        rule["destination"]["encryption_configuration"] = {"replica_kms_key_id": HERE_KEY}
+    aws.s3.BucketReplicationConfig("ledger-backups-replication", bucket=src.id, role=ROLE,
+                                   rules=[rule])
+
+
+def regional_left_out() -> None:
+    _regional(opt_in=False)
+
+
+def regional_opted_in() -> None:
+    _regional(opt_in=True)
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["preview", "update"])
+def test_pack_cross_region_replication_that_leaves_kms_objects_out_is_no_copy(  # noqa: ANN001
+        analyzer, capture, preview: bool) -> None:
+    cap = capture(regional_left_out, preview=preview)
+    found = [d for d in run_stack(analyzer, cap).by_policy("backup-bucket-replication")
+             if d.urn == cap.get("ledger-backups")["urn"]]
+    assert len(found) == 1 and found[0].enforcement_level == "mandatory", found
+    assert "leaves out SSE-KMS objects" in found[0].message
+    cap = capture(regional_opted_in, preview=preview)
+    assert [d.message for d in run_stack(analyzer, cap).by_policy("backup-bucket-replication")
+            if d.urn == cap.get("ledger-backups")["urn"]] == []
