@@ -686,6 +686,9 @@ def test_state_drill_of_a_replicating_state_bucket_copies_into_its_own_bucket(
     assert [c["operation"] for c in d["calls"]] == [
         "CreateBucket", "PutBucketTagging", "CopyObject", "DeleteObject", "DeleteBucket"]
     assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"pulumi-state"}
+    # why the drill made a bucket of its own is in every format, Markdown too
+    md = (tmp_path / "drill.md").read_text()
+    assert "\n\nNotes:\n- bucket pulumi-state replicates new objects (rule" in md, md
 
 
 def test_a_bucket_whose_replication_cannot_be_read_gets_copies_in_the_drills_own_bucket(
