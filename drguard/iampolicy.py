@@ -213,7 +213,7 @@ def _exempts_only(stmt: dict[str, Any], allowed: set[str], p: Principals) -> boo
         return False
     for operator, clauses in condition.items():
         op = operator.lower()
-        op_base = op[:-len("ifexists")] if op.endswith("ifexists") else op
+        op_base = op.removesuffix("ifexists")
         if not isinstance(clauses, dict):
             return False
         for key, values in clauses.items():
@@ -260,15 +260,7 @@ def _guard_missing(value: str, arn: tuple[str, str, str], allowed: set[str],
                       for r in _as_list(s.get("Resource")))
               and _exempts_only(s, allowed, p)]
 
-    def denied(action: str) -> bool:
-        for s in guards:
-            if "NotAction" in s:
-                if not any(action_matches(x, action) for x in _as_list(s["NotAction"])):
-                    return True
-            elif any(action_matches(x, action) for x in _as_list(s.get("Action"))):
-                return True
-        return False
-    return [a for a in needed if not denied(a)]
+    return [a for a in needed if not any(_names_action(s, a) for s in guards)]
 
 
 def _arn_takeover(value: str, allowed: set[str], p: Principals) -> tuple[str, bool] | None:
@@ -332,7 +324,7 @@ def _condition_problems(condition: Any, p: Principals) -> tuple[str | None, list
     takeovers: list[Takeover] = []
     for operator, clauses in clauses_of:
         op = operator.lower()
-        op_base = op[:-len("ifexists")] if op.endswith("ifexists") else op
+        op_base = op.removesuffix("ifexists")
         for key, values in clauses.items():
             k = key.lower()
             principal_key = next((pk for pk in PRINCIPAL_KEYS
@@ -375,13 +367,18 @@ def _statement_scope(stmt: dict[str, Any], p: Principals) -> tuple[str | None, l
     return _condition_problems(stmt.get("Condition"), p)
 
 
+def _names_action(stmt: dict[str, Any], action: str) -> bool:
+    """Whether a statement's Action (or NotAction) element takes in `action`."""
+    if "NotAction" in stmt:
+        return not any(action_matches(pat, action) for pat in _as_list(stmt["NotAction"]))
+    return any(action_matches(pat, action) for pat in _as_list(stmt.get("Action")))
+
+
 def _denies(stmt: dict[str, Any], action: str) -> bool:
     service = action.split(":", 1)[0]
     if not any(_covers_every_resource(r, service) for r in _as_list(stmt.get("Resource"))):
         return False
-    if "NotAction" in stmt:
-        return not any(action_matches(pat, action) for pat in _as_list(stmt["NotAction"]))
-    return any(action_matches(pat, action) for pat in _as_list(stmt.get("Action")))
+    return _names_action(stmt, action)
 
 
 def analyze(document: Any, required: Iterable[str],
