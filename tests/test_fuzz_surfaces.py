@@ -470,3 +470,61 @@ def test_signed_history_never_takes_a_hostile_entry(edits: list[tuple[str, Any]]
             return h
         judge(run, problems)
     assert not problems, problems
+
+
+# ---- policy documents and replication rules: what the rules judge -------------------------
+
+SCP_DOC = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "ProtectBackups", "Effect": "Deny", "Action": ["s3:DeleteBucket", "backup:*"],
+     "Resource": "*", "Condition": {"ArnNotLike": {
+         "aws:PrincipalArn": "arn:aws:iam::*:role/break-glass"}}},
+    {"Sid": "ProtectBreakGlass", "Effect": "Deny", "Action": ["iam:CreateRole",
+                                                              "iam:UpdateAssumeRolePolicy"],
+     "Resource": "arn:aws:iam::*:role/break-glass"}]}
+VAULT_DOC = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Deny", "Principal": {"AWS": "*"}, "Resource": "*", "Action": [
+        "backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle",
+        "backup:PutBackupVaultAccessPolicy", "backup:DeleteBackupVaultAccessPolicy"],
+     "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/bg"}}}]}
+REPLICATION_RULE = {"id": "r", "status": "Enabled", "bucket": "copies", "account": "210987654321",
+                    "owner": "Destination", "region": "us-west-2", "kmsObjects": "Enabled",
+                    "replicaKey": "arn:aws:kms:us-west-2:210987654321:key/k"}
+
+
+@fuzz(80)
+@given(data=st.data(), what=st.sampled_from(["scp", "vault", "replication"]))
+def test_hostile_policies_and_replication_rules_are_judged_never_raise(
+        data: st.DataObject, what: str) -> None:
+    """SCPs, vault policies and replication rules come from stacks and accounts an attacker
+    may write: every mutation is judged (a verdict, or a document refused as not JSON), never
+    a traceback."""
+    from drguard import iampolicy
+    from drguard.controls import recovery, s3
+    from drguard.controls.s3 import Bucket
+
+    problems: list[str] = []
+    base = {"scp": SCP_DOC, "vault": VAULT_DOC, "replication": REPLICATION_RULE}[what]
+    doc, _, _ = data.draw(mutation(base))
+    sse = data.draw(st.one_of(st.sampled_from(["aws:kms", "AES256", None]), values))
+
+    def run() -> Any:
+        if what == "scp":
+            try:
+                stmts = iampolicy.statements(doc)
+            except ValueError:  # not a JSON object: the callers report it unreadable
+                return None
+            principals = iampolicy.Principals(account="111122223333", guards=stmts)
+            return iampolicy.analyze(doc, ["s3:DeleteBucket", "backup:DeleteRecoveryPoint"],
+                                     principals)
+        if what == "vault":
+            v = recovery.VaultPolicy(ref="v", name="v", account="123456789012",
+                                     region="us-east-1", policy=doc)
+            return recovery.deny_delete(v, {"allowedPrincipals": ["arn:aws:iam::*:role/bg"]})
+        rules = [doc] if isinstance(doc, dict) else []
+        p = recovery.Protected(ref="b", name="b", kind="backup bucket", account="123456789012",
+                               replication=rules, sse=sse)
+        b = Bucket(ref="b", name="b", region="us-east-1", replication=rules, sse=sse,
+                   scope_reasons=["name"])
+        return recovery.cross_account_copy(p, {"maxCopyAgeHours": 26}), s3.replication(b)
+    judge(run, problems)
+    assert not problems, (what, doc, sse, problems)
